@@ -1,0 +1,96 @@
+/*
+ * The sandbox's pid 1: reaps orphans and serves the frame protocol. Each connection is handled
+ * by a worker process forked for it, so a slow file read or a long command never blocks the
+ * next request, and a crash in one handler cannot take down the sandbox.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+static void reap_children(int sig) {
+    int saved = errno;
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    errno = saved;
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, mode) < 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) < 0) {
+        if (errno != EEXIST) return -1;
+        struct stat st;
+        if (stat(buf, &st) < 0) return -1;
+        if (!S_ISDIR(st.st_mode)) {
+            errno = ENOTDIR;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void serve_connection(int conn) {
+    struct frame req;
+    int r = frame_recv(conn, &req);
+    if (r <= 0) return;
+    switch (req.type) {
+    case OP_EXEC: handle_exec(conn, &req); break;
+    case OP_READ: handle_read(conn, &req); break;
+    case OP_WRITE: handle_write(conn, &req); break;
+    case OP_LIST: handle_list(conn, &req, 0); break;
+    case OP_STAT: handle_list(conn, &req, 1); break;
+    case OP_MKDIR: handle_mkdir(conn, &req); break;
+    case OP_REMOVE: handle_remove(conn, &req); break;
+    case OP_IDENTITY: handle_identity(conn, &req); break;
+    case OP_PING: frame_send(conn, OUT_OK, "pong", 4); break;
+    default: frame_fail(conn, EPROTO, "unknown operation"); break;
+    }
+    free(req.data);
+}
+
+void agent_serve(int listen_fd) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = reap_children;
+    sa.sa_flags = SA_NOCLDSTOP | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    for (;;) {
+        int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (conn < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
+                if (errno != EINTR && errno != ECONNABORTED) usleep(10000);
+                continue;
+            }
+            _exit(1);
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(listen_fd);
+            signal(SIGCHLD, SIG_DFL);
+            serve_connection(conn);
+            _exit(0);
+        }
+        close(conn);
+    }
+}

@@ -1,0 +1,333 @@
+/*
+ * `mitos-agent launch`: run as host root by the engine. Clones the sandbox init into fresh
+ * user, pid, mount, uts, ipc and network namespaces, maps sandbox root to an unprivileged host
+ * uid range, joins the sandbox's cgroups, builds its root (bind of a btrfs snapshot, or an
+ * overlay mounted inside the sandbox's own mount namespace so the host never sees it),
+ * pivot_roots into it, and becomes the sandbox's pid 1 agent. The launcher prints the init's
+ * host pid once the agent is serving, then stays as its supervisor (reaping it); the sandbox
+ * does not depend on the server that launched it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define MAX_CGROUPS 16
+
+struct launch_opts {
+    const char *id;
+    const char *hostname;
+    const char *socket_path;
+    const char *rootfs;
+    const char *ov_lower, *ov_upper, *ov_work;
+    const char *log_path;
+    unsigned long uid_base, uid_count;
+    const char *cgroup_procs[MAX_CGROUPS];
+    int n_cgroups;
+    int listen_fd;
+    int log_fd;
+    int sync_to_child[2];   /* parent writes once maps and cgroups are in place */
+    int sync_to_parent[2];  /* child writes "ok" or an error line */
+};
+
+static void child_fail(struct launch_opts *o, const char *what) {
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "%s: %s\n", what, strerror(errno));
+    if (n > 0) write_all(o->sync_to_parent[1], buf, (size_t)n);
+    _exit(1);
+}
+
+static int write_file(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int r = write_all(fd, text, strlen(text));
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return r;
+}
+
+static void bind_dev(struct launch_opts *o, const char *name) {
+    char target[4096], source[64];
+    snprintf(target, sizeof target, "%s/dev/%s", o->rootfs, name);
+    snprintf(source, sizeof source, "/dev/%s", name);
+    int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+    if (fd < 0) child_fail(o, "create dev node mountpoint");
+    close(fd);
+    if (mount(source, target, NULL, MS_BIND, NULL) < 0) child_fail(o, source);
+}
+
+static void setup_dev(struct launch_opts *o) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/dev", o->rootfs);
+    mkdir(path, 0755);
+    if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k") < 0) child_fail(o, "mount /dev tmpfs");
+    static const char *nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+    for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) bind_dev(o, nodes[i]);
+    snprintf(path, sizeof path, "%s/dev/pts", o->rootfs);
+    mkdir(path, 0755);
+    if (mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
+        child_fail(o, "mount devpts");
+    snprintf(path, sizeof path, "%s/dev/ptmx", o->rootfs);
+    if (symlink("pts/ptmx", path) < 0) child_fail(o, "symlink ptmx");
+    snprintf(path, sizeof path, "%s/dev/shm", o->rootfs);
+    mkdir(path, 01777);
+    if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=262144k") < 0) child_fail(o, "mount /dev/shm");
+    static const char *links[][2] = {
+        {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/dev/%s", o->rootfs, links[i][1]);
+        if (symlink(links[i][0], path) < 0) child_fail(o, "symlink /dev entry");
+    }
+}
+
+static void loopback_up(void) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        ioctl(s, SIOCSIFFLAGS, &ifr);
+    }
+    close(s);
+}
+
+static int child_main(void *arg) {
+    struct launch_opts *o = arg;
+    close(o->sync_to_child[1]);
+    close(o->sync_to_parent[0]);
+    char go;
+    if (read_all(o->sync_to_child[0], &go, 1) != 1) _exit(1);
+    close(o->sync_to_child[0]);
+
+    if (setgroups(0, NULL) < 0) child_fail(o, "setgroups");
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) child_fail(o, "become sandbox root");
+    /* Joined the sandbox cgroups already (parent did it), so the namespace roots there. */
+    if (unshare(CLONE_NEWCGROUP) < 0) child_fail(o, "unshare cgroup namespace");
+    if (setsid() < 0) child_fail(o, "setsid");
+    if (sethostname(o->hostname, strlen(o->hostname)) < 0) child_fail(o, "sethostname");
+
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) child_fail(o, "make mounts private");
+    if (o->ov_lower) {
+        char opts[8192];
+        snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s,userxattr", o->ov_lower, o->ov_upper, o->ov_work);
+        if (mount("overlay", o->rootfs, "overlay", MS_NOSUID | MS_NODEV, opts) < 0) child_fail(o, "mount overlay root");
+    } else {
+        if (mount(o->rootfs, o->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) child_fail(o, "bind root");
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/proc", o->rootfs);
+    mkdir(path, 0555);
+    if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) child_fail(o, "mount /proc");
+    setup_dev(o);
+    snprintf(path, sizeof path, "%s/tmp", o->rootfs);
+    mkdir(path, 01777);
+
+    if (chdir(o->rootfs) < 0) child_fail(o, "chdir root");
+    /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only
+     * the template visible. Never chroot: a chroot is escapable by its own root. */
+    if (syscall(SYS_pivot_root, ".", ".") < 0) child_fail(o, "pivot_root");
+    if (umount2(".", MNT_DETACH) < 0) child_fail(o, "detach old root");
+    if (chdir("/") < 0) child_fail(o, "chdir /");
+    mkdir_p("/workspace", 0755);
+    loopback_up();
+
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        close(devnull);
+    }
+    /* fd 2 goes to the host log file opened by the engine; it is CLOEXEC so no sandboxed
+     * command ever inherits it. */
+    if (o->log_fd >= 0) {
+        dup3(o->log_fd, 2, O_CLOEXEC);
+        close(o->log_fd);
+    } else if (devnull >= 0) {
+        dup2(0, 2);
+    }
+
+    if (write_all(o->sync_to_parent[1], "ok\n", 3) < 0) _exit(1);
+    close(o->sync_to_parent[1]);
+    agent_serve(o->listen_fd);
+}
+
+static int open_listener(const char *path) {
+    struct sockaddr_un addr;
+    if (strlen(path) >= sizeof addr.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    strcpy(addr.sun_path, path);
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 128) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    chmod(path, 0600);
+    return fd;
+}
+
+/*
+ * Stay as the init's parent so its exit is reaped: an orphaned init would be reparented to the
+ * host's pid 1, which does not reap on every host (it does not on our CI machines).
+ */
+static int supervise(pid_t pid, int log_fd) {
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(log_fd >= 0 ? log_fd : devnull, 2);
+        close(devnull);
+    }
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    prctl(PR_SET_NAME, "mitos-supervise", 0, 0, 0);
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, 0);
+        if (r == pid) break;
+        if (r < 0 && errno != EINTR) return 1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: mitos-agent launch --id ID --hostname NAME --socket PATH --uid-base N [--uid-count N]\n"
+            "         (--rootfs DIR | --rootfs DIR --overlay-lower L --overlay-upper U --overlay-work W)\n"
+            "         [--cgroup-procs FILE]... [--log FILE]\n");
+    exit(2);
+}
+
+int launch_main(int argc, char **argv) {
+    struct launch_opts o;
+    memset(&o, 0, sizeof o);
+    o.uid_count = 65536;
+    static struct option longopts[] = {
+        {"id", required_argument, 0, 'i'},        {"hostname", required_argument, 0, 'h'},
+        {"socket", required_argument, 0, 's'},    {"rootfs", required_argument, 0, 'r'},
+        {"overlay-lower", required_argument, 0, 'L'}, {"overlay-upper", required_argument, 0, 'U'},
+        {"overlay-work", required_argument, 0, 'W'}, {"uid-base", required_argument, 0, 'u'},
+        {"uid-count", required_argument, 0, 'n'}, {"cgroup-procs", required_argument, 0, 'c'},
+        {"log", required_argument, 0, 'l'},       {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'i': o.id = optarg; break;
+        case 'h': o.hostname = optarg; break;
+        case 's': o.socket_path = optarg; break;
+        case 'r': o.rootfs = optarg; break;
+        case 'L': o.ov_lower = optarg; break;
+        case 'U': o.ov_upper = optarg; break;
+        case 'W': o.ov_work = optarg; break;
+        case 'u': o.uid_base = strtoul(optarg, NULL, 10); break;
+        case 'n': o.uid_count = strtoul(optarg, NULL, 10); break;
+        case 'c':
+            if (o.n_cgroups >= MAX_CGROUPS) usage();
+            o.cgroup_procs[o.n_cgroups++] = optarg;
+            break;
+        case 'l': o.log_path = optarg; break;
+        default: usage();
+        }
+    }
+    if (!o.id || !o.socket_path || !o.rootfs || o.uid_base == 0) usage();
+    if ((o.ov_lower != NULL) != (o.ov_upper != NULL) || (o.ov_lower != NULL) != (o.ov_work != NULL)) usage();
+    if (!o.hostname) o.hostname = o.id;
+
+    /* Errors of the launch itself go to our stderr (the engine reads them); the running
+     * sandbox's init and supervisor log to this file instead. */
+    o.log_fd = o.log_path ? open(o.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+    o.listen_fd = open_listener(o.socket_path);
+    if (o.listen_fd < 0) {
+        fprintf(stderr, "mitos-agent: listen on %s: %s\n", o.socket_path, strerror(errno));
+        return 1;
+    }
+    /* The listener must survive into the child (clone copies fds); CLOEXEC keeps it out of
+     * every command the agent later runs. */
+    if (pipe2(o.sync_to_child, O_CLOEXEC) < 0 || pipe2(o.sync_to_parent, O_CLOEXEC) < 0) {
+        perror("mitos-agent: pipe");
+        return 1;
+    }
+    size_t stack_size = 256 * 1024;
+    char *stack = malloc(stack_size);
+    if (!stack) return 1;
+    int flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD;
+    pid_t pid = clone(child_main, stack + stack_size, flags, &o);
+    if (pid < 0) {
+        fprintf(stderr, "mitos-agent: clone: %s\n", strerror(errno));
+        unlink(o.socket_path);
+        return 1;
+    }
+    close(o.sync_to_child[0]);
+    close(o.sync_to_parent[1]);
+    close(o.listen_fd);
+
+    char path[128], map[128];
+    snprintf(map, sizeof map, "0 %lu %lu\n", o.uid_base, o.uid_count);
+    snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
+    int ok = write_file(path, map) == 0;
+    snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
+    ok = ok && write_file(path, map) == 0;
+    if (!ok) fprintf(stderr, "mitos-agent: write id maps: %s\n", strerror(errno));
+    char pidtext[32];
+    snprintf(pidtext, sizeof pidtext, "%d\n", pid);
+    for (int i = 0; ok && i < o.n_cgroups; i++) {
+        if (write_file(o.cgroup_procs[i], pidtext) < 0) {
+            fprintf(stderr, "mitos-agent: join cgroup %s: %s\n", o.cgroup_procs[i], strerror(errno));
+            ok = 0;
+        }
+    }
+    if (!ok) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        unlink(o.socket_path);
+        return 1;
+    }
+    if (write_all(o.sync_to_child[1], "g", 1) < 0) ok = 0;
+    close(o.sync_to_child[1]);
+
+    char reply[1024];
+    ssize_t n = 0, r;
+    while ((size_t)n < sizeof reply - 1 && (r = read(o.sync_to_parent[0], reply + n, sizeof reply - 1 - (size_t)n)) > 0) {
+        n += r;
+        if (memchr(reply, '\n', (size_t)n)) break;
+    }
+    reply[n > 0 ? n : 0] = 0;
+    if (strcmp(reply, "ok\n") != 0) {
+        fprintf(stderr, "mitos-agent: sandbox setup failed: %s", n > 0 ? reply : "init exited\n");
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        unlink(o.socket_path);
+        return 1;
+    }
+    printf("%d\n", pid);
+    fflush(stdout);
+    return supervise(pid, o.log_fd);
+}

@@ -1,0 +1,39 @@
+/** `mitos serve`: run the HTTP server in this process until SIGINT/SIGTERM. */
+import type { Command } from 'commander';
+import { action, collect, parseIntOption } from '../context.js';
+
+interface ServeFlags {
+  host: string;
+  port: number;
+  stateDir?: string;
+  maxExecTimeoutSeconds?: number;
+  prebuild?: string[];
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run a mitos server (seed wire v1) on this host')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', parseIntOption(0, 65_535), 8080)
+    .option('--state-dir <dir>', 'where templates, sandboxes and state live')
+    // Declared for --help only: the global --api-key collects every occurrence.
+    .option('--api-key <key>', 'accept this bearer key (repeatable; none = tokenless)')
+    .option('--max-exec-timeout-seconds <n>', 'ceiling for requested timeouts (0 = none)', parseIntOption(0, 2 ** 31))
+    .option('--prebuild <template>', 'build this template before answering (repeatable)', collect)
+    .action(
+      action(async (ctx) => {
+        const o = ctx.cmd.opts<ServeFlags>();
+        // Loaded on demand: client commands stay fast and never load the engine's native modules.
+        const { runServe } = await import('@mitos/server');
+        await runServe({
+          host: o.host,
+          port: o.port,
+          stateDir: o.stateDir,
+          apiKeys: ctx.globals.apiKey ?? [],
+          maxExecTimeoutSeconds: o.maxExecTimeoutSeconds,
+          prebuild: o.prebuild,
+        });
+      }),
+    );
+}

@@ -1,0 +1,149 @@
+/**
+ * A tiny in-memory stand-in for a mitos server (seed wire v1 shapes) on 127.0.0.1:0, plus
+ * a helper that runs the built CLI against it. Test-only.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: Record<string, unknown>;
+}
+
+export interface ExecReply {
+  status?: number;
+  json?: unknown;
+  /** Never answer. */
+  hang?: boolean;
+}
+
+export interface FakeServer {
+  baseUrl: string;
+  seen: Seen[];
+  sandboxes: Map<string, string>;
+  files: Map<string, string>;
+  /** Decide the answer to POST /v1/exec; default echoes exit 0. */
+  onExec: (body: Record<string, unknown>) => ExecReply;
+  /** Answer every request with this instead (e.g. a 401 that echoes a key). */
+  override?: (req: Seen) => ExecReply | undefined;
+  close(): Promise<void>;
+}
+
+const notFound = (cause: string) => ({
+  status: 404,
+  json: {
+    error: { code: 'not_found', message: 'the requested resource does not exist', cause, remediation: 'check the id' },
+  },
+});
+
+export async function startFakeServer(): Promise<FakeServer> {
+  const fake: FakeServer = {
+    baseUrl: '',
+    seen: [],
+    sandboxes: new Map(),
+    files: new Map(),
+    onExec: () => ({ json: { exit_code: 0, stdout: '', stderr: '', exec_time_ms: 1 } }),
+    close: async () => {},
+  };
+
+  const answer = (req: Seen): ExecReply => {
+    const over = fake.override?.(req);
+    if (over) return over;
+    const b = req.body;
+    const route = `${req.method} ${req.url}`;
+    if (route === 'GET /v1/health') return { json: { status: 'ok', version: '0.1.0' } };
+    if (route === 'POST /v1/templates')
+      return { json: { id: b.id, ready: true, created_at: 'now', creation_time_ms: 12 } };
+    if (route === 'GET /v1/templates')
+      return { json: [{ id: 'python', ready: true, created_at: 'now', creation_time_ms: 1 }] };
+    if (route === 'POST /v1/fork') {
+      fake.sandboxes.set(String(b.id), String(b.template));
+      return {
+        json: { id: b.id, template_id: b.template, endpoint: 'http://x', fork_time_ms: 1.2, created_at: 'now' },
+      };
+    }
+    if (route === 'GET /v1/sandboxes') {
+      return {
+        json: [...fake.sandboxes].map(([id, t]) => ({ id, template_id: t, endpoint: 'http://x', fork_time_ms: 1 })),
+      };
+    }
+    if (req.method === 'DELETE' && req.url.startsWith('/v1/sandboxes/')) {
+      const id = decodeURIComponent(req.url.slice('/v1/sandboxes/'.length));
+      if (!fake.sandboxes.delete(id)) return notFound(`sandbox "${id}" not found`);
+      return { json: { status: 'terminated', id } };
+    }
+    if (!fake.sandboxes.has(String(b.sandbox))) return notFound(`sandbox ${String(b.sandbox)} not found`);
+    if (route === 'POST /v1/exec') return fake.onExec(b);
+    if (route === 'POST /v1/files/write') {
+      fake.files.set(String(b.path), String(b.content));
+      return { json: { status: 'ok' } };
+    }
+    if (route === 'POST /v1/files/read') return { json: { content: fake.files.get(String(b.path)) ?? '', size: 0 } };
+    if (route === 'POST /v1/files/list') {
+      return { json: { entries: [{ name: 'a.txt', is_dir: false, size: 3, mode: 0o644, modified_at: 1750000000 }] } };
+    }
+    return notFound(`no route ${route}`);
+  };
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const seen: Seen = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: raw ? JSON.parse(raw) : {},
+      };
+      fake.seen.push(seen);
+      const reply = answer(seen);
+      if (reply.hang) return;
+      res.writeHead(reply.status ?? 200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(reply.json));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  fake.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fake.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return fake;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const MAIN = new URL('../main.js', import.meta.url).pathname;
+
+/**
+ * Run `node dist/main.js ...args` asynchronously (the fake server lives in this process,
+ * so a synchronous spawn would deadlock). The environment starts clean of MITOS_*.
+ */
+export function runCli(
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string; onSpawn?: (child: ChildProcess) => void } = {},
+): Promise<CliResult> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('MITOS_')) delete env[k];
+  Object.assign(env, opts.env);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+    opts.onSpawn?.(child);
+  });
+}

@@ -1,0 +1,105 @@
+/** A real server on a real Linux engine, on a throwaway state directory. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openDatabase } from '@mitos/engine';
+import { type TestEngineEnv, testEngineEnv } from '@mitos/engine/testing';
+import { type RunningServer, startServer } from '@mitos/server';
+
+export const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '../../cli/dist/main.js');
+
+export interface LiveServer {
+  url: string;
+  env: TestEngineEnv;
+  server: RunningServer;
+  stop(): Promise<void>;
+}
+
+export async function liveServer(options: { apiKeys?: string[] } = {}): Promise<LiveServer> {
+  const env = testEngineEnv();
+  const db = openDatabase(join(env.stateDir, 'mitos.db'));
+  const engine = await env.open({ db });
+  const server = await startServer({ engine, db, port: 0, apiKeys: options.apiKeys ?? [], logger: quietLogger() });
+  return {
+    url: server.url,
+    env,
+    server,
+    async stop() {
+      await server.close();
+      await env.cleanup();
+      db.close();
+    },
+  };
+}
+
+/** A pino-compatible logger that drops everything (test output stays readable). */
+function quietLogger() {
+  const noop = () => {};
+  const logger = {
+    info: noop,
+    warn: noop,
+    error: noop,
+    debug: noop,
+    trace: noop,
+    fatal: noop,
+    child: () => logger,
+    level: 'silent',
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: a minimal stand-in for pino's Logger type
+  return logger as any;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** `mitos serve` as its own process, as a user runs it. */
+export function spawnServe(env: TestEngineEnv, port: number): ChildProcess {
+  return spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--state-dir', env.stateDir], {
+    env: { ...process.env, MITOS_CGROUP_PARENT: env.cgroupParent },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+}
+
+export async function waitHealthy(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(`${url}/v1/health`);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server at ${url} did not become healthy`);
+}
+
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}

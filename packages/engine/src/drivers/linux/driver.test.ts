@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { describeConformance } from '../../conformance/suite.js';
+import { testEngineEnv } from '../../testing/linux-harness.js';
+import type { LinuxEngine } from './driver.js';
+
+const conformanceEnv = testEngineEnv();
+describeConformance('linux', {
+  template: 'python',
+  open: () => conformanceEnv.open(),
+  dispose: () => conformanceEnv.cleanup(),
+});
+
+describe('linux driver: isolation seen from inside a sandbox', { timeout: 600_000 }, () => {
+  const env = testEngineEnv();
+  let engine: LinuxEngine;
+  const a = `iso-a-${process.pid}`;
+  const b = `iso-b-${process.pid}`;
+  const sh = async (id: string, command: string, timeoutMs = 20_000) => {
+    const r = await engine.exec(id, { command, timeoutMs });
+    return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+  };
+
+  before(async () => {
+    engine = await env.open();
+    await engine.ensureTemplate({ id: 'python' });
+    await engine.create({ id: a, templateId: 'python' });
+    await engine.create({ id: b, templateId: 'python', limits: { memoryBytes: 96 * 1024 * 1024, pids: 40 } });
+  });
+  after(() => env.cleanup());
+
+  test('sandbox root is an unprivileged host uid range', async () => {
+    const r = await sh(a, 'id -u; cat /proc/self/uid_map');
+    assert.match(r.out, /^0\n\s+0\s+100000\s+65536\n$/);
+  });
+
+  test('the hostname is the sandbox id', async () => {
+    assert.equal((await sh(a, 'hostname')).out, `${a}\n`);
+  });
+
+  test('no host file is visible', async () => {
+    const marker = join(env.stateDir, 'host-secret.txt');
+    writeFileSync(marker, 'host secret');
+    const r = await sh(a, `cat ${marker} 2>&1; ls / ; ls /dev`);
+    assert.doesNotMatch(r.out, /host secret/);
+    assert.doesNotMatch(r.out, /\bvda\b|\bloop\d/);
+    // The file API resolves inside the sandbox root too, through `..` and symlinks.
+    await assert.rejects(engine.files.read(a, `/../../../..${marker}`), { code: 'not_found' });
+    await sh(a, `ln -sf ${marker} /workspace/link; ln -sf /../../../../${marker} /workspace/link2`);
+    await assert.rejects(engine.files.read(a, '/workspace/link'), { code: 'not_found' });
+    await assert.rejects(engine.files.read(a, '/workspace/link2'), { code: 'not_found' });
+    const passwd = await engine.files.read(a, '/workspace/../../etc/passwd');
+    assert.match(passwd.toString(), /^root:x:0:0/);
+  });
+
+  test("no other sandbox's process is visible", async () => {
+    await sh(a, 'nohup sleep 4242 >/dev/null 2>&1 &');
+    const seenInA = await sh(a, 'cat /proc/[0-9]*/cmdline | tr "\\0" " "');
+    assert.match(seenInA.out, /sleep 4242/);
+    const seenInB = await sh(b, 'cat /proc/[0-9]*/cmdline | tr "\\0" " "; echo; ls /proc | grep -c "^[0-9]"');
+    assert.doesNotMatch(seenInB.out, /sleep 4242/);
+    const pids = Number(seenInB.out.trim().split('\n').at(-1));
+    assert.ok(pids < 10, `sandbox b sees ${pids} processes`);
+  });
+
+  test('no network beyond loopback', async () => {
+    const r = await sh(
+      a,
+      `python3 - <<'EOF'
+import socket
+print(sorted(n for _, n in socket.if_nameindex()))
+srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen()
+c = socket.create_connection(srv.getsockname(), timeout=2); print('loopback ok')
+routes = open('/proc/net/route').read().strip().splitlines()[1:]
+print('routes', len(routes))
+EOF`,
+    );
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /\['lo'\]/);
+    assert.match(r.out, /loopback ok/);
+    // With no route at all, nothing can leave the sandbox (no packet is ever sent).
+    assert.match(r.out, /routes 0/);
+  });
+
+  test('the memory limit holds', async () => {
+    const r = await sh(b, `python3 -c "x = bytearray(300 * 1024 * 1024); print('allocated')"`);
+    assert.notEqual(r.code, 0);
+    assert.doesNotMatch(r.out, /allocated/);
+    assert.equal((await sh(b, 'echo still-alive')).out, 'still-alive\n');
+  });
+
+  test('the pids limit holds', async () => {
+    const r = await sh(
+      b,
+      'n=0; for i in $(seq 100); do sleep 5 & n=$((n+1)); done 2>/dev/null; sleep 0.2; ls /proc | grep -c "^[0-9]"',
+    );
+    const count = Number(r.out.trim().split('\n').at(-1));
+    assert.ok(count <= 40, `saw ${count} processes with a limit of 40`);
+  });
+
+  test('sandboxes keep running across an engine restart', async () => {
+    await engine.files.write(a, '/workspace/before-restart.txt', Buffer.from('kept'));
+    await engine.close();
+    engine = await env.open();
+    assert.equal(engine.get(a)?.state, 'running');
+    assert.equal((await sh(a, 'cat /workspace/before-restart.txt')).out, 'kept');
+  });
+});

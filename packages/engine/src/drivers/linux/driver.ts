@@ -1,0 +1,431 @@
+/**
+ * The Linux engine driver: each sandbox is a set of fresh namespaces (user, pid, mount, uts,
+ * ipc, net, cgroup) around a copy-on-write root, with cgroup limits, whose pid 1 is our static
+ * agent. Lifecycle: creating -> running -> terminating -> (row deleted). State lives in SQLite
+ * so a restarted server reattaches running sandboxes and reaps anything half-made.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isValidId, MitosError } from '@mitos/protocol';
+import type {
+  CreateSandboxOptions,
+  CreateTemplateOptions,
+  Engine,
+  ExecOptions,
+  ExecResult,
+  FileStat,
+  ResourceLimits,
+  SandboxFiles,
+  SandboxInfo,
+  TemplateInfo,
+} from '../../engine.js';
+import { DEFAULT_UID_BASE, UID_RANGE_SIZE } from '../../host/uid-range.js';
+import { openDatabase, type StateDatabase } from '../../state/database.js';
+import { type SandboxRow, StateStore, type TemplateRow } from '../../state/store.js';
+import { openStorage } from '../../storage/index.js';
+import type { SandboxStorage } from '../../storage/storage.js';
+import { buildImage } from '../../templates/builder.js';
+import { type ImageSpec, imageKey, resolveImage } from '../../templates/images.js';
+import { AgentClient } from './agent-client.js';
+import type { CgroupManager, SandboxCgroup } from './cgroup.js';
+import { detectCgroups } from './cgroups.js';
+import { isSameProcess, launchSandbox } from './launcher.js';
+
+export interface LinuxEngineOptions {
+  stateDir: string;
+  /** Template build cache, shared across state dirs. Default $MITOS_CACHE_DIR or /var/cache/mitos. */
+  cacheDir?: string;
+  uidBase?: number;
+  /** Name of the parent cgroup under each controller. */
+  cgroupParent?: string;
+  storage?: 'btrfs' | 'overlay';
+  /** Path of the mitos-agent binary. Default $MITOS_AGENT_PATH or the one built in packages/agent. */
+  agentPath?: string;
+  /** Share a database with the server; default opens `<stateDir>/mitos.db`. */
+  db?: StateDatabase;
+  mirror?: string;
+  log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+// sockaddr_un.sun_path holds 108 bytes including the NUL.
+const MAX_SOCKET_PATH = 107;
+
+export function defaultAgentPath(): string {
+  if (process.env.MITOS_AGENT_PATH) return process.env.MITOS_AGENT_PATH;
+  const here = dirname(fileURLToPath(import.meta.url));
+  return resolve(here, '../../../../agent/build/mitos-agent');
+}
+
+export class LinuxEngine implements Engine {
+  readonly name = 'linux';
+  readonly files: SandboxFiles;
+  private readonly store: StateStore;
+  private readonly clients = new Map<string, AgentClient>();
+  private readonly cgroupHandles = new Map<string, SandboxCgroup>();
+  private readonly imageBuilds = new Map<string, Promise<void>>();
+  private closed = false;
+
+  private constructor(
+    private readonly opts: Required<Pick<LinuxEngineOptions, 'stateDir' | 'cacheDir' | 'uidBase' | 'agentPath'>> &
+      LinuxEngineOptions,
+    readonly db: StateDatabase,
+    private readonly ownsDb: boolean,
+    readonly storage: SandboxStorage,
+    readonly cgroups: CgroupManager,
+  ) {
+    this.store = new StateStore(db);
+    this.files = this.makeFiles();
+  }
+
+  static async open(options: LinuxEngineOptions): Promise<LinuxEngine> {
+    const stateDir = resolve(options.stateDir);
+    const opts = {
+      ...options,
+      stateDir,
+      cacheDir: options.cacheDir ?? process.env.MITOS_CACHE_DIR ?? '/var/cache/mitos',
+      uidBase: options.uidBase ?? DEFAULT_UID_BASE,
+      agentPath: options.agentPath ?? defaultAgentPath(),
+    };
+    if (!existsSync(opts.agentPath)) {
+      throw new MitosError(
+        'host_unsupported',
+        `mitos-agent binary not found at ${opts.agentPath}`,
+        {},
+        {
+          remediation: 'run `npm run build` (it compiles packages/agent with cc), or set MITOS_AGENT_PATH',
+        },
+      );
+    }
+    mkdirSync(stateDir, { recursive: true });
+    // The sandbox's init resolves its root path as the sandbox uid before pivot_root, so every
+    // directory above the storage must be searchable (not readable) by others.
+    chmodSync(stateDir, statSync(stateDir).mode | 0o011);
+    assertSearchable(stateDir);
+    for (const sub of ['run', 'logs']) mkdirSync(join(stateDir, sub), { recursive: true, mode: 0o700 });
+    if (join(stateDir, 'run', `${'x'.repeat(64)}.sock`).length > MAX_SOCKET_PATH) {
+      throw new MitosError(
+        'host_unsupported',
+        `state directory path is too long for unix sockets: ${stateDir}`,
+        {},
+        {
+          remediation: 'use a state directory path shorter than 30 characters (e.g. /var/lib/mitos)',
+        },
+      );
+    }
+    const ownsDb = !options.db;
+    const db = options.db ?? openDatabase(join(stateDir, 'mitos.db'));
+    const storage = await openStorage({ stateDir, prefer: options.storage });
+    const cgroups = detectCgroups({ parent: options.cgroupParent ?? process.env.MITOS_CGROUP_PARENT ?? 'mitos' });
+    const engine = new LinuxEngine(opts, db, ownsDb, storage, cgroups);
+    await engine.recover();
+    return engine;
+  }
+
+  private log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void {
+    this.opts.log?.(level, msg, fields);
+  }
+
+  private socketPath(id: string): string {
+    return join(this.opts.stateDir, 'run', `${id}.sock`);
+  }
+
+  /** Reattach sandboxes whose init is still alive; reap every half-made or dead one. */
+  private async recover(): Promise<void> {
+    const known = new Set<string>();
+    for (const row of this.store.sandboxes()) {
+      known.add(row.id);
+      const alive =
+        (row.state === 'running' || row.state === 'paused') &&
+        row.initPid !== null &&
+        row.initStartTicks !== null &&
+        isSameProcess(row.initPid, row.initStartTicks);
+      if (alive) {
+        try {
+          await this.client(row.id).ping();
+          this.log('info', 'reattached sandbox', { sandbox: row.id, pid: row.initPid });
+          continue;
+        } catch {
+          // an init that no longer answers is reaped below
+        }
+      }
+      this.log('warn', 'reaping sandbox left behind', { sandbox: row.id, state: row.state });
+      await this.teardown(row);
+    }
+    for (const id of this.storage.listRoots()) {
+      if (!known.has(id)) await this.storage.removeRoot(id).catch(() => {});
+    }
+    for (const id of this.cgroups.list()) {
+      if (!known.has(id))
+        await this.cgroups
+          .open(id)
+          ?.destroy()
+          .catch(() => {});
+    }
+  }
+
+  listTemplates(): TemplateInfo[] {
+    return this.store.templates().map(publicTemplate);
+  }
+
+  getTemplate(id: string): TemplateInfo | undefined {
+    const t = this.store.template(id);
+    return t ? publicTemplate(t) : undefined;
+  }
+
+  async ensureTemplate(options: CreateTemplateOptions): Promise<TemplateInfo> {
+    if (!isValidId(options.id)) {
+      throw new MitosError(
+        'invalid_request',
+        `invalid template id ${JSON.stringify(options.id)}`,
+        {},
+        {
+          remediation: 'use 1-64 characters: letters, digits, _ and -, starting with a letter or digit',
+        },
+      );
+    }
+    const started = performance.now();
+    const image = resolveImage(options.id);
+    const key = imageKey(image, this.opts.uidBase);
+    await this.ensureImage(image, key, options.onProgress);
+    const existing = this.store.template(options.id);
+    const row: TemplateRow = {
+      id: options.id,
+      image: image.name,
+      imageKey: key,
+      ready: true,
+      createdAt: existing && existing.imageKey === key ? existing.createdAt : new Date(),
+      creationTimeMs: existing && existing.imageKey === key ? existing.creationTimeMs : performance.now() - started,
+      network: { egress: options.network?.egress ?? 'deny', inbound: options.network?.inbound ?? 'deny' },
+      limits: image.limits,
+    };
+    this.store.upsertTemplate(row);
+    return publicTemplate(row);
+  }
+
+  /** Build (or take from cache) and import an image; concurrent callers share one build. */
+  private ensureImage(image: ImageSpec, key: string, onProgress?: (line: string) => void): Promise<void> {
+    if (this.storage.hasImage(key)) return Promise.resolve();
+    let pending = this.imageBuilds.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const dir = await buildImage(image, {
+          cacheDir: this.opts.cacheDir,
+          uidBase: this.opts.uidBase,
+          mirror: this.opts.mirror,
+          onProgress: (line) => {
+            onProgress?.(line);
+            this.log('info', 'template build', { image: image.name, line });
+          },
+        });
+        await this.storage.importImage(key, dir);
+      })().finally(() => this.imageBuilds.delete(key));
+      this.imageBuilds.set(key, pending);
+    }
+    return pending;
+  }
+
+  async create(options: CreateSandboxOptions): Promise<SandboxInfo> {
+    this.assertOpen();
+    const started = performance.now();
+    const { id } = options;
+    if (!isValidId(id)) {
+      throw new MitosError(
+        'invalid_request',
+        `invalid sandbox id ${JSON.stringify(id)}`,
+        {},
+        {
+          remediation: 'use 1-64 characters: letters, digits, _ and -, starting with a letter or digit',
+        },
+      );
+    }
+    const template = this.store.template(options.templateId);
+    if (!template) throw new MitosError('not_found', `template "${options.templateId}" not found`);
+    const limits: ResourceLimits = { ...template.limits, ...definedOnly(options.limits ?? {}) };
+    const row: SandboxRow = {
+      id,
+      templateId: template.id,
+      state: 'creating',
+      createdAt: new Date(),
+      forkTimeMs: 0,
+      hostname: id,
+      limits,
+      parentId: null,
+      generation: 0,
+      initPid: null,
+      initStartTicks: null,
+      supervisorPid: null,
+    };
+    if (!this.store.reserveSandbox(row)) {
+      throw new MitosError(
+        'conflict',
+        `sandbox "${id}" already exists`,
+        { sandbox: id },
+        {
+          remediation: 'choose another id, or terminate the existing sandbox first',
+        },
+      );
+    }
+    try {
+      const cgroup = await this.cgroups.create(id, limits);
+      this.cgroupHandles.set(id, cgroup);
+      const root = await this.storage.createRoot(id, template.imageKey);
+      const launched = await launchSandbox({
+        agentPath: this.opts.agentPath,
+        sandboxId: id,
+        hostname: row.hostname,
+        socketPath: this.socketPath(id),
+        logPath: join(this.opts.stateDir, 'logs', `${id}.log`),
+        uidBase: this.opts.uidBase,
+        uidCount: UID_RANGE_SIZE,
+        root,
+        cgroupProcsFiles: cgroup.procsFiles,
+      });
+      const forkTimeMs = performance.now() - started;
+      this.store.markRunning(id, { ...launched, forkTimeMs });
+      return publicSandbox({ ...row, ...launched, state: 'running', forkTimeMs });
+    } catch (err) {
+      await this.teardown({ ...row }).catch((e) =>
+        this.log('error', 'cleanup after failed create', { sandbox: id, error: String(e) }),
+      );
+      throw err;
+    }
+  }
+
+  get(id: string): SandboxInfo | undefined {
+    const row = this.store.sandbox(id);
+    return row && row.state !== 'creating' ? publicSandbox(row) : undefined;
+  }
+
+  list(): SandboxInfo[] {
+    return this.store
+      .sandboxes()
+      .filter((r) => r.state === 'running' || r.state === 'paused')
+      .map(publicSandbox);
+  }
+
+  async exec(sandboxId: string, options: ExecOptions): Promise<ExecResult> {
+    this.running(sandboxId);
+    return this.client(sandboxId).exec(
+      { command: options.command, cwd: options.cwd, env: options.env, timeoutMs: options.timeoutMs },
+      { onStdout: options.onStdout, onStderr: options.onStderr, signal: options.signal },
+    );
+  }
+
+  async terminate(sandboxId: string): Promise<boolean> {
+    const row = this.store.sandbox(sandboxId);
+    if (!row || row.state === 'creating') return false;
+    this.store.setState(sandboxId, 'terminating');
+    await this.teardown(row);
+    return true;
+  }
+
+  /** Undo everything a sandbox did to the host, whatever state it got to. Idempotent. */
+  private async teardown(row: SandboxRow): Promise<void> {
+    const id = row.id;
+    if (row.initPid !== null && row.initStartTicks !== null && isSameProcess(row.initPid, row.initStartTicks)) {
+      // SIGKILL to a pid namespace's init kills every process in the namespace.
+      try {
+        process.kill(row.initPid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    const cgroup = this.cgroupHandles.get(id) ?? this.cgroups.open(id);
+    await cgroup?.destroy();
+    this.cgroupHandles.delete(id);
+    await this.storage.removeRoot(id);
+    rmSync(this.socketPath(id), { force: true });
+    this.clients.delete(id);
+    this.store.deleteSandbox(id);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.ownsDb) this.db.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new MitosError('internal', 'the engine is closed');
+  }
+
+  private running(id: string): SandboxRow {
+    const row = this.store.sandbox(id);
+    if (!row || row.state === 'creating' || row.state === 'terminating') {
+      throw new MitosError('not_found', `sandbox "${id}" not found`);
+    }
+    if (row.state !== 'running') {
+      throw new MitosError('sandbox_not_running', `sandbox "${id}" is ${row.state}`, { sandbox: id, state: row.state });
+    }
+    return row;
+  }
+
+  private client(id: string): AgentClient {
+    let c = this.clients.get(id);
+    if (!c) {
+      c = new AgentClient(this.socketPath(id), id);
+      this.clients.set(id, c);
+    }
+    return c;
+  }
+
+  private makeFiles(): SandboxFiles {
+    const on = (id: string) => {
+      this.running(id);
+      return this.client(id);
+    };
+    return {
+      read: async (id, path) => on(id).readFile(path),
+      write: async (id, path, data, mode) => on(id).writeFile(path, data, mode),
+      list: async (id, path): Promise<FileStat[]> => on(id).list(path),
+      stat: async (id, path) => on(id).stat(path),
+      mkdir: async (id, path) => on(id).mkdir(path),
+      remove: async (id, path) => on(id).remove(path),
+    };
+  }
+
+  /** Random bytes for a fresh identity (used by fork). */
+  static seed(): Buffer {
+    return randomBytes(64);
+  }
+}
+
+function assertSearchable(dir: string): void {
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) {
+      throw new MitosError(
+        'host_unsupported',
+        `${d} is not searchable by the sandbox uid range`,
+        { path: d },
+        {
+          remediation: `choose a state directory outside ${d} (e.g. /var/lib/mitos), or chmod o+x ${d}`,
+        },
+      );
+    }
+    if (d === '/') return;
+  }
+}
+
+function definedOnly<T extends object>(o: Partial<T>): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function publicTemplate(t: TemplateRow): TemplateInfo {
+  const { imageKey: _key, ...rest } = t;
+  return rest;
+}
+
+function publicSandbox(r: SandboxRow): SandboxInfo {
+  return {
+    id: r.id,
+    templateId: r.templateId,
+    state: r.state,
+    createdAt: r.createdAt,
+    forkTimeMs: r.forkTimeMs,
+    hostname: r.hostname,
+    limits: r.limits,
+    parentId: r.parentId,
+    generation: r.generation,
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * Starts a sandbox by running `mitos-agent launch` (packages/agent) as host root. The launcher
+ * prints the sandbox init's host pid once its agent is serving and stays behind as the init's
+ * supervisor, detached from the server so the sandbox survives a server restart.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { MitosError } from '@mitos/protocol';
+import type { RootLayout } from '../../storage/storage.js';
+
+export interface LaunchSpec {
+  agentPath: string;
+  sandboxId: string;
+  hostname: string;
+  socketPath: string;
+  logPath: string;
+  uidBase: number;
+  uidCount: number;
+  root: RootLayout;
+  cgroupProcsFiles: string[];
+}
+
+export interface LaunchedSandbox {
+  initPid: number;
+  /** Field 22 of /proc/<pid>/stat: tells a live init from a recycled pid after a restart. */
+  initStartTicks: string;
+  supervisorPid: number;
+}
+
+const LAUNCH_TIMEOUT_MS = 30_000;
+
+export function launchArgs(spec: LaunchSpec): string[] {
+  const args = [
+    'launch',
+    '--id',
+    spec.sandboxId,
+    '--hostname',
+    spec.hostname,
+    '--socket',
+    spec.socketPath,
+    '--log',
+    spec.logPath,
+    '--uid-base',
+    String(spec.uidBase),
+    '--uid-count',
+    String(spec.uidCount),
+    '--rootfs',
+    spec.root.rootfs,
+  ];
+  if (spec.root.kind === 'overlay') {
+    args.push(
+      '--overlay-lower',
+      spec.root.lowerdirs.join(':'),
+      '--overlay-upper',
+      spec.root.upperdir,
+      '--overlay-work',
+      spec.root.workdir,
+    );
+  }
+  for (const f of spec.cgroupProcsFiles) args.push('--cgroup-procs', f);
+  return args;
+}
+
+export function launchSandbox(spec: LaunchSpec): Promise<LaunchedSandbox> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(spec.agentPath, launchArgs(spec), {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let settled = false;
+    const timer = setTimeout(() => {
+      fail(
+        new MitosError('internal', `sandbox launch timed out after ${LAUNCH_TIMEOUT_MS} ms`, {
+          sandbox: spec.sandboxId,
+        }),
+      );
+      child.kill('SIGKILL');
+    }, LAUNCH_TIMEOUT_MS);
+    const fail = (e: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(e);
+    };
+    child.on('error', (e) =>
+      fail(
+        new MitosError('host_unsupported', `cannot run ${spec.agentPath}: ${e.message}`, { sandbox: spec.sandboxId }),
+      ),
+    );
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+    });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl < 0 || settled) return;
+      const pid = Number(out.slice(0, nl));
+      settled = true;
+      clearTimeout(timer);
+      // The supervisor lives on; the server must neither wait for it nor keep its pipes open.
+      child.stdout.destroy();
+      child.stderr.destroy();
+      child.unref();
+      try {
+        resolve({ initPid: pid, initStartTicks: processStartTicks(pid) ?? '', supervisorPid: child.pid ?? 0 });
+      } catch (e) {
+        reject(e);
+      }
+    });
+    child.on('exit', (code) => {
+      fail(
+        new MitosError('internal', `sandbox launch failed (exit ${code}): ${err.trim() || 'no detail'}`, {
+          sandbox: spec.sandboxId,
+        }),
+      );
+    });
+  });
+}
+
+/** Start time of a process in clock ticks since boot, or undefined if it is gone. */
+export function processStartTicks(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // comm (field 2) may contain spaces and parentheses: parse after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `pid` is alive, not a zombie, and is the same process that was recorded. */
+export function isSameProcess(pid: number, startTicks: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[0] !== 'Z' && rest[19] === startTicks;
+  } catch {
+    return false;
+  }
+}

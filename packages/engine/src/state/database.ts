@@ -1,0 +1,47 @@
+/**
+ * The engine's SQLite database: what must survive a server restart (templates, sandboxes).
+ * One file per state directory, WAL mode so the server's own tables can share it.
+ */
+import Database from 'better-sqlite3';
+
+export type StateDatabase = Database.Database;
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE IF NOT EXISTS templates (
+     id TEXT PRIMARY KEY,
+     image TEXT NOT NULL,
+     image_key TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     creation_time_ms REAL NOT NULL,
+     network TEXT NOT NULL,
+     limits TEXT NOT NULL
+   )`,
+  `CREATE TABLE IF NOT EXISTS sandboxes (
+     id TEXT PRIMARY KEY,
+     template_id TEXT NOT NULL,
+     state TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     fork_time_ms REAL NOT NULL,
+     hostname TEXT NOT NULL,
+     limits TEXT NOT NULL,
+     parent_id TEXT,
+     generation INTEGER NOT NULL DEFAULT 0,
+     init_pid INTEGER,
+     init_start_ticks TEXT,
+     supervisor_pid INTEGER
+   )`,
+];
+
+export function openDatabase(file: string): StateDatabase {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const apply = db.transaction(() => {
+    for (let i = version; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i] as string);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  });
+  apply();
+  return db;
+}

@@ -1,0 +1,150 @@
+/** Typed access to the engine's tables. */
+import type { ResourceLimits, SandboxInfo, SandboxState, TemplateInfo } from '../engine.js';
+import type { StateDatabase } from './database.js';
+
+export interface TemplateRow extends TemplateInfo {
+  imageKey: string;
+}
+
+export interface SandboxRow extends SandboxInfo {
+  initPid: number | null;
+  initStartTicks: string | null;
+  supervisorPid: number | null;
+}
+
+interface RawTemplate {
+  id: string;
+  image: string;
+  image_key: string;
+  created_at: string;
+  creation_time_ms: number;
+  network: string;
+  limits: string;
+}
+
+interface RawSandbox {
+  id: string;
+  template_id: string;
+  state: string;
+  created_at: string;
+  fork_time_ms: number;
+  hostname: string;
+  limits: string;
+  parent_id: string | null;
+  generation: number;
+  init_pid: number | null;
+  init_start_ticks: string | null;
+  supervisor_pid: number | null;
+}
+
+export class StateStore {
+  constructor(readonly db: StateDatabase) {}
+
+  templates(): TemplateRow[] {
+    return (this.db.prepare('SELECT * FROM templates ORDER BY id').all() as RawTemplate[]).map(toTemplate);
+  }
+
+  template(id: string): TemplateRow | undefined {
+    const raw = this.db.prepare('SELECT * FROM templates WHERE id = ?').get(id) as RawTemplate | undefined;
+    return raw ? toTemplate(raw) : undefined;
+  }
+
+  upsertTemplate(t: TemplateRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO templates (id, image, image_key, created_at, creation_time_ms, network, limits)
+         VALUES (@id, @image, @image_key, @created_at, @creation_time_ms, @network, @limits)
+         ON CONFLICT(id) DO UPDATE SET image = excluded.image, image_key = excluded.image_key,
+           created_at = excluded.created_at, creation_time_ms = excluded.creation_time_ms,
+           network = excluded.network, limits = excluded.limits`,
+      )
+      .run({
+        id: t.id,
+        image: t.image,
+        image_key: t.imageKey,
+        created_at: t.createdAt.toISOString(),
+        creation_time_ms: t.creationTimeMs,
+        network: JSON.stringify(t.network),
+        limits: JSON.stringify(t.limits),
+      });
+  }
+
+  sandboxes(): SandboxRow[] {
+    return (this.db.prepare('SELECT * FROM sandboxes ORDER BY created_at').all() as RawSandbox[]).map(toSandbox);
+  }
+
+  sandbox(id: string): SandboxRow | undefined {
+    const raw = this.db.prepare('SELECT * FROM sandboxes WHERE id = ?').get(id) as RawSandbox | undefined;
+    return raw ? toSandbox(raw) : undefined;
+  }
+
+  /** Insert in state 'creating'; fails (returns false) if the id is taken. */
+  reserveSandbox(s: SandboxRow): boolean {
+    const r = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO sandboxes (id, template_id, state, created_at, fork_time_ms, hostname, limits,
+           parent_id, generation, init_pid, init_start_ticks, supervisor_pid)
+         VALUES (?, ?, 'creating', ?, 0, ?, ?, ?, ?, NULL, NULL, NULL)`,
+      )
+      .run(
+        s.id,
+        s.templateId,
+        s.createdAt.toISOString(),
+        s.hostname,
+        JSON.stringify(s.limits),
+        s.parentId,
+        s.generation,
+      );
+    return r.changes === 1;
+  }
+
+  markRunning(
+    id: string,
+    p: { initPid: number; initStartTicks: string; supervisorPid: number | null; forkTimeMs: number },
+  ): void {
+    this.db
+      .prepare(
+        `UPDATE sandboxes SET state = 'running', init_pid = ?, init_start_ticks = ?, supervisor_pid = ?, fork_time_ms = ?
+         WHERE id = ?`,
+      )
+      .run(p.initPid, p.initStartTicks, p.supervisorPid, p.forkTimeMs, id);
+  }
+
+  setState(id: string, state: SandboxState): void {
+    this.db.prepare('UPDATE sandboxes SET state = ? WHERE id = ?').run(state, id);
+  }
+
+  deleteSandbox(id: string): void {
+    this.db.prepare('DELETE FROM sandboxes WHERE id = ?').run(id);
+  }
+}
+
+function toTemplate(r: RawTemplate): TemplateRow {
+  return {
+    id: r.id,
+    image: r.image,
+    imageKey: r.image_key,
+    ready: true,
+    createdAt: new Date(r.created_at),
+    creationTimeMs: r.creation_time_ms,
+    network: JSON.parse(r.network),
+    limits: JSON.parse(r.limits) as ResourceLimits,
+  };
+}
+
+function toSandbox(r: RawSandbox): SandboxRow {
+  return {
+    id: r.id,
+    templateId: r.template_id,
+    state: r.state as SandboxState,
+    createdAt: new Date(r.created_at),
+    forkTimeMs: r.fork_time_ms,
+    hostname: r.hostname,
+    limits: JSON.parse(r.limits) as ResourceLimits,
+    parentId: r.parent_id,
+    generation: r.generation,
+    initPid: r.init_pid,
+    initStartTicks: r.init_start_ticks,
+    supervisorPid: r.supervisor_pid,
+  };
+}

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { MitosError } from '@mitos/protocol';
+import { mountsUnder } from '../host/mountinfo.js';
+import { BtrfsStorage } from './btrfs.js';
+import { probeBtrfs } from './probe.js';
+
+const skip = !probeBtrfs().ok && `btrfs unavailable: ${probeBtrfs().detail}`;
+const GiB = 1024 ** 3;
+
+function loopsBacking(image: string): string {
+  return existsSync(image) ? execFileSync('losetup', ['-j', image], { encoding: 'utf8' }).trim() : '';
+}
+
+function assertNoLeftovers(stateDir: string): void {
+  assert.deepEqual(
+    mountsUnder(stateDir).map((m) => m.mountPoint),
+    [],
+    'no mount under the state dir',
+  );
+  assert.equal(loopsBacking(join(stateDir, 'storage', 'btrfs.img')), '', 'no loop device backs the image');
+}
+
+function makeTree(dir: string): void {
+  mkdirSync(join(dir, 'etc'), { recursive: true });
+  mkdirSync(join(dir, 'workspace'));
+  writeFileSync(join(dir, 'etc', 'os-release'), 'ID=debian\n');
+  for (const p of ['.', 'etc', 'etc/os-release', 'workspace']) chownSync(join(dir, p), 100_000, 100_000);
+}
+
+describe('btrfs storage', { skip, timeout: 120_000 }, () => {
+  const stateDir = mkdtempSync('/tmp/mitos-test-btrfs-');
+  const source = join(stateDir, 'source');
+  let storage: BtrfsStorage;
+  const root = (id: string) => join(storage.mountPoint, 'sandboxes', id);
+
+  before(async () => {
+    makeTree(source);
+    storage = new BtrfsStorage({ stateDir, sizeBytes: 1 * GiB });
+  });
+  after(async () => {
+    await storage.destroy();
+    assertNoLeftovers(stateDir);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  test('open mounts a loop volume, is idempotent and uses one loop device', async () => {
+    await Promise.all([storage.open(), storage.open()]);
+    await storage.open();
+    const mounts = mountsUnder(stateDir);
+    assert.equal(mounts.length, 1);
+    assert.equal(mounts[0]?.fsType, 'btrfs');
+    assert.equal(mounts[0]?.mountPoint, storage.mountPoint);
+    assert.equal(loopsBacking(join(stateDir, 'storage', 'btrfs.img')).split('\n').length, 1);
+    assert.ok(statSync(join(stateDir, 'storage', 'btrfs.img')).blocks * 512 < 0.2 * GiB, 'the image is sparse');
+  });
+
+  test('importImage makes a read-only subvolume, once, even when called concurrently', async () => {
+    assert.equal(storage.hasImage('img1'), false);
+    await Promise.all([storage.importImage('img1', source), storage.importImage('img1', source)]);
+    await storage.importImage('img1', source);
+    assert.equal(storage.hasImage('img1'), true);
+    const image = join(storage.mountPoint, 'images', 'img1');
+    assert.equal(readFileSync(join(image, 'etc/os-release'), 'utf8'), 'ID=debian\n');
+    assert.equal(statSync(image).uid, 100_000, 'ownership is preserved');
+    assert.match(execFileSync('btrfs', ['property', 'get', '-ts', image, 'ro'], { encoding: 'utf8' }), /ro=true/);
+    assert.throws(() => writeFileSync(join(image, 'x'), 'x'), /EROFS/);
+    assert.deepEqual(
+      execFileSync('ls', ['-A', join(storage.mountPoint, 'images')], { encoding: 'utf8' }).trim(),
+      'img1',
+      'no temp subvolume left',
+    );
+  });
+
+  test('createRoot and snapshotRoot give independent writable roots', async () => {
+    const a = await storage.createRoot('sb-a', 'img1');
+    assert.deepEqual(a, { kind: 'bind', rootfs: root('sb-a') });
+    writeFileSync(join(root('sb-a'), 'workspace/from-a'), 'a1');
+    const b = await storage.snapshotRoot('sb-a', 'sb-b');
+    assert.deepEqual(b, { kind: 'bind', rootfs: root('sb-b') });
+    assert.equal(readFileSync(join(root('sb-b'), 'workspace/from-a'), 'utf8'), 'a1', 'the fork sees the parent state');
+    writeFileSync(join(root('sb-b'), 'workspace/from-a'), 'b-overwrote');
+    writeFileSync(join(root('sb-b'), 'workspace/only-b'), 'b');
+    writeFileSync(join(root('sb-a'), 'workspace/only-a'), 'a2');
+    assert.equal(
+      readFileSync(join(root('sb-a'), 'workspace/from-a'), 'utf8'),
+      'a1',
+      'a write in the fork does not reach the parent',
+    );
+    assert.equal(existsSync(join(root('sb-a'), 'workspace/only-b')), false);
+    assert.equal(
+      existsSync(join(root('sb-b'), 'workspace/only-a')),
+      false,
+      'a later write in the parent does not reach the fork',
+    );
+    assert.equal(existsSync(join(storage.mountPoint, 'images/img1/workspace/from-a')), false, 'the image is untouched');
+    assert.deepEqual(storage.listRoots().sort(), ['sb-a', 'sb-b']);
+    assert.deepEqual(storage.rootLayout('sb-b'), b);
+    assert.equal(storage.rootLayout('nope'), undefined);
+  });
+
+  test('negative: existing target is conflict, missing image or source is not_found, bad ids are rejected', async () => {
+    await assert.rejects(storage.createRoot('sb-a', 'img1'), (e: MitosError) => e.code === 'conflict');
+    await assert.rejects(storage.createRoot('sb-x', 'no-such-image'), (e: MitosError) => e.code === 'not_found');
+    await assert.rejects(storage.snapshotRoot('no-such-sandbox', 'sb-y'), (e: MitosError) => e.code === 'not_found');
+    await assert.rejects(storage.createRoot('../escape', 'img1'), (e: MitosError) => e.code === 'invalid_request');
+  });
+
+  test('removeRoot deletes nested and read-only subvolumes a sandbox made; missing roots are fine', async () => {
+    await storage.createRoot('sb-c', 'img1');
+    const c = root('sb-c');
+    execFileSync('btrfs', ['subvolume', 'create', join(c, 'workspace/inner')]);
+    execFileSync('btrfs', ['subvolume', 'create', join(c, 'workspace/inner/deeper')]);
+    execFileSync('btrfs', ['property', 'set', '-ts', join(c, 'workspace/inner'), 'ro', 'true']);
+    execFileSync('btrfs', ['property', 'set', '-ts', c, 'ro', 'true']);
+    await storage.removeRoot('sb-c');
+    assert.equal(existsSync(c), false);
+    assert.doesNotMatch(execFileSync('btrfs', ['subvolume', 'list', storage.mountPoint], { encoding: 'utf8' }), /sb-c/);
+    await storage.removeRoot('sb-c');
+    await storage.removeRoot('never-existed');
+  });
+
+  test('usage is undefined without quotas', async () => {
+    assert.equal(await storage.usage('sb-a'), undefined);
+  });
+
+  test('destroy leaves no mount or loop device; reopening finds everything again', async () => {
+    await storage.destroy();
+    assertNoLeftovers(stateDir);
+    await storage.destroy();
+    const again = new BtrfsStorage({ stateDir, sizeBytes: 1 * GiB });
+    await again.open();
+    assert.equal(again.hasImage('img1'), true);
+    assert.deepEqual(again.listRoots().sort(), ['sb-a', 'sb-b']);
+    assert.equal(readFileSync(join(root('sb-b'), 'workspace/only-b'), 'utf8'), 'b');
+    await again.removeRoot('sb-b');
+    await again.destroy();
+    assertNoLeftovers(stateDir);
+    // The original instance can open again after its own destroy.
+    await storage.open();
+    assert.deepEqual(storage.listRoots(), ['sb-a']);
+  });
+});
+
+describe('btrfs storage with quotas', { skip, timeout: 120_000 }, () => {
+  const stateDir = mkdtempSync('/tmp/mitos-test-btrfsq-');
+  const storage = new BtrfsStorage({ stateDir, sizeBytes: 1 * GiB, quotas: true });
+  after(async () => {
+    await storage.destroy();
+    assertNoLeftovers(stateDir);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  test('usage reports a sandbox its own writes as exclusive bytes', async () => {
+    makeTree(join(stateDir, 'source'));
+    await storage.open();
+    await storage.importImage('img', join(stateDir, 'source'));
+    await storage.createRoot('q1', 'img');
+    writeFileSync(join(storage.mountPoint, 'sandboxes/q1/workspace/blob'), Buffer.alloc(4 * 1024 * 1024, 1));
+    // qgroup numbers are as of the last transaction commit.
+    execFileSync('btrfs', ['filesystem', 'sync', storage.mountPoint]);
+    const usage = await storage.usage('q1');
+    assert.ok(usage && usage.exclusiveBytes >= 4 * 1024 * 1024, JSON.stringify(usage));
+    assert.equal(await storage.usage('missing'), undefined);
+  });
+});

@@ -1,0 +1,206 @@
+/**
+ * Sandbox roots as btrfs subvolumes on a loop-mounted image: an image is a read-only
+ * subvolume, a sandbox a writable snapshot of it, a fork a snapshot of the sandbox. Snapshots
+ * cost a few milliseconds whatever the size of the tree.
+ *
+ * Layout under `<stateDir>/storage`: `btrfs.img`, mounted at `vol/`, holding
+ * `images/<key>` and `sandboxes/<id>`.
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { MitosError } from '@mitos/protocol';
+import { removeTree } from '../host/remove-tree.js';
+import { run, tryRun } from '../host/run.js';
+import { canonicalPath } from './canonical.js';
+import { LoopVolume } from './loop-volume.js';
+import { checkName, isStaleTemp, isTemp, tempName } from './names.js';
+import type { RootLayout, SandboxStorage } from './storage.js';
+
+export interface BtrfsStorageOptions {
+  stateDir: string;
+  /** Apparent size of a new image file (sparse). Default 64 GiB, capped by free space. */
+  sizeBytes?: number;
+  /**
+   * Enable btrfs quota groups so usage() can report per-sandbox bytes. Off by default: qgroup
+   * accounting makes snapshot and delete slower (see docs/storage.md for the numbers).
+   */
+  quotas?: boolean;
+}
+
+export class BtrfsStorage implements SandboxStorage {
+  readonly kind = 'btrfs' as const;
+  private readonly volume: LoopVolume;
+  private readonly images: string;
+  private readonly sandboxes: string;
+  private opening: Promise<void> | undefined;
+  private readonly importing = new Map<string, Promise<void>>();
+  private quotasOn = false;
+
+  constructor(private readonly options: BtrfsStorageOptions) {
+    const dir = canonicalPath(join(options.stateDir, 'storage'));
+    this.volume = new LoopVolume({
+      image: join(dir, 'btrfs.img'),
+      mountPoint: join(dir, 'vol'),
+      sizeBytes: options.sizeBytes,
+    });
+    this.images = join(dir, 'vol', 'images');
+    this.sandboxes = join(dir, 'vol', 'sandboxes');
+  }
+
+  /** The mounted volume (for tests and `mitos doctor`). */
+  get mountPoint(): string {
+    return this.volume.mountPoint;
+  }
+
+  open(): Promise<void> {
+    this.opening ??= this.doOpen().catch((err) => {
+      this.opening = undefined;
+      throw err;
+    });
+    return this.opening;
+  }
+
+  private async doOpen(): Promise<void> {
+    await this.volume.ensureMounted();
+    // 0711: the sandbox's mapped root may need to traverse these to reach its own root,
+    // but nobody needs to list them.
+    mkdirSync(this.images, { recursive: true, mode: 0o711 });
+    mkdirSync(this.sandboxes, { recursive: true, mode: 0o711 });
+    for (const dir of [this.images, this.sandboxes]) {
+      for (const name of readdirSync(dir)) if (isStaleTemp(name)) await this.deleteSubvolume(join(dir, name));
+    }
+    if (this.options.quotas) await run('btrfs', ['quota', 'enable', this.volume.mountPoint]);
+    this.quotasOn = (await tryRun('btrfs', ['qgroup', 'show', this.volume.mountPoint])).ok;
+  }
+
+  hasImage(key: string): boolean {
+    return existsSync(join(this.images, checkName('image key', key)));
+  }
+
+  importImage(key: string, sourceDir: string): Promise<void> {
+    checkName('image key', key);
+    if (this.hasImage(key)) return Promise.resolve();
+    let pending = this.importing.get(key);
+    if (!pending) {
+      pending = this.doImport(key, sourceDir).finally(() => this.importing.delete(key));
+      this.importing.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async doImport(key: string, sourceDir: string): Promise<void> {
+    await this.open();
+    const final = join(this.images, key);
+    const tmp = join(this.images, tempName(key));
+    try {
+      await run('btrfs', ['subvolume', 'create', tmp]);
+      // The cache tree is on another filesystem, so this is a real copy; reflink=auto still
+      // helps when the cache happens to live on btrfs too.
+      await run('cp', ['-a', '--reflink=auto', `${sourceDir}/.`, `${tmp}/`], { timeoutMs: 30 * 60_000 });
+      // Commit before publishing: a crash must not leave a published image with lost data.
+      await run('btrfs', ['filesystem', 'sync', tmp]);
+      await run('btrfs', ['property', 'set', '-ts', tmp, 'ro', 'true']);
+      try {
+        renameSync(tmp, final);
+      } catch (err) {
+        // Another process published the same key first: same content, keep theirs.
+        if (!this.hasImage(key)) throw err;
+        await this.deleteSubvolume(tmp);
+      }
+    } catch (err) {
+      await this.deleteSubvolume(tmp).catch(() => {});
+      throw err instanceof MitosError
+        ? err
+        : new MitosError('internal', `import of image ${key}: ${(err as Error).message}`);
+    }
+  }
+
+  async createRoot(sandboxId: string, imageKey: string): Promise<RootLayout> {
+    if (!this.hasImage(imageKey)) throw new MitosError('not_found', `image ${imageKey} is not imported`);
+    return this.snapshot(join(this.images, imageKey), sandboxId);
+  }
+
+  async snapshotRoot(sourceId: string, targetId: string): Promise<RootLayout> {
+    const source = join(this.sandboxes, checkName('sandbox id', sourceId));
+    if (!existsSync(source)) throw new MitosError('not_found', `sandbox root ${sourceId} does not exist`);
+    return this.snapshot(source, targetId);
+  }
+
+  private async snapshot(source: string, targetId: string): Promise<RootLayout> {
+    const target = join(this.sandboxes, checkName('sandbox id', targetId));
+    if (existsSync(target)) throw new MitosError('conflict', `sandbox root ${targetId} already exists`);
+    // Without -r: a snapshot of a read-only image is writable.
+    await run('btrfs', ['subvolume', 'snapshot', source, target]);
+    return { kind: 'bind', rootfs: target };
+  }
+
+  rootLayout(sandboxId: string): RootLayout | undefined {
+    const rootfs = join(this.sandboxes, checkName('sandbox id', sandboxId));
+    return existsSync(rootfs) ? { kind: 'bind', rootfs } : undefined;
+  }
+
+  async removeRoot(sandboxId: string): Promise<void> {
+    const path = join(this.sandboxes, checkName('sandbox id', sandboxId));
+    if (!existsSync(path)) return;
+    await this.deleteSubvolume(path);
+  }
+
+  listRoots(): string[] {
+    try {
+      return readdirSync(this.sandboxes).filter((name) => !isTemp(name));
+    } catch {
+      return [];
+    }
+  }
+
+  async usage(sandboxId: string): Promise<{ exclusiveBytes: number; sharedBytes: number } | undefined> {
+    const path = join(this.sandboxes, checkName('sandbox id', sandboxId));
+    if (!this.quotasOn || !existsSync(path)) return undefined;
+    const res = await tryRun('btrfs', ['qgroup', 'show', '--raw', '-f', path]);
+    // Row: "0/<subvolid>  <referenced>  <exclusive>  <path>"
+    const row = /^0\/\d+\s+(\d+)\s+(\d+)/m.exec(res.stdout);
+    if (!row) return undefined;
+    const referenced = Number(row[1]);
+    const exclusive = Number(row[2]);
+    return { exclusiveBytes: exclusive, sharedBytes: Math.max(0, referenced - exclusive) };
+  }
+
+  async destroy(): Promise<void> {
+    await this.opening?.catch(() => {});
+    await Promise.allSettled([...this.importing.values()]);
+    await this.volume.unmountAndDetach();
+    this.opening = undefined;
+    this.quotasOn = false;
+  }
+
+  /**
+   * Delete a subvolume. A sandbox can create subvolumes of its own inside its root, and mark
+   * them (or its root) read-only, since it owns them; either makes a plain delete fail, so
+   * the slow path clears read-only flags and deletes the nested ones deepest first.
+   */
+  private async deleteSubvolume(path: string): Promise<void> {
+    if (!existsSync(path)) return;
+    if ((await tryRun('btrfs', ['subvolume', 'delete', path])).ok) return;
+    const nested = await this.nestedSubvolumes(path);
+    if (nested.length === 0 && !(await tryRun('btrfs', ['subvolume', 'show', path])).ok) {
+      // Not a subvolume at all (debris of a failed create): an ordinary directory.
+      await removeTree(path);
+      return;
+    }
+    for (const sub of [path, ...nested]) await tryRun('btrfs', ['property', 'set', '-ts', sub, 'ro', 'false']);
+    for (const sub of nested) await run('btrfs', ['subvolume', 'delete', sub]);
+    await run('btrfs', ['subvolume', 'delete', path]);
+  }
+
+  /** Subvolumes below `path`, deepest first. */
+  private async nestedSubvolumes(path: string): Promise<string[]> {
+    const { stdout } = await run('btrfs', ['subvolume', 'list', this.volume.mountPoint]);
+    const relative = path.slice(this.volume.mountPoint.length + 1);
+    return stdout
+      .split('\n')
+      .map((line) => /\spath\s(.+)$/.exec(line)?.[1])
+      .filter((p): p is string => p !== undefined && p.startsWith(`${relative}/`))
+      .sort((a, b) => b.split('/').length - a.split('/').length)
+      .map((p) => join(this.volume.mountPoint, p));
+  }
+}

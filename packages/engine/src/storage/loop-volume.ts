@@ -1,0 +1,122 @@
+/**
+ * A btrfs filesystem in a sparse image file, attached to a loop device and mounted. Opening is
+ * idempotent and survives a server restart: the kernel's mount table and loop list are the
+ * source of truth, never our memory.
+ */
+import { existsSync, mkdirSync, renameSync, rmSync, statfsSync, truncateSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MitosError } from '@mitos/protocol';
+import { mountAt } from '../host/mountinfo.js';
+import { run, tryRun } from '../host/run.js';
+
+export const DEFAULT_VOLUME_BYTES = 64 * 1024 ** 3;
+// Smallest image mkfs.btrfs accepts with single profiles is ~110 MiB.
+const MIN_VOLUME_BYTES = 256 * 1024 ** 2;
+
+export interface LoopVolumeOptions {
+  /** The image file (`<stateDir>/storage/btrfs.img`). */
+  image: string;
+  /** Where the filesystem is mounted (an absolute, symlink-free path). */
+  mountPoint: string;
+  /** Apparent size of a new image; default 64 GiB, capped at 80% of the free space. */
+  sizeBytes?: number;
+}
+
+export class LoopVolume {
+  constructor(private readonly options: LoopVolumeOptions) {}
+
+  get mountPoint(): string {
+    return this.options.mountPoint;
+  }
+
+  isMounted(): boolean {
+    return mountAt(this.options.mountPoint)?.fsType === 'btrfs';
+  }
+
+  /** Create the image if missing, attach it, mount it. No-op when already mounted. */
+  async ensureMounted(): Promise<void> {
+    if (this.isMounted()) return;
+    if (!existsSync(this.options.image)) await this.createImage();
+    const device = (await this.loopDevices())[0] ?? (await this.attach());
+    mkdirSync(this.options.mountPoint, { recursive: true, mode: 0o711 });
+    // discard=async punches holes in the sparse image when sandboxes are deleted, so the host
+    // gets the space back.
+    await run('mount', ['-t', 'btrfs', '-o', 'noatime,discard=async', device, this.options.mountPoint]);
+    // Detaching a mounted loop device only marks it autoclear: the kernel frees it when the
+    // filesystem is unmounted, so even a crashed server cannot leak the device past umount.
+    await tryRun('losetup', ['-d', device]);
+  }
+
+  /** Loop devices currently backed by the image (`losetup -j`). */
+  async loopDevices(): Promise<string[]> {
+    if (!existsSync(this.options.image)) return [];
+    const { stdout } = await run('losetup', ['-j', this.options.image]);
+    return stdout
+      .split('\n')
+      .map((line) => line.split(':')[0]?.trim() ?? '')
+      .filter((dev) => dev.startsWith('/dev/'));
+  }
+
+  /**
+   * Unmount (retrying while busy, lazily only as a last resort) and detach every loop device
+   * backing the image; waits until the kernel has really let go of them.
+   */
+  async unmountAndDetach(): Promise<void> {
+    for (let attempt = 0; this.isMounted(); attempt++) {
+      const lazy = attempt >= 10;
+      const res = await tryRun('umount', lazy ? ['-l', this.options.mountPoint] : [this.options.mountPoint]);
+      if (!res.ok && !lazy) await sleep(50 * (attempt + 1));
+      if (!res.ok && lazy) throw res.error;
+    }
+    // Autoclear rundown runs on a kernel workqueue after the last close: poll briefly.
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const devices = await this.loopDevices();
+      if (devices.length === 0) return;
+      for (const dev of devices) await tryRun('losetup', ['-d', dev]);
+      if (Date.now() > deadline)
+        throw new MitosError('internal', `loop devices still attached to ${this.options.image}: ${devices.join(', ')}`);
+      await sleep(50);
+    }
+  }
+
+  private async attach(): Promise<string> {
+    const { stdout } = await run('losetup', ['--find', '--show', this.options.image]);
+    const device = stdout.trim();
+    if (!device.startsWith('/dev/'))
+      throw new MitosError('host_unsupported', `losetup returned no device for ${this.options.image}`);
+    return device;
+  }
+
+  // Built under a temp name: a crash between truncate and mkfs must not leave an image that
+  // later opens fail to mount.
+  private async createImage(): Promise<void> {
+    const dir = dirname(this.options.image);
+    mkdirSync(dir, { recursive: true, mode: 0o711 });
+    const size = this.options.sizeBytes ?? defaultSize(dir);
+    if (size < MIN_VOLUME_BYTES)
+      throw new MitosError('disk_full', `only ${size} bytes available for the btrfs image in ${dir}`);
+    const tmp = `${this.options.image}.tmp`;
+    rmSync(tmp, { force: true });
+    writeFileSync(tmp, '');
+    truncateSync(tmp, size);
+    try {
+      // Single metadata: DUP on one loop file protects nothing and doubles metadata writes,
+      // which is what snapshots are made of.
+      await run('mkfs.btrfs', ['-q', '-f', '-m', 'single', '-d', 'single', '-L', 'mitos', tmp]);
+      renameSync(tmp, this.options.image);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+  }
+}
+
+// The image is sparse: writes past the host's real free space would fail as I/O errors and
+// turn the filesystem read-only, so never promise much more than the host has.
+function defaultSize(dir: string): number {
+  const st = statfsSync(dir);
+  const free = st.bavail * st.bsize;
+  return Math.min(DEFAULT_VOLUME_BYTES, Math.floor((free * 0.8) / 4096) * 4096);
+}

@@ -1,0 +1,38 @@
+/**
+ * Where sandbox root filesystems live. A template image is imported once as a read-only base;
+ * each sandbox gets its own writable copy-on-write root; a fork snapshots a sandbox's root.
+ */
+
+/** How the launcher turns a sandbox's storage into its `/`. */
+export type RootLayout =
+  /** A ready directory tree (a btrfs snapshot): bind-mounted as the new root. */
+  | { kind: 'bind'; rootfs: string }
+  /** An overlay the launcher mounts inside the sandbox's own mount namespace onto `rootfs`. */
+  | { kind: 'overlay'; lowerdirs: string[]; upperdir: string; workdir: string; rootfs: string };
+
+export interface SandboxStorage {
+  readonly kind: 'btrfs' | 'overlay';
+  /** Prepare backing storage (create/mount the loop volume). Idempotent; safe after a restart. */
+  open(): Promise<void>;
+  /** True when the template image with this content key has been imported. */
+  hasImage(key: string): boolean;
+  /**
+   * Copy a built root filesystem (already shifted to the sandbox uid range) into storage as a
+   * read-only base under `key`. Idempotent; concurrent calls for one key import once.
+   */
+  importImage(key: string, sourceDir: string): Promise<void>;
+  /** Create the writable root of a new sandbox from an imported image. */
+  createRoot(sandboxId: string, imageKey: string): Promise<RootLayout>;
+  /** Snapshot the (frozen) root of `sourceId` as the root of `targetId`. */
+  snapshotRoot(sourceId: string, targetId: string): Promise<RootLayout>;
+  /** The layout of an existing sandbox root (used to reattach after restart), if present. */
+  rootLayout(sandboxId: string): RootLayout | undefined;
+  /** Remove a sandbox root and everything in it. Missing roots are not an error. */
+  removeRoot(sandboxId: string): Promise<void>;
+  /** Ids of every sandbox root present (to reap orphans). */
+  listRoots(): string[];
+  /** Bytes used by one sandbox's own writes (exclusive), where the backend can tell. */
+  usage(sandboxId: string): Promise<{ exclusiveBytes: number; sharedBytes: number } | undefined>;
+  /** Unmount and detach everything this storage mounted (end of tests, `mitos serve --cleanup`). */
+  destroy(): Promise<void>;
+}

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { BUILDER_VERSION, DEFAULT_IMAGE, IMAGES, type ImageSpec, imageKey, resolveImage } from './images.js';
+
+describe('image catalogue', () => {
+  test('resolveImage maps catalogue names, aliases, and anything else to the default', () => {
+    const cases: Array<[string, string]> = [
+      ['python', 'python'],
+      ['node', 'node'],
+      ['base', 'base'],
+      ['python3', 'python'],
+      ['python:3.11', 'python'],
+      ['Python-3.12-slim', 'python'],
+      ['nodejs', 'node'],
+      ['node:20', 'node'],
+      ['node-lts', 'node'],
+      ['debian', 'base'],
+      ['debian:bookworm', 'base'],
+      ['ubuntu:22.04', 'base'],
+      ['bash', 'base'],
+      ['shell', 'base'],
+      ['my-agent-template', DEFAULT_IMAGE],
+      ['sandbox-1234abcd', DEFAULT_IMAGE],
+      ['', DEFAULT_IMAGE],
+    ];
+    for (const [id, expected] of cases)
+      assert.equal(resolveImage(id).name, expected, `template id ${JSON.stringify(id)}`);
+  });
+
+  test('every image has sane default limits and bookworm minbase', () => {
+    for (const image of Object.values(IMAGES)) {
+      assert.equal(image.suite, 'bookworm');
+      assert.equal(image.variant, 'minbase');
+      assert.ok(image.limits.memoryBytes >= 256 * 1024 * 1024);
+      assert.ok(image.limits.pids >= 64);
+      assert.ok(image.limits.cpus > 0);
+    }
+    assert.ok(IMAGES.python.packages.includes('python3-numpy'));
+    assert.ok(IMAGES.node.packages.includes('nodejs'));
+  });
+
+  test('the key is a sha256 that ignores package order, duplicates and the image name', () => {
+    const a: ImageSpec = { ...IMAGES.node, packages: ['npm', 'nodejs', 'procps', 'ca-certificates'] };
+    const b: ImageSpec = {
+      ...IMAGES.node,
+      name: 'renamed',
+      packages: ['ca-certificates', 'nodejs', 'npm', 'procps', 'npm'],
+    };
+    assert.match(imageKey(a, 100_000), /^[0-9a-f]{64}$/);
+    assert.equal(imageKey(a, 100_000), imageKey(b, 100_000));
+    assert.equal(imageKey(IMAGES.node, 100_000), imageKey(a, 100_000));
+  });
+
+  test('the key changes with the packages, the suite and the uid base', () => {
+    const key = imageKey(IMAGES.base, 100_000);
+    assert.notEqual(imageKey({ ...IMAGES.base, packages: [...IMAGES.base.packages, 'curl'] }, 100_000), key);
+    assert.notEqual(imageKey({ ...IMAGES.base, suite: 'trixie' }, 100_000), key);
+    assert.notEqual(imageKey(IMAGES.base, 200_000), key);
+    const keys = new Set(Object.values(IMAGES).map((i) => imageKey(i, 100_000)));
+    assert.equal(keys.size, 3);
+  });
+
+  test('the key is stable across runs (a change here invalidates every cache: bump BUILDER_VERSION instead)', () => {
+    assert.equal(BUILDER_VERSION, 1);
+    assert.equal(
+      imageKey(
+        { name: 'x', suite: 'bookworm', variant: 'minbase', packages: ['b', 'a'], limits: IMAGES.base.limits },
+        100_000,
+      ),
+      imageKey(
+        { name: 'y', suite: 'bookworm', variant: 'minbase', packages: ['a', 'b'], limits: IMAGES.python.limits },
+        100_000,
+      ),
+    );
+    assert.equal(imageKey(IMAGES.base, 100_000), KNOWN_BASE_KEY);
+  });
+});
+
+// sha256 of {"builder":1,"suite":"bookworm","variant":"minbase","packages":["ca-certificates","procps"],"uidBase":100000}
+const KNOWN_BASE_KEY = '9692eb7b187327252e2d723ff9ee5ba6a39ab2b97c93f3ff82987a80f8d431ab';

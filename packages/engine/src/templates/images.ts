@@ -1,0 +1,98 @@
+/**
+ * The catalogue of root filesystem images a template can run, and how template ids map onto it.
+ * An image is a recipe (Debian suite + packages); its content key names the built tree in the
+ * build cache and in storage, so anything that changes the bytes of the tree must be in the key.
+ */
+import { createHash } from 'node:crypto';
+import type { ResourceLimits } from '../engine.js';
+
+/**
+ * Bump when the builder's post-processing changes (what it deletes, writes or shifts), so
+ * trees built by an older builder are not reused.
+ */
+export const BUILDER_VERSION = 1;
+
+export type ImageName = 'base' | 'python' | 'node';
+
+export interface ImageSpec {
+  /** Catalogue name; tests may use others. Not part of the key: equal recipes share a tree. */
+  name: string;
+  suite: string;
+  variant: 'minbase';
+  /** Packages installed on top of the variant (debootstrap --include). */
+  packages: readonly string[];
+  /** Default limits for sandboxes of this image (a create request may override them). */
+  limits: ResourceLimits;
+}
+
+const MiB = 1024 * 1024;
+const SUITE = 'bookworm';
+// ca-certificates so pip/npm can reach HTTPS when egress is allowed; procps for ps/kill/top.
+const COMMON = ['ca-certificates', 'procps'];
+
+export const IMAGES: Readonly<Record<ImageName, ImageSpec>> = {
+  base: {
+    name: 'base',
+    suite: SUITE,
+    variant: 'minbase',
+    packages: [...COMMON],
+    limits: { memoryBytes: 512 * MiB, pids: 256, cpus: 1 },
+  },
+  python: {
+    name: 'python',
+    suite: SUITE,
+    variant: 'minbase',
+    packages: [
+      ...COMMON,
+      'python3',
+      'python3-pip',
+      'python3-venv',
+      'python3-numpy',
+      'python3-pandas',
+      'python3-matplotlib',
+      'python3-pil',
+    ],
+    limits: { memoryBytes: 1024 * MiB, pids: 512, cpus: 1 },
+  },
+  node: {
+    name: 'node',
+    suite: SUITE,
+    variant: 'minbase',
+    packages: [...COMMON, 'nodejs', 'npm'],
+    limits: { memoryBytes: 1024 * MiB, pids: 512, cpus: 1 },
+  },
+};
+
+/** The image an unrecognised template id runs, as the reference server does. */
+export const DEFAULT_IMAGE: ImageName = 'python';
+
+/**
+ * Which catalogue image a template id runs. Template ids are free-form (the seed SDK passes its
+ * "image" string as the id), so this is a forgiving match, never an error.
+ *
+ * @example resolveImage('python:3.11').name === 'python'; resolveImage('my-agent').name === 'python'
+ */
+export function resolveImage(templateId: string): ImageSpec {
+  const id = templateId.trim().toLowerCase();
+  if (id === 'base' || /^(debian|ubuntu)/.test(id) || id === 'bash' || id === 'shell' || id === 'sh')
+    return IMAGES.base;
+  if (id.startsWith('node')) return IMAGES.node;
+  if (id.startsWith('python')) return IMAGES.python;
+  return IMAGES[DEFAULT_IMAGE];
+}
+
+/**
+ * The content key of an image built for a uid range: sha256 over everything that determines
+ * the tree's bytes. The mirror is left out on purpose: any Debian mirror of the same suite
+ * serves the same packages, and a mirror change must not invalidate every cache.
+ */
+export function imageKey(image: ImageSpec, uidBase: number): string {
+  const recipe = {
+    builder: BUILDER_VERSION,
+    suite: image.suite,
+    variant: image.variant,
+    packages: [...new Set(image.packages)].sort(),
+    uidBase,
+  };
+  return createHash('sha256').update(JSON.stringify(recipe)).digest('hex');
+}

@@ -1,0 +1,39 @@
+/**
+ * Test-only: a LinuxEngine on a fresh state directory and its own cgroup parent, and a
+ * teardown that removes every trace (sandboxes, mounts, loop device, cgroups, files).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { removeCgroupParent } from '../drivers/linux/cgroups.js';
+import { LinuxEngine, type LinuxEngineOptions } from '../drivers/linux/driver.js';
+
+export interface TestEngineEnv {
+  stateDir: string;
+  cgroupParent: string;
+  open(extra?: Partial<LinuxEngineOptions>): Promise<LinuxEngine>;
+  /** Terminate every sandbox, destroy storage, remove cgroups and the state directory. */
+  cleanup(): Promise<void>;
+}
+
+export function testEngineEnv(): TestEngineEnv {
+  // Short and under /tmp: unix socket paths must stay under 108 bytes.
+  const stateDir = mkdtempSync('/tmp/mitos-test-');
+  const cgroupParent = `mitos-test-${stateDir.slice(-6)}`;
+  const opened: LinuxEngine[] = [];
+  return {
+    stateDir,
+    cgroupParent,
+    async open(extra = {}) {
+      const engine = await LinuxEngine.open({ stateDir, cgroupParent, ...extra });
+      opened.push(engine);
+      return engine;
+    },
+    async cleanup() {
+      const engine = opened.at(-1) ?? (await LinuxEngine.open({ stateDir, cgroupParent }));
+      for (const s of engine.list()) await engine.terminate(s.id);
+      await engine.storage.destroy();
+      for (const e of opened) await e.close();
+      await removeCgroupParent(cgroupParent);
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}

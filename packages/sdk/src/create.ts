@@ -1,0 +1,41 @@
+/** The flat one-liner (wire-v1.md 6.1). */
+
+import type { Sandbox } from './sandbox.js';
+import { SandboxServer } from './server.js';
+import type { CallOptions, ClientOptions, Network, ResourceLimits } from './types.js';
+import { assertId, assertIdempotencyKey } from './validate.js';
+
+export interface CreateOptions extends ClientOptions, CallOptions {
+  /** The sandbox id; generated (`sandbox-xxxxxxxx`) when omitted. */
+  id?: string;
+  /** Sent with the fork; generated when omitted. */
+  idempotencyKey?: string;
+  limits?: ResourceLimits;
+  /** Network posture for the template when this call creates it. */
+  network?: Network;
+}
+
+/**
+ * Ensure template `image` exists, fork a sandbox from it and return the handle.
+ * Key and server come from the options, MITOS_API_KEY / MITOS_BASE_URL, or the
+ * credentials file written by `mitos auth login`.
+ *
+ * @example
+ * import { create } from '@mitos/sdk';
+ * await using sb = await create('python');
+ * console.log((await sb.exec('echo hello')).stdout); // hello
+ */
+export async function create(image = 'python', opts: CreateOptions = {}): Promise<Sandbox> {
+  // Check everything before the template request, so a bad fork id leaves no trace.
+  assertId(image, 'template');
+  if (opts.id !== undefined) assertId(opts.id, 'sandbox');
+  if (opts.idempotencyKey !== undefined) assertIdempotencyKey(opts.idempotencyKey);
+  const server = SandboxServer.fromAuth(opts);
+  await server.ensureTemplate(image, { initWaitSeconds: 5, network: opts.network, signal: opts.signal });
+  return server.fork(image, {
+    id: opts.id,
+    idempotencyKey: opts.idempotencyKey,
+    limits: opts.limits,
+    signal: opts.signal,
+  });
+}

@@ -1,0 +1,96 @@
+/**
+ * One table from an HTTP error response to an SDK error (wire-v1.md 2.3): defaults come
+ * from the status, the envelope overrides them, and the class is chosen by the final code.
+ * @module
+ */
+import { redact } from '@mitos/protocol';
+import { type AgentRunError, type ErrorContext, errorForCode } from './errors.js';
+
+/** Bodies are quoted into `cause`; a proxy's HTML page should not become a 1 MB message. */
+const MAX_CAUSE_CHARS = 4000;
+
+export function fallbackCode(status: number): string {
+  switch (status) {
+    case 400:
+      return 'bad_request';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'not_found';
+    case 409:
+      return 'conflict';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limited';
+    case 500:
+      return 'internal_error';
+    case 503:
+      return 'unavailable';
+    default:
+      return status >= 500 ? 'server_error' : 'request_failed';
+  }
+}
+
+export function fallbackRemediation(status: number): string {
+  if (status === 401 || status === 403) return 'check the bearer token (MITOS_API_KEY or `mitos auth login --token`)';
+  if (status === 404) return 'confirm the id exists and is running (`mitos sandbox ls`, `mitos template ls`)';
+  if (status === 413) return 'reduce the payload size';
+  if (status === 429) return 'back off and retry later';
+  if (status >= 500) return 'retry; if it persists, inspect the server logs';
+  return 'inspect the request fields';
+}
+
+/**
+ * Map a non-2xx response to an error. Every secret is removed from the whole body before
+ * it is parsed, so no field of the resulting error can carry it, whatever the server echoed.
+ */
+export function errorFromResponse(
+  status: number,
+  body: string,
+  secrets: ReadonlyArray<string | undefined>,
+): AgentRunError {
+  const text = redact(body, secrets).trim();
+  const code = fallbackCode(status);
+  const init = {
+    code,
+    message: `sandbox API request failed: HTTP ${status} (${code})`,
+    cause: text ? truncate(text) : `HTTP ${status}`,
+    remediation: fallbackRemediation(status),
+    status,
+    context: {} as ErrorContext,
+  };
+
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    doc = undefined;
+  }
+  const err = isObject(doc) ? doc.error : undefined;
+  if (isObject(err)) {
+    if (nonEmptyString(err.code)) init.code = err.code;
+    if (nonEmptyString(err.message)) init.message = err.message;
+    if (nonEmptyString(err.remediation)) init.remediation = err.remediation;
+    if (nonEmptyString(err.cause)) init.cause = truncate(err.cause);
+    if (isObject(err.context)) init.context = err.context;
+  } else if (nonEmptyString(err)) {
+    // Legacy servers answer {"error": "message"}.
+    init.cause = truncate(err);
+  }
+  return errorForCode(init);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function nonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
+}
+
+function truncate(text: string): string {
+  return text.length > MAX_CAUSE_CHARS ? `${text.slice(0, MAX_CAUSE_CHARS)}... (truncated)` : text;
+}

@@ -1,0 +1,147 @@
+/**
+ * Direct control of a mitos server: health, templates, forks and the sandbox list
+ * (wire-v1.md 6.3). `create()` is the one-liner built on top of it.
+ * @module
+ */
+import { newIdempotencyKey, newSandboxId } from '@mitos/protocol';
+import { DEFAULT_BASE_URL, resolveConfig } from './config.js';
+import { AgentRunError } from './errors.js';
+import { HttpClient } from './http.js';
+import {
+  toSandboxInfo,
+  toSandboxList,
+  toTemplateInfo,
+  toTemplateList,
+  toWireLimits,
+  toWireNetwork,
+} from './records.js';
+import { Sandbox } from './sandbox.js';
+import type {
+  CallOptions,
+  ClientOptions,
+  HealthInfo,
+  Network,
+  ResourceLimits,
+  SandboxInfo,
+  TemplateInfo,
+} from './types.js';
+import { assertId, assertIdempotencyKey } from './validate.js';
+
+/** Control calls get the seed SDK's 60 s. */
+const CONTROL_TIMEOUT_MS = 60_000;
+/** The first build of a template may fetch and unpack a root filesystem, which takes minutes. */
+const TEMPLATE_BUILD_TIMEOUT_MS = 600_000;
+
+export interface TemplateOptions extends CallOptions {
+  network?: Network;
+  idempotencyKey?: string;
+  /** Accepted by the wire for compatibility (default 5). */
+  initWaitSeconds?: number;
+}
+
+export interface ForkOptions extends CallOptions {
+  /** The new sandbox's id; generated (`sandbox-xxxxxxxx`) when omitted. */
+  id?: string;
+  /** Replays return the first fork's sandbox; generated when omitted. */
+  idempotencyKey?: string;
+  limits?: ResourceLimits;
+}
+
+export class SandboxServer {
+  readonly #http: HttpClient;
+
+  /**
+   * Talk to the server at `baseUrl` (default http://127.0.0.1:8080) with `apiKey`.
+   * Unlike {@link SandboxServer.fromAuth} this never reads the environment.
+   */
+  constructor(opts: ClientOptions = {}) {
+    this.#http = new HttpClient({
+      baseUrl: opts.baseUrl || DEFAULT_BASE_URL,
+      apiKey: opts.apiKey,
+      timeoutMs: opts.timeoutMs,
+    });
+  }
+
+  /**
+   * Resolve missing options from MITOS_API_KEY, MITOS_BASE_URL and the credentials file.
+   * @example const server = SandboxServer.fromAuth(); console.log(await server.health());
+   */
+  static fromAuth(opts: ClientOptions = {}): SandboxServer {
+    const { baseUrl, apiKey } = resolveConfig(opts);
+    return new SandboxServer({ baseUrl, apiKey, timeoutMs: opts.timeoutMs });
+  }
+
+  get baseUrl(): string {
+    return this.#http.baseUrl;
+  }
+
+  async health(opts: CallOptions = {}): Promise<HealthInfo> {
+    return (await this.#get('/v1/health', opts)) as HealthInfo;
+  }
+
+  async listTemplates(opts: CallOptions = {}): Promise<TemplateInfo[]> {
+    return toTemplateList(await this.#get('/v1/templates', opts));
+  }
+
+  /** Create (or rebuild) template `id`. Creating an existing id succeeds (upsert). */
+  async createTemplate(id: string, opts: TemplateOptions = {}): Promise<TemplateInfo> {
+    assertId(id, 'template');
+    if (opts.idempotencyKey !== undefined) assertIdempotencyKey(opts.idempotencyKey);
+    const body: Record<string, unknown> = { id, init_wait_seconds: opts.initWaitSeconds ?? 5 };
+    if (opts.network) body.network = toWireNetwork(opts.network);
+    const raw = await this.#http.request<unknown>('POST', '/v1/templates', {
+      body,
+      idempotencyKey: opts.idempotencyKey,
+      timeoutMs: this.#http.timeoutOr(TEMPLATE_BUILD_TIMEOUT_MS),
+      signal: opts.signal,
+    });
+    return toTemplateInfo(raw, id);
+  }
+
+  /** Like createTemplate, but a 409 (the template already exists) counts as success. */
+  async ensureTemplate(id: string, opts: TemplateOptions = {}): Promise<TemplateInfo> {
+    try {
+      return await this.createTemplate(id, opts);
+    } catch (err) {
+      if (err instanceof AgentRunError && err.status === 409) return toTemplateInfo({ id, ready: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Start a new sandbox from `template`. Always sends an Idempotency-Key, so retrying a
+   * fork whose answer was lost returns the same sandbox instead of a second one.
+   * @example const sb = await server.fork('python', { id: 'agent-1' });
+   */
+  async fork(template: string, opts: ForkOptions = {}): Promise<Sandbox> {
+    assertId(template, 'template');
+    const id = opts.id ?? newSandboxId();
+    assertId(id, 'sandbox');
+    const idempotencyKey = opts.idempotencyKey ?? newIdempotencyKey();
+    assertIdempotencyKey(idempotencyKey);
+    const body: Record<string, unknown> = { template, id };
+    if (opts.limits) body.limits = toWireLimits(opts.limits);
+    const raw = await this.#http.request<unknown>('POST', '/v1/fork', {
+      body,
+      idempotencyKey,
+      timeoutMs: this.#http.timeoutOr(CONTROL_TIMEOUT_MS),
+      signal: opts.signal,
+    });
+    return new Sandbox(toSandboxInfo(raw, { id, templateId: template }), this.#http);
+  }
+
+  async listSandboxes(opts: CallOptions = {}): Promise<SandboxInfo[]> {
+    return toSandboxList(await this.#get('/v1/sandboxes', opts));
+  }
+
+  #get(path: string, opts: CallOptions): Promise<unknown> {
+    return this.#http.request('GET', path, {
+      timeoutMs: this.#http.timeoutOr(CONTROL_TIMEOUT_MS),
+      signal: opts.signal,
+    });
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `SandboxServer { baseUrl: '${this.baseUrl}', apiKey: ${this.#http.hasApiKey ? "'[REDACTED]'" : 'none'} }`;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * A real HTTP server on 127.0.0.1:0 for unit tests: it records every request and answers
+ * with whatever the test's handler returns. Test-only; not exported from the package.
+ */
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON body, or undefined when empty or not JSON. */
+  body: unknown;
+}
+
+export interface StubReply {
+  status?: number;
+  json?: unknown;
+  text?: string;
+  /** Never answer (to exercise client-side timeouts). */
+  hang?: boolean;
+}
+
+export interface Stub {
+  baseUrl: string;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+export async function startStub(handler: (req: RecordedRequest) => StubReply | Promise<StubReply>): Promise<Stub> {
+  const requests: RecordedRequest[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body: unknown;
+      try {
+        body = raw ? JSON.parse(raw) : undefined;
+      } catch {
+        body = undefined;
+      }
+      const rec: RecordedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
+      requests.push(rec);
+      const reply = await handler(rec);
+      if (reply.hang) return;
+      const text = reply.json !== undefined ? JSON.stringify(reply.json) : (reply.text ?? '');
+      res.writeHead(reply.status ?? 200, {
+        'content-type': reply.json !== undefined ? 'application/json' : 'text/plain',
+      });
+      res.end(text);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A seed-style error envelope. */
+export function envelope(code: string, cause = '', context?: Record<string, unknown>): unknown {
+  return { error: { code, message: `catalogue text for ${code}`, cause, remediation: `remedy for ${code}`, context } };
+}

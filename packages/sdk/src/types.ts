@@ -1,0 +1,76 @@
+/**
+ * Public result and option types. The wire is snake_case (wire-v1.md); the SDK speaks
+ * camelCase and converts at the boundary in records.ts.
+ * @module
+ */
+
+/** How to reach the server. Unset fields resolve through {@link resolveConfig}. */
+export interface ClientOptions {
+  apiKey?: string | undefined;
+  baseUrl?: string | undefined;
+  /** Client-side timeout for non-exec calls, in ms (0 disables it). */
+  timeoutMs?: number | undefined;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+}
+
+/** A mitos extension to fork: per-sandbox resource caps. */
+export interface ResourceLimits {
+  memoryMb?: number;
+  pids?: number;
+  cpus?: number;
+  diskMb?: number;
+}
+
+/** Per-template network posture; everything is denied unless allowed here. */
+export interface Network {
+  block?: boolean;
+  egress?: 'deny' | 'allow';
+  /** `host:port` entries. */
+  allowDomains?: string[];
+  allowCidrs?: string[];
+  inbound?: 'deny' | 'allow';
+  inboundCidrs?: string[];
+}
+
+export interface SandboxInfo {
+  id: string;
+  templateId: string;
+  /** Informational; every call goes to the client's base URL. */
+  endpoint: string;
+  createdAt: string | undefined;
+  forkTimeMs: number;
+  state: string | undefined;
+}
+
+export interface TemplateInfo {
+  id: string;
+  ready: boolean;
+  createdAt: string | undefined;
+  creationTimeMs: number | undefined;
+  image: string | undefined;
+}
+
+export interface HealthInfo {
+  status: string;
+  [field: string]: unknown;
+}
+
+export interface ExecResult {
+  /** The command's exit status; non-zero is a normal result, not an error. */
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  execTimeMs: number;
+}
+
+export interface FileEntry {
+  name: string;
+  isDir: boolean;
+  size: number;
+  /** Go FileMode bits as the wire carries them (permissions plus type bits). */
+  mode: number;
+  modifiedAt: Date | undefined;
+}

@@ -1,0 +1,15 @@
+/**
+ * @mitos/server: the HTTP API over the engine, speaking the seed wire protocol v1.
+ *
+ * @example
+ * const server = await startServer({ engine, db, port: 0 });
+ * console.log(server.url); // http://127.0.0.1:41234
+ * await server.close();
+ * await engine.close();
+ */
+export { type AppDeps, createApp, DEFAULT_MAX_EXEC_TIMEOUT_SECONDS } from './app.js';
+export type { AppEnv } from './env.js';
+export { IDEMPOTENCY_TTL_MS, IdempotencyStore } from './idempotency.js';
+export { createLogger } from './logging.js';
+export { defaultStateDir, runDoctor, runServe, type ServeOptions } from './serve.js';
+export { type RunningServer, type ServerOptions, startServer } from './server.js';

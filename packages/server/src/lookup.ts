@@ -1,0 +1,32 @@
+/**
+ * Finding the live resource a request names. A sandbox the engine reports as terminated is
+ * treated as absent: the wire has no notion of a dead-but-listed sandbox.
+ */
+import type { Engine, SandboxInfo } from '@mitos/engine';
+import { MitosError } from '@mitos/protocol';
+import type { Context } from 'hono';
+import type { AppEnv } from './env.js';
+import { requireId } from './validate.js';
+
+export function liveSandbox(engine: Engine, id: string): SandboxInfo | undefined {
+  const sandbox = engine.get(id);
+  return sandbox === undefined || sandbox.state === 'terminated' ? undefined : sandbox;
+}
+
+export function liveSandboxes(engine: Engine): SandboxInfo[] {
+  return engine.list().filter((s) => s.state !== 'terminated');
+}
+
+/** Validates the id, tags the request log with it, and 404s unless the sandbox is live. */
+export function requireSandbox(c: Context<AppEnv>, engine: Engine, id: string, field = 'sandbox'): SandboxInfo {
+  requireId(id, field);
+  c.set('sandboxId', id);
+  const sandbox = liveSandbox(engine, id);
+  if (sandbox === undefined) throw new MitosError('not_found', `sandbox "${id}" not found`);
+  return sandbox;
+}
+
+/** Our base URL as clients reach it: the configured one, else the origin this request used. */
+export function endpointFor(c: Context<AppEnv>, publicUrl: () => string | undefined): string {
+  return publicUrl() ?? new URL(c.req.url).origin;
+}

@@ -1,0 +1,68 @@
+/**
+ * POST /v1/exec (wire-v1.md 4.7): run one command to completion. Checks run in the seed
+ * server's order: body, timeout ceiling, sandbox lookup, run. A command killed at its deadline
+ * is 504 exec_timeout; any other exit code, non-zero included, is a normal 200 result.
+ */
+import { DEFAULT_EXEC_TIMEOUT_SECONDS, ExecRequestSchema, type ExecResponse, MitosError } from '@mitos/protocol';
+import type { RouteDeps } from '../env.js';
+import { engineFailure } from '../errors.js';
+import { readJson } from '../json-body.js';
+import { requireSandbox } from '../lookup.js';
+import type { Router } from '../routing.js';
+import { requireId } from '../validate.js';
+
+export function registerExecRoutes(router: Router, { engine, maxExecTimeoutSeconds }: RouteDeps): void {
+  router.route('/v1/exec', {
+    POST: async (c) => {
+      const body = readJson(c, ExecRequestSchema);
+      const sandboxId = requireId(body.sandbox, 'sandbox');
+      const timeoutS = effectiveTimeout(body.timeout, sandboxId, maxExecTimeoutSeconds);
+      requireSandbox(c, engine, sandboxId);
+      const result = await engine
+        .exec(sandboxId, {
+          command: body.command,
+          ...(body.working_dir !== undefined && body.working_dir !== '' && { cwd: body.working_dir }),
+          ...(body.env !== undefined && { env: body.env }),
+          timeoutMs: timeoutS * 1000,
+          // Aborts when the client goes away, so an abandoned command does not keep running.
+          signal: c.req.raw.signal,
+        })
+        .catch((err: unknown) => {
+          throw engineFailure(err, 'exec_failed', { sandbox: sandboxId });
+        });
+      if (result.timedOut) {
+        throw new MitosError('exec_timeout', `command exceeded its ${timeoutS} s timeout and was killed`, {
+          sandbox: sandboxId,
+          timeout_s: timeoutS,
+        });
+      }
+      const out: ExecResponse = {
+        exit_code: result.exitCode,
+        // Buffer#toString replaces invalid UTF-8 with U+FFFD, as the seed's JSON encoder does.
+        stdout: result.stdout.toString('utf8'),
+        stderr: result.stderr.toString('utf8'),
+        exec_time_ms: result.durationMs,
+      };
+      return c.json(out);
+    },
+  });
+}
+
+/**
+ * 0 or absent means the default (lowered to a ceiling below it, since nobody asked for more);
+ * an explicit request above the ceiling is refused, never clamped.
+ */
+export function effectiveTimeout(requested: number | undefined, sandbox: string, maxSeconds: number): number {
+  if (requested === undefined || requested === 0) {
+    return maxSeconds > 0 ? Math.min(DEFAULT_EXEC_TIMEOUT_SECONDS, maxSeconds) : DEFAULT_EXEC_TIMEOUT_SECONDS;
+  }
+  const timeout = requested;
+  if (maxSeconds > 0 && timeout > maxSeconds) {
+    throw new MitosError('timeout_too_large', `timeout ${timeout} s is above the server ceiling of ${maxSeconds} s`, {
+      sandbox,
+      requested_s: timeout,
+      max_timeout_s: maxSeconds,
+    });
+  }
+  return timeout;
+}

@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { makeTestApp, withSandbox } from '../testing/harness.js';
+
+describe('GET /v1/health', () => {
+  it('reports ok, mock false, counts, engine name and version', async () => {
+    const t = makeTestApp();
+    await withSandbox(t);
+    const res = await t.call('/v1/health');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, {
+      status: 'ok',
+      mock: false,
+      templates: 1,
+      sandboxes: 1,
+      engine: 'fake',
+      version: 'test',
+    });
+  });
+
+  it('answers HEAD through the GET route', async () => {
+    const t = makeTestApp();
+    const res = await t.app.request('http://localhost/v1/health', { method: 'HEAD' });
+    assert.equal(res.status, 200);
+  });
+});

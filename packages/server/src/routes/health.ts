@@ -1,0 +1,21 @@
+/** GET /v1/health (wire-v1.md 4.1): liveness plus counts; `mock` is always false here. */
+import type { HealthResponse } from '@mitos/protocol';
+import type { RouteDeps } from '../env.js';
+import { liveSandboxes } from '../lookup.js';
+import type { Router } from '../routing.js';
+
+export function registerHealthRoutes(router: Router, deps: RouteDeps): void {
+  router.route('/v1/health', {
+    GET: (c) => {
+      const body: HealthResponse = {
+        status: 'ok',
+        mock: false,
+        templates: deps.engine.listTemplates().length,
+        sandboxes: liveSandboxes(deps.engine).length,
+        engine: deps.engine.name,
+        version: deps.version,
+      };
+      return c.json(body);
+    },
+  });
+}

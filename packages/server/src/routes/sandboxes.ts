@@ -1,0 +1,96 @@
+/**
+ * Sandbox lifecycle: POST /v1/fork (create from a template), GET /v1/sandboxes,
+ * DELETE /v1/sandboxes/:id (wire-v1.md 4.4-4.6).
+ *
+ * Unlike the seed server, forking onto the id of a live sandbox is 409 conflict: silently
+ * replacing it would orphan the running one.
+ */
+import type { ResourceLimits, SandboxInfo } from '@mitos/engine';
+import { ForkRequestSchema, MitosError, newSandboxId, type ResourceLimitsRequest } from '@mitos/protocol';
+import type { Context } from 'hono';
+import type { AppEnv, RouteDeps } from '../env.js';
+import { idempotencyKeyFrom, runIdempotent } from '../idempotency.js';
+import { readJson } from '../json-body.js';
+import { endpointFor, liveSandbox, liveSandboxes, requireSandbox } from '../lookup.js';
+import { MIN_FORK_TIME_MS, toSandboxRecord } from '../records.js';
+import type { Router } from '../routing.js';
+import { requireId } from '../validate.js';
+
+export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
+  const { engine, idempotency } = deps;
+  // Ids with a create in progress: engine.get() cannot see them yet, and two concurrent forks
+  // onto one id must not both reach the engine.
+  const creating = new Set<string>();
+
+  const record = (c: Context<AppEnv>, sandbox: SandboxInfo) =>
+    toSandboxRecord({
+      sandbox,
+      template: engine.getTemplate(sandbox.templateId),
+      endpoint: endpointFor(c, deps.publicUrl),
+    });
+
+  router.route('/v1/fork', {
+    POST: async (c) => {
+      const body = readJson(c, ForkRequestSchema);
+      const templateId = requireId(body.template, 'template');
+      const requestedId = body.id === undefined || body.id === '' ? undefined : requireId(body.id, 'id');
+      const limits = toResourceLimits(body.limits);
+      const key = idempotencyKeyFrom(c.req.header('Idempotency-Key'));
+      const out = await runIdempotent(idempotency, key, 'fork', {
+        lookup: (id) => {
+          const sandbox = liveSandbox(engine, id);
+          return sandbox && record(c, sandbox);
+        },
+        create: async () => {
+          const id = requestedId ?? newSandboxId();
+          c.set('sandboxId', id);
+          if (engine.getTemplate(templateId) === undefined) {
+            throw new MitosError('not_found', `template "${templateId}" not found`);
+          }
+          if (creating.has(id) || liveSandbox(engine, id) !== undefined) {
+            throw new MitosError('conflict', `sandbox "${id}" already exists`, { sandbox: id });
+          }
+          creating.add(id);
+          try {
+            const started = performance.now();
+            const sandbox = await engine.create({ id, templateId, ...(limits && { limits }) });
+            const measured = performance.now() - started;
+            const value = record(c, sandbox);
+            if (!(sandbox.forkTimeMs > 0)) value.fork_time_ms = Math.max(measured, MIN_FORK_TIME_MS);
+            return { id, value };
+          } finally {
+            creating.delete(id);
+          }
+        },
+      });
+      c.set('sandboxId', out.id);
+      return c.json(out);
+    },
+  });
+
+  router.route('/v1/sandboxes', {
+    GET: (c) => c.json(liveSandboxes(engine).map((s) => record(c, s))),
+  });
+
+  router.route('/v1/sandboxes/:id', {
+    DELETE: async (c) => {
+      const id = c.req.param('id') ?? '';
+      requireSandbox(c, engine, id, 'id');
+      if (!(await engine.terminate(id))) throw new MitosError('not_found', `sandbox "${id}" not found`);
+      return c.json({ status: 'terminated', id });
+    },
+  });
+}
+
+/** The wire's mitos extension `limits` to engine units; limits the engine cannot apply are refused. */
+function toResourceLimits(limits: ResourceLimitsRequest | undefined): Partial<ResourceLimits> | undefined {
+  if (limits === undefined) return undefined;
+  if (limits.disk_mb !== undefined) {
+    throw new MitosError('invalid_json', 'limits.disk_mb is not supported by this server yet');
+  }
+  const out: Partial<ResourceLimits> = {};
+  if (limits.memory_mb !== undefined) out.memoryBytes = limits.memory_mb * 1024 * 1024;
+  if (limits.pids !== undefined) out.pids = limits.pids;
+  if (limits.cpus !== undefined) out.cpus = limits.cpus;
+  return out;
+}

@@ -1,0 +1,46 @@
+/**
+ * GET /v1/templates and POST /v1/templates (wire-v1.md 4.2, 4.3). Create is get-or-create:
+ * an existing id answers 200 with its record, never 409, because the seed SDK's plain
+ * `create_template` must succeed on reruns.
+ */
+import { CreateTemplateRequestSchema } from '@mitos/protocol';
+import { z } from 'zod';
+import type { RouteDeps } from '../env.js';
+import { idempotencyKeyFrom, runIdempotent } from '../idempotency.js';
+import { readJson } from '../json-body.js';
+import { assertEnforceable, resolveNetwork } from '../network.js';
+import { toTemplateRecord } from '../records.js';
+import type { Router } from '../routing.js';
+import { requireId } from '../validate.js';
+
+// `network` is validated by resolveNetwork so its errors read "invalid network config: ...".
+const CreateTemplateBody = CreateTemplateRequestSchema.omit({ network: true }).extend({
+  network: z.unknown().optional(),
+});
+
+export function registerTemplateRoutes(router: Router, { engine, idempotency }: RouteDeps): void {
+  router.route('/v1/templates', {
+    GET: (c) => c.json(engine.listTemplates().map(toTemplateRecord)),
+    POST: async (c) => {
+      const body = readJson(c, CreateTemplateBody);
+      const id = requireId(body.id, 'id');
+      const network = resolveNetwork(body.network);
+      assertEnforceable(network);
+      const key = idempotencyKeyFrom(c.req.header('Idempotency-Key'));
+      const record = await runIdempotent(idempotency, key, 'template', {
+        lookup: (boundId) => {
+          const existing = engine.getTemplate(boundId);
+          return existing && toTemplateRecord(existing);
+        },
+        create: async () => {
+          const template = await engine.ensureTemplate({
+            id,
+            network: { egress: network.egress, inbound: network.inbound },
+          });
+          return { id: template.id, value: toTemplateRecord(template) };
+        },
+      });
+      return c.json(record);
+    },
+  });
+}

@@ -1,0 +1,74 @@
+/**
+ * `mitos serve`: open the default engine on a state directory, serve the API until SIGINT or
+ * SIGTERM, and shut down cleanly. Sandboxes keep running when the server stops; the next
+ * start reattaches them.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { type HostReport, LinuxEngine, openDatabase, runHostChecks } from '@mitos/engine';
+import { createLogger } from './logging.js';
+import { startServer } from './server.js';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  stateDir?: string;
+  apiKeys: string[];
+  maxExecTimeoutSeconds?: number;
+  /** Templates to build (or take from cache) before the server starts answering. */
+  prebuild?: string[];
+}
+
+export function defaultStateDir(): string {
+  if (process.env.MITOS_STATE_DIR) return process.env.MITOS_STATE_DIR;
+  return process.getuid?.() === 0 ? '/var/lib/mitos' : join(homedir(), '.local', 'state', 'mitos');
+}
+
+export async function runServe(options: ServeOptions): Promise<void> {
+  const logger = createLogger();
+  const stateDir = options.stateDir ?? defaultStateDir();
+  const db = openDatabase(join(stateDir, 'mitos.db'));
+  const engine = await LinuxEngine.open({
+    stateDir,
+    db,
+    log: (level, msg, fields) => logger[level]({ ...fields }, msg),
+  });
+  for (const id of options.prebuild ?? []) {
+    logger.info({ template: id }, 'preparing template (first build runs debootstrap, about 2 minutes)');
+    await engine.ensureTemplate({ id });
+  }
+  const server = await startServer({
+    engine,
+    db,
+    host: options.host,
+    port: options.port,
+    apiKeys: options.apiKeys,
+    maxExecTimeoutSeconds: options.maxExecTimeoutSeconds,
+    logger,
+  });
+  logger.info(
+    {
+      url: server.url,
+      state_dir: stateDir,
+      storage: engine.storage.kind,
+      cgroups: engine.cgroups.version,
+      auth: options.apiKeys.length > 0,
+    },
+    'mitos server listening',
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down; sandboxes keep running and are reattached on next start');
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  await engine.close();
+  db.close();
+}
+
+export async function runDoctor(): Promise<HostReport> {
+  return runHostChecks({ stateDir: defaultStateDir() });
+}

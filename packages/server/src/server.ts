@@ -1,0 +1,82 @@
+/**
+ * Listening: binds the app to a TCP port and gives back a handle that stops it. Stopping the
+ * server leaves the engine alone; whoever opened the engine closes it.
+ */
+
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import { type AppDeps, createApp } from './app.js';
+
+export interface ServerOptions extends Omit<AppDeps, 'publicUrl'> {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  /** How long close() waits for in-flight requests before cutting connections. Default 5000. */
+  shutdownGraceMs?: number;
+}
+
+export interface RunningServer {
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  url: string;
+  port: number;
+  /** Stops accepting connections and ends open ones; idempotent. Does not close the engine. */
+  close(): Promise<void>;
+}
+
+/** Wildcard listen addresses, and the loopback address to reach each one locally. */
+const LOOPBACK_FOR_WILDCARD = new Map([
+  ['0.0.0.0', '127.0.0.1'],
+  ['::', '::1'],
+  ['', '127.0.0.1'],
+]);
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const host = options.host ?? '127.0.0.1';
+  const requestedPort = options.port ?? 8080;
+  let publicUrl: string | undefined;
+  // Read per request: the real port is known only once listen() has returned.
+  const app = createApp({ ...options, publicUrl: () => publicUrl });
+  const server = createAdaptorServer({ fetch: app.fetch, hostname: host }) as Server;
+  const port = await listen(server, host, requestedPort);
+  const url = `http://${formatHost(LOOPBACK_FOR_WILDCARD.get(host) ?? host)}:${port}`;
+  // On a wildcard address there is no single right answer, so each request's own origin is used.
+  publicUrl = LOOPBACK_FOR_WILDCARD.has(host) ? undefined : url;
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    close: () => {
+      closing ??= stop(server, options.shutdownGraceMs ?? 5000);
+      return closing;
+    },
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function stop(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    force.unref();
+    server.close((err) => {
+      clearTimeout(force);
+      if (err) reject(err);
+      else resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

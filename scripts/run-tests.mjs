@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Runs every compiled test file with node's test runner, then checks that the run left nothing
+// behind on the host: no mount, loop device, cgroup or process of any test state directory.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
+
+function findTests(dir, out = []) {
+  if (!existsSync(dir)) return out;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) findTests(p, out);
+    else if (entry.name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+const files = readdirSync(join(root, 'packages')).flatMap((pkg) => findTests(join(root, 'packages', pkg, 'dist')));
+const filter = process.argv.slice(2);
+const selected = filter.length > 0 ? files.filter((f) => filter.some((x) => f.includes(x))) : files;
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...selected], {
+  stdio: 'inherit',
+  cwd: root,
+  env: { ...process.env, MITOS_TEST: '1' },
+});
+
+// Everything tests make lives under a state directory named mitos-test-*.
+const leftovers = [];
+for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+  const mountpoint = line.split(' ')[4];
+  if (mountpoint?.includes('/mitos-test-')) leftovers.push(`mount ${mountpoint}`);
+}
+const loops = spawnSync('losetup', ['-a'], { encoding: 'utf8' }).stdout ?? '';
+for (const line of loops.split('\n')) if (line.includes('/mitos-test-')) leftovers.push(`loop ${line}`);
+for (const ctl of ['memory', 'pids', 'cpu', 'freezer', 'unified']) {
+  const dir = `/sys/fs/cgroup/${ctl}`;
+  if (!existsSync(dir)) continue;
+  for (const name of readdirSync(dir)) if (name.startsWith('mitos-test-')) leftovers.push(`cgroup ${dir}/${name}`);
+}
+for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    const cgroup = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    const ours = cmd.includes('/mitos-test-') || cgroup.includes('/mitos-test-');
+    if (state !== 'Z' && ours) leftovers.push(`process ${pid} ${cmd.slice(0, 120)}`);
+  } catch {
+    // raced with exit
+  }
+}
+if (leftovers.length > 0) {
+  process.stderr.write(
+    `\nleak check: the test run left ${leftovers.length} thing(s) behind:\n  ${leftovers.join('\n  ')}\n`,
+  );
+  process.exit(1);
+}
+process.stdout.write('leak check: no mount, loop device, cgroup or process left behind\n');
+process.exit(result.status ?? 1);

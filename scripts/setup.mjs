@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// One idempotent set-up for a fresh machine: Debian packages (when root), npm dependencies,
+// the TypeScript build and the static agent. Safe to run before every start and test run;
+// each step is skipped when its inputs have not changed.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const stamps = join(root, 'node_modules', '.mitos-setup');
+const quiet = process.argv.includes('--quiet');
+
+function say(msg) {
+  if (!quiet) process.stderr.write(`[setup] ${msg}\n`);
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+  if (r.status !== 0) {
+    process.stderr.write(`[setup] failed: ${cmd} ${args.join(' ')}\n`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+function has(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function stampMatches(name, value) {
+  const file = join(stamps, name);
+  return existsSync(file) && readFileSync(file, 'utf8') === value;
+}
+
+function writeStamp(name, value) {
+  mkdirSync(stamps, { recursive: true });
+  writeFileSync(join(stamps, name), value);
+}
+
+function hashFiles(files) {
+  const h = createHash('sha256');
+  for (const f of files) {
+    const p = join(root, f);
+    h.update(f);
+    if (existsSync(p)) h.update(readFileSync(p));
+  }
+  return h.digest('hex');
+}
+
+// 1. Debian packages the engine runs on (root only: the engine itself needs root).
+const debs = [
+  ['debootstrap', 'debootstrap'],
+  ['mkfs.btrfs', 'btrfs-progs'],
+  ['cc', 'gcc'],
+  ['make', 'make'],
+  ['losetup', 'mount'],
+  ['tmux', 'tmux'],
+];
+const staticLibc = '/usr/lib/x86_64-linux-gnu/libc.a';
+const missing = debs.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+if (!existsSync(staticLibc)) missing.push('libc6-dev');
+if (missing.length > 0) {
+  if (process.getuid?.() === 0) {
+    say(`installing Debian packages: ${missing.join(' ')}`);
+    run('apt-get', ['update', '-q']);
+    run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  } else {
+    say(`missing Debian packages (run as root to install): ${missing.join(' ')}`);
+  }
+}
+
+// 2. npm dependencies, when the lock file changed since the last install.
+const lockHash = hashFiles(['package.json', 'package-lock.json', ...workspacePackageJsons()]);
+if (!existsSync(join(root, 'node_modules')) || !stampMatches('npm', lockHash)) {
+  say('installing npm dependencies');
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+  writeStamp('npm', lockHash);
+}
+
+// 3. Build TypeScript and the agent (both incremental).
+say('building');
+run('npm', ['run', '-s', 'build']);
+
+function workspacePackageJsons() {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  return (pkg.workspaces ?? []).map((w) => `${w}/package.json`);
+}

@@ -80,6 +80,19 @@ if (!existsSync(join(root, 'node_modules')) || !stampMatches('npm', lockHash)) {
   writeStamp('npm', lockHash);
 }
 
+// npm skips install scripts it has not been told to trust; the native SQLite binding must load.
+const sqliteLoads = () =>
+  spawnSync(process.execPath, ['-e', "new (require('better-sqlite3'))(':memory:')"], { cwd: root, stdio: 'ignore' })
+    .status === 0;
+if (!sqliteLoads()) {
+  say('building the better-sqlite3 native module');
+  run('npm', ['rebuild', 'better-sqlite3']);
+  if (!sqliteLoads()) {
+    process.stderr.write('[setup] better-sqlite3 does not load; install python3, make and g++ and retry\n');
+    process.exit(1);
+  }
+}
+
 // 3. Build TypeScript and the agent (both incremental).
 say('building');
 run('npm', ['run', '-s', 'build']);

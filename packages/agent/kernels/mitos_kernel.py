@@ -77,11 +77,14 @@ class FdPump(threading.Thread):
                 with self.marks:
                     self.seen_marks += 1
                     self.marks.notify_all()
-            # Keep a possible partial marker for the next read.
-            keep = len(MARK) - 1
-            if len(pending) > keep:
-                self.emit(pending[:-keep])
-                pending = pending[-keep:]
+            # Hold back only a tail that could be the start of a marker split across reads.
+            hold = 0
+            for n in range(min(len(pending), len(MARK) - 1), 0, -1):
+                if MARK.startswith(pending[-n:]):
+                    hold = n
+                    break
+            self.emit(pending[: len(pending) - hold])
+            pending = pending[len(pending) - hold :]
 
     def emit(self, data):
         if data:
@@ -219,6 +222,78 @@ def report_error(name, value, tb):
     channel.send({"kind": "error", "error": {"name": name, "value": value, "traceback": tb}})
 
 
+def pickler():
+    try:
+        import dill  # serializes functions and classes defined in cells by value
+
+        return dill
+    except ImportError:
+        import pickle
+
+        return pickle
+
+
+def snapshot_state(path):
+    """Write every picklable global to `path` (for a fork); report what could not be carried."""
+    lib = pickler()
+    saved, skipped, blobs = [], [], {}
+    for name, value in list(namespace.items()):
+        if name in ("__builtins__", "display") or (name.startswith("__") and name.endswith("__")):
+            continue
+        try:
+            blobs[name] = lib.dumps(value)
+            saved.append(name)
+        except Exception:
+            skipped.append(name)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        lib.dump(blobs, f)
+    os.replace(tmp, path)
+    return saved, skipped
+
+
+def restore_state(path):
+    """Load a fork snapshot into the namespace, then give this kernel its own random streams."""
+    lib = pickler()
+    try:
+        with open(path, "rb") as f:
+            blobs = lib.load(f)
+    except FileNotFoundError:
+        return
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    for name, blob in blobs.items():
+        try:
+            namespace[name] = lib.loads(blob)
+        except Exception:
+            pass
+    reseed()
+
+
+def reseed():
+    """Siblings of a fork start from one state; each must draw its own random numbers."""
+    import random
+
+    random.seed(os.urandom(32))
+    for value in list(namespace.values()):
+        if value is random:
+            continue
+        if getattr(value, "__name__", None) == "numpy":
+            try:
+                value.random.seed(int.from_bytes(os.urandom(4), "little"))
+            except Exception:
+                pass
+    np = sys.modules.get("numpy")
+    if np is not None:
+        try:
+            np.random.seed(int.from_bytes(os.urandom(4), "little"))
+        except Exception:
+            pass
+
+
 def serve():
     os.makedirs(os.path.dirname(SOCKET_PATH), exist_ok=True)
     try:
@@ -241,7 +316,15 @@ def serve():
             except ValueError:
                 continue
             if req.get("ping"):
-                conn.sendall(b'{"kind":"pong"}\n')
+                conn.sendall(json.dumps({"kind": "pong", "pid": os.getpid()}).encode() + b"\n")
+                continue
+            if req.get("snapshot"):
+                try:
+                    saved, skipped = snapshot_state(req["snapshot"])
+                    reply = {"kind": "snapshot", "saved": saved, "skipped": skipped}
+                except Exception as exc:
+                    reply = {"kind": "snapshot", "error": f"{type(exc).__name__}: {exc}"}
+                conn.sendall(json.dumps(reply).encode() + b"\n")
                 continue
             with channel.lock:
                 channel.conn = conn
@@ -256,4 +339,6 @@ def serve():
 
 
 if __name__ == "__main__":
+    if os.environ.get("MITOS_KERNEL_RESTORE"):
+        restore_state(os.environ.pop("MITOS_KERNEL_RESTORE"))
     serve()

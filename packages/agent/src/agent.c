@@ -61,6 +61,10 @@ static void serve_connection(int conn) {
     case OP_MKDIR: handle_mkdir(conn, &req); break;
     case OP_REMOVE: handle_remove(conn, &req); break;
     case OP_IDENTITY: handle_identity(conn, &req); break;
+    case OP_CONNECT_TCP: handle_connect_tcp(conn, &req); break;
+    case OP_CONNECT_UNIX: handle_connect_unix(conn, &req); break;
+    case OP_PROCESSES: handle_list_processes(conn, &req); break;
+    case OP_SIGNAL: handle_signal_process(conn, &req); break;
     case OP_PING: frame_send(conn, OUT_OK, "pong", 4); break;
     default: frame_fail(conn, EPROTO, "unknown operation"); break;
     }

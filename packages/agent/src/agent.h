@@ -10,6 +10,10 @@ void handle_list(int conn, struct frame *req, int stat_only);
 void handle_mkdir(int conn, struct frame *req);
 void handle_remove(int conn, struct frame *req);
 void handle_identity(int conn, struct frame *req);
+void handle_connect_tcp(int conn, struct frame *req);
+void handle_connect_unix(int conn, struct frame *req);
+void handle_list_processes(int conn, struct frame *req);
+void handle_signal_process(int conn, struct frame *req);
 
 /* The pid-1 loop: accept connections on listen_fd forever. */
 void agent_serve(int listen_fd) __attribute__((noreturn));

@@ -21,6 +21,10 @@
 #define OP_REMOVE 'd'
 #define OP_PING 'P'
 #define OP_IDENTITY 'H'
+#define OP_CONNECT_TCP 'T'
+#define OP_CONNECT_UNIX 'U'
+#define OP_PROCESSES 'Q'
+#define OP_SIGNAL 'k'
 /* client -> agent: during an operation */
 #define IN_STDIN 'I'
 #define IN_STDIN_CLOSE 'C'

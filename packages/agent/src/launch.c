@@ -30,6 +30,17 @@
 #include "agent.h"
 
 #define MAX_CGROUPS 16
+#define MAX_BINDS 8
+
+extern char *g_args_start;
+extern size_t g_args_len;
+
+static void hide_command_line(void) {
+    if (!g_args_start || g_args_len < 11) return;
+    memset(g_args_start, 0, g_args_len);
+    memcpy(g_args_start, "mitos-init", 10);
+    prctl(PR_SET_NAME, "mitos-init", 0, 0, 0);
+}
 
 struct launch_opts {
     const char *id;
@@ -41,6 +52,8 @@ struct launch_opts {
     unsigned long uid_base, uid_count;
     const char *cgroup_procs[MAX_CGROUPS];
     int n_cgroups;
+    char *binds[MAX_BINDS]; /* "HOSTDIR:SANDBOXDIR", mounted read-only */
+    int n_binds;
     int listen_fd;
     int log_fd;
     int sync_to_child[2];   /* parent writes once maps and cgroups are in place */
@@ -124,6 +137,7 @@ static int child_main(void *arg) {
     /* Joined the sandbox cgroups already (parent did it), so the namespace roots there. */
     if (unshare(CLONE_NEWCGROUP) < 0) child_fail(o, "unshare cgroup namespace");
     if (setsid() < 0) child_fail(o, "setsid");
+    hide_command_line();
     if (sethostname(o->hostname, strlen(o->hostname)) < 0) child_fail(o, "sethostname");
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) child_fail(o, "make mounts private");
@@ -139,6 +153,16 @@ static int child_main(void *arg) {
     mkdir(path, 0555);
     if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) child_fail(o, "mount /proc");
     setup_dev(o);
+    for (int i = 0; i < o->n_binds; i++) {
+        char *sep = strchr(o->binds[i], ':');
+        if (!sep) continue;
+        *sep = 0;
+        snprintf(path, sizeof path, "%s%s", o->rootfs, sep + 1);
+        if (mkdir_p(path, 0755) < 0) child_fail(o, "create bind mountpoint");
+        if (mount(o->binds[i], path, NULL, MS_BIND | MS_REC, NULL) < 0) child_fail(o, "bind mount");
+        if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+            child_fail(o, "make bind mount read-only");
+    }
     snprintf(path, sizeof path, "%s/tmp", o->rootfs);
     mkdir(path, 01777);
 
@@ -222,7 +246,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: mitos-agent launch --id ID --hostname NAME --socket PATH --uid-base N [--uid-count N]\n"
             "         (--rootfs DIR | --rootfs DIR --overlay-lower L --overlay-upper U --overlay-work W)\n"
-            "         [--cgroup-procs FILE]... [--log FILE]\n");
+            "         [--cgroup-procs FILE]... [--bind-ro HOSTDIR:SANDBOXDIR]... [--log FILE]\n");
     exit(2);
 }
 
@@ -236,9 +260,12 @@ int launch_main(int argc, char **argv) {
         {"overlay-lower", required_argument, 0, 'L'}, {"overlay-upper", required_argument, 0, 'U'},
         {"overlay-work", required_argument, 0, 'W'}, {"uid-base", required_argument, 0, 'u'},
         {"uid-count", required_argument, 0, 'n'}, {"cgroup-procs", required_argument, 0, 'c'},
-        {"log", required_argument, 0, 'l'},       {0, 0, 0, 0}};
+        {"log", required_argument, 0, 'l'},       {"bind-ro", required_argument, 0, 'b'},
+        {0, 0, 0, 0}};
     int c;
+    /* Every string is copied: the argv area is blanked later (hide_command_line). */
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (optarg) optarg = strdup(optarg);
         switch (c) {
         case 'i': o.id = optarg; break;
         case 'h': o.hostname = optarg; break;
@@ -254,6 +281,10 @@ int launch_main(int argc, char **argv) {
             o.cgroup_procs[o.n_cgroups++] = optarg;
             break;
         case 'l': o.log_path = optarg; break;
+        case 'b':
+            if (o.n_binds >= MAX_BINDS) usage();
+            o.binds[o.n_binds++] = optarg;
+            break;
         default: usage();
         }
     }

@@ -15,6 +15,19 @@ export interface ResourceLimits {
 
 export type SandboxState = 'creating' | 'running' | 'paused' | 'terminating' | 'terminated';
 
+/**
+ * Sandbox lifecycle:
+ *
+ *   creating --launch ok--> running <--pause/resume--> paused
+ *       |                      |                          |
+ *   launch failed          terminate / deadline       terminate / deadline
+ *       v                      v                          v
+ *   (reaped)               terminating --teardown--> (row removed)
+ *
+ * Operations other than terminate and resume on a paused sandbox fail with
+ * `sandbox_not_running` (409).
+ */
+
 export interface TemplateInfo {
   id: string;
   /** The root filesystem this template runs (python, node, base). */
@@ -96,6 +109,109 @@ export interface SandboxFiles {
   remove(sandboxId: string, path: string): Promise<void>;
 }
 
+export interface ProcessOptions {
+  command: string;
+  cwd?: string;
+  env?: Record<string, string>;
+  /** 0 = no deadline (background processes); otherwise as ExecOptions.timeoutMs. */
+  timeoutMs: number;
+  /** Run under a pseudo-terminal of this size (stdout carries the merged terminal output). */
+  pty?: { cols: number; rows: number };
+  /** Keep stdin open for `write`. */
+  stdin?: boolean;
+}
+
+/** A running process inside a sandbox, started with `startProcess`. */
+export interface ProcessHandle {
+  /** Pid inside the sandbox's pid namespace. */
+  readonly pid: number;
+  /** Output so far is replayed to a new subscriber, then live chunks follow. Returns an unsubscribe. */
+  subscribe(listener: ProcessListener): () => void;
+  write(data: Buffer): void;
+  closeStdin(): void;
+  resize(cols: number, rows: number): void;
+  /** Signal the process group (default SIGKILL). */
+  kill(signal?: number): void;
+  wait(): Promise<ExecResult>;
+}
+
+export interface ProcessListener {
+  onStdout?(chunk: Buffer): void;
+  onStderr?(chunk: Buffer): void;
+  onExit?(result: ExecResult): void;
+}
+
+export interface ProcessInfo {
+  pid: number;
+  command: string;
+  /** True for processes started with startProcess({background}) that the engine tracks. */
+  tracked: boolean;
+  startedAt?: Date;
+}
+
+export interface RunCodeOptions {
+  code: string;
+  /** python (default) | javascript | typescript */
+  language?: string;
+  timeoutMs: number;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  onResult?: (result: CodeResult) => void;
+  signal?: AbortSignal;
+}
+
+/** One rich output of a cell: MIME type -> payload (base64 for binary types, text otherwise). */
+export interface CodeResult {
+  text?: string;
+  data: Record<string, string>;
+  isMainResult: boolean;
+}
+
+export interface CodeError {
+  name: string;
+  value: string;
+  traceback: string[];
+}
+
+export interface RunCodeOutcome {
+  exitCode: number;
+  results: CodeResult[];
+  stdout: Buffer;
+  stderr: Buffer;
+  error?: CodeError;
+  durationMs: number;
+}
+
+export interface ForkOptions {
+  count: number;
+  /** Child ids; generated when absent. Must have `count` entries when given. */
+  ids?: string[];
+}
+
+/** What a fork carried into the children (engines differ; the API reports it per fork). */
+export interface ForkCarried {
+  filesystem: boolean;
+  /** Interpreter state (run_code variables) carried, and the names that could not be. */
+  interpreter: boolean;
+  interpreterSkipped: string[];
+  /** Running processes carried (only engines that checkpoint whole process trees). */
+  processes: boolean;
+}
+
+export interface ForkOutcome {
+  parent: SandboxInfo;
+  children: SandboxInfo[];
+  carried: ForkCarried;
+  forkTimeMs: number;
+}
+
+export interface SandboxUsage {
+  sandboxId: string;
+  memory: { uniqueBytes: number; sharedBytes: number; cgroupBytes: number };
+  disk: { exclusiveBytes: number; sharedBytes: number } | null;
+  cpuNs: number;
+}
+
 export interface Engine {
   readonly name: string;
   listTemplates(): TemplateInfo[];
@@ -108,8 +224,31 @@ export interface Engine {
   list(): SandboxInfo[];
   exec(sandboxId: string, options: ExecOptions): Promise<ExecResult>;
   readonly files: SandboxFiles;
+  /** Start a process that outlives the caller's connection; see ProcessHandle. */
+  startProcess(sandboxId: string, options: ProcessOptions): Promise<ProcessHandle>;
+  /** Processes running in the sandbox (from its /proc). */
+  listProcesses(sandboxId: string): Promise<ProcessInfo[]>;
+  /** The handle of a process this engine started, if it is still tracked. */
+  getProcess(sandboxId: string, pid: number): ProcessHandle | undefined;
+  signalProcess(sandboxId: string, pid: number, signal: number): Promise<void>;
+  /** Freeze every process (no CPU), keeping memory and files; resume continues exactly there. */
+  pause(sandboxId: string): Promise<void>;
+  resume(sandboxId: string): Promise<void>;
+  /** Terminate the sandbox at this time (null clears). Enforced by the engine, survives restarts. */
+  setDeadline(sandboxId: string, deadline: Date | null): Promise<void>;
+  getDeadline(sandboxId: string): Date | null;
+  /** A TCP connection to 127.0.0.1:port inside the sandbox's network namespace. */
+  connectPort(sandboxId: string, port: number): Promise<import('node:stream').Duplex>;
+  /** Run a cell in the sandbox's stateful kernel for `language`. */
+  runCode(sandboxId: string, options: RunCodeOptions): Promise<RunCodeOutcome>;
+  /** Branch a running sandbox into `count` independent copy-on-write children. */
+  fork(sandboxId: string, options: ForkOptions): Promise<ForkOutcome>;
+  /** Memory, disk and CPU per sandbox, counting shared copy-on-write data once. */
+  usage(sandboxId: string): Promise<SandboxUsage>;
   /** Kill everything, unmount, remove storage. Idempotent: unknown ids resolve. */
   terminate(sandboxId: string): Promise<boolean>;
+  /** Called after a sandbox is gone for any reason (terminate, deadline, crash). Returns an unsubscribe. */
+  onSandboxGone(listener: (sandboxId: string) => void): () => void;
   /** Stop accepting work; sandboxes keep running (they are reattached on next start). */
   close(): Promise<void>;
 }

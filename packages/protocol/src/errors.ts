@@ -61,6 +61,11 @@ export const ERROR_CATALOGUE = {
     message: 'too many concurrent streams for this sandbox',
     remediation: 'close an open exec stream, run_code stream or terminal, then retry',
   },
+  too_many_forwards: {
+    status: 429,
+    message: 'too many port forwards for this sandbox',
+    remediation: 'close an existing forward (or terminate the sandbox) before opening another',
+  },
   rate_limited: {
     status: 429,
     message: 'too many requests',
@@ -100,6 +105,11 @@ export const ERROR_CATALOGUE = {
     status: 409,
     message: 'the sandbox is not in a state that allows this operation',
     remediation: 'resume the sandbox, or wait until it has finished starting',
+  },
+  kernel_unavailable: {
+    status: 500,
+    message: 'the code interpreter could not be started',
+    remediation: 'use a template that has the language runtime (python, node), or check the cause',
   },
   template_build_failed: {
     status: 500,

@@ -4,29 +4,23 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { MitosError } from '@mitos/protocol';
 import type { Engine } from '../engine.js';
+import { describeCodeConformance } from './code.js';
+import { describeForkConformance } from './fork.js';
+import { type ConformanceHarness, expectCode } from './helpers.js';
+import { describeRuntimeConformance } from './runtime.js';
 
-export interface ConformanceHarness {
-  /** A fresh engine on its own state; closed by `dispose`. */
-  open(): Promise<Engine>;
-  dispose(): Promise<void>;
-  /** Template used by the suite (must have python3). */
-  template: string;
+export type { ConformanceHarness } from './helpers.js';
+
+/** Every conformance suite, each on its own engine. `makeHarness` is called once per suite. */
+export function describeConformance(driver: string, makeHarness: () => ConformanceHarness): void {
+  describeBasicConformance(driver, makeHarness());
+  describeRuntimeConformance(driver, makeHarness());
+  describeCodeConformance(driver, makeHarness());
+  describeForkConformance(driver, makeHarness());
 }
 
-async function expectCode(p: Promise<unknown>, code: string): Promise<MitosError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof MitosError, `expected MitosError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected code ${code}, got ${err.code}: ${err.detail}`);
-    return err;
-  }
-  assert.fail(`expected the call to fail with ${code}`);
-}
-
-export function describeConformance(driver: string, harness: ConformanceHarness): void {
+function describeBasicConformance(driver: string, harness: ConformanceHarness): void {
   describe(`engine conformance: ${driver}`, { timeout: 600_000 }, () => {
     let engine: Engine;
     let id: string;

@@ -39,7 +39,7 @@ export async function runHostChecks(options: HostCheckOptions = {}): Promise<Hos
     checkRoot(),
     await checkUserNamespaces(),
     checkCgroups(),
-    checkStorage(),
+    await checkStorage(),
     checkTool('debootstrap', 'debootstrap', 'builds template root filesystems', 'apt-get install debootstrap'),
     await checkCompiler(),
     checkUidRange(uidBase),
@@ -110,10 +110,18 @@ function checkCgroups(): HostCheck {
   return { name, ok: true, detail: `cgroup ${support.version} with ${support.controllers.join(', ')}` };
 }
 
-function checkStorage(): HostCheck {
+async function checkStorage(): Promise<HostCheck> {
   const name = 'storage';
   const btrfs = probeBtrfs();
-  if (btrfs.ok) return { name, ok: true, detail: `btrfs snapshots: ${btrfs.detail}` };
+  if (btrfs.ok) {
+    // Asks the kernel for a free loop device without attaching anything.
+    const free = await tryRun('losetup', ['--find'], { timeoutMs: 10_000 });
+    if (free.ok && free.stdout.startsWith('/dev/loop'))
+      return { name, ok: true, detail: `btrfs snapshots: ${btrfs.detail}` };
+    btrfs.ok = false;
+    btrfs.detail = 'no free loop device (losetup --find failed)';
+    btrfs.fix = 'modprobe loop, or give the container /dev/loop-control and the loop devices';
+  }
   const overlay = /\soverlay$/m.test(readOr('/proc/filesystems', '')) || existsSync('/sys/module/overlay');
   if (overlay) {
     return {

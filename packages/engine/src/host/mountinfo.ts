@@ -18,7 +18,7 @@ export interface MountEntry {
 }
 
 // The kernel escapes space, tab, newline and backslash in paths as \ooo octal.
-function unescape(field: string): string {
+function unescapeOctal(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
 }
 
@@ -33,11 +33,11 @@ export function parseMountinfo(text: string): MountEntry[] {
     entries.push({
       mountId: Number(fields[0]),
       parentId: Number(fields[1]),
-      root: unescape(fields[3] ?? ''),
-      mountPoint: unescape(fields[4] ?? ''),
+      root: unescapeOctal(fields[3] ?? ''),
+      mountPoint: unescapeOctal(fields[4] ?? ''),
       options: (fields[5] ?? '').split(','),
       fsType: fields[sep + 1] ?? '',
-      source: unescape(fields[sep + 2] ?? ''),
+      source: unescapeOctal(fields[sep + 2] ?? ''),
       superOptions: (fields[sep + 3] ?? '').split(','),
     });
   }

@@ -30,6 +30,7 @@ const MIGRATIONS: string[] = [
      init_start_ticks TEXT,
      supervisor_pid INTEGER
    )`,
+  'ALTER TABLE sandboxes ADD COLUMN deadline_ms INTEGER',
 ];
 
 export function openDatabase(file: string): StateDatabase {

@@ -114,6 +114,29 @@ export class StateStore {
     this.db.prepare('UPDATE sandboxes SET state = ? WHERE id = ?').run(state, id);
   }
 
+  setDeadline(id: string, deadlineMs: number | null): void {
+    this.db.prepare('UPDATE sandboxes SET deadline_ms = ? WHERE id = ?').run(deadlineMs, id);
+  }
+
+  deadline(id: string): number | null {
+    const r = this.db.prepare('SELECT deadline_ms FROM sandboxes WHERE id = ?').get(id) as
+      | { deadline_ms: number | null }
+      | undefined;
+    return r?.deadline_ms ?? null;
+  }
+
+  /** Sandboxes with a deadline, earliest first. */
+  deadlines(): { id: string; deadlineMs: number }[] {
+    return (
+      this.db
+        .prepare('SELECT id, deadline_ms FROM sandboxes WHERE deadline_ms IS NOT NULL ORDER BY deadline_ms')
+        .all() as {
+        id: string;
+        deadline_ms: number;
+      }[]
+    ).map((r) => ({ id: r.id, deadlineMs: r.deadline_ms }));
+  }
+
   deleteSandbox(id: string): void {
     this.db.prepare('DELETE FROM sandboxes WHERE id = ?').run(id);
   }

@@ -21,8 +21,9 @@ export interface BtrfsStorageOptions {
   /** Apparent size of a new image file (sparse). Default 64 GiB, capped by free space. */
   sizeBytes?: number;
   /**
-   * Enable btrfs quota groups so usage() can report per-sandbox bytes. Off by default: qgroup
-   * accounting makes snapshot and delete slower (see docs/storage.md for the numbers).
+   * Enable btrfs quota groups so usage() can report per-sandbox bytes. Off by default: measured
+   * here, qgroups made a snapshot ~6x slower (median 12 -> 67 ms) and an unmount after 40
+   * deletes 0.9 -> 19 s, because the accounting of deleted subvolumes runs first.
    */
   quotas?: boolean;
 }
@@ -199,7 +200,7 @@ export class BtrfsStorage implements SandboxStorage {
     return stdout
       .split('\n')
       .map((line) => /\spath\s(.+)$/.exec(line)?.[1])
-      .filter((p): p is string => p !== undefined && p.startsWith(`${relative}/`))
+      .filter((p): p is string => p?.startsWith(`${relative}/`) === true)
       .sort((a, b) => b.split('/').length - a.split('/').length)
       .map((p) => join(this.volume.mountPoint, p));
   }

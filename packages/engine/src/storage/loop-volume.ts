@@ -42,7 +42,12 @@ export class LoopVolume {
     mkdirSync(this.options.mountPoint, { recursive: true, mode: 0o711 });
     // discard=async punches holes in the sparse image when sandboxes are deleted, so the host
     // gets the space back.
-    await run('mount', ['-t', 'btrfs', '-o', 'noatime,discard=async', device, this.options.mountPoint]);
+    try {
+      await run('mount', ['-t', 'btrfs', '-o', 'noatime,discard=async', device, this.options.mountPoint]);
+    } catch (err) {
+      await tryRun('losetup', ['-d', device]);
+      throw err;
+    }
     // Detaching a mounted loop device only marks it autoclear: the kernel frees it when the
     // filesystem is unmounted, so even a crashed server cannot leak the device past umount.
     await tryRun('losetup', ['-d', device]);

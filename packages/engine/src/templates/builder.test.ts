@@ -15,7 +15,7 @@ import { after, describe, test } from 'node:test';
 import { MitosError } from '@mitos/protocol';
 import { mountsUnder } from '../host/mountinfo.js';
 import { type BuildImageOptions, buildImage, builtRootfs, readBuildMetadata } from './builder.js';
-import type { BootstrapCommand } from './debootstrap.js';
+import { type BootstrapCommand, debootstrapCommand } from './debootstrap.js';
 import { type ImageSpec, imageKey } from './images.js';
 
 // Stands in for debootstrap: a few files with the ownership and modes a real tree has, the
@@ -192,5 +192,21 @@ describe('image builder', { skip: process.getuid?.() !== 0 && 'needs root (mknod
     const rootfs = await buildImage(image, options(cacheDir, counter));
     assert.ok(existsSync(join(rootfs, 'etc/os-release')));
     assert.deepEqual(readdirSync(images).sort(), [key]);
+  });
+});
+
+describe('debootstrap command line', () => {
+  test('debootstrap lays down the variant, apt-get installs the sorted, deduplicated packages', () => {
+    const argv = debootstrapCommand('/t', 'http://m/debian', {
+      name: 'n',
+      suite: 'bookworm',
+      variant: 'minbase',
+      packages: ['npm', 'nodejs', 'npm'],
+      limits: { memoryBytes: 1, pids: 1, cpus: 1 },
+    });
+    assert.deepEqual(argv.slice(0, 2), ['sh', '-c']);
+    assert.deepEqual(argv.slice(3), ['mitos-build', '/t', 'http://m/debian', 'bookworm', 'minbase', 'nodejs', 'npm']);
+    assert.match(argv[2] as string, /debootstrap --variant="\$variant"/);
+    assert.match(argv[2] as string, /apt-get -q -y --no-install-recommends install "\$@"/);
   });
 });

@@ -132,6 +132,10 @@ async function buildLocked(
       if (name.startsWith(`.tmp-${key}-`)) await removeTree(join(imagesDir, name));
     }
     return await buildInto(image, key, cacheDir, options, progress);
+  } catch (err) {
+    if (err instanceof MitosError && err.code === 'template_build_failed') throw err;
+    const detail = err instanceof MitosError ? err.detail : (err as Error).message;
+    throw new MitosError('template_build_failed', detail, { image: image.name }, { cause: err });
   } finally {
     lock.release();
   }
@@ -188,9 +192,7 @@ async function buildInto(
     return builtRootfs(cacheDir, key);
   } catch (err) {
     await removeTree(tmpDir).catch(() => {});
-    if (err instanceof MitosError && err.code === 'template_build_failed') throw err;
-    const detail = err instanceof MitosError ? err.detail : (err as Error).message;
-    throw new MitosError('template_build_failed', detail, { image: image.name }, { cause: err });
+    throw err;
   }
 }
 

@@ -11,12 +11,41 @@ import type { ImageSpec } from './images.js';
 /** Builds the argv that fills `target` (tests replace debootstrap with a tiny fake). */
 export type BootstrapCommand = (target: string, mirror: string, image: ImageSpec) => string[];
 
-export const debootstrapCommand: BootstrapCommand = (target, mirror, image) => {
-  const args = ['debootstrap', `--variant=${image.variant}`];
-  if (image.packages.length > 0) args.push(`--include=${[...new Set(image.packages)].sort().join(',')}`);
-  args.push(image.suite, target, mirror);
-  return args;
-};
+/**
+ * Two stages: debootstrap lays down the bare variant, then apt-get inside the tree installs the
+ * image's packages. debootstrap's own --include resolver cannot install everything: measured
+ * here, `--include=nodejs,npm` fails with npm's ~300 node-* dependencies left unconfigured,
+ * while apt resolves them. Runs inside the private mount namespace runBootstrap sets up, so
+ * the /proc mount apt's maintainer scripts need disappears with it.
+ */
+const STAGES = `set -e
+target="$1"; mirror="$2"; suite="$3"; variant="$4"; shift 4
+debootstrap --variant="$variant" "$suite" "$target" "$mirror"
+[ "$#" -eq 0 ] && exit 0
+echo "I: installing $* with apt-get"
+mount -t proc proc "$target/proc"
+# No service may start inside the build tree.
+printf '#!/bin/sh\nexit 101\n' > "$target/usr/sbin/policy-rc.d"
+chmod 755 "$target/usr/sbin/policy-rc.d"
+chroot "$target" apt-get -q update
+chroot "$target" apt-get -q -y --no-install-recommends install "$@"
+chroot "$target" apt-get -q clean
+rm -f "$target/usr/sbin/policy-rc.d"
+umount "$target/proc"
+echo "I: packages installed"
+`;
+
+export const debootstrapCommand: BootstrapCommand = (target, mirror, image) => [
+  'sh',
+  '-c',
+  STAGES,
+  'mitos-build',
+  target,
+  mirror,
+  image.suite,
+  image.variant,
+  ...[...new Set(image.packages)].sort(),
+];
 
 export interface BootstrapRun {
   argv: string[];
@@ -26,20 +55,26 @@ export interface BootstrapRun {
 }
 
 const UNSHARE = ['/usr/bin/unshare', '/bin/unshare'].find((p) => existsSync(p));
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
+// Private mount namespace: debootstrap mounts /proc and /sys inside the target, and if it is
+// killed those mounts would otherwise stay in the host's table (and a later rm -rf of the
+// target would walk into them). pdeathsig: a build must not outlive a crashed server.
+function wrap(argv: string[]): string[] {
+  let out = argv;
+  if (SETPRIV) out = [SETPRIV, '--pdeathsig', 'KILL', '--', ...out];
+  if (UNSHARE && process.getuid?.() === 0) out = [UNSHARE, '--mount', '--propagation', 'private', '--', ...out];
+  return out;
+}
 
 /**
- * Run the command to completion. It runs in a private mount namespace: debootstrap mounts
- * /proc and /sys inside the target, and if it is killed those mounts would otherwise stay
- * behind in the host's table (and a later rm -rf of the target would walk into them).
+ * Run the command to completion in its own process group and mount namespace.
  * Resolves on exit 0; rejects with an Error whose message ends with the last output lines.
  */
 export function runBootstrap(run: BootstrapRun): Promise<void> {
   const [file, ...args] = run.argv;
   if (!file) return Promise.reject(new Error('empty bootstrap command'));
-  const argv =
-    UNSHARE && process.getuid?.() === 0
-      ? [UNSHARE, '--mount', '--propagation', 'private', '--', file, ...args]
-      : [file, ...args];
+  const argv = wrap([file, ...args]);
   const tail: string[] = [];
   const note = (line: string): void => {
     tail.push(line);

@@ -7,10 +7,11 @@ import { createHash } from 'node:crypto';
 import type { ResourceLimits } from '../engine.js';
 
 /**
- * Bump when the builder's post-processing changes (what it deletes, writes or shifts), so
- * trees built by an older builder are not reused.
+ * Bump when how a tree is made changes (build stages, what post-processing deletes, writes or
+ * shifts), so trees built by an older builder are not reused.
+ * 2: packages installed with apt-get inside the tree instead of debootstrap --include.
  */
-export const BUILDER_VERSION = 1;
+export const BUILDER_VERSION = 2;
 
 export type ImageName = 'base' | 'python' | 'node';
 
@@ -51,6 +52,7 @@ export const IMAGES: Readonly<Record<ImageName, ImageSpec>> = {
       'python3-pandas',
       'python3-matplotlib',
       'python3-pil',
+      'python3-dill',
     ],
     limits: { memoryBytes: 1024 * MiB, pids: 512, cpus: 1 },
   },

@@ -77,6 +77,8 @@ export interface ExecCallbacks {
 
 /** A live exec: send input, resize, signal; `done` resolves with the result. */
 export interface ExecHandle {
+  /** The command's pid inside the sandbox, once it has started. */
+  pid: Promise<number>;
   done: Promise<ExecResult>;
   write(data: Buffer): void;
   closeStdin(): void;
@@ -217,6 +219,84 @@ export class AgentClient {
     if (f.type === Out.fail) throw new MitosError('internal', parseFailure(f.payload).message);
   }
 
+  /** Processes in the sandbox (pid and command line), excluding the agent's own. */
+  async processes(): Promise<{ pid: number; command: string }[]> {
+    const out: { pid: number; command: string }[] = [];
+    const f = await this.request(encodeFrame(Op.processes), (e) => {
+      if (e.type !== Out.entry) return;
+      const [pid, ...cmd] = splitFields(e.payload);
+      out.push({ pid: Number(pid), command: cmd.join('\0').replace(/\0$/, '') });
+    });
+    if (f.type === Out.fail)
+      throw new MitosError('internal', parseFailure(f.payload).message, { sandbox: this.sandboxId });
+    return out;
+  }
+
+  async signal(pid: number, signal: number): Promise<void> {
+    const f = await this.request(encodeFrame(Op.signal, fields(String(pid), String(signal))));
+    if (f.type === Out.fail) {
+      const failure = parseFailure(f.payload);
+      const code = failure.errno === 3 ? 'not_found' : 'invalid_request';
+      throw new MitosError(code, `cannot signal pid ${pid}: ${failure.message}`, { sandbox: this.sandboxId, pid });
+    }
+  }
+
+  /** A byte stream to 127.0.0.1:port inside the sandbox's network namespace. */
+  connectTcp(port: number): Promise<Socket> {
+    return this.connectStream(encodeFrame(Op.connectTcp, String(port)), `port ${port}`);
+  }
+
+  /** A byte stream to a unix socket inside the sandbox. */
+  connectUnix(path: string): Promise<Socket> {
+    return this.connectStream(encodeFrame(Op.connectUnix, path), path);
+  }
+
+  private async connectStream(first: Buffer, what: string): Promise<Socket> {
+    const sock = await this.open();
+    return new Promise((resolve, reject) => {
+      let pending = Buffer.alloc(0);
+      // 'readable' (not 'data') so that once the handshake is done and the listener is gone,
+      // the socket is back in its initial mode and its next consumer can read or pipe it.
+      const onReadable = () => {
+        for (let chunk = sock.read() as Buffer | null; chunk !== null; chunk = sock.read() as Buffer | null) {
+          pending = Buffer.concat([pending, chunk]);
+        }
+        // Only the first frame is ours; every byte after it is the relayed stream.
+        if (pending.length < 5) return;
+        const total = pending.readUInt32LE(0);
+        if (pending.length < 4 + total) return;
+        const f: Frame = { type: String.fromCharCode(pending[4] as number), payload: pending.subarray(5, 4 + total) };
+        const rest = pending.subarray(4 + total);
+        cleanup();
+        if (f.type !== Out.ok) {
+          sock.destroy();
+          const failure = parseFailure(f.payload);
+          reject(
+            new MitosError('not_found', `nothing is listening on ${what} in the sandbox (${failure.message})`, {
+              sandbox: this.sandboxId,
+            }),
+          );
+          return;
+        }
+        if (rest.length > 0) sock.unshift(rest);
+        resolve(sock);
+      };
+      const onClose = () => {
+        cleanup();
+        reject(
+          new MitosError('internal', 'the sandbox agent closed the connection early', { sandbox: this.sandboxId }),
+        );
+      };
+      const cleanup = () => {
+        sock.off('readable', onReadable);
+        sock.off('close', onClose);
+      };
+      sock.on('readable', onReadable);
+      sock.on('close', onClose);
+      sock.write(first);
+    });
+  }
+
   async exec(req: ExecRequest, cb: ExecCallbacks = {}): Promise<ExecResult> {
     return (await this.startExec(req, cb)).done;
   }
@@ -256,6 +336,13 @@ export class AgentClient {
       if (size < MAX_BUFFERED_OUTPUT) list.push(chunk.subarray(0, MAX_BUFFERED_OUTPUT - size));
       return size + chunk.length;
     };
+    let resolvePid!: (pid: number) => void;
+    let rejectPid!: (err: Error) => void;
+    const pid = new Promise<number>((res, rej) => {
+      resolvePid = res;
+      rejectPid = rej;
+    });
+    pid.catch(() => {});
     const done = new Promise<ExecResult>((resolve, reject) => {
       const decoder = new FrameDecoder();
       let settled = false;
@@ -264,6 +351,7 @@ export class AgentClient {
         settled = true;
         cb.signal?.removeEventListener('abort', onAbort);
         sock.destroy();
+        rejectPid(err ?? new MitosError('exec_failed', 'the command exited before reporting its pid'));
         if (err) reject(err);
         else resolve(result as ExecResult);
       };
@@ -279,9 +367,12 @@ export class AgentClient {
         }
         for (const f of frames) {
           switch (f.type) {
-            case Out.pid:
-              cb.onPid?.(Number(f.payload.toString()));
+            case Out.pid: {
+              const n = Number(f.payload.toString());
+              resolvePid(n);
+              cb.onPid?.(n);
               break;
+            }
             case Out.stdout: {
               const data = Buffer.from(f.payload);
               cb.onStdout?.(data);
@@ -326,6 +417,7 @@ export class AgentClient {
     });
     sock.write(encodeFrame(Op.exec, payload));
     return {
+      pid,
       done,
       write: (data) => {
         for (let off = 0; off < data.length; off += DATA_CHUNK)

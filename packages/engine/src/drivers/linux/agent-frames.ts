@@ -14,6 +14,10 @@ export const Op = {
   remove: 'd',
   ping: 'P',
   identity: 'H',
+  connectTcp: 'T',
+  connectUnix: 'U',
+  processes: 'Q',
+  signal: 'k',
 } as const;
 
 export const In = { stdin: 'I', stdinClose: 'C', resize: 'R', signal: 'K', data: 'D', end: 'Z' } as const;

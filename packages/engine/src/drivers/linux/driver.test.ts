@@ -6,11 +6,9 @@ import { describeConformance } from '../../conformance/suite.js';
 import { testEngineEnv } from '../../testing/linux-harness.js';
 import type { LinuxEngine } from './driver.js';
 
-const conformanceEnv = testEngineEnv();
-describeConformance('linux', {
-  template: 'python',
-  open: () => conformanceEnv.open(),
-  dispose: () => conformanceEnv.cleanup(),
+describeConformance('linux', () => {
+  const env = testEngineEnv();
+  return { template: 'python', nodeTemplate: 'node', open: () => env.open(), dispose: () => env.cleanup() };
 });
 
 describe('linux driver: isolation seen from inside a sandbox', { timeout: 600_000 }, () => {
@@ -56,7 +54,7 @@ describe('linux driver: isolation seen from inside a sandbox', { timeout: 600_00
   });
 
   test("no other sandbox's process is visible", async () => {
-    await sh(a, 'nohup sleep 4242 >/dev/null 2>&1 &');
+    await engine.startProcess(a, { command: 'exec sleep 4242', timeoutMs: 0 });
     const seenInA = await sh(a, 'cat /proc/[0-9]*/cmdline | tr "\\0" " "');
     assert.match(seenInA.out, /sleep 4242/);
     const seenInB = await sh(b, 'cat /proc/[0-9]*/cmdline | tr "\\0" " "; echo; ls /proc | grep -c "^[0-9]"');

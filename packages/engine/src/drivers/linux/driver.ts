@@ -4,11 +4,12 @@
  * agent. Lifecycle: creating -> running -> terminating -> (row deleted). State lives in SQLite
  * so a restarted server reattaches running sandboxes and reaps anything half-made.
  */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { chmodSync, cpSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { isValidId, MitosError } from '@mitos/protocol';
+import { isValidId, MitosError, newSandboxId } from '@mitos/protocol';
 import type {
   CreateSandboxOptions,
   CreateTemplateOptions,
@@ -16,22 +17,35 @@ import type {
   ExecOptions,
   ExecResult,
   FileStat,
+  ForkOptions,
+  ForkOutcome,
+  ProcessHandle,
+  ProcessInfo,
+  ProcessOptions,
   ResourceLimits,
+  RunCodeOptions,
+  RunCodeOutcome,
   SandboxFiles,
   SandboxInfo,
+  SandboxUsage,
   TemplateInfo,
 } from '../../engine.js';
 import { DEFAULT_UID_BASE, UID_RANGE_SIZE } from '../../host/uid-range.js';
 import { openDatabase, type StateDatabase } from '../../state/database.js';
 import { type SandboxRow, StateStore, type TemplateRow } from '../../state/store.js';
 import { openStorage } from '../../storage/index.js';
-import type { SandboxStorage } from '../../storage/storage.js';
+import type { RootLayout, SandboxStorage } from '../../storage/storage.js';
 import { buildImage } from '../../templates/builder.js';
 import { type ImageSpec, imageKey, resolveImage } from '../../templates/images.js';
 import { AgentClient } from './agent-client.js';
 import type { CgroupManager, SandboxCgroup } from './cgroup.js';
 import { detectCgroups } from './cgroups.js';
+import { DeadlineScheduler } from './deadlines.js';
+import { KERNEL_STATE_FILE, KERNELS_IN_SANDBOX, KernelManager, normalizeLanguage } from './kernels.js';
 import { isSameProcess, launchSandbox } from './launcher.js';
+import { processMemory } from './memory.js';
+import { ProcessRegistry, TrackedProcess } from './processes.js';
+import { transpileTypeScript } from './typescript.js';
 
 export interface LinuxEngineOptions {
   stateDir: string;
@@ -52,6 +66,14 @@ export interface LinuxEngineOptions {
 // sockaddr_un.sun_path holds 108 bytes including the NUL.
 const MAX_SOCKET_PATH = 107;
 
+/** Most children one fork may make. */
+export const MAX_FORK_COUNT = 64;
+
+function defaultKernelsDir(): string {
+  if (process.env.MITOS_KERNELS_DIR) return process.env.MITOS_KERNELS_DIR;
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../../agent/kernels');
+}
+
 export function defaultAgentPath(): string {
   if (process.env.MITOS_AGENT_PATH) return process.env.MITOS_AGENT_PATH;
   const here = dirname(fileURLToPath(import.meta.url));
@@ -65,6 +87,10 @@ export class LinuxEngine implements Engine {
   private readonly clients = new Map<string, AgentClient>();
   private readonly cgroupHandles = new Map<string, SandboxCgroup>();
   private readonly imageBuilds = new Map<string, Promise<void>>();
+  private readonly processes = new ProcessRegistry();
+  private readonly kernels: KernelManager;
+  private readonly deadlines: DeadlineScheduler;
+  private readonly events = new EventEmitter();
   private closed = false;
 
   private constructor(
@@ -77,6 +103,23 @@ export class LinuxEngine implements Engine {
   ) {
     this.store = new StateStore(db);
     this.files = this.makeFiles();
+    this.kernels = new KernelManager({
+      client: (id) => this.client(id),
+      startKernelProcess: async (id, command, env) => {
+        const p = (await this.startProcess(id, { command, env, timeoutMs: 0 })) as TrackedProcess;
+        let err = '';
+        p.subscribe({ onStderr: (d) => (err += d.toString()) });
+        return { pid: p.pid, exited: () => p.exited, stderr: () => err };
+      },
+    });
+    this.deadlines = new DeadlineScheduler({
+      deadlines: () => this.store.deadlines(),
+      expire: async (id) => {
+        this.log('info', 'sandbox deadline reached; terminating', { sandbox: id });
+        await this.terminate(id);
+      },
+    });
+    this.events.setMaxListeners(0);
   }
 
   static async open(options: LinuxEngineOptions): Promise<LinuxEngine> {
@@ -116,10 +159,15 @@ export class LinuxEngine implements Engine {
     }
     const ownsDb = !options.db;
     const db = options.db ?? openDatabase(join(stateDir, 'mitos.db'));
-    const storage = await openStorage({ stateDir, prefer: options.storage });
+    const storage = await openStorage({ stateDir, prefer: options.storage, uidBase: opts.uidBase });
     const cgroups = detectCgroups({ parent: options.cgroupParent ?? process.env.MITOS_CGROUP_PARENT ?? 'mitos' });
+    // Kernels are copied into the state directory, which the sandbox uid can traverse, and
+    // bind-mounted read-only into every sandbox.
+    cpSync(defaultKernelsDir(), join(stateDir, 'kernels'), { recursive: true });
+    chmodSync(join(stateDir, 'kernels'), 0o755);
     const engine = new LinuxEngine(opts, db, ownsDb, storage, cgroups);
     await engine.recover();
+    engine.deadlines.rearm();
     return engine;
   }
 
@@ -141,6 +189,7 @@ export class LinuxEngine implements Engine {
         row.initPid !== null &&
         row.initStartTicks !== null &&
         isSameProcess(row.initPid, row.initStartTicks);
+      if (alive && row.state === 'paused') continue; // frozen: it cannot answer a ping
       if (alive) {
         try {
           await this.client(row.id).ping();
@@ -243,20 +292,7 @@ export class LinuxEngine implements Engine {
     const template = this.store.template(options.templateId);
     if (!template) throw new MitosError('not_found', `template "${options.templateId}" not found`);
     const limits: ResourceLimits = { ...template.limits, ...definedOnly(options.limits ?? {}) };
-    const row: SandboxRow = {
-      id,
-      templateId: template.id,
-      state: 'creating',
-      createdAt: new Date(),
-      forkTimeMs: 0,
-      hostname: id,
-      limits,
-      parentId: null,
-      generation: 0,
-      initPid: null,
-      initStartTicks: null,
-      supervisorPid: null,
-    };
+    const row = blankRow(id, template.id, limits);
     if (!this.store.reserveSandbox(row)) {
       throw new MitosError(
         'conflict',
@@ -271,17 +307,7 @@ export class LinuxEngine implements Engine {
       const cgroup = await this.cgroups.create(id, limits);
       this.cgroupHandles.set(id, cgroup);
       const root = await this.storage.createRoot(id, template.imageKey);
-      const launched = await launchSandbox({
-        agentPath: this.opts.agentPath,
-        sandboxId: id,
-        hostname: row.hostname,
-        socketPath: this.socketPath(id),
-        logPath: join(this.opts.stateDir, 'logs', `${id}.log`),
-        uidBase: this.opts.uidBase,
-        uidCount: UID_RANGE_SIZE,
-        root,
-        cgroupProcsFiles: cgroup.procsFiles,
-      });
+      const launched = await this.launch(row, root, cgroup);
       const forkTimeMs = performance.now() - started;
       this.store.markRunning(id, { ...launched, forkTimeMs });
       return publicSandbox({ ...row, ...launched, state: 'running', forkTimeMs });
@@ -291,6 +317,21 @@ export class LinuxEngine implements Engine {
       );
       throw err;
     }
+  }
+
+  private launch(row: SandboxRow, root: RootLayout, cgroup: SandboxCgroup) {
+    return launchSandbox({
+      agentPath: this.opts.agentPath,
+      sandboxId: row.id,
+      hostname: row.hostname,
+      socketPath: this.socketPath(row.id),
+      logPath: join(this.opts.stateDir, 'logs', `${row.id}.log`),
+      uidBase: this.opts.uidBase,
+      uidCount: UID_RANGE_SIZE,
+      root,
+      cgroupProcsFiles: cgroup.procsFiles,
+      bindReadOnly: [`${join(this.opts.stateDir, 'kernels')}:${KERNELS_IN_SANDBOX}`],
+    });
   }
 
   get(id: string): SandboxInfo | undefined {
@@ -338,24 +379,224 @@ export class LinuxEngine implements Engine {
     await this.storage.removeRoot(id);
     rmSync(this.socketPath(id), { force: true });
     this.clients.delete(id);
+    this.processes.forget(id);
+    this.kernels.forget(id);
+    const hadDeadline = this.store.deadline(id) !== null;
     this.store.deleteSandbox(id);
+    if (hadDeadline) this.deadlines.rearm();
+    this.events.emit('gone', id);
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.deadlines.stop();
+    this.processes.releaseAll();
     if (this.ownsDb) this.db.close();
+  }
+
+  onSandboxGone(listener: (sandboxId: string) => void): () => void {
+    this.events.on('gone', listener);
+    return () => this.events.off('gone', listener);
+  }
+
+  async startProcess(sandboxId: string, options: ProcessOptions): Promise<ProcessHandle> {
+    this.running(sandboxId);
+    const tracked = new TrackedProcess(options.command);
+    const exec = await this.client(sandboxId).startExec(
+      {
+        command: options.command,
+        cwd: options.cwd,
+        env: options.env,
+        timeoutMs: options.timeoutMs,
+        pty: options.pty,
+        stdin: options.stdin,
+        detachOnClose: true,
+      },
+      { onStdout: (d) => tracked.output('stdout', d), onStderr: (d) => tracked.output('stderr', d) },
+    );
+    tracked.attach(exec);
+    tracked.pid = await exec.pid;
+    this.processes.add(sandboxId, tracked);
+    return tracked;
+  }
+
+  async listProcesses(sandboxId: string): Promise<ProcessInfo[]> {
+    this.running(sandboxId);
+    const live = await this.client(sandboxId).processes();
+    return live.map((p) => {
+      const t = this.processes.get(sandboxId, p.pid);
+      return t && !t.exited
+        ? { pid: p.pid, command: p.command, tracked: true, startedAt: t.startedAt }
+        : { pid: p.pid, command: p.command, tracked: false };
+    });
+  }
+
+  getProcess(sandboxId: string, pid: number): ProcessHandle | undefined {
+    return this.processes.get(sandboxId, pid);
+  }
+
+  async signalProcess(sandboxId: string, pid: number, signal: number): Promise<void> {
+    this.running(sandboxId);
+    await this.client(sandboxId).signal(pid, signal);
+  }
+
+  async pause(sandboxId: string): Promise<void> {
+    const row = this.running(sandboxId, ['running', 'paused']);
+    if (row.state === 'paused') return;
+    await this.cgroup(sandboxId).freeze();
+    this.store.setState(sandboxId, 'paused');
+  }
+
+  async resume(sandboxId: string): Promise<void> {
+    const row = this.running(sandboxId, ['running', 'paused']);
+    if (row.state === 'running') return;
+    await this.cgroup(sandboxId).thaw();
+    this.store.setState(sandboxId, 'running');
+  }
+
+  async setDeadline(sandboxId: string, deadline: Date | null): Promise<void> {
+    this.running(sandboxId, ['running', 'paused']);
+    this.store.setDeadline(sandboxId, deadline ? deadline.getTime() : null);
+    this.deadlines.rearm();
+  }
+
+  getDeadline(sandboxId: string): Date | null {
+    const ms = this.store.deadline(sandboxId);
+    return ms === null ? null : new Date(ms);
+  }
+
+  async connectPort(sandboxId: string, port: number): Promise<Duplex> {
+    this.running(sandboxId);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new MitosError('invalid_request', `port must be 1..65535, got ${port}`);
+    }
+    return this.client(sandboxId).connectTcp(port);
+  }
+
+  async runCode(sandboxId: string, options: RunCodeOptions): Promise<RunCodeOutcome> {
+    this.running(sandboxId);
+    const language = normalizeLanguage(options.language);
+    if (!language) {
+      throw new MitosError(
+        'kernel_unavailable',
+        `unsupported language ${JSON.stringify(options.language)}`,
+        { sandbox: sandboxId },
+        {
+          remediation: 'use python, javascript or typescript',
+        },
+      );
+    }
+    if (language === 'typescript') {
+      const code = transpileTypeScript(options.code);
+      return this.kernels.run(sandboxId, 'javascript', code, options);
+    }
+    return this.kernels.run(sandboxId, language, options.code, options);
+  }
+
+  async fork(sandboxId: string, options: ForkOptions): Promise<ForkOutcome> {
+    this.assertOpen();
+    const started = performance.now();
+    const parent = this.running(sandboxId);
+    const count = options.ids?.length ?? options.count;
+    if (!Number.isInteger(count) || count < 1 || count > MAX_FORK_COUNT) {
+      throw new MitosError('invalid_request', `fork count must be 1..${MAX_FORK_COUNT}, got ${count}`);
+    }
+    if (options.ids && options.ids.length !== options.count) {
+      throw new MitosError('invalid_request', `got ${options.ids.length} child ids for a fork of ${options.count}`);
+    }
+    const ids = options.ids ?? Array.from({ length: count }, () => newSandboxId());
+    if (new Set(ids).size !== ids.length || !ids.every(isValidId)) {
+      throw new MitosError('invalid_request', 'child ids must be unique valid ids');
+    }
+    // Interpreter state is written into the parent's filesystem first, so the snapshot has it.
+    const kernel = await this.kernels.snapshot(sandboxId).catch(() => undefined);
+    const rows: SandboxRow[] = [];
+    try {
+      for (const id of ids) {
+        const row: SandboxRow = {
+          ...blankRow(id, parent.templateId, parent.limits),
+          parentId: parent.id,
+          generation: parent.generation + 1,
+        };
+        if (!this.store.reserveSandbox(row)) {
+          throw new MitosError('conflict', `sandbox "${id}" already exists`, { sandbox: id });
+        }
+        rows.push(row);
+      }
+      const parentCgroup = this.cgroup(sandboxId);
+      const roots: RootLayout[] = [];
+      // Frozen, the parent's files are one consistent instant for every child.
+      await parentCgroup.freeze();
+      try {
+        for (const id of ids) roots.push(await this.storage.snapshotRoot(sandboxId, id));
+      } finally {
+        await parentCgroup.thaw();
+      }
+      if (kernel)
+        void this.client(sandboxId)
+          .remove(KERNEL_STATE_FILE)
+          .catch(() => {});
+      const children = await Promise.all(
+        rows.map(async (row, i) => {
+          const cgroup = await this.cgroups.create(row.id, row.limits);
+          this.cgroupHandles.set(row.id, cgroup);
+          const launched = await this.launch(row, roots[i] as RootLayout, cgroup);
+          const forkTimeMs = performance.now() - started;
+          this.store.markRunning(row.id, { ...launched, forkTimeMs });
+          return publicSandbox({ ...row, ...launched, state: 'running', forkTimeMs });
+        }),
+      );
+      return {
+        parent: publicSandbox(this.store.sandbox(sandboxId) as SandboxRow),
+        children,
+        carried: {
+          filesystem: true,
+          interpreter: kernel !== undefined && kernel.saved.length + kernel.skipped.length > 0,
+          interpreterSkipped: kernel?.skipped ?? [],
+          processes: false,
+        },
+        forkTimeMs: performance.now() - started,
+      };
+    } catch (err) {
+      for (const row of rows) {
+        const current = this.store.sandbox(row.id);
+        await this.teardown(current ?? row).catch(() => {});
+      }
+      throw err;
+    }
+  }
+
+  async usage(sandboxId: string): Promise<SandboxUsage> {
+    const row = this.running(sandboxId, ['running', 'paused']);
+    const cgroup = this.cgroup(sandboxId);
+    const pids = await cgroup.pids();
+    if (row.supervisorPid) pids.push(row.supervisorPid);
+    const mem = processMemory(pids);
+    return {
+      sandboxId,
+      memory: { ...mem, cgroupBytes: await cgroup.memoryBytes() },
+      disk: (await this.storage.usage(sandboxId)) ?? null,
+      cpuNs: await cgroup.cpuUsageNs(),
+    };
+  }
+
+  private cgroup(id: string): SandboxCgroup {
+    const c = this.cgroupHandles.get(id) ?? this.cgroups.open(id);
+    if (!c) throw new MitosError('internal', `the cgroup of sandbox "${id}" is missing`, { sandbox: id });
+    this.cgroupHandles.set(id, c);
+    return c;
   }
 
   private assertOpen(): void {
     if (this.closed) throw new MitosError('internal', 'the engine is closed');
   }
 
-  private running(id: string): SandboxRow {
+  private running(id: string, allowed: SandboxRow['state'][] = ['running']): SandboxRow {
     const row = this.store.sandbox(id);
     if (!row || row.state === 'creating' || row.state === 'terminating') {
       throw new MitosError('not_found', `sandbox "${id}" not found`);
     }
-    if (row.state !== 'running') {
+    if (!allowed.includes(row.state)) {
       throw new MitosError('sandbox_not_running', `sandbox "${id}" is ${row.state}`, { sandbox: id, state: row.state });
     }
     return row;
@@ -384,11 +625,23 @@ export class LinuxEngine implements Engine {
       remove: async (id, path) => on(id).remove(path),
     };
   }
+}
 
-  /** Random bytes for a fresh identity (used by fork). */
-  static seed(): Buffer {
-    return randomBytes(64);
-  }
+function blankRow(id: string, templateId: string, limits: ResourceLimits): SandboxRow {
+  return {
+    id,
+    templateId,
+    state: 'creating',
+    createdAt: new Date(),
+    forkTimeMs: 0,
+    hostname: id,
+    limits,
+    parentId: null,
+    generation: 0,
+    initPid: null,
+    initStartTicks: null,
+    supervisorPid: null,
+  };
 }
 
 function assertSearchable(dir: string): void {

@@ -18,6 +18,8 @@ export interface LaunchSpec {
   uidCount: number;
   root: RootLayout;
   cgroupProcsFiles: string[];
+  /** `HOSTDIR:SANDBOXDIR` pairs bind-mounted read-only into the sandbox. */
+  bindReadOnly?: string[];
 }
 
 export interface LaunchedSandbox {
@@ -58,6 +60,7 @@ export function launchArgs(spec: LaunchSpec): string[] {
     );
   }
   for (const f of spec.cgroupProcsFiles) args.push('--cgroup-procs', f);
+  for (const b of spec.bindReadOnly ?? []) args.push('--bind-ro', b);
   return args;
 }
 
@@ -66,6 +69,9 @@ export function launchSandbox(spec: LaunchSpec): Promise<LaunchedSandbox> {
     const child = spawn(spec.agentPath, launchArgs(spec), {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // The sandbox init inherits this environment and /proc/1/environ is readable inside the
+      // sandbox: never pass the server's own (it may hold API keys).
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
     });
     let out = '';
     let err = '';

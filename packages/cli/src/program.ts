@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerAuth } from './commands/auth.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerFiles } from './commands/files.js';
+import { registerFork } from './commands/fork.js';
 import { registerRun } from './commands/run.js';
 import { registerSandbox } from './commands/sandbox.js';
 import { registerServe } from './commands/serve.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerSandbox(program);
   registerRun(program);
+  registerFork(program);
   registerTemplate(program);
   registerFiles(program);
   registerAuth(program);

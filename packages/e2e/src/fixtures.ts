@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '@mitos/engine';
 import { type TestEngineEnv, testEngineEnv } from '@mitos/engine/testing';
-import { type RunningServer, startServer } from '@mitos/server';
+import { type RunningServer, type ServerOptions, startServer } from '@mitos/server';
 
 export const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '../../cli/dist/main.js');
 
@@ -16,11 +16,20 @@ export interface LiveServer {
   stop(): Promise<void>;
 }
 
-export async function liveServer(options: { apiKeys?: string[] } = {}): Promise<LiveServer> {
+export async function liveServer(
+  options: { apiKeys?: string[]; serverOptions?: Partial<ServerOptions> } = {},
+): Promise<LiveServer> {
   const env = testEngineEnv();
   const db = openDatabase(join(env.stateDir, 'mitos.db'));
   const engine = await env.open({ db });
-  const server = await startServer({ engine, db, port: 0, apiKeys: options.apiKeys ?? [], logger: quietLogger() });
+  const server = await startServer({
+    engine,
+    db,
+    port: 0,
+    apiKeys: options.apiKeys ?? [],
+    logger: quietLogger(),
+    ...options.serverOptions,
+  });
   return {
     url: server.url,
     env,

@@ -9,6 +9,7 @@ import {
   NotFoundError,
   RateLimitedError,
   RequestCanceledError,
+  SandboxNotRunningError,
   TimeoutTooLargeError,
   UnauthorizedError,
 } from './errors.js';
@@ -27,6 +28,7 @@ describe('errorFromResponse: class chosen by envelope code', () => {
     ['file_failed', 500, FileError],
     ['conflict', 409, ConflictError],
     ['idempotency_in_flight', 409, ConflictError],
+    ['sandbox_not_running', 409, SandboxNotRunningError],
   ];
   for (const [code, status, Class] of rows) {
     test(`${code} -> ${Class.name}`, () => {

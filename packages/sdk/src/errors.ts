@@ -119,6 +119,11 @@ export class ConflictError extends AgentRunError {
   static override readonly brand: symbol = Symbol.for('mitos.sdk.ConflictError');
 }
 
+/** `sandbox_not_running`: the sandbox is paused; resume it (or terminate it) first. */
+export class SandboxNotRunningError extends AgentRunError {
+  static override readonly brand: symbol = Symbol.for('mitos.sdk.SandboxNotRunningError');
+}
+
 const CLASS_BY_CODE: Readonly<Record<string, new (init: AgentRunErrorInit) => AgentRunError>> = {
   not_found: NotFoundError,
   unauthorized: UnauthorizedError,
@@ -130,6 +135,7 @@ const CLASS_BY_CODE: Readonly<Record<string, new (init: AgentRunErrorInit) => Ag
   file_failed: FileError,
   conflict: ConflictError,
   idempotency_in_flight: ConflictError,
+  sandbox_not_running: SandboxNotRunningError,
 };
 
 /** Build the class selected by `init.code`; unknown codes give the base class. */

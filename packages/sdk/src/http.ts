@@ -1,12 +1,16 @@
 /**
  * The one place requests are made: base URL, bearer auth, Idempotency-Key, JSON bodies,
  * the timeout clock combined with the caller's signal, and error responses turned into
- * typed errors. Nothing else in the SDK calls fetch.
+ * typed errors. Nothing else in the SDK calls fetch or opens a WebSocket.
  * @module
  */
+import type { IncomingMessage } from 'node:http';
 import { redact } from '@mitos/protocol';
+import { WebSocket } from 'ws';
 import { AgentRunError } from './errors.js';
 import { errorFromResponse } from './response-error.js';
+import { ResponseStream } from './response-stream.js';
+import { describeNetworkError } from './transport-error.js';
 
 export interface RequestOptions {
   body?: unknown;
@@ -16,7 +20,33 @@ export interface RequestOptions {
   signal?: AbortSignal | undefined;
 }
 
+export interface StreamRequestOptions {
+  body?: unknown;
+  /**
+   * Milliseconds of silence (before the response head, or between two body chunks) after
+   * which the stream is abandoned; 0 disables the clock. Re-armed on every chunk, so a long
+   * but chatty stream never trips it.
+   */
+  idleTimeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+export interface WebSocketOptions {
+  protocol: string;
+  /**
+   * Called with the new socket before any of its events can fire. Attach message listeners
+   * here: a server may send its first frames together with the handshake, and ws delivers
+   * them before an `await` on the returned promise would resume.
+   */
+  prepare?: (ws: WebSocket) => void;
+  /** Milliseconds for the whole opening handshake. */
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+/** An error response to a stream request is an envelope; more than this is not worth reading. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 export class HttpClient {
   readonly baseUrl: string;
@@ -65,8 +95,8 @@ export class HttpClient {
     const clock = opts.timeoutMs > 0 ? AbortSignal.timeout(opts.timeoutMs) : undefined;
     const signal = clock && user ? AbortSignal.any([clock, user]) : (clock ?? user);
 
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.#apiKey) headers.authorization = `Bearer ${this.#apiKey}`;
+    const headers = this.#headers();
+    headers.accept = 'application/json';
     if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
     let body: string | undefined;
     if (opts.body !== undefined) {
@@ -96,6 +126,141 @@ export class HttpClient {
         err,
       );
     }
+  }
+
+  /**
+   * Start a streaming request (NDJSON) and resolve once a 2xx response head arrived. The
+   * body is read by iterating the returned stream; closing it (or breaking out of the loop)
+   * drops the connection, which is how the server learns the client went away.
+   */
+  async stream(method: string, path: string, opts: StreamRequestOptions): Promise<ResponseStream> {
+    const user = opts.signal;
+    if (user?.aborted) throw user.reason;
+    const headers = this.#headers();
+    headers.accept = 'application/x-ndjson, application/json';
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(opts.body);
+    }
+    const stream = new ResponseStream({
+      user,
+      idleTimeoutMs: opts.idleTimeoutMs,
+      idleError: () => this.#idleError(method, path, opts.idleTimeoutMs),
+      redact: (text) => this.redact(text),
+    });
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, { method, headers, body, signal: stream.signal });
+    } catch (err) {
+      stream.close();
+      throw stream.failure() ?? this.#connectionError(err);
+    }
+    if (res.status < 200 || res.status > 299) {
+      const text = await readSome(res, MAX_ERROR_BODY_BYTES).catch(() => '');
+      stream.close();
+      throw errorFromResponse(res.status, text, [this.#apiKey]);
+    }
+    if (!res.body) {
+      stream.close();
+      throw invalidResponse(`${method} ${path} answered ${res.status} without a body`);
+    }
+    stream.attach(res.body);
+    return stream;
+  }
+
+  /** The WebSocket URL for `path` (ws:// or wss:// from the base URL). Never carries the key. */
+  wsUrl(path: string): string {
+    return this.baseUrl.replace(/^http/, 'ws') + path;
+  }
+
+  /**
+   * Open a WebSocket with the bearer in the upgrade's Authorization header, offering exactly
+   * `protocol` and insisting the server selects it. Resolves once the socket is open.
+   */
+  openWebSocket(path: string, opts: WebSocketOptions): Promise<WebSocket> {
+    const user = opts.signal;
+    if (user?.aborted) return Promise.reject(user.reason);
+    const headers = this.#headers();
+    // Compression buys nothing for keystrokes and costs a zlib context per terminal.
+    const ws = new WebSocket(this.wsUrl(path), [opts.protocol], { headers, perMessageDeflate: false });
+    return new Promise<WebSocket>((resolve, reject) => {
+      let settled = false;
+      const finish = (failed: boolean, err?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        user?.removeEventListener('abort', onAbort);
+        ws.off('open', onOpen);
+        ws.off('unexpected-response', onResponse);
+        ws.off('error', onError);
+        if (!failed) {
+          resolve(ws);
+          return;
+        }
+        ws.terminate();
+        reject(err);
+      };
+      const fail = (err: unknown): void => finish(true, err);
+      const onAbort = (): void => fail(user?.reason);
+      const onOpen = (): void => {
+        // ws already rejects a missing or unexpected protocol; this guards a future relaxation.
+        if (ws.protocol === opts.protocol) finish(false);
+        else
+          fail(invalidResponse(`the server selected WebSocket subprotocol "${ws.protocol}", not "${opts.protocol}"`));
+      };
+      const onResponse = (_req: unknown, res: IncomingMessage): void => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size <= MAX_ERROR_BODY_BYTES) chunks.push(c);
+        });
+        const done = (): void =>
+          fail(errorFromResponse(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), [this.#apiKey]));
+        res.once('end', done);
+        res.once('error', done);
+      };
+      const onError = (err: Error): void => {
+        const protocolRefused = /subprotocol/i.test(err.message);
+        fail(
+          protocolRefused
+            ? invalidResponse(
+                `the server did not accept the WebSocket subprotocol "${opts.protocol}": ${err.message}`,
+                err,
+              )
+            : this.#connectionError(err),
+        );
+      };
+      // Errors after the handshake belong to the session owner, but an 'error' event with no
+      // listener would crash the process, so one stays attached for the socket's whole life.
+      ws.on('error', () => {});
+      opts.prepare?.(ws);
+      ws.on('open', onOpen);
+      ws.on('unexpected-response', onResponse);
+      ws.on('error', onError);
+      user?.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(
+        () => fail(this.#timeoutError('GET', path.split('?')[0] ?? path, opts.timeoutMs, undefined)),
+        opts.timeoutMs,
+      );
+    });
+  }
+
+  #headers(): Record<string, string> {
+    const headers: Record<string, string> = {};
+    if (this.#apiKey) headers.authorization = `Bearer ${this.#apiKey}`;
+    return headers;
+  }
+
+  #idleError(method: string, path: string, ms: number): AgentRunError {
+    return new AgentRunError({
+      code: 'request_timeout',
+      message: 'the server went silent in the middle of a stream',
+      cause: `${method} ${path} sent nothing for ${ms} ms`,
+      remediation: 'raise the call timeout, or check the server is healthy with `mitos doctor`',
+      context: { idle_timeout_ms: ms },
+    });
   }
 
   #timeoutError(method: string, path: string, ms: number, err: unknown): AgentRunError {
@@ -159,14 +324,15 @@ function checkBaseUrl(raw: string): string {
   });
 }
 
-/** fetch wraps the socket error (ECONNREFUSED, ENOTFOUND, ...) in a generic TypeError. */
-function describeNetworkError(err: unknown): string {
-  const inner = (err as { cause?: unknown } | undefined)?.cause;
-  for (const e of [inner, err]) {
-    if (e instanceof Error) {
-      const code = (e as { code?: unknown }).code;
-      return typeof code === 'string' && !e.message.includes(code) ? `${code}: ${e.message}` : e.message;
-    }
+/** Read at most `limit` bytes of a body as text, then drop the rest of it. */
+async function readSome(res: Response, limit: number): Promise<string> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    chunks.push(chunk);
+    size += chunk.byteLength;
+    if (size >= limit) break;
   }
-  return String(err);
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }

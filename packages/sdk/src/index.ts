@@ -9,6 +9,10 @@
  * @module
  */
 export { ID_PATTERN, MAX_TIMEOUT_SECONDS, newIdempotencyKey, newSandboxId } from '@mitos/protocol';
+export { BackgroundProcess, type ProcessCallbacks } from './background.js';
+export * from './cluster/index.js';
+export { Execution, type ExecutionError, MIME, Result } from './code/execution.js';
+export type { RunCodeOptions } from './code/run-code.js';
 export {
   type ApiKeySource,
   type BaseUrlSource,
@@ -31,20 +35,30 @@ export {
   NotFoundError,
   RateLimitedError,
   RequestCanceledError,
+  SandboxNotRunningError,
   TimeoutTooLargeError,
   UnauthorizedError,
 } from './errors.js';
+export type { ExecChunk, ExecEvent, ExecExit } from './exec-stream.js';
 export { SandboxFiles, type WriteOptions } from './files.js';
-export { type ExecOptions, Sandbox } from './sandbox.js';
+export { type ForkCarried, type ForkReport, type LiveForkOptions, MAX_FORK_COUNT } from './fork.js';
+export type { DiskUsage, MemoryUsage, Metering, SandboxMetering } from './metering.js';
+export type { Forward, Preview } from './ports.js';
+export { type BackgroundOptions, type ProcessInfo, SandboxProcesses } from './processes.js';
+export { PTY_SUBPROTOCOL, PtyHandle, type PtyOptions } from './pty.js';
+export { Sandbox } from './sandbox.js';
 export { type ForkOptions, SandboxServer, type TemplateOptions } from './server.js';
+export type { SignalLike } from './signals.js';
 export type {
   CallOptions,
   ClientOptions,
+  ExecOptions,
   ExecResult,
   FileEntry,
   HealthInfo,
   Network,
   ResourceLimits,
+  SandboxDetails,
   SandboxInfo,
   TemplateInfo,
 } from './types.js';

@@ -5,7 +5,15 @@
  */
 import type { ExecResponse, FileEntryWire, NetworkRequest, ResourceLimitsRequest } from '@mitos/protocol';
 import { invalidResponse } from './http.js';
-import type { ExecResult, FileEntry, Network, ResourceLimits, SandboxInfo, TemplateInfo } from './types.js';
+import type {
+  ExecResult,
+  FileEntry,
+  Network,
+  ResourceLimits,
+  SandboxDetails,
+  SandboxInfo,
+  TemplateInfo,
+} from './types.js';
 
 type Raw = Record<string, unknown>;
 
@@ -115,4 +123,18 @@ export function toWireNetwork(net: Network): NetworkRequest {
   if (net.inbound && net.inbound !== 'deny') out.inbound = net.inbound;
   if (net.inboundCidrs?.length) out.inbound_cidrs = net.inboundCidrs;
   return out;
+}
+
+/** `GET /v1/sandboxes/{id}`: the list record plus lineage and lifetime (api-extensions.md). */
+export function toSandboxDetails(value: unknown, fallback?: { id: string; templateId: string }): SandboxDetails {
+  const r = obj(value, 'a sandbox');
+  const deadline = num(r.deadline_unix);
+  return {
+    ...toSandboxInfo(r, fallback),
+    hostname: str(r.hostname),
+    parentId: str(r.parent_id) || undefined,
+    generation: num(r.generation),
+    // 0 means "no deadline" on the wire.
+    deadline: deadline ? new Date(deadline * 1000) : undefined,
+  };
 }

@@ -7,6 +7,7 @@ import { newIdempotencyKey, newSandboxId } from '@mitos/protocol';
 import { DEFAULT_BASE_URL, resolveConfig } from './config.js';
 import { AgentRunError } from './errors.js';
 import { HttpClient } from './http.js';
+import { type Metering, toMetering } from './metering.js';
 import {
   toSandboxInfo,
   toSandboxList,
@@ -132,6 +133,15 @@ export class SandboxServer {
 
   async listSandboxes(opts: CallOptions = {}): Promise<SandboxInfo[]> {
     return toSandboxList(await this.#get('/v1/sandboxes', opts));
+  }
+
+  /**
+   * Memory, disk and CPU per sandbox, with copy-on-write data shared between forks counted
+   * once (`GET /v1/metering`).
+   * @example for (const s of (await server.metering()).sandboxes) console.log(s.sandbox, s.memory.uniqueBytes);
+   */
+  async metering(opts: CallOptions = {}): Promise<Metering> {
+    return toMetering(await this.#get('/v1/metering', opts));
   }
 
   #get(path: string, opts: CallOptions): Promise<unknown> {

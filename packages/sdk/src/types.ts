@@ -16,6 +16,21 @@ export interface CallOptions {
   signal?: AbortSignal | undefined;
 }
 
+export interface ExecOptions extends CallOptions {
+  /** Kill the command after this many seconds (default 30, at most 86400). */
+  timeoutSeconds?: number;
+  /** Working directory (server default `/workspace`). */
+  cwd?: string;
+  env?: Record<string, string>;
+  /**
+   * Called with each stdout chunk as it arrives. Giving either callback switches the call to
+   * the streaming route; the result still carries the full output. A callback that throws
+   * cancels the command.
+   */
+  onStdout?: (data: Uint8Array) => void;
+  onStderr?: (data: Uint8Array) => void;
+}
+
 /** A mitos extension to fork: per-sandbox resource caps. */
 export interface ResourceLimits {
   memoryMb?: number;
@@ -43,6 +58,17 @@ export interface SandboxInfo {
   createdAt: string | undefined;
   forkTimeMs: number;
   state: string | undefined;
+}
+
+/** `GET /v1/sandboxes/{id}`: the list record plus lineage and lifetime (mitos extensions). */
+export interface SandboxDetails extends SandboxInfo {
+  hostname: string | undefined;
+  /** The sandbox this one was forked from; undefined for a sandbox made from a template. */
+  parentId: string | undefined;
+  /** 0 for a sandbox made from a template, parent's generation + 1 for a fork. */
+  generation: number | undefined;
+  /** When the sandbox will be terminated; undefined when it has no deadline. */
+  deadline: Date | undefined;
 }
 
 export interface TemplateInfo {

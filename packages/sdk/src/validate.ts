@@ -61,3 +61,44 @@ export function assertPath(path: unknown): asserts path is string {
     context: { field: 'path' },
   });
 }
+
+/**
+ * A sandbox lifetime for set_timeout: unlike a command timeout, 0 has no "server default"
+ * meaning, so only 1..86400 whole seconds are accepted.
+ */
+export function assertLifetimeSeconds(seconds: unknown): asserts seconds is number {
+  if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds <= 0) {
+    throw new AgentRunError({
+      code: 'invalid_request',
+      message: 'invalid timeout',
+      cause: `the lifetime must be a whole number of seconds > 0, got ${String(seconds)}`,
+      remediation: 'pass the number of seconds from now after which the sandbox is terminated',
+      context: { field: 'seconds' },
+    });
+  }
+  assertTimeoutSeconds(seconds, 'seconds');
+}
+
+/** A TCP port inside the sandbox, 1..65535 (wire-v1.md 4.19, 4.20). */
+export function assertPort(port: unknown): asserts port is number {
+  if (typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65_535) return;
+  throw new AgentRunError({
+    code: 'invalid_request',
+    message: 'invalid port',
+    cause: `the port must be a whole number from 1 to 65535, got ${String(port)}`,
+    remediation: 'pass the port the service listens on inside the sandbox, e.g. 8000',
+    context: { field: 'port' },
+  });
+}
+
+/** A whole number in [min, max], for counts and terminal sizes. */
+export function assertIntInRange(value: unknown, min: number, max: number, field: string): asserts value is number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return;
+  throw new AgentRunError({
+    code: 'invalid_request',
+    message: `invalid ${field}`,
+    cause: `${field} must be a whole number from ${min} to ${max}, got ${String(value)}`,
+    remediation: `pass ${field} between ${min} and ${max}`,
+    context: { field },
+  });
+}

@@ -27,9 +27,9 @@ describe('routing and error envelopes', () => {
     const templates = await t.call('/v1/templates', undefined, { method: 'DELETE' });
     assert.equal(templates.headers.get('allow'), 'GET, HEAD, POST');
 
-    const sandbox = await t.call('/v1/sandboxes/sb-1', undefined, { method: 'GET' });
+    const sandbox = await t.call('/v1/sandboxes/sb-1', undefined, { method: 'PUT' });
     assert.equal(sandbox.status, 405);
-    assert.equal(sandbox.headers.get('allow'), 'DELETE');
+    assert.equal(sandbox.headers.get('allow'), 'GET, HEAD, DELETE');
   });
 
   it('routes POST /v1/files/<unknown verb> to 404 and GET on a file verb to 405', async () => {

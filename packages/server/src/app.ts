@@ -1,8 +1,14 @@
 /**
  * Composition: the middleware chain and every route, in one place. Order matters: the request
- * logger wraps everything (so 401s and 404s are logged too), then auth guards every route
- * including health and unknown paths, then the routes.
+ * logger wraps everything (so 401s and 404s are logged too), then host-form previews (their
+ * token is their credential), then auth guards every other route including health and unknown
+ * paths (path-form previews excepted, for the same reason), then the routes.
+ *
+ * createApiServer also builds what outlives a request: stream and forward registries, the
+ * terminal WebSocket server, and the upgrade handler the node server feeds.
  */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Engine } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import type { Database } from 'better-sqlite3';
@@ -10,15 +16,37 @@ import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { AppEnv, RouteDeps } from './env.js';
 import { createErrorResponder } from './errors.js';
+import { ForwardRegistry } from './forwards.js';
+import { IdClaims } from './id-claims.js';
 import { IdempotencyStore } from './idempotency.js';
 import { createLogger, requestLogger } from './logging.js';
-import { bearerAuth, normalizeApiKeys } from './middleware/auth.js';
+import { bearerAuth, normalizeApiKeys, type SandboxTokenVerifier } from './middleware/auth.js';
+import { resolvePreviewSecret } from './preview/secret.js';
+import { PreviewSigner } from './preview/token.js';
+import { createTerminalSocketServer } from './pty/websocket.js';
 import { registerExecRoutes } from './routes/exec.js';
+import { registerExecStreamRoutes } from './routes/exec-stream.js';
 import { registerFileRoutes } from './routes/files.js';
+import { registerForwardRoutes } from './routes/forward.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerLifecycleRoutes } from './routes/lifecycle.js';
+import { registerLiveForkRoutes } from './routes/live-fork.js';
+import { registerMeteringRoutes } from './routes/metering.js';
+import {
+  DEFAULT_PREVIEW_TTL_SECONDS,
+  isPreviewPath,
+  previewHostProxy,
+  registerPreviewRoutes,
+} from './routes/preview.js';
+import { registerProcessRoutes } from './routes/processes.js';
+import { registerPtyRoutes } from './routes/pty.js';
+import { registerRunCodeRoutes } from './routes/run-code.js';
 import { registerSandboxRoutes } from './routes/sandboxes.js';
 import { registerTemplateRoutes } from './routes/templates.js';
 import { createRouter } from './routing.js';
+import { ServerSettings } from './settings.js';
+import { DEFAULT_MAX_STREAMS_PER_SANDBOX, StreamRegistry } from './streaming/registry.js';
+import { UpgradeDispatcher } from './upgrade.js';
 import { quote } from './validate.js';
 import { packageVersion } from './version.js';
 
@@ -26,12 +54,24 @@ export const DEFAULT_MAX_EXEC_TIMEOUT_SECONDS = 86_400;
 
 export interface AppDeps {
   engine: Engine;
-  /** Holds the idempotency_keys table (created if missing). */
+  /** Holds the idempotency_keys and server_settings tables (created if missing). */
   db: Database;
   /** Empty or absent: tokenless. */
   apiKeys?: string[];
-  /** Ceiling for exec timeouts in seconds; 0 = none. Default 86400. */
+  /** Cluster mode: requests naming a sandbox need that sandbox's own token (middleware/auth.ts). */
+  sandboxTokens?: SandboxTokenVerifier;
+  /** Ceiling for exec, run_code and set_timeout seconds; 0 = none. Default 86400. */
   maxExecTimeoutSeconds?: number;
+  /** Concurrent exec/run_code/process streams and terminals per sandbox; 0 = unlimited. Default 16. */
+  maxStreamsPerSandbox?: number;
+  /** Deadline given to every sandbox a fork creates, in seconds; 0 or absent = none. */
+  defaultLifetimeSeconds?: number;
+  /** Lifetime of minted preview URLs. Default 3600. */
+  previewTtlSeconds?: number;
+  /** Serve host-form preview URLs (`https://<id>.preview.<domain>/`); absent: path form. */
+  previewDomain?: string;
+  /** Preview signing secret (>= 16 bytes). Default: env MITOS_PREVIEW_SECRET, else generated and kept in `db`. */
+  previewSecret?: string;
   logger?: Logger;
   version?: string;
   /**
@@ -41,19 +81,46 @@ export interface AppDeps {
   publicUrl?: string | (() => string | undefined);
 }
 
-export function createApp(deps: AppDeps): Hono<AppEnv> {
+export interface ApiServer {
+  app: Hono<AppEnv>;
+  /** For the node HTTP server's 'upgrade' event (terminals, proxied WebSockets). */
+  handleUpgrade(incoming: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Closes forwards, terminals and proxied sockets, and ends open streams. Idempotent. */
+  close(): void;
+}
+
+export function createApiServer(deps: AppDeps): ApiServer {
   const apiKeys = normalizeApiKeys(deps.apiKeys);
   const logger = deps.logger ?? createLogger();
-  const { publicUrl } = deps;
+  const { engine, publicUrl } = deps;
+  const previewDomain = normalizePreviewDomain(deps.previewDomain);
   const routeDeps: RouteDeps = {
-    engine: deps.engine,
+    engine,
     idempotency: new IdempotencyStore(deps.db),
     logger,
     version: deps.version ?? packageVersion(),
-    maxExecTimeoutSeconds: deps.maxExecTimeoutSeconds ?? DEFAULT_MAX_EXEC_TIMEOUT_SECONDS,
+    maxExecTimeoutSeconds: nonNegative(
+      'maxExecTimeoutSeconds',
+      deps.maxExecTimeoutSeconds,
+      DEFAULT_MAX_EXEC_TIMEOUT_SECONDS,
+    ),
     publicUrl: typeof publicUrl === 'function' ? publicUrl : () => publicUrl,
+    streams: new StreamRegistry(
+      nonNegative('maxStreamsPerSandbox', deps.maxStreamsPerSandbox, DEFAULT_MAX_STREAMS_PER_SANDBOX),
+    ),
+    forwards: new ForwardRegistry((id, port) => engine.connectPort(id, port)),
+    preview: {
+      signer: new PreviewSigner(
+        resolvePreviewSecret(deps.previewSecret ?? process.env.MITOS_PREVIEW_SECRET, new ServerSettings(deps.db)),
+      ),
+      ttlSeconds: positive('previewTtlSeconds', deps.previewTtlSeconds, DEFAULT_PREVIEW_TTL_SECONDS),
+      domain: previewDomain,
+    },
+    idClaims: new IdClaims(),
+    defaultLifetimeSeconds: nonNegative('defaultLifetimeSeconds', deps.defaultLifetimeSeconds, 0),
   };
   const respondError = createErrorResponder(logger, apiKeys);
+  const terminals = createTerminalSocketServer();
 
   const app = new Hono<AppEnv>();
   app.onError((err, c) => respondError(err, c));
@@ -61,13 +128,74 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     respondError(new MitosError('not_found', `no route for ${c.req.method} ${quote(c.req.path)}`), c),
   );
   app.use('*', requestLogger(logger));
-  app.use('*', bearerAuth(apiKeys));
+  if (previewDomain) app.use('*', previewHostProxy(routeDeps, previewDomain));
+  const auth = bearerAuth(apiKeys, deps.sandboxTokens);
+  app.use('*', (c, next) => (isPreviewPath(c.req.path) ? next() : auth(c, next)));
 
   const router = createRouter(app, respondError);
   registerHealthRoutes(router, routeDeps);
   registerTemplateRoutes(router, routeDeps);
   registerSandboxRoutes(router, routeDeps);
+  registerLiveForkRoutes(router, routeDeps);
+  registerForwardRoutes(router, routeDeps);
   registerExecRoutes(router, routeDeps);
+  registerExecStreamRoutes(router, routeDeps);
+  registerRunCodeRoutes(router, routeDeps);
   registerFileRoutes(router, routeDeps);
-  return app;
+  registerLifecycleRoutes(router, routeDeps);
+  registerProcessRoutes(router, routeDeps);
+  registerMeteringRoutes(router, routeDeps);
+  registerPreviewRoutes(router, routeDeps);
+  registerPtyRoutes(router, routeDeps, terminals);
+
+  const unsubscribe = engine.onSandboxGone((id) => {
+    routeDeps.forwards.closeSandbox(id);
+    routeDeps.streams.abortSandbox(id);
+  });
+  const upgrades = new UpgradeDispatcher((request, env) => app.fetch(request, env));
+  let closed = false;
+  return {
+    app,
+    handleUpgrade: upgrades.handle,
+    close: () => {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      routeDeps.forwards.closeAll();
+      routeDeps.streams.abortAll();
+      upgrades.closeAll();
+      terminals.close();
+    },
+  };
+}
+
+/** The hono app alone, for in-process use (`app.request()`); no upgrades, nothing to close. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  return createApiServer(deps).app;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0) {
+    throw new MitosError('invalid_request', `${name} must be a whole number >= 0 (got ${value})`);
+  }
+  return value;
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const n = nonNegative(name, value, fallback);
+  if (n === 0) throw new MitosError('invalid_request', `${name} must be at least 1`);
+  return n;
+}
+
+function normalizePreviewDomain(domain: string | undefined): string | undefined {
+  if (domain === undefined || domain === '') return undefined;
+  const clean = domain.toLowerCase().replace(/^\.+|\.+$/g, '');
+  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(clean)) {
+    throw new MitosError(
+      'invalid_request',
+      `previewDomain ${quote(domain)} is not a host name (no scheme, port or path)`,
+    );
+  }
+  return clean;
 }

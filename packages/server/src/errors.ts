@@ -77,7 +77,7 @@ export function describeZodIssues(issues: readonly ZodIssueLike[]): string {
  */
 export function engineFailure(
   err: unknown,
-  fallback: 'exec_failed' | 'file_failed',
+  fallback: 'exec_failed' | 'file_failed' | 'internal',
   context: ErrorContext,
 ): MitosError {
   if (err instanceof MitosError) {
@@ -95,6 +95,16 @@ export function engineFailure(
     return new MitosError('not_found', 'no such file or directory', context, { cause: err });
   const detail = errno ? `${errno.name}: ${errno.description}` : 'the engine reported an unexpected error';
   return new MitosError(fallback, detail, context, { cause: err });
+}
+
+/**
+ * One line describing a failure that happens after a stream's 200 went out, for the stream's
+ * own terminal frame (there is no envelope then). Same rules as engineFailure: a MitosError's
+ * detail, else only an errno-level summary.
+ */
+export function failureDetail(err: unknown): string {
+  const error = engineFailure(err, 'internal', {});
+  return error.detail || error.message;
 }
 
 function sameKeys(a: ErrorContext, b: ErrorContext): boolean {

@@ -1,17 +1,17 @@
 /**
- * Idempotency-Key records for POST /v1/templates and POST /v1/fork (wire-v1.md section 5),
- * kept in SQLite so a retry after a server restart still replays.
+ * Idempotency-Key records for POST /v1/templates, POST /v1/fork (wire-v1.md section 5) and
+ * POST /v1/sandboxes/{id}/fork, kept in SQLite so a retry after a server restart still replays.
  *
  * A key is first reserved ("in flight"), then bound to the id it created ("done"), or released
  * when the create failed, so a failed create never consumes the key. A done key replays the
  * bound resource while it exists; once it is gone the key is free to create again. Records
- * expire 24 h after they were written. Keys of the other kind count as unknown.
+ * expire 24 h after they were written. Keys of another kind count as unknown.
  */
 import { randomBytes } from 'node:crypto';
 import { MitosError } from '@mitos/protocol';
 import type { Database } from 'better-sqlite3';
 
-export type IdempotencyKind = 'template' | 'fork';
+export type IdempotencyKind = 'template' | 'fork' | 'live-fork';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const PRUNE_INTERVAL_MS = 60 * 1000;

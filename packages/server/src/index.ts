@@ -7,7 +7,7 @@
  * await server.close();
  * await engine.close();
  */
-export { type AppDeps, createApp, DEFAULT_MAX_EXEC_TIMEOUT_SECONDS } from './app.js';
+export { type ApiServer, type AppDeps, createApiServer, createApp, DEFAULT_MAX_EXEC_TIMEOUT_SECONDS } from './app.js';
 export type { AppEnv } from './env.js';
 export { IDEMPOTENCY_TTL_MS, IdempotencyStore } from './idempotency.js';
 export { createLogger } from './logging.js';

@@ -26,6 +26,22 @@ export function requireSandbox(c: Context<AppEnv>, engine: Engine, id: string, f
   return sandbox;
 }
 
+/**
+ * As requireSandbox, and 409 sandbox_not_running unless it is running. Streams check this
+ * before their 200: once a stream has started, the engine's own refusal could only be
+ * reported inside it.
+ */
+export function requireRunningSandbox(c: Context<AppEnv>, engine: Engine, id: string, field = 'sandbox'): SandboxInfo {
+  const sandbox = requireSandbox(c, engine, id, field);
+  if (sandbox.state !== 'running') {
+    throw new MitosError('sandbox_not_running', `sandbox "${id}" is ${sandbox.state}`, {
+      sandbox: id,
+      state: sandbox.state,
+    });
+  }
+  return sandbox;
+}
+
 /** Our base URL as clients reach it: the configured one, else the origin this request used. */
 export function endpointFor(c: Context<AppEnv>, publicUrl: () => string | undefined): string {
   return publicUrl() ?? new URL(c.req.url).origin;

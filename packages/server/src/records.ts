@@ -48,6 +48,13 @@ export function toSandboxRecord({ sandbox, template, endpoint }: SandboxRecordIn
   };
 }
 
+/** GET /v1/sandboxes/{id}: the record plus its lifetime deadline (0 = none). */
+export type SandboxDetail = SandboxRecord & { deadline_unix: number };
+
+export function toSandboxDetail(input: SandboxRecordInput, deadline: Date | null): SandboxDetail {
+  return { ...toSandboxRecord(input), deadline_unix: deadline === null ? 0 : Math.floor(deadline.getTime() / 1000) };
+}
+
 /** Fork records name the posture with the CRD NetworkPolicy's camelCase keys (section 4.4). */
 function crdNetwork(network: Pick<NetworkConfig, 'egress' | 'inbound'>): Record<string, unknown> {
   return { egress: network.egress, inbound: network.inbound };

@@ -1,7 +1,8 @@
 /**
  * Route registration with the HTTP semantics hono leaves to us: a known path called with the
  * wrong method answers 405 with an Allow header (as Go's mux does for the seed server), and
- * body-carrying methods read their body through the size limit first.
+ * body-carrying methods read their body through the size limit first. `all` is for proxies:
+ * every method, and the body left unread so it can stream through.
  */
 import { MAX_BODY_BYTES, MitosError } from '@mitos/protocol';
 import type { Handler, Hono } from 'hono';
@@ -15,6 +16,7 @@ export type RouteHandlers = Partial<Record<Method, Handler<AppEnv>>>;
 
 export interface Router {
   route(path: string, handlers: RouteHandlers): void;
+  all(path: string, handler: Handler<AppEnv>): void;
 }
 
 export function createRouter(app: Hono<AppEnv>, respondError: ErrorResponder): Router {
@@ -36,6 +38,9 @@ export function createRouter(app: Hono<AppEnv>, respondError: ErrorResponder): R
           { Allow: allow },
         ),
       );
+    },
+    all(path, handler) {
+      app.all(path, handler);
     },
   };
 }

@@ -15,6 +15,14 @@ export interface ServeOptions {
   stateDir?: string;
   apiKeys: string[];
   maxExecTimeoutSeconds?: number;
+  /** `--max-streams-per-sandbox`; 0 = unlimited; default 16. */
+  maxStreamsPerSandbox?: number;
+  /** `--default-lifetime-seconds`: deadline for every new sandbox; default none. */
+  defaultLifetimeSeconds?: number;
+  /** `--preview-ttl-seconds`; default 3600. */
+  previewTtlSeconds?: number;
+  /** `--preview-domain`: host-form preview URLs under `<id>.preview.<domain>`. */
+  previewDomain?: string;
   /** Templates to build (or take from cache) before the server starts answering. */
   prebuild?: string[];
 }
@@ -44,6 +52,10 @@ export async function runServe(options: ServeOptions): Promise<void> {
     port: options.port,
     apiKeys: options.apiKeys,
     maxExecTimeoutSeconds: options.maxExecTimeoutSeconds,
+    maxStreamsPerSandbox: options.maxStreamsPerSandbox,
+    defaultLifetimeSeconds: options.defaultLifetimeSeconds,
+    previewTtlSeconds: options.previewTtlSeconds,
+    previewDomain: options.previewDomain,
     logger,
   });
   logger.info(

@@ -1,12 +1,13 @@
 /**
- * Listening: binds the app to a TCP port and gives back a handle that stops it. Stopping the
- * server leaves the engine alone; whoever opened the engine closes it.
+ * Listening: binds the app to a TCP port, feeds it WebSocket upgrades, and gives back a handle
+ * that stops it. Stopping the server closes forwards, terminals and open streams but leaves
+ * the engine alone; whoever opened the engine closes it.
  */
 
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import { type AppDeps, createApp } from './app.js';
+import { type AppDeps, createApiServer } from './app.js';
 
 export interface ServerOptions extends Omit<AppDeps, 'publicUrl'> {
   /** Default 127.0.0.1. */
@@ -37,9 +38,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const requestedPort = options.port ?? 8080;
   let publicUrl: string | undefined;
   // Read per request: the real port is known only once listen() has returned.
-  const app = createApp({ ...options, publicUrl: () => publicUrl });
-  const server = createAdaptorServer({ fetch: app.fetch, hostname: host }) as Server;
-  const port = await listen(server, host, requestedPort);
+  const api = createApiServer({ ...options, publicUrl: () => publicUrl });
+  const server = createAdaptorServer({ fetch: api.app.fetch, hostname: host }) as Server;
+  server.on('upgrade', api.handleUpgrade);
+  let port: number;
+  try {
+    port = await listen(server, host, requestedPort);
+  } catch (err) {
+    api.close();
+    throw err;
+  }
   const url = `http://${formatHost(LOOPBACK_FOR_WILDCARD.get(host) ?? host)}:${port}`;
   // On a wildcard address there is no single right answer, so each request's own origin is used.
   publicUrl = LOOPBACK_FOR_WILDCARD.has(host) ? undefined : url;
@@ -48,7 +56,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url,
     port,
     close: () => {
-      closing ??= stop(server, options.shutdownGraceMs ?? 5000);
+      if (closing === undefined) {
+        // Upgraded sockets and stream bodies would hold server.close() open until the grace ran out.
+        api.close();
+        closing = stop(server, options.shutdownGraceMs ?? 5000);
+      }
       return closing;
     },
   };

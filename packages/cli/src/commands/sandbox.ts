@@ -1,9 +1,17 @@
-/** `mitos sandbox create|ls|exec|terminate`. */
+/**
+ * `mitos sandbox ...`: this file holds create|ls|exec|terminate and composes the other verbs,
+ * which live in sandbox-<topic>.ts.
+ */
 import { create, type ExecResult, Sandbox, SandboxServer } from '@mitos/sdk';
 import type { Command } from 'commander';
 import { action, parseEnvOption, parseIntOption, printJson, println } from '../context.js';
 import { toShellCommand } from '../shell.js';
 import { table } from '../table.js';
+import { registerRunCode } from './sandbox-code.js';
+import { registerLifecycle } from './sandbox-lifecycle.js';
+import { registerPorts } from './sandbox-ports.js';
+import { registerProcesses } from './sandbox-process.js';
+import { registerShell } from './sandbox-shell.js';
 
 export interface ExecFlags {
   timeout?: number;
@@ -34,12 +42,18 @@ export function relay(result: ExecResult, json: boolean): number {
     process.stdout.write(result.stdout);
     process.stderr.write(result.stderr);
   }
-  // Exit statuses are 0-255; anything else (a signal report) cannot pass through as-is.
-  return result.exitCode >= 0 && result.exitCode <= 255 ? result.exitCode : 1;
+  return exitStatus(result.exitCode);
+}
+
+/** Exit statuses are 0-255; anything else (a signal report) cannot pass through as-is. */
+export function exitStatus(code: number): number {
+  return code >= 0 && code <= 255 ? code : 1;
 }
 
 export function registerSandbox(program: Command): void {
-  const sandbox = program.command('sandbox').description('create, list, run commands in and terminate sandboxes');
+  const sandbox = program
+    .command('sandbox')
+    .description('create, list, run commands and code in, and manage sandboxes');
 
   sandbox
     .command('create')
@@ -73,11 +87,22 @@ export function registerSandbox(program: Command): void {
       .command('exec')
       .description("run a command in a sandbox; exits with the command's exit code")
       .argument('<id>', 'sandbox id')
-      .argument('<cmd...>', 'command (after --); one argument is run as a shell line'),
+      .argument('<cmd...>', 'command (after --); one argument is run as a shell line')
+      .option('--stream', 'print output as it is produced instead of when the command ends'),
   ).action(
     action(async (ctx, id: string, cmd: string[]) => {
+      const o = ctx.cmd.opts<ExecFlags & { stream?: boolean }>();
       const sb = await Sandbox.connect(id, ctx.client);
-      const result = await sb.exec(toShellCommand(cmd), execOptions(ctx.cmd.opts<ExecFlags>()));
+      // --json prints one result object at the end, so streaming would change nothing there.
+      if (o.stream && !ctx.json) {
+        const result = await sb.exec(toShellCommand(cmd), {
+          ...execOptions(o),
+          onStdout: (data) => process.stdout.write(data),
+          onStderr: (data) => process.stderr.write(data),
+        });
+        return exitStatus(result.exitCode);
+      }
+      const result = await sb.exec(toShellCommand(cmd), execOptions(o));
       return relay(result, ctx.json);
     }),
   );
@@ -95,4 +120,10 @@ export function registerSandbox(program: Command): void {
         else println(`terminated ${id}`);
       }),
     );
+
+  registerShell(sandbox);
+  registerRunCode(sandbox);
+  registerProcesses(sandbox);
+  registerLifecycle(sandbox);
+  registerPorts(sandbox);
 }

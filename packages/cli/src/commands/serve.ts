@@ -8,6 +8,10 @@ interface ServeFlags {
   stateDir?: string;
   maxExecTimeoutSeconds?: number;
   prebuild?: string[];
+  maxStreamsPerSandbox?: number;
+  defaultLifetimeSeconds?: number;
+  previewTtlSeconds?: number;
+  previewDomain?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -21,6 +25,21 @@ export function registerServe(program: Command): void {
     .option('--api-key <key>', 'accept this bearer key (repeatable; none = tokenless)')
     .option('--max-exec-timeout-seconds <n>', 'ceiling for requested timeouts (0 = none)', parseIntOption(0, 2 ** 31))
     .option('--prebuild <template>', 'build this template before answering (repeatable)', collect)
+    .option(
+      '--max-streams-per-sandbox <n>',
+      'concurrent exec/run_code/process streams and terminals per sandbox (server default 16; 0 = no cap)',
+      parseIntOption(0, 2 ** 31),
+    )
+    .option(
+      '--default-lifetime-seconds <n>',
+      'terminate every new sandbox this many seconds after it starts (default: no deadline)',
+      parseIntOption(1, 2 ** 31),
+    )
+    .option('--preview-ttl-seconds <n>', 'how long preview URLs stay valid', parseIntOption(1, 2 ** 31))
+    .option(
+      '--preview-domain <domain>',
+      'serve previews as https://<id>.preview.<domain>/ (default: <server>/preview/<token>/)',
+    )
     .action(
       action(async (ctx) => {
         const o = ctx.cmd.opts<ServeFlags>();
@@ -33,6 +52,10 @@ export function registerServe(program: Command): void {
           apiKeys: ctx.globals.apiKey ?? [],
           maxExecTimeoutSeconds: o.maxExecTimeoutSeconds,
           prebuild: o.prebuild,
+          maxStreamsPerSandbox: o.maxStreamsPerSandbox,
+          defaultLifetimeSeconds: o.defaultLifetimeSeconds,
+          previewTtlSeconds: o.previewTtlSeconds,
+          previewDomain: o.previewDomain,
         });
       }),
     );

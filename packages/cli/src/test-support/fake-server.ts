@@ -5,6 +5,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { acceptWebSocket, type WsPeer } from './ws-peer.js';
 
 export interface Seen {
   method: string;
@@ -16,6 +18,8 @@ export interface Seen {
 export interface ExecReply {
   status?: number;
   json?: unknown;
+  /** Answer 200 application/x-ndjson, one line per value. */
+  ndjson?: unknown[];
   /** Never answer. */
   hang?: boolean;
 }
@@ -29,6 +33,8 @@ export interface FakeServer {
   onExec: (body: Record<string, unknown>) => ExecReply;
   /** Answer every request with this instead (e.g. a 401 that echoes a key). */
   override?: (req: Seen) => ExecReply | undefined;
+  /** A terminal opened on GET /v1/pty of a known sandbox (subprotocol mitos.pty.v1 selected). */
+  onPty: (peer: WsPeer, req: Seen) => void;
   close(): Promise<void>;
 }
 
@@ -46,6 +52,7 @@ export async function startFakeServer(): Promise<FakeServer> {
     sandboxes: new Map(),
     files: new Map(),
     onExec: () => ({ json: { exit_code: 0, stdout: '', stderr: '', exec_time_ms: 1 } }),
+    onPty: (peer) => peer.close(1011),
     close: async () => {},
   };
 
@@ -102,14 +109,38 @@ export async function startFakeServer(): Promise<FakeServer> {
       fake.seen.push(seen);
       const reply = answer(seen);
       if (reply.hang) return;
+      if (reply.ndjson) {
+        res.writeHead(reply.status ?? 200, { 'content-type': 'application/x-ndjson' });
+        res.end(reply.ndjson.map((l) => `${JSON.stringify(l)}\n`).join(''));
+        return;
+      }
       res.writeHead(reply.status ?? 200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(reply.json));
     });
+  });
+  // Upgraded sockets leave the HTTP server's bookkeeping, so close() has to end them itself.
+  const upgraded = new Set<Duplex>();
+  server.on('upgrade', (req, socket: Duplex) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const seen: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: {} };
+    fake.seen.push(seen);
+    const sandbox = url.searchParams.get('sandbox') ?? '';
+    if (url.pathname !== '/v1/pty' || !fake.sandboxes.has(sandbox)) {
+      const body = JSON.stringify(notFound(`sandbox ${sandbox} not found`).json);
+      socket.end(
+        `HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      return;
+    }
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    fake.onPty(acceptWebSocket(req, socket, 'mitos.pty.v1'), seen);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   fake.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   fake.close = () =>
     new Promise<void>((resolve) => {
+      for (const socket of upgraded) socket.destroy();
       server.closeAllConnections();
       server.close(() => resolve());
     });

@@ -2,6 +2,7 @@
  * The engine's SQLite database: what must survive a server restart (templates, sandboxes).
  * One file per state directory, WAL mode so the server's own tables can share it.
  */
+import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
 export type StateDatabase = Database.Database;
@@ -35,6 +36,8 @@ const MIGRATIONS: string[] = [
 
 export function openDatabase(file: string): StateDatabase {
   const db = new Database(file);
+  // The database holds the preview signing secret and idempotency records: owner only.
+  if (file !== ':memory:') chmodSync(file, 0o600);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');

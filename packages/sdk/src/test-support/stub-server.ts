@@ -2,7 +2,7 @@
  * A real HTTP server on 127.0.0.1:0 for unit tests: it records every request and answers
  * with whatever the test's handler returns. Test-only; not exported from the package.
  */
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface RecordedRequest {
@@ -19,6 +19,15 @@ export interface StubReply {
   text?: string;
   /** Never answer (to exercise client-side timeouts). */
   hang?: boolean;
+  /** Answer 200 application/x-ndjson with one line per value (strings are sent verbatim). */
+  ndjson?: unknown[];
+  /** Take over the response entirely (streams that pause, cut off, or never end). */
+  respond?: (res: ServerResponse) => void | Promise<void>;
+}
+
+/** One NDJSON line for a value; strings pass through so tests can send malformed lines. */
+export function ndjsonLine(value: unknown): string {
+  return `${typeof value === 'string' ? value : JSON.stringify(value)}\n`;
 }
 
 export interface Stub {
@@ -44,6 +53,12 @@ export async function startStub(handler: (req: RecordedRequest) => StubReply | P
       requests.push(rec);
       const reply = await handler(rec);
       if (reply.hang) return;
+      if (reply.respond) return void (await reply.respond(res));
+      if (reply.ndjson) {
+        res.writeHead(reply.status ?? 200, { 'content-type': 'application/x-ndjson' });
+        res.end(reply.ndjson.map(ndjsonLine).join(''));
+        return;
+      }
       const text = reply.json !== undefined ? JSON.stringify(reply.json) : (reply.text ?? '');
       res.writeHead(reply.status ?? 200, {
         'content-type': reply.json !== undefined ? 'application/json' : 'text/plain',

@@ -1,18 +1,42 @@
 /**
- * Bearer-key authentication. With no keys configured the server is tokenless (as the seed
- * standalone server is): any Authorization header is accepted and ignored. With keys, every
- * route, health included, needs `Authorization: Bearer <key>`.
+ * Bearer authentication, in two layers.
+ *
+ * API keys: with no keys configured the server is tokenless (as the seed standalone server
+ * is): any Authorization header is accepted and ignored. With keys, every route, health
+ * included, needs `Authorization: Bearer <key>`.
+ *
+ * Per-sandbox tokens (cluster mode, crd-v1.md 11.2): when a `sandboxTokens` verifier is given,
+ * a request that names a sandbox (body `sandbox`, query `?sandbox=`, or the `:id` of
+ * `/v1/sandboxes/:id/...`) is let through only with that sandbox's own token; API keys do not
+ * open sandboxes, a token for one sandbox never opens another, and anything that cannot be
+ * verified is refused. Requests that name no sandbox fall back to the API-key rule, so a node
+ * daemon pairs the verifier with a key to close its other routes.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { MitosError } from '@mitos/protocol';
-import type { MiddlewareHandler } from 'hono';
+import { MAX_BODY_BYTES, MitosError } from '@mitos/protocol';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env.js';
 
-export function bearerAuth(apiKeys: readonly string[]): MiddlewareHandler<AppEnv> {
+/** Decides whether `token` opens `sandboxId`. Implementations must compare in constant time. */
+export interface SandboxTokenVerifier {
+  verify(sandboxId: string, token: string): boolean;
+}
+
+export function bearerAuth(
+  apiKeys: readonly string[],
+  sandboxTokens?: SandboxTokenVerifier,
+): MiddlewareHandler<AppEnv> {
   // Digests have a fixed length, so timingSafeEqual never throws on a length mismatch and the
   // comparison time does not depend on how long the presented or configured key is.
   const digests = apiKeys.map(digest);
   return async (c, next) => {
+    if (sandboxTokens) {
+      const named = await sandboxesNamedBy(c);
+      if (named.size > 0) {
+        checkSandboxToken(sandboxTokens, named, bearerToken(c.req.header('Authorization')));
+        return next();
+      }
+    }
     if (digests.length > 0) {
       const presented = bearerToken(c.req.header('Authorization'));
       if (presented === undefined) throw new MitosError('unauthorized', 'missing bearer token');
@@ -20,6 +44,82 @@ export function bearerAuth(apiKeys: readonly string[]): MiddlewareHandler<AppEnv
     }
     await next();
   };
+}
+
+function checkSandboxToken(verifier: SandboxTokenVerifier, named: Set<string>, presented: string | undefined): void {
+  if (presented === undefined) throw new MitosError('unauthorized', 'missing bearer token');
+  for (const id of named) {
+    let ok = false;
+    try {
+      ok = verifier.verify(id, presented) === true;
+    } catch {
+      // A verifier that fails cannot vouch for anything.
+      ok = false;
+    }
+    if (!ok) throw new MitosError('unauthorized', `bearer token does not open sandbox ${JSON.stringify(id)}`);
+  }
+}
+
+const SANDBOX_PATH = /^\/v1\/sandboxes\/([^/]+)(?:\/|$)/;
+/** Stands for a `sandbox` field that is present but not a string: never verifiable. */
+const UNREADABLE_ID = '\u0000unreadable';
+
+/**
+ * Every sandbox id the request names. A body is peeked through a clone (bounded like the
+ * route's own read) so the route still reads the original.
+ */
+async function sandboxesNamedBy(c: Context<AppEnv>): Promise<Set<string>> {
+  const ids = new Set<string>();
+  const fromPath = SANDBOX_PATH.exec(c.req.path)?.[1];
+  if (fromPath !== undefined) ids.add(safeDecode(fromPath));
+  for (const q of c.req.queries('sandbox') ?? []) ids.add(q);
+  if (c.req.raw.body !== null) {
+    const body = await peekJson(c.req.raw);
+    if (body !== null && typeof body === 'object' && !Array.isArray(body) && 'sandbox' in body) {
+      const value = (body as { sandbox: unknown }).sandbox;
+      ids.add(typeof value === 'string' ? value : UNREADABLE_ID);
+    }
+  }
+  return ids;
+}
+
+async function peekJson(request: Request): Promise<unknown> {
+  const declared = Number(request.headers.get('Content-Length'));
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) throw tooLarge();
+  const reader = request.clone().body?.getReader();
+  if (!reader) return undefined;
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_BODY_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks, total).toString('utf8'));
+  } catch {
+    // Not JSON: it names no sandbox here, and the route reports the syntax error itself.
+    return undefined;
+  }
+}
+
+function tooLarge(): MitosError {
+  return new MitosError('body_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`, {
+    max_bytes: MAX_BODY_BYTES,
+  });
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return UNREADABLE_ID;
+  }
 }
 
 function digest(key: string): Buffer {

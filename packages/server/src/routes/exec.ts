@@ -52,9 +52,14 @@ export function registerExecRoutes(router: Router, { engine, maxExecTimeoutSecon
  * 0 or absent means the default (lowered to a ceiling below it, since nobody asked for more);
  * an explicit request above the ceiling is refused, never clamped.
  */
-export function effectiveTimeout(requested: number | undefined, sandbox: string, maxSeconds: number): number {
+export function effectiveTimeout(
+  requested: number | undefined,
+  sandbox: string,
+  maxSeconds: number,
+  defaultSeconds = DEFAULT_EXEC_TIMEOUT_SECONDS,
+): number {
   if (requested === undefined || requested === 0) {
-    return maxSeconds > 0 ? Math.min(DEFAULT_EXEC_TIMEOUT_SECONDS, maxSeconds) : DEFAULT_EXEC_TIMEOUT_SECONDS;
+    return maxSeconds > 0 ? Math.min(defaultSeconds, maxSeconds) : defaultSeconds;
   }
   const timeout = requested;
   if (maxSeconds > 0 && timeout > maxSeconds) {

@@ -277,3 +277,32 @@ describe('POST /v1/fork with Idempotency-Key', () => {
     afterRestart.db.close();
   });
 });
+
+describe('GET /v1/sandboxes/{id}', () => {
+  it('answers the record with state, lineage and deadline_unix (0 = none)', async () => {
+    const t = makeTestApp({ publicUrl: 'http://127.0.0.1:9999' });
+    await withTemplate(t);
+    await t.call('/v1/fork', { template: 'python', id: 'sb-1' });
+    const res = await t.call('/v1/sandboxes/sb-1');
+    assert.equal(res.status, 200);
+    assert.equal(res.body.id, 'sb-1');
+    assert.equal(res.body.template_id, 'python');
+    assert.equal(res.body.state, 'running');
+    assert.equal(res.body.hostname, 'sb-1');
+    assert.equal(res.body.parent_id, null);
+    assert.equal(res.body.generation, 0);
+    assert.equal(res.body.deadline_unix, 0);
+    assert.equal(res.body.endpoint, 'http://127.0.0.1:9999');
+
+    await t.call('/v1/set_timeout', { sandbox: 'sb-1', timeout_seconds: 60 });
+    assert.ok((await t.call('/v1/sandboxes/sb-1')).body.deadline_unix > 0);
+  });
+
+  it('answers 404 for an unknown id and 400 for a malformed one', async () => {
+    const t = makeTestApp();
+    const res = await t.call('/v1/sandboxes/ghost');
+    assert.equal(res.status, 404);
+    assert.equal(res.body.error.code, 'not_found');
+    assert.equal((await t.call('/v1/sandboxes/-bad')).status, 400);
+  });
+});

@@ -1,6 +1,6 @@
 /**
  * Sandbox lifecycle: POST /v1/fork (create from a template), GET /v1/sandboxes,
- * DELETE /v1/sandboxes/:id (wire-v1.md 4.4-4.6).
+ * DELETE /v1/sandboxes/:id (wire-v1.md 4.4-4.6), and the extension GET /v1/sandboxes/:id.
  *
  * Unlike the seed server, forking onto the id of a live sandbox is 409 conflict: silently
  * replacing it would orphan the running one.
@@ -11,23 +11,20 @@ import type { Context } from 'hono';
 import type { AppEnv, RouteDeps } from '../env.js';
 import { idempotencyKeyFrom, runIdempotent } from '../idempotency.js';
 import { readJson } from '../json-body.js';
+import { applyDefaultLifetime } from '../lifetime.js';
 import { endpointFor, liveSandbox, liveSandboxes, requireSandbox } from '../lookup.js';
-import { MIN_FORK_TIME_MS, toSandboxRecord } from '../records.js';
+import { MIN_FORK_TIME_MS, toSandboxDetail, toSandboxRecord } from '../records.js';
 import type { Router } from '../routing.js';
 import { requireId } from '../validate.js';
 
 export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
-  const { engine, idempotency } = deps;
-  // Ids with a create in progress: engine.get() cannot see them yet, and two concurrent forks
-  // onto one id must not both reach the engine.
-  const creating = new Set<string>();
-
-  const record = (c: Context<AppEnv>, sandbox: SandboxInfo) =>
-    toSandboxRecord({
-      sandbox,
-      template: engine.getTemplate(sandbox.templateId),
-      endpoint: endpointFor(c, deps.publicUrl),
-    });
+  const { engine, idempotency, idClaims } = deps;
+  const recordInput = (c: Context<AppEnv>, sandbox: SandboxInfo) => ({
+    sandbox,
+    template: engine.getTemplate(sandbox.templateId),
+    endpoint: endpointFor(c, deps.publicUrl),
+  });
+  const record = (c: Context<AppEnv>, sandbox: SandboxInfo) => toSandboxRecord(recordInput(c, sandbox));
 
   router.route('/v1/fork', {
     POST: async (c) => {
@@ -47,19 +44,17 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
           if (engine.getTemplate(templateId) === undefined) {
             throw new MitosError('not_found', `template "${templateId}" not found`);
           }
-          if (creating.has(id) || liveSandbox(engine, id) !== undefined) {
-            throw new MitosError('conflict', `sandbox "${id}" already exists`, { sandbox: id });
-          }
-          creating.add(id);
+          const release = idClaims.claim([id], (x) => liveSandbox(engine, x) !== undefined);
           try {
             const started = performance.now();
             const sandbox = await engine.create({ id, templateId, ...(limits && { limits }) });
             const measured = performance.now() - started;
+            await applyDefaultLifetime(engine, [id], deps.defaultLifetimeSeconds);
             const value = record(c, sandbox);
             if (!(sandbox.forkTimeMs > 0)) value.fork_time_ms = Math.max(measured, MIN_FORK_TIME_MS);
             return { id, value };
           } finally {
-            creating.delete(id);
+            release();
           }
         },
       });
@@ -73,6 +68,10 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
   });
 
   router.route('/v1/sandboxes/:id', {
+    GET: (c) => {
+      const sandbox = requireSandbox(c, engine, c.req.param('id') ?? '', 'id');
+      return c.json(toSandboxDetail(recordInput(c, sandbox), engine.getDeadline(sandbox.id)));
+    },
     DELETE: async (c) => {
       const id = c.req.param('id') ?? '';
       requireSandbox(c, engine, id, 'id');

@@ -1,9 +1,13 @@
 /**
  * An in-memory Engine for the server's unit tests only: it checks HTTP mapping, not isolation.
- * Never exported from the package index. Its knobs (`onExec`, `createGate`, `failNextCreate`)
- * let a test script the engine's side of one request.
+ * Never exported from the package index. Its knobs (`onExec`, `onRunCode`, `onStartProcess`,
+ * `onConnectPort`, `createGate`, `failNextCreate`) let a test script the engine's side of one
+ * request. connectPort defaults to the host's own 127.0.0.1:port, so a test can stand up a
+ * real server to play the guest.
  */
+import { connect } from 'node:net';
 import { posix } from 'node:path';
+import type { Duplex } from 'node:stream';
 import type {
   CreateSandboxOptions,
   CreateTemplateOptions,
@@ -11,9 +15,18 @@ import type {
   ExecOptions,
   ExecResult,
   FileStat,
+  ForkOptions,
+  ForkOutcome,
+  ProcessHandle,
+  ProcessInfo,
+  ProcessListener,
+  ProcessOptions,
   ResourceLimits,
+  RunCodeOptions,
+  RunCodeOutcome,
   SandboxFiles,
   SandboxInfo,
+  SandboxUsage,
   TemplateInfo,
 } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
@@ -25,6 +38,7 @@ type Node =
   | { kind: 'dir'; mode: number; mtimeMs: number };
 
 export type ExecScript = (command: string, options: ExecOptions) => Promise<ExecResult> | ExecResult;
+export type RunCodeScript = (options: RunCodeOptions) => Promise<RunCodeOutcome> | RunCodeOutcome;
 
 export class FakeEngine implements Engine {
   readonly name = 'fake';
@@ -37,8 +51,21 @@ export class FakeEngine implements Engine {
   /** When set, the next create() throws it (once). */
   failNextCreate: Error | undefined;
   onExec: ExecScript = (command) => result(0, `ran: ${command}\n`, '');
+  readonly runCodeCalls: RunCodeOptions[] = [];
+  onRunCode: RunCodeScript = () => codeOutcome(0);
+  readonly processes = new Map<number, FakeProcess>();
+  /** Called with each process startProcess makes, before it is returned. */
+  onStartProcess: ((process: FakeProcess) => void) | undefined;
+  /** Processes listProcesses reports besides the tracked ones. */
+  untracked: ProcessInfo[] = [];
+  readonly deadlines = new Map<string, Date>();
+  readonly connectCalls: Array<{ sandboxId: string; port: number }> = [];
+  onConnectPort: (sandboxId: string, port: number) => Promise<Duplex> = (_id, port) => connectLoopback(port);
+  readonly forkCalls: Array<{ sandboxId: string; options: ForkOptions }> = [];
   readonly files: SandboxFiles;
   readonly #trees = new Map<string, Map<string, Node>>();
+  readonly #goneListeners = new Set<(sandboxId: string) => void>();
+  #nextPid = 100;
 
   constructor() {
     this.files = new FakeFiles((id) => this.#requireSandbox(id));
@@ -109,9 +136,113 @@ export class FakeEngine implements Engine {
     return this.onExec(options.command, options);
   }
 
+  async startProcess(sandboxId: string, options: ProcessOptions): Promise<ProcessHandle> {
+    this.#requireRunning(sandboxId);
+    const process = new FakeProcess(this.#nextPid++, sandboxId, options);
+    this.processes.set(process.pid, process);
+    this.onStartProcess?.(process);
+    return process;
+  }
+
+  async listProcesses(sandboxId: string): Promise<ProcessInfo[]> {
+    this.#requireSandbox(sandboxId);
+    const tracked = [...this.processes.values()]
+      .filter((p) => p.sandboxId === sandboxId && !p.exited)
+      .map((p) => ({ pid: p.pid, command: p.options.command, tracked: true, startedAt: p.startedAt }));
+    return [...tracked, ...this.untracked];
+  }
+
+  getProcess(sandboxId: string, pid: number): ProcessHandle | undefined {
+    const process = this.processes.get(pid);
+    return process?.sandboxId === sandboxId ? process : undefined;
+  }
+
+  async signalProcess(sandboxId: string, pid: number, signal: number): Promise<void> {
+    const process = this.getProcess(sandboxId, pid);
+    if (!process) throw new MitosError('not_found', `no process ${pid} in sandbox "${sandboxId}"`);
+    process.kill(signal);
+  }
+
+  async pause(sandboxId: string): Promise<void> {
+    this.#setState(this.#requireRunning(sandboxId), 'paused');
+  }
+
+  async resume(sandboxId: string): Promise<void> {
+    this.#requireSandbox(sandboxId);
+    this.#setState(this.sandboxes.get(sandboxId) as SandboxInfo, 'running');
+  }
+
+  async setDeadline(sandboxId: string, deadline: Date | null): Promise<void> {
+    this.#requireSandbox(sandboxId);
+    if (deadline === null) this.deadlines.delete(sandboxId);
+    else this.deadlines.set(sandboxId, deadline);
+  }
+
+  getDeadline(sandboxId: string): Date | null {
+    return this.deadlines.get(sandboxId) ?? null;
+  }
+
+  async connectPort(sandboxId: string, port: number): Promise<Duplex> {
+    this.#requireRunning(sandboxId);
+    this.connectCalls.push({ sandboxId, port });
+    return this.onConnectPort(sandboxId, port);
+  }
+
+  async runCode(sandboxId: string, options: RunCodeOptions): Promise<RunCodeOutcome> {
+    this.#requireRunning(sandboxId);
+    this.runCodeCalls.push(options);
+    return this.onRunCode(options);
+  }
+
+  async fork(sandboxId: string, options: ForkOptions): Promise<ForkOutcome> {
+    const parent = this.#requireRunning(sandboxId);
+    this.forkCalls.push({ sandboxId, options });
+    const ids =
+      options.ids ?? Array.from({ length: options.count }, (_, i) => `${sandboxId}-f${this.forkCalls.length}-${i}`);
+    const taken = ids.find((id) => this.sandboxes.has(id));
+    if (taken) throw new MitosError('conflict', `sandbox "${taken}" already exists`, { sandbox: taken });
+    const children = ids.map((id) => {
+      const child: SandboxInfo = {
+        ...parent,
+        id,
+        hostname: id,
+        createdAt: new Date(),
+        forkTimeMs: 0.75,
+        parentId: parent.id,
+        generation: parent.generation + 1,
+      };
+      this.sandboxes.set(id, child);
+      this.#trees.set(id, new Map(this.#trees.get(sandboxId)));
+      return child;
+    });
+    return {
+      parent,
+      children,
+      carried: { filesystem: true, interpreter: true, interpreterSkipped: ['sock'], processes: false },
+      forkTimeMs: 2.5,
+    };
+  }
+
+  async usage(sandboxId: string): Promise<SandboxUsage> {
+    this.#requireSandbox(sandboxId);
+    return {
+      sandboxId,
+      memory: { uniqueBytes: 1000, sharedBytes: 5000, cgroupBytes: 3000 },
+      disk: { exclusiveBytes: 200, sharedBytes: 900 },
+      cpuNs: 42,
+    };
+  }
+
   async terminate(sandboxId: string): Promise<boolean> {
     this.#trees.delete(sandboxId);
-    return this.sandboxes.delete(sandboxId);
+    const existed = this.sandboxes.delete(sandboxId);
+    if (existed) for (const listener of this.#goneListeners) listener(sandboxId);
+    return existed;
+  }
+
+  onSandboxGone(listener: (sandboxId: string) => void): () => void {
+    this.#goneListeners.add(listener);
+    return () => this.#goneListeners.delete(listener);
   }
 
   async close(): Promise<void> {}
@@ -121,6 +252,119 @@ export class FakeEngine implements Engine {
     if (!tree) throw new MitosError('not_found', `sandbox "${id}" not found`);
     return tree;
   }
+
+  #requireRunning(id: string): SandboxInfo {
+    this.#requireSandbox(id);
+    const sandbox = this.sandboxes.get(id) as SandboxInfo;
+    if (sandbox.state !== 'running') throw new MitosError('sandbox_not_running', `sandbox "${id}" is ${sandbox.state}`);
+    return sandbox;
+  }
+
+  #setState(sandbox: SandboxInfo, state: SandboxInfo['state']): void {
+    this.sandboxes.set(sandbox.id, { ...sandbox, state });
+  }
+}
+
+/**
+ * A scripted process: the test plays its output (`emit`) and its end (`exit`) and reads back
+ * what the server wrote, resized and signalled. Subscribers get the output so far replayed.
+ */
+export class FakeProcess implements ProcessHandle {
+  readonly input: Buffer[] = [];
+  readonly resizes: Array<{ cols: number; rows: number }> = [];
+  readonly signals: number[] = [];
+  readonly startedAt = new Date();
+  /** Called with every write, e.g. to echo input back as a terminal would. */
+  onInput: ((data: Buffer) => void) | undefined;
+  readonly #output: Array<['stdout' | 'stderr', Buffer]> = [];
+  readonly #listeners = new Set<ProcessListener>();
+  #result: ExecResult | undefined;
+  readonly #done: Promise<ExecResult>;
+  #resolveDone: (result: ExecResult) => void = () => {};
+
+  constructor(
+    readonly pid: number,
+    readonly sandboxId: string,
+    readonly options: ProcessOptions,
+  ) {
+    this.#done = new Promise((resolve) => {
+      this.#resolveDone = resolve;
+    });
+  }
+
+  get exited(): boolean {
+    return this.#result !== undefined;
+  }
+
+  get listenerCount(): number {
+    return this.#listeners.size;
+  }
+
+  subscribe(listener: ProcessListener): () => void {
+    for (const [stream, chunk] of this.#output) {
+      if (stream === 'stdout') listener.onStdout?.(chunk);
+      else listener.onStderr?.(chunk);
+    }
+    if (this.#result) {
+      listener.onExit?.(this.#result);
+      return () => {};
+    }
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  write(data: Buffer): void {
+    if (this.#result) throw new MitosError('exec_failed', 'process has exited');
+    this.input.push(Buffer.from(data));
+    this.onInput?.(data);
+  }
+
+  closeStdin(): void {}
+
+  resize(cols: number, rows: number): void {
+    this.resizes.push({ cols, rows });
+  }
+
+  kill(signal = 9): void {
+    this.signals.push(signal);
+    this.exit(128 + signal);
+  }
+
+  wait(): Promise<ExecResult> {
+    return this.#done;
+  }
+
+  emit(stream: 'stdout' | 'stderr', data: string | Buffer): void {
+    const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data);
+    this.#output.push([stream, chunk]);
+    for (const listener of [...this.#listeners]) {
+      if (stream === 'stdout') listener.onStdout?.(chunk);
+      else listener.onStderr?.(chunk);
+    }
+  }
+
+  exit(exitCode: number): void {
+    if (this.#result) return;
+    this.#result = { ...result(exitCode, '', ''), durationMs: 7 };
+    for (const listener of [...this.#listeners]) listener.onExit?.(this.#result);
+    this.#listeners.clear();
+    this.#resolveDone(this.#result);
+  }
+}
+
+export function codeOutcome(exitCode: number, extra: Partial<RunCodeOutcome> = {}): RunCodeOutcome {
+  return { exitCode, results: [], stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), durationMs: 4, ...extra };
+}
+
+function connectLoopback(port: number): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
 }
 
 export function result(exitCode: number, stdout: string | Buffer, stderr: string | Buffer): ExecResult {

@@ -1,12 +1,14 @@
 /**
  * Test helpers: an app over the fake engine with an in-memory database, a JSON request
- * shortcut, and a logger that keeps its lines for assertions.
+ * shortcut, a logger that keeps its lines for assertions, a real listening server for what
+ * needs sockets (terminals, proxies, disconnects), and a reader for NDJSON bodies.
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { type Logger, pino } from 'pino';
 import { type AppDeps, createApp } from '../app.js';
+import { type RunningServer, type ServerOptions, startServer } from '../server.js';
 import { FakeEngine } from './fake-engine.js';
 
 export interface CapturedLogger {
@@ -89,4 +91,88 @@ export async function withSandbox(t: TestApp, id = 'sb-1', template = 'python'):
 export async function waitFor(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 1000 && !condition(); i++) await new Promise((r) => setImmediate(r));
   assert.ok(condition(), 'condition never became true');
+}
+
+export interface LiveServer {
+  server: RunningServer;
+  engine: FakeEngine;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A listening server on 127.0.0.1:<ephemeral> over a fake engine with template `python` and sandbox `sb-1`. */
+export async function startLiveServer(overrides: Partial<ServerOptions> = {}): Promise<LiveServer> {
+  const engine = (overrides.engine as FakeEngine | undefined) ?? new FakeEngine();
+  await engine.ensureTemplate({ id: 'python' });
+  if (!engine.get('sb-1')) await engine.create({ id: 'sb-1', templateId: 'python' });
+  engine.createCalls.length = 0;
+  const db = new Database(':memory:');
+  const server = await startServer({
+    logger: captureLogger().logger,
+    version: 'test',
+    port: 0,
+    shutdownGraceMs: 200,
+    ...overrides,
+    engine,
+    db,
+  });
+  return {
+    server,
+    engine,
+    url: server.url,
+    async close() {
+      await server.close();
+      db.close();
+    },
+  };
+}
+
+/** Parses a whole NDJSON body; every non-blank line must be JSON. */
+// biome-ignore lint/suspicious/noExplicitAny: test-only convenience
+export function ndjson(text: string): any[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line));
+}
+
+/** Reads an NDJSON body line by line as it arrives. */
+export function lineReader(body: ReadableStream<Uint8Array>) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffered = '';
+  return {
+    /** The next parsed line, or undefined at the end of the body. */
+    // biome-ignore lint/suspicious/noExplicitAny: test-only convenience
+    async next(): Promise<any> {
+      for (;;) {
+        const newline = buffered.indexOf('\n');
+        if (newline >= 0) {
+          const line = buffered.slice(0, newline);
+          buffered = buffered.slice(newline + 1);
+          if (line.trim() !== '') return JSON.parse(line);
+          continue;
+        }
+        const { done, value } = await reader.read();
+        if (done) return undefined;
+        buffered += decoder.decode(value, { stream: true });
+      }
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
+/** A promise with its resolver outside, to hold a scripted engine call until the test says so. */
+export function gate<T = void>(): { promise: Promise<T>; open(value: T): void } {
+  let open: (value: T) => void = () => {};
+  const promise = new Promise<T>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+/** Resolves when `signal` aborts (at once if it already has). */
+export function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { type FakeServer, runCli, startFakeServer } from '../test-support/fake-server.js';
+
+let fake: FakeServer;
+const root = mkdtempSync(join(tmpdir(), 'mitos-cli-fork-'));
+
+before(async () => {
+  fake = await startFakeServer();
+});
+after(() => fake.close());
+beforeEach(() => {
+  fake.seen.length = 0;
+  fake.sandboxes.clear();
+  fake.sandboxes.set('sb-1', 'python');
+  fake.override = (req) => {
+    if (req.url !== '/v1/sandboxes/sb-1/fork') return undefined;
+    const count = Number(req.body.count);
+    const ids = (req.body.ids as string[] | undefined) ?? Array.from({ length: count }, (_, i) => `sb-1-f${i}`);
+    const rec = (id: string) => ({ id, template_id: 'python', endpoint: 'http://x', fork_time_ms: 2 });
+    return {
+      json: {
+        parent: rec('sb-1'),
+        children: ids.map(rec),
+        fork_time_ms: 4,
+        carried: { filesystem: true, interpreter: false, interpreter_skipped: [], processes: false },
+      },
+    };
+  };
+});
+
+const cli = (args: string[]) => runCli(args, { env: { MITOS_BASE_URL: fake.baseUrl, MITOS_CONFIG_DIR: root } });
+
+describe('fork', () => {
+  test('prints one child id per line', async () => {
+    const r = await cli(['fork', 'sb-1', '--count', '3']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'sb-1-f0\nsb-1-f1\nsb-1-f2\n');
+    assert.deepEqual(fake.seen.find((s) => s.url.endsWith('/fork'))?.body, { count: 3 });
+  });
+
+  test('--json prints the full report; --id names the children', async () => {
+    const r = await cli(['--json', 'fork', 'sb-1', '--id', 'kid-a']);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { children: { id: string }[]; carried: unknown; forkTimeMs: number };
+    assert.deepEqual(
+      doc.children.map((c) => c.id),
+      ['kid-a'],
+    );
+    assert.equal(doc.forkTimeMs, 4);
+    assert.deepEqual(doc.carried, { filesystem: true, interpreter: false, interpreterSkipped: [], processes: false });
+  });
+
+  test('a --count out of range is a usage error', async () => {
+    const r = await cli(['fork', 'sb-1', '--count', '65']);
+    assert.equal(r.code, 2);
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * Reaching a port inside a sandbox: a signed preview URL through the server's proxy
+ * (wire-v1.md 4.19) or a loopback TCP forward on the server host (4.20).
+ * @module
+ */
+import { DEFAULT_SANDBOX_CALL_TIMEOUT_MS } from './files.js';
+import { type HttpClient, invalidResponse } from './http.js';
+import type { CallOptions } from './types.js';
+import { assertPort } from './validate.js';
+
+export interface Preview {
+  /** Opaque: the signature is inside it. Anyone holding it can reach the port until it expires. */
+  url: string;
+  expiresAt: Date | undefined;
+}
+
+export interface Forward {
+  /** `127.0.0.1:PORT` on the server host. */
+  host: string;
+  guestPort: number;
+}
+
+export async function previewPort(
+  http: HttpClient,
+  sandbox: string,
+  port: number,
+  opts: CallOptions = {},
+): Promise<Preview> {
+  assertPort(port);
+  const raw = await http.request<{ url?: unknown; expires_unix?: unknown } | undefined>('POST', '/v1/preview', {
+    body: { sandbox, port },
+    timeoutMs: http.timeoutOr(DEFAULT_SANDBOX_CALL_TIMEOUT_MS),
+    signal: opts.signal,
+  });
+  if (typeof raw?.url !== 'string' || raw.url === '') throw invalidResponse('the preview answer lacks a "url"');
+  const expires = raw.expires_unix;
+  return { url: raw.url, expiresAt: typeof expires === 'number' && expires > 0 ? new Date(expires * 1000) : undefined };
+}
+
+export async function forwardPort(
+  http: HttpClient,
+  sandbox: string,
+  port: number,
+  opts: CallOptions = {},
+): Promise<Forward> {
+  assertPort(port);
+  const raw = await http.request<{ host?: unknown; guest_port?: unknown } | undefined>(
+    'POST',
+    `/v1/sandboxes/${encodeURIComponent(sandbox)}/forward`,
+    {
+      body: { guest_port: port },
+      timeoutMs: http.timeoutOr(DEFAULT_SANDBOX_CALL_TIMEOUT_MS),
+      signal: opts.signal,
+    },
+  );
+  if (typeof raw?.host !== 'string' || raw.host === '') throw invalidResponse('the forward answer lacks a "host"');
+  return { host: raw.host, guestPort: typeof raw.guest_port === 'number' ? raw.guest_port : port };
+}

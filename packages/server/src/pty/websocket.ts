@@ -1,0 +1,37 @@
+/**
+ * The WebSocket side of terminals: the `ws` server in noServer mode (the app's upgrade handler
+ * feeds it), which must select subprotocol `mitos.pty.v1`, because the seed's sync Python
+ * client aborts a handshake that does not echo it.
+ */
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { UpgradeRequest } from '../env.js';
+
+export const PTY_SUBPROTOCOL = 'mitos.pty.v1';
+/** Input frames are keystrokes and pastes; a megabyte is a very large paste. */
+const MAX_FRAME_BYTES = 1024 * 1024;
+
+export function createTerminalSocketServer(): WebSocketServer {
+  return new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_FRAME_BYTES,
+    perMessageDeflate: false,
+    handleProtocols: (offered) => (offered.has(PTY_SUBPROTOCOL) ? PTY_SUBPROTOCOL : false),
+  });
+}
+
+/**
+ * Completes the handshake on a claimed upgrade. Resolves undefined when there is no WebSocket
+ * after all (the client left, or `ws` refused a malformed handshake and answered it itself).
+ */
+export function acceptWebSocket(server: WebSocketServer, upgrade: UpgradeRequest): Promise<WebSocket | undefined> {
+  const { incoming, socket, head } = upgrade;
+  if (socket.destroyed) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const onClose = () => resolve(undefined);
+    socket.once('close', onClose);
+    server.handleUpgrade(incoming, socket, head, (ws) => {
+      socket.off('close', onClose);
+      resolve(ws);
+    });
+  });
+}

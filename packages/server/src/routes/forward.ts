@@ -1,0 +1,21 @@
+/**
+ * POST /v1/sandboxes/{id}/forward (wire-v1.md 4.20): a loopback listener on this host bridged
+ * to a port inside the sandbox. 429 too_many_forwards past the per-sandbox cap.
+ */
+import type { RouteDeps } from '../env.js';
+import { readJson } from '../json-body.js';
+import { requireRunningSandbox } from '../lookup.js';
+import type { Router } from '../routing.js';
+import { ForwardRequestSchema } from '../schemas.js';
+
+export function registerForwardRoutes(router: Router, { engine, forwards }: RouteDeps): void {
+  router.route('/v1/sandboxes/:id/forward', {
+    POST: async (c) => {
+      const id = c.req.param('id') ?? '';
+      const { guest_port } = readJson(c, ForwardRequestSchema);
+      requireRunningSandbox(c, engine, id, 'id');
+      const { port } = await forwards.open(id, guest_port);
+      return c.json({ host: `127.0.0.1:${port}`, guest_port });
+    },
+  });
+}

@@ -1,0 +1,123 @@
+/**
+ * POST /v1/sandboxes/{id}/fork (docs/api-extensions.md): branch a running sandbox into
+ * `count` copy-on-write children. Idempotent under Idempotency-Key like /v1/fork; the key is
+ * bound to the whole outcome, and replays while every child it made is still live.
+ */
+import type { ForkOutcome, SandboxInfo } from '@mitos/engine';
+import { MitosError, type SandboxRecord } from '@mitos/protocol';
+import type { Context } from 'hono';
+import type { AppEnv, RouteDeps } from '../env.js';
+import { engineFailure } from '../errors.js';
+import { idempotencyKeyFrom, runIdempotent } from '../idempotency.js';
+import { readJson } from '../json-body.js';
+import { applyDefaultLifetime } from '../lifetime.js';
+import { endpointFor, liveSandbox, requireRunningSandbox, requireSandbox } from '../lookup.js';
+import { MIN_FORK_TIME_MS, toSandboxRecord } from '../records.js';
+import type { Router } from '../routing.js';
+import { LiveForkRequestSchema } from '../schemas.js';
+import { requireId } from '../validate.js';
+
+export interface LiveForkResponse {
+  parent: SandboxRecord;
+  children: SandboxRecord[];
+  fork_time_ms: number;
+  carried: { filesystem: boolean; interpreter: boolean; interpreter_skipped: string[]; processes: boolean };
+}
+
+/** What the idempotency record keeps: enough to rebuild the response from live records. */
+interface Binding {
+  parent: string;
+  children: string[];
+  fork_time_ms: number;
+  carried: LiveForkResponse['carried'];
+}
+
+export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
+  const { engine, idempotency, idClaims } = deps;
+  const record = (c: Context<AppEnv>, sandbox: SandboxInfo) =>
+    toSandboxRecord({
+      sandbox,
+      template: engine.getTemplate(sandbox.templateId),
+      endpoint: endpointFor(c, deps.publicUrl),
+    });
+
+  router.route('/v1/sandboxes/:id/fork', {
+    POST: async (c) => {
+      const parentId = c.req.param('id') ?? '';
+      requireSandbox(c, engine, parentId, 'id');
+      const { count, ids } = forkShape(readJson(c, LiveForkRequestSchema));
+      const key = idempotencyKeyFrom(c.req.header('Idempotency-Key'));
+      const out = await runIdempotent(idempotency, key, 'live-fork', {
+        lookup: (bound) => {
+          const binding = JSON.parse(bound) as Binding;
+          const parent = liveSandbox(engine, binding.parent);
+          const children = binding.children.map((id) => liveSandbox(engine, id));
+          if (parent === undefined || children.some((child) => child === undefined)) return undefined;
+          return {
+            parent: record(c, parent),
+            children: children.map((child) => record(c, child as SandboxInfo)),
+            fork_time_ms: binding.fork_time_ms,
+            carried: binding.carried,
+          };
+        },
+        create: async () => {
+          requireRunningSandbox(c, engine, parentId, 'id');
+          const release = idClaims.claim(ids ?? [], (id) => liveSandbox(engine, id) !== undefined);
+          try {
+            const started = performance.now();
+            const outcome = await engine.fork(parentId, { count, ...(ids && { ids }) }).catch((err: unknown) => {
+              throw engineFailure(err, 'internal', { sandbox: parentId });
+            });
+            const measured = performance.now() - started;
+            const childIds = outcome.children.map((child) => child.id);
+            await applyDefaultLifetime(engine, childIds, deps.defaultLifetimeSeconds);
+            const value: LiveForkResponse = {
+              parent: record(c, outcome.parent),
+              children: outcome.children.map((child) => record(c, child)),
+              fork_time_ms: forkTime(outcome, measured),
+              carried: wireCarried(outcome.carried),
+            };
+            const binding: Binding = {
+              parent: parentId,
+              children: childIds,
+              fork_time_ms: value.fork_time_ms,
+              carried: value.carried,
+            };
+            return { id: JSON.stringify(binding), value };
+          } finally {
+            release();
+          }
+        },
+      });
+      return c.json(out);
+    },
+  });
+}
+
+/** count defaults to the number of ids (else 1); when both are given they must agree. */
+function forkShape(body: { count?: number | undefined; ids?: string[] | undefined }): {
+  count: number;
+  ids?: string[];
+} {
+  if (body.ids === undefined) return { count: body.count ?? 1 };
+  const ids = body.ids.map((id, i) => requireId(id, `ids[${i}]`));
+  if (new Set(ids).size !== ids.length) throw new MitosError('invalid_json', 'ids must be distinct');
+  if (body.count !== undefined && body.count !== ids.length) {
+    throw new MitosError('invalid_json', `count is ${body.count} but ${ids.length} ids were given`);
+  }
+  return { count: ids.length, ids };
+}
+
+function forkTime(outcome: ForkOutcome, measuredMs: number): number {
+  if (outcome.forkTimeMs > 0) return outcome.forkTimeMs;
+  return Math.max(measuredMs, MIN_FORK_TIME_MS);
+}
+
+function wireCarried(carried: ForkOutcome['carried']): LiveForkResponse['carried'] {
+  return {
+    filesystem: carried.filesystem,
+    interpreter: carried.interpreter,
+    interpreter_skipped: carried.interpreterSkipped,
+    processes: carried.processes,
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Request bodies of the routes @mitos/protocol does not describe yet (the seed's run_code,
+ * set_timeout, pause/resume, preview and forward, and the mitos extensions of
+ * docs/api-extensions.md). Loose like the protocol's schemas: unknown fields are ignored.
+ * They belong in the protocol package; they live here until it carries them.
+ */
+import { z } from 'zod';
+
+const Env = z.record(z.string(), z.string());
+const Port = z.number().int().min(1).max(65_535);
+
+export const SandboxRequestSchema = z.object({ sandbox: z.string() }).loose();
+
+export const RunCodeRequestSchema = z
+  .object({
+    sandbox: z.string(),
+    code: z.string(),
+    language: z.string().optional(),
+    timeout: z.number().int().min(0).optional(),
+  })
+  .loose();
+
+/** Sign and ceiling are checked by the route, in the seed's order and with its codes. */
+export const SetTimeoutRequestSchema = z.object({ sandbox: z.string(), timeout_seconds: z.number().int() }).loose();
+
+export const PreviewRequestSchema = z.object({ sandbox: z.string(), port: Port }).loose();
+
+export const ForwardRequestSchema = z.object({ guest_port: Port }).loose();
+
+export const LiveForkRequestSchema = z
+  .object({
+    count: z.number().int().min(1).max(64).optional(),
+    ids: z.array(z.string()).min(1).max(64).optional(),
+  })
+  .loose();
+
+export const StartProcessRequestSchema = z
+  .object({
+    sandbox: z.string(),
+    command: z.string().min(1),
+    working_dir: z.string().optional(),
+    env: Env.optional(),
+  })
+  .loose();
+
+export const SignalProcessRequestSchema = z
+  .object({
+    sandbox: z.string(),
+    pid: z.number().int().min(1),
+    signal: z.number().int().min(1).max(64).optional(),
+  })
+  .loose();
+
+export const ProcessStreamRequestSchema = z.object({ sandbox: z.string(), pid: z.number().int().min(1) }).loose();

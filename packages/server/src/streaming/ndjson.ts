@@ -1,0 +1,76 @@
+/**
+ * An NDJSON response body (wire-v1.md 4.8, 4.9): one JSON object per line, each line its own
+ * chunk so it reaches the client as soon as it is produced. The producer learns about a client
+ * that went away through `signal`; `onClose` runs exactly once when the stream ends, whether
+ * the producer ended it or the client did.
+ */
+
+const encoder = new TextEncoder();
+
+export interface NdjsonWriter {
+  /** Aborted when the client disconnects or cancels the body. */
+  readonly signal: AbortSignal;
+  /** Sends one line; a no-op once the stream has ended. */
+  send(line: object): void;
+  /** Ends the body; idempotent. */
+  end(): void;
+}
+
+export interface NdjsonOptions {
+  /** The request's own signal (@hono/node-server aborts it when the connection closes early). */
+  clientSignal: AbortSignal;
+  /** Produces the lines. A throw ends the body without a terminal line, which clients treat as an error. */
+  run(out: NdjsonWriter): Promise<void> | void;
+  onClose(): void;
+}
+
+export function ndjsonResponse({ clientSignal, run, onClose }: NdjsonOptions): Response {
+  const cancelled = new AbortController();
+  const signal = AbortSignal.any([clientSignal, cancelled.signal]);
+  let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  let open = true;
+  const finish = () => {
+    if (!open) return;
+    open = false;
+    onClose();
+  };
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    cancel(reason) {
+      cancelled.abort(reason);
+      finish();
+    },
+  });
+  // A vanished client frees its slot at once, even if the engine is slow to stop the work.
+  signal.addEventListener('abort', finish, { once: true });
+  const writer: NdjsonWriter = {
+    signal,
+    send(line) {
+      if (open) controller?.enqueue(encoder.encode(`${JSON.stringify(line)}\n`));
+    },
+    end() {
+      if (!open) return;
+      finish();
+      controller?.close();
+    },
+  };
+  Promise.resolve()
+    .then(() => run(writer))
+    .catch(() => {
+      if (!open) return;
+      finish();
+      controller?.error(new Error('stream producer failed'));
+    });
+  return new Response(body, {
+    status: 200,
+    headers: {
+      'Content-Type': 'application/x-ndjson',
+      // Tells @hono/node-server to send the headers now instead of reading ahead to size the body.
+      'Transfer-Encoding': 'chunked',
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+    },
+  });
+}

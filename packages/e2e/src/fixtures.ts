@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openDatabase } from '@mitos/engine';
+import { type LinuxEngineOptions, openDatabase } from '@mitos/engine';
 import { type TestEngineEnv, testEngineEnv } from '@mitos/engine/testing';
 import { type RunningServer, type ServerOptions, startServer } from '@mitos/server';
 
@@ -17,11 +17,15 @@ export interface LiveServer {
 }
 
 export async function liveServer(
-  options: { apiKeys?: string[]; serverOptions?: Partial<ServerOptions> } = {},
+  options: {
+    apiKeys?: string[];
+    serverOptions?: Partial<ServerOptions>;
+    engineOptions?: Partial<LinuxEngineOptions>;
+  } = {},
 ): Promise<LiveServer> {
   const env = testEngineEnv();
   const db = openDatabase(join(env.stateDir, 'mitos.db'));
-  const engine = await env.open({ db });
+  const engine = await env.open({ db, ...options.engineOptions });
   const server = await startServer({
     engine,
     db,

@@ -13,10 +13,11 @@ export interface ResourceLimits {
   cpus: number;
 }
 
-export type SandboxState = 'creating' | 'running' | 'paused' | 'terminating' | 'terminated';
+export type SandboxState = 'creating' | 'pooled' | 'running' | 'paused' | 'terminating' | 'terminated';
 
 /**
- * Sandbox lifecycle:
+ * Sandbox lifecycle (a `pooled` sandbox is a warm, launched sandbox nobody owns yet; a create
+ * takes one and renames it, and it continues as `running`):
  *
  *   creating --launch ok--> running <--pause/resume--> paused
  *       |                      |                          |

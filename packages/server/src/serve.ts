@@ -3,6 +3,7 @@
  * SIGTERM, and shut down cleanly. Sandboxes keep running when the server stops; the next
  * start reattaches them.
  */
+import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type HostReport, LinuxEngine, openDatabase, runHostChecks } from '@mitos/engine';
@@ -25,7 +26,11 @@ export interface ServeOptions {
   previewDomain?: string;
   /** Templates to build (or take from cache) before the server starts answering. */
   prebuild?: string[];
+  /** `--warm-pool`: launched sandboxes kept ready per template; default 2, 0 disables. */
+  warmPoolSize?: number;
 }
+
+export const DEFAULT_WARM_POOL_SIZE = 2;
 
 export function defaultStateDir(): string {
   if (process.env.MITOS_STATE_DIR) return process.env.MITOS_STATE_DIR;
@@ -35,10 +40,12 @@ export function defaultStateDir(): string {
 export async function runServe(options: ServeOptions): Promise<void> {
   const logger = createLogger();
   const stateDir = options.stateDir ?? defaultStateDir();
+  mkdirSync(stateDir, { recursive: true });
   const db = openDatabase(join(stateDir, 'mitos.db'));
   const engine = await LinuxEngine.open({
     stateDir,
     db,
+    warmPoolSize: options.warmPoolSize ?? DEFAULT_WARM_POOL_SIZE,
     log: (level, msg, fields) => logger[level]({ ...fields }, msg),
   });
   for (const id of options.prebuild ?? []) {

@@ -12,6 +12,7 @@ interface ServeFlags {
   defaultLifetimeSeconds?: number;
   previewTtlSeconds?: number;
   previewDomain?: string;
+  warmPool?: number;
 }
 
 export function registerServe(program: Command): void {
@@ -35,6 +36,11 @@ export function registerServe(program: Command): void {
       'terminate every new sandbox this many seconds after it starts (default: no deadline)',
       parseIntOption(1, 2 ** 31),
     )
+    .option(
+      '--warm-pool <n>',
+      'launched sandboxes kept ready per template, so a create takes milliseconds (default 2; 0 = off)',
+      parseIntOption(0, 64),
+    )
     .option('--preview-ttl-seconds <n>', 'how long preview URLs stay valid', parseIntOption(1, 2 ** 31))
     .option(
       '--preview-domain <domain>',
@@ -56,6 +62,7 @@ export function registerServe(program: Command): void {
           defaultLifetimeSeconds: o.defaultLifetimeSeconds,
           previewTtlSeconds: o.previewTtlSeconds,
           previewDomain: o.previewDomain,
+          warmPoolSize: o.warmPool,
         });
       }),
     );

@@ -114,6 +114,32 @@ export class StateStore {
     this.db.prepare('UPDATE sandboxes SET state = ? WHERE id = ?').run(state, id);
   }
 
+  pooledCount(templateId: string): number {
+    const r = this.db
+      .prepare("SELECT count(*) AS n FROM sandboxes WHERE state = 'pooled' AND template_id = ?")
+      .get(templateId) as { n: number };
+    return r.n;
+  }
+
+  /**
+   * Atomically claim a pooled sandbox of this template for `newId`: the row is renamed and
+   * becomes 'creating'. Returns the pooled row as it was, or undefined if the pool is empty.
+   */
+  takePooled(templateId: string, newId: string): SandboxRow | undefined {
+    return this.db.transaction(() => {
+      const raw = this.db
+        .prepare("SELECT * FROM sandboxes WHERE state = 'pooled' AND template_id = ? ORDER BY created_at LIMIT 1")
+        .get(templateId) as RawSandbox | undefined;
+      if (!raw) return undefined;
+      const taken = this.db
+        .prepare(
+          "UPDATE sandboxes SET id = ?, state = 'creating', hostname = ?, created_at = ? WHERE id = ? AND state = 'pooled'",
+        )
+        .run(newId, newId, new Date().toISOString(), raw.id);
+      return taken.changes === 1 ? toSandbox(raw) : undefined;
+    })();
+  }
+
   setDeadline(id: string, deadlineMs: number | null): void {
     this.db.prepare('UPDATE sandboxes SET deadline_ms = ? WHERE id = ?').run(deadlineMs, id);
   }

@@ -21,6 +21,8 @@ export interface OpenStorageOptions {
   btrfsSizeBytes?: number;
   /** Enable btrfs quota groups (per-sandbox usage; slower snapshots). */
   btrfsQuotas?: boolean;
+  /** Faster snapshots than the btrfs tool (see BtrfsStorageOptions.snapshotter). */
+  btrfsSnapshotter?: (source: string, targets: string[]) => Promise<void>;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -54,6 +56,7 @@ export async function openStorage(options: OpenStorageOptions): Promise<SandboxS
       stateDir: options.stateDir,
       sizeBytes: options.btrfsSizeBytes,
       quotas: options.btrfsQuotas,
+      snapshotter: options.btrfsSnapshotter,
     });
     try {
       await btrfs.open();

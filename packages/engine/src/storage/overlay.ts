@@ -109,6 +109,12 @@ export class OverlayStorage implements SandboxStorage {
     return this.makeRoot(targetId, source, join(this.sandboxes, sourceId, 'upper'));
   }
 
+  async snapshotRoots(sourceId: string, targetIds: string[]): Promise<RootLayout[]> {
+    const out: RootLayout[] = [];
+    for (const id of targetIds) out.push(await this.snapshotRoot(sourceId, id));
+    return out;
+  }
+
   /** Build the sandbox dir under a temp name and rename it: it exists complete or not at all. */
   private async makeRoot(
     sandboxId: string,

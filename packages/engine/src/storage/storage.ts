@@ -25,8 +25,15 @@ export interface SandboxStorage {
   createRoot(sandboxId: string, imageKey: string): Promise<RootLayout>;
   /** Snapshot the (frozen) root of `sourceId` as the root of `targetId`. */
   snapshotRoot(sourceId: string, targetId: string): Promise<RootLayout>;
+  /** The same for several targets at once (one consistent instant, one pass). */
+  snapshotRoots(sourceId: string, targetIds: string[]): Promise<RootLayout[]>;
   /** The layout of an existing sandbox root (used to reattach after restart), if present. */
   rootLayout(sandboxId: string): RootLayout | undefined;
+  /**
+   * Give a live sandbox root a new id (a pooled sandbox taken by a create). Optional: backends
+   * that cannot rename a root in use leave it out, and the engine then runs without a pool.
+   */
+  renameRoot?(fromId: string, toId: string): void;
   /** Remove a sandbox root and everything in it. Missing roots are not an error. */
   removeRoot(sandboxId: string): Promise<void>;
   /** Ids of every sandbox root present (to reap orphans). */

@@ -30,6 +30,7 @@ export function testEngineEnv(): TestEngineEnv {
     async cleanup() {
       const engine = opened.at(-1) ?? (await LinuxEngine.open({ stateDir, cgroupParent }));
       for (const s of engine.list()) await engine.terminate(s.id);
+      await engine.drainPool();
       await engine.storage.destroy();
       for (const e of opened) await e.close();
       await removeCgroupParent(cgroupParent);

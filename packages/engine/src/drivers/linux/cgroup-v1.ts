@@ -3,7 +3,7 @@
  * freezer separately; others co-mount cpu,cpuacct). A sandbox is `<mount>/<parent>/<id>` in
  * each distinct hierarchy, and its init's pid is written into every one of them.
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MitosError } from '@mitos/protocol';
@@ -87,6 +87,18 @@ export class CgroupV1Manager implements CgroupManager {
     const dirs = this.dirsOf(sandboxId);
     // Present in any hierarchy counts: a create that died halfway must still be reapable.
     return [...dirs.values()].some((d) => existsSync(d)) ? new SandboxCgroupV1(sandboxId, dirs) : undefined;
+  }
+
+  rename(fromId: string, toId: string): SandboxCgroup {
+    const from = this.dirsOf(fromId);
+    const to = this.dirsOf(toId);
+    const done = new Set<string>();
+    for (const [controller, dir] of from) {
+      if (done.has(dir)) continue;
+      done.add(dir);
+      renameSync(dir, to.get(controller) as string);
+    }
+    return new SandboxCgroupV1(toId, to);
   }
 
   list(): string[] {

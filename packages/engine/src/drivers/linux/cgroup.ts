@@ -28,4 +28,6 @@ export interface CgroupManager {
   open(sandboxId: string): SandboxCgroup | undefined;
   /** Ids of all sandbox cgroups present (to reap orphans). */
   list(): string[];
+  /** Rename a sandbox's cgroup (a pooled sandbox taking its user's id); tasks stay in it. */
+  rename(fromId: string, toId: string): SandboxCgroup;
 }

@@ -106,3 +106,54 @@ EOF`,
     assert.equal((await sh(a, 'cat /workspace/before-restart.txt')).out, 'kept');
   });
 });
+
+describe('linux driver: warm pool', { timeout: 600_000 }, () => {
+  const env = testEngineEnv();
+  let engine: LinuxEngine;
+  const pooledCount = () =>
+    (engine.db.prepare("SELECT count(*) AS n FROM sandboxes WHERE state = 'pooled'").get() as { n: number }).n;
+  const waitPool = async (n: number) => {
+    const deadline = Date.now() + 30_000;
+    while (pooledCount() < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(pooledCount(), n);
+  };
+
+  before(async () => {
+    engine = await env.open({ warmPoolSize: 2 });
+    await engine.ensureTemplate({ id: 'python' });
+    await waitPool(2);
+  });
+  after(() => env.cleanup());
+
+  test('a create takes a pooled sandbox, which answers under its new name, and the pool refills', async () => {
+    const info = await engine.create({ id: `warm-${process.pid}`, templateId: 'python' });
+    assert.equal(info.state, 'running');
+    assert.ok(!engine.list().some((s) => s.id.startsWith('pool-')), 'pooled sandboxes are not listed');
+    const r = await engine.exec(info.id, { command: 'hostname; echo $HOSTNAME; pwd', timeoutMs: 5_000 });
+    assert.equal(r.stdout.toString(), `${info.id}\n${info.id}\n/workspace\n`);
+    await engine.files.write(info.id, '/workspace/a.txt', Buffer.from('mine'));
+    assert.equal((await engine.files.read(info.id, '/workspace/a.txt')).toString(), 'mine');
+    await waitPool(2);
+    await engine.terminate(info.id);
+  });
+
+  test('per-sandbox limits apply to a pooled sandbox too', async () => {
+    const info = await engine.create({ id: `warm-lim-${process.pid}`, templateId: 'python', limits: { pids: 24 } });
+    const r = await engine.exec(info.id, {
+      command: 'for i in $(seq 60); do sleep 3 & done 2>/dev/null; sleep 0.2; ls /proc | grep -c "^[0-9]"',
+      timeoutMs: 10_000,
+    });
+    assert.ok(Number(r.stdout.toString().trim()) <= 24, r.stdout.toString());
+    await engine.terminate(info.id);
+  });
+
+  test('the pool survives an engine restart', async () => {
+    await waitPool(2);
+    await engine.close();
+    engine = await env.open({ warmPoolSize: 2 });
+    assert.equal(pooledCount(), 2);
+    const info = await engine.create({ id: `warm-after-${process.pid}`, templateId: 'python' });
+    assert.equal((await engine.exec(info.id, { command: 'echo ok', timeoutMs: 5_000 })).stdout.toString(), 'ok\n');
+    await engine.terminate(info.id);
+  });
+});

@@ -4,8 +4,9 @@
  * agent. Lifecycle: creating -> running -> terminating -> (row deleted). State lives in SQLite
  * so a restarted server reattaches running sandboxes and reaps anything half-made.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { chmodSync, cpSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +43,7 @@ import type { CgroupManager, SandboxCgroup } from './cgroup.js';
 import { detectCgroups } from './cgroups.js';
 import { DeadlineScheduler } from './deadlines.js';
 import { KERNEL_STATE_FILE, KERNELS_IN_SANDBOX, KernelManager, normalizeLanguage } from './kernels.js';
-import { isSameProcess, launchSandbox } from './launcher.js';
+import { agentSnapshots, isSameProcess, launchSandbox } from './launcher.js';
 import { processMemory } from './memory.js';
 import { ProcessRegistry, TrackedProcess } from './processes.js';
 import { transpileTypeScript } from './typescript.js';
@@ -60,6 +61,12 @@ export interface LinuxEngineOptions {
   /** Share a database with the server; default opens `<stateDir>/mitos.db`. */
   db?: StateDatabase;
   mirror?: string;
+  /**
+   * Warm, already-launched sandboxes kept per template so a create only renames one (a few
+   * ms) instead of snapshotting and launching (tens of ms). 0 disables. Each idle pooled
+   * sandbox costs what an idle sandbox costs (see BENCHMARKS.md).
+   */
+  warmPoolSize?: number;
   log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -91,6 +98,7 @@ export class LinuxEngine implements Engine {
   private readonly kernels: KernelManager;
   private readonly deadlines: DeadlineScheduler;
   private readonly events = new EventEmitter();
+  private readonly refills = new Map<string, Promise<void>>();
   private closed = false;
 
   private constructor(
@@ -159,7 +167,12 @@ export class LinuxEngine implements Engine {
     }
     const ownsDb = !options.db;
     const db = options.db ?? openDatabase(join(stateDir, 'mitos.db'));
-    const storage = await openStorage({ stateDir, prefer: options.storage, uidBase: opts.uidBase });
+    const storage = await openStorage({
+      stateDir,
+      prefer: options.storage,
+      uidBase: opts.uidBase,
+      btrfsSnapshotter: (source, targets) => agentSnapshots(opts.agentPath, source, targets),
+    });
     const cgroups = detectCgroups({ parent: options.cgroupParent ?? process.env.MITOS_CGROUP_PARENT ?? 'mitos' });
     // Kernels are copied into the state directory, which the sandbox uid can traverse, and
     // bind-mounted read-only into every sandbox.
@@ -185,7 +198,7 @@ export class LinuxEngine implements Engine {
     for (const row of this.store.sandboxes()) {
       known.add(row.id);
       const alive =
-        (row.state === 'running' || row.state === 'paused') &&
+        (row.state === 'running' || row.state === 'paused' || row.state === 'pooled') &&
         row.initPid !== null &&
         row.initStartTicks !== null &&
         isSameProcess(row.initPid, row.initStartTicks);
@@ -250,6 +263,7 @@ export class LinuxEngine implements Engine {
       limits: image.limits,
     };
     this.store.upsertTemplate(row);
+    this.refillPool(row.id);
     return publicTemplate(row);
   }
 
@@ -292,6 +306,18 @@ export class LinuxEngine implements Engine {
     const template = this.store.template(options.templateId);
     if (!template) throw new MitosError('not_found', `template "${options.templateId}" not found`);
     const limits: ResourceLimits = { ...template.limits, ...definedOnly(options.limits ?? {}) };
+    if (this.store.sandbox(id)) {
+      throw new MitosError(
+        'conflict',
+        `sandbox "${id}" already exists`,
+        { sandbox: id },
+        {
+          remediation: 'choose another id, or terminate the existing sandbox first',
+        },
+      );
+    }
+    const pooled = this.poolEnabled() ? this.store.takePooled(template.id, id) : undefined;
+    if (pooled) return this.adoptPooled(pooled, id, limits, started);
     const row = blankRow(id, template.id, limits);
     if (!this.store.reserveSandbox(row)) {
       throw new MitosError(
@@ -319,6 +345,75 @@ export class LinuxEngine implements Engine {
     }
   }
 
+  private poolEnabled(): boolean {
+    return (this.opts.warmPoolSize ?? 0) > 0 && typeof this.storage.renameRoot === 'function' && !this.closed;
+  }
+
+  /** Give a pooled sandbox its user's id: rename its root, cgroup, socket and log; new hostname. */
+  private async adoptPooled(
+    pooled: SandboxRow,
+    id: string,
+    limits: ResourceLimits,
+    started: number,
+  ): Promise<SandboxInfo> {
+    const row: SandboxRow = { ...pooled, id, hostname: id, limits, createdAt: new Date() };
+    try {
+      this.storage.renameRoot?.(pooled.id, id);
+      this.cgroupHandles.delete(pooled.id);
+      const cgroup = this.cgroups.rename(pooled.id, id);
+      this.cgroupHandles.set(id, cgroup);
+      renameSync(this.socketPath(pooled.id), this.socketPath(id));
+      renameSync(join(this.opts.stateDir, 'logs', `${pooled.id}.log`), join(this.opts.stateDir, 'logs', `${id}.log`));
+      this.clients.delete(pooled.id);
+      if (JSON.stringify(limits) !== JSON.stringify(pooled.limits)) await cgroup.setLimits(limits);
+      await this.client(id).setIdentity(id, randomBytes(64));
+      const forkTimeMs = performance.now() - started;
+      this.store.markRunning(id, {
+        initPid: pooled.initPid as number,
+        initStartTicks: pooled.initStartTicks as string,
+        supervisorPid: pooled.supervisorPid,
+        forkTimeMs,
+      });
+      this.refillPool(pooled.templateId);
+      return publicSandbox({ ...row, state: 'running', forkTimeMs });
+    } catch (err) {
+      await this.teardown(row).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Top up the pool of a template in the background, one sandbox at a time. */
+  private refillPool(templateId: string): void {
+    if (!this.poolEnabled() || this.refills.has(templateId)) return;
+    const work = (async () => {
+      while (this.poolEnabled() && this.store.pooledCount(templateId) < (this.opts.warmPoolSize ?? 0)) {
+        const template = this.store.template(templateId);
+        if (!template) return;
+        const row = blankRow(`pool-${randomBytes(6).toString('hex')}`, templateId, template.limits);
+        if (!this.store.reserveSandbox(row)) continue;
+        try {
+          const cgroup = await this.cgroups.create(row.id, row.limits);
+          this.cgroupHandles.set(row.id, cgroup);
+          const root = await this.storage.createRoot(row.id, template.imageKey);
+          const launched = await this.launch(row, root, cgroup);
+          this.store.markRunning(row.id, { ...launched, forkTimeMs: 0 });
+          this.store.setState(row.id, 'pooled');
+        } catch (err) {
+          this.log('warn', 'warm pool refill failed', { template: templateId, error: String(err) });
+          await this.teardown(row).catch(() => {});
+          return;
+        }
+      }
+    })().finally(() => this.refills.delete(templateId));
+    this.refills.set(templateId, work);
+  }
+
+  /** Terminate every pooled sandbox (tests and `mitos serve --drain-pool`). */
+  async drainPool(): Promise<void> {
+    await Promise.allSettled([...this.refills.values()]);
+    for (const row of this.store.sandboxes()) if (row.state === 'pooled') await this.teardown(row);
+  }
+
   private launch(row: SandboxRow, root: RootLayout, cgroup: SandboxCgroup) {
     return launchSandbox({
       agentPath: this.opts.agentPath,
@@ -336,7 +431,7 @@ export class LinuxEngine implements Engine {
 
   get(id: string): SandboxInfo | undefined {
     const row = this.store.sandbox(id);
-    return row && row.state !== 'creating' ? publicSandbox(row) : undefined;
+    return row && row.state !== 'creating' && row.state !== 'pooled' ? publicSandbox(row) : undefined;
   }
 
   list(): SandboxInfo[] {
@@ -356,7 +451,7 @@ export class LinuxEngine implements Engine {
 
   async terminate(sandboxId: string): Promise<boolean> {
     const row = this.store.sandbox(sandboxId);
-    if (!row || row.state === 'creating') return false;
+    if (!row || row.state === 'creating' || row.state === 'pooled') return false;
     this.store.setState(sandboxId, 'terminating');
     await this.teardown(row);
     return true;
@@ -389,6 +484,7 @@ export class LinuxEngine implements Engine {
 
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.allSettled([...this.refills.values()]);
     this.deadlines.stop();
     this.processes.releaseAll();
     if (this.ownsDb) this.db.close();
@@ -528,7 +624,7 @@ export class LinuxEngine implements Engine {
       // Frozen, the parent's files are one consistent instant for every child.
       await parentCgroup.freeze();
       try {
-        for (const id of ids) roots.push(await this.storage.snapshotRoot(sandboxId, id));
+        roots.push(...(await this.storage.snapshotRoots(sandboxId, ids)));
       } finally {
         await parentCgroup.thaw();
       }
@@ -593,7 +689,7 @@ export class LinuxEngine implements Engine {
 
   private running(id: string, allowed: SandboxRow['state'][] = ['running']): SandboxRow {
     const row = this.store.sandbox(id);
-    if (!row || row.state === 'creating' || row.state === 'terminating') {
+    if (!row || row.state === 'creating' || row.state === 'terminating' || row.state === 'pooled') {
       throw new MitosError('not_found', `sandbox "${id}" not found`);
     }
     if (!allowed.includes(row.state)) {

@@ -76,7 +76,10 @@ if (missing.length > 0) {
 const lockHash = hashFiles(['package.json', 'package-lock.json', ...workspacePackageJsons()]);
 if (!existsSync(join(root, 'node_modules')) || !stampMatches('npm', lockHash)) {
   say('installing npm dependencies');
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  // A fresh clone gets the exact lock file; an existing tree is updated in place, never wiped
+  // (another process may be using it).
+  const fresh = !existsSync(join(root, 'node_modules', '.package-lock.json'));
+  run('npm', [fresh ? 'ci' : 'install', '--no-audit', '--no-fund']);
   writeStamp('npm', lockHash);
 }
 

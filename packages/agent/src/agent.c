@@ -48,7 +48,7 @@ int mkdir_p(const char *path, mode_t mode) {
     return 0;
 }
 
-static void serve_connection(int conn) {
+void agent_serve_connection(int conn) {
     struct frame req;
     int r = frame_recv(conn, &req);
     if (r <= 0) return;
@@ -92,7 +92,7 @@ void agent_serve(int listen_fd) {
         if (pid == 0) {
             close(listen_fd);
             signal(SIGCHLD, SIG_DFL);
-            serve_connection(conn);
+            agent_serve_connection(conn);
             _exit(0);
         }
         close(conn);

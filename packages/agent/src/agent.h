@@ -15,6 +15,9 @@ void handle_connect_unix(int conn, struct frame *req);
 void handle_list_processes(int conn, struct frame *req);
 void handle_signal_process(int conn, struct frame *req);
 
+/* Serve the one operation a connection carries (the guest agent's workers call this too). */
+void agent_serve_connection(int conn);
+
 /* The pid-1 loop: accept connections on listen_fd forever. */
 void agent_serve(int listen_fd) __attribute__((noreturn));
 

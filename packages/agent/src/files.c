@@ -70,27 +70,45 @@ void handle_read(int conn, struct frame *req) {
     frame_sendf(conn, OUT_OK, "%lld", total);
 }
 
+/*
+ * Refuse a write before its data arrived: the host is still sending the data frames, so read
+ * them to the end first. Answering at once and closing made the host's next send fail with
+ * EPIPE, and the reason (say, a relative path) was lost behind "connection failed".
+ */
+static void write_refused(int conn, int err, const char *what) {
+    for (;;) {
+        struct frame f;
+        if (frame_recv(conn, &f) <= 0) break;
+        free(f.data);
+        if (f.type != IN_DATA) break;
+    }
+    frame_fail(conn, err, what);
+}
+
 void handle_write(int conn, struct frame *req) {
     /* payload: mode (octal text), path */
     char *f[2];
     if (split_fields(req->data, req->len, f, 2) < 2) {
-        frame_fail(conn, EINVAL, "malformed write request");
+        write_refused(conn, EINVAL, "malformed write request");
         return;
     }
     mode_t mode = (mode_t)strtoul(f[0], NULL, 8) & 07777;
     if (mode == 0) mode = 0644;
     const char *path = f[1];
-    if (!path_ok(conn, path)) return;
+    if (path[0] != '/') {
+        write_refused(conn, EINVAL, "path must be absolute");
+        return;
+    }
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        frame_fail(conn, EISDIR, "write");
+        write_refused(conn, EISDIR, "write");
         return;
     }
     char dir[4096], tmp[4200];
     snprintf(dir, sizeof dir, "%s", path);
     char *d = dirname(dir);
     if (mkdir_p(d, 0755) < 0) {
-        frame_fail(conn, errno, "create parent directories");
+        write_refused(conn, errno, "create parent directories");
         return;
     }
     /* Write beside the target and rename: a reader never sees a half-written file. */
@@ -100,7 +118,7 @@ void handle_write(int conn, struct frame *req) {
              rnd[0] & 0xff, rnd[1] & 0xff, rnd[2] & 0xff, rnd[3] & 0xff, rnd[4] & 0xff, rnd[5] & 0xff);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0) {
-        frame_fail(conn, errno, "create");
+        write_refused(conn, errno, "create");
         return;
     }
     int failed = 0;

@@ -50,6 +50,9 @@ struct launch_opts {
     const char *ov_lower, *ov_upper, *ov_work;
     const char *log_path;
     unsigned long uid_base, uid_count;
+    /* /dev/shm is a tmpfs charged to the sandbox's memory cgroup: sized below the memory
+     * limit, so filling it cannot leave the agent itself nothing to run in. */
+    unsigned long long shm_bytes;
     const char *cgroup_procs[MAX_CGROUPS];
     int n_cgroups;
     char *binds[MAX_BINDS]; /* "HOSTDIR:SANDBOXDIR", mounted read-only */
@@ -102,7 +105,9 @@ static void setup_dev(struct launch_opts *o) {
     if (symlink("pts/ptmx", path) < 0) child_fail(o, "symlink ptmx");
     snprintf(path, sizeof path, "%s/dev/shm", o->rootfs);
     mkdir(path, 01777);
-    if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=262144k") < 0) child_fail(o, "mount /dev/shm");
+    char shm_opts[64];
+    snprintf(shm_opts, sizeof shm_opts, "mode=1777,size=%llu", o->shm_bytes);
+    if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, shm_opts) < 0) child_fail(o, "mount /dev/shm");
     static const char *links[][2] = {
         {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}};
     for (size_t i = 0; i < 4; i++) {
@@ -246,7 +251,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: mitos-agent launch --id ID --hostname NAME --socket PATH --uid-base N [--uid-count N]\n"
             "         (--rootfs DIR | --rootfs DIR --overlay-lower L --overlay-upper U --overlay-work W)\n"
-            "         [--cgroup-procs FILE]... [--bind-ro HOSTDIR:SANDBOXDIR]... [--log FILE]\n");
+            "         [--cgroup-procs FILE]... [--bind-ro HOSTDIR:SANDBOXDIR]... [--log FILE] [--shm-bytes N]\n");
     exit(2);
 }
 
@@ -254,6 +259,7 @@ int launch_main(int argc, char **argv) {
     struct launch_opts o;
     memset(&o, 0, sizeof o);
     o.uid_count = 65536;
+    o.shm_bytes = 256ULL << 20;
     static struct option longopts[] = {
         {"id", required_argument, 0, 'i'},        {"hostname", required_argument, 0, 'h'},
         {"socket", required_argument, 0, 's'},    {"rootfs", required_argument, 0, 'r'},
@@ -261,6 +267,7 @@ int launch_main(int argc, char **argv) {
         {"overlay-work", required_argument, 0, 'W'}, {"uid-base", required_argument, 0, 'u'},
         {"uid-count", required_argument, 0, 'n'}, {"cgroup-procs", required_argument, 0, 'c'},
         {"log", required_argument, 0, 'l'},       {"bind-ro", required_argument, 0, 'b'},
+        {"shm-bytes", required_argument, 0, 'm'},
         {0, 0, 0, 0}};
     int c;
     /* Every string is copied: the argv area is blanked later (hide_command_line). */
@@ -281,6 +288,7 @@ int launch_main(int argc, char **argv) {
             o.cgroup_procs[o.n_cgroups++] = optarg;
             break;
         case 'l': o.log_path = optarg; break;
+        case 'm': o.shm_bytes = strtoull(optarg, NULL, 10); break;
         case 'b':
             if (o.n_binds >= MAX_BINDS) usage();
             o.binds[o.n_binds++] = optarg;

@@ -1,30 +1,12 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { type FakeServer, runCli, startFakeServer } from './test-support/fake-server.js';
+import { describe, test } from 'node:test';
+import { useFakeServer } from './test-support/fake-server.js';
 
-let fake: FakeServer;
-let configDir: string;
-const tmpRoot = mkdtempSync(join(tmpdir(), 'mitos-cli-'));
 const KEY = 'sk-live-0123456789abcdef';
-
-before(async () => {
-  fake = await startFakeServer();
-});
-after(() => fake.close());
-beforeEach(() => {
-  fake.seen.length = 0;
-  fake.sandboxes.clear();
-  fake.override = undefined;
-  fake.onExec = () => ({ json: { exit_code: 0, stdout: '', stderr: '', exec_time_ms: 1 } });
-  configDir = mkdtempSync(join(tmpRoot, 'cfg-'));
-});
-
-const cli = (args: string[], env: Record<string, string> = {}, input?: string) =>
-  runCli(args, { env: { MITOS_BASE_URL: fake.baseUrl, MITOS_CONFIG_DIR: configDir, ...env }, input });
+const { fake, cli, configDir } = useFakeServer({ prefix: 'mitos-cli-', configDirPerTest: true });
 
 describe('sandbox exec', () => {
   test("passes the command's exit code and streams through", async () => {
@@ -112,10 +94,7 @@ describe('run', () => {
       child?.kill('SIGINT');
       return { hang: true };
     };
-    const r = await runCli(['run', '--', 'sleep 60'], {
-      env: { MITOS_BASE_URL: fake.baseUrl, MITOS_CONFIG_DIR: configDir },
-      onSpawn: (c) => (child = c),
-    });
+    const r = await cli(['run', '--', 'sleep 60'], { onSpawn: (c) => (child = c) });
     assert.equal(r.code, 130);
     assert.equal(fake.seen.at(-1)?.method, 'DELETE');
     assert.equal(fake.sandboxes.size, 0);
@@ -135,14 +114,14 @@ describe('auth', () => {
   test('login writes the credentials file with mode 0600', async () => {
     const r = await cli(['auth', 'login', '--token', KEY]);
     assert.equal(r.code, 0, r.stderr);
-    const path = join(configDir, 'credentials.json');
+    const path = join(configDir(), 'credentials.json');
     assert.equal(statSync(path).mode & 0o777, 0o600);
     assert.equal(JSON.parse(readFileSync(path, 'utf8')).token, KEY);
     assert.ok(!r.stdout.includes(KEY));
   });
 
   test('whoami names the source and masks the key', async () => {
-    const fromEnv = await cli(['auth', 'whoami'], { MITOS_API_KEY: KEY });
+    const fromEnv = await cli(['auth', 'whoami'], { env: { MITOS_API_KEY: KEY } });
     assert.equal(fromEnv.code, 0, fromEnv.stderr);
     assert.match(fromEnv.stdout, /sk-\.\.\.cdef \(from MITOS_API_KEY\)/);
     assert.match(fromEnv.stdout, /status:\s+ok/);
@@ -183,7 +162,7 @@ describe('other commands and exit codes', () => {
 
   test('files write from stdin, then read and ls', async () => {
     fake.sandboxes.set('sb-1', 'python');
-    const w = await cli(['files', 'write', 'sb-1', '/w/a.txt'], {}, 'hello\n');
+    const w = await cli(['files', 'write', 'sb-1', '/w/a.txt'], { input: 'hello\n' });
     assert.equal(w.code, 0, w.stderr);
     assert.deepEqual(fake.seen.at(-1)?.body, { sandbox: 'sb-1', path: '/w/a.txt', content: 'hello\n' });
     const r = await cli(['files', 'read', 'sb-1', '/w/a.txt']);
@@ -210,9 +189,7 @@ describe('other commands and exit codes', () => {
   });
 
   test('no server exits 5 and says how to start one', async () => {
-    const r = await runCli(['sandbox', 'ls'], {
-      env: { MITOS_BASE_URL: 'http://127.0.0.1:9', MITOS_CONFIG_DIR: configDir },
-    });
+    const r = await cli(['sandbox', 'ls'], { env: { MITOS_BASE_URL: 'http://127.0.0.1:9' } });
     assert.equal(r.code, 5);
     assert.match(r.stderr, /mitos serve/);
   });
@@ -224,5 +201,3 @@ describe('other commands and exit codes', () => {
     assert.equal((await cli(['--version'])).code, 0);
   });
 });
-
-after(() => rmSync(tmpRoot, { recursive: true, force: true }));

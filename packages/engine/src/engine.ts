@@ -11,6 +11,11 @@ export interface ResourceLimits {
   pids: number;
   /** CPU quota in cores (0.5 = half a core). */
   cpus: number;
+  /**
+   * Bytes the sandbox may write to its filesystem (writes past it fail with EDQUOT inside, and
+   * `disk_full` through the files API). Absent or 0: no per-sandbox cap, only the volume's size.
+   */
+  diskBytes?: number;
 }
 
 export type SandboxState = 'creating' | 'pooled' | 'running' | 'paused' | 'terminating' | 'terminated';

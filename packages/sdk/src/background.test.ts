@@ -1,30 +1,16 @@
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'node:test';
 import { NotFoundError } from './errors.js';
 import { sandboxOn } from './test-support/sandbox-handle.js';
-import {
-  envelope,
-  ndjsonLine,
-  type RecordedRequest,
-  type Stub,
-  type StubReply,
-  startStub,
-} from './test-support/stub-server.js';
+import { envelope, ndjsonLine, type RecordedRequest, type StubReply, useStub } from './test-support/stub-server.js';
 
-let stub: Stub;
-let route: (req: RecordedRequest) => StubReply | Promise<StubReply>;
+const stub = useStub(processRoutes);
 /** The open /v1/processes/stream response, so a test can finish it after a signal. */
 let live: { res: ServerResponse; closed: Promise<void> } | undefined;
 
-before(async () => {
-  stub = await startStub((req) => route(req));
-});
-after(() => stub.close());
 beforeEach(() => {
-  stub.requests.length = 0;
   live = undefined;
-  route = processRoutes;
 });
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -95,7 +81,7 @@ describe('execBackground', () => {
   test('kill() of a process that is already gone resolves false', async () => {
     const sb = sandboxOn(stub.baseUrl);
     const proc = await sb.execBackground('true');
-    route = (req) =>
+    stub.route = (req) =>
       req.url === '/v1/processes/signal' ? { status: 404, json: envelope('not_found') } : processRoutes(req);
     assert.equal(await proc.kill(), false);
     proc.disconnect();

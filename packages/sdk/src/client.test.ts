@@ -1,25 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import { create } from './create.js';
 import { AgentRunError, ExecutionDeadlineError, NotFoundError, TimeoutTooLargeError } from './errors.js';
 import { Sandbox } from './sandbox.js';
 import { SandboxServer } from './server.js';
-import { envelope, type RecordedRequest, type Stub, type StubReply, startStub } from './test-support/stub-server.js';
+import { TEST_KEY as KEY } from './test-support/sandbox-handle.js';
+import { envelope, type RecordedRequest, type StubReply, startStub, useStub } from './test-support/stub-server.js';
 
-const KEY = 'sk-test-7f3a9c0d2e4b';
-let stub: Stub;
-/** Per-test routing; each test installs what it needs. */
-let route: (req: RecordedRequest) => StubReply | Promise<StubReply>;
-
-before(async () => {
-  stub = await startStub((req) => route(req));
-});
-after(() => stub.close());
-beforeEach(() => {
-  stub.requests.length = 0;
-  route = defaultRoutes;
-});
+/** Per-test routing: each test installs what it needs over `defaultRoutes`. */
+const stub = useStub(defaultRoutes);
 
 const fileStore = new Map<string, string>();
 
@@ -80,7 +70,8 @@ describe('create', () => {
   });
 
   test('a 409 on the template step is fine', async () => {
-    route = (req) => (req.url === '/v1/templates' ? { status: 409, json: envelope('conflict') } : defaultRoutes(req));
+    stub.route = (req) =>
+      req.url === '/v1/templates' ? { status: 409, json: envelope('conflict') } : defaultRoutes(req);
     const sb = await create('python', opts());
     assert.equal(sb.templateId, 'python');
   });
@@ -113,7 +104,7 @@ describe('exec', () => {
 
   test('504 exec_timeout becomes ExecutionDeadlineError', async () => {
     const sb = await create('python', opts());
-    route = () => ({ status: 504, json: envelope('exec_timeout', 'deadline 1s', { timeout_s: 1 }) });
+    stub.route = () => ({ status: 504, json: envelope('exec_timeout', 'deadline 1s', { timeout_s: 1 }) });
     await assert.rejects(sb.exec('sleep 5', { timeoutSeconds: 1 }), (err) => {
       assert.ok(err instanceof ExecutionDeadlineError);
       assert.equal((err as AgentRunError).status, 504);
@@ -196,17 +187,18 @@ describe('files', () => {
 describe('terminate and connect', () => {
   test('terminate sends DELETE; 404 is fine, 500 throws', async () => {
     const sb = await create('python', opts());
-    route = (req) => (req.method === 'DELETE' ? { json: { status: 'terminated', id: sb.id } } : defaultRoutes(req));
+    stub.route = (req) =>
+      req.method === 'DELETE' ? { json: { status: 'terminated', id: sb.id } } : defaultRoutes(req);
     await sb.terminate();
     assert.equal(stub.requests.at(-1)?.url, `/v1/sandboxes/${sb.id}`);
-    route = (req) => (req.method === 'DELETE' ? { status: 404, json: envelope('not_found') } : defaultRoutes(req));
+    stub.route = (req) => (req.method === 'DELETE' ? { status: 404, json: envelope('not_found') } : defaultRoutes(req));
     await sb.terminate();
-    route = (req) => (req.method === 'DELETE' ? { status: 500, json: envelope('internal') } : defaultRoutes(req));
+    stub.route = (req) => (req.method === 'DELETE' ? { status: 500, json: envelope('internal') } : defaultRoutes(req));
     await assert.rejects(sb.terminate(), { code: 'internal', status: 500 });
   });
 
   test('asyncDispose terminates', async () => {
-    route = (req) => (req.method === 'DELETE' ? { json: {} } : defaultRoutes(req));
+    stub.route = (req) => (req.method === 'DELETE' ? { json: {} } : defaultRoutes(req));
     const sb = await create('python', opts());
     await sb[Symbol.asyncDispose]();
     assert.equal(stub.requests.at(-1)?.method, 'DELETE');
@@ -224,7 +216,7 @@ describe('terminate and connect', () => {
 
 describe('SandboxServer', () => {
   test('templates, sandboxes and health map the wire records', async () => {
-    route = (req) =>
+    stub.route = (req) =>
       req.url === '/v1/templates'
         ? { json: [{ id: 'python', ready: true, created_at: 't', creation_time_ms: 9, image: 'python' }] }
         : req.url === '/v1/health'
@@ -252,7 +244,7 @@ describe('SandboxServer', () => {
   });
 
   test('ensureTemplate tolerates only 409', async () => {
-    route = () => ({ status: 500, json: envelope('template_build_failed') });
+    stub.route = () => ({ status: 500, json: envelope('template_build_failed') });
     await assert.rejects(new SandboxServer(opts()).ensureTemplate('py'), { code: 'template_build_failed' });
   });
 
@@ -278,7 +270,7 @@ describe('transport failures', () => {
   });
 
   test('a server that never answers hits the client clock as request_timeout', async () => {
-    route = () => ({ hang: true });
+    stub.route = () => ({ hang: true });
     await assert.rejects(new SandboxServer({ ...opts(), timeoutMs: 100 }).health(), { code: 'request_timeout' });
   });
 
@@ -290,7 +282,7 @@ describe('transport failures', () => {
 describe('the key never leaks', () => {
   test('not in errors built from a body that echoes it', async () => {
     const sb = await create('python', opts());
-    route = () => ({ status: 401, json: envelope('unauthorized', `bad token ${KEY}`, { echoed: KEY }) });
+    stub.route = () => ({ status: 401, json: envelope('unauthorized', `bad token ${KEY}`, { echoed: KEY }) });
     const err = await sb.exec('true').catch((e: unknown) => e);
     assert.ok(err instanceof AgentRunError);
     assert.ok(!inspect(err, { depth: 10, showHidden: true }).includes(KEY));

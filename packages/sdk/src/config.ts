@@ -49,27 +49,29 @@ export function resolveConfig(input: ConfigInput = {}, env: Env = process.env): 
     return typeof value === 'string' && value !== '' ? value : undefined;
   };
 
-  let apiKey: string | undefined;
-  let apiKeySource: ApiKeySource = 'none';
-  if (input.apiKey) [apiKey, apiKeySource] = [input.apiKey, 'argument'];
-  else if (env.MITOS_API_KEY) [apiKey, apiKeySource] = [env.MITOS_API_KEY, 'env'];
-  else {
-    apiKey = fromFile('token');
-    if (apiKey) apiKeySource = 'credentials';
-  }
+  // Each setting is the first that is set of its argument, its variable and its file field.
+  const firstSet = (
+    argument: string | undefined,
+    fromEnv: string | undefined,
+    field: 'token' | 'base_url',
+  ): [string, 'argument' | 'env' | 'credentials'] | [undefined, undefined] => {
+    if (argument) return [argument, 'argument'];
+    if (fromEnv) return [fromEnv, 'env'];
+    const value = fromFile(field);
+    return value ? [value, 'credentials'] : [undefined, undefined];
+  };
 
-  let baseUrl: string | undefined;
-  let baseUrlSource: BaseUrlSource = 'default';
-  if (input.baseUrl) [baseUrl, baseUrlSource] = [input.baseUrl, 'argument'];
-  else if (env.MITOS_BASE_URL) [baseUrl, baseUrlSource] = [env.MITOS_BASE_URL, 'env'];
-  else {
-    baseUrl = fromFile('base_url');
-    if (baseUrl) baseUrlSource = 'credentials';
-  }
-  baseUrl = stripTrailingSlashes(baseUrl ?? '');
-  if (!baseUrl) [baseUrl, baseUrlSource] = [DEFAULT_BASE_URL, 'default'];
-
-  return { apiKey, apiKeySource, baseUrl, baseUrlSource, credentialsPath: credentialsPath(env) };
+  const [apiKey, apiKeySource = 'none'] = firstSet(input.apiKey, env.MITOS_API_KEY, 'token');
+  const [url = '', urlSource = 'default'] = firstSet(input.baseUrl, env.MITOS_BASE_URL, 'base_url');
+  // A URL that is nothing but slashes counts as not set.
+  const baseUrl = stripTrailingSlashes(url);
+  return {
+    apiKey,
+    apiKeySource,
+    baseUrl: baseUrl || DEFAULT_BASE_URL,
+    baseUrlSource: baseUrl ? urlSource : 'default',
+    credentialsPath: credentialsPath(env),
+  };
 }
 
 export function stripTrailingSlashes(url: string): string {

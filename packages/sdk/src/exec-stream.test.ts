@@ -1,22 +1,14 @@
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { AgentRunError, ExecutionDeadlineError } from './errors.js';
 import type { ExecEvent } from './exec-stream.js';
 import { parseExecLine } from './exec-stream.js';
 import { HttpClient } from './http.js';
 import { sandboxOn, TEST_KEY } from './test-support/sandbox-handle.js';
-import { ndjsonLine, type RecordedRequest, type Stub, type StubReply, startStub } from './test-support/stub-server.js';
+import { ndjsonLine, type StubReply, useStub } from './test-support/stub-server.js';
 
-let stub: Stub;
-let route: (req: RecordedRequest) => StubReply | Promise<StubReply>;
-before(async () => {
-  stub = await startStub((req) => route(req));
-});
-after(() => stub.close());
-beforeEach(() => {
-  stub.requests.length = 0;
-});
+const stub = useStub();
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
@@ -49,7 +41,7 @@ describe('parseExecLine', () => {
 
 describe('exec with callbacks (POST /v1/exec/stream)', () => {
   test('chunks reach the callbacks before the end, and the result aggregates them', async () => {
-    route = () => ({
+    stub.route = () => ({
       ndjson: [
         { stream: 'stdout', data: b64('hel') },
         { stream: 'stderr', data: b64('warn\n') },
@@ -79,13 +71,13 @@ describe('exec with callbacks (POST /v1/exec/stream)', () => {
   });
 
   test('without callbacks exec stays on /v1/exec', async () => {
-    route = () => ({ json: { exit_code: 0, stdout: 'x', stderr: '', exec_time_ms: 1 } });
+    stub.route = () => ({ json: { exit_code: 0, stdout: 'x', stderr: '', exec_time_ms: 1 } });
     await sandboxOn(stub.baseUrl).exec('true');
     assert.equal(stub.requests[0]?.url, '/v1/exec');
   });
 
   test('a stream that ends without its terminal frame is exec_stream_truncated', async () => {
-    route = () => ({ ndjson: [{ stream: 'stdout', data: b64('partial') }] });
+    stub.route = () => ({ ndjson: [{ stream: 'stdout', data: b64('partial') }] });
     const seen: string[] = [];
     await assert.rejects(
       sandboxOn(stub.baseUrl).exec('x', { onStdout: (b) => seen.push(text(b)) }),
@@ -95,7 +87,7 @@ describe('exec with callbacks (POST /v1/exec/stream)', () => {
   });
 
   test('a connection cut mid-stream is exec_stream_truncated too', async () => {
-    route = () => ({
+    stub.route = () => ({
       respond: (res) => {
         res.writeHead(200, { 'content-type': 'application/x-ndjson' });
         res.write(ndjsonLine({ stream: 'stdout', data: b64('a') }), () => res.destroy());
@@ -107,7 +99,7 @@ describe('exec with callbacks (POST /v1/exec/stream)', () => {
   });
 
   test('a terminal frame with an error is exec_stream_error, the key redacted', async () => {
-    route = () => ({ ndjson: [{ exit_code: 1, error: `exec stream failed: agent gone (${TEST_KEY})` }] });
+    stub.route = () => ({ ndjson: [{ exit_code: 1, error: `exec stream failed: agent gone (${TEST_KEY})` }] });
     await assert.rejects(sandboxOn(stub.baseUrl).exec('x', { onStderr: () => {} }), (err) => {
       assert.ok(err instanceof AgentRunError);
       assert.equal(err.code, 'exec_stream_error');
@@ -118,7 +110,7 @@ describe('exec with callbacks (POST /v1/exec/stream)', () => {
   });
 
   test('terminal exit 124 is ExecutionDeadlineError', async () => {
-    route = () => ({
+    stub.route = () => ({
       ndjson: [
         { stream: 'stdout', data: b64('tick') },
         { exit_code: 124, exec_time_ms: 1000, error: '' },
@@ -133,7 +125,7 @@ describe('exec with callbacks (POST /v1/exec/stream)', () => {
   });
 
   test('an error status before the stream maps through the envelope', async () => {
-    route = () => ({ status: 429, json: { error: { code: 'too_many_streams', message: 'm', remediation: 'r' } } });
+    stub.route = () => ({ status: 429, json: { error: { code: 'too_many_streams', message: 'm', remediation: 'r' } } });
     await assert.rejects(sandboxOn(stub.baseUrl).exec('x', { onStdout: () => {} }), {
       code: 'too_many_streams',
       status: 429,
@@ -142,7 +134,7 @@ describe('exec with callbacks (POST /v1/exec/stream)', () => {
 
   test('aborting the signal rejects with its reason and hangs up', async () => {
     const held = holdOpen([{ stream: 'stdout', data: b64('first') }]);
-    route = () => held.reply;
+    stub.route = () => held.reply;
     const ctl = new AbortController();
     const reason = new Error('user stop');
     const run = sandboxOn(stub.baseUrl).exec('yes', { signal: ctl.signal, onStdout: () => ctl.abort(reason) });
@@ -153,7 +145,7 @@ describe('exec with callbacks (POST /v1/exec/stream)', () => {
 
 describe('execStream', () => {
   test('yields chunks in order, then one {exit}', async () => {
-    route = () => ({
+    stub.route = () => ({
       ndjson: [
         { stream: 'stdout', data: b64('a') },
         { stream: 'stderr', data: b64('b') },
@@ -174,7 +166,7 @@ describe('execStream', () => {
       { stream: 'stdout', data: b64('1') },
       { stream: 'stdout', data: b64('2') },
     ]);
-    route = () => held.reply;
+    stub.route = () => held.reply;
     let count = 0;
     for await (const _ of sandboxOn(stub.baseUrl).execStream('yes')) {
       count++;
@@ -195,7 +187,7 @@ describe('execStream', () => {
 describe('HttpClient.stream clocks', () => {
   test('silence longer than the idle clock is request_timeout, and the connection is dropped', async () => {
     const held = holdOpen([{ stream: 'stdout', data: b64('once') }]);
-    route = () => held.reply;
+    stub.route = () => held.reply;
     const stream = await new HttpClient({ baseUrl: stub.baseUrl }).stream('POST', '/v1/exec/stream', {
       body: {},
       idleTimeoutMs: 150,
@@ -216,7 +208,7 @@ describe('HttpClient.stream clocks', () => {
     const started = new Promise<void>((resolve) => {
       arrived = resolve;
     });
-    route = () => {
+    stub.route = () => {
       arrived();
       return { hang: true };
     };

@@ -95,9 +95,7 @@ export async function* execFrames(
   throw new AgentRunError({
     code: 'exec_stream_truncated',
     message: 'the command stream ended before its exit status',
-    cause: stream.interruption
-      ? `the connection failed mid-stream: ${stream.interruption}`
-      : 'the stream ended before the terminal exit frame',
+    cause: stream.truncationCause('the stream ended before the terminal exit frame'),
     remediation: 'the command may still have run; check the sandbox and the server, then retry',
     context,
   });
@@ -132,7 +130,17 @@ export function execBody(
   timeout: number,
   opts: ExecOptions,
 ): Record<string, unknown> {
-  const body: Record<string, unknown> = { sandbox, command, timeout };
+  return withCommandOptions({ sandbox, command, timeout }, opts);
+}
+
+/**
+ * Adds a command's optional `working_dir` and `env` to its request body (exec, exec stream,
+ * background process start); an empty cwd or env is left out, so the server default applies.
+ */
+export function withCommandOptions(
+  body: Record<string, unknown>,
+  opts: { cwd?: string | undefined; env?: Record<string, string> | undefined },
+): Record<string, unknown> {
   if (opts.cwd) body.working_dir = opts.cwd;
   if (opts.env && Object.keys(opts.env).length > 0) body.env = opts.env;
   return body;

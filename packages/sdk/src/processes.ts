@@ -5,6 +5,7 @@
  */
 import { BackgroundProcess, type ProcessCallbacks } from './background.js';
 import { AgentRunError } from './errors.js';
+import { withCommandOptions } from './exec-stream.js';
 import { DEFAULT_SANDBOX_CALL_TIMEOUT_MS } from './files.js';
 import { type HttpClient, invalidResponse } from './http.js';
 import { type SignalLike, signalNumber } from './signals.js';
@@ -44,9 +45,7 @@ export class SandboxProcesses {
    * await server.kill('SIGTERM');
    */
   async start(command: string, opts: BackgroundOptions = {}): Promise<BackgroundProcess> {
-    const body: Record<string, unknown> = { sandbox: this.#sandbox, command };
-    if (opts.cwd) body.working_dir = opts.cwd;
-    if (opts.env && Object.keys(opts.env).length > 0) body.env = opts.env;
+    const body = withCommandOptions({ sandbox: this.#sandbox, command }, opts);
     const raw = await this.#http.request<unknown>('POST', '/v1/processes', {
       body,
       timeoutMs: this.#http.timeoutOr(DEFAULT_SANDBOX_CALL_TIMEOUT_MS),

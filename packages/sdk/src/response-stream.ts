@@ -34,6 +34,14 @@ export class ResponseStream implements AsyncIterable<Uint8Array> {
    */
   interruption: string | undefined;
 
+  /**
+   * The cause for a stream that ended before its final frame: the transport failure if there
+   * was one, else `cleanEnd` (what a body that ended cleanly but too early means).
+   */
+  truncationCause(cleanEnd: string): string {
+    return this.interruption ? `the connection failed mid-stream: ${this.interruption}` : cleanEnd;
+  }
+
   readonly #onUserAbort = (): void => this.#ctl.abort(this.#user?.reason);
 
   constructor(init: ResponseStreamInit) {

@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { SandboxNotRunningError, TimeoutTooLargeError } from './errors.js';
 import { Sandbox } from './sandbox.js';
 import { SandboxServer } from './server.js';
 import { sandboxOn, TEST_KEY } from './test-support/sandbox-handle.js';
-import { envelope, type RecordedRequest, type Stub, type StubReply, startStub } from './test-support/stub-server.js';
+import { envelope, type RecordedRequest, type StubReply, useStub } from './test-support/stub-server.js';
 
-let stub: Stub;
-let route: (req: RecordedRequest) => StubReply | Promise<StubReply>;
-before(async () => {
-  stub = await startStub((req) => route(req));
-});
-after(() => stub.close());
-beforeEach(() => {
-  stub.requests.length = 0;
-  route = routes;
-});
+const stub = useStub(routes);
 
 function routes(req: RecordedRequest): StubReply {
   const b = (req.body ?? {}) as Record<string, unknown>;
@@ -110,7 +101,7 @@ describe('pause, resume, info', () => {
         ['/v1/resume', { sandbox: 'sb-1' }],
       ],
     );
-    route = () => ({ status: 409, json: envelope('sandbox_not_running', 'paused', { sandbox: 'sb-1' }) });
+    stub.route = () => ({ status: 409, json: envelope('sandbox_not_running', 'paused', { sandbox: 'sb-1' }) });
     await assert.rejects(sb.exec('true'), (err) => err instanceof SandboxNotRunningError && err.status === 409);
   });
 
@@ -135,7 +126,7 @@ describe('ports', () => {
   });
 
   test('an empty preview url is invalid_response', async () => {
-    route = () => ({ json: { url: '' } });
+    stub.route = () => ({ json: { url: '' } });
     await assert.rejects(sandboxOn(stub.baseUrl).getHost(), { code: 'invalid_response' });
   });
 

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { type AppDeps, createApiServer } from './app.js';
+import { answerClientError } from './client-error.js';
 
 export interface ServerOptions extends Omit<AppDeps, 'publicUrl'> {
   /** Default 127.0.0.1. */
@@ -41,6 +42,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const api = createApiServer({ ...options, publicUrl: () => publicUrl });
   const server = createAdaptorServer({ fetch: api.app.fetch, hostname: host }) as Server;
   server.on('upgrade', api.handleUpgrade);
+  server.on('clientError', answerClientError);
   let port: number;
   try {
     port = await listen(server, host, requestedPort);

@@ -1,21 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { type FakeServer, runCli, startFakeServer } from '../test-support/fake-server.js';
+import { beforeEach, describe, test } from 'node:test';
+import { useFakeServer } from '../test-support/fake-server.js';
 
-let fake: FakeServer;
-const root = mkdtempSync(join(tmpdir(), 'mitos-cli-fork-'));
+const { fake, cli } = useFakeServer({ prefix: 'mitos-cli-fork-', sandboxes: { 'sb-1': 'python' } });
 
-before(async () => {
-  fake = await startFakeServer();
-});
-after(() => fake.close());
 beforeEach(() => {
-  fake.seen.length = 0;
-  fake.sandboxes.clear();
-  fake.sandboxes.set('sb-1', 'python');
   fake.override = (req) => {
     if (req.url !== '/v1/sandboxes/sb-1/fork') return undefined;
     const count = Number(req.body.count);
@@ -31,8 +20,6 @@ beforeEach(() => {
     };
   };
 });
-
-const cli = (args: string[]) => runCli(args, { env: { MITOS_BASE_URL: fake.baseUrl, MITOS_CONFIG_DIR: root } });
 
 describe('fork', () => {
   test('prints one child id per line', async () => {

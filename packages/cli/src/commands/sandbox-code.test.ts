@@ -1,26 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { type FakeServer, runCli, startFakeServer } from '../test-support/fake-server.js';
+import { describe, test } from 'node:test';
+import { useFakeServer } from '../test-support/fake-server.js';
 
-let fake: FakeServer;
-const root = mkdtempSync(join(tmpdir(), 'mitos-cli-code-'));
+const { fake, root, cli } = useFakeServer({ prefix: 'mitos-cli-code-', sandboxes: { 'sb-1': 'python' } });
 
-before(async () => {
-  fake = await startFakeServer();
-});
-after(() => fake.close());
-beforeEach(() => {
-  fake.seen.length = 0;
-  fake.sandboxes.clear();
-  fake.sandboxes.set('sb-1', 'python');
-  fake.override = undefined;
-});
-
-const cli = (args: string[], input?: string) =>
-  runCli(args, { env: { MITOS_BASE_URL: fake.baseUrl, MITOS_CONFIG_DIR: root }, input });
 const b64 = (s: string | Uint8Array) => Buffer.from(s).toString('base64');
 const PNG_BYTES = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a]);
 
@@ -61,7 +46,7 @@ describe('sandbox run-code', () => {
       },
       { kind: 'exit', exit_code: 1 },
     ]);
-    const r = await cli(['sandbox', 'run-code', 'sb-1'], '1/0\n');
+    const r = await cli(['sandbox', 'run-code', 'sb-1'], { input: '1/0\n' });
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
     assert.equal(r.stderr, 'Traceback\nZeroDivisionError: division by zero\n');

@@ -1,27 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { type FakeServer, runCli, type Seen, startFakeServer } from '../test-support/fake-server.js';
+import { describe, test } from 'node:test';
+import { type Seen, useFakeServer } from '../test-support/fake-server.js';
 import type { WsPeer } from '../test-support/ws-peer.js';
 
-let fake: FakeServer;
 const KEY = 'sk-live-0123456789abcdef';
-const configDir = mkdtempSync(join(tmpdir(), 'mitos-cli-shell-'));
-
-before(async () => {
-  fake = await startFakeServer();
+const { fake, cli } = useFakeServer({
+  prefix: 'mitos-cli-shell-',
+  sandboxes: { 'sb-1': 'python' },
+  env: { MITOS_API_KEY: KEY },
 });
-after(() => fake.close());
-beforeEach(() => {
-  fake.seen.length = 0;
-  fake.sandboxes.clear();
-  fake.sandboxes.set('sb-1', 'python');
-});
-
-const cli = (args: string[], input: string) =>
-  runCli(args, { env: { MITOS_BASE_URL: fake.baseUrl, MITOS_CONFIG_DIR: configDir, MITOS_API_KEY: KEY }, input });
 
 /** A pretend shell: prints a prompt, answers `echo X`, ends on `exit N` or on Ctrl-D. */
 function fakeShell(frames: Record<string, unknown>[]): (peer: WsPeer, req: Seen) => void {
@@ -56,7 +43,7 @@ describe('sandbox shell (stdin not a TTY)', () => {
   test('pipes stdin as input frames, prints output, exits with the shell status', async () => {
     const frames: Record<string, unknown>[] = [];
     fake.onPty = fakeShell(frames);
-    const r = await cli(['sandbox', 'shell', 'sb-1'], 'echo hi there\nexit 3\n');
+    const r = await cli(['sandbox', 'shell', 'sb-1'], { input: 'echo hi there\nexit 3\n' });
     assert.equal(r.code, 3, r.stderr);
     assert.equal(r.stdout, '$ hi there\r\n$ ');
     assert.equal(r.stderr, '');
@@ -73,14 +60,14 @@ describe('sandbox shell (stdin not a TTY)', () => {
 
   test('the end of piped input is Ctrl-D, so the shell ends normally', async () => {
     fake.onPty = fakeShell([]);
-    const r = await cli(['sandbox', 'shell', 'sb-1'], 'echo bye\n');
+    const r = await cli(['sandbox', 'shell', 'sb-1'], { input: 'echo bye\n' });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '$ bye\r\n$ ');
   });
 
   test('a terminal that closes without an exit status exits 1 with the reason', async () => {
     fake.onPty = (peer) => peer.close(1011);
-    const r = await cli(['sandbox', 'shell', 'sb-1'], '');
+    const r = await cli(['sandbox', 'shell', 'sb-1'], { input: '' });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^error \[terminal_disconnected\]/);
   });

@@ -1,25 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { type FakeServer, runCli, startFakeServer } from '../test-support/fake-server.js';
+import { describe, test } from 'node:test';
+import { useFakeServer } from '../test-support/fake-server.js';
 
-let fake: FakeServer;
-const root = mkdtempSync(join(tmpdir(), 'mitos-cli-sandbox-'));
-
-before(async () => {
-  fake = await startFakeServer();
-});
-after(() => fake.close());
-beforeEach(() => {
-  fake.seen.length = 0;
-  fake.sandboxes.clear();
-  fake.sandboxes.set('sb-1', 'python');
-  fake.override = undefined;
-});
-
-const cli = (args: string[]) => runCli(args, { env: { MITOS_BASE_URL: fake.baseUrl, MITOS_CONFIG_DIR: root } });
+const { fake, cli } = useFakeServer({ prefix: 'mitos-cli-sandbox-', sandboxes: { 'sb-1': 'python' } });
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 describe('sandbox exec --stream', () => {

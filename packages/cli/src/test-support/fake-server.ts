@@ -1,11 +1,16 @@
 /**
- * A tiny in-memory stand-in for a mitos server (seed wire v1 shapes) on 127.0.0.1:0, plus
- * a helper that runs the built CLI against it. Test-only.
+ * A tiny in-memory stand-in for a mitos server (seed wire v1 shapes) on 127.0.0.1:0, a
+ * helper that runs the built CLI against it, and {@link useFakeServer}, the per-file setup
+ * that ties the two together. Test-only.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { after, before, beforeEach } from 'node:test';
 import { acceptWebSocket, type WsPeer } from './ws-peer.js';
 
 export interface Seen {
@@ -35,6 +40,10 @@ export interface FakeServer {
   override?: (req: Seen) => ExecReply | undefined;
   /** A terminal opened on GET /v1/pty of a known sandbox (subprotocol mitos.pty.v1 selected). */
   onPty: (peer: WsPeer, req: Seen) => void;
+  /** Forget requests, sandboxes and files, and restore the default handlers. */
+  reset(): void;
+  /** Start answering on 127.0.0.1:<ephemeral>; sets `baseUrl`. */
+  listen(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -45,14 +54,27 @@ const notFound = (cause: string) => ({
   },
 });
 
-export async function startFakeServer(): Promise<FakeServer> {
+const defaultExec = (): ExecReply => ({ json: { exit_code: 0, stdout: '', stderr: '', exec_time_ms: 1 } });
+const defaultPty = (peer: WsPeer): void => peer.close(1011);
+
+/** The fake, not yet listening: call listen() before using `baseUrl`. */
+export function createFakeServer(): FakeServer {
   const fake: FakeServer = {
     baseUrl: '',
     seen: [],
     sandboxes: new Map(),
     files: new Map(),
-    onExec: () => ({ json: { exit_code: 0, stdout: '', stderr: '', exec_time_ms: 1 } }),
-    onPty: (peer) => peer.close(1011),
+    onExec: defaultExec,
+    onPty: defaultPty,
+    reset() {
+      fake.seen.length = 0;
+      fake.sandboxes.clear();
+      fake.files.clear();
+      fake.onExec = defaultExec;
+      fake.onPty = defaultPty;
+      fake.override = undefined;
+    },
+    listen: async () => {},
     close: async () => {},
   };
 
@@ -136,8 +158,10 @@ export async function startFakeServer(): Promise<FakeServer> {
     socket.once('close', () => upgraded.delete(socket));
     fake.onPty(acceptWebSocket(req, socket, 'mitos.pty.v1'), seen);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  fake.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fake.listen = async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    fake.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
   fake.close = () =>
     new Promise<void>((resolve) => {
       for (const socket of upgraded) socket.destroy();
@@ -159,10 +183,13 @@ const MAIN = new URL('../main.js', import.meta.url).pathname;
  * Run `node dist/main.js ...args` asynchronously (the fake server lives in this process,
  * so a synchronous spawn would deadlock). The environment starts clean of MITOS_*.
  */
-export function runCli(
-  args: string[],
-  opts: { env?: Record<string, string>; input?: string; onSpawn?: (child: ChildProcess) => void } = {},
-): Promise<CliResult> {
+export interface RunOptions {
+  env?: Record<string, string>;
+  input?: string;
+  onSpawn?: (child: ChildProcess) => void;
+}
+
+export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
   const env: Record<string, string | undefined> = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('MITOS_')) delete env[k];
   Object.assign(env, opts.env);
@@ -177,4 +204,57 @@ export function runCli(
     child.stdin.end(opts.input ?? '');
     opts.onSpawn?.(child);
   });
+}
+
+export interface FakeServerSetup {
+  /** Prefix of this file's temp dir under the OS temp dir, e.g. `mitos-cli-fork-`. */
+  prefix: string;
+  /** Sandboxes (id to template) the fake knows at the start of every test. */
+  sandboxes?: Record<string, string>;
+  /** Added to the environment of every run (after MITOS_BASE_URL and MITOS_CONFIG_DIR). */
+  env?: Record<string, string>;
+  /** A fresh config dir under `root` for every test, instead of `root` for the whole file. */
+  configDirPerTest?: boolean;
+}
+
+export interface FakeServerHarness {
+  /** Listening from the file's before() hook on; reset before every test. */
+  fake: FakeServer;
+  /** This file's temp dir, removed after its tests. */
+  root: string;
+  /** The MITOS_CONFIG_DIR of the current test. */
+  configDir(): string;
+  /** The CLI against the fake with the file's environment; `opts.env` adds or overrides. */
+  cli(args: string[], opts?: RunOptions): Promise<CliResult>;
+}
+
+/**
+ * The per-file setup of a CLI test: a fake server for the whole file, reset (and seeded with
+ * `sandboxes`) before every test, and a runner pointed at it. Call once at the top of a test
+ * file; hooks the file adds itself run after these.
+ */
+export function useFakeServer(setup: FakeServerSetup): FakeServerHarness {
+  const fake = createFakeServer();
+  const root = mkdtempSync(join(tmpdir(), setup.prefix));
+  let configDir = root;
+  before(() => fake.listen());
+  after(async () => {
+    await fake.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    fake.reset();
+    for (const [id, template] of Object.entries(setup.sandboxes ?? {})) fake.sandboxes.set(id, template);
+    if (setup.configDirPerTest) configDir = mkdtempSync(join(root, 'cfg-'));
+  });
+  return {
+    fake,
+    root,
+    configDir: () => configDir,
+    cli: (args, opts = {}) =>
+      runCli(args, {
+        ...opts,
+        env: { MITOS_BASE_URL: fake.baseUrl, MITOS_CONFIG_DIR: configDir, ...setup.env, ...opts.env },
+      }),
+  };
 }

@@ -13,6 +13,7 @@ import { removeTree } from '../host/remove-tree.js';
 import { run, tryRun } from '../host/run.js';
 import { canonicalPath } from './canonical.js';
 import { LoopVolume } from './loop-volume.js';
+import { dropQgroup, liftLimit, limitSubvolume } from './disk-quota.js';
 import { checkName, isStaleTemp, isTemp, tempName } from './names.js';
 import type { RootLayout, SandboxStorage } from './storage.js';
 
@@ -31,6 +32,11 @@ export interface BtrfsStorageOptions {
    * process per snapshot; the engine passes its agent's ioctl-based one (one process for all).
    */
   snapshotter?: (source: string, targets: string[]) => Promise<void>;
+  /**
+   * Turns on simple quotas (disk-quota.ts) for the mounted volume; false when the kernel has
+   * none. Without it, disk limits are refused.
+   */
+  simpleQuotas?: (mountPoint: string) => Promise<boolean>;
 }
 
 async function btrfsToolSnapshots(source: string, targets: string[]): Promise<void> {
@@ -46,6 +52,9 @@ export class BtrfsStorage implements SandboxStorage {
   private opening: Promise<void> | undefined;
   private readonly importing = new Map<string, Promise<void>>();
   private quotasOn = false;
+  private simpleQuotasOn = false;
+  /** Roots with a disk limit, whose limit must be lifted before they can be deleted. */
+  private readonly limited = new Set<string>();
 
   constructor(private readonly options: BtrfsStorageOptions) {
     const dir = canonicalPath(join(options.stateDir, 'storage'));
@@ -81,6 +90,7 @@ export class BtrfsStorage implements SandboxStorage {
       for (const name of readdirSync(dir)) if (isStaleTemp(name)) await this.deleteSubvolume(join(dir, name));
     }
     if (this.options.quotas) await run('btrfs', ['quota', 'enable', this.volume.mountPoint]);
+    else if (this.options.simpleQuotas) this.simpleQuotasOn = await this.options.simpleQuotas(this.volume.mountPoint);
     this.quotasOn = (await tryRun('btrfs', ['qgroup', 'show', this.volume.mountPoint])).ok;
   }
 
@@ -162,6 +172,21 @@ export class BtrfsStorage implements SandboxStorage {
       join(this.sandboxes, checkName('sandbox id', fromId)),
       join(this.sandboxes, checkName('sandbox id', toId)),
     );
+    if (this.limited.delete(fromId)) this.limited.add(toId);
+  }
+
+  async limitDisk(sandboxId: string, bytes: number): Promise<void> {
+    if (!this.simpleQuotasOn) {
+      throw new MitosError(
+        'host_unsupported',
+        'per-sandbox disk limits need btrfs simple quotas (Linux 6.7 or later)',
+        { sandbox: sandboxId },
+        { remediation: 'create the sandbox without limits.disk_mb, or run the server on a newer kernel' },
+      );
+    }
+    const path = join(this.sandboxes, checkName('sandbox id', sandboxId));
+    await limitSubvolume(this.volume.mountPoint, path, bytes);
+    this.limited.add(sandboxId);
   }
 
   rootLayout(sandboxId: string): RootLayout | undefined {
@@ -172,7 +197,10 @@ export class BtrfsStorage implements SandboxStorage {
   async removeRoot(sandboxId: string): Promise<void> {
     const path = join(this.sandboxes, checkName('sandbox id', sandboxId));
     if (!existsSync(path)) return;
+    const group = this.limited.has(sandboxId) ? await liftLimit(this.volume.mountPoint, path) : undefined;
     await this.deleteSubvolume(path);
+    this.limited.delete(sandboxId);
+    if (group) await dropQgroup(this.volume.mountPoint, group);
   }
 
   listRoots(): string[] {
@@ -201,6 +229,7 @@ export class BtrfsStorage implements SandboxStorage {
     await this.volume.unmountAndDetach();
     this.opening = undefined;
     this.quotasOn = false;
+    this.simpleQuotasOn = false;
   }
 
   /**
@@ -211,6 +240,13 @@ export class BtrfsStorage implements SandboxStorage {
   private async deleteSubvolume(path: string): Promise<void> {
     if (!existsSync(path)) return;
     if ((await tryRun('btrfs', ['subvolume', 'delete', path])).ok) return;
+    // A root at its disk limit (one limited before a restart) cannot be deleted until the
+    // limit is lifted.
+    const group = this.simpleQuotasOn ? await liftLimit(this.volume.mountPoint, path) : undefined;
+    if (group && (await tryRun('btrfs', ['subvolume', 'delete', path])).ok) {
+      await dropQgroup(this.volume.mountPoint, group);
+      return;
+    }
     const nested = await this.nestedSubvolumes(path);
     if (nested.length === 0 && !(await tryRun('btrfs', ['subvolume', 'show', path])).ok) {
       // Not a subvolume at all (debris of a failed create): an ordinary directory.
@@ -220,6 +256,7 @@ export class BtrfsStorage implements SandboxStorage {
     for (const sub of [path, ...nested]) await tryRun('btrfs', ['property', 'set', '-ts', sub, 'ro', 'false']);
     for (const sub of nested) await run('btrfs', ['subvolume', 'delete', sub]);
     await run('btrfs', ['subvolume', 'delete', path]);
+    if (group) await dropQgroup(this.volume.mountPoint, group);
   }
 
   /** Subvolumes below `path`, deepest first. */

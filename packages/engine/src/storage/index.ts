@@ -23,6 +23,8 @@ export interface OpenStorageOptions {
   btrfsQuotas?: boolean;
   /** Faster snapshots than the btrfs tool (see BtrfsStorageOptions.snapshotter). */
   btrfsSnapshotter?: (source: string, targets: string[]) => Promise<void>;
+  /** Turns on btrfs simple quotas (see BtrfsStorageOptions.simpleQuotas). */
+  btrfsSimpleQuotas?: (mountPoint: string) => Promise<boolean>;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -57,6 +59,7 @@ export async function openStorage(options: OpenStorageOptions): Promise<SandboxS
       sizeBytes: options.btrfsSizeBytes,
       quotas: options.btrfsQuotas,
       snapshotter: options.btrfsSnapshotter,
+      simpleQuotas: options.btrfsSimpleQuotas,
     });
     try {
       await btrfs.open();

@@ -43,7 +43,10 @@ export class LoopVolume {
     // discard=async punches holes in the sparse image when sandboxes are deleted, so the host
     // gets the space back.
     try {
-      await run('mount', ['-t', 'btrfs', '-o', 'noatime,discard=async', device, this.options.mountPoint]);
+      // nobarrier: a snapshot commits a transaction, and on a loop file each barrier becomes an
+      // fsync of the host file: measured here 15 ms -> 5 ms per snapshot under load. The volume
+      // holds sandbox roots, which do not outlive a host crash anyway (their processes are gone).
+      await run('mount', ['-t', 'btrfs', '-o', 'noatime,nobarrier,discard=async', device, this.options.mountPoint]);
     } catch (err) {
       await tryRun('losetup', ['-d', device]);
       throw err;

@@ -34,6 +34,11 @@ export interface SandboxStorage {
    * that cannot rename a root in use leave it out, and the engine then runs without a pool.
    */
   renameRoot?(fromId: string, toId: string): void;
+  /**
+   * Cap the bytes a sandbox root may take (its own writes, nested subvolumes included); writes
+   * past it fail with EDQUOT inside the sandbox. Optional: backends without it refuse limits.
+   */
+  limitDisk?(sandboxId: string, bytes: number): Promise<void>;
   /** Remove a sandbox root and everything in it. Missing roots are not an error. */
   removeRoot(sandboxId: string): Promise<void>;
   /** Ids of every sandbox root present (to reap orphans). */

@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { AgentRunError } from '../errors.js';
 import { sandboxOn } from '../test-support/sandbox-handle.js';
-import { type RecordedRequest, type Stub, type StubReply, startStub } from '../test-support/stub-server.js';
+import { useStub } from '../test-support/stub-server.js';
 import { Result } from './execution.js';
 import { parseCodeLine } from './frames.js';
 
-let stub: Stub;
-let route: (req: RecordedRequest) => StubReply | Promise<StubReply>;
-before(async () => {
-  stub = await startStub((req) => route(req));
-});
-after(() => stub.close());
-beforeEach(() => {
-  stub.requests.length = 0;
-});
+const stub = useStub();
 
 const b64 = (s: string | Uint8Array) => Buffer.from(s).toString('base64');
 const PNG = b64(new Uint8Array([0x89, 0x50, 0x4e, 0x47]));
@@ -22,7 +14,7 @@ const PNG = b64(new Uint8Array([0x89, 0x50, 0x4e, 0x47]));
 describe('runCode', () => {
   test('assembles logs, rich results and the main text; callbacks fire as frames arrive', async () => {
     const euro = Buffer.from('€\n');
-    route = () => ({
+    stub.route = () => ({
       ndjson: [
         { kind: 'stdout', stdout: b64('hello\n') },
         // A character split across two chunks.
@@ -71,7 +63,7 @@ describe('runCode', () => {
   });
 
   test('an error frame is the execution error, not a thrown one', async () => {
-    route = () => ({
+    stub.route = () => ({
       ndjson: [
         { kind: 'error', error: { name: 'ValueError', value: 'bad', traceback: ['Traceback...', 'ValueError: bad'] } },
         { kind: 'exit', exit_code: 1 },
@@ -88,7 +80,7 @@ describe('runCode', () => {
   });
 
   test('a stream without its exit frame is run_code_stream_truncated', async () => {
-    route = () => ({ ndjson: [{ kind: 'stdout', stdout: b64('partial') }] });
+    stub.route = () => ({ ndjson: [{ kind: 'stdout', stdout: b64('partial') }] });
     await assert.rejects(
       sandboxOn(stub.baseUrl).runCode('x'),
       (err) => err instanceof AgentRunError && err.code === 'run_code_stream_truncated',

@@ -79,9 +79,7 @@ export async function runCode(
   throw new AgentRunError({
     code: 'run_code_stream_truncated',
     message: 'the code stream ended before the cell finished',
-    cause: stream.interruption
-      ? `the connection failed mid-stream: ${stream.interruption}`
-      : 'the stream ended before the exit frame',
+    cause: stream.truncationCause('the stream ended before the exit frame'),
     remediation: 'the cell may have partly run; check the kernel state, then retry',
     context: { sandbox },
   });

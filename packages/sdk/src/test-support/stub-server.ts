@@ -1,9 +1,11 @@
 /**
  * A real HTTP server on 127.0.0.1:0 for unit tests: it records every request and answers
- * with whatever the test's handler returns. Test-only; not exported from the package.
+ * with whatever the test's handler returns. {@link useStub} is the per-file setup around it.
+ * Test-only; not exported from the package.
  */
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach } from 'node:test';
 
 export interface RecordedRequest {
   method: string;
@@ -36,7 +38,9 @@ export interface Stub {
   close(): Promise<void>;
 }
 
-export async function startStub(handler: (req: RecordedRequest) => StubReply | Promise<StubReply>): Promise<Stub> {
+export type StubHandler = (req: RecordedRequest) => StubReply | Promise<StubReply>;
+
+export async function startStub(handler: StubHandler): Promise<Stub> {
   const requests: RecordedRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -77,6 +81,49 @@ export async function startStub(handler: (req: RecordedRequest) => StubReply | P
         server.close(() => resolve());
       }),
   };
+}
+
+/** A stub for the whole test file whose answers each test can swap. */
+export interface RoutedStub {
+  /** Valid from the file's before() hook on. */
+  readonly baseUrl: string;
+  /** This test's requests (emptied before each test). */
+  readonly requests: RecordedRequest[];
+  /** Answers every request; put back to the file's default before each test. */
+  route: StubHandler;
+}
+
+const noRoute: StubHandler = (req) => ({ status: 500, json: envelope('no_route', `${req.method} ${req.url}`) });
+
+/**
+ * The per-file setup of a stub test: start the stub before the file's tests, close it after
+ * them, and before each test forget the requests and restore `defaultRoute` (without one, any
+ * request is a 500 until the test sets `route`). Call once at the top of a test file.
+ */
+export function useStub(defaultRoute: StubHandler = noRoute): RoutedStub {
+  let server: Stub | undefined;
+  const started = (): Stub => {
+    if (!server) throw new Error('the stub starts in the before() hook');
+    return server;
+  };
+  const stub: RoutedStub = {
+    get baseUrl() {
+      return started().baseUrl;
+    },
+    get requests() {
+      return started().requests;
+    },
+    route: defaultRoute,
+  };
+  before(async () => {
+    server = await startStub((req) => stub.route(req));
+  });
+  after(() => server?.close());
+  beforeEach(() => {
+    started().requests.length = 0;
+    stub.route = defaultRoute;
+  });
+  return stub;
 }
 
 /** A seed-style error envelope. */

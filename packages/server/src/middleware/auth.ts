@@ -16,6 +16,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { MAX_BODY_BYTES, MitosError } from '@mitos/protocol';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env.js';
+import { readBodyWithin } from './body-limit.js';
 
 /** Decides whether `token` opens `sandboxId`. Implementations must compare in constant time. */
 export interface SandboxTokenVerifier {
@@ -84,34 +85,16 @@ async function sandboxesNamedBy(c: Context<AppEnv>): Promise<Set<string>> {
 }
 
 async function peekJson(request: Request): Promise<unknown> {
-  const declared = Number(request.headers.get('Content-Length'));
-  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) throw tooLarge();
-  const reader = request.clone().body?.getReader();
-  if (!reader) return undefined;
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
+  const bytes = await readBodyWithin(request, MAX_BODY_BYTES, { peek: true });
   try {
-    return JSON.parse(Buffer.concat(chunks, total).toString('utf8'));
+    // Decoded as the route's readJson decodes it: TextDecoder drops a leading BOM and
+    // Buffer#toString keeps it, so a BOM once hid the sandbox from this peek while the route
+    // still ran on it, and in token mode an API key opened any sandbox.
+    return JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     // Not JSON: it names no sandbox here, and the route reports the syntax error itself.
     return undefined;
   }
-}
-
-function tooLarge(): MitosError {
-  return new MitosError('body_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`, {
-    max_bytes: MAX_BODY_BYTES,
-  });
 }
 
 function safeDecode(segment: string): string {

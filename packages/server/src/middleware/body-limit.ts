@@ -9,11 +9,19 @@ import type { AppEnv } from '../env.js';
 
 export function bodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const declared = Number(c.req.header('Content-Length'));
-    if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
-    c.set('rawBody', await readBounded(c.req.raw.body, maxBytes));
+    c.set('rawBody', await readBodyWithin(c.req.raw, maxBytes));
     await next();
   };
+}
+
+/**
+ * The whole body of `request`, or 413 body_too_large as soon as its declared length or the
+ * bytes read so far pass `maxBytes`. With `peek`, a clone is read and the request keeps its body.
+ */
+export async function readBodyWithin(request: Request, maxBytes: number, { peek = false } = {}): Promise<Uint8Array> {
+  const declared = Number(request.headers.get('Content-Length'));
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
+  return readBounded((peek ? request.clone() : request).body, maxBytes);
 }
 
 async function readBounded(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {

@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { thrownCode } from '../testing/thrown.js';
 import { PreviewSigner } from './token.js';
 
 const SECRET = Buffer.from('0123456789abcdef-test-secret');
 const signer = new PreviewSigner(SECRET);
 const claims = { sandbox: 'sb-1', port: 3000, expiresUnix: 2_000_000_000 };
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-}
 
 describe('preview tokens', () => {
   it('are the seed format: base64url JSON {s,p,e} dot base64url HMAC over the separator and payload', () => {
@@ -45,7 +37,7 @@ describe('preview tokens', () => {
     const tampered = `${Buffer.from(JSON.stringify({ s: 'sb-1', p: 22, e: 2_000_000_000 })).toString('base64url')}.${signature}`;
     for (const bad of [flipped, other, tampered, 'x', '', 'a.b.c', `${payload}.`, `${payload}.!!`]) {
       assert.equal(
-        code(() => signer.verify(bad, 1)),
+        thrownCode(() => signer.verify(bad, 1)),
         'forbidden',
         bad,
       );
@@ -55,18 +47,18 @@ describe('preview tokens', () => {
   it('negative: an expired token is 403 forbidden', () => {
     const token = signer.sign({ ...claims, expiresUnix: 100 });
     assert.equal(
-      code(() => signer.verify(token, 100)),
+      thrownCode(() => signer.verify(token, 100)),
       'forbidden',
     );
     assert.equal(
-      code(() => signer.verify(token, 99)),
+      thrownCode(() => signer.verify(token, 99)),
       undefined,
     );
   });
 
   it('negative: a token for another sandbox is 403 forbidden', () => {
     assert.equal(
-      code(() => signer.verify(signer.sign(claims), 1, 'sb-2')),
+      thrownCode(() => signer.verify(signer.sign(claims), 1, 'sb-2')),
       'forbidden',
     );
   });
@@ -74,7 +66,7 @@ describe('preview tokens', () => {
   it('negative: a genuine signature over unusable claims is refused', () => {
     const weird = new PreviewSigner(SECRET).sign({ sandbox: '../etc', port: 0, expiresUnix: 2e9 });
     assert.equal(
-      code(() => signer.verify(weird, 1)),
+      thrownCode(() => signer.verify(weird, 1)),
       'forbidden',
     );
   });

@@ -11,9 +11,9 @@ import { readJson } from '../json-body.js';
 import { requireRunningSandbox } from '../lookup.js';
 import type { Router } from '../routing.js';
 import { chunkLine, exitLine, failureLine } from '../streaming/exec-lines.js';
-import { ndjsonResponse } from '../streaming/ndjson.js';
+import { leasedNdjsonResponse } from '../streaming/ndjson.js';
 import { requireId } from '../validate.js';
-import { effectiveTimeout } from './exec.js';
+import { commandOf, effectiveTimeout } from './exec.js';
 
 export function registerExecStreamRoutes(router: Router, { engine, maxExecTimeoutSeconds, streams }: RouteDeps): void {
   router.route('/v1/exec/stream', {
@@ -22,29 +22,22 @@ export function registerExecStreamRoutes(router: Router, { engine, maxExecTimeou
       const sandboxId = requireId(body.sandbox, 'sandbox');
       const timeoutS = effectiveTimeout(body.timeout, sandboxId, maxExecTimeoutSeconds);
       requireRunningSandbox(c, engine, sandboxId);
-      const lease = streams.acquire(sandboxId);
-      return ndjsonResponse({
-        clientSignal: c.req.raw.signal,
-        onClose: lease.release,
-        run: async (out) => {
-          const signal = AbortSignal.any([out.signal, lease.signal]);
-          try {
-            const result = await engine.exec(sandboxId, {
-              command: body.command,
-              ...(body.working_dir !== undefined && body.working_dir !== '' && { cwd: body.working_dir }),
-              ...(body.env !== undefined && { env: body.env }),
-              timeoutMs: timeoutS * 1000,
-              signal,
-              onStdout: (chunk) => out.send(chunkLine('stdout', chunk)),
-              onStderr: (chunk) => out.send(chunkLine('stderr', chunk)),
-            });
-            // A command killed because its sandbox went away did not exit on its own.
-            out.send(lease.signal.aborted ? failureLine(lease.signal.reason) : exitLine(result));
-          } catch (err) {
-            out.send(failureLine(lease.signal.aborted ? lease.signal.reason : err));
-          }
-          out.end();
-        },
+      return leasedNdjsonResponse(streams, sandboxId, c.req.raw.signal, async (out, lease) => {
+        const signal = AbortSignal.any([out.signal, lease.signal]);
+        try {
+          const result = await engine.exec(sandboxId, {
+            ...commandOf(body),
+            timeoutMs: timeoutS * 1000,
+            signal,
+            onStdout: (chunk) => out.send(chunkLine('stdout', chunk)),
+            onStderr: (chunk) => out.send(chunkLine('stderr', chunk)),
+          });
+          // A command killed because its sandbox went away did not exit on its own.
+          out.send(lease.signal.aborted ? failureLine(lease.signal.reason) : exitLine(result));
+        } catch (err) {
+          out.send(failureLine(lease.signal.aborted ? lease.signal.reason : err));
+        }
+        out.end();
       });
     },
   });

@@ -3,6 +3,7 @@
  * server's order: body, timeout ceiling, sandbox lookup, run. A command killed at its deadline
  * is 504 exec_timeout; any other exit code, non-zero included, is a normal 200 result.
  */
+import type { ExecOptions } from '@mitos/engine';
 import { DEFAULT_EXEC_TIMEOUT_SECONDS, ExecRequestSchema, type ExecResponse, MitosError } from '@mitos/protocol';
 import type { RouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
@@ -20,9 +21,7 @@ export function registerExecRoutes(router: Router, { engine, maxExecTimeoutSecon
       requireSandbox(c, engine, sandboxId);
       const result = await engine
         .exec(sandboxId, {
-          command: body.command,
-          ...(body.working_dir !== undefined && body.working_dir !== '' && { cwd: body.working_dir }),
-          ...(body.env !== undefined && { env: body.env }),
+          ...commandOf(body),
           timeoutMs: timeoutS * 1000,
           // Aborts when the client goes away, so an abandoned command does not keep running.
           signal: c.req.raw.signal,
@@ -70,4 +69,20 @@ export function effectiveTimeout(
     });
   }
   return timeout;
+}
+
+/**
+ * The command of an exec, exec stream or process request as the engine takes it: an absent or
+ * empty `working_dir` leaves the engine's default directory.
+ */
+export function commandOf(body: {
+  command: string;
+  working_dir?: string | undefined;
+  env?: Record<string, string> | undefined;
+}): Pick<ExecOptions, 'command' | 'cwd' | 'env'> {
+  return {
+    command: body.command,
+    ...(body.working_dir !== undefined && body.working_dir !== '' && { cwd: body.working_dir }),
+    ...(body.env !== undefined && { env: body.env }),
+  };
 }

@@ -12,7 +12,8 @@ import { requireRunningSandbox } from '../lookup.js';
 import type { Router } from '../routing.js';
 import { ProcessStreamRequestSchema, SignalProcessRequestSchema, StartProcessRequestSchema } from '../schemas.js';
 import { chunkLine, exitLine, failureLine } from '../streaming/exec-lines.js';
-import { type NdjsonWriter, ndjsonResponse } from '../streaming/ndjson.js';
+import { leasedNdjsonResponse, type NdjsonWriter } from '../streaming/ndjson.js';
+import { commandOf } from './exec.js';
 
 const SIGKILL = 9;
 
@@ -33,12 +34,7 @@ export function registerProcessRoutes(router: Router, { engine, streams }: Route
       const body = readJson(c, StartProcessRequestSchema);
       requireRunningSandbox(c, engine, body.sandbox);
       const handle = await engine
-        .startProcess(body.sandbox, {
-          command: body.command,
-          ...(body.working_dir !== undefined && body.working_dir !== '' && { cwd: body.working_dir }),
-          ...(body.env !== undefined && { env: body.env }),
-          timeoutMs: 0,
-        })
+        .startProcess(body.sandbox, { ...commandOf(body), timeoutMs: 0 })
         .catch(failed(body.sandbox));
       return c.json({ pid: handle.pid });
     },
@@ -70,12 +66,9 @@ export function registerProcessRoutes(router: Router, { engine, streams }: Route
           pid: body.pid,
         });
       }
-      const lease = streams.acquire(body.sandbox);
-      return ndjsonResponse({
-        clientSignal: c.req.raw.signal,
-        onClose: lease.release,
-        run: (out) => attach(handle, out, lease.signal),
-      });
+      return leasedNdjsonResponse(streams, body.sandbox, c.req.raw.signal, (out, lease) =>
+        attach(handle, out, lease.signal),
+      );
     },
   });
 }

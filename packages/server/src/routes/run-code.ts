@@ -13,7 +13,7 @@ import { requireRunningSandbox } from '../lookup.js';
 import type { Router } from '../routing.js';
 import { RunCodeRequestSchema } from '../schemas.js';
 import { errorFrame, exitFrame, KERNEL_UNAVAILABLE_EXIT, outputFrame, resultFrame } from '../streaming/code-frames.js';
-import { type NdjsonWriter, ndjsonResponse } from '../streaming/ndjson.js';
+import { leasedNdjsonResponse, type NdjsonWriter } from '../streaming/ndjson.js';
 import { requireId } from '../validate.js';
 import { effectiveTimeout } from './exec.js';
 
@@ -31,48 +31,43 @@ export function registerRunCodeRoutes(router: Router, { engine, maxExecTimeoutSe
         DEFAULT_RUN_CODE_TIMEOUT_SECONDS,
       );
       requireRunningSandbox(c, engine, sandboxId);
-      const lease = streams.acquire(sandboxId);
-      return ndjsonResponse({
-        clientSignal: c.req.raw.signal,
-        onClose: lease.release,
-        run: async (out) => {
-          const sent = { stdout: 0, stderr: 0, results: 0 };
-          try {
-            const outcome = await engine.runCode(sandboxId, {
-              code: body.code,
-              language: body.language || 'python',
-              timeoutMs: timeoutS * 1000,
-              signal: AbortSignal.any([out.signal, lease.signal]),
-              onStdout: (chunk) => {
-                sent.stdout += chunk.length;
-                out.send(outputFrame('stdout', chunk));
-              },
-              onStderr: (chunk) => {
-                sent.stderr += chunk.length;
-                out.send(outputFrame('stderr', chunk));
-              },
-              onResult: (result) => {
-                sent.results += 1;
-                out.send(resultFrame(result));
-              },
-            });
-            if (lease.signal.aborted) throw lease.signal.reason;
-            sendRemainder(out, outcome, sent);
-            if (outcome.error) out.send(errorFrame(outcome.error));
-            out.send(exitFrame(outcome.exitCode));
-          } catch (err) {
-            const nothingSent = sent.stdout + sent.stderr + sent.results === 0;
-            if (nothingSent && isKernelUnavailable(err)) {
-              out.send(errorFrame({ name: 'KernelUnavailable', value: failureDetail(err), traceback: [] }));
-              out.send(exitFrame(KERNEL_UNAVAILABLE_EXIT));
-            } else {
-              const cause = lease.signal.aborted ? lease.signal.reason : err;
-              out.send(errorFrame({ name: 'KernelStreamError', value: failureDetail(cause), traceback: [] }));
-              out.send(exitFrame(1));
-            }
+      return leasedNdjsonResponse(streams, sandboxId, c.req.raw.signal, async (out, lease) => {
+        const sent = { stdout: 0, stderr: 0, results: 0 };
+        try {
+          const outcome = await engine.runCode(sandboxId, {
+            code: body.code,
+            language: body.language || 'python',
+            timeoutMs: timeoutS * 1000,
+            signal: AbortSignal.any([out.signal, lease.signal]),
+            onStdout: (chunk) => {
+              sent.stdout += chunk.length;
+              out.send(outputFrame('stdout', chunk));
+            },
+            onStderr: (chunk) => {
+              sent.stderr += chunk.length;
+              out.send(outputFrame('stderr', chunk));
+            },
+            onResult: (result) => {
+              sent.results += 1;
+              out.send(resultFrame(result));
+            },
+          });
+          if (lease.signal.aborted) throw lease.signal.reason;
+          sendRemainder(out, outcome, sent);
+          if (outcome.error) out.send(errorFrame(outcome.error));
+          out.send(exitFrame(outcome.exitCode));
+        } catch (err) {
+          const nothingSent = sent.stdout + sent.stderr + sent.results === 0;
+          if (nothingSent && isKernelUnavailable(err)) {
+            out.send(errorFrame({ name: 'KernelUnavailable', value: failureDetail(err), traceback: [] }));
+            out.send(exitFrame(KERNEL_UNAVAILABLE_EXIT));
+          } else {
+            const cause = lease.signal.aborted ? lease.signal.reason : err;
+            out.send(errorFrame({ name: 'KernelStreamError', value: failureDetail(cause), traceback: [] }));
+            out.send(exitFrame(1));
           }
-          out.end();
-        },
+        }
+        out.end();
       });
     },
   });

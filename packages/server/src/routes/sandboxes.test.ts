@@ -99,16 +99,21 @@ describe('POST /v1/fork', () => {
     const res = await t.call('/v1/fork', {
       template: 'python',
       id: 'sb-1',
-      limits: { memory_mb: 256, pids: 64, cpus: 0.5 },
+      limits: { memory_mb: 256, pids: 64, cpus: 0.5, disk_mb: 64 },
     });
     assert.equal(res.status, 200);
-    assert.deepEqual(t.engine.createCalls[0]?.limits, { memoryBytes: 256 * 1024 * 1024, pids: 64, cpus: 0.5 });
+    assert.deepEqual(t.engine.createCalls[0]?.limits, {
+      memoryBytes: 256 * 1024 * 1024,
+      pids: 64,
+      cpus: 0.5,
+      diskBytes: 64 * 1024 * 1024,
+    });
   });
 
   it('refuses limits it cannot apply or that are out of range', async () => {
     const t = makeTestApp();
     await withTemplate(t);
-    for (const limits of [{ disk_mb: 1024 }, { memory_mb: 1 }, { pids: 'many' }, { swap_mb: 1 }]) {
+    for (const limits of [{ disk_mb: 1 }, { memory_mb: 1 }, { pids: 'many' }, { swap_mb: 1 }]) {
       const res = await t.call('/v1/fork', { template: 'python', id: 'sb-1', limits });
       assert.equal(res.status, 400, JSON.stringify(limits));
     }

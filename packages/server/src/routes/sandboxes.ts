@@ -84,10 +84,8 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
 /** The wire's mitos extension `limits` to engine units; limits the engine cannot apply are refused. */
 function toResourceLimits(limits: ResourceLimitsRequest | undefined): Partial<ResourceLimits> | undefined {
   if (limits === undefined) return undefined;
-  if (limits.disk_mb !== undefined) {
-    throw new MitosError('invalid_json', 'limits.disk_mb is not supported by this server yet');
-  }
   const out: Partial<ResourceLimits> = {};
+  if (limits.disk_mb !== undefined) out.diskBytes = limits.disk_mb * 1024 * 1024;
   if (limits.memory_mb !== undefined) out.memoryBytes = limits.memory_mb * 1024 * 1024;
   if (limits.pids !== undefined) out.pids = limits.pids;
   if (limits.cpus !== undefined) out.cpus = limits.cpus;

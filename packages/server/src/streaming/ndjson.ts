@@ -4,6 +4,7 @@
  * that went away through `signal`; `onClose` runs exactly once when the stream ends, whether
  * the producer ended it or the client did.
  */
+import type { StreamLease, StreamRegistry } from './registry.js';
 
 const encoder = new TextEncoder();
 
@@ -73,4 +74,18 @@ export function ndjsonResponse({ clientSignal, run, onClose }: NdjsonOptions): R
       'X-Content-Type-Options': 'nosniff',
     },
   });
+}
+
+/**
+ * An NDJSON response holding one of `sandboxId`'s stream slots (429 too_many_streams, thrown
+ * here, when none is free) from before the 200 until the body ends, however it ends.
+ */
+export function leasedNdjsonResponse(
+  streams: StreamRegistry,
+  sandboxId: string,
+  clientSignal: AbortSignal,
+  run: (out: NdjsonWriter, lease: StreamLease) => Promise<void> | void,
+): Response {
+  const lease = streams.acquire(sandboxId);
+  return ndjsonResponse({ clientSignal, onClose: lease.release, run: (out) => run(out, lease) });
 }

@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { thrownCode } from '../testing/thrown.js';
 import { StreamRegistry } from './registry.js';
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-}
 
 describe('StreamRegistry', () => {
   it('caps open streams per sandbox, not across sandboxes', () => {
@@ -17,7 +9,7 @@ describe('StreamRegistry', () => {
     streams.acquire('a');
     streams.acquire('a');
     assert.equal(
-      code(() => streams.acquire('a')),
+      thrownCode(() => streams.acquire('a')),
       'too_many_streams',
     );
     assert.doesNotThrow(() => streams.acquire('b'));
@@ -31,7 +23,7 @@ describe('StreamRegistry', () => {
     const second = streams.acquire('a');
     assert.equal(streams.count('a'), 1);
     assert.equal(
-      code(() => streams.acquire('a')),
+      thrownCode(() => streams.acquire('a')),
       'too_many_streams',
     );
     second.release();

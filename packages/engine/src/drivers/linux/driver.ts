@@ -34,6 +34,7 @@ import type {
 import { DEFAULT_UID_BASE, UID_RANGE_SIZE } from '../../host/uid-range.js';
 import { openDatabase, type StateDatabase } from '../../state/database.js';
 import { type SandboxRow, StateStore, type TemplateRow } from '../../state/store.js';
+import { enableSimpleQuotas } from '../../storage/disk-quota.js';
 import { openStorage } from '../../storage/index.js';
 import type { RootLayout, SandboxStorage } from '../../storage/storage.js';
 import { buildImage } from '../../templates/builder.js';
@@ -43,7 +44,7 @@ import type { CgroupManager, SandboxCgroup } from './cgroup.js';
 import { detectCgroups } from './cgroups.js';
 import { DeadlineScheduler } from './deadlines.js';
 import { KERNEL_STATE_FILE, KERNELS_IN_SANDBOX, KernelManager, normalizeLanguage } from './kernels.js';
-import { agentSnapshots, isSameProcess, launchSandbox } from './launcher.js';
+import { agentSnapshots, isSameProcess, launchSandbox, shmBytesFor } from './launcher.js';
 import { processMemory } from './memory.js';
 import { ProcessRegistry, TrackedProcess } from './processes.js';
 import { transpileTypeScript } from './typescript.js';
@@ -172,6 +173,7 @@ export class LinuxEngine implements Engine {
       prefer: options.storage,
       uidBase: opts.uidBase,
       btrfsSnapshotter: (source, targets) => agentSnapshots(opts.agentPath, source, targets),
+      btrfsSimpleQuotas: (mountPoint) => enableSimpleQuotas(opts.agentPath, mountPoint),
     });
     const cgroups = detectCgroups({ parent: options.cgroupParent ?? process.env.MITOS_CGROUP_PARENT ?? 'mitos' });
     // Kernels are copied into the state directory, which the sandbox uid can traverse, and
@@ -306,6 +308,7 @@ export class LinuxEngine implements Engine {
     const template = this.store.template(options.templateId);
     if (!template) throw new MitosError('not_found', `template "${options.templateId}" not found`);
     const limits: ResourceLimits = { ...template.limits, ...definedOnly(options.limits ?? {}) };
+    this.checkDiskLimit(limits);
     if (this.store.sandbox(id)) {
       throw new MitosError(
         'conflict',
@@ -316,7 +319,12 @@ export class LinuxEngine implements Engine {
         },
       );
     }
-    const pooled = this.poolEnabled() ? this.store.takePooled(template.id, id) : undefined;
+    // A pooled sandbox's /dev/shm was sized for the template's memory limit: a smaller limit
+    // needs a fresh launch.
+    const pooled =
+      this.poolEnabled() && limits.memoryBytes >= template.limits.memoryBytes
+        ? this.store.takePooled(template.id, id)
+        : undefined;
     if (pooled) return this.adoptPooled(pooled, id, limits, started);
     const row = blankRow(id, template.id, limits);
     if (!this.store.reserveSandbox(row)) {
@@ -333,6 +341,7 @@ export class LinuxEngine implements Engine {
       const cgroup = await this.cgroups.create(id, limits);
       this.cgroupHandles.set(id, cgroup);
       const root = await this.storage.createRoot(id, template.imageKey);
+      await this.applyDiskLimit(id, limits);
       const launched = await this.launch(row, root, cgroup);
       const forkTimeMs = performance.now() - started;
       this.store.markRunning(id, { ...launched, forkTimeMs });
@@ -343,6 +352,26 @@ export class LinuxEngine implements Engine {
       );
       throw err;
     }
+  }
+
+  /** Refuse a disk limit the storage cannot enforce before anything is made. */
+  private checkDiskLimit(limits: ResourceLimits): void {
+    const bytes = limits.diskBytes ?? 0;
+    if (!Number.isSafeInteger(bytes) || bytes < 0) {
+      throw new MitosError('invalid_request', `invalid resource limits: diskBytes=${bytes}`);
+    }
+    if (bytes > 0 && typeof this.storage.limitDisk !== 'function') {
+      throw new MitosError(
+        'host_unsupported',
+        `the ${this.storage.kind} storage cannot limit disk use per sandbox`,
+        {},
+        { remediation: 'create the sandbox without a disk limit, or use btrfs storage on Linux 6.7 or later' },
+      );
+    }
+  }
+
+  private async applyDiskLimit(id: string, limits: ResourceLimits): Promise<void> {
+    if ((limits.diskBytes ?? 0) > 0) await this.storage.limitDisk?.(id, limits.diskBytes as number);
   }
 
   private poolEnabled(): boolean {
@@ -366,6 +395,7 @@ export class LinuxEngine implements Engine {
       renameSync(join(this.opts.stateDir, 'logs', `${pooled.id}.log`), join(this.opts.stateDir, 'logs', `${id}.log`));
       this.clients.delete(pooled.id);
       if (JSON.stringify(limits) !== JSON.stringify(pooled.limits)) await cgroup.setLimits(limits);
+      await this.applyDiskLimit(id, limits);
       await this.client(id).setIdentity(id, randomBytes(64));
       const forkTimeMs = performance.now() - started;
       this.store.markRunning(id, {
@@ -426,6 +456,7 @@ export class LinuxEngine implements Engine {
       root,
       cgroupProcsFiles: cgroup.procsFiles,
       bindReadOnly: [`${join(this.opts.stateDir, 'kernels')}:${KERNELS_IN_SANDBOX}`],
+      shmBytes: shmBytesFor(row.limits.memoryBytes),
     });
   }
 
@@ -634,6 +665,7 @@ export class LinuxEngine implements Engine {
           .catch(() => {});
       const children = await Promise.all(
         rows.map(async (row, i) => {
+          await this.applyDiskLimit(row.id, row.limits);
           const cgroup = await this.cgroups.create(row.id, row.limits);
           this.cgroupHandles.set(row.id, cgroup);
           const launched = await this.launch(row, roots[i] as RootLayout, cgroup);

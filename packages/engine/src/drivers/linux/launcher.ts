@@ -21,6 +21,19 @@ export interface LaunchSpec {
   cgroupProcsFiles: string[];
   /** `HOSTDIR:SANDBOXDIR` pairs bind-mounted read-only into the sandbox. */
   bindReadOnly?: string[];
+  /** Size of the sandbox's /dev/shm tmpfs (default 256 MiB); see shmBytesFor. */
+  shmBytes?: number;
+}
+
+const MAX_SHM_BYTES = 256 * 1024 * 1024;
+
+/**
+ * /dev/shm pages are charged to the sandbox's memory cgroup but belong to no process, so the
+ * OOM killer cannot free them: a full /dev/shm at the memory limit left only the agent to kill,
+ * and every later request failed. A quarter of the limit always leaves room to run `rm`.
+ */
+export function shmBytesFor(memoryBytes: number): number {
+  return Math.max(1024 * 1024, Math.min(MAX_SHM_BYTES, Math.floor(memoryBytes / 4)));
 }
 
 export interface LaunchedSandbox {
@@ -62,6 +75,7 @@ export function launchArgs(spec: LaunchSpec): string[] {
   }
   for (const f of spec.cgroupProcsFiles) args.push('--cgroup-procs', f);
   for (const b of spec.bindReadOnly ?? []) args.push('--bind-ro', b);
+  if (spec.shmBytes !== undefined) args.push('--shm-bytes', String(spec.shmBytes));
   return args;
 }
 

@@ -1,0 +1,83 @@
+/**
+ * A real mitos server on a real Linux engine, on a throwaway state directory and a cgroup
+ * parent of its own, and a clean-up that leaves nothing behind (sandboxes, btrfs loop volume,
+ * cgroups, files). The server listens on loopback only.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { LinuxEngine, openDatabase } from '@mitos/engine';
+import { createLogger, startServer } from '@mitos/server';
+import { removeCgroupParent } from '../host/cgroup-parent.js';
+import { describeError, log } from '../log.js';
+
+export interface BenchEnv {
+  url: string;
+  /** A key made for this run only; the server accepts nothing else. */
+  apiKey: string;
+  engine: LinuxEngine;
+  stateDir: string;
+  cgroupParent: string;
+  /** Human-readable engine label, e.g. "Linux driver (namespaces + btrfs)". */
+  engineLabel: string;
+  close(): Promise<void>;
+}
+
+export async function startBenchEnv(warmPoolSize: number): Promise<BenchEnv> {
+  // Short and under /tmp: the engine's unix socket paths must stay under 108 bytes.
+  const stateDir = mkdtempSync('/tmp/mitos-bench-');
+  const cgroupParent = `mitos-bench-${basename(stateDir).slice(-6)}`;
+  const db = openDatabase(join(stateDir, 'mitos.db'));
+  const apiKey = `bench-${randomBytes(16).toString('hex')}`;
+  let engine: LinuxEngine | undefined;
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let closing: Promise<void> | undefined;
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await step('stop the server', () => server?.close());
+      if (engine) {
+        const opened = engine;
+        for (const s of opened.list()) await step(`terminate ${s.id}`, () => opened.terminate(s.id));
+        await step('drain the warm pool', () => opened.drainPool());
+        await step('destroy storage', () => opened.storage.destroy());
+        await step('close the engine', () => opened.close());
+      }
+      const left = removeCgroupParent(cgroupParent);
+      if (left.length > 0) log(`cgroups left behind: ${left.join(' ')}`);
+      db.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    })();
+    return closing;
+  };
+
+  try {
+    engine = await LinuxEngine.open({ stateDir, cgroupParent, db, warmPoolSize });
+    // The default logger writes a JSON line per request, which would be thousands of lines here.
+    const logger = createLogger();
+    logger.level = 'silent';
+    server = await startServer({ engine, db, host: '127.0.0.1', port: 0, apiKeys: [apiKey], logger });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return {
+    url: server.url,
+    apiKey,
+    engine,
+    stateDir,
+    cgroupParent,
+    engineLabel: `Linux driver (namespaces + ${engine.storage.kind}, warm pool ${warmPoolSize})`,
+    close,
+  };
+}
+
+/** One clean-up step: a failure is reported and the remaining steps still run. */
+async function step(what: string, fn: () => Promise<unknown> | undefined): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    log(`clean-up: ${what} failed: ${describeError(err)}`);
+  }
+}

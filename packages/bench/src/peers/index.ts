@@ -1,0 +1,86 @@
+/**
+ * Sets up every peer runtime once (install, image, bundles, one checked run each) and reports
+ * which ones can run. A peer that cannot run is skipped with the reason; the rest go on.
+ * @module
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { IMAGES } from '@mitos/engine';
+import { ensureDebianPackages } from '../host/apt.js';
+import { removeCgroupParent } from '../host/cgroup-parent.js';
+import { describeError, log } from '../log.js';
+import type { Recorder } from '../results.js';
+import { setupBwrap } from './bwrap.js';
+import type { Contender, PeerSetup } from './contender.js';
+import { setupHost } from './host.js';
+import { setupOci } from './oci.js';
+import { setupPodman } from './podman.js';
+import { type CachedRootfs, findPythonRootfs } from './rootfs.js';
+
+const PACKAGES = { bwrap: 'bubblewrap', crun: 'crun', runc: 'runc', podman: 'podman' };
+/** The sandbox uid range the engine shifts templates to (DEFAULT_UID_BASE, 65536 ids). */
+const UID_BASE = 100_000;
+const UID_COUNT = 65_536;
+
+export interface Peers {
+  rootfs?: CachedRootfs;
+  contenders: Contender[];
+  close(): void;
+}
+
+export async function setupPeers(rec: Recorder): Promise<Peers> {
+  const apt = ensureDebianPackages(PACKAGES, log);
+  if (apt.installed.length > 0) rec.note(`installed from Debian for this run: ${apt.installed.join(', ')}`);
+  if (apt.failed) rec.note(`peer install: ${apt.failed}`);
+  const host = await setupHost();
+  const rootfs = findPythonRootfs(undefined, UID_BASE);
+  if (!rootfs) {
+    for (const subject of ['bwrap', 'crun', 'runc', 'podman'] as const) {
+      rec.peer({
+        subject,
+        label: subject,
+        ok: false,
+        note: 'no cached python rootfs to run (build the python template first)',
+      });
+    }
+    return { contenders: host.contenders, close() {} };
+  }
+  const workDir = mkdtempSync('/tmp/mitos-bench-peers-');
+  const cgroupParent = `mitos-bench-oci-${workDir.slice(-6)}`;
+  const oci = {
+    rootfs: rootfs.rootfs,
+    workDir,
+    cgroupParent,
+    uidBase: UID_BASE,
+    uidCount: UID_COUNT,
+    limits: IMAGES.python.limits,
+  };
+  const setups: Array<() => Promise<PeerSetup>> = [
+    () => setupBwrap(rootfs.rootfs),
+    () => setupOci('crun', oci),
+    () => setupOci('runc', oci),
+    () => setupPodman(rootfs, workDir, log),
+  ];
+  const contenders: Contender[] = [...host.contenders];
+  for (const setup of setups) {
+    let peer: PeerSetup;
+    try {
+      peer = await setup();
+    } catch (err) {
+      rec.note(`peer set-up crashed: ${describeError(err)}`);
+      continue;
+    }
+    const note = peer.skipped ? `skipped: ${peer.skipped}` : peer.note;
+    rec.peer({ subject: peer.subject, label: peer.label, version: peer.version, ok: !peer.skipped, note });
+    log(`peer ${peer.subject}: ${peer.skipped ? `skipped (${peer.skipped})` : 'ready'}`);
+    contenders.push(...peer.contenders);
+  }
+  return {
+    rootfs,
+    contenders,
+    close() {
+      const left = removeCgroupParent(cgroupParent);
+      if (left.length > 0) log(`peer cgroups left behind: ${left.join(' ')}`);
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}

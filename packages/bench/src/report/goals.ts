@@ -1,0 +1,158 @@
+/**
+ * The project's goals for the Linux driver, checked against this run's medians. Each goal
+ * that is not met says what bounds it, from the finer figures measured alongside.
+ * @module
+ */
+import type { Figure, GoalResult, Ratio } from '../results.js';
+import { formatValue } from './format.js';
+
+interface Lookup {
+  median(id: string): number | undefined;
+  figure(id: string): Figure | undefined;
+  ratio(id: string): Ratio | undefined;
+}
+
+interface GoalSpec {
+  id: string;
+  label: string;
+  target: string;
+  /** The measured value and whether it meets the target; undefined when not measured. */
+  check(l: Lookup): { value: number; text: string; met: boolean } | undefined;
+  /** What bounds the figure (shown when the goal is not met). */
+  bound(l: Lookup): string;
+}
+
+const ms = (v: number) => formatValue(v, 'ms');
+
+function atMost(figureId: string, limit: number, unit: 'ms' | 'MiB') {
+  return (l: Lookup) => {
+    const value = l.median(figureId);
+    return value === undefined ? undefined : { value, text: `${formatValue(value, unit)} median`, met: value <= limit };
+  };
+}
+
+const GOALS: readonly GoalSpec[] = [
+  {
+    id: 'goal.tti',
+    label: 'time to interactive',
+    target: '<= 25 ms median',
+    check: atMost('tti.echo', 25, 'ms'),
+    bound: (l) => {
+      const [create, engine, exec] = ['tti.echo.create', 'tti.echo.engine', 'tti.echo.firstExec'].map((id) =>
+        l.median(id),
+      );
+      if (create === undefined || engine === undefined || exec === undefined) return unmeasured(l, 'tti.echo');
+      return `create() ${ms(create)}, of which the engine's own create ${ms(engine)} (cgroup, btrfs snapshot, namespaces, agent ready) and ${ms(create - engine)} for the template check + fork HTTP calls; then the first exec ${ms(exec)}`;
+    },
+  },
+  {
+    id: 'goal.exec',
+    label: 'exec round trip',
+    target: '<= 3 ms median',
+    check: atMost('exec.rt', 3, 'ms'),
+    bound: (l) => {
+      const [rt, direct] = [l.median('exec.rt'), l.median('exec.engine')];
+      if (rt === undefined || direct === undefined) return unmeasured(l, 'exec.rt');
+      return `the agent's fork+exec over its unix socket takes ${ms(direct)} (engine called in-process); HTTP, JSON and the SDK add ${ms(rt - direct)}`;
+    },
+  },
+  {
+    id: 'goal.fork',
+    label: 'fork to first exec',
+    target: '<= 50 ms median',
+    check: atMost('fork.first', 50, 'ms'),
+    bound: (l) =>
+      unmeasured(l, 'fork.first') ||
+      'the fork call (save interpreter state, freeze, btrfs snapshot, thaw, launch the child) plus one exec; no finer split is measured',
+  },
+  {
+    id: 'goal.fanout',
+    label: '16 children forked and each ran a command',
+    target: '<= 400 ms wall',
+    check: atMost('fork.fanout.16', 400, 'ms'),
+    bound: (l) => {
+      const one = l.median('fork.fanout.1');
+      const sixteen = l.median('fork.fanout.16');
+      if (one === undefined || sixteen === undefined) return unmeasured(l, 'fork.fanout.16');
+      return `fork(1) takes ${ms(one)} and fork(16) ${ms(sixteen)}: ${formatValue(sixteen / one, 'x')} for 16x the children (launches share 2 cores)`;
+    },
+  },
+  {
+    id: 'goal.idle',
+    label: 'idle unique memory per sandbox',
+    target: '<= 8 MiB',
+    check: (l) => {
+      const uss = l.median('density.idle.uss');
+      if (uss === undefined) return undefined;
+      const cgroup = l.median('density.idle.cgroup');
+      const extra = cgroup === undefined ? '' : ` (cgroup usage, page cache included: ${formatValue(cgroup, 'MiB')})`;
+      return { value: uss, text: `${formatValue(uss, 'MiB')} USS median${extra}`, met: uss <= 8 };
+    },
+    bound: (l) => {
+      const parts = ['mitos-init', 'mitos-supervise']
+        .map((name) => [name, l.median(`density.idle.uss.${name}`)] as const)
+        .filter((p): p is readonly [string, number] => p[1] !== undefined)
+        .map(([name, v]) => `${name} ${formatValue(v, 'MiB')}`);
+      return parts.length > 0 ? `per process: ${parts.join(', ')}` : unmeasured(l, 'density.idle.uss');
+    },
+  },
+  {
+    id: 'goal.podman',
+    label: 'create-and-run faster than podman run',
+    target: '>= 10x',
+    check: (l) => {
+      const r = l.ratio('ratio.podman.python');
+      if (r?.value === undefined) return undefined;
+      const podman = l.median('peer.podman.python');
+      const mitos = l.median('run.python');
+      const detail = podman !== undefined && mitos !== undefined ? ` (podman ${ms(podman)} vs mitos ${ms(mitos)})` : '';
+      return { value: r.value, text: `${formatValue(r.value, 'x')}${detail}`, met: r.value >= 10 };
+    },
+    bound: (l) => {
+      const [create, exec, again] = ['run.python.create', 'run.python.firstExec', 'run.python.secondExec'].map((id) =>
+        l.median(id),
+      );
+      const r = l.ratio('ratio.podman.python');
+      if (r?.value === undefined) return r?.unavailable ?? 'podman or mitos create-and-run not measured';
+      if (create === undefined || exec === undefined) return 'mitos create-and-run time';
+      const warm = again === undefined ? '' : ` (the same exec again in that sandbox: ${ms(again)})`;
+      return `mitos create-and-run = create() ${ms(create)} + the first python3 exec ${ms(exec)}${warm}`;
+    },
+  },
+];
+
+function unmeasured(l: Lookup, id: string): string {
+  const f = l.figure(id);
+  if (!f) return `${id} was not run (see --only)`;
+  return f.unavailable ?? '';
+}
+
+export function evaluateGoals(figures: readonly Figure[], ratios: readonly Ratio[]): GoalResult[] {
+  const lookup: Lookup = {
+    figure: (id) => figures.find((f) => f.id === id),
+    median: (id) => figures.find((f) => f.id === id)?.summary?.median,
+    ratio: (id) => ratios.find((r) => r.id === id),
+  };
+  return GOALS.map((g) => {
+    const measured = g.check(lookup);
+    if (!measured) {
+      return {
+        id: g.id,
+        label: g.label,
+        target: g.target,
+        measured: '-',
+        status: 'not measured',
+        bound: g.bound(lookup) || 'not measured',
+      };
+    }
+    const result: GoalResult = {
+      id: g.id,
+      label: g.label,
+      target: g.target,
+      measured: measured.text,
+      status: measured.met ? 'met' : 'not met',
+    };
+    if (!measured.met) result.bound = g.bound(lookup);
+    return result;
+  });
+}

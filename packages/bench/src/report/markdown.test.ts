@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { BenchResults, Figure } from '../results.js';
+import { summarize } from '../stats.js';
+import { evaluateGoals } from './goals.js';
+import { cell, renderMarkdown } from './markdown.js';
+import { computeRatios } from './ratios.js';
+
+function fig(
+  id: string,
+  subject: Figure['subject'],
+  samples: number[] | undefined,
+  extra: Partial<Figure> = {},
+): Figure {
+  return {
+    id,
+    section: subject === 'mitos' ? (id.startsWith('exec') ? 'exec' : 'startup') : 'startup',
+    subject,
+    label: id,
+    unit: 'ms',
+    reproduce: `repro ${id}`,
+    ...(samples ? { summary: summarize(samples) } : { unavailable: 'not available in this build' }),
+    ...extra,
+  };
+}
+
+function fakeResults(): BenchResults {
+  const figures = [
+    fig('tti.echo', 'mitos', [20, 22, 24]),
+    fig('run.python', 'mitos', [30, 32, 40]),
+    fig('exec.rt', 'mitos', [4, 5, 6]),
+    fig('exec.engine', 'mitos', [1, 1, 1], { label: '  direct' }),
+    fig('peer.podman.python', 'podman', [330, 340, 350], { reproduce: 'tar -C x -c . | podman import -' }),
+    fig('fork.first', 'mitos', undefined, { section: 'fork' }),
+  ];
+  const ratios = computeRatios(figures);
+  return {
+    schema: 1,
+    engine: 'Linux driver (namespaces + btrfs)',
+    command: 'npm run bench',
+    quick: false,
+    sections: ['tti', 'exec', 'peers'],
+    machine: {
+      nproc: 2,
+      memTotalBytes: 24 * 2 ** 30,
+      kernel: '6.18.0',
+      cpuModel: 'Test CPU',
+      date: '2026-01-01T00:00:00.000Z',
+      node: 'v20.0.0',
+      loadAvg: { start: [0.5, 0.4, 0.3], end: [0.6, 0.5, 0.4] },
+    },
+    durationS: 12,
+    figures,
+    ratios,
+    goals: evaluateGoals(figures, ratios),
+    peers: [{ subject: 'podman', label: 'podman', version: 'podman version 4.3.1', ok: true }],
+    notes: ['a note'],
+  };
+}
+
+describe('markdown report', () => {
+  const md = renderMarkdown(fakeResults());
+
+  test('states the engine, the command and the machine', () => {
+    assert.match(md, /^# Benchmarks/);
+    assert.match(md, /Engine: \*\*Linux driver \(namespaces \+ btrfs\)\*\*/);
+    assert.match(md, /`npm run bench`/);
+    assert.match(md, /\| CPU \| Test CPU \|/);
+    assert.match(md, /\| nproc \| 2 \|/);
+  });
+
+  test('renders each figure with median, p95, n and its reproduction, pipes escaped', () => {
+    assert.match(md, /\| tti\.echo \| 22\.0 ms \| 24\.0 ms \| 3 \| `repro tti\.echo` \|/);
+    assert.match(md, /\| ↳ direct \| 1\.00 ms \| 1\.00 ms \| 3 \|/);
+    assert.match(md, /`tar -C x -c \. \\\| podman import -`/);
+    assert.match(md, /\| fork\.first \| not available in this build \|/);
+  });
+
+  test('ratios are peer ÷ mitos medians', () => {
+    assert.match(md, /podman run ÷ mitos \| 10\.6x \|/);
+  });
+
+  test('goals say met / not met / not measured, with what bounds an unmet one', () => {
+    assert.match(md, /\| time to interactive \| <= 25 ms median \| 22\.0 ms median \| met \|/);
+    assert.match(
+      md,
+      /\| exec round trip \| <= 3 ms median \| 5\.00 ms median \| not met \| the agent's fork\+exec .* 1\.00 ms .* add 4\.00 ms \|/,
+    );
+    assert.match(md, /\| fork to first exec \| <= 50 ms median \| - \| not measured \| not available in this build \|/);
+    assert.match(
+      md,
+      /create-and-run faster than podman run \| >= 10x \| 10\.6x \(podman 340 ms vs mitos 32\.0 ms\) \| met \|/,
+    );
+  });
+
+  test('published hosted figures stay in their own labelled table', () => {
+    const published = md.indexOf('## Published hosted figures');
+    assert.ok(published > md.indexOf('## Goals'));
+    assert.match(md.slice(published), /see computesdk\.com benchmarks/);
+    assert.match(md.slice(published), /~27 ms/);
+    assert.match(md.slice(published), /~104 ms/);
+    assert.doesNotMatch(md.slice(0, published), /computesdk/);
+  });
+
+  test('a machine busier than its cores gets a warning with the host spawn gauge', () => {
+    const busy = fakeResults();
+    busy.machine.loadAvg = { start: [6, 5, 4], end: [3, 3, 3] };
+    busy.figures.push(fig('peer.host.echo', 'host', [15, 16, 17]));
+    assert.match(renderMarkdown(busy), /load average exceeded the 2 cores.*took 16\.0 ms median/);
+    assert.doesNotMatch(md, /load average exceeded/);
+  });
+
+  test('cell() keeps a table row on one line', () => {
+    assert.equal(cell('a | b\n c'), 'a \\| b c');
+  });
+});

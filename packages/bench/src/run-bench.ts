@@ -1,0 +1,87 @@
+/**
+ * One benchmark run: start what the selected sections need (a mitos server, the peers), run the
+ * sections in a fixed order, and always clean up, also on SIGINT/SIGTERM. A failing section is
+ * recorded as a note and the others still run.
+ * @module
+ */
+import { describeError, log } from './log.js';
+import { type BenchEnv, startBenchEnv } from './mitos/bench-env.js';
+import { prepareTemplate } from './mitos/client.js';
+import type { BenchOptions, SectionName } from './options.js';
+import type { Contender } from './peers/contender.js';
+import { setupPeers } from './peers/index.js';
+import type { Recorder } from './results.js';
+import { runDensity } from './sections/density.js';
+import { runExec } from './sections/exec.js';
+import { runFork } from './sections/fork.js';
+import { mitosContender } from './sections/mitos-contenders.js';
+import { runRunCode } from './sections/run-code.js';
+import { runStartup } from './sections/startup.js';
+
+const MITOS_SECTIONS: readonly SectionName[] = ['tti', 'exec', 'runcode', 'fork', 'density'];
+const DEFAULT_ENGINE_LABEL = 'Linux driver (namespaces + btrfs)';
+
+/** Runs the selected sections into `rec`; returns the label of the engine that was measured. */
+export async function runBench(options: BenchOptions, rec: Recorder): Promise<string> {
+  const { sections, sizes } = options;
+  const cleanups: Array<() => unknown> = [];
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () => {
+    cleaning ??= (async () => {
+      for (const c of cleanups.reverse()) await c();
+    })();
+    return cleaning;
+  };
+  // An interrupted run must still unmount its btrfs volume and remove its cgroups.
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const section = async (name: string, fn: () => Promise<void>) => {
+    log(`section ${name}`);
+    try {
+      await fn();
+    } catch (err) {
+      log(`section ${name} failed: ${describeError(err)}`);
+      rec.note(`section ${name} failed: ${describeError(err)}`);
+    }
+  };
+
+  try {
+    let env: BenchEnv | undefined;
+    if (MITOS_SECTIONS.some((s) => sections.has(s))) {
+      env = await startBenchEnv(options.warmPool);
+      cleanups.push(env.close);
+      log(`server at ${env.url} on ${env.stateDir} (${env.engineLabel}); importing the python template`);
+      await prepareTemplate(env);
+    }
+    const contenders: Contender[] = [];
+    if (env && sections.has('tti')) contenders.push(mitosContender(env, 'echo'), mitosContender(env, 'python'));
+    if (sections.has('peers')) {
+      const peers = await setupPeers(rec);
+      cleanups.push(peers.close);
+      contenders.push(...peers.contenders);
+    }
+    if (contenders.length > 0) {
+      await section('startup', () =>
+        runStartup(rec, { contenders, runs: sizes.startupRuns, warmup: sizes.startupWarmup }),
+      );
+    }
+    if (env) {
+      const e = env;
+      if (sections.has('exec')) await section('exec', () => runExec(rec, e, sizes));
+      if (sections.has('runcode')) await section('run_code', () => runRunCode(rec, e, sizes));
+      if (sections.has('fork')) await section('fork', () => runFork(rec, e, sizes));
+      if (sections.has('density')) await section('density', () => runDensity(rec, e, sizes));
+    }
+    return env?.engineLabel ?? DEFAULT_ENGINE_LABEL;
+  } finally {
+    log('cleaning up');
+    await cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

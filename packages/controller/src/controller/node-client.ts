@@ -1,0 +1,126 @@
+/**
+ * The controller's client for a node daemon's control API. One instance per call site is fine:
+ * it holds no connection state. Refusals come back as NodeCallError with the node's code.
+ * @module
+ */
+import type { SandboxOwner } from '../node/ledger.js';
+import type { AcquireResult, NodeCapacity, TemplateState } from '../node/node-sandboxes.js';
+
+const CALL_TIMEOUT_MS = 60_000;
+
+export class NodeCallError extends Error {
+  override name = 'NodeCallError';
+  constructor(
+    readonly node: string,
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(`node ${node}: ${message}`);
+  }
+}
+
+export interface NodeSandboxRecord {
+  id: string;
+  owner: SandboxOwner;
+  image: string;
+  createdAt: string;
+}
+
+/** What the controller needs from a node; an interface so unit tests can stand in for it. */
+export interface NodeApi {
+  capacity(): Promise<NodeCapacity & { node: string }>;
+  sandboxes(): Promise<NodeSandboxRecord[]>;
+  prepareTemplate(image: string): Promise<TemplateState>;
+  addWarm(namespace: string, pool: string, image: string, count: number): Promise<string[]>;
+  removeWarm(namespace: string, pool: string, count?: number): Promise<string[]>;
+  acquire(req: {
+    namespace: string;
+    pool: string;
+    claim: string;
+    image: string;
+    token: string;
+  }): Promise<AcquireResult>;
+  fork(req: {
+    namespace: string;
+    fork: string;
+    source: string;
+    children: Array<{ id: string; token: string }>;
+  }): Promise<Array<{ sandboxId: string; forkTimeMs: number }>>;
+  terminate(sandboxId: string): Promise<boolean>;
+}
+
+export class HttpNodeApi implements NodeApi {
+  constructor(
+    private readonly node: string,
+    /** Bare host:port of the control API. */
+    private readonly endpoint: string,
+    private readonly nodeKey: string,
+  ) {}
+
+  capacity() {
+    return this.#call<NodeCapacity & { node: string }>('GET', '/node/v1/capacity');
+  }
+
+  async sandboxes() {
+    return (await this.#call<{ sandboxes: NodeSandboxRecord[] }>('GET', '/node/v1/sandboxes')).sandboxes;
+  }
+
+  async prepareTemplate(image: string) {
+    return (await this.#call<{ state: TemplateState }>('POST', '/node/v1/templates', { image })).state;
+  }
+
+  async addWarm(namespace: string, pool: string, image: string, count: number) {
+    return (await this.#call<{ created: string[] }>('POST', '/node/v1/warm', { namespace, pool, image, count }))
+      .created;
+  }
+
+  async removeWarm(namespace: string, pool: string, count?: number) {
+    const body = count === undefined ? { namespace, pool } : { namespace, pool, count };
+    return (await this.#call<{ removed: string[] }>('POST', '/node/v1/warm/remove', body)).removed;
+  }
+
+  acquire(req: Parameters<NodeApi['acquire']>[0]) {
+    return this.#call<AcquireResult>('POST', '/node/v1/claims', req);
+  }
+
+  async fork(req: Parameters<NodeApi['fork']>[0]) {
+    return (
+      await this.#call<{ children: Array<{ sandboxId: string; forkTimeMs: number }> }>('POST', '/node/v1/forks', req)
+    ).children;
+  }
+
+  async terminate(sandboxId: string) {
+    const path = `/node/v1/sandboxes/${encodeURIComponent(sandboxId)}`;
+    return (await this.#call<{ terminated: boolean }>('DELETE', path)).terminated;
+  }
+
+  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`http://${this.endpoint}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.nodeKey}`,
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+        },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw new NodeCallError(this.node, 0, 'unavailable', `${method} ${path} failed: ${(err as Error).message}`);
+    }
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!res.ok) {
+      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new NodeCallError(this.node, res.status, error?.code ?? 'internal', error?.message ?? text.slice(0, 200));
+    }
+    return parsed as T;
+  }
+}

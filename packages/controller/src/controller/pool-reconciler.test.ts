@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { SandboxClaim, SandboxPool } from '../api/v1alpha1/index.js';
+import { SANDBOX_CLAIMS, SANDBOX_POOLS } from '../kube/resources.js';
+import { ReconcileFixture } from '../testing/reconcile-fixture.js';
+import { reconcilePool } from './pool-reconciler.js';
+
+function inputs(f: ReconcileFixture) {
+  return {
+    claims: (ns: string, pool: string) =>
+      f.kube
+        .all<SandboxClaim>(SANDBOX_CLAIMS)
+        .filter((c) => c.metadata.namespace === ns && c.spec.poolRef.name === pool),
+  };
+}
+
+const warmCount = (f: ReconcileFixture) =>
+  [...f.nodes.values()].reduce((n, node) => n + node.sandboxes.list().filter((e) => e.owner.kind === 'warm').length, 0);
+
+async function settle(f: ReconcileFixture) {
+  for (let i = 0; i < 3; i++) {
+    await reconcilePool(f.ctx, inputs(f), 'default', 'p1');
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+describe('pool reconciler', () => {
+  it('prepares the template on replicas nodes and keeps replicas warm sandboxes', async () => {
+    const f = new ReconcileFixture();
+    f.addNode('n1');
+    f.addNode('n2');
+    await f.createPool('p1', { replicas: 2 });
+    await settle(f);
+    const pool = await f.kube.get<SandboxPool>(SANDBOX_POOLS, 'default', 'p1');
+    assert.equal(pool?.status?.readySnapshots, 2);
+    assert.deepEqual(pool?.status?.nodeDistribution, { n1: 1, n2: 1 });
+    assert.equal(pool?.status?.desiredWarm, 2);
+    assert.equal(warmCount(f), 2);
+    assert.equal(pool?.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    assert.ok(pool?.metadata.finalizers?.includes('mitos.run/pool-drain'));
+  });
+
+  it('reports TemplateNotFound and NoEligibleNodes instead of guessing', async () => {
+    const f = new ReconcileFixture();
+    f.addNode('n1');
+    await f.createPool('p1', { placement: { nodeSelector: { tier: 'gold' } } });
+    await reconcilePool(f.ctx, inputs(f), 'default', 'p1');
+    let pool = await f.kube.get<SandboxPool>(SANDBOX_POOLS, 'default', 'p1');
+    assert.equal(pool?.status?.conditions?.[0]?.reason, 'NoEligibleNodes');
+    await f.kube.patch(SANDBOX_POOLS, 'default', 'p1', { spec: { templateRef: { name: 'gone' } } });
+    await reconcilePool(f.ctx, inputs(f), 'default', 'p1');
+    pool = await f.kube.get<SandboxPool>(SANDBOX_POOLS, 'default', 'p1');
+    assert.equal(pool?.status?.conditions?.[0]?.reason, 'TemplateNotFound');
+  });
+
+  it('autoscales within bounds: grows at once, shrinks only after the cooldown', async () => {
+    const f = new ReconcileFixture();
+    f.addNode('n1');
+    await f.createPool('p1', {
+      replicas: 1,
+      autoscale: { minWarm: 1, maxWarm: 3, targetSpare: 2, scaleDownCooldownSeconds: 60 },
+    });
+    await settle(f);
+    assert.equal(warmCount(f), 2, 'no claims: targetSpare');
+    for (const name of ['a', 'b']) {
+      await f.createClaim(name, 'p1');
+      await f.kube.patch(SANDBOX_CLAIMS, 'default', name, { status: { phase: 'Ready' } }, { status: true });
+    }
+    await settle(f);
+    assert.equal(warmCount(f), 3, 'two in use + 2 spare, capped at maxWarm');
+    for (const name of ['a', 'b']) {
+      await f.kube.patch(SANDBOX_CLAIMS, 'default', name, { status: { phase: 'Terminated' } }, { status: true });
+    }
+    await settle(f);
+    assert.equal(warmCount(f), 3, 'a claim arrived within the cooldown');
+    f.clock += 10 * 60_000;
+    await settle(f);
+    assert.equal(warmCount(f), 2);
+    assert.ok((await f.kube.get<SandboxPool>(SANDBOX_POOLS, 'default', 'p1'))?.status?.lastScaleDownTime);
+  });
+
+  it('drains its warm sandboxes from every node when deleted', async () => {
+    const f = new ReconcileFixture();
+    f.addNode('n1');
+    f.addNode('n2');
+    await f.createPool('p1', { replicas: 2 });
+    await settle(f);
+    assert.equal(warmCount(f), 2);
+    await f.kube.delete(SANDBOX_POOLS, 'default', 'p1');
+    await reconcilePool(f.ctx, inputs(f), 'default', 'p1');
+    assert.equal(warmCount(f), 0);
+    assert.equal(await f.kube.get(SANDBOX_POOLS, 'default', 'p1'), undefined);
+  });
+});

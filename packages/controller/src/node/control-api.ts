@@ -1,0 +1,118 @@
+/**
+ * The node daemon's control API, which only the controller calls (crd-v1.md 11.3 describes the
+ * reference's gRPC equivalent). Every route but /healthz needs the shared node key as a bearer
+ * token; the daemon refuses to start without one, so there is no open mode.
+ * @module
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { MitosError } from '@mitos/protocol';
+import { type Context, Hono } from 'hono';
+import { z } from 'zod';
+import { isEngineConflict, NodeOpError, type NodeSandboxes } from './node-sandboxes.js';
+
+const Name = z.string().min(1).max(253);
+const Token = z.string().regex(/^[0-9a-f]{64}$/, 'a token is 64 lowercase hex characters');
+
+const PrepareBody = z.object({ image: z.string().min(1) });
+const WarmBody = z.object({
+  namespace: Name,
+  pool: Name,
+  image: z.string().min(1),
+  count: z.number().int().min(1).max(64),
+});
+const RemoveWarmBody = z.object({ namespace: Name, pool: Name, count: z.number().int().min(1).optional() });
+const AcquireBody = z.object({ namespace: Name, pool: Name, claim: Name, image: z.string().min(1), token: Token });
+const ForkBody = z.object({
+  namespace: Name,
+  fork: Name,
+  source: z.string().min(1),
+  children: z
+    .array(z.object({ id: z.string().min(1), token: Token }))
+    .min(1)
+    .max(64),
+});
+
+const STATUS: Record<string, 400 | 401 | 404 | 409 | 429 | 500 | 503> = {
+  invalid_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  conflict: 409,
+  capacity_exhausted: 429,
+  template_not_ready: 503,
+};
+
+export interface ControlApiOptions {
+  sandboxes: NodeSandboxes;
+  nodeName: string;
+  nodeKey: string;
+  onError?: (err: unknown) => void;
+}
+
+export function createControlApi({ sandboxes, nodeName, nodeKey, onError }: ControlApiOptions): Hono {
+  if (nodeKey.trim().length < 16) throw new Error('the node key must be at least 16 characters');
+  const keyDigest = sha256(nodeKey);
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof NodeOpError) return fail(c, err.code, err.message);
+    if (err instanceof z.ZodError)
+      return fail(c, 'invalid_request', err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    if (isEngineConflict(err)) return fail(c, 'conflict', (err as Error).message);
+    if (err instanceof MitosError && err.code === 'not_found') return fail(c, 'not_found', err.message);
+    onError?.(err);
+    return fail(c, 'internal', (err as Error).message ?? 'internal error');
+  });
+
+  app.get('/healthz', (c) => c.text('ok'));
+
+  app.use('/node/*', async (c, next) => {
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header('Authorization') ?? '');
+    const presented = sha256(match?.[1] ?? '');
+    if (!match || !timingSafeEqual(presented, keyDigest)) return fail(c, 'unauthorized', 'node key required');
+    await next();
+  });
+
+  app.get('/node/v1/capacity', (c) => c.json({ node: nodeName, ...sandboxes.capacity() }));
+
+  app.get('/node/v1/sandboxes', (c) =>
+    c.json({
+      sandboxes: sandboxes.list().map(({ id, owner, image, createdAt }) => ({ id, owner, image, createdAt })),
+    }),
+  );
+
+  app.post('/node/v1/templates', async (c) => {
+    const { image } = PrepareBody.parse(await c.req.json());
+    return c.json({ image, state: sandboxes.prepareTemplate(image) });
+  });
+
+  app.post('/node/v1/warm', async (c) => {
+    const b = WarmBody.parse(await c.req.json());
+    return c.json({ created: await sandboxes.addWarm(b.namespace, b.pool, b.image, b.count) });
+  });
+
+  app.post('/node/v1/warm/remove', async (c) => {
+    const b = RemoveWarmBody.parse(await c.req.json());
+    return c.json({ removed: await sandboxes.removeWarm(b.namespace, b.pool, b.count) });
+  });
+
+  app.post('/node/v1/claims', async (c) => c.json(await sandboxes.acquire(AcquireBody.parse(await c.req.json()))));
+
+  app.post('/node/v1/forks', async (c) =>
+    c.json({ children: await sandboxes.fork(ForkBody.parse(await c.req.json())) }),
+  );
+
+  app.delete('/node/v1/sandboxes/:id', async (c) =>
+    c.json({ terminated: await sandboxes.terminate(c.req.param('id')) }),
+  );
+
+  app.notFound((c) => fail(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
+  return app;
+}
+
+function fail(c: Context, code: string, message: string): Response {
+  return c.json({ error: { code, message } }, STATUS[code] ?? 500);
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}

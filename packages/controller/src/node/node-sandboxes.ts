@@ -1,0 +1,239 @@
+/**
+ * The node daemon's sandbox operations, as the controller asks for them: prepare a template,
+ * keep warm sandboxes for a pool, hand one to a claim (or start a fresh one), fork a running
+ * sandbox into children, terminate. Every mutation runs under one lock, so two claims can
+ * never take the same warm sandbox, and each is idempotent, so a controller that retries after
+ * a crash gets the same answer.
+ * @module
+ */
+import type { Engine } from '@mitos/engine';
+import { MitosError } from '@mitos/protocol';
+import { SANDBOX_ID_PATTERN, sandboxIdFor, templateIdFor, warmSandboxId } from '../util/ids.js';
+import { Mutex } from '../util/mutex.js';
+import type { LedgerEntry, SandboxLedger, SandboxOwner } from './ledger.js';
+
+export type TemplateState = 'building' | 'ready' | 'failed';
+
+export interface NodeCapacity {
+  maxSandboxes: number;
+  activeSandboxes: number;
+  /** Base image -> state of its template on this node. */
+  templates: Record<string, TemplateState>;
+}
+
+export interface AcquireRequest {
+  namespace: string;
+  pool: string;
+  claim: string;
+  image: string;
+  token: string;
+}
+
+export interface AcquireResult {
+  sandboxId: string;
+  /** True when a warm sandbox was handed over (no create on the request path). */
+  warm: boolean;
+  forkTimeMs: number;
+}
+
+export interface ForkRequest {
+  namespace: string;
+  fork: string;
+  source: string;
+  children: Array<{ id: string; token: string }>;
+}
+
+/** A refusal the control API maps onto a status code. */
+export class NodeOpError extends Error {
+  override name = 'NodeOpError';
+  constructor(
+    readonly code: 'template_not_ready' | 'capacity_exhausted' | 'not_found' | 'conflict' | 'invalid_request',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface TemplateBuild {
+  state: TemplateState;
+  error?: string;
+  failedAt?: number;
+}
+
+const RETRY_FAILED_BUILD_MS = 30_000;
+
+export class NodeSandboxes {
+  readonly #lock = new Mutex();
+  readonly #builds = new Map<string, TemplateBuild>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly ledger: SandboxLedger,
+    private readonly maxSandboxes: number,
+    private readonly log: (msg: string, fields?: Record<string, unknown>) => void = () => {},
+  ) {
+    // A sandbox can end on its own (deadline, crash); its entry and token must go with it.
+    engine.onSandboxGone((id) => ledger.remove(id));
+    // Entries whose sandbox did not survive a restart would otherwise be counted forever.
+    for (const entry of ledger.entries()) if (!engine.get(entry.id)) ledger.remove(entry.id);
+  }
+
+  capacity(): NodeCapacity {
+    const templates: Record<string, TemplateState> = {};
+    for (const [image, build] of this.#builds) templates[image] = build.state;
+    return { maxSandboxes: this.maxSandboxes, activeSandboxes: this.ledger.entries().length, templates };
+  }
+
+  list(): LedgerEntry[] {
+    return this.ledger.entries();
+  }
+
+  /** Starts (or reports) the template build for `image`; never waits for it. */
+  prepareTemplate(image: string): TemplateState {
+    const id = templateIdFor(image);
+    const known = this.#builds.get(image);
+    if (known?.state === 'ready' || known?.state === 'building') return known.state;
+    if (known?.state === 'failed' && Date.now() - (known.failedAt ?? 0) < RETRY_FAILED_BUILD_MS) return 'failed';
+    if (this.engine.getTemplate(id)?.ready) {
+      this.#builds.set(image, { state: 'ready' });
+      return 'ready';
+    }
+    const build: TemplateBuild = { state: 'building' };
+    this.#builds.set(image, build);
+    this.log('preparing template', { image, template: id });
+    this.engine.ensureTemplate({ id }).then(
+      () => {
+        build.state = 'ready';
+        this.log('template ready', { image, template: id });
+      },
+      (err: unknown) => {
+        build.state = 'failed';
+        build.error = (err as Error).message;
+        build.failedAt = Date.now();
+        this.log('template build failed', { image, template: id, error: build.error });
+      },
+    );
+    return 'building';
+  }
+
+  /** Creates up to `count` warm sandboxes for the pool; returns the ids created. */
+  addWarm(namespace: string, pool: string, image: string, count: number): Promise<string[]> {
+    return this.#lock.run(async () => {
+      this.#requireTemplate(image);
+      const created: string[] = [];
+      for (let i = 0; i < count; i++) {
+        if (this.ledger.entries().length >= this.maxSandboxes) break;
+        const id = warmSandboxId(pool);
+        await this.engine.create({ id, templateId: templateIdFor(image) });
+        this.ledger.put({ id, owner: { kind: 'warm', namespace, pool }, image, createdAt: new Date().toISOString() });
+        created.push(id);
+      }
+      return created;
+    });
+  }
+
+  /** Terminates up to `count` of the pool's warm sandboxes (all when count is undefined). */
+  removeWarm(namespace: string, pool: string, count?: number): Promise<string[]> {
+    return this.#lock.run(async () => {
+      const warm = this.#warmOf(namespace, pool).slice(0, count ?? Number.POSITIVE_INFINITY);
+      for (const entry of warm) await this.#terminate(entry.id);
+      return warm.map((e) => e.id);
+    });
+  }
+
+  /** Gives the claim a sandbox: the one it already has, a warm one, or a fresh one. */
+  acquire(req: AcquireRequest): Promise<AcquireResult> {
+    return this.#lock.run(async () => {
+      const owner: SandboxOwner = { kind: 'claim', namespace: req.namespace, pool: req.pool, claim: req.claim };
+      const existing = this.ledger
+        .entries()
+        .find((e) => e.owner.kind === 'claim' && e.owner.namespace === req.namespace && e.owner.claim === req.claim);
+      if (existing) {
+        this.ledger.assign(existing.id, owner, req.token);
+        return { sandboxId: existing.id, warm: false, forkTimeMs: 0 };
+      }
+      const warm = this.#warmOf(req.namespace, req.pool).find((e) => e.image === req.image);
+      if (warm) {
+        const started = performance.now();
+        this.ledger.assign(warm.id, owner, req.token);
+        return { sandboxId: warm.id, warm: true, forkTimeMs: performance.now() - started };
+      }
+      this.#requireTemplate(req.image);
+      this.#requireRoom(1);
+      const id = sandboxIdFor(req.claim);
+      if (this.engine.get(id)) throw new NodeOpError('conflict', `sandbox ${id} exists and is not this claim's`);
+      const info = await this.engine.create({ id, templateId: templateIdFor(req.image) });
+      this.ledger.put({ id, owner, image: req.image, createdAt: new Date().toISOString() });
+      this.ledger.assign(id, owner, req.token);
+      return { sandboxId: id, warm: false, forkTimeMs: info.forkTimeMs };
+    });
+  }
+
+  /** Forks `source` into the children that do not exist yet; returns every requested child. */
+  fork(req: ForkRequest): Promise<Array<{ sandboxId: string; forkTimeMs: number }>> {
+    return this.#lock.run(async () => {
+      const source = this.ledger.get(req.source);
+      if (!source || !this.engine.get(req.source))
+        throw new NodeOpError('not_found', `sandbox ${req.source} is not on this node`);
+      for (const child of req.children) {
+        if (!SANDBOX_ID_PATTERN.test(child.id))
+          throw new NodeOpError('invalid_request', `invalid child id ${child.id}`);
+        const other = this.ledger.get(child.id);
+        if (other && !(other.owner.kind === 'fork' && other.owner.fork === req.fork)) {
+          throw new NodeOpError('conflict', `sandbox ${child.id} exists and is not this fork's`);
+        }
+      }
+      const owner: SandboxOwner = { kind: 'fork', namespace: req.namespace, fork: req.fork, source: req.source };
+      const missing = req.children.filter((c) => !this.ledger.get(c.id));
+      const times = new Map<string, number>();
+      if (missing.length > 0) {
+        this.#requireRoom(missing.length);
+        const outcome = await this.engine.fork(req.source, { count: missing.length, ids: missing.map((c) => c.id) });
+        for (const child of outcome.children) {
+          this.ledger.put({ id: child.id, owner, image: source.image, createdAt: new Date().toISOString() });
+          times.set(child.id, outcome.forkTimeMs);
+        }
+      }
+      for (const child of req.children) this.ledger.assign(child.id, owner, child.token);
+      return req.children.map((c) => ({ sandboxId: c.id, forkTimeMs: times.get(c.id) ?? 0 }));
+    });
+  }
+
+  /** Idempotent: false when the sandbox was not here. */
+  terminate(id: string): Promise<boolean> {
+    return this.#lock.run(() => this.#terminate(id));
+  }
+
+  async #terminate(id: string): Promise<boolean> {
+    const known = this.ledger.get(id) !== undefined || this.engine.get(id) !== undefined;
+    await this.engine.terminate(id);
+    this.ledger.remove(id);
+    return known;
+  }
+
+  #warmOf(namespace: string, pool: string): LedgerEntry[] {
+    return this.ledger
+      .entries()
+      .filter((e) => e.owner.kind === 'warm' && e.owner.namespace === namespace && e.owner.pool === pool)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  #requireTemplate(image: string): void {
+    const state = this.prepareTemplate(image);
+    if (state !== 'ready') {
+      const detail = state === 'failed' ? `: ${this.#builds.get(image)?.error ?? 'build failed'}` : '';
+      throw new NodeOpError('template_not_ready', `template for ${image} is ${state}${detail}`);
+    }
+  }
+
+  #requireRoom(count: number): void {
+    if (this.ledger.entries().length + count > this.maxSandboxes) {
+      throw new NodeOpError('capacity_exhausted', `node is at its limit of ${this.maxSandboxes} sandboxes`);
+    }
+  }
+}
+
+/** Engine failures the control API should report as conflicts rather than 500s. */
+export function isEngineConflict(err: unknown): boolean {
+  return err instanceof MitosError && (err.code === 'conflict' || err.code === 'sandbox_not_running');
+}

@@ -1,0 +1,29 @@
+/**
+ * A NodeApi that calls a NodeSandboxes directly, translating its refusals into the errors the
+ * HTTP client would raise, so reconcilers can be unit-tested against the real node logic.
+ * @module
+ */
+import { type NodeApi, NodeCallError } from '../controller/node-client.js';
+import { NodeOpError, type NodeSandboxes } from '../node/node-sandboxes.js';
+
+export function inProcessNodeApi(node: string, sandboxes: NodeSandboxes): NodeApi {
+  const call = async <T>(fn: () => Promise<T> | T): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof NodeOpError) throw new NodeCallError(node, 0, err.code, err.message);
+      throw err;
+    }
+  };
+  return {
+    capacity: () => call(() => ({ node, ...sandboxes.capacity() })),
+    sandboxes: () =>
+      call(() => sandboxes.list().map(({ id, owner, image, createdAt }) => ({ id, owner, image, createdAt }))),
+    prepareTemplate: (image) => call(() => sandboxes.prepareTemplate(image)),
+    addWarm: (ns, pool, image, count) => call(() => sandboxes.addWarm(ns, pool, image, count)),
+    removeWarm: (ns, pool, count) => call(() => sandboxes.removeWarm(ns, pool, count)),
+    acquire: (req) => call(() => sandboxes.acquire(req)),
+    fork: (req) => call(() => sandboxes.fork(req)),
+    terminate: (id) => call(() => sandboxes.terminate(id)),
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * A stand-in Engine for the unit tier: sandboxes are records, `exec` answers from a small
+ * script (echo, and `python3 -c 'print(a+b)'`), and files live in a map. It exists to test
+ * placement, tokens and bookkeeping, not isolation. Methods it does not script throw, so a
+ * test that strays outside its script fails loudly.
+ * @module
+ */
+import type {
+  CreateSandboxOptions,
+  Engine,
+  ExecOptions,
+  ExecResult,
+  ForkOptions,
+  SandboxInfo,
+  TemplateInfo,
+} from '@mitos/engine';
+import { MitosError } from '@mitos/protocol';
+
+const LIMITS = { memoryBytes: 512 * 1024 * 1024, pids: 256, cpus: 1 };
+
+export interface ScriptedEngine extends Engine {
+  /** Ids of live sandboxes. */
+  ids(): string[];
+}
+
+export function createScriptedEngine(options: { templateBuildMs?: number } = {}): ScriptedEngine {
+  const templates = new Map<string, TemplateInfo>();
+  const sandboxes = new Map<string, SandboxInfo>();
+  const files = new Map<string, Buffer>();
+  const goneListeners = new Set<(id: string) => void>();
+
+  const requireSandbox = (id: string): SandboxInfo => {
+    const s = sandboxes.get(id);
+    if (!s) throw new MitosError('not_found', `sandbox "${id}" not found`);
+    return s;
+  };
+  const info = (id: string, templateId: string, parentId: string | null): SandboxInfo => ({
+    id,
+    templateId,
+    state: 'running',
+    createdAt: new Date(),
+    forkTimeMs: 1.5,
+    hostname: id,
+    limits: LIMITS,
+    parentId,
+    generation: parentId ? 1 : 0,
+  });
+
+  const impl: Partial<ScriptedEngine> = {
+    name: 'scripted',
+    ids: () => [...sandboxes.keys()],
+    listTemplates: () => [...templates.values()],
+    getTemplate: (id: string) => templates.get(id),
+    async ensureTemplate({ id }) {
+      const existing = templates.get(id);
+      if (existing) return existing;
+      if (options.templateBuildMs) await new Promise((r) => setTimeout(r, options.templateBuildMs));
+      const t: TemplateInfo = {
+        id,
+        image: id,
+        ready: true,
+        createdAt: new Date(),
+        creationTimeMs: 1,
+        network: { egress: 'deny', inbound: 'deny' },
+        limits: LIMITS,
+      };
+      templates.set(id, t);
+      return t;
+    },
+    async create({ id, templateId }: CreateSandboxOptions) {
+      if (!templates.has(templateId)) throw new MitosError('not_found', `template "${templateId}" not found`);
+      if (sandboxes.has(id)) throw new MitosError('conflict', `sandbox "${id}" already exists`);
+      const s = info(id, templateId, null);
+      sandboxes.set(id, s);
+      return s;
+    },
+    get: (id: string) => sandboxes.get(id),
+    list: () => [...sandboxes.values()],
+    async exec(id: string, o: ExecOptions): Promise<ExecResult> {
+      requireSandbox(id);
+      return {
+        exitCode: 0,
+        timedOut: false,
+        stdout: Buffer.from(answer(o.command, id)),
+        stderr: Buffer.alloc(0),
+        durationMs: 1,
+      };
+    },
+    async fork(id: string, o: ForkOptions) {
+      const parent = requireSandbox(id);
+      const ids = o.ids ?? Array.from({ length: o.count }, (_, i) => `${id}-child-${i}`);
+      const children = ids.map((childId) => {
+        const child = info(childId, parent.templateId, id);
+        sandboxes.set(childId, child);
+        return child;
+      });
+      return {
+        parent,
+        children,
+        carried: { filesystem: true, interpreter: false, interpreterSkipped: [], processes: false },
+        forkTimeMs: 2.5,
+      };
+    },
+    async terminate(id: string) {
+      const had = sandboxes.delete(id);
+      if (had) for (const l of goneListeners) l(id);
+      return had;
+    },
+    onSandboxGone(listener: (id: string) => void) {
+      goneListeners.add(listener);
+      return () => goneListeners.delete(listener);
+    },
+    async close() {},
+    files: {
+      async read(id: string, path: string) {
+        requireSandbox(id);
+        const data = files.get(`${id}:${path}`);
+        if (!data) throw new MitosError('not_found', `no such file ${path}`);
+        return data;
+      },
+      async write(id: string, path: string, data: Buffer) {
+        requireSandbox(id);
+        files.set(`${id}:${path}`, data);
+      },
+    } as Engine['files'],
+  };
+  return new Proxy(impl as ScriptedEngine, {
+    get(target, prop, receiver) {
+      if (prop in target || typeof prop === 'symbol' || prop === 'then') return Reflect.get(target, prop, receiver);
+      return () => {
+        throw new Error(`ScriptedEngine: ${String(prop)} is not scripted`);
+      };
+    },
+  });
+}
+
+function answer(command: string, id: string): string {
+  const sum = /print\(\s*(\d+)\s*\+\s*(\d+)\s*\)/.exec(command);
+  if (sum) return `${Number(sum[1]) + Number(sum[2])}\n`;
+  if (command === 'hostname') return `${id}\n`;
+  const echo = /^echo (.*)$/.exec(command);
+  return echo ? `${echo[1]}\n` : '';
+}

@@ -1,0 +1,113 @@
+/**
+ * The host multiplexer against the real guest agent, without a VM: `mitos-guest --serve-fd 3`
+ * serves the mux over an inherited socketpair, and the shared AgentClient talks to it through
+ * the per-VM proxy, exactly as it does to a VM. (Commands run on the host here, as the test
+ * user, inside a throwaway directory.)
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { AgentClient } from '../linux/agent-client.js';
+import { MuxSession } from './mux.js';
+import { defaultGuestPath } from './paths.js';
+import { ChannelProxy } from './proxy.js';
+
+const guest = defaultGuestPath();
+
+describe('microvm mux against mitos-guest --serve-fd', { skip: !existsSync(guest) && `${guest} not built` }, () => {
+  let dir: string;
+  let child: ChildProcess;
+  let session: MuxSession;
+  let proxy: ChannelProxy;
+  let client: AgentClient;
+
+  before(async () => {
+    dir = mkdtempSync('/tmp/mitos-test-');
+    child = spawn(guest, ['--serve-fd', '3'], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
+    session = new MuxSession();
+    session.attach(child.stdio[3] as Duplex);
+    assert.match(await session.waitHello(5_000), /^mitos-guest \d+/);
+    proxy = await ChannelProxy.listen(join(dir, 'agent.sock'), session);
+    client = new AgentClient(proxy.path, 'mux-test');
+  });
+  after(async () => {
+    await proxy.close();
+    session.close();
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('exec: output, exit code, env and cwd travel over a channel', async () => {
+    const r = await client.exec({ command: 'echo out; echo err >&2; pwd; echo $X; exit 3', cwd: dir, env: { X: 'y' }, timeoutMs: 5_000 });
+    assert.equal(r.exitCode, 3);
+    assert.equal(r.stdout.toString(), `out\n${dir}\ny\n`);
+    assert.equal(r.stderr.toString(), 'err\n');
+  });
+
+  test('large output in both directions respects flow control', async () => {
+    const big = await client.exec({ command: 'head -c 3000000 /dev/zero | tr "\\0" z', cwd: dir, timeoutMs: 20_000 });
+    assert.equal(big.stdout.length, 3_000_000);
+    const data = Buffer.alloc(2_500_000, 7);
+    await client.writeFile(join(dir, 'f.bin'), data);
+    assert.deepEqual(await client.readFile(join(dir, 'f.bin')), data);
+  });
+
+  test('many concurrent channels do not block each other', async () => {
+    const slow = client.startExec({ command: 'cat >/dev/null; echo done', cwd: dir, timeoutMs: 20_000, stdin: true });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => client.exec({ command: `echo ${i}`, cwd: dir, timeoutMs: 5_000 })),
+    );
+    assert.deepEqual(results.map((r) => r.stdout.toString()), Array.from({ length: 20 }, (_, i) => `${i}\n`));
+    const h = await slow;
+    // Far more than one window of stdin that the command reads slowly.
+    h.write(Buffer.alloc(1_000_000, 1));
+    h.closeStdin();
+    assert.equal((await h.done).stdout.toString(), 'done\n');
+  });
+
+  test('a fence holds traffic in both directions until the resume', async () => {
+    const h = await client.startExec({ command: 'while read l; do echo "got $l"; done', cwd: dir, timeoutMs: 20_000, stdin: true });
+    let seen = '';
+    const out = new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (seen.includes('got b')) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 10);
+    });
+    void h.done.then((r) => (seen = r.stdout.toString()));
+    await session.fence(5_000);
+    h.write(Buffer.from('a\n'));
+    const during = client.exec({ command: 'echo during', cwd: dir, timeoutMs: 5_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    let finished = false;
+    void during.then(() => (finished = true));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(finished, false, 'no operation completes while fenced');
+    await session.resume({ mode: 'keep', hostname: '', token: '', seed: Buffer.alloc(0) }, 5_000);
+    assert.equal((await during).stdout.toString(), 'during\n');
+    h.write(Buffer.from('b\n'));
+    h.closeStdin();
+    const r = await h.done;
+    seen = r.stdout.toString();
+    await out;
+    assert.equal(seen, 'got a\ngot b\n');
+  });
+
+  test('a reset drops the channels of the previous session', async () => {
+    const h = await client.startExec({ command: 'sleep 30', cwd: dir, timeoutMs: 60_000 });
+    const pid = await h.pid;
+    await session.fence(5_000);
+    await session.resume({ mode: 'reset', hostname: '', token: '', seed: Buffer.alloc(0) }, 5_000);
+    await assert.rejects(h.done);
+    // Without detach-on-close, closing the channel killed the command's process group.
+    await new Promise((r) => setTimeout(r, 200));
+    assert.throws(() => process.kill(pid, 0));
+    const r = await client.exec({ command: 'echo after', cwd: dir, timeoutMs: 5_000 });
+    assert.equal(r.stdout.toString(), 'after\n');
+  });
+});

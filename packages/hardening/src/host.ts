@@ -1,0 +1,128 @@
+/**
+ * Looking at the host from outside the engine: what a test state directory left behind, the
+ * host pids and cgroup of one sandbox, and whether the host itself is still well. Reads the
+ * kernel's own tables (mountinfo, losetup, cgroupfs, /proc), never the engine's bookkeeping,
+ * which is what is under test.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
+import { freemem } from 'node:os';
+import { join } from 'node:path';
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/** Every cgroup directory named `parent` (one per v1 hierarchy, or the v2 one). */
+export function cgroupParentDirs(parent: string): string[] {
+  const dirs: string[] = [];
+  const unified = join(CGROUP_ROOT, parent);
+  if (existsSync(join(CGROUP_ROOT, 'cgroup.controllers')) && existsSync(unified)) dirs.push(unified);
+  for (const ctl of safeReaddir(CGROUP_ROOT)) {
+    const dir = join(CGROUP_ROOT, ctl, parent);
+    if (existsSync(dir)) dirs.push(dir);
+  }
+  return dirs;
+}
+
+/** Host pids of every task in one sandbox's cgroups. */
+export function sandboxHostPids(parent: string, sandboxId: string): number[] {
+  const pids = new Set<number>();
+  for (const dir of cgroupParentDirs(parent)) {
+    for (const file of [join(dir, sandboxId, 'cgroup.procs')]) {
+      try {
+        for (const line of readFileSync(file, 'utf8').split('\n')) if (line) pids.add(Number(line));
+      } catch {
+        // not in this hierarchy
+      }
+    }
+  }
+  return [...pids];
+}
+
+export function sandboxCgroupExists(parent: string, sandboxId: string): boolean {
+  return cgroupParentDirs(parent).some((dir) => existsSync(join(dir, sandboxId)));
+}
+
+/** A cgroup control file of the sandbox, from whichever hierarchy has it. */
+export function sandboxCgroupFile(parent: string, sandboxId: string, file: string): string | undefined {
+  for (const dir of cgroupParentDirs(parent)) {
+    try {
+      return readFileSync(join(dir, sandboxId, file), 'utf8').trim();
+    } catch {
+      // not this hierarchy
+    }
+  }
+  return undefined;
+}
+
+/** Alive and not a zombie. */
+export function pidAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What a state directory left on the host: mounts and loop devices under it, cgroups under
+ * its parent, and processes in those cgroups or naming it on their command line.
+ */
+export function leaksOf(stateDir: string, cgroupParent: string, opts: { ignorePids?: number[] } = {}): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mountpoint = line.split(' ')[4];
+    if (mountpoint?.startsWith(stateDir)) out.push(`mount ${mountpoint}`);
+  }
+  const loops = spawnSync('losetup', ['-a'], { encoding: 'utf8' }).stdout ?? '';
+  for (const line of loops.split('\n')) if (line.includes(stateDir)) out.push(`loop ${line.trim()}`);
+  for (const dir of cgroupParentDirs(cgroupParent)) {
+    for (const entry of safeReaddir(dir, true)) out.push(`cgroup ${join(dir, entry)}`);
+  }
+  const ignore = new Set([process.pid, ...(opts.ignorePids ?? [])]);
+  for (const name of safeReaddir('/proc')) {
+    if (!/^\d+$/.test(name) || ignore.has(Number(name))) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      const cgroup = readFileSync(`/proc/${name}/cgroup`, 'utf8');
+      if (!pidAlive(Number(name))) continue;
+      if (cmd.includes(stateDir) || cgroup.includes(`/${cgroupParent}/`)) out.push(`process ${name} ${cmd.slice(0, 100)}`);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
+export interface HostHealth {
+  ok: boolean;
+  detail: string;
+}
+
+/**
+ * The host can still do its job: it can fork and run a program, has memory to spare, and the
+ * root filesystem (where the state directory's image lives) is not full.
+ */
+export function hostHealth(): HostHealth {
+  const started = performance.now();
+  const probe = spawnSync('/bin/true', { timeout: 10_000 });
+  const forkMs = performance.now() - started;
+  const fs = statfsSync('/');
+  const rootFreePct = (fs.bavail / fs.blocks) * 100;
+  const freeMiB = freemem() / 2 ** 20;
+  const ok = probe.status === 0 && forkMs < 5_000 && freeMiB > 256 && rootFreePct > 2;
+  return {
+    ok,
+    detail: `fork+exec ${forkMs.toFixed(1)} ms, free memory ${freeMiB.toFixed(0)} MiB, root fs ${rootFreePct.toFixed(1)}% free`,
+  };
+}
+
+function safeReaddir(dir: string, dirsOnly = false): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => !dirsOnly || e.isDirectory())
+      .map((e) => e.name);
+  } catch {
+    return [];
+  }
+}

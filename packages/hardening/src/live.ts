@@ -1,0 +1,134 @@
+/**
+ * Servers under test: the real server on a real Linux engine, either in this process (its
+ * pino output captured line by line, so tests can search every log line for secrets) or as
+ * `mitos serve` in its own process (so it can be killed with SIGKILL mid-request).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type LinuxEngine, openDatabase } from '@mitos/engine';
+import { type TestEngineEnv, testEngineEnv } from '@mitos/engine/testing';
+import { type RunningServer, type ServerOptions, startServer } from '@mitos/server';
+import { pino } from 'pino';
+
+export const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '../../cli/dist/main.js');
+
+export interface LiveServer {
+  url: string;
+  env: TestEngineEnv;
+  engine: LinuxEngine;
+  server: RunningServer;
+  /** Every line the server and engine logged, in order. */
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+export async function liveServer(
+  options: { apiKeys?: string[]; serverOptions?: Partial<ServerOptions>; env?: TestEngineEnv } = {},
+): Promise<LiveServer> {
+  const env = options.env ?? testEngineEnv();
+  const logs: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
+  const db = openDatabase(join(env.stateDir, 'mitos.db'));
+  const engine = await env.open({
+    db,
+    log: (level, msg, fields) => logger[level]({ ...fields }, msg),
+  });
+  const server = await startServer({
+    engine,
+    db,
+    port: 0,
+    apiKeys: options.apiKeys ?? [],
+    logger,
+    ...options.serverOptions,
+  });
+  return {
+    url: server.url,
+    env,
+    engine,
+    server,
+    logs,
+    async stop() {
+      await server.close();
+      await env.cleanup();
+      db.close();
+    },
+  };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  url: string;
+  /** stdout and stderr lines (pino logs go to stdout). */
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+/** `mitos serve` in its own process on `env`'s state dir and cgroup parent. */
+export function spawnServe(
+  env: TestEngineEnv,
+  port: number,
+  opts: { apiKeys?: string[]; extraEnv?: Record<string, string> } = {},
+): ServeProcess {
+  const keys = (opts.apiKeys ?? []).flatMap((k) => ['--api-key', k]);
+  const child = spawn(
+    process.execPath,
+    [CLI, ...keys, 'serve', '--port', String(port), '--state-dir', env.stateDir],
+    {
+      env: { ...process.env, ...opts.extraEnv, MITOS_CGROUP_PARENT: env.cgroupParent },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const output: string[] = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    let partial = '';
+    stream?.setEncoding('utf8').on('data', (d: string) => {
+      const parts = (partial + d).split('\n');
+      partial = parts.pop() ?? '';
+      output.push(...parts);
+    });
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, url: `http://127.0.0.1:${port}`, output, exited };
+}
+
+export async function waitHealthy(url: string, timeoutMs = 60_000, headers: Record<string, string> = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(`${url}/v1/health`, { headers });
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server at ${url} did not become healthy`);
+}
+
+/** SIGKILL and wait for the exit (no handler runs: this is the crash being tested). */
+export async function killHard(proc: ServeProcess): Promise<void> {
+  proc.child.kill('SIGKILL');
+  await proc.exited;
+}
+
+/** SIGTERM, then SIGKILL if it lingers. */
+export async function stopServe(proc: ServeProcess): Promise<void> {
+  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  proc.child.kill('SIGTERM');
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 10_000);
+  await proc.exited;
+  clearTimeout(timer);
+}

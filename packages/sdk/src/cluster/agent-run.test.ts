@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AgentRun } from './agent-run.js';
+import { type ClusterApi, ClusterApiError, type KubeObjectLike, type MitosPlural } from './api.js';
+
+/** Objects in a map; enough to check what the SDK writes and how it reads status. */
+function memoryApi(): ClusterApi & {
+  store: Map<string, KubeObjectLike>;
+  secrets: Map<string, Record<string, string>>;
+} {
+  const store = new Map<string, KubeObjectLike>();
+  const secrets = new Map<string, Record<string, string>>();
+  const k = (plural: MitosPlural, name: string) => `${plural}/${name}`;
+  return {
+    namespace: 'team-a',
+    store,
+    secrets,
+    async get(plural, name) {
+      return store.get(k(plural, name));
+    },
+    async create(plural, body) {
+      const key = k(plural, body.metadata.name ?? '');
+      if (store.has(key)) throw new ClusterApiError(409, 'exists');
+      store.set(key, structuredClone(body));
+      return body;
+    },
+    async patch(plural, name, patch) {
+      const current = store.get(k(plural, name));
+      if (!current) throw new ClusterApiError(404, 'missing');
+      Object.assign(current.metadata, (patch as KubeObjectLike).metadata ?? {});
+      return current;
+    },
+    async delete(plural, name) {
+      return store.delete(k(plural, name));
+    },
+    async list(plural) {
+      return [...store.entries()].filter(([key]) => key.startsWith(`${plural}/`)).map(([, v]) => v);
+    },
+    async readSecret(name) {
+      return secrets.get(name);
+    },
+  };
+}
+
+describe('AgentRun (cluster mode)', () => {
+  it('creates the default template and pool with the documented shapes, then a claim', async () => {
+    const api = memoryApi();
+    const sb = await new AgentRun({ api }).sandbox('python');
+    assert.deepEqual(api.store.get('sandboxtemplates/mitos-default-python'), {
+      apiVersion: 'mitos.run/v1alpha1',
+      kind: 'SandboxTemplate',
+      metadata: { name: 'mitos-default-python', namespace: 'team-a' },
+      spec: { image: 'python' },
+    });
+    assert.deepEqual(api.store.get('sandboxpools/mitos-default-python')?.spec, {
+      templateRef: { name: 'mitos-default-python' },
+      replicas: 1,
+    });
+    assert.match(sb.name, /^sandbox-[0-9a-f]{8}$/);
+    assert.deepEqual(api.store.get(`sandboxclaims/${sb.name}`)?.spec, { poolRef: { name: 'mitos-default-python' } });
+    assert.equal(sb.ready, false);
+  });
+
+  it('refuses a default pool whose template runs another image', async () => {
+    const api = memoryApi();
+    await new AgentRun({ api }).sandbox('python');
+    api.store.get('sandboxtemplates/mitos-default-python')!.spec = { image: 'Python' };
+    await assert.rejects(new AgentRun({ api }).sandbox('python'), { code: 'pool_image_mismatch' });
+  });
+
+  it('never creates anything when default pools are disabled or a pool is named', async () => {
+    const api = memoryApi();
+    await assert.rejects(new AgentRun({ api, allowDefaultPool: false }).sandbox('python'), { code: 'no_default_pool' });
+    await assert.rejects(new AgentRun({ api }).sandbox(), { code: 'missing_image_or_pool' });
+    await new AgentRun({ api }).sandbox(undefined, { pool: 'mine', name: 'n1', env: { A: 'b' }, timeout: '30m' });
+    assert.deepEqual([...api.store.keys()], ['sandboxclaims/n1']);
+    assert.deepEqual(api.store.get('sandboxclaims/n1')?.spec, {
+      poolRef: { name: 'mine' },
+      env: [{ name: 'A', value: 'b' }],
+      timeout: '30m',
+    });
+  });
+
+  it('waits for Ready with an endpoint, and reports Failed and timeouts with stable codes', async () => {
+    const api = memoryApi();
+    const run = new AgentRun({ api });
+    const sb = await run.create('p', { name: 'c1' });
+    const claim = api.store.get('sandboxclaims/c1')!;
+    setTimeout(() => {
+      claim.status = { phase: 'Ready', endpoint: '10.1.2.3:9091', sandboxID: 'warm-1', node: 'n1' };
+    }, 120);
+    api.secrets.set('c1-sandbox-token', { token: 'a'.repeat(64) });
+    await sb.waitUntilReady({ timeoutMs: 5_000 });
+    assert.deepEqual(sb.toJSON(), { name: 'c1', pool: 'p', endpoint: '10.1.2.3:9091', sandboxId: 'warm-1' });
+    assert.equal(sb.direct.baseUrl, 'http://10.1.2.3:9091');
+    assert.ok(!JSON.stringify(sb).includes('a'.repeat(64)));
+
+    const failed = await run.create('p', { name: 'c2' });
+    api.store.get('sandboxclaims/c2')!.status = {
+      phase: 'Failed',
+      conditions: [{ type: 'Ready', reason: 'NodeLost', message: 'gone' }],
+    };
+    await assert.rejects(failed.waitUntilReady({ timeoutMs: 1_000 }), { code: 'sandbox_failed' });
+    const slow = await run.create('p', { name: 'c3' });
+    await assert.rejects(slow.waitUntilReady({ timeoutMs: 150 }), { code: 'ready_timeout' });
+    assert.throws(() => slow.files, { code: 'sandbox_not_ready' });
+  });
+
+  it('terminate deletes the claim and does not wait', async () => {
+    const api = memoryApi();
+    const sb = await new AgentRun({ api }).create('p', { name: 'c1' });
+    await sb.terminate();
+    assert.equal(api.store.has('sandboxclaims/c1'), false);
+    await sb.terminate();
+  });
+});

@@ -107,6 +107,7 @@ etcd --name mitos-test --data-dir "$dir/etcd" \
 pids+=($!)
 
 log "kube-apiserver on $server"
+# --allow-privileged as on real clusters: the node daemon's DaemonSet is privileged.
 "$bin/kube-apiserver" \
   --etcd-servers "http://127.0.0.1:$etcd_client" \
   --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
@@ -115,7 +116,7 @@ log "kube-apiserver on $server"
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --service-account-issuer https://kubernetes.default.svc \
   --service-cluster-ip-range 10.96.0.0/16 --cert-dir "$dir/certs" \
-  --enable-priority-and-fairness=false >"$dir/logs/kube-apiserver.log" 2>&1 &
+  --allow-privileged=true --enable-priority-and-fairness=false >"$dir/logs/kube-apiserver.log" 2>&1 &
 pids+=($!)
 
 for i in $(seq 1 120); do

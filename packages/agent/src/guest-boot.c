@@ -148,6 +148,18 @@ static void setup_api_filesystems(void) {
     chmod("/tmp", 01777);
 }
 
+/* cgroup v2 with the pids controller for the sandbox's commands (see guest_join_sandbox_cgroup). */
+static void setup_cgroup(void) {
+    if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+        perror("mitos-guest: mount cgroup2");
+        return;
+    }
+    int fd = open("/sys/fs/cgroup/cgroup.subtree_control", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "+pids", 5) < 0) perror("mitos-guest: enable pids controller");
+    if (fd >= 0) close(fd);
+    if (mkdir("/sys/fs/cgroup/sandbox", 0755) < 0 && errno != EEXIST) perror("mitos-guest: sandbox cgroup");
+}
+
 int guest_boot(void) {
     mkdir_p("/proc", 0555);
     mkdir_p("/sys", 0555);
@@ -159,6 +171,7 @@ int guest_boot(void) {
     wait_for_path("/dev/vda", 10000);
     switch_to_disk();
     setup_api_filesystems();
+    setup_cgroup();
     sethostname("mitos", 5);
     loopback_up();
     char dev[300];

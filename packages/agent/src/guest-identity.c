@@ -44,6 +44,24 @@ void guest_write_token(const char *token) {
     rename(tmp, "/run/mitos/token");
 }
 
+#define SANDBOX_CGROUP "/sys/fs/cgroup/sandbox"
+
+static void write_text(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write_all(fd, text, strlen(text)) < 0) fprintf(stderr, "mitos-guest: %s: %s\n", path, strerror(errno));
+    if (fd >= 0) close(fd);
+}
+
+void guest_join_sandbox_cgroup(void) {
+    if (!guest_identity_enabled) return;
+    write_text(SANDBOX_CGROUP "/cgroup.procs", "0");
+}
+
+void guest_set_pids_max(const char *value) {
+    if (!guest_identity_enabled) return;
+    write_text(SANDBOX_CGROUP "/pids.max", value);
+}
+
 void guest_reseed(const void *seed, size_t len) {
     if (!guest_identity_enabled) return;
     int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);

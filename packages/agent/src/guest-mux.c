@@ -130,6 +130,7 @@ static void close_all_channels(void) {
 /* The worker: an ordinary agent connection on fd 3, exactly as the container agent serves one. */
 static void run_worker(int conn) {
     signal(SIGCHLD, SIG_DFL);
+    guest_join_sandbox_cgroup();
     if (conn != 3) {
         dup2(conn, 3);
         conn = 3;
@@ -167,18 +168,19 @@ static void open_chan(uint32_t id) {
 }
 
 static void resume(char *p, uint32_t len) {
-    /* mode, realtime ns, hostname, token: NUL-terminated; the rest is the seed. */
-    char *f[4];
-    int n = split_fields(p, len, f, 4);
-    if (n < 4) {
+    /* mode, realtime ns, hostname, token, pids max: NUL-terminated; the rest is the seed. */
+    char *f[5];
+    int n = split_fields(p, len, f, 5);
+    if (n < 5) {
         fprintf(stderr, "mitos-guest: malformed resume\n");
         return;
     }
-    size_t used = (size_t)(f[3] - p) + strlen(f[3]) + 1;
+    size_t used = (size_t)(f[4] - p) + strlen(f[4]) + 1;
     if (strcmp(f[0], "reset") == 0) close_all_channels();
     guest_set_realtime(atoll(f[1]));
     if (f[2][0]) guest_set_hostname(f[2]);
     if (f[3][0]) guest_write_token(f[3]);
+    if (f[4][0]) guest_set_pids_max(f[4]);
     if (len > used) guest_reseed(p + used, len - used);
     fenced = 0;
     send_frame(0, MUX_RESUMED, f[0], strlen(f[0]));

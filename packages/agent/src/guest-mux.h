@@ -31,7 +31,7 @@
 #define MUX_HELLO 'H'   /* guest -> host: booted and serving; payload: version */
 #define MUX_FENCE 'F'   /* host -> guest: stop all channel traffic and confirm */
 #define MUX_FENCED 'f'  /* guest -> host: the last byte before the fence is lifted */
-#define MUX_RESUME 'R'  /* host -> guest: mode, realtime ns, hostname, token, seed bytes */
+#define MUX_RESUME 'R'  /* host -> guest: mode, realtime ns, hostname, token, pids max, seed bytes */
 #define MUX_RESUMED 'r' /* guest -> host: resumed; channels kept or reset as asked */
 
 #define GUEST_VERSION "mitos-guest 1"
@@ -47,4 +47,8 @@ void guest_write_token(const char *token);
 /* Mix `len` seed bytes into the kernel pool, credited, and force a CRNG reseed so that VMs
  * restored from one snapshot stop sharing a random stream at once. */
 void guest_reseed(const void *seed, size_t len);
+/* Every worker (so every command) runs in the guest cgroup "sandbox"; its pids.max is the
+ * sandbox's pids limit. The agent itself stays outside, so it can always serve. */
+void guest_join_sandbox_cgroup(void);
+void guest_set_pids_max(const char *value);
 #endif

@@ -190,7 +190,10 @@ describe('hostile input to every route', { timeout: 900_000 }, () => {
       const method = spec.method === 'ALL' ? 'POST' : spec.method;
       const path = spec.pathId ? spec.path(ids.ghost) : specPath(spec, ids);
       for (const [label, body] of bodies) {
-        await fire({ label: `${spec.key} ${label}`, req: { method, path, body, headers: { 'Content-Type': 'application/json' } } });
+        await fire({
+          label: `${spec.key} ${label}`,
+          req: { method, path, body, headers: { 'Content-Type': 'application/json' } },
+        });
       }
     }
     assert.equal(({} as { polluted?: boolean }).polluted, undefined, 'Object.prototype was polluted');
@@ -208,7 +211,10 @@ describe('hostile input to every route', { timeout: 900_000 }, () => {
       for (const field of Object.keys(base)) {
         for (const value of HOSTILE_VALUES) {
           const body = { ...base, [field]: value };
-          await fire({ label: `${spec.key} ${field}=${JSON.stringify(value).slice(0, 40)}`, req: { method, path, ...json(body) } });
+          await fire({
+            label: `${spec.key} ${field}=${JSON.stringify(value).slice(0, 40)}`,
+            req: { method, path, ...json(body) },
+          });
         }
       }
       for (const field of Object.keys(spec.query?.(ids) ?? {})) {
@@ -230,14 +236,20 @@ describe('hostile input to every route', { timeout: 900_000 }, () => {
       for (const bad of INVALID_IDS) {
         if (spec.pathId) {
           // Both encoded and raw: raw `..` segments must not be normalised into other routes.
-          await fire({ label: `${spec.key} path id ${bad.slice(0, 20)}`, req: { method, path: spec.path(encodeURIComponent(bad)) } });
+          await fire({
+            label: `${spec.key} path id ${bad.slice(0, 20)}`,
+            req: { method, path: spec.path(encodeURIComponent(bad)) },
+          });
           if (!/[\s\u0000\u0080-\uffff]/.test(bad)) {
             await fire({ label: `${spec.key} raw path id ${bad.slice(0, 20)}`, req: { method, path: spec.path(bad) } });
           }
         }
         if (spec.idField && spec.body) {
           const body = { ...spec.body(ids), [spec.idField]: bad };
-          await fire({ label: `${spec.key} ${spec.idField}=${bad.slice(0, 20)}`, req: { method, path: specPath(spec, ids, ids.ghost), ...json(body) } });
+          await fire({
+            label: `${spec.key} ${spec.idField}=${bad.slice(0, 20)}`,
+            req: { method, path: specPath(spec, ids, ids.ghost), ...json(body) },
+          });
         }
       }
     }
@@ -252,7 +264,10 @@ describe('hostile input to every route', { timeout: 900_000 }, () => {
       for (const path of TRAVERSAL_PATHS) {
         const body: Record<string, unknown> = { sandbox: target, path };
         if (verb === 'write') body.content = 'traversal';
-        const res = await fire({ label: `files/${verb} ${path.slice(0, 40)}`, req: { method: 'POST', path: `/v1/files/${verb}`, ...json(body) } });
+        const res = await fire({
+          label: `files/${verb} ${path.slice(0, 40)}`,
+          req: { method: 'POST', path: `/v1/files/${verb}`, ...json(body) },
+        });
         if (verb === 'read' && res.status === 200) {
           // Whatever was read is the sandbox's own: never the host's shadow or the server's env.
           assert.ok(!res.body.includes(API_KEY));
@@ -277,7 +292,10 @@ describe('hostile input to every route', { timeout: 900_000 }, () => {
       ] as const) {
         // set_timeout on the live sandbox would end it: those go to the ghost.
         const sandbox = route === '/v1/set_timeout' ? ids.ghost : ids.sandbox;
-        await fire({ label: `${route} ${field}=${String(timeout)}`, req: { method: 'POST', path: route, ...json({ sandbox, ...extra, [field]: timeout }) } });
+        await fire({
+          label: `${route} ${field}=${String(timeout)}`,
+          req: { method: 'POST', path: route, ...json({ sandbox, ...extra, [field]: timeout }) },
+        });
       }
     }
     await stillWell('timeouts');
@@ -289,7 +307,10 @@ describe('hostile input to every route', { timeout: 900_000 }, () => {
       const path = spec.pathId ? spec.path(ids.ghost) : spec.path(ids.sandbox);
       const declared = await fire({ label: `${spec.key} 33 MiB`, req: { method: 'POST', path, body: huge } });
       assert.ok([413, -1].includes(declared.status), `${spec.key}: ${declared.status} for a 33 MiB body`);
-      const chunked = await fire({ label: `${spec.key} 33 MiB chunked`, req: { method: 'POST', path, body: huge, chunked: 1 * MiB } });
+      const chunked = await fire({
+        label: `${spec.key} 33 MiB chunked`,
+        req: { method: 'POST', path, body: huge, chunked: 1 * MiB },
+      });
       assert.ok([413, -1].includes(chunked.status), `${spec.key}: ${chunked.status} for a chunked 33 MiB body`);
     }
     // A lying Content-Length (smaller than the body) must not confuse the next request.
@@ -330,7 +351,10 @@ describe('hostile input to every route', { timeout: 900_000 }, () => {
             method: path === '/v1/health' ? 'GET' : 'POST',
             path,
             headers: { ...auth, ...headers },
-            body: path === '/v1/health' ? undefined : JSON.stringify({ sandbox: ids.ghost, command: 'true', template: 'x' }),
+            body:
+              path === '/v1/health'
+                ? undefined
+                : JSON.stringify({ sandbox: ids.ghost, command: 'true', template: 'x' }),
           });
           if (res.status === 431) {
             // node's HTTP parser refuses oversized headers before any route runs.
@@ -368,7 +392,15 @@ describe('hostile input to every route', { timeout: 900_000 }, () => {
         assert.equal(res.status, 405, `${method} ${spec.key}`);
       }
     }
-    for (const path of ['/', '/v2/exec', '/v1/', '/v1/files/chmod', '/v1/exec/../../etc/passwd', '/..%2f..%2fetc/passwd', '/v1/sandboxes/x/y/z']) {
+    for (const path of [
+      '/',
+      '/v2/exec',
+      '/v1/',
+      '/v1/files/chmod',
+      '/v1/exec/../../etc/passwd',
+      '/..%2f..%2fetc/passwd',
+      '/v1/sandboxes/x/y/z',
+    ]) {
       const res = await fire({ label: `unknown ${path}`, req: { method: 'GET', path } });
       assert.ok([404, 405].includes(res.status), `${path}: ${res.status}`);
     }
@@ -383,4 +415,3 @@ describe('hostile input to every route', { timeout: 900_000 }, () => {
     rec.check('bearer tokens in server log', `none in ${live.logs.length} log lines`);
   });
 });
-

@@ -91,7 +91,12 @@ describe('authentication holds on every route', { timeout: 600_000 }, () => {
       const path = spec.pathId ? spec.path(spec.key.includes('preview') ? 'not-a-token' : a.id) : specPath(spec, ids);
       const body = spec.body ? JSON.stringify(spec.body(ids)) : undefined;
       for (const [label, headers] of attempts) {
-        const res = await send(live.url, { method, path, headers: { ...headers, 'Content-Type': 'application/json' }, body });
+        const res = await send(live.url, {
+          method,
+          path,
+          headers: { ...headers, 'Content-Type': 'application/json' },
+          body,
+        });
         rec.count('requests_fuzzed');
         if (spec.key.includes('/preview/')) {
           // Exempt from bearer auth by design; a forged token is refused by the proxy.
@@ -122,7 +127,10 @@ describe('authentication holds on every route', { timeout: 600_000 }, () => {
       rec.count('requests_fuzzed');
       assert.equal(res, 401);
     }
-    assert.equal(await sendUpgrade(live.url, `/v1/pty?sandbox=${a.id}`, { ...upgrade, Authorization: `Bearer ${API_KEY}` }), 101);
+    assert.equal(
+      await sendUpgrade(live.url, `/v1/pty?sandbox=${a.id}`, { ...upgrade, Authorization: `Bearer ${API_KEY}` }),
+      101,
+    );
     rec.check('WebSocket upgrade of /v1/pty without or with a wrong key', '401 before the upgrade; 101 with the key');
   });
 
@@ -132,29 +140,42 @@ describe('authentication holds on every route', { timeout: 600_000 }, () => {
     const exec = (sandbox: unknown) => JSON.stringify({ sandbox, command: 'echo hi' });
     const ok = await send(url, { method: 'POST', path: '/v1/exec', headers: tA, body: exec(a.id) });
     assert.equal(ok.status, 200, ok.body);
-    const bypasses: Array<[string, { method: string; path: string; body?: string; headers?: Record<string, string> }]> = [
-      ['exec on B', { method: 'POST', path: '/v1/exec', body: exec(b.id) }],
-      ['read B files', { method: 'POST', path: '/v1/files/read', body: JSON.stringify({ sandbox: b.id, path: '/etc/hostname' }) }],
-      ['delete B', { method: 'DELETE', path: `/v1/sandboxes/${b.id}` }],
-      ['get B', { method: 'GET', path: `/v1/sandboxes/${b.id}` }],
-      ['fork B', { method: 'POST', path: `/v1/sandboxes/${b.id}/fork`, body: '{}' }],
-      ['forward B', { method: 'POST', path: `/v1/sandboxes/${b.id}/forward`, body: '{"guest_port":80}' }],
-      ['list B processes', { method: 'GET', path: `/v1/processes?sandbox=${b.id}` }],
-      ['A in the body, B in the query', { method: 'POST', path: `/v1/exec?sandbox=${b.id}`, body: exec(a.id) }],
-      ['A in the path, B in the body', { method: 'POST', path: `/v1/sandboxes/${a.id}/fork`, body: JSON.stringify({ sandbox: b.id }) }],
-      ['B percent-encoded in the path', { method: 'GET', path: `/v1/sandboxes/${encodeURIComponent(b.id).replace(/-/g, '%2D')}` }],
-      ['A/../B in the path', { method: 'GET', path: `/v1/sandboxes/${a.id}%2F..%2F${b.id}` }],
-      ['double slash before the path', { method: 'DELETE', path: `//v1/sandboxes/${b.id}` }],
-      ['trailing slash', { method: 'DELETE', path: `/v1/sandboxes/${b.id}/` }],
-      ['sandbox as a number', { method: 'POST', path: '/v1/exec', body: exec(123) }],
-      ['sandbox as an array', { method: 'POST', path: '/v1/exec', body: exec([a.id, b.id]) }],
-      ['duplicate sandbox keys', { method: 'POST', path: '/v1/exec', body: `{"sandbox":"${a.id}","sandbox":"${b.id}","command":"id"}` }],
-      ['body with a UTF-8 BOM', { method: 'POST', path: '/v1/exec', body: `\ufeff${exec(b.id)}` }],
-      ['body with leading whitespace', { method: 'POST', path: '/v1/exec', body: `\n\t ${exec(b.id)}` }],
-      ['terminal on B', { method: 'GET', path: `/v1/pty?sandbox=${b.id}` }],
-      ['list every sandbox', { method: 'GET', path: '/v1/sandboxes' }],
-      ['preview for B', { method: 'POST', path: '/v1/preview', body: JSON.stringify({ sandbox: b.id, port: 80 }) }],
-    ];
+    const bypasses: Array<[string, { method: string; path: string; body?: string; headers?: Record<string, string> }]> =
+      [
+        ['exec on B', { method: 'POST', path: '/v1/exec', body: exec(b.id) }],
+        [
+          'read B files',
+          { method: 'POST', path: '/v1/files/read', body: JSON.stringify({ sandbox: b.id, path: '/etc/hostname' }) },
+        ],
+        ['delete B', { method: 'DELETE', path: `/v1/sandboxes/${b.id}` }],
+        ['get B', { method: 'GET', path: `/v1/sandboxes/${b.id}` }],
+        ['fork B', { method: 'POST', path: `/v1/sandboxes/${b.id}/fork`, body: '{}' }],
+        ['forward B', { method: 'POST', path: `/v1/sandboxes/${b.id}/forward`, body: '{"guest_port":80}' }],
+        ['list B processes', { method: 'GET', path: `/v1/processes?sandbox=${b.id}` }],
+        ['A in the body, B in the query', { method: 'POST', path: `/v1/exec?sandbox=${b.id}`, body: exec(a.id) }],
+        [
+          'A in the path, B in the body',
+          { method: 'POST', path: `/v1/sandboxes/${a.id}/fork`, body: JSON.stringify({ sandbox: b.id }) },
+        ],
+        [
+          'B percent-encoded in the path',
+          { method: 'GET', path: `/v1/sandboxes/${encodeURIComponent(b.id).replace(/-/g, '%2D')}` },
+        ],
+        ['A/../B in the path', { method: 'GET', path: `/v1/sandboxes/${a.id}%2F..%2F${b.id}` }],
+        ['double slash before the path', { method: 'DELETE', path: `//v1/sandboxes/${b.id}` }],
+        ['trailing slash', { method: 'DELETE', path: `/v1/sandboxes/${b.id}/` }],
+        ['sandbox as a number', { method: 'POST', path: '/v1/exec', body: exec(123) }],
+        ['sandbox as an array', { method: 'POST', path: '/v1/exec', body: exec([a.id, b.id]) }],
+        [
+          'duplicate sandbox keys',
+          { method: 'POST', path: '/v1/exec', body: `{"sandbox":"${a.id}","sandbox":"${b.id}","command":"id"}` },
+        ],
+        ['body with a UTF-8 BOM', { method: 'POST', path: '/v1/exec', body: `\ufeff${exec(b.id)}` }],
+        ['body with leading whitespace', { method: 'POST', path: '/v1/exec', body: `\n\t ${exec(b.id)}` }],
+        ['terminal on B', { method: 'GET', path: `/v1/pty?sandbox=${b.id}` }],
+        ['list every sandbox', { method: 'GET', path: '/v1/sandboxes' }],
+        ['preview for B', { method: 'POST', path: '/v1/preview', body: JSON.stringify({ sandbox: b.id, port: 80 }) }],
+      ];
     for (const [label, req] of bypasses) {
       for (const headers of [tA, { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' }]) {
         const res = await send(url, { ...req, headers: { ...headers, ...req.headers } });
@@ -200,7 +221,16 @@ async function sendUpgrade(baseUrl: string, path: string, headers: Record<string
 /** Logs of the token-mode server go into the same capture, so the secret check covers them. */
 function quietLogger(lines: string[]) {
   const push = (obj: unknown, msg?: string) => void lines.push(JSON.stringify({ obj, msg }));
-  const logger = { info: push, warn: push, error: push, debug: push, trace: push, fatal: push, child: () => logger, level: 'debug' };
+  const logger = {
+    info: push,
+    warn: push,
+    error: push,
+    debug: push,
+    trace: push,
+    fatal: push,
+    child: () => logger,
+    level: 'debug',
+  };
   // biome-ignore lint/suspicious/noExplicitAny: a pino-shaped stand-in
   return logger as any;
 }

@@ -26,7 +26,11 @@ export async function call(api: Api, method: string, path: string, body?: unknow
   } catch {
     json = undefined;
   }
-  return { status: res.status, json: json as Record<string, unknown> & { error?: { code: string; cause?: string } }, text };
+  return {
+    status: res.status,
+    json: json as Record<string, unknown> & { error?: { code: string; cause?: string } },
+    text,
+  };
 }
 
 export async function listedIds(api: Api): Promise<string[]> {

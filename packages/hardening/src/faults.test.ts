@@ -10,10 +10,11 @@ import { after, before, describe, test } from 'node:test';
 import { testEngineEnv } from '@mitos/engine/testing';
 import { type Api, call, inventory, listedIds } from './cluster.js';
 import { Recorder } from './figures.js';
-import { leaksOf } from './host.js';
+import { freezeSandbox, leaksOf } from './host.js';
 import { freePort, killHard, type ServeProcess, spawnServe, stopServe, waitHealthy } from './live.js';
 
 const rec = new Recorder('faults', 'Crashes: kill -9 of the server mid-operation', 5);
+const API_KEY = `faults-key-${randomBytes(16).toString('hex')}`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -23,34 +24,45 @@ describe('kill -9 of the server mid-operation, then restart', { timeout: 1_200_0
   let proc: ServeProcess;
   let api: Api;
   const restartMs: number[] = [];
+  const logs: string[] = [];
 
   before(async () => {
     port = await freePort();
-    proc = spawnServe(env, port);
-    api = { url: proc.url };
-    await waitHealthy(api.url, 120_000);
+    proc = spawnServe(env, port, { apiKeys: [API_KEY] });
+    api = { url: proc.url, headers: { Authorization: `Bearer ${API_KEY}` } };
+    await waitHealthy(api.url, 120_000, api.headers);
     const t = await call(api, 'POST', '/v1/templates', { id: 'python' }, 600_000);
     assert.equal(t.status, 200, t.text);
   });
 
   after(async () => {
     await stopServe(proc);
+    logs.push(...proc.output);
+    // Every line every server process wrote (pino JSON on stdout, anything on stderr).
+    const keyLogged = logs.some((l) => l.includes(API_KEY));
     await env.cleanup();
     const leaks = leaksOf(env.stateDir, env.cgroupParent);
     rec.count('leaks_found', leaks.length);
     if (restartMs.length > 0) rec.latency('restart after kill -9 until healthy', restartMs);
+    rec.check(
+      'API key in the logs of every server process (one per restart)',
+      keyLogged ? 'FOUND' : `absent from ${logs.length} lines`,
+    );
     rec.save();
+    assert.ok(logs.length > 0);
+    assert.equal(keyLogged, false, 'the API key reached the server log');
     assert.deepEqual(leaks, []);
   });
 
   /** SIGKILL the server, start it again on the same state, wait until it answers. */
   async function crashAndRestart(what: string): Promise<void> {
     await killHard(proc);
+    logs.push(...proc.output);
     rec.count('faults_injected');
     const started = performance.now();
-    proc = spawnServe(env, port);
+    proc = spawnServe(env, port, { apiKeys: [API_KEY] });
     try {
-      await waitHealthy(api.url, 60_000);
+      await waitHealthy(api.url, 60_000, api.headers);
     } catch (err) {
       throw new Error(`server did not come back after kill -9 during ${what}: ${proc.output.slice(-5).join(' | ')}`, {
         cause: err,
@@ -82,7 +94,9 @@ describe('kill -9 of the server mid-operation, then restart', { timeout: 1_200_0
     let acked: string[] = [];
     for (const delay of [40, 180, 400]) {
       const inflight = Array.from({ length: 6 }, () =>
-        call(api, 'POST', '/v1/fork', { template: 'python' }).then((r) => (r.status === 200 ? (r.json.id as string) : undefined)),
+        call(api, 'POST', '/v1/fork', { template: 'python' }).then((r) =>
+          r.status === 200 ? (r.json.id as string) : undefined,
+        ),
       );
       await sleep(delay);
       const killed = crashAndRestart(`creates (+${delay} ms)`);
@@ -91,7 +105,10 @@ describe('kill -9 of the server mid-operation, then restart', { timeout: 1_200_0
       const ok = results.flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []));
       acked = [...acked, ...ok];
       await consistent(acked, `kill -9 ${delay} ms into 6 creates`);
-      rec.check(`kill -9 ${delay} ms into 6 concurrent creates`, `${ok.length} acknowledged, all reattached; nothing half-made`);
+      rec.check(
+        `kill -9 ${delay} ms into 6 concurrent creates`,
+        `${ok.length} acknowledged, all reattached; nothing half-made`,
+      );
     }
     for (const id of acked) await call(api, 'DELETE', `/v1/sandboxes/${id}`);
   });
@@ -101,16 +118,26 @@ describe('kill -9 of the server mid-operation, then restart', { timeout: 1_200_0
     const bg = await call(api, 'POST', '/v1/processes', { sandbox: ids[0], command: 'exec sleep 1000' });
     assert.equal(bg.status, 200, bg.text);
     const inflight = ids.flatMap((id) =>
-      [1, 2].map(() => call(api, 'POST', '/v1/exec', { sandbox: id, command: 'sleep 30; echo late', timeout: 60 }).catch(() => undefined)),
+      [1, 2].map(() =>
+        call(api, 'POST', '/v1/exec', { sandbox: id, command: 'sleep 30; echo late', timeout: 60 }).catch(
+          () => undefined,
+        ),
+      ),
     );
     await sleep(400);
     await crashAndRestart('execs');
     await Promise.allSettled(inflight);
     await consistent(ids, 'kill -9 during execs');
     // The cut connections cancelled the foreground commands; the background process lives on.
-    const left = await call(api, 'POST', '/v1/exec', { sandbox: ids[0], command: 'pgrep -fc "sleep 30" || true; pgrep -fc "sleep 1000"' });
+    const left = await call(api, 'POST', '/v1/exec', {
+      sandbox: ids[0],
+      command: 'pgrep -fc "[s]leep 30" || true; pgrep -fc "[s]leep 1000"',
+    });
     assert.equal(left.json.stdout, '0\n1\n', left.text);
-    rec.check('kill -9 during 4 running execs and a background process', 'execs cancelled with the connection; background process kept; sandboxes reattached');
+    rec.check(
+      'kill -9 during 4 running execs and a background process',
+      'execs cancelled with the connection; background process kept; sandboxes reattached',
+    );
     for (const id of ids) await call(api, 'DELETE', `/v1/sandboxes/${id}`);
   });
 
@@ -123,9 +150,11 @@ describe('kill -9 of the server mid-operation, then restart', { timeout: 1_200_0
       for (;;) {
         const i = next++;
         if (i >= 400) return;
-        const r = await call(api, 'POST', '/v1/files/write', { sandbox: id, path: `/workspace/w/f${i}`, content: content(i) }).catch(
-          () => undefined,
-        );
+        const r = await call(api, 'POST', '/v1/files/write', {
+          sandbox: id,
+          path: `/workspace/w/f${i}`,
+          content: content(i),
+        }).catch(() => undefined);
         if (r?.status === 200) acked.add(i);
         else if (r === undefined) return;
       }
@@ -145,7 +174,10 @@ describe('kill -9 of the server mid-operation, then restart', { timeout: 1_200_0
         assert.equal(r.json.content, content(i), `f${i} is not the content written`);
       }
     }
-    const temps = await call(api, 'POST', '/v1/exec', { sandbox: id, command: 'ls -a /workspace/w | grep -c mitos-write || true' });
+    const temps = await call(api, 'POST', '/v1/exec', {
+      sandbox: id,
+      command: 'ls -a /workspace/w | grep -c mitos-write || true',
+    });
     assert.equal(temps.json.stdout, '0\n', 'temp files of interrupted writes left behind');
     rec.check(
       'kill -9 during 8 concurrent writers (128 KiB files)',
@@ -174,5 +206,16 @@ describe('kill -9 of the server mid-operation, then restart', { timeout: 1_200_0
       );
       for (const id of listed) await call(api, 'DELETE', `/v1/sandboxes/${id}`);
     }
+    // The window above is a few milliseconds wide; this is the state a kill inside it leaves:
+    // the parent's cgroup frozen for the snapshot, and no server left to thaw it.
+    const parent = await create();
+    freezeSandbox(env.cgroupParent, parent);
+    await crashAndRestart('a fork, with the parent frozen');
+    await consistent([parent], 'kill -9 with the parent frozen for a fork');
+    rec.check('kill -9 while the parent is frozen for a fork snapshot', 'restart thaws it; it answers');
+    rec.finding(
+      "A server killed while a fork held the parent frozen for its snapshot left the parent's cgroup frozen; on restart, recovery pinged it and waited forever, so the server never came back (nor did the test harness's cleanup). Fixed in packages/engine/src/drivers/linux/driver.ts recover(): running and pooled sandboxes are thawed before the ping.",
+    );
+    await call(api, 'DELETE', `/v1/sandboxes/${parent}`);
   });
 });

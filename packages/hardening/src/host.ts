@@ -5,7 +5,7 @@
  * which is what is under test.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,6 +21,14 @@ export function cgroupParentDirs(parent: string): string[] {
     if (existsSync(dir)) dirs.push(dir);
   }
   return dirs;
+}
+
+/** Remove the (emptied) cgroup parent of a test, in every hierarchy. */
+export function removeCgroupParentDirs(parent: string): void {
+  for (const dir of cgroupParentDirs(parent)) {
+    for (const child of safeReaddir(dir, true)) rmdirSync(join(dir, child));
+    rmdirSync(dir);
+  }
 }
 
 /** Host pids of every task in one sandbox's cgroups. */
@@ -52,6 +60,16 @@ export function sandboxCgroupFile(parent: string, sandboxId: string, file: strin
     }
   }
   return undefined;
+}
+
+/** Freeze a sandbox's cgroup behind the engine's back (what a crash mid-fork leaves). */
+export function freezeSandbox(parent: string, sandboxId: string): void {
+  for (const dir of cgroupParentDirs(parent)) {
+    const v1 = join(dir, sandboxId, 'freezer.state');
+    const v2 = join(dir, sandboxId, 'cgroup.freeze');
+    if (existsSync(v1)) writeFileSync(v1, 'FROZEN');
+    else if (existsSync(v2)) writeFileSync(v2, '1');
+  }
 }
 
 /** Alive and not a zombie. */
@@ -86,7 +104,8 @@ export function leaksOf(stateDir: string, cgroupParent: string, opts: { ignorePi
       const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ');
       const cgroup = readFileSync(`/proc/${name}/cgroup`, 'utf8');
       if (!pidAlive(Number(name))) continue;
-      if (cmd.includes(stateDir) || cgroup.includes(`/${cgroupParent}/`)) out.push(`process ${name} ${cmd.slice(0, 100)}`);
+      if (cmd.includes(stateDir) || cgroup.includes(`/${cgroupParent}/`))
+        out.push(`process ${name} ${cmd.slice(0, 100)}`);
     } catch {
       // exited while we looked
     }

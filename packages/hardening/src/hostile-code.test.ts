@@ -13,7 +13,7 @@ import { create, type Sandbox } from '@mitos/sdk';
 import { Recorder } from './figures.js';
 import { hostHealth, leaksOf, pidAlive, sandboxCgroupExists, sandboxHostPids } from './host.js';
 import { type LiveServer, liveServer } from './live.js';
-import { installProbe, type ProbeLine, runProbe } from './probe.js';
+import { errnoName, installProbe, type ProbeLine, runProbe } from './probe.js';
 
 const rec = new Recorder('hostile-code', 'Hostile code inside a sandbox', 1);
 // Something only the server process holds: it must never show up inside a sandbox.
@@ -61,7 +61,7 @@ describe('hostile code inside a sandbox is contained', { timeout: 900_000 }, () 
     const line = lines.get(name);
     assert.ok(line, `probe did not report ${name}`);
     assert.equal(line.allowed, false, `${name} was allowed (${line.detail})`);
-    return `denied (errno ${line.errno})`;
+    return `denied: ${errnoName(line.errno)}`;
   };
 
   test('privileged kernel operations are refused', async () => {
@@ -98,11 +98,18 @@ describe('hostile code inside a sandbox is contained', { timeout: 900_000 }, () 
     const bind = lines.get('bind-root');
     assert.ok(bind);
     assert.match(bind.detail, /storage-visible=0/);
-    await contained('bind-mount / to look for the storage volume', bind.allowed ? 'allowed; only its own root' : 'denied');
+    await contained(
+      'bind-mount / to look for the storage volume',
+      bind.allowed ? 'allowed; only its own root' : 'denied',
+    );
     const sysfs = lines.get('mount-sysfs');
-    await contained('mount a fresh sysfs', sysfs?.allowed ? 'allowed (its own network namespace view)' : `denied (errno ${sysfs?.errno})`);
+    await contained(
+      'mount a fresh sysfs',
+      sysfs?.allowed ? 'allowed (its own network namespace view)' : `denied: ${errnoName(sysfs?.errno ?? 0)}`,
+    );
     for (const name of ['sysfs-write-kernel', 'sysfs-write-uevent']) {
-      if (lines.has(name)) await contained(`write ${name.replace('sysfs-write-', '')} through a fresh sysfs`, denied(lines, name));
+      if (lines.has(name))
+        await contained(`write ${name.replace('sysfs-write-', '')} through a fresh sysfs`, denied(lines, name));
     }
     const raise = lines.get('raise-pids-limit');
     await contained(
@@ -116,7 +123,10 @@ describe('hostile code inside a sandbox is contained', { timeout: 900_000 }, () 
     const nested = [...lines.keys()].filter((k) => k.startsWith('nested-') && !k.endsWith('-map'));
     if (lines.get('unshare-user')?.allowed) assert.ok(nested.length >= 10, 'the nested probe ran');
     for (const name of nested) await contained(`inside unshare -r: ${name.slice(7)}`, denied(lines, name));
-    await contained('unshare -r itself', lines.get('unshare-user')?.allowed ? 'allowed, but powerless (above)' : 'denied');
+    await contained(
+      'unshare -r itself',
+      lines.get('unshare-user')?.allowed ? 'allowed, but powerless (above)' : 'denied',
+    );
   });
 
   test('symlinks and traversal in file paths stay inside the sandbox', async () => {
@@ -179,7 +189,7 @@ except Exception as e:print(type(e).__name__)"`,
 
   test('other sandboxes: no processes, files, sockets or host /run visible', async () => {
     await neighbour.execBackground(
-      'python3 -c "import socket,time;s=socket.socket(socket.AF_UNIX);s.bind(\'/tmp/neighbour.sock\');s.listen();t=socket.socket();t.bind((\'127.0.0.1\',9123));t.listen();time.sleep(600)"',
+      "python3 -c \"import socket,time;s=socket.socket(socket.AF_UNIX);s.bind('/tmp/neighbour.sock');s.listen();t=socket.socket();t.bind(('127.0.0.1',9123));t.listen();time.sleep(600)\"",
     );
     await new Promise((r) => setTimeout(r, 1500));
     const ps = await attacker.exec('ls /proc | grep -c "^[0-9]"; cat /proc/[0-9]*/comm | sort -u | tr "\\n" " "');
@@ -202,7 +212,9 @@ except Exception as e:print(type(e).__name__)"`,
     assert.equal(tcp.stdout.trim(), 'ConnectionRefusedError');
     await contained("connect to the neighbour's loopback TCP port", 'connection refused');
     const run = (await attacker.exec('ls -a /run 2>/dev/null')).stdout.split('\n');
-    const hostOnly = readdirSync('/run').filter((n) => ['containers', 'libpod', 'postgresql', 'systemd', 'user'].includes(n));
+    const hostOnly = readdirSync('/run').filter((n) =>
+      ['containers', 'libpod', 'postgresql', 'systemd', 'user'].includes(n),
+    );
     for (const n of hostOnly) assert.ok(!run.includes(n), `host /run/${n} visible`);
     await contained("read the host's /run", 'its own /run only');
   });
@@ -215,7 +227,10 @@ except Exception as e:print(type(e).__name__)"`,
     for (const needle of [SECRET, API_KEY, '/tmp/mitos-test-', '/work/', 'MITOS_']) {
       assert.ok(!r.stdout.includes(needle), `sandbox sees ${needle}`);
     }
-    await contained("read the server's environment and command line", '/proc/1/cmdline is "mitos-init"; no key, secret or host path');
+    await contained(
+      "read the server's environment and command line",
+      '/proc/1/cmdline is "mitos-init"; no key, secret or host path',
+    );
     const mounts = await attacker.exec('cat /proc/self/mountinfo');
     if (mounts.stdout.includes(live.env.stateDir)) {
       rec.note(
@@ -240,6 +255,9 @@ except Exception as e:print(type(e).__name__)"`,
     const alive = pids.filter(pidAlive);
     assert.deepEqual(alive, [], 'host pids still alive after terminate');
     assert.equal(sandboxCgroupExists(live.env.cgroupParent, victim.id), false);
-    await contained('double-forked, setsid and SIGTERM-ignoring daemons vs terminate', `all ${pids.length} host pids gone, cgroup removed`);
+    await contained(
+      'double-forked, setsid and SIGTERM-ignoring daemons vs terminate',
+      `all ${pids.length} host pids gone, cgroup removed`,
+    );
   });
 });

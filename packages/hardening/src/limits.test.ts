@@ -57,10 +57,19 @@ describe('resource exhaustion stays inside the sandbox', { timeout: 900_000 }, (
 
   test('fork bomb: held at the pids limit, and terminate still kills it all', async () => {
     const sb = await create('python', { ...opts(), limits: { pids: 64 } });
-    await sb.exec('bomb() { bomb | bomb & }; bomb', { timeoutSeconds: 5 }).catch(() => {});
-    const current = Number(sandboxCgroupFile(live.env.cgroupParent, sb.id, 'pids.current'));
+    await sb.execBackground('bomb() { bomb & bomb & wait; }; bomb');
+    let current = 0;
+    for (let i = 0; i < 30; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      current = Math.max(current, Number(sandboxCgroupFile(live.env.cgroupParent, sb.id, 'pids.current')));
+    }
+    // pids.events counts the forks the limit refused: proof the bomb really hit the ceiling.
+    const refused = Number(
+      /max (\d+)/.exec(sandboxCgroupFile(live.env.cgroupParent, sb.id, 'pids.events') ?? '')?.[1] ?? 0,
+    );
     assert.ok(current <= 64, `pids.current ${current} over the limit of 64`);
-    await contained('fork bomb with pids=64', `held at ${current} tasks (limit 64)`);
+    assert.ok(refused > 0, 'the bomb never reached the limit');
+    await contained('fork bomb with pids=64', `peaked at ${current} tasks (limit 64); ${refused} forks refused`);
     const ms = await terminateClean(sb);
     rec.number('terminate of a fork-bombed sandbox (ms)', ms);
     await contained('terminate a sandbox mid fork bomb', `all tasks gone in ${ms.toFixed(0)} ms`);
@@ -68,16 +77,24 @@ describe('resource exhaustion stays inside the sandbox', { timeout: 900_000 }, (
 
   test('memory: a 2 GiB allocation is OOM-killed inside a 128 MiB sandbox, which lives on', async () => {
     const sb = await create('python', { ...opts(), limits: { memoryMb: 128 } });
-    const r = await sb.exec('python3 -c "b = bytearray(2 << 30); print(len(b))"; echo "exit=$?"', { timeoutSeconds: 60 });
+    const r = await sb.exec('python3 -c "b = bytearray(2 << 30); print(len(b))"; echo "exit=$?"', {
+      timeoutSeconds: 60,
+    });
     assert.match(r.stdout, /exit=137/, `the hog was not OOM-killed: ${r.stdout}${r.stderr}`);
     assert.equal((await sb.exec('echo still here')).stdout, 'still here\n');
     await contained('allocate 2 GiB with memory=128 MiB', 'hog OOM-killed (exit 137); sandbox and agent alive');
-    const shm = await sb.exec('dd if=/dev/zero of=/dev/shm/fill bs=1M count=400 2>&1; echo "exit=$?"; rm -f /dev/shm/fill', {
-      timeoutSeconds: 60,
-    });
+    const shm = await sb.exec(
+      'dd if=/dev/zero of=/dev/shm/fill bs=1M count=400 2>&1; echo "exit=$?"; rm -f /dev/shm/fill',
+      {
+        timeoutSeconds: 60,
+      },
+    );
     assert.doesNotMatch(shm.stdout, /exit=0/);
     assert.equal((await sb.exec('echo still here')).stdout, 'still here\n');
-    await contained('fill /dev/shm (tmpfs, charged to the sandbox) past the memory limit', 'write refused (ENOSPC); sandbox alive');
+    await contained(
+      'fill /dev/shm (tmpfs, charged to the sandbox) past the memory limit',
+      'write refused (ENOSPC); sandbox alive',
+    );
     rec.finding(
       '/dev/shm was a fixed 256 MiB tmpfs. Its pages are charged to the memory cgroup but belong to no process, so filling it in a sandbox with a smaller memory limit left only the agent\'s own processes for the OOM killer: every later request failed with "the sandbox agent closed the exec stream" until terminate. Fixed: /dev/shm is now a quarter of the memory limit, at most 256 MiB (agent/src/launch.c --shm-bytes, engine launcher.ts shmBytesFor, driver.ts; a create asking for less memory than the template no longer takes a pooled sandbox sized for more).',
     );
@@ -96,7 +113,7 @@ describe('resource exhaustion stays inside the sandbox', { timeout: 900_000 }, (
     rec.number('cpu share of a spinning cpus=0.5 sandbox (cores)', share);
     // The quota is a ceiling; on a busy 2-core host it may get less, never much more.
     assert.ok(share <= 0.6, `got ${share.toFixed(2)} cores with cpus=0.5`);
-    assert.ok(share >= 0.15, `got only ${share.toFixed(2)} cores`);
+    assert.ok(share >= 0.1, `got only ${share.toFixed(2)} cores`);
     await contained('spin two threads with cpus=0.5', `${share.toFixed(2)} cores measured over 4 s`);
     await terminateClean(sb);
   });
@@ -123,7 +140,9 @@ describe('resource exhaustion stays inside the sandbox', { timeout: 900_000 }, (
     assert.equal(refused.status, 507);
     await contained('files API write at the limit', 'HTTP 507 disk_full');
 
-    const big = await neighbour.exec('dd if=/dev/zero of=/workspace/big bs=1M count=100 2>&1 && echo ok; rm -f /workspace/big');
+    const big = await neighbour.exec(
+      'dd if=/dev/zero of=/workspace/big bs=1M count=100 2>&1 && echo ok; rm -f /workspace/big',
+    );
     assert.match(big.stdout, /ok/);
     await contained('neighbour writes 100 MiB meanwhile', 'succeeded');
 
@@ -163,14 +182,15 @@ describe('resource exhaustion stays inside the sandbox', { timeout: 900_000 }, (
   });
 
   test('quota cost on snapshots, measured again', () => {
+    const label = { none: 'no quotas', simple: 'simple quotas', full: 'full qgroups' } as const;
     for (const mode of ['none', 'simple', 'full'] as const) {
       const cost = measureQuotaCost(live.env.stateDir, mode);
-      rec.number(`snapshot median, ${mode} quotas (ms)`, cost.snapshotMedianMs);
-      rec.number(`delete 15 snapshots, ${mode} quotas (ms)`, cost.deleteAllMs);
-      rec.number(`unmount after deletes, ${mode} quotas (ms)`, cost.unmountMs);
+      rec.number(`snapshot median, ${label[mode]} (ms)`, cost.snapshotMedianMs);
+      rec.number(`delete 15 snapshots, ${label[mode]} (ms)`, cost.deleteAllMs);
+      rec.number(`unmount after the deletes, ${label[mode]} (ms)`, cost.unmountMs);
     }
     rec.note(
-      'Disk limits use btrfs simple quotas (Linux >= 6.7), turned on for every volume because they cost a snapshot nothing measurable (table above), unlike full qgroups. A sandbox pays ~20 ms more at create only when it asks for `disk_mb`: a level-1 qgroup that also covers any subvolume it creates inside itself.',
+      'Quota cost: the table measures a synthetic 3,000-file tree on fresh 1 GiB volumes, 15 snapshots each. On the real 447 MiB base image, on the same (loaded) host, the same comparison gave snapshot medians of 27 ms (no quotas), 30 ms (simple quotas) and 195 ms (full qgroups), and an unmount after deletes of 1.1 s, 7 ms and 3.3 s. Disk limits therefore use btrfs simple quotas (Linux >= 6.7), turned on for every volume; a sandbox pays three btrfs tool runs (~20 ms) at create only when it asks for `disk_mb` (a level-1 qgroup, which also covers any subvolume it creates inside itself).',
     );
   });
 });

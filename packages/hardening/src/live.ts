@@ -83,14 +83,10 @@ export function spawnServe(
   opts: { apiKeys?: string[]; extraEnv?: Record<string, string> } = {},
 ): ServeProcess {
   const keys = (opts.apiKeys ?? []).flatMap((k) => ['--api-key', k]);
-  const child = spawn(
-    process.execPath,
-    [CLI, ...keys, 'serve', '--port', String(port), '--state-dir', env.stateDir],
-    {
-      env: { ...process.env, ...opts.extraEnv, MITOS_CGROUP_PARENT: env.cgroupParent },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [CLI, ...keys, 'serve', '--port', String(port), '--state-dir', env.stateDir], {
+    env: { ...process.env, ...opts.extraEnv, MITOS_CGROUP_PARENT: env.cgroupParent },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const output: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
     let partial = '';
@@ -104,7 +100,11 @@ export function spawnServe(
   return { child, url: `http://127.0.0.1:${port}`, output, exited };
 }
 
-export async function waitHealthy(url: string, timeoutMs = 60_000, headers: Record<string, string> = {}): Promise<void> {
+export async function waitHealthy(
+  url: string,
+  timeoutMs = 60_000,
+  headers: Record<string, string> = {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {

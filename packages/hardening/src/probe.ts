@@ -1,6 +1,7 @@
 /** Builds the static escape probe (probe/probe.c) with the host's cc and installs it in a sandbox. */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Sandbox } from '@mitos/sdk';
@@ -28,6 +29,13 @@ export interface ProbeLine {
   allowed: boolean;
   errno: number;
   detail: string;
+}
+
+const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
+/** `EPERM (1)`: the number alone means little to a reader of RELIABILITY.md. */
+export function errnoName(errno: number): string {
+  return `${ERRNO_NAMES.get(errno) ?? 'errno'} (${errno})`;
 }
 
 export async function runProbe(sb: Sandbox, args: string): Promise<Map<string, ProbeLine>> {

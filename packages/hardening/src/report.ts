@@ -19,11 +19,15 @@ const TOTALS: Array<[Counter, string]> = [
 
 /** Known limits, stated once here so every rendering carries them. */
 const WEAKNESSES = [
-  'Disk quotas need btrfs simple quotas (Linux >= 6.7). On older kernels a `disk_mb` request is refused with `host_unsupported`; the volume itself is still a separate loop file, so a sandbox can fill the volume (and its neighbours) but never the host filesystem beyond the image size.',
-  'A sandbox without `disk_mb` shares the volume with every other sandbox: filling it gives every sandbox ENOSPC until space is freed. The image is sparse and sized at creation to 80% of the free space then; if the host disk is later filled by something else, writes in sandboxes fail with I/O errors.',
+  'Disk quotas need btrfs simple quotas (Linux >= 6.7). On older kernels a `disk_mb` request is refused with `host_unsupported`. A sandbox without `disk_mb` is bounded only by the volume it shares with every other sandbox: filling it gives all of them ENOSPC until space is freed (the host filesystem itself is not filled beyond the image size).',
+  "The volume is a sparse image on the state directory's filesystem. Creates, forks, pooled launches and API file writes are refused below 512 MiB free there, but writes made by programs inside a sandbox are not gated: if the host filesystem fills up (for any reason), such a write can fail at btrfs commit with EIO and btrfs forces the whole volume read-only until it is remounted (reproduced on a full tmpfs, see the disk-full suite). A preallocated image (fallocate, mounted without discard) would close this at the cost of reserving the volume up front.",
+  'Acknowledged file writes survive a server crash (kill -9, tested). They are not guaranteed to survive a host crash or power loss: the agent renames without fsync and the volume is mounted nobarrier.',
+  'Which sandboxes carry a disk limit is kept in memory; after a restart, deleting a limited sandbox that sits at its limit goes through the slow path (lift the limit after the first delete fails), which is not exercised by this suite.',
+  'A sandbox at its pids limit cannot get a worker forked by its own agent, so API calls to that sandbox fail until some of its tasks exit; terminate always works (host side).',
   'The sandbox sees its own mount table (/proc/self/mountinfo), which names the btrfs subvolume (`/sandboxes/<id>`) and the state directory path of the read-only kernels bind mount. No file outside the sandbox is reachable through it, but the path is disclosed.',
-  'Sandbox root is root in its own user namespace: it may mount tmpfs, proc and sysfs inside its own mount namespace, and create nested user namespaces. Every attempt to use those to reach the host failed, but the kernel attack surface (user namespaces) is that of rootless containers, not of a VM.',
-  'CPU quota figures come from a shared 2-core CI machine; the measured share of a `cpus=0.5` sandbox varies with the host load around the 0.5 target.',
+  'Sandbox root is root in its own user namespace: it may mount tmpfs, proc and sysfs inside its own namespaces and create nested user namespaces. Every attempt to use them to reach the host failed, but the kernel attack surface is that of rootless containers, not of a VM.',
+  "Per-sandbox tokens are only as good as the verifier the deployment plugs in; the suite tests the server's enforcement with an HMAC verifier of its own, since the standalone server issues none.",
+  'CPU and latency figures come from a shared 2-core machine on which other test suites may run at the same time.',
 ];
 
 export function renderReliability(suites: readonly SuiteFigures[], path = RELIABILITY_PATH): void {

@@ -59,7 +59,13 @@ const q = (path: string, query?: Record<string, string>) =>
 export const FUZZ_SPECS: FuzzSpec[] = [
   { key: 'GET /v1/health', method: 'GET', path: () => '/v1/health' },
   { key: 'GET /v1/templates', method: 'GET', path: () => '/v1/templates' },
-  { key: 'POST /v1/templates', method: 'POST', path: () => '/v1/templates', body: () => ({ id: 'python', init_wait_seconds: 0 }), liveSafe: true },
+  {
+    key: 'POST /v1/templates',
+    method: 'POST',
+    path: () => '/v1/templates',
+    body: () => ({ id: 'python', init_wait_seconds: 0 }),
+    liveSafe: true,
+  },
   {
     key: 'POST /v1/fork',
     method: 'POST',
@@ -131,8 +137,21 @@ export const FUZZ_SPECS: FuzzSpec[] = [
     body: (ids) => ({ sandbox: ids.ghost, timeout_seconds: 3600 }),
     idField: 'sandbox',
   },
-  { key: 'POST /v1/pause', method: 'POST', path: () => '/v1/pause', body: (ids) => ({ sandbox: ids.ghost }), idField: 'sandbox' },
-  { key: 'POST /v1/resume', method: 'POST', path: () => '/v1/resume', body: (ids) => ({ sandbox: ids.sandbox }), idField: 'sandbox', liveSafe: true },
+  {
+    key: 'POST /v1/pause',
+    method: 'POST',
+    path: () => '/v1/pause',
+    body: (ids) => ({ sandbox: ids.ghost }),
+    idField: 'sandbox',
+  },
+  {
+    key: 'POST /v1/resume',
+    method: 'POST',
+    path: () => '/v1/resume',
+    body: (ids) => ({ sandbox: ids.sandbox }),
+    idField: 'sandbox',
+    liveSafe: true,
+  },
   {
     key: 'POST /v1/processes',
     method: 'POST',
@@ -183,7 +202,12 @@ export const FUZZ_SPECS: FuzzSpec[] = [
     liveSafe: true,
   },
   { key: 'ALL /preview/:token', method: 'ALL', path: (token) => `/preview/${token}`, pathId: true },
-  { key: 'ALL /preview/:token/*', method: 'ALL', path: (token) => `/preview/${token}/x/../../etc/passwd`, pathId: true },
+  {
+    key: 'ALL /preview/:token/*',
+    method: 'ALL',
+    path: (token) => `/preview/${token}/x/../../etc/passwd`,
+    pathId: true,
+  },
 ];
 
 export function specPath(spec: FuzzSpec, ids: Ids, id = ids.sandbox): string {

@@ -37,5 +37,6 @@ test('generated ids and keys have the seed formats', () => {
   assert.match(newSandboxId(), /^sandbox-[0-9a-f]{8}$/);
   assert.match(newIdempotencyKey(), /^[0-9a-f]{32}$/);
   assert.ok(ID_PATTERN.test(newSandboxId()));
-  for (const bad of ['', '../x', 'a\0b', '-lead', 'x'.repeat(65), 'has space']) assert.equal(isValidId(bad), false, bad);
+  for (const bad of ['', '../x', 'a\0b', '-lead', 'x'.repeat(65), 'has space'])
+    assert.equal(isValidId(bad), false, bad);
 });

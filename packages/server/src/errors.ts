@@ -37,6 +37,7 @@ export function createErrorResponder(logger: Logger, secrets: readonly string[])
 function toMitosError(err: unknown, requestId: string): MitosError {
   if (err instanceof MitosError) return err;
   if (isZodError(err)) return new MitosError('invalid_json', describeZodIssues(err.issues));
+  if (isStorageFull(err)) return storageFull(err);
   // Unknown errors carry whatever their thrower put in them (paths, stacks, maybe more), so
   // only the request id goes out; the full error is in the log under the same id.
   return new MitosError('internal', `unexpected server error (request id ${requestId})`, {
@@ -90,6 +91,7 @@ export function engineFailure(
       cause: err,
     });
   }
+  if (isStorageFull(err)) return storageFull(err);
   const errno = errnoOf(err);
   if (errno?.name === 'ENOENT')
     return new MitosError('not_found', 'no such file or directory', context, { cause: err });
@@ -105,6 +107,16 @@ export function engineFailure(
 export function failureDetail(err: unknown): string {
   const error = engineFailure(err, 'internal', {});
   return error.detail || error.message;
+}
+
+/** SQLite's "database or disk is full" (and a write that hit ENOSPC) when the state disk fills. */
+function isStorageFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+function storageFull(err: unknown): MitosError {
+  return new MitosError('disk_full', 'the server state directory is out of space', {}, { cause: err });
 }
 
 function sameKeys(a: ErrorContext, b: ErrorContext): boolean {

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { type HostReport, LinuxEngine, openDatabase, runHostChecks } from '@mitos/engine';
+import { type HostReport, LinuxEngine, MicroVmEngine, openDatabase, runHostChecks } from '@mitos/engine';
 import { createLogger } from './logging.js';
 import { startServer } from './server.js';
 
@@ -28,6 +28,8 @@ export interface ServeOptions {
   prebuild?: string[];
   /** `--warm-pool`: launched sandboxes kept ready per template; default 2, 0 disables. */
   warmPoolSize?: number;
+  /** `--engine`: linux (namespaces, the default) or microvm (QEMU microVMs; KVM where usable). */
+  engine?: 'linux' | 'microvm';
 }
 
 export const DEFAULT_WARM_POOL_SIZE = 2;
@@ -42,12 +44,12 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const stateDir = options.stateDir ?? defaultStateDir();
   mkdirSync(stateDir, { recursive: true });
   const db = openDatabase(join(stateDir, 'mitos.db'));
-  const engine = await LinuxEngine.open({
-    stateDir,
-    db,
-    warmPoolSize: options.warmPoolSize ?? DEFAULT_WARM_POOL_SIZE,
-    log: (level, msg, fields) => logger[level]({ ...fields }, msg),
-  });
+  const log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) =>
+    logger[level]({ ...fields }, msg);
+  const engine =
+    options.engine === 'microvm'
+      ? await MicroVmEngine.open({ stateDir, db, log })
+      : await LinuxEngine.open({ stateDir, db, warmPoolSize: options.warmPoolSize ?? DEFAULT_WARM_POOL_SIZE, log });
   for (const id of options.prebuild ?? []) {
     logger.info({ template: id }, 'preparing template (first build runs debootstrap, about 2 minutes)');
     await engine.ensureTemplate({ id });
@@ -69,8 +71,10 @@ export async function runServe(options: ServeOptions): Promise<void> {
     {
       url: server.url,
       state_dir: stateDir,
-      storage: engine.storage.kind,
-      cgroups: engine.cgroups.version,
+      engine: engine.name,
+      ...(engine instanceof LinuxEngine
+        ? { storage: engine.storage.kind, cgroups: engine.cgroups.version }
+        : { accelerator: engine.accelerator.accel }),
       auth: options.apiKeys.length > 0,
     },
     'mitos server listening',

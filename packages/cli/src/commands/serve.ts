@@ -1,5 +1,5 @@
 /** `mitos serve`: run the HTTP server in this process until SIGINT/SIGTERM. */
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { action, collect, parseIntOption } from '../context.js';
 
 interface ServeFlags {
@@ -13,6 +13,7 @@ interface ServeFlags {
   previewTtlSeconds?: number;
   previewDomain?: string;
   warmPool?: number;
+  engine?: 'linux' | 'microvm';
 }
 
 export function registerServe(program: Command): void {
@@ -41,6 +42,14 @@ export function registerServe(program: Command): void {
       'launched sandboxes kept ready per template, so a create takes milliseconds (default 2; 0 = off)',
       parseIntOption(0, 64),
     )
+    .option(
+      '--engine <engine>',
+      'linux (namespaces; default) or microvm (QEMU microVMs: KVM where usable, else TCG; VMs end with the server)',
+      (v: string) => {
+        if (v !== 'linux' && v !== 'microvm') throw new InvalidArgumentError('expected linux or microvm');
+        return v;
+      },
+    )
     .option('--preview-ttl-seconds <n>', 'how long preview URLs stay valid', parseIntOption(1, 2 ** 31))
     .option(
       '--preview-domain <domain>',
@@ -63,6 +72,7 @@ export function registerServe(program: Command): void {
           previewTtlSeconds: o.previewTtlSeconds,
           previewDomain: o.previewDomain,
           warmPoolSize: o.warmPool,
+          engine: o.engine,
         });
       }),
     );

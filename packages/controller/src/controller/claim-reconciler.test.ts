@@ -52,6 +52,26 @@ describe('claim reconciler', () => {
     );
   });
 
+  it('replaces a token Secret left behind by an earlier claim of the same name', async () => {
+    const f = new ReconcileFixture();
+    f.addNode('n1');
+    await f.createPool('p1');
+    await f.prepareTemplates();
+    const stale = 'e'.repeat(64);
+    await f.kube.create<Secret>(SECRETS, {
+      metadata: {
+        name: 'c1-sandbox-token',
+        namespace: 'default',
+        ownerReferences: [{ apiVersion: 'mitos.run/v1alpha1', kind: 'SandboxClaim', name: 'c1', uid: 'old-uid' }],
+      },
+      data: { token: Buffer.from(stale).toString('base64') },
+    });
+    await readyClaim(f);
+    const secret = await f.kube.get<Secret>(SECRETS, 'default', 'c1-sandbox-token');
+    assert.notEqual(Buffer.from(secret?.data?.token ?? '', 'base64').toString(), stale);
+    assert.equal(secret?.metadata.ownerReferences?.[0]?.uid, (await f.claim('c1'))?.metadata.uid);
+  });
+
   it('hands over a warm sandbox of the pool when there is one', async () => {
     const f = new ReconcileFixture();
     const node = f.addNode('n1');

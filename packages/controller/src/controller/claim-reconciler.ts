@@ -19,6 +19,7 @@ import type {
   SandboxTemplate,
 } from '../api/v1alpha1/index.js';
 import { SANDBOX_CLAIMS, SANDBOX_FORKS, SANDBOX_POOLS, SANDBOX_TEMPLATES } from '../kube/resources.js';
+import type { AcquireResult } from '../node/node-sandboxes.js';
 import { setCondition } from './conditions.js';
 import type { ControllerContext, ReconcileResult } from './context.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizers.js';
@@ -72,7 +73,7 @@ async function provision(ctx: ControllerContext, initial: SandboxClaim): Promise
     { namespace, handle: name, endpoint: node.sandboxEndpoint, owner: ownerOf(claim) },
     ctx.mintToken,
   );
-  let acquired: Awaited<ReturnType<ReturnType<ControllerContext['nodeApi']>['acquire']>>;
+  let acquired: AcquireResult;
   try {
     acquired = await ctx.nodeApi(node).acquire({
       namespace,

@@ -28,7 +28,10 @@ export async function ensureTokenSecret(
   for (let attempt = 0; attempt < 3; attempt++) {
     const existing = await kube.get<Secret>(SECRETS, target.namespace, name);
     const token = decode(existing?.data?.token);
-    if (existing && token !== undefined && TOKEN_PATTERN.test(token)) {
+    // A Secret left by an earlier object of the same name is not this one's: replace it, or
+    // the garbage collector would delete it along with its old owner.
+    const ours = existing?.metadata.ownerReferences?.some((o) => o.uid === target.owner.uid) ?? false;
+    if (existing && ours && token !== undefined && TOKEN_PATTERN.test(token)) {
       if (decode(existing.data?.endpoint) !== target.endpoint) {
         await kube.patch(SECRETS, target.namespace, name, { data: { endpoint: encode(target.endpoint) } });
       }

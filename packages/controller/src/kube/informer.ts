@@ -48,10 +48,11 @@ export class Informer<T extends KubeObject> {
     return [...this.#cache.values()];
   }
 
-  /** Starts the loop; resolves after the first list has been delivered to the handlers. */
+  /** Starts the loop; resolves after the first list has been delivered to the handlers (or on abort). */
   start(signal: AbortSignal): Promise<void> {
+    // Also settles when `signal` aborts before the first list, so callers never hang.
     this.#synced ??= new Promise((resolve) => {
-      void this.#run(signal, resolve);
+      void this.#run(signal, resolve).finally(resolve);
     });
     return this.#synced;
   }

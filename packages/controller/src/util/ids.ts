@@ -3,7 +3,7 @@
  * contain dots, so they are folded into that alphabet here.
  * @module
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 export const SANDBOX_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$/;
 
@@ -11,14 +11,18 @@ export function randomHex(bytes: number): string {
   return randomBytes(bytes).toString('hex');
 }
 
-/** `name` itself when it is a valid id, else a folded prefix plus a random suffix. */
+/**
+ * `name` itself when it is a valid id, else a folded prefix plus a hash of the whole name:
+ * deterministic, so a retried reconcile addresses the same sandbox.
+ */
 export function sandboxIdFor(name: string): string {
   if (SANDBOX_ID_PATTERN.test(name)) return name;
   const folded = name
     .replace(/[^a-zA-Z0-9_-]+/g, '-')
     .replace(/^[^a-zA-Z0-9]+/, '')
-    .slice(0, 54);
-  return `${folded || 'sandbox'}-${randomHex(4)}`;
+    .slice(0, 52);
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 10);
+  return `${folded || 'sandbox'}-${hash}`;
 }
 
 /** A fresh id for a warm sandbox of `pool`. */

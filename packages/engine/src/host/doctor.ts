@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { probeCgroups } from '../drivers/linux/cgroups.js';
+import { microvmHostCheck } from '../drivers/microvm/doctor.js';
 import { probeBtrfs } from '../storage/probe.js';
 import { tryRun } from './run.js';
 import { DEFAULT_UID_BASE, UID_RANGE_SIZE } from './uid-range.js';
@@ -45,6 +46,7 @@ export async function runHostChecks(options: HostCheckOptions = {}): Promise<Hos
     checkUidRange(uidBase),
     checkDisk('state directory free space', options.stateDir ?? '/var/lib/mitos'),
     checkDisk('template cache free space', options.cacheDir ?? process.env.MITOS_CACHE_DIR ?? '/var/cache/mitos'),
+    microvmHostCheck(options.cacheDir ?? process.env.MITOS_CACHE_DIR ?? '/var/cache/mitos'),
   ];
   return { checks, ok: checks.every((c) => c.ok) };
 }

@@ -12,8 +12,8 @@ import { MitosError } from '@mitos/protocol';
 import { removeTree } from '../host/remove-tree.js';
 import { run, tryRun } from '../host/run.js';
 import { canonicalPath } from './canonical.js';
-import { LoopVolume } from './loop-volume.js';
 import { dropQgroup, liftLimit, limitSubvolume } from './disk-quota.js';
+import { LoopVolume } from './loop-volume.js';
 import { checkName, isStaleTemp, isTemp, tempName } from './names.js';
 import type { RootLayout, SandboxStorage } from './storage.js';
 

@@ -6,7 +6,6 @@
  * as in direct mode.
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import type { SandboxFiles } from '../files.js';
 import { HttpClient } from '../http.js';
 import type { SandboxProcesses } from '../processes.js';
@@ -14,11 +13,11 @@ import { Sandbox } from '../sandbox.js';
 import type { CallOptions, ExecOptions, ExecResult } from '../types.js';
 import type { ClusterApi, KubeObjectLike } from './api.js';
 import { clusterError, readyTimeout } from './errors.js';
+import { createFork, releaseForkChild } from './fork.js';
 import { pollUntil } from './poll.js';
 
 export const DEFAULT_READY_TIMEOUT_MS = 30_000;
 const TOKEN_SECRET_SUFFIX = '-sandbox-token';
-const RELEASED_ANNOTATION = 'mitos.run/released';
 
 export interface WaitOptions extends CallOptions {
   /** Default 30 s. */
@@ -178,36 +177,7 @@ export class ClusterSandbox {
       );
     }
     await this.waitUntilReady(options);
-    const forkName = `${this.name}-fork-${randomSuffix()}`;
-    await this.#api.create('sandboxforks', {
-      apiVersion: 'mitos.run/v1alpha1',
-      kind: 'SandboxFork',
-      metadata: { name: forkName, namespace: this.#api.namespace },
-      spec: { sourceRef: { name: this.name }, replicas: n, pauseSource: options.pauseSource ?? false },
-    });
-    const timeoutMs = options.timeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
-    const entries = await pollUntil(
-      async () => {
-        const fork = await this.#api.get('sandboxforks', forkName);
-        const status = (fork?.status ?? {}) as {
-          forks?: ForkEntry[];
-          conditions?: Array<{ type: string; status: string; message?: string }>;
-        };
-        const rejected = status.conditions?.find((c) => c.type === 'Rejected' && c.status === 'True');
-        if (rejected) {
-          throw clusterError(
-            'fork_rejected',
-            `fork ${forkName} was rejected`,
-            'see the SandboxFork conditions',
-            { fork: forkName },
-            rejected.message,
-          );
-        }
-        const ready = (status.forks ?? []).filter((f) => f.phase === 'Ready');
-        return ready.length >= n ? ready : undefined;
-      },
-      { timeoutMs, signal: options.signal, onTimeout: () => readyTimeout('SandboxFork', forkName, timeoutMs) },
-    );
+    const { forkName, entries } = await createFork(this.#api, this.name, n, options);
     const children: ClusterSandbox[] = [];
     for (const entry of entries) {
       const child = new ClusterSandbox(this.#api, entry.name, this.pool, { kind: 'fork-child', fork: forkName });
@@ -274,14 +244,6 @@ export class ClusterSandbox {
   }
 }
 
-interface ForkEntry {
-  name: string;
-  sandboxID?: string;
-  endpoint: string;
-  node: string;
-  phase: string;
-}
-
 export function claimInfo(claim: KubeObjectLike): ClusterSandboxInfo {
   const status = (claim.status ?? {}) as {
     phase?: string;
@@ -314,33 +276,4 @@ function failed(name: string, claim: KubeObjectLike) {
     { name, ...(ready?.reason && { reason: ready.reason }) },
     ready?.message,
   );
-}
-
-/** Adds `child` to the fork's released list, retrying when another release raced us. */
-async function releaseForkChild(api: ClusterApi, fork: string, child: string): Promise<void> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const current = await api.get('sandboxforks', fork);
-    if (!current) return;
-    const released = new Set(
-      (current.metadata.annotations?.[RELEASED_ANNOTATION] ?? '').split(',').filter((s) => s !== ''),
-    );
-    if (released.has(child)) return;
-    released.add(child);
-    try {
-      await api.patch('sandboxforks', fork, {
-        metadata: {
-          resourceVersion: current.metadata.resourceVersion,
-          annotations: { [RELEASED_ANNOTATION]: [...released].sort().join(',') },
-        },
-      });
-      return;
-    } catch (err) {
-      if ((err as { status?: number }).status !== 409) throw err;
-    }
-  }
-  throw clusterError('conflict', `could not release ${child} from fork ${fork}`, 'retry terminate()', { fork, child });
-}
-
-function randomSuffix(): string {
-  return randomBytes(3).toString('hex');
 }

@@ -31,6 +31,7 @@ import type {
   SandboxUsage,
   TemplateInfo,
 } from '../../engine.js';
+import { assertHeadroom } from '../../host/space.js';
 import { DEFAULT_UID_BASE, UID_RANGE_SIZE } from '../../host/uid-range.js';
 import { openDatabase, type StateDatabase } from '../../state/database.js';
 import { type SandboxRow, StateStore, type TemplateRow } from '../../state/store.js';
@@ -207,6 +208,9 @@ export class LinuxEngine implements Engine {
       if (alive && row.state === 'paused') continue; // frozen: it cannot answer a ping
       if (alive) {
         try {
+          // A server killed while a fork had the parent frozen for its snapshot leaves it
+          // frozen: the ping below would then wait forever, and the server never start.
+          await this.cgroups.open(row.id)?.thaw();
           await this.client(row.id).ping();
           this.log('info', 'reattached sandbox', { sandbox: row.id, pid: row.initPid });
           continue;
@@ -309,6 +313,7 @@ export class LinuxEngine implements Engine {
     if (!template) throw new MitosError('not_found', `template "${options.templateId}" not found`);
     const limits: ResourceLimits = { ...template.limits, ...definedOnly(options.limits ?? {}) };
     this.checkDiskLimit(limits);
+    assertHeadroom(this.opts.stateDir, 'create a sandbox');
     if (this.store.sandbox(id)) {
       throw new MitosError(
         'conflict',
@@ -422,6 +427,7 @@ export class LinuxEngine implements Engine {
         const row = blankRow(`pool-${randomBytes(6).toString('hex')}`, templateId, template.limits);
         if (!this.store.reserveSandbox(row)) continue;
         try {
+          assertHeadroom(this.opts.stateDir, 'launch a pooled sandbox');
           const cgroup = await this.cgroups.create(row.id, row.limits);
           this.cgroupHandles.set(row.id, cgroup);
           const root = await this.storage.createRoot(row.id, template.imageKey);
@@ -624,6 +630,7 @@ export class LinuxEngine implements Engine {
     this.assertOpen();
     const started = performance.now();
     const parent = this.running(sandboxId);
+    assertHeadroom(this.opts.stateDir, 'fork a sandbox');
     const count = options.ids?.length ?? options.count;
     if (!Number.isInteger(count) || count < 1 || count > MAX_FORK_COUNT) {
       throw new MitosError('invalid_request', `fork count must be 1..${MAX_FORK_COUNT}, got ${count}`);
@@ -746,7 +753,11 @@ export class LinuxEngine implements Engine {
     };
     return {
       read: async (id, path) => on(id).readFile(path),
-      write: async (id, path, data, mode) => on(id).writeFile(path, data, mode),
+      write: async (id, path, data, mode) => {
+        const client = on(id);
+        assertHeadroom(this.opts.stateDir, 'write a file');
+        return client.writeFile(path, data, mode);
+      },
       list: async (id, path): Promise<FileStat[]> => on(id).list(path),
       stat: async (id, path) => on(id).stat(path),
       mkdir: async (id, path) => on(id).mkdir(path),

@@ -276,8 +276,7 @@ export class KernelManager {
       return true;
     });
     sock.destroy();
-    if (!reply || reply.kind !== 'snapshot' || !reply.saved)
-      return { saved: [], skipped: ['(kernel snapshot failed)'] };
+    if (reply?.kind !== 'snapshot' || !reply.saved) return { saved: [], skipped: ['(kernel snapshot failed)'] };
     return { saved: reply.saved, skipped: reply.skipped ?? [] };
   }
 }

@@ -40,9 +40,11 @@ export function chooseAccelerator(probe: AccelProbe): AcceleratorChoice {
   const forced = probe.env.MITOS_MICROVM_ACCEL;
   if (forced === 'kvm' || forced === 'tcg') return { accel: forced, reason: `forced by MITOS_MICROVM_ACCEL=${forced}` };
   if (!probe.exists('/dev/kvm')) return { accel: 'tcg', reason: 'no /dev/kvm on this host: software emulation (TCG)' };
-  if (!probe.writable('/dev/kvm')) return { accel: 'tcg', reason: '/dev/kvm is not accessible: software emulation (TCG)' };
+  if (!probe.writable('/dev/kvm'))
+    return { accel: 'tcg', reason: '/dev/kvm is not accessible: software emulation (TCG)' };
   for (const vendor of ['kvm_intel', 'kvm_amd']) {
-    if (probe.exists(`/sys/module/${vendor}`)) return { accel: 'kvm', reason: `hardware virtualization through ${vendor}` };
+    if (probe.exists(`/sys/module/${vendor}`))
+      return { accel: 'kvm', reason: `hardware virtualization through ${vendor}` };
   }
   if (probe.exists('/sys/module/kvm_pvm')) {
     if (probe.guestConfig && /^CONFIG_PVM_GUEST=y$/m.test(probe.guestConfig)) {
@@ -56,7 +58,8 @@ export function chooseAccelerator(probe: AccelProbe): AcceleratorChoice {
   }
   return {
     accel: 'tcg',
-    reason: 'the KVM backend is unknown (no kvm_intel, kvm_amd or kvm_pvm module): software emulation (TCG); set MITOS_MICROVM_ACCEL=kvm to try it',
+    reason:
+      'the KVM backend is unknown (no kvm_intel, kvm_amd or kvm_pvm module): software emulation (TCG); set MITOS_MICROVM_ACCEL=kvm to try it',
   };
 }
 

@@ -1,10 +1,18 @@
 /** qcow2 overlays: each VM writes to its own; a fork freezes one as a shared backing layer. */
-import { chownSync, chmodSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, statSync } from 'node:fs';
 import { run } from '../../host/run.js';
 
 /** A new empty overlay on `backing` (absolute path), owned by `uid`. 7-11 ms with qemu-img. */
-export async function createOverlay(path: string, backing: string, backingFormat: 'raw' | 'qcow2', uid: number, gid: number): Promise<void> {
-  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', backingFormat, path], { timeoutMs: 30_000 });
+export async function createOverlay(
+  path: string,
+  backing: string,
+  backingFormat: 'raw' | 'qcow2',
+  uid: number,
+  gid: number,
+): Promise<void> {
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', backingFormat, path], {
+    timeoutMs: 30_000,
+  });
   chownSync(path, uid, gid);
   chmodSync(path, 0o600);
 }

@@ -5,15 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MitosError } from '@mitos/protocol';
@@ -27,7 +19,11 @@ const execFileAsync = promisify(execFile);
 
 async function execIn(cwd: string, file: string, args: string[]): Promise<void> {
   try {
-    await execFileAsync(file, args, { cwd, timeout: 10 * 60_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    await execFileAsync(file, args, {
+      cwd,
+      timeout: 10 * 60_000,
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   } catch (err) {
     throw mapHostError(err, [file, ...args].join(' '));
   }
@@ -178,7 +174,9 @@ export async function ensureGuestKernel(
       writeFileSync(join(tmp, 'vmlinux'), elf, { mode: 0o644 });
       copyFileSync(join(tmp, 'x', 'boot', `config-${release}`), join(tmp, 'config'));
       const kept = keepModules(join(tmp, 'x', 'lib', 'modules', release, 'kernel'), join(tmp, 'modules'));
-      onProgress(`guest kernel ${release}: vmlinux ${(elf.length / 1e6).toFixed(1)} MB (${codec}), modules ${kept.join(' ')}`);
+      onProgress(
+        `guest kernel ${release}: vmlinux ${(elf.length / 1e6).toFixed(1)} MB (${codec}), modules ${kept.join(' ')}`,
+      );
       await removeTree(join(tmp, 'x'));
       await tryRun('rm', ['-f', join(tmp, deb)]);
       const meta: KernelMeta = { ...wanted, release, codec, builtAt: new Date().toISOString() };
@@ -187,10 +185,15 @@ export async function ensureGuestKernel(
       return kernelFromDir(dir, meta);
     } catch (err) {
       await removeTree(tmp).catch(() => {});
-      throw new MitosError('host_unsupported', `cannot prepare the guest kernel: ${(err as Error).message}`, {}, {
-        cause: err,
-        remediation: 'check that apt can download from the Debian mirror (`apt-get update`)',
-      });
+      throw new MitosError(
+        'host_unsupported',
+        `cannot prepare the guest kernel: ${(err as Error).message}`,
+        {},
+        {
+          cause: err,
+          remediation: 'check that apt can download from the Debian mirror (`apt-get update`)',
+        },
+      );
     }
   } finally {
     lock.release();

@@ -73,7 +73,8 @@ export interface InitramfsInputs {
 export function ensureInitramfs(inputs: InitramfsInputs): string {
   const { kernel } = inputs;
   const files = new Map<string, string>(); // module file name -> path
-  for (const f of readdirSync(kernel.modulesDir)) if (f.endsWith('.ko')) files.set(f.slice(0, -3), join(kernel.modulesDir, f));
+  for (const f of readdirSync(kernel.modulesDir))
+    if (f.endsWith('.ko')) files.set(f.slice(0, -3), join(kernel.modulesDir, f));
   const byCanon = new Map([...files.keys()].map((n) => [n.replaceAll('-', '_'), n]));
   const resolveName = (n: string) => (files.has(n) ? n : byCanon.get(n.replaceAll('-', '_')));
   const order = orderModules(BOOT_MODULES, (n) => {
@@ -102,13 +103,26 @@ export function ensureInitramfs(inputs: InitramfsInputs): string {
     // The kernel opens /dev/console for init's stdio before init can mount devtmpfs.
     { kind: 'char', path: 'dev/console', mode: 0o600, major: 5, minor: 1 },
     { kind: 'file', path: 'init', mode: 0o755, data: guest },
-    ...order.map((m): CpioEntry => ({ kind: 'file', path: `lib/mitos/modules/${m}.ko`, mode: 0o644, data: readFileSync(files.get(m) as string) })),
-    { kind: 'file', path: 'lib/mitos/modules/modules.order', mode: 0o644, data: Buffer.from(order.map((m) => `${m}.ko\n`).join('')) },
+    ...order.map(
+      (m): CpioEntry => ({
+        kind: 'file',
+        path: `lib/mitos/modules/${m}.ko`,
+        mode: 0o644,
+        data: readFileSync(files.get(m) as string),
+      }),
+    ),
+    {
+      kind: 'file',
+      path: 'lib/mitos/modules/modules.order',
+      mode: 0o644,
+      data: Buffer.from(order.map((m) => `${m}.ko\n`).join('')),
+    },
     { kind: 'dir', path: 'opt/mitos/kernels', mode: 0o755 },
-    ...codeKernels.map((f): CpioEntry =>
-      f.dir
-        ? { kind: 'dir', path: `opt/mitos/kernels/${f.rel}`, mode: 0o755 }
-        : { kind: 'file', path: `opt/mitos/kernels/${f.rel}`, mode: 0o644, data: readFileSync(f.abs) },
+    ...codeKernels.map(
+      (f): CpioEntry =>
+        f.dir
+          ? { kind: 'dir', path: `opt/mitos/kernels/${f.rel}`, mode: 0o755 }
+          : { kind: 'file', path: `opt/mitos/kernels/${f.rel}`, mode: 0o644, data: readFileSync(f.abs) },
     ),
   ];
   const tmp = `${path}.tmp-${process.pid}`;

@@ -41,7 +41,12 @@ describe('microvm mux against mitos-guest --serve-fd', { skip: !existsSync(guest
   });
 
   test('exec: output, exit code, env and cwd travel over a channel', async () => {
-    const r = await client.exec({ command: 'echo out; echo err >&2; pwd; echo $X; exit 3', cwd: dir, env: { X: 'y' }, timeoutMs: 5_000 });
+    const r = await client.exec({
+      command: 'echo out; echo err >&2; pwd; echo $X; exit 3',
+      cwd: dir,
+      env: { X: 'y' },
+      timeoutMs: 5_000,
+    });
     assert.equal(r.exitCode, 3);
     assert.equal(r.stdout.toString(), `out\n${dir}\ny\n`);
     assert.equal(r.stderr.toString(), 'err\n');
@@ -60,7 +65,10 @@ describe('microvm mux against mitos-guest --serve-fd', { skip: !existsSync(guest
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => client.exec({ command: `echo ${i}`, cwd: dir, timeoutMs: 5_000 })),
     );
-    assert.deepEqual(results.map((r) => r.stdout.toString()), Array.from({ length: 20 }, (_, i) => `${i}\n`));
+    assert.deepEqual(
+      results.map((r) => r.stdout.toString()),
+      Array.from({ length: 20 }, (_, i) => `${i}\n`),
+    );
     const h = await slow;
     // Far more than one window of stdin that the command reads slowly.
     h.write(Buffer.alloc(1_000_000, 1));
@@ -69,7 +77,12 @@ describe('microvm mux against mitos-guest --serve-fd', { skip: !existsSync(guest
   });
 
   test('a fence holds traffic in both directions until the resume', async () => {
-    const h = await client.startExec({ command: 'while read l; do echo "got $l"; done', cwd: dir, timeoutMs: 20_000, stdin: true });
+    const h = await client.startExec({
+      command: 'while read l; do echo "got $l"; done',
+      cwd: dir,
+      timeoutMs: 20_000,
+      stdin: true,
+    });
     let seen = '';
     const out = new Promise<void>((resolve) => {
       const t = setInterval(() => {

@@ -50,6 +50,8 @@ export interface ResumeOptions {
   token: string;
   /** Mixed into the guest's entropy pool, credited, then the guest CRNG reseeds. */
   seed: Buffer;
+  /** The sandbox's pids limit (pids.max of the guest's sandbox cgroup); absent: unchanged. */
+  pidsMax?: number;
   realtimeNs?: bigint;
 }
 
@@ -256,8 +258,13 @@ export class MuxSession {
       this.held = [];
     }
     const realtime = opts.realtimeNs ?? BigInt(Date.now()) * 1_000_000n;
-    for (const f of [opts.mode, opts.hostname, opts.token]) if (f.includes('\0')) throw new Error('NUL in resume field');
-    const payload = Buffer.concat([Buffer.from(`${opts.mode}\0${realtime}\0${opts.hostname}\0${opts.token}\0`), opts.seed]);
+    for (const f of [opts.mode, opts.hostname, opts.token])
+      if (f.includes('\0')) throw new Error('NUL in resume field');
+    const pids = opts.pidsMax === undefined ? '' : opts.pidsMax > 0 ? String(Math.floor(opts.pidsMax)) : 'max';
+    const payload = Buffer.concat([
+      Buffer.from(`${opts.mode}\0${realtime}\0${opts.hostname}\0${opts.token}\0${pids}\0`),
+      opts.seed,
+    ]);
     const done = this.wait(Kind.resumed, timeoutMs);
     t.write(encodeMuxFrame(0, Kind.resume, payload));
     await done;

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import { PassThrough, type Readable } from 'node:stream';
 
 export interface QmpEvent {
   event: string;
@@ -24,7 +25,10 @@ export class QmpError extends Error {
 export class Qmp {
   private buffer = '';
   private nextId = 1;
-  private readonly pending = new Map<string, { command: string; resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    string,
+    { command: string; resolve: (v: unknown) => void; reject: (e: Error) => void }
+  >();
   private readonly events = new EventEmitter();
   private closedError: Error | undefined;
   private readonly greeting: Promise<void>;
@@ -92,22 +96,38 @@ export class Qmp {
     const id = String(this.nextId++);
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { command, resolve: resolve as (v: unknown) => void, reject });
-      this.sock.write(`${JSON.stringify(args ? { execute: command, arguments: args, id } : { execute: command, id })}\n`);
+      this.sock.write(
+        `${JSON.stringify(args ? { execute: command, arguments: args, id } : { execute: command, id })}\n`,
+      );
     });
   }
 
   /**
-   * Hand QEMU a new socket under `fdname` (QMP getfd) and return our end of it. Node cannot
-   * send SCM_RIGHTS, so `helper --send-fd` (the static guest binary) writes the getfd command
-   * on a duplicate of our QMP socket with its end of a fresh socketpair attached.
+   * Hand QEMU a socket under `fdname` (QMP getfd). Node cannot send SCM_RIGHTS, so
+   * `helper --send-fd` (the static guest binary) writes the getfd command on a duplicate of our
+   * QMP socket with the socket attached: `target` when given (its peer then receives what QEMU
+   * writes, with no copy through this process), else one end of a fresh socketpair whose other
+   * end is returned.
    */
-  async passSocket(helper: string, fdname: string): Promise<Socket> {
+  async passSocket(helper: string, fdname: string, target?: Socket): Promise<Readable | undefined> {
     if (this.closedError) throw this.closedError;
     const id = String(this.nextId++);
-    const reply = new Promise<unknown>((resolve, reject) => this.pending.set(id, { command: 'getfd', resolve, reject }));
+    const reply = new Promise<unknown>((resolve, reject) =>
+      this.pending.set(id, { command: 'getfd', resolve, reject }),
+    );
     const line = JSON.stringify({ execute: 'getfd', arguments: { fdname }, id });
-    const child = spawn(helper, ['--send-fd', line], { stdio: ['ignore', 'ignore', 'pipe', this.sock, 'pipe'] });
-    const ours = child.stdio[4] as Socket;
+    const child = spawn(helper, ['--send-fd', line], {
+      stdio: ['ignore', 'ignore', 'pipe', this.sock, target ?? 'pipe'],
+    });
+    // Sharing a socket with a child pauses it here (so both do not read); the helper only writes.
+    this.sock.resume();
+    let stream: PassThrough | undefined;
+    if (!target) {
+      // Node resumes (drains) a child's stdio streams when the child exits; the stream must
+      // outlive the helper, so it is consumed into a PassThrough right away.
+      stream = new PassThrough();
+      (child.stdio[4] as Socket).pipe(stream);
+    }
     let err = '';
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     const code = await new Promise<number | null>((resolve) => {
@@ -116,11 +136,11 @@ export class Qmp {
     });
     if (code !== 0) {
       this.pending.delete(id);
-      ours.destroy();
+      stream?.destroy();
       throw new Error(`cannot pass a socket to QEMU: ${err.trim() || `helper exit ${code}`}`);
     }
     await reply;
-    return ours;
+    return stream;
   }
 
   /** Resolve with the first event named `name` that `match` accepts. */

@@ -18,7 +18,9 @@ const DISK_VERSION = 1;
 export const DEFAULT_DISK_BYTES = 4 * 1024 ** 3;
 
 export function rootDiskKey(imageKey: string, sizeBytes: number): string {
-  return createHash('sha256').update(JSON.stringify({ v: DISK_VERSION, imageKey, sizeBytes })).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify({ v: DISK_VERSION, imageKey, sizeBytes }))
+    .digest('hex');
 }
 
 export function rootDiskPath(cacheDir: string, imageKey: string, sizeBytes = DEFAULT_DISK_BYTES): string {
@@ -82,7 +84,22 @@ export async function ensureRootDisk(inputs: RootDiskInputs): Promise<string> {
     // and a snapshot is consistent because guest RAM and disk are captured at one instant.
     await run(
       'mkfs.ext4',
-      ['-q', '-F', '-t', 'ext4', '-O', '^has_journal', '-L', 'mitos-root', '-E', 'root_owner=0:0', '-d', join(tmp, 'tree'), image, `${Math.floor(size / 1024)}k`],
+      [
+        '-q',
+        '-F',
+        '-t',
+        'ext4',
+        '-O',
+        '^has_journal',
+        '-L',
+        'mitos-root',
+        '-E',
+        'root_owner=0:0',
+        '-d',
+        join(tmp, 'tree'),
+        image,
+        `${Math.floor(size / 1024)}k`,
+      ],
       { timeoutMs: 30 * 60_000 },
     );
     chmodSync(image, 0o644);

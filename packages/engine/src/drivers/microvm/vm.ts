@@ -4,8 +4,7 @@
  * its shared file) when taking a snapshot, all of RAM when a private-memory VM must be
  * materialized into a new shared file.
  */
-import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { defaultGuestPath } from './paths.js';
 import { FD, type LaunchSpec, qemuArgs } from './qemu-args.js';
 import { type Confinement, type QemuProcess, spawnQemu } from './qemu-process.js';
@@ -61,11 +60,17 @@ export class Vm {
 
   private waitMigration(timeoutMs: number): Promise<void> {
     return this.proc.qmp
-      .waitEvent('MIGRATION', (d) => d.status === 'completed' || d.status === 'failed' || d.status === 'cancelled', timeoutMs)
+      .waitEvent(
+        'MIGRATION',
+        (d) => d.status === 'completed' || d.status === 'failed' || d.status === 'cancelled',
+        timeoutMs,
+      )
       .then(async (e) => {
         if (e.data?.status === 'completed') return;
         const info = await this.proc.qmp.execute<{ 'error-desc'?: string }>('query-migrate').catch(() => undefined);
-        throw new Error(`migration ${String(e.data?.status)}: ${info?.['error-desc'] ?? 'no detail'}; ${this.proc.diagnostics()}`);
+        throw new Error(
+          `migration ${String(e.data?.status)}: ${info?.['error-desc'] ?? 'no detail'}; ${this.proc.diagnostics()}`,
+        );
       });
   }
 
@@ -99,13 +104,16 @@ export class Vm {
   }
 
   /** Become the restore target of `stream` (device state, or a whole VM). Needs -incoming. */
-  async incoming(stream: Buffer | Duplex, ignoreShared: boolean, timeoutMs = 120_000): Promise<void> {
+  /**
+   * Become the restore target of `stream` (device state), or, with no stream, of whatever
+   * another QEMU writes straight into our incoming fd. Needs -incoming.
+   */
+  async incoming(stream: Buffer | undefined, ignoreShared: boolean, timeoutMs = 120_000): Promise<void> {
     await this.ready();
     await this.setCaps({ events: true, 'x-ignore-shared': ignoreShared });
     const done = this.waitMigration(timeoutMs);
     await this.proc.qmp.execute('migrate-incoming', { uri: `fd:${FD.migrateIn}` });
-    if (Buffer.isBuffer(stream)) this.proc.migrateIn.end(stream);
-    else stream.pipe(this.proc.migrateIn);
+    if (stream) this.proc.migrateIn.end(stream);
     await done;
   }
 
@@ -116,16 +124,24 @@ export class Vm {
   async migrateAllTo(target: Vm, timeoutMs = 300_000): Promise<void> {
     await this.ready();
     await this.setCaps({ events: true, 'x-ignore-shared': false });
-    const out = await this.outgoingChannel();
-    const received = target.incoming(out, false, timeoutMs);
+    // The VM is stopped, so there is no convergence to wait for: lift the default 128 MiB/s cap.
+    await this.proc.qmp.execute('migrate-set-parameters', { 'max-bandwidth': 2 ** 40 });
+    // QEMU writes straight into the target's incoming socketpair, kernel to kernel.
+    await this.proc.qmp.passSocket(this.spec.fdHelper ?? defaultGuestPath(), 'migrate-out', target.proc.migrateIn);
+    const received = target.incoming(undefined, false, timeoutMs);
     const sent = this.waitMigration(timeoutMs);
     await this.proc.qmp.execute('migrate', { uri: 'fd:migrate-out' });
     await Promise.all([sent, received]);
+    if (process.env.MITOS_MICROVM_TRACE === '1') {
+      process.stderr.write(`[microvm migrate] ${JSON.stringify(await this.proc.qmp.execute('query-migrate'))}\n`);
+    }
   }
 
   /** A fresh socket QEMU knows as `migrate-out`; we read the stream from our end. */
-  private outgoingChannel(): Promise<Socket> {
-    return this.proc.qmp.passSocket(this.spec.fdHelper ?? defaultGuestPath(), 'migrate-out');
+  private async outgoingChannel(): Promise<Readable> {
+    const out = await this.proc.qmp.passSocket(this.spec.fdHelper ?? defaultGuestPath(), 'migrate-out');
+    if (!out) throw new Error('no outgoing migration stream');
+    return out;
   }
 
   async kill(): Promise<void> {

@@ -4,7 +4,7 @@
  * by its compression magic and inflate it until a whole ELF comes out.
  */
 import { spawnSync } from 'node:child_process';
-import { gunzipSync } from 'node:zlib';
+import { inflateRawSync } from 'node:zlib';
 import { which } from '../../host/which.js';
 import { decodeLegacyFrame } from './lz4.js';
 
@@ -24,9 +24,20 @@ function viaTool(tool: string, args: string[]) {
   };
 }
 
+/** One gzip member, ignoring what follows it (gunzip would take it for a broken next member). */
+function inflateGzipMember(b: Buffer): Buffer {
+  const flags = b[3] as number;
+  let at = 10;
+  if (flags & 4) at += 2 + b.readUInt16LE(at); // FEXTRA
+  if (flags & 8) at = b.indexOf(0, at) + 1; // FNAME
+  if (flags & 16) at = b.indexOf(0, at) + 1; // FCOMMENT
+  if (flags & 2) at += 2; // FHCRC
+  return inflateRawSync(b.subarray(at));
+}
+
 const CODECS: Codec[] = [
   { name: 'lz4', magic: Buffer.from([0x02, 0x21, 0x4c, 0x18]), inflate: (t) => decodeLegacyFrame(t) },
-  { name: 'gzip', magic: Buffer.from([0x1f, 0x8b, 0x08]), inflate: (t) => gunzipSync(t) },
+  { name: 'gzip', magic: Buffer.from([0x1f, 0x8b, 0x08]), inflate: inflateGzipMember },
   { name: 'zstd', magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), inflate: viaTool('zstd', ['-dcq']) },
   { name: 'xz', magic: Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), inflate: viaTool('xz', ['-dcq']) },
 ];
@@ -54,5 +65,7 @@ export function extractVmlinux(bzImage: Buffer): { elf: Buffer; codec: string } 
       }
     }
   }
-  throw new Error(`no compressed vmlinux found in the kernel image (${tried.slice(0, 6).join('; ') || 'no known magic'})`);
+  throw new Error(
+    `no compressed vmlinux found in the kernel image (${tried.slice(0, 6).join('; ') || 'no known magic'})`,
+  );
 }

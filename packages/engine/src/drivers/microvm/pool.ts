@@ -1,0 +1,69 @@
+/**
+ * Pre-spawned restore targets: QEMU processes already started with `-incoming defer` on a
+ * template snapshot (process start, QMP handshake, overlay and cgroup done), so a create only
+ * streams the device state in and continues. Refilled in the background, one at a time, so a
+ * burst of creates does not also start a burst of QEMUs.
+ */
+export interface Poolable {
+  /** False once the process has died while waiting. */
+  alive(): boolean;
+}
+
+export class RestorePool<T extends Poolable> {
+  private readonly ready = new Map<string, T[]>();
+  private readonly filling = new Map<string, Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly size: number,
+    private readonly spawn: (key: string) => Promise<T>,
+    private readonly dispose: (item: T) => Promise<void>,
+    private readonly onError: (err: Error) => void = () => {},
+  ) {}
+
+  /** A ready target for `key`, if one is waiting; starts a refill either way. */
+  take(key: string): T | undefined {
+    const list = this.ready.get(key) ?? [];
+    let item = list.shift();
+    while (item && !item.alive()) {
+      void this.dispose(item).catch(() => {});
+      item = list.shift();
+    }
+    this.refill(key);
+    return item;
+  }
+
+  refill(key: string): void {
+    if (this.closed || this.size <= 0 || this.filling.has(key)) return;
+    const run = (async () => {
+      for (;;) {
+        const list = this.ready.get(key) ?? [];
+        this.ready.set(key, list);
+        if (this.closed || list.length >= this.size) return;
+        const item = await this.spawn(key);
+        if (this.closed) {
+          await this.dispose(item);
+          return;
+        }
+        list.push(item);
+      }
+    })()
+      .catch((err: Error) => this.onError(err))
+      .finally(() => this.filling.delete(key));
+    this.filling.set(key, run);
+  }
+
+  /** Dispose every waiting target of `key` (its snapshot is going away). */
+  async drain(key: string): Promise<void> {
+    await this.filling.get(key);
+    const list = this.ready.get(key) ?? [];
+    this.ready.delete(key);
+    await Promise.all(list.map((i) => this.dispose(i).catch(() => {})));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.filling.values()]);
+    for (const key of [...this.ready.keys()]) await this.drain(key);
+  }
+}

@@ -75,6 +75,9 @@ export interface LinuxEngineOptions {
 // sockaddr_un.sun_path holds 108 bytes including the NUL.
 const MAX_SOCKET_PATH = 107;
 
+/** Pause before a pool refill starts (see refillPool). */
+const POOL_REFILL_DELAY_MS = 150;
+
 /** Most children one fork may make. */
 export const MAX_FORK_COUNT = 64;
 
@@ -417,10 +420,15 @@ export class LinuxEngine implements Engine {
     }
   }
 
-  /** Top up the pool of a template in the background, one sandbox at a time. */
+  /**
+   * Top up the pool of a template in the background, one sandbox at a time. It starts after a
+   * short pause: a client that just created a sandbox usually runs a command in it next, and
+   * that command should not queue behind a snapshot and a launch for the pool.
+   */
   private refillPool(templateId: string): void {
     if (!this.poolEnabled() || this.refills.has(templateId)) return;
     const work = (async () => {
+      await new Promise((r) => setTimeout(r, POOL_REFILL_DELAY_MS));
       while (this.poolEnabled() && this.store.pooledCount(templateId) < (this.opts.warmPoolSize ?? 0)) {
         const template = this.store.template(templateId);
         if (!template) return;

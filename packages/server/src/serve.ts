@@ -81,7 +81,12 @@ export async function runServe(options: ServeOptions): Promise<void> {
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      logger.info({ signal }, 'shutting down; sandboxes keep running and are reattached on next start');
+      logger.info(
+        { signal },
+        engine.name === 'microvm'
+          ? 'shutting down; microVM sandboxes end with the server'
+          : 'shutting down; sandboxes keep running and are reattached on next start',
+      );
       resolve();
     };
     process.once('SIGINT', stop);

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import type { MicroVmEngine } from './driver.js';
 import { shmDirFor } from './snapshots.js';
 import { microvmTestEnv, microvmUnavailable } from './test-harness.js';
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
     );
   };
 
+  const loadBefore = loadavg()[0] ?? 0;
   const env = microvmTestEnv({ poolSize: 0 });
   let accel = '';
   try {
@@ -105,6 +107,15 @@ async function main(): Promise<void> {
     }
     add('restore to first exec, from the pool', 'ms', pooled);
 
+    // Steady state: exec round trips on a sandbox that has run a few commands already.
+    await engine.create({ id: 'warm', templateId: template });
+    for (let i = 0; i < 5; i++) await engine.exec('warm', { command: 'true', timeoutMs: 30_000 });
+    const warm: number[] = [];
+    for (let i = 0; i < runs * 6; i++)
+      warm.push(await timeIt(() => engine.exec('warm', { command: 'true', timeoutMs: 30_000 })));
+    add('exec round trip of `true` on a warm sandbox (engine in-process)', 'ms', warm);
+    await engine.terminate('warm');
+
     // 3. Fork of a running sandbox with interpreter state, to the first exec in a child.
     const forkOne: number[] = [];
     const snapshotMs: number[] = [];
@@ -145,8 +156,11 @@ async function main(): Promise<void> {
           await Promise.all(kids.map((k) => engine.exec(k, { command: 'true', timeoutMs: 30_000 })));
         }),
       );
-      // Each child touches a little of its own state, as a working sandbox would.
-      await Promise.all(kids.map((k) => engine.runCode(k, { code: 'state[0] = 2', timeoutMs: 60_000 })));
+      // Each child reads all of the parent's state and changes one page of it, as a working
+      // sandbox would; the pages it only read stay shared with its siblings.
+      for (const k of kids) {
+        await engine.runCode(k, { code: 'total = sum(state[::4096])\nstate[0] = 2', timeoutMs: 60_000 });
+      }
       for (const k of kids) mem.push(smapsMiB(engine.vmPid(k) as number));
       if (i === 0) {
         const shm = execFileSync('du', ['-sm', shmDirFor(env.stateDir)], { encoding: 'utf8' }).split('\t')[0];
@@ -176,12 +190,14 @@ async function main(): Promise<void> {
   }
   const out = {
     accelerator: accel,
-    host: { cpus: execFileSync('nproc', { encoding: 'utf8' }).trim() },
+    host: { cpus: execFileSync('nproc', { encoding: 'utf8' }).trim(), loadavg1: [loadBefore, loadavg()[0] ?? 0] },
     series: series.map((s) => ({ ...s, ...stats(s.values) })),
   };
   const json = arg('json', '');
   if (json) writeFileSync(json, `${JSON.stringify(out, null, 2)}\n`);
-  process.stdout.write(`accelerator: ${accel}\n`);
+  process.stdout.write(
+    `accelerator: ${accel}\n1-min load average before/after: ${out.host.loadavg1.map((l) => l.toFixed(2)).join(' / ')}\n`,
+  );
   for (const s of out.series)
     process.stdout.write(`| ${s.name} | ${s.min.toFixed(0)} | ${s.median.toFixed(0)} | ${s.unit} |\n`);
 }

@@ -50,6 +50,7 @@ import type { AcceleratorChoice } from './accel.js';
 import { detectAccelerator } from './accel.js';
 import { type BootAssets, prepareBootAssets, prepareRootDisk } from './assets.js';
 import { allocatedBytes } from './disks.js';
+import { firecrackerBinary } from './firecracker.js';
 import { type ForkTimings, forkVm, type LiveVm } from './fork.js';
 import { DEFAULT_VM_ID_BASE, IdAllocator } from './ids.js';
 import { MuxSession } from './mux.js';
@@ -190,6 +191,16 @@ export class MicroVmEngine implements Engine {
       cgroups,
       new IdAllocator(options.vmIdBase ?? DEFAULT_VM_ID_BASE),
     );
+    const firecracker = firecrackerBinary();
+    if (firecracker) {
+      engine.log(
+        'warn',
+        'a firecracker binary is installed, but its adapter is a sketch (firecracker.ts): using QEMU',
+        {
+          firecracker,
+        },
+      );
+    }
     engine.deadlines.rearm();
     return engine;
   }
@@ -394,7 +405,7 @@ export class MicroVmEngine implements Engine {
         pidsMax: limits.pids,
       });
       trace('restored and resumed');
-      const live = await this.adopt(id, handle, session, limits);
+      await this.adopt(id, handle, session, limits);
       const forkTimeMs = performance.now() - started;
       this.store.markRunning(id, {
         initPid: handle.vm.pid,
@@ -402,7 +413,6 @@ export class MicroVmEngine implements Engine {
         supervisorPid: null,
         forkTimeMs,
       });
-      void live;
       return publicSandbox({ ...row, state: 'running', forkTimeMs });
     } catch (err) {
       if (handle && !this.live.has(id)) await this.factory.destroy(handle).catch(() => {});

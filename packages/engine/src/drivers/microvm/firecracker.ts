@@ -20,6 +20,12 @@
  *   running on a file its children map), handled the same way.
  * - confinement: Firecracker's own `jailer` (chroot, uid/gid, cgroups, seccomp) replaces the
  *   setpriv + cgroup + -sandbox wrapper used for QEMU.
+ * - kernel: Firecracker before 1.8 announces its virtio-mmio devices on the kernel command
+ *   line, which Debian's cloud kernel ignores (no CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES): it needs
+ *   Firecracker's ACPI device discovery (1.8+) or a custom guest kernel.
+ *
+ * The engine only reports a firecracker binary it finds (see MicroVmEngine.open) and keeps
+ * using QEMU.
  */
 import { request } from 'node:http';
 import { which } from '../../host/which.js';

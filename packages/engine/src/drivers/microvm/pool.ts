@@ -19,9 +19,13 @@ export class RestorePool<T extends Poolable> {
     private readonly spawn: (key: string) => Promise<T>,
     private readonly dispose: (item: T) => Promise<void>,
     private readonly onError: (err: Error) => void = () => {},
+    private readonly refillDelayMs = 500,
   ) {}
 
-  /** A ready target for `key`, if one is waiting; starts a refill either way. */
+  /**
+   * A ready target for `key`, if one is waiting. The refill starts a little later: spawning a
+   * QEMU right away would compete for the CPU with the restore it is meant to speed up.
+   */
   take(key: string): T | undefined {
     const list = this.ready.get(key) ?? [];
     let item = list.shift();
@@ -29,7 +33,7 @@ export class RestorePool<T extends Poolable> {
       void this.dispose(item).catch(() => {});
       item = list.shift();
     }
-    this.refill(key);
+    setTimeout(() => this.refill(key), this.refillDelayMs).unref();
     return item;
   }
 

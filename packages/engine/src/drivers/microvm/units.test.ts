@@ -177,6 +177,8 @@ describe('microvm: restore pool', () => {
       async (i) => {
         disposed.push(i.n);
       },
+      () => {},
+      0,
     );
     assert.equal(pool.take('k'), undefined);
     await new Promise((r) => setTimeout(r, 20));

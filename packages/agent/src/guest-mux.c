@@ -317,7 +317,9 @@ void mux_run(int port_fd) {
     int host_gone = 0;
     for (;;) {
         int np = 0;
-        pfd[np] = (struct pollfd){port, (short)(POLLIN | (out.len ? POLLOUT : 0)), 0};
+        /* A disconnected port polls as hung up at once, forever: leave it out and retry it on a
+         * timer instead, so a VM whose host went away does not spin. (The slot keeps fd -1.) */
+        pfd[np] = (struct pollfd){host_gone ? -1 : port, (short)(POLLIN | (out.len ? POLLOUT : 0)), 0};
         owner[np++] = 0;
         for (int i = 0; i < nchans && !fenced; i++) {
             struct chan *c = chans[i];
@@ -328,13 +330,12 @@ void mux_run(int port_fd) {
             pfd[np] = (struct pollfd){c->fd, ev, 0};
             owner[np++] = c->id;
         }
-        /* With the host disconnected the port polls as hung up forever: back off instead. */
-        if (poll(pfd, (nfds_t)np, host_gone ? 50 : -1) < 0 && errno != EINTR) continue;
+        if (poll(pfd, (nfds_t)np, host_gone ? 100 : -1) < 0 && errno != EINTR) continue;
         if (pfd[0].revents & POLLOUT) flush_port();
-        if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (host_gone || (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             host_gone = read_port() == 0;
-        } else if (host_gone) {
-            host_gone = read_port() == 0;
+            /* Outside a VM (--serve-fd) nobody reconnects: the peer closing is the end. */
+            if (host_gone && getpid() != 1) _exit(0);
         }
         /* Frames just parsed may have freed channels (abort, reset) or fenced: look each up again. */
         for (int i = 1; i < np && !fenced; i++) {

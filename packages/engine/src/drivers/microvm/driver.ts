@@ -48,7 +48,6 @@ import { ProcessRegistry, TrackedProcess } from '../linux/processes.js';
 import { transpileTypeScript } from '../linux/typescript.js';
 import type { AcceleratorChoice } from './accel.js';
 import { detectAccelerator } from './accel.js';
-import { type BootAssets, prepareBootAssets, prepareRootDisk } from './assets.js';
 import { allocatedBytes } from './disks.js';
 import { firecrackerBinary } from './firecracker.js';
 import { type ForkTimings, forkVm, type LiveVm } from './fork.js';
@@ -59,7 +58,7 @@ import { RestorePool } from './pool.js';
 import { ChannelProxy } from './proxy.js';
 import { restoreInto } from './restore.js';
 import { type Snapshot, SnapshotStore, shmDirFor } from './snapshots.js';
-import { buildTemplateSnapshot } from './template-snapshot.js';
+import { TemplateCatalog } from './templates.js';
 import { tracer } from './trace.js';
 import { hostLimits, VmFactory, type VmHandle } from './vm-factory.js';
 
@@ -80,13 +79,7 @@ export interface MicroVmEngineOptions {
   log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
-const MiB = 1024 * 1024;
 const MAX_FORK_COUNT = 64;
-
-interface TemplateState {
-  diskKey: string;
-  baseDisk: string;
-}
 
 /** Per-sandbox state that lives only in this process. */
 interface Live extends LiveVm {
@@ -104,13 +97,10 @@ export class MicroVmEngine implements Engine {
   private readonly kernels: KernelManager;
   private readonly deadlines: DeadlineScheduler;
   private readonly events = new EventEmitter();
-  private readonly templates = new Map<string, Promise<TemplateState>>();
-  private readonly templateSnapshots = new Map<string, Promise<Snapshot>>();
+  private readonly catalog: TemplateCatalog;
   private readonly pool: RestorePool<VmHandle & { limits: ResourceLimits }>;
   private readonly factory: VmFactory;
   private readonly snapshots: SnapshotStore;
-  private assets: Promise<BootAssets> | undefined;
-  private assetsReady: BootAssets | undefined;
   private closed = false;
 
   private constructor(
@@ -122,11 +112,25 @@ export class MicroVmEngine implements Engine {
   ) {
     this.store = new StateStore(db);
     this.snapshots = new SnapshotStore(opts.stateDir, shmDirFor(opts.stateDir), ids);
+    this.catalog = new TemplateCatalog({
+      assets: {
+        cacheDir: opts.cacheDir,
+        uidBase: opts.uidBase,
+        guestPath: opts.guestPath,
+        codeKernelsDir: defaultCodeKernelsDir(),
+        mirror: opts.mirror,
+      },
+      stateDir: opts.stateDir,
+      factory: () => this.factory,
+      snapshots: this.snapshots,
+      onSnapshot: (snap) => this.pool.refill(snap.id),
+      log: (msg, fields) => this.log('info', msg, fields),
+    });
     this.factory = new VmFactory({
       stateDir: opts.stateDir,
       assets: () => {
-        if (!this.assetsReady) throw new Error('boot assets are not prepared');
-        return this.assetsReady;
+        if (!this.catalog.ready) throw new Error('boot assets are not prepared');
+        return this.catalog.ready;
       },
       ids,
       cgroups,
@@ -138,7 +142,7 @@ export class MicroVmEngine implements Engine {
       async (snapId) => {
         const snap = this.snapshots.list().find((s) => s.id === snapId);
         if (!snap) throw new Error(`snapshot ${snapId} is gone`);
-        const limits = this.snapshotLimits.get(snapId) as ResourceLimits;
+        const limits = this.catalog.limitsOf(snapId) as ResourceLimits;
         return Object.assign(await this.factory.restoreTarget(snap, limits), { limits });
       },
       (h) => this.factory.destroy(h),
@@ -163,8 +167,6 @@ export class MicroVmEngine implements Engine {
     });
     this.events.setMaxListeners(0);
   }
-
-  private readonly snapshotLimits = new Map<string, ResourceLimits>();
 
   static async open(options: MicroVmEngineOptions): Promise<MicroVmEngine> {
     const stateDir = resolve(options.stateDir);
@@ -207,38 +209,11 @@ export class MicroVmEngine implements Engine {
 
   /** KVM or TCG and why (known once the guest kernel is cached; a host-only guess before). */
   get accelerator(): AcceleratorChoice {
-    return this.assetsReady?.accel ?? detectAccelerator();
+    return this.catalog.ready?.accel ?? detectAccelerator();
   }
 
   private log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void {
     this.opts.log?.(level, msg, fields);
-  }
-
-  private prepareAssets(onProgress?: (line: string) => void): Promise<BootAssets> {
-    this.assets ??= prepareBootAssets(
-      {
-        cacheDir: this.opts.cacheDir,
-        uidBase: this.opts.uidBase,
-        guestPath: this.opts.guestPath,
-        codeKernelsDir: defaultCodeKernelsDir(),
-        mirror: this.opts.mirror,
-      },
-      (line) => {
-        onProgress?.(line);
-        this.log('info', 'microvm assets', { line });
-      },
-    ).then(
-      (a) => {
-        this.assetsReady = a;
-        this.log('info', 'microvm accelerator', { accel: a.accel.accel, reason: a.accel.reason });
-        return a;
-      },
-      (err) => {
-        this.assets = undefined;
-        throw err;
-      },
-    );
-    return this.assets;
   }
 
   listTemplates(): TemplateInfo[] {
@@ -264,16 +239,16 @@ export class MicroVmEngine implements Engine {
     const started = performance.now();
     const image = resolveImage(options.id);
     const progress = (line: string) => options.onProgress?.(line);
-    await this.prepareAssets(progress);
-    const t = await this.templateState(options.id, progress);
+    await this.catalog.assets(progress);
+    const disk = await this.catalog.rootDisk(options.id, progress);
     const limits = image.limits;
-    await this.templateSnapshot(options.id, t, limits, progress);
+    await this.catalog.snapshot(options.id, limits, progress);
     const existing = this.store.template(options.id);
-    const same = existing && existing.imageKey === t.diskKey;
+    const same = existing && existing.imageKey === disk.key;
     const row: TemplateRow = {
       id: options.id,
       image: image.name,
-      imageKey: t.diskKey,
+      imageKey: disk.key,
       ready: true,
       createdAt: same ? existing.createdAt : new Date(),
       creationTimeMs: same ? existing.creationTimeMs : performance.now() - started,
@@ -282,68 +257,6 @@ export class MicroVmEngine implements Engine {
     };
     this.store.upsertTemplate(row);
     return publicTemplate(row);
-  }
-
-  private templateState(templateId: string, onProgress: (line: string) => void): Promise<TemplateState> {
-    const image = resolveImage(templateId);
-    let p = this.templates.get(image.name);
-    if (!p) {
-      p = prepareRootDisk(
-        image,
-        {
-          cacheDir: this.opts.cacheDir,
-          uidBase: this.opts.uidBase,
-          guestPath: this.opts.guestPath,
-          codeKernelsDir: '',
-          mirror: this.opts.mirror,
-        },
-        onProgress,
-      ).then(
-        ({ key, disk }) => ({ diskKey: key, baseDisk: disk }),
-        (err) => {
-          this.templates.delete(image.name);
-          throw err;
-        },
-      );
-      this.templates.set(image.name, p);
-    }
-    return p;
-  }
-
-  /** The frozen snapshot sandboxes of this template and size restore from (built once). */
-  private templateSnapshot(
-    templateId: string,
-    t: TemplateState,
-    limits: ResourceLimits,
-    onProgress?: (line: string) => void,
-  ): Promise<Snapshot> {
-    const memMiB = Math.max(128, Math.round(limits.memoryBytes / MiB));
-    const vcpus = vcpusFor(limits.cpus);
-    const key = `${t.diskKey}:${memMiB}:${vcpus}`;
-    let p = this.templateSnapshots.get(key);
-    if (!p) {
-      p = (async () => {
-        await this.prepareAssets(onProgress);
-        onProgress?.(`booting the ${templateId} template VM (${memMiB} MiB, ${vcpus} vCPU) to snapshot it`);
-        const snap = await buildTemplateSnapshot(this.factory, this.snapshots, {
-          memMiB,
-          vcpus,
-          limits,
-          baseDisk: t.baseDisk,
-          runDir: join(this.opts.stateDir, 'run'),
-          log: (line) => {
-            onProgress?.(line);
-            this.log('info', line, { template: templateId });
-          },
-        });
-        this.snapshotLimits.set(snap.id, limits);
-        this.pool.refill(snap.id);
-        return snap;
-      })();
-      p.catch(() => this.templateSnapshots.delete(key));
-      this.templateSnapshots.set(key, p);
-    }
-    return p;
   }
 
   async create(options: CreateSandboxOptions): Promise<SandboxInfo> {
@@ -387,8 +300,7 @@ export class MicroVmEngine implements Engine {
     let handle: VmHandle | undefined;
     const trace = tracer('create');
     try {
-      const t = await this.templateState(template.id, () => {});
-      const snap = await this.templateSnapshot(template.id, t, limits);
+      const snap = await this.catalog.snapshot(template.id, limits);
       const pooled = this.pool.take(snap.id);
       handle = pooled ?? (await this.factory.restoreTarget(snap, limits));
       trace(pooled ? 'pooled target' : 'target spawned');
@@ -508,7 +420,7 @@ export class MicroVmEngine implements Engine {
     await this.pool.close();
     // VMs cannot be reattached by a later engine: end them now rather than leak them.
     for (const id of [...this.live.keys()]) await this.teardown(id).catch(() => {});
-    for (const p of this.templateSnapshots.values()) await p.catch(() => undefined);
+    await this.catalog.settle();
     this.snapshots.destroyAll();
     if (this.ownsDb) this.db.close();
   }
@@ -726,26 +638,10 @@ export class MicroVmEngine implements Engine {
    * Boot a throwaway VM of a template from its disk (no snapshot) and time it to the agent's
    * hello: what every create would cost without template snapshots.
    */
-  async coldBootMs(templateId: string): Promise<number> {
+  coldBootMs(templateId: string): Promise<number> {
     const template = this.store.template(templateId);
     if (!template) throw new MitosError('not_found', `template "${templateId}" not found`);
-    await this.prepareAssets();
-    const t = await this.templateState(templateId, () => {});
-    const limits = template.limits;
-    const snap = this.snapshots.create('fork', Math.round(limits.memoryBytes / MiB), vcpusFor(limits.cpus));
-    const session = new MuxSession();
-    let handle: VmHandle | undefined;
-    try {
-      const started = performance.now();
-      handle = await this.factory.booting(snap, limits, t.baseDisk);
-      session.attach(handle.vm.agent);
-      await session.waitHello(180_000);
-      return performance.now() - started;
-    } finally {
-      session.close();
-      if (handle) await this.factory.destroy(handle);
-      this.snapshots.discard(snap);
-    }
+    return this.catalog.coldBootMs(templateId, template.limits);
   }
 
   /** Host pid of a sandbox's QEMU (benchmarks read its smaps). */
@@ -802,10 +698,6 @@ export class MicroVmEngine implements Engine {
 /** Reseeds the interpreter's own generators in a fork child (a statement: `_` is untouched). */
 const RESEED_PYTHON =
   "if True:\n    import sys as _mitos_sys\n    __import__('random').seed()\n    if 'numpy' in _mitos_sys.modules: _mitos_sys.modules['numpy'].random.seed()\n    del _mitos_sys";
-
-function vcpusFor(cpus: number): number {
-  return Math.max(1, Math.ceil(cpus));
-}
 
 /**
  * Kill QEMUs, cgroups, files and rows that an earlier engine on this state dir left behind.

@@ -114,9 +114,11 @@ describe('microvm mux against mitos-guest --serve-fd', { skip: !existsSync(guest
   test('a reset drops the channels of the previous session', async () => {
     const h = await client.startExec({ command: 'sleep 30', cwd: dir, timeoutMs: 60_000 });
     const pid = await h.pid;
+    // The stream fails during the resume: be listening before it does.
+    const dropped = assert.rejects(h.done);
     await session.fence(5_000);
     await session.resume({ mode: 'reset', hostname: '', token: '', seed: Buffer.alloc(0) }, 5_000);
-    await assert.rejects(h.done);
+    await dropped;
     // Without detach-on-close, closing the channel killed the command's process group.
     await new Promise((r) => setTimeout(r, 200));
     assert.throws(() => process.kill(pid, 0));

@@ -115,6 +115,7 @@ export class Qmp {
     const reply = new Promise<unknown>((resolve, reject) =>
       this.pending.set(id, { command: 'getfd', resolve, reject }),
     );
+    reply.catch(() => {}); // awaited after the helper exits; QEMU may die before that
     const line = JSON.stringify({ execute: 'getfd', arguments: { fdname }, id });
     const child = spawn(helper, ['--send-fd', line], {
       stdio: ['ignore', 'ignore', 'pipe', this.sock, target ?? 'pipe'],

@@ -74,6 +74,17 @@ export class Vm {
       });
   }
 
+  /** Start a migration with `command` and wait for `done`, which was armed before it. */
+  private async whileMigrating(done: Promise<void>, command: () => Promise<unknown>): Promise<void> {
+    try {
+      await command();
+    } catch (err) {
+      done.catch(() => {});
+      throw err;
+    }
+    await done;
+  }
+
   async stop(): Promise<void> {
     await this.proc.qmp.execute('stop');
   }
@@ -96,9 +107,9 @@ export class Vm {
       out.once('end', resolve);
       out.once('close', resolve);
     });
-    const done = this.waitMigration(timeoutMs);
-    await this.proc.qmp.execute('migrate', { uri: 'fd:migrate-out' });
-    await done;
+    await this.whileMigrating(this.waitMigration(timeoutMs), () =>
+      this.proc.qmp.execute('migrate', { uri: 'fd:migrate-out' }),
+    );
     await ended;
     return Buffer.concat(chunks);
   }
@@ -111,10 +122,10 @@ export class Vm {
   async incoming(stream: Buffer | undefined, ignoreShared: boolean, timeoutMs = 120_000): Promise<void> {
     await this.ready();
     await this.setCaps({ events: true, 'x-ignore-shared': ignoreShared });
-    const done = this.waitMigration(timeoutMs);
-    await this.proc.qmp.execute('migrate-incoming', { uri: `fd:${FD.migrateIn}` });
-    if (stream) this.proc.migrateIn.end(stream);
-    await done;
+    await this.whileMigrating(this.waitMigration(timeoutMs), async () => {
+      await this.proc.qmp.execute('migrate-incoming', { uri: `fd:${FD.migrateIn}` });
+      if (stream) this.proc.migrateIn.end(stream);
+    });
   }
 
   /**
@@ -129,9 +140,11 @@ export class Vm {
     // QEMU writes straight into the target's incoming socketpair, kernel to kernel.
     await this.proc.qmp.passSocket(this.spec.fdHelper ?? defaultGuestPath(), 'migrate-out', target.proc.migrateIn);
     const received = target.incoming(undefined, false, timeoutMs);
-    const sent = this.waitMigration(timeoutMs);
-    await this.proc.qmp.execute('migrate', { uri: 'fd:migrate-out' });
-    await Promise.all([sent, received]);
+    received.catch(() => {}); // awaited below; a failure of `migrate` must not leave it unheard
+    await this.whileMigrating(this.waitMigration(timeoutMs), () =>
+      this.proc.qmp.execute('migrate', { uri: 'fd:migrate-out' }),
+    );
+    await received;
     if (process.env.MITOS_MICROVM_TRACE === '1') {
       process.stderr.write(`[microvm migrate] ${JSON.stringify(await this.proc.qmp.execute('query-migrate'))}\n`);
     }

@@ -56,6 +56,9 @@ const debs = [
   ['make', 'make'],
   ['losetup', 'mount'],
   ['tmux', 'tmux'],
+  // the microvm engine and its tests
+  ['qemu-system-x86_64', 'qemu-system-x86'],
+  ['qemu-img', 'qemu-utils'],
 ];
 const staticLibc = '/usr/lib/x86_64-linux-gnu/libc.a';
 const missing = debs.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);

@@ -47,7 +47,7 @@ import { DeadlineScheduler } from './deadlines.js';
 import { KERNEL_STATE_FILE, KERNELS_IN_SANDBOX, KernelManager, normalizeLanguage } from './kernels.js';
 import { agentSnapshots, isSameProcess, launchSandbox, shmBytesFor } from './launcher.js';
 import { processMemory } from './memory.js';
-import { ProcessRegistry, TrackedProcess } from './processes.js';
+import { listProcessesWithTracking, ProcessRegistry, startTrackedProcess, type TrackedProcess } from './processes.js';
 import { transpileTypeScript } from './typescript.js';
 
 export interface LinuxEngineOptions {
@@ -542,34 +542,12 @@ export class LinuxEngine implements Engine {
 
   async startProcess(sandboxId: string, options: ProcessOptions): Promise<ProcessHandle> {
     this.running(sandboxId);
-    const tracked = new TrackedProcess(options.command);
-    const exec = await this.client(sandboxId).startExec(
-      {
-        command: options.command,
-        cwd: options.cwd,
-        env: options.env,
-        timeoutMs: options.timeoutMs,
-        pty: options.pty,
-        stdin: options.stdin,
-        detachOnClose: true,
-      },
-      { onStdout: (d) => tracked.output('stdout', d), onStderr: (d) => tracked.output('stderr', d) },
-    );
-    tracked.attach(exec);
-    tracked.pid = await exec.pid;
-    this.processes.add(sandboxId, tracked);
-    return tracked;
+    return startTrackedProcess(this.client(sandboxId), this.processes, sandboxId, options);
   }
 
   async listProcesses(sandboxId: string): Promise<ProcessInfo[]> {
     this.running(sandboxId);
-    const live = await this.client(sandboxId).processes();
-    return live.map((p) => {
-      const t = this.processes.get(sandboxId, p.pid);
-      return t && !t.exited
-        ? { pid: p.pid, command: p.command, tracked: true, startedAt: t.startedAt }
-        : { pid: p.pid, command: p.command, tracked: false };
-    });
+    return listProcessesWithTracking(this.client(sandboxId), this.processes, sandboxId);
   }
 
   getProcess(sandboxId: string, pid: number): ProcessHandle | undefined {

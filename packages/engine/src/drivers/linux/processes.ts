@@ -3,8 +3,8 @@
  * that connects later sees what it missed, and they outlive the client that started them. The
  * agent runs them with detach-on-close, so they also outlive a server restart (untracked then).
  */
-import type { ExecResult, ProcessHandle, ProcessListener } from '../../engine.js';
-import type { ExecHandle } from './agent-client.js';
+import type { ExecResult, ProcessHandle, ProcessInfo, ProcessListener, ProcessOptions } from '../../engine.js';
+import type { AgentClient, ExecHandle } from './agent-client.js';
 
 /** Output kept per process for late subscribers; older bytes are dropped first. */
 export const KEPT_OUTPUT_BYTES = 1024 * 1024;
@@ -147,4 +147,45 @@ export class ProcessRegistry {
     for (const m of this.bySandbox.values()) for (const p of m.values()) p.release();
     this.bySandbox.clear();
   }
+}
+
+/** Start a process that outlives its caller (detach on close) and track it. Shared by drivers. */
+export async function startTrackedProcess(
+  client: AgentClient,
+  registry: ProcessRegistry,
+  sandboxId: string,
+  options: ProcessOptions,
+): Promise<TrackedProcess> {
+  const tracked = new TrackedProcess(options.command);
+  const exec = await client.startExec(
+    {
+      command: options.command,
+      cwd: options.cwd,
+      env: options.env,
+      timeoutMs: options.timeoutMs,
+      pty: options.pty,
+      stdin: options.stdin,
+      detachOnClose: true,
+    },
+    { onStdout: (d) => tracked.output('stdout', d), onStderr: (d) => tracked.output('stderr', d) },
+  );
+  tracked.attach(exec);
+  tracked.pid = await exec.pid;
+  registry.add(sandboxId, tracked);
+  return tracked;
+}
+
+/** The sandbox's processes, marked tracked where this engine started them and they still run. */
+export async function listProcessesWithTracking(
+  client: AgentClient,
+  registry: ProcessRegistry,
+  sandboxId: string,
+): Promise<ProcessInfo[]> {
+  const live = await client.processes();
+  return live.map((p) => {
+    const t = registry.get(sandboxId, p.pid);
+    return t && !t.exited
+      ? { pid: p.pid, command: p.command, tracked: true, startedAt: t.startedAt }
+      : { pid: p.pid, command: p.command, tracked: false };
+  });
 }

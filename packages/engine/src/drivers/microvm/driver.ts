@@ -44,7 +44,12 @@ import { DeadlineScheduler } from '../linux/deadlines.js';
 import { KernelManager, normalizeLanguage } from '../linux/kernels.js';
 import { isSameProcess, processStartTicks } from '../linux/launcher.js';
 import { processMemory } from '../linux/memory.js';
-import { ProcessRegistry, TrackedProcess } from '../linux/processes.js';
+import {
+  listProcessesWithTracking,
+  ProcessRegistry,
+  startTrackedProcess,
+  type TrackedProcess,
+} from '../linux/processes.js';
 import { transpileTypeScript } from '../linux/typescript.js';
 import type { AcceleratorChoice } from './accel.js';
 import { detectAccelerator } from './accel.js';
@@ -432,34 +437,12 @@ export class MicroVmEngine implements Engine {
 
   async startProcess(sandboxId: string, options: ProcessOptions): Promise<ProcessHandle> {
     this.running(sandboxId);
-    const tracked = new TrackedProcess(options.command);
-    const exec = await this.client(sandboxId).startExec(
-      {
-        command: options.command,
-        cwd: options.cwd,
-        env: options.env,
-        timeoutMs: options.timeoutMs,
-        pty: options.pty,
-        stdin: options.stdin,
-        detachOnClose: true,
-      },
-      { onStdout: (d) => tracked.output('stdout', d), onStderr: (d) => tracked.output('stderr', d) },
-    );
-    tracked.attach(exec);
-    tracked.pid = await exec.pid;
-    this.processes.add(sandboxId, tracked);
-    return tracked;
+    return startTrackedProcess(this.client(sandboxId), this.processes, sandboxId, options);
   }
 
   async listProcesses(sandboxId: string): Promise<ProcessInfo[]> {
     this.running(sandboxId);
-    const procs = await this.client(sandboxId).processes();
-    return procs.map((p) => {
-      const t = this.processes.get(sandboxId, p.pid);
-      return t && !t.exited
-        ? { pid: p.pid, command: p.command, tracked: true, startedAt: t.startedAt }
-        : { pid: p.pid, command: p.command, tracked: false };
-    });
+    return listProcessesWithTracking(this.client(sandboxId), this.processes, sandboxId);
   }
 
   getProcess(sandboxId: string, pid: number): ProcessHandle | undefined {

@@ -15,6 +15,7 @@ import type { Database } from 'better-sqlite3';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { AppEnv, RouteDeps } from './env.js';
+import { createE2bSurface } from './e2b/index.js';
 import { createErrorResponder } from './errors.js';
 import { ForwardRegistry } from './forwards.js';
 import { IdClaims } from './id-claims.js';
@@ -68,6 +69,8 @@ export interface AppDeps {
   defaultLifetimeSeconds?: number;
   /** Lifetime of minted preview URLs. Default 3600. */
   previewTtlSeconds?: number;
+  /** The `domain` the E2B surface reports (sandbox.getHost); absent: derived from the request's Host. */
+  e2bDomain?: string;
   /** Serve host-form preview URLs (`https://<id>.preview.<domain>/`); absent: path form. */
   previewDomain?: string;
   /** Preview signing secret (>= 16 bytes). Default: env MITOS_PREVIEW_SECRET, else generated and kept in `db`. */
@@ -128,6 +131,9 @@ export function createApiServer(deps: AppDeps): ApiServer {
     respondError(new MitosError('not_found', `no route for ${c.req.method} ${quote(c.req.path)}`), c),
   );
   app.use('*', requestLogger(logger));
+  // E2B-compatible surface (/e2b, its port hosts, signed file URLs), with its own credentials.
+  const e2b = createE2bSurface({ engine, db: deps.db, apiKeys, logger, maxTimeoutSeconds: routeDeps.maxExecTimeoutSeconds, domain: deps.e2bDomain });
+  app.use('*', e2b.middleware);
   if (previewDomain) app.use('*', previewHostProxy(routeDeps, previewDomain));
   const auth = bearerAuth(apiKeys, deps.sandboxTokens);
   app.use('*', (c, next) => (isPreviewPath(c.req.path) ? next() : auth(c, next)));
@@ -161,6 +167,7 @@ export function createApiServer(deps: AppDeps): ApiServer {
       if (closed) return;
       closed = true;
       unsubscribe();
+      e2b.close();
       routeDeps.forwards.closeAll();
       routeDeps.streams.abortAll();
       upgrades.closeAll();

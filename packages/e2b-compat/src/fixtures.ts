@@ -1,0 +1,52 @@
+/**
+ * A real mitos server on a real Linux engine for the E2B SDKs, and the SDK environment that
+ * points them at it (exactly the recipe in the README: E2B_API_URL and E2B_SANDBOX_URL at
+ * `<server>/e2b`, an `e2b_<hex>` key).
+ */
+import { join } from 'node:path';
+import { openDatabase } from '@mitos/engine';
+import { type TestEngineEnv, testEngineEnv } from '@mitos/engine/testing';
+import { type RunningServer, startServer } from '@mitos/server';
+
+export const TEST_KEY = `e2b_${'5'.repeat(40)}`;
+
+export interface E2bServer {
+  url: string;
+  /** The value for E2B_API_URL and E2B_SANDBOX_URL. */
+  e2bUrl: string;
+  env: TestEngineEnv;
+  server: RunningServer;
+  stop(): Promise<void>;
+}
+
+export async function e2bServer(options: { apiKeys?: string[]; warmPoolSize?: number } = {}): Promise<E2bServer> {
+  const env = testEngineEnv();
+  const db = openDatabase(join(env.stateDir, 'mitos.db'));
+  const engine = await env.open({ db, warmPoolSize: options.warmPoolSize ?? 1 });
+  const server = await startServer({ engine, db, port: 0, apiKeys: options.apiKeys ?? [TEST_KEY], logger: quietLogger() });
+  return {
+    url: server.url,
+    e2bUrl: `${server.url}/e2b`,
+    env,
+    server,
+    async stop() {
+      await server.close();
+      await env.cleanup();
+      db.close();
+    },
+  };
+}
+
+/** Points the SDKs at `live` through the environment variables a user sets. */
+export function useE2bEnvironment(live: E2bServer, key = TEST_KEY): void {
+  process.env.E2B_API_URL = live.e2bUrl;
+  process.env.E2B_SANDBOX_URL = live.e2bUrl;
+  process.env.E2B_API_KEY = key;
+}
+
+function quietLogger() {
+  const noop = () => {};
+  const logger = { info: noop, warn: noop, error: noop, debug: noop, trace: noop, fatal: noop, child: () => logger, level: 'silent' };
+  // biome-ignore lint/suspicious/noExplicitAny: a minimal stand-in for pino's Logger type
+  return logger as any;
+}

@@ -1,0 +1,222 @@
+/**
+ * E2B's code interpreter server (port 49999) over the engine's run_code kernels:
+ * `POST /execute` streams NDJSON lines (stdout, stderr, result, error, number_of_executions)
+ * and `/contexts` manages contexts.
+ *
+ * The engine keeps one kernel per language per sandbox, so a context is that kernel: a sandbox
+ * has at most one context per language (a second is refused, not faked), runs without a
+ * context use the language's kernel, restart kills the kernel (the engine starts a fresh one on
+ * the next cell) and delete kills it too. `bash` cells run as commands.
+ */
+import { randomBytes } from 'node:crypto';
+import type { CodeResult, Engine } from '@mitos/engine';
+import { MitosError } from '@mitos/protocol';
+import { accountEnv, asAccount, homeOf } from './accounts.js';
+import type { E2bContext } from './context.js';
+
+const KERNEL_COMMANDS: Record<string, string> = { python: 'mitos_kernel.py', javascript: 'mitos_kernel.mjs' };
+const LANGUAGES: Record<string, string> = {
+  python: 'python',
+  python3: 'python',
+  javascript: 'javascript',
+  js: 'javascript',
+  typescript: 'typescript',
+  ts: 'typescript',
+  bash: 'bash',
+  sh: 'bash',
+};
+/** MIME types of a result under the field names the SDK's Result reads. */
+const MIME_FIELDS: Record<string, string> = {
+  'text/plain': 'text',
+  'text/html': 'html',
+  'text/markdown': 'markdown',
+  'image/svg+xml': 'svg',
+  'image/png': 'png',
+  'image/jpeg': 'jpeg',
+  'application/pdf': 'pdf',
+  'text/latex': 'latex',
+  'application/json': 'json',
+  'application/javascript': 'javascript',
+};
+
+export interface CodeContext {
+  id: string;
+  language: string;
+  cwd: string;
+}
+
+interface SandboxContexts {
+  byId: Map<string, CodeContext>;
+  executions: Map<string, number>;
+}
+
+export class CodeContexts {
+  readonly #bySandbox = new Map<string, SandboxContexts>();
+
+  constructor(private readonly engine: Engine) {}
+
+  #of(sandboxId: string): SandboxContexts {
+    let s = this.#bySandbox.get(sandboxId);
+    if (s === undefined) {
+      s = { byId: new Map(), executions: new Map() };
+      this.#bySandbox.set(sandboxId, s);
+    }
+    return s;
+  }
+
+  list(sandboxId: string): CodeContext[] {
+    return [...this.#of(sandboxId).byId.values()];
+  }
+
+  async create(sandboxId: string, languageIn: unknown, cwdIn: unknown): Promise<CodeContext> {
+    const language = languageOf(languageIn);
+    if (language === 'bash') throw new MitosError('not_implemented', 'bash contexts are not kept; run bash cells without a context');
+    const s = this.#of(sandboxId);
+    for (const c of s.byId.values()) {
+      if (c.language === language) {
+        throw new MitosError(
+          'not_implemented',
+          `this sandbox already has a ${language} context (${c.id}); mitos runs one kernel per language per sandbox`,
+        );
+      }
+    }
+    const cwd = typeof cwdIn === 'string' && cwdIn !== '' ? cwdIn : homeOf('user');
+    const chdir = language === 'python' ? `import os\nos.chdir(${JSON.stringify(cwd)})` : `process.chdir(${JSON.stringify(cwd)})`;
+    const out = await this.engine.runCode(sandboxId, { code: chdir, language, timeoutMs: 30_000 });
+    if (out.error) throw new MitosError('invalid_request', `cannot use cwd ${cwd}: ${out.error.value}`);
+    const context = { id: randomBytes(8).toString('hex'), language, cwd };
+    s.byId.set(context.id, context);
+    return context;
+  }
+
+  get(sandboxId: string, id: string): CodeContext {
+    const c = this.#of(sandboxId).byId.get(id);
+    if (c === undefined) throw new MitosError('not_found', `context ${JSON.stringify(id)} not found`);
+    return c;
+  }
+
+  async restart(sandboxId: string, id: string): Promise<void> {
+    const c = this.get(sandboxId, id);
+    await this.#killKernel(sandboxId, c.language);
+    this.#of(sandboxId).executions.set(c.language, 0);
+  }
+
+  async remove(sandboxId: string, id: string): Promise<void> {
+    const c = this.get(sandboxId, id);
+    await this.#killKernel(sandboxId, c.language);
+    this.#of(sandboxId).byId.delete(id);
+  }
+
+  nextExecutionCount(sandboxId: string, language: string): number {
+    const s = this.#of(sandboxId);
+    const n = (s.executions.get(language) ?? 0) + 1;
+    s.executions.set(language, n);
+    return n;
+  }
+
+  forget(sandboxId: string): void {
+    this.#bySandbox.delete(sandboxId);
+  }
+
+  async #killKernel(sandboxId: string, language: string): Promise<void> {
+    const marker = KERNEL_COMMANDS[language];
+    if (marker === undefined) return;
+    for (const p of await this.engine.listProcesses(sandboxId)) {
+      if (p.command.includes(marker)) await this.engine.signalProcess(sandboxId, p.pid, 9).catch(() => {});
+    }
+  }
+}
+
+export function languageOf(value: unknown): string {
+  if (value === undefined || value === null || value === '') return 'python';
+  const language = typeof value === 'string' ? LANGUAGES[value.toLowerCase()] : undefined;
+  if (language === undefined) {
+    throw new MitosError('not_implemented', `language ${JSON.stringify(value)} has no kernel here (python, javascript, typescript, bash)`);
+  }
+  return language;
+}
+
+type Line = Record<string, unknown>;
+
+export interface CellPlan {
+  code: string;
+  language: string;
+}
+
+/** Checks a cell before its stream starts, so a bad request is an HTTP error, not a cell error. */
+export function planCell(
+  contexts: CodeContexts,
+  sandboxId: string,
+  body: { code?: unknown; context_id?: unknown; language?: unknown; env_vars?: unknown },
+): CellPlan {
+  if (typeof body.code !== 'string') throw new MitosError('invalid_request', 'code must be a string');
+  if (body.env_vars !== undefined && body.env_vars !== null && Object.keys(body.env_vars as object).length > 0) {
+    throw new MitosError('not_implemented', 'per-cell env_vars are not supported; set envs when creating the sandbox');
+  }
+  const hasContext = typeof body.context_id === 'string' && body.context_id !== '';
+  const language = hasContext ? contexts.get(sandboxId, body.context_id as string).language : languageOf(body.language);
+  return { code: body.code, language };
+}
+
+/** One cell; `send` gets each NDJSON line as it happens. */
+export async function runCell(
+  ctx: E2bContext,
+  contexts: CodeContexts,
+  sandboxId: string,
+  { code, language }: CellPlan,
+  envVars: Record<string, string>,
+  signal: AbortSignal,
+  send: (line: Line) => void,
+): Promise<void> {
+  const { engine } = ctx;
+  const now = () => Date.now() * 1000;
+  const timeoutMs = (ctx.maxTimeoutSeconds > 0 ? ctx.maxTimeoutSeconds : 86_400) * 1000;
+  if (language === 'bash') {
+    const r = await engine.exec(sandboxId, {
+      command: asAccount('user', ['/bin/bash', '-l', '-c', code]),
+      cwd: homeOf('user'),
+      env: { ...accountEnv('user'), ...envVars },
+      timeoutMs,
+      signal,
+      onStdout: (d) => send({ type: 'stdout', text: d.toString('utf8'), timestamp: now() }),
+      onStderr: (d) => send({ type: 'stderr', text: d.toString('utf8'), timestamp: now() }),
+    });
+    if (r.exitCode !== 0) send({ type: 'error', name: 'CommandExitError', value: `exit code ${r.exitCode}`, traceback: '' });
+    send({ type: 'number_of_executions', execution_count: contexts.nextExecutionCount(sandboxId, language) });
+    return;
+  }
+  const sent = { stdout: 0, stderr: 0, results: 0 };
+  const outcome = await engine.runCode(sandboxId, {
+    code,
+    language,
+    timeoutMs,
+    signal,
+    onStdout: (d) => {
+      sent.stdout += d.length;
+      send({ type: 'stdout', text: d.toString('utf8'), timestamp: now() });
+    },
+    onStderr: (d) => {
+      sent.stderr += d.length;
+      send({ type: 'stderr', text: d.toString('utf8'), timestamp: now() });
+    },
+    onResult: (r) => {
+      sent.results += 1;
+      send(resultLine(r));
+    },
+  });
+  // An engine may report output only in the outcome: send what the callbacks did not.
+  if (outcome.stdout.length > sent.stdout) send({ type: 'stdout', text: outcome.stdout.subarray(sent.stdout).toString('utf8'), timestamp: now() });
+  if (outcome.stderr.length > sent.stderr) send({ type: 'stderr', text: outcome.stderr.subarray(sent.stderr).toString('utf8'), timestamp: now() });
+  for (const r of outcome.results.slice(sent.results)) send(resultLine(r));
+  if (outcome.error) {
+    send({ type: 'error', name: outcome.error.name, value: outcome.error.value, traceback: outcome.error.traceback.join('\n') });
+  }
+  send({ type: 'number_of_executions', execution_count: contexts.nextExecutionCount(sandboxId, language) });
+}
+
+function resultLine(r: CodeResult): Line {
+  const line: Line = { type: 'result', is_main_result: r.isMainResult };
+  for (const [mime, value] of Object.entries(r.data)) line[MIME_FIELDS[mime] ?? mime] = value;
+  if (r.text !== undefined && line.text === undefined) line.text = r.text;
+  return line;
+}

@@ -1,0 +1,259 @@
+/**
+ * E2B's control plane (spec/openapi.yml) under /e2b: sandboxes are created, listed, timed,
+ * paused, resumed, connected, forked and killed for the tenant the `X-API-KEY` names.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Engine } from '@mitos/engine';
+import { MitosError } from '@mitos/protocol';
+import { type Context, Hono } from 'hono';
+import type { Accounts } from './accounts.js';
+import { type E2bContext, ownedSandbox, timeoutSeconds } from './context.js';
+import { checkEnforceable, NewSandboxSchema } from './create-options.js';
+import { e2bErrorResponse } from './errors.js';
+import { listSandboxes } from './listing.js';
+import { domainFor, listedSandbox, sandboxDetail, sandboxMetric, sandboxRecord } from './shapes.js';
+
+type Vars = { Variables: { tenant: string } };
+const MAX_BODY = 1024 * 1024;
+/** E2B's default `timeout` when a create names none. */
+const DEFAULT_TIMEOUT_S = 15;
+/** The SDKs' default sandbox timeout, used when a v2 connect resumes without one. */
+const DEFAULT_CONNECT_TIMEOUT_S = 300;
+/** Our template for each E2B template name; other names must be templates of ours. */
+const TEMPLATE_ALIASES: Record<string, string> = { base: 'base', 'code-interpreter-v1': 'python', 'code-interpreter': 'python' };
+const BUILT_IN = new Set(['base', 'python', 'node']);
+
+/** Sandbox ids that satisfy E2B's `^[a-z0-9]+$`: 20 base-36 characters (~103 bits). */
+export function newE2bSandboxId(): string {
+  const bytes = randomBytes(20);
+  return Array.from(bytes, (b) => (b % 36).toString(36)).join('');
+}
+
+export async function readBody(req: Request): Promise<unknown> {
+  const text = await req.text();
+  if (text.length > MAX_BODY) throw new MitosError('body_too_large', `request body is over ${MAX_BODY} bytes`);
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new MitosError('invalid_json', 'request body is not JSON');
+  }
+}
+
+async function resolveTemplate(engine: Engine, name: string): Promise<string> {
+  const id = TEMPLATE_ALIASES[name] ?? name;
+  if (engine.getTemplate(id)?.ready) return id;
+  if (BUILT_IN.has(id)) return (await engine.ensureTemplate({ id })).id;
+  throw new MitosError('not_found', `template "${name}" not found`, {}, {
+    remediation: 'use base, code-interpreter-v1, or a template created on this server',
+  });
+}
+
+export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDomain: string | undefined): Hono<Vars> {
+  const { engine, store } = ctx;
+  const app = new Hono<Vars>().basePath('/e2b');
+  app.onError((err) => e2bErrorResponse(err, ctx.logger, ctx.secrets));
+  app.notFound((c) =>
+    e2bErrorResponse(
+      new MitosError('not_implemented', `${c.req.method} ${c.req.path} is not served by mitos`, {}, {
+        remediation: 'see docs/e2b.md for the E2B endpoints mitos serves',
+      }),
+      ctx.logger,
+      ctx.secrets,
+    ),
+  );
+  app.get('/health', (c) => c.body(null, 200));
+  app.use('*', async (c, next) => {
+    const who = ctx.credentials.tenantOf(c.req.header('x-api-key'));
+    if ('refused' in who) throw new MitosError('unauthorized', who.refused);
+    c.set('tenant', who.tenant);
+    await next();
+  });
+  const domain = (host: string | undefined) => domainFor(host, configuredDomain);
+
+  const setLifetime = (id: string, seconds: number) => engine.setDeadline(id, new Date(Date.now() + seconds * 1000));
+
+  const create = async (c: Context<Vars>) => {
+    const body = NewSandboxSchema.parse(await readBody(c.req.raw));
+    const enforce = checkEnforceable(body);
+    const timeout = timeoutSeconds(ctx, body.timeout, 'timeout', DEFAULT_TIMEOUT_S);
+    const templateId = await resolveTemplate(engine, body.templateID);
+    const id = newE2bSandboxId();
+    await engine.create({ id, templateId });
+    const row = {
+      id,
+      owner: c.get('tenant'),
+      template: body.templateID,
+      metadata: body.metadata ?? {},
+      envVars: body.envVars ?? {},
+      startedAt: new Date(),
+      publicTraffic: enforce.publicTraffic,
+      internet: enforce.internet,
+    };
+    try {
+      await setLifetime(id, timeout);
+      store.put(row);
+    } catch (err) {
+      store.delete(id);
+      await engine.terminate(id).catch(() => {});
+      throw err;
+    }
+    accounts.prepare(id);
+    ctx.events.add(id, 'sandbox created', { template: body.templateID });
+    return c.json(sandboxRecord(ctx, row, domain(c.req.header('host'))), 201);
+  };
+  app.post('/sandboxes', create);
+  // SDK 2.40+ creates through v2 (same body and reply).
+  app.post('/v2/sandboxes', create);
+
+  app.get('/sandboxes', (c) => listSandboxes(c, ctx, 'v1'));
+  app.get('/v2/sandboxes', (c) => listSandboxes(c, ctx, 'v2'));
+
+  app.get('/sandboxes/:id', (c) => {
+    const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    return c.json(sandboxDetail(ctx, row, info, domain(c.req.header('host'))));
+  });
+
+  app.delete('/sandboxes/:id', async (c) => {
+    const { row } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    await engine.terminate(row.id);
+    return c.body(null, 204);
+  });
+
+  app.post('/sandboxes/:id/timeout', async (c) => {
+    const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    const body = (await readBody(c.req.raw)) as { timeout?: unknown };
+    const seconds = timeoutSeconds(ctx, body.timeout, 'timeout', Number.NaN);
+    if (Number.isNaN(seconds)) throw new MitosError('invalid_request', 'timeout is required');
+    if (info.state === 'running') await setLifetime(row.id, seconds);
+    return c.body(null, 204);
+  });
+
+  app.post('/sandboxes/:id/refreshes', async (c) => {
+    const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    const body = (await readBody(c.req.raw)) as { duration?: unknown };
+    const seconds = timeoutSeconds(ctx, body.duration, 'duration', 60);
+    if (seconds > 3600) throw new MitosError('invalid_request', 'duration is at most 3600 seconds');
+    const current = engine.getDeadline(row.id);
+    const wanted = new Date(Date.now() + seconds * 1000);
+    if (info.state === 'running' && (current === null || current < wanted)) await engine.setDeadline(row.id, wanted);
+    return c.body(null, 204);
+  });
+
+  app.post('/sandboxes/:id/pause', async (c) => {
+    const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    const body = (await readBody(c.req.raw)) as { memory?: unknown };
+    if (body.memory === false) {
+      throw new MitosError('not_implemented', 'filesystem-only pause is not supported', {}, { remediation: 'pause with memory kept (the default)' });
+    }
+    if (info.state === 'paused') return c.json({ code: 409, message: `sandbox ${row.id} is already paused` }, 409);
+    await engine.pause(row.id);
+    // Paused sandboxes wait for resume or kill, as E2B's do; resume sets a fresh deadline.
+    await engine.setDeadline(row.id, null);
+    ctx.events.add(row.id, 'sandbox paused');
+    return c.body(null, 204);
+  });
+
+  app.post('/sandboxes/:id/resume', async (c) => {
+    const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    const body = (await readBody(c.req.raw)) as { timeout?: unknown; autoPause?: unknown };
+    if (body.autoPause === true) throw new MitosError('not_implemented', 'auto-pause is not supported');
+    const seconds = timeoutSeconds(ctx, body.timeout, 'timeout', DEFAULT_TIMEOUT_S);
+    if (info.state !== 'paused') return c.json({ code: 409, message: `sandbox ${row.id} is already running` }, 409);
+    await engine.resume(row.id);
+    await setLifetime(row.id, seconds);
+    ctx.events.add(row.id, 'sandbox resumed');
+    return c.json(sandboxRecord(ctx, row, domain(c.req.header('host'))), 201);
+  });
+
+  const connect = async (c: Context<Vars>) => {
+    const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id') ?? '');
+    const body = (await readBody(c.req.raw)) as { timeout?: unknown; memory?: unknown };
+    if (body.memory === false) throw new MitosError('not_implemented', 'resume by reboot is not supported', {}, { remediation: 'resume with memory (the default)' });
+    const resumed = info.state === 'paused';
+    // v2 may omit the timeout: a running sandbox keeps its deadline, a resumed one gets E2B's default.
+    const seconds = timeoutSeconds(ctx, body.timeout, 'timeout', resumed || engine.getDeadline(row.id) === null ? DEFAULT_CONNECT_TIMEOUT_S : 0);
+    if (resumed) {
+      await engine.resume(row.id);
+      ctx.events.add(row.id, 'sandbox resumed');
+    }
+    const wanted = new Date(Date.now() + seconds * 1000);
+    const current = engine.getDeadline(row.id);
+    // Connect only ever extends the lifetime.
+    if (seconds > 0 && (current === null || current < wanted)) await engine.setDeadline(row.id, wanted);
+    return c.json(sandboxRecord(ctx, row, domain(c.req.header('host'))), resumed ? 201 : 200);
+  };
+  app.post('/sandboxes/:id/connect', connect);
+  app.post('/v2/sandboxes/:id/connect', connect);
+
+  app.post('/sandboxes/:id/fork', async (c) => {
+    const { row } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    const body = (await readBody(c.req.raw)) as { timeout?: unknown; count?: unknown };
+    const count = body.count ?? 1;
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 64) {
+      throw new MitosError('invalid_request', 'count must be a whole number from 1 to 64');
+    }
+    const seconds = timeoutSeconds(ctx, body.timeout, 'timeout', DEFAULT_TIMEOUT_S);
+    const ids = Array.from({ length: count }, newE2bSandboxId);
+    const outcome = await engine.fork(row.id, { count, ids });
+    const host = domain(c.req.header('host'));
+    const results = await Promise.all(
+      outcome.children.map(async (child) => {
+        const childRow = { ...row, id: child.id, startedAt: new Date() };
+        try {
+          await setLifetime(child.id, seconds);
+          store.put(childRow);
+          ctx.events.add(child.id, 'sandbox forked', { parent: row.id });
+          return { sandbox: sandboxRecord(ctx, childRow, host) };
+        } catch (err) {
+          await engine.terminate(child.id).catch(() => {});
+          return { error: { code: 500, message: err instanceof Error ? err.message : String(err) } };
+        }
+      }),
+    );
+    return c.json(results, 201);
+  });
+
+  app.get('/sandboxes/:id/metrics', async (c) => {
+    const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    return c.json([await sandboxMetric(ctx, row, info)]);
+  });
+
+  const logs = (id: string) => ctx.events.list(id);
+  app.get('/sandboxes/:id/logs', (c) => {
+    const { row } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    const events = logs(row.id);
+    return c.json({
+      logs: events.map((e) => ({ timestamp: e.timestamp.toISOString(), line: `${e.message} ${JSON.stringify(e.fields)}` })),
+      logEntries: events.map((e) => ({ timestamp: e.timestamp.toISOString(), level: e.level, message: e.message, fields: e.fields })),
+    });
+  });
+  app.get('/v2/sandboxes/:id/logs', (c) => {
+    const { row } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    return c.json({
+      logs: logs(row.id).map((e) => ({ timestamp: e.timestamp.toISOString(), level: e.level, message: e.message, fields: e.fields })),
+    });
+  });
+
+  app.put('/sandboxes/:id/network', async (c) => {
+    ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    const body = (await readBody(c.req.raw)) as { allowOut?: unknown[]; allow_internet_access?: unknown };
+    if ((Array.isArray(body.allowOut) && body.allowOut.length > 0) || body.allow_internet_access === true) {
+      throw new MitosError('not_implemented', 'egress cannot be opened on this server', {}, {
+        remediation: 'sandboxes have no internet access yet; only deny rules hold',
+      });
+    }
+    return c.body(null, 204);
+  });
+
+  // Template builds and snapshots map onto a template builder this server does not have yet.
+  const noBuilder = () => {
+    throw new MitosError('not_implemented', 'template builds and snapshots are not supported yet', {}, {
+      remediation: 'use the built-in templates (base, code-interpreter-v1); custom templates need the template builder',
+    });
+  };
+  for (const path of ['/templates', '/templates/*', '/v2/templates', '/v2/templates/*', '/v3/templates', '/snapshots', '/sandboxes/:id/snapshots']) {
+    app.all(path, noBuilder);
+  }
+  return app;
+}

@@ -1,0 +1,173 @@
+/**
+ * The E2B-compatible surface: the unmodified `e2b` and `@e2b/code-interpreter` SDKs work
+ * against mitos with E2B_API_URL and E2B_SANDBOX_URL pointing at `<server>/e2b`.
+ *
+ * One middleware, mounted before the server's own auth (this surface has its own credentials),
+ * takes the requests that are E2B's and lets every other request through:
+ * - host `<port>-<id>.<domain>`: port traffic (getHost);
+ * - `/e2b/...` with `E2b-Sandbox-Id` (or, for SDKs whose REST calls lack it, an envd token):
+ *   envd (port 49983: Connect services and REST), the code interpreter (49999), other ports;
+ * - `/e2b/...` otherwise: the control plane (`X-API-KEY`);
+ * - `/files?signature=...`: signed file URLs (the SDK builds them on the origin, without /e2b).
+ */
+import { createConnectRouter, createContextValues } from '@connectrpc/connect';
+import {
+  type UniversalHandler,
+  universalServerRequestFromFetch,
+  universalServerResponseToFetch,
+} from '@connectrpc/connect/protocol';
+import type { Engine } from '@mitos/engine';
+import { MitosError } from '@mitos/protocol';
+import type { Database } from 'better-sqlite3';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { Logger } from 'pino';
+import type { AppEnv } from '../env.js';
+import { Accounts, accountFrom } from './accounts.js';
+import { CodeContexts } from './code-interpreter.js';
+import { codeInterpreterRoute } from './code-routes.js';
+import { CODE_INTERPRETER_PORT, type E2bContext, ENVD_PORT, liveE2bSandbox, requireRunning } from './context.js';
+import { controlPlane } from './control.js';
+import { E2bCredentials } from './credentials.js';
+import { filesystemService } from './envd/filesystem-service.js';
+import { E2bProcesses } from './envd/process-registry.js';
+import { processService } from './envd/process-service.js';
+import { ENVD_CALL, type EnvdCall } from './envd/request.js';
+import { envdRest } from './envd/rest.js';
+import { PollingWatchers } from './envd/watchers.js';
+import { e2bErrorResponse } from './errors.js';
+import { SandboxEvents } from './events.js';
+import { Filesystem } from './gen/filesystem/filesystem_pb.js';
+import { Process } from './gen/process/process_pb.js';
+import { checkTraffic, hostRoute, proxyToPort } from './ports.js';
+import { sandboxOfSignedRequest } from './signing.js';
+import { E2bSandboxStore } from './store.js';
+
+export interface E2bOptions {
+  engine: Engine;
+  db: Database;
+  /** The server's API keys; the `e2b_<hex>` ones open this surface. None: any well-formed key. */
+  apiKeys: readonly string[];
+  logger: Logger;
+  /** Ceiling for sandbox timeouts in seconds; 0 = none. */
+  maxTimeoutSeconds: number;
+  /** The `domain` reported to SDKs (getHost builds `<port>-<id>.<domain>`); default from the request's Host. */
+  domain?: string;
+}
+
+export interface E2bSurface {
+  middleware: MiddlewareHandler<AppEnv>;
+  close(): void;
+}
+
+const PREFIX = '/e2b';
+const KEEPALIVE_HEADER = 'keepalive-ping-interval';
+
+export function createE2bSurface(options: E2bOptions): E2bSurface {
+  const { engine, logger } = options;
+  const ctx: E2bContext = {
+    engine,
+    store: new E2bSandboxStore(options.db),
+    credentials: new E2bCredentials(options.db, options.apiKeys),
+    events: new SandboxEvents(),
+    logger,
+    secrets: options.apiKeys,
+    maxTimeoutSeconds: options.maxTimeoutSeconds,
+  };
+  const accounts = new Accounts(engine);
+  const processes = new E2bProcesses();
+  const watchers = new PollingWatchers(engine);
+  const contexts = new CodeContexts(engine);
+  const control = controlPlane(ctx, accounts, options.domain);
+
+  const router = createConnectRouter({ connect: true, grpc: false, grpcWeb: false, jsonOptions: { ignoreUnknownFields: true } });
+  router.service(Process, processService(ctx, accounts, processes));
+  router.service(Filesystem, filesystemService(ctx, accounts, watchers));
+  const rpc = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
+
+  // Rows of sandboxes that are gone for any reason (kill, deadline, crash) go with them.
+  for (const id of ctx.store.ids()) if (engine.get(id) === undefined) ctx.store.delete(id);
+  const unsubscribe = engine.onSandboxGone((id) => {
+    ctx.store.delete(id);
+    ctx.events.drop(id);
+    accounts.forget(id);
+    processes.forget(id);
+    watchers.forget(id);
+    contexts.forget(id);
+  });
+
+  const envdCall = (sandboxId: string, req: Request, account = accountFrom(req.headers.get('authorization'))): EnvdCall => {
+    const { row, info } = liveE2bSandbox(ctx, sandboxId);
+    requireRunning(info);
+    const keepalive = Number(req.headers.get(KEEPALIVE_HEADER) ?? '0');
+    return { sandboxId, account, envVars: row.envVars, keepaliveSeconds: Number.isFinite(keepalive) && keepalive > 0 ? keepalive : 0 };
+  };
+
+  async function sandboxTraffic(c: Context<AppEnv>, path: string, url: URL): Promise<Response> {
+    const req = c.req.raw;
+    const token = req.headers.get('x-access-token') ?? undefined;
+    const fromToken = ctx.credentials.sandboxOfEnvdToken(token);
+    const named = req.headers.get('e2b-sandbox-id') ?? fromToken;
+    const port = Number(req.headers.get('e2b-sandbox-port') ?? ENVD_PORT);
+    if (named === undefined || named === null) throw new MitosError('unauthorized', 'no sandbox named (E2b-Sandbox-Id header or X-Access-Token)');
+    c.set('sandboxId', named);
+    if (port === ENVD_PORT) {
+      if (path === '/files' && url.searchParams.has('signature')) {
+        const id = sandboxOfSignedRequest(ctx, url, req.method, [named]);
+        return envdRest(ctx, accounts, envdCall(id, req, accountFrom(null, url.searchParams.get('username'))), path, req);
+      }
+      // envd traffic needs the sandbox's own token: another sandbox's token never opens it.
+      if (fromToken !== named) throw new MitosError('unauthorized', 'missing or invalid X-Access-Token for this sandbox');
+      const handler = rpc.get(path);
+      if (handler !== undefined) return connectCall(handler, req, envdCall(named, req));
+      return envdRest(ctx, accounts, envdCall(named, req, accountFrom(req.headers.get('authorization'), url.searchParams.get('username'))), path, req);
+    }
+    if (port === CODE_INTERPRETER_PORT) {
+      // The code interpreter SDK sends X-Access-Token on /execute only; elsewhere E2B's traffic rule holds.
+      if (token !== undefined && fromToken !== named) throw new MitosError('unauthorized', 'invalid X-Access-Token for this sandbox');
+      if (token === undefined) checkTraffic(ctx, named, req);
+      return codeInterpreterRoute(ctx, accounts, contexts, envdCall(named, req, 'user'), path, req);
+    }
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new MitosError('invalid_request', 'E2b-Sandbox-Port is not a port');
+    return proxyToPort(ctx, c, named, port, `${path}${url.search}`);
+  }
+
+  const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+    const url = new URL(c.req.url);
+    try {
+      const byHost = hostRoute(c.req.header('host'));
+      if (byHost !== undefined && ctx.store.get(byHost.sandboxId) !== undefined) {
+        c.set('sandboxId', byHost.sandboxId);
+        return await proxyToPort(ctx, c, byHost.sandboxId, byHost.port, `${url.pathname}${url.search}`);
+      }
+      if (url.pathname === '/files' && url.searchParams.has('signature')) {
+        const id = sandboxOfSignedRequest(ctx, url, c.req.method, ctx.store.ids());
+        c.set('sandboxId', id);
+        const call = envdCall(id, c.req.raw, accountFrom(null, url.searchParams.get('username')));
+        return await envdRest(ctx, accounts, call, '/files', c.req.raw);
+      }
+      if (url.pathname !== PREFIX && !url.pathname.startsWith(`${PREFIX}/`)) return next();
+      const path = url.pathname.slice(PREFIX.length) || '/';
+      const req = c.req.raw;
+      if (req.headers.has('e2b-sandbox-id') || (req.headers.has('x-access-token') && !req.headers.has('x-api-key'))) {
+        return await sandboxTraffic(c, path, url);
+      }
+      return await control.fetch(req);
+    } catch (err) {
+      return e2bErrorResponse(err, logger, ctx.secrets);
+    }
+  };
+
+  return {
+    middleware,
+    close: () => {
+      unsubscribe();
+      watchers.closeAll();
+    },
+  };
+}
+
+async function connectCall(handler: UniversalHandler, req: Request, call: EnvdCall): Promise<Response> {
+  const ureq = universalServerRequestFromFetch(req, { httpVersion: '1.1' });
+  ureq.contextValues = createContextValues().set(ENVD_CALL, call);
+  return universalServerResponseToFetch(await handler(ureq));
+}

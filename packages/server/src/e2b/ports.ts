@@ -1,0 +1,58 @@
+/**
+ * Traffic to a port inside a sandbox, as E2B addresses it: the host `<port>-<id>.<domain>`
+ * (what `sandbox.getHost(port)` returns), or the `E2b-Sandbox-Port` header. E2B's default is
+ * public traffic: the unguessable sandbox id is the address; a sandbox created with
+ * `allowPublicTraffic: false` also needs its `E2B-Traffic-Access-Token`.
+ */
+import type { Context } from 'hono';
+import { MitosError } from '@mitos/protocol';
+import type { AppEnv } from '../env.js';
+import { exchangeWithGuest } from '../preview/proxy-http.js';
+import { relayUpgrade } from '../preview/proxy-ws.js';
+import { upgradedResponse, upgradeOf } from '../upgrade.js';
+import { type E2bContext, liveE2bSandbox, requireRunning } from './context.js';
+
+const HOST_ROUTE = /^(\d{1,5})-([a-z0-9]{1,64})\./;
+/** Our credentials never travel on to the server inside. */
+const STRIPPED = ['x-access-token', 'e2b-traffic-access-token', 'x-api-key', 'e2b-sandbox-id', 'e2b-sandbox-port'];
+
+export function hostRoute(host: string | undefined): { port: number; sandboxId: string } | undefined {
+  const m = HOST_ROUTE.exec((host ?? '').toLowerCase());
+  if (!m) return undefined;
+  const port = Number(m[1]);
+  if (port < 1 || port > 65535) return undefined;
+  return { port, sandboxId: m[2] as string };
+}
+
+export function checkTraffic(ctx: E2bContext, sandboxId: string, req: Request): void {
+  const { row } = liveE2bSandbox(ctx, sandboxId);
+  if (row.publicTraffic) return;
+  if (!ctx.credentials.verifyTrafficToken(sandboxId, req.headers.get('e2b-traffic-access-token') ?? undefined)) {
+    throw new MitosError('forbidden', 'this sandbox takes port traffic only with its traffic access token', {}, {
+      remediation: 'send the E2B-Traffic-Access-Token header (sandbox.trafficAccessToken)',
+    });
+  }
+}
+
+export async function proxyToPort(ctx: E2bContext, c: Context<AppEnv>, sandboxId: string, port: number, path: string): Promise<Response> {
+  const { info } = liveE2bSandbox(ctx, sandboxId);
+  requireRunning(info);
+  checkTraffic(ctx, sandboxId, c.req.raw);
+  const connection = await ctx.engine.connectPort(sandboxId, port);
+  const forwarding = { port, publicHost: c.req.header('host'), publicProto: 'http' as const };
+  const upgrade = upgradeOf(c);
+  if (upgrade) {
+    upgrade.claim();
+    relayUpgrade(upgrade, connection, path, forwarding);
+    return upgradedResponse();
+  }
+  const headers = new Headers(c.req.raw.headers);
+  for (const name of STRIPPED) headers.delete(name);
+  const request = new Request(c.req.raw, { headers });
+  try {
+    return await exchangeWithGuest({ connection, request, path, forwarding });
+  } catch (err) {
+    // E2B answers 502 when nothing listens; the SDKs read that as "port not open".
+    throw new MitosError('not_found', `nothing answered on port ${port} in sandbox "${sandboxId}"`, {}, { status: 502, cause: err });
+  }
+}

@@ -38,7 +38,9 @@ export async function proxyToPort(ctx: E2bContext, c: Context<AppEnv>, sandboxId
   const { info } = liveE2bSandbox(ctx, sandboxId);
   requireRunning(info);
   checkTraffic(ctx, sandboxId, c.req.raw);
-  const connection = await ctx.engine.connectPort(sandboxId, port);
+  const connection = await ctx.engine.connectPort(sandboxId, port).catch((err: unknown) => {
+    throw notListening(sandboxId, port, err);
+  });
   const forwarding = { port, publicHost: c.req.header('host'), publicProto: 'http' as const };
   const upgrade = upgradeOf(c);
   if (upgrade) {
@@ -52,7 +54,11 @@ export async function proxyToPort(ctx: E2bContext, c: Context<AppEnv>, sandboxId
   try {
     return await exchangeWithGuest({ connection, request, path, forwarding });
   } catch (err) {
-    // E2B answers 502 when nothing listens; the SDKs read that as "port not open".
-    throw new MitosError('not_found', `nothing answered on port ${port} in sandbox "${sandboxId}"`, {}, { status: 502, cause: err });
+    throw notListening(sandboxId, port, err);
   }
+}
+
+/** E2B answers 502 when nothing listens on the port; clients read that as "port not open". */
+function notListening(sandboxId: string, port: number, cause: unknown): MitosError {
+  return new MitosError('not_found', `nothing answered on port ${port} in sandbox "${sandboxId}"`, {}, { status: 502, cause });
 }

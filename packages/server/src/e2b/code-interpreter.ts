@@ -209,7 +209,9 @@ export async function runCell(
   if (outcome.stderr.length > sent.stderr) send({ type: 'stderr', text: outcome.stderr.subarray(sent.stderr).toString('utf8'), timestamp: now() });
   for (const r of outcome.results.slice(sent.results)) send(resultLine(r));
   if (outcome.error) {
-    send({ type: 'error', name: outcome.error.name, value: outcome.error.value, traceback: outcome.error.traceback.join('\n') });
+    // Kernels report traceback lines with or without their newline; the SDK wants one string.
+    const traceback = outcome.error.traceback.map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join('');
+    send({ type: 'error', name: outcome.error.name, value: outcome.error.value, traceback });
   }
   send({ type: 'number_of_executions', execution_count: contexts.nextExecutionCount(sandboxId, language) });
 }

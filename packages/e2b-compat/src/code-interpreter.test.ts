@@ -1,0 +1,90 @@
+/**
+ * `@e2b/code-interpreter` (latest), unmodified: its default template `code-interpreter-v1` is our
+ * python template, and its /execute and /contexts calls reach our run_code kernels.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type ExecutionError, Sandbox } from '@e2b/code-interpreter';
+import { NotFoundError } from 'e2b';
+import { type E2bServer, e2bServer, useE2bEnvironment } from './fixtures.js';
+
+describe('@e2b/code-interpreter against mitos', { timeout: 600_000 }, () => {
+  let live: E2bServer;
+  let sb: Sandbox;
+  before(async () => {
+    live = await e2bServer();
+    useE2bEnvironment(live);
+    sb = await Sandbox.create({ timeoutMs: 300_000 });
+  });
+  after(async () => {
+    await sb?.kill().catch(() => {});
+    await live.stop();
+  });
+
+  test('state persists across calls; the last expression is the main result', async () => {
+    await sb.runCode('a = 20');
+    await sb.runCode('b = a + 1');
+    const ex = await sb.runCode('a + b');
+    assert.equal(ex.error, undefined);
+    assert.equal(ex.text, '41');
+    assert.equal(ex.results[0]?.isMainResult, true);
+    assert.ok((ex.executionCount ?? 0) >= 3);
+  });
+
+  test('stdout and stderr arrive as logs and through callbacks', async () => {
+    const streamed: string[] = [];
+    const ex = await sb.runCode('import sys\nprint("to out")\nprint("to err", file=sys.stderr)', {
+      onStdout: (m) => {
+        streamed.push(m.line);
+      },
+    });
+    assert.deepEqual(ex.logs.stdout, ['to out\n']);
+    assert.deepEqual(ex.logs.stderr, ['to err\n']);
+    assert.deepEqual(streamed, ['to out\n']);
+  });
+
+  test('an exception is an ExecutionError with name, value and traceback', async () => {
+    const errors: ExecutionError[] = [];
+    const ex = await sb.runCode('def f():\n    return 1 / 0\nf()', { onError: (e) => errors.push(e) });
+    assert.equal(ex.error?.name, 'ZeroDivisionError');
+    assert.match(ex.error?.value ?? '', /division by zero/);
+    assert.match(ex.error?.traceback ?? '', /line 2, in f\nZeroDivisionError/);
+    assert.equal(errors.length, 1);
+  });
+
+  test('a matplotlib figure comes back as a PNG result', async () => {
+    const ex = await sb.runCode('import matplotlib.pyplot as plt\nplt.figure(figsize=(3, 2), dpi=50)\nplt.plot([1, 3, 2])\nplt.show()');
+    assert.equal(ex.error, undefined);
+    const png = ex.results.find((r) => r.png)?.png;
+    assert.ok(png, 'a result carries a png');
+    const bytes = Buffer.from(png, 'base64');
+    assert.equal(bytes.subarray(1, 4).toString('latin1'), 'PNG');
+    assert.equal(bytes.readUInt32BE(16), 150);
+    assert.equal(bytes.readUInt32BE(20), 100);
+  });
+
+  test('a JavaScript context keeps its own state; contexts list, restart and delete', async () => {
+    // code-interpreter-v1 is our python template (no Node); the node template runs the JS kernel.
+    const node = await Sandbox.create('node', { timeoutMs: 120_000 });
+    after(() => node.kill().catch(() => {}));
+    const js = await node.createCodeContext({ language: 'javascript' });
+    assert.equal(js.language, 'javascript');
+    await node.runCode('globalThis.n = 6', { context: js });
+    const ex = await node.runCode('n * 7', { context: js });
+    assert.equal(ex.text, '42');
+    assert.deepEqual((await node.listCodeContexts()).map((c) => c.id), [js.id]);
+    await node.restartCodeContext(js);
+    const fresh = await node.runCode('typeof n', { context: js });
+    assert.equal(fresh.error, undefined);
+    assert.match(fresh.text ?? '', /undefined/);
+    await node.removeCodeContext(js.id);
+    assert.deepEqual(await node.listCodeContexts(), []);
+    await assert.rejects(node.runCode('1', { context: js }), NotFoundError);
+  });
+
+  test('a second context of one language is refused rather than sharing state silently', async () => {
+    const py = await sb.createCodeContext({ language: 'python' });
+    await assert.rejects(sb.createCodeContext({ language: 'python' }), /501/);
+    await sb.removeCodeContext(py);
+  });
+});

@@ -53,7 +53,9 @@ describe('@e2b/code-interpreter against mitos', { timeout: 600_000 }, () => {
   });
 
   test('a matplotlib figure comes back as a PNG result', async () => {
-    const ex = await sb.runCode('import matplotlib.pyplot as plt\nplt.figure(figsize=(3, 2), dpi=50)\nplt.plot([1, 3, 2])\nplt.show()');
+    const ex = await sb.runCode(
+      'import matplotlib.pyplot as plt\nplt.figure(figsize=(3, 2), dpi=50)\nplt.plot([1, 3, 2])\nplt.show()',
+    );
     assert.equal(ex.error, undefined);
     const png = ex.results.find((r) => r.png)?.png;
     assert.ok(png, 'a result carries a png');
@@ -72,7 +74,10 @@ describe('@e2b/code-interpreter against mitos', { timeout: 600_000 }, () => {
     await node.runCode('globalThis.n = 6', { context: js });
     const ex = await node.runCode('n * 7', { context: js });
     assert.equal(ex.text, '42');
-    assert.deepEqual((await node.listCodeContexts()).map((c) => c.id), [js.id]);
+    assert.deepEqual(
+      (await node.listCodeContexts()).map((c) => c.id),
+      [js.id],
+    );
     await node.restartCodeContext(js);
     const fresh = await node.runCode('typeof n', { context: js });
     assert.equal(fresh.error, undefined);

@@ -23,7 +23,13 @@ export async function e2bServer(options: { apiKeys?: string[]; warmPoolSize?: nu
   const env = testEngineEnv();
   const db = openDatabase(join(env.stateDir, 'mitos.db'));
   const engine = await env.open({ db, warmPoolSize: options.warmPoolSize ?? 1 });
-  const server = await startServer({ engine, db, port: 0, apiKeys: options.apiKeys ?? [TEST_KEY], logger: quietLogger() });
+  const server = await startServer({
+    engine,
+    db,
+    port: 0,
+    apiKeys: options.apiKeys ?? [TEST_KEY],
+    logger: quietLogger(),
+  });
   return {
     url: server.url,
     e2bUrl: `${server.url}/e2b`,
@@ -46,7 +52,16 @@ export function useE2bEnvironment(live: E2bServer, key = TEST_KEY): void {
 
 function quietLogger() {
   const noop = () => {};
-  const logger = { info: noop, warn: noop, error: noop, debug: noop, trace: noop, fatal: noop, child: () => logger, level: 'silent' };
+  const logger = {
+    info: noop,
+    warn: noop,
+    error: noop,
+    debug: noop,
+    trace: noop,
+    fatal: noop,
+    child: () => logger,
+    level: 'silent',
+  };
   // biome-ignore lint/suspicious/noExplicitAny: a minimal stand-in for pino's Logger type
   return logger as any;
 }

@@ -14,7 +14,11 @@ describe('e2b SDK (latest) against mitos', { timeout: 600_000 }, () => {
   before(async () => {
     live = await e2bServer();
     useE2bEnvironment(live);
-    sb = await Sandbox.create({ timeoutMs: 300_000, metadata: { suite: 'sdk', run: 'one' }, envs: { FROM_CREATE: 'yes' } });
+    sb = await Sandbox.create({
+      timeoutMs: 300_000,
+      metadata: { suite: 'sdk', run: 'one' },
+      envs: { FROM_CREATE: 'yes' },
+    });
   });
   after(async () => {
     await sb?.kill().catch(() => {});
@@ -31,7 +35,10 @@ describe('e2b SDK (latest) against mitos', { timeout: 600_000 }, () => {
   });
 
   test('run: stdout, stderr, envs, cwd, and a failing exit code as CommandExitError', async () => {
-    const r = await sb.commands.run('echo out; echo err >&2; echo $GREETING; pwd', { envs: { GREETING: 'hello' }, cwd: '/tmp' });
+    const r = await sb.commands.run('echo out; echo err >&2; echo $GREETING; pwd', {
+      envs: { GREETING: 'hello' },
+      cwd: '/tmp',
+    });
     assert.equal(r.stdout, 'out\nhello\n/tmp\n');
     assert.equal(r.stderr, 'err\n');
     await assert.rejects(sb.commands.run('echo bad >&2; exit 7'), (err: unknown) => {
@@ -71,7 +78,10 @@ describe('e2b SDK (latest) against mitos', { timeout: 600_000 }, () => {
     assert.equal(await sb.commands.kill(handle.pid), true);
     await assert.rejects(again.wait(), CommandExitError);
     const after = await sb.commands.list();
-    assert.equal(after.find((p) => p.pid === handle.pid), undefined);
+    assert.equal(
+      after.find((p) => p.pid === handle.pid),
+      undefined,
+    );
   });
 
   test('stdin: send and close', async () => {
@@ -85,9 +95,13 @@ describe('e2b SDK (latest) against mitos', { timeout: 600_000 }, () => {
   test('pty: create, input, resize, kill', async () => {
     let output = '';
     const decoder = new TextDecoder();
-    const pty = await sb.pty.create({ cols: 80, rows: 24, onData: (d) => {
-      output += decoder.decode(d);
-    } });
+    const pty = await sb.pty.create({
+      cols: 80,
+      rows: 24,
+      onData: (d) => {
+        output += decoder.decode(d);
+      },
+    });
     await sb.pty.sendInput(pty.pid, new TextEncoder().encode('stty size; echo tty-$((6*7))\n'));
     for (let i = 0; i < 200 && !output.includes('tty-42'); i++) await new Promise((r) => setTimeout(r, 25));
     assert.match(output, /24 80/);
@@ -176,7 +190,10 @@ describe('e2b SDK (latest) against mitos', { timeout: 600_000 }, () => {
     const leftMs = info.endAt.getTime() - Date.now();
     assert.ok(leftMs > 100_000 && leftMs <= 120_000, `endAt ${leftMs} ms away`);
     const found = await Sandbox.list({ query: { metadata: { suite: 'sdk' }, state: ['running'] } }).nextItems();
-    assert.deepEqual(found.map((s) => s.sandboxId), [sb.sandboxId]);
+    assert.deepEqual(
+      found.map((s) => s.sandboxId),
+      [sb.sandboxId],
+    );
     const none = await Sandbox.list({ query: { metadata: { suite: 'other' } } }).nextItems();
     assert.deepEqual(none, []);
   });
@@ -188,11 +205,17 @@ describe('e2b SDK (latest) against mitos', { timeout: 600_000 }, () => {
       const bg = await other.commands.run('sleep 300', { background: true });
       assert.equal(await other.pause(), true);
       const paused = await Sandbox.list({ query: { state: ['paused'] } }).nextItems();
-      assert.deepEqual(paused.map((s) => s.sandboxId), [other.sandboxId]);
+      assert.deepEqual(
+        paused.map((s) => s.sandboxId),
+        [other.sandboxId],
+      );
       const back = await Sandbox.connect(other.sandboxId);
       assert.equal((await back.getInfo()).state, 'running');
       assert.equal((await back.commands.run('cat /tmp/state')).stdout, 'kept\n');
-      assert.ok((await back.commands.list()).some((p) => p.pid === bg.pid), 'the process survived the pause');
+      assert.ok(
+        (await back.commands.list()).some((p) => p.pid === bg.pid),
+        'the process survived the pause',
+      );
     } finally {
       await other.kill();
     }
@@ -230,7 +253,10 @@ describe('e2b SDK (latest) against mitos', { timeout: 600_000 }, () => {
   });
 
   test('internet access that cannot be enforced is refused, not ignored', async () => {
-    await assert.rejects(Sandbox.create({ allowInternetAccess: true }), /allow_internet_access: true cannot be enforced/);
+    await assert.rejects(
+      Sandbox.create({ allowInternetAccess: true }),
+      /allow_internet_access: true cannot be enforced/,
+    );
     const offline = await Sandbox.create({ allowInternetAccess: false, timeoutMs: 60_000 });
     assert.equal((await offline.getInfo()).allowInternetAccess, false);
     await offline.kill();

@@ -36,7 +36,14 @@ describe('E2B surface: hostile tenants and inputs', { timeout: 600_000 }, () => 
       headers: { 'Content-Type': 'application/json', ...(key !== undefined && { 'X-API-KEY': key }) },
       ...(body !== undefined && { body: JSON.stringify(body) }),
     });
-  const envd = (sandboxId: string, token: string | undefined, method: string, path: string, body?: string, extra = {}) =>
+  const envd = (
+    sandboxId: string,
+    token: string | undefined,
+    method: string,
+    path: string,
+    body?: string,
+    extra = {},
+  ) =>
     send(live.url, {
       method,
       path: `/e2b${path}`,
@@ -66,12 +73,25 @@ describe('E2B surface: hostile tenants and inputs', { timeout: 600_000 }, () => 
   before(async () => {
     live = await liveServer({ apiKeys: [KEY_A, KEY_B, MITOS_KEY] });
     a = json(await control('POST', '/sandboxes', KEY_A, { templateID: 'base', timeout: 600 })) as unknown as Created;
-    b = json(await control('POST', '/sandboxes', KEY_B, { templateID: 'base', timeout: 600, network: { allowPublicTraffic: false } })) as unknown as Created;
+    b = json(
+      await control('POST', '/sandboxes', KEY_B, {
+        templateID: 'base',
+        timeout: 600,
+        network: { allowPublicTraffic: false },
+      }),
+    ) as unknown as Created;
     assert.match(a.sandboxID, /^[a-z0-9]+$/);
     assert.match(b.sandboxID, /^[a-z0-9]+$/);
-    const wrote = await envd(a.sandboxID, a.envdAccessToken, 'POST', '/files?path=/home/user/secret.txt', 'tenant-a-secret', {
-      'Content-Type': 'application/octet-stream',
-    });
+    const wrote = await envd(
+      a.sandboxID,
+      a.envdAccessToken,
+      'POST',
+      '/files?path=/home/user/secret.txt',
+      'tenant-a-secret',
+      {
+        'Content-Type': 'application/octet-stream',
+      },
+    );
     assert.equal(wrote.status, 200, wrote.body);
   });
   after(async () => {
@@ -97,10 +117,16 @@ describe('E2B surface: hostile tenants and inputs', { timeout: 600_000 }, () => 
       assert.equal(res.status, 404, `${method} ${path}: ${res.body}`);
     }
     const listed = JSON.parse((await control('GET', '/v2/sandboxes', KEY_B)).body) as { sandboxID: string }[];
-    assert.deepEqual(listed.map((s) => s.sandboxID), [b.sandboxID]);
+    assert.deepEqual(
+      listed.map((s) => s.sandboxID),
+      [b.sandboxID],
+    );
     const stillThere = await control('GET', `/sandboxes/${a.sandboxID}`, KEY_A);
     assert.equal(stillThere.status, 200);
-    rec.check(`${attempts.length} control-plane calls on A's sandbox with B's key`, '404, A untouched, B lists only its own');
+    rec.check(
+      `${attempts.length} control-plane calls on A's sandbox with B's key`,
+      '404, A untouched, B lists only its own',
+    );
   });
 
   test("B's envd token never opens A's sandbox, however A is named", async () => {
@@ -125,9 +151,16 @@ describe('E2B surface: hostile tenants and inputs', { timeout: 600_000 }, () => 
       }
     }
     // Without the sandbox header the token decides: B's token reaches B, never A.
-    const own = await send(live.url, { method: 'GET', path: '/e2b/files?path=/home/user/secret.txt', headers: { 'X-Access-Token': b.envdAccessToken } });
+    const own = await send(live.url, {
+      method: 'GET',
+      path: '/e2b/files?path=/home/user/secret.txt',
+      headers: { 'X-Access-Token': b.envdAccessToken },
+    });
     assert.equal(own.status, 404);
-    rec.check('envd calls naming A with B\'s token, no token, a forged token, an API key', '401; the token alone only reaches its own sandbox');
+    rec.check(
+      "envd calls naming A with B's token, no token, a forged token, an API key",
+      '401; the token alone only reaches its own sandbox',
+    );
   });
 
   test('signed file URLs open only the sandbox whose token signed them', async () => {
@@ -138,10 +171,16 @@ describe('E2B surface: hostile tenants and inputs', { timeout: 600_000 }, () => 
           .digest('base64')
           .replace(/=+$/, '')}`,
       );
-    const good = await send(live.url, { method: 'GET', path: `/files?path=/home/user/secret.txt&signature=${sign(a.envdAccessToken, '/home/user/secret.txt')}` });
+    const good = await send(live.url, {
+      method: 'GET',
+      path: `/files?path=/home/user/secret.txt&signature=${sign(a.envdAccessToken, '/home/user/secret.txt')}`,
+    });
     assert.equal(good.status, 200);
     assert.equal(good.body, 'tenant-a-secret');
-    const withB = await send(live.url, { method: 'GET', path: `/files?path=/home/user/secret.txt&signature=${sign(b.envdAccessToken, '/home/user/secret.txt')}` });
+    const withB = await send(live.url, {
+      method: 'GET',
+      path: `/files?path=/home/user/secret.txt&signature=${sign(b.envdAccessToken, '/home/user/secret.txt')}`,
+    });
     assert.notEqual(withB.body, 'tenant-a-secret', "B's signature must not read A's file");
     assert.equal(withB.status, 404, "B's signature reads B's own (absent) file");
     const expired = Math.floor(Date.now() / 1000) - 5;
@@ -162,19 +201,37 @@ describe('E2B surface: hostile tenants and inputs', { timeout: 600_000 }, () => 
   });
 
   test('/files paths cannot leave the sandbox', async () => {
-    assert.notEqual(readFileSync('/etc/hostname', 'utf8'), 'mitos\n', 'the host hostname differs from the sandbox placeholder');
+    assert.notEqual(
+      readFileSync('/etc/hostname', 'utf8'),
+      'mitos\n',
+      'the host hostname differs from the sandbox placeholder',
+    );
     const link = await runAs(a, 'ln -s / /home/user/rootlink && ln -s /proc/1/root /home/user/pid1root');
     assert.equal(link.status, 200);
-    for (const path of ['../../../../../../etc/hostname', '/home/user/../../../etc/hostname', 'rootlink/etc/hostname', 'pid1root/etc/hostname', '/proc/self/root/etc/hostname']) {
+    for (const path of [
+      '../../../../../../etc/hostname',
+      '/home/user/../../../etc/hostname',
+      'rootlink/etc/hostname',
+      'pid1root/etc/hostname',
+      '/proc/self/root/etc/hostname',
+    ]) {
       const res = await envd(a.sandboxID, a.envdAccessToken, 'GET', `/files?path=${encodeURIComponent(path)}`);
       rec.count('attacks');
       // Either the sandbox's own file (the template's placeholder, which the host's is not) or a refusal.
       if (res.status === 200) assert.equal(res.body, 'mitos\n', `${path} read the sandbox's own /etc/hostname`);
-      else assert.doesNotMatch(res.body, new RegExp(readFileSync('/etc/hostname', 'utf8').trim()), `${path}: ${res.body}`);
+      else
+        assert.doesNotMatch(res.body, new RegExp(readFileSync('/etc/hostname', 'utf8').trim()), `${path}: ${res.body}`);
     }
-    const up = await envd(a.sandboxID, a.envdAccessToken, 'POST', `/files?path=${encodeURIComponent('../../../../tmp/escaped-by-e2b')}`, 'x', {
-      'Content-Type': 'application/octet-stream',
-    });
+    const up = await envd(
+      a.sandboxID,
+      a.envdAccessToken,
+      'POST',
+      `/files?path=${encodeURIComponent('../../../../tmp/escaped-by-e2b')}`,
+      'x',
+      {
+        'Content-Type': 'application/octet-stream',
+      },
+    );
     assert.equal(up.status, 200, up.body);
     assert.equal((JSON.parse(up.body) as { path: string }[])[0]?.path, '/tmp/escaped-by-e2b');
     assert.equal(existsSync('/tmp/escaped-by-e2b'), false, 'nothing was written on the host');
@@ -194,7 +251,11 @@ describe('E2B surface: hostile tenants and inputs', { timeout: 600_000 }, () => 
       assert.equal(json(res).code, 401);
       assert.doesNotMatch(res.body, new RegExp(KEY_A));
     }
-    const bearerOnly = await send(live.url, { method: 'GET', path: '/e2b/v2/sandboxes', headers: { Authorization: `Bearer ${MITOS_KEY}` } });
+    const bearerOnly = await send(live.url, {
+      method: 'GET',
+      path: '/e2b/v2/sandboxes',
+      headers: { Authorization: `Bearer ${MITOS_KEY}` },
+    });
     assert.equal(bearerOnly.status, 401);
     rec.check('create with no, malformed, unknown and non-E2B keys; mitos bearer key on /e2b', '401 in E2B shape');
   });
@@ -204,9 +265,17 @@ describe('E2B surface: hostile tenants and inputs', { timeout: 600_000 }, () => 
     const res = await send(live.url, { method: 'GET', path: '/', headers: { Host: host } });
     rec.count('attacks');
     assert.equal(res.status, 403);
-    const withToken = await send(live.url, { method: 'GET', path: '/', headers: { Host: host, 'E2B-Traffic-Access-Token': b.trafficAccessToken ?? '' } });
+    const withToken = await send(live.url, {
+      method: 'GET',
+      path: '/',
+      headers: { Host: host, 'E2B-Traffic-Access-Token': b.trafficAccessToken ?? '' },
+    });
     assert.equal(withToken.status, 502, 'with the token the proxy reaches the (closed) port');
-    const withAs = await send(live.url, { method: 'GET', path: '/', headers: { Host: host, 'E2B-Traffic-Access-Token': 'x'.repeat(64) } });
+    const withAs = await send(live.url, {
+      method: 'GET',
+      path: '/',
+      headers: { Host: host, 'E2B-Traffic-Access-Token': 'x'.repeat(64) },
+    });
     assert.equal(withAs.status, 403);
     rec.check('port traffic to a sandbox created with allowPublicTraffic: false', '403 without its token');
   });

@@ -14,8 +14,8 @@ import { MitosError } from '@mitos/protocol';
 import type { Database } from 'better-sqlite3';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
-import type { AppEnv, RouteDeps } from './env.js';
 import { createE2bSurface } from './e2b/index.js';
+import type { AppEnv, RouteDeps } from './env.js';
 import { createErrorResponder } from './errors.js';
 import { ForwardRegistry } from './forwards.js';
 import { IdClaims } from './id-claims.js';
@@ -132,7 +132,14 @@ export function createApiServer(deps: AppDeps): ApiServer {
   );
   app.use('*', requestLogger(logger));
   // E2B-compatible surface (/e2b, its port hosts, signed file URLs), with its own credentials.
-  const e2b = createE2bSurface({ engine, db: deps.db, apiKeys, logger, maxTimeoutSeconds: routeDeps.maxExecTimeoutSeconds, domain: deps.e2bDomain });
+  const e2b = createE2bSurface({
+    engine,
+    db: deps.db,
+    apiKeys,
+    logger,
+    maxTimeoutSeconds: routeDeps.maxExecTimeoutSeconds,
+    domain: deps.e2bDomain,
+  });
   app.use('*', e2b.middleware);
   if (previewDomain) app.use('*', previewHostProxy(routeDeps, previewDomain));
   const auth = bearerAuth(apiKeys, deps.sandboxTokens);

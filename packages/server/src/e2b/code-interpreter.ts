@@ -70,7 +70,8 @@ export class CodeContexts {
 
   async create(sandboxId: string, languageIn: unknown, cwdIn: unknown): Promise<CodeContext> {
     const language = languageOf(languageIn);
-    if (language === 'bash') throw new MitosError('not_implemented', 'bash contexts are not kept; run bash cells without a context');
+    if (language === 'bash')
+      throw new MitosError('not_implemented', 'bash contexts are not kept; run bash cells without a context');
     const s = this.#of(sandboxId);
     for (const c of s.byId.values()) {
       if (c.language === language) {
@@ -81,7 +82,8 @@ export class CodeContexts {
       }
     }
     const cwd = typeof cwdIn === 'string' && cwdIn !== '' ? cwdIn : homeOf('user');
-    const chdir = language === 'python' ? `import os\nos.chdir(${JSON.stringify(cwd)})` : `process.chdir(${JSON.stringify(cwd)})`;
+    const chdir =
+      language === 'python' ? `import os\nos.chdir(${JSON.stringify(cwd)})` : `process.chdir(${JSON.stringify(cwd)})`;
     const out = await this.engine.runCode(sandboxId, { code: chdir, language, timeoutMs: 30_000 });
     if (out.error) throw new MitosError('invalid_request', `cannot use cwd ${cwd}: ${out.error.value}`);
     const context = { id: randomBytes(8).toString('hex'), language, cwd };
@@ -131,7 +133,10 @@ export function languageOf(value: unknown): string {
   if (value === undefined || value === null || value === '') return 'python';
   const language = typeof value === 'string' ? LANGUAGES[value.toLowerCase()] : undefined;
   if (language === undefined) {
-    throw new MitosError('not_implemented', `language ${JSON.stringify(value)} has no kernel here (python, javascript, typescript, bash)`);
+    throw new MitosError(
+      'not_implemented',
+      `language ${JSON.stringify(value)} has no kernel here (python, javascript, typescript, bash)`,
+    );
   }
   return language;
 }
@@ -181,7 +186,8 @@ export async function runCell(
       onStdout: (d) => send({ type: 'stdout', text: d.toString('utf8'), timestamp: now() }),
       onStderr: (d) => send({ type: 'stderr', text: d.toString('utf8'), timestamp: now() }),
     });
-    if (r.exitCode !== 0) send({ type: 'error', name: 'CommandExitError', value: `exit code ${r.exitCode}`, traceback: '' });
+    if (r.exitCode !== 0)
+      send({ type: 'error', name: 'CommandExitError', value: `exit code ${r.exitCode}`, traceback: '' });
     send({ type: 'number_of_executions', execution_count: contexts.nextExecutionCount(sandboxId, language) });
     return;
   }
@@ -205,8 +211,10 @@ export async function runCell(
     },
   });
   // An engine may report output only in the outcome: send what the callbacks did not.
-  if (outcome.stdout.length > sent.stdout) send({ type: 'stdout', text: outcome.stdout.subarray(sent.stdout).toString('utf8'), timestamp: now() });
-  if (outcome.stderr.length > sent.stderr) send({ type: 'stderr', text: outcome.stderr.subarray(sent.stderr).toString('utf8'), timestamp: now() });
+  if (outcome.stdout.length > sent.stdout)
+    send({ type: 'stdout', text: outcome.stdout.subarray(sent.stdout).toString('utf8'), timestamp: now() });
+  if (outcome.stderr.length > sent.stderr)
+    send({ type: 'stderr', text: outcome.stderr.subarray(sent.stderr).toString('utf8'), timestamp: now() });
   for (const r of outcome.results.slice(sent.results)) send(resultLine(r));
   if (outcome.error) {
     // Kernels report traceback lines with or without their newline; the SDK wants one string.

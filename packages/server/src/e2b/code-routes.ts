@@ -3,7 +3,7 @@
  * Errors are plain text with the status, which is what the SDK's extractError reads.
  */
 import { MitosError } from '@mitos/protocol';
-import { type Accounts } from './accounts.js';
+import type { Accounts } from './accounts.js';
 import { type CellPlan, type CodeContexts, planCell, runCell } from './code-interpreter.js';
 import type { E2bContext } from './context.js';
 import { readBody } from './control.js';

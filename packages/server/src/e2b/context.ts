@@ -60,7 +60,10 @@ export function timeoutSeconds(ctx: E2bContext, value: unknown, field: string, f
     throw new MitosError('invalid_request', `${field} must be a whole number of seconds >= 0`);
   }
   if (ctx.maxTimeoutSeconds > 0 && value > ctx.maxTimeoutSeconds) {
-    throw new MitosError('timeout_too_large', `${field} ${value}s is over the server's ceiling of ${ctx.maxTimeoutSeconds}s`);
+    throw new MitosError(
+      'timeout_too_large',
+      `${field} ${value}s is over the server's ceiling of ${ctx.maxTimeoutSeconds}s`,
+    );
   }
   return value;
 }

@@ -11,7 +11,7 @@ import { type E2bContext, ownedSandbox, timeoutSeconds } from './context.js';
 import { checkEnforceable, NewSandboxSchema } from './create-options.js';
 import { e2bErrorResponse } from './errors.js';
 import { listSandboxes } from './listing.js';
-import { domainFor, listedSandbox, sandboxDetail, sandboxMetric, sandboxRecord } from './shapes.js';
+import { domainFor, sandboxDetail, sandboxMetric, sandboxRecord } from './shapes.js';
 
 type Vars = { Variables: { tenant: string } };
 const MAX_BODY = 1024 * 1024;
@@ -20,7 +20,11 @@ const DEFAULT_TIMEOUT_S = 15;
 /** The SDKs' default sandbox timeout, used when a v2 connect resumes without one. */
 const DEFAULT_CONNECT_TIMEOUT_S = 300;
 /** Our template for each E2B template name; other names must be templates of ours. */
-const TEMPLATE_ALIASES: Record<string, string> = { base: 'base', 'code-interpreter-v1': 'python', 'code-interpreter': 'python' };
+const TEMPLATE_ALIASES: Record<string, string> = {
+  base: 'base',
+  'code-interpreter-v1': 'python',
+  'code-interpreter': 'python',
+};
 const BUILT_IN = new Set(['base', 'python', 'node']);
 
 /** Sandbox ids that satisfy E2B's `^[a-z0-9]+$`: 20 base-36 characters (~103 bits). */
@@ -44,9 +48,14 @@ async function resolveTemplate(engine: Engine, name: string): Promise<string> {
   const id = TEMPLATE_ALIASES[name] ?? name;
   if (engine.getTemplate(id)?.ready) return id;
   if (BUILT_IN.has(id)) return (await engine.ensureTemplate({ id })).id;
-  throw new MitosError('not_found', `template "${name}" not found`, {}, {
-    remediation: 'use base, code-interpreter-v1, or a template created on this server',
-  });
+  throw new MitosError(
+    'not_found',
+    `template "${name}" not found`,
+    {},
+    {
+      remediation: 'use base, code-interpreter-v1, or a template created on this server',
+    },
+  );
 }
 
 export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDomain: string | undefined): Hono<Vars> {
@@ -55,9 +64,14 @@ export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDoma
   app.onError((err) => e2bErrorResponse(err, ctx.logger, ctx.secrets));
   app.notFound((c) =>
     e2bErrorResponse(
-      new MitosError('not_implemented', `${c.req.method} ${c.req.path} is not served by mitos`, {}, {
-        remediation: 'see docs/e2b.md for the E2B endpoints mitos serves',
-      }),
+      new MitosError(
+        'not_implemented',
+        `${c.req.method} ${c.req.path} is not served by mitos`,
+        {},
+        {
+          remediation: 'see docs/e2b.md for the E2B endpoints mitos serves',
+        },
+      ),
       ctx.logger,
       ctx.secrets,
     ),
@@ -144,7 +158,12 @@ export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDoma
     const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
     const body = (await readBody(c.req.raw)) as { memory?: unknown };
     if (body.memory === false) {
-      throw new MitosError('not_implemented', 'filesystem-only pause is not supported', {}, { remediation: 'pause with memory kept (the default)' });
+      throw new MitosError(
+        'not_implemented',
+        'filesystem-only pause is not supported',
+        {},
+        { remediation: 'pause with memory kept (the default)' },
+      );
     }
     if (info.state === 'paused') return c.json({ code: 409, message: `sandbox ${row.id} is already paused` }, 409);
     await engine.pause(row.id);
@@ -169,10 +188,21 @@ export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDoma
   const connect = async (c: Context<Vars>) => {
     const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id') ?? '');
     const body = (await readBody(c.req.raw)) as { timeout?: unknown; memory?: unknown };
-    if (body.memory === false) throw new MitosError('not_implemented', 'resume by reboot is not supported', {}, { remediation: 'resume with memory (the default)' });
+    if (body.memory === false)
+      throw new MitosError(
+        'not_implemented',
+        'resume by reboot is not supported',
+        {},
+        { remediation: 'resume with memory (the default)' },
+      );
     const resumed = info.state === 'paused';
     // v2 may omit the timeout: a running sandbox keeps its deadline, a resumed one gets E2B's default.
-    const seconds = timeoutSeconds(ctx, body.timeout, 'timeout', resumed || engine.getDeadline(row.id) === null ? DEFAULT_CONNECT_TIMEOUT_S : 0);
+    const seconds = timeoutSeconds(
+      ctx,
+      body.timeout,
+      'timeout',
+      resumed || engine.getDeadline(row.id) === null ? DEFAULT_CONNECT_TIMEOUT_S : 0,
+    );
     if (resumed) {
       await engine.resume(row.id);
       ctx.events.add(row.id, 'sandbox resumed');
@@ -224,14 +254,27 @@ export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDoma
     const { row } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
     const events = logs(row.id);
     return c.json({
-      logs: events.map((e) => ({ timestamp: e.timestamp.toISOString(), line: `${e.message} ${JSON.stringify(e.fields)}` })),
-      logEntries: events.map((e) => ({ timestamp: e.timestamp.toISOString(), level: e.level, message: e.message, fields: e.fields })),
+      logs: events.map((e) => ({
+        timestamp: e.timestamp.toISOString(),
+        line: `${e.message} ${JSON.stringify(e.fields)}`,
+      })),
+      logEntries: events.map((e) => ({
+        timestamp: e.timestamp.toISOString(),
+        level: e.level,
+        message: e.message,
+        fields: e.fields,
+      })),
     });
   });
   app.get('/v2/sandboxes/:id/logs', (c) => {
     const { row } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
     return c.json({
-      logs: logs(row.id).map((e) => ({ timestamp: e.timestamp.toISOString(), level: e.level, message: e.message, fields: e.fields })),
+      logs: logs(row.id).map((e) => ({
+        timestamp: e.timestamp.toISOString(),
+        level: e.level,
+        message: e.message,
+        fields: e.fields,
+      })),
     });
   });
 
@@ -239,20 +282,39 @@ export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDoma
     ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
     const body = (await readBody(c.req.raw)) as { allowOut?: unknown[]; allow_internet_access?: unknown };
     if ((Array.isArray(body.allowOut) && body.allowOut.length > 0) || body.allow_internet_access === true) {
-      throw new MitosError('not_implemented', 'egress cannot be opened on this server', {}, {
-        remediation: 'sandboxes have no internet access yet; only deny rules hold',
-      });
+      throw new MitosError(
+        'not_implemented',
+        'egress cannot be opened on this server',
+        {},
+        {
+          remediation: 'sandboxes have no internet access yet; only deny rules hold',
+        },
+      );
     }
     return c.body(null, 204);
   });
 
   // Template builds and snapshots map onto a template builder this server does not have yet.
   const noBuilder = () => {
-    throw new MitosError('not_implemented', 'template builds and snapshots are not supported yet', {}, {
-      remediation: 'use the built-in templates (base, code-interpreter-v1); custom templates need the template builder',
-    });
+    throw new MitosError(
+      'not_implemented',
+      'template builds and snapshots are not supported yet',
+      {},
+      {
+        remediation:
+          'use the built-in templates (base, code-interpreter-v1); custom templates need the template builder',
+      },
+    );
   };
-  for (const path of ['/templates', '/templates/*', '/v2/templates', '/v2/templates/*', '/v3/templates', '/snapshots', '/sandboxes/:id/snapshots']) {
+  for (const path of [
+    '/templates',
+    '/templates/*',
+    '/v2/templates',
+    '/v2/templates/*',
+    '/v3/templates',
+    '/snapshots',
+    '/sandboxes/:id/snapshots',
+  ]) {
     app.all(path, noBuilder);
   }
   return app;

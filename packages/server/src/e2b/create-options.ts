@@ -30,7 +30,10 @@ export const NewSandboxSchema = z.object({
   metadata: StringMap.nullish(),
   envVars: StringMap.nullish(),
   mcp: z.record(z.string(), z.unknown()).nullish(),
-  iam: z.object({ tokens: z.record(z.string(), z.unknown()).optional() }).passthrough().nullish(),
+  iam: z
+    .object({ tokens: z.record(z.string(), z.unknown()).optional() })
+    .passthrough()
+    .nullish(),
   volumeMounts: z.array(z.unknown()).nullish(),
 });
 
@@ -48,14 +51,21 @@ export function checkEnforceable(body: NewSandbox): { publicTraffic: boolean; in
   if (body.allow_internet_access === true) refuse('allow_internet_access: true cannot be enforced', EGRESS_REMEDIATION);
   const net = body.network ?? {};
   if ((net.allowOut?.length ?? 0) > 0) refuse('network.allowOut cannot be enforced', EGRESS_REMEDIATION);
-  if (net.egressProxy !== undefined && net.egressProxy !== null) refuse('network.egressProxy is not supported', EGRESS_REMEDIATION);
+  if (net.egressProxy !== undefined && net.egressProxy !== null)
+    refuse('network.egressProxy is not supported', EGRESS_REMEDIATION);
   if (net.maskRequestHost !== undefined) refuse('network.maskRequestHost is not supported', 'leave it unset');
-  if (net.rules !== undefined && Object.keys(net.rules).length > 0) refuse('network.rules are not supported', EGRESS_REMEDIATION);
+  if (net.rules !== undefined && Object.keys(net.rules).length > 0)
+    refuse('network.rules are not supported', EGRESS_REMEDIATION);
   if (body.autoPause === true || body.autoResume?.enabled === true) {
-    refuse('auto-pause and auto-resume are not supported', 'leave onTimeout/autoPause unset; pause explicitly with sandbox.pause()');
+    refuse(
+      'auto-pause and auto-resume are not supported',
+      'leave onTimeout/autoPause unset; pause explicitly with sandbox.pause()',
+    );
   }
-  if (body.mcp !== undefined && body.mcp !== null) refuse('MCP gateways are not supported', 'create the sandbox without mcp');
-  if (body.iam?.tokens && Object.keys(body.iam.tokens).length > 0) refuse('workload identity is not supported', 'leave iam unset');
+  if (body.mcp !== undefined && body.mcp !== null)
+    refuse('MCP gateways are not supported', 'create the sandbox without mcp');
+  if (body.iam?.tokens && Object.keys(body.iam.tokens).length > 0)
+    refuse('workload identity is not supported', 'leave iam unset');
   if ((body.volumeMounts?.length ?? 0) > 0) refuse('volume mounts are not supported', 'leave volumeMounts unset');
   // denyOut needs nothing: all egress is denied already, so every deny rule holds.
   return { publicTraffic: net.allowPublicTraffic ?? true, internet: body.allow_internet_access ?? null };

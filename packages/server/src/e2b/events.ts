@@ -15,7 +15,12 @@ export interface SandboxEvent {
 export class SandboxEvents {
   readonly #bySandbox = new Map<string, SandboxEvent[]>();
 
-  add(sandboxId: string, message: string, fields: Record<string, string> = {}, level: SandboxEvent['level'] = 'info'): void {
+  add(
+    sandboxId: string,
+    message: string,
+    fields: Record<string, string> = {},
+    level: SandboxEvent['level'] = 'info',
+  ): void {
     let list = this.#bySandbox.get(sandboxId);
     if (list === undefined) {
       list = [];

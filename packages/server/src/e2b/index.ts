@@ -79,7 +79,12 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
   const contexts = new CodeContexts(engine);
   const control = controlPlane(ctx, accounts, options.domain);
 
-  const router = createConnectRouter({ connect: true, grpc: false, grpcWeb: false, jsonOptions: { ignoreUnknownFields: true } });
+  const router = createConnectRouter({
+    connect: true,
+    grpc: false,
+    grpcWeb: false,
+    jsonOptions: { ignoreUnknownFields: true },
+  });
   router.service(Process, processService(ctx, accounts, processes));
   router.service(Filesystem, filesystemService(ctx, accounts, watchers));
   const rpc = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
@@ -95,11 +100,20 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
     contexts.forget(id);
   });
 
-  const envdCall = (sandboxId: string, req: Request, account = accountFrom(req.headers.get('authorization'))): EnvdCall => {
+  const envdCall = (
+    sandboxId: string,
+    req: Request,
+    account = accountFrom(req.headers.get('authorization')),
+  ): EnvdCall => {
     const { row, info } = liveE2bSandbox(ctx, sandboxId);
     requireRunning(info);
     const keepalive = Number(req.headers.get(KEEPALIVE_HEADER) ?? '0');
-    return { sandboxId, account, envVars: row.envVars, keepaliveSeconds: Number.isFinite(keepalive) && keepalive > 0 ? keepalive : 0 };
+    return {
+      sandboxId,
+      account,
+      envVars: row.envVars,
+      keepaliveSeconds: Number.isFinite(keepalive) && keepalive > 0 ? keepalive : 0,
+    };
   };
 
   async function sandboxTraffic(c: Context<AppEnv>, path: string, url: URL): Promise<Response> {
@@ -108,26 +122,42 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
     const fromToken = ctx.credentials.sandboxOfEnvdToken(token);
     const named = req.headers.get('e2b-sandbox-id') ?? fromToken;
     const port = Number(req.headers.get('e2b-sandbox-port') ?? ENVD_PORT);
-    if (named === undefined || named === null) throw new MitosError('unauthorized', 'no sandbox named (E2b-Sandbox-Id header or X-Access-Token)');
+    if (named === undefined || named === null)
+      throw new MitosError('unauthorized', 'no sandbox named (E2b-Sandbox-Id header or X-Access-Token)');
     c.set('sandboxId', named);
     if (port === ENVD_PORT) {
       if (path === '/files' && url.searchParams.has('signature')) {
         const id = sandboxOfSignedRequest(ctx, url, req.method, [named]);
-        return envdRest(ctx, accounts, envdCall(id, req, accountFrom(null, url.searchParams.get('username'))), path, req);
+        return envdRest(
+          ctx,
+          accounts,
+          envdCall(id, req, accountFrom(null, url.searchParams.get('username'))),
+          path,
+          req,
+        );
       }
       // envd traffic needs the sandbox's own token: another sandbox's token never opens it.
-      if (fromToken !== named) throw new MitosError('unauthorized', 'missing or invalid X-Access-Token for this sandbox');
+      if (fromToken !== named)
+        throw new MitosError('unauthorized', 'missing or invalid X-Access-Token for this sandbox');
       const handler = rpc.get(path);
       if (handler !== undefined) return connectCall(handler, req, envdCall(named, req));
-      return envdRest(ctx, accounts, envdCall(named, req, accountFrom(req.headers.get('authorization'), url.searchParams.get('username'))), path, req);
+      return envdRest(
+        ctx,
+        accounts,
+        envdCall(named, req, accountFrom(req.headers.get('authorization'), url.searchParams.get('username'))),
+        path,
+        req,
+      );
     }
     if (port === CODE_INTERPRETER_PORT) {
       // The code interpreter SDK sends X-Access-Token on /execute only; elsewhere E2B's traffic rule holds.
-      if (token !== undefined && fromToken !== named) throw new MitosError('unauthorized', 'invalid X-Access-Token for this sandbox');
+      if (token !== undefined && fromToken !== named)
+        throw new MitosError('unauthorized', 'invalid X-Access-Token for this sandbox');
       if (token === undefined) checkTraffic(ctx, named, req);
       return codeInterpreterRoute(ctx, accounts, contexts, envdCall(named, req, 'user'), path, req);
     }
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new MitosError('invalid_request', 'E2b-Sandbox-Port is not a port');
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new MitosError('invalid_request', 'E2b-Sandbox-Port is not a port');
     return proxyToPort(ctx, c, named, port, `${path}${url.search}`);
   }
 

@@ -27,7 +27,8 @@ function statesFilter(c: Context, version: 'v1' | 'v2'): Set<string> {
   if (version === 'v1') return new Set(['running']);
   const raw = (c.req.queries('state') ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
   for (const s of raw) {
-    if (s !== 'running' && s !== 'paused') throw new MitosError('invalid_request', `unknown state ${JSON.stringify(s)}`);
+    if (s !== 'running' && s !== 'paused')
+      throw new MitosError('invalid_request', `unknown state ${JSON.stringify(s)}`);
   }
   return new Set(raw.length > 0 ? raw : ['running', 'paused']);
 }
@@ -38,12 +39,14 @@ export function listSandboxes(c: Context<{ Variables: { tenant: string } }>, ctx
   const template = c.req.query('template');
   const startedAfterRaw = c.req.query('startedAfter');
   const startedAfter = startedAfterRaw ? Date.parse(startedAfterRaw) : undefined;
-  if (startedAfter !== undefined && Number.isNaN(startedAfter)) throw new MitosError('invalid_request', 'startedAfter is not a date-time');
+  if (startedAfter !== undefined && Number.isNaN(startedAfter))
+    throw new MitosError('invalid_request', 'startedAfter is not a date-time');
   const order = c.req.query('order') ?? 'desc';
   if (order !== 'asc' && order !== 'desc') throw new MitosError('invalid_request', 'order must be asc or desc');
   const limitRaw = c.req.query('limit');
   const limit = limitRaw === undefined ? MAX_LIMIT : Number(limitRaw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new MitosError('invalid_request', `limit must be 1..${MAX_LIMIT}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+    throw new MitosError('invalid_request', `limit must be 1..${MAX_LIMIT}`);
 
   const matching = ctx.store
     .listByOwner(c.get('tenant'))
@@ -66,6 +69,7 @@ export function listSandboxes(c: Context<{ Variables: { tenant: string } }>, ctx
   const page = version === 'v1' ? matching : matching.slice(start, start + limit);
   const next = version === 'v2' ? matching[start + limit] : undefined;
   if (next !== undefined) c.header('X-Next-Token', next.row.id);
-  if (states.has('running')) c.header('X-Total-Running', String(matching.filter((m) => m.info.state !== 'paused').length));
+  if (states.has('running'))
+    c.header('X-Total-Running', String(matching.filter((m) => m.info.state !== 'paused').length));
   return c.json(page.map(({ row, info }) => listedSandbox(ctx, row, info)));
 }

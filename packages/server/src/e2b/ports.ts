@@ -4,8 +4,9 @@
  * public traffic: the unguessable sandbox id is the address; a sandbox created with
  * `allowPublicTraffic: false` also needs its `E2B-Traffic-Access-Token`.
  */
-import type { Context } from 'hono';
+
 import { MitosError } from '@mitos/protocol';
+import type { Context } from 'hono';
 import type { AppEnv } from '../env.js';
 import { exchangeWithGuest } from '../preview/proxy-http.js';
 import { relayUpgrade } from '../preview/proxy-ws.js';
@@ -28,13 +29,24 @@ export function checkTraffic(ctx: E2bContext, sandboxId: string, req: Request): 
   const { row } = liveE2bSandbox(ctx, sandboxId);
   if (row.publicTraffic) return;
   if (!ctx.credentials.verifyTrafficToken(sandboxId, req.headers.get('e2b-traffic-access-token') ?? undefined)) {
-    throw new MitosError('forbidden', 'this sandbox takes port traffic only with its traffic access token', {}, {
-      remediation: 'send the E2B-Traffic-Access-Token header (sandbox.trafficAccessToken)',
-    });
+    throw new MitosError(
+      'forbidden',
+      'this sandbox takes port traffic only with its traffic access token',
+      {},
+      {
+        remediation: 'send the E2B-Traffic-Access-Token header (sandbox.trafficAccessToken)',
+      },
+    );
   }
 }
 
-export async function proxyToPort(ctx: E2bContext, c: Context<AppEnv>, sandboxId: string, port: number, path: string): Promise<Response> {
+export async function proxyToPort(
+  ctx: E2bContext,
+  c: Context<AppEnv>,
+  sandboxId: string,
+  port: number,
+  path: string,
+): Promise<Response> {
   const { info } = liveE2bSandbox(ctx, sandboxId);
   requireRunning(info);
   checkTraffic(ctx, sandboxId, c.req.raw);
@@ -60,5 +72,10 @@ export async function proxyToPort(ctx: E2bContext, c: Context<AppEnv>, sandboxId
 
 /** E2B answers 502 when nothing listens on the port; clients read that as "port not open". */
 function notListening(sandboxId: string, port: number, cause: unknown): MitosError {
-  return new MitosError('not_found', `nothing answered on port ${port} in sandbox "${sandboxId}"`, {}, { status: 502, cause });
+  return new MitosError(
+    'not_found',
+    `nothing answered on port ${port} in sandbox "${sandboxId}"`,
+    {},
+    { status: 502, cause },
+  );
 }

@@ -8,13 +8,27 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { MitosError } from '@mitos/protocol';
 import type { E2bContext } from './context.js';
 
-export function fileSignature(path: string, operation: 'read' | 'write', user: string, token: string, expiration?: number): string {
-  const raw = expiration === undefined ? `${path}:${operation}:${user}:${token}` : `${path}:${operation}:${user}:${token}:${expiration}`;
+export function fileSignature(
+  path: string,
+  operation: 'read' | 'write',
+  user: string,
+  token: string,
+  expiration?: number,
+): string {
+  const raw =
+    expiration === undefined
+      ? `${path}:${operation}:${user}:${token}`
+      : `${path}:${operation}:${user}:${token}:${expiration}`;
   return `v1_${createHash('sha256').update(raw).digest('base64').replace(/=+$/, '')}`;
 }
 
 /** The sandbox a signed request opens (checked against `candidates`), or a refusal. */
-export function sandboxOfSignedRequest(ctx: E2bContext, url: URL, method: string, candidates: readonly string[]): string {
+export function sandboxOfSignedRequest(
+  ctx: E2bContext,
+  url: URL,
+  method: string,
+  candidates: readonly string[],
+): string {
   const signature = url.searchParams.get('signature') ?? '';
   const expirationRaw = url.searchParams.get('signature_expiration');
   const expiration = expirationRaw === null || expirationRaw === '' ? undefined : Number(expirationRaw);

@@ -110,7 +110,8 @@ function diff(before: Snapshot, after: Snapshot, root: string): WatchEvent[] {
       events.push({ name, type: EventType.CREATE, path, stat });
       // inotify reports a new file's content as a write after its create; envd clients expect both.
       if (stat.kind === 'file' && stat.size > 0) events.push({ name, type: EventType.WRITE, path, stat });
-    }    else if (old.size !== stat.size || old.mtimeMs !== stat.mtimeMs) events.push({ name, type: EventType.WRITE, path, stat });
+    } else if (old.size !== stat.size || old.mtimeMs !== stat.mtimeMs)
+      events.push({ name, type: EventType.WRITE, path, stat });
     else if (old.mode !== stat.mode) events.push({ name, type: EventType.CHMOD, path, stat });
   }
   for (const name of before.keys()) {

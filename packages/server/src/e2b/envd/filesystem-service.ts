@@ -2,13 +2,14 @@
  * envd's `filesystem.Filesystem` service over the engine's file API. Paths resolve against the
  * call's account home; directories the default user makes are the user's.
  */
+
+import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { ServiceImpl } from '@connectrpc/connect';
 import type { FileStat } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import { type Accounts, resolvePath } from '../accounts.js';
 import type { E2bContext } from '../context.js';
 import { toConnectError } from '../errors.js';
-import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Filesystem, WatchDirResponseSchema } from '../gen/filesystem/filesystem_pb.js';
 import { DirWatcher, type WatchEvent } from './dir-watcher.js';
 import { joinPath, makeDirAs, moveAs, toEntryInfo } from './entries.js';
@@ -19,7 +20,11 @@ import { type PollingWatchers, toFilesystemEvent } from './watchers.js';
 
 const MAX_LIST_DEPTH = 64;
 
-export function filesystemService(ctx: E2bContext, accounts: Accounts, watchers: PollingWatchers): ServiceImpl<typeof Filesystem> {
+export function filesystemService(
+  ctx: E2bContext,
+  accounts: Accounts,
+  watchers: PollingWatchers,
+): ServiceImpl<typeof Filesystem> {
   const { engine } = ctx;
   const guard =
     <Req, Res>(fn: (req: Req, call: EnvdCall) => Promise<Res>) =>
@@ -32,7 +37,8 @@ export function filesystemService(ctx: E2bContext, accounts: Accounts, watchers:
         throw toConnectError(err, ctx.logger);
       }
     };
-  const statOf = async (call: EnvdCall, path: string) => toEntryInfo(path, await engine.files.stat(call.sandboxId, path));
+  const statOf = async (call: EnvdCall, path: string) =>
+    toEntryInfo(path, await engine.files.stat(call.sandboxId, path));
 
   return {
     stat: guard(async (req, call) => ({ entry: await statOf(call, resolvePath(call.account, req.path)) })),
@@ -95,7 +101,8 @@ export function filesystemService(ctx: E2bContext, accounts: Accounts, watchers:
           root,
           req.recursive,
           (events: WatchEvent[]) => {
-            for (const e of events) queue.push({ event: { case: 'filesystem', value: toFilesystemEvent(e, req.includeEntry) } });
+            for (const e of events)
+              queue.push({ event: { case: 'filesystem', value: toFilesystemEvent(e, req.includeEntry) } });
           },
           (err) => queue.end(toConnectError(err, ctx.logger)),
         );
@@ -104,7 +111,9 @@ export function filesystemService(ctx: E2bContext, accounts: Accounts, watchers:
       }
       try {
         yield { event: { case: 'start', value: {} } };
-        yield* queue.drain(hctx.signal, call.keepaliveSeconds * 1000, () => ({ event: { case: 'keepalive', value: {} } }));
+        yield* queue.drain(hctx.signal, call.keepaliveSeconds * 1000, () => ({
+          event: { case: 'keepalive', value: {} },
+        }));
       } finally {
         watcher.stop();
       }

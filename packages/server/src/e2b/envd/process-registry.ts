@@ -31,7 +31,10 @@ export class E2bProcesses {
   }
 
   /** The pid a selector names (a pid, or the tag given at start). */
-  resolve(sandboxId: string, selector: { case: 'pid'; value: number } | { case: 'tag'; value: string } | { case: undefined }): number {
+  resolve(
+    sandboxId: string,
+    selector: { case: 'pid'; value: number } | { case: 'tag'; value: string } | { case: undefined },
+  ): number {
     if (selector.case === 'pid') return selector.value;
     if (selector.case === 'tag') {
       for (const p of this.#bySandbox.get(sandboxId)?.values() ?? []) if (p.tag === selector.value) return p.pid;

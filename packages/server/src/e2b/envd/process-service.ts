@@ -3,13 +3,14 @@
  * call's account through `setpriv`; a client that disconnects leaves its process running
  * (E2B's `disconnect()` semantics), and Connect re-attaches with the output kept so far.
  */
+
+import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import type { ExecResult, ProcessHandle } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import { type Accounts, accountEnv, asAccount, homeOf, resolvePath } from '../accounts.js';
 import type { E2bContext } from '../context.js';
 import { toConnectError } from '../errors.js';
-import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Process, ProcessEventSchema, ProcessSelector } from '../gen/process/process_pb.js';
 import { EventQueue } from './output-queue.js';
 import type { E2bProcesses } from './process-registry.js';
@@ -47,19 +48,30 @@ export function processService(
     return handle;
   };
 
-  async function* follow(call: EnvdCall, handle: ProcessHandle, pty: boolean, signal: AbortSignal): AsyncGenerator<EventInit> {
+  async function* follow(
+    call: EnvdCall,
+    handle: ProcessHandle,
+    pty: boolean,
+    signal: AbortSignal,
+  ): AsyncGenerator<EventInit> {
     const queue = new EventQueue<EventInit>();
     yield { event: { event: { case: 'start', value: { pid: handle.pid } } } };
     const unsubscribe = handle.subscribe({
-      onStdout: (d) => queue.push({ event: { event: { case: 'data', value: { output: { case: pty ? 'pty' : 'stdout', value: d } } } } }),
-      onStderr: (d) => queue.push({ event: { event: { case: 'data', value: { output: { case: 'stderr', value: d } } } } }),
+      onStdout: (d) =>
+        queue.push({
+          event: { event: { case: 'data', value: { output: { case: pty ? 'pty' : 'stdout', value: d } } } },
+        }),
+      onStderr: (d) =>
+        queue.push({ event: { event: { case: 'data', value: { output: { case: 'stderr', value: d } } } } }),
       onExit: (r) => {
         queue.push({ event: { event: { case: 'end', value: endEvent(r) } } });
         queue.end();
       },
     });
     try {
-      yield* queue.drain(signal, call.keepaliveSeconds * 1000, () => ({ event: { event: { case: 'keepalive', value: {} } } }));
+      yield* queue.drain(signal, call.keepaliveSeconds * 1000, () => ({
+        event: { event: { case: 'keepalive', value: {} } },
+      }));
     } finally {
       unsubscribe();
     }
@@ -91,7 +103,8 @@ export function processService(
         call = callOf(hctx);
         await accounts.ready(call.sandboxId);
         const config = req.process;
-        if (config === undefined || config.cmd === '') throw new MitosError('invalid_request', 'process.cmd is required');
+        if (config === undefined || config.cmd === '')
+          throw new MitosError('invalid_request', 'process.cmd is required');
         const cwd = config.cwd ? resolvePath(call.account, config.cwd) : homeOf(call.account);
         const size = req.pty?.size;
         handle = await ctx.engine.startProcess(call.sandboxId, {
@@ -111,9 +124,13 @@ export function processService(
           tag: req.tag,
           pty,
         });
-        ctx.events.add(call.sandboxId, 'process started', { pid: String(handle.pid), cmd: config.args.at(-1) ?? config.cmd });
+        ctx.events.add(call.sandboxId, 'process started', {
+          pid: String(handle.pid),
+          cmd: config.args.at(-1) ?? config.cmd,
+        });
         handle.wait().then(
-          (r) => ctx.events.add(call.sandboxId, 'process ended', { pid: String(handle.pid), exit_code: String(r.exitCode) }),
+          (r) =>
+            ctx.events.add(call.sandboxId, 'process ended', { pid: String(handle.pid), exit_code: String(r.exitCode) }),
           () => {},
         );
       } catch (err) {
@@ -166,7 +183,8 @@ export function processService(
 
     sendSignal: guarded(ctx, async (req, hctx) => {
       const call = callOf(hctx);
-      if (req.signal !== 9 && req.signal !== 15) throw new MitosError('invalid_request', 'signal must be SIGKILL or SIGTERM');
+      if (req.signal !== 9 && req.signal !== 15)
+        throw new MitosError('invalid_request', 'signal must be SIGKILL or SIGTERM');
       const pid = registry.resolve(call.sandboxId, req.process?.selector ?? { case: undefined });
       await ctx.engine.signalProcess(call.sandboxId, pid, req.signal);
       return {};

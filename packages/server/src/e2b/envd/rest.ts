@@ -14,7 +14,13 @@ import type { EnvdCall } from './request.js';
 /** Largest upload accepted in one request. */
 export const MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
 
-export async function envdRest(ctx: E2bContext, accounts: Accounts, call: EnvdCall, path: string, req: Request): Promise<Response> {
+export async function envdRest(
+  ctx: E2bContext,
+  accounts: Accounts,
+  call: EnvdCall,
+  path: string,
+  req: Request,
+): Promise<Response> {
   const url = new URL(req.url);
   if (path === '/health' && req.method === 'GET') return new Response(null, { status: 204 });
   await accounts.ready(call.sandboxId);
@@ -58,13 +64,19 @@ async function download(ctx: E2bContext, call: EnvdCall, url: URL, req: Request)
 async function upload(ctx: E2bContext, call: EnvdCall, url: URL, req: Request): Promise<Response> {
   for (const name of req.headers.keys()) {
     if (name.toLowerCase().startsWith('x-metadata-')) {
-      throw new MitosError('not_implemented', 'file metadata (X-Metadata-* headers) is not stored by this server', {}, {
-        remediation: 'write the file without metadata',
-      });
+      throw new MitosError(
+        'not_implemented',
+        'file metadata (X-Metadata-* headers) is not stored by this server',
+        {},
+        {
+          remediation: 'write the file without metadata',
+        },
+      );
     }
   }
   const declared = Number(req.headers.get('content-length') ?? '0');
-  if (declared > MAX_UPLOAD_BYTES) throw new MitosError('body_too_large', `uploads are at most ${MAX_UPLOAD_BYTES} bytes`);
+  if (declared > MAX_UPLOAD_BYTES)
+    throw new MitosError('body_too_large', `uploads are at most ${MAX_UPLOAD_BYTES} bytes`);
   const queryPath = url.searchParams.get('path');
   const type = req.headers.get('content-type') ?? '';
   const files: { path: string; data: Buffer }[] = [];
@@ -75,7 +87,8 @@ async function upload(ctx: E2bContext, call: EnvdCall, url: URL, req: Request): 
       const target = queryPath ?? value.name;
       files.push({ path: resolvePath(call.account, target), data: Buffer.from(await value.arrayBuffer()) });
     }
-    if (queryPath !== null && files.length > 1) throw new MitosError('invalid_request', 'a path query names one file; send one part');
+    if (queryPath !== null && files.length > 1)
+      throw new MitosError('invalid_request', 'a path query names one file; send one part');
   } else {
     if (queryPath === null) throw new MitosError('invalid_request', 'path is required for an octet-stream upload');
     let data = Buffer.from(await req.arrayBuffer());
@@ -91,11 +104,16 @@ async function upload(ctx: E2bContext, call: EnvdCall, url: URL, req: Request): 
   if (files.length === 0) throw new MitosError('invalid_request', 'no file in the upload');
   const written = [];
   for (const f of files) {
-    if (f.data.length > MAX_UPLOAD_BYTES) throw new MitosError('body_too_large', `uploads are at most ${MAX_UPLOAD_BYTES} bytes`);
+    if (f.data.length > MAX_UPLOAD_BYTES)
+      throw new MitosError('body_too_large', `uploads are at most ${MAX_UPLOAD_BYTES} bytes`);
     if (f.path === '/') throw new MitosError('invalid_request', 'cannot write to /');
     await ctx.engine.files.write(call.sandboxId, f.path, f.data);
     if (call.account === 'user') await giveToUser(ctx.engine, call.sandboxId, f.path);
-    written.push({ name: f.path.slice(parentOf(f.path).length + (parentOf(f.path) === '/' ? 0 : 1)), type: 'file', path: f.path });
+    written.push({
+      name: f.path.slice(parentOf(f.path).length + (parentOf(f.path) === '/' ? 0 : 1)),
+      type: 'file',
+      path: f.path,
+    });
   }
   return Response.json(written);
 }

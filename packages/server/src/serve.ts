@@ -24,6 +24,8 @@ export interface ServeOptions {
   previewTtlSeconds?: number;
   /** `--preview-domain`: host-form preview URLs under `<id>.preview.<domain>`. */
   previewDomain?: string;
+  /** `--e2b-domain`: the domain E2B SDKs build sandbox hosts on; default from each request's Host. */
+  e2bDomain?: string;
   /** Templates to build (or take from cache) before the server starts answering. */
   prebuild?: string[];
   /** `--warm-pool`: launched sandboxes kept ready per template; default 2, 0 disables. */
@@ -65,6 +67,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     defaultLifetimeSeconds: options.defaultLifetimeSeconds,
     previewTtlSeconds: options.previewTtlSeconds,
     previewDomain: options.previewDomain,
+    e2bDomain: options.e2bDomain,
     logger,
   });
   logger.info(

@@ -12,6 +12,7 @@ interface ServeFlags {
   defaultLifetimeSeconds?: number;
   previewTtlSeconds?: number;
   previewDomain?: string;
+  e2bDomain?: string;
   warmPool?: number;
   engine?: 'linux' | 'microvm';
 }
@@ -55,6 +56,10 @@ export function registerServe(program: Command): void {
       '--preview-domain <domain>',
       'serve previews as https://<id>.preview.<domain>/ (default: <server>/preview/<token>/)',
     )
+    .option(
+      '--e2b-domain <domain>',
+      'the domain E2B SDKs build sandbox hosts on (<port>-<id>.<domain>; default: the host the client used)',
+    )
     .action(
       action(async (ctx) => {
         const o = ctx.cmd.opts<ServeFlags>();
@@ -71,6 +76,7 @@ export function registerServe(program: Command): void {
           defaultLifetimeSeconds: o.defaultLifetimeSeconds,
           previewTtlSeconds: o.previewTtlSeconds,
           previewDomain: o.previewDomain,
+          e2bDomain: o.e2bDomain,
           warmPoolSize: o.warmPool,
           engine: o.engine,
         });

@@ -64,6 +64,9 @@ const KEEPALIVE_HEADER = 'keepalive-ping-interval';
 
 export function createE2bSurface(options: E2bOptions): E2bSurface {
   const { engine, logger } = options;
+  if (options.domain !== undefined && !/^[a-z0-9.-]+(:\d+)?$/i.test(options.domain)) {
+    throw new MitosError('invalid_request', `e2bDomain ${JSON.stringify(options.domain)} is not a host (no scheme or path)`);
+  }
   const ctx: E2bContext = {
     engine,
     store: new E2bSandboxStore(options.db),

@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import * as v2_7 from 'e2b-2-7';
 import * as v2_14 from 'e2b-2-14';
 import * as v2_15 from 'e2b-2-15';
 import * as v2_27 from 'e2b-2-27';
-import * as v2_7 from 'e2b-2-7';
 import { type E2bServer, e2bServer, useE2bEnvironment } from './fixtures.js';
 
 type Sdk = typeof v2_27;
@@ -31,7 +31,10 @@ describe('older e2b SDK releases against mitos', { timeout: 600_000 }, () => {
   for (const [version, sdk, defaultsToInternet] of VERSIONS) {
     test(`e2b ${version}: create, run, files, list, connect, kill`, async () => {
       if (defaultsToInternet) {
-        await assert.rejects(sdk.Sandbox.create({ timeoutMs: 60_000 }), /allow_internet_access: true cannot be enforced/);
+        await assert.rejects(
+          sdk.Sandbox.create({ timeoutMs: 60_000 }),
+          /allow_internet_access: true cannot be enforced/,
+        );
       }
       const sb = await sdk.Sandbox.create({ timeoutMs: 60_000, allowInternetAccess: false, metadata: { version } });
       try {
@@ -46,7 +49,10 @@ describe('older e2b SDK releases against mitos', { timeout: 600_000 }, () => {
         assert.equal(await sb.files.read('/home/user/from-sdk.txt'), `written by ${version}`);
         assert.ok((await sb.files.list('/home/user')).some((e) => e.name === 'from-sdk.txt'));
         const listed = await sdk.Sandbox.list({ query: { metadata: { version } } }).nextItems();
-        assert.deepEqual(listed.map((s) => s.sandboxId), [sb.sandboxId]);
+        assert.deepEqual(
+          listed.map((s) => s.sandboxId),
+          [sb.sandboxId],
+        );
         const again = await sdk.Sandbox.connect(sb.sandboxId);
         assert.equal((await again.commands.run('cat from-sdk.txt')).stdout, `written by ${version}`);
       } finally {

@@ -65,7 +65,10 @@ const KEEPALIVE_HEADER = 'keepalive-ping-interval';
 export function createE2bSurface(options: E2bOptions): E2bSurface {
   const { engine, logger } = options;
   if (options.domain !== undefined && !/^[a-z0-9.-]+(:\d+)?$/i.test(options.domain)) {
-    throw new MitosError('invalid_request', `e2bDomain ${JSON.stringify(options.domain)} is not a host (no scheme or path)`);
+    throw new MitosError(
+      'invalid_request',
+      `e2bDomain ${JSON.stringify(options.domain)} is not a host (no scheme or path)`,
+    );
   }
   const ctx: E2bContext = {
     engine,

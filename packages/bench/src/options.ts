@@ -3,7 +3,7 @@
  * @module
  */
 
-export const SECTIONS = ['tti', 'exec', 'runcode', 'fork', 'density', 'peers'] as const;
+export const SECTIONS = ['tti', 'exec', 'runcode', 'fork', 'density', 'e2b', 'peers'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 /** How many runs each measurement takes. Full sizes fit a few minutes on 2 cores. */

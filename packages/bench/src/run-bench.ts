@@ -12,13 +12,14 @@ import type { Contender } from './peers/contender.js';
 import { setupPeers } from './peers/index.js';
 import type { Recorder } from './results.js';
 import { runDensity } from './sections/density.js';
+import { e2bContender } from './sections/e2b-contender.js';
 import { runExec } from './sections/exec.js';
 import { runFork } from './sections/fork.js';
 import { mitosContender } from './sections/mitos-contenders.js';
 import { runRunCode } from './sections/run-code.js';
 import { runStartup } from './sections/startup.js';
 
-const MITOS_SECTIONS: readonly SectionName[] = ['tti', 'exec', 'runcode', 'fork', 'density'];
+const MITOS_SECTIONS: readonly SectionName[] = ['tti', 'exec', 'runcode', 'fork', 'density', 'e2b'];
 const DEFAULT_ENGINE_LABEL = 'Linux driver (namespaces + btrfs)';
 
 /** Runs the selected sections into `rec`; returns the label of the engine that was measured. */
@@ -60,6 +61,7 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
     }
     const contenders: Contender[] = [];
     if (env && sections.has('tti')) contenders.push(mitosContender(env, 'echo'), mitosContender(env, 'python'));
+    if (env && sections.has('e2b')) contenders.push(e2bContender(env));
     if (sections.has('peers')) {
       const peers = await setupPeers(rec);
       cleanups.push(peers.close);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AuthenticationError, CommandExitError, NotFoundError, Sandbox, SandboxNotFoundError, TimeoutError } from 'e2b';
-import { type E2bServer, e2bServer, useE2bEnvironment } from './fixtures.js';
+import { type E2bServer, e2bServer, TEST_KEY, useE2bEnvironment } from './fixtures.js';
 import { getViaHost } from './http-get.js';
 
 describe('e2b SDK (latest) against mitos', { timeout: 600_000 }, () => {
@@ -196,6 +196,20 @@ describe('e2b SDK (latest) against mitos', { timeout: 600_000 }, () => {
     );
     const none = await Sandbox.list({ query: { metadata: { suite: 'other' } } }).nextItems();
     assert.deepEqual(none, []);
+  });
+
+  test('metrics and logs', async () => {
+    const [m] = await sb.getMetrics();
+    assert.ok(m, 'one sample');
+    assert.equal(m.cpuCount, 1);
+    assert.ok(m.memUsed > 0 && m.memUsed <= m.memTotal, `memory ${m.memUsed}/${m.memTotal}`);
+    const res = await fetch(`${live.e2bUrl}/v2/sandboxes/${sb.sandboxId}/logs`, { headers: { 'X-API-KEY': TEST_KEY } });
+    const { logs } = (await res.json()) as { logs: { message: string; fields: Record<string, string> }[] };
+    assert.equal(logs[0]?.message, 'sandbox created');
+    assert.ok(
+      logs.some((l) => l.message === 'process ended' && l.fields.exit_code === '7'),
+      'the failed command is logged',
+    );
   });
 
   test('pause, list as paused, connect resumes with memory kept', async () => {

@@ -16,6 +16,8 @@ export interface BenchEnv {
   url: string;
   /** A key made for this run only; the server accepts nothing else. */
   apiKey: string;
+  /** The run's key for the E2B surface (`e2b_<hex>`), configured alongside `apiKey`. */
+  e2bApiKey: string;
   engine: LinuxEngine;
   stateDir: string;
   cgroupParent: string;
@@ -30,6 +32,7 @@ export async function startBenchEnv(warmPoolSize: number): Promise<BenchEnv> {
   const cgroupParent = `mitos-bench-${basename(stateDir).slice(-6)}`;
   const db = openDatabase(join(stateDir, 'mitos.db'));
   const apiKey = `bench-${randomBytes(16).toString('hex')}`;
+  const e2bApiKey = `e2b_${randomBytes(20).toString('hex')}`;
   let engine: LinuxEngine | undefined;
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
   let closing: Promise<void> | undefined;
@@ -57,7 +60,7 @@ export async function startBenchEnv(warmPoolSize: number): Promise<BenchEnv> {
     // The default logger writes a JSON line per request, which would be thousands of lines here.
     const logger = createLogger();
     logger.level = 'silent';
-    server = await startServer({ engine, db, host: '127.0.0.1', port: 0, apiKeys: [apiKey], logger });
+    server = await startServer({ engine, db, host: '127.0.0.1', port: 0, apiKeys: [apiKey, e2bApiKey], logger });
   } catch (err) {
     await close();
     throw err;
@@ -65,6 +68,7 @@ export async function startBenchEnv(warmPoolSize: number): Promise<BenchEnv> {
   return {
     url: server.url,
     apiKey,
+    e2bApiKey,
     engine,
     stateDir,
     cgroupParent,

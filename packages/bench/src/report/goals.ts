@@ -46,6 +46,17 @@ const GOALS: readonly GoalSpec[] = [
     },
   },
   {
+    id: 'goal.e2b.tti',
+    label: "E2B SDK: Sandbox.create() to first commands.run('echo hi')",
+    target: '<= 15 ms median',
+    check: atMost('e2b.tti.echo', 15, 'ms'),
+    bound: (l) => {
+      const [create, run] = ['e2b.tti.echo.create', 'e2b.tti.echo.firstRun'].map((id) => l.median(id));
+      if (create === undefined || run === undefined) return unmeasured(l, 'e2b.tti.echo');
+      return `Sandbox.create() ${ms(create)} (warm-pool take + deadline + user account started in the background), then the first commands.run ${ms(run)} (waits for the account, then a Connect server stream)`;
+    },
+  },
+  {
     id: 'goal.exec',
     label: 'exec round trip',
     target: '<= 3 ms median',

@@ -19,6 +19,12 @@ export const PUBLISHED: readonly PublishedFigure[] = [
     source: 'ComputeSDK published benchmarks (not reachable offline; no numbers quoted here)',
   },
   {
+    system: 'E2B (hosted Firecracker microVMs)',
+    figure: 'sandbox start',
+    value: '~150 ms',
+    source: 'the figure commonly quoted for E2B (e.g. third-party integration docs); E2B publishes no method',
+  },
+  {
     system: 'seed system (bare metal)',
     figure: 'warm activate',
     value: '~27 ms',

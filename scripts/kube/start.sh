@@ -9,8 +9,9 @@
 # --apply files/directories are applied in order once the apiserver is up (CRDs first, so the
 # garbage collector starts with them known); CRDs are waited on until Established.
 # When everything is up, DIR/ready appears holding JSON: the server URL and kubeconfig paths
-# for three identities (admin; mitos-controller and mitos-node service-account users, so RBAC
-# from the manifests is exercised). Ports are chosen free.
+# for four identities (admin; mitos-controller and mitos-node service-account users; and
+# sandbox-user, bound in namespace default to the mitos-sandbox-user role when the manifests
+# define it), so RBAC from the manifests is exercised. Ports are chosen free.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -68,11 +69,13 @@ admin_token=$(token)
 controller_token=$(token)
 node_token=$(token)
 gc_token=$(token)
+user_token=$(token)
 {
   echo "$admin_token,admin,admin,system:masters"
   echo "$controller_token,system:serviceaccount:mitos-system:mitos-controller,mitos-controller,\"system:serviceaccounts,system:serviceaccounts:mitos-system,system:authenticated\""
   echo "$node_token,system:serviceaccount:mitos-system:mitos-node,mitos-node,\"system:serviceaccounts,system:serviceaccounts:mitos-system,system:authenticated\""
   echo "$gc_token,system:kube-controller-manager,kcm,system:masters"
+  echo "$user_token,sandbox-user,sandbox-user,system:authenticated"
 } >"$pki/tokens.csv"
 chmod 600 "$pki/tokens.csv"
 
@@ -97,6 +100,7 @@ kubeconfig "$dir/admin.kubeconfig" admin "$admin_token"
 kubeconfig "$dir/controller.kubeconfig" mitos-controller "$controller_token"
 kubeconfig "$dir/node.kubeconfig" mitos-node "$node_token"
 kubeconfig "$dir/gc.kubeconfig" kube-controller-manager "$gc_token"
+kubeconfig "$dir/user.kubeconfig" sandbox-user "$user_token"
 kubectl=("$bin/kubectl" --kubeconfig "$dir/admin.kubeconfig")
 
 log "etcd on 127.0.0.1:$etcd_client"
@@ -142,6 +146,11 @@ done
 if "${kubectl[@]}" get crd -o name 2>/dev/null | grep -q .; then
   "${kubectl[@]}" wait --for condition=established --timeout 60s crd --all >&2
 fi
+# An SDK user holds only what the applied manifests grant SDK users, in namespace default.
+if "${kubectl[@]}" get clusterrole mitos-sandbox-user >/dev/null 2>&1; then
+  "${kubectl[@]}" create rolebinding sandbox-user --clusterrole mitos-sandbox-user --user sandbox-user \
+    --namespace default >/dev/null
+fi
 
 log "kube-controller-manager (garbage collector only)"
 "$bin/kube-controller-manager" --kubeconfig "$dir/gc.kubeconfig" \
@@ -152,7 +161,7 @@ pids+=($!)
 cat >"$dir/ready.tmp" <<JSON
 {"server":"$server","dir":"$dir","bin":"$bin",
  "kubeconfig":"$dir/admin.kubeconfig","controllerKubeconfig":"$dir/controller.kubeconfig",
- "nodeKubeconfig":"$dir/node.kubeconfig"}
+ "nodeKubeconfig":"$dir/node.kubeconfig","userKubeconfig":"$dir/user.kubeconfig"}
 JSON
 mv "$dir/ready.tmp" "$dir/ready"
 log "ready: KUBECONFIG=$dir/admin.kubeconfig"

@@ -38,5 +38,9 @@ export function tokenSecretName(handleName: string): string {
 /** On SandboxForks: the claim they copy, so the claim's finalizer can find them by label. */
 export const LABEL_SOURCE_CLAIM = 'mitos.run/source-claim';
 
-/** On SandboxForks: comma-separated children their holders have terminated. */
-export const ANNOTATION_RELEASED_CHILDREN = 'mitos.run/released';
+/**
+ * On fork-child SandboxClaims: the SandboxFork that made them. The claim reconciler leaves such
+ * a claim to the fork reconciler (its sandbox is a live copy, not taken from the pool); what makes
+ * a claim a child is the fork's controller ownerReference, the label is for listing.
+ */
+export const LABEL_FORK = 'mitos.run/fork';

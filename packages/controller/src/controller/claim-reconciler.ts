@@ -6,7 +6,8 @@
  * status write with phase Ready, endpoint, node and sandboxID, which is what the SDK waits for.
  * While Ready: node health and `spec.timeout`. Finished claims are deleted after their TTL.
  * Deletion (the SDK's terminate) releases the sandbox, the token Secret and the claim's forks
- * before the finalizer goes.
+ * before the finalizer goes. Fork children are claims too (fork-children.ts): this reconciler
+ * watches and releases them like any other, but never provisions one.
  * @module
  */
 import { ANNOTATION_CAPACITY_PENDING_SINCE, API_VERSION, FINALIZER_CLAIM, LABEL_SOURCE_CLAIM } from '../api/group.js';
@@ -23,6 +24,7 @@ import type { AcquireResult } from '../node/node-sandboxes.js';
 import { setCondition } from './conditions.js';
 import type { ControllerContext, ReconcileResult } from './context.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizers.js';
+import { isForkChild } from './fork-children.js';
 import { finishedTtlExpiry, lifetimeExpiry } from './lifetime.js';
 import { NodeCallError } from './node-client.js';
 import { chooseClaimNode, eligibleNodes } from './placement.js';
@@ -42,6 +44,8 @@ export async function reconcileClaim(
   const phase = claim.status?.phase || 'Pending';
   if (phase === 'Failed' || phase === 'Terminated') return expireFinished(ctx, claim);
   if (phase === 'Ready') return watchReady(ctx, claim);
+  // A fork child's sandbox is a copy its fork makes (fork-reconciler.ts), never one from the pool.
+  if (isForkChild(claim)) return {};
   return provision(ctx, claim);
 }
 

@@ -1,14 +1,15 @@
 /**
  * SandboxFork reconciliation (crd-v1.md 10.3, raw-node path): N live copies of a Ready claim's
- * sandbox, created on the source's node. Each child gets a name `<fork>-fork-<i>`, its own
- * token Secret owned by the fork, and a Ready entry in `status.forks`.
+ * sandbox, created on the source's node. Child `<fork>-fork-<i>` is a SandboxClaim the fork
+ * controls (fork-children.ts), with its own token Secret, and an entry in `status.forks`.
  *
- * Children have no API object of their own, so the SDK ends one by adding its name to the
- * fork's `mitos.run/released` annotation; the fork is deleted once every child is released.
- * Deleting the fork (or its source claim) terminates the children through the finalizer.
+ * An entry's phase tells where the child is: `Pending` (claim made, no sandbox yet), `Ready`,
+ * `Failed` (its claim failed), or `Terminated` (its claim was deleted: the child is never made
+ * again). Deleting a child's claim ends that child; the fork goes once all its children have.
+ * Deleting the fork (or its source claim) ends the children through the finalizer.
  * @module
  */
-import { ANNOTATION_RELEASED_CHILDREN, FINALIZER_FORK, LABEL_SOURCE_CLAIM } from '../api/group.js';
+import { FINALIZER_FORK, LABEL_FORK, LABEL_SOURCE_CLAIM } from '../api/group.js';
 import type { ForkInfo, SandboxClaim, SandboxFork, SandboxForkStatus } from '../api/v1alpha1/index.js';
 import { SANDBOX_CLAIMS, SANDBOX_FORKS } from '../kube/resources.js';
 import { sandboxIdFor } from '../util/ids.js';
@@ -16,21 +17,16 @@ import { ownerOf } from './claim-reconciler.js';
 import { findCondition, setCondition } from './conditions.js';
 import type { ControllerContext, ReconcileResult } from './context.js';
 import { hasFinalizer } from './finalizers.js';
-import { NodeCallError } from './node-client.js';
-import { deleteTokenSecret, ensureTokenSecret } from './token-secret.js';
+import { createChildClaim, forkChildName, forkOfChild, markChildReady, readChildClaim } from './fork-children.js';
+import { type NodeApi, NodeCallError } from './node-client.js';
+import type { NodeView } from './nodes.js';
+import { ensureTokenSecret } from './token-secret.js';
 
-export function forkChildName(fork: string, index: number): string {
-  return `${fork}-fork-${index}`;
-}
-
-export function releasedChildren(fork: SandboxFork): Set<string> {
-  const raw = fork.metadata.annotations?.[ANNOTATION_RELEASED_CHILDREN] ?? '';
-  return new Set(
-    raw
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== ''),
-  );
+/** A child whose claim is live and still needs its sandbox. */
+interface Starting {
+  entry: ForkInfo;
+  claim: SandboxClaim;
+  token: string;
 }
 
 export async function reconcileFork(ctx: ControllerContext, namespace: string, name: string): Promise<ReconcileResult> {
@@ -84,76 +80,156 @@ export async function reconcileFork(ctx: ControllerContext, namespace: string, n
     );
   }
   fork = await adopt(ctx, fork, source);
-
-  const released = releasedChildren(fork);
-  const wanted = Array.from({ length: fork.spec.replicas }, (_, i) => forkChildName(name, i)).filter(
-    (c) => !released.has(c),
-  );
-  if (wanted.length === 0) {
-    await ctx.kube.delete(SANDBOX_FORKS, namespace, name);
-    return {};
-  }
   const node = ctx.nodes().find((n) => n.name === nodeName);
   if (!node?.healthy)
     return writeForkStatus(ctx, fork, notReady(ctx, fork, 'NodeLost', `node ${nodeName} is not healthy`), 2_000);
   const api = ctx.nodeApi(node);
 
-  const keep: ForkInfo[] = [];
-  for (const child of status.forks ?? []) {
-    if (!released.has(child.name)) {
-      keep.push(child);
-      continue;
-    }
-    await api.terminate(child.sandboxID);
-    await deleteTokenSecret(ctx.kube, namespace, child.name);
+  const { entries, starting, taken, added } = await followChildren(ctx, fork, source, node, api);
+  if (added) {
+    // Recorded before any sandbox exists, so a child whose claim is deleted from here on is
+    // known to have been made and is not made again.
+    status = summarize({ ...status, forks: entries });
+    fork = { ...fork, status: await patchForkStatus(ctx, fork, status) };
   }
-  const missing = wanted.filter((c) => !keep.some((k) => k.name === c));
-  if (missing.length > 0) {
-    const children = [];
-    for (const child of missing) {
-      const token = await ensureTokenSecret(
-        ctx.kube,
-        { namespace, handle: child, endpoint: node.sandboxEndpoint, owner: ownerOf(fork, 'SandboxFork') },
-        ctx.mintToken,
-      );
-      children.push({ name: child, id: sandboxIdFor(child), token });
-    }
+  if (starting.length > 0) {
     try {
-      const made = await api.fork({
-        namespace,
-        fork: name,
-        source: sourceId,
-        children: children.map(({ id, token }) => ({ id, token })),
-      });
-      for (const [i, child] of children.entries()) {
-        keep.push({
-          name: child.name,
-          sandboxID: child.id,
-          endpoint: node.sandboxEndpoint,
-          node: node.name,
-          phase: 'Ready',
-          forkTimeMicros: Math.round((made[i]?.forkTimeMs ?? 0) * 1000),
-        });
-      }
+      await startChildren(ctx, api, fork, source, starting);
       status.checkpointTime = new Date(ctx.now()).toISOString();
     } catch (err) {
       if (!(err instanceof NodeCallError)) throw err;
       const reason =
         err.code === 'not_found' ? 'SourceNotReady' : err.code === 'capacity_exhausted' ? 'NoCapacity' : 'ForkFailed';
-      status = { ...status, forks: keep, readyForks: keep.length, totalForks: keep.length };
+      status = summarize({ ...status, forks: entries });
       return writeForkStatus(ctx, fork, withReady(ctx, status, 'False', reason, err.message), 2_000);
     }
   }
-  keep.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
-  const ready = keep.filter((k) => k.phase === 'Ready').length;
-  status = { ...status, forks: keep, readyForks: ready, totalForks: keep.length };
-  const complete = ready >= wanted.length;
+  status = summarize({ ...status, forks: entries });
+  if (entries.length >= fork.spec.replicas && entries.every((e) => e.phase === 'Terminated')) {
+    // Every child has been terminated through its claim: nothing is left for the fork to hold.
+    await ctx.kube.delete(SANDBOX_FORKS, namespace, name);
+    const deleting = await ctx.kube.get<SandboxFork>(SANDBOX_FORKS, namespace, name);
+    return deleting ? finalizeFork(ctx, deleting) : {};
+  }
+  if (taken.length > 0) {
+    const message = `claim(s) ${taken.join(', ')} exist and are not children of this fork; delete or rename them`;
+    return writeForkStatus(ctx, fork, withReady(ctx, status, 'False', 'ChildNameTaken', message), 5_000);
+  }
+  const ended = entries.filter((e) => e.phase === 'Terminated').length;
+  const complete = status.readyForks + ended >= fork.spec.replicas;
+  const message = `${status.readyForks}/${fork.spec.replicas} forks ready${ended > 0 ? `, ${ended} terminated` : ''}`;
   return writeForkStatus(
     ctx,
     fork,
-    withReady(ctx, status, complete ? 'True' : 'False', 'ForksCreated', `${ready}/${wanted.length} forks ready`),
+    withReady(ctx, status, complete ? 'True' : 'False', 'ForksCreated', message),
     complete ? undefined : 1_000,
   );
+}
+
+/**
+ * Brings each child's entry in line with its claim, and makes the claims of children that have
+ * none yet. Returns the entries (in child order), the children that still need a sandbox, and
+ * the names that someone else's claim occupies.
+ */
+async function followChildren(
+  ctx: ControllerContext,
+  fork: SandboxFork,
+  source: SandboxClaim,
+  node: NodeView,
+  api: NodeApi,
+): Promise<{ entries: ForkInfo[]; starting: Starting[]; taken: string[]; added: boolean }> {
+  const name = fork.metadata.name ?? '';
+  const recorded = new Map((fork.status?.forks ?? []).map((e) => [e.name, { ...e }]));
+  const names = new Set([
+    ...recorded.keys(),
+    ...Array.from({ length: fork.spec.replicas }, (_, i) => forkChildName(name, i)),
+  ]);
+  const entries: ForkInfo[] = [];
+  const starting: Starting[] = [];
+  const taken: string[] = [];
+  let added = false;
+  for (const child of names) {
+    let entry = recorded.get(child);
+    if (entry?.phase === 'Terminated') {
+      entries.push(entry);
+      continue;
+    }
+    let found = await readChildClaim(ctx, fork, child);
+    if (!entry && found.state === 'gone') found = await createChildClaim(ctx, fork, source, child, node.name);
+    if (!entry && found.state === 'taken') {
+      taken.push(child);
+      continue;
+    }
+    if (!entry) {
+      entry = {
+        name: child,
+        sandboxID: sandboxIdFor(child),
+        endpoint: node.sandboxEndpoint,
+        node: node.name,
+        phase: 'Pending',
+      };
+      added = true;
+    }
+    entries.push(entry);
+    if (found.state !== 'live') {
+      // Its claim was deleted (the claim's finalizer ended the sandbox; ending it here too covers
+      // a sandbox that appeared after that), or the name now belongs to another claim.
+      if (entry.node === node.name) await api.terminate(entry.sandboxID);
+      entry.phase = 'Terminated';
+      added = true;
+      continue;
+    }
+    const claimPhase = found.claim.status?.phase;
+    if (claimPhase === 'Failed' || claimPhase === 'Terminated') {
+      entry.phase = claimPhase;
+      continue;
+    }
+    if (entry.phase === 'Ready') continue;
+    const token = await ensureTokenSecret(
+      ctx.kube,
+      {
+        namespace: fork.metadata.namespace ?? '',
+        handle: child,
+        endpoint: node.sandboxEndpoint,
+        owner: ownerOf(found.claim),
+      },
+      ctx.mintToken,
+    );
+    starting.push({ entry, claim: found.claim, token });
+  }
+  entries.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+  return { entries, starting, taken, added };
+}
+
+/** Forks the source into every starting child at once, then makes each child's claim Ready. */
+async function startChildren(
+  ctx: ControllerContext,
+  api: NodeApi,
+  fork: SandboxFork,
+  source: SandboxClaim,
+  starting: Starting[],
+): Promise<void> {
+  const made = await api.fork({
+    namespace: fork.metadata.namespace ?? '',
+    fork: fork.metadata.name ?? '',
+    source: source.status?.sandboxID ?? '',
+    children: starting.map(({ entry, token }) => ({ id: entry.sandboxID, token })),
+  });
+  for (const [i, { entry, claim }] of starting.entries()) {
+    entry.forkTimeMicros = Math.round((made[i]?.forkTimeMs ?? 0) * 1000);
+    if (await markChildReady(ctx, claim, entry, source.metadata.name ?? '')) {
+      entry.phase = 'Ready';
+    } else {
+      // The claim was deleted while its sandbox was being made.
+      await api.terminate(entry.sandboxID);
+      entry.phase = 'Terminated';
+    }
+  }
+}
+
+function summarize(status: SandboxForkStatus): SandboxForkStatus {
+  const forks = status.forks ?? [];
+  return { ...status, readyForks: forks.filter((f) => f.phase === 'Ready').length, totalForks: forks.length };
 }
 
 /** Labels the fork with its source and makes the source its owner, and adds our finalizer. */
@@ -179,9 +255,18 @@ async function finalizeFork(ctx: ControllerContext, fork: SandboxFork): Promise<
   if (!hasFinalizer(fork, FINALIZER_FORK)) return {};
   const { namespace = '', name = '' } = fork.metadata;
   for (const child of fork.status?.forks ?? []) {
+    if (child.phase === 'Terminated') continue;
     const node = ctx.nodes().find((n) => n.name === child.node);
     if (node?.healthy) await ctx.nodeApi(node).terminate(child.sandboxID);
-    await deleteTokenSecret(ctx.kube, namespace, child.name);
+  }
+  // The garbage collector would delete the children's claims once the fork is gone; deleting
+  // them here does not wait for it. Each claim's finalizer then removes its token Secret.
+  const children = await ctx.kube.list<SandboxClaim>(SANDBOX_CLAIMS, namespace, {
+    labelSelector: `${LABEL_FORK}=${name}`,
+  });
+  for (const claim of children.items) {
+    if (forkOfChild(claim)?.uid === fork.metadata.uid && !claim.metadata.deletionTimestamp)
+      await ctx.kube.delete(SANDBOX_CLAIMS, namespace, claim.metadata.name ?? '');
   }
   await ctx.kube.patch(SANDBOX_FORKS, namespace, name, {
     metadata: {
@@ -216,6 +301,16 @@ async function writeForkStatus(
   status: SandboxForkStatus,
   requeueAfterMs?: number,
 ): Promise<ReconcileResult> {
+  await patchForkStatus(ctx, fork, status);
+  return requeueAfterMs === undefined ? {} : { requeueAfterMs };
+}
+
+/** Merge-patches the status subresource unless nothing would change; returns the status now held. */
+async function patchForkStatus(
+  ctx: ControllerContext,
+  fork: SandboxFork,
+  status: SandboxForkStatus,
+): Promise<SandboxForkStatus> {
   if (JSON.stringify(fork.status ?? {}) !== JSON.stringify(status)) {
     await ctx.kube.patch(
       SANDBOX_FORKS,
@@ -225,5 +320,5 @@ async function writeForkStatus(
       { status: true },
     );
   }
-  return requeueAfterMs === undefined ? {} : { requeueAfterMs };
+  return status;
 }

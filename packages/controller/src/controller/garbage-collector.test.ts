@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SandboxClaim } from '../api/v1alpha1/index.js';
-import { SANDBOX_CLAIMS } from '../kube/resources.js';
+import type { SandboxClaim, SandboxFork } from '../api/v1alpha1/index.js';
+import { SANDBOX_CLAIMS, SANDBOX_FORKS } from '../kube/resources.js';
 import { ReconcileFixture } from '../testing/reconcile-fixture.js';
 import { reconcileClaim } from './claim-reconciler.js';
+import { reconcileFork } from './fork-reconciler.js';
 import { collectGarbage } from './garbage-collector.js';
 
 describe('garbage collector', () => {
@@ -55,5 +56,27 @@ describe('garbage collector', () => {
     const after = await f.kube.get<SandboxClaim>(SANDBOX_CLAIMS, 'default', 'c1');
     assert.equal(after?.status?.phase, 'Failed');
     assert.equal(after?.status?.conditions?.[0]?.reason, 'OrphanReaped');
+  });
+
+  it("terminates a fork's sandbox once its child claim is gone, even while the fork lasts", async () => {
+    const f = new ReconcileFixture();
+    const node = f.addNode('n1');
+    await f.createPool('p1');
+    await f.prepareTemplates();
+    await f.createClaim('src', 'p1');
+    await reconcileClaim(f.ctx, 'default', 'src');
+    await f.kube.create<SandboxFork>(SANDBOX_FORKS, {
+      metadata: { name: 'fk', namespace: 'default' },
+      spec: { sourceRef: { name: 'src' }, replicas: 2 },
+    });
+    await reconcileFork(f.ctx, 'default', 'fk');
+    const [lost, kept] = (await f.kube.get<SandboxFork>(SANDBOX_FORKS, 'default', 'fk'))?.status?.forks ?? [];
+    // The claim vanishes without its finalizer running (as if removed by hand).
+    await f.kube.patch(SANDBOX_CLAIMS, 'default', lost?.name ?? '', { metadata: { finalizers: null } });
+    await f.kube.delete(SANDBOX_CLAIMS, 'default', lost?.name ?? '');
+    f.clock = Date.now() + 120_000;
+    const report = await collectGarbage(f.ctx, () => [], 60_000);
+    assert.deepEqual(report.terminated, [`n1/${lost?.sandboxID}`]);
+    assert.ok(node.engine.ids().includes(kept?.sandboxID ?? ''));
   });
 });

@@ -1,13 +1,16 @@
 /**
  * The periodic sweep (crd-v1.md 10.5): sandboxes on a node that no live object accounts for
- * are terminated once they are old enough not to be mid-creation, and Ready claims whose
- * sandbox has vanished from their node are failed rather than left pointing at nothing.
+ * (for a fork's sandbox: its child claim) are terminated once they are old enough not to be
+ * mid-creation, and Ready claims whose sandbox has vanished from their node are failed rather
+ * than left pointing at nothing.
  * Caches only nominate; every verdict is confirmed with a fresh GET.
  * @module
  */
+import { LABEL_FORK } from '../api/group.js';
 import type { SandboxClaim, SandboxFork, SandboxPool } from '../api/v1alpha1/index.js';
 import { SANDBOX_CLAIMS, SANDBOX_FORKS, SANDBOX_POOLS } from '../kube/resources.js';
 import type { SandboxOwner } from '../node/ledger.js';
+import { sandboxIdFor } from '../util/ids.js';
 import { setCondition } from './conditions.js';
 import type { ControllerContext } from './context.js';
 import { NodeCallError, type NodeSandboxRecord } from './node-client.js';
@@ -37,7 +40,7 @@ export async function collectGarbage(
     }
     for (const record of records) {
       if (now - Date.parse(record.createdAt) < minAgeMs) continue;
-      if (await ownerExists(ctx, record.owner)) continue;
+      if (await ownerExists(ctx, record)) continue;
       await api.terminate(record.id);
       report.terminated.push(`${node.name}/${record.id}`);
       ctx.log.info({ node: node.name, sandbox: record.id, owner: record.owner }, 'terminated orphan sandbox');
@@ -53,15 +56,29 @@ export async function collectGarbage(
   return report;
 }
 
-async function ownerExists(ctx: ControllerContext, owner: SandboxOwner): Promise<boolean> {
+async function ownerExists(ctx: ControllerContext, record: NodeSandboxRecord): Promise<boolean> {
+  const owner = record.owner;
   switch (owner.kind) {
     case 'claim':
       return (await ctx.kube.get<SandboxClaim>(SANDBOX_CLAIMS, owner.namespace, owner.claim)) !== undefined;
     case 'fork':
-      return (await ctx.kube.get<SandboxFork>(SANDBOX_FORKS, owner.namespace, owner.fork)) !== undefined;
+      return forkChildExists(ctx, owner, record.id);
     case 'warm':
       return (await ctx.kube.get<SandboxPool>(SANDBOX_POOLS, owner.namespace, owner.pool)) !== undefined;
   }
+}
+
+/** A fork's sandbox is accounted for by its child claim (fork-children.ts), while the fork lasts. */
+async function forkChildExists(
+  ctx: ControllerContext,
+  owner: Extract<SandboxOwner, { kind: 'fork' }>,
+  id: string,
+): Promise<boolean> {
+  if (!(await ctx.kube.get<SandboxFork>(SANDBOX_FORKS, owner.namespace, owner.fork))) return false;
+  const children = await ctx.kube.list<SandboxClaim>(SANDBOX_CLAIMS, owner.namespace, {
+    labelSelector: `${LABEL_FORK}=${owner.fork}`,
+  });
+  return children.items.some((c) => c.status?.sandboxID === id || sandboxIdFor(c.metadata.name ?? '') === id);
 }
 
 async function markLost(ctx: ControllerContext, cached: SandboxClaim): Promise<boolean> {

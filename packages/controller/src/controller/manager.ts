@@ -1,8 +1,8 @@
 /**
  * The controller process: leader election, then informers feeding one rate-limited work queue
  * per kind, workers running the reconcilers, and the periodic garbage collection. Events are
- * mapped to the keys that may need work (a claim change also wakes its pool and its forks; a
- * node change wakes every pool and every unfinished claim).
+ * mapped to the keys that may need work (a claim change also wakes its pool or, for a fork
+ * child, its fork, and the forks of it; a node change wakes every pool and every unfinished claim).
  * @module
  */
 import { hostname } from 'node:os';
@@ -17,6 +17,7 @@ import { WorkQueue } from '../kube/work-queue.js';
 import { randomHex } from '../util/ids.js';
 import { reconcileClaim } from './claim-reconciler.js';
 import type { ControllerContext, Logger, ReconcileResult } from './context.js';
+import { forkOfChild, isForkChild } from './fork-children.js';
 import { reconcileFork } from './fork-reconciler.js';
 import { collectGarbage } from './garbage-collector.js';
 import { HttpNodeApi, type NodeApi } from './node-client.js';
@@ -103,7 +104,9 @@ async function lead(options: ControllerOptions, signal: AbortSignal): Promise<vo
   pools.onChange((_e, pool) => poolQueue.add(objectKey(pool)));
   claims.onChange((_e, claim) => {
     claimQueue.add(objectKey(claim));
-    poolQueue.add(`${claim.metadata.namespace}/${claim.spec.poolRef.name}`);
+    const parent = forkOfChild(claim);
+    if (parent) forkQueue.add(`${claim.metadata.namespace}/${parent.name}`);
+    else poolQueue.add(`${claim.metadata.namespace}/${claim.spec.poolRef.name}`);
     for (const fork of forks.list()) {
       if (fork.metadata.namespace === claim.metadata.namespace && fork.spec.sourceRef.name === claim.metadata.name) {
         forkQueue.add(objectKey(fork));
@@ -117,8 +120,11 @@ async function lead(options: ControllerOptions, signal: AbortSignal): Promise<vo
   });
 
   const poolInputs = {
+    // Fork children name their source's pool but never took a sandbox from it.
     claims: (namespace: string, pool: string) =>
-      claims.list().filter((c) => c.metadata.namespace === namespace && c.spec.poolRef.name === pool),
+      claims
+        .list()
+        .filter((c) => c.metadata.namespace === namespace && c.spec.poolRef.name === pool && !isForkChild(c)),
   };
   const stopInformers = new AbortController();
   const abort = () => stopInformers.abort();

@@ -8,16 +8,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { AgentRun, ClusterSandbox } from '@mitos/sdk';
 import { FINALIZER_CLAIM, tokenSecretName } from '../api/group.js';
-import type { Secret } from '../api/meta.js';
 import type { SandboxClaim, SandboxFork, SandboxPool, SandboxTemplate } from '../api/v1alpha1/index.js';
 import type { KubeClient } from '../kube/client.js';
 import { SANDBOX_CLAIMS, SANDBOX_FORKS, SANDBOX_POOLS, SANDBOX_TEMPLATES, SECRETS } from '../kube/resources.js';
+import { eventually, required, tokenOf } from './contract-steps.js';
+import { seedClientReplay } from './seed-replay.js';
 
 export interface ClusterEnv {
   namespace: string;
   agentRun(options?: { allowDefaultPool?: boolean }): AgentRun;
   /** Full-access client for assertions. */
   kube: KubeClient;
+  /** An SDK user's identity: in the real tier it holds only the mitos-sandbox-user role. */
+  userKube: KubeClient;
   nodeNames: string[];
   /** A node carrying the label `mitos.run/test-tier=gold`. */
   goldNode: string;
@@ -30,6 +33,9 @@ export interface ClusterEnv {
 }
 
 export type EnvFactory = () => Promise<ClusterEnv | { skip: string }>;
+
+/** Registers one step of the suite; steps run in order and may use what earlier ones made. */
+export type ContractTest = (name: string, fn: (env: ClusterEnv) => Promise<void>) => void;
 
 /** Registers the contract suite; `start` runs once before it, `stop` after. */
 export function clusterContract(title: string, start: EnvFactory, options: { timeoutMs: number }): void {
@@ -47,7 +53,7 @@ export function clusterContract(title: string, start: EnvFactory, options: { tim
     });
 
     const state: { sb?: ClusterSandbox; kids?: ClusterSandbox[]; forkName?: string } = {};
-    const test = (name: string, fn: (env: ClusterEnv) => Promise<void>) =>
+    const test: ContractTest = (name, fn) =>
       it(name, async (t) => {
         if (skip !== undefined || !env) {
           t.skip(skip ?? 'environment did not start');
@@ -123,19 +129,33 @@ export function clusterContract(title: string, start: EnvFactory, options: { tim
       assert.equal(crossed.status, 401, "a child's token does not open its parent");
     });
 
-    test('terminating one fork child releases only that child', async (e) => {
+    test('a fork child is a SandboxClaim: info() and fromName() read it, terminate() ends that child only', async (e) => {
       const [first, second] = required(state.kids);
+      const sb = required(state.sb);
+      const info = await required(first).info();
+      assert.equal(info.phase, 'Ready');
+      assert.equal(info.pool, sb.pool);
+      assert.equal(info.sandboxId, required(first).sandboxId);
+      assert.equal(info.node, sb.node);
+      const again = await e.agentRun().fromName(required(second).name);
+      assert.equal((await again.exec('echo by-name')).stdout, 'by-name\n');
+
       const id = required(first).sandboxId;
       await required(first).terminate();
-      await eventually(e.settleMs, async () => !(await e.nodeSandboxes(required(state.sb).node)).includes(id));
+      await eventually(e.settleMs, async () => !(await e.nodeSandboxes(sb.node)).includes(id));
+      await eventually(
+        e.settleMs,
+        async () => (await e.kube.get(SANDBOX_CLAIMS, e.namespace, required(first).name)) === undefined,
+      );
       await eventually(
         e.settleMs,
         async () => (await e.kube.get(SECRETS, e.namespace, tokenSecretName(required(first).name))) === undefined,
       );
       assert.equal((await required(second).exec('echo still-here')).stdout, 'still-here\n');
+      assert.equal((await sb.exec('echo source-too')).stdout, 'source-too\n');
     });
 
-    test('terminate() removes the claim, its Secrets, its forks and its sandboxes', async (e) => {
+    test("terminate() removes the claim, its forks, the children's claims, every Secret and every sandbox", async (e) => {
       const sb = required(state.sb);
       const ids = [sb.sandboxId, ...required(state.kids).map((k) => k.sandboxId)];
       await sb.terminate();
@@ -149,12 +169,15 @@ export function clusterContract(title: string, start: EnvFactory, options: { tim
           e.settleMs,
           async () => (await e.kube.get(SECRETS, e.namespace, tokenSecretName(handle))) === undefined,
         );
+        await eventually(e.settleMs, async () => (await e.kube.get(SANDBOX_CLAIMS, e.namespace, handle)) === undefined);
       }
       await eventually(e.settleMs, async () => {
         const left = await e.nodeSandboxes(sb.node);
         return ids.every((id) => !left.includes(id));
       });
     });
+
+    seedClientReplay(test);
 
     test('a named sandbox can be reattached with fromName', async (e) => {
       const run = e.agentRun();
@@ -208,24 +231,4 @@ export function clusterContract(title: string, start: EnvFactory, options: { tim
       await eventually(e.settleMs, async () => (await e.kube.get(SANDBOX_CLAIMS, e.namespace, sb.name)) === undefined);
     });
   });
-}
-
-async function tokenOf(env: ClusterEnv, handle: string): Promise<string> {
-  const secret = await env.kube.get<Secret>(SECRETS, env.namespace, tokenSecretName(handle));
-  return Buffer.from(secret?.data?.token ?? '', 'base64').toString('utf8');
-}
-
-function required<T>(value: T | undefined): T {
-  assert.ok(value !== undefined, 'an earlier step of this suite failed');
-  return value;
-}
-
-/** Polls `check` until it holds or `timeoutMs` passes (then fails). */
-export async function eventually(timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) assert.fail(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }

@@ -55,6 +55,7 @@ export async function startFakeCluster(): Promise<ClusterEnv> {
   return {
     namespace: 'default',
     kube,
+    userKube: kube,
     nodeNames: nodes.map((n) => n.name),
     goldNode: 'node-b',
     agentRun: (options = {}) => new AgentRun({ ...options, api: clusterApiOver(kube, 'default') }),

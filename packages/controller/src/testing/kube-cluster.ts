@@ -24,6 +24,8 @@ export interface KubeCluster {
   controllerKubeconfig: string;
   /** The mitos-node service account. */
   nodeKubeconfig: string;
+  /** An SDK user holding the mitos-sandbox-user role in namespace default (crd-v1.md 9.10). */
+  userKubeconfig: string;
   stop(): Promise<void>;
 }
 

@@ -3,7 +3,8 @@
  * the generated CRDs and the RBAC manifests from deploy/), the controller and two node daemons
  * as separate processes with the service-account identities the manifests grant, real
  * sandboxes in per-node state directories and `mitos-test-*` cgroup parents, and the SDK
- * reading the admin kubeconfig from $KUBECONFIG as a user's would be.
+ * reading a kubeconfig from $KUBECONFIG as a user's would be, for a user bound to the
+ * mitos-sandbox-user role only.
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -97,9 +98,10 @@ export async function startRealCluster(): Promise<ClusterEnv | { skip: string }>
     cleanups.push(() => controller.stop());
     await controller.waitForLine((line) => (line.includes('"leading":true') ? true : undefined), 60_000);
 
-    // The SDK finds the cluster the way a user's does: through $KUBECONFIG.
+    // The SDK finds the cluster the way a user's does: through $KUBECONFIG, as a user who holds
+    // only the mitos-sandbox-user role.
     const previous = process.env.KUBECONFIG;
-    process.env.KUBECONFIG = cluster.kubeconfig;
+    process.env.KUBECONFIG = cluster.userKubeconfig;
     cleanups.push(async () => {
       if (previous === undefined) delete process.env.KUBECONFIG;
       else process.env.KUBECONFIG = previous;
@@ -108,6 +110,7 @@ export async function startRealCluster(): Promise<ClusterEnv | { skip: string }>
     return {
       namespace: 'default',
       kube: new RestKubeClient(loadKubeConfig(cluster.kubeconfig)),
+      userKube: new RestKubeClient(loadKubeConfig(cluster.userKubeconfig)),
       nodeNames: nodes.map((n) => n.name),
       goldNode: 'node-b',
       agentRun: (options = {}) => new AgentRun(options),

@@ -1,6 +1,6 @@
 /**
- * A sandbox in cluster mode: a SandboxClaim (or one child of a SandboxFork) on the Kubernetes
- * side, and the node daemon's sandbox API at `status.endpoint` for everything that runs in it.
+ * A sandbox in cluster mode: a SandboxClaim on the Kubernetes side (a fork's children are
+ * claims too, `<fork>-fork-<i>`, made by the controller), and the node daemon's sandbox API at `status.endpoint` for everything that runs in it.
  * Once Ready, calls go through a direct-mode {@link Sandbox} bound to `http://<endpoint>` with
  * the token from `<name>-sandbox-token`, so exec, files, processes and the rest behave exactly
  * as in direct mode.
@@ -13,7 +13,7 @@ import { Sandbox } from '../sandbox.js';
 import type { CallOptions, ExecOptions, ExecResult } from '../types.js';
 import type { ClusterApi, KubeObjectLike } from './api.js';
 import { clusterError, readyTimeout } from './errors.js';
-import { createFork, releaseForkChild } from './fork.js';
+import { createFork } from './fork.js';
 import { pollUntil } from './poll.js';
 
 export const DEFAULT_READY_TIMEOUT_MS = 30_000;
@@ -39,9 +39,6 @@ export interface ClusterSandboxInfo {
   forkTimeMicros: number;
 }
 
-/** How the handle was made: a claim, or a child of a fork (which has no claim of its own). */
-type Origin = { kind: 'claim' } | { kind: 'fork-child'; fork: string };
-
 interface Binding {
   endpoint: string;
   sandboxId: string;
@@ -53,15 +50,13 @@ export class ClusterSandbox {
   readonly name: string;
   readonly pool: string | undefined;
   readonly #api: ClusterApi;
-  readonly #origin: Origin;
   #binding: Binding | undefined;
 
   /** @internal Use `AgentRun.sandbox()`, `AgentRun.fromName()` or `ClusterSandbox.fork()`. */
-  constructor(api: ClusterApi, name: string, pool: string | undefined, origin: Origin = { kind: 'claim' }) {
+  constructor(api: ClusterApi, name: string, pool: string | undefined) {
     this.#api = api;
     this.name = name;
     this.pool = pool;
-    this.#origin = origin;
   }
 
   /** Bare host:port of the node's sandbox API; empty until Ready. */
@@ -105,7 +100,6 @@ export class ClusterSandbox {
    */
   async waitUntilReady(options: WaitOptions = {}): Promise<this> {
     if (this.#binding) return this;
-    if (this.#origin.kind === 'fork-child') throw this.#notReady();
     const timeoutMs = options.timeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
     const claim = await pollUntil(
       async () => {
@@ -161,26 +155,20 @@ export class ClusterSandbox {
   }
 
   /**
-   * `n` live copies of this sandbox on the same node, each Ready with its own token.
+   * `n` live copies of this sandbox on the same node, each Ready with its own token. Each child
+   * is a SandboxClaim of its own, so it behaves like any other handle: `terminate()` ends that
+   * child only, `info()` and `fromName()` work, and a child can be forked again.
    * @example const [a, b] = await sb.fork(2);
    */
   async fork(n = 1, options: ForkOptions = {}): Promise<ClusterSandbox[]> {
     if (!Number.isInteger(n) || n < 1) {
       throw clusterError('invalid_request', 'fork count must be a whole number >= 1', 'pass n >= 1', { n });
     }
-    if (this.#origin.kind === 'fork-child') {
-      throw clusterError(
-        'not_supported',
-        'a fork child cannot be forked in cluster mode',
-        'fork the original sandbox (its claim) instead',
-        { name: this.name },
-      );
-    }
     await this.waitUntilReady(options);
-    const { forkName, entries } = await createFork(this.#api, this.name, n, options);
+    const entries = await createFork(this.#api, this.name, n, options);
     const children: ClusterSandbox[] = [];
     for (const entry of entries) {
-      const child = new ClusterSandbox(this.#api, entry.name, this.pool, { kind: 'fork-child', fork: forkName });
+      const child = new ClusterSandbox(this.#api, entry.name, this.pool);
       await child.bind(entry.endpoint, entry.sandboxID || entry.name, entry.node);
       children.push(child);
     }
@@ -188,32 +176,17 @@ export class ClusterSandbox {
   }
 
   /**
-   * Ends the sandbox. For a claim: deletes it (the controller releases the sandbox, its token
-   * Secret and its forks). For a fork child: marks it released on its SandboxFork. Returns at
-   * once; an already-gone sandbox is not an error.
+   * Ends the sandbox by deleting its claim (the controller releases the sandbox, its token
+   * Secret and its forks; for a fork child, that child only). Returns at once; an already-gone
+   * sandbox is not an error.
    */
   async terminate(): Promise<void> {
-    if (this.#origin.kind === 'claim') {
-      await this.#api.delete('sandboxclaims', this.name);
-    } else {
-      await releaseForkChild(this.#api, this.#origin.fork, this.name);
-    }
+    await this.#api.delete('sandboxclaims', this.name);
     this.#binding = undefined;
   }
 
-  /** The claim's current state (fork children: what was known when they were made). */
+  /** The claim's current state. */
   async info(): Promise<ClusterSandboxInfo> {
-    if (this.#origin.kind === 'fork-child') {
-      return {
-        name: this.name,
-        pool: this.pool,
-        phase: 'Ready',
-        endpoint: this.endpoint,
-        node: this.node,
-        sandboxId: this.sandboxId,
-        forkTimeMicros: 0,
-      };
-    }
     const claim = await this.#api.get('sandboxclaims', this.name);
     if (!claim)
       throw clusterError('not_found', `SandboxClaim ${this.name} not found`, 'it was deleted', { name: this.name });

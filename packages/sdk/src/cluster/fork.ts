@@ -1,7 +1,7 @@
 /**
- * SandboxFork from the SDK side (crd-v1.md 9.5): create the fork, poll until enough children
- * are Ready, and release single children (they have no claim of their own, so a child is
- * ended by naming it in the fork's `mitos.run/released` annotation).
+ * SandboxFork from the SDK side (crd-v1.md 9.5): create the fork and poll until enough children
+ * are Ready. Each child is a SandboxClaim the controller made, so everything after that
+ * (terminate, info, fromName) goes through the claim like for any sandbox.
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -10,7 +10,6 @@ import type { ClusterApi } from './api.js';
 import { clusterError, readyTimeout } from './errors.js';
 import { pollUntil } from './poll.js';
 
-const RELEASED_ANNOTATION = 'mitos.run/released';
 const DEFAULT_FORK_TIMEOUT_MS = 30_000;
 
 export interface ForkEntry {
@@ -32,7 +31,7 @@ export async function createFork(
   source: string,
   n: number,
   options: CallOptions & { timeoutMs?: number; pauseSource?: boolean },
-): Promise<{ forkName: string; entries: ForkEntry[] }> {
+): Promise<ForkEntry[]> {
   const forkName = `${source}-fork-${randomBytes(3).toString('hex')}`;
   await api.create('sandboxforks', {
     apiVersion: 'mitos.run/v1alpha1',
@@ -60,30 +59,5 @@ export async function createFork(
     },
     { timeoutMs, signal: options.signal, onTimeout: () => readyTimeout('SandboxFork', forkName, timeoutMs) },
   );
-  return { forkName, entries };
-}
-
-/** Adds `child` to the fork's released list, retrying when another release raced us. */
-export async function releaseForkChild(api: ClusterApi, fork: string, child: string): Promise<void> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const current = await api.get('sandboxforks', fork);
-    if (!current) return;
-    const released = new Set(
-      (current.metadata.annotations?.[RELEASED_ANNOTATION] ?? '').split(',').filter((s) => s !== ''),
-    );
-    if (released.has(child)) return;
-    released.add(child);
-    try {
-      await api.patch('sandboxforks', fork, {
-        metadata: {
-          resourceVersion: current.metadata.resourceVersion,
-          annotations: { [RELEASED_ANNOTATION]: [...released].sort().join(',') },
-        },
-      });
-      return;
-    } catch (err) {
-      if ((err as { status?: number }).status !== 409) throw err;
-    }
-  }
-  throw clusterError('conflict', `could not release ${child} from fork ${fork}`, 'retry terminate()', { fork, child });
+  return entries;
 }

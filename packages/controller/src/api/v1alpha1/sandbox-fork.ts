@@ -3,12 +3,13 @@ import type { DateTime, int32, int64 } from '../scalars.js';
 import type { VolumeOverride } from './shared.js';
 
 export interface ForkInfo {
-  /** Child name; its token Secret is `<name>-sandbox-token`. */
+  /** Child name: the child's SandboxClaim; its token Secret is `<name>-sandbox-token`. */
   name: string;
   sandboxID: string;
   /** Bare `host:port`. */
   endpoint: string;
   node: string;
+  /** Pending, Ready, Failed (its claim failed) or Terminated (its claim was deleted). */
   phase: string;
   forkTimeMicros?: int64;
 }
@@ -34,7 +35,8 @@ export interface SandboxForkStatus {
 }
 
 /**
- * Live copies of a running claim's sandbox, on the same node.
+ * Live copies of a running claim's sandbox, on the same node; each child is a SandboxClaim
+ * `<fork>-fork-<i>` controlled by the fork.
  * @kind SandboxFork
  * @plural sandboxforks
  * @printcolumn Source string .spec.sourceRef.name

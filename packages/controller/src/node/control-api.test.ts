@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createScriptedEngine } from '../testing/scripted-engine.js';
 import { createControlApi } from './control-api.js';
-import { SandboxLedger } from './ledger.js';
+import { digestHex, SandboxLedger } from './ledger.js';
 import { NodeSandboxes } from './node-sandboxes.js';
 
 const KEY = 'node-key-0123456789abcdef';
@@ -81,7 +81,7 @@ describe('node control API', () => {
   });
 
   it('forks children of a claimed sandbox and terminates them', async () => {
-    const { call, engine } = await setup();
+    const { call, engine, sandboxes } = await setup();
     const src = await call('POST', '/node/v1/claims', acquire);
     const fork = {
       namespace: 'ns',
@@ -96,6 +96,20 @@ describe('node control API', () => {
     assert.equal(made.status, 200);
     assert.deepEqual(engine.ids().sort(), [src.body.sandboxId, 'f-fork-0', 'f-fork-1'].sort());
     assert.equal((await call('POST', '/node/v1/forks', fork)).status, 200, 'idempotent');
+    // Another namespace: it cannot fork this one's sandbox, nor re-key (take over) a child of a
+    // fork that has the same name as one of its own.
+    const other = await call('POST', '/node/v1/claims', { ...acquire, namespace: 'other-tenant', claim: 'c2' });
+    const theirs = { ...fork, namespace: 'other-tenant', children: [{ id: 'o-fork-0', token: 'ee'.repeat(32) }] };
+    assert.equal((await call('POST', '/node/v1/forks', theirs)).status, 404);
+    const sameName = {
+      ...theirs,
+      source: other.body.sandboxId,
+      children: [{ id: 'f-fork-0', token: 'ee'.repeat(32) }],
+    };
+    assert.equal((await call('POST', '/node/v1/forks', sameName)).status, 409);
+    const child = sandboxes.list().find((e) => e.id === 'f-fork-0');
+    assert.equal(child?.tokenDigest, digestHex(TOKEN), 'the child keeps its own token');
+    assert.equal(child?.owner.namespace, 'ns');
     assert.equal((await call('DELETE', '/node/v1/sandboxes/f-fork-0')).body.terminated, true);
     assert.equal((await call('DELETE', '/node/v1/sandboxes/f-fork-0')).body.terminated, false);
   });

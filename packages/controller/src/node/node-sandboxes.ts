@@ -173,15 +173,17 @@ export class NodeSandboxes {
   fork(req: ForkRequest): Promise<Array<{ sandboxId: string; forkTimeMs: number }>> {
     return this.#lock.run(async () => {
       const source = this.ledger.get(req.source);
-      if (!source || !this.engine.get(req.source))
+      // A namespace forks only its own sandboxes.
+      if (!source || source.owner.namespace !== req.namespace || !this.engine.get(req.source))
         throw new NodeOpError('not_found', `sandbox ${req.source} is not on this node`);
       for (const child of req.children) {
         if (!SANDBOX_ID_PATTERN.test(child.id))
           throw new NodeOpError('invalid_request', `invalid child id ${child.id}`);
-        const other = this.ledger.get(child.id);
-        if (other && !(other.owner.kind === 'fork' && other.owner.fork === req.fork)) {
-          throw new NodeOpError('conflict', `sandbox ${child.id} exists and is not this fork's`);
-        }
+        const other = this.ledger.get(child.id)?.owner;
+        // Same fork means same namespace too: a fork of the same name in another namespace must
+        // never re-key (and so take over) this one's children.
+        const ours = other?.kind === 'fork' && other.namespace === req.namespace && other.fork === req.fork;
+        if (other && !ours) throw new NodeOpError('conflict', `sandbox ${child.id} exists and is not this fork's`);
       }
       const owner: SandboxOwner = { kind: 'fork', namespace: req.namespace, fork: req.fork, source: req.source };
       const missing = req.children.filter((c) => !this.ledger.get(c.id));

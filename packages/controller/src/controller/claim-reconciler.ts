@@ -182,7 +182,7 @@ async function releaseSandbox(ctx: ControllerContext, claim: SandboxClaim): Prom
   if (!nodeName || !sandboxID) return;
   const node = ctx.nodes().find((n) => n.name === nodeName);
   if (!node?.healthy) return;
-  await ctx.nodeApi(node).terminate(sandboxID);
+  await ctx.nodeApi(node).terminate(sandboxID, claim.metadata.namespace);
 }
 
 async function waitForCapacity(

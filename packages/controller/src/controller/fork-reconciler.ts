@@ -174,7 +174,7 @@ async function followChildren(
     if (found.state !== 'live') {
       // Its claim was deleted (the claim's finalizer ended the sandbox; ending it here too covers
       // a sandbox that appeared after that), or the name now belongs to another claim.
-      if (entry.node === node.name) await api.terminate(entry.sandboxID);
+      if (entry.node === node.name) await api.terminate(entry.sandboxID, fork.metadata.namespace);
       entry.phase = 'Terminated';
       added = true;
       continue;
@@ -221,7 +221,7 @@ async function startChildren(
       entry.phase = 'Ready';
     } else {
       // The claim was deleted while its sandbox was being made.
-      await api.terminate(entry.sandboxID);
+      await api.terminate(entry.sandboxID, fork.metadata.namespace);
       entry.phase = 'Terminated';
     }
   }
@@ -257,7 +257,7 @@ async function finalizeFork(ctx: ControllerContext, fork: SandboxFork): Promise<
   for (const child of fork.status?.forks ?? []) {
     if (child.phase === 'Terminated') continue;
     const node = ctx.nodes().find((n) => n.name === child.node);
-    if (node?.healthy) await ctx.nodeApi(node).terminate(child.sandboxID);
+    if (node?.healthy) await ctx.nodeApi(node).terminate(child.sandboxID, namespace);
   }
   // The garbage collector would delete the children's claims once the fork is gone; deleting
   // them here does not wait for it. Each claim's finalizer then removes its token Secret.

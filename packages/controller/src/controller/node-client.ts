@@ -47,7 +47,8 @@ export interface NodeApi {
     source: string;
     children: Array<{ id: string; token: string }>;
   }): Promise<Array<{ sandboxId: string; forkTimeMs: number }>>;
-  terminate(sandboxId: string): Promise<boolean>;
+  /** With `namespace`, only a sandbox that namespace owns is terminated. */
+  terminate(sandboxId: string, namespace?: string): Promise<boolean>;
 }
 
 export class HttpNodeApi implements NodeApi {
@@ -90,8 +91,9 @@ export class HttpNodeApi implements NodeApi {
     ).children;
   }
 
-  async terminate(sandboxId: string) {
-    const path = `/node/v1/sandboxes/${encodeURIComponent(sandboxId)}`;
+  async terminate(sandboxId: string, namespace?: string) {
+    const query = namespace === undefined ? '' : `?namespace=${encodeURIComponent(namespace)}`;
+    const path = `/node/v1/sandboxes/${encodeURIComponent(sandboxId)}${query}`;
     return (await this.#call<{ terminated: boolean }>('DELETE', path)).terminated;
   }
 

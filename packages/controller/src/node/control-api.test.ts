@@ -110,6 +110,9 @@ describe('node control API', () => {
     const child = sandboxes.list().find((e) => e.id === 'f-fork-0');
     assert.equal(child?.tokenDigest, digestHex(TOKEN), 'the child keeps its own token');
     assert.equal(child?.owner.namespace, 'ns');
+    const across = await call('DELETE', '/node/v1/sandboxes/f-fork-0?namespace=other-tenant');
+    assert.equal(across.body.terminated, false, "another namespace's cleanup leaves it alone");
+    assert.ok(engine.ids().includes('f-fork-0'));
     assert.equal((await call('DELETE', '/node/v1/sandboxes/f-fork-0')).body.terminated, true);
     assert.equal((await call('DELETE', '/node/v1/sandboxes/f-fork-0')).body.terminated, false);
   });

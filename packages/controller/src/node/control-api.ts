@@ -102,7 +102,7 @@ export function createControlApi({ sandboxes, nodeName, nodeKey, onError }: Cont
   );
 
   app.delete('/node/v1/sandboxes/:id', async (c) =>
-    c.json({ terminated: await sandboxes.terminate(c.req.param('id')) }),
+    c.json({ terminated: await sandboxes.terminate(c.req.param('id'), c.req.query('namespace')) }),
   );
 
   app.notFound((c) => fail(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));

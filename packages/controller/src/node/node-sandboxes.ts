@@ -201,9 +201,17 @@ export class NodeSandboxes {
     });
   }
 
-  /** Idempotent: false when the sandbox was not here. */
-  terminate(id: string): Promise<boolean> {
-    return this.#lock.run(() => this.#terminate(id));
+  /**
+   * Idempotent: false when the sandbox was not here. With `namespace`, a sandbox another
+   * namespace owns is left alone (false): a name that collides across namespaces never lets
+   * one tenant's cleanup end another's sandbox.
+   */
+  terminate(id: string, namespace?: string): Promise<boolean> {
+    return this.#lock.run(async () => {
+      const owner = this.ledger.get(id)?.owner;
+      if (namespace !== undefined && owner && owner.namespace !== namespace) return false;
+      return this.#terminate(id);
+    });
   }
 
   async #terminate(id: string): Promise<boolean> {

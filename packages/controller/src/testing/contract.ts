@@ -21,6 +21,8 @@ export interface ClusterEnv {
   kube: KubeClient;
   /** An SDK user's identity: in the real tier it holds only the mitos-sandbox-user role. */
   userKube: KubeClient;
+  /** Another tenant's namespace (exists; empty at the start). */
+  otherNamespace: string;
   nodeNames: string[];
   /** A node carrying the label `mitos.run/test-tier=gold`. */
   goldNode: string;

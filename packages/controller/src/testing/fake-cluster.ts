@@ -56,6 +56,7 @@ export async function startFakeCluster(): Promise<ClusterEnv> {
     namespace: 'default',
     kube,
     userKube: kube,
+    otherNamespace: 'tenant-b',
     nodeNames: nodes.map((n) => n.name),
     goldNode: 'node-b',
     agentRun: (options = {}) => new AgentRun({ ...options, api: clusterApiOver(kube, 'default') }),

@@ -24,6 +24,6 @@ export function inProcessNodeApi(node: string, sandboxes: NodeSandboxes): NodeAp
     removeWarm: (ns, pool, count) => call(() => sandboxes.removeWarm(ns, pool, count)),
     acquire: (req) => call(() => sandboxes.acquire(req)),
     fork: (req) => call(() => sandboxes.fork(req)),
-    terminate: (id) => call(() => sandboxes.terminate(id)),
+    terminate: (id, namespace) => call(() => sandboxes.terminate(id, namespace)),
   };
 }

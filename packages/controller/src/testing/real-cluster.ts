@@ -7,6 +7,7 @@
  * mitos-sandbox-user role only.
  * @module
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -98,6 +99,14 @@ export async function startRealCluster(): Promise<ClusterEnv | { skip: string }>
     cleanups.push(() => controller.stop());
     await controller.waitForLine((line) => (line.includes('"leading":true') ? true : undefined), 60_000);
 
+    const otherNamespace = 'tenant-b';
+    const made = spawnSync(
+      join(cluster.bin, 'kubectl'),
+      ['--kubeconfig', cluster.kubeconfig, 'create', 'namespace', otherNamespace],
+      { encoding: 'utf8' },
+    );
+    if (made.status !== 0) throw new Error(`kubectl create namespace ${otherNamespace}: ${made.stderr}`);
+
     // The SDK finds the cluster the way a user's does: through $KUBECONFIG, as a user who holds
     // only the mitos-sandbox-user role.
     const previous = process.env.KUBECONFIG;
@@ -111,6 +120,7 @@ export async function startRealCluster(): Promise<ClusterEnv | { skip: string }>
       namespace: 'default',
       kube: new RestKubeClient(loadKubeConfig(cluster.kubeconfig)),
       userKube: new RestKubeClient(loadKubeConfig(cluster.userKubeconfig)),
+      otherNamespace,
       nodeNames: nodes.map((n) => n.name),
       goldNode: 'node-b',
       agentRun: (options = {}) => new AgentRun(options),

@@ -2,7 +2,8 @@
  * The seed Python client's cluster-mode calls replayed against our controller (SeedClient), as
  * a user holding only the SDK role: the README's fork example end to end — fork, exec in a
  * child, info/from_name/list on a child, terminate(outputs=...) of one child, terminate of the
- * source — with the object shapes of crd-v1.md 9.
+ * source — with the object shapes of crd-v1.md 9. Between them, another namespace tries to
+ * reach these sandboxes through forks of its own.
  * @module
  */
 import assert from 'node:assert/strict';
@@ -70,6 +71,47 @@ export function seedClientReplay(test: ContractTest): void {
         { name: c.name, pool: required(state.source).pool, phase: 'Ready' },
       );
     }
+  });
+
+  test('another namespace can neither fork these sandboxes nor end or take over a same-named child', async (e) => {
+    const other = e.otherNamespace;
+    const [child] = required(state.children);
+    const forkStatus = async (name: string) =>
+      (await e.kube.get<SandboxFork>(SANDBOX_FORKS, other, name))?.status?.conditions?.find((c) => c.type === 'Ready');
+    // A sourceRef is read in the fork's own namespace, where this claim does not exist.
+    await e.kube.create<SandboxFork>(SANDBOX_FORKS, {
+      metadata: { name: 'reach-across', namespace: other },
+      spec: { sourceRef: { name: required(state.source).name }, replicas: 1 },
+    });
+    await eventually(e.settleMs, async () => (await forkStatus('reach-across'))?.reason === 'SourceNotFound');
+
+    // Its own sandbox on the same node, forked under exactly this tenant's fork name.
+    const tenant = new SeedClient(e.kube, other);
+    const pool = await tenant.ensureDefaultPool('python', 'python');
+    await e.kube.create<SandboxClaim>(SANDBOX_CLAIMS, {
+      metadata: { name: 'tenant-source', namespace: other },
+      spec: { poolRef: { name: pool }, nodeName: required(state.node) },
+    });
+    const theirs = await tenant.waitUntilReady({ name: 'tenant-source', pool, phase: 'Pending' }, e.readyTimeoutMs);
+    assert.equal((await tenant.info(theirs)).node, state.node);
+    await e.kube.create<SandboxFork>(SANDBOX_FORKS, {
+      metadata: { name: required(state.fork), namespace: other },
+      spec: { sourceRef: { name: 'tenant-source' }, replicas: 1 },
+    });
+    await eventually(e.settleMs, async () => (await forkStatus(required(state.fork)))?.reason === 'ForkFailed');
+    const client = seed(e);
+    assert.equal((await client.exec(required(child), 'echo still-mine')).stdout, 'still-mine\n');
+
+    // Its cleanup (which ends what its fork recorded, including the colliding id) spares ours.
+    await e.kube.delete(SANDBOX_FORKS, other, 'reach-across');
+    await tenant.terminate(theirs);
+    await eventually(
+      e.settleMs,
+      async () => (await e.kube.get(SANDBOX_FORKS, other, required(state.fork))) === undefined,
+    );
+    await eventually(e.settleMs, async () => (await e.kube.get(SANDBOX_CLAIMS, other, 'tenant-source')) === undefined);
+    assert.equal((await client.exec(required(child), 'echo still-mine')).stdout, 'still-mine\n');
+    assert.ok((await e.nodeSandboxes(required(state.node))).includes(required(child).sandboxId ?? ''));
   });
 
   test('seed client: terminate(outputs=...) of one child ends that child only', async (e) => {

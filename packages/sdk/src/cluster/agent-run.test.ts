@@ -113,4 +113,32 @@ describe('AgentRun (cluster mode)', () => {
     assert.equal(api.store.has('sandboxclaims/c1'), false);
     await sb.terminate();
   });
+
+  it('fork children are claims: the fork shape of crd-v1.md 9.5, then terminate and info go to the child claim', async () => {
+    const api = memoryApi();
+    const ready = { phase: 'Ready', endpoint: '10.0.0.1:9091', node: 'n1', sandboxID: 'src' };
+    await api.create('sandboxclaims', { metadata: { name: 'src' }, spec: { poolRef: { name: 'p' } }, status: ready });
+    const sb = await new AgentRun({ api }).fromName('src');
+    const pending = sb.fork(2, { timeoutMs: 5_000 });
+    let fork: KubeObjectLike | undefined;
+    while (!fork) {
+      await new Promise((r) => setTimeout(r, 10));
+      fork = (await api.list('sandboxforks'))[0];
+    }
+    const name = fork.metadata.name ?? '';
+    assert.match(name, /^src-fork-[0-9a-f]{6}$/);
+    assert.deepEqual(fork.spec, { sourceRef: { name: 'src' }, replicas: 2, pauseSource: false });
+    const children = [0, 1].map((i) => ({ ...ready, name: `${name}-fork-${i}`, sandboxID: `${name}-fork-${i}` }));
+    for (const c of children) {
+      await api.create('sandboxclaims', { metadata: { name: c.name }, spec: { poolRef: { name: 'p' } }, status: c });
+    }
+    fork.status = { forks: children };
+    const [a, b] = await pending;
+    assert.equal((await a?.info())?.sandboxId, children[0]?.sandboxID);
+    await a?.terminate();
+    assert.equal(api.store.has(`sandboxclaims/${children[0]?.name}`), false);
+    assert.equal(api.store.has(`sandboxclaims/${children[1]?.name}`), true, 'the sibling is untouched');
+    assert.equal(api.store.has(`sandboxforks/${name}`), true, 'the SDK never writes the fork');
+    assert.equal(await b?.fork(1, { timeoutMs: 50 }).catch((e: { code?: string }) => e.code), 'ready_timeout');
+  });
 });

@@ -5,6 +5,7 @@ import { registerAuth } from './commands/auth.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerFiles } from './commands/files.js';
 import { registerFork } from './commands/fork.js';
+import { registerMcp } from './commands/mcp.js';
 import { registerRun } from './commands/run.js';
 import { registerSandbox } from './commands/sandbox.js';
 import { registerServe } from './commands/serve.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerTemplate(program);
   registerFiles(program);
   registerAuth(program);
+  registerMcp(program);
   return program;
 }
 

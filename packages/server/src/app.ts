@@ -22,6 +22,7 @@ import { IdClaims } from './id-claims.js';
 import { IdempotencyStore } from './idempotency.js';
 import { createLogger, requestLogger } from './logging.js';
 import { bearerAuth, normalizeApiKeys, type SandboxTokenVerifier } from './middleware/auth.js';
+import { type HttpMount, registerMounts } from './mounts.js';
 import { resolvePreviewSecret } from './preview/secret.js';
 import { PreviewSigner } from './preview/token.js';
 import { createTerminalSocketServer } from './pty/websocket.js';
@@ -82,6 +83,8 @@ export interface AppDeps {
    * function, because startServer learns its port only after the app exists.
    */
   publicUrl?: string | (() => string | undefined);
+  /** Endpoints the composition root adds behind the same auth (e.g. `/mcp`). */
+  mounts?: readonly HttpMount[];
 }
 
 export interface ApiServer {
@@ -160,6 +163,7 @@ export function createApiServer(deps: AppDeps): ApiServer {
   registerMeteringRoutes(router, routeDeps);
   registerPreviewRoutes(router, routeDeps);
   registerPtyRoutes(router, routeDeps, terminals);
+  registerMounts(router, deps.mounts ?? []);
 
   const unsubscribe = engine.onSandboxGone((id) => {
     routeDeps.forwards.closeSandbox(id);

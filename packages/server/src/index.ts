@@ -11,5 +11,6 @@ export { type ApiServer, type AppDeps, createApiServer, createApp, DEFAULT_MAX_E
 export type { AppEnv } from './env.js';
 export { IDEMPOTENCY_TTL_MS, IdempotencyStore } from './idempotency.js';
 export { createLogger } from './logging.js';
+export type { HttpMount } from './mounts.js';
 export { defaultStateDir, runDoctor, runServe, type ServeOptions } from './serve.js';
 export { type RunningServer, type ServerOptions, startServer } from './server.js';

@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type HostReport, LinuxEngine, MicroVmEngine, openDatabase, runHostChecks } from '@mitos/engine';
 import { createLogger } from './logging.js';
+import type { HttpMount } from './mounts.js';
 import { startServer } from './server.js';
 
 export interface ServeOptions {
@@ -32,6 +33,8 @@ export interface ServeOptions {
   warmPoolSize?: number;
   /** `--engine`: linux (namespaces, the default) or microvm (QEMU microVMs; KVM where usable). */
   engine?: 'linux' | 'microvm';
+  /** Endpoints to add behind the same API keys (the CLI adds `/mcp`); `self.url()` is this server's URL once listening. */
+  mounts?: (self: { url(): string }) => HttpMount[];
 }
 
 export const DEFAULT_WARM_POOL_SIZE = 2;
@@ -56,7 +59,10 @@ export async function runServe(options: ServeOptions): Promise<void> {
     logger.info({ template: id }, 'preparing template (first build runs debootstrap, about 2 minutes)');
     await engine.ensureTemplate({ id });
   }
+  let selfUrl = '';
+  const mounts = options.mounts?.({ url: () => selfUrl }) ?? [];
   const server = await startServer({
+    mounts,
     engine,
     db,
     host: options.host,
@@ -70,9 +76,11 @@ export async function runServe(options: ServeOptions): Promise<void> {
     e2bDomain: options.e2bDomain,
     logger,
   });
+  selfUrl = server.url;
   logger.info(
     {
       url: server.url,
+      mounts: mounts.map((m) => m.path),
       state_dir: stateDir,
       engine: engine.name,
       ...(engine instanceof LinuxEngine

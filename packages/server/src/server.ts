@@ -59,9 +59,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port,
     close: () => {
       if (closing === undefined) {
-        // Upgraded sockets and stream bodies would hold server.close() open until the grace ran out.
-        api.close();
-        closing = stop(server, options.shutdownGraceMs ?? 5000);
+        // Mounts first, while the API still answers: an MCP session ends by terminating its
+        // sandboxes through it. Then upgraded sockets and stream bodies, which would hold
+        // server.close() open until the grace ran out.
+        closing = Promise.allSettled((options.mounts ?? []).map((m) => m.close?.())).then(() => {
+          api.close();
+          return stop(server, options.shutdownGraceMs ?? 5000);
+        });
       }
       return closing;
     },

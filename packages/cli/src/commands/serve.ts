@@ -65,6 +65,7 @@ export function registerServe(program: Command): void {
         const o = ctx.cmd.opts<ServeFlags>();
         // Loaded on demand: client commands stay fast and never load the engine's native modules.
         const { runServe } = await import('@mitos/server');
+        const { createMcpHttpHandler } = await import('@mitos/mcp');
         await runServe({
           host: o.host,
           port: o.port,
@@ -79,6 +80,10 @@ export function registerServe(program: Command): void {
           e2bDomain: o.e2bDomain,
           warmPoolSize: o.warmPool,
           engine: o.engine,
+          mounts: (self) => {
+            const mcp = createMcpHttpHandler({ apiUrl: self.url });
+            return [{ path: '/mcp', fetch: mcp.handle, close: mcp.close }];
+          },
         });
       }),
     );

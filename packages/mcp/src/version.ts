@@ -1,0 +1,10 @@
+import { readFileSync } from 'node:fs';
+
+let cached: string | undefined;
+
+/** This package's version, reported to MCP clients in the initialize handshake. */
+export function packageVersion(): string {
+  cached ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+    .version;
+  return cached;
+}

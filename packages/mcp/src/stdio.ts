@@ -31,6 +31,12 @@ export async function runStdioServer(options: StdioOptions = {}): Promise<void> 
   const input = options.stdin ?? process.stdin;
   // The stdio transport does not notice end of input; a client closing our stdin means "done".
   input.once('end', () => void server.close());
+  // Clients that stop us with a signal (most do, after closing stdin) still get a clean end.
+  const stop = () => void server.close();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
   await closed;
+  process.off('SIGTERM', stop);
+  process.off('SIGINT', stop);
   await session.close();
 }

@@ -1,18 +1,22 @@
 /**
  * The MCP endpoint on a real server and engine, driven by the MCP SDK's own client over
- * Streamable HTTP: tools and their annotations, create, exec (progress, truncation to a file),
+ * Streamable HTTP and over stdio (`mitos mcp`): tools and their annotations, create, exec (progress, truncation to a file),
  * run_code with a PNG as image content, fork, terminate, errors as tool results carrying our
  * code, API keys, and sandboxes ending with their session.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { SandboxServer } from '@mitos/sdk';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { type LiveMcpServer, liveMcpServer } from './test-support/live.js';
 
+const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '../../cli/dist/main.js');
 const API_KEY = `mcp-key-${randomBytes(12).toString('hex')}`;
 /** A 1x1 PNG written by the cell itself, so the test needs no plotting library. */
 const PNG_CELL = `
@@ -178,5 +182,32 @@ describe('MCP over Streamable HTTP at /mcp', { timeout: 300_000 }, () => {
     const res = await fetch(new URL('/mcp', live.url), { method: 'POST', body: '{}' });
     assert.equal(res.status, 401);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'unauthorized');
+  });
+
+  test('stdio: `mitos mcp` creates, runs, forks and terminates, and ends its sandboxes when the client goes', async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'mcp'],
+      env: { PATH: process.env.PATH ?? '', MITOS_BASE_URL: live.url, MITOS_API_KEY: API_KEY },
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'mitos-test-stdio', version: '0.0.0' });
+    await client.connect(transport);
+    const { tools } = await client.listTools();
+    assert.ok(tools.some((t) => t.name === 'run_code'));
+    const id = (await call(client, 'create_sandbox', {})).structuredContent.sandbox_id as string;
+    const out = await call(client, 'exec', { command: 'echo stdio-ok' });
+    assert.equal(out.structuredContent.stdout, 'stdio-ok\n');
+    const cell = await call(client, 'run_code', { code: PNG_CELL });
+    assert.ok(cell.content.some((c) => c.type === 'image' && c.mimeType === 'image/png'));
+    const forked = await call(client, 'fork', {});
+    const [child] = forked.structuredContent.child_ids as string[];
+    const bad = await call(client, 'fork', { count: 0 });
+    assert.equal((bad.structuredContent.error as { code: string }).code, 'invalid_request');
+    const gone = await call(client, 'terminate', { sandbox_id: child });
+    assert.equal(gone.isError, undefined);
+    await client.close();
+    // The process ends its session (terminating `id`) before it exits.
+    assert.ok(!(await api.listSandboxes()).some((s) => s.id === id), `${id} outlived the stdio session`);
   });
 });

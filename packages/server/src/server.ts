@@ -59,13 +59,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port,
     close: () => {
       if (closing === undefined) {
-        // Mounts first, while the API still answers: an MCP session ends by terminating its
-        // sandboxes through it. Then upgraded sockets and stream bodies, which would hold
-        // server.close() open until the grace ran out.
-        closing = Promise.allSettled((options.mounts ?? []).map((m) => m.close?.())).then(() => {
+        // Upgraded sockets and stream bodies would hold server.close() open until the grace ran out.
+        const finish = () => {
           api.close();
           return stop(server, options.shutdownGraceMs ?? 5000);
-        });
+        };
+        const mounts = options.mounts ?? [];
+        // Mounts first, while the API still answers: an MCP session ends by terminating its
+        // sandboxes through it.
+        closing = mounts.length === 0 ? finish() : Promise.allSettled(mounts.map((m) => m.close?.())).then(finish);
       }
       return closing;
     },

@@ -59,6 +59,8 @@ const debs = [
   // the microvm engine and its tests
   ['qemu-system-x86_64', 'qemu-system-x86'],
   ['qemu-img', 'qemu-utils'],
+  // the web console's browser tests (playwright-core drives Debian's headless Chromium)
+  ['chromium', 'chromium'],
 ];
 const staticLibc = '/usr/lib/x86_64-linux-gnu/libc.a';
 const missing = debs.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);

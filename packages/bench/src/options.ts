@@ -3,7 +3,7 @@
  * @module
  */
 
-export const SECTIONS = ['tti', 'exec', 'runcode', 'fork', 'density', 'e2b', 'peers'] as const;
+export const SECTIONS = ['tti', 'exec', 'runcode', 'fork', 'density', 'e2b', 'console', 'peers'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 /** How many runs each measurement takes. Full sizes fit a few minutes on 2 cores. */
@@ -20,6 +20,8 @@ export interface Sizes {
   fanout: ReadonlyArray<{ children: number; runs: number }>;
   densitySandboxes: number;
   densityForkChildren: number;
+  /** Cold browser loads of the web console per view. */
+  consoleRuns: number;
 }
 
 const FULL: Sizes = {
@@ -39,6 +41,7 @@ const FULL: Sizes = {
   ],
   densitySandboxes: 50,
   densityForkChildren: 4,
+  consoleRuns: 10,
 };
 
 const QUICK: Sizes = {
@@ -58,6 +61,7 @@ const QUICK: Sizes = {
   ],
   densitySandboxes: 5,
   densityForkChildren: 2,
+  consoleRuns: 2,
 };
 
 /** The server's default (`mitos serve --warm-pool`); `--warm-pool 0` measures the cold path. */

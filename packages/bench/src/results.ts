@@ -5,7 +5,7 @@
  */
 import type { Summary } from './stats.js';
 
-export type Unit = 'ms' | 'MiB' | 'calls/s' | 'sandboxes';
+export type Unit = 'ms' | 'MiB' | 'KiB' | 'calls/s' | 'sandboxes';
 
 /** Who was measured: mitos itself or one of the peer runtimes. */
 export type Subject = 'mitos' | 'host' | 'bwrap' | 'crun' | 'runc' | 'podman';

@@ -11,6 +11,7 @@ import type { BenchOptions, SectionName } from './options.js';
 import type { Contender } from './peers/contender.js';
 import { setupPeers } from './peers/index.js';
 import type { Recorder } from './results.js';
+import { runConsole } from './sections/console.js';
 import { runDensity } from './sections/density.js';
 import { e2bContender } from './sections/e2b-contender.js';
 import { runExec } from './sections/exec.js';
@@ -19,7 +20,7 @@ import { mitosContender } from './sections/mitos-contenders.js';
 import { runRunCode } from './sections/run-code.js';
 import { runStartup } from './sections/startup.js';
 
-const MITOS_SECTIONS: readonly SectionName[] = ['tti', 'exec', 'runcode', 'fork', 'density', 'e2b'];
+const MITOS_SECTIONS: readonly SectionName[] = ['tti', 'exec', 'runcode', 'fork', 'density', 'e2b', 'console'];
 const DEFAULT_ENGINE_LABEL = 'Linux driver (namespaces + btrfs)';
 
 /** Runs the selected sections into `rec`; returns the label of the engine that was measured. */
@@ -78,6 +79,7 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
       if (sections.has('runcode')) await section('run_code', () => runRunCode(rec, e, sizes));
       if (sections.has('fork')) await section('fork', () => runFork(rec, e, sizes));
       if (sections.has('density')) await section('density', () => runDensity(rec, e, sizes));
+      if (sections.has('console')) await section('console', () => runConsole(rec, e, sizes));
     }
     return env?.engineLabel ?? DEFAULT_ENGINE_LABEL;
   } finally {

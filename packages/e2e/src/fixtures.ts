@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type LinuxEngineOptions, openDatabase } from '@mitos/engine';
+import { type Engine, type LinuxEngineOptions, openDatabase } from '@mitos/engine';
 import { type TestEngineEnv, testEngineEnv } from '@mitos/engine/testing';
 import { type RunningServer, type ServerOptions, startServer } from '@mitos/server';
 
@@ -13,6 +13,10 @@ export interface LiveServer {
   url: string;
   env: TestEngineEnv;
   server: RunningServer;
+  engine: Engine;
+  /** Stops the listening server only (the engine keeps running); `restart` listens again on the same port. */
+  pause(): Promise<void>;
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -26,18 +30,29 @@ export async function liveServer(
   const env = testEngineEnv();
   const db = openDatabase(join(env.stateDir, 'mitos.db'));
   const engine = await env.open({ db, ...options.engineOptions });
-  const server = await startServer({
-    engine,
-    db,
-    port: 0,
-    apiKeys: options.apiKeys ?? [],
-    logger: quietLogger(),
-    ...options.serverOptions,
-  });
+  const listen = (port: number) =>
+    startServer({
+      engine,
+      db,
+      port,
+      apiKeys: options.apiKeys ?? [],
+      logger: quietLogger(),
+      ...options.serverOptions,
+    });
+  let server = await listen(0);
   return {
     url: server.url,
     env,
-    server,
+    get server() {
+      return server;
+    },
+    engine,
+    async pause() {
+      await server.close();
+    },
+    async restart() {
+      server = await listen(server.port);
+    },
     async stop() {
       await server.close();
       await env.cleanup();

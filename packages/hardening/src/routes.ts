@@ -185,6 +185,9 @@ export const FUZZ_SPECS: FuzzSpec[] = [
     liveSafe: true,
   },
   { key: 'GET /v1/metering', method: 'GET', path: () => '/v1/metering' },
+  // An endless stream to a good request: the fuzzers only ever send it refusable ones (a body,
+  // a bad key, a wrong method), which console.test.ts checks are refused.
+  { key: 'GET /v1/events', method: 'GET', path: () => '/v1/events' },
   {
     key: 'POST /v1/preview',
     method: 'POST',

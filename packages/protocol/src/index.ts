@@ -1,3 +1,5 @@
 export * from './errors.js';
+export * from './events.js';
 export * from './ids.js';
+export * from './terminal.js';
 export * from './wire.js';

@@ -9,12 +9,14 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { consoleAssetsDir } from '@mitos/console';
 import type { Engine } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import type { Database } from 'better-sqlite3';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { createE2bSurface } from './e2b/index.js';
+import { consoleRoutes, loadConsoleAssets } from './console/static.js';
 import type { AppEnv, RouteDeps } from './env.js';
 import { createErrorResponder } from './errors.js';
 import { ForwardRegistry } from './forwards.js';
@@ -26,6 +28,7 @@ import { type HttpMount, registerMounts } from './mounts.js';
 import { resolvePreviewSecret } from './preview/secret.js';
 import { PreviewSigner } from './preview/token.js';
 import { createTerminalSocketServer } from './pty/websocket.js';
+import { registerEventRoutes } from './routes/events.js';
 import { registerExecRoutes } from './routes/exec.js';
 import { registerExecStreamRoutes } from './routes/exec-stream.js';
 import { registerFileRoutes } from './routes/files.js';
@@ -85,6 +88,8 @@ export interface AppDeps {
   publicUrl?: string | (() => string | undefined);
   /** Endpoints the composition root adds behind the same auth (e.g. `/mcp`). */
   mounts?: readonly HttpMount[];
+  /** The built web console served at /console; default the @mitos/console bundle, null: none. */
+  consoleDir?: string | null;
 }
 
 export interface ApiServer {
@@ -144,6 +149,12 @@ export function createApiServer(deps: AppDeps): ApiServer {
     domain: deps.e2bDomain,
   });
   app.use('*', e2b.middleware);
+  app.use(
+    '*',
+    consoleRoutes(
+      loadConsoleAssets(deps.consoleDir === undefined ? consoleAssetsDir() : (deps.consoleDir ?? undefined)),
+    ),
+  );
   if (previewDomain) app.use('*', previewHostProxy(routeDeps, previewDomain));
   const auth = bearerAuth(apiKeys, deps.sandboxTokens);
   app.use('*', (c, next) => (isPreviewPath(c.req.path) ? next() : auth(c, next)));
@@ -164,6 +175,8 @@ export function createApiServer(deps: AppDeps): ApiServer {
   registerPreviewRoutes(router, routeDeps);
   registerPtyRoutes(router, routeDeps, terminals);
   registerMounts(router, deps.mounts ?? []);
+  const shutdown = new AbortController();
+  registerEventRoutes(router, routeDeps, shutdown.signal);
 
   const unsubscribe = engine.onSandboxGone((id) => {
     routeDeps.forwards.closeSandbox(id);
@@ -179,6 +192,7 @@ export function createApiServer(deps: AppDeps): ApiServer {
       closed = true;
       unsubscribe();
       e2b.close();
+      shutdown.abort();
       routeDeps.forwards.closeAll();
       routeDeps.streams.abortAll();
       upgrades.closeAll();

@@ -4,6 +4,7 @@ import type { Unit } from '../results.js';
 export function formatNumber(v: number, unit: Unit | 'x'): string {
   if (unit === 'calls/s' || unit === 'sandboxes') return Math.round(v).toLocaleString('en-US');
   if (unit === 'MiB') return v.toFixed(2);
+  if (unit === 'KiB') return v.toFixed(1);
   const abs = Math.abs(v);
   return abs >= 100 ? v.toFixed(0) : abs >= 10 ? v.toFixed(1) : v.toFixed(2);
 }

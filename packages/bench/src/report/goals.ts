@@ -130,6 +130,27 @@ const GOALS: readonly GoalSpec[] = [
       return `mitos create-and-run = create() ${ms(create)} + the first python3 exec ${ms(exec)}${warm}`;
     },
   },
+  {
+    id: 'goal.console.js',
+    label: 'web console first-view JavaScript',
+    target: '<= 300 KiB gzip',
+    check: (l) => {
+      const kib = l.median('console.js.gzip');
+      return kib === undefined ? undefined : { value: kib, text: `${formatValue(kib, 'KiB')} gzip`, met: kib <= 300 };
+    },
+    bound: (l) => unmeasured(l, 'console.js.gzip') || 'Preact, the views and their styles; xterm.js is a lazy chunk',
+  },
+  {
+    id: 'goal.console.tti',
+    label: 'web console first view interactive (first visit, loopback)',
+    target: '<= 500 ms median',
+    check: atMost('console.list', 500, 'ms'),
+    bound: (l) => {
+      const signIn = l.median('console.signin');
+      if (signIn === undefined) return unmeasured(l, 'console.list');
+      return `the sign-in form is ready at ${ms(signIn)}; the rest is the event stream's first snapshot and the render`;
+    },
+  },
 ];
 
 function unmeasured(l: Lookup, id: string): string {

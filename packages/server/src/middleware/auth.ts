@@ -13,7 +13,7 @@
  * daemon pairs the verifier with a key to close its other routes.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { MAX_BODY_BYTES, MitosError } from '@mitos/protocol';
+import { BEARER_SUBPROTOCOL_PREFIX, MAX_BODY_BYTES, MitosError } from '@mitos/protocol';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env.js';
 import { readBodyWithin } from './body-limit.js';
@@ -34,12 +34,12 @@ export function bearerAuth(
     if (sandboxTokens) {
       const named = await sandboxesNamedBy(c);
       if (named.size > 0) {
-        checkSandboxToken(sandboxTokens, named, bearerToken(c.req.header('Authorization')));
+        checkSandboxToken(sandboxTokens, named, presentedToken(c));
         return next();
       }
     }
     if (digests.length > 0) {
-      const presented = bearerToken(c.req.header('Authorization'));
+      const presented = presentedToken(c);
       if (presented === undefined) throw new MitosError('unauthorized', 'missing bearer token');
       if (!matchesAny(digest(presented), digests)) throw new MitosError('unauthorized', 'invalid bearer token');
     }
@@ -114,6 +114,23 @@ function matchesAny(candidate: Buffer, digests: readonly Buffer[]): boolean {
   let matched = false;
   for (const d of digests) matched = timingSafeEqual(candidate, d) || matched;
   return matched;
+}
+
+/**
+ * The Authorization header's bearer token; on a WebSocket upgrade without one, the key a
+ * browser offered as a `bearer.mitos.run.<base64url>` subprotocol (browsers cannot set headers
+ * on a WebSocket). Only upgrades look there, so no other request can use the header.
+ */
+function presentedToken(c: Context<AppEnv>): string | undefined {
+  const header = bearerToken(c.req.header('Authorization'));
+  if (header !== undefined || c.req.header('Upgrade')?.toLowerCase() !== 'websocket') return header;
+  const offered = (c.req.header('Sec-WebSocket-Protocol') ?? '').split(',').map((p) => p.trim());
+  const carried = offered.find((p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX));
+  if (carried === undefined) return undefined;
+  const encoded = carried.slice(BEARER_SUBPROTOCOL_PREFIX.length);
+  if (!/^[A-Za-z0-9_-]+$/.test(encoded)) return undefined;
+  const key = Buffer.from(encoded, 'base64url').toString('utf8');
+  return key.length > 0 ? key : undefined;
 }
 
 function bearerToken(header: string | undefined): string | undefined {

@@ -3,10 +3,12 @@
  * feeds it), which must select subprotocol `mitos.pty.v1`, because the seed's sync Python
  * client aborts a handshake that does not echo it.
  */
+import { PTY_SUBPROTOCOL } from '@mitos/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { UpgradeRequest } from '../env.js';
 
-export const PTY_SUBPROTOCOL = 'mitos.pty.v1';
+export { PTY_SUBPROTOCOL };
+
 /** Input frames are keystrokes and pastes; a megabyte is a very large paste. */
 const MAX_FRAME_BYTES = 1024 * 1024;
 

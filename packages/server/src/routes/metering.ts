@@ -24,22 +24,30 @@ export interface UsageTotals {
   cpu_ns: number;
 }
 
-export function registerMeteringRoutes(router: Router, { engine, logger }: RouteDeps): void {
+export function registerMeteringRoutes(router: Router, deps: RouteDeps): void {
   router.route('/v1/metering', {
     GET: async (c) => {
-      const ids = liveSandboxes(engine).map((s) => s.id);
-      const settled = await Promise.allSettled(ids.map((id) => engine.usage(id)));
-      const rows: UsageRow[] = [];
-      settled.forEach((outcome, i) => {
-        if (outcome.status === 'fulfilled') rows.push(toUsageRow(outcome.value));
-        // A sandbox that ended between the listing and its measurement is simply not reported.
-        else if (!(outcome.reason instanceof MitosError && outcome.reason.code === 'not_found')) {
-          logger.warn({ sandbox: ids[i], err: outcome.reason }, 'usage measurement failed');
-        }
-      });
+      const rows = await measureLiveSandboxes(deps);
       return c.json({ sandboxes: rows, totals: totalsOf(rows) });
     },
   });
+}
+
+/** Usage of every live sandbox; one that ends between the listing and its measurement is left out. */
+export async function measureLiveSandboxes({
+  engine,
+  logger,
+}: Pick<RouteDeps, 'engine' | 'logger'>): Promise<UsageRow[]> {
+  const ids = liveSandboxes(engine).map((s) => s.id);
+  const settled = await Promise.allSettled(ids.map((id) => engine.usage(id)));
+  const rows: UsageRow[] = [];
+  settled.forEach((outcome, i) => {
+    if (outcome.status === 'fulfilled') rows.push(toUsageRow(outcome.value));
+    else if (!(outcome.reason instanceof MitosError && outcome.reason.code === 'not_found')) {
+      logger.warn({ sandbox: ids[i], err: outcome.reason }, 'usage measurement failed');
+    }
+  });
+  return rows;
 }
 
 export function toUsageRow(usage: SandboxUsage): UsageRow {

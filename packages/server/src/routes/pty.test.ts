@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { BEARER_SUBPROTOCOL_PREFIX } from '@mitos/protocol';
 import { WebSocket } from 'ws';
 import { PTY_SUBPROTOCOL } from '../pty/websocket.js';
 import type { FakeProcess } from '../testing/fake-engine.js';
@@ -146,6 +147,32 @@ describe('GET /v1/pty', () => {
     const res = await refusal(`${live.url.replace('http://', 'ws://')}/v1/nowhere`);
     assert.equal(res.status, 404);
     assert.equal(res.body.error.code, 'not_found');
+  });
+
+  it('takes the key a browser offers as a bearer subprotocol, and never selects that subprotocol', async () => {
+    const offered = (key: string) => `${BEARER_SUBPROTOCOL_PREFIX}${Buffer.from(key).toString('base64url')}`;
+    const ws = new WebSocket(`${wsBase}?sandbox=sb-1`, [PTY_SUBPROTOCOL, offered(KEY)]);
+    await once(ws, 'open');
+    assert.equal(ws.protocol, PTY_SUBPROTOCOL);
+    ws.close();
+    await once(ws, 'close');
+    for (const protocols of [
+      [PTY_SUBPROTOCOL, offered('wrong-key')],
+      [PTY_SUBPROTOCOL, `${BEARER_SUBPROTOCOL_PREFIX}%%%`],
+    ]) {
+      const refused = new WebSocket(`${wsBase}?sandbox=sb-1`, protocols);
+      refused.on('error', () => {});
+      const [, res] = (await once(refused, 'unexpected-response')) as [unknown, IncomingMessage];
+      assert.equal(res.statusCode, 401);
+      refused.terminate();
+    }
+  });
+
+  it('reads the subprotocol key only on upgrades: a plain request carrying it is refused', async () => {
+    const res = await fetch(`${live.url}/v1/health`, {
+      headers: { 'Sec-WebSocket-Protocol': `${BEARER_SUBPROTOCOL_PREFIX}${Buffer.from(KEY).toString('base64url')}` },
+    });
+    assert.equal(res.status, 401);
   });
 });
 

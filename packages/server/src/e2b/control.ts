@@ -225,6 +225,8 @@ export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDoma
     }
     const seconds = timeoutSeconds(ctx, body.timeout, 'timeout', DEFAULT_TIMEOUT_S);
     const ids = Array.from({ length: count }, newE2bSandboxId);
+    // Children copy the parent's files: its user account must be in them.
+    await accounts.ready(row.id);
     const outcome = await engine.fork(row.id, { count, ids });
     const host = domain(c.req.header('host'));
     const results = await Promise.all(

@@ -1,0 +1,90 @@
+/**
+ * The E2B surface over the fake engine: both Connect codecs, tokenless keys as tenants, and
+ * create options that cannot be enforced. (The real SDKs against the real engine are in
+ * packages/e2b-compat.)
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { makeTestApp } from '../testing/harness.js';
+import { StatRequestSchema, StatResponseSchema } from './gen/filesystem/filesystem_pb.js';
+
+const KEY_A = `e2b_${'a'.repeat(40)}`;
+const KEY_B = `e2b_${'b'.repeat(40)}`;
+
+async function setup() {
+  const t = makeTestApp();
+  await t.engine.ensureTemplate({ id: 'base' });
+  const created = await t.call(
+    '/e2b/sandboxes',
+    { templateID: 'base', timeout: 60 },
+    { headers: { 'X-API-KEY': KEY_A } },
+  );
+  assert.equal(created.status, 201, created.text);
+  await t.engine.files.write(created.body.sandboxID, '/home/user/x.txt', Buffer.from('hello'));
+  return { t, id: created.body.sandboxID as string, token: created.body.envdAccessToken as string };
+}
+
+test('envd answers Connect in binary and in JSON', async () => {
+  const { t, id, token } = await setup();
+  const headers = { 'E2b-Sandbox-Id': id, 'X-Access-Token': token, 'Connect-Protocol-Version': '1' };
+  const binary = await t.app.request('http://localhost/e2b/filesystem.Filesystem/Stat', {
+    method: 'POST',
+    headers: { ...headers, 'Content-Type': 'application/proto' },
+    body: toBinary(StatRequestSchema, create(StatRequestSchema, { path: 'x.txt' })),
+  });
+  assert.equal(binary.status, 200);
+  const decoded = fromBinary(StatResponseSchema, new Uint8Array(await binary.arrayBuffer()));
+  assert.equal(decoded.entry?.path, '/home/user/x.txt');
+  assert.equal(decoded.entry?.size, 5n);
+  const json = await t.call(
+    '/e2b/filesystem.Filesystem/Stat',
+    { path: '/home/user/x.txt', someFutureField: 1 },
+    { headers },
+  );
+  assert.equal(json.status, 200, json.text);
+  assert.equal(json.body.entry.name, 'x.txt');
+  const missing = await t.call('/e2b/filesystem.Filesystem/Stat', { path: 'nope' }, { headers });
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body.code, 'not_found');
+});
+
+test('tokenless: any well-formed key is its own tenant; malformed keys are refused', async () => {
+  const { t, id } = await setup();
+  const other = await t.call(`/e2b/sandboxes/${id}`, undefined, { headers: { 'X-API-KEY': KEY_B } });
+  assert.equal(other.status, 404);
+  const mine = await t.call(`/e2b/sandboxes/${id}`, undefined, { headers: { 'X-API-KEY': KEY_A } });
+  assert.equal(mine.status, 200);
+  assert.equal(mine.body.state, 'running');
+  const bad = await t.call('/e2b/v2/sandboxes', undefined, { headers: { 'X-API-KEY': 'sk-not-e2b' } });
+  assert.equal(bad.status, 401);
+  assert.deepEqual(Object.keys(bad.body).sort(), ['code', 'message']);
+});
+
+test('create refuses what it cannot enforce and makes nothing', async () => {
+  const t = makeTestApp();
+  await t.engine.ensureTemplate({ id: 'base' });
+  const headers = { 'X-API-KEY': KEY_A };
+  for (const body of [
+    { templateID: 'base', allow_internet_access: true },
+    { templateID: 'base', network: { allowOut: ['1.1.1.1'] } },
+    { templateID: 'base', autoPause: true },
+    { templateID: 'base', mcp: { server: {} } },
+    { templateID: 'base', volumeMounts: [{ name: 'v', path: '/data' }] },
+  ]) {
+    const res = await t.call('/e2b/sandboxes', body, { headers });
+    assert.equal(res.status, 501, JSON.stringify(body));
+    assert.match(res.body.message, /not_implemented/);
+  }
+  assert.equal(t.engine.list().length, 0);
+  const denied = await t.call(
+    '/e2b/sandboxes',
+    { templateID: 'base', allow_internet_access: false, network: { denyOut: ['0.0.0.0/0'] } },
+    { headers },
+  );
+  assert.equal(denied.status, 201);
+  const unknown = await t.call('/e2b/sandboxes', { templateID: 'no-such-template' }, { headers });
+  assert.equal(unknown.status, 404);
+  const build = await t.call('/e2b/v3/templates', { name: 'x' }, { headers });
+  assert.equal(build.status, 501);
+});

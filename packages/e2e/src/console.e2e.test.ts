@@ -94,6 +94,23 @@ describe('web console in Chromium', { timeout: 600_000 }, () => {
       "[...document.querySelectorAll('.xterm-rows > div')].some((row) => row.textContent.trim() === 'hi')",
     );
     await shot('sandbox-terminal');
+    // Resizing the window resizes the pty: the shell sees the new size.
+    let asked = 0;
+    const sttySize = async () => {
+      const tag = `size${++asked}`;
+      await page.keyboard.type(`echo ${tag}=$(stty size)\n`);
+      const row = `[...document.querySelectorAll('.xterm-rows > div')].map((r) => r.textContent.trim()).find((t) => t.startsWith('${tag}='))`;
+      await waitUntil(page, `${row} !== undefined`);
+      return String(await page.evaluate(row)).slice(tag.length + 1);
+    };
+    const before = await sttySize();
+    await page.setViewportSize({ width: 900, height: 600 });
+    let after = await sttySize();
+    for (let i = 0; i < 20 && after === before; i++) after = await sttySize();
+    assert.match(before, /^\d+ \d+$/);
+    assert.match(after, /^\d+ \d+$/);
+    assert.notEqual(after, before, `the shell still sees ${before}`);
+    await page.setViewportSize({ width: 1280, height: 800 });
   });
 
   test('upload a file and see it listed and opened', async () => {
@@ -114,6 +131,17 @@ describe('web console in Chromium', { timeout: 600_000 }, () => {
     await shot('sandbox-files');
   });
 
+  test('edit a small text file in place', async () => {
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('File contents').fill('edited in the browser\n');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved /workspace/notes.txt').waitFor();
+    const read = (await api('POST', '/v1/files/read', { sandbox: parentId, path: '/workspace/notes.txt' })) as {
+      content: string;
+    };
+    assert.equal(read.content, 'edited in the browser\n');
+  });
+
   test('run code that plots and see the image', async () => {
     await page.getByRole('tab', { name: 'Run code' }).click();
     await page.getByRole('button', { name: /^Run/ }).click();
@@ -122,6 +150,29 @@ describe('web console in Chromium', { timeout: 600_000 }, () => {
     const width = await image.evaluate((img: { naturalWidth: number }) => img.naturalWidth);
     assert.ok(width > 100, `plot is ${width}px wide`);
     await shot('sandbox-code');
+  });
+
+  test('a table renders as HTML, in a frame that runs no scripts', async () => {
+    await page
+      .getByRole('textbox', { name: 'Code' })
+      .fill('import pandas as pd\npd.DataFrame({"fruit": ["apple", "pear"], "n": [3, 5]})');
+    await page.getByRole('button', { name: /^Run/ }).click();
+    const frame = page.locator('iframe.out-html');
+    await frame.waitFor({ timeout: 60_000 });
+    assert.equal(await frame.getAttribute('sandbox'), '');
+    await page.frameLocator('iframe.out-html').locator('td', { hasText: 'pear' }).waitFor();
+  });
+
+  test('a background process: started, its output streamed, killed', async () => {
+    await page.getByRole('tab', { name: 'Processes' }).click();
+    await page.getByLabel('Background command').fill('echo started-in-console; exec sleep 600');
+    await page.getByRole('button', { name: 'Start' }).click();
+    await page.locator('.process-output', { hasText: 'started-in-console' }).waitFor();
+    const row = page.locator('tbody tr', { hasText: 'sleep 600' }).first();
+    await row.waitFor();
+    await row.getByRole('button', { name: 'Kill' }).click();
+    await page.locator('.process-output', { hasText: 'exited with code' }).waitFor();
+    await shot('sandbox-processes');
   });
 
   test('pause, resume and a deadline from the page, each reflected by the pushed state', async () => {

@@ -9,12 +9,12 @@ import { DEFAULT_USER } from './context.js';
 
 export type Account = 'root' | 'user';
 
+// Shell builtins only when the account exists (a fork's or a restarted server's sandboxes).
 const SETUP = [
-  `id -u ${DEFAULT_USER.name} >/dev/null 2>&1 || {`,
-  `  echo '${DEFAULT_USER.name}:x:${DEFAULT_USER.uid}:${DEFAULT_USER.gid}::${DEFAULT_USER.home}:/bin/bash' >> /etc/passwd;`,
-  `  echo '${DEFAULT_USER.name}:x:${DEFAULT_USER.gid}:' >> /etc/group;`,
-  '}',
-  `[ -d ${DEFAULT_USER.home} ] || { mkdir -p ${DEFAULT_USER.home} && chown ${DEFAULT_USER.uid}:${DEFAULT_USER.gid} ${DEFAULT_USER.home}; }`,
+  `while IFS=: read -r name _; do [ "$name" = ${DEFAULT_USER.name} ] && exit 0; done < /etc/passwd`,
+  `echo '${DEFAULT_USER.name}:x:${DEFAULT_USER.uid}:${DEFAULT_USER.gid}::${DEFAULT_USER.home}:/bin/bash' >> /etc/passwd`,
+  `echo '${DEFAULT_USER.name}:x:${DEFAULT_USER.gid}:' >> /etc/group`,
+  `mkdir -p ${DEFAULT_USER.home} && chown ${DEFAULT_USER.uid}:${DEFAULT_USER.gid} ${DEFAULT_USER.home}`,
 ].join('\n');
 
 /** Per sandbox, the promise of its account setup; envd calls await it. */

@@ -15,10 +15,12 @@ import { domainFor, sandboxDetail, sandboxMetric, sandboxRecord } from './shapes
 
 type Vars = { Variables: { tenant: string } };
 const MAX_BODY = 1024 * 1024;
-/** E2B's default `timeout` when a create names none. */
-const DEFAULT_TIMEOUT_S = 15;
-/** The SDKs' default sandbox timeout, used when a v2 connect resumes without one. */
-const DEFAULT_CONNECT_TIMEOUT_S = 300;
+/**
+ * Lifetime when a request names none: the SDKs' own default (300 s), which releases before
+ * 2.4x always sent and newer ones leave to the server (the spec's 15 s would kill a sandbox
+ * mid-script for a user who never set a timeout).
+ */
+const DEFAULT_TIMEOUT_S = 300;
 /** Our template for each E2B template name; other names must be templates of ours. */
 const TEMPLATE_ALIASES: Record<string, string> = {
   base: 'base',
@@ -201,7 +203,7 @@ export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDoma
       ctx,
       body.timeout,
       'timeout',
-      resumed || engine.getDeadline(row.id) === null ? DEFAULT_CONNECT_TIMEOUT_S : 0,
+      resumed || engine.getDeadline(row.id) === null ? DEFAULT_TIMEOUT_S : 0,
     );
     if (resumed) {
       await engine.resume(row.id);

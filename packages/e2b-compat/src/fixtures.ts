@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { openDatabase } from '@mitos/engine';
 import { type TestEngineEnv, testEngineEnv } from '@mitos/engine/testing';
 import { type RunningServer, startServer } from '@mitos/server';
+import { pino } from 'pino';
 
 export const TEST_KEY = `e2b_${'5'.repeat(40)}`;
 
@@ -28,7 +29,7 @@ export async function e2bServer(options: { apiKeys?: string[]; warmPoolSize?: nu
     db,
     port: 0,
     apiKeys: options.apiKeys ?? [TEST_KEY],
-    logger: quietLogger(),
+    logger: pino({ level: 'silent' }),
   });
   return {
     url: server.url,
@@ -48,20 +49,4 @@ export function useE2bEnvironment(live: E2bServer, key = TEST_KEY): void {
   process.env.E2B_API_URL = live.e2bUrl;
   process.env.E2B_SANDBOX_URL = live.e2bUrl;
   process.env.E2B_API_KEY = key;
-}
-
-function quietLogger() {
-  const noop = () => {};
-  const logger = {
-    info: noop,
-    warn: noop,
-    error: noop,
-    debug: noop,
-    trace: noop,
-    fatal: noop,
-    child: () => logger,
-    level: 'silent',
-  };
-  // biome-ignore lint/suspicious/noExplicitAny: a minimal stand-in for pino's Logger type
-  return logger as any;
 }

@@ -1,9 +1,10 @@
 /*
  * `mitos-agent launch`: run as host root by the engine. Clones the sandbox init into fresh
- * user, pid, mount, uts, ipc and network namespaces, maps sandbox root to an unprivileged host
- * uid range, joins the sandbox's cgroups, builds its root (bind of a btrfs snapshot, or an
- * overlay mounted inside the sandbox's own mount namespace so the host never sees it),
- * pivot_roots into it, and becomes the sandbox's pid 1 agent. The launcher prints the init's
+ * user, pid, mount, uts, ipc and network namespaces, maps sandbox root to the sandbox's own
+ * host uid range, joins the sandbox's cgroups, builds its root in a private mount namespace
+ * first (launch-root.c: btrfs snapshot, idmapped when its on-disk ids differ from the range, or
+ * an overlay; the host's own mount table never sees either), pivot_roots into it, installs
+ * the seccomp filter (launch-seccomp.c), and becomes the sandbox's pid 1 agent. The launcher prints the init's
  * host pid once the agent is serving, then stays as its supervisor (reaping it); the sandbox
  * does not depend on the server that launched it.
  */
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/mount.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -28,18 +30,20 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "launch.h"
 
 #define MAX_CGROUPS 16
-#define MAX_BINDS 8
 
 extern char *g_args_start;
 extern size_t g_args_len;
 
-static void hide_command_line(void) {
-    if (!g_args_start || g_args_len < 11) return;
+/* Host users can read every process's command line: ours names the sandbox and its paths. */
+static void hide_command_line(const char *name) {
+    size_t len = strlen(name);
+    if (!g_args_start || g_args_len < len + 1) return;
     memset(g_args_start, 0, g_args_len);
-    memcpy(g_args_start, "mitos-init", 10);
-    prctl(PR_SET_NAME, "mitos-init", 0, 0, 0);
+    memcpy(g_args_start, name, len);
+    prctl(PR_SET_NAME, name, 0, 0, 0);
 }
 
 struct launch_opts {
@@ -49,7 +53,8 @@ struct launch_opts {
     const char *rootfs;
     const char *ov_lower, *ov_upper, *ov_work;
     const char *log_path;
-    unsigned long uid_base, uid_count;
+    unsigned long uid_base, uid_count, disk_base;
+    int seccomp; /* 0 only for a template that opted out (the engine logs it) */
     /* /dev/shm is a tmpfs charged to the sandbox's memory cgroup: sized below the memory
      * limit, so filling it cannot leave the agent itself nothing to run in. */
     unsigned long long shm_bytes;
@@ -80,42 +85,6 @@ static int write_file(const char *path, const char *text) {
     return r;
 }
 
-static void bind_dev(struct launch_opts *o, const char *name) {
-    char target[4096], source[64];
-    snprintf(target, sizeof target, "%s/dev/%s", o->rootfs, name);
-    snprintf(source, sizeof source, "/dev/%s", name);
-    int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
-    if (fd < 0) child_fail(o, "create dev node mountpoint");
-    close(fd);
-    if (mount(source, target, NULL, MS_BIND, NULL) < 0) child_fail(o, source);
-}
-
-static void setup_dev(struct launch_opts *o) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/dev", o->rootfs);
-    mkdir(path, 0755);
-    if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k") < 0) child_fail(o, "mount /dev tmpfs");
-    static const char *nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
-    for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) bind_dev(o, nodes[i]);
-    snprintf(path, sizeof path, "%s/dev/pts", o->rootfs);
-    mkdir(path, 0755);
-    if (mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
-        child_fail(o, "mount devpts");
-    snprintf(path, sizeof path, "%s/dev/ptmx", o->rootfs);
-    if (symlink("pts/ptmx", path) < 0) child_fail(o, "symlink ptmx");
-    snprintf(path, sizeof path, "%s/dev/shm", o->rootfs);
-    mkdir(path, 01777);
-    char shm_opts[64];
-    snprintf(shm_opts, sizeof shm_opts, "mode=1777,size=%llu", o->shm_bytes);
-    if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, shm_opts) < 0) child_fail(o, "mount /dev/shm");
-    static const char *links[][2] = {
-        {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}};
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(path, sizeof path, "%s/dev/%s", o->rootfs, links[i][1]);
-        if (symlink(links[i][0], path) < 0) child_fail(o, "symlink /dev entry");
-    }
-}
-
 static void loopback_up(void) {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) return;
@@ -139,45 +108,33 @@ static int child_main(void *arg) {
 
     if (setgroups(0, NULL) < 0) child_fail(o, "setgroups");
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) child_fail(o, "become sandbox root");
+    /* The launcher's euid switch (below) left this process non-dumpable; as before, the
+     * sandbox's own root may inspect its init. */
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     /* Joined the sandbox cgroups already (parent did it), so the namespace roots there. */
     if (unshare(CLONE_NEWCGROUP) < 0) child_fail(o, "unshare cgroup namespace");
     if (setsid() < 0) child_fail(o, "setsid");
-    hide_command_line();
+    hide_command_line("mitos-init");
     if (sethostname(o->hostname, strlen(o->hostname)) < 0) child_fail(o, "sethostname");
 
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) child_fail(o, "make mounts private");
-    if (o->ov_lower) {
-        char opts[8192];
-        snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s,userxattr", o->ov_lower, o->ov_upper, o->ov_work);
-        if (mount("overlay", o->rootfs, "overlay", MS_NOSUID | MS_NODEV, opts) < 0) child_fail(o, "mount overlay root");
-    } else {
-        if (mount(o->rootfs, o->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) child_fail(o, "bind root");
-    }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/proc", o->rootfs);
-    mkdir(path, 0555);
-    if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) child_fail(o, "mount /proc");
-    setup_dev(o);
-    for (int i = 0; i < o->n_binds; i++) {
-        char *sep = strchr(o->binds[i], ':');
-        if (!sep) continue;
-        *sep = 0;
-        snprintf(path, sizeof path, "%s%s", o->rootfs, sep + 1);
-        if (mkdir_p(path, 0755) < 0) child_fail(o, "create bind mountpoint");
-        if (mount(o->binds[i], path, NULL, MS_BIND | MS_REC, NULL) < 0) child_fail(o, "bind mount");
-        if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
-            child_fail(o, "make bind mount read-only");
-    }
-    snprintf(path, sizeof path, "%s/tmp", o->rootfs);
-    mkdir(path, 01777);
-
-    if (chdir(o->rootfs) < 0) child_fail(o, "chdir root");
+    /* The launcher built the tree at our working directory; it is locked here. A clone of
+     * it is a fresh mount this namespace owns, which pivot_root accepts. */
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, ".", OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
+    if (tree < 0) child_fail(o, "clone root tree");
+    if (syscall(SYS_move_mount, tree, "", AT_FDCWD, ".", MOVE_MOUNT_F_EMPTY_PATH) < 0) child_fail(o, "attach root tree");
+    if (fchdir(tree) < 0) child_fail(o, "enter root tree");
+    close(tree);
+    if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) child_fail(o, "mount /proc");
+    if (mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
+        child_fail(o, "mount devpts");
+    char shm_opts[64];
+    snprintf(shm_opts, sizeof shm_opts, "mode=1777,size=%llu", o->shm_bytes);
+    if (mount("tmpfs", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, shm_opts) < 0) child_fail(o, "mount /dev/shm");
     /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only
      * the template visible. Never chroot: a chroot is escapable by its own root. */
     if (syscall(SYS_pivot_root, ".", ".") < 0) child_fail(o, "pivot_root");
     if (umount2(".", MNT_DETACH) < 0) child_fail(o, "detach old root");
     if (chdir("/") < 0) child_fail(o, "chdir /");
-    mkdir_p("/workspace", 0755);
     loopback_up();
 
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -195,6 +152,7 @@ static int child_main(void *arg) {
         dup2(0, 2);
     }
 
+    if (o->seccomp && install_seccomp_filter() < 0) child_fail(o, "install seccomp filter");
     if (write_all(o->sync_to_parent[1], "ok\n", 3) < 0) _exit(1);
     close(o->sync_to_parent[1]);
     agent_serve(o->listen_fd);
@@ -237,7 +195,7 @@ static int supervise(pid_t pid, int log_fd) {
     signal(SIGHUP, SIG_IGN);
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
-    prctl(PR_SET_NAME, "mitos-supervise", 0, 0, 0);
+    hide_command_line("mitos-supervise");
     int status = 0;
     for (;;) {
         pid_t r = waitpid(pid, &status, 0);
@@ -251,7 +209,8 @@ static void usage(void) {
     fprintf(stderr,
             "usage: mitos-agent launch --id ID --hostname NAME --socket PATH --uid-base N [--uid-count N]\n"
             "         (--rootfs DIR | --rootfs DIR --overlay-lower L --overlay-upper U --overlay-work W)\n"
-            "         [--cgroup-procs FILE]... [--bind-ro HOSTDIR:SANDBOXDIR]... [--log FILE] [--shm-bytes N]\n");
+            "         [--cgroup-procs FILE]... [--bind-ro HOSTDIR:SANDBOXDIR]... [--log FILE] [--shm-bytes N]\n"
+            "         [--disk-base N] [--no-seccomp]\n");
     exit(2);
 }
 
@@ -260,6 +219,7 @@ int launch_main(int argc, char **argv) {
     memset(&o, 0, sizeof o);
     o.uid_count = 65536;
     o.shm_bytes = 256ULL << 20;
+    o.seccomp = 1;
     static struct option longopts[] = {
         {"id", required_argument, 0, 'i'},        {"hostname", required_argument, 0, 'h'},
         {"socket", required_argument, 0, 's'},    {"rootfs", required_argument, 0, 'r'},
@@ -267,7 +227,8 @@ int launch_main(int argc, char **argv) {
         {"overlay-work", required_argument, 0, 'W'}, {"uid-base", required_argument, 0, 'u'},
         {"uid-count", required_argument, 0, 'n'}, {"cgroup-procs", required_argument, 0, 'c'},
         {"log", required_argument, 0, 'l'},       {"bind-ro", required_argument, 0, 'b'},
-        {"shm-bytes", required_argument, 0, 'm'},
+        {"shm-bytes", required_argument, 0, 'm'}, {"disk-base", required_argument, 0, 'd'},
+        {"no-seccomp", no_argument, 0, 'S'},
         {0, 0, 0, 0}};
     int c;
     /* Every string is copied: the argv area is blanked later (hide_command_line). */
@@ -289,6 +250,8 @@ int launch_main(int argc, char **argv) {
             break;
         case 'l': o.log_path = optarg; break;
         case 'm': o.shm_bytes = strtoull(optarg, NULL, 10); break;
+        case 'd': o.disk_base = strtoul(optarg, NULL, 10); break;
+        case 'S': o.seccomp = 0; break;
         case 'b':
             if (o.n_binds >= MAX_BINDS) usage();
             o.binds[o.n_binds++] = optarg;
@@ -299,6 +262,7 @@ int launch_main(int argc, char **argv) {
     if (!o.id || !o.socket_path || !o.rootfs || o.uid_base == 0) usage();
     if ((o.ov_lower != NULL) != (o.ov_upper != NULL) || (o.ov_lower != NULL) != (o.ov_work != NULL)) usage();
     if (!o.hostname) o.hostname = o.id;
+    if (o.disk_base == 0) o.disk_base = o.uid_base;
 
     /* Errors of the launch itself go to our stderr (the engine reads them); the running
      * sandbox's init and supervisor log to this file instead. */
@@ -314,11 +278,37 @@ int launch_main(int argc, char **argv) {
         perror("mitos-agent: pipe");
         return 1;
     }
+    struct root_spec root = {.rootfs = o.rootfs, .ov_lower = o.ov_lower, .ov_upper = o.ov_upper, .ov_work = o.ov_work,
+                             .uid_base = o.uid_base, .uid_count = o.uid_count, .disk_base = o.disk_base,
+                             .binds = o.binds, .n_binds = o.n_binds};
+    char err[1024];
+    int host_ns = -1;
+    if (prepare_root(&root, &host_ns, err, sizeof err) < 0) {
+        fprintf(stderr, "mitos-agent: sandbox setup failed: %s\n", err);
+        unlink(o.socket_path);
+        return 1;
+    }
     size_t stack_size = 256 * 1024;
     char *stack = malloc(stack_size);
     if (!stack) return 1;
     int flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD;
+    /* The user namespace is created as the sandbox's own host uid, not as root: the kernel
+     * charges per-user counters (inotify instances, keys, user namespaces, processes) to the
+     * namespace's creator, so each sandbox gets its own pool instead of sharing root's. The
+     * saved uid stays 0, so the launcher takes root back right after. */
+    if (setegid((gid_t)o.uid_base) < 0 || seteuid((uid_t)o.uid_base) < 0) {
+        perror("mitos-agent: become sandbox uid");
+        return 1;
+    }
     pid_t pid = clone(child_main, stack + stack_size, flags, &o);
+    int clone_errno = errno;
+    if (seteuid(0) < 0 || setegid(0) < 0) {
+        perror("mitos-agent: regain root");
+        if (pid > 0) kill(pid, SIGKILL);
+        return 1;
+    }
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    errno = clone_errno;
     if (pid < 0) {
         fprintf(stderr, "mitos-agent: clone: %s\n", strerror(errno));
         unlink(o.socket_path);
@@ -366,6 +356,16 @@ int launch_main(int argc, char **argv) {
         unlink(o.socket_path);
         return 1;
     }
+    /* The sandbox holds its own copy of the tree now. Back to the host's namespace, so the
+     * private one (and its copies of every host mount) goes away. */
+    if (chdir("/") < 0 || setns(host_ns, CLONE_NEWNS) < 0 || chdir("/") < 0) {
+        perror("mitos-agent: return to the host mount namespace");
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        unlink(o.socket_path);
+        return 1;
+    }
+    close(host_ns);
     printf("%d\n", pid);
     fflush(stdout);
     return supervise(pid, o.log_fd);

@@ -6,22 +6,32 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Sandbox } from '@mitos/sdk';
 
-const SOURCE = join(fileURLToPath(new URL('.', import.meta.url)), '../probe/probe.c');
+const PROBE_DIR = join(fileURLToPath(new URL('.', import.meta.url)), '../probe');
 export const PROBE_IN_SANDBOX = '/usr/local/bin/mitos-probe';
+/** probe/isolation.c: attacks across tenants (keys, ucounts, seccomp, locked mounts, cgroups). */
+export const ISOLATION_PROBE_IN_SANDBOX = '/usr/local/bin/mitos-isolation-probe';
 
-let built: Buffer | undefined;
+const built = new Map<string, Buffer>();
 
-export function buildProbe(outDir: string): Buffer {
-  if (!built) {
-    const out = join(outDir, 'mitos-probe');
-    execFileSync('cc', ['-O2', '-static', '-o', out, SOURCE], { stdio: ['ignore', 'ignore', 'inherit'] });
-    built = readFileSync(out);
+export function buildProbe(outDir: string, source = 'probe.c'): Buffer {
+  let binary = built.get(source);
+  if (!binary) {
+    const out = join(outDir, source.replace(/\.c$/, ''));
+    execFileSync('cc', ['-O2', '-static', '-o', out, join(PROBE_DIR, source)], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    binary = readFileSync(out);
+    built.set(source, binary);
   }
-  return built;
+  return binary;
 }
 
 export async function installProbe(sb: Sandbox, outDir: string): Promise<void> {
   await sb.files.write(PROBE_IN_SANDBOX, buildProbe(outDir), { mode: 0o755 });
+}
+
+export async function installIsolationProbe(sb: Sandbox, outDir: string): Promise<void> {
+  await sb.files.write(ISOLATION_PROBE_IN_SANDBOX, buildProbe(outDir, 'isolation.c'), { mode: 0o755 });
 }
 
 export interface ProbeLine {
@@ -38,8 +48,8 @@ export function errnoName(errno: number): string {
   return `${ERRNO_NAMES.get(errno) ?? 'errno'} (${errno})`;
 }
 
-export async function runProbe(sb: Sandbox, args: string): Promise<Map<string, ProbeLine>> {
-  const r = await sb.exec(`${PROBE_IN_SANDBOX} ${args}`, { timeoutSeconds: 60 });
+export async function runProbe(sb: Sandbox, args: string, binary = PROBE_IN_SANDBOX): Promise<Map<string, ProbeLine>> {
+  const r = await sb.exec(`${binary} ${args}`, { timeoutSeconds: 60 });
   const out = new Map<string, ProbeLine>();
   for (const line of r.stdout.split('\n')) {
     const [name, verdict, errno, ...rest] = line.split(' ');

@@ -18,6 +18,17 @@ export interface Forward {
   /** `127.0.0.1:PORT` on the server host. */
   host: string;
   guestPort: number;
+  /**
+   * On a server that requires API keys: every connection to `host` must first send this token
+   * and a newline (other local users of the server host cannot use the forward). Absent when
+   * the forward was opened with `{ open: true }` or the server has no keys.
+   */
+  token?: string;
+}
+
+export interface ForwardOptions extends CallOptions {
+  /** Let any local user of the server host connect without the token. */
+  open?: boolean;
 }
 
 export async function previewPort(
@@ -41,18 +52,20 @@ export async function forwardPort(
   http: HttpClient,
   sandbox: string,
   port: number,
-  opts: CallOptions = {},
+  opts: ForwardOptions = {},
 ): Promise<Forward> {
   assertPort(port);
-  const raw = await http.request<{ host?: unknown; guest_port?: unknown } | undefined>(
+  const raw = await http.request<{ host?: unknown; guest_port?: unknown; token?: unknown } | undefined>(
     'POST',
     `/v1/sandboxes/${encodeURIComponent(sandbox)}/forward`,
     {
-      body: { guest_port: port },
+      body: opts.open ? { guest_port: port, open: true } : { guest_port: port },
       timeoutMs: http.timeoutOr(DEFAULT_SANDBOX_CALL_TIMEOUT_MS),
       signal: opts.signal,
     },
   );
   if (typeof raw?.host !== 'string' || raw.host === '') throw invalidResponse('the forward answer lacks a "host"');
-  return { host: raw.host, guestPort: typeof raw.guest_port === 'number' ? raw.guest_port : port };
+  const forward: Forward = { host: raw.host, guestPort: typeof raw.guest_port === 'number' ? raw.guest_port : port };
+  if (typeof raw.token === 'string' && raw.token !== '') forward.token = raw.token;
+  return forward;
 }

@@ -15,7 +15,7 @@ import { DEFAULT_SANDBOX_CALL_TIMEOUT_MS, SandboxFiles } from './files.js';
 import { type ForkReport, type LiveForkOptions, liveFork } from './fork.js';
 import { HttpClient } from './http.js';
 import { describeSandbox, setLifetime, setRunState } from './lifecycle.js';
-import { type Forward, forwardPort, type Preview, previewPort } from './ports.js';
+import { type Forward, type ForwardOptions, forwardPort, type Preview, previewPort } from './ports.js';
 import { type BackgroundOptions, SandboxProcesses } from './processes.js';
 import { checkSize, openPty, type PtyHandle, type PtyOptions, ptyPath } from './pty.js';
 import { toExecResult, toSandboxList } from './records.js';
@@ -201,7 +201,7 @@ export class Sandbox implements AsyncDisposable {
   }
 
   /** Open a loopback listener on the server host bridged to `port` inside the sandbox. */
-  forward(port: number, opts: CallOptions = {}): Promise<Forward> {
+  forward(port: number, opts: ForwardOptions = {}): Promise<Forward> {
     return forwardPort(this.#http, this.id, port, opts);
   }
 

@@ -119,7 +119,7 @@ export function createApiServer(deps: AppDeps): ApiServer {
     streams: new StreamRegistry(
       nonNegative('maxStreamsPerSandbox', deps.maxStreamsPerSandbox, DEFAULT_MAX_STREAMS_PER_SANDBOX),
     ),
-    forwards: new ForwardRegistry((id, port) => engine.connectPort(id, port)),
+    forwards: new ForwardRegistry((id, port) => engine.connectPort(id, port), undefined, apiKeys.length > 0),
     preview: {
       signer: new PreviewSigner(
         resolvePreviewSecret(deps.previewSecret ?? process.env.MITOS_PREVIEW_SECRET, new ServerSettings(deps.db)),

@@ -8,6 +8,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MitosError } from '@mitos/protocol';
+import { acceptTokenPreface, newForwardToken } from './forward-token.js';
 import { splice } from './splice.js';
 
 export const MAX_FORWARDS_PER_SANDBOX = 16;
@@ -17,19 +18,24 @@ export type PortConnector = (sandboxId: string, port: number) => Promise<Duplex>
 export interface OpenForward {
   /** The loopback port the listener got. */
   port: number;
+  /** Present when connections must first send `token\n` (see forward-token.ts). */
+  token?: string;
 }
 
 export class ForwardRegistry {
   readonly #connect: PortConnector;
   readonly #max: number;
+  readonly #requireToken: boolean;
   readonly #bySandbox = new Map<string, Set<Forward>>();
 
-  constructor(connect: PortConnector, maxPerSandbox = MAX_FORWARDS_PER_SANDBOX) {
+  /** requireToken: the server requires API keys, so forwards do too unless opened explicitly. */
+  constructor(connect: PortConnector, maxPerSandbox = MAX_FORWARDS_PER_SANDBOX, requireToken = false) {
     this.#connect = connect;
     this.#max = maxPerSandbox;
+    this.#requireToken = requireToken;
   }
 
-  async open(sandboxId: string, guestPort: number): Promise<OpenForward> {
+  async open(sandboxId: string, guestPort: number, options: { open?: boolean } = {}): Promise<OpenForward> {
     const forwards = this.#bySandbox.get(sandboxId) ?? new Set<Forward>();
     if (forwards.size >= this.#max) {
       throw new MitosError('too_many_forwards', `sandbox "${sandboxId}" already has ${forwards.size} forwards`, {
@@ -37,7 +43,8 @@ export class ForwardRegistry {
         limit: this.#max,
       });
     }
-    const forward = new Forward(() => this.#connect(sandboxId, guestPort));
+    const token = this.#requireToken && options.open !== true ? newForwardToken() : undefined;
+    const forward = new Forward(() => this.#connect(sandboxId, guestPort), token);
     // Counted before listening, so concurrent opens cannot overshoot the cap.
     forwards.add(forward);
     this.#bySandbox.set(sandboxId, forwards);
@@ -46,7 +53,7 @@ export class ForwardRegistry {
       // The sandbox went (or the server closed) while the listener was starting.
       if (this.#bySandbox.get(sandboxId) !== forwards)
         throw new MitosError('not_found', `sandbox "${sandboxId}" is gone`);
-      return { port };
+      return token === undefined ? { port } : { port, token };
     } catch (err) {
       forward.close();
       this.#forget(sandboxId, forward);
@@ -80,9 +87,25 @@ class Forward {
   readonly #connections = new Set<Duplex>();
   #closed = false;
 
-  constructor(connect: () => Promise<Duplex>) {
+  constructor(
+    connect: () => Promise<Duplex>,
+    readonly token?: string,
+  ) {
     // Half-open lets one direction finish while the other still flows, as plain TCP does.
-    this.#server = createServer({ allowHalfOpen: true }, (client) => this.#bridge(client, connect));
+    this.#server = createServer({ allowHalfOpen: true }, (client) => this.#admit(client, connect));
+  }
+
+  #admit(client: Socket, connect: () => Promise<Duplex>): void {
+    if (this.token === undefined) {
+      this.#bridge(client, connect);
+      return;
+    }
+    this.#track(client);
+    client.on('error', () => client.destroy());
+    void acceptTokenPreface(client, this.token).then((ok) => {
+      if (ok && !this.#closed) this.#bridge(client, connect);
+      else client.destroy();
+    });
   }
 
   listen(): Promise<number> {

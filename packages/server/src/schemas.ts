@@ -25,7 +25,7 @@ export const SetTimeoutRequestSchema = z.object({ sandbox: z.string(), timeout_s
 
 export const PreviewRequestSchema = z.object({ sandbox: z.string(), port: Port }).loose();
 
-export const ForwardRequestSchema = z.object({ guest_port: Port }).loose();
+export const ForwardRequestSchema = z.object({ guest_port: Port, open: z.boolean().optional() }).loose();
 
 export const LiveForkRequestSchema = z
   .object({

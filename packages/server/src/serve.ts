@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type HostReport, LinuxEngine, MicroVmEngine, openDatabase, runHostChecks } from '@mitos/engine';
+import { MitosError } from '@mitos/protocol';
 import { createLogger } from './logging.js';
 import type { HttpMount } from './mounts.js';
 import { startServer } from './server.js';
@@ -31,6 +32,8 @@ export interface ServeOptions {
   prebuild?: string[];
   /** `--warm-pool`: launched sandboxes kept ready per template; default 2, 0 disables. */
   warmPoolSize?: number;
+  /** `--seccomp-opt-out`: templates whose sandboxes run without the default seccomp filter. */
+  seccompOptOut?: string[];
   /** `--engine`: linux (namespaces, the default) or microvm (QEMU microVMs; KVM where usable). */
   engine?: 'linux' | 'microvm';
   /** Endpoints to add behind the same API keys (the CLI adds `/mcp`); `self.url()` is this server's URL once listening. */
@@ -51,10 +54,22 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const db = openDatabase(join(stateDir, 'mitos.db'));
   const log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) =>
     logger[level]({ ...fields }, msg);
+  if (options.engine === 'microvm' && (options.seccompOptOut?.length ?? 0) > 0) {
+    // A microVM has its own kernel: there is no host seccomp filter to opt out of.
+    throw new MitosError('invalid_request', '--seccomp-opt-out applies to the linux engine only', {
+      engine: 'microvm',
+    });
+  }
   const engine =
     options.engine === 'microvm'
       ? await MicroVmEngine.open({ stateDir, db, log })
-      : await LinuxEngine.open({ stateDir, db, warmPoolSize: options.warmPoolSize ?? DEFAULT_WARM_POOL_SIZE, log });
+      : await LinuxEngine.open({
+          stateDir,
+          db,
+          warmPoolSize: options.warmPoolSize ?? DEFAULT_WARM_POOL_SIZE,
+          seccompOptOut: options.seccompOptOut,
+          log,
+        });
   for (const id of options.prebuild ?? []) {
     logger.info({ template: id }, 'preparing template (first build runs debootstrap, about 2 minutes)');
     await engine.ensureTemplate({ id });

@@ -13,7 +13,7 @@ export function registerPorts(sandbox: Command): void {
       action(async (ctx, id: string, port: number) => {
         const fwd = await (await Sandbox.connect(id, ctx.client)).forward(port);
         if (ctx.json) printJson(fwd);
-        else println(fwd.host);
+        else println(fwd.token === undefined ? fwd.host : `${fwd.host} (send this line first: ${fwd.token})`);
       }),
     );
 

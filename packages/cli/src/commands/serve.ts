@@ -14,6 +14,7 @@ interface ServeFlags {
   previewDomain?: string;
   e2bDomain?: string;
   warmPool?: number;
+  seccompOptOut?: string[];
   engine?: 'linux' | 'microvm';
 }
 
@@ -42,6 +43,11 @@ export function registerServe(program: Command): void {
       '--warm-pool <n>',
       'launched sandboxes kept ready per template, so a create takes milliseconds (default 2; 0 = off)',
       parseIntOption(0, 64),
+    )
+    .option(
+      '--seccomp-opt-out <template>',
+      "run this template's sandboxes without the default seccomp filter (repeatable; logged at every launch)",
+      collect,
     )
     .option(
       '--engine <engine>',
@@ -79,6 +85,7 @@ export function registerServe(program: Command): void {
           previewDomain: o.previewDomain,
           e2bDomain: o.e2bDomain,
           warmPoolSize: o.warmPool,
+          seccompOptOut: o.seccompOptOut,
           engine: o.engine,
           mounts: (self) => {
             const mcp = createMcpHttpHandler({ apiUrl: self.url });

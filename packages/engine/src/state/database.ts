@@ -32,6 +32,11 @@ const MIGRATIONS: string[] = [
      supervisor_pid INTEGER
    )`,
   'ALTER TABLE sandboxes ADD COLUMN deadline_ms INTEGER',
+  // Host uid range per sandbox (host/uid-ranges.ts): slot n is FIRST_SANDBOX_UID + n * 65536.
+  `CREATE TABLE IF NOT EXISTS uid_ranges (
+     slot INTEGER PRIMARY KEY,
+     sandbox_id TEXT NOT NULL UNIQUE
+   )`,
 ];
 
 export function openDatabase(file: string): StateDatabase {

@@ -6,7 +6,7 @@
  * Layout under `<stateDir>/storage`: `btrfs.img`, mounted at `vol/`, holding
  * `images/<key>` and `sandboxes/<id>`.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { MitosError } from '@mitos/protocol';
 import { removeTree } from '../host/remove-tree.js';
@@ -82,10 +82,12 @@ export class BtrfsStorage implements SandboxStorage {
 
   private async doOpen(): Promise<void> {
     await this.volume.ensureMounted();
-    // 0711: the sandbox's mapped root may need to traverse these to reach its own root,
-    // but nobody needs to list them.
-    mkdirSync(this.images, { recursive: true, mode: 0o711 });
-    mkdirSync(this.sandboxes, { recursive: true, mode: 0o711 });
+    // Root only: the launcher builds each sandbox's root as host root, so no sandbox uid ever
+    // has to traverse these, and no other host user may.
+    for (const dir of [this.images, this.sandboxes]) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      chmodSync(dir, 0o700);
+    }
     for (const dir of [this.images, this.sandboxes]) {
       for (const name of readdirSync(dir)) if (isStaleTemp(name)) await this.deleteSubvolume(join(dir, name));
     }

@@ -3,7 +3,7 @@
  * idempotent and survives a server restart: the kernel's mount table and loop list are the
  * source of truth, never our memory.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, statfsSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, statfsSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MitosError } from '@mitos/protocol';
@@ -13,6 +13,8 @@ import { run, tryRun } from '../host/run.js';
 export const DEFAULT_VOLUME_BYTES = 64 * 1024 ** 3;
 // Smallest image mkfs.btrfs accepts with single profiles is ~110 MiB.
 const MIN_VOLUME_BYTES = 256 * 1024 ** 2;
+const PRIVATE_MOUNT_OPTIONS = 'nosuid,nodev';
+const DETACH_TIMEOUT_MS = 30_000;
 
 export interface LoopVolumeOptions {
   /** The image file (`<stateDir>/storage/btrfs.img`). */
@@ -36,17 +38,28 @@ export class LoopVolume {
 
   /** Create the image if missing, attach it, mount it. No-op when already mounted. */
   async ensureMounted(): Promise<void> {
-    if (this.isMounted()) return;
+    if (this.isMounted()) {
+      await this.makePrivate();
+      return;
+    }
     if (!existsSync(this.options.image)) await this.createImage();
     const device = (await this.loopDevices())[0] ?? (await this.attach());
-    mkdirSync(this.options.mountPoint, { recursive: true, mode: 0o711 });
+    mkdirSync(this.options.mountPoint, { recursive: true, mode: 0o700 });
     // discard=async punches holes in the sparse image when sandboxes are deleted, so the host
     // gets the space back.
     try {
       // nobarrier: a snapshot commits a transaction, and on a loop file each barrier becomes an
       // fsync of the host file: measured here 15 ms -> 5 ms per snapshot under load. The volume
       // holds sandbox roots, which do not outlive a host crash anyway (their processes are gone).
-      await run('mount', ['-t', 'btrfs', '-o', 'noatime,nobarrier,discard=async', device, this.options.mountPoint]);
+      // nosuid,nodev: a setuid file or device node a sandbox plants is inert for host users.
+      await run('mount', [
+        '-t',
+        'btrfs',
+        '-o',
+        `noatime,nobarrier,discard=async,${PRIVATE_MOUNT_OPTIONS}`,
+        device,
+        this.options.mountPoint,
+      ]);
     } catch (err) {
       await tryRun('losetup', ['-d', device]);
       throw err;
@@ -54,6 +67,21 @@ export class LoopVolume {
     // Detaching a mounted loop device only marks it autoclear: the kernel frees it when the
     // filesystem is unmounted, so even a crashed server cannot leak the device past umount.
     await tryRun('losetup', ['-d', device]);
+    await this.makePrivate();
+  }
+
+  /**
+   * Sandbox files are for root only: the image (0600) would let any host user read every
+   * sandbox's files from the raw blocks, and the tree is not theirs to traverse. Also applied
+   * to volumes made before this rule (remount adds nosuid,nodev).
+   */
+  private async makePrivate(): Promise<void> {
+    chmodSync(dirname(this.options.image), 0o700);
+    chmodSync(this.options.image, 0o600);
+    chmodSync(this.options.mountPoint, 0o700);
+    const mount = mountAt(this.options.mountPoint);
+    if (mount && !(mount.options.includes('nosuid') && mount.options.includes('nodev')))
+      await run('mount', ['-o', `remount,${PRIVATE_MOUNT_OPTIONS}`, this.options.mountPoint]);
   }
 
   /** Loop devices currently backed by the image (`losetup -j`). */
@@ -77,8 +105,9 @@ export class LoopVolume {
       if (!res.ok && !lazy) await sleep(50 * (attempt + 1));
       if (!res.ok && lazy) throw res.error;
     }
-    // Autoclear rundown runs on a kernel workqueue after the last close: poll briefly.
-    const deadline = Date.now() + 5_000;
+    // Autoclear rundown runs on a kernel workqueue after the last close, and a launcher still
+    // starting a sandbox briefly holds a copy of every host mount: poll, generously under load.
+    const deadline = Date.now() + DETACH_TIMEOUT_MS;
     for (;;) {
       const devices = await this.loopDevices();
       if (devices.length === 0) return;
@@ -101,13 +130,13 @@ export class LoopVolume {
   // later opens fail to mount.
   private async createImage(): Promise<void> {
     const dir = dirname(this.options.image);
-    mkdirSync(dir, { recursive: true, mode: 0o711 });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const size = this.options.sizeBytes ?? defaultSize(dir);
     if (size < MIN_VOLUME_BYTES)
       throw new MitosError('disk_full', `only ${size} bytes available for the btrfs image in ${dir}`);
     const tmp = `${this.options.image}.tmp`;
     rmSync(tmp, { force: true });
-    writeFileSync(tmp, '');
+    writeFileSync(tmp, '', { mode: 0o600 });
     truncateSync(tmp, size);
     try {
       // Single metadata: DUP on one loop file protects nothing and doubles metadata writes,

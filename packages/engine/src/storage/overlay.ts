@@ -55,9 +55,11 @@ export class OverlayStorage implements SandboxStorage {
   }
 
   async open(): Promise<void> {
-    // 0711: the sandbox's mapped root mounts the overlay, so it must traverse these dirs.
+    // Root only: the launcher mounts the overlay as host root, so no sandbox uid (and no
+    // other host user) needs to traverse these.
     for (const dir of [this.images, this.sandboxes]) {
-      mkdirSync(dir, { recursive: true, mode: 0o711 });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      chmodSync(dir, 0o700);
       for (const name of readdirSync(dir)) if (isStaleTemp(name)) await removeTree(join(dir, name));
     }
   }
@@ -125,7 +127,7 @@ export class OverlayStorage implements SandboxStorage {
     if (existsSync(final)) throw new MitosError('conflict', `sandbox root ${sandboxId} already exists`);
     const tmp = join(this.sandboxes, tempName(sandboxId));
     try {
-      mkdirSync(tmp, { mode: 0o711 });
+      mkdirSync(tmp, { mode: 0o700 });
       if (copyUpperFrom) {
         // cp -a keeps whiteouts (0/0 char devices) and overlay xattrs, which are the upper's
         // record of deletions and opaque directories.

@@ -28,13 +28,18 @@ export function testEngineEnv(): TestEngineEnv {
       return engine;
     },
     async cleanup() {
-      const engine = opened.at(-1) ?? (await LinuxEngine.open({ stateDir, cgroupParent }));
-      for (const s of engine.list()) await engine.terminate(s.id);
-      await engine.drainPool();
-      await engine.storage.destroy();
-      for (const e of opened) await e.close();
-      await removeCgroupParent(cgroupParent);
-      rmSync(stateDir, { recursive: true, force: true });
+      // Whatever fails first, the cgroups and the state dir still go (a loop device slow to
+      // detach under load once left four cgroups behind as well); the first error is rethrown.
+      try {
+        const engine = opened.at(-1) ?? (await LinuxEngine.open({ stateDir, cgroupParent }));
+        for (const s of engine.list()) await engine.terminate(s.id);
+        await engine.drainPool();
+        await engine.storage.destroy();
+      } finally {
+        for (const e of opened) await e.close().catch(() => {});
+        await removeCgroupParent(cgroupParent);
+        rmSync(stateDir, { recursive: true, force: true });
+      }
     },
   };
 }

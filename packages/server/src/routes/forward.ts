@@ -1,6 +1,8 @@
 /**
  * POST /v1/sandboxes/{id}/forward (wire-v1.md 4.20): a loopback listener on this host bridged
- * to a port inside the sandbox. 429 too_many_forwards past the per-sandbox cap.
+ * to a port inside the sandbox. 429 too_many_forwards past the per-sandbox cap. On a server
+ * with API keys the answer carries a `token` that every connection must send first (a line),
+ * unless the request says `"open": true` (docs/api-extensions.md).
  */
 import type { RouteDeps } from '../env.js';
 import { readJson } from '../json-body.js';
@@ -12,10 +14,14 @@ export function registerForwardRoutes(router: Router, { engine, forwards }: Rout
   router.route('/v1/sandboxes/:id/forward', {
     POST: async (c) => {
       const id = c.req.param('id') ?? '';
-      const { guest_port } = readJson(c, ForwardRequestSchema);
+      const { guest_port, open } = readJson(c, ForwardRequestSchema);
       requireRunningSandbox(c, engine, id, 'id');
-      const { port } = await forwards.open(id, guest_port);
-      return c.json({ host: `127.0.0.1:${port}`, guest_port });
+      const { port, token } = await forwards.open(id, guest_port, { open });
+      return c.json(
+        token === undefined
+          ? { host: `127.0.0.1:${port}`, guest_port }
+          : { host: `127.0.0.1:${port}`, guest_port, token },
+      );
     },
   });
 }

@@ -13,7 +13,7 @@ import { endpointFor, requireRunningSandbox, requireSandbox } from '../lookup.js
 import { cookieValue, type Forwarding, PREVIEW_COOKIE } from '../preview/headers.js';
 import { exchangeWithGuest } from '../preview/proxy-http.js';
 import { relayUpgrade } from '../preview/proxy-ws.js';
-import type { PreviewClaims } from '../preview/token.js';
+import { instanceNonce, type PreviewClaims } from '../preview/token.js';
 import type { Router } from '../routing.js';
 import { PreviewRequestSchema } from '../schemas.js';
 import { upgradedResponse, upgradeOf } from '../upgrade.js';
@@ -33,9 +33,14 @@ export function registerPreviewRoutes(router: Router, deps: RouteDeps): void {
   router.route('/v1/preview', {
     POST: (c) => {
       const body = readJson(c, PreviewRequestSchema);
-      requireSandbox(c, engine, body.sandbox);
+      const sandbox = requireSandbox(c, engine, body.sandbox);
       const expiresUnix = nowUnix() + preview.ttlSeconds;
-      const token = preview.signer.sign({ sandbox: body.sandbox, port: body.port, expiresUnix });
+      const token = preview.signer.sign({
+        sandbox: body.sandbox,
+        port: body.port,
+        expiresUnix,
+        instance: instanceNonce(sandbox),
+      });
       const url = preview.domain
         ? `https://${body.sandbox.toLowerCase()}.preview.${preview.domain}/?token=${token}`
         : `${endpointFor(c, deps.publicUrl)}${PATH_PREFIX}${token}/`;
@@ -102,7 +107,12 @@ async function serve(
   path: string,
   forwarding: Forwarding,
 ): Promise<Response> {
-  requireRunningSandbox(c, engine, claims.sandbox);
+  const sandbox = requireRunningSandbox(c, engine, claims.sandbox);
+  if (claims.instance !== instanceNonce(sandbox)) {
+    throw new MitosError('forbidden', 'preview token was minted for an earlier sandbox with this id', {
+      op: 'preview',
+    });
+  }
   const connection = await engine.connectPort(claims.sandbox, claims.port).catch((err: unknown) => {
     throw unreachable(err, claims);
   });

@@ -4,7 +4,7 @@
  * each distinct hierarchy, and its init's pid is written into every one of them.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MitosError } from '@mitos/protocol';
 import type { ResourceLimits } from '../../engine.js';
@@ -19,6 +19,7 @@ import {
   removeCgroupDir,
   writeControl,
 } from './cgroup-files.js';
+import { inheritCpuset, renameOrMigrate } from './cgroup-hierarchies.js';
 import { CPU_PERIOD_US, checkLimits, cpuQuota } from './cgroup-limits.js';
 
 export const V1_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer'] as const;
@@ -44,16 +45,20 @@ export interface CgroupV1Options {
   /** Parent directory name under each hierarchy; default `mitos`. */
   parent?: string;
   mounts?: V1Mounts;
+  /** Mount points of the hierarchies a sandbox joins without limits (see cgroup-hierarchies). */
+  others?: string[];
 }
 
 export class CgroupV1Manager implements CgroupManager {
   readonly version = 'v1' as const;
   readonly parent: string;
   private readonly mounts: V1Mounts;
+  private readonly others: string[];
 
   constructor(options: CgroupV1Options = {}) {
     this.parent = checkCgroupName(options.parent ?? 'mitos');
     this.mounts = options.mounts ?? findV1Mounts();
+    this.others = options.others ?? [];
     const missing = V1_REQUIRED.filter((c) => !this.mounts[c]);
     if (missing.length > 0)
       throw new MitosError('host_unsupported', `cgroup v1 controllers not mounted: ${missing.join(', ')}`);
@@ -61,7 +66,11 @@ export class CgroupV1Manager implements CgroupManager {
 
   /** `<mount>/<parent>` of every distinct hierarchy. */
   parentDirs(): string[] {
-    return [...new Set(Object.values(this.mounts))].map((m) => join(m, this.parent));
+    return [...new Set([...Object.values(this.mounts), ...this.others])].map((m) => join(m, this.parent));
+  }
+
+  private otherDirsOf(sandboxId: string): string[] {
+    return this.others.map((m) => join(m, this.parent, checkCgroupName(sandboxId)));
   }
 
   private dirsOf(sandboxId: string): Map<V1Controller, string> {
@@ -77,8 +86,10 @@ export class CgroupV1Manager implements CgroupManager {
   async create(sandboxId: string, limits: ResourceLimits): Promise<SandboxCgroup> {
     checkLimits(limits);
     const dirs = this.dirsOf(sandboxId);
-    for (const dir of new Set(dirs.values())) mkdirSync(dir, { recursive: true });
-    const cgroup = new SandboxCgroupV1(sandboxId, dirs);
+    const others = this.otherDirsOf(sandboxId);
+    for (const dir of new Set([...dirs.values(), ...others])) mkdirSync(dir, { recursive: true });
+    inheritCpuset(others.flatMap((d) => [dirname(d), d]));
+    const cgroup = new SandboxCgroupV1(sandboxId, dirs, others);
     await cgroup.setLimits(limits);
     return cgroup;
   }
@@ -86,7 +97,10 @@ export class CgroupV1Manager implements CgroupManager {
   open(sandboxId: string): SandboxCgroup | undefined {
     const dirs = this.dirsOf(sandboxId);
     // Present in any hierarchy counts: a create that died halfway must still be reapable.
-    return [...dirs.values()].some((d) => existsSync(d)) ? new SandboxCgroupV1(sandboxId, dirs) : undefined;
+    const others = this.otherDirsOf(sandboxId);
+    return [...dirs.values(), ...others].some((d) => existsSync(d))
+      ? new SandboxCgroupV1(sandboxId, dirs, others)
+      : undefined;
   }
 
   rename(fromId: string, toId: string): SandboxCgroup {
@@ -98,7 +112,9 @@ export class CgroupV1Manager implements CgroupManager {
       done.add(dir);
       renameSync(dir, to.get(controller) as string);
     }
-    return new SandboxCgroupV1(toId, to);
+    const others = this.otherDirsOf(toId);
+    for (const [i, dir] of this.otherDirsOf(fromId).entries()) renameOrMigrate(dir, others[i] as string);
+    return new SandboxCgroupV1(toId, to, others);
   }
 
   list(): string[] {
@@ -121,8 +137,9 @@ class SandboxCgroupV1 implements SandboxCgroup {
   constructor(
     readonly sandboxId: string,
     private readonly dirs: Map<V1Controller, string>,
+    others: string[] = [],
   ) {
-    this.unique = [...new Set(dirs.values())];
+    this.unique = [...new Set([...dirs.values(), ...others])];
     this.procsFiles = this.unique.map((d) => join(d, 'cgroup.procs'));
   }
 

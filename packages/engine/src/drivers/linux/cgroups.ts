@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { MitosError } from '@mitos/protocol';
 import { type MountEntry, mountAt, readMountinfo } from '../../host/mountinfo.js';
 import type { CgroupManager } from './cgroup.js';
+import { otherHierarchies } from './cgroup-hierarchies.js';
 import { CgroupV1Manager, findV1Mounts, V1_REQUIRED } from './cgroup-v1.js';
 import { CgroupV2Manager, V2_CONTROLLERS } from './cgroup-v2.js';
 
@@ -60,7 +61,10 @@ export function detectCgroups(options: DetectOptions = {}): CgroupManager & { pa
     );
   }
   if (support.version === 'v2') return new CgroupV2Manager({ root: options.root, parent: options.parent });
-  return new CgroupV1Manager({ parent: options.parent, mounts: findV1Mounts(options.mountinfo ?? readMountinfo()) });
+  const entries = options.mountinfo ?? readMountinfo();
+  const mounts = findV1Mounts(entries);
+  const others = otherHierarchies(entries, Object.values(mounts));
+  return new CgroupV1Manager({ parent: options.parent, mounts, others });
 }
 
 /**

@@ -29,9 +29,16 @@ describe('linux driver: isolation seen from inside a sandbox', { timeout: 600_00
   });
   after(() => env.cleanup());
 
-  test('sandbox root is an unprivileged host uid range', async () => {
-    const r = await sh(a, 'id -u; cat /proc/self/uid_map');
-    assert.match(r.out, /^0\n\s+0\s+100000\s+65536\n$/);
+  test('sandbox root is an unprivileged host uid range of its own, and sees its files as its own', async () => {
+    const base = async (id: string) => {
+      const r = await sh(id, 'id -u; cat /proc/self/uid_map; stat -c %u:%g /etc/passwd');
+      const m = /^0\n\s+0\s+(\d+)\s+65536\n0:0\n$/.exec(r.out);
+      assert.ok(m, `unexpected id map in ${id}: ${r.out}`);
+      return Number(m[1]);
+    };
+    const [ba, bb] = [await base(a), await base(b)];
+    assert.ok(ba >= 1_000_000_000 && bb >= 1_000_000_000, `ranges ${ba} ${bb}`);
+    assert.ok(Math.abs(ba - bb) >= 65_536, `ranges overlap: ${ba} ${bb}`);
   });
 
   test('the hostname is the sandbox id', async () => {

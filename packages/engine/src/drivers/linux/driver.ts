@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { chmodSync, cpSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -31,8 +31,10 @@ import type {
   SandboxUsage,
   TemplateInfo,
 } from '../../engine.js';
+import { cgroupParentFor } from '../../host/cgroup-parent.js';
 import { assertHeadroom } from '../../host/space.js';
 import { DEFAULT_UID_BASE, UID_RANGE_SIZE } from '../../host/uid-range.js';
+import { UidRanges } from '../../host/uid-ranges.js';
 import { openDatabase, type StateDatabase } from '../../state/database.js';
 import { type SandboxRow, StateStore, type TemplateRow } from '../../state/store.js';
 import { enableSimpleQuotas } from '../../storage/disk-quota.js';
@@ -69,6 +71,11 @@ export interface LinuxEngineOptions {
    * sandbox costs what an idle sandbox costs (see BENCHMARKS.md).
    */
   warmPoolSize?: number;
+  /**
+   * Templates whose sandboxes run without the default seccomp filter (each launch is logged
+   * as a warning). Only for workloads that need io_uring, perf or the like.
+   */
+  seccompOptOut?: string[];
   log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -104,6 +111,7 @@ export class LinuxEngine implements Engine {
   private readonly deadlines: DeadlineScheduler;
   private readonly events = new EventEmitter();
   private readonly refills = new Map<string, Promise<void>>();
+  private readonly uidRanges: UidRanges;
   private closed = false;
 
   private constructor(
@@ -115,6 +123,7 @@ export class LinuxEngine implements Engine {
     readonly cgroups: CgroupManager,
   ) {
     this.store = new StateStore(db);
+    this.uidRanges = new UidRanges({ db, stateDir: opts.stateDir });
     this.files = this.makeFiles();
     this.kernels = new KernelManager({
       client: (id) => this.client(id),
@@ -154,11 +163,10 @@ export class LinuxEngine implements Engine {
         },
       );
     }
-    mkdirSync(stateDir, { recursive: true });
-    // The sandbox's init resolves its root path as the sandbox uid before pivot_root, so every
-    // directory above the storage must be searchable (not readable) by others.
-    chmodSync(stateDir, statSync(stateDir).mode | 0o011);
-    assertSearchable(stateDir);
+    // Root only: sandbox roots are built by the launcher as host root (see the agent's
+    // launch-root.c), so neither sandbox uids nor other host users need to enter it.
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    chmodSync(stateDir, 0o700);
     for (const sub of ['run', 'logs']) mkdirSync(join(stateDir, sub), { recursive: true, mode: 0o700 });
     if (join(stateDir, 'run', `${'x'.repeat(64)}.sock`).length > MAX_SOCKET_PATH) {
       throw new MitosError(
@@ -179,7 +187,9 @@ export class LinuxEngine implements Engine {
       btrfsSnapshotter: (source, targets) => agentSnapshots(opts.agentPath, source, targets),
       btrfsSimpleQuotas: (mountPoint) => enableSimpleQuotas(opts.agentPath, mountPoint),
     });
-    const cgroups = detectCgroups({ parent: options.cgroupParent ?? process.env.MITOS_CGROUP_PARENT ?? 'mitos' });
+    const cgroups = detectCgroups({
+      parent: cgroupParentFor(stateDir, options.cgroupParent ?? process.env.MITOS_CGROUP_PARENT),
+    });
     // Kernels are copied into the state directory, which the sandbox uid can traverse, and
     // bind-mounted read-only into every sandbox.
     cpSync(defaultKernelsDir(), join(stateDir, 'kernels'), { recursive: true });
@@ -224,16 +234,12 @@ export class LinuxEngine implements Engine {
       this.log('warn', 'reaping sandbox left behind', { sandbox: row.id, state: row.state });
       await this.teardown(row);
     }
+    // Only what this server's own database knows is touched: cgroups it does not know may
+    // belong to another server on the host (teardown above already reaped its own).
     for (const id of this.storage.listRoots()) {
       if (!known.has(id)) await this.storage.removeRoot(id).catch(() => {});
     }
-    for (const id of this.cgroups.list()) {
-      if (!known.has(id))
-        await this.cgroups
-          .open(id)
-          ?.destroy()
-          .catch(() => {});
-    }
+    this.uidRanges.reconcile(new Set(this.store.sandboxes().map((r) => r.id)));
   }
 
   listTemplates(): TemplateInfo[] {
@@ -331,7 +337,7 @@ export class LinuxEngine implements Engine {
     // needs a fresh launch.
     const pooled =
       this.poolEnabled() && limits.memoryBytes >= template.limits.memoryBytes
-        ? this.store.takePooled(template.id, id)
+        ? await this.takeLivePooled(template.id, id)
         : undefined;
     if (pooled) return this.adoptPooled(pooled, id, limits, started);
     const row = blankRow(id, template.id, limits);
@@ -386,6 +392,29 @@ export class LinuxEngine implements Engine {
     return (this.opts.warmPoolSize ?? 0) > 0 && typeof this.storage.renameRoot === 'function' && !this.closed;
   }
 
+  /**
+   * A pooled sandbox whose init died (killed from the host, OOM) would fail its adoption: it
+   * is reaped and the next one tried, so a create falls back to a fresh launch instead.
+   */
+  private async takeLivePooled(templateId: string, id: string): Promise<SandboxRow | undefined> {
+    for (;;) {
+      const pooled = this.store.takePooled(templateId, id);
+      if (!pooled) return undefined;
+      const alive =
+        pooled.initPid !== null &&
+        pooled.initStartTicks !== null &&
+        isSameProcess(pooled.initPid, pooled.initStartTicks) &&
+        (await this.client(pooled.id)
+          .ping()
+          .then(() => true)
+          .catch(() => false));
+      if (alive) return pooled;
+      this.log('warn', 'pooled sandbox is dead; reaping it', { sandbox: pooled.id });
+      this.store.deleteSandbox(id);
+      await this.teardown(pooled).catch(() => {});
+    }
+  }
+
   /** Give a pooled sandbox its user's id: rename its root, cgroup, socket and log; new hostname. */
   private async adoptPooled(
     pooled: SandboxRow,
@@ -396,6 +425,7 @@ export class LinuxEngine implements Engine {
     const row: SandboxRow = { ...pooled, id, hostname: id, limits, createdAt: new Date() };
     try {
       this.storage.renameRoot?.(pooled.id, id);
+      this.uidRanges.rename(pooled.id, id);
       this.cgroupHandles.delete(pooled.id);
       const cgroup = this.cgroups.rename(pooled.id, id);
       this.cgroupHandles.set(id, cgroup);
@@ -459,14 +489,19 @@ export class LinuxEngine implements Engine {
   }
 
   private launch(row: SandboxRow, root: RootLayout, cgroup: SandboxCgroup) {
+    const seccomp = !this.opts.seccompOptOut?.includes(row.templateId);
+    if (!seccomp) this.log('warn', 'sandbox runs without seccomp filter (template opted out)', { sandbox: row.id });
     return launchSandbox({
       agentPath: this.opts.agentPath,
       sandboxId: row.id,
       hostname: row.hostname,
       socketPath: this.socketPath(row.id),
       logPath: join(this.opts.stateDir, 'logs', `${row.id}.log`),
-      uidBase: this.opts.uidBase,
+      // Overlay roots are not idmapped (yet): their sandboxes keep the shared on-disk range.
+      uidBase: root.kind === 'overlay' ? this.opts.uidBase : this.uidRanges.allocate(row.id),
+      diskBase: this.opts.uidBase,
       uidCount: UID_RANGE_SIZE,
+      seccomp,
       root,
       cgroupProcsFiles: cgroup.procsFiles,
       bindReadOnly: [`${join(this.opts.stateDir, 'kernels')}:${KERNELS_IN_SANDBOX}`],
@@ -517,6 +552,8 @@ export class LinuxEngine implements Engine {
     await cgroup?.destroy();
     this.cgroupHandles.delete(id);
     await this.storage.removeRoot(id);
+    // Processes gone (cgroup destroyed) and root removed: the range may serve another sandbox.
+    this.uidRanges.release(id);
     rmSync(this.socketPath(id), { force: true });
     this.clients.delete(id);
     this.processes.forget(id);
@@ -767,22 +804,6 @@ function blankRow(id: string, templateId: string, limits: ResourceLimits): Sandb
     initStartTicks: null,
     supervisorPid: null,
   };
-}
-
-function assertSearchable(dir: string): void {
-  for (let d = dirname(dir); ; d = dirname(d)) {
-    if ((statSync(d).mode & 0o001) === 0) {
-      throw new MitosError(
-        'host_unsupported',
-        `${d} is not searchable by the sandbox uid range`,
-        { path: d },
-        {
-          remediation: `choose a state directory outside ${d} (e.g. /var/lib/mitos), or chmod o+x ${d}`,
-        },
-      );
-    }
-    if (d === '/') return;
-  }
 }
 
 function definedOnly<T extends object>(o: Partial<T>): Partial<T> {

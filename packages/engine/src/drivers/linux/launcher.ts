@@ -15,8 +15,13 @@ export interface LaunchSpec {
   hostname: string;
   socketPath: string;
   logPath: string;
+  /** Host uid/gid of sandbox root (its own range). */
   uidBase: number;
+  /** The ids the root's files carry on disk; when not uidBase, the root is idmapped. */
+  diskBase?: number;
   uidCount: number;
+  /** false: no seccomp filter (a template's logged opt-out). */
+  seccomp?: boolean;
   root: RootLayout;
   cgroupProcsFiles: string[];
   /** `HOSTDIR:SANDBOXDIR` pairs bind-mounted read-only into the sandbox. */
@@ -76,6 +81,8 @@ export function launchArgs(spec: LaunchSpec): string[] {
   for (const f of spec.cgroupProcsFiles) args.push('--cgroup-procs', f);
   for (const b of spec.bindReadOnly ?? []) args.push('--bind-ro', b);
   if (spec.shmBytes !== undefined) args.push('--shm-bytes', String(spec.shmBytes));
+  if (spec.diskBase !== undefined) args.push('--disk-base', String(spec.diskBase));
+  if (spec.seccomp === false) args.push('--no-seccomp');
   return args;
 }
 

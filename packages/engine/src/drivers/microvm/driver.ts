@@ -33,6 +33,7 @@ import type {
   SandboxUsage,
   TemplateInfo,
 } from '../../engine.js';
+import { cgroupParentFor } from '../../host/cgroup-parent.js';
 import { DEFAULT_UID_BASE } from '../../host/uid-range.js';
 import { openDatabase, type StateDatabase } from '../../state/database.js';
 import { type SandboxRow, StateStore, type TemplateRow } from '../../state/store.js';
@@ -188,7 +189,9 @@ export class MicroVmEngine implements Engine {
     for (const sub of ['run', 'logs']) mkdirSync(join(stateDir, sub), { recursive: true, mode: 0o700 });
     const ownsDb = !options.db;
     const db = options.db ?? openDatabase(join(stateDir, 'mitos.db'));
-    const cgroups = detectCgroups({ parent: options.cgroupParent ?? process.env.MITOS_CGROUP_PARENT ?? 'mitos-vm' });
+    const cgroups = detectCgroups({
+      parent: cgroupParentFor(stateDir, options.cgroupParent ?? process.env.MITOS_CGROUP_PARENT, 'mitos-vm'),
+    });
     // Whatever a previous engine left here is unreachable now: reap it before making anything.
     await reapLeftovers(stateDir, db, cgroups);
     const engine = new MicroVmEngine(

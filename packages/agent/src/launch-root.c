@@ -1,0 +1,203 @@
+/*
+ * Builds a sandbox's root tree as host root, before the sandbox's user namespace exists (see
+ * launch.h). Why here and not inside the sandbox: mounts that a user namespace copies from a
+ * more privileged mount namespace are locked by the kernel, so the read-only host binds and
+ * device nodes made here stay read-only and in place whatever the sandbox's root does.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "launch.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    int saved = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < errlen) snprintf(err + n, errlen - (size_t)n, ": %s", strerror(saved));
+    errno = saved;
+    return -1;
+}
+
+/* Files made in the root belong to sandbox root, as if the sandbox had made them itself. */
+static void act_as(unsigned long id) {
+    setfsgid((gid_t)id);
+    setfsuid((uid_t)id);
+}
+
+static int write_text(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static int wait_for_close(void *arg) {
+    int *hold = arg;
+    close(hold[1]);
+    char c;
+    (void)!read(hold[0], &c, 1);
+    return 0;
+}
+
+/* A user namespace whose id maps translate on-disk ids into this sandbox's host range. */
+static int idmap_userns(const struct root_spec *s, char *err, size_t errlen) {
+    static char stack[16384] __attribute__((aligned(16)));
+    int hold[2];
+    if (pipe2(hold, O_CLOEXEC) < 0) return fail(err, errlen, "pipe");
+    pid_t pid = clone(wait_for_close, stack + sizeof stack, CLONE_NEWUSER | SIGCHLD, hold);
+    if (pid < 0) {
+        close(hold[0]);
+        close(hold[1]);
+        return fail(err, errlen, "clone idmap user namespace");
+    }
+    char map[96], path[64];
+    snprintf(map, sizeof map, "%lu %lu %lu\n", s->disk_base, s->uid_base, s->uid_count);
+    int fd = -1;
+    snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
+    if (write_text(path, map) == 0) {
+        snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
+        if (write_text(path, map) == 0) {
+            snprintf(path, sizeof path, "/proc/%d/ns/user", pid);
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+        }
+    }
+    int saved = errno;
+    close(hold[1]);
+    close(hold[0]);
+    waitpid(pid, NULL, 0);
+    errno = saved;
+    return fd >= 0 ? fd : fail(err, errlen, "write idmap");
+}
+
+static int mount_root(const struct root_spec *s, char *err, size_t errlen) {
+    if (s->ov_lower) {
+        char opts[8192];
+        snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s,userxattr", s->ov_lower, s->ov_upper,
+                 s->ov_work);
+        if (mount("overlay", s->rootfs, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
+            return fail(err, errlen, "mount overlay root");
+        return 0;
+    }
+    if (s->disk_base == s->uid_base) {
+        if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) return fail(err, errlen, "bind root");
+        return 0;
+    }
+    int userns = idmap_userns(s, err, errlen);
+    if (userns < 0) return -1;
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, s->rootfs, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0) {
+        close(userns);
+        return fail(err, errlen, "open_tree root");
+    }
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (__u64)userns};
+    int r = (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr);
+    if (r == 0) r = (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, s->rootfs, MOVE_MOUNT_F_EMPTY_PATH);
+    int saved = errno;
+    close(tree);
+    close(userns);
+    errno = saved;
+    return r == 0 ? 0 : fail(err, errlen, "idmapped root mount");
+}
+
+/* A host device node, bound read-only: writable as a device, but never chmod/chown-able. */
+static int bind_device(const struct root_spec *s, const char *name, char *err, size_t errlen) {
+    char source[64], target[64];
+    snprintf(source, sizeof source, "/dev/%s", name);
+    snprintf(target, sizeof target, "dev/%s", name);
+    struct stat st;
+    if (stat(source, &st) < 0) return fail(err, errlen, "%s", source);
+    if (!S_ISCHR(st.st_mode) || st.st_uid != 0) {
+        errno = EPERM;
+        return fail(err, errlen, "refusing to bind %s: host inode is not a root-owned character device (uid %u)",
+                    source, (unsigned)st.st_uid);
+    }
+    act_as(s->uid_base);
+    int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+    act_as(0);
+    if (fd < 0) return fail(err, errlen, "create %s mountpoint", target);
+    close(fd);
+    if (mount(source, target, NULL, MS_BIND, NULL) < 0) return fail(err, errlen, "bind %s", source);
+    if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) < 0)
+        return fail(err, errlen, "make %s read-only", target);
+    return 0;
+}
+
+static int setup_dev(const struct root_spec *s, char *err, size_t errlen) {
+    act_as(s->uid_base);
+    int r = mkdir("dev", 0755);
+    act_as(0);
+    if (r < 0 && errno != EEXIST) return fail(err, errlen, "mkdir /dev");
+    char opts[96];
+    snprintf(opts, sizeof opts, "mode=755,size=65536k,uid=%lu,gid=%lu", s->uid_base, s->uid_base);
+    if (mount("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, opts) < 0) return fail(err, errlen, "mount /dev tmpfs");
+    static const char *nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+    for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++)
+        if (bind_device(s, nodes[i], err, errlen) < 0) return -1;
+    static const char *links[][2] = {{"pts/ptmx", "dev/ptmx"},
+                                     {"/proc/self/fd", "dev/fd"},
+                                     {"/proc/self/fd/0", "dev/stdin"},
+                                     {"/proc/self/fd/1", "dev/stdout"},
+                                     {"/proc/self/fd/2", "dev/stderr"}};
+    act_as(s->uid_base);
+    r = mkdir("dev/pts", 0755) == 0 && mkdir("dev/shm", 01777) == 0 ? 0 : -1;
+    for (size_t i = 0; r == 0 && i < sizeof links / sizeof links[0]; i++) r = symlink(links[i][0], links[i][1]);
+    act_as(0);
+    return r == 0 ? 0 : fail(err, errlen, "populate /dev");
+}
+
+static int bind_host_dirs(const struct root_spec *s, char *err, size_t errlen) {
+    for (int i = 0; i < s->n_binds; i++) {
+        char source[4096], target[4096];
+        const char *sep = strchr(s->binds[i], ':');
+        if (!sep || sep == s->binds[i] || sep[1] != '/' || (size_t)(sep - s->binds[i]) >= sizeof source) {
+            errno = EINVAL;
+            return fail(err, errlen, "bad bind %s", s->binds[i]);
+        }
+        memcpy(source, s->binds[i], (size_t)(sep - s->binds[i]));
+        source[sep - s->binds[i]] = 0;
+        snprintf(target, sizeof target, ".%s", sep + 1);
+        act_as(s->uid_base);
+        int r = mkdir_p(target, 0755);
+        act_as(0);
+        if (r < 0) return fail(err, errlen, "create bind mountpoint %s", sep + 1);
+        if (mount(source, target, NULL, MS_BIND, NULL) < 0) return fail(err, errlen, "bind %s", sep + 1);
+        if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+            return fail(err, errlen, "make %s read-only", sep + 1);
+    }
+    return 0;
+}
+
+int prepare_root(const struct root_spec *s, int *host_ns, char *err, size_t errlen) {
+    *host_ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    if (*host_ns < 0) return fail(err, errlen, "open host mount namespace");
+    if (unshare(CLONE_NEWNS) < 0) return fail(err, errlen, "unshare mount namespace");
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return fail(err, errlen, "make mounts private");
+    if (mount_root(s, err, errlen) < 0) return -1;
+    if (chdir(s->rootfs) < 0) return fail(err, errlen, "chdir root");
+    act_as(s->uid_base);
+    int r = mkdir("proc", 0555);
+    if (r == 0 || errno == EEXIST) r = mkdir("tmp", 01777);
+    if (r == 0 || errno == EEXIST) r = mkdir("workspace", 0755);
+    act_as(0);
+    if (r < 0 && errno != EEXIST) return fail(err, errlen, "create /proc, /tmp, /workspace");
+    if (setup_dev(s, err, errlen) < 0) return -1;
+    return bind_host_dirs(s, err, errlen);
+}

@@ -1,0 +1,33 @@
+#ifndef MITOS_LAUNCH_H
+#define MITOS_LAUNCH_H
+#include <stddef.h>
+
+#define MAX_BINDS 8
+
+/* What the launcher builds before the sandbox's namespaces exist. */
+struct root_spec {
+    const char *rootfs;
+    const char *ov_lower, *ov_upper, *ov_work;
+    /* Host uid/gid of sandbox root, and the ids the root's files carry on disk: when they
+     * differ, the root is an idmapped mount translating one range into the other. */
+    unsigned long uid_base, uid_count, disk_base;
+    char *const *binds; /* "HOSTDIR:SANDBOXDIR", mounted read-only */
+    int n_binds;
+};
+
+/*
+ * Run as host root. Moves the launcher into a mount namespace of its own and builds the
+ * sandbox's root tree at spec->rootfs there: the root mount (idmapped when needed), /dev with
+ * bound host device nodes, and the read-only host binds, every host-sourced mount read-only.
+ * The sandbox's mount namespace is created later by a less privileged user namespace, so the
+ * kernel locks all of these (they cannot be remounted read-write or unmounted inside).
+ * Leaves the working directory at the root, and an fd of the host's mount namespace in
+ * *host_ns: the launcher returns there once the sandbox holds its own copy, since its private
+ * namespace also holds a copy of every host mount (which would keep other servers' volumes
+ * and loop devices busy). On failure returns -1 with a message in err.
+ */
+int prepare_root(const struct root_spec *spec, int *host_ns, char *err, size_t errlen);
+
+/* Install the default sandbox seccomp filter on the calling thread (see launch-seccomp.c). */
+int install_seccomp_filter(void);
+#endif

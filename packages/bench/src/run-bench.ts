@@ -4,6 +4,7 @@
  * recorded as a note and the others still run.
  * @module
  */
+import { restoreDevices, snapshotDevices } from './host/trace.js';
 import { describeError, log } from './log.js';
 import { type BenchEnv, startBenchEnv } from './mitos/bench-env.js';
 import { prepareTemplate } from './mitos/client.js';
@@ -26,6 +27,7 @@ const DEFAULT_ENGINE_LABEL = 'Linux driver (namespaces + btrfs)';
 /** Runs the selected sections into `rec`; returns the label of the engine that was measured. */
 export async function runBench(options: BenchOptions, rec: Recorder): Promise<string> {
   const { sections, sizes } = options;
+  const devices = snapshotDevices();
   const cleanups: Array<() => unknown> = [];
   let cleaning: Promise<void> | undefined;
   const cleanup = () => {
@@ -85,6 +87,13 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
   } finally {
     log('cleaning up');
     await cleanup();
+    // Checked last, after every peer and server is gone: the run must leave no trace.
+    const changed = restoreDevices(devices);
+    for (const c of changed) {
+      log(`host changed by this run (restored): ${c}`);
+      rec.note(`host changed by this run (restored): ${c}`);
+    }
+    if (changed.length > 0) process.exitCode = 1;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

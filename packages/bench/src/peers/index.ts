@@ -17,8 +17,14 @@ import { setupPodman } from './podman.js';
 import { type CachedRootfs, findPythonRootfs } from './rootfs.js';
 
 const PACKAGES = { bwrap: 'bubblewrap', crun: 'crun', runc: 'runc', podman: 'podman' };
-/** The sandbox uid range the engine shifts templates to (DEFAULT_UID_BASE, 65536 ids). */
-const UID_BASE = 100_000;
+/** The uid range the cached template tree carries on disk (the engine's DEFAULT_UID_BASE). */
+const TEMPLATE_UID_BASE = 100_000;
+/**
+ * The peers' own container root: never the template's on-disk range nor a mitos sandbox range
+ * (those start at 1e9), so whatever a peer runtime chowns can never belong to a sandbox. The
+ * read-only tree then shows as nobody-owned inside, which the measured commands do not mind.
+ */
+const PEER_UID_BASE = 300_000;
 const UID_COUNT = 65_536;
 
 export interface Peers {
@@ -32,7 +38,7 @@ export async function setupPeers(rec: Recorder): Promise<Peers> {
   if (apt.installed.length > 0) rec.note(`installed from Debian for this run: ${apt.installed.join(', ')}`);
   if (apt.failed) rec.note(`peer install: ${apt.failed}`);
   const host = await setupHost();
-  const rootfs = findPythonRootfs(undefined, UID_BASE);
+  const rootfs = findPythonRootfs(undefined, TEMPLATE_UID_BASE);
   if (!rootfs) {
     for (const subject of ['bwrap', 'crun', 'runc', 'podman'] as const) {
       rec.peer({
@@ -50,7 +56,7 @@ export async function setupPeers(rec: Recorder): Promise<Peers> {
     rootfs: rootfs.rootfs,
     workDir,
     cgroupParent,
-    uidBase: UID_BASE,
+    uidBase: PEER_UID_BASE,
     uidCount: UID_COUNT,
     limits: IMAGES.python.limits,
   };

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { openDatabase } from '../state/database.js';
@@ -9,8 +9,10 @@ describe('host uid ranges', () => {
   const dir = mkdtempSync('/tmp/mitos-test-uidr-');
   const claims = join(dir, 'claims');
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const open = (name: string) =>
-    new UidRanges({ db: openDatabase(':memory:'), stateDir: join(dir, name), claimDir: claims });
+  const open = (name: string) => {
+    mkdirSync(join(dir, name), { recursive: true });
+    return new UidRanges({ db: openDatabase(':memory:'), stateDir: join(dir, name), claimDir: claims });
+  };
 
   test('one range per sandbox, recorded and stable; released ranges are reused', () => {
     const r = open('s1');

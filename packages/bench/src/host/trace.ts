@@ -45,7 +45,9 @@ export function restoreDevices(before: readonly DeviceState[]): string[] {
       continue;
     }
     if (uid === was.uid && gid === was.gid && mode === was.mode) continue;
-    changed.push(`${was.path} was ${was.uid}:${was.gid} ${was.mode.toString(8)}, found ${uid}:${gid} ${mode.toString(8)}`);
+    changed.push(
+      `${was.path} was ${was.uid}:${was.gid} ${was.mode.toString(8)}, found ${uid}:${gid} ${mode.toString(8)}`,
+    );
     chownSync(was.path, was.uid, was.gid);
     chmodSync(was.path, was.mode);
   }

@@ -52,6 +52,14 @@ describe('tenants and local users cannot reach each other', { timeout: 600_000 }
   });
 
   after(async () => {
+    for (const f of [
+      'every sandbox mapped root to host uid 100000: B saw and read A\u2019s keys, A could exhaust the shared key quota, and inotify instances came from one pool (now one host uid range per sandbox, the user namespace created as that uid)',
+      'no seccomp filter: io_uring, perf_event_open, userfaultfd, AF_VSOCK, AF_PACKET, fsopen and time namespaces all worked (now a default filter)',
+      'host binds and device nodes were made inside the sandbox\u2019s own mount namespace, so its root could remount them read-write; a non-root-owned host device node was bound as is (now built by host root, locked by the kernel, refused if not root-owned)',
+      'sandboxes joined only memory, pids, cpu, cpuacct and freezer: a v1 hierarchy mounted inside showed the host\u2019s root cgroup and release_agent (now every mounted hierarchy)',
+      'storage/btrfs.img was 0644 and the tree traversable, the volume mounted without nosuid,nodev (now 0600, 0700, nosuid,nodev)',
+    ])
+      rec.finding(f);
     const { stateDir, cgroupParent } = live.env;
     await live.stop();
     const leaks = leaksOf(stateDir, cgroupParent);

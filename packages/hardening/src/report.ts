@@ -10,7 +10,7 @@ import type { Counter, SuiteFigures } from './figures.js';
 export const RELIABILITY_PATH = join(dirname(fileURLToPath(import.meta.url)), '../../../RELIABILITY.md');
 
 const TOTALS: Array<[Counter, string]> = [
-  ['attacks', 'attacks tried (hostile code inside sandboxes)'],
+  ['attacks', 'attacks tried (hostile code, other tenants, local host users)'],
   ['requests_fuzzed', 'hostile HTTP requests sent (fuzzing and auth)'],
   ['faults_injected', 'faults injected (kill -9, disk full)'],
   ['load_requests', 'requests under load'],
@@ -25,9 +25,22 @@ const WEAKNESSES = [
   'Which sandboxes carry a disk limit is kept in memory; after a restart, deleting a limited sandbox that sits at its limit goes through the slow path (lift the limit after the first delete fails), which is not exercised by this suite.',
   'A sandbox at its pids limit cannot get a worker forked by its own agent, so API calls to that sandbox fail until some of its tasks exit; terminate always works (host side).',
   'The sandbox sees its own mount table (/proc/self/mountinfo), which names the btrfs subvolume (`/sandboxes/<id>`) and the state directory path of the read-only kernels bind mount. No file outside the sandbox is reachable through it, but the path is disclosed.',
-  'Sandbox root is root in its own user namespace: it may mount tmpfs, proc and sysfs inside its own namespaces and create nested user namespaces. Every attempt to use them to reach the host failed, but the kernel attack surface is that of rootless containers, not of a VM.',
+  'Sandbox root is root in its own user namespace: it may mount tmpfs, proc and sysfs inside its own namespaces and create nested user namespaces. Every attempt to use them to reach the host failed, but the kernel attack surface is that of rootless containers (narrowed by the default seccomp filter), not of a VM.',
   "Per-sandbox tokens are only as good as the verifier the deployment plugs in; the suite tests the server's enforcement with an HMAC verifier of its own, since the standalone server issues none.",
   'CPU and latency figures come from a shared 2-core machine on which other test suites may run at the same time.',
+];
+
+/**
+ * What no hardening of a namespaces engine can close, and what the microVM engine (a kernel
+ * per sandbox) adds. Rendered in every RELIABILITY.md.
+ */
+const OUT_OF_REACH = [
+  "One kernel for every tenant: a kernel bug reachable from a user namespace (the syscalls the seccomp filter keeps: ordinary file systems, networking in the sandbox's own netns, nested user namespaces, tmpfs/proc/sysfs mounts) is a host compromise. The filter narrows this surface; it cannot remove it.",
+  'Kernel-global resources without a per-namespace or per-uid limit stay shared: page cache and dentry/inode caches, kernel memory not charged to cgroup v1 memory (this host), entropy, the scheduler, disk and memory bandwidth. A noisy tenant slows others even inside its cgroup limits.',
+  "Side channels across tenants on one CPU (cache timing, speculative execution) are only as closed as the host kernel's mitigations.",
+  'On this cgroup v1 host the sandbox joins every hierarchy, but cgroup v1 charges less kernel memory than v2; the unified (v2) tree here carries no controllers.',
+  'Overlay storage (the fallback when btrfs is unavailable) keeps one shared host uid range for all its sandboxes: the per-sandbox ranges rely on idmapped btrfs roots. On overlay hosts, keyrings and per-user counters are shared between sandboxes again.',
+  'The microVM engine (`--engine microvm`) gives each sandbox its own kernel: keyrings, ucounts, io_uring, perf, bpf and every other kernel surface are per VM, and a guest kernel bug stays in the guest. What it adds to the host is the VMM (QEMU) process itself; what it costs is boot and memory (docs/microvm-bench.md).',
 ];
 
 export function renderReliability(suites: readonly SuiteFigures[], path = RELIABILITY_PATH): void {
@@ -55,6 +68,8 @@ export function renderMarkdown(suites: readonly SuiteFigures[]): string {
   for (const s of suites) lines.push('', ...renderSuite(s));
   lines.push('', '## What remains weak', '');
   for (const w of WEAKNESSES) lines.push(`- ${w}`);
+  lines.push('', '## Out of reach of a namespaces engine (and what the microVM engine adds)', '');
+  for (const o of OUT_OF_REACH) lines.push(`- ${o}`);
   lines.push('');
   return lines.join('\n');
 }

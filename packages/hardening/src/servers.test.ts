@@ -52,6 +52,13 @@ describe('servers on one host never interfere', { timeout: 600_000 }, () => {
   });
 
   after(async () => {
+    for (const f of [
+      'a second server\u2019s recovery deleted every cgroup under the shared parent that its own database did not know, killing the first server\u2019s sandboxes (now: a parent per state dir, and recovery touches only its own rows)',
+      'a dead pooled sandbox was handed out and the create answered 500 (now checked alive, a dead one reaped and replaced)',
+      'preview tokens named only (id, port): a URL outlived its sandbox and opened the next one with the same id (now bound to the instance)',
+      'port forwards of a server with API keys were open to every local user (now a per-forward token unless opened explicitly)',
+    ])
+      rec.finding(f);
     if (s2) await stopServe(s2);
     await stopServe(s1);
     // The second server shared the first one's cgroup parent: its sandboxes go with env1's.

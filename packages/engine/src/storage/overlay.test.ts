@@ -1,21 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
-  chmodSync,
   chownSync,
   existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
-  readlinkSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { MitosError } from '@mitos/protocol';
 import { mountsUnder } from '../host/mountinfo.js';
 import { OverlayStorage } from './overlay.js';
@@ -24,57 +21,22 @@ import type { RootLayout } from './storage.js';
 const UID_BASE = 100_000;
 
 /**
- * Run a shell script as sandbox root (host uid UID_BASE) in a fresh user+mount namespace, the
- * way the launcher mounts an overlay root. Written without newuidmap: a holder process owns
- * the namespace, we (host root) write its maps, and nsenter joins it as uid 0.
+ * Mount the overlay the way the launcher does (host root, in a private mount namespace, so the
+ * host mount table never sees it), then run `then` in it as sandbox root (host uid UID_BASE).
  */
-async function asSandboxRoot(script: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const holder = spawn('unshare', ['--user', 'sleep', '60'], { stdio: 'ignore' });
-  try {
-    const ours = readlinkSync('/proc/self/ns/user');
-    for (let i = 0; i < 500; i++) {
-      try {
-        if (readlinkSync(`/proc/${holder.pid}/ns/user`) !== ours) break;
-      } catch {
-        // Not started yet.
-      }
-      await sleep(2);
-    }
-    writeFileSync(`/proc/${holder.pid}/uid_map`, `0 ${UID_BASE} 65536\n`);
-    writeFileSync(`/proc/${holder.pid}/gid_map`, `0 ${UID_BASE} 65536\n`);
-    const res = spawnSync(
-      'nsenter',
-      [
-        '-t',
-        String(holder.pid),
-        '--user',
-        '--setuid',
-        '0',
-        '--setgid',
-        '0',
-        '--',
-        'unshare',
-        '--mount',
-        '--propagation',
-        'private',
-        '--',
-        'sh',
-        '-c',
-        script,
-      ],
-      { encoding: 'utf8' },
-    );
-    return { status: res.status, stdout: res.stdout, stderr: res.stderr };
-  } finally {
-    holder.kill('SIGKILL');
-  }
+function inLaunchedRoot(layout: RootLayout, then: string): { status: number | null; stdout: string; stderr: string } {
+  const res = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', mountScript(layout, then)], {
+    encoding: 'utf8',
+  });
+  return { status: res.status, stdout: res.stdout, stderr: res.stderr };
 }
 
 function mountScript(layout: RootLayout, then: string): string {
   assert.equal(layout.kind, 'overlay');
   if (layout.kind !== 'overlay') return '';
   const opts = `lowerdir=${layout.lowerdirs.join(':')},upperdir=${layout.upperdir},workdir=${layout.workdir},userxattr`;
-  return `set -e; mount -t overlay overlay -o ${opts} ${layout.rootfs}; cd ${layout.rootfs}; ${then}`;
+  const asSandboxRoot = `setpriv --reuid=${UID_BASE} --regid=${UID_BASE} --clear-groups`;
+  return `set -e; mount -t overlay overlay -o ${opts} ${layout.rootfs}; cd ${layout.rootfs}; ${asSandboxRoot} sh -c '${then}'`;
 }
 
 describe('overlay storage', { skip: process.getuid?.() !== 0 && 'needs root', timeout: 60_000 }, () => {
@@ -84,8 +46,6 @@ describe('overlay storage', { skip: process.getuid?.() !== 0 && 'needs root', ti
   const dirOf = (id: string) => join(stateDir, 'storage', 'sandboxes', id);
 
   before(async () => {
-    // Sandbox root must be able to reach its own dirs through the state dir.
-    chmodSync(stateDir, 0o711);
     mkdirSync(join(source, 'etc'), { recursive: true });
     mkdirSync(join(source, 'workspace'));
     writeFileSync(join(source, 'etc/os-release'), 'ID=debian\n');
@@ -129,7 +89,7 @@ describe('overlay storage', { skip: process.getuid?.() !== 0 && 'needs root', ti
       const st = lstatSync(join(dirOf('ov-a'), name));
       assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [UID_BASE, UID_BASE, mode], name);
     }
-    assert.equal(statSync(dirOf('ov-a')).mode & 0o777, 0o711);
+    assert.equal(statSync(dirOf('ov-a')).mode & 0o777, 0o700);
     assert.deepEqual(storage.rootLayout('ov-a'), layout);
     assert.deepEqual(
       new OverlayStorage({ stateDir, uidBase: UID_BASE }).rootLayout('ov-a'),
@@ -138,11 +98,11 @@ describe('overlay storage', { skip: process.getuid?.() !== 0 && 'needs root', ti
     );
   });
 
-  test('sandbox root can mount the overlay in its own namespace; a fork copies its writes and deletions', async () => {
+  test("the launcher mounts the overlay privately; a fork copies sandbox root's writes and deletions", async () => {
     const a = storage.rootLayout('ov-a') as RootLayout;
-    const wrote = await asSandboxRoot(mountScript(a, 'echo a > workspace/from-a; rm etc/motd; id -u'));
+    const wrote = inLaunchedRoot(a, 'echo a > workspace/from-a; rm etc/motd; id -u');
     assert.equal(wrote.status, 0, wrote.stderr);
-    assert.equal(wrote.stdout.trim(), '0');
+    assert.equal(wrote.stdout.trim(), String(UID_BASE));
     assert.equal(
       lstatSync(join(dirOf('ov-a'), 'upper/workspace/from-a')).uid,
       UID_BASE,
@@ -151,8 +111,9 @@ describe('overlay storage', { skip: process.getuid?.() !== 0 && 'needs root', ti
 
     const b = await storage.snapshotRoot('ov-a', 'ov-b');
     assert.equal(b.kind === 'overlay' && b.lowerdirs.join(), join(stateDir, 'storage/images/img'));
-    const seen = await asSandboxRoot(
-      mountScript(b, 'cat workspace/from-a; test ! -e etc/motd && echo motd-gone; echo b > workspace/only-b'),
+    const seen = inLaunchedRoot(
+      b,
+      'cat workspace/from-a; test ! -e etc/motd && echo motd-gone; echo b > workspace/only-b',
     );
     assert.equal(seen.status, 0, seen.stderr);
     assert.equal(seen.stdout, 'a\nmotd-gone\n');

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import type { SandboxInfo } from '@mitos/engine';
 import { WebSocket, WebSocketServer } from 'ws';
-import { PreviewSigner } from '../preview/token.js';
+import { instanceNonce, PreviewSigner } from '../preview/token.js';
 import { gate, type LiveServer, makeTestApp, startLiveServer, withSandbox } from '../testing/harness.js';
 
 const SECRET = 'preview-test-secret-0123456789';
@@ -68,6 +69,12 @@ class GuestApp {
   }
 }
 
+/** The instance nonce the server binds its own preview tokens to (routes/preview.ts). */
+const nonceOf = (engine: { get(id: string): SandboxInfo | undefined }, id: string): string | undefined => {
+  const sb = engine.get(id);
+  return sb ? instanceNonce(sb) : undefined;
+};
+
 describe('POST /v1/preview', () => {
   it('mints a path-form URL on this server, valid for the TTL', async () => {
     const t = makeTestApp({ previewSecret: SECRET, previewTtlSeconds: 600, publicUrl: 'http://127.0.0.1:8080' });
@@ -82,6 +89,7 @@ describe('POST /v1/preview', () => {
       sandbox: 'sb-1',
       port: 3000,
       expiresUnix: res.body.expires_unix,
+      instance: instanceNonce(t.engine.get('sb-1') as SandboxInfo),
     });
   });
 
@@ -107,7 +115,7 @@ describe('preview proxy, path form', () => {
   const guest = new GuestApp();
   const KEY = 'preview-proxy-api-key';
   const base = (port = guest.port, sandbox = 'sb-1', expiresUnix = inAnHour()) =>
-    `${live.url}/preview/${signer.sign({ sandbox, port, expiresUnix })}`;
+    `${live.url}/preview/${signer.sign({ sandbox, port, expiresUnix, instance: nonceOf(live.engine, sandbox) })}`;
 
   before(async () => {
     await guest.start();
@@ -237,7 +245,12 @@ describe('preview proxy, host form', () => {
   it('takes the token from the query once, then from its cookie, and never passes either on', async () => {
     const t = makeTestApp({ previewSecret: SECRET, previewDomain: 'example.test', apiKeys: ['k-123456'] });
     await withSandbox(t);
-    const token = signer.sign({ sandbox: 'sb-1', port: guest.port, expiresUnix: inAnHour() });
+    const token = signer.sign({
+      sandbox: 'sb-1',
+      port: guest.port,
+      expiresUnix: inAnHour(),
+      instance: nonceOf(t.engine, 'sb-1'),
+    });
     const first = await request(t, `/page?token=${token}&a=b`, { host: 'sb-1.preview.example.test' });
     assert.equal(first.status, 201);
     const cookie = first.headers.getSetCookie().find((c) => c.startsWith('mitos_preview_token='));
@@ -260,7 +273,12 @@ describe('preview proxy, host form', () => {
     const t = makeTestApp({ previewSecret: SECRET, previewDomain: 'example.test' });
     await withSandbox(t);
     await t.engine.create({ id: 'sb-2', templateId: 'python' });
-    const forOther = signer.sign({ sandbox: 'sb-2', port: guest.port, expiresUnix: inAnHour() });
+    const forOther = signer.sign({
+      sandbox: 'sb-2',
+      port: guest.port,
+      expiresUnix: inAnHour(),
+      instance: nonceOf(t.engine, 'sb-2'),
+    });
     const wrong = await request(t, `/?token=${forOther}`, { host: 'sb-1.preview.example.test' });
     assert.equal(wrong.status, 403);
     const none = await request(t, '/', { host: 'sb-1.preview.example.test' });

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { MountEntry } from '../../host/mountinfo.js';
-import { readPids, removeCgroupDir, writeControl } from './cgroup-files.js';
+import { readPids, removeCgroupDir } from './cgroup-files.js';
 
 function hierarchyKey(m: MountEntry): string {
   if (m.fsType === 'cgroup2') return 'cgroup2';
@@ -58,12 +58,27 @@ export function renameOrMigrate(from: string, to: string): void {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
   }
   mkdirSync(to);
-  for (const pid of readPids([join(from, 'cgroup.procs')])) {
-    try {
-      writeControl(join(to, 'cgroup.procs'), String(pid));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  // A task forked while the list was being moved lands in the old cgroup: go round again.
+  for (let round = 0; round < 10; round++) {
+    const pids = readPids([join(from, 'cgroup.procs')]);
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        writeFileSync(join(to, 'cgroup.procs'), String(pid));
+      } catch (err) {
+        // ESRCH: the task is exiting (an agent worker that just served a ping); nothing to move.
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+      }
     }
   }
-  removeCgroupDir(from);
+  // A task still exiting keeps the old cgroup busy for a moment.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      removeCgroupDir(from);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || attempt >= 50) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
 }

@@ -400,14 +400,11 @@ export class LinuxEngine implements Engine {
     for (;;) {
       const pooled = this.store.takePooled(templateId, id);
       if (!pooled) return undefined;
+      // The init's identity, not a ping: a ping forks an agent worker on the hand-out path.
       const alive =
         pooled.initPid !== null &&
         pooled.initStartTicks !== null &&
-        isSameProcess(pooled.initPid, pooled.initStartTicks) &&
-        (await this.client(pooled.id)
-          .ping()
-          .then(() => true)
-          .catch(() => false));
+        isSameProcess(pooled.initPid, pooled.initStartTicks);
       if (alive) return pooled;
       this.log('warn', 'pooled sandbox is dead; reaping it', { sandbox: pooled.id });
       this.store.deleteSandbox(id);

@@ -108,9 +108,9 @@ static int child_main(void *arg) {
 
     if (setgroups(0, NULL) < 0) child_fail(o, "setgroups");
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) child_fail(o, "become sandbox root");
-    /* The launcher's euid switch (below) left this process non-dumpable; as before, the
-     * sandbox's own root may inspect its init. */
-    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    /* The uid change leaves the init non-dumpable, and it never execs inside: its memory
+     * belongs to the host's user namespace, so no sandbox process may ptrace it or open its
+     * /proc files. Keep it that way (no PR_SET_DUMPABLE). */
     /* Joined the sandbox cgroups already (parent did it), so the namespace roots there. */
     if (unshare(CLONE_NEWCGROUP) < 0) child_fail(o, "unshare cgroup namespace");
     if (setsid() < 0) child_fail(o, "setsid");
@@ -307,7 +307,6 @@ int launch_main(int argc, char **argv) {
         if (pid > 0) kill(pid, SIGKILL);
         return 1;
     }
-    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     errno = clone_errno;
     if (pid < 0) {
         fprintf(stderr, "mitos-agent: clone: %s\n", strerror(errno));

@@ -75,16 +75,6 @@ static void child_fail(struct launch_opts *o, const char *what) {
     _exit(1);
 }
 
-static int write_file(const char *path, const char *text) {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int r = write_all(fd, text, strlen(text));
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return r;
-}
-
 static void loopback_up(void) {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) return;
@@ -320,14 +310,14 @@ int launch_main(int argc, char **argv) {
     char path[128], map[128];
     snprintf(map, sizeof map, "0 %lu %lu\n", o.uid_base, o.uid_count);
     snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
-    int ok = write_file(path, map) == 0;
+    int ok = write_text(path, map) == 0;
     snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
-    ok = ok && write_file(path, map) == 0;
+    ok = ok && write_text(path, map) == 0;
     if (!ok) fprintf(stderr, "mitos-agent: write id maps: %s\n", strerror(errno));
     char pidtext[32];
     snprintf(pidtext, sizeof pidtext, "%d\n", pid);
     for (int i = 0; ok && i < o.n_cgroups; i++) {
-        if (write_file(o.cgroup_procs[i], pidtext) < 0) {
+        if (write_text(o.cgroup_procs[i], pidtext) < 0) {
             fprintf(stderr, "mitos-agent: join cgroup %s: %s\n", o.cgroup_procs[i], strerror(errno));
             ok = 0;
         }

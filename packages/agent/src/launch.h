@@ -28,6 +28,9 @@ struct root_spec {
  */
 int prepare_root(const struct root_spec *spec, int *host_ns, char *err, size_t errlen);
 
+/* Write a whole string to a (proc or cgroup) file; -1 with errno on failure. */
+int write_text(const char *path, const char *text);
+
 /* Install the default sandbox seccomp filter on the calling thread (see launch-seccomp.c). */
 int install_seccomp_filter(void);
 #endif

@@ -17,7 +17,7 @@ import { WorkQueue } from '../kube/work-queue.js';
 import { randomHex } from '../util/ids.js';
 import { reconcileClaim } from './claim-reconciler.js';
 import type { ControllerContext, Logger, ReconcileResult } from './context.js';
-import { forkOfChild, isForkChild } from './fork-children.js';
+import { forkOfChild } from './fork-children.js';
 import { reconcileFork } from './fork-reconciler.js';
 import { collectGarbage } from './garbage-collector.js';
 import { HttpNodeApi, type NodeApi } from './node-client.js';
@@ -120,11 +120,8 @@ async function lead(options: ControllerOptions, signal: AbortSignal): Promise<vo
   });
 
   const poolInputs = {
-    // Fork children name their source's pool but never took a sandbox from it.
     claims: (namespace: string, pool: string) =>
-      claims
-        .list()
-        .filter((c) => c.metadata.namespace === namespace && c.spec.poolRef.name === pool && !isForkChild(c)),
+      claims.list().filter((c) => c.metadata.namespace === namespace && c.spec.poolRef.name === pool),
   };
   const stopInformers = new AbortController();
   const abort = () => stopInformers.abort();

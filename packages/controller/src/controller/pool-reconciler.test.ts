@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SandboxClaim, SandboxPool } from '../api/v1alpha1/index.js';
-import { SANDBOX_CLAIMS, SANDBOX_POOLS } from '../kube/resources.js';
+import { API_VERSION } from '../api/group.js';
+import type { SandboxClaim, SandboxFork, SandboxPool } from '../api/v1alpha1/index.js';
+import { SANDBOX_CLAIMS, SANDBOX_FORKS, SANDBOX_POOLS } from '../kube/resources.js';
 import { ReconcileFixture } from '../testing/reconcile-fixture.js';
 import { reconcilePool } from './pool-reconciler.js';
 
@@ -77,6 +78,29 @@ describe('pool reconciler', () => {
     await settle(f);
     assert.equal(warmCount(f), 2);
     assert.ok((await f.kube.get<SandboxPool>(SANDBOX_POOLS, 'default', 'p1'))?.status?.lastScaleDownTime);
+  });
+
+  it('does not count fork children (claims its fork made) as demand for warm sandboxes', async () => {
+    const f = new ReconcileFixture();
+    f.addNode('n1');
+    await f.createPool('p1', { replicas: 1, autoscale: { minWarm: 0, maxWarm: 5, targetSpare: 1 } });
+    await f.createClaim('src', 'p1');
+    await f.kube.patch(SANDBOX_CLAIMS, 'default', 'src', { status: { phase: 'Ready' } }, { status: true });
+    await f.kube.create<SandboxFork>(SANDBOX_FORKS, {
+      metadata: { name: 'fk', namespace: 'default' },
+      spec: { sourceRef: { name: 'src' }, replicas: 2 },
+    });
+    const fork = await f.kube.get<SandboxFork>(SANDBOX_FORKS, 'default', 'fk');
+    for (const i of [0, 1]) {
+      const owner = { apiVersion: API_VERSION, kind: 'SandboxFork', name: 'fk', uid: fork?.metadata.uid ?? '' };
+      await f.kube.create<SandboxClaim>(SANDBOX_CLAIMS, {
+        metadata: { name: `fk-fork-${i}`, namespace: 'default', ownerReferences: [{ ...owner, controller: true }] },
+        spec: { poolRef: { name: 'p1' } },
+      });
+      await f.kube.patch(SANDBOX_CLAIMS, 'default', `fk-fork-${i}`, { status: { phase: 'Ready' } }, { status: true });
+    }
+    await settle(f);
+    assert.equal(warmCount(f), 2, 'one claim in use + 1 spare; its two fork children add nothing');
   });
 
   it('drains its warm sandboxes from every node when deleted', async () => {

@@ -13,6 +13,7 @@ import { desiredWarm } from './autoscale.js';
 import { setCondition } from './conditions.js';
 import type { ControllerContext, ReconcileResult } from './context.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizers.js';
+import { isForkChild } from './fork-children.js';
 import { type NodeApi, NodeCallError } from './node-client.js';
 import type { NodeView } from './nodes.js';
 import { eligibleNodes, spreadWarm, templateHolders, trimWarm } from './placement.js';
@@ -76,7 +77,8 @@ export async function reconcilePool(
   const readyHolders = holders.filter((n) => states.get(n.name) === 'ready').map((n) => n.name);
   const currentWarm = sum(warmByNode.values());
 
-  const claims = inputs.claims(namespace, name).filter((c) => !c.metadata.deletionTimestamp);
+  // Fork children name their source's pool but never took a sandbox from it: not demand.
+  const claims = inputs.claims(namespace, name).filter((c) => !c.metadata.deletionTimestamp && !isForkChild(c));
   const live = claims.filter((c) => !['Failed', 'Terminated'].includes(c.status?.phase ?? ''));
   const newestClaim = Math.max(...claims.map((c) => Date.parse(c.metadata.creationTimestamp ?? '') || 0), 0);
   const target = desiredWarm({

@@ -163,7 +163,7 @@ async function followChildren(
     if (!entry) {
       entry = {
         name: child,
-        sandboxID: sandboxIdFor(child),
+        sandboxID: sandboxIdFor(fork.metadata.namespace ?? '', child),
         endpoint: node.sandboxEndpoint,
         node: node.name,
         phase: 'Pending',

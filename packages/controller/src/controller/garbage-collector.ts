@@ -78,7 +78,9 @@ async function forkChildExists(
   const children = await ctx.kube.list<SandboxClaim>(SANDBOX_CLAIMS, owner.namespace, {
     labelSelector: `${LABEL_FORK}=${owner.fork}`,
   });
-  return children.items.some((c) => c.status?.sandboxID === id || sandboxIdFor(c.metadata.name ?? '') === id);
+  return children.items.some(
+    (c) => c.status?.sandboxID === id || sandboxIdFor(owner.namespace, c.metadata.name ?? '') === id,
+  );
 }
 
 async function markLost(ctx: ControllerContext, cached: SandboxClaim): Promise<boolean> {

@@ -160,7 +160,7 @@ export class NodeSandboxes {
       }
       this.#requireTemplate(req.image);
       this.#requireRoom(1);
-      const id = sandboxIdFor(req.claim);
+      const id = sandboxIdFor(req.namespace, req.claim);
       if (this.engine.get(id)) throw new NodeOpError('conflict', `sandbox ${id} exists and is not this claim's`);
       const info = await this.engine.create({ id, templateId: templateIdFor(req.image) });
       this.ledger.put({ id, owner, image: req.image, createdAt: new Date().toISOString() });

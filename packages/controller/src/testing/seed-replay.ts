@@ -73,7 +73,7 @@ export function seedClientReplay(test: ContractTest): void {
     }
   });
 
-  test('another namespace can neither fork these sandboxes nor end or take over a same-named child', async (e) => {
+  test('another namespace can neither fork these sandboxes nor reach a child through a same-named fork', async (e) => {
     const other = e.otherNamespace;
     const [child] = required(state.children);
     const forkStatus = async (name: string) =>
@@ -98,11 +98,14 @@ export function seedClientReplay(test: ContractTest): void {
       metadata: { name: required(state.fork), namespace: other },
       spec: { sourceRef: { name: 'tenant-source' }, replicas: 1 },
     });
-    await eventually(e.settleMs, async () => (await forkStatus(required(state.fork)))?.reason === 'ForkFailed');
+    // Its children are its own: same names, other sandboxes.
+    await eventually(e.settleMs, async () => (await forkStatus(required(state.fork)))?.status === 'True');
+    const twin = await e.kube.get<SandboxClaim>(SANDBOX_CLAIMS, other, required(child).name);
+    assert.ok(twin?.status?.sandboxID && twin.status.sandboxID !== required(child).sandboxId);
     const client = seed(e);
     assert.equal((await client.exec(required(child), 'echo still-mine')).stdout, 'still-mine\n');
 
-    // Its cleanup (which ends what its fork recorded, including the colliding id) spares ours.
+    // Its cleanup ends its own sandboxes and spares ours.
     await e.kube.delete(SANDBOX_FORKS, other, 'reach-across');
     await tenant.terminate(theirs);
     await eventually(
@@ -111,7 +114,10 @@ export function seedClientReplay(test: ContractTest): void {
     );
     await eventually(e.settleMs, async () => (await e.kube.get(SANDBOX_CLAIMS, other, 'tenant-source')) === undefined);
     assert.equal((await client.exec(required(child), 'echo still-mine')).stdout, 'still-mine\n');
-    assert.ok((await e.nodeSandboxes(required(state.node))).includes(required(child).sandboxId ?? ''));
+    await eventually(e.settleMs, async () => {
+      const left = await e.nodeSandboxes(required(state.node));
+      return left.includes(required(child).sandboxId ?? '') && !left.includes(twin.status?.sandboxID ?? '');
+    });
   });
 
   test('seed client: terminate(outputs=...) of one child ends that child only', async (e) => {

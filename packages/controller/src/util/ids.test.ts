@@ -3,12 +3,13 @@ import { describe, it } from 'node:test';
 import { SANDBOX_ID_PATTERN, sandboxIdFor, templateIdFor, warmSandboxId } from './ids.js';
 
 describe('sandbox and template ids', () => {
-  it('keeps valid names and folds the rest deterministically', () => {
-    assert.equal(sandboxIdFor('sandbox-1a2b3c4d'), 'sandbox-1a2b3c4d');
+  it('derives a valid id from namespace and name: deterministic, readable, unique per namespace', () => {
+    assert.match(sandboxIdFor('default', 'sandbox-1a2b3c4d'), /^sandbox-1a2b3c4d-[0-9a-f]{10}$/);
     const long = `claim.${'x'.repeat(80)}`;
-    assert.equal(sandboxIdFor(long), sandboxIdFor(long));
-    assert.notEqual(sandboxIdFor(long), sandboxIdFor(`${long}y`));
-    for (const name of [long, 'a.b', '.leading', '']) assert.match(sandboxIdFor(name), SANDBOX_ID_PATTERN, name);
+    assert.equal(sandboxIdFor('ns', long), sandboxIdFor('ns', long));
+    assert.notEqual(sandboxIdFor('ns', long), sandboxIdFor('ns', `${long}y`));
+    assert.notEqual(sandboxIdFor('team-a', 'agent-1'), sandboxIdFor('team-b', 'agent-1'));
+    for (const name of [long, 'a.b', '.leading', '']) assert.match(sandboxIdFor('ns', name), SANDBOX_ID_PATTERN, name);
   });
 
   it('makes warm ids valid for any pool name', () => {

@@ -12,16 +12,17 @@ export function randomHex(bytes: number): string {
 }
 
 /**
- * `name` itself when it is a valid id, else a folded prefix plus a hash of the whole name:
- * deterministic, so a retried reconcile addresses the same sandbox.
+ * The node id of the sandbox behind object `name` in `namespace`: a folded prefix of the name
+ * (readable in logs) plus a hash of namespace and name. Deterministic, so a retried reconcile
+ * addresses the same sandbox; unique per namespace, so two tenants using the same claim or fork
+ * name on one node never collide.
  */
-export function sandboxIdFor(name: string): string {
-  if (SANDBOX_ID_PATTERN.test(name)) return name;
+export function sandboxIdFor(namespace: string, name: string): string {
   const folded = name
     .replace(/[^a-zA-Z0-9_-]+/g, '-')
     .replace(/^[^a-zA-Z0-9]+/, '')
-    .slice(0, 52);
-  const hash = createHash('sha256').update(name).digest('hex').slice(0, 10);
+    .slice(0, 53);
+  const hash = createHash('sha256').update(`${namespace}/${name}`).digest('hex').slice(0, 10);
   return `${folded || 'sandbox'}-${hash}`;
 }
 

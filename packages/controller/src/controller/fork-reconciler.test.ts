@@ -138,6 +138,26 @@ describe('fork reconciler', () => {
     assert.equal((await f.claim('fk-fork-0'))?.status?.phase, 'Ready', 'the fork adopts the claim it owns');
   });
 
+  it('picks up a child made Ready by a reconcile that stopped before recording it', async () => {
+    const f = await setup();
+    await createFork(f, 1);
+    await reconcileFork(f.ctx, 'default', 'fk');
+    const entries = (await fork(f))?.status?.forks ?? [];
+    const startedAt = (await f.claim('fk-fork-0'))?.status?.startedAt;
+    await f.kube.patch(
+      SANDBOX_FORKS,
+      'default',
+      'fk',
+      { status: { readyForks: 0, forks: entries.map((e) => ({ ...e, phase: 'Pending' })) } },
+      { status: true },
+    );
+    f.clock += 5_000;
+    await reconcileFork(f.ctx, 'default', 'fk');
+    assert.equal((await fork(f))?.status?.forks?.[0]?.phase, 'Ready');
+    assert.equal((await fork(f))?.status?.readyForks, 1);
+    assert.equal((await f.claim('fk-fork-0'))?.status?.startedAt, startedAt, 'not forked or written again');
+  });
+
   it('deleting one child claim ends that child only, and it is not made again', async () => {
     const f = await setup();
     await createFork(f, 2);

@@ -85,8 +85,8 @@ export async function reconcileFork(ctx: ControllerContext, namespace: string, n
     return writeForkStatus(ctx, fork, notReady(ctx, fork, 'NodeLost', `node ${nodeName} is not healthy`), 2_000);
   const api = ctx.nodeApi(node);
 
-  const { entries, starting, taken, added } = await followChildren(ctx, fork, source, node, api);
-  if (added) {
+  const { entries, starting, taken, changed } = await followChildren(ctx, fork, source, node, api);
+  if (changed) {
     // Recorded before any sandbox exists, so a child whose claim is deleted from here on is
     // known to have been made and is not made again.
     status = summarize({ ...status, forks: entries });
@@ -137,7 +137,7 @@ async function followChildren(
   source: SandboxClaim,
   node: NodeView,
   api: NodeApi,
-): Promise<{ entries: ForkInfo[]; starting: Starting[]; taken: string[]; added: boolean }> {
+): Promise<{ entries: ForkInfo[]; starting: Starting[]; taken: string[]; changed: boolean }> {
   const name = fork.metadata.name ?? '';
   const recorded = new Map((fork.status?.forks ?? []).map((e) => [e.name, { ...e }]));
   const names = new Set([
@@ -147,7 +147,7 @@ async function followChildren(
   const entries: ForkInfo[] = [];
   const starting: Starting[] = [];
   const taken: string[] = [];
-  let added = false;
+  let changed = false;
   for (const child of names) {
     let entry = recorded.get(child);
     if (entry?.phase === 'Terminated') {
@@ -168,7 +168,7 @@ async function followChildren(
         node: node.name,
         phase: 'Pending',
       };
-      added = true;
+      changed = true;
     }
     entries.push(entry);
     if (found.state !== 'live') {
@@ -176,15 +176,21 @@ async function followChildren(
       // a sandbox that appeared after that), or the name now belongs to another claim.
       if (entry.node === node.name) await api.terminate(entry.sandboxID, fork.metadata.namespace);
       entry.phase = 'Terminated';
-      added = true;
+      changed = true;
       continue;
     }
     const claimPhase = found.claim.status?.phase;
     if (claimPhase === 'Failed' || claimPhase === 'Terminated') {
       entry.phase = claimPhase;
+      changed = true;
       continue;
     }
-    if (entry.phase === 'Ready') continue;
+    // Ready already, or made Ready by a reconcile that stopped before recording it.
+    if (entry.phase === 'Ready' || (claimPhase === 'Ready' && found.claim.status?.sandboxID === entry.sandboxID)) {
+      changed ||= entry.phase !== 'Ready';
+      entry.phase = 'Ready';
+      continue;
+    }
     const token = await ensureTokenSecret(
       ctx.kube,
       {
@@ -198,7 +204,7 @@ async function followChildren(
     starting.push({ entry, claim: found.claim, token });
   }
   entries.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
-  return { entries, starting, taken, added };
+  return { entries, starting, taken, changed };
 }
 
 /** Forks the source into every starting child at once, then makes each child's claim Ready. */

@@ -114,7 +114,11 @@ describe('web console in Chromium', { timeout: 600_000 }, () => {
   });
 
   test('upload a file and see it listed and opened', async () => {
-    await page.getByRole('tab', { name: 'Files' }).click();
+    // From the keyboard: the selected tab takes focus, the arrow moves to the next one.
+    await page.getByRole('tab', { name: 'Terminal' }).focus();
+    await page.keyboard.press('ArrowRight');
+    await page.waitForURL(/\/files$/);
+    assert.equal(await page.getByRole('tab', { name: 'Files' }).getAttribute('aria-selected'), 'true');
     await page.getByLabel('Upload files').setInputFiles({
       name: 'notes.txt',
       mimeType: 'text/plain',

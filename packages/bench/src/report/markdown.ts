@@ -81,7 +81,9 @@ function renderReproduce(out: string[], r: BenchResults): void {
   out.push('```sh');
   out.push('npm run bench                             # everything (a few minutes on 2 cores)');
   out.push('npm run bench -- --quick                  # smoke run with small samples');
-  out.push('npm run bench -- --only tti,exec,peers    # sections: tti, exec, runcode, fork, density, e2b, console, peers');
+  out.push(
+    'npm run bench -- --only tti,exec,peers    # sections: tti, exec, runcode, fork, density, e2b, console, peers',
+  );
   out.push('```', '');
   out.push(
     `This file came from \`${r.command}\` (sections: ${r.sections.join(', ')}). The harness (packages/bench) starts its own ` +

@@ -66,7 +66,7 @@ export function SandboxPage({ id, tab }: { id: string; tab: string }) {
         )}
       </div>
       {sandbox && <Actions sandbox={sandbox} />}
-      <div class="tabs" role="tablist" aria-label="Sandbox tools">
+      <div class="tabs" role="tablist" aria-label="Sandbox tools" onKeyDown={(e) => moveTab(e, id, tab)}>
         {TABS.map(([name, label]) => (
           <a
             key={name}
@@ -74,6 +74,7 @@ export function SandboxPage({ id, tab }: { id: string; tab: string }) {
             class="tab"
             href={href('sandboxes', id, name)}
             aria-selected={tab === name}
+            tabIndex={tab === name ? 0 : -1}
             id={`tab-${name}`}
             aria-controls={`panel-${name}`}
           >
@@ -106,4 +107,16 @@ export function SandboxPage({ id, tab }: { id: string; tab: string }) {
       )}
     </section>
   );
+}
+
+/** The tab pattern's keys: arrows move to the neighbouring tab (wrapping), Home and End to the ends. */
+function moveTab(e: KeyboardEvent, id: string, current: string): void {
+  const names = TABS.map(([name]) => name as string);
+  const at = Math.max(0, names.indexOf(current));
+  const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: names.length - 1 }[e.key];
+  if (to === undefined) return;
+  e.preventDefault();
+  const next = names[(to + names.length) % names.length] as string;
+  location.hash = href('sandboxes', id, next);
+  requestAnimationFrame(() => document.getElementById(`tab-${next}`)?.focus());
 }

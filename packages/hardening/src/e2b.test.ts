@@ -260,6 +260,33 @@ describe('E2B surface: hostile tenants and inputs', { timeout: 600_000 }, () => 
     rec.check('create with no, malformed, unknown and non-E2B keys; mitos bearer key on /e2b', '401 in E2B shape');
   });
 
+  test('from inside a sandbox the server is out of reach', async () => {
+    const port = new URL(live.url).port;
+    const res = await runAs(a, `(exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null && echo reached || echo refused`);
+    rec.count('attacks');
+    assert.equal(res.status, 200);
+    assert.equal(stdoutOf(res.body), 'refused\n');
+    rec.check("a sandbox connecting to the server's port on its loopback", 'refused (own network namespace)');
+  });
+
+  test('port hosts only route to E2B sandboxes, never to other sandboxes on the server', async () => {
+    const native = await send(live.url, {
+      method: 'POST',
+      path: '/v1/fork',
+      headers: { Authorization: `Bearer ${MITOS_KEY}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ template: 'base', id: 'nativebox' }),
+    });
+    assert.equal(native.status, 200, native.body);
+    const res = await send(live.url, {
+      method: 'GET',
+      path: '/',
+      headers: { Host: `8000-nativebox.localhost:${new URL(live.url).port}` },
+    });
+    rec.count('attacks');
+    assert.equal(res.status, 401, 'not an E2B sandbox: the request falls through to the authenticated API');
+    rec.check('a port host naming a sandbox created through /v1', 'not routed (401 from the API auth)');
+  });
+
   test('private port traffic needs the traffic token', async () => {
     const host = `8000-${b.sandboxID}.localhost:${new URL(live.url).port}`;
     const res = await send(live.url, { method: 'GET', path: '/', headers: { Host: host } });
@@ -280,6 +307,14 @@ describe('E2B surface: hostile tenants and inputs', { timeout: 600_000 }, () => 
     rec.check('port traffic to a sandbox created with allowPublicTraffic: false', '403 without its token');
   });
 });
+
+/** The stdout of a Start stream's JSON envelopes (bytes fields are base64). */
+function stdoutOf(body: string): string {
+  const chunks = [...body.matchAll(/"stdout":"([^"]*)"/g)].map((m) =>
+    Buffer.from(m[1] ?? '', 'base64').toString('utf8'),
+  );
+  return chunks.join('');
+}
 
 /** One Connect streaming-request envelope (flags 0, length, JSON). */
 function connectEnvelope(message: unknown): Buffer {

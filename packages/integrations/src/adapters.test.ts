@@ -10,9 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createCompute } from '@computesdk/provider';
-import { BaseChatModel } from '@langchain/core/language_models/chat_models';
-import { AIMessage, type BaseMessage, HumanMessage, type ToolMessage } from '@langchain/core/messages';
-import type { ChatResult } from '@langchain/core/outputs';
+import { AIMessage, HumanMessage, type ToolMessage } from '@langchain/core/messages';
 import { create, type Sandbox } from '@mitos/sdk';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -35,6 +33,7 @@ import { mitos } from './computesdk.js';
 import { mitosStructuredTools } from './langchain.js';
 import { mitosFunctionTools } from './openai-agents.js';
 import { type LiveServer, liveServer } from './test-support/live.js';
+import { ScriptedChatModel } from './test-support/scripted-chat-model.js';
 import { createMitosProvider, type MitosSandboxInstance } from './vibekit.js';
 
 const PNG_CELL = `
@@ -44,32 +43,6 @@ class Dot:
         return base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==')
 Dot()
 `;
-
-/**
- * A chat model that answers from a script, one message per call, and records what it was sent.
- * (@langchain/core's fakes repeat their first response, so they cannot take a second turn.)
- */
-class ScriptedChatModel extends BaseChatModel {
-  readonly seen: BaseMessage[][] = [];
-  readonly #script: AIMessage[];
-  constructor(script: AIMessage[]) {
-    super({});
-    this.#script = script;
-  }
-  _llmType(): string {
-    return 'scripted';
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: the tools are only announced to a real model
-  override bindTools(_tools: any[]): any {
-    return this;
-  }
-  async _generate(messages: BaseMessage[]): Promise<ChatResult> {
-    this.seen.push(messages);
-    const message = this.#script[this.seen.length - 1];
-    if (!message) throw new Error('the script has no more turns');
-    return { generations: [{ message, text: typeof message.content === 'string' ? message.content : '' }] };
-  }
-}
 
 const usage = {
   inputTokens: { total: 1, noCache: 1, cacheRead: 0, cacheWrite: 0 },

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createCompute } from '@computesdk/provider';
 import { AIMessage, HumanMessage, type ToolMessage } from '@langchain/core/messages';
-import { create, type Sandbox } from '@mitos/sdk';
+import type { Sandbox } from '@mitos/sdk';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -55,12 +55,9 @@ describe('framework adapters against a real sandbox', { timeout: 300_000 }, () =
 
   before(async () => {
     live = await liveServer();
-    sandbox = await create('python', { baseUrl: live.url });
+    sandbox = live.sandbox;
   });
-  after(async () => {
-    await sandbox.terminate();
-    await live.stop();
-  });
+  after(() => live.stop());
 
   test('Vercel AI SDK: generateText runs run_code for the mock model and hands the PNG back as an image', async () => {
     const model = new MockLanguageModelV3({

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AIMessage, type ToolMessage } from '@langchain/core/messages';
-import { create, type Sandbox } from '@mitos/sdk';
+import type { Sandbox } from '@mitos/sdk';
 import { createDeepAgent } from 'deepagents';
 import { MitosSandboxBackend } from './deepagents.js';
 import { type LiveServer, liveServer } from './test-support/live.js';
@@ -21,12 +21,9 @@ describe('deepagents sandbox backend', { timeout: 300_000 }, () => {
 
   before(async () => {
     live = await liveServer();
-    sandbox = await create('python', { baseUrl: live.url });
+    sandbox = live.sandbox;
   });
-  after(async () => {
-    await sandbox.terminate();
-    await live.stop();
-  });
+  after(() => live.stop());
 
   test('createDeepAgent runs execute, write_file and read_file in the sandbox for a scripted model', async () => {
     const model = new ScriptedChatModel([

@@ -1,14 +1,15 @@
-/** A real server on a real Linux engine, on a throwaway state directory, for the adapter tests. */
+/** A real server on a real Linux engine, on a throwaway state directory, with a python sandbox, for the adapter tests. */
 import { join } from 'node:path';
 import { openDatabase } from '@mitos/engine';
 import { testEngineEnv } from '@mitos/engine/testing';
-import { SandboxServer } from '@mitos/sdk';
+import { create, type Sandbox, SandboxServer } from '@mitos/sdk';
 import { startServer } from '@mitos/server';
 import { pino } from 'pino';
 
 export interface LiveServer {
   url: string;
   api: SandboxServer;
+  sandbox: Sandbox;
   stop(): Promise<void>;
 }
 
@@ -17,10 +18,13 @@ export async function liveServer(): Promise<LiveServer> {
   const db = openDatabase(join(env.stateDir, 'mitos.db'));
   const engine = await env.open({ db });
   const server = await startServer({ engine, db, port: 0, logger: pino({ level: 'silent' }) });
+  const sandbox = await create('python', { baseUrl: server.url });
   return {
     url: server.url,
     api: new SandboxServer({ baseUrl: server.url }),
+    sandbox,
     async stop() {
+      await sandbox.terminate();
       await server.close();
       await env.cleanup();
       db.close();

@@ -88,3 +88,65 @@ test('create refuses what it cannot enforce and makes nothing', async () => {
   const build = await t.call('/e2b/v3/templates', { name: 'x' }, { headers });
   assert.equal(build.status, 501);
 });
+
+/** Connect streaming envelopes: flags byte, big-endian length, JSON. */
+function envelopes(...messages: unknown[]): Buffer {
+  return Buffer.concat(
+    messages.map((m) => {
+      const payload = Buffer.from(JSON.stringify(m));
+      const head = Buffer.alloc(5);
+      head.writeUInt32BE(payload.length, 1);
+      return Buffer.concat([head, payload]);
+    }),
+  );
+}
+
+async function* readEnvelopes(body: ReadableStream<Uint8Array>): AsyncGenerator<Record<string, unknown>> {
+  let buffered = Buffer.alloc(0);
+  for await (const chunk of body) {
+    buffered = Buffer.concat([buffered, Buffer.from(chunk)]);
+    while (buffered.length >= 5 && buffered.length >= 5 + buffered.readUInt32BE(1)) {
+      const length = buffered.readUInt32BE(1);
+      yield JSON.parse(buffered.subarray(5, 5 + length).toString('utf8')) as Record<string, unknown>;
+      buffered = buffered.subarray(5 + length);
+    }
+  }
+}
+
+test('a process stream sends keepalives while idle; StreamInput feeds stdin; SendSignal ends it', async () => {
+  const { t, id, token } = await setup();
+  const headers = { 'E2b-Sandbox-Id': id, 'X-Access-Token': token, 'Connect-Protocol-Version': '1' };
+  const started = await t.app.request('http://localhost/e2b/process.Process/Start', {
+    method: 'POST',
+    headers: { ...headers, 'Content-Type': 'application/connect+json', 'Keepalive-Ping-Interval': '0.05' },
+    body: envelopes({ process: { cmd: '/bin/bash', args: ['-l', '-c', 'cat'] }, stdin: true }),
+  });
+  assert.equal(started.status, 200);
+  const events = readEnvelopes(started.body as ReadableStream<Uint8Array>);
+  const first = (await events.next()).value as { event: { start: { pid: number } } };
+  const pid = first.event.start.pid;
+  assert.deepEqual((await events.next()).value, { event: { keepalive: {} } });
+  const process = t.engine.processes.get(pid);
+  assert.ok(process, 'the engine runs it');
+  assert.match(process.options.command, /setpriv --reuid=1000 .* '\/bin\/bash' '-l' '-c' 'cat'/);
+  const input = await t.app.request('http://localhost/e2b/process.Process/StreamInput', {
+    method: 'POST',
+    headers: { ...headers, 'Content-Type': 'application/connect+json' },
+    body: envelopes(
+      { start: { process: { pid } } },
+      { data: { input: { stdin: Buffer.from('typed').toString('base64') } } },
+    ),
+  });
+  assert.equal(input.status, 200, await input.clone().text());
+  assert.equal(Buffer.concat(process.input).toString(), 'typed');
+  const signal = await t.call(
+    '/e2b/process.Process/SendSignal',
+    { process: { pid }, signal: 'SIGNAL_SIGKILL' },
+    { headers },
+  );
+  assert.equal(signal.status, 200, signal.text);
+  let end: unknown;
+  for await (const e of events)
+    if ((e as { event?: { end?: unknown } }).event?.end) end = (e as { event: { end: unknown } }).event.end;
+  assert.deepEqual(end, { exitCode: 137, status: 'signal: 9' });
+});

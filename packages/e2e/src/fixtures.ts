@@ -90,18 +90,19 @@ export async function freePort(): Promise<number> {
 }
 
 /** `mitos serve` as its own process, as a user runs it. */
-export function spawnServe(env: TestEngineEnv, port: number): ChildProcess {
-  return spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--state-dir', env.stateDir], {
+export function spawnServe(env: TestEngineEnv, port: number, extraArgs: string[] = []): ChildProcess {
+  return spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--state-dir', env.stateDir, ...extraArgs], {
     env: { ...process.env, MITOS_CGROUP_PARENT: env.cgroupParent },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
 }
 
-export async function waitHealthy(url: string, timeoutMs = 30_000): Promise<void> {
+export async function waitHealthy(url: string, timeoutMs = 30_000, apiKey?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const headers: Record<string, string> = apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
   while (Date.now() < deadline) {
     try {
-      const r = await fetch(`${url}/v1/health`);
+      const r = await fetch(`${url}/v1/health`, { headers });
       if (r.ok) return;
     } catch {
       // not listening yet

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SERVER_EVENT_SCHEMAS, type ServerEventType } from '@mitos/protocol';
-import { type LiveServer, startLiveServer } from '../testing/harness.js';
+import { captureLogger, type LiveServer, makeTestApp, startLiveServer, withSandbox } from '../testing/harness.js';
+import { sharedUsage } from './events.js';
 
 const KEY = 'events-test-key-1';
 
@@ -127,5 +128,29 @@ describe('GET /v1/events with a body', () => {
     } finally {
       await live.close();
     }
+  });
+});
+
+describe('usage shared by the open streams', () => {
+  it('measures once for callers that accept the same measurement, again for one that needs a newer', async () => {
+    const t = makeTestApp();
+    await withSandbox(t);
+    let measured = 0;
+    const usage = t.engine.usage.bind(t.engine);
+    t.engine.usage = (id) => {
+      measured++;
+      return usage(id);
+    };
+    const logger = captureLogger().logger;
+    const shared = sharedUsage({ engine: t.engine, logger });
+    const [a, b] = await Promise.all([shared(0), shared(0)]);
+    assert.equal(measured, 1);
+    assert.deepEqual(a, b);
+    assert.deepEqual(
+      a.map((row) => row.sandbox),
+      ['sb-1'],
+    );
+    await shared(Date.now() + 1000);
+    assert.equal(measured, 2, 'a change seen after the last measurement needs a new one');
   });
 });

@@ -14,7 +14,7 @@ import { SandboxDiff, type SandboxView } from '../events/sandbox-diff.js';
 import { endpointFor } from '../lookup.js';
 import { toSandboxDetail } from '../records.js';
 import type { Router } from '../routing.js';
-import { measureLiveSandboxes } from './metering.js';
+import { measureLiveSandboxes, type UsageRow } from './metering.js';
 
 /** How often the live list is compared; a change reaches clients at most this late. */
 const CHANGE_POLL_MS = 250;
@@ -23,6 +23,7 @@ const USAGE_AFTER_CHANGE_MS = 1000;
 
 /** `shutdown` ends every open stream when the server closes, instead of holding its close open. */
 export function registerEventRoutes(router: Router, deps: RouteDeps, shutdown: AbortSignal): void {
+  const usage = sharedUsage(deps);
   router.route('/v1/events', {
     GET: (c) => {
       // A GET here never has a body; one that does is malformed, and is refused rather than
@@ -37,6 +38,7 @@ export function registerEventRoutes(router: Router, deps: RouteDeps, shutdown: A
         const diff = new SandboxDiff(deps.engine);
         await send('snapshot', { sandboxes: diff.snapshot().map(detail) });
         let lastUsage = 0;
+        let changedAt: number | undefined;
         const unsubscribe = deps.engine.onSandboxGone(() => void tick());
         const endOnShutdown = () => void stream.close();
         shutdown.addEventListener('abort', endOnShutdown, { once: true });
@@ -49,15 +51,16 @@ export function registerEventRoutes(router: Router, deps: RouteDeps, shutdown: A
             const { upserted, gone } = diff.next();
             for (const view of upserted) await send('sandbox', { sandbox: detail(view) });
             for (const id of gone) await send('gone', { id });
-            // Periodically, and soon after the list changes, so a new sandbox does not wait 5 s for its figures.
+            // Periodically, and soon after the list changes, so a new sandbox does not wait 5 s
+            // for its figures; after a change, only a measurement started after it will do.
+            if (upserted.length > 0 || gone.length > 0) changedAt ??= Date.now();
             const sinceUsage = Date.now() - lastUsage;
-            const changed = upserted.length > 0 || gone.length > 0;
-            if (
-              sinceUsage >= EVENTS_USAGE_INTERVAL_SECONDS * 1000 ||
-              (changed && sinceUsage >= USAGE_AFTER_CHANGE_MS)
-            ) {
+            const due = sinceUsage >= EVENTS_USAGE_INTERVAL_SECONDS * 1000;
+            if (due || (changedAt !== undefined && sinceUsage >= USAGE_AFTER_CHANGE_MS)) {
+              const since = changedAt ?? Date.now() - USAGE_AFTER_CHANGE_MS;
+              changedAt = undefined;
               lastUsage = Date.now();
-              await send('usage', { sandboxes: await measureLiveSandboxes(deps) });
+              await send('usage', { sandboxes: await usage(since) });
             }
           } finally {
             ticking = false;
@@ -75,6 +78,22 @@ export function registerEventRoutes(router: Router, deps: RouteDeps, shutdown: A
       });
     },
   });
+}
+
+/**
+ * Usage of every live sandbox, shared by all open streams: `usage(since)` answers with a
+ * measurement started at or after `since`, reusing one that is (or is being) taken, since
+ * measuring reads every sandbox's memory maps and should not repeat per open console.
+ */
+export function sharedUsage(deps: Pick<RouteDeps, 'engine' | 'logger'>): (since: number) => Promise<UsageRow[]> {
+  let last: { startedAt: number; rows: Promise<UsageRow[]> } | undefined;
+  return (since) => {
+    if (last === undefined || last.startedAt < since) {
+      const startedAt = Date.now();
+      last = { startedAt, rows: measureLiveSandboxes(deps) };
+    }
+    return last.rows;
+  };
 }
 
 function detailFor(c: Context<AppEnv>, deps: RouteDeps) {

@@ -150,3 +150,28 @@ test('a process stream sends keepalives while idle; StreamInput feeds stdin; Sen
     if ((e as { event?: { end?: unknown } }).event?.end) end = (e as { event: { end: unknown } }).event.end;
   assert.deepEqual(end, { exitCode: 137, status: 'signal: 9' });
 });
+
+test("older SDKs' connect (timeout, resume, get) and 2.6+ connect both bring a paused sandbox back", async () => {
+  const { t, id } = await setup();
+  const headers = { 'X-API-KEY': KEY_A };
+  assert.equal((await t.call(`/e2b/sandboxes/${id}/pause`, {}, { headers })).status, 204);
+  assert.equal((await t.call(`/e2b/sandboxes/${id}/pause`, {}, { headers })).status, 409);
+  assert.equal(t.engine.getDeadline(id), null, 'a paused sandbox waits for resume or kill');
+  assert.equal((await t.call(`/e2b/sandboxes/${id}/timeout`, { timeout: 30 }, { headers })).status, 204);
+  const resumed = await t.call(`/e2b/sandboxes/${id}/resume`, { timeout: 30 }, { headers });
+  assert.equal(resumed.status, 201, resumed.text);
+  assert.equal((await t.call(`/e2b/sandboxes/${id}/resume`, { timeout: 30 }, { headers })).status, 409);
+  const info = await t.call(`/e2b/sandboxes/${id}`, undefined, { headers });
+  assert.equal(info.body.state, 'running');
+  const left = Date.parse(info.body.endAt) - Date.now();
+  assert.ok(left > 20_000 && left <= 30_000, `${left} ms left`);
+  await t.call(`/e2b/sandboxes/${id}/pause`, {}, { headers });
+  const connected = await t.call(`/e2b/v2/sandboxes/${id}/connect`, {}, { headers });
+  assert.equal(connected.status, 201);
+  const again = await t.call(`/e2b/sandboxes/${id}/connect`, { timeout: 10 }, { headers });
+  assert.equal(again.status, 200, 'already running');
+  assert.ok(
+    Date.parse((await t.call(`/e2b/sandboxes/${id}`, undefined, { headers })).body.endAt) - Date.now() > 200_000,
+    'connect only extends',
+  );
+});

@@ -210,4 +210,26 @@ describe('MCP over Streamable HTTP at /mcp', { timeout: 300_000 }, () => {
     // The process ends its session (terminating `id`) before it exits.
     assert.ok(!(await api.listSandboxes()).some((s) => s.id === id), `${id} outlived the stdio session`);
   });
+
+  test('stdio: `mitos mcp --sandbox ID` works in an existing sandbox by default and leaves it running', async () => {
+    const { create } = await import('@mitos/sdk');
+    const existing = await create('python', { baseUrl: live.url, apiKey: API_KEY });
+    await existing.files.write('/workspace/mine.txt', 'already here');
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'mcp', '--sandbox', existing.id],
+      env: { PATH: process.env.PATH ?? '', MITOS_BASE_URL: live.url, MITOS_API_KEY: API_KEY },
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'mitos-test-adopt', version: '0.0.0' });
+    await client.connect(transport);
+    const read = await call(client, 'read_file', { path: '/workspace/mine.txt' });
+    assert.equal(read.structuredContent.content, 'already here');
+    await client.close();
+    assert.ok(
+      (await api.listSandboxes()).some((s) => s.id === existing.id),
+      'a given sandbox was terminated',
+    );
+    await existing.terminate();
+  });
 });

@@ -6,19 +6,22 @@
  * @module
  */
 
-import { type ClientOptions, SandboxServer } from '@mitos/sdk';
+import { type ClientOptions, Sandbox, SandboxServer } from '@mitos/sdk';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { createMcpServer } from './server.js';
 import { ToolSession } from './tools/session.js';
 
 export interface StdioOptions extends ClientOptions {
+  /** Existing sandboxes the session may use (the first is the default); never terminated by it. */
+  sandboxes?: string[];
   stdin?: NodeJS.ReadableStream;
   stdout?: NodeJS.WritableStream;
 }
 
 /** Serve until the client disconnects; resolves after the session's sandboxes are gone. */
 export async function runStdioServer(options: StdioOptions = {}): Promise<void> {
-  const session = new ToolSession({ server: SandboxServer.fromAuth(options) });
+  const given = await Promise.all((options.sandboxes ?? []).map((id) => Sandbox.connect(id, options)));
+  const session = new ToolSession({ server: SandboxServer.fromAuth(options), sandboxes: given });
   const transport = new StdioServerTransport(
     options.stdin as NodeJS.ReadStream | undefined,
     options.stdout as NodeJS.WriteStream | undefined,

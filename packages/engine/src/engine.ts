@@ -192,6 +192,12 @@ export interface ForkOptions {
   count: number;
   /** Child ids; generated when absent. Must have `count` entries when given. */
   ids?: string[];
+  /**
+   * Hold the parent still while its state is captured, so memory and files are one instant
+   * (default true). false lets the parent run on during the copy: each child root is still an
+   * atomic snapshot, but different roots may see different instants.
+   */
+  pauseSource?: boolean;
 }
 
 /** What a fork carried into the children (engines differ; the API reports it per fork). */

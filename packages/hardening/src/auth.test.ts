@@ -5,7 +5,7 @@
  * mode a token for one sandbox never opens another, however the request names it.
  */
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openDatabase } from '@mitos/engine';
@@ -16,20 +16,11 @@ import { leaksOf } from './host.js';
 import { type RawResponse, send } from './http.js';
 import { type LiveServer, liveServer } from './live.js';
 import { FUZZ_SPECS, type Ids, specPath } from './routes.js';
+import { sandboxTokens } from './tokens.js';
 
 const rec = new Recorder('auth', 'Authentication and per-sandbox tokens', 4);
 const API_KEY = `auth-key-${randomBytes(16).toString('hex')}`;
-const TOKEN_SECRET = randomBytes(32);
-
-/** The verifier a cluster node would use: HMAC of the sandbox id, compared in constant time. */
-const tokenFor = (id: string) => `sbt-${createHmac('sha256', TOKEN_SECRET).update(id).digest('hex')}`;
-const verifier = {
-  verify(id: string, token: string): boolean {
-    const want = Buffer.from(tokenFor(id));
-    const got = Buffer.from(token);
-    return want.length === got.length && timingSafeEqual(want, got);
-  },
-};
+const { tokenFor, verifier } = sandboxTokens();
 
 function envelopeCode(res: RawResponse): string | undefined {
   try {

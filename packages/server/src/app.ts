@@ -15,6 +15,7 @@ import { MitosError } from '@mitos/protocol';
 import type { Database } from 'better-sqlite3';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
+import { registerConnectRoutes } from './connect/mount.js';
 import { consoleRoutes, loadConsoleAssets } from './console/static.js';
 import { createE2bSurface } from './e2b/index.js';
 import type { AppEnv, RouteDeps } from './env.js';
@@ -177,6 +178,7 @@ export function createApiServer(deps: AppDeps): ApiServer {
   registerMounts(router, deps.mounts ?? []);
   const shutdown = new AbortController();
   registerEventRoutes(router, routeDeps, shutdown.signal);
+  const connect = registerConnectRoutes(router, routeDeps, apiKeys);
 
   const unsubscribe = engine.onSandboxGone((id) => {
     routeDeps.forwards.closeSandbox(id);
@@ -197,6 +199,7 @@ export function createApiServer(deps: AppDeps): ApiServer {
       routeDeps.streams.abortAll();
       upgrades.closeAll();
       terminals.close();
+      connect.close();
     },
   };
 }

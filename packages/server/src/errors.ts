@@ -8,6 +8,7 @@ import { type ErrorContext, MitosError, redact } from '@mitos/protocol';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
+import { connectErrorResponse, isConnectCall } from './connect/codes.js';
 import type { AppEnv } from './env.js';
 
 export type ErrorResponder = (err: unknown, c: Context<AppEnv>, headers?: Record<string, string>) => Response;
@@ -26,6 +27,7 @@ export function createErrorResponder(logger: Logger, secrets: readonly string[])
         'request failed',
       );
     }
+    if (isConnectCall(c.req.method, c.req.path)) return connectErrorResponse(error, secrets);
     const envelope = error.toEnvelope();
     if (envelope.error.cause !== undefined) envelope.error.cause = redact(envelope.error.cause, secrets);
     const res = c.json(envelope, error.status as ContentfulStatusCode);

@@ -27,10 +27,17 @@ export const PreviewRequestSchema = z.object({ sandbox: z.string(), port: Port }
 
 export const ForwardRequestSchema = z.object({ guest_port: Port, open: z.boolean().optional() }).loose();
 
+/**
+ * Two bodies: ours (`count`, `ids`) and the one the 0.3.x clients send for each child of
+ * `fork(n)` (`id`, `template`, `pause_source`); the route refuses a mix.
+ */
 export const LiveForkRequestSchema = z
   .object({
     count: z.number().int().min(1).max(64).optional(),
     ids: z.array(z.string()).min(1).max(64).optional(),
+    id: z.string().optional(),
+    template: z.string().optional(),
+    pause_source: z.boolean().optional(),
   })
   .loose();
 

@@ -25,3 +25,15 @@ export function quote(value: string): string {
   const short = value.length > 80 ? `${value.slice(0, 80)}...` : value;
   return JSON.stringify(short);
 }
+
+/**
+ * Fields a newer client may send that this server cannot honour: refused with
+ * not_implemented (never accepted and ignored), the remediation saying what to do instead.
+ */
+export function refuseUnsupported(body: object, fields: Record<string, string>): void {
+  for (const [field, remediation] of Object.entries(fields)) {
+    if (field in body && (body as Record<string, unknown>)[field] !== undefined) {
+      throw new MitosError('not_implemented', `${field} is not supported by this server`, { field }, { remediation });
+    }
+  }
+}

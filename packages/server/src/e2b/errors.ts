@@ -5,9 +5,10 @@
  * - envd Connect services: a ConnectError whose code the SDK maps the same way.
  * The message keeps mitos's code and remediation so a user still learns what to do.
  */
-import { Code, ConnectError } from '@connectrpc/connect';
+import { ConnectError } from '@connectrpc/connect';
 import { MitosError, redact } from '@mitos/protocol';
 import type { Logger } from 'pino';
+import { connectCodeFor } from '../connect/codes.js';
 
 export function asMitosError(err: unknown): MitosError {
   if (err instanceof MitosError) return err;
@@ -28,29 +29,11 @@ export function e2bErrorResponse(err: unknown, logger: Logger, secrets: readonly
   return Response.json({ code: error.status, message }, { status: error.status });
 }
 
-const CONNECT_CODES: Record<string, Code> = {
-  invalid_json: Code.InvalidArgument,
-  invalid_request: Code.InvalidArgument,
-  body_too_large: Code.InvalidArgument,
-  unauthorized: Code.Unauthenticated,
-  forbidden: Code.PermissionDenied,
-  not_found: Code.NotFound,
-  conflict: Code.AlreadyExists,
-  too_many_streams: Code.ResourceExhausted,
-  rate_limited: Code.ResourceExhausted,
-  capacity_exhausted: Code.ResourceExhausted,
-  disk_full: Code.ResourceExhausted,
-  exec_timeout: Code.DeadlineExceeded,
-  canceled: Code.Canceled,
-  sandbox_not_running: Code.FailedPrecondition,
-  not_implemented: Code.Unimplemented,
-};
-
 export function toConnectError(err: unknown, logger: Logger): ConnectError {
   if (err instanceof ConnectError) return err;
   const error = asMitosError(err);
   if (error.status >= 500 && error.code !== 'not_implemented') {
     logger.error({ code: error.code, err: error.cause ?? err }, 'e2b envd call failed');
   }
-  return new ConnectError(describe(error), CONNECT_CODES[error.code] ?? Code.Internal);
+  return new ConnectError(describe(error), connectCodeFor(error));
 }

@@ -6,15 +6,16 @@
  * included, needs `Authorization: Bearer <key>`.
  *
  * Per-sandbox tokens (cluster mode, crd-v1.md 11.2): when a `sandboxTokens` verifier is given,
- * a request that names a sandbox (body `sandbox`, query `?sandbox=`, or the `:id` of
- * `/v1/sandboxes/:id/...`) is let through only with that sandbox's own token; API keys do not
- * open sandboxes, a token for one sandbox never opens another, and anything that cannot be
+ * a request that names a sandbox (body `sandbox`, query `?sandbox=`, the `:id` of
+ * `/v1/sandboxes/:id/...`, or the X-Sandbox-Id header of a Connect call) is let through only
+ * with that sandbox's own token; API keys do not open sandboxes, a token for one sandbox never opens another, and anything that cannot be
  * verified is refused. Requests that name no sandbox fall back to the API-key rule, so a node
  * daemon pairs the verifier with a key to close its other routes.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { BEARER_SUBPROTOCOL_PREFIX, MAX_BODY_BYTES, MitosError } from '@mitos/protocol';
 import type { Context, MiddlewareHandler } from 'hono';
+import { CONNECT_SERVICE_PREFIX } from '../connect/codes.js';
 import type { AppEnv } from '../env.js';
 import { readBodyWithin } from './body-limit.js';
 
@@ -74,6 +75,12 @@ async function sandboxesNamedBy(c: Context<AppEnv>): Promise<Set<string>> {
   const fromPath = SANDBOX_PATH.exec(c.req.path)?.[1];
   if (fromPath !== undefined) ids.add(safeDecode(fromPath));
   for (const q of c.req.queries('sandbox') ?? []) ids.add(q);
+  if (c.req.path.startsWith(CONNECT_SERVICE_PREFIX)) {
+    // Connect bodies are framed messages, often streamed: the sandbox is named in a header only.
+    const header = c.req.header('X-Sandbox-Id');
+    if (header !== undefined) ids.add(header);
+    return ids;
+  }
   if (c.req.raw.body !== null) {
     const body = await peekJson(c.req.raw);
     if (body !== null && typeof body === 'object' && !Array.isArray(body) && 'sandbox' in body) {

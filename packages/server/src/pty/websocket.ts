@@ -12,12 +12,13 @@ export { PTY_SUBPROTOCOL };
 /** Input frames are keystrokes and pastes; a megabyte is a very large paste. */
 const MAX_FRAME_BYTES = 1024 * 1024;
 
-export function createTerminalSocketServer(): WebSocketServer {
+/** `subprotocol`: the one a client must offer (the Connect terminal has its own). */
+export function createTerminalSocketServer(subprotocol = PTY_SUBPROTOCOL): WebSocketServer {
   return new WebSocketServer({
     noServer: true,
     maxPayload: MAX_FRAME_BYTES,
     perMessageDeflate: false,
-    handleProtocols: (offered) => (offered.has(PTY_SUBPROTOCOL) ? PTY_SUBPROTOCOL : false),
+    handleProtocols: (offered) => (offered.has(subprotocol) ? subprotocol : false),
   });
 }
 

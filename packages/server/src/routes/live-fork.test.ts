@@ -28,7 +28,9 @@ describe('POST /v1/sandboxes/{id}/fork', () => {
       interpreter_skipped: ['sock'],
       processes: false,
     });
-    assert.deepEqual(t.engine.forkCalls[0]?.options, { count: 2, ids: ['kid-a', 'kid-b'] });
+    // The parent is held still while it is copied unless the body says otherwise.
+    assert.deepEqual(t.engine.forkCalls[0]?.options, { count: 2, ids: ['kid-a', 'kid-b'], pauseSource: true });
+    assert.equal(res.body.pause_source, true);
   });
 
   it('defaults to one child, and takes the count from ids', async () => {
@@ -37,7 +39,7 @@ describe('POST /v1/sandboxes/{id}/fork', () => {
     const one = await t.call('/v1/sandboxes/sb-1/fork', {});
     assert.equal(one.body.children.length, 1);
     await t.call('/v1/sandboxes/sb-1/fork', { ids: ['x1', 'x2', 'x3'] });
-    assert.deepEqual(t.engine.forkCalls[1]?.options, { count: 3, ids: ['x1', 'x2', 'x3'] });
+    assert.deepEqual(t.engine.forkCalls[1]?.options, { count: 3, ids: ['x1', 'x2', 'x3'], pauseSource: true });
   });
 
   it('refuses bad counts and ids with 400', async () => {
@@ -121,5 +123,48 @@ describe('default lifetime', () => {
     await withSandbox(t);
     await t.call('/v1/fork', { template: 'python', id: 'sb-2' });
     assert.equal(t.engine.deadlines.size, 0);
+  });
+
+  it("takes the 0.3.x clients' body {id, template, pause_source}: one child, its record at the top level", async () => {
+    const t = makeTestApp({ publicUrl: 'http://127.0.0.1:7000' });
+    await withSandbox(t);
+    const res = await t.call(
+      '/v1/sandboxes/sb-1/fork',
+      { id: 'sandbox-ab12cd34', template: 'python', pause_source: false },
+      { headers: { 'Idempotency-Key': 'one' } },
+    );
+    assert.equal(res.status, 200);
+    assert.equal(res.body.id, 'sandbox-ab12cd34');
+    assert.equal(res.body.template_id, 'python');
+    assert.equal(res.body.endpoint, 'http://127.0.0.1:7000');
+    assert.equal(typeof res.body.created_at, 'string');
+    assert.ok(res.body.fork_time_ms > 0);
+    assert.equal(res.body.parent.id, 'sb-1');
+    assert.equal(res.body.children[0].id, 'sandbox-ab12cd34');
+    assert.equal(res.body.pause_source, false);
+    assert.deepEqual(t.engine.forkCalls[0]?.options, { count: 1, ids: ['sandbox-ab12cd34'], pauseSource: false });
+    const again = await t.call(
+      '/v1/sandboxes/sb-1/fork',
+      { id: 'sandbox-ab12cd34', template: 'python', pause_source: false },
+      { headers: { 'Idempotency-Key': 'one' } },
+    );
+    assert.equal(again.body.id, 'sandbox-ab12cd34');
+    assert.equal(t.engine.forkCalls.length, 1);
+  });
+
+  it('refuses a mixed body, another template, and a non-boolean pause_source', async () => {
+    const t = makeTestApp();
+    await withSandbox(t);
+    for (const body of [
+      { id: 'x1', count: 2 },
+      { id: 'x1', template: 'node' },
+      { id: 'x1', pause_source: 'yes' },
+      { id: '../x' },
+    ]) {
+      const res = await t.call('/v1/sandboxes/sb-1/fork', body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.equal(res.body.error.code, 'invalid_json');
+    }
+    assert.equal(t.engine.forkCalls.length, 0);
   });
 });

@@ -2,6 +2,11 @@
  * POST /v1/sandboxes/{id}/fork (docs/api-extensions.md): branch a running sandbox into
  * `count` copy-on-write children. Idempotent under Idempotency-Key like /v1/fork; the key is
  * bound to the whole outcome, and replays while every child it made is still live.
+ *
+ * The 0.3.x clients post `{id, template, pause_source}` here once per child and read the
+ * child's record at the top level; that body forks one child and the answer is the child's
+ * record with our report beside it. `pause_source` (default true) holds the parent still while
+ * it is copied.
  */
 import type { ForkOutcome, SandboxInfo } from '@mitos/engine';
 import { MitosError, type SandboxRecord } from '@mitos/protocol';
@@ -22,7 +27,11 @@ export interface LiveForkResponse {
   children: SandboxRecord[];
   fork_time_ms: number;
   carried: { filesystem: boolean; interpreter: boolean; interpreter_skipped: string[]; processes: boolean };
+  pause_source: boolean;
 }
+
+/** The answer to the clients' one-child body: the child's record, then the report. */
+export type FlatLiveForkResponse = SandboxRecord & LiveForkResponse;
 
 /** What the idempotency record keeps: enough to rebuild the response from live records. */
 interface Binding {
@@ -30,6 +39,7 @@ interface Binding {
   children: string[];
   fork_time_ms: number;
   carried: LiveForkResponse['carried'];
+  pause_source?: boolean;
 }
 
 export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
@@ -44,8 +54,9 @@ export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
   router.route('/v1/sandboxes/:id/fork', {
     POST: async (c) => {
       const parentId = c.req.param('id') ?? '';
-      requireSandbox(c, engine, parentId, 'id');
-      const { count, ids } = forkShape(readJson(c, LiveForkRequestSchema));
+      const parentInfo = requireSandbox(c, engine, parentId, 'id');
+      const shape = forkShape(readJson(c, LiveForkRequestSchema), parentInfo.templateId);
+      const { count, ids, pauseSource } = shape;
       const key = idempotencyKeyFrom(c.req.header('Idempotency-Key'));
       const out = await runIdempotent(idempotency, key, 'live-fork', {
         lookup: (bound) => {
@@ -58,6 +69,7 @@ export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
             children: children.map((child) => record(c, child as SandboxInfo)),
             fork_time_ms: binding.fork_time_ms,
             carried: binding.carried,
+            pause_source: binding.pause_source ?? true,
           };
         },
         create: async () => {
@@ -65,9 +77,11 @@ export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
           const release = idClaims.claim(ids ?? [], (id) => liveSandbox(engine, id) !== undefined);
           try {
             const started = performance.now();
-            const outcome = await engine.fork(parentId, { count, ...(ids && { ids }) }).catch((err: unknown) => {
-              throw engineFailure(err, 'internal', { sandbox: parentId });
-            });
+            const outcome = await engine
+              .fork(parentId, { count, ...(ids && { ids }), pauseSource })
+              .catch((err: unknown) => {
+                throw engineFailure(err, 'internal', { sandbox: parentId });
+              });
             const measured = performance.now() - started;
             const childIds = outcome.children.map((child) => child.id);
             await applyDefaultLifetime(engine, childIds, deps.defaultLifetimeSeconds);
@@ -76,12 +90,14 @@ export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
               children: outcome.children.map((child) => record(c, child)),
               fork_time_ms: forkTime(outcome, measured),
               carried: wireCarried(outcome.carried),
+              pause_source: pauseSource,
             };
             const binding: Binding = {
               parent: parentId,
               children: childIds,
               fork_time_ms: value.fork_time_ms,
               carried: value.carried,
+              pause_source: pauseSource,
             };
             return { id: JSON.stringify(binding), value };
           } finally {
@@ -89,23 +105,61 @@ export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
           }
         },
       });
+      if (shape.flat) {
+        const child = out.children[0] as SandboxRecord;
+        c.set('sandboxId', child.id);
+        const flat: FlatLiveForkResponse = { ...child, ...out };
+        return c.json(flat);
+      }
       return c.json(out);
     },
   });
 }
 
-/** count defaults to the number of ids (else 1); when both are given they must agree. */
-function forkShape(body: { count?: number | undefined; ids?: string[] | undefined }): {
+interface ForkShape {
   count: number;
   ids?: string[];
-} {
-  if (body.ids === undefined) return { count: body.count ?? 1 };
+  pauseSource: boolean;
+  /** The clients' one-child body: answer with the child's record at the top level. */
+  flat: boolean;
+}
+
+/**
+ * Ours: count defaults to the number of ids (else 1); when both are given they must agree.
+ * The clients': one child named `id`; `template`, when sent, must be the parent's, since a
+ * live fork descends from the parent and cannot change template.
+ */
+function forkShape(
+  body: {
+    count?: number | undefined;
+    ids?: string[] | undefined;
+    id?: string | undefined;
+    template?: string | undefined;
+    pause_source?: boolean | undefined;
+  },
+  parentTemplate: string,
+): ForkShape {
+  const pauseSource = body.pause_source ?? true;
+  if (body.id !== undefined || body.template !== undefined) {
+    if (body.count !== undefined || body.ids !== undefined) {
+      throw new MitosError('invalid_json', 'send either {count, ids} or {id, template, pause_source}, not both');
+    }
+    if (body.template !== undefined && body.template !== '' && body.template !== parentTemplate) {
+      throw new MitosError(
+        'invalid_json',
+        `template "${body.template}" is not the parent's ("${parentTemplate}"); a live fork keeps the parent's template`,
+      );
+    }
+    const id = body.id === undefined || body.id === '' ? undefined : requireId(body.id, 'id');
+    return { count: 1, ...(id && { ids: [id] }), pauseSource, flat: true };
+  }
+  if (body.ids === undefined) return { count: body.count ?? 1, pauseSource, flat: false };
   const ids = body.ids.map((id, i) => requireId(id, `ids[${i}]`));
   if (new Set(ids).size !== ids.length) throw new MitosError('invalid_json', 'ids must be distinct');
   if (body.count !== undefined && body.count !== ids.length) {
     throw new MitosError('invalid_json', `count is ${body.count} but ${ids.length} ids were given`);
   }
-  return { count: ids.length, ids };
+  return { count: ids.length, ids, pauseSource, flat: false };
 }
 
 function forkTime(outcome: ForkOutcome, measuredMs: number): number {

@@ -310,4 +310,13 @@ describe('GET /v1/sandboxes/{id}', () => {
     assert.equal(res.body.error.code, 'not_found');
     assert.equal((await t.call('/v1/sandboxes/-bad')).status, 400);
   });
+
+  it("refuses the 0.3.x clients' region instead of ignoring it", async () => {
+    const t = makeTestApp();
+    await t.engine.ensureTemplate({ id: 'python' });
+    const res = await t.call('/v1/fork', { template: 'python', region: 'fra' });
+    assert.equal(res.status, 501);
+    assert.equal(res.body.error.code, 'not_implemented');
+    assert.equal(t.engine.createCalls.length, 0);
+  });
 });

@@ -15,7 +15,7 @@ import { applyDefaultLifetime } from '../lifetime.js';
 import { endpointFor, liveSandbox, liveSandboxes, requireSandbox } from '../lookup.js';
 import { MIN_FORK_TIME_MS, toSandboxDetail, toSandboxRecord } from '../records.js';
 import type { Router } from '../routing.js';
-import { requireId } from '../validate.js';
+import { refuseUnsupported, requireId } from '../validate.js';
 
 export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
   const { engine, idempotency, idClaims } = deps;
@@ -29,6 +29,9 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
   router.route('/v1/fork', {
     POST: async (c) => {
       const body = readJson(c, ForkRequestSchema);
+      refuseUnsupported(body, {
+        region: 'omit region: a mitos server places every sandbox on its own host',
+      });
       const templateId = requireId(body.template, 'template');
       const requestedId = body.id === undefined || body.id === '' ? undefined : requireId(body.id, 'id');
       const limits = toResourceLimits(body.limits);

@@ -98,4 +98,15 @@ describe('POST /v1/templates with Idempotency-Key', () => {
     assert.equal(again.body.id, first.body.id);
     assert.equal(t.engine.templates.has('node'), false);
   });
+
+  it("refuses the 0.3.x clients' workload and resources instead of ignoring them", async () => {
+    const t = makeTestApp();
+    for (const field of ['workload', 'resources']) {
+      const res = await t.call('/v1/templates', { id: 'python', [field]: { command: ['x'] } });
+      assert.equal(res.status, 501);
+      assert.equal(res.body.error.code, 'not_implemented');
+      assert.equal(res.body.error.context.field, field);
+    }
+    assert.equal(t.engine.templates.size, 0);
+  });
 });

@@ -11,7 +11,13 @@ import { readJson } from '../json-body.js';
 import { assertEnforceable, resolveNetwork } from '../network.js';
 import { toTemplateRecord } from '../records.js';
 import type { Router } from '../routing.js';
-import { requireId } from '../validate.js';
+import { refuseUnsupported, requireId } from '../validate.js';
+
+/** Sent by the 0.3.x clients' create_template when the caller sets them. */
+const TEMPLATE_FIELDS_NOT_SERVED = {
+  workload: 'omit workload: start long-running processes after create with POST /v1/processes',
+  resources: 'omit resources: set per-sandbox limits with `limits` on POST /v1/fork',
+};
 
 // `network` is validated by resolveNetwork so its errors read "invalid network config: ...".
 const CreateTemplateBody = CreateTemplateRequestSchema.omit({ network: true }).extend({
@@ -23,6 +29,7 @@ export function registerTemplateRoutes(router: Router, { engine, idempotency }: 
     GET: (c) => c.json(engine.listTemplates().map(toTemplateRecord)),
     POST: async (c) => {
       const body = readJson(c, CreateTemplateBody);
+      refuseUnsupported(body, TEMPLATE_FIELDS_NOT_SERVED);
       const id = requireId(body.id, 'id');
       const network = resolveNetwork(body.network);
       assertEnforceable(network);

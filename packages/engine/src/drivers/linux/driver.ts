@@ -680,11 +680,12 @@ export class LinuxEngine implements Engine {
       const parentCgroup = this.cgroup(sandboxId);
       const roots: RootLayout[] = [];
       // Frozen, the parent's files are one consistent instant for every child.
-      await parentCgroup.freeze();
+      const freeze = options.pauseSource !== false;
+      if (freeze) await parentCgroup.freeze();
       try {
         roots.push(...(await this.storage.snapshotRoots(sandboxId, ids)));
       } finally {
-        await parentCgroup.thaw();
+        if (freeze) await parentCgroup.thaw();
       }
       if (kernel)
         void this.client(sandboxId)

@@ -538,6 +538,16 @@ export class MicroVmEngine implements Engine {
     if (new Set(ids).size !== ids.length || !ids.every(isValidId)) {
       throw new MitosError('invalid_request', 'child ids must be unique valid ids');
     }
+    if (options.pauseSource === false) {
+      throw new MitosError(
+        'not_implemented',
+        'a microVM is always stopped while it is snapshotted',
+        {},
+        {
+          remediation: 'omit pause_source or send true; the microvm engine cannot copy a running VM',
+        },
+      );
+    }
     const rows: SandboxRow[] = [];
     const pending: VmHandle[] = [];
     try {

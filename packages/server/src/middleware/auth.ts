@@ -8,9 +8,10 @@
  * Per-sandbox tokens (cluster mode, crd-v1.md 11.2): when a `sandboxTokens` verifier is given,
  * a request that names a sandbox (body `sandbox`, query `?sandbox=`, the `:id` of
  * `/v1/sandboxes/:id/...`, or the X-Sandbox-Id header of a Connect call) is let through only
- * with that sandbox's own token; API keys do not open sandboxes, a token for one sandbox never opens another, and anything that cannot be
- * verified is refused. Requests that name no sandbox fall back to the API-key rule, so a node
- * daemon pairs the verifier with a key to close its other routes.
+ * with that sandbox's own token; API keys do not open sandboxes, a token for one sandbox
+ * never opens another, and anything that cannot be verified is refused. Requests that name
+ * no sandbox fall back to the API-key rule, so a node daemon pairs the verifier with a key to
+ * close its other routes.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { BEARER_SUBPROTOCOL_PREFIX, MAX_BODY_BYTES, MitosError } from '@mitos/protocol';

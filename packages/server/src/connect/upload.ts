@@ -28,7 +28,9 @@ export async function upload(engine: Engine, requests: AsyncIterable<UploadReque
   const dir = shellQuote(dest);
   try {
     const tar = await engine.startProcess(sandbox, {
-      command: `mkdir -p -- ${dir} && exec tar -x --no-same-owner --no-same-permissions -f - -C ${dir}`,
+      // tar stops at the end-of-archive blocks; cat drains the rest, so the process outlives
+      // our writes (a write to a process that has exited fails the whole exec).
+      command: `mkdir -p -- ${dir} && tar -x --no-same-owner --no-same-permissions -f - -C ${dir}; rc=$?; cat >/dev/null; exit $rc`,
       timeoutMs: EXTRACT_TIMEOUT_MS,
       stdin: true,
     });

@@ -1,8 +1,9 @@
 /**
  * Older `e2b` releases still in use, unmodified, against the same server: each version's own
  * URL, header and codec rules (2.7's REST calls carry no sandbox header, only the envd token;
- * 2.40+ creates and connects through /v2). Releases before 2.27 send allow_internet_access:
- * true unless told otherwise, which this server refuses (no egress yet), so they pass false.
+ * 2.27 and older create and connect through v1, 2.51 through /v2). Releases before 2.25 send
+ * allow_internet_access: true unless told otherwise, which this server refuses (no egress
+ * yet), so they pass false.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

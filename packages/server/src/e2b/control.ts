@@ -16,8 +16,8 @@ import { domainFor, sandboxDetail, sandboxMetric, sandboxRecord } from './shapes
 type Vars = { Variables: { tenant: string } };
 const MAX_BODY = 1024 * 1024;
 /**
- * Lifetime when a request names none: the SDKs' own default (300 s), which releases before
- * 2.4x always sent and newer ones leave to the server (the spec's 15 s would kill a sandbox
+ * Lifetime when a request names none: the SDKs' own default (300 s), which
+ * 2.27 still sends and 2.51 leaves to the server (the spec's 15 s would kill a sandbox
  * mid-script for a user who never set a timeout).
  */
 const DEFAULT_TIMEOUT_S = 300;
@@ -119,7 +119,7 @@ export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDoma
     return c.json(sandboxRecord(ctx, row, domain(c.req.header('host'))), 201);
   };
   app.post('/sandboxes', create);
-  // SDK 2.40+ creates through v2 (same body and reply).
+  // Newer SDKs (2.51 checked; 2.27 still uses v1) create through v2 (same body and reply).
   app.post('/v2/sandboxes', create);
 
   app.get('/sandboxes', (c) => listSandboxes(c, ctx, 'v1'));

@@ -2,7 +2,8 @@
 // Runs every compiled test file with node's test runner, then checks that the run left nothing
 // behind on the host: no mount, loop device, cgroup or process of any test state directory.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,14 +19,40 @@ function findTests(dir, out = []) {
   return out;
 }
 
-const files = readdirSync(join(root, 'packages')).flatMap((pkg) => findTests(join(root, 'packages', pkg, 'dist')));
+// Tests compile to dist-test/ (never into a package's dist/); see test-imports.mjs.
+const files = readdirSync(join(root, 'packages')).flatMap((pkg) => findTests(join(root, 'packages', pkg, 'dist-test')));
 const filter = process.argv.slice(2);
 const selected = filter.length > 0 ? files.filter((f) => filter.some((x) => f.includes(x))) : files;
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...selected], {
-  stdio: 'inherit',
-  cwd: root,
-  env: { ...process.env, MITOS_TEST: '1' },
-});
+// A second reporter writes TAP to a file, read afterwards to list every skipped test.
+const tapDir = mkdtempSync(join(tmpdir(), 'mitos-tap-'));
+const tapFile = join(tapDir, 'run.tap');
+const result = spawnSync(
+  process.execPath,
+  [
+    '--import',
+    join(root, 'scripts/test-imports.mjs'),
+    '--test',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tapFile}`,
+    ...selected,
+  ],
+  { stdio: 'inherit', cwd: root, env: { ...process.env, MITOS_TEST: '1' } },
+);
+const skipped = existsSync(tapFile)
+  ? readFileSync(tapFile, 'utf8')
+      .split('\n')
+      .map((line) => /^\s*ok \d+ - (.*) # SKIP\s*(.*)$/.exec(line))
+      .filter(Boolean)
+      .map((m) => `${m[1]}: ${m[2] || 'no reason given'}`)
+  : [];
+rmSync(tapDir, { recursive: true, force: true });
+process.stdout.write(
+  skipped.length > 0
+    ? `\nskipped tests (${skipped.length}; set MITOS_REQUIRE to make a missing capability fail):\n  ${skipped.join('\n  ')}\n`
+    : '\nskipped tests: none\n',
+);
 
 // Everything tests make lives under a state directory named mitos-test-*.
 const leftovers = [];

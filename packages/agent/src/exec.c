@@ -19,9 +19,6 @@
 
 #include "agent.h"
 
-#define EXEC_FLAG_PTY 1
-#define EXEC_FLAG_STDIN 2
-#define EXEC_FLAG_DETACH_ON_CLOSE 4
 #define MAX_ENV 512
 
 static long long now_ms(void) {

@@ -8,39 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRAME_MAX (16u * 1024u * 1024u)
-#define DATA_CHUNK (64u * 1024u)
-
-/* client -> agent: operations */
-#define OP_EXEC 'E'
-#define OP_READ 'r'
-#define OP_WRITE 'w'
-#define OP_LIST 'l'
-#define OP_STAT 's'
-#define OP_MKDIR 'm'
-#define OP_REMOVE 'd'
-#define OP_PING 'P'
-#define OP_IDENTITY 'H'
-#define OP_CONNECT_TCP 'T'
-#define OP_CONNECT_UNIX 'U'
-#define OP_PROCESSES 'Q'
-#define OP_SIGNAL 'k'
-/* client -> agent: during an operation */
-#define IN_STDIN 'I'
-#define IN_STDIN_CLOSE 'C'
-#define IN_RESIZE 'R'
-#define IN_SIGNAL 'K'
-#define IN_DATA 'D'
-#define IN_END 'Z'
-/* agent -> client */
-#define OUT_PID 'p'
-#define OUT_STDOUT 'o'
-#define OUT_STDERR 'e'
-#define OUT_EXIT 'x'
-#define OUT_DATA 'D'
-#define OUT_ENTRY 'L'
-#define OUT_OK 'Z'
-#define OUT_FAIL 'F'
+#include "frame-ops.h" /* generated from the engine's frames.ts */
 
 struct frame {
     uint8_t type;

@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import { openDatabase } from '@mitos/engine';
-import { type TestEngineEnv, testEngineEnv } from '@mitos/engine/testing';
 import { type RunningServer, startServer } from '@mitos/server';
+import { type TestEngineEnv, testEngineEnv } from '@mitos/testkit';
 import { pino } from 'pino';
 
 export const TEST_KEY = `e2b_${'5'.repeat(40)}`;

@@ -4,8 +4,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Engine, type LinuxEngineOptions, openDatabase } from '@mitos/engine';
-import { type TestEngineEnv, testEngineEnv } from '@mitos/engine/testing';
 import { type RunningServer, type ServerOptions, startServer } from '@mitos/server';
+import { type TestEngineEnv, testEngineEnv } from '@mitos/testkit';
 
 export const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '../../cli/dist/main.js');
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { testEngineEnv } from '@mitos/engine/testing';
 import { create } from '@mitos/sdk';
+import { testEngineEnv } from '@mitos/testkit';
 import { freePort, spawnServe, waitHealthy } from './fixtures.js';
 
 describe('end to end: server restart', { timeout: 600_000 }, () => {

@@ -1,6 +1,16 @@
-export { defaultAgentPath, LinuxEngine, type LinuxEngineOptions } from './drivers/linux/driver.js';
-export { MicroVmEngine, type MicroVmEngineOptions } from './drivers/microvm/driver.js';
+export { removeCgroupParent } from './cgroups/detect.js';
+export { linuxHostChecks } from './drivers/linux/doctor.js';
+export { defaultAgentPath, LinuxEngine, type LinuxEngineOptions } from './drivers/linux/engine.js';
+export { microvmHostChecks, microvmUnavailable } from './drivers/microvm/doctor.js';
+export { MicroVmEngine, type MicroVmEngineOptions } from './drivers/microvm/engine.js';
+export { shmDirFor } from './drivers/microvm/snapshots.js';
 export * from './engine.js';
-export { type HostCheck, type HostReport, runHostChecks } from './host/doctor.js';
+export {
+  type HostCheck,
+  type HostCheckOptions,
+  type HostCheckSource,
+  type HostReport,
+  runHostChecks,
+} from './host/doctor.js';
 export { openDatabase, type StateDatabase } from './state/database.js';
 export { IMAGES, resolveImage } from './templates/images.js';

@@ -10,7 +10,7 @@ import { closeSync, mkdtempSync, openSync, rmdirSync, rmSync, statfsSync, writeS
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { LinuxEngine } from '@mitos/engine';
-import type { TestEngineEnv } from '@mitos/engine/testing';
+import type { TestEngineEnv } from '@mitos/testkit';
 import { type Api, call, inventory, listedIds } from './cluster.js';
 import { Recorder } from './figures.js';
 import { leaksOf, removeCgroupParentDirs } from './host.js';

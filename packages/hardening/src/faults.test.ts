@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { testEngineEnv } from '@mitos/engine/testing';
+import { testEngineEnv } from '@mitos/testkit';
 import { type Api, call, inventory, listedIds } from './cluster.js';
 import { Recorder } from './figures.js';
 import { freezeSandbox, leaksOf } from './host.js';
@@ -214,7 +214,7 @@ describe('kill -9 of the server mid-operation, then restart', { timeout: 1_200_0
     await consistent([parent], 'kill -9 with the parent frozen for a fork');
     rec.check('kill -9 while the parent is frozen for a fork snapshot', 'restart thaws it; it answers');
     rec.finding(
-      "A server killed while a fork held the parent frozen for its snapshot left the parent's cgroup frozen; on restart, recovery pinged it and waited forever, so the server never came back (nor did the test harness's cleanup). Fixed in packages/engine/src/drivers/linux/driver.ts recover(): running and pooled sandboxes are thawed before the ping.",
+      "A server killed while a fork held the parent frozen for its snapshot left the parent's cgroup frozen; on restart, recovery pinged it and waited forever, so the server never came back (nor did the test harness's cleanup). Fixed in the Linux engine's recovery (now packages/engine/src/drivers/linux/driver.ts reattach()): running and pooled sandboxes are thawed before the ping.",
     );
     await call(api, 'DELETE', `/v1/sandboxes/${parent}`);
   });

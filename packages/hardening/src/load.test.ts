@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { testEngineEnv } from '@mitos/engine/testing';
+import { testEngineEnv } from '@mitos/testkit';
 import { type Api, call, inventory, listedIds } from './cluster.js';
 import { Recorder } from './figures.js';
 import { leaksOf } from './host.js';

@@ -3,6 +3,7 @@
  * Codes, HTTP statuses, messages and remediations are public API (docs/errors.md);
  * the seed wire protocol (wire-v1.md section 2.2) fixes the ones it shares with us.
  */
+import { z } from 'zod';
 
 export interface CatalogueEntry {
   readonly status: number;
@@ -153,15 +154,16 @@ export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 export type ErrorContext = Record<string, string | number | boolean>;
 
 /** The wire body of every error (wire-v1.md section 2.1). */
-export interface ErrorEnvelope {
-  error: {
-    code: string;
-    message: string;
-    cause?: string;
-    remediation: string;
-    context?: ErrorContext;
-  };
-}
+export const ErrorEnvelopeSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    cause: z.string().optional(),
+    remediation: z.string(),
+    context: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  }),
+});
+export type ErrorEnvelope = z.infer<typeof ErrorEnvelopeSchema>;
 
 const BRAND = Symbol.for('mitos.error');
 

@@ -1,6 +1,7 @@
 /**
  * Request and response shapes of the seed wire protocol v1 (docs: ../shared/docs/wire-v1.md).
- * Requests are validated with zod on the server; responses are plain types the SDK reads.
+ * Written once, as zod: the server validates requests with these schemas, the SDK reads the
+ * inferred types, and openapi.ts renders both into the OpenAPI document.
  * JSON on the wire is snake_case, as the seed defines it.
  */
 import { z } from 'zod';
@@ -84,76 +85,78 @@ export type FileReadRequest = z.infer<typeof FileReadRequestSchema>;
 export type FileWriteRequest = z.infer<typeof FileWriteRequestSchema>;
 export type FilePathRequest = z.infer<typeof FilePathRequestSchema>;
 
-export interface HealthResponse {
-  status: 'ok';
-  mock: false;
-  templates: number;
-  sandboxes: number;
-  engine: string;
-  version: string;
-}
+export const HealthResponseSchema = z.object({
+  status: z.literal('ok'),
+  mock: z.literal(false),
+  templates: z.number().int(),
+  sandboxes: z.number().int(),
+  engine: z.string(),
+  version: z.string(),
+});
+export type HealthResponse = z.infer<typeof HealthResponseSchema>;
 
-export interface NetworkConfig {
-  egress: 'deny' | 'allow';
-  inbound: 'deny' | 'allow';
-  block?: boolean;
-  allow_domains?: string[];
-  allow_cidrs?: string[];
-  inbound_cidrs?: string[];
-}
+export const NetworkConfigSchema = z.object({
+  egress: z.enum(['deny', 'allow']),
+  inbound: z.enum(['deny', 'allow']),
+  block: z.boolean().optional(),
+  allow_domains: z.array(z.string()).optional(),
+  allow_cidrs: z.array(z.string()).optional(),
+  inbound_cidrs: z.array(z.string()).optional(),
+});
+export type NetworkConfig = z.infer<typeof NetworkConfigSchema>;
 
-export interface TemplateRecord {
-  id: string;
-  ready: boolean;
-  created_at: string;
-  creation_time_ms: number;
-  network: NetworkConfig;
+export const TemplateRecordSchema = z.object({
+  id: z.string(),
+  ready: z.boolean(),
+  created_at: z.string(),
+  creation_time_ms: z.number(),
+  network: NetworkConfigSchema,
   /** mitos extension: which root filesystem backs this template (python, node, base). */
-  image?: string;
-}
+  image: z.string().optional(),
+});
+export type TemplateRecord = z.infer<typeof TemplateRecordSchema>;
 
-export interface SandboxRecord {
-  id: string;
-  template_id: string;
-  endpoint: string;
-  created_at: string;
-  fork_time_ms: number;
-  network: Record<string, unknown>;
+export const SandboxRecordSchema = z.object({
+  id: z.string(),
+  template_id: z.string(),
+  endpoint: z.string(),
+  created_at: z.string(),
+  fork_time_ms: z.number(),
+  network: z.record(z.string(), z.unknown()),
   /** mitos extensions */
-  state?: string;
-  hostname?: string;
-  parent_id?: string | null;
-  generation?: number;
-}
+  state: z.string().optional(),
+  hostname: z.string().optional(),
+  parent_id: z.string().nullable().optional(),
+  generation: z.number().int().optional(),
+});
+export type SandboxRecord = z.infer<typeof SandboxRecordSchema>;
 
-export interface ExecResponse {
-  exit_code: number;
-  stdout: string;
-  stderr: string;
-  exec_time_ms: number;
-}
+export const ExecResponseSchema = z.object({
+  exit_code: z.number().int(),
+  stdout: z.string(),
+  stderr: z.string(),
+  exec_time_ms: z.number(),
+});
+export type ExecResponse = z.infer<typeof ExecResponseSchema>;
 
-export interface FileReadResponse {
-  content: string;
-  size: number;
-}
+export const FileReadResponseSchema = z.object({ content: z.string(), size: z.number().int() });
+export type FileReadResponse = z.infer<typeof FileReadResponseSchema>;
 
-export interface FileEntryWire {
-  name: string;
-  is_dir: boolean;
-  size: number;
+export const FileEntryWireSchema = z.object({
+  name: z.string(),
+  is_dir: z.boolean(),
+  size: z.number().int(),
   /** Go FileMode bits, as the seed reference reports them (directory = bit 31, symlink = bit 27). */
-  mode: number;
-  modified_at: number;
-}
+  mode: z.number().int(),
+  modified_at: z.number(),
+});
+export type FileEntryWire = z.infer<typeof FileEntryWireSchema>;
 
-export interface FileListResponse {
-  entries: FileEntryWire[];
-}
+export const FileListResponseSchema = z.object({ entries: z.array(FileEntryWireSchema) });
+export type FileListResponse = z.infer<typeof FileListResponseSchema>;
 
-export interface StatusResponse {
-  status: string;
-}
+export const StatusResponseSchema = z.object({ status: z.string() });
+export type StatusResponse = z.infer<typeof StatusResponseSchema>;
 
 /** Go's os.FileMode type bits, which the seed's `mode` field carries. */
 export const GO_MODE_DIR = 2 ** 31;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { makeTestApp } from './testing/harness.js';
+import { makeTestApp } from '@mitos/testkit/server';
 
 describe('routing and error envelopes', () => {
   it('answers an unknown path with a 404 not_found envelope', async () => {

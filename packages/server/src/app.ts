@@ -38,6 +38,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerLifecycleRoutes } from './routes/lifecycle.js';
 import { registerLiveForkRoutes } from './routes/live-fork.js';
 import { registerMeteringRoutes } from './routes/metering.js';
+import { registerOpenApiRoutes } from './routes/openapi.js';
 import {
   DEFAULT_PREVIEW_TTL_SECONDS,
   isPreviewPath,
@@ -162,6 +163,7 @@ export function createApiServer(deps: AppDeps): ApiServer {
 
   const router = createRouter(app, respondError);
   registerHealthRoutes(router, routeDeps);
+  registerOpenApiRoutes(router, routeDeps);
   registerTemplateRoutes(router, routeDeps);
   registerSandboxRoutes(router, routeDeps);
   registerLiveForkRoutes(router, routeDeps);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MitosError } from '@mitos/protocol';
+import { rawErrno } from '@mitos/testkit';
 import { describeZodIssues, engineFailure } from './errors.js';
-import { rawErrno } from './testing/fake-engine.js';
 
 describe('describeZodIssues', () => {
   it('says "is required" for missing fields and prefixes others with the field', () => {

@@ -10,7 +10,7 @@
 export { type ApiServer, type AppDeps, createApiServer, createApp, DEFAULT_MAX_EXEC_TIMEOUT_SECONDS } from './app.js';
 export type { AppEnv } from './env.js';
 export { IDEMPOTENCY_TTL_MS, IdempotencyStore } from './idempotency.js';
+export { formatHost, listen } from './listen.js';
 export { createLogger } from './logging.js';
 export type { HttpMount } from './mounts.js';
-export { defaultStateDir, runDoctor, runServe, type ServeOptions } from './serve.js';
 export { type RunningServer, type ServerOptions, startServer } from './server.js';

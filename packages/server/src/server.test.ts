@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { FakeEngine } from '@mitos/testkit';
+import { captureLogger } from '@mitos/testkit/server';
 import Database from 'better-sqlite3';
 import { type RunningServer, startServer } from './server.js';
-import { FakeEngine } from './testing/fake-engine.js';
-import { captureLogger } from './testing/harness.js';
 
 describe('startServer over real HTTP', () => {
   const engine = new FakeEngine();

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { action, printJson, println } from '../context.js';
 
-/** The shape runDoctor() resolves to (owned by @mitos/server). */
+/** The shape runDoctor() resolves to (owned by @mitos/runtime). */
 interface DoctorReport {
   checks: { name: string; ok: boolean; detail: string; fix?: string }[];
   ok: boolean;
@@ -15,7 +15,7 @@ export function registerDoctor(program: Command): void {
     .option('--json', 'print the checks as JSON')
     .action(
       action(async (ctx) => {
-        const { runDoctor } = await import('@mitos/server');
+        const { runDoctor } = await import('@mitos/runtime');
         const report: DoctorReport = await runDoctor();
         if (ctx.json || ctx.cmd.opts<{ json?: boolean }>().json) printJson(report);
         else {

@@ -70,7 +70,7 @@ export function registerServe(program: Command): void {
       action(async (ctx) => {
         const o = ctx.cmd.opts<ServeFlags>();
         // Loaded on demand: client commands stay fast and never load the engine's native modules.
-        const { runServe } = await import('@mitos/server');
+        const { runServe } = await import('@mitos/runtime');
         const { createMcpHttpHandler } = await import('@mitos/mcp');
         await runServe({
           host: o.host,

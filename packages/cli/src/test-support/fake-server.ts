@@ -177,7 +177,8 @@ export interface CliResult {
   stderr: string;
 }
 
-const MAIN = new URL('../main.js', import.meta.url).pathname;
+// Tests run from dist-test/; the command they drive is the built one in dist/.
+const MAIN = new URL('../main.js', import.meta.url).pathname.replace('/dist-test/', '/dist/');
 
 /**
  * Run `node dist/main.js ...args` asynchronously (the fake server lives in this process,

@@ -5,9 +5,9 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { createLogger } from '@mitos/server';
 import { runController } from '../controller/manager.js';
 import { kubeClientFrom } from '../kube/config.js';
+import { createLogger } from '../util/logger.js';
 import { intFrom, nodeKeyFrom } from './options.js';
 
 const { values } = parseArgs({
@@ -22,7 +22,7 @@ const { values } = parseArgs({
   },
 });
 
-const logger = createLogger();
+const logger = createLogger('mitos-controller');
 const stop = new AbortController();
 process.once('SIGTERM', () => stop.abort());
 process.once('SIGINT', () => stop.abort());

@@ -7,10 +7,11 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LinuxEngine, openDatabase } from '@mitos/engine';
-import { createLogger } from '@mitos/server';
+import { openDatabase } from '@mitos/engine';
+import { openEngine } from '@mitos/runtime';
 import { kubeClientFrom } from '../kube/config.js';
 import { startNodeDaemon } from '../node/daemon.js';
+import { createLogger } from '../util/logger.js';
 import { intFrom, labelsFrom, nodeKeyFrom } from './options.js';
 
 const { values } = parseArgs({
@@ -35,13 +36,15 @@ const { values } = parseArgs({
   },
 });
 
-const logger = createLogger();
+const logger = createLogger('mitos-node');
 const stateDir = values['state-dir'];
 const db = openDatabase(join(stateDir, 'mitos.db'));
-const engine = await LinuxEngine.open({
+// Warm sandboxes are the controller's pools here (node-sandboxes.ts), not the engine's.
+const engine = await openEngine('linux', {
   stateDir,
   db,
   cgroupParent: values['cgroup-parent'],
+  warmPoolSize: 0,
   log: (level, msg, fields) => logger[level]({ ...fields }, msg),
 });
 const daemon = await startNodeDaemon({

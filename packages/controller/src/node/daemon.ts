@@ -7,11 +7,10 @@
  * @module
  */
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Engine } from '@mitos/engine';
-import { type RunningServer, startServer } from '@mitos/server';
+import { formatHost, listen, type RunningServer, startServer } from '@mitos/server';
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { KubeClient } from '../kube/client.js';
@@ -118,18 +117,4 @@ export async function startNodeDaemon(o: NodeDaemonOptions): Promise<RunningNode
       return closing;
     },
   };
-}
-
-function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-function formatHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
 }

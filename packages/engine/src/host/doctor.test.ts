@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { findUidRangeConflicts, runHostChecks } from './doctor.js';
+import { linuxHostChecks } from '../drivers/linux/doctor.js';
+import { microvmHostChecks } from '../drivers/microvm/doctor.js';
+import { findUidRangeConflicts, runHostChecks as runChecks } from './doctor.js';
+
+const runHostChecks = (options: { stateDir: string }) => runChecks(options, [linuxHostChecks, microvmHostChecks]);
 
 describe('host doctor', () => {
   test('reports every check with a detail, and a fix for each failure', async () => {

@@ -4,11 +4,13 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, st
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { MitosError } from '@mitos/protocol';
+import { skipUnlessAvailable } from '@mitos/testkit';
 import { mountsUnder } from '../host/mountinfo.js';
 import { BtrfsStorage } from './btrfs.js';
 import { probeBtrfs } from './probe.js';
 
-const skip = !probeBtrfs().ok && `btrfs unavailable: ${probeBtrfs().detail}`;
+const probe = probeBtrfs();
+const skip = skipUnlessAvailable('btrfs', probe.ok ? undefined : probe.detail);
 const GiB = 1024 ** 3;
 
 function loopsBacking(image: string): string {

@@ -134,7 +134,7 @@ describe('image builder', { skip: process.getuid?.() !== 0 && 'needs root (mknod
     const cacheDir = join(dir, 'cache3');
     const counter = join(dir, 'count3');
     const image = tinyImage('three');
-    const builderUrl = new URL('./builder.js', import.meta.url).href;
+    const builderUrl = new URL('./builder.js', import.meta.url).href.replace('/dist-test/', '/dist/');
     const script = join(dir, 'other-process.mjs');
     writeFileSync(
       script,

@@ -1,9 +1,9 @@
 /** A real server on a real Linux engine, on a throwaway state directory, with a python sandbox, for the adapter tests. */
 import { join } from 'node:path';
 import { openDatabase } from '@mitos/engine';
-import { testEngineEnv } from '@mitos/engine/testing';
 import { create, type Sandbox, SandboxServer } from '@mitos/sdk';
 import { startServer } from '@mitos/server';
+import { testEngineEnv } from '@mitos/testkit';
 import { pino } from 'pino';
 
 export interface LiveServer {

@@ -1,8 +1,8 @@
 /** A real server on a real Linux engine with `/mcp` mounted, on a throwaway state directory. */
 import { join } from 'node:path';
 import { openDatabase } from '@mitos/engine';
-import { type TestEngineEnv, testEngineEnv } from '@mitos/engine/testing';
 import { type RunningServer, startServer } from '@mitos/server';
+import { type TestEngineEnv, testEngineEnv } from '@mitos/testkit';
 import { createMcpHttpHandler, type McpHttpHandler } from '../http.js';
 
 export interface LiveMcpServer {

@@ -5,7 +5,8 @@ import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 it('loads @kubernetes/client-node only on first use of cluster mode (no static import in the SDK)', () => {
-  const distRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+  // This test runs from dist-test/; the SDK it inspects is the built one in dist/.
+  const distRoot = join(dirname(fileURLToPath(import.meta.url)), '../../dist');
   const files: string[] = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {

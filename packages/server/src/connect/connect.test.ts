@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Code } from '@connectrpc/connect';
 import { ERROR_CATALOGUE, type ErrorCode, MitosError } from '@mitos/protocol';
-import { makeTestApp, type TestApp, withSandbox } from '../testing/harness.js';
+import { makeTestApp, type TestApp, withSandbox } from '@mitos/testkit/server';
 import { CONNECT_SERVICE_PREFIX, connectCodeFor } from './codes.js';
 import { argvCommand } from './command.js';
 import { Sandbox } from './gen/sandbox/v1/sandbox_pb.js';

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeTestApp, type TestApp } from '../testing/harness.js';
+import { makeTestApp, type TestApp } from '@mitos/testkit/server';
 
 describe('the web console under /console', () => {
   let dir: string;

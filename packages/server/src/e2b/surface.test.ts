@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { makeTestApp } from '../testing/harness.js';
+import { makeTestApp } from '@mitos/testkit/server';
 import { StatRequestSchema, StatResponseSchema } from './gen/filesystem/filesystem_pb.js';
 
 const KEY_A = `e2b_${'a'.repeat(40)}`;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { makeTestApp, type TestApp } from '../testing/harness.js';
+import { makeTestApp, type TestApp } from '@mitos/testkit/server';
 import { normalizeApiKeys } from './auth.js';
 
 const KEY = 'mitos-test-key-5f1c0e7a9b';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { makeTestApp, withSandbox } from '../testing/harness.js';
+import { makeTestApp, withSandbox } from '@mitos/testkit/server';
 import type { SandboxTokenVerifier } from './auth.js';
 
 const NODE_KEY = 'node-key-6c0d1f2e3a4b5c6d';

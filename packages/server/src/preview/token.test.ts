@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { thrownCode } from '../testing/thrown.js';
+import { thrownCode } from '@mitos/testkit';
 import { PreviewSigner } from './token.js';
 
 const SECRET = Buffer.from('0123456789abcdef-test-secret');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SERVER_EVENT_SCHEMAS, type ServerEventType } from '@mitos/protocol';
-import { captureLogger, type LiveServer, makeTestApp, startLiveServer, withSandbox } from '../testing/harness.js';
+import { captureLogger, type LiveServer, makeTestApp, startLiveServer, withSandbox } from '@mitos/testkit/server';
 import { sharedUsage } from './events.js';
 
 const KEY = 'events-test-key-1';

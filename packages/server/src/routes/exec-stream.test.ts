@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MitosError } from '@mitos/protocol';
-import { rawErrno, result } from '../testing/fake-engine.js';
+import { rawErrno, result } from '@mitos/testkit';
 import {
   aborted,
   gate,
@@ -11,7 +11,7 @@ import {
   startLiveServer,
   waitFor,
   withSandbox,
-} from '../testing/harness.js';
+} from '@mitos/testkit/server';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MitosError } from '@mitos/protocol';
-import { rawErrno, result, timedOut } from '../testing/fake-engine.js';
-import { makeTestApp, withSandbox } from '../testing/harness.js';
+import { rawErrno, result, timedOut } from '@mitos/testkit';
+import { makeTestApp, withSandbox } from '@mitos/testkit/server';
 
 describe('POST /v1/exec', () => {
   it('runs the command and answers exit code, output and time', async () => {

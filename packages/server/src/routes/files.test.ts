@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GO_MODE_DIR } from '@mitos/protocol';
-import { makeTestApp, type TestApp, withSandbox } from '../testing/harness.js';
+import { makeTestApp, type TestApp, withSandbox } from '@mitos/testkit/server';
 
 async function ready(): Promise<TestApp> {
   const t = makeTestApp();

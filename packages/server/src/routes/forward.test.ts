@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { type LiveServer, startLiveServer } from '../testing/harness.js';
+import { type LiveServer, startLiveServer } from '@mitos/testkit/server';
 
 /** A TCP server that answers every line with "echo:<line>", standing in for the guest's service. */
 async function echoServer(): Promise<{ server: Server; port: number }> {

@@ -4,11 +4,12 @@
  * with API keys the answer carries a `token` that every connection must send first (a line),
  * unless the request says `"open": true` (docs/api-extensions.md).
  */
+
+import { ForwardRequestSchema } from '@mitos/protocol';
 import type { RouteDeps } from '../env.js';
 import { readJson } from '../json-body.js';
 import { requireRunningSandbox } from '../lookup.js';
 import type { Router } from '../routing.js';
-import { ForwardRequestSchema } from '../schemas.js';
 
 export function registerForwardRoutes(router: Router, { engine, forwards }: RouteDeps): void {
   router.route('/v1/sandboxes/:id/forward', {

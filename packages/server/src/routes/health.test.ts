@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { makeTestApp, withSandbox } from '../testing/harness.js';
+import { makeTestApp, withSandbox } from '@mitos/testkit/server';
 
 describe('GET /v1/health', () => {
   it('reports ok, mock false, counts, engine name and version', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { makeTestApp, withSandbox } from '../testing/harness.js';
+import { makeTestApp, withSandbox } from '@mitos/testkit/server';
 
 describe('POST /v1/set_timeout', () => {
   it('sets the engine deadline and answers deadline_unix', async () => {

@@ -4,14 +4,13 @@
  * (the sandbox is terminated when it passes), and pause really freezes the sandbox.
  * set_timeout keeps the seed's check order: sign, then ceiling, then the sandbox.
  */
-import { MitosError } from '@mitos/protocol';
+import { MitosError, SandboxRequestSchema, SetTimeoutRequestSchema } from '@mitos/protocol';
 import type { RouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
 import { readJson } from '../json-body.js';
 import { deadlineAfter, unixSeconds } from '../lifetime.js';
 import { requireRunningSandbox, requireSandbox } from '../lookup.js';
 import type { Router } from '../routing.js';
-import { SandboxRequestSchema, SetTimeoutRequestSchema } from '../schemas.js';
 import { requireId } from '../validate.js';
 import { effectiveTimeout } from './exec.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { makeTestApp, withSandbox } from '../testing/harness.js';
+import { makeTestApp, withSandbox } from '@mitos/testkit/server';
 
 describe('POST /v1/sandboxes/{id}/fork', () => {
   it('forks a running sandbox into children and reports what was carried', async () => {

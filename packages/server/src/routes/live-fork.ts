@@ -9,7 +9,7 @@
  * it is copied.
  */
 import type { ForkOutcome, SandboxInfo } from '@mitos/engine';
-import { MitosError, type SandboxRecord } from '@mitos/protocol';
+import { LiveForkRequestSchema, MitosError, type SandboxRecord } from '@mitos/protocol';
 import type { Context } from 'hono';
 import type { AppEnv, RouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
@@ -19,7 +19,6 @@ import { applyDefaultLifetime } from '../lifetime.js';
 import { endpointFor, liveSandbox, requireRunningSandbox, requireSandbox } from '../lookup.js';
 import { MIN_FORK_TIME_MS, toSandboxRecord } from '../records.js';
 import type { Router } from '../routing.js';
-import { LiveForkRequestSchema } from '../schemas.js';
 import { requireId } from '../validate.js';
 
 export interface LiveForkResponse {

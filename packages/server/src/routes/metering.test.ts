@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MitosError } from '@mitos/protocol';
-import { makeTestApp, withSandbox } from '../testing/harness.js';
+import { makeTestApp, withSandbox } from '@mitos/testkit/server';
 
 describe('GET /v1/metering', () => {
   it('reports usage per live sandbox and additive totals', async () => {

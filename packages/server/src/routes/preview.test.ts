@@ -3,9 +3,9 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { SandboxInfo } from '@mitos/engine';
+import { gate, type LiveServer, makeTestApp, startLiveServer, withSandbox } from '@mitos/testkit/server';
 import { WebSocket, WebSocketServer } from 'ws';
 import { instanceNonce, PreviewSigner } from '../preview/token.js';
-import { gate, type LiveServer, makeTestApp, startLiveServer, withSandbox } from '../testing/harness.js';
 
 const SECRET = 'preview-test-secret-0123456789';
 const signer = new PreviewSigner(Buffer.from(SECRET));

@@ -5,7 +5,7 @@
  * the token moves into a cookie after the first request so the page's own links keep working.
  * The token is the only credential: these paths bypass bearer auth (app.ts).
  */
-import { MitosError } from '@mitos/protocol';
+import { MitosError, PreviewRequestSchema } from '@mitos/protocol';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv, RouteDeps } from '../env.js';
 import { readJson } from '../json-body.js';
@@ -15,7 +15,6 @@ import { exchangeWithGuest } from '../preview/proxy-http.js';
 import { relayUpgrade } from '../preview/proxy-ws.js';
 import { instanceNonce, type PreviewClaims } from '../preview/token.js';
 import type { Router } from '../routing.js';
-import { PreviewRequestSchema } from '../schemas.js';
 import { upgradedResponse, upgradeOf } from '../upgrade.js';
 
 export const PATH_PREFIX = '/preview/';

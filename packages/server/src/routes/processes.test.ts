@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { FakeProcess } from '../testing/fake-engine.js';
-import { lineReader, makeTestApp, ndjson, type TestApp, waitFor, withSandbox } from '../testing/harness.js';
+import type { FakeProcess } from '@mitos/testkit';
+import { lineReader, makeTestApp, ndjson, type TestApp, waitFor, withSandbox } from '@mitos/testkit/server';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 

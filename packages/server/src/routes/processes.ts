@@ -4,13 +4,17 @@
  * stream. Detaching (closing the stream) never touches the process.
  */
 import type { ProcessHandle, ProcessInfo } from '@mitos/engine';
-import { MitosError } from '@mitos/protocol';
+import {
+  MitosError,
+  ProcessStreamRequestSchema,
+  SignalProcessRequestSchema,
+  StartProcessRequestSchema,
+} from '@mitos/protocol';
 import type { RouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
 import { readJson } from '../json-body.js';
 import { requireRunningSandbox } from '../lookup.js';
 import type { Router } from '../routing.js';
-import { ProcessStreamRequestSchema, SignalProcessRequestSchema, StartProcessRequestSchema } from '../schemas.js';
 import { chunkLine, exitLine, failureLine } from '../streaming/exec-lines.js';
 import { leasedNdjsonResponse, type NdjsonWriter } from '../streaming/ndjson.js';
 import { commandOf } from './exec.js';

@@ -3,10 +3,10 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { BEARER_SUBPROTOCOL_PREFIX } from '@mitos/protocol';
+import type { FakeProcess } from '@mitos/testkit';
+import { type LiveServer, makeTestApp, startLiveServer, waitFor, withSandbox } from '@mitos/testkit/server';
 import { WebSocket } from 'ws';
 import { PTY_SUBPROTOCOL } from '../pty/websocket.js';
-import type { FakeProcess } from '../testing/fake-engine.js';
-import { type LiveServer, makeTestApp, startLiveServer, waitFor, withSandbox } from '../testing/harness.js';
 import { TERMINAL_COMMAND } from './pty.js';
 
 const KEY = 'pty-test-key-77';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MitosError } from '@mitos/protocol';
-import { codeOutcome } from '../testing/fake-engine.js';
-import { makeTestApp, ndjson, withSandbox } from '../testing/harness.js';
+import { codeOutcome } from '@mitos/testkit';
+import { makeTestApp, ndjson, withSandbox } from '@mitos/testkit/server';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 

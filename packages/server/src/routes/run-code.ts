@@ -5,13 +5,12 @@
  * way (`KernelUnavailable`, exit 127), any other failure as `KernelStreamError`, exit 1.
  */
 import type { RunCodeOutcome } from '@mitos/engine';
-import { MitosError } from '@mitos/protocol';
+import { MitosError, RunCodeRequestSchema } from '@mitos/protocol';
 import type { RouteDeps } from '../env.js';
 import { failureDetail } from '../errors.js';
 import { readJson } from '../json-body.js';
 import { requireRunningSandbox } from '../lookup.js';
 import type { Router } from '../routing.js';
-import { RunCodeRequestSchema } from '../schemas.js';
 import { errorFrame, exitFrame, KERNEL_UNAVAILABLE_EXIT, outputFrame, resultFrame } from '../streaming/code-frames.js';
 import { leasedNdjsonResponse, type NdjsonWriter } from '../streaming/ndjson.js';
 import { requireId } from '../validate.js';

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MitosError } from '@mitos/protocol';
+import { FakeEngine } from '@mitos/testkit';
+import { makeTestApp, type TestApp, waitFor } from '@mitos/testkit/server';
 import Database from 'better-sqlite3';
-import { FakeEngine } from '../testing/fake-engine.js';
-import { makeTestApp, type TestApp, waitFor } from '../testing/harness.js';
 
 async function withTemplate(t: TestApp, id = 'python'): Promise<void> {
   await t.engine.ensureTemplate({ id });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { makeTestApp } from '../testing/harness.js';
+import { makeTestApp } from '@mitos/testkit/server';
 
 describe('POST /v1/templates', () => {
   it('creates a template and answers the 4.2 record with the secure default network', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { thrownCode } from '../testing/thrown.js';
+import { thrownCode } from '@mitos/testkit';
 import { StreamRegistry } from './registry.js';
 
 describe('StreamRegistry', () => {

@@ -1,8 +1,9 @@
 /** The `mitos doctor` line for the microvm engine: which accelerator it would use, and why. */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HostCheck } from '../../host/doctor.js';
+import { cacheDirOf, type HostCheck, type HostCheckOptions } from '../../host/doctor.js';
 import { detectAccelerator } from './accel.js';
+import { defaultGuestPath } from './paths.js';
 import { qemuBinary } from './qemu-process.js';
 
 /** Newest cached guest kernel config, so a kvm_pvm host can be judged against the real kernel. */
@@ -16,7 +17,11 @@ function cachedGuestConfig(cacheDir: string): string | undefined {
   return configs.at(-1);
 }
 
-export function microvmHostCheck(cacheDir: string): HostCheck {
+export function microvmHostChecks(options: HostCheckOptions): HostCheck[] {
+  return [acceleratorCheck(cacheDirOf(options))];
+}
+
+function acceleratorCheck(cacheDir: string): HostCheck {
   const name = 'microvm accelerator';
   const qemu = qemuBinary();
   const choice = detectAccelerator(cachedGuestConfig(cacheDir));
@@ -29,4 +34,12 @@ export function microvmHostCheck(cacheDir: string): HostCheck {
     };
   }
   return { name, ok: true, detail: `${choice.accel}: ${choice.reason}` };
+}
+
+/** Why the microvm engine cannot run on this host, or undefined when it can. */
+export function microvmUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (cgroups, per-VM uids)';
+  if (!qemuBinary()) return 'qemu-system-x86_64 is not installed (apt-get install qemu-system-x86 qemu-utils)';
+  if (!existsSync(defaultGuestPath())) return `${defaultGuestPath()} is not built (make -C packages/agent)`;
+  return undefined;
 }

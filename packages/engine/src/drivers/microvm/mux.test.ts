@@ -10,14 +10,20 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { AgentClient } from '../linux/agent-client.js';
+import { skipUnlessAvailable } from '@mitos/testkit';
+import { AgentClient } from '../../agent/client.js';
 import { MuxSession } from './mux.js';
 import { defaultGuestPath } from './paths.js';
 import { ChannelProxy } from './proxy.js';
 
 const guest = defaultGuestPath();
 
-describe('microvm mux against mitos-guest --serve-fd', { skip: !existsSync(guest) && `${guest} not built` }, () => {
+const skip = skipUnlessAvailable(
+  'microvm',
+  existsSync(guest) ? undefined : `${guest} is not built (make -C packages/agent)`,
+);
+
+describe('microvm mux against mitos-guest --serve-fd', { skip }, () => {
   let dir: string;
   let child: ChildProcess;
   let session: MuxSession;

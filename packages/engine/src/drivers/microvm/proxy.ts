@@ -1,5 +1,5 @@
 /**
- * The agent client (drivers/linux/agent-client.ts) speaks the frame protocol over one unix
+ * The agent client (agent/client.ts) speaks the frame protocol over one unix
  * socket connection per operation. A VM has one port instead, so each VM gets a host-only unix
  * listener (mode 0600, in the engine's state dir) whose every connection becomes a mux
  * channel. The exec, files, pty, process and code-kernel code is then shared unchanged.

@@ -5,8 +5,8 @@
  * Every sandbox of the template is then a copy-on-write restore of that instant.
  */
 import { join } from 'node:path';
+import { AgentClient } from '../../agent/client.js';
 import type { ResourceLimits } from '../../engine.js';
-import { AgentClient } from '../linux/agent-client.js';
 import { MuxSession } from './mux.js';
 import { ChannelProxy } from './proxy.js';
 import type { Snapshot, SnapshotStore } from './snapshots.js';

@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CgroupManager, SandboxCgroup } from '../../cgroups/cgroup.js';
 import type { ResourceLimits } from '../../engine.js';
-import type { CgroupManager, SandboxCgroup } from '../linux/cgroup.js';
 import type { BootAssets } from './assets.js';
 import { machineSpec } from './assets.js';
 import { createOverlay, createScratch } from './disks.js';

@@ -1,0 +1,232 @@
+/**
+ * Host side of the agent protocol: one unix-socket connection per operation to the agent that
+ * serves as a sandbox's pid 1. Errors come back as MitosError with a stable code.
+ */
+import { connect, type Socket } from 'node:net';
+import { MitosError } from '@mitos/protocol';
+import type { ExecResult, FileKind, FileStat } from '../engine.js';
+import { type ExecCallbacks, type ExecHandle, type ExecRequest, startExec } from './exec.js';
+import { fileError, parseFailure } from './failures.js';
+import { DATA_CHUNK, encodeFrame, type Frame, FrameDecoder, fields, In, Op, Out, splitFields } from './frames.js';
+
+export type { ExecCallbacks, ExecHandle, ExecRequest } from './exec.js';
+export { type AgentFailure, fileError, parseFailure } from './failures.js';
+
+export class AgentClient {
+  constructor(
+    readonly socketPath: string,
+    readonly sandboxId: string,
+  ) {}
+
+  /** One new connection to the agent (one operation). */
+  open(): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const sock = connect(this.socketPath);
+      sock.once('connect', () => {
+        sock.removeAllListeners('error');
+        resolve(sock);
+      });
+      sock.once('error', (err: NodeJS.ErrnoException) => {
+        reject(
+          new MitosError('sandbox_not_running', `the sandbox agent is not answering (${err.code ?? err.message})`, {
+            sandbox: this.sandboxId,
+          }),
+        );
+      });
+    });
+  }
+
+  /** Send one request and collect frames until a terminal one (ok, fail, exit). */
+  private async request(first: Buffer, onFrame?: (f: Frame) => void, extra: Buffer[] = []): Promise<Frame> {
+    const sock = await this.open();
+    return new Promise<Frame>((resolve, reject) => {
+      const decoder = new FrameDecoder();
+      let settled = false;
+      const finish = (err: Error | null, frame?: Frame) => {
+        if (settled) return;
+        settled = true;
+        sock.destroy();
+        if (err) reject(err);
+        else resolve(frame as Frame);
+      };
+      sock.on('data', (chunk: Buffer) => {
+        let frames: Frame[];
+        try {
+          frames = decoder.push(chunk);
+        } catch (err) {
+          finish(err as Error);
+          return;
+        }
+        for (const f of frames) {
+          if (f.type === Out.ok || f.type === Out.fail || f.type === Out.exit) {
+            finish(null, f);
+            return;
+          }
+          onFrame?.(f);
+        }
+      });
+      sock.on('error', (err) => finish(new MitosError('internal', `agent connection failed: ${err.message}`)));
+      sock.on('close', () =>
+        finish(
+          new MitosError('internal', 'the sandbox agent closed the connection early', { sandbox: this.sandboxId }),
+        ),
+      );
+      sock.write(first);
+      for (const b of extra) sock.write(b);
+    });
+  }
+
+  async ping(): Promise<void> {
+    const f = await this.request(encodeFrame(Op.ping));
+    if (f.type !== Out.ok) throw new MitosError('internal', 'agent ping failed');
+  }
+
+  async readFile(path: string): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    const f = await this.request(encodeFrame(Op.read, fields(path)), (d) => {
+      if (d.type === Out.data) chunks.push(Buffer.from(d.payload));
+    });
+    if (f.type === Out.fail) throw fileError(parseFailure(f.payload), this.sandboxId, path);
+    return Buffer.concat(chunks);
+  }
+
+  async writeFile(path: string, data: Buffer, mode = 0o644): Promise<void> {
+    const frames = [];
+    for (let off = 0; off < data.length; off += DATA_CHUNK) {
+      frames.push(encodeFrame(In.data, data.subarray(off, off + DATA_CHUNK)));
+    }
+    frames.push(encodeFrame(In.end));
+    const f = await this.request(encodeFrame(Op.write, fields(mode.toString(8), path)), undefined, frames);
+    if (f.type === Out.fail) throw fileError(parseFailure(f.payload), this.sandboxId, path);
+  }
+
+  async list(path: string): Promise<FileStat[]> {
+    return this.entries(Op.list, path);
+  }
+
+  async stat(path: string): Promise<FileStat> {
+    const [entry] = await this.entries(Op.stat, path);
+    if (!entry) throw new MitosError('file_failed', 'agent returned no stat entry', { sandbox: this.sandboxId, path });
+    return entry;
+  }
+
+  private async entries(op: string, path: string): Promise<FileStat[]> {
+    const out: FileStat[] = [];
+    const f = await this.request(encodeFrame(op, fields(path)), (e) => {
+      if (e.type !== Out.entry) return;
+      const [kind, mode, size, mtime, ...name] = splitFields(e.payload);
+      out.push({
+        kind: (kind ?? 'other') as FileKind,
+        mode: Number.parseInt(mode ?? '0', 8),
+        size: Number(size),
+        mtimeMs: Number(mtime),
+        // a file name may legally contain no NUL, so the rest is the name
+        name: name.join('\0'),
+      });
+    });
+    if (f.type === Out.fail) throw fileError(parseFailure(f.payload), this.sandboxId, path);
+    return out;
+  }
+
+  async mkdir(path: string): Promise<void> {
+    const f = await this.request(encodeFrame(Op.mkdir, fields(path)));
+    if (f.type === Out.fail) throw fileError(parseFailure(f.payload), this.sandboxId, path);
+  }
+
+  async remove(path: string): Promise<void> {
+    const f = await this.request(encodeFrame(Op.remove, fields(path)));
+    if (f.type === Out.fail) throw fileError(parseFailure(f.payload), this.sandboxId, path);
+  }
+
+  /** New hostname and fresh entropy mixed into the sandbox's pool (fork identity). */
+  async setIdentity(hostname: string, seed: Buffer): Promise<void> {
+    const f = await this.request(encodeFrame(Op.identity, Buffer.concat([fields(hostname), seed])));
+    if (f.type === Out.fail) throw new MitosError('internal', parseFailure(f.payload).message);
+  }
+
+  /** Processes in the sandbox (pid and command line), excluding the agent's own. */
+  async processes(): Promise<{ pid: number; command: string }[]> {
+    const out: { pid: number; command: string }[] = [];
+    const f = await this.request(encodeFrame(Op.processes), (e) => {
+      if (e.type !== Out.entry) return;
+      const [pid, ...cmd] = splitFields(e.payload);
+      out.push({ pid: Number(pid), command: cmd.join('\0').replace(/\0$/, '') });
+    });
+    if (f.type === Out.fail)
+      throw new MitosError('internal', parseFailure(f.payload).message, { sandbox: this.sandboxId });
+    return out;
+  }
+
+  async signal(pid: number, signal: number): Promise<void> {
+    const f = await this.request(encodeFrame(Op.signal, fields(String(pid), String(signal))));
+    if (f.type === Out.fail) {
+      const failure = parseFailure(f.payload);
+      const code = failure.errno === 3 ? 'not_found' : 'invalid_request';
+      throw new MitosError(code, `cannot signal pid ${pid}: ${failure.message}`, { sandbox: this.sandboxId, pid });
+    }
+  }
+
+  /** A byte stream to 127.0.0.1:port inside the sandbox's network namespace. */
+  connectTcp(port: number): Promise<Socket> {
+    return this.connectStream(encodeFrame(Op.connectTcp, String(port)), `port ${port}`);
+  }
+
+  /** A byte stream to a unix socket inside the sandbox. */
+  connectUnix(path: string): Promise<Socket> {
+    return this.connectStream(encodeFrame(Op.connectUnix, path), path);
+  }
+
+  private async connectStream(first: Buffer, what: string): Promise<Socket> {
+    const sock = await this.open();
+    return new Promise((resolve, reject) => {
+      let pending = Buffer.alloc(0);
+      // 'readable' (not 'data') so that once the handshake is done and the listener is gone,
+      // the socket is back in its initial mode and its next consumer can read or pipe it.
+      const onReadable = () => {
+        for (let chunk = sock.read() as Buffer | null; chunk !== null; chunk = sock.read() as Buffer | null) {
+          pending = Buffer.concat([pending, chunk]);
+        }
+        // Only the first frame is ours; every byte after it is the relayed stream.
+        if (pending.length < 5) return;
+        const total = pending.readUInt32LE(0);
+        if (pending.length < 4 + total) return;
+        const f: Frame = { type: String.fromCharCode(pending[4] as number), payload: pending.subarray(5, 4 + total) };
+        const rest = pending.subarray(4 + total);
+        cleanup();
+        if (f.type !== Out.ok) {
+          sock.destroy();
+          const failure = parseFailure(f.payload);
+          reject(
+            new MitosError('not_found', `nothing is listening on ${what} in the sandbox (${failure.message})`, {
+              sandbox: this.sandboxId,
+            }),
+          );
+          return;
+        }
+        if (rest.length > 0) sock.unshift(rest);
+        resolve(sock);
+      };
+      const onClose = () => {
+        cleanup();
+        reject(
+          new MitosError('internal', 'the sandbox agent closed the connection early', { sandbox: this.sandboxId }),
+        );
+      };
+      const cleanup = () => {
+        sock.off('readable', onReadable);
+        sock.off('close', onClose);
+      };
+      sock.on('readable', onReadable);
+      sock.on('close', onClose);
+      sock.write(first);
+    });
+  }
+
+  async exec(req: ExecRequest, cb: ExecCallbacks = {}): Promise<ExecResult> {
+    return (await this.startExec(req, cb)).done;
+  }
+
+  startExec(req: ExecRequest, cb: ExecCallbacks = {}): Promise<ExecHandle> {
+    return startExec(this, req, cb);
+  }
+}

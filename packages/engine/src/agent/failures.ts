@@ -1,0 +1,38 @@
+/** Failures the agent reports (errno + message), mapped onto the error catalogue in one place. */
+import { MitosError } from '@mitos/protocol';
+import { splitFields } from './frames.js';
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: 'EPERM',
+  2: 'ENOENT',
+  13: 'EACCES',
+  17: 'EEXIST',
+  20: 'ENOTDIR',
+  21: 'EISDIR',
+  22: 'EINVAL',
+  28: 'ENOSPC',
+  36: 'ENAMETOOLONG',
+  39: 'ENOTEMPTY',
+  40: 'ELOOP',
+  122: 'EDQUOT',
+};
+
+export interface AgentFailure {
+  errno: number;
+  message: string;
+}
+
+export function parseFailure(payload: Buffer): AgentFailure {
+  const [errno, message] = splitFields(payload);
+  return { errno: Number(errno) || 0, message: message ?? 'agent error' };
+}
+
+/** Map an agent-side file failure onto the catalogue (one table, at the boundary). */
+export function fileError(failure: AgentFailure, sandbox: string, path: string): MitosError {
+  const name = ERRNO_NAMES[failure.errno] ?? `errno ${failure.errno}`;
+  const context = { sandbox, path };
+  const detail = `${failure.message} (${name})`;
+  if (failure.errno === 2) return new MitosError('not_found', `no such file or directory: ${path}`, context);
+  if (failure.errno === 28 || failure.errno === 122) return new MitosError('disk_full', detail, context);
+  return new MitosError('file_failed', detail, context);
+}

@@ -1,0 +1,74 @@
+/**
+ * The driver port: the few things that differ between isolation technologies. Everything else
+ * a sandbox does (ids, rows, limits, the agent, processes, interpreters, deadlines, the warm
+ * pool, the lifecycle) is the host core's (host.ts), written once for every driver.
+ *
+ * A driver never imports another driver; what two drivers share lives in agent/, cgroups/,
+ * host/, storage/ or core/.
+ */
+import type { ResourceLimits, SandboxUsage } from '../engine.js';
+import type { SandboxRow, TemplateRow } from '../state/store.js';
+import type { ImageSpec } from '../templates/images.js';
+
+/** Host process identity of a launched sandbox, recorded so a later process can find it. */
+export interface Launched {
+  initPid: number;
+  initStartTicks: string;
+  supervisorPid: number | null;
+}
+
+/** What the core is about to do, for `admit`. */
+export type Admission = 'create' | 'fork' | 'write';
+
+/** Events a driver raises on its own (a VM that died, a parent replaced mid-fork). */
+export interface DriverEvents {
+  /** The sandbox's host process changed (its row must record the new one). */
+  relaunched(id: string, launched: Launched): void;
+  /** The sandbox is gone for good; the core terminates it. */
+  lost(id: string, why: string): void;
+}
+
+export interface SandboxDriver {
+  readonly name: string;
+  /**
+   * Whether sandboxes outlive the engine process (reattached on the next open). When false,
+   * closing the engine ends them.
+   */
+  readonly survivesRestart: boolean;
+  /**
+   * Whether a fork carries running processes (and so live interpreters) into the children.
+   * When false, the core saves interpreter state into the parent's filesystem before `fork`.
+   */
+  readonly forkCarriesProcesses: boolean;
+  /** Whether a fork can copy a parent that keeps running (ForkOptions.pauseSource false). */
+  readonly forksRunningParent: boolean;
+  /** Transport: the unix socket on which a sandbox's agent answers. */
+  socketPath(id: string): string;
+  /** Build, or take from cache, what a template runs; returns the key that names that build. */
+  prepareTemplate(templateId: string, image: ImageSpec, onProgress: (line: string) => void): Promise<string>;
+  /** Refuse (with a MitosError) what this driver cannot do or enforce, before anything is made. */
+  admit(what: Admission, limits?: ResourceLimits): void;
+  /** Make and start the sandbox of a reserved row; resolves once its agent answers. */
+  launch(row: SandboxRow, template: TemplateRow): Promise<Launched>;
+  /**
+   * Branch a running parent into the reserved child rows; one Launched per child, in order.
+   * `pauseSource` false (only where forksRunningParent): the parent runs on during the copy.
+   */
+  fork(parent: SandboxRow, children: SandboxRow[], pauseSource: boolean): Promise<Launched[]>;
+  /** Stop every process of a sandbox (no CPU), keeping memory and files; thaw continues. */
+  freeze(id: string): Promise<void>;
+  thaw(id: string): Promise<void>;
+  /** Undo everything a sandbox did to the host, whatever state it got to. Idempotent. */
+  teardown(row: SandboxRow): Promise<void>;
+  usage(row: SandboxRow): Promise<Omit<SandboxUsage, 'sandboxId'>>;
+  /** On open: true when a row's sandbox is still alive and its agent answers `ping` (it is kept). */
+  reattach(row: SandboxRow, ping: () => Promise<unknown>): Promise<boolean>;
+  /** On open, after reattach and reaping: remove host leftovers of no sandbox still `live`. */
+  reapOrphans(live: ReadonlySet<string>): Promise<void>;
+  /**
+   * Warm pool support: give a launched, pooled sandbox a new id (and limits). Drivers without
+   * it have no warm pool.
+   */
+  rename?(pooled: SandboxRow, id: string, limits: ResourceLimits): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,77 @@
+/**
+ * Fork, the driver-independent part: reserve the children's rows, carry interpreter state
+ * (live with the processes, or saved into the parent's filesystem first), let the driver
+ * branch the parent, record the children running. Anything half-made is torn down.
+ */
+import { MitosError } from '@mitos/protocol';
+import type { ForkOptions, ForkOutcome } from '../engine.js';
+import type { SandboxRow, StateStore } from '../state/store.js';
+import type { SandboxAgents } from './agents.js';
+import type { Launched, SandboxDriver } from './driver.js';
+import { alreadyExists, blankRow, forkChildIds, publicSandbox } from './rows.js';
+
+export interface ForkContext {
+  store: StateStore;
+  driver: SandboxDriver;
+  agents: SandboxAgents;
+  teardown(row: SandboxRow): Promise<void>;
+}
+
+export async function forkSandbox(
+  ctx: ForkContext,
+  parent: SandboxRow,
+  options: ForkOptions,
+  started: number,
+): Promise<ForkOutcome> {
+  const pauseSource = options.pauseSource !== false;
+  if (!pauseSource && !ctx.driver.forksRunningParent) {
+    throw new MitosError(
+      'not_implemented',
+      `the ${ctx.driver.name} engine always stops a sandbox while it is snapshotted`,
+      {},
+      { remediation: `omit pause_source or send true; the ${ctx.driver.name} engine cannot copy a running sandbox` },
+    );
+  }
+  const ids = forkChildIds(options);
+  const rows: SandboxRow[] = [];
+  try {
+    for (const id of ids) {
+      const row = { ...blankRow(id, parent.templateId, parent.limits), parentId: parent.id };
+      row.generation = parent.generation + 1;
+      if (!ctx.store.reserveSandbox(row)) throw alreadyExists(id);
+      rows.push(row);
+    }
+    const carried = ctx.driver.forkCarriesProcesses;
+    // Live interpreters travel with the processes; otherwise their state reaches the children
+    // through the filesystem, saved before the snapshot.
+    const live = carried ? await ctx.agents.liveInterpreters(parent.id) : { python: false, javascript: false };
+    const saved = carried ? undefined : await ctx.agents.saveInterpreters(parent.id);
+    const launched = await ctx.driver.fork(parent, rows, pauseSource);
+    if (saved) ctx.agents.dropSavedInterpreters(parent.id);
+    const children = await Promise.all(
+      rows.map(async (row, i) => {
+        const forkTimeMs = performance.now() - started;
+        ctx.store.markRunning(row.id, { ...(launched[i] as Launched), forkTimeMs });
+        if (live.python) await ctx.agents.reseedPython(row.id);
+        return publicSandbox({ ...row, state: 'running', forkTimeMs });
+      }),
+    );
+    const interpreter = carried
+      ? live.python || live.javascript
+      : saved !== undefined && saved.saved.length + saved.skipped.length > 0;
+    return {
+      parent: publicSandbox(ctx.store.sandbox(parent.id) as SandboxRow),
+      children,
+      carried: {
+        filesystem: true,
+        interpreter,
+        interpreterSkipped: saved?.skipped ?? [],
+        processes: carried,
+      },
+      forkTimeMs: performance.now() - started,
+    };
+  } catch (err) {
+    for (const row of rows) await ctx.teardown(ctx.store.sandbox(row.id) ?? row).catch(() => {});
+    throw err;
+  }
+}

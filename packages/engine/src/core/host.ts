@@ -1,0 +1,356 @@
+/**
+ * The sandbox host core: the `Engine` every driver gets, written once. It owns the rows (SQLite),
+ * ids and limits, the lifecycle and its states, deadlines, the warm pool and the agents; the
+ * driver (driver.ts) only launches, snapshots, freezes, tears down and measures.
+ *
+ *   creating --launch ok--> running <--pause/resume--> paused
+ *       |                      |                          |
+ *   launch failed          terminate / deadline       terminate / deadline
+ *       v                      v                          v
+ *   (reaped)               terminating --teardown--> (row removed)
+ */
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { MitosError } from '@mitos/protocol';
+import type {
+  CreateSandboxOptions,
+  CreateTemplateOptions,
+  Engine,
+  ExecOptions,
+  ExecResult,
+  ForkOptions,
+  ForkOutcome,
+  ProcessHandle,
+  ProcessInfo,
+  ProcessOptions,
+  RunCodeOptions,
+  RunCodeOutcome,
+  SandboxFiles,
+  SandboxInfo,
+  SandboxUsage,
+  TemplateInfo,
+} from '../engine.js';
+import type { StateDatabase } from '../state/database.js';
+import { type SandboxRow, StateStore, type TemplateRow } from '../state/store.js';
+import { resolveImage } from '../templates/images.js';
+import { SandboxAgents } from './agents.js';
+import { DeadlineScheduler } from './deadlines.js';
+import type { DriverEvents, Launched, SandboxDriver } from './driver.js';
+import { forkSandbox } from './fork.js';
+import { alreadyExists, assertValidId, blankRow, mergeLimits, publicSandbox, publicTemplate } from './rows.js';
+import { WarmPool } from './warm-pool.js';
+
+export type EngineLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+export interface HostOptions {
+  db: StateDatabase;
+  /** Close the database with the engine (it opened it). */
+  ownsDb: boolean;
+  /** Launched sandboxes kept per template (drivers that can rename); 0 disables. */
+  warmPoolSize?: number;
+  log?: EngineLog;
+}
+
+/** Builds the driver once the host exists, so the driver can raise events on it. */
+export type DriverFactory<D extends SandboxDriver> = (events: DriverEvents) => D;
+
+export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Engine {
+  readonly files: SandboxFiles;
+  readonly db: StateDatabase;
+  protected readonly driver: D;
+  protected readonly store: StateStore;
+  protected readonly agents: SandboxAgents;
+  private readonly deadlines: DeadlineScheduler;
+  private readonly pool: WarmPool;
+  private readonly events = new EventEmitter();
+  private closed = false;
+
+  constructor(
+    makeDriver: DriverFactory<D>,
+    private readonly options: HostOptions,
+  ) {
+    this.db = options.db;
+    this.store = new StateStore(options.db);
+    this.driver = makeDriver({
+      relaunched: (id, launched) => {
+        const row = this.store.sandbox(id);
+        if (row) this.store.markRunning(id, { ...launched, forkTimeMs: row.forkTimeMs });
+      },
+      lost: (id, why) => {
+        this.log('warn', 'sandbox lost; terminating', { sandbox: id, why });
+        void this.terminate(id).catch(() => {});
+      },
+    });
+    this.agents = new SandboxAgents((id) => this.driver.socketPath(id));
+    this.files = this.agents.files(
+      (id) => this.running(id),
+      () => this.driver.admit('write'),
+    );
+    this.deadlines = new DeadlineScheduler({
+      deadlines: () => this.store.deadlines(),
+      expire: async (id) => {
+        this.log('info', 'sandbox deadline reached; terminating', { sandbox: id });
+        await this.terminate(id);
+      },
+    });
+    this.pool = new WarmPool(
+      {
+        store: this.store,
+        driver: this.driver,
+        agents: this.agents,
+        launchReserved: (row, template) => this.launchReserved(row, template),
+        teardown: (row) => this.teardown(row),
+        isOpen: () => !this.closed,
+        log: (level, msg, fields) => this.log(level, msg, fields),
+      },
+      options.warmPoolSize ?? 0,
+    );
+    this.events.setMaxListeners(0);
+  }
+
+  get name(): string {
+    return this.driver.name;
+  }
+
+  /** Reattach what a previous engine left running, reap the rest; then arm deadlines. */
+  protected async start(): Promise<void> {
+    for (const row of this.store.sandboxes()) {
+      if (await this.driver.reattach(row, () => this.agents.client(row.id).ping()).catch(() => false)) {
+        this.log('info', 'reattached sandbox', { sandbox: row.id, pid: row.initPid });
+        continue;
+      }
+      this.log('warn', 'reaping sandbox left behind', { sandbox: row.id, state: row.state });
+      await this.teardown(row);
+    }
+    await this.driver.reapOrphans(new Set(this.store.sandboxes().map((r) => r.id)));
+    this.deadlines.rearm();
+  }
+
+  protected log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void {
+    this.options.log?.(level, msg, fields);
+  }
+
+  listTemplates(): TemplateInfo[] {
+    return this.store.templates().map(publicTemplate);
+  }
+
+  getTemplate(id: string): TemplateInfo | undefined {
+    const t = this.store.template(id);
+    return t ? publicTemplate(t) : undefined;
+  }
+
+  async ensureTemplate(options: CreateTemplateOptions): Promise<TemplateInfo> {
+    assertValidId('template', options.id);
+    const started = performance.now();
+    const image = resolveImage(options.id);
+    const key = await this.driver.prepareTemplate(options.id, image, (line) => options.onProgress?.(line));
+    const existing = this.store.template(options.id);
+    const same = existing !== undefined && existing.imageKey === key;
+    const row: TemplateRow = {
+      id: options.id,
+      image: image.name,
+      imageKey: key,
+      ready: true,
+      createdAt: same ? existing.createdAt : new Date(),
+      creationTimeMs: same ? existing.creationTimeMs : performance.now() - started,
+      network: { egress: options.network?.egress ?? 'deny', inbound: options.network?.inbound ?? 'deny' },
+      limits: image.limits,
+    };
+    this.store.upsertTemplate(row);
+    this.pool.refill(row.id);
+    return publicTemplate(row);
+  }
+
+  async create(options: CreateSandboxOptions): Promise<SandboxInfo> {
+    this.assertOpen();
+    const started = performance.now();
+    const { id } = options;
+    assertValidId('sandbox', id);
+    const template = this.store.template(options.templateId);
+    if (!template) throw new MitosError('not_found', `template "${options.templateId}" not found`);
+    const limits = mergeLimits(template.limits, options.limits);
+    this.driver.admit('create', limits);
+    if (this.store.sandbox(id)) throw alreadyExists(id);
+    const pooled = await this.pool.take(template, id, limits);
+    if (pooled) {
+      const forkTimeMs = performance.now() - started;
+      this.store.markRunning(id, { ...launchedOf(pooled), forkTimeMs });
+      return publicSandbox({ ...pooled, state: 'running', forkTimeMs });
+    }
+    const row = blankRow(id, template.id, limits);
+    if (!this.store.reserveSandbox(row)) throw alreadyExists(id);
+    try {
+      const forkTimeMs = await this.launchReserved(row, template, started);
+      return publicSandbox({ ...row, state: 'running', forkTimeMs });
+    } catch (err) {
+      await this.teardown(row).catch((e) =>
+        this.log('error', 'cleanup after failed create', { sandbox: id, error: String(e) }),
+      );
+      throw err;
+    }
+  }
+
+  /** Launch a reserved row and record it running; returns its create time (0 for the pool). */
+  private async launchReserved(row: SandboxRow, template: TemplateRow, started?: number): Promise<number> {
+    const launched = await this.driver.launch(row, template);
+    const forkTimeMs = started === undefined ? 0 : performance.now() - started;
+    this.store.markRunning(row.id, { ...launched, forkTimeMs });
+    return forkTimeMs;
+  }
+
+  get(id: string): SandboxInfo | undefined {
+    const row = this.store.sandbox(id);
+    return row && row.state !== 'creating' && row.state !== 'pooled' ? publicSandbox(row) : undefined;
+  }
+
+  list(): SandboxInfo[] {
+    return this.store
+      .sandboxes()
+      .filter((r) => r.state === 'running' || r.state === 'paused')
+      .map(publicSandbox);
+  }
+
+  async exec(sandboxId: string, options: ExecOptions): Promise<ExecResult> {
+    this.running(sandboxId);
+    return this.agents.exec(sandboxId, options);
+  }
+
+  async startProcess(sandboxId: string, options: ProcessOptions): Promise<ProcessHandle> {
+    this.running(sandboxId);
+    return this.agents.startProcess(sandboxId, options);
+  }
+
+  async listProcesses(sandboxId: string): Promise<ProcessInfo[]> {
+    this.running(sandboxId);
+    return this.agents.listProcesses(sandboxId);
+  }
+
+  getProcess(sandboxId: string, pid: number): ProcessHandle | undefined {
+    return this.agents.processes.get(sandboxId, pid);
+  }
+
+  async signalProcess(sandboxId: string, pid: number, signal: number): Promise<void> {
+    this.running(sandboxId);
+    await this.agents.signalProcess(sandboxId, pid, signal);
+  }
+
+  async connectPort(sandboxId: string, port: number): Promise<Duplex> {
+    this.running(sandboxId);
+    return this.agents.connectPort(sandboxId, port);
+  }
+
+  async runCode(sandboxId: string, options: RunCodeOptions): Promise<RunCodeOutcome> {
+    this.running(sandboxId);
+    return this.agents.runCode(sandboxId, options);
+  }
+
+  async pause(sandboxId: string): Promise<void> {
+    const row = this.running(sandboxId, ['running', 'paused']);
+    if (row.state === 'paused') return;
+    await this.driver.freeze(sandboxId);
+    this.store.setState(sandboxId, 'paused');
+  }
+
+  async resume(sandboxId: string): Promise<void> {
+    const row = this.running(sandboxId, ['running', 'paused']);
+    if (row.state === 'running') return;
+    await this.driver.thaw(sandboxId);
+    this.store.setState(sandboxId, 'running');
+  }
+
+  async setDeadline(sandboxId: string, deadline: Date | null): Promise<void> {
+    this.running(sandboxId, ['running', 'paused']);
+    this.store.setDeadline(sandboxId, deadline ? deadline.getTime() : null);
+    this.deadlines.rearm();
+  }
+
+  getDeadline(sandboxId: string): Date | null {
+    const ms = this.store.deadline(sandboxId);
+    return ms === null ? null : new Date(ms);
+  }
+
+  async fork(sandboxId: string, options: ForkOptions): Promise<ForkOutcome> {
+    this.assertOpen();
+    const started = performance.now();
+    const parent = this.running(sandboxId);
+    this.driver.admit('fork');
+    return forkSandbox(
+      { store: this.store, driver: this.driver, agents: this.agents, teardown: (row) => this.teardown(row) },
+      parent,
+      options,
+      started,
+    );
+  }
+
+  async usage(sandboxId: string): Promise<SandboxUsage> {
+    const row = this.running(sandboxId, ['running', 'paused']);
+    return { sandboxId, ...(await this.driver.usage(row)) };
+  }
+
+  async terminate(sandboxId: string): Promise<boolean> {
+    const row = this.store.sandbox(sandboxId);
+    if (!row || row.state === 'creating' || row.state === 'pooled') return false;
+    this.store.setState(sandboxId, 'terminating');
+    await this.teardown(row);
+    return true;
+  }
+
+  /** Undo everything a sandbox did to the host, whatever state it got to. Idempotent. */
+  protected async teardown(row: SandboxRow): Promise<void> {
+    await this.driver.teardown(row);
+    this.agents.forget(row.id);
+    const existed = this.store.sandbox(row.id) !== undefined;
+    const hadDeadline = this.store.deadline(row.id) !== null;
+    this.store.deleteSandbox(row.id);
+    if (hadDeadline) this.deadlines.rearm();
+    if (existed) this.events.emit('gone', row.id);
+  }
+
+  onSandboxGone(listener: (sandboxId: string) => void): () => void {
+    this.events.on('gone', listener);
+    return () => this.events.off('gone', listener);
+  }
+
+  /** Terminate every pooled sandbox (tests and `mitos serve --drain-pool`). */
+  drainPool(): Promise<void> {
+    return this.pool.drain();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.settle();
+    this.deadlines.stop();
+    this.agents.releaseAll();
+    // Sandboxes that cannot be reattached by a later engine end now rather than leak.
+    if (!this.driver.survivesRestart) {
+      for (const row of this.store.sandboxes()) await this.teardown(row).catch(() => {});
+    }
+    await this.driver.close();
+    if (this.options.ownsDb) this.db.close();
+  }
+
+  protected assertOpen(): void {
+    if (this.closed) throw new MitosError('internal', 'the engine is closed');
+  }
+
+  /** The row of a sandbox that exists for callers and is in one of `allowed` states. */
+  protected running(id: string, allowed: SandboxRow['state'][] = ['running']): SandboxRow {
+    const row = this.store.sandbox(id);
+    if (!row || row.state === 'creating' || row.state === 'terminating' || row.state === 'pooled') {
+      throw new MitosError('not_found', `sandbox "${id}" not found`);
+    }
+    if (!allowed.includes(row.state)) {
+      throw new MitosError('sandbox_not_running', `sandbox "${id}" is ${row.state}`, { sandbox: id, state: row.state });
+    }
+    return row;
+  }
+}
+
+function launchedOf(row: SandboxRow): Launched {
+  return {
+    initPid: row.initPid as number,
+    initStartTicks: row.initStartTicks as string,
+    supervisorPid: row.supervisorPid,
+  };
+}

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { describeConformance, shellOf, testEngineEnv, until } from '@mitos/testkit';
+import type { LinuxEngine } from './engine.js';
+
+describeConformance('linux', () => {
+  const env = testEngineEnv();
+  return { template: 'python', nodeTemplate: 'node', open: () => env.open(), dispose: () => env.cleanup() };
+});
+
+describe('linux driver: isolation seen from inside a sandbox', { timeout: 600_000 }, () => {
+  const env = testEngineEnv();
+  let engine: LinuxEngine;
+  const a = `iso-a-${process.pid}`;
+  const b = `iso-b-${process.pid}`;
+  const sh = shellOf(() => engine, 20_000);
+
+  before(async () => {
+    engine = await env.open();
+    await engine.ensureTemplate({ id: 'python' });
+    await engine.create({ id: a, templateId: 'python' });
+    await engine.create({ id: b, templateId: 'python', limits: { memoryBytes: 96 * 1024 * 1024, pids: 40 } });
+  });
+  after(() => env.cleanup());
+
+  test('sandbox root is an unprivileged host uid range of its own, and sees its files as its own', async () => {
+    const base = async (id: string) => {
+      const r = await sh(id, 'id -u; cat /proc/self/uid_map; stat -c %u:%g /etc/passwd');
+      const m = /^0\n\s+0\s+(\d+)\s+65536\n0:0\n$/.exec(r.out);
+      assert.ok(m, `unexpected id map in ${id}: ${r.out}`);
+      return Number(m[1]);
+    };
+    const [ba, bb] = [await base(a), await base(b)];
+    assert.ok(ba >= 1_000_000_000 && bb >= 1_000_000_000, `ranges ${ba} ${bb}`);
+    assert.ok(Math.abs(ba - bb) >= 65_536, `ranges overlap: ${ba} ${bb}`);
+  });
+
+  test('the hostname is the sandbox id', async () => {
+    assert.equal((await sh(a, 'hostname')).out, `${a}\n`);
+  });
+
+  test('no host file is visible', async () => {
+    const marker = join(env.stateDir, 'host-secret.txt');
+    writeFileSync(marker, 'host secret');
+    const r = await sh(a, `cat ${marker} 2>&1; ls / ; ls /dev`);
+    assert.doesNotMatch(r.out, /host secret/);
+    assert.doesNotMatch(r.out, /\bvda\b|\bloop\d/);
+    // The file API resolves inside the sandbox root too, through `..` and symlinks.
+    await assert.rejects(engine.files.read(a, `/../../../..${marker}`), { code: 'not_found' });
+    await sh(a, `ln -sf ${marker} /workspace/link; ln -sf /../../../../${marker} /workspace/link2`);
+    await assert.rejects(engine.files.read(a, '/workspace/link'), { code: 'not_found' });
+    await assert.rejects(engine.files.read(a, '/workspace/link2'), { code: 'not_found' });
+    const passwd = await engine.files.read(a, '/workspace/../../etc/passwd');
+    assert.match(passwd.toString(), /^root:x:0:0/);
+  });
+
+  test("no other sandbox's process is visible", async () => {
+    await engine.startProcess(a, { command: 'exec sleep 4242', timeoutMs: 0 });
+    // startProcess resolves once the process has a pid, which can be before it has exec'd.
+    await until(
+      async () => /sleep 4242/.test((await sh(a, 'cat /proc/[0-9]*/cmdline | tr "\\0" " "')).out),
+      10_000,
+      'sleep 4242 to show in its own sandbox',
+    );
+    const seenInB = await sh(b, 'cat /proc/[0-9]*/cmdline | tr "\\0" " "; echo; ls /proc | grep -c "^[0-9]"');
+    assert.doesNotMatch(seenInB.out, /sleep 4242/);
+    const pids = Number(seenInB.out.trim().split('\n').at(-1));
+    assert.ok(pids < 10, `sandbox b sees ${pids} processes`);
+  });
+
+  test('no network beyond loopback', async () => {
+    const r = await sh(
+      a,
+      `python3 - <<'EOF'
+import socket
+print(sorted(n for _, n in socket.if_nameindex()))
+srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen()
+c = socket.create_connection(srv.getsockname(), timeout=2); print('loopback ok')
+routes = open('/proc/net/route').read().strip().splitlines()[1:]
+print('routes', len(routes))
+EOF`,
+    );
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /\['lo'\]/);
+    assert.match(r.out, /loopback ok/);
+    // With no route at all, nothing can leave the sandbox (no packet is ever sent).
+    assert.match(r.out, /routes 0/);
+  });
+
+  test('the memory limit holds', async () => {
+    const r = await sh(b, `python3 -c "x = bytearray(300 * 1024 * 1024); print('allocated')"`);
+    assert.notEqual(r.code, 0);
+    assert.doesNotMatch(r.out, /allocated/);
+    assert.equal((await sh(b, 'echo still-alive')).out, 'still-alive\n');
+  });
+
+  test('the pids limit holds', async () => {
+    const r = await sh(
+      b,
+      'n=0; for i in $(seq 100); do sleep 5 & n=$((n+1)); done 2>/dev/null; sleep 0.2; ls /proc | grep -c "^[0-9]"',
+    );
+    const count = Number(r.out.trim().split('\n').at(-1));
+    assert.ok(count <= 40, `saw ${count} processes with a limit of 40`);
+  });
+
+  test('sandboxes keep running across an engine restart', async () => {
+    await engine.files.write(a, '/workspace/before-restart.txt', Buffer.from('kept'));
+    await engine.close();
+    engine = await env.open();
+    assert.equal(engine.get(a)?.state, 'running');
+    assert.equal((await sh(a, 'cat /workspace/before-restart.txt')).out, 'kept');
+  });
+});
+
+describe('linux driver: warm pool', { timeout: 600_000 }, () => {
+  const env = testEngineEnv();
+  let engine: LinuxEngine;
+  const pooledCount = () =>
+    (engine.db.prepare("SELECT count(*) AS n FROM sandboxes WHERE state = 'pooled'").get() as { n: number }).n;
+  const waitPool = async (n: number) => {
+    const deadline = Date.now() + 30_000;
+    while (pooledCount() < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(pooledCount(), n);
+  };
+
+  before(async () => {
+    engine = await env.open({ warmPoolSize: 2 });
+    await engine.ensureTemplate({ id: 'python' });
+    await waitPool(2);
+  });
+  after(() => env.cleanup());
+
+  test('a create takes a pooled sandbox, which answers under its new name, and the pool refills', async () => {
+    const info = await engine.create({ id: `warm-${process.pid}`, templateId: 'python' });
+    assert.equal(info.state, 'running');
+    assert.ok(!engine.list().some((s) => s.id.startsWith('pool-')), 'pooled sandboxes are not listed');
+    const r = await engine.exec(info.id, { command: 'hostname; echo $HOSTNAME; pwd', timeoutMs: 5_000 });
+    assert.equal(r.stdout.toString(), `${info.id}\n${info.id}\n/workspace\n`);
+    await engine.files.write(info.id, '/workspace/a.txt', Buffer.from('mine'));
+    assert.equal((await engine.files.read(info.id, '/workspace/a.txt')).toString(), 'mine');
+    await waitPool(2);
+    await engine.terminate(info.id);
+  });
+
+  test('per-sandbox limits apply to a pooled sandbox too', async () => {
+    const info = await engine.create({ id: `warm-lim-${process.pid}`, templateId: 'python', limits: { pids: 24 } });
+    const r = await engine.exec(info.id, {
+      command: 'for i in $(seq 60); do sleep 3 & done 2>/dev/null; sleep 0.2; ls /proc | grep -c "^[0-9]"',
+      timeoutMs: 10_000,
+    });
+    assert.ok(Number(r.stdout.toString().trim()) <= 24, r.stdout.toString());
+    await engine.terminate(info.id);
+  });
+
+  test('the pool survives an engine restart', async () => {
+    await waitPool(2);
+    await engine.close();
+    engine = await env.open({ warmPoolSize: 2 });
+    assert.equal(pooledCount(), 2);
+    const info = await engine.create({ id: `warm-after-${process.pid}`, templateId: 'python' });
+    assert.equal((await engine.exec(info.id, { command: 'echo ok', timeoutMs: 5_000 })).stdout.toString(), 'ok\n');
+    await engine.terminate(info.id);
+  });
+});

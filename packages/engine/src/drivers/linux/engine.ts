@@ -1,0 +1,126 @@
+/**
+ * The Linux engine: the host core (core/host.ts) over the namespaces driver (driver.ts), and
+ * what opening one on a state directory takes (agent binary, directory permissions, storage,
+ * cgroups, the interpreter kernels bind-mounted into every sandbox). State lives in SQLite, so
+ * a restarted server reattaches running sandboxes and reaps anything half-made.
+ */
+import { chmodSync, cpSync, existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MitosError } from '@mitos/protocol';
+import { detectCgroups } from '../../cgroups/detect.js';
+import { SandboxHost } from '../../core/host.js';
+import { cgroupParentFor } from '../../host/cgroup-parent.js';
+import { engineDirs, prepareStateDir } from '../../host/state-dir.js';
+import { UidRanges } from '../../host/uid-ranges.js';
+import { openDatabase, type StateDatabase } from '../../state/database.js';
+import { enableSimpleQuotas } from '../../storage/disk-quota.js';
+import { openStorage } from '../../storage/index.js';
+import { LinuxDriver } from './driver.js';
+import { agentSnapshots } from './launcher.js';
+
+export interface LinuxEngineOptions {
+  stateDir: string;
+  /** Template build cache, shared across state dirs. Default $MITOS_CACHE_DIR or /var/cache/mitos. */
+  cacheDir?: string;
+  uidBase?: number;
+  /** Name of the parent cgroup under each controller. */
+  cgroupParent?: string;
+  storage?: 'btrfs' | 'overlay';
+  /** Path of the mitos-agent binary. Default $MITOS_AGENT_PATH or the one built in packages/agent. */
+  agentPath?: string;
+  /** Share a database with the server; default opens `<stateDir>/mitos.db`. */
+  db?: StateDatabase;
+  mirror?: string;
+  /**
+   * Warm, already-launched sandboxes kept per template so a create only renames one (a few
+   * ms) instead of snapshotting and launching (tens of ms). 0 disables. Each idle pooled
+   * sandbox costs what an idle sandbox costs (see BENCHMARKS.md).
+   */
+  warmPoolSize?: number;
+  /**
+   * Templates whose sandboxes run without the default seccomp filter (each launch is logged
+   * as a warning). Only for workloads that need io_uring, perf or the like.
+   */
+  seccompOptOut?: string[];
+  log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+// sockaddr_un.sun_path holds 108 bytes including the NUL.
+const MAX_SOCKET_PATH = 107;
+
+function defaultKernelsDir(): string {
+  if (process.env.MITOS_KERNELS_DIR) return process.env.MITOS_KERNELS_DIR;
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../../agent/kernels');
+}
+
+export function defaultAgentPath(): string {
+  if (process.env.MITOS_AGENT_PATH) return process.env.MITOS_AGENT_PATH;
+  const here = dirname(fileURLToPath(import.meta.url));
+  return resolve(here, '../../../../agent/build/mitos-agent');
+}
+
+export class LinuxEngine extends SandboxHost<LinuxDriver> {
+  get storage() {
+    return this.driver.storage;
+  }
+
+  get cgroups() {
+    return this.driver.cgroups;
+  }
+
+  static async open(options: LinuxEngineOptions): Promise<LinuxEngine> {
+    const opts = { ...options, ...engineDirs(options), agentPath: options.agentPath ?? defaultAgentPath() };
+    const { stateDir } = opts;
+    if (!existsSync(opts.agentPath)) {
+      throw new MitosError(
+        'host_unsupported',
+        `mitos-agent binary not found at ${opts.agentPath}`,
+        {},
+        {
+          remediation: 'run `npm run build` (it compiles packages/agent with cc), or set MITOS_AGENT_PATH',
+        },
+      );
+    }
+    // Root only: sandbox roots are built by the launcher as host root (see the agent's
+    // launch-root.c), so neither sandbox uids nor other host users need to enter it.
+    prepareStateDir(stateDir, 'private');
+    if (join(stateDir, 'run', `${'x'.repeat(64)}.sock`).length > MAX_SOCKET_PATH) {
+      throw new MitosError(
+        'host_unsupported',
+        `state directory path is too long for unix sockets: ${stateDir}`,
+        {},
+        {
+          remediation: 'use a state directory path shorter than 30 characters (e.g. /var/lib/mitos)',
+        },
+      );
+    }
+    const ownsDb = !options.db;
+    const db = options.db ?? openDatabase(join(stateDir, 'mitos.db'));
+    const storage = await openStorage({
+      stateDir,
+      prefer: options.storage,
+      uidBase: opts.uidBase,
+      btrfsSnapshotter: (source, targets) => agentSnapshots(opts.agentPath, source, targets),
+      btrfsSimpleQuotas: (mountPoint) => enableSimpleQuotas(opts.agentPath, mountPoint),
+    });
+    const cgroups = detectCgroups({
+      parent: cgroupParentFor(stateDir, options.cgroupParent ?? process.env.MITOS_CGROUP_PARENT),
+    });
+    // Kernels are copied into the state directory, which the sandbox uid can traverse, and
+    // bind-mounted read-only into every sandbox.
+    cpSync(defaultKernelsDir(), join(stateDir, 'kernels'), { recursive: true });
+    chmodSync(join(stateDir, 'kernels'), 0o755);
+    const log = options.log;
+    const uidRanges = new UidRanges({ db, stateDir });
+    const driver = new LinuxDriver(
+      { ...opts, log: (level, msg, fields) => log?.(level, msg, fields) },
+      storage,
+      cgroups,
+      uidRanges,
+    );
+    const engine = new LinuxEngine(() => driver, { db, ownsDb, warmPoolSize: options.warmPoolSize, log });
+    await engine.start();
+    return engine;
+  }
+}

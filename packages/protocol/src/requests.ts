@@ -1,0 +1,60 @@
+/**
+ * Request bodies of the seed's run_code, set_timeout, pause/resume, preview and forward routes
+ * and of the mitos extensions (docs/api-extensions.md). Loose like wire.ts: unknown fields are
+ * ignored.
+ */
+import { z } from 'zod';
+
+const Env = z.record(z.string(), z.string());
+const Port = z.number().int().min(1).max(65_535);
+
+export const SandboxRequestSchema = z.object({ sandbox: z.string() }).loose();
+
+export const RunCodeRequestSchema = z
+  .object({
+    sandbox: z.string(),
+    code: z.string(),
+    language: z.string().optional(),
+    timeout: z.number().int().min(0).optional(),
+  })
+  .loose();
+
+/** Sign and ceiling are checked by the route, in the seed's order and with its codes. */
+export const SetTimeoutRequestSchema = z.object({ sandbox: z.string(), timeout_seconds: z.number().int() }).loose();
+
+export const PreviewRequestSchema = z.object({ sandbox: z.string(), port: Port }).loose();
+
+export const ForwardRequestSchema = z.object({ guest_port: Port, open: z.boolean().optional() }).loose();
+
+/**
+ * Two bodies: ours (`count`, `ids`) and the one the 0.3.x clients send for each child of
+ * `fork(n)` (`id`, `template`, `pause_source`); the route refuses a mix.
+ */
+export const LiveForkRequestSchema = z
+  .object({
+    count: z.number().int().min(1).max(64).optional(),
+    ids: z.array(z.string()).min(1).max(64).optional(),
+    id: z.string().optional(),
+    template: z.string().optional(),
+    pause_source: z.boolean().optional(),
+  })
+  .loose();
+
+export const StartProcessRequestSchema = z
+  .object({
+    sandbox: z.string(),
+    command: z.string().min(1),
+    working_dir: z.string().optional(),
+    env: Env.optional(),
+  })
+  .loose();
+
+export const SignalProcessRequestSchema = z
+  .object({
+    sandbox: z.string(),
+    pid: z.number().int().min(1),
+    signal: z.number().int().min(1).max(64).optional(),
+  })
+  .loose();
+
+export const ProcessStreamRequestSchema = z.object({ sandbox: z.string(), pid: z.number().int().min(1) }).loose();

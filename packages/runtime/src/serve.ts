@@ -1,0 +1,104 @@
+/**
+ * `mitos serve`: open the default engine on a state directory, serve the API until SIGINT or
+ * SIGTERM, and shut down cleanly. Sandboxes keep running when the server stops; the next
+ * start reattaches them.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDatabase } from '@mitos/engine';
+import { createLogger, type HttpMount, startServer } from '@mitos/server';
+import { describeEngine, type EngineKind, openEngine } from './open-engine.js';
+import { defaultStateDir } from './state-dir.js';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  stateDir?: string;
+  apiKeys: string[];
+  maxExecTimeoutSeconds?: number;
+  /** `--max-streams-per-sandbox`; 0 = unlimited; default 16. */
+  maxStreamsPerSandbox?: number;
+  /** `--default-lifetime-seconds`: deadline for every new sandbox; default none. */
+  defaultLifetimeSeconds?: number;
+  /** `--preview-ttl-seconds`; default 3600. */
+  previewTtlSeconds?: number;
+  /** `--preview-domain`: host-form preview URLs under `<id>.preview.<domain>`. */
+  previewDomain?: string;
+  /** `--e2b-domain`: the domain E2B SDKs build sandbox hosts on; default from each request's Host. */
+  e2bDomain?: string;
+  /** Templates to build (or take from cache) before the server starts answering. */
+  prebuild?: string[];
+  /** `--warm-pool`: launched sandboxes kept ready per template; default 2, 0 disables. */
+  warmPoolSize?: number;
+  /** `--seccomp-opt-out`: templates whose sandboxes run without the default seccomp filter. */
+  seccompOptOut?: string[];
+  /** `--engine`: linux (namespaces, the default) or microvm (QEMU microVMs; KVM where usable). */
+  engine?: EngineKind;
+  /** Endpoints to add behind the same API keys (the CLI adds `/mcp`); `self.url()` is this server's URL once listening. */
+  mounts?: (self: { url(): string }) => HttpMount[];
+}
+
+export async function runServe(options: ServeOptions): Promise<void> {
+  const logger = createLogger();
+  const stateDir = options.stateDir ?? defaultStateDir();
+  mkdirSync(stateDir, { recursive: true });
+  const db = openDatabase(join(stateDir, 'mitos.db'));
+  const log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) =>
+    logger[level]({ ...fields }, msg);
+  const engine = await openEngine(options.engine ?? 'linux', {
+    stateDir,
+    db,
+    warmPoolSize: options.warmPoolSize,
+    seccompOptOut: options.seccompOptOut,
+    log,
+  });
+  for (const id of options.prebuild ?? []) {
+    logger.info({ template: id }, 'preparing template (first build runs debootstrap, about 2 minutes)');
+    await engine.ensureTemplate({ id });
+  }
+  let selfUrl = '';
+  const mounts = options.mounts?.({ url: () => selfUrl }) ?? [];
+  const server = await startServer({
+    mounts,
+    engine,
+    db,
+    host: options.host,
+    port: options.port,
+    apiKeys: options.apiKeys,
+    maxExecTimeoutSeconds: options.maxExecTimeoutSeconds,
+    maxStreamsPerSandbox: options.maxStreamsPerSandbox,
+    defaultLifetimeSeconds: options.defaultLifetimeSeconds,
+    previewTtlSeconds: options.previewTtlSeconds,
+    previewDomain: options.previewDomain,
+    e2bDomain: options.e2bDomain,
+    logger,
+  });
+  selfUrl = server.url;
+  logger.info(
+    {
+      url: server.url,
+      mounts: mounts.map((m) => m.path),
+      state_dir: stateDir,
+      engine: engine.name,
+      ...describeEngine(engine),
+      auth: options.apiKeys.length > 0,
+    },
+    'mitos server listening',
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info(
+        { signal },
+        engine.name === 'microvm'
+          ? 'shutting down; microVM sandboxes end with the server'
+          : 'shutting down; sandboxes keep running and are reattached on next start',
+      );
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  await engine.close();
+  db.close();
+}

@@ -1,0 +1,360 @@
+/**
+ * An in-memory Engine for the server's unit tests only: it checks HTTP mapping, not isolation.
+ * Never exported from the package index. Its knobs (`onExec`, `onRunCode`, `onStartProcess`,
+ * `onConnectPort`, `createGate`, `failNextCreate`) let a test script the engine's side of one
+ * request. connectPort defaults to the host's own 127.0.0.1:port, so a test can stand up a
+ * real server to play the guest.
+ */
+import { connect } from 'node:net';
+import { posix } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type {
+  CreateSandboxOptions,
+  CreateTemplateOptions,
+  Engine,
+  ExecOptions,
+  ExecResult,
+  FileStat,
+  ForkOptions,
+  ForkOutcome,
+  ProcessHandle,
+  ProcessInfo,
+  ProcessOptions,
+  ResourceLimits,
+  RunCodeOptions,
+  RunCodeOutcome,
+  SandboxFiles,
+  SandboxInfo,
+  SandboxUsage,
+  TemplateInfo,
+} from '@mitos/engine';
+import { MitosError } from '@mitos/protocol';
+
+import { FakeProcess, result } from './fake-process.js';
+
+export { FakeProcess, result } from './fake-process.js';
+
+const DEFAULT_LIMITS: ResourceLimits = { memoryBytes: 512 * 1024 * 1024, pids: 512, cpus: 1 };
+
+type Node =
+  | { kind: 'file'; data: Buffer; mode: number; mtimeMs: number }
+  | { kind: 'dir'; mode: number; mtimeMs: number };
+
+export type ExecScript = (command: string, options: ExecOptions) => Promise<ExecResult> | ExecResult;
+export type RunCodeScript = (options: RunCodeOptions) => Promise<RunCodeOutcome> | RunCodeOutcome;
+
+export class FakeEngine implements Engine {
+  readonly name = 'fake';
+  readonly templates = new Map<string, TemplateInfo>();
+  readonly sandboxes = new Map<string, SandboxInfo>();
+  readonly createCalls: CreateSandboxOptions[] = [];
+  readonly execCalls: ExecOptions[] = [];
+  /** When set, create() waits for it before finishing (to hold a request in flight). */
+  createGate: Promise<void> | undefined;
+  /** When set, the next create() throws it (once). */
+  failNextCreate: Error | undefined;
+  onExec: ExecScript = (command) => result(0, `ran: ${command}\n`, '');
+  readonly runCodeCalls: RunCodeOptions[] = [];
+  onRunCode: RunCodeScript = () => codeOutcome(0);
+  readonly processes = new Map<number, FakeProcess>();
+  /** Called with each process startProcess makes, before it is returned. */
+  onStartProcess: ((process: FakeProcess) => void) | undefined;
+  /** Processes listProcesses reports besides the tracked ones. */
+  untracked: ProcessInfo[] = [];
+  readonly deadlines = new Map<string, Date>();
+  readonly connectCalls: Array<{ sandboxId: string; port: number }> = [];
+  onConnectPort: (sandboxId: string, port: number) => Promise<Duplex> = (_id, port) => connectLoopback(port);
+  readonly forkCalls: Array<{ sandboxId: string; options: ForkOptions }> = [];
+  readonly files: SandboxFiles;
+  readonly #trees = new Map<string, Map<string, Node>>();
+  readonly #goneListeners = new Set<(sandboxId: string) => void>();
+  #nextPid = 100;
+
+  constructor() {
+    this.files = new FakeFiles((id) => this.#requireSandbox(id));
+  }
+
+  listTemplates(): TemplateInfo[] {
+    return [...this.templates.values()];
+  }
+
+  getTemplate(id: string): TemplateInfo | undefined {
+    return this.templates.get(id);
+  }
+
+  async ensureTemplate(options: CreateTemplateOptions): Promise<TemplateInfo> {
+    const existing = this.templates.get(options.id);
+    if (existing) return existing;
+    const template: TemplateInfo = {
+      id: options.id,
+      image: 'base',
+      ready: true,
+      createdAt: new Date(),
+      creationTimeMs: 12,
+      network: { egress: options.network?.egress ?? 'deny', inbound: options.network?.inbound ?? 'deny' },
+      limits: DEFAULT_LIMITS,
+    };
+    this.templates.set(options.id, template);
+    return template;
+  }
+
+  async create(options: CreateSandboxOptions): Promise<SandboxInfo> {
+    this.createCalls.push(options);
+    if (this.createGate) await this.createGate;
+    const failure = this.failNextCreate;
+    if (failure) {
+      this.failNextCreate = undefined;
+      throw failure;
+    }
+    if (!this.templates.has(options.templateId)) {
+      throw new MitosError('not_found', `template "${options.templateId}" not found`);
+    }
+    const sandbox: SandboxInfo = {
+      id: options.id,
+      templateId: options.templateId,
+      state: 'running',
+      createdAt: new Date(),
+      forkTimeMs: 1.25,
+      hostname: options.id,
+      limits: { ...DEFAULT_LIMITS, ...options.limits },
+      parentId: null,
+      generation: 0,
+    };
+    this.sandboxes.set(options.id, sandbox);
+    this.#trees.set(options.id, new Map([['/', { kind: 'dir', mode: 0o755, mtimeMs: Date.now() }]]));
+    return sandbox;
+  }
+
+  get(id: string): SandboxInfo | undefined {
+    return this.sandboxes.get(id);
+  }
+
+  list(): SandboxInfo[] {
+    return [...this.sandboxes.values()];
+  }
+
+  async exec(sandboxId: string, options: ExecOptions): Promise<ExecResult> {
+    this.#requireSandbox(sandboxId);
+    this.execCalls.push(options);
+    return this.onExec(options.command, options);
+  }
+
+  async startProcess(sandboxId: string, options: ProcessOptions): Promise<ProcessHandle> {
+    this.#requireRunning(sandboxId);
+    const process = new FakeProcess(this.#nextPid++, sandboxId, options);
+    this.processes.set(process.pid, process);
+    this.onStartProcess?.(process);
+    return process;
+  }
+
+  async listProcesses(sandboxId: string): Promise<ProcessInfo[]> {
+    this.#requireSandbox(sandboxId);
+    const tracked = [...this.processes.values()]
+      .filter((p) => p.sandboxId === sandboxId && !p.exited)
+      .map((p) => ({ pid: p.pid, command: p.options.command, tracked: true, startedAt: p.startedAt }));
+    return [...tracked, ...this.untracked];
+  }
+
+  getProcess(sandboxId: string, pid: number): ProcessHandle | undefined {
+    const process = this.processes.get(pid);
+    return process?.sandboxId === sandboxId ? process : undefined;
+  }
+
+  async signalProcess(sandboxId: string, pid: number, signal: number): Promise<void> {
+    const process = this.getProcess(sandboxId, pid);
+    if (!process) throw new MitosError('not_found', `no process ${pid} in sandbox "${sandboxId}"`);
+    process.kill(signal);
+  }
+
+  async pause(sandboxId: string): Promise<void> {
+    this.#setState(this.#requireRunning(sandboxId), 'paused');
+  }
+
+  async resume(sandboxId: string): Promise<void> {
+    this.#requireSandbox(sandboxId);
+    this.#setState(this.sandboxes.get(sandboxId) as SandboxInfo, 'running');
+  }
+
+  async setDeadline(sandboxId: string, deadline: Date | null): Promise<void> {
+    this.#requireSandbox(sandboxId);
+    if (deadline === null) this.deadlines.delete(sandboxId);
+    else this.deadlines.set(sandboxId, deadline);
+  }
+
+  getDeadline(sandboxId: string): Date | null {
+    return this.deadlines.get(sandboxId) ?? null;
+  }
+
+  async connectPort(sandboxId: string, port: number): Promise<Duplex> {
+    this.#requireRunning(sandboxId);
+    this.connectCalls.push({ sandboxId, port });
+    return this.onConnectPort(sandboxId, port);
+  }
+
+  async runCode(sandboxId: string, options: RunCodeOptions): Promise<RunCodeOutcome> {
+    this.#requireRunning(sandboxId);
+    this.runCodeCalls.push(options);
+    return this.onRunCode(options);
+  }
+
+  async fork(sandboxId: string, options: ForkOptions): Promise<ForkOutcome> {
+    const parent = this.#requireRunning(sandboxId);
+    this.forkCalls.push({ sandboxId, options });
+    const ids =
+      options.ids ?? Array.from({ length: options.count }, (_, i) => `${sandboxId}-f${this.forkCalls.length}-${i}`);
+    const taken = ids.find((id) => this.sandboxes.has(id));
+    if (taken) throw new MitosError('conflict', `sandbox "${taken}" already exists`, { sandbox: taken });
+    const children = ids.map((id) => {
+      const child: SandboxInfo = {
+        ...parent,
+        id,
+        hostname: id,
+        createdAt: new Date(),
+        forkTimeMs: 0.75,
+        parentId: parent.id,
+        generation: parent.generation + 1,
+      };
+      this.sandboxes.set(id, child);
+      this.#trees.set(id, new Map(this.#trees.get(sandboxId)));
+      return child;
+    });
+    return {
+      parent,
+      children,
+      carried: { filesystem: true, interpreter: true, interpreterSkipped: ['sock'], processes: false },
+      forkTimeMs: 2.5,
+    };
+  }
+
+  async usage(sandboxId: string): Promise<SandboxUsage> {
+    this.#requireSandbox(sandboxId);
+    return {
+      sandboxId,
+      memory: { uniqueBytes: 1000, sharedBytes: 5000, cgroupBytes: 3000 },
+      disk: { exclusiveBytes: 200, sharedBytes: 900 },
+      cpuNs: 42,
+    };
+  }
+
+  async terminate(sandboxId: string): Promise<boolean> {
+    this.#trees.delete(sandboxId);
+    const existed = this.sandboxes.delete(sandboxId);
+    if (existed) for (const listener of this.#goneListeners) listener(sandboxId);
+    return existed;
+  }
+
+  onSandboxGone(listener: (sandboxId: string) => void): () => void {
+    this.#goneListeners.add(listener);
+    return () => this.#goneListeners.delete(listener);
+  }
+
+  async close(): Promise<void> {}
+
+  #requireSandbox(id: string): Map<string, Node> {
+    const tree = this.#trees.get(id);
+    if (!tree) throw new MitosError('not_found', `sandbox "${id}" not found`);
+    return tree;
+  }
+
+  #requireRunning(id: string): SandboxInfo {
+    this.#requireSandbox(id);
+    const sandbox = this.sandboxes.get(id) as SandboxInfo;
+    if (sandbox.state !== 'running') throw new MitosError('sandbox_not_running', `sandbox "${id}" is ${sandbox.state}`);
+    return sandbox;
+  }
+
+  #setState(sandbox: SandboxInfo, state: SandboxInfo['state']): void {
+    this.sandboxes.set(sandbox.id, { ...sandbox, state });
+  }
+}
+
+export function codeOutcome(exitCode: number, extra: Partial<RunCodeOutcome> = {}): RunCodeOutcome {
+  return { exitCode, results: [], stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), durationMs: 4, ...extra };
+}
+
+function connectLoopback(port: number): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+export function timedOut(): ExecResult {
+  return { ...result(124, '', ''), timedOut: true };
+}
+
+/** A raw Node-style error, as a driver might let slip, complete with a host path. */
+export function rawErrno(code: string, errno: number, hostPath: string): Error {
+  return Object.assign(new Error(`${code}: operation failed, open '${hostPath}'`), { code, errno });
+}
+
+class FakeFiles implements SandboxFiles {
+  constructor(private readonly tree: (id: string) => Map<string, Node>) {}
+
+  async read(sandboxId: string, path: string): Promise<Buffer> {
+    const node = this.#node(sandboxId, path);
+    if (node.kind === 'dir') throw rawErrno('EISDIR', -21, `/var/lib/mitos/sandboxes/${sandboxId}/root${path}`);
+    return node.data;
+  }
+
+  async write(sandboxId: string, path: string, data: Buffer, mode = 0o644): Promise<void> {
+    const tree = this.tree(sandboxId);
+    const full = posix.resolve('/', path);
+    this.#mkdirs(tree, posix.dirname(full));
+    tree.set(full, { kind: 'file', data: Buffer.from(data), mode, mtimeMs: Date.now() });
+  }
+
+  async list(sandboxId: string, path: string): Promise<FileStat[]> {
+    const full = posix.resolve('/', path);
+    const node = this.#node(sandboxId, full);
+    if (node.kind === 'file') return [stat(full, node)];
+    const prefix = full === '/' ? '/' : `${full}/`;
+    return [...this.tree(sandboxId).entries()]
+      .filter(([p]) => p !== full && p.startsWith(prefix) && !p.slice(prefix.length).includes('/'))
+      .map(([p, n]) => stat(p, n));
+  }
+
+  async stat(sandboxId: string, path: string): Promise<FileStat> {
+    const full = posix.resolve('/', path);
+    return stat(full, this.#node(sandboxId, full));
+  }
+
+  async mkdir(sandboxId: string, path: string): Promise<void> {
+    this.#mkdirs(this.tree(sandboxId), posix.resolve('/', path));
+  }
+
+  async remove(sandboxId: string, path: string): Promise<void> {
+    const tree = this.tree(sandboxId);
+    const full = posix.resolve('/', path);
+    for (const p of [...tree.keys()]) if (p === full || p.startsWith(`${full}/`)) tree.delete(p);
+  }
+
+  #node(sandboxId: string, path: string): Node {
+    const node = this.tree(sandboxId).get(posix.resolve('/', path));
+    if (!node) throw new MitosError('not_found', `no such file or directory: ${path}`);
+    return node;
+  }
+
+  #mkdirs(tree: Map<string, Node>, dir: string): void {
+    for (let d = dir; ; d = posix.dirname(d)) {
+      const node = tree.get(d);
+      if (node?.kind === 'file') throw new MitosError('file_failed', `not a directory: ${d}`);
+      if (!node) tree.set(d, { kind: 'dir', mode: 0o755, mtimeMs: Date.now() });
+      if (d === '/') return;
+    }
+  }
+}
+
+function stat(path: string, node: Node): FileStat {
+  return {
+    name: posix.basename(path) || '/',
+    kind: node.kind,
+    size: node.kind === 'file' ? node.data.length : 4096,
+    mode: node.mode,
+    mtimeMs: node.mtimeMs,
+  };
+}

@@ -1,0 +1,19 @@
+/**
+ * @mitos/testkit (private, never published): what tests of several packages share. The server
+ * harness is its own entry (`@mitos/testkit/server`) so engine tests do not load the server.
+ * @module
+ */
+export { shellOf, until } from './conformance/helpers.js';
+export { type ConformanceHarness, describeConformance } from './conformance/suite.js';
+export * from './fake-engine.js';
+export { type TestEngineEnv, testEngineEnv } from './linux-harness.js';
+export { type MicroVmTestEnv, microvmTestEnv, microvmUnavailable } from './microvm-harness.js';
+export {
+  CAPABILITIES,
+  type Capability,
+  isRequired,
+  RequiredCapabilityMissing,
+  requiredCapabilities,
+  skipUnlessAvailable,
+} from './require.js';
+export { thrownCode } from './thrown.js';

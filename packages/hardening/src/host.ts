@@ -2,12 +2,14 @@
  * Looking at the host from outside the engine: what a test state directory left behind, the
  * host pids and cgroup of one sandbox, and whether the host itself is still well. Reads the
  * kernel's own tables (mountinfo, losetup, cgroupfs, /proc), never the engine's bookkeeping,
- * which is what is under test.
+ * which is what is under test; only the name of a sandbox's cgroups comes from its database,
+ * the one place that records it (a pooled sandbox keeps its launch name when handed out).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
@@ -31,11 +33,25 @@ export function removeCgroupParentDirs(parent: string): void {
   }
 }
 
-/** Host pids of every task in one sandbox's cgroups. */
-export function sandboxHostPids(parent: string, sandboxId: string): number[] {
+/** The name of a live sandbox's cgroups, read from the server's database in `stateDir`. */
+export function sandboxCgroupName(stateDir: string, sandboxId: string): string {
+  const db = new Database(join(stateDir, 'mitos.db'), { readonly: true, fileMustExist: true });
+  try {
+    const row = db.prepare('SELECT COALESCE(cgroup_key, id) AS name FROM sandboxes WHERE id = ?').get(sandboxId) as
+      | { name: string }
+      | undefined;
+    if (!row) throw new Error(`sandbox ${sandboxId} has no row in ${stateDir}/mitos.db`);
+    return row.name;
+  } finally {
+    db.close();
+  }
+}
+
+/** Host pids of every task in one sandbox's cgroups (`name`: see sandboxCgroupName). */
+export function sandboxHostPids(parent: string, name: string): number[] {
   const pids = new Set<number>();
   for (const dir of cgroupParentDirs(parent)) {
-    for (const file of [join(dir, sandboxId, 'cgroup.procs')]) {
+    for (const file of [join(dir, name, 'cgroup.procs')]) {
       try {
         for (const line of readFileSync(file, 'utf8').split('\n')) if (line) pids.add(Number(line));
       } catch {
@@ -46,15 +62,15 @@ export function sandboxHostPids(parent: string, sandboxId: string): number[] {
   return [...pids];
 }
 
-export function sandboxCgroupExists(parent: string, sandboxId: string): boolean {
-  return cgroupParentDirs(parent).some((dir) => existsSync(join(dir, sandboxId)));
+export function sandboxCgroupExists(parent: string, name: string): boolean {
+  return cgroupParentDirs(parent).some((dir) => existsSync(join(dir, name)));
 }
 
 /** A cgroup control file of the sandbox, from whichever hierarchy has it. */
-export function sandboxCgroupFile(parent: string, sandboxId: string, file: string): string | undefined {
+export function sandboxCgroupFile(parent: string, name: string, file: string): string | undefined {
   for (const dir of cgroupParentDirs(parent)) {
     try {
-      return readFileSync(join(dir, sandboxId, file), 'utf8').trim();
+      return readFileSync(join(dir, name, file), 'utf8').trim();
     } catch {
       // not this hierarchy
     }

@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { create, type Sandbox } from '@mitos/sdk';
 import { Recorder } from './figures.js';
-import { hostHealth, leaksOf, pidAlive, sandboxCgroupExists, sandboxHostPids } from './host.js';
+import { hostHealth, leaksOf, pidAlive, sandboxCgroupExists, sandboxCgroupName, sandboxHostPids } from './host.js';
 import { type LiveServer, liveServer } from './live.js';
 import { errnoName, installProbe, type ProbeLine, runProbe } from './probe.js';
 
@@ -249,12 +249,13 @@ except Exception as e:print(type(e).__name__)"`,
       ].join('\n'),
     );
     await new Promise((r) => setTimeout(r, 1000));
-    const pids = sandboxHostPids(live.env.cgroupParent, victim.id);
+    const cgroup = sandboxCgroupName(live.env.stateDir, victim.id);
+    const pids = sandboxHostPids(live.env.cgroupParent, cgroup);
     assert.ok(pids.length >= 5, `expected init plus at least 4 daemons, saw ${pids.length}`);
     await victim.terminate();
     const alive = pids.filter(pidAlive);
     assert.deepEqual(alive, [], 'host pids still alive after terminate');
-    assert.equal(sandboxCgroupExists(live.env.cgroupParent, victim.id), false);
+    assert.equal(sandboxCgroupExists(live.env.cgroupParent, cgroup), false);
     await contained(
       'double-forked, setsid and SIGTERM-ignoring daemons vs terminate',
       `all ${pids.length} host pids gone, cgroup removed`,

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { defaultAgentPath } from '@mitos/engine';
 import { create, type Sandbox } from '@mitos/sdk';
 import { Recorder } from './figures.js';
-import { leaksOf, sandboxHostPids } from './host.js';
+import { leaksOf, sandboxCgroupName, sandboxHostPids } from './host.js';
 import { type LiveServer, liveServer } from './live.js';
 import { errnoName, ISOLATION_PROBE_IN_SANDBOX, installIsolationProbe, type ProbeLine, runProbe } from './probe.js';
 
@@ -195,7 +195,7 @@ describe('tenants and local users cannot reach each other', { timeout: 600_000 }
     rec.check('local user reads storage/btrfs.img', `refused (${read.out.trim().split(':').at(-1)?.trim()})`);
     rec.check('local user lists or enters the sandboxes tree', 'refused: state dir 0700');
     rec.check('setuid file planted by a sandbox', 'volume mounted nosuid,nodev and unreachable to host users');
-    for (const pid of [...sandboxHostPids(live.env.cgroupParent, a.id)]) {
+    for (const pid of [...sandboxHostPids(live.env.cgroupParent, sandboxCgroupName(live.env.stateDir, a.id))]) {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       assert.ok(!cmdline.includes(a.id) && !cmdline.includes(live.env.stateDir), `pid ${pid} shows ${cmdline}`);
     }

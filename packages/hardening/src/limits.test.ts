@@ -7,7 +7,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { create, type Sandbox } from '@mitos/sdk';
 import { Recorder } from './figures.js';
-import { hostHealth, leaksOf, pidAlive, sandboxCgroupExists, sandboxCgroupFile, sandboxHostPids } from './host.js';
+import {
+  hostHealth,
+  leaksOf,
+  pidAlive,
+  sandboxCgroupExists,
+  sandboxCgroupFile,
+  sandboxCgroupName,
+  sandboxHostPids,
+} from './host.js';
 import { type LiveServer, liveServer } from './live.js';
 import { installProbe, runProbe } from './probe.js';
 import { measureQuotaCost } from './quota-cost.js';
@@ -45,12 +53,13 @@ describe('resource exhaustion stays inside the sandbox', { timeout: 900_000 }, (
 
   /** Terminate and check, from the host, that every task and the cgroup are gone. */
   async function terminateClean(sb: Sandbox): Promise<number> {
-    const pids = sandboxHostPids(live.env.cgroupParent, sb.id);
+    const cgroup = sandboxCgroupName(live.env.stateDir, sb.id);
+    const pids = sandboxHostPids(live.env.cgroupParent, cgroup);
     const started = performance.now();
     await sb.terminate();
     const ms = performance.now() - started;
     assert.deepEqual(pids.filter(pidAlive), []);
-    assert.equal(sandboxCgroupExists(live.env.cgroupParent, sb.id), false);
+    assert.equal(sandboxCgroupExists(live.env.cgroupParent, cgroup), false);
     assert.ok(!live.engine.storage.listRoots().includes(sb.id), 'root left behind');
     return ms;
   }
@@ -58,14 +67,15 @@ describe('resource exhaustion stays inside the sandbox', { timeout: 900_000 }, (
   test('fork bomb: held at the pids limit, and terminate still kills it all', async () => {
     const sb = await create('python', { ...opts(), limits: { pids: 64 } });
     await sb.execBackground('bomb() { bomb & bomb & wait; }; bomb');
+    const cgroup = sandboxCgroupName(live.env.stateDir, sb.id);
     let current = 0;
     for (let i = 0; i < 30; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      current = Math.max(current, Number(sandboxCgroupFile(live.env.cgroupParent, sb.id, 'pids.current')));
+      current = Math.max(current, Number(sandboxCgroupFile(live.env.cgroupParent, cgroup, 'pids.current')));
     }
     // pids.events counts the forks the limit refused: proof the bomb really hit the ceiling.
     const refused = Number(
-      /max (\d+)/.exec(sandboxCgroupFile(live.env.cgroupParent, sb.id, 'pids.events') ?? '')?.[1] ?? 0,
+      /max (\d+)/.exec(sandboxCgroupFile(live.env.cgroupParent, cgroup, 'pids.events') ?? '')?.[1] ?? 0,
     );
     assert.ok(current <= 64, `pids.current ${current} over the limit of 64`);
     assert.ok(refused > 0, 'the bomb never reached the limit');

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { create, type Sandbox } from '@mitos/sdk';
 import { type TestEngineEnv, testEngineEnv } from '@mitos/testkit';
 import { Recorder } from './figures.js';
-import { cgroupParentDirs, leaksOf, pidAlive, sandboxHostPids } from './host.js';
+import { cgroupParentDirs, leaksOf, pidAlive, sandboxCgroupName, sandboxHostPids } from './host.js';
 import { freePort, type ServeProcess, spawnServe, stopServe, waitHealthy } from './live.js';
 
 const rec = new Recorder('servers', 'Several servers on one host; credentials that outlive a sandbox', 9);
@@ -71,7 +71,7 @@ describe('servers on one host never interfere', { timeout: 600_000 }, () => {
   });
 
   test('a second server with live sandboxes leaves the first one\u2019s alone', async () => {
-    const pidsBefore = sandboxHostPids(env1.cgroupParent, first.id);
+    const pidsBefore = sandboxHostPids(env1.cgroupParent, sandboxCgroupName(env1.stateDir, first.id));
     assert.ok(pidsBefore.length > 0, 'first sandbox has no host pids');
     // The worst case: configured with the same cgroup parent as the first server.
     s2 = spawnServe({ ...env2, cgroupParent: env1.cgroupParent }, await freePort());
@@ -93,7 +93,8 @@ describe('servers on one host never interfere', { timeout: 600_000 }, () => {
       cgroupParentDirs(env1.cgroupParent)
         .flatMap((d) => readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()))
         .map((e) => e.name)
-        .filter((n) => n.startsWith('pool-'));
+        // A pooled sandbox's cgroups are named pool.<tag> (kept when it is handed out).
+        .filter((n) => n.startsWith('pool.'));
     let names: string[] = [];
     for (let i = 0; i < 300 && names.length === 0; i++) {
       names = [...new Set(pooled())];

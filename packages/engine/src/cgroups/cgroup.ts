@@ -28,6 +28,4 @@ export interface CgroupManager {
   open(sandboxId: string): SandboxCgroup | undefined;
   /** Ids of all sandbox cgroups present (to reap orphans). */
   list(): string[];
-  /** Rename a sandbox's cgroup (a pooled sandbox taking its user's id); tasks stay in it. */
-  rename(fromId: string, toId: string): SandboxCgroup;
 }

@@ -5,10 +5,9 @@
  * would root its namespace at the server's cgroup there, and mounting that hierarchy inside
  * would show the host's cgroup tree (names, release_agent).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { MountEntry } from '../host/mountinfo.js';
-import { readPids, removeCgroupDir } from './files.js';
 
 function hierarchyKey(m: MountEntry): string {
   if (m.fsType === 'cgroup2') return 'cgroup2';
@@ -42,43 +41,6 @@ export function inheritCpuset(dirs: string[]): void {
       const path = join(dir, file);
       if (!existsSync(path) || readFileSync(path, 'utf8').trim() !== '') continue;
       writeFileSync(path, readFileSync(join(dirname(dir), file), 'utf8').trim());
-    }
-  }
-}
-
-/**
- * Rename a sandbox's cgroup; cgroup2 refuses renames (EPERM), so there the tasks move to a new
- * directory and the old one goes. Only hierarchies without controllers take this path.
- */
-export function renameOrMigrate(from: string, to: string): void {
-  try {
-    renameSync(from, to);
-    return;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
-  }
-  mkdirSync(to);
-  // A task forked while the list was being moved lands in the old cgroup: go round again.
-  for (let round = 0; round < 10; round++) {
-    const pids = readPids([join(from, 'cgroup.procs')]);
-    if (pids.length === 0) break;
-    for (const pid of pids) {
-      try {
-        writeFileSync(join(to, 'cgroup.procs'), String(pid));
-      } catch (err) {
-        // ESRCH: the task is exiting (an agent worker that just served a ping); nothing to move.
-        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-      }
-    }
-  }
-  // A task still exiting keeps the old cgroup busy for a moment.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      removeCgroupDir(from);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || attempt >= 50) throw err;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     }
   }
 }

@@ -3,7 +3,7 @@
  * freezer separately; others co-mount cpu,cpuacct). A sandbox is `<mount>/<parent>/<id>` in
  * each distinct hierarchy, and its init's pid is written into every one of them.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MitosError } from '@mitos/protocol';
@@ -11,7 +11,7 @@ import type { ResourceLimits } from '../engine.js';
 import { type MountEntry, readMountinfo } from '../host/mountinfo.js';
 import type { CgroupManager, SandboxCgroup } from './cgroup.js';
 import { checkCgroupName, killAll, pollUntil, readControl, readPids, removeCgroupDir, writeControl } from './files.js';
-import { inheritCpuset, renameOrMigrate } from './hierarchies.js';
+import { inheritCpuset } from './hierarchies.js';
 import { CPU_PERIOD_US, checkLimits, cpuQuota } from './limits.js';
 
 export const V1_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer'] as const;
@@ -93,20 +93,6 @@ export class CgroupV1Manager implements CgroupManager {
     return [...dirs.values(), ...others].some((d) => existsSync(d))
       ? new SandboxCgroupV1(sandboxId, dirs, others)
       : undefined;
-  }
-
-  rename(fromId: string, toId: string): SandboxCgroup {
-    const from = this.dirsOf(fromId);
-    const to = this.dirsOf(toId);
-    const done = new Set<string>();
-    for (const [controller, dir] of from) {
-      if (done.has(dir)) continue;
-      done.add(dir);
-      renameSync(dir, to.get(controller) as string);
-    }
-    const others = this.otherDirsOf(toId);
-    for (const [i, dir] of this.otherDirsOf(fromId).entries()) renameOrMigrate(dir, others[i] as string);
-    return new SandboxCgroupV1(toId, to, others);
   }
 
   list(): string[] {

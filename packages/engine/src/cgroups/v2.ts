@@ -3,7 +3,7 @@
  * the controllers for its children in cgroup.subtree_control and holds no tasks itself (v2's
  * "no internal processes" rule).
  */
-import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MitosError } from '@mitos/protocol';
@@ -77,12 +77,6 @@ export class CgroupV2Manager implements CgroupManager {
   open(sandboxId: string): SandboxCgroup | undefined {
     const dir = join(this.root, this.parent, checkCgroupName(sandboxId));
     return existsSync(dir) ? new SandboxCgroupV2(sandboxId, dir, this.controllers) : undefined;
-  }
-
-  rename(fromId: string, toId: string): SandboxCgroup {
-    const to = join(this.root, this.parent, checkCgroupName(toId));
-    renameSync(join(this.root, this.parent, checkCgroupName(fromId)), to);
-    return new SandboxCgroupV2(toId, to, this.controllers);
   }
 
   list(): string[] {

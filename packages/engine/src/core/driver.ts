@@ -56,8 +56,8 @@ export interface SandboxDriver {
    */
   fork(parent: SandboxRow, children: SandboxRow[], pauseSource: boolean): Promise<Launched[]>;
   /** Stop every process of a sandbox (no CPU), keeping memory and files; thaw continues. */
-  freeze(id: string): Promise<void>;
-  thaw(id: string): Promise<void>;
+  freeze(row: SandboxRow): Promise<void>;
+  thaw(row: SandboxRow): Promise<void>;
   /** Undo everything a sandbox did to the host, whatever state it got to. Idempotent. */
   teardown(row: SandboxRow): Promise<void>;
   usage(row: SandboxRow): Promise<Omit<SandboxUsage, 'sandboxId'>>;

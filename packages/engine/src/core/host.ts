@@ -247,14 +247,14 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   async pause(sandboxId: string): Promise<void> {
     const row = this.running(sandboxId, ['running', 'paused']);
     if (row.state === 'paused') return;
-    await this.driver.freeze(sandboxId);
+    await this.driver.freeze(row);
     this.store.setState(sandboxId, 'paused');
   }
 
   async resume(sandboxId: string): Promise<void> {
     const row = this.running(sandboxId, ['running', 'paused']);
     if (row.state === 'running') return;
-    await this.driver.thaw(sandboxId);
+    await this.driver.thaw(row);
     this.store.setState(sandboxId, 'running');
   }
 

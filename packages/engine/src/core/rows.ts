@@ -39,7 +39,7 @@ export function forkChildIds(options: ForkOptions): string[] {
   return ids;
 }
 
-export function blankRow(id: string, templateId: string, limits: ResourceLimits): SandboxRow {
+export function blankRow(id: string, templateId: string, limits: ResourceLimits, cgroupKey = id): SandboxRow {
   return {
     id,
     templateId,
@@ -53,6 +53,7 @@ export function blankRow(id: string, templateId: string, limits: ResourceLimits)
     initPid: null,
     initStartTicks: null,
     supervisorPid: null,
+    cgroupKey,
   };
 }
 

@@ -91,7 +91,10 @@ export class WarmPool {
       while (this.enabled() && store.pooledCount(templateId) < this.size) {
         const template = store.template(templateId);
         if (!template) return;
-        const row = blankRow(`pool-${randomBytes(6).toString('hex')}`, templateId, template.limits);
+        const tag = randomBytes(6).toString('hex');
+        // The cgroup key outlives the pool id, so it has a '.', which no sandbox id may have:
+        // a user's later sandbox named `pool-<tag>` can never be given this one's cgroups.
+        const row = blankRow(`pool-${tag}`, templateId, template.limits, `pool.${tag}`);
         if (!store.reserveSandbox(row)) continue;
         try {
           this.host.driver.admit('create', row.limits);

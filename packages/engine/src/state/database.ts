@@ -37,6 +37,12 @@ const MIGRATIONS: string[] = [
      slot INTEGER PRIMARY KEY,
      sandbox_id TEXT NOT NULL UNIQUE
    )`,
+  // The name of a sandbox's cgroups, fixed at launch: a pooled sandbox handed out under its
+  // user's id keeps it, so the hand-out renames no cgroup. Rows from before are named by id.
+  'ALTER TABLE sandboxes ADD COLUMN cgroup_key TEXT',
+  'UPDATE sandboxes SET cgroup_key = id',
+  // Two sandboxes never share cgroups, whatever ids later sandboxes are given.
+  'CREATE UNIQUE INDEX IF NOT EXISTS sandboxes_cgroup_key ON sandboxes (cgroup_key)',
 ];
 
 export function openDatabase(file: string): StateDatabase {

@@ -10,6 +10,8 @@ export interface SandboxRow extends SandboxInfo {
   initPid: number | null;
   initStartTicks: string | null;
   supervisorPid: number | null;
+  /** Name of the sandbox's cgroups; its launch id, kept when a pooled sandbox is handed out. */
+  cgroupKey: string;
 }
 
 interface RawTemplate {
@@ -35,6 +37,7 @@ interface RawSandbox {
   init_pid: number | null;
   init_start_ticks: string | null;
   supervisor_pid: number | null;
+  cgroup_key: string | null;
 }
 
 export class StateStore {
@@ -78,13 +81,13 @@ export class StateStore {
     return raw ? toSandbox(raw) : undefined;
   }
 
-  /** Insert in state 'creating'; fails (returns false) if the id is taken. */
+  /** Insert in state 'creating'; fails (returns false) if the id or the cgroup key is taken. */
   reserveSandbox(s: SandboxRow): boolean {
     const r = this.db
       .prepare(
         `INSERT OR IGNORE INTO sandboxes (id, template_id, state, created_at, fork_time_ms, hostname, limits,
-           parent_id, generation, init_pid, init_start_ticks, supervisor_pid)
-         VALUES (?, ?, 'creating', ?, 0, ?, ?, ?, ?, NULL, NULL, NULL)`,
+           parent_id, generation, init_pid, init_start_ticks, supervisor_pid, cgroup_key)
+         VALUES (?, ?, 'creating', ?, 0, ?, ?, ?, ?, NULL, NULL, NULL, ?)`,
       )
       .run(
         s.id,
@@ -94,6 +97,7 @@ export class StateStore {
         JSON.stringify(s.limits),
         s.parentId,
         s.generation,
+        s.cgroupKey,
       );
     return r.changes === 1;
   }
@@ -123,7 +127,8 @@ export class StateStore {
 
   /**
    * Atomically claim a pooled sandbox of this template for `newId`: the row is renamed and
-   * becomes 'creating'. Returns the pooled row as it was, or undefined if the pool is empty.
+   * becomes 'creating'; its cgroup key stays. Returns the pooled row as it was, or undefined
+   * if the pool is empty.
    */
   takePooled(templateId: string, newId: string): SandboxRow | undefined {
     return this.db.transaction(() => {
@@ -195,5 +200,6 @@ function toSandbox(r: RawSandbox): SandboxRow {
     initPid: r.init_pid,
     initStartTicks: r.init_start_ticks,
     supervisorPid: r.supervisor_pid,
+    cgroupKey: r.cgroup_key ?? r.id,
   };
 }

@@ -120,7 +120,7 @@ export class LinuxDriver implements SandboxDriver {
   }
 
   async launch(row: SandboxRow, template: TemplateRow): Promise<Launched> {
-    const cgroup = await this.cgroups.create(row.id, row.limits);
+    const cgroup = await this.cgroups.create(row.cgroupKey, row.limits);
     this.cgroupHandles.set(row.id, cgroup);
     const root = await this.storage.createRoot(row.id, template.imageKey);
     await this.applyDiskLimit(row.id, row.limits);
@@ -149,12 +149,16 @@ export class LinuxDriver implements SandboxDriver {
     });
   }
 
-  /** Give a pooled sandbox its user's id: rename its root, cgroup, socket and log. */
+  /**
+   * Give a pooled sandbox its user's id: rename its root, socket and log. Its cgroups keep
+   * their name (the row's cgroup key): renaming them in every hierarchy, and moving its tasks
+   * in cgroup2, which refuses renames, was most of a pooled create.
+   */
   private async renamePooled(pooled: SandboxRow, id: string, limits: ResourceLimits): Promise<void> {
     this.storage.renameRoot?.(pooled.id, id);
     this.uidRanges.rename(pooled.id, id);
+    const cgroup = this.cgroup(pooled);
     this.cgroupHandles.delete(pooled.id);
-    const cgroup = this.cgroups.rename(pooled.id, id);
     this.cgroupHandles.set(id, cgroup);
     renameSync(this.socketPath(pooled.id), this.socketPath(id));
     renameSync(this.logPath(pooled.id), this.logPath(id));
@@ -163,7 +167,7 @@ export class LinuxDriver implements SandboxDriver {
   }
 
   async fork(parent: SandboxRow, children: SandboxRow[], pauseSource: boolean): Promise<Launched[]> {
-    const parentCgroup = this.cgroup(parent.id);
+    const parentCgroup = this.cgroup(parent);
     const ids = children.map((c) => c.id);
     let roots: RootLayout[];
     // Frozen, the parent's files are one consistent instant for every child; running on, each
@@ -177,19 +181,19 @@ export class LinuxDriver implements SandboxDriver {
     return Promise.all(
       children.map(async (row, i) => {
         await this.applyDiskLimit(row.id, row.limits);
-        const cgroup = await this.cgroups.create(row.id, row.limits);
+        const cgroup = await this.cgroups.create(row.cgroupKey, row.limits);
         this.cgroupHandles.set(row.id, cgroup);
         return this.start(row, roots[i] as RootLayout, cgroup);
       }),
     );
   }
 
-  freeze(id: string): Promise<void> {
-    return this.cgroup(id).freeze();
+  freeze(row: SandboxRow): Promise<void> {
+    return this.cgroup(row).freeze();
   }
 
-  thaw(id: string): Promise<void> {
-    return this.cgroup(id).thaw();
+  thaw(row: SandboxRow): Promise<void> {
+    return this.cgroup(row).thaw();
   }
 
   async teardown(row: SandboxRow): Promise<void> {
@@ -202,7 +206,7 @@ export class LinuxDriver implements SandboxDriver {
         // already gone
       }
     }
-    const cgroup = this.cgroupHandles.get(id) ?? this.cgroups.open(id);
+    const cgroup = this.cgroupHandles.get(id) ?? this.cgroups.open(row.cgroupKey);
     await cgroup?.destroy();
     this.cgroupHandles.delete(id);
     await this.storage.removeRoot(id);
@@ -212,7 +216,7 @@ export class LinuxDriver implements SandboxDriver {
   }
 
   async usage(row: SandboxRow): Promise<Omit<SandboxUsage, 'sandboxId'>> {
-    const cgroup = this.cgroup(row.id);
+    const cgroup = this.cgroup(row);
     const pids = await cgroup.pids();
     if (row.supervisorPid) pids.push(row.supervisorPid);
     return {
@@ -232,7 +236,7 @@ export class LinuxDriver implements SandboxDriver {
     if (row.state === 'paused') return true; // frozen: it cannot answer a ping
     // A server killed while a fork had the parent frozen for its snapshot leaves it frozen:
     // the ping would then wait forever, and the server never start.
-    await this.cgroups.open(row.id)?.thaw();
+    await this.cgroups.open(row.cgroupKey)?.thaw();
     await ping();
     return true;
   }
@@ -250,10 +254,10 @@ export class LinuxDriver implements SandboxDriver {
     // Sandboxes keep running under their supervisors; the next engine reattaches them.
   }
 
-  private cgroup(id: string): SandboxCgroup {
-    const c = this.cgroupHandles.get(id) ?? this.cgroups.open(id);
-    if (!c) throw new MitosError('internal', `the cgroup of sandbox "${id}" is missing`, { sandbox: id });
-    this.cgroupHandles.set(id, c);
+  private cgroup(row: SandboxRow): SandboxCgroup {
+    const c = this.cgroupHandles.get(row.id) ?? this.cgroups.open(row.cgroupKey);
+    if (!c) throw new MitosError('internal', `the cgroup of sandbox "${row.id}" is missing`, { sandbox: row.id });
+    this.cgroupHandles.set(row.id, c);
     return c;
   }
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { isValidId } from '@mitos/protocol';
 import { describeConformance, shellOf, testEngineEnv, until } from '@mitos/testkit';
 import type { LinuxEngine } from './engine.js';
 
@@ -162,5 +163,33 @@ describe('linux driver: warm pool', { timeout: 600_000 }, () => {
     const info = await engine.create({ id: `warm-after-${process.pid}`, templateId: 'python' });
     assert.equal((await engine.exec(info.id, { command: 'echo ok', timeoutMs: 5_000 })).stdout.toString(), 'ok\n');
     await engine.terminate(info.id);
+  });
+  test('a handed-out sandbox keeps its cgroups; after a restart they still freeze, meter and go', async () => {
+    await waitPool(2);
+    const id = `warm-key-${process.pid}`;
+    await engine.create({ id, templateId: 'python' });
+    const { key } = engine.db.prepare('SELECT cgroup_key AS key FROM sandboxes WHERE id = ?').get(id) as {
+      key: string;
+    };
+    // Named at launch, never renamed, and no sandbox id can ever take the name.
+    assert.match(key, /^pool\./);
+    assert.equal(isValidId(key), false);
+    assert.ok(engine.cgroups.list().includes(key) && !engine.cgroups.list().includes(id));
+    await engine.close();
+    engine = await env.open({ warmPoolSize: 2 });
+    const frozen = () => {
+      const v1 = `/sys/fs/cgroup/freezer/${env.cgroupParent}/${key}/freezer.state`;
+      if (existsSync(v1)) return readFileSync(v1, 'utf8').trim() === 'FROZEN';
+      return /^frozen 1$/m.test(readFileSync(`/sys/fs/cgroup/${env.cgroupParent}/${key}/cgroup.events`, 'utf8'));
+    };
+    await engine.pause(id);
+    assert.equal(frozen(), true);
+    await engine.resume(id);
+    assert.equal(frozen(), false);
+    assert.equal((await engine.exec(id, { command: 'echo ok', timeoutMs: 5_000 })).stdout.toString(), 'ok\n');
+    const usage = await engine.usage(id);
+    assert.ok(usage.cpuNs > 0 && usage.memory.cgroupBytes > 0, JSON.stringify(usage));
+    await engine.terminate(id);
+    assert.ok(!engine.cgroups.list().includes(key), 'the cgroups of a terminated sandbox are left');
   });
 });

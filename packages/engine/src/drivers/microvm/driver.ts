@@ -222,11 +222,11 @@ export class MicroVmDriver implements SandboxDriver {
   }
 
   /** Stop the vCPUs (QMP stop): no guest CPU at all, memory and disk kept. */
-  freeze(id: string): Promise<void> {
+  freeze({ id }: SandboxRow): Promise<void> {
     return this.liveOf(id).handle.vm.stop();
   }
 
-  thaw(id: string): Promise<void> {
+  thaw({ id }: SandboxRow): Promise<void> {
     return this.liveOf(id).handle.vm.cont();
   }
 

@@ -23,6 +23,11 @@ function findTests(dir, out = []) {
 const files = readdirSync(join(root, 'packages')).flatMap((pkg) => findTests(join(root, 'packages', pkg, 'dist-test')));
 const filter = process.argv.slice(2);
 const selected = filter.length > 0 ? files.filter((f) => filter.some((x) => f.includes(x))) : files;
+// node --test with no file runs every test it can find: a filter that matches nothing is a typo.
+if (filter.length > 0 && selected.length === 0) {
+  process.stderr.write(`run-tests: no compiled test file matches ${filter.join(', ')} (tests live in packages/*/dist-test)\n`);
+  process.exit(2);
+}
 // A second reporter writes TAP to a file, read afterwards to list every skipped test.
 const tapDir = mkdtempSync(join(tmpdir(), 'mitos-tap-'));
 const tapFile = join(tapDir, 'run.tap');

@@ -5,7 +5,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupParentDirs, pidAlive } from './host.js';
+import { cgroupNamesOf, cgroupParentDirs, pidAlive } from './host.js';
 
 export interface Api {
   url: string;
@@ -58,9 +58,10 @@ export function inventory(stateDir: string, cgroupParent: string, listed: readon
   for (const dir of cgroupParentDirs(cgroupParent)) {
     for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) cgroups.add(e.name);
   }
+  const ownedCgroups = cgroupNamesOf(stateDir, owned);
   const orphans = [
     ...roots.filter((r) => !owned(r)).map((r) => `root ${r}`),
-    ...[...cgroups].filter((c) => !owned(c)).map((c) => `cgroup ${c}`),
+    ...[...cgroups].filter((c) => !ownedCgroups.has(c)).map((c) => `cgroup ${c}`),
   ];
   return { roots, cgroups: [...cgroups], orphans };
 }

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { testEngineEnv } from '@mitos/testkit';
 import { type Api, call, inventory, listedIds } from './cluster.js';
 import { Recorder } from './figures.js';
-import { freezeSandbox, leaksOf } from './host.js';
+import { freezeSandbox, leaksOf, sandboxCgroupName } from './host.js';
 import { freePort, killHard, type ServeProcess, spawnServe, stopServe, waitHealthy } from './live.js';
 
 const rec = new Recorder('faults', 'Crashes: kill -9 of the server mid-operation', 5);
@@ -209,7 +209,7 @@ describe('kill -9 of the server mid-operation, then restart', { timeout: 1_200_0
     // The window above is a few milliseconds wide; this is the state a kill inside it leaves:
     // the parent's cgroup frozen for the snapshot, and no server left to thaw it.
     const parent = await create();
-    freezeSandbox(env.cgroupParent, parent);
+    freezeSandbox(env.cgroupParent, sandboxCgroupName(env.stateDir, parent));
     await crashAndRestart('a fork, with the parent frozen');
     await consistent([parent], 'kill -9 with the parent frozen for a fork');
     rec.check('kill -9 while the parent is frozen for a fork snapshot', 'restart thaws it; it answers');

@@ -47,6 +47,23 @@ export function sandboxCgroupName(stateDir: string, sandboxId: string): string {
   }
 }
 
+/**
+ * The cgroup names of the sandboxes `owns` accepts, from the server's database: a sandbox
+ * handed out by the warm pool keeps the cgroups it was launched with, so its name is not its id.
+ */
+export function cgroupNamesOf(stateDir: string, owns: (id: string) => boolean): Set<string> {
+  const db = new Database(join(stateDir, 'mitos.db'), { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare('SELECT id, COALESCE(cgroup_key, id) AS name FROM sandboxes').all() as Array<{
+      id: string;
+      name: string;
+    }>;
+    return new Set(rows.filter((r) => owns(r.id)).map((r) => r.name));
+  } finally {
+    db.close();
+  }
+}
+
 /** Host pids of every task in one sandbox's cgroups (`name`: see sandboxCgroupName). */
 export function sandboxHostPids(parent: string, name: string): number[] {
   const pids = new Set<number>();
@@ -78,14 +95,17 @@ export function sandboxCgroupFile(parent: string, name: string, file: string): s
   return undefined;
 }
 
-/** Freeze a sandbox's cgroup behind the engine's back (what a crash mid-fork leaves). */
-export function freezeSandbox(parent: string, sandboxId: string): void {
-  for (const dir of cgroupParentDirs(parent)) {
-    const v1 = join(dir, sandboxId, 'freezer.state');
-    const v2 = join(dir, sandboxId, 'cgroup.freeze');
-    if (existsSync(v1)) writeFileSync(v1, 'FROZEN');
-    else if (existsSync(v2)) writeFileSync(v2, '1');
-  }
+/**
+ * Freeze a sandbox's cgroup behind the engine's back, as a crash mid-fork leaves it: through
+ * the freezer the engine itself uses (the v1 freezer where it is mounted, else cgroup2's
+ * cgroup.freeze). `name`: see sandboxCgroupName.
+ */
+export function freezeSandbox(parent: string, name: string): void {
+  const dirs = cgroupParentDirs(parent).map((dir) => join(dir, name));
+  const v1 = dirs.map((dir) => join(dir, 'freezer.state')).filter((file) => existsSync(file));
+  const files = v1.length > 0 ? v1 : dirs.map((dir) => join(dir, 'cgroup.freeze')).filter((f) => existsSync(f));
+  if (files.length === 0) throw new Error(`no freezer for cgroup ${name} under ${parent}`);
+  for (const file of files) writeFileSync(file, file.endsWith('freezer.state') ? 'FROZEN' : '1');
 }
 
 /** Alive and not a zombie. */

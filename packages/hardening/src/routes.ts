@@ -58,6 +58,7 @@ const q = (path: string, query?: Record<string, string>) =>
 
 export const FUZZ_SPECS: FuzzSpec[] = [
   { key: 'GET /v1/health', method: 'GET', path: () => '/v1/health' },
+  { key: 'GET /v1/openapi.json', method: 'GET', path: () => '/v1/openapi.json' },
   { key: 'GET /v1/templates', method: 'GET', path: () => '/v1/templates' },
   {
     key: 'POST /v1/templates',

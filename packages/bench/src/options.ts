@@ -3,7 +3,7 @@
  * @module
  */
 
-export const SECTIONS = ['tti', 'exec', 'runcode', 'fork', 'density', 'e2b', 'console', 'peers'] as const;
+export const SECTIONS = ['tti', 'exec', 'runcode', 'fork', 'density', 'e2b', 'console', 'workspace', 'peers'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 /** How many runs each measurement takes. Full sizes fit a few minutes on 2 cores. */
@@ -22,6 +22,8 @@ export interface Sizes {
   densityForkChildren: number;
   /** Cold browser loads of the web console per view. */
   consoleRuns: number;
+  /** Commit / 1% commit / hydrate rounds of a 100 MiB workspace. */
+  workspaceRuns: number;
 }
 
 const FULL: Sizes = {
@@ -42,6 +44,7 @@ const FULL: Sizes = {
   densitySandboxes: 50,
   densityForkChildren: 4,
   consoleRuns: 10,
+  workspaceRuns: 3,
 };
 
 const QUICK: Sizes = {
@@ -62,6 +65,7 @@ const QUICK: Sizes = {
   densitySandboxes: 5,
   densityForkChildren: 2,
   consoleRuns: 2,
+  workspaceRuns: 1,
 };
 
 /** The server's default (`mitos serve --warm-pool`); `--warm-pool 0` measures the cold path. */

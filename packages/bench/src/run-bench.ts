@@ -20,8 +20,18 @@ import { runFork } from './sections/fork.js';
 import { mitosContender } from './sections/mitos-contenders.js';
 import { runRunCode } from './sections/run-code.js';
 import { runStartup } from './sections/startup.js';
+import { runWorkspace } from './sections/workspace.js';
 
-const MITOS_SECTIONS: readonly SectionName[] = ['tti', 'exec', 'runcode', 'fork', 'density', 'e2b', 'console'];
+const MITOS_SECTIONS: readonly SectionName[] = [
+  'tti',
+  'exec',
+  'runcode',
+  'fork',
+  'density',
+  'e2b',
+  'console',
+  'workspace',
+];
 const DEFAULT_ENGINE_LABEL = 'Linux driver (namespaces + btrfs)';
 
 /** Runs the selected sections into `rec`; returns the label of the engine that was measured. */
@@ -82,6 +92,7 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
       if (sections.has('fork')) await section('fork', () => runFork(rec, e, sizes));
       if (sections.has('density')) await section('density', () => runDensity(rec, e, sizes));
       if (sections.has('console')) await section('console', () => runConsole(rec, e, sizes));
+      if (sections.has('workspace')) await section('workspace', () => runWorkspace(rec, e, sizes.workspaceRuns));
     }
     return env?.engineLabel ?? DEFAULT_ENGINE_LABEL;
   } finally {

@@ -10,6 +10,7 @@ import { registerRun } from './commands/run.js';
 import { registerSandbox } from './commands/sandbox.js';
 import { registerServe } from './commands/serve.js';
 import { registerTemplate } from './commands/template.js';
+import { registerWorkspace } from './commands/workspace.js';
 import { collect } from './context.js';
 import { EXIT_CODE_HELP } from './exit-codes.js';
 
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerFiles(program);
   registerAuth(program);
   registerMcp(program);
+  registerWorkspace(program);
   return program;
 }
 

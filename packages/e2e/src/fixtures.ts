@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Engine, type LinuxEngineOptions, openDatabase } from '@mitos/engine';
+import { BlobStore, type Engine, type LinuxEngineOptions, LocalBackend, openDatabase, Workspaces } from '@mitos/engine';
 import { type RunningServer, type ServerOptions, startServer } from '@mitos/server';
 import { type TestEngineEnv, testEngineEnv } from '@mitos/testkit';
 
@@ -14,6 +14,7 @@ export interface LiveServer {
   env: TestEngineEnv;
   server: RunningServer;
   engine: Engine;
+  workspaces: Workspaces | undefined;
   /** Stops the listening server only (the engine keeps running); `restart` listens again on the same port. */
   pause(): Promise<void>;
   restart(): Promise<void>;
@@ -25,11 +26,20 @@ export async function liveServer(
     apiKeys?: string[];
     serverOptions?: Partial<ServerOptions>;
     engineOptions?: Partial<LinuxEngineOptions>;
+    /** Keep workspaces under the state directory (sealed with this key when given). */
+    workspaces?: { key?: Buffer };
   } = {},
 ): Promise<LiveServer> {
   const env = testEngineEnv();
   const db = openDatabase(join(env.stateDir, 'mitos.db'));
   const engine = await env.open({ db, ...options.engineOptions });
+  const workspaces =
+    options.workspaces &&
+    new Workspaces({
+      engine,
+      db,
+      store: new BlobStore(new LocalBackend(join(env.stateDir, 'workspaces')), options.workspaces.key),
+    });
   const listen = (port: number) =>
     startServer({
       engine,
@@ -37,6 +47,7 @@ export async function liveServer(
       port,
       apiKeys: options.apiKeys ?? [],
       logger: quietLogger(),
+      workspaces,
       ...options.serverOptions,
     });
   let server = await listen(0);
@@ -47,6 +58,7 @@ export async function liveServer(
       return server;
     },
     engine,
+    workspaces,
     async pause() {
       await server.close();
     },

@@ -14,3 +14,4 @@ export {
 } from './host/doctor.js';
 export { openDatabase, type StateDatabase } from './state/database.js';
 export { IMAGES, resolveImage } from './templates/images.js';
+export * from './workspaces/index.js';

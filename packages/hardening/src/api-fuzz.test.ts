@@ -94,7 +94,7 @@ describe('hostile input to every route', { timeout: 900_000 }, () => {
   const auth = { Authorization: `Bearer ${API_KEY}` };
 
   before(async () => {
-    live = await liveServer({ apiKeys: [API_KEY], serverOptions: { maxExecTimeoutSeconds: 3600 } });
+    live = await liveServer({ apiKeys: [API_KEY], serverOptions: { maxExecTimeoutSeconds: 3600 }, workspaces: true });
     sb = await create('python', { baseUrl: live.url, apiKey: API_KEY });
     ids = { sandbox: sb.id, ghost: 'fuzz-ghost-sandbox' };
   });

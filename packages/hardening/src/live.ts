@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type LinuxEngine, openDatabase } from '@mitos/engine';
+import { BlobStore, type LinuxEngine, LocalBackend, openDatabase, Workspaces } from '@mitos/engine';
 import { type RunningServer, type ServerOptions, startServer } from '@mitos/server';
 import { type TestEngineEnv, testEngineEnv } from '@mitos/testkit';
 import { pino } from 'pino';
@@ -19,13 +19,19 @@ export interface LiveServer {
   env: TestEngineEnv;
   engine: LinuxEngine;
   server: RunningServer;
+  workspaces: Workspaces | undefined;
   /** Every line the server and engine logged, in order. */
   logs: string[];
   stop(): Promise<void>;
 }
 
 export async function liveServer(
-  options: { apiKeys?: string[]; serverOptions?: Partial<ServerOptions>; env?: TestEngineEnv } = {},
+  options: {
+    apiKeys?: string[];
+    serverOptions?: Partial<ServerOptions>;
+    env?: TestEngineEnv;
+    workspaces?: boolean;
+  } = {},
 ): Promise<LiveServer> {
   const env = options.env ?? testEngineEnv();
   const logs: string[] = [];
@@ -35,9 +41,13 @@ export async function liveServer(
     db,
     log: (level, msg, fields) => logger[level]({ ...fields }, msg),
   });
+  const workspaces = options.workspaces
+    ? new Workspaces({ engine, db, store: new BlobStore(new LocalBackend(join(env.stateDir, 'workspaces'))) })
+    : undefined;
   const server = await startServer({
     engine,
     db,
+    workspaces,
     port: 0,
     apiKeys: options.apiKeys ?? [],
     logger,
@@ -48,6 +58,7 @@ export async function liveServer(
     env,
     engine,
     server,
+    workspaces,
     logs,
     async stop() {
       await server.close();

@@ -6,6 +6,7 @@
 import type { Engine } from '@mitos/engine';
 import { createApp } from '@mitos/server';
 import Database from 'better-sqlite3';
+import { WORKSPACE_SPECS } from './workspace-routes.js';
 
 export type Method = 'GET' | 'POST' | 'DELETE';
 
@@ -36,6 +37,7 @@ export interface Ids {
   ghost: string;
 }
 
+/** One fuzzable route (workspace-routes.ts holds the workspace ones). */
 export interface FuzzSpec {
   key: string;
   method: Method | 'ALL';
@@ -205,6 +207,7 @@ export const FUZZ_SPECS: FuzzSpec[] = [
     idField: 'sandbox',
     liveSafe: true,
   },
+  ...WORKSPACE_SPECS,
   { key: 'ALL /preview/:token', method: 'ALL', path: (token) => `/preview/${token}`, pathId: true },
   {
     key: 'ALL /preview/:token/*',

@@ -137,6 +137,16 @@ export const ERROR_CATALOGUE = {
     message: 'a template build step failed',
     remediation: 'inspect the failing step named in context.step',
   },
+  workspace_busy: {
+    status: 409,
+    message: 'the workspace already has a writer',
+    remediation: 'terminate the sandbox named in context.writer (it commits), or fork the workspace and write there',
+  },
+  workspace_too_large: {
+    status: 413,
+    message: 'the workspace tree is over the size a revision may hold',
+    remediation: 'remove or shrink the file named in context.path (limits in context), then commit again',
+  },
   not_implemented: {
     status: 501,
     message: 'this operation is not available on this server',

@@ -5,3 +5,4 @@ export * from './openapi.js';
 export * from './requests.js';
 export * from './terminal.js';
 export * from './wire.js';
+export * from './workspaces.js';

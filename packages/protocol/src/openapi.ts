@@ -32,6 +32,7 @@ import {
   StatusResponseSchema,
   TemplateRecordSchema,
 } from './wire.js';
+import { WORKSPACE_ROUTES } from './workspaces.js';
 
 /** Where the rendered document is committed, relative to the repository root. */
 export const OPENAPI_DOC_PATH = 'docs/openapi.json';
@@ -171,6 +172,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', path: '/v1/pty', summary: 'A terminal (WebSocket, subprotocol mitos.pty.v1)', kind: 'websocket' },
   { method: 'GET', path: '/v1/metering', summary: 'Usage per sandbox and totals' },
   { method: 'GET', path: '/v1/events', summary: 'Changes to the sandbox list, as server-sent events', kind: 'sse' },
+  ...WORKSPACE_ROUTES,
 ];
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): unknown {

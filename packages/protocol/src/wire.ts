@@ -50,6 +50,8 @@ export const ForkRequestSchema = z
     id: z.string().optional(),
     /** mitos extension: per-sandbox resource overrides. */
     limits: ResourceLimitsSchema.optional(),
+    /** mitos extension: bind the new sandbox to this workspace (hydrate its head into /workspace). */
+    workspace: z.string().optional(),
   })
   .loose();
 export type ForkRequest = z.infer<typeof ForkRequestSchema>;

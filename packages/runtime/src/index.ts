@@ -15,5 +15,6 @@ export {
   type OpenEngineOptions,
   openEngine,
 } from './open-engine.js';
+export { type OpenWorkspacesOptions, openWorkspaces } from './open-workspaces.js';
 export { runServe, type ServeOptions } from './serve.js';
 export { defaultStateDir } from './state-dir.js';

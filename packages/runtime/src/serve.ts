@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { openDatabase } from '@mitos/engine';
 import { createLogger, type HttpMount, startServer } from '@mitos/server';
 import { describeEngine, type EngineKind, openEngine } from './open-engine.js';
+import { openWorkspaces } from './open-workspaces.js';
 import { defaultStateDir } from './state-dir.js';
 
 export interface ServeOptions {
@@ -34,6 +35,8 @@ export interface ServeOptions {
   seccompOptOut?: string[];
   /** `--engine`: linux (namespaces, the default) or microvm (QEMU microVMs; KVM where usable). */
   engine?: EngineKind;
+  /** A file holding the key that seals workspace content at rest (default env MITOS_WORKSPACE_KEY_FILE). */
+  workspaceKeyFile?: string;
   /** Endpoints to add behind the same API keys (the CLI adds `/mcp`); `self.url()` is this server's URL once listening. */
   mounts?: (self: { url(): string }) => HttpMount[];
 }
@@ -58,9 +61,11 @@ export async function runServe(options: ServeOptions): Promise<void> {
   }
   let selfUrl = '';
   const mounts = options.mounts?.({ url: () => selfUrl }) ?? [];
+  const workspaces = openWorkspaces({ stateDir, db, engine, encryptionKeyFile: options.workspaceKeyFile });
   const server = await startServer({
     mounts,
     engine,
+    workspaces,
     db,
     host: options.host,
     port: options.port,

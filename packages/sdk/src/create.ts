@@ -13,6 +13,8 @@ export interface CreateOptions extends ClientOptions, CallOptions {
   limits?: ResourceLimits;
   /** Network posture for the template when this call creates it. */
   network?: Network;
+  /** Bind the sandbox to this workspace (created beforehand with `server.workspaces.create`). */
+  workspace?: string;
 }
 
 /**
@@ -36,6 +38,7 @@ export async function create(image = 'python', opts: CreateOptions = {}): Promis
     id: opts.id,
     idempotencyKey: opts.idempotencyKey,
     limits: opts.limits,
+    workspace: opts.workspace,
     signal: opts.signal,
   });
 }

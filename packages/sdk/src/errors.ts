@@ -135,6 +135,7 @@ const CLASS_BY_CODE: Readonly<Record<string, new (init: AgentRunErrorInit) => Ag
   file_failed: FileError,
   conflict: ConflictError,
   idempotency_in_flight: ConflictError,
+  workspace_busy: ConflictError,
   sandbox_not_running: SandboxNotRunningError,
 };
 

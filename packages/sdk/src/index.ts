@@ -49,6 +49,14 @@ export { PTY_SUBPROTOCOL, PtyHandle, type PtyOptions } from './pty.js';
 export { Sandbox } from './sandbox.js';
 export { type ForkOptions, SandboxServer, type TemplateOptions } from './server.js';
 export type { SignalLike } from './signals.js';
+export {
+  type CommitResult,
+  type Revision,
+  WorkspaceClient,
+  type WorkspaceDiff,
+  type WorkspaceInfo,
+  type WorkspaceRetention,
+} from './workspaces.js';
 export type {
   CallOptions,
   ClientOptions,

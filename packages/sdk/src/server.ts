@@ -27,6 +27,7 @@ import type {
   TemplateInfo,
 } from './types.js';
 import { assertId, assertIdempotencyKey } from './validate.js';
+import { WorkspaceClient } from './workspaces.js';
 
 /** Control calls get the seed SDK's 60 s. */
 const CONTROL_TIMEOUT_MS = 60_000;
@@ -46,10 +47,14 @@ export interface ForkOptions extends CallOptions {
   /** Replays return the first fork's sandbox; generated when omitted. */
   idempotencyKey?: string;
   limits?: ResourceLimits;
+  /** Bind the sandbox to this workspace: its head is hydrated into /workspace, terminate commits. */
+  workspace?: string;
 }
 
 export class SandboxServer {
   readonly #http: HttpClient;
+  /** Named, versioned /workspace trees on this server. */
+  readonly workspaces: WorkspaceClient;
 
   /**
    * Talk to the server at `baseUrl` (default http://127.0.0.1:8080) with `apiKey`.
@@ -61,6 +66,7 @@ export class SandboxServer {
       apiKey: opts.apiKey,
       timeoutMs: opts.timeoutMs,
     });
+    this.workspaces = new WorkspaceClient(this.#http);
   }
 
   /**
@@ -122,10 +128,12 @@ export class SandboxServer {
     assertIdempotencyKey(idempotencyKey);
     const body: Record<string, unknown> = { template, id };
     if (opts.limits) body.limits = toWireLimits(opts.limits);
+    if (opts.workspace !== undefined) body.workspace = opts.workspace;
     const raw = await this.#http.request<unknown>('POST', '/v1/fork', {
       body,
       idempotencyKey,
-      timeoutMs: this.#http.timeoutOr(CONTROL_TIMEOUT_MS),
+      // Binding a workspace hydrates its head into the new sandbox.
+      timeoutMs: this.#http.timeoutOr(opts.workspace === undefined ? CONTROL_TIMEOUT_MS : TEMPLATE_BUILD_TIMEOUT_MS),
       signal: opts.signal,
     });
     return new Sandbox(toSandboxInfo(raw, { id, templateId: template }), this.#http);

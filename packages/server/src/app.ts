@@ -10,7 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { consoleAssetsDir } from '@mitos/console';
-import type { Engine } from '@mitos/engine';
+import type { Engine, Workspaces } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import type { Database } from 'better-sqlite3';
 import { Hono } from 'hono';
@@ -50,6 +50,7 @@ import { registerPtyRoutes } from './routes/pty.js';
 import { registerRunCodeRoutes } from './routes/run-code.js';
 import { registerSandboxRoutes } from './routes/sandboxes.js';
 import { registerTemplateRoutes } from './routes/templates.js';
+import { registerWorkspaceRoutes } from './routes/workspaces.js';
 import { createRouter } from './routing.js';
 import { ServerSettings } from './settings.js';
 import { DEFAULT_MAX_STREAMS_PER_SANDBOX, StreamRegistry } from './streaming/registry.js';
@@ -92,6 +93,8 @@ export interface AppDeps {
   mounts?: readonly HttpMount[];
   /** The built web console served at /console; default the @mitos/console bundle, null: none. */
   consoleDir?: string | null;
+  /** Workspaces (named, versioned /workspace trees); absent: their routes answer not_implemented. */
+  workspaces?: Workspaces;
 }
 
 export interface ApiServer {
@@ -131,6 +134,7 @@ export function createApiServer(deps: AppDeps): ApiServer {
     },
     idClaims: new IdClaims(),
     defaultLifetimeSeconds: nonNegative('defaultLifetimeSeconds', deps.defaultLifetimeSeconds, 0),
+    workspaces: deps.workspaces,
   };
   const respondError = createErrorResponder(logger, apiKeys);
   const terminals = createTerminalSocketServer();
@@ -173,6 +177,7 @@ export function createApiServer(deps: AppDeps): ApiServer {
   registerRunCodeRoutes(router, routeDeps);
   registerFileRoutes(router, routeDeps);
   registerLifecycleRoutes(router, routeDeps);
+  registerWorkspaceRoutes(router, routeDeps);
   registerProcessRoutes(router, routeDeps);
   registerMeteringRoutes(router, routeDeps);
   registerPreviewRoutes(router, routeDeps);
@@ -185,6 +190,8 @@ export function createApiServer(deps: AppDeps): ApiServer {
   const unsubscribe = engine.onSandboxGone((id) => {
     routeDeps.forwards.closeSandbox(id);
     routeDeps.streams.abortSandbox(id);
+    // Gone without a commit (deadline, crash, another surface's kill): the workspace is free again.
+    routeDeps.workspaces?.release(id);
   });
   const upgrades = new UpgradeDispatcher((request, env) => app.fetch(request, env));
   let closed = false;

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Engine } from '@mitos/engine';
+import type { Engine, Workspaces } from '@mitos/engine';
 import type { Logger } from 'pino';
 import type { ForwardRegistry } from './forwards.js';
 import type { IdClaims } from './id-claims.js';
@@ -71,4 +71,6 @@ export interface RouteDeps {
   idClaims: IdClaims;
   /** Lifetime given to every new sandbox, in seconds; 0 = none. */
   defaultLifetimeSeconds: number;
+  /** Named, versioned /workspace trees; absent: the workspace routes answer not_implemented. */
+  workspaces: Workspaces | undefined;
 }

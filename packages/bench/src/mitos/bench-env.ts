@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { LinuxEngine, openDatabase } from '@mitos/engine';
+import { BlobStore, LinuxEngine, LocalBackend, openDatabase, Workspaces } from '@mitos/engine';
 import { createLogger, startServer } from '@mitos/server';
 import { removeCgroupParent } from '../host/cgroup-parent.js';
 import { describeError, log } from '../log.js';
@@ -60,7 +60,20 @@ export async function startBenchEnv(warmPoolSize: number): Promise<BenchEnv> {
     // The default logger writes a JSON line per request, which would be thousands of lines here.
     const logger = createLogger();
     logger.level = 'silent';
-    server = await startServer({ engine, db, host: '127.0.0.1', port: 0, apiKeys: [apiKey, e2bApiKey], logger });
+    const workspaces = new Workspaces({
+      engine,
+      db,
+      store: new BlobStore(new LocalBackend(join(stateDir, 'workspaces'))),
+    });
+    server = await startServer({
+      engine,
+      db,
+      workspaces,
+      host: '127.0.0.1',
+      port: 0,
+      apiKeys: [apiKey, e2bApiKey],
+      logger,
+    });
   } catch (err) {
     await close();
     throw err;

@@ -14,6 +14,7 @@ const SECTION_TITLES: Record<string, string> = {
   fork: 'Fork',
   density: 'Density',
   console: 'Web console',
+  workspace: 'Workspaces',
 };
 
 export function renderMarkdown(r: BenchResults): string {
@@ -82,7 +83,7 @@ function renderReproduce(out: string[], r: BenchResults): void {
   out.push('npm run bench                             # everything (a few minutes on 2 cores)');
   out.push('npm run bench -- --quick                  # smoke run with small samples');
   out.push(
-    'npm run bench -- --only tti,exec,peers    # sections: tti, exec, runcode, fork, density, e2b, console, peers',
+    'npm run bench -- --only tti,exec,peers    # sections: tti, exec, runcode, fork, density, e2b, console, workspace, peers',
   );
   out.push('```', '');
   out.push(

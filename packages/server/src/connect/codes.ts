@@ -23,6 +23,8 @@ const CONNECT_CODE: Record<ErrorCode, Code> = {
   method_not_allowed: Code.Unimplemented,
   not_implemented: Code.Unimplemented,
   conflict: Code.AlreadyExists,
+  workspace_busy: Code.FailedPrecondition,
+  workspace_too_large: Code.ResourceExhausted,
   idempotency_in_flight: Code.Aborted,
   too_many_streams: Code.ResourceExhausted,
   too_many_forwards: Code.ResourceExhausted,

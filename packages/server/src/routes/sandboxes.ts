@@ -16,6 +16,8 @@ import { endpointFor, liveSandbox, liveSandboxes, requireSandbox } from '../look
 import { MIN_FORK_TIME_MS, toSandboxDetail, toSandboxRecord } from '../records.js';
 import type { Router } from '../routing.js';
 import { refuseUnsupported, requireId } from '../validate.js';
+import { commitOnTerminate, createBound } from './workspace-binding.js';
+import { requireWorkspaces } from './workspaces.js';
 
 export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
   const { engine, idempotency, idClaims } = deps;
@@ -35,6 +37,7 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
       const templateId = requireId(body.template, 'template');
       const requestedId = body.id === undefined || body.id === '' ? undefined : requireId(body.id, 'id');
       const limits = toResourceLimits(body.limits);
+      const workspace = body.workspace === undefined ? undefined : requireWorkspaces(deps) && body.workspace;
       const key = idempotencyKeyFrom(c.req.header('Idempotency-Key'));
       const out = await runIdempotent(idempotency, key, 'fork', {
         lookup: (id) => {
@@ -50,7 +53,10 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
           const release = idClaims.claim([id], (x) => liveSandbox(engine, x) !== undefined);
           try {
             const started = performance.now();
-            const sandbox = await engine.create({ id, templateId, ...(limits && { limits }) });
+            const sandbox =
+              workspace === undefined
+                ? await engine.create({ id, templateId, ...(limits && { limits }) })
+                : await createBound(deps, workspace, { id, templateId, ...(limits && { limits }) });
             const measured = performance.now() - started;
             await applyDefaultLifetime(engine, [id], deps.defaultLifetimeSeconds);
             const value = record(c, sandbox);
@@ -78,8 +84,9 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
     DELETE: async (c) => {
       const id = c.req.param('id') ?? '';
       requireSandbox(c, engine, id, 'id');
+      const committed = await commitOnTerminate(deps, id, c.req.query('commit') !== 'false');
       if (!(await engine.terminate(id))) throw new MitosError('not_found', `sandbox "${id}" not found`);
-      return c.json({ status: 'terminated', id });
+      return c.json({ status: 'terminated', id, ...(committed && { workspace: committed }) });
     },
   });
 }

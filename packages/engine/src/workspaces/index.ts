@@ -1,0 +1,12 @@
+export { BlobStore, type ObjectBackend, parseEncryptionKey } from './blob-store.js';
+export type { RevisionRow, WorkspaceRow } from './catalog.js';
+export { LocalBackend } from './local-backend.js';
+export { decodeManifest, diffManifests, encodeManifest, type Manifest, manifestDigest, sha256 } from './manifest.js';
+export {
+  type CommitResult,
+  type Retention,
+  requireWorkspaceName,
+  Workspaces,
+  type WorkspacesOptions,
+} from './service.js';
+export { DEFAULT_TREE_LIMITS, type TreeLimits } from './tree.js';

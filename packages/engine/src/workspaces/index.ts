@@ -2,6 +2,7 @@ export { BlobStore, type ObjectBackend, parseEncryptionKey } from './blob-store.
 export type { RevisionRow, WorkspaceRow } from './catalog.js';
 export { LocalBackend } from './local-backend.js';
 export { decodeManifest, diffManifests, encodeManifest, type Manifest, manifestDigest, sha256 } from './manifest.js';
+export { S3Backend, type S3BackendOptions } from './s3-backend.js';
 export {
   type CommitResult,
   type Retention,

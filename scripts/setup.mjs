@@ -61,6 +61,12 @@ const debs = [
   ['qemu-img', 'qemu-utils'],
   // the web console's browser tests (playwright-core drives Debian's headless Chromium)
   ['chromium', 'chromium'],
+  // OCI images for templates: skopeo talks to registries, umoci unpacks layers (whiteouts,
+  // safe paths); the tests run Debian's registry with htpasswd (bcrypt) auth
+  ['skopeo', 'skopeo'],
+  ['umoci', 'umoci'],
+  ['docker-registry', 'docker-registry'],
+  ['htpasswd', 'apache2-utils'],
 ];
 const staticLibc = '/usr/lib/x86_64-linux-gnu/libc.a';
 const missing = debs.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);

@@ -3,6 +3,7 @@
  * drivers (Linux namespaces today) implement it. Nothing here knows about HTTP.
  * Every failure is a MitosError from @mitos/protocol with a stable code.
  */
+import type { BuildContext, TemplateBuildEvent, TemplateSpec } from '@mitos/protocol';
 
 export interface ResourceLimits {
   /** Hard memory limit in bytes (the sandbox is OOM-killed inside itself above it). */
@@ -63,6 +64,43 @@ export interface CreateTemplateOptions {
   network?: { egress?: 'deny' | 'allow'; inbound?: 'deny' | 'allow' };
   /** Called with human-readable build progress lines (debootstrap can take a minute). */
   onProgress?: (line: string) => void;
+}
+
+export interface BuildTemplateOptions {
+  id: string;
+  spec: TemplateSpec;
+  context?: BuildContext;
+  /** Build arguments (Dockerfile ARG): part of every step's cache key. */
+  args?: Record<string, string>;
+  noCache?: boolean;
+  network?: { egress?: 'deny' | 'allow'; inbound?: 'deny' | 'allow' };
+  onEvent?: (event: TemplateBuildEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** Pulls an OCI image into the image store; absent on hosts without skopeo/umoci. */
+export type ImagePuller = (
+  reference: string,
+  onLine: (line: string) => void,
+) => Promise<{
+  imageKey: string;
+  digest: string;
+  cached: boolean;
+  env: Record<string, string>;
+  workdir?: string;
+  user?: string;
+  command?: string[];
+}>;
+
+/** Templates built from a spec (templates as code); on engines whose storage can snapshot. */
+export interface TemplateBuildService {
+  build(options: BuildTemplateOptions): Promise<TemplateInfo>;
+  /** Remove a template (its sandboxes keep running; its cached images stay until prune). */
+  delete(id: string): Promise<boolean>;
+  /** Remove cached build steps and images that no template references. */
+  prune(): Promise<{ removed: string[]; kept: number }>;
+  /** The build context's blob store (copy sources, by SHA-256). */
+  readonly context: import('./templates/build/context-store.js').ContextStore | undefined;
 }
 
 export interface CreateSandboxOptions {
@@ -230,6 +268,8 @@ export interface Engine {
   getTemplate(id: string): TemplateInfo | undefined;
   /** Get-or-create: builds the image on first use; concurrent calls build once. */
   ensureTemplate(options: CreateTemplateOptions): Promise<TemplateInfo>;
+  /** Build from a spec, delete, prune (absent on engines that cannot build templates). */
+  readonly templateBuilds?: TemplateBuildService;
   /** Create a sandbox from a template. Unknown template ids are not_found. */
   create(options: CreateSandboxOptions): Promise<SandboxInfo>;
   get(id: string): SandboxInfo | undefined;

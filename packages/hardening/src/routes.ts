@@ -70,6 +70,28 @@ export const FUZZ_SPECS: FuzzSpec[] = [
     liveSafe: true,
   },
   {
+    key: 'GET /v1/templates/:id/build',
+    method: 'GET',
+    path: (id) => `/v1/templates/${id}/build`,
+    pathId: true,
+  },
+  { key: 'DELETE /v1/templates/:id', method: 'DELETE', path: (id) => `/v1/templates/${id}`, pathId: true },
+  { key: 'POST /v1/templates/prune', method: 'POST', path: () => '/v1/templates/prune', body: () => ({}) },
+  {
+    key: 'POST /v1/template-context/missing',
+    method: 'POST',
+    path: () => '/v1/template-context/missing',
+    body: () => ({ digests: ['0'.repeat(64)] }),
+    liveSafe: true,
+  },
+  {
+    key: 'POST /v1/template-context/:sha256',
+    method: 'POST',
+    path: (id) => `/v1/template-context/${id}`,
+    body: () => ({ bytes: 'not matching the name' }),
+    pathId: true,
+  },
+  {
     key: 'POST /v1/fork',
     method: 'POST',
     path: () => '/v1/fork',

@@ -147,6 +147,17 @@ export const ERROR_CATALOGUE = {
     message: 'the workspace tree is over the size a revision may hold',
     remediation: 'remove or shrink the file named in context.path (limits in context), then commit again',
   },
+  registry_auth: {
+    status: 502,
+    message: 'the image registry refused the credentials',
+    remediation:
+      'log in to the registry (~/.docker/config.json or MITOS_REGISTRY_AUTH) with an account that can pull the image named in the cause',
+  },
+  image_not_found: {
+    status: 404,
+    message: 'the image reference does not exist in its registry',
+    remediation: 'check the image name, tag or digest named in the cause (and that it has a linux/amd64 variant)',
+  },
   not_implemented: {
     status: 501,
     message: 'this operation is not available on this server',

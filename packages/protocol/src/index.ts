@@ -3,6 +3,7 @@ export * from './events.js';
 export * from './ids.js';
 export * from './openapi.js';
 export * from './requests.js';
+export * from './template-spec.js';
 export * from './terminal.js';
 export * from './wire.js';
 export * from './workspaces.js';

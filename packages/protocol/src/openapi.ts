@@ -17,6 +17,7 @@ import {
   SignalProcessRequestSchema,
   StartProcessRequestSchema,
 } from './requests.js';
+import { ContextMissingRequestSchema, ContextMissingResponseSchema, PruneResponseSchema } from './template-spec.js';
 import {
   CreateTemplateRequestSchema,
   ExecRequestSchema,
@@ -64,6 +65,32 @@ export const API_ROUTES: readonly ApiRoute[] = [
     summary: 'Create or get a template',
     request: CreateTemplateRequestSchema,
     response: TemplateRecordSchema,
+  },
+  {
+    method: 'GET',
+    path: '/v1/templates/:id/build',
+    summary: 'Build progress of a template, as NDJSON events (TemplateBuildEvent)',
+    kind: 'ndjson',
+  },
+  { method: 'DELETE', path: '/v1/templates/:id', summary: 'Delete a template', response: Status },
+  {
+    method: 'POST',
+    path: '/v1/templates/prune',
+    summary: 'Remove cached build steps and images no template references',
+    response: PruneResponseSchema,
+  },
+  {
+    method: 'POST',
+    path: '/v1/template-context/missing',
+    summary: 'Which build-context blobs the server lacks',
+    request: ContextMissingRequestSchema,
+    response: ContextMissingResponseSchema,
+  },
+  {
+    method: 'POST',
+    path: '/v1/template-context/:sha256',
+    summary: 'Upload one build-context blob (raw bytes; the name is their SHA-256)',
+    response: Status,
   },
   {
     method: 'POST',

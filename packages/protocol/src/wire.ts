@@ -5,6 +5,7 @@
  * JSON on the wire is snake_case, as the seed defines it.
  */
 import { z } from 'zod';
+import { BuildTemplateRequestFields } from './template-spec.js';
 
 /** Ceiling the seed SDK enforces client-side for every timeout (seconds). */
 export const MAX_TIMEOUT_SECONDS = 86_400;
@@ -40,6 +41,8 @@ export const CreateTemplateRequestSchema = z
     id: z.string(),
     init_wait_seconds: z.number().int().min(0).optional(),
     network: NetworkSchema.optional(),
+    /** mitos extension: build this template from a SandboxTemplate spec (answers 202). */
+    ...BuildTemplateRequestFields,
   })
   .loose();
 export type CreateTemplateRequest = z.infer<typeof CreateTemplateRequestSchema>;

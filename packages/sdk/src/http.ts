@@ -98,8 +98,12 @@ export class HttpClient {
     const headers = this.#headers();
     headers.accept = 'application/json';
     if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
-    let body: string | undefined;
-    if (opts.body !== undefined) {
+    let body: string | Uint8Array | undefined;
+    if (opts.body instanceof Uint8Array) {
+      // Raw bytes (a build-context blob), sent as they are.
+      headers['content-type'] = 'application/octet-stream';
+      body = opts.body;
+    } else if (opts.body !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(opts.body);
     }

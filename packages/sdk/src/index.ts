@@ -23,6 +23,7 @@ export {
 } from './config.js';
 export { type CreateOptions, create } from './create.js';
 export { type Credentials, credentialsPath, readCredentials, writeCredentials } from './credentials.js';
+export { DockerfileError, type DockerfileStage, type ParsedDockerfile, parseDockerfile } from './dockerfile.js';
 export {
   AgentRunError,
   type AgentRunErrorInit,
@@ -48,6 +49,7 @@ export { type BackgroundOptions, type ProcessInfo, SandboxProcesses } from './pr
 export { PTY_SUBPROTOCOL, PtyHandle, type PtyOptions } from './pty.js';
 export { Sandbox } from './sandbox.js';
 export { type ForkOptions, SandboxServer, type TemplateOptions } from './server.js';
+export { shellSplit } from './shell-words.js';
 export type { SignalLike } from './signals.js';
 export {
   type CommitResult,
@@ -57,6 +59,8 @@ export {
   type WorkspaceInfo,
   type WorkspaceRetention,
 } from './workspaces.js';
+export { Template, type TemplateBuildOptions } from './template.js';
+export { collectContext } from './template-build.js';
 export type {
   CallOptions,
   ClientOptions,

@@ -3,7 +3,7 @@
  * (wire-v1.md 6.3). `create()` is the one-liner built on top of it.
  * @module
  */
-import { newIdempotencyKey, newSandboxId } from '@mitos/protocol';
+import { newIdempotencyKey, newSandboxId, type TemplateSpec } from '@mitos/protocol';
 import { DEFAULT_BASE_URL, resolveConfig } from './config.js';
 import { AgentRunError } from './errors.js';
 import { HttpClient } from './http.js';
@@ -17,6 +17,8 @@ import {
   toWireNetwork,
 } from './records.js';
 import { Sandbox } from './sandbox.js';
+import type { TemplateBuildOptions } from './template.js';
+import { buildOnServer } from './template-build.js';
 import type {
   CallOptions,
   ClientOptions,
@@ -103,6 +105,37 @@ export class SandboxServer {
       signal: opts.signal,
     });
     return toTemplateInfo(raw, id);
+  }
+
+  /**
+   * Build template `id` from a spec (`new Template()...toSpec()`): uploads the copy sources
+   * the server lacks, then follows the build's progress to its digest.
+   */
+  buildTemplate(
+    id: string,
+    spec: TemplateSpec,
+    options: TemplateBuildOptions & { contextDir?: string } = {},
+  ): Promise<{ id: string; digest: string }> {
+    assertId(id, 'template');
+    return buildOnServer(this.#http, id, spec, { ...options, contextDir: options.contextDir ?? '.' });
+  }
+
+  /** Delete template `id` (its sandboxes keep running). */
+  async deleteTemplate(id: string, opts: CallOptions = {}): Promise<void> {
+    assertId(id, 'template');
+    await this.#http.request('DELETE', `/v1/templates/${id}`, {
+      timeoutMs: this.#http.timeoutOr(60_000),
+      signal: opts.signal,
+    });
+  }
+
+  /** Remove cached build steps and images no template references. */
+  async pruneTemplates(opts: CallOptions = {}): Promise<{ removed: string[]; kept: number }> {
+    return this.#http.request('POST', '/v1/templates/prune', {
+      body: {},
+      timeoutMs: this.#http.timeoutOr(10 * 60_000),
+      signal: opts.signal,
+    });
   }
 
   /** Like createTemplate, but a 409 (the template already exists) counts as success. */

@@ -1,8 +1,9 @@
-/** `mitos template ls|build`. */
+/** `mitos template ls|build|prune|rm`. */
 import { SandboxServer } from '@mitos/sdk';
 import type { Command } from 'commander';
 import { action, printJson, println } from '../context.js';
 import { table } from '../table.js';
+import { registerTemplateBuild } from './template-build.js';
 
 export function registerTemplate(program: Command): void {
   const template = program.command('template').description('list and build templates');
@@ -20,16 +21,5 @@ export function registerTemplate(program: Command): void {
       }),
     );
 
-  template
-    .command('build')
-    .description('create or rebuild a template (POST /v1/templates)')
-    .argument('<id>', 'template id, e.g. python')
-    .action(
-      action(async (ctx, id: string) => {
-        const t = await SandboxServer.fromAuth(ctx.client).createTemplate(id);
-        if (ctx.json) return void printJson(t);
-        const took = t.creationTimeMs === undefined ? '' : ` in ${t.creationTimeMs} ms`;
-        println(`built template ${t.id}${took}`);
-      }),
-    );
+  registerTemplateBuild(template);
 }

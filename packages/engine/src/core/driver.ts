@@ -28,6 +28,17 @@ export interface DriverEvents {
   lost(id: string, why: string): void;
 }
 
+/** The driver's image store, as template builds use it (drivers without one cannot build). */
+export interface DriverImages {
+  has(key: string): boolean;
+  /** Publish a read-only copy of a sandbox's root as image `key` (replacing it with `replace`). */
+  commit(sandboxId: string, key: string, replace: boolean): Promise<void>;
+  /** Import a root filesystem tree (already in the template uid range) as image `key`. */
+  importTree(key: string, dir: string): Promise<void>;
+  list(): string[];
+  remove(key: string): Promise<void>;
+}
+
 export interface SandboxDriver {
   readonly name: string;
   /**
@@ -46,6 +57,10 @@ export interface SandboxDriver {
   socketPath(id: string): string;
   /** Build, or take from cache, what a template runs; returns the key that names that build. */
   prepareTemplate(templateId: string, image: ImageSpec, onProgress: (line: string) => void): Promise<string>;
+  /** Template builds from a spec; absent when the driver's storage cannot snapshot a root. */
+  readonly images?: DriverImages;
+  /** Host uid that sandbox uid 0 maps to on disk (image trees are shifted by it). */
+  readonly diskUidBase?: number;
   /** Refuse (with a MitosError) what this driver cannot do or enforce, before anything is made. */
   admit(what: Admission, limits?: ResourceLimits): void;
   /** Make and start the sandbox of a reserved row; resolves once its agent answers. */

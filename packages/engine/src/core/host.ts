@@ -20,6 +20,7 @@ import type {
   ExecResult,
   ForkOptions,
   ForkOutcome,
+  ImagePuller,
   ProcessHandle,
   ProcessInfo,
   ProcessOptions,
@@ -32,12 +33,16 @@ import type {
 } from '../engine.js';
 import type { StateDatabase } from '../state/database.js';
 import { type SandboxRow, StateStore, type TemplateRow } from '../state/store.js';
+import type { TemplateConfig } from '../state/template-config.js';
+import { ContextStore } from '../templates/build/context-store.js';
 import { resolveImage } from '../templates/images.js';
 import { SandboxAgents } from './agents.js';
 import { DeadlineScheduler } from './deadlines.js';
 import type { DriverEvents, Launched, SandboxDriver } from './driver.js';
 import { forkSandbox } from './fork.js';
 import { alreadyExists, assertValidId, blankRow, mergeLimits, publicSandbox, publicTemplate } from './rows.js';
+import { type TemplateSpecs, templateSpecsFor } from './template-specs.js';
+import { startTemplateCommand, withTemplateConfig } from './template-start.js';
 import { WarmPool } from './warm-pool.js';
 
 export type EngineLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -49,6 +54,10 @@ export interface HostOptions {
   /** Launched sandboxes kept per template (drivers that can rename); 0 disables. */
   warmPoolSize?: number;
   log?: EngineLog;
+  /** Blob store of template build contexts (templates built from a spec). */
+  contextDir?: string;
+  /** Pulls OCI images for templates built from a spec (absent: only template ids as bases). */
+  pullImage?: ImagePuller;
 }
 
 /** Builds the driver once the host exists, so the driver can raise events on it. */
@@ -64,6 +73,9 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   private readonly pool: WarmPool;
   private readonly events = new EventEmitter();
   private closed = false;
+  readonly templateBuilds: TemplateSpecs;
+  /** Config of templates built from a spec, by id (null: a built-in); read on every exec. */
+  private readonly configs = new Map<string, TemplateConfig | null>();
 
   constructor(
     makeDriver: DriverFactory<D>,
@@ -106,6 +118,34 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
       options.warmPoolSize ?? 0,
     );
     this.events.setMaxListeners(0);
+    this.templateBuilds = templateSpecsFor({
+      db: options.db,
+      store: this.store,
+      driver: this.driver,
+      agents: this.agents,
+      context: options.contextDir ? new ContextStore(options.contextDir) : undefined,
+      pull: options.pullImage,
+      teardown: (row) => this.teardown(row),
+      published: (row) => {
+        this.configs.delete(row.id);
+        this.pool.refill(row.id);
+      },
+      deleted: async (id) => {
+        this.configs.delete(id);
+        for (const row of this.store.sandboxes()) {
+          if (row.templateId === id && row.state === 'pooled') await this.teardown(row).catch(() => {});
+        }
+      },
+    });
+  }
+
+  private templateConfig(templateId: string): TemplateConfig | undefined {
+    let config = this.configs.get(templateId);
+    if (config === undefined) {
+      config = this.store.template(templateId)?.config ?? null;
+      this.configs.set(templateId, config);
+    }
+    return config ?? undefined;
   }
 
   get name(): string {
@@ -193,6 +233,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   /** Launch a reserved row and record it running; returns its create time (0 for the pool). */
   private async launchReserved(row: SandboxRow, template: TemplateRow, started?: number): Promise<number> {
     const launched = await this.driver.launch(row, template);
+    await startTemplateCommand(this.agents, row.id, template.id, this.templateConfig(template.id));
     const forkTimeMs = started === undefined ? 0 : performance.now() - started;
     this.store.markRunning(row.id, { ...launched, forkTimeMs });
     return forkTimeMs;
@@ -211,13 +252,13 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   }
 
   async exec(sandboxId: string, options: ExecOptions): Promise<ExecResult> {
-    this.running(sandboxId);
-    return this.agents.exec(sandboxId, options);
+    const row = this.running(sandboxId);
+    return this.agents.exec(sandboxId, withTemplateConfig(this.templateConfig(row.templateId), options));
   }
 
   async startProcess(sandboxId: string, options: ProcessOptions): Promise<ProcessHandle> {
-    this.running(sandboxId);
-    return this.agents.startProcess(sandboxId, options);
+    const row = this.running(sandboxId);
+    return this.agents.startProcess(sandboxId, withTemplateConfig(this.templateConfig(row.templateId), options));
   }
 
   async listProcesses(sandboxId: string): Promise<ProcessInfo[]> {

@@ -43,6 +43,15 @@ const MIGRATIONS: string[] = [
   'UPDATE sandboxes SET cgroup_key = id',
   // Two sandboxes never share cgroups, whatever ids later sandboxes are given.
   'CREATE UNIQUE INDEX IF NOT EXISTS sandboxes_cgroup_key ON sandboxes (cgroup_key)',
+  // Templates built from a spec: env, workdir, user, start command, ready check, step keys.
+  'ALTER TABLE templates ADD COLUMN config TEXT',
+  // The chained build cache: a step's key -> the image after it and the config it leaves.
+  `CREATE TABLE IF NOT EXISTS build_steps (
+     key TEXT PRIMARY KEY,
+     image_key TEXT NOT NULL,
+     config TEXT NOT NULL,
+     created_at TEXT NOT NULL
+   )`,
 ];
 
 export function openDatabase(file: string): StateDatabase {

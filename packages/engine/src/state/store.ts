@@ -1,9 +1,12 @@
 /** Typed access to the engine's tables. */
 import type { ResourceLimits, SandboxInfo, SandboxState, TemplateInfo } from '../engine.js';
 import type { StateDatabase } from './database.js';
+import type { TemplateConfig } from './template-config.js';
 
 export interface TemplateRow extends TemplateInfo {
   imageKey: string;
+  /** Templates built from a spec: what every sandbox of it runs with (absent for built-ins). */
+  config?: TemplateConfig;
 }
 
 export interface SandboxRow extends SandboxInfo {
@@ -22,6 +25,7 @@ interface RawTemplate {
   creation_time_ms: number;
   network: string;
   limits: string;
+  config: string | null;
 }
 
 interface RawSandbox {
@@ -55,11 +59,11 @@ export class StateStore {
   upsertTemplate(t: TemplateRow): void {
     this.db
       .prepare(
-        `INSERT INTO templates (id, image, image_key, created_at, creation_time_ms, network, limits)
-         VALUES (@id, @image, @image_key, @created_at, @creation_time_ms, @network, @limits)
+        `INSERT INTO templates (id, image, image_key, created_at, creation_time_ms, network, limits, config)
+         VALUES (@id, @image, @image_key, @created_at, @creation_time_ms, @network, @limits, @config)
          ON CONFLICT(id) DO UPDATE SET image = excluded.image, image_key = excluded.image_key,
            created_at = excluded.created_at, creation_time_ms = excluded.creation_time_ms,
-           network = excluded.network, limits = excluded.limits`,
+           network = excluded.network, limits = excluded.limits, config = excluded.config`,
       )
       .run({
         id: t.id,
@@ -69,7 +73,12 @@ export class StateStore {
         creation_time_ms: t.creationTimeMs,
         network: JSON.stringify(t.network),
         limits: JSON.stringify(t.limits),
+        config: t.config ? JSON.stringify(t.config) : null,
       });
+  }
+
+  deleteTemplate(id: string): void {
+    this.db.prepare('DELETE FROM templates WHERE id = ?').run(id);
   }
 
   sandboxes(): SandboxRow[] {
@@ -183,6 +192,7 @@ function toTemplate(r: RawTemplate): TemplateRow {
     creationTimeMs: r.creation_time_ms,
     network: JSON.parse(r.network),
     limits: JSON.parse(r.limits) as ResourceLimits,
+    ...(r.config ? { config: JSON.parse(r.config) as TemplateConfig } : {}),
   };
 }
 

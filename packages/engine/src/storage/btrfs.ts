@@ -168,6 +168,40 @@ export class BtrfsStorage implements SandboxStorage {
     return targets.map((rootfs) => ({ kind: 'bind', rootfs }));
   }
 
+  async commitRoot(sandboxId: string, key: string, replace = false): Promise<void> {
+    const source = join(this.sandboxes, checkName('sandbox id', sandboxId));
+    const final = join(this.images, checkName('image key', key));
+    if (!existsSync(source)) throw new MitosError('not_found', `sandbox root ${sandboxId} does not exist`);
+    if (this.hasImage(key) && !replace) return;
+    const tmp = join(this.images, tempName(key));
+    try {
+      await run('btrfs', ['subvolume', 'snapshot', '-r', source, tmp]);
+      if (replace) await this.deleteSubvolume(final);
+      try {
+        renameSync(tmp, final);
+      } catch (err) {
+        // A concurrent build of the same key published first: same content, keep theirs.
+        if (!this.hasImage(key)) throw err;
+        await this.deleteSubvolume(tmp);
+      }
+    } catch (err) {
+      await this.deleteSubvolume(tmp).catch(() => {});
+      throw err;
+    }
+  }
+
+  listImages(): string[] {
+    try {
+      return readdirSync(this.images).filter((name) => !isTemp(name));
+    } catch {
+      return [];
+    }
+  }
+
+  async removeImage(key: string): Promise<void> {
+    await this.deleteSubvolume(join(this.images, checkName('image key', key)));
+  }
+
   renameRoot(fromId: string, toId: string): void {
     // The sandbox's own mount of its root refers to the subvolume, not this path: it keeps working.
     renameSync(

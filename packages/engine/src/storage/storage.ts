@@ -39,6 +39,16 @@ export interface SandboxStorage {
    * past it fail with EDQUOT inside the sandbox. Optional: backends without it refuse limits.
    */
   limitDisk?(sandboxId: string, bytes: number): Promise<void>;
+  /**
+   * Publish a read-only copy of a sandbox's root as the image `key` (a template build step).
+   * With `replace`, an existing image of that key is replaced (a --no-cache rebuild).
+   * Optional: backends without it cannot build templates.
+   */
+  commitRoot?(sandboxId: string, key: string, replace?: boolean): Promise<void>;
+  /** Keys of every imported image. */
+  listImages?(): string[];
+  /** Remove an imported image (sandboxes made from it keep their own copy). Missing: no error. */
+  removeImage?(key: string): Promise<void>;
   /** Remove a sandbox root and everything in it. Missing roots are not an error. */
   removeRoot(sandboxId: string): Promise<void>;
   /** Ids of every sandbox root present (to reap orphans). */

@@ -36,6 +36,8 @@ const CONNECT_CODE: Record<ErrorCode, Code> = {
   sandbox_not_running: Code.FailedPrecondition,
   host_unsupported: Code.FailedPrecondition,
   build_failed: Code.FailedPrecondition,
+  registry_auth: Code.PermissionDenied,
+  image_not_found: Code.NotFound,
   exec_failed: Code.Internal,
   file_failed: Code.Internal,
   kernel_unavailable: Code.Internal,

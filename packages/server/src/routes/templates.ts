@@ -12,6 +12,7 @@ import { assertEnforceable, resolveNetwork } from '../network.js';
 import { toTemplateRecord } from '../records.js';
 import type { Router } from '../routing.js';
 import { refuseUnsupported, requireId } from '../validate.js';
+import { registerTemplateBuildRoutes, startSpecBuild } from './template-builds.js';
 
 /** Sent by the 0.3.x clients' create_template when the caller sets them. */
 const TEMPLATE_FIELDS_NOT_SERVED = {
@@ -24,15 +25,27 @@ const CreateTemplateBody = CreateTemplateRequestSchema.omit({ network: true }).e
   network: z.unknown().optional(),
 });
 
-export function registerTemplateRoutes(router: Router, { engine, idempotency }: RouteDeps): void {
+export function registerTemplateRoutes(router: Router, deps: RouteDeps): void {
+  const { engine, idempotency } = deps;
   router.route('/v1/templates', {
     GET: (c) => c.json(engine.listTemplates().map(toTemplateRecord)),
     POST: async (c) => {
       const body = readJson(c, CreateTemplateBody);
       refuseUnsupported(body, TEMPLATE_FIELDS_NOT_SERVED);
       const id = requireId(body.id, 'id');
-      const network = resolveNetwork(body.network);
+      const network = resolveNetwork(body.network ?? body.spec?.network);
       assertEnforceable(network);
+      if (body.spec) {
+        const started = startSpecBuild(engine, {
+          id,
+          spec: body.spec,
+          context: body.context,
+          noCache: body.no_cache,
+          network: { egress: network.egress, inbound: network.inbound },
+        });
+        return c.json(started, 202);
+      }
+      refuseUnsupported(body, { context: 'send context with a spec', no_cache: 'send no_cache with a spec' });
       const key = idempotencyKeyFrom(c.req.header('Idempotency-Key'));
       const record = await runIdempotent(idempotency, key, 'template', {
         lookup: (boundId) => {
@@ -50,4 +63,5 @@ export function registerTemplateRoutes(router: Router, { engine, idempotency }: 
       return c.json(record);
     },
   });
+  registerTemplateBuildRoutes(router, deps);
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { MitosError } from '@mitos/protocol';
 import { KERNELS_IN_SANDBOX } from '../../agent/kernels.js';
 import type { CgroupManager, SandboxCgroup } from '../../cgroups/cgroup.js';
-import type { Admission, Launched, SandboxDriver } from '../../core/driver.js';
+import type { Admission, DriverImages, Launched, SandboxDriver } from '../../core/driver.js';
 import type { ResourceLimits, SandboxUsage } from '../../engine.js';
 import { processMemory } from '../../host/memory.js';
 import { isSameProcess } from '../../host/proc.js';
@@ -45,6 +45,7 @@ export class LinuxDriver implements SandboxDriver {
   readonly forkCarriesProcesses = false;
   readonly forksRunningParent = true;
   readonly rename?: (pooled: SandboxRow, id: string, limits: ResourceLimits) => Promise<void>;
+  readonly images?: DriverImages;
   private readonly cgroupHandles = new Map<string, SandboxCgroup>();
   private readonly imageBuilds = new Map<string, Promise<void>>();
 
@@ -56,6 +57,20 @@ export class LinuxDriver implements SandboxDriver {
   ) {
     // The warm pool renames a launched sandbox, which needs storage that can rename a root.
     if (typeof storage.renameRoot === 'function') this.rename = (p, id, limits) => this.renamePooled(p, id, limits);
+    const { commitRoot, listImages, removeImage } = storage;
+    if (commitRoot && listImages && removeImage) {
+      this.images = {
+        has: (key) => storage.hasImage(key),
+        commit: (id, key, replace) => commitRoot.call(storage, id, key, replace),
+        importTree: (key, dir) => storage.importImage(key, dir),
+        list: () => listImages.call(storage),
+        remove: (key) => removeImage.call(storage, key),
+      };
+    }
+  }
+
+  get diskUidBase(): number {
+    return this.opts.uidBase;
   }
 
   socketPath(id: string): string {

@@ -10,12 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { MitosError } from '@mitos/protocol';
 import { detectCgroups } from '../../cgroups/detect.js';
 import { SandboxHost } from '../../core/host.js';
+import type { ImagePuller } from '../../engine.js';
 import { cgroupParentFor } from '../../host/cgroup-parent.js';
 import { engineDirs, prepareStateDir } from '../../host/state-dir.js';
 import { UidRanges } from '../../host/uid-ranges.js';
 import { openDatabase, type StateDatabase } from '../../state/database.js';
 import { enableSimpleQuotas } from '../../storage/disk-quota.js';
 import { openStorage } from '../../storage/index.js';
+import { ociToolsPresent, pullImage } from '../../templates/oci/pull.js';
 import { LinuxDriver } from './driver.js';
 import { agentSnapshots } from './launcher.js';
 
@@ -58,6 +60,13 @@ export function defaultAgentPath(): string {
   if (process.env.MITOS_AGENT_PATH) return process.env.MITOS_AGENT_PATH;
   const here = dirname(fileURLToPath(import.meta.url));
   return resolve(here, '../../../../agent/build/mitos-agent');
+}
+
+/** OCI pulls into the state directory's layout, when skopeo and umoci are installed. */
+function ociPuller(stateDir: string, uidBase: number, driver: LinuxDriver): ImagePuller | undefined {
+  const images = driver.images;
+  if (!images || !ociToolsPresent()) return undefined;
+  return (reference, onLine) => pullImage({ dir: stateDir, uidBase, images }, reference, onLine);
 }
 
 export class LinuxEngine extends SandboxHost<LinuxDriver> {
@@ -119,7 +128,14 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
       cgroups,
       uidRanges,
     );
-    const engine = new LinuxEngine(() => driver, { db, ownsDb, warmPoolSize: options.warmPoolSize, log });
+    const engine = new LinuxEngine(() => driver, {
+      db,
+      ownsDb,
+      warmPoolSize: options.warmPoolSize,
+      log,
+      contextDir: join(stateDir, 'template-context'),
+      pullImage: ociPuller(stateDir, opts.uidBase, driver),
+    });
     await engine.start();
     return engine;
   }

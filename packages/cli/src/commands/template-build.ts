@@ -1,0 +1,159 @@
+/**
+ * `mitos template build` in its three forms: an id alone (a built-in, as before), `--spec
+ * spec.json` (a SandboxTemplate spec or object, as `Template().toTemplate()` writes it) and
+ * `-f Dockerfile [context]` (each stage its own template, built in order). Progress prints like
+ * `docker build`: one line per step with CACHED or its time; logs only with --verbose, or the
+ * last lines of a failing step; --json prints the build events as NDJSON.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { AgentRunError, DockerfileError, parseDockerfile, SandboxServer, type TemplateBuildOptions } from '@mitos/sdk';
+import type { Command } from 'commander';
+import { action, printJson, println } from '../context.js';
+
+interface BuildFlags {
+  file?: string;
+  spec?: string;
+  id?: string;
+  verbose?: boolean;
+  cache?: boolean;
+  buildArg?: string[];
+}
+
+type BuildEvent = Parameters<NonNullable<TemplateBuildOptions['onEvent']>>[0];
+
+/** A human progress printer for one template's build events. */
+export function progressPrinter(label: string, verbose: boolean, write: (line: string) => void) {
+  let stepLine = '';
+  return (event: BuildEvent): void => {
+    switch (event.type) {
+      case 'base':
+        write(`[${label}] FROM ${event.image}${event.cached ? ' (cached)' : ''} ${event.digest.slice(0, 19)}`);
+        break;
+      case 'step':
+        stepLine = `[${label} ${event.step}/${event.total}] ${event.kind.toUpperCase()} ${event.label}`;
+        if (verbose) write(stepLine);
+        break;
+      case 'log':
+        if (verbose) write(`    ${event.line}`);
+        break;
+      case 'step_done':
+        write(`${stepLine.padEnd(60)} ${event.cached ? 'CACHED' : `${(event.duration_ms / 1000).toFixed(1)}s`}`);
+        break;
+      case 'done':
+        write(`[${label}] done in ${(event.duration_ms / 1000).toFixed(1)}s: ${event.digest}`);
+        break;
+      case 'error':
+        if (stepLine) write(`${stepLine.padEnd(60)} FAILED`);
+        break;
+    }
+  };
+}
+
+/** The Dockerfile's stages; a refused instruction is the user's to fix, not a CLI bug. */
+function dockerfile(file: string, options: Parameters<typeof parseDockerfile>[1]): ReturnType<typeof parseDockerfile> {
+  try {
+    return parseDockerfile(file, options);
+  } catch (err) {
+    if (!(err instanceof DockerfileError)) throw err;
+    throw new AgentRunError({
+      code: 'invalid_request',
+      message: err.message,
+      remediation: 'use only FROM (AS), RUN, COPY (--from), ADD (local), ENV, ARG, WORKDIR, USER, CMD, ENTRYPOINT',
+      context: { file: err.file, line: err.line, instruction: err.instruction },
+    });
+  }
+}
+
+function stageTemplateId(id: string, stage: string): string {
+  return `${id}-stage-${stage.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 64);
+}
+
+function buildArgs(list: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list ?? []) {
+    const eq = kv.indexOf('=');
+    out[eq < 0 ? kv : kv.slice(0, eq)] = eq < 0 ? (process.env[kv] ?? '') : kv.slice(eq + 1);
+  }
+  return out;
+}
+
+export function registerTemplateBuild(template: Command): void {
+  template
+    .command('build')
+    .description('build a template: a built-in id, --spec spec.json, or -f Dockerfile [context]')
+    .argument('[arg]', 'the template id (no -f/--spec), else the build context directory')
+    .option('-f, --file <Dockerfile>', 'build from a Dockerfile')
+    .option('--spec <file>', 'build from a SandboxTemplate spec (JSON)')
+    .option('-t, --id <id>', 'template id (default: the context directory name)')
+    .option('--build-arg <name=value>', 'Dockerfile ARG value (repeatable)', (v: string, p: string[] = []) => [...p, v])
+    .option('--no-cache', 'rebuild every step')
+    .option('-v, --verbose', 'show the output of every step')
+    .action(
+      action(async (ctx, arg: string | undefined) => {
+        const flags = ctx.cmd.opts<BuildFlags>();
+        const server = SandboxServer.fromAuth(ctx.client);
+        if (!flags.file && !flags.spec) {
+          if (!arg) throw new Error('give a template id, --spec spec.json or -f Dockerfile');
+          const t = await server.createTemplate(arg);
+          if (ctx.json) return void printJson(t);
+          const took = t.creationTimeMs === undefined ? '' : ` in ${t.creationTimeMs} ms`;
+          return void println(`built template ${t.id}${took}`);
+        }
+        const contextDir = resolve(arg ?? (flags.file ? dirname(flags.file) : '.'));
+        const id = flags.id ?? basename(contextDir).replace(/[^A-Za-z0-9_-]/g, '-');
+        const write = (line: string) => process.stdout.write(`${line}\n`);
+        const builds: { id: string; spec: Parameters<SandboxServer['buildTemplate']>[1] }[] = [];
+        if (flags.spec) {
+          const doc = JSON.parse(readFileSync(flags.spec, 'utf8')) as { spec?: unknown; metadata?: { name?: string } };
+          const spec = (doc.spec ?? doc) as Parameters<SandboxServer['buildTemplate']>[1];
+          builds.push({ id: flags.id ?? doc.metadata?.name ?? id, spec });
+        } else {
+          const parsed = dockerfile(flags.file as string, {
+            buildArgs: buildArgs(flags.buildArg),
+            contextDir,
+            stageId: (name) => stageTemplateId(id, name),
+          });
+          parsed.stages.forEach((stage, i) => {
+            const last = i === parsed.stages.length - 1;
+            builds.push({ id: last ? id : stageTemplateId(id, stage.name), spec: stage.spec });
+          });
+        }
+        let result: { id: string; digest: string } | undefined;
+        for (const build of builds) {
+          result = await server.buildTemplate(build.id, build.spec, {
+            contextDir,
+            noCache: flags.cache === false,
+            onEvent: ctx.json
+              ? (e) => write(JSON.stringify(e))
+              : progressPrinter(build.id, flags.verbose === true, write),
+          });
+        }
+        if (!ctx.json) println(`built template ${result?.id} (${result?.digest})`);
+      }),
+    );
+
+  template
+    .command('prune')
+    .description('remove cached build steps and images that no template references')
+    .action(
+      action(async (ctx) => {
+        const out = await SandboxServer.fromAuth(ctx.client).pruneTemplates();
+        if (ctx.json) return void printJson(out);
+        println(`removed ${out.removed.length} cached images, kept ${out.kept}`);
+      }),
+    );
+
+  template
+    .command('rm')
+    .alias('delete')
+    .description('delete a template (its sandboxes keep running)')
+    .argument('<id>', 'template id')
+    .action(
+      action(async (ctx, id: string) => {
+        await SandboxServer.fromAuth(ctx.client).deleteTemplate(id);
+        if (ctx.json) return void printJson({ status: 'ok' });
+        println(`deleted template ${id}`);
+      }),
+    );
+}

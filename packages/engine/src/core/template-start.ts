@@ -1,0 +1,93 @@
+/**
+ * What a template built from a spec gives each of its sandboxes: the env, working directory and
+ * user of its commands, and its start command, run as a tracked background process and gated by
+ * the ready check before the sandbox is handed out (so a pooled sandbox is started and ready).
+ */
+import { MitosError } from '@mitos/protocol';
+import type { ExecOptions, ProcessOptions } from '../engine.js';
+import type { TemplateConfig } from '../state/template-config.js';
+import type { SandboxAgents } from './agents.js';
+import { shellQuote } from './template-build.js';
+
+const DEFAULT_READY_TIMEOUT_MS = 60_000;
+const POLL_MS = 50;
+
+/** A command run as the template's user (root needs no wrapper). */
+export function asTemplateUser(config: TemplateConfig, command: string): string {
+  return config.user ? `exec runuser -u ${shellQuote(config.user)} -- sh -c ${shellQuote(command)}` : command;
+}
+
+/** An exec or process request with the template's env, working directory and user. */
+export function withTemplateConfig<T extends ExecOptions | ProcessOptions>(
+  config: TemplateConfig | undefined,
+  options: T,
+): T {
+  if (!config) return options;
+  return {
+    ...options,
+    command: asTemplateUser(config, options.command),
+    cwd: options.cwd ?? config.workdir,
+    env: { ...config.env, ...options.env },
+  };
+}
+
+/** Start the template's command (if any) and wait for its ready check. */
+export async function startTemplateCommand(
+  agents: SandboxAgents,
+  sandboxId: string,
+  templateId: string,
+  config: TemplateConfig | undefined,
+): Promise<void> {
+  if (!config?.command?.length) return;
+  const argv = config.command.map(shellQuote).join(' ');
+  const handle = await agents.startProcess(
+    sandboxId,
+    withTemplateConfig(config, { command: `exec ${argv}`, timeoutMs: 0 }),
+  );
+  const ready = config.ready;
+  if (!ready) return;
+  let output = '';
+  handle.subscribe({
+    onStdout: (d) => (output = (output + d.toString()).slice(-2000)),
+    onStderr: (d) => (output = (output + d.toString()).slice(-2000)),
+  });
+  let exited = false;
+  void handle.wait().then(
+    () => (exited = true),
+    () => (exited = true),
+  );
+  const deadline = Date.now() + (ready.timeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
+  while (Date.now() < deadline && !exited) {
+    if (await probe(agents, sandboxId, config, ready)) return;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  const what = ready.port !== undefined ? `port ${ready.port} accepting connections` : `\`${ready.command}\` exiting 0`;
+  throw new MitosError(
+    'exec_failed',
+    `the start command of template "${templateId}" ${exited ? 'exited' : 'was not ready'} before ${what}: ${config.command.join(' ')}\n${output}`,
+    { template: templateId },
+    { remediation: 'fix the template start command or its ready check (the cause ends with its last output)' },
+  );
+}
+
+async function probe(
+  agents: SandboxAgents,
+  sandboxId: string,
+  config: TemplateConfig,
+  ready: NonNullable<TemplateConfig['ready']>,
+): Promise<boolean> {
+  if (ready.port !== undefined) {
+    try {
+      const socket = await agents.connectPort(sandboxId, ready.port);
+      socket.destroy();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  const result = await agents.exec(
+    sandboxId,
+    withTemplateConfig(config, { command: ready.command as string, timeoutMs: 10_000 }),
+  );
+  return result.exitCode === 0;
+}

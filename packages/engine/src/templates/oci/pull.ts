@@ -1,0 +1,204 @@
+/**
+ * Pulls an OCI image and makes it a template base, with Debian's skopeo and umoci rather than a
+ * registry client of our own: skopeo speaks the v2 registry protocol (basic and bearer-token
+ * auth, ~/.docker/config.json, an index resolved to linux/amd64); umoci applies the layers
+ * (whiteouts, opaque directories, and paths kept inside the tree by its secure join).
+ *
+ * Every pull lands in one OCI layout per state directory, whose blobs are named by digest: two
+ * images that share a base layer store that layer once. The unpacked tree is shifted into the
+ * template uid range and imported as an image keyed by the manifest digest.
+ */
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { MitosError } from '@mitos/protocol';
+import type { DriverImages } from '../../core/driver.js';
+import { removeTree } from '../../host/remove-tree.js';
+import { which } from '../../host/which.js';
+import { acquireLock } from '../build-lock.js';
+import { postprocessTree } from '../postprocess.js';
+import { shiftOwnership } from '../uid-shift.js';
+import { isInsecureRegistry, parseReference } from './reference.js';
+
+const execFileAsync = promisify(execFile);
+const OCI_BUILDER_VERSION = 1;
+
+export interface OciPullOptions {
+  /** Where the shared OCI layout and unpack scratch live (the engine's state directory). */
+  dir: string;
+  uidBase: number;
+  images: DriverImages;
+  /** A containers-auth.json / docker config.json; default: skopeo's own search, then ~/.docker/config.json. */
+  authFile?: string;
+  /** Registries (host:port) reached over plain HTTP besides loopback ones. */
+  insecureRegistries?: readonly string[];
+}
+
+export interface PulledImage {
+  imageKey: string;
+  /** The platform manifest's digest. */
+  digest: string;
+  cached: boolean;
+  env: Record<string, string>;
+  workdir?: string;
+  user?: string;
+  command?: string[];
+}
+
+/** True when both tools are installed. */
+export function ociToolsPresent(): boolean {
+  return which('skopeo') !== undefined && which('umoci') !== undefined;
+}
+
+function defaultAuthFile(): string | undefined {
+  const docker = join(process.env.HOME ?? '/root', '.docker', 'config.json');
+  try {
+    readFileSync(docker);
+    return docker;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Turn skopeo's failure into registry_auth / image_not_found, naming the reference. */
+function registryError(reference: string, stderr: string): MitosError {
+  const text = stderr.trim().split('\n').slice(-3).join(' ');
+  if (/unauthorized|authentication required|denied|401|403/i.test(text)) {
+    return new MitosError('registry_auth', `pulling ${reference}: ${text}`, { image: reference });
+  }
+  if (/manifest unknown|name unknown|not found|404|no image found|choosing image instance/i.test(text)) {
+    return new MitosError('image_not_found', `image ${reference} not found: ${text}`, { image: reference });
+  }
+  return new MitosError(
+    'template_build_failed',
+    `pulling ${reference}: ${text}`,
+    { image: reference },
+    {
+      remediation: 'check that the registry is reachable from the server and the reference is right',
+    },
+  );
+}
+
+interface LayoutIndex {
+  manifests: { digest: string; annotations?: Record<string, string> }[];
+}
+
+function readBlob(layout: string, digest: string): unknown {
+  const [algo, hex] = digest.split(':');
+  if (algo !== 'sha256' || !/^[0-9a-f]{64}$/.test(hex ?? '')) throw new Error(`unexpected digest ${digest}`);
+  return JSON.parse(readFileSync(join(layout, 'blobs', 'sha256', hex as string), 'utf8'));
+}
+
+const inflight = new Map<string, Promise<PulledImage>>();
+
+export function pullImage(
+  options: OciPullOptions,
+  reference: string,
+  onLine: (line: string) => void,
+): Promise<PulledImage> {
+  const ref = parseReference(reference);
+  let pending = inflight.get(ref.canonical);
+  if (!pending) {
+    pending = doPull(options, reference, ref.canonical, onLine).finally(() => inflight.delete(ref.canonical));
+    inflight.set(ref.canonical, pending);
+  }
+  return pending;
+}
+
+async function doPull(
+  options: OciPullOptions,
+  reference: string,
+  canonical: string,
+  onLine: (line: string) => void,
+): Promise<PulledImage> {
+  const ref = parseReference(reference);
+  const layout = join(options.dir, 'oci', 'layout');
+  mkdirSync(layout, { recursive: true, mode: 0o700 });
+  // The layout's index.json is shared: one skopeo writes it at a time (across processes too).
+  const name = createHash('sha256').update(canonical).digest('hex').slice(0, 32);
+  const lock = await acquireLock(join(options.dir, 'oci', 'layout.lock'));
+  const started = performance.now();
+  try {
+    const args = ['copy', '--quiet', '--override-os', 'linux', '--override-arch', 'amd64'];
+    const authFile = options.authFile ?? process.env.MITOS_REGISTRY_AUTH ?? defaultAuthFile();
+    if (authFile) args.push('--src-authfile', authFile);
+    if (isInsecureRegistry(ref.registry, options.insecureRegistries)) args.push('--src-tls-verify=false');
+    args.push(`docker://${canonical}`, `oci:${layout}:${name}`);
+    onLine(`pulling ${canonical}`);
+    await execFileAsync(which('skopeo') ?? 'skopeo', args, { timeout: 30 * 60_000, maxBuffer: 16 << 20 }).catch(
+      (err: { stderr?: string; message?: string }) => {
+        throw registryError(reference, err.stderr || err.message || String(err));
+      },
+    );
+  } finally {
+    lock.release();
+  }
+  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as LayoutIndex;
+  const entry = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name);
+  if (!entry) throw new MitosError('internal', `skopeo left no manifest for ${canonical}`);
+  const digest = entry.digest;
+  const manifest = readBlob(layout, digest) as { config: { digest: string }; layers: unknown[] };
+  const config = (readBlob(layout, manifest.config.digest) as { config?: ImageConfig }).config ?? {};
+  const meta = imageMeta(config);
+  const key = createHash('sha256').update(`oci\0${digest}\0${options.uidBase}\0v${OCI_BUILDER_VERSION}`).digest('hex');
+  if (options.images.has(key)) {
+    onLine(`image ${canonical} (${digest}) already unpacked`);
+    return { imageKey: key, digest, cached: true, ...meta };
+  }
+  const bundle = join(options.dir, 'oci', `.tmp-unpack-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    onLine(`unpacking ${manifest.layers.length} layers of ${canonical}`);
+    await execFileAsync(which('umoci') ?? 'umoci', ['unpack', '--image', `${layout}:${name}`, bundle], {
+      timeout: 30 * 60_000,
+      maxBuffer: 16 << 20,
+    }).catch((err: { stderr?: string; message?: string }) => {
+      throw new MitosError(
+        'template_build_failed',
+        `unpacking ${canonical}: ${(err.stderr || err.message || '').trim()}`,
+        {
+          image: reference,
+        },
+      );
+    });
+    const rootfs = join(bundle, 'rootfs');
+    postprocessTree(rootfs);
+    const shift = shiftOwnership(rootfs, options.uidBase);
+    await options.images.importTree(key, rootfs);
+    onLine(
+      `image ${canonical} ready: ${manifest.layers.length} layers, ${(shift.bytes / 1e6).toFixed(0)} MB in ${Math.round(performance.now() - started)} ms`,
+    );
+  } catch (err) {
+    if (err instanceof MitosError) throw err;
+    throw new MitosError('template_build_failed', `unpacking ${canonical}: ${(err as Error).message}`, {
+      image: reference,
+    });
+  } finally {
+    await removeTree(bundle).catch(() => {});
+  }
+  return { imageKey: key, digest, cached: false, ...meta };
+}
+
+interface ImageConfig {
+  Env?: string[];
+  WorkingDir?: string;
+  User?: string;
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+}
+
+function imageMeta(config: ImageConfig): Omit<PulledImage, 'imageKey' | 'digest' | 'cached'> {
+  const env: Record<string, string> = {};
+  for (const kv of config.Env ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  const command = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])];
+  return {
+    env,
+    ...(config.WorkingDir ? { workdir: config.WorkingDir } : {}),
+    ...(config.User && config.User !== 'root' && config.User !== '0' ? { user: config.User } : {}),
+    ...(command.length > 0 ? { command } : {}),
+  };
+}

@@ -83,6 +83,40 @@ if (missing.length > 0) {
   }
 }
 
+// CRIU for forks that carry running processes. Bookworm's 3.17 fails on kernels >= 6.13
+// (vDSO layout), and trixie's 4.1.1 cannot dump a TCP or UDP socket on kernels >= 6.16 (they
+// refuse SO_PASSCRED there); 4.2 handles both. So the pinned release comes from Debian forky,
+// as a debootstrapped tree of its own (it needs that suite's libc) kept in the cache directory
+// under a name made of its inputs; the engine runs it through that tree's loader
+// (packages/engine/src/host/criu.ts holds the same pin). Bookworm's debootstrap has no forky
+// script; forky is Debian testing, which the sid script bootstraps.
+const CRIU_SUITE = 'forky';
+const CRIU_VERSION = '4.2.1-1';
+const criuDir = join(process.env.MITOS_CACHE_DIR ?? '/var/cache/mitos', 'criu', `${CRIU_SUITE}-${CRIU_VERSION}`);
+if (process.getuid?.() === 0 && !existsSync(join(criuDir, 'ready'))) {
+  const mirror = process.env.MITOS_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
+  const tmp = `${criuDir}.tmp-${process.pid}`;
+  say(`installing CRIU ${CRIU_VERSION} from Debian ${CRIU_SUITE} into ${criuDir} (a few minutes, once)`);
+  mkdirSync(dirname(criuDir), { recursive: true });
+  const script = '/usr/share/debootstrap/scripts/sid';
+  run('debootstrap', ['--variant=minbase', '--include=criu', CRIU_SUITE, tmp, mirror, script], {
+    stdio: quiet ? 'ignore' : 'inherit',
+  });
+  const got = spawnSync('chroot', [tmp, 'dpkg-query', '-W', '-f=${Version}', 'criu'], { encoding: 'utf8' }).stdout;
+  if (got !== CRIU_VERSION) {
+    spawnSync('rm', ['-rf', '--one-file-system', tmp]);
+    process.stderr.write(
+      `[setup] Debian ${CRIU_SUITE} serves criu ${got || '(none)'}, not the pinned ${CRIU_VERSION}: ` +
+        'update the pin here and in packages/engine/src/host/criu.ts after checking the new release\n',
+    );
+    process.exit(1);
+  }
+  // Only root may run or change what runs as root against sandbox processes.
+  run('chmod', ['0700', tmp]);
+  run('mv', ['-T', tmp, criuDir]);
+  writeFileSync(join(criuDir, 'ready'), `${CRIU_VERSION}\n`);
+}
+
 // 2. npm dependencies, when the lock file changed since the last install.
 const lockHash = hashFiles(['package.json', 'package-lock.json', ...workspacePackageJsons()]);
 if (!existsSync(join(root, 'node_modules')) || !stampMatches('npm', lockHash)) {

@@ -236,6 +236,20 @@ export interface ForkOptions {
    * atomic snapshot, but different roots may see different instants.
    */
   pauseSource?: boolean;
+  /**
+   * Carry the parent's running processes: `all` (refused where the engine cannot), `none`, or
+   * `auto` (default: all where the engine can; elsewhere the report names each process left out).
+   */
+  processes?: ForkProcessesMode;
+}
+
+export type ForkProcessesMode = 'all' | 'none' | 'auto';
+
+/** A parent process the children do not have, and why. */
+export interface NotCarriedProcess {
+  pid: number;
+  command: string;
+  reason: string;
 }
 
 /** What a fork carried into the children (engines differ; the API reports it per fork). */
@@ -246,6 +260,8 @@ export interface ForkCarried {
   interpreterSkipped: string[];
   /** Running processes carried (only engines that checkpoint whole process trees). */
   processes: boolean;
+  /** Each parent process the children do not have (empty when every one was carried). */
+  processesNotCarried: NotCarriedProcess[];
 }
 
 export interface ForkOutcome {

@@ -27,6 +27,14 @@ export const PreviewRequestSchema = z.object({ sandbox: z.string(), port: Port }
 export const ForwardRequestSchema = z.object({ guest_port: Port, open: z.boolean().optional() }).loose();
 
 /**
+ * Whether a live fork carries the parent's running processes: `all` (every process, or the
+ * fork fails), `none` (files and interpreter state only), `auto` (all when the sandbox runs
+ * any process beyond its agent, else none).
+ */
+export const ForkProcessesMode = z.enum(['all', 'none', 'auto']);
+export type ForkProcessesMode = z.infer<typeof ForkProcessesMode>;
+
+/**
  * Two bodies: ours (`count`, `ids`) and the one the 0.3.x clients send for each child of
  * `fork(n)` (`id`, `template`, `pause_source`); the route refuses a mix.
  */
@@ -37,6 +45,7 @@ export const LiveForkRequestSchema = z
     id: z.string().optional(),
     template: z.string().optional(),
     pause_source: z.boolean().optional(),
+    processes: ForkProcessesMode.optional(),
   })
   .loose();
 

@@ -4,7 +4,7 @@
  * `SandboxServer.fork(template)`, nothing is rebuilt from the template.
  * @module
  */
-import { newIdempotencyKey } from '@mitos/protocol';
+import { type ForkProcessesMode, newIdempotencyKey } from '@mitos/protocol';
 import { AgentRunError } from './errors.js';
 import { type HttpClient, invalidResponse } from './http.js';
 import { toSandboxDetails, toSandboxInfo } from './records.js';
@@ -13,6 +13,7 @@ import type { CallOptions, SandboxDetails, SandboxInfo } from './types.js';
 import { assertId, assertIdempotencyKey, assertIntInRange } from './validate.js';
 
 export const MAX_FORK_COUNT = 64;
+const PROCESS_MODES: readonly ForkProcessesMode[] = ['all', 'none', 'auto'];
 /** A live fork checkpoints the parent and may copy interpreter state into every child. */
 const LIVE_FORK_TIMEOUT_MS = 120_000;
 
@@ -21,6 +22,19 @@ export interface LiveForkOptions extends CallOptions {
   ids?: string[];
   /** Replays return the first fork's children; generated when omitted, so a retry is safe. */
   idempotencyKey?: string;
+  /**
+   * The parent's running processes: `all` (refused by engines that cannot carry them), `none`,
+   * or `auto` (the server's default: all where the engine can; otherwise the report names each
+   * process the children lack, in `carried.processesNotCarried`).
+   */
+  processes?: ForkProcessesMode;
+}
+
+/** A parent process the children do not have, and why. */
+export interface NotCarriedProcess {
+  pid: number;
+  command: string;
+  reason: string;
 }
 
 /** What the fork carried from the parent into each child. */
@@ -32,6 +46,8 @@ export interface ForkCarried {
   interpreterSkipped: string[];
   /** Running processes. */
   processes: boolean;
+  /** Each parent process the children lack (empty when all were carried). */
+  processesNotCarried: NotCarriedProcess[];
 }
 
 export interface ForkReport {
@@ -55,6 +71,18 @@ export async function liveFork(
   if (opts.ids !== undefined) {
     checkIds(opts.ids, count);
     body.ids = opts.ids;
+  }
+  if (opts.processes !== undefined) {
+    if (!PROCESS_MODES.includes(opts.processes)) {
+      throw new AgentRunError({
+        code: 'invalid_request',
+        message: 'invalid fork processes mode',
+        cause: `processes must be one of ${PROCESS_MODES.join(', ')}, got ${JSON.stringify(opts.processes)}`,
+        remediation: 'pass "all", "none" or "auto", or omit processes',
+        context: { field: 'processes' },
+      });
+    }
+    body.processes = opts.processes;
   }
   const idempotencyKey = opts.idempotencyKey ?? newIdempotencyKey();
   assertIdempotencyKey(idempotencyKey);
@@ -82,7 +110,13 @@ function toCarried(value: unknown): ForkCarried {
     interpreter: c.interpreter === true,
     interpreterSkipped: Array.isArray(c.interpreter_skipped) ? c.interpreter_skipped.map(String) : [],
     processes: c.processes === true,
+    processesNotCarried: Array.isArray(c.processes_not_carried) ? c.processes_not_carried.map(toNotCarried) : [],
   };
+}
+
+function toNotCarried(value: unknown): NotCarriedProcess {
+  const p = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  return { pid: Number(p.pid) || 0, command: String(p.command ?? ''), reason: String(p.reason ?? '') };
 }
 
 function checkIds(ids: unknown, count: number): void {

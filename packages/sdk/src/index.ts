@@ -42,7 +42,13 @@ export {
 } from './errors.js';
 export type { ExecChunk, ExecEvent, ExecExit } from './exec-stream.js';
 export { SandboxFiles, type WriteOptions } from './files.js';
-export { type ForkCarried, type ForkReport, type LiveForkOptions, MAX_FORK_COUNT } from './fork.js';
+export {
+  type ForkCarried,
+  type ForkReport,
+  type LiveForkOptions,
+  MAX_FORK_COUNT,
+  type NotCarriedProcess,
+} from './fork.js';
 export type { DiskUsage, MemoryUsage, Metering, SandboxMetering } from './metering.js';
 export type { Forward, ForwardOptions, Preview } from './ports.js';
 export { type BackgroundOptions, type ProcessInfo, SandboxProcesses } from './processes.js';

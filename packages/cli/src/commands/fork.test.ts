@@ -15,7 +15,13 @@ beforeEach(() => {
         parent: rec('sb-1'),
         children: ids.map(rec),
         fork_time_ms: 4,
-        carried: { filesystem: true, interpreter: false, interpreter_skipped: [], processes: false },
+        carried: {
+          filesystem: true,
+          interpreter: false,
+          interpreter_skipped: [],
+          processes: false,
+          processes_not_carried: [{ pid: 7, command: 'sleep 60', reason: 'not asked for (processes: "none")' }],
+        },
       },
     };
   };
@@ -38,7 +44,23 @@ describe('fork', () => {
       ['kid-a'],
     );
     assert.equal(doc.forkTimeMs, 4);
-    assert.deepEqual(doc.carried, { filesystem: true, interpreter: false, interpreterSkipped: [], processes: false });
+    assert.deepEqual(doc.carried, {
+      filesystem: true,
+      interpreter: false,
+      interpreterSkipped: [],
+      processes: false,
+      processesNotCarried: [{ pid: 7, command: 'sleep 60', reason: 'not asked for (processes: "none")' }],
+    });
+  });
+
+  test('--processes reaches the server; what the children lack goes to stderr', async () => {
+    const r = await cli(['fork', 'sb-1', '--processes', 'none']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'sb-1-f0\n');
+    assert.match(r.stderr, /not carried: pid 7 sleep 60/);
+    assert.deepEqual(fake.seen.findLast((s) => s.url.endsWith('/fork'))?.body, { count: 1, processes: 'none' });
+    const bad = await cli(['fork', 'sb-1', '--processes', 'some']);
+    assert.notEqual(bad.code, 0);
   });
 
   test('a --count out of range is a usage error', async () => {

@@ -1,6 +1,6 @@
 /** `mitos fork <id>`: branch a running sandbox into copies of its current state. */
 import { MAX_FORK_COUNT, Sandbox } from '@mitos/sdk';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { action, collect, parseIntOption, printJson, println, usageError } from '../context.js';
 
 export function registerFork(program: Command): void {
@@ -10,9 +10,16 @@ export function registerFork(program: Command): void {
     .argument('<id>', 'sandbox to fork')
     .option('--count <n>', `number of children (1-${MAX_FORK_COUNT})`, parseIntOption(1, MAX_FORK_COUNT), 1)
     .option('--id <id>', 'child id (repeatable, one per child; default: generated)', collect)
+    .addOption(
+      new Option('--processes <mode>', 'carry running processes: all, none, or auto (the server decides)').choices([
+        'all',
+        'none',
+        'auto',
+      ]),
+    )
     .action(
       action(async (ctx, id: string) => {
-        const o = ctx.cmd.opts<{ count: number; id?: string[] }>();
+        const o = ctx.cmd.opts<{ count: number; id?: string[]; processes?: 'all' | 'none' | 'auto' }>();
         if (o.id && o.id.length !== o.count) {
           throw usageError(
             `${o.id.length} --id given for --count ${o.count}`,
@@ -20,9 +27,13 @@ export function registerFork(program: Command): void {
           );
         }
         const sb = await Sandbox.connect(id, ctx.client);
-        const report = await sb.forkWithReport(o.count, { ids: o.id });
+        const report = await sb.forkWithReport(o.count, { ids: o.id, processes: o.processes });
         if (ctx.json) return void printJson(report);
         for (const child of report.children) println(child.id);
+        // What the children lack goes to stderr, so stdout stays one child id per line.
+        for (const p of report.carried.processesNotCarried) {
+          process.stderr.write(`not carried: pid ${p.pid} ${p.command} (${p.reason})\n`);
+        }
       }),
     );
 }

@@ -8,6 +8,7 @@ import type { ForkOptions, ForkOutcome } from '../engine.js';
 import type { SandboxRow, StateStore } from '../state/store.js';
 import type { SandboxAgents } from './agents.js';
 import type { Launched, SandboxDriver } from './driver.js';
+import { planForkProcesses } from './fork-processes.js';
 import { alreadyExists, blankRow, forkChildIds, publicSandbox } from './rows.js';
 
 export interface ForkContext {
@@ -32,6 +33,9 @@ export async function forkSandbox(
       { remediation: `omit pause_source or send true; the ${ctx.driver.name} engine cannot copy a running sandbox` },
     );
   }
+  const plan = await planForkProcesses(ctx.driver, options.processes ?? 'auto', () =>
+    ctx.agents.listProcesses(parent.id),
+  );
   const ids = forkChildIds(options);
   const rows: SandboxRow[] = [];
   try {
@@ -41,7 +45,7 @@ export async function forkSandbox(
       if (!ctx.store.reserveSandbox(row)) throw alreadyExists(id);
       rows.push(row);
     }
-    const carried = ctx.driver.forkCarriesProcesses;
+    const carried = plan.carry;
     // Live interpreters travel with the processes; otherwise their state reaches the children
     // through the filesystem, saved before the snapshot.
     const live = carried ? await ctx.agents.liveInterpreters(parent.id) : { python: false, javascript: false };
@@ -67,6 +71,7 @@ export async function forkSandbox(
         interpreter,
         interpreterSkipped: saved?.skipped ?? [],
         processes: carried,
+        processesNotCarried: plan.notCarried,
       },
       forkTimeMs: performance.now() - started,
     };

@@ -17,6 +17,7 @@ describe('host doctor', () => {
       'storage',
       'debootstrap',
       'agent compiler',
+      'criu',
       'sandbox uid range',
       'state directory free space',
     ]) {

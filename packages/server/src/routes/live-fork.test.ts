@@ -27,6 +27,7 @@ describe('POST /v1/sandboxes/{id}/fork', () => {
       interpreter: true,
       interpreter_skipped: ['sock'],
       processes: false,
+      processes_not_carried: [],
     });
     // The parent is held still while it is copied unless the body says otherwise.
     assert.deepEqual(t.engine.forkCalls[0]?.options, { count: 2, ids: ['kid-a', 'kid-b'], pauseSource: true });
@@ -40,6 +41,19 @@ describe('POST /v1/sandboxes/{id}/fork', () => {
     assert.equal(one.body.children.length, 1);
     await t.call('/v1/sandboxes/sb-1/fork', { ids: ['x1', 'x2', 'x3'] });
     assert.deepEqual(t.engine.forkCalls[1]?.options, { count: 3, ids: ['x1', 'x2', 'x3'], pauseSource: true });
+  });
+
+  it('passes the processes mode to the engine and refuses an unknown one', async () => {
+    const t = makeTestApp();
+    await withSandbox(t);
+    for (const processes of ['all', 'none', 'auto'] as const) {
+      const res = await t.call('/v1/sandboxes/sb-1/fork', { count: 1, processes });
+      assert.equal(res.status, 200, processes);
+      assert.equal(t.engine.forkCalls.at(-1)?.options.processes, processes);
+    }
+    const bad = await t.call('/v1/sandboxes/sb-1/fork', { count: 1, processes: 'some' });
+    assert.equal(bad.status, 400);
+    assert.equal(t.engine.forkCalls.length, 3);
   });
 
   it('refuses bad counts and ids with 400', async () => {

@@ -9,7 +9,7 @@
  * it is copied.
  */
 import type { ForkOutcome, SandboxInfo } from '@mitos/engine';
-import { LiveForkRequestSchema, MitosError, type SandboxRecord } from '@mitos/protocol';
+import { type ForkProcessesMode, LiveForkRequestSchema, MitosError, type SandboxRecord } from '@mitos/protocol';
 import type { Context } from 'hono';
 import type { AppEnv, RouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
@@ -25,7 +25,13 @@ export interface LiveForkResponse {
   parent: SandboxRecord;
   children: SandboxRecord[];
   fork_time_ms: number;
-  carried: { filesystem: boolean; interpreter: boolean; interpreter_skipped: string[]; processes: boolean };
+  carried: {
+    filesystem: boolean;
+    interpreter: boolean;
+    interpreter_skipped: string[];
+    processes: boolean;
+    processes_not_carried: { pid: number; command: string; reason: string }[];
+  };
   pause_source: boolean;
 }
 
@@ -55,7 +61,7 @@ export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
       const parentId = c.req.param('id') ?? '';
       const parentInfo = requireSandbox(c, engine, parentId, 'id');
       const shape = forkShape(readJson(c, LiveForkRequestSchema), parentInfo.templateId);
-      const { count, ids, pauseSource } = shape;
+      const { count, ids, pauseSource, processes } = shape;
       const key = idempotencyKeyFrom(c.req.header('Idempotency-Key'));
       const out = await runIdempotent(idempotency, key, 'live-fork', {
         lookup: (bound) => {
@@ -67,7 +73,7 @@ export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
             parent: record(c, parent),
             children: children.map((child) => record(c, child as SandboxInfo)),
             fork_time_ms: binding.fork_time_ms,
-            carried: binding.carried,
+            carried: { ...binding.carried, processes_not_carried: binding.carried.processes_not_carried ?? [] },
             pause_source: binding.pause_source ?? true,
           };
         },
@@ -77,7 +83,7 @@ export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
           try {
             const started = performance.now();
             const outcome = await engine
-              .fork(parentId, { count, ...(ids && { ids }), pauseSource })
+              .fork(parentId, { count, ...(ids && { ids }), pauseSource, ...(processes && { processes }) })
               .catch((err: unknown) => {
                 throw engineFailure(err, 'internal', { sandbox: parentId });
               });
@@ -119,6 +125,7 @@ interface ForkShape {
   count: number;
   ids?: string[];
   pauseSource: boolean;
+  processes: ForkProcessesMode | undefined;
   /** The clients' one-child body: answer with the child's record at the top level. */
   flat: boolean;
 }
@@ -135,10 +142,12 @@ function forkShape(
     id?: string | undefined;
     template?: string | undefined;
     pause_source?: boolean | undefined;
+    processes?: ForkProcessesMode | undefined;
   },
   parentTemplate: string,
 ): ForkShape {
   const pauseSource = body.pause_source ?? true;
+  const processes = body.processes;
   if (body.id !== undefined || body.template !== undefined) {
     if (body.count !== undefined || body.ids !== undefined) {
       throw new MitosError('invalid_json', 'send either {count, ids} or {id, template, pause_source}, not both');
@@ -150,15 +159,15 @@ function forkShape(
       );
     }
     const id = body.id === undefined || body.id === '' ? undefined : requireId(body.id, 'id');
-    return { count: 1, ...(id && { ids: [id] }), pauseSource, flat: true };
+    return { count: 1, ...(id && { ids: [id] }), pauseSource, processes, flat: true };
   }
-  if (body.ids === undefined) return { count: body.count ?? 1, pauseSource, flat: false };
+  if (body.ids === undefined) return { count: body.count ?? 1, pauseSource, processes, flat: false };
   const ids = body.ids.map((id, i) => requireId(id, `ids[${i}]`));
   if (new Set(ids).size !== ids.length) throw new MitosError('invalid_json', 'ids must be distinct');
   if (body.count !== undefined && body.count !== ids.length) {
     throw new MitosError('invalid_json', `count is ${body.count} but ${ids.length} ids were given`);
   }
-  return { count: ids.length, ids, pauseSource, flat: false };
+  return { count: ids.length, ids, pauseSource, processes, flat: false };
 }
 
 function forkTime(outcome: ForkOutcome, measuredMs: number): number {
@@ -172,5 +181,6 @@ function wireCarried(carried: ForkOutcome['carried']): LiveForkResponse['carried
     interpreter: carried.interpreter,
     interpreter_skipped: carried.interpreterSkipped,
     processes: carried.processes,
+    processes_not_carried: carried.processesNotCarried,
   };
 }

@@ -31,6 +31,10 @@ export function describeForkConformance(driver: string, harness: ConformanceHarn
       assert.equal(outcome.carried.filesystem, true);
       assert.equal(outcome.carried.interpreter, true);
       assert.deepEqual(outcome.carried.interpreterSkipped, []);
+      // Every process the children lack is named in the report.
+      const leftOut = outcome.carried.processesNotCarried.map((p) => p.command);
+      if (carriedProcesses) assert.deepEqual(leftOut, []);
+      else assert.ok(leftOut.some((command) => /sleep 3600/.test(command)), `not carried: ${leftOut.join(', ')}`);
     });
     after(() => harness.dispose());
 

@@ -5,8 +5,10 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { probeCgroups } from '../../cgroups/detect.js';
+import { CRIU_PIN, criuVersion, findCriu } from '../../host/criu.js';
 import { type HostCheck, readOr } from '../../host/doctor.js';
 import { tryRun } from '../../host/run.js';
+import { defaultCacheDir } from '../../host/state-dir.js';
 import { which } from '../../host/which.js';
 import { probeBtrfs } from '../../storage/probe.js';
 
@@ -17,7 +19,19 @@ export async function linuxHostChecks(): Promise<HostCheck[]> {
     await checkStorage(),
     checkTool('debootstrap', 'debootstrap', 'builds template root filesystems', 'apt-get install debootstrap'),
     await checkCompiler(),
+    await checkCriu(),
   ];
+}
+
+/** A fork that carries processes checkpoints them with the pinned CRIU that setup installs. */
+async function checkCriu(): Promise<HostCheck> {
+  const name = 'criu';
+  const fix = 'node scripts/setup.mjs as root (installs the pinned CRIU from Debian forky)';
+  const found = findCriu(defaultCacheDir());
+  if ('missing' in found) return { name, ok: false, detail: found.missing, fix };
+  const version = await criuVersion(found.tool);
+  if (!version) return { name, ok: false, detail: `criu in ${found.tool.tree} does not run`, fix };
+  return { name, ok: true, detail: `CRIU ${version} (Debian ${CRIU_PIN.suite} ${CRIU_PIN.version}) in ${found.tool.tree}` };
 }
 
 async function checkUserNamespaces(): Promise<HostCheck> {

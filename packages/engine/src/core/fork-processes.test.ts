@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { MitosError } from '@mitos/protocol';
+import type { ProcessInfo } from '../engine.js';
+import { planForkProcesses } from './fork-processes.js';
+
+const running: ProcessInfo[] = [
+  { pid: 1, command: 'mitos-init', tracked: false },
+  { pid: 2, command: 'mitos-init', tracked: false },
+  { pid: 3, command: 'python3 -m http.server 8000', tracked: true },
+  { pid: 9, command: 'sh -c while true; do date >> /tmp/loop; done', tracked: false },
+];
+const list = async () => running;
+const fsOnly = { name: 'linux', forkCarriesProcesses: false };
+const wholeMachine = { name: 'microvm', forkCarriesProcesses: true };
+
+async function refusal(p: Promise<unknown>): Promise<MitosError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof MitosError, String(err));
+  return err;
+}
+
+describe('planForkProcesses', () => {
+  test('an engine that cannot carry processes refuses "all" before anything is made', async () => {
+    const err = await refusal(planForkProcesses(fsOnly, 'all', list));
+    assert.equal(err.code, 'not_implemented');
+    assert.match(err.remediation, /"none"/);
+  });
+
+  test('"auto" and "none" there name every process but the agent, with the reason', async () => {
+    for (const mode of ['auto', 'none'] as const) {
+      const plan = await planForkProcesses(fsOnly, mode, list);
+      assert.equal(plan.carry, false);
+      assert.deepEqual(
+        plan.notCarried.map((p) => p.pid),
+        [3, 9],
+      );
+      assert.match(plan.notCarried[0]?.reason ?? '', mode === 'none' ? /not asked for/ : /cannot carry/);
+    }
+  });
+
+  test('an engine that copies the whole machine carries all, and refuses "none"', async () => {
+    assert.deepEqual(await planForkProcesses(wholeMachine, 'auto', list), { carry: true, notCarried: [] });
+    assert.deepEqual(await planForkProcesses(wholeMachine, 'all', list), { carry: true, notCarried: [] });
+    assert.equal((await refusal(planForkProcesses(wholeMachine, 'none', list))).code, 'not_implemented');
+  });
+});

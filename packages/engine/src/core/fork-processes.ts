@@ -1,0 +1,56 @@
+/**
+ * Which of the parent's processes a fork carries, decided before anything is made: a mode the
+ * driver cannot honour is refused, and every process the children will not have is named in
+ * the report, so a fork never drops processes unseen.
+ */
+import { MitosError } from '@mitos/protocol';
+import type { ForkProcessesMode, NotCarriedProcess, ProcessInfo } from '../engine.js';
+import type { SandboxDriver } from './driver.js';
+
+export interface ProcessPlan {
+  /** The driver copies every process of the parent into each child. */
+  carry: boolean;
+  notCarried: NotCarriedProcess[];
+}
+
+type Driver = Pick<SandboxDriver, 'name' | 'forkCarriesProcesses'>;
+
+/** The sandbox's own agent (pid 1 and the relays it forks per process) is never listed. */
+function userProcesses(processes: ProcessInfo[]): ProcessInfo[] {
+  return processes.filter((p) => p.pid !== 1 && p.command !== 'mitos-init');
+}
+
+export async function planForkProcesses(
+  driver: Driver,
+  mode: ForkProcessesMode,
+  listProcesses: () => Promise<ProcessInfo[]>,
+): Promise<ProcessPlan> {
+  if (driver.forkCarriesProcesses) {
+    if (mode === 'none') {
+      throw new MitosError(
+        'not_implemented',
+        `the ${driver.name} engine copies the whole machine: its forks always carry every process`,
+        {},
+        { remediation: 'omit processes or send "all"; stop the processes you do not want in the children' },
+      );
+    }
+    return { carry: true, notCarried: [] };
+  }
+  if (mode === 'all') {
+    throw new MitosError(
+      'not_implemented',
+      `the ${driver.name} engine cannot carry running processes into a fork yet`,
+      {},
+      {
+        remediation:
+          'send processes "none" (or "auto") for a fork of the files and interpreter state, or use the microvm engine, whose forks carry every process',
+      },
+    );
+  }
+  const reason =
+    mode === 'none'
+      ? 'not asked for (processes: "none")'
+      : `the ${driver.name} engine cannot carry running processes; the child has the files and interpreter state only`;
+  const running = userProcesses(await listProcesses());
+  return { carry: false, notCarried: running.map((p) => ({ pid: p.pid, command: p.command, reason })) };
+}

@@ -5,6 +5,7 @@ export { microvmHostChecks, microvmUnavailable } from './drivers/microvm/doctor.
 export { MicroVmEngine, type MicroVmEngineOptions } from './drivers/microvm/engine.js';
 export { shmDirFor } from './drivers/microvm/snapshots.js';
 export * from './engine.js';
+export { CRIU_PIN, criuTreePath } from './host/criu.js';
 export {
   type HostCheck,
   type HostCheckOptions,
@@ -12,6 +13,7 @@ export {
   type HostReport,
   runHostChecks,
 } from './host/doctor.js';
+export { defaultCacheDir } from './host/state-dir.js';
 export { openDatabase, type StateDatabase } from './state/database.js';
 export { IMAGES, resolveImage } from './templates/images.js';
 export * from './workspaces/index.js';

@@ -221,7 +221,13 @@ export class FakeEngine implements Engine {
     return {
       parent,
       children,
-      carried: { filesystem: true, interpreter: true, interpreterSkipped: ['sock'], processes: false, processesNotCarried: [] },
+      carried: {
+        filesystem: true,
+        interpreter: true,
+        interpreterSkipped: ['sock'],
+        processes: false,
+        processesNotCarried: [],
+      },
       forkTimeMs: 2.5,
     };
   }

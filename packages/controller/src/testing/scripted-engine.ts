@@ -97,7 +97,13 @@ export function createScriptedEngine(options: { templateBuildMs?: number } = {})
       return {
         parent,
         children,
-        carried: { filesystem: true, interpreter: false, interpreterSkipped: [], processes: false, processesNotCarried: [] },
+        carried: {
+          filesystem: true,
+          interpreter: false,
+          interpreterSkipped: [],
+          processes: false,
+          processesNotCarried: [],
+        },
         forkTimeMs: 2.5,
       };
     },

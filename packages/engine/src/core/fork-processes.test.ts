@@ -6,7 +6,7 @@ import { planForkProcesses } from './fork-processes.js';
 
 const running: ProcessInfo[] = [
   { pid: 1, command: 'mitos-init', tracked: false },
-  { pid: 2, command: 'mitos-init', tracked: false },
+  { pid: 2, command: 'mitos-init            ', tracked: false },
   { pid: 3, command: 'python3 -m http.server 8000', tracked: true },
   { pid: 9, command: 'sh -c while true; do date >> /tmp/loop; done', tracked: false },
 ];
@@ -30,15 +30,16 @@ describe('planForkProcesses', () => {
     assert.match(err.remediation, /"none"/);
   });
 
-  test('"auto" and "none" there name every process but the agent, with the reason', async () => {
+  test('"auto" and "none" there name every process but pid 1, relays included, with the reason', async () => {
     for (const mode of ['auto', 'none'] as const) {
       const plan = await planForkProcesses(fsOnly, mode, list);
       assert.equal(plan.carry, false);
       assert.deepEqual(
         plan.notCarried.map((p) => p.pid),
-        [3, 9],
+        [2, 3, 9],
       );
-      assert.match(plan.notCarried[0]?.reason ?? '', mode === 'none' ? /not asked for/ : /cannot carry/);
+      assert.equal(plan.notCarried[0]?.command, 'mitos-init');
+      assert.match(plan.notCarried[1]?.reason ?? '', mode === 'none' ? /not asked for/ : /cannot carry/);
     }
   });
 

@@ -15,9 +15,13 @@ export interface ProcessPlan {
 
 type Driver = Pick<SandboxDriver, 'name' | 'forkCarriesProcesses'>;
 
-/** The sandbox's own agent (pid 1 and the relays it forks per process) is never listed. */
-function userProcesses(processes: ProcessInfo[]): ProcessInfo[] {
-  return processes.filter((p) => p.pid !== 1 && p.command !== 'mitos-init');
+/**
+ * Every process the agent reports (all but pid 1 and the worker answering): the relays the
+ * agent forks per command are listed too, as `mitos-init`, since a name is no proof: a
+ * process that calls itself `mitos-init` must not vanish from the report.
+ */
+function reportedProcesses(processes: ProcessInfo[]): ProcessInfo[] {
+  return processes.filter((p) => p.pid > 1);
 }
 
 export async function planForkProcesses(
@@ -51,6 +55,6 @@ export async function planForkProcesses(
     mode === 'none'
       ? 'not asked for (processes: "none")'
       : `the ${driver.name} engine cannot carry running processes; the child has the files and interpreter state only`;
-  const running = userProcesses(await listProcesses());
-  return { carry: false, notCarried: running.map((p) => ({ pid: p.pid, command: p.command, reason })) };
+  const running = reportedProcesses(await listProcesses());
+  return { carry: false, notCarried: running.map((p) => ({ pid: p.pid, command: p.command.trim(), reason })) };
 }

@@ -34,7 +34,11 @@ export function describeForkConformance(driver: string, harness: ConformanceHarn
       // Every process the children lack is named in the report.
       const leftOut = outcome.carried.processesNotCarried.map((p) => p.command);
       if (carriedProcesses) assert.deepEqual(leftOut, []);
-      else assert.ok(leftOut.some((command) => /sleep 3600/.test(command)), `not carried: ${leftOut.join(', ')}`);
+      else
+        assert.ok(
+          leftOut.some((command) => /sleep 3600/.test(command)),
+          `not carried: ${leftOut.join(', ')}`,
+        );
     });
     after(() => harness.dispose());
 

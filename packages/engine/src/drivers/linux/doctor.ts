@@ -31,7 +31,11 @@ async function checkCriu(): Promise<HostCheck> {
   if ('missing' in found) return { name, ok: false, detail: found.missing, fix };
   const version = await criuVersion(found.tool);
   if (!version) return { name, ok: false, detail: `criu in ${found.tool.tree} does not run`, fix };
-  return { name, ok: true, detail: `CRIU ${version} (Debian ${CRIU_PIN.suite} ${CRIU_PIN.version}) in ${found.tool.tree}` };
+  return {
+    name,
+    ok: true,
+    detail: `CRIU ${version} (Debian ${CRIU_PIN.suite} ${CRIU_PIN.version}) in ${found.tool.tree}`,
+  };
 }
 
 async function checkUserNamespaces(): Promise<HostCheck> {

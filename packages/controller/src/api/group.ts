@@ -44,3 +44,6 @@ export const LABEL_SOURCE_CLAIM = 'mitos.run/source-claim';
  * a claim a child is the fork's controller ownerReference, the label is for listing.
  */
 export const LABEL_FORK = 'mitos.run/fork';
+
+/** On WorkspaceRevisions: the workspace they belong to (crd-v1.md 7.2). */
+export const LABEL_WORKSPACE = 'mitos.run/workspace';

@@ -8,11 +8,18 @@
 import { hostname } from 'node:os';
 import { COMPONENT_NODE, LABEL_COMPONENT } from '../api/group.js';
 import type { Lease } from '../api/meta.js';
-import type { SandboxClaim, SandboxFork, SandboxPool } from '../api/v1alpha1/index.js';
+import type { SandboxClaim, SandboxFork, SandboxPool, Workspace, WorkspaceRevision } from '../api/v1alpha1/index.js';
 import type { KubeClient } from '../kube/client.js';
 import { Informer, objectKey } from '../kube/informer.js';
 import { LeaderElector } from '../kube/leader-election.js';
-import { LEASES, SANDBOX_CLAIMS, SANDBOX_FORKS, SANDBOX_POOLS } from '../kube/resources.js';
+import {
+  LEASES,
+  SANDBOX_CLAIMS,
+  SANDBOX_FORKS,
+  SANDBOX_POOLS,
+  WORKSPACE_REVISIONS,
+  WORKSPACES,
+} from '../kube/resources.js';
 import { WorkQueue } from '../kube/work-queue.js';
 import { randomHex } from '../util/ids.js';
 import { reconcileClaim } from './claim-reconciler.js';
@@ -23,6 +30,7 @@ import { collectGarbage } from './garbage-collector.js';
 import { HttpNodeApi, type NodeApi } from './node-client.js';
 import { type NodeView, nodeFromLease } from './nodes.js';
 import { reconcilePool } from './pool-reconciler.js';
+import { reconcileWorkspace } from './workspace-reconciler.js';
 
 export const LEADER_LEASE_NAME = 'mitos-controller';
 
@@ -79,6 +87,8 @@ async function lead(options: ControllerOptions, signal: AbortSignal): Promise<vo
   const pools = new Informer<SandboxPool>(kube, SANDBOX_POOLS, { onError });
   const claims = new Informer<SandboxClaim>(kube, SANDBOX_CLAIMS, { onError });
   const forks = new Informer<SandboxFork>(kube, SANDBOX_FORKS, { onError });
+  const workspaces = new Informer<Workspace>(kube, WORKSPACES, { onError });
+  const revisions = new Informer<WorkspaceRevision>(kube, WORKSPACE_REVISIONS, { onError });
   const leases = new Informer<Lease>(kube, LEASES, {
     namespace: options.namespace,
     labelSelector: `${LABEL_COMPONENT}=${COMPONENT_NODE}`,
@@ -99,6 +109,7 @@ async function lead(options: ControllerOptions, signal: AbortSignal): Promise<vo
   const poolQueue = new WorkQueue();
   const claimQueue = new WorkQueue();
   const forkQueue = new WorkQueue();
+  const workspaceQueue = new WorkQueue();
   const unfinished = (c: SandboxClaim) => !['Ready', 'Failed', 'Terminated'].includes(c.status?.phase ?? '');
 
   pools.onChange((_e, pool) => poolQueue.add(objectKey(pool)));
@@ -114,6 +125,11 @@ async function lead(options: ControllerOptions, signal: AbortSignal): Promise<vo
     }
   });
   forks.onChange((_e, fork) => forkQueue.add(objectKey(fork)));
+  workspaces.onChange((_e, ws) => workspaceQueue.add(objectKey(ws)));
+  // Every revision maps to its workspace by spec (adoption has not labelled it yet).
+  revisions.onChange((_e, rev) => {
+    if (rev.spec?.workspaceRef?.name) workspaceQueue.add(`${rev.metadata.namespace}/${rev.spec.workspaceRef.name}`);
+  });
   leases.onChange(() => {
     for (const pool of pools.list()) poolQueue.add(objectKey(pool));
     for (const claim of claims.list()) if (unfinished(claim)) claimQueue.add(objectKey(claim));
@@ -132,6 +148,8 @@ async function lead(options: ControllerOptions, signal: AbortSignal): Promise<vo
     pools.start(stopInformers.signal),
     claims.start(stopInformers.signal),
     forks.start(stopInformers.signal),
+    workspaces.start(stopInformers.signal),
+    revisions.start(stopInformers.signal),
   ]);
 
   const workers = options.workers ?? 2;
@@ -139,6 +157,7 @@ async function lead(options: ControllerOptions, signal: AbortSignal): Promise<vo
     ...startWorkers('pool', poolQueue, workers, log, (ns, name) => reconcilePool(ctx, poolInputs, ns, name)),
     ...startWorkers('claim', claimQueue, workers, log, (ns, name) => reconcileClaim(ctx, ns, name)),
     ...startWorkers('fork', forkQueue, workers, log, (ns, name) => reconcileFork(ctx, ns, name)),
+    ...startWorkers('workspace', workspaceQueue, 1, log, (ns, name) => reconcileWorkspace(ctx, ns, name)),
   ];
   const gc = setInterval(() => {
     const ready = () => claims.list().filter((c) => c.status?.phase === 'Ready');
@@ -152,7 +171,7 @@ async function lead(options: ControllerOptions, signal: AbortSignal): Promise<vo
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
   clearInterval(gc);
-  for (const q of [poolQueue, claimQueue, forkQueue]) q.shutDown();
+  for (const q of [poolQueue, claimQueue, forkQueue, workspaceQueue]) q.shutDown();
   stopInformers.abort();
   await Promise.all(running);
 }

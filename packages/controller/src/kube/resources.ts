@@ -20,6 +20,8 @@ export const SANDBOX_TEMPLATES = mitos('SandboxTemplate', 'sandboxtemplates');
 export const SANDBOX_POOLS = mitos('SandboxPool', 'sandboxpools');
 export const SANDBOX_CLAIMS = mitos('SandboxClaim', 'sandboxclaims');
 export const SANDBOX_FORKS = mitos('SandboxFork', 'sandboxforks');
+export const WORKSPACES = mitos('Workspace', 'workspaces');
+export const WORKSPACE_REVISIONS = mitos('WorkspaceRevision', 'workspacerevisions');
 export const SECRETS: ResourceType = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret' };
 export const LEASES: ResourceType = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' };
 

@@ -13,6 +13,7 @@ import type { SandboxClaim, SandboxFork, SandboxPool, SandboxTemplate } from '..
 import type { KubeClient } from '../kube/client.js';
 import { SANDBOX_CLAIMS, SANDBOX_FORKS, SANDBOX_POOLS, SANDBOX_TEMPLATES, SECRETS } from '../kube/resources.js';
 import { eventually, required, tokenOf } from './contract-steps.js';
+import { workspaceSteps } from './contract-workspaces.js';
 import { seedClientReplay } from './seed-replay.js';
 
 export interface ClusterEnv {
@@ -234,5 +235,7 @@ export function clusterContract(title: string, start: EnvFactory, options: { tim
       await sb.terminate();
       await eventually(e.settleMs, async () => (await e.kube.get(SANDBOX_CLAIMS, e.namespace, sb.name)) === undefined);
     });
+
+    workspaceSteps(test);
   });
 }

@@ -21,6 +21,7 @@ import type {
 } from '../api/v1alpha1/index.js';
 import { SANDBOX_CLAIMS, SANDBOX_FORKS, SANDBOX_POOLS, SANDBOX_TEMPLATES } from '../kube/resources.js';
 import type { AcquireResult } from '../node/node-sandboxes.js';
+import { resolveDelivery } from './claim-delivery.js';
 import { setCondition } from './conditions.js';
 import type { ControllerContext, ReconcileResult } from './context.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizers.js';
@@ -56,6 +57,9 @@ async function provision(ctx: ControllerContext, initial: SandboxClaim): Promise
   const template = await ctx.kube.get<SandboxTemplate>(SANDBOX_TEMPLATES, namespace, pool.spec.templateRef.name);
   if (!template)
     return pending(ctx, initial, 'TemplateNotFound', `SandboxTemplate ${pool.spec.templateRef.name} not found`, 5_000);
+  const resolved = await resolveDelivery(ctx, initial);
+  if ('refuse' in resolved) return fail(ctx, initial, resolved.refuse.reason, resolved.refuse.message);
+  if ('wait' in resolved) return pending(ctx, initial, resolved.wait.reason, resolved.wait.message, 5_000);
   let claim = await addFinalizer(ctx.kube, SANDBOX_CLAIMS, initial, FINALIZER_CLAIM);
 
   const nodes = ctx.nodes();
@@ -85,6 +89,7 @@ async function provision(ctx: ControllerContext, initial: SandboxClaim): Promise
       claim: name,
       image: template.spec.image,
       token,
+      delivery: resolved.delivery,
     });
   } catch (err) {
     if (!(err instanceof NodeCallError)) throw err;

@@ -14,6 +14,13 @@ async function setup(secrets = false) {
   f.addNode('n2');
   await f.createPool('p1');
   await f.prepareTemplates();
+  if (secrets) {
+    // The claim's secret must exist: the claim reconciler delivers its value into the sandbox.
+    await f.kube.create<Secret>(SECRETS, {
+      metadata: { name: 's', namespace: 'default' },
+      data: { k: Buffer.from('v').toString('base64') },
+    });
+  }
   await f.createClaim('src', 'p1', secrets ? { secrets: [{ name: 'K', secretRef: { name: 's', key: 'k' } }] } : {});
   await reconcileClaim(f.ctx, 'default', 'src');
   return f;

@@ -3,6 +3,8 @@
  * it holds no connection state. Refusals come back as NodeCallError with the node's code.
  * @module
  */
+
+import type { ClaimDelivery } from '../node/claim-env.js';
 import type { SandboxOwner } from '../node/ledger.js';
 import type { AcquireResult, NodeCapacity, TemplateState } from '../node/node-sandboxes.js';
 
@@ -40,6 +42,7 @@ export interface NodeApi {
     claim: string;
     image: string;
     token: string;
+    delivery?: ClaimDelivery;
   }): Promise<AcquireResult>;
   fork(req: {
     namespace: string;

@@ -21,7 +21,27 @@ const WarmBody = z.object({
   count: z.number().int().min(1).max(64),
 });
 const RemoveWarmBody = z.object({ namespace: Name, pool: Name, count: z.number().int().min(1).optional() });
-const AcquireBody = z.object({ namespace: Name, pool: Name, claim: Name, image: z.string().min(1), token: Token });
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
+const AbsolutePath = z
+  .string()
+  .regex(/^\/[^\0]*$/, 'an absolute path')
+  .max(4096)
+  .refine((p) => !p.split('/').includes('..'), 'no .. segments');
+const Delivery = z.object({
+  env: z.record(EnvName, z.string().max(128 * 1024)).optional(),
+  files: z
+    .array(z.object({ path: AbsolutePath, content: z.string().max(1024 * 1024) }))
+    .max(64)
+    .optional(),
+});
+const AcquireBody = z.object({
+  namespace: Name,
+  pool: Name,
+  claim: Name,
+  image: z.string().min(1),
+  token: Token,
+  delivery: Delivery.optional(),
+});
 const ForkBody = z.object({
   namespace: Name,
   fork: Name,

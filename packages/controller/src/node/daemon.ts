@@ -14,6 +14,7 @@ import { formatHost, listen, type RunningServer, startServer } from '@mitos/serv
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { KubeClient } from '../kube/client.js';
+import { withClaimEnv } from './claim-env.js';
 import { createControlApi } from './control-api.js';
 import { SandboxLedger } from './ledger.js';
 import { NodeSandboxes } from './node-sandboxes.js';
@@ -61,7 +62,7 @@ export async function startNodeDaemon(o: NodeDaemonOptions): Promise<RunningNode
   );
 
   const sandboxServer: RunningServer = await startServer({
-    engine: o.engine,
+    engine: withClaimEnv(o.engine, sandboxes.claimEnv),
     db: o.db,
     host: listenHost,
     port: o.sandboxPort ?? 9091,

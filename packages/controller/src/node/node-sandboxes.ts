@@ -6,10 +6,12 @@
  * a crash gets the same answer.
  * @module
  */
+
 import type { Engine } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import { SANDBOX_ID_PATTERN, sandboxIdFor, templateIdFor, warmSandboxId } from '../util/ids.js';
 import { Mutex } from '../util/mutex.js';
+import { type ClaimDelivery, ClaimEnvironments } from './claim-env.js';
 import type { LedgerEntry, SandboxLedger, SandboxOwner } from './ledger.js';
 
 export type TemplateState = 'building' | 'ready' | 'failed';
@@ -27,6 +29,8 @@ export interface AcquireRequest {
   claim: string;
   image: string;
   token: string;
+  /** Claim env and secrets (claim-env.ts); never logged. */
+  delivery?: ClaimDelivery;
 }
 
 export interface AcquireResult {
@@ -65,6 +69,7 @@ const RETRY_FAILED_BUILD_MS = 30_000;
 export class NodeSandboxes {
   readonly #lock = new Mutex();
   readonly #builds = new Map<string, TemplateBuild>();
+  readonly claimEnv: ClaimEnvironments;
 
   constructor(
     private readonly engine: Engine,
@@ -72,6 +77,7 @@ export class NodeSandboxes {
     private readonly maxSandboxes: number,
     private readonly log: (msg: string, fields?: Record<string, unknown>) => void = () => {},
   ) {
+    this.claimEnv = new ClaimEnvironments(engine);
     // A sandbox can end on its own (deadline, crash); its entry and token must go with it.
     engine.onSandboxGone((id) => ledger.remove(id));
     // Entries whose sandbox did not survive a restart would otherwise be counted forever.
@@ -144,29 +150,35 @@ export class NodeSandboxes {
   /** Gives the claim a sandbox: the one it already has, a warm one, or a fresh one. */
   acquire(req: AcquireRequest): Promise<AcquireResult> {
     return this.#lock.run(async () => {
-      const owner: SandboxOwner = { kind: 'claim', namespace: req.namespace, pool: req.pool, claim: req.claim };
-      const existing = this.ledger
-        .entries()
-        .find((e) => e.owner.kind === 'claim' && e.owner.namespace === req.namespace && e.owner.claim === req.claim);
-      if (existing) {
-        this.ledger.assign(existing.id, owner, req.token);
-        return { sandboxId: existing.id, warm: false, forkTimeMs: 0 };
-      }
-      const warm = this.#warmOf(req.namespace, req.pool).find((e) => e.image === req.image);
-      if (warm) {
-        const started = performance.now();
-        this.ledger.assign(warm.id, owner, req.token);
-        return { sandboxId: warm.id, warm: true, forkTimeMs: performance.now() - started };
-      }
-      this.#requireTemplate(req.image);
-      this.#requireRoom(1);
-      const id = sandboxIdFor(req.namespace, req.claim);
-      if (this.engine.get(id)) throw new NodeOpError('conflict', `sandbox ${id} exists and is not this claim's`);
-      const info = await this.engine.create({ id, templateId: templateIdFor(req.image) });
-      this.ledger.put({ id, owner, image: req.image, createdAt: new Date().toISOString() });
-      this.ledger.assign(id, owner, req.token);
-      return { sandboxId: id, warm: false, forkTimeMs: info.forkTimeMs };
+      const out = await this.#acquire(req);
+      await this.claimEnv.deliver(this.engine, out.sandboxId, req.delivery ?? {});
+      return out;
     });
+  }
+
+  async #acquire(req: AcquireRequest): Promise<AcquireResult> {
+    const owner: SandboxOwner = { kind: 'claim', namespace: req.namespace, pool: req.pool, claim: req.claim };
+    const existing = this.ledger
+      .entries()
+      .find((e) => e.owner.kind === 'claim' && e.owner.namespace === req.namespace && e.owner.claim === req.claim);
+    if (existing) {
+      this.ledger.assign(existing.id, owner, req.token);
+      return { sandboxId: existing.id, warm: false, forkTimeMs: 0 };
+    }
+    const warm = this.#warmOf(req.namespace, req.pool).find((e) => e.image === req.image);
+    if (warm) {
+      const started = performance.now();
+      this.ledger.assign(warm.id, owner, req.token);
+      return { sandboxId: warm.id, warm: true, forkTimeMs: performance.now() - started };
+    }
+    this.#requireTemplate(req.image);
+    this.#requireRoom(1);
+    const id = sandboxIdFor(req.namespace, req.claim);
+    if (this.engine.get(id)) throw new NodeOpError('conflict', `sandbox ${id} exists and is not this claim's`);
+    const info = await this.engine.create({ id, templateId: templateIdFor(req.image) });
+    this.ledger.put({ id, owner, image: req.image, createdAt: new Date().toISOString() });
+    this.ledger.assign(id, owner, req.token);
+    return { sandboxId: id, warm: false, forkTimeMs: info.forkTimeMs };
   }
 
   /** Forks `source` into the children that do not exist yet; returns every requested child. */

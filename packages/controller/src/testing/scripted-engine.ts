@@ -81,7 +81,7 @@ export function createScriptedEngine(options: { templateBuildMs?: number } = {})
       return {
         exitCode: 0,
         timedOut: false,
-        stdout: Buffer.from(answer(o.command, id)),
+        stdout: Buffer.from(answer(o.command, id, o.env ?? {})),
         stderr: Buffer.alloc(0),
         durationMs: 1,
       };
@@ -140,10 +140,13 @@ export function createScriptedEngine(options: { templateBuildMs?: number } = {})
   });
 }
 
-function answer(command: string, id: string): string {
+function answer(command: string, id: string, env: Record<string, string>): string {
   const sum = /print\(\s*(\d+)\s*\+\s*(\d+)\s*\)/.exec(command);
   if (sum) return `${Number(sum[1]) + Number(sum[2])}\n`;
   if (command === 'hostname') return `${id}\n`;
   const echo = /^echo (.*)$/.exec(command);
-  return echo ? `${echo[1]}\n` : '';
+  // `$NAME` expands from the command's env, as a shell would.
+  return echo
+    ? `${(echo[1] ?? '').replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (_m, name: string) => env[name] ?? '')}\n`
+    : '';
 }

@@ -44,6 +44,8 @@ export interface ClusterSandboxOptions extends CallOptions {
   /** Readiness deadline when `ready` is set. Default 30 s. */
   readyTimeoutMs?: number;
   env?: Record<string, string>;
+  /** Secret values delivered as env: `{ ENV: [secretName, key] }` (the seed's shape). */
+  secrets?: Record<string, readonly [string, string]>;
   /** Maximum lifetime as a Go duration, e.g. `30m`. */
   timeout?: string;
 }
@@ -95,6 +97,13 @@ export class AgentRun {
     const spec: Record<string, unknown> = { poolRef: { name: pool } };
     if (options.env && Object.keys(options.env).length > 0) {
       spec.env = Object.entries(options.env).map(([k, v]) => ({ name: k, value: v }));
+    }
+    if (options.secrets && Object.keys(options.secrets).length > 0) {
+      spec.secrets = Object.entries(options.secrets).map(([env, [secret, key]]) => ({
+        name: env,
+        secretRef: { name: secret, key },
+        envVar: env,
+      }));
     }
     if (options.timeout) spec.timeout = options.timeout;
     await api.create('sandboxclaims', {

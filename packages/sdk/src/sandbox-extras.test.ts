@@ -48,7 +48,13 @@ function routes(req: RecordedRequest): StubReply {
             generation: 1,
           })),
           fork_time_ms: 7.25,
-          carried: { filesystem: true, interpreter: true, interpreter_skipped: ['sock'], processes: false },
+          carried: {
+            filesystem: true,
+            interpreter: true,
+            interpreter_skipped: ['sock'],
+            processes: false,
+            processes_not_carried: [{ pid: 12, command: 'sleep 60', reason: 'not asked for (processes: "none")' }],
+          },
         },
       };
     case 'GET /v1/metering':
@@ -164,6 +170,7 @@ describe('fork (live)', () => {
       interpreter: true,
       interpreterSkipped: ['sock'],
       processes: false,
+      processesNotCarried: [{ pid: 12, command: 'sleep 60', reason: 'not asked for (processes: "none")' }],
     });
     assert.equal(report.forkTimeMs, 7.25);
     assert.equal(report.parent.id, 'sb-1');
@@ -171,6 +178,16 @@ describe('fork (live)', () => {
       report.children.map((c) => c.id),
       ['kid'],
     );
+  });
+
+  test('fork(n, {processes}) sends the mode; an unknown one is refused before any request', async () => {
+    await sandboxOn(stub.baseUrl).fork(1, { processes: 'none' });
+    assert.deepEqual(stub.requests[0]?.body, { count: 1, processes: 'none' });
+    await assert.rejects(
+      sandboxOn(stub.baseUrl).fork(1, { processes: 'some' as 'all' }),
+      (err: { code?: string }) => err.code === 'invalid_request',
+    );
+    assert.equal(stub.requests.length, 1);
   });
 
   test('bad counts and ids are refused without a request', async () => {

@@ -71,6 +71,13 @@ const debs = [
 const staticLibc = '/usr/lib/x86_64-linux-gnu/libc.a';
 const missing = debs.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
 if (!existsSync(staticLibc)) missing.push('libc6-dev');
+// Node's own headers build the server's TCP quick-ACK addon (packages/server/native); Node
+// from nodesource ships them beside the binary, Debian's nodejs in libnode-dev.
+const nodeHeaders = [join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'];
+if (!nodeHeaders.some((d) => existsSync(join(d, 'node_api.h')))) missing.push('libnode-dev');
+// the exec benchmark's Python client (the seed SDK's HTTP library), for Debian's own python3
+if (spawnSync('/usr/bin/python3', ['-c', 'import httpx'], { stdio: 'ignore' }).status !== 0)
+  missing.push('python3-httpx');
 if (missing.length > 0) {
   if (process.getuid?.() === 0) {
     say(`installing Debian packages: ${missing.join(' ')}`);

@@ -37,7 +37,7 @@ async function create(config: MitosComputeConfig, options: CreateSandboxOptions 
       message: 'this operation is not available on this server',
       cause: `the mitos provider does not support create option(s) ${unsupported.join(', ')}`,
       remediation: 'leave them unset; use templateId, timeout, envs or directory',
-      context: { fields: unsupported },
+      context: { fields: unsupported.join(',') },
     });
   }
   const server = SandboxServer.fromAuth(config);

@@ -8,7 +8,10 @@
  * @module
  */
 
-export type ErrorContext = Record<string, unknown>;
+import type { ErrorEnvelope, ErrorContext as WireErrorContext } from '@mitos/protocol';
+
+/** An error's context: the wire's flat map of strings, numbers and booleans. */
+export type ErrorContext = WireErrorContext;
 
 export interface AgentRunErrorInit {
   code: string;
@@ -22,10 +25,8 @@ export interface AgentRunErrorInit {
   context?: ErrorContext | undefined;
 }
 
-/** The envelope shape (wire-v1.md 2.1), as printed by `mitos --json`. */
-export interface ErrorEnvelopeJson {
-  error: { code: string; message: string; cause?: string; remediation: string; context?: ErrorContext };
-}
+/** The envelope shape (wire-v1.md 2.1), as printed by `mitos --json`: protocol's own type. */
+export type ErrorEnvelopeJson = ErrorEnvelope;
 
 type Branded = { readonly brand?: symbol };
 

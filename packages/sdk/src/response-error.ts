@@ -75,12 +75,21 @@ export function errorFromResponse(
     if (nonEmptyString(err.message)) init.message = err.message;
     if (nonEmptyString(err.remediation)) init.remediation = err.remediation;
     if (nonEmptyString(err.cause)) init.cause = truncate(err.cause);
-    if (isObject(err.context)) init.context = err.context;
+    if (isObject(err.context)) init.context = flatContext(err.context);
   } else if (nonEmptyString(err)) {
     // Legacy servers answer {"error": "message"}.
     init.cause = truncate(err);
   }
   return errorForCode(init);
+}
+
+/** The wire's context is flat; anything else a server sent (nested, null) is left out. */
+function flatContext(context: Record<string, unknown>): ErrorContext {
+  const flat: ErrorContext = {};
+  for (const [key, value] of Object.entries(context)) {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') flat[key] = value;
+  }
+  return flat;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

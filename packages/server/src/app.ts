@@ -52,6 +52,7 @@ import { registerSandboxRoutes } from './routes/sandboxes.js';
 import { registerTemplateRoutes } from './routes/templates.js';
 import { registerWorkspaceRoutes } from './routes/workspaces.js';
 import { createRouter } from './routing.js';
+import { serverTiming } from './server-timing.js';
 import { ServerSettings } from './settings.js';
 import { DEFAULT_MAX_STREAMS_PER_SANDBOX, StreamRegistry } from './streaming/registry.js';
 import { UpgradeDispatcher } from './upgrade.js';
@@ -144,6 +145,7 @@ export function createApiServer(deps: AppDeps): ApiServer {
   app.notFound((c) =>
     respondError(new MitosError('not_found', `no route for ${c.req.method} ${quote(c.req.path)}`), c),
   );
+  app.use('*', serverTiming());
   app.use('*', requestLogger(logger));
   // E2B-compatible surface (/e2b, its port hosts, signed file URLs), with its own credentials.
   const e2b = createE2bSurface({

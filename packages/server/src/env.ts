@@ -10,6 +10,7 @@ import type { ForwardRegistry } from './forwards.js';
 import type { IdClaims } from './id-claims.js';
 import type { IdempotencyStore } from './idempotency.js';
 import type { PreviewSigner } from './preview/token.js';
+import type { ServerTiming } from './server-timing.js';
 import type { StreamRegistry } from './streaming/registry.js';
 
 export interface AppVariables {
@@ -18,6 +19,8 @@ export interface AppVariables {
   sandboxId: string | undefined;
   /** The bounded, fully read request body (set by the body-limit middleware). */
   rawBody: Uint8Array | undefined;
+  /** Where parse, lookup and engine time go for the Server-Timing header. */
+  timing: ServerTiming | undefined;
 }
 
 /**

@@ -7,10 +7,15 @@ import { MitosError } from '@mitos/protocol';
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import type { AppEnv } from './env.js';
+import { timeSync } from './server-timing.js';
 
 const utf8 = new TextDecoder();
 
 export function readJson<S extends z.ZodType>(c: Context<AppEnv>, schema: S): z.infer<S> {
+  return timeSync(c, 'parse', () => parseJson(c, schema));
+}
+
+function parseJson<S extends z.ZodType>(c: Context<AppEnv>, schema: S): z.infer<S> {
   const raw = c.get('rawBody');
   const text = raw === undefined ? '' : utf8.decode(raw);
   if (text.trim() === '') throw new MitosError('invalid_json', 'request body is empty; expected a JSON object');

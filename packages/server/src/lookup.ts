@@ -6,6 +6,7 @@ import type { Engine, SandboxInfo } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import type { Context } from 'hono';
 import type { AppEnv } from './env.js';
+import { timeSync } from './server-timing.js';
 import { requireId } from './validate.js';
 
 export function liveSandbox(engine: Engine, id: string): SandboxInfo | undefined {
@@ -17,11 +18,24 @@ export function liveSandboxes(engine: Engine): SandboxInfo[] {
   return engine.list().filter((s) => s.state !== 'terminated');
 }
 
-/** Validates the id, tags the request log with it, and 404s unless the sandbox is live. */
-export function requireSandbox(c: Context<AppEnv>, engine: Engine, id: string, field = 'sandbox'): SandboxInfo {
+/**
+ * Validates the id and tags the request log with it, leaving the lookup to the engine call
+ * that follows: the engine reads the row once and applies its one rule (not_found unless it
+ * exists for callers, sandbox_not_running unless in a state the operation allows).
+ */
+export function sandboxIdOf(c: Context<AppEnv>, id: string, field = 'sandbox'): string {
   requireId(id, field);
   c.set('sandboxId', id);
-  const sandbox = liveSandbox(engine, id);
+  return id;
+}
+
+/**
+ * Validates the id, tags the request log with it, and 404s unless the sandbox is live. For
+ * routes that need the sandbox's record itself, or must refuse before a stream starts.
+ */
+export function requireSandbox(c: Context<AppEnv>, engine: Engine, id: string, field = 'sandbox'): SandboxInfo {
+  sandboxIdOf(c, id, field);
+  const sandbox = timeSync(c, 'lookup', () => liveSandbox(engine, id));
   if (sandbox === undefined) throw new MitosError('not_found', `sandbox "${id}" not found`);
   return sandbox;
 }

@@ -9,6 +9,8 @@ import { createAdaptorServer } from '@hono/node-server';
 import { type AppDeps, createApiServer } from './app.js';
 import { answerClientError } from './client-error.js';
 import { formatHost, listen } from './listen.js';
+import { createLogger } from './logging.js';
+import { ackRequestsAtOnce } from './quick-ack.js';
 
 export interface ServerOptions extends Omit<AppDeps, 'publicUrl'> {
   /** Default 127.0.0.1. */
@@ -43,6 +45,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const server = createAdaptorServer({ fetch: api.app.fetch, hostname: host }) as Server;
   server.on('upgrade', api.handleUpgrade);
   server.on('clientError', answerClientError);
+  const noQuickAck = ackRequestsAtOnce(server);
+  if (noQuickAck !== undefined) {
+    (options.logger ?? createLogger()).warn(
+      { cause: noQuickAck },
+      'TCP quick-ACK addon not loaded: clients that send headers and body apart (httpx) wait ~40 ms per request; run `npm run build`',
+    );
+  }
   let port: number;
   try {
     port = await listen(server, host, requestedPort);

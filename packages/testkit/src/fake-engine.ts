@@ -134,7 +134,7 @@ export class FakeEngine implements Engine {
   }
 
   async exec(sandboxId: string, options: ExecOptions): Promise<ExecResult> {
-    this.#requireSandbox(sandboxId);
+    this.#requireRunning(sandboxId);
     this.execCalls.push(options);
     return this.onExec(options.command, options);
   }

@@ -89,8 +89,9 @@ function renderReproduce(out: string[], r: BenchResults): void {
   out.push(
     `This file came from \`${r.command}\` (sections: ${r.sections.join(', ')}). The harness (packages/bench) starts its own ` +
       'server on a temporary state directory under /tmp/mitos-bench-* with its own cgroup parent, talks to it over loopback ' +
-      'with the SDK, and removes everything at the end. Server and client share one Node process. It installs the peer ' +
-      'runtimes with apt-get when missing.',
+      'with the SDK, and removes everything at the end. The exec round trips and throughput come from clients in ' +
+      "processes of their own (the TS SDK, httpx); the other sections' clients share the server's process. " +
+      'It installs the peer runtimes with apt-get when missing.',
     '',
   );
 }

@@ -1,11 +1,13 @@
 /**
- * Exec on a warm sandbox: the SDK round trip of `true`, and throughput with many concurrent
- * callers. Each is also measured straight into the engine (no HTTP), because the difference is
- * what HTTP, JSON and the SDK cost. Server and load generator share this Node process, so the
- * HTTP throughput is bounded by one event loop doing both sides.
+ * Exec on a warm sandbox: the round trip of `true` from the TS SDK, from httpx (the seed Python
+ * SDK's HTTP client) and over Connect, and throughput with many concurrent callers. The SDK and
+ * httpx clients run in processes of their own, so the server's event loop does nothing else;
+ * the same calls straight into the engine (no HTTP) show what HTTP, JSON and the SDK cost.
  * @module
  */
 import type { Sandbox } from '@mitos/sdk';
+import { nodeClient, PYTHON_CLIENTS, runClient } from '../clients/run-client.js';
+import type { SdkExecJob, SdkExecReport } from '../clients/sdk-exec.js';
 import type { BenchEnv } from '../mitos/bench-env.js';
 import { newSandbox } from '../mitos/client.js';
 import { connectExec } from '../mitos/connect-exec.js';
@@ -18,89 +20,109 @@ import { closedLoop, type LoadResult } from './load.js';
 export async function runExec(rec: Recorder, env: BenchEnv, sizes: Sizes): Promise<void> {
   const sb = await newSandbox(env);
   try {
-    await roundTrips(rec, env, sb, sizes);
-    await throughput(rec, env, sb, sizes);
+    await fromSdk(rec, env, sb, sizes);
+    await fromHttpx(rec, env, sb, sizes);
+    await overConnect(rec, env, sb, sizes);
+    await intoEngine(rec, env, sb, sizes);
   } finally {
     await sb.terminate().catch(() => {});
   }
 }
 
-async function roundTrips(rec: Recorder, env: BenchEnv, sb: Sandbox, sizes: Sizes): Promise<void> {
-  // The /v1 and the Connect round trips alternate call by call, so load on this shared
-  // machine lands on both alike.
-  const overConnect = connectExec(env, sb.id);
-  const viaSdk: number[] = [];
-  const viaConnect: number[] = [];
-  await sampleRuns(sizes.execRuns, sizes.execWarmup, async () => {
-    const sdk = await timed(() => sb.exec('true'));
-    const connect = await timed(() => overConnect('true'));
-    if (sdk.value.exitCode !== 0 || connect.value !== 0) throw new Error('true did not exit 0');
-    viaSdk.push(sdk.ms);
-    viaConnect.push(connect.ms);
-    return sdk.ms;
-  });
-  // sampleRuns ran the warm-up through the same function; those samples are not kept.
-  viaSdk.splice(0, sizes.execWarmup);
-  viaConnect.splice(0, sizes.execWarmup);
+async function fromSdk(rec: Recorder, env: BenchEnv, sb: Sandbox, sizes: Sizes): Promise<void> {
+  const job: SdkExecJob = {
+    url: env.url,
+    apiKey: env.apiKey,
+    sandbox: sb.id,
+    runs: sizes.execRuns,
+    warmup: sizes.execWarmup,
+    callers: sizes.throughputClients,
+    seconds: sizes.throughputSeconds,
+  };
+  const report = await runClient<SdkExecReport>(process.execPath, [nodeClient('sdk-exec'), JSON.stringify(job)]);
   rec.add({
     id: 'exec.rt',
     section: 'exec',
     subject: 'mitos',
-    label: 'exec round trip of `true` on a warm sandbox (SDK over loopback HTTP)',
+    label: 'exec round trip of `true` on a warm sandbox (TS SDK over loopback HTTP, client in its own process)',
     unit: 'ms',
-    summary: summarize(viaSdk),
+    summary: summarize(report.samples),
     reproduce: "await sb.exec('true')",
+    note: `Server-Timing: ${report.serverTiming || 'none'}`,
+  });
+  recordLoad(rec, 'exec.throughput', report.load, {
+    label: `exec throughput, ${job.callers} concurrent callers on one sandbox (calls completed per 1 s window)`,
+    reproduce: `${job.callers} loops of \`await sb.exec('true')\` for ${job.seconds} s, in a client process`,
+  });
+  rec.add({
+    id: 'exec.loaded',
+    section: 'exec',
+    subject: 'mitos',
+    label: `  exec round trip under that load (${job.callers} in flight)`,
+    unit: 'ms',
+    summary: summarize(report.load.latencies),
+    reproduce: "await sb.exec('true')",
+  });
+}
+
+async function fromHttpx(rec: Recorder, env: BenchEnv, sb: Sandbox, sizes: Sizes): Promise<void> {
+  const args = [
+    `${PYTHON_CLIENTS}httpx_exec.py`,
+    env.url,
+    env.apiKey,
+    sb.id,
+    `${sizes.execRuns}`,
+    `${sizes.execWarmup}`,
+  ];
+  // Debian's python3, where python3-httpx is installed (not whatever python3 is first on PATH).
+  const report = await runClient<{ samples: number[]; serverTiming: string[] }>('/usr/bin/python3', args);
+  rec.add({
+    id: 'exec.httpx',
+    section: 'exec',
+    subject: 'mitos',
+    label: "  the same exec from httpx, the seed Python SDK's client (keep-alive; headers and body sent apart)",
+    unit: 'ms',
+    summary: summarize(report.samples),
+    reproduce: "httpx.Client().post('/v1/exec', json={'sandbox': id, 'command': 'true'})",
+  });
+}
+
+async function overConnect(rec: Recorder, env: BenchEnv, sb: Sandbox, sizes: Sizes): Promise<void> {
+  const exec = connectExec(env, sb.id);
+  const samples = await sampleRuns(sizes.execRuns, sizes.execWarmup, async () => {
+    const { ms, value } = await timed(() => exec('true'));
+    if (value !== 0) throw new Error('true did not exit 0');
+    return ms;
   });
   rec.add({
     id: 'exec.connect',
     section: 'exec',
     subject: 'mitos',
-    label: "  the same exec over Connect (sandbox.v1 ExecStream, JSON, HTTP/1.1: the 0.3.x clients' wire)",
+    label:
+      "  the same exec over Connect (sandbox.v1 ExecStream, JSON, HTTP/1.1: the 0.3.x clients' wire; client in the server's process)",
     unit: 'ms',
-    summary: summarize(viaConnect),
+    summary: summarize(samples),
     reproduce: "client.execStream({ command: 'true' }, { headers: { 'X-Sandbox-Id': id } })",
   });
-  const direct = await sampleRuns(sizes.execRuns, sizes.execWarmup, async () => {
-    const { ms } = await timed(() => env.engine.exec(sb.id, { command: 'true', timeoutMs: 30_000 }));
-    return ms;
-  });
+}
+
+async function intoEngine(rec: Recorder, env: BenchEnv, sb: Sandbox, sizes: Sizes): Promise<void> {
+  const direct = async () => expectTrue(await env.engine.exec(sb.id, { command: 'true', timeoutMs: 30_000 }));
+  const samples = await sampleRuns(sizes.execRuns, sizes.execWarmup, async () => (await timed(direct)).ms);
   rec.add({
     id: 'exec.engine',
     section: 'exec',
     subject: 'mitos',
     label: '  the same exec called on the engine in-process (agent over its unix socket, no HTTP)',
     unit: 'ms',
-    summary: summarize(direct),
+    summary: summarize(samples),
     reproduce: "await engine.exec(id, { command: 'true', timeoutMs: 30000 })",
   });
-}
-
-async function throughput(rec: Recorder, env: BenchEnv, sb: Sandbox, sizes: Sizes): Promise<void> {
-  const callers = sizes.throughputClients;
-  const forMs = sizes.throughputSeconds * 1000;
-  const viaSdk = async () => expectTrue(await sb.exec('true'));
-  const direct = async () => expectTrue(await env.engine.exec(sb.id, { command: 'true', timeoutMs: 30_000 }));
-  // One untimed second at full concurrency opens every keep-alive connection first.
-  await closedLoop(callers, 1000, viaSdk);
-  const sdk = await closedLoop(callers, forMs, viaSdk);
-  recordLoad(rec, 'exec.throughput', sdk, {
-    label: `exec throughput, ${callers} concurrent callers on one sandbox (calls completed per 1 s window)`,
-    reproduce: `${callers} loops of \`await sb.exec('true')\` for ${sizes.throughputSeconds} s`,
-  });
-  rec.add({
-    id: 'exec.loaded',
-    section: 'exec',
-    subject: 'mitos',
-    label: `  exec round trip under that load (${callers} in flight)`,
-    unit: 'ms',
-    summary: summarize(sdk.latencies),
-    reproduce: "await sb.exec('true')",
-  });
   // The same load without HTTP tells whether the server side or the agent is the limit.
-  const engine = await closedLoop(callers, forMs, direct);
-  recordLoad(rec, 'exec.throughput.engine', engine, {
-    label: `  the same ${callers} callers on the engine in-process (no HTTP)`,
-    reproduce: `${callers} loops of \`await engine.exec(id, { command: 'true' })\``,
+  const load = await closedLoop(sizes.throughputClients, sizes.throughputSeconds * 1000, direct);
+  recordLoad(rec, 'exec.throughput.engine', load, {
+    label: `  the same ${sizes.throughputClients} callers on the engine in-process (no HTTP)`,
+    reproduce: `${sizes.throughputClients} loops of \`await engine.exec(id, { command: 'true' })\``,
   });
 }
 

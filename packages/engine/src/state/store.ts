@@ -1,4 +1,5 @@
 /** Typed access to the engine's tables. */
+import type { Statement } from 'better-sqlite3';
 import type { ResourceLimits, SandboxInfo, SandboxState, TemplateInfo } from '../engine.js';
 import type { StateDatabase } from './database.js';
 import type { TemplateConfig } from './template-config.js';
@@ -45,14 +46,26 @@ interface RawSandbox {
 }
 
 export class StateStore {
+  /** Compiled once per SQL text: every API request reads a row, and compiling costs more than the read. */
+  readonly #statements = new Map<string, Statement>();
+
   constructor(readonly db: StateDatabase) {}
+
+  #prepare(sql: string): Statement {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
 
   templates(): TemplateRow[] {
     return (this.db.prepare('SELECT * FROM templates ORDER BY id').all() as RawTemplate[]).map(toTemplate);
   }
 
   template(id: string): TemplateRow | undefined {
-    const raw = this.db.prepare('SELECT * FROM templates WHERE id = ?').get(id) as RawTemplate | undefined;
+    const raw = this.#prepare('SELECT * FROM templates WHERE id = ?').get(id) as RawTemplate | undefined;
     return raw ? toTemplate(raw) : undefined;
   }
 
@@ -82,11 +95,11 @@ export class StateStore {
   }
 
   sandboxes(): SandboxRow[] {
-    return (this.db.prepare('SELECT * FROM sandboxes ORDER BY created_at').all() as RawSandbox[]).map(toSandbox);
+    return (this.#prepare('SELECT * FROM sandboxes ORDER BY created_at').all() as RawSandbox[]).map(toSandbox);
   }
 
   sandbox(id: string): SandboxRow | undefined {
-    const raw = this.db.prepare('SELECT * FROM sandboxes WHERE id = ?').get(id) as RawSandbox | undefined;
+    const raw = this.#prepare('SELECT * FROM sandboxes WHERE id = ?').get(id) as RawSandbox | undefined;
     return raw ? toSandbox(raw) : undefined;
   }
 

@@ -170,7 +170,7 @@ export class AgentRun {
           'pool_image_mismatch',
           `default pool ${name} runs ${actual ?? 'an unknown image'}, not ${image}`,
           'pass an explicit pool, or delete the conflicting default pool',
-          { pool: name, image, pool_image: actual ?? null },
+          { pool: name, image, pool_image: actual ?? 'unknown' },
         );
       }
       return name;

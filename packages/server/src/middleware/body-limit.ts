@@ -6,10 +6,11 @@
 import { MitosError } from '@mitos/protocol';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env.js';
+import { timeAsync } from '../server-timing.js';
 
 export function bodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    c.set('rawBody', await readBodyWithin(c.req.raw, maxBytes));
+    c.set('rawBody', await timeAsync(c, 'parse', readBodyWithin(c.req.raw, maxBytes)));
     await next();
   };
 }

@@ -1,6 +1,6 @@
 /**
  * POST /v1/exec (wire-v1.md 4.7): run one command to completion. Checks run in the seed
- * server's order: body, timeout ceiling, sandbox lookup, run. A command killed at its deadline
+ * server's order: body, timeout ceiling, sandbox lookup (the engine's), run. A command killed at its deadline
  * is 504 exec_timeout; any other exit code, non-zero included, is a normal 200 result.
  */
 import type { ExecOptions } from '@mitos/engine';
@@ -8,27 +8,26 @@ import { DEFAULT_EXEC_TIMEOUT_SECONDS, ExecRequestSchema, type ExecResponse, Mit
 import type { RouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
 import { readJson } from '../json-body.js';
-import { requireSandbox } from '../lookup.js';
+import { sandboxIdOf } from '../lookup.js';
 import type { Router } from '../routing.js';
-import { requireId } from '../validate.js';
+import { timeAsync } from '../server-timing.js';
 
 export function registerExecRoutes(router: Router, { engine, maxExecTimeoutSeconds }: RouteDeps): void {
   router.route('/v1/exec', {
     POST: async (c) => {
       const body = readJson(c, ExecRequestSchema);
-      const sandboxId = requireId(body.sandbox, 'sandbox');
+      const sandboxId = sandboxIdOf(c, body.sandbox);
       const timeoutS = effectiveTimeout(body.timeout, sandboxId, maxExecTimeoutSeconds);
-      requireSandbox(c, engine, sandboxId);
-      const result = await engine
-        .exec(sandboxId, {
-          ...commandOf(body),
-          timeoutMs: timeoutS * 1000,
-          // Aborts when the client goes away, so an abandoned command does not keep running.
-          signal: c.req.raw.signal,
-        })
-        .catch((err: unknown) => {
-          throw engineFailure(err, 'exec_failed', { sandbox: sandboxId });
-        });
+      // The engine looks the sandbox up (not_found / sandbox_not_running) before it runs anything.
+      const run = engine.exec(sandboxId, {
+        ...commandOf(body),
+        timeoutMs: timeoutS * 1000,
+        // Aborts when the client goes away, so an abandoned command does not keep running.
+        signal: c.req.raw.signal,
+      });
+      const result = await timeAsync(c, 'engine', run).catch((err: unknown) => {
+        throw engineFailure(err, 'exec_failed', { sandbox: sandboxId });
+      });
       if (result.timedOut) {
         throw new MitosError('exec_timeout', `command exceeded its ${timeoutS} s timeout and was killed`, {
           sandbox: sandboxId,

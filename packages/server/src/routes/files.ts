@@ -4,7 +4,6 @@
  * honoured, list always returns an array and also lists a regular file (as itself), and a
  * missing path is 404 not_found so the SDK's `files.exists` works.
  */
-import type { Engine } from '@mitos/engine';
 import {
   type FileListResponse,
   FilePathRequestSchema,
@@ -19,7 +18,7 @@ import type { z } from 'zod';
 import type { AppEnv, RouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
 import { readJson } from '../json-body.js';
-import { requireSandbox } from '../lookup.js';
+import { sandboxIdOf } from '../lookup.js';
 import { toFileEntry } from '../records.js';
 import type { Router } from '../routing.js';
 import { requirePath } from '../validate.js';
@@ -31,7 +30,7 @@ const OK: StatusResponse = { status: 'ok' };
 export function registerFileRoutes(router: Router, { engine }: RouteDeps): void {
   router.route('/v1/files/read', {
     POST: async (c) => {
-      const { sandbox, path, body } = await target(c, engine, FileReadRequestSchema);
+      const { sandbox, path, body } = await target(c, FileReadRequestSchema);
       const data = await fileOp(engine.files.read(sandbox, path), sandbox, path);
       const out: FileReadResponse = {
         content: body.binary === true ? data.toString('hex') : data.toString('utf8'),
@@ -43,7 +42,7 @@ export function registerFileRoutes(router: Router, { engine }: RouteDeps): void 
 
   router.route('/v1/files/write', {
     POST: async (c) => {
-      const { sandbox, path, body } = await target(c, engine, FileWriteRequestSchema);
+      const { sandbox, path, body } = await target(c, FileWriteRequestSchema);
       const data = body.binary === true ? decodeHex(body.content) : Buffer.from(body.content, 'utf8');
       const mode = body.mode === undefined || body.mode === 0 ? DEFAULT_FILE_MODE : body.mode;
       await fileOp(engine.files.write(sandbox, path, data, mode), sandbox, path);
@@ -53,7 +52,7 @@ export function registerFileRoutes(router: Router, { engine }: RouteDeps): void 
 
   router.route('/v1/files/list', {
     POST: async (c) => {
-      const { sandbox, path } = await target(c, engine, FilePathRequestSchema);
+      const { sandbox, path } = await target(c, FilePathRequestSchema);
       const stats = await fileOp(engine.files.list(sandbox, path), sandbox, path);
       const out: FileListResponse = { entries: stats.map(toFileEntry) };
       return c.json(out);
@@ -62,7 +61,7 @@ export function registerFileRoutes(router: Router, { engine }: RouteDeps): void 
 
   router.route('/v1/files/remove', {
     POST: async (c) => {
-      const { sandbox, path } = await target(c, engine, FilePathRequestSchema);
+      const { sandbox, path } = await target(c, FilePathRequestSchema);
       await fileOp(engine.files.remove(sandbox, path), sandbox, path);
       return c.json(OK);
     },
@@ -70,7 +69,7 @@ export function registerFileRoutes(router: Router, { engine }: RouteDeps): void 
 
   router.route('/v1/files/mkdir', {
     POST: async (c) => {
-      const { sandbox, path } = await target(c, engine, FilePathRequestSchema);
+      const { sandbox, path } = await target(c, FilePathRequestSchema);
       await fileOp(engine.files.mkdir(sandbox, path), sandbox, path);
       return c.json(OK);
     },
@@ -79,12 +78,14 @@ export function registerFileRoutes(router: Router, { engine }: RouteDeps): void 
 
 type FileBody = z.ZodType<{ sandbox: string; path: string }>;
 
-/** Parses the body and resolves the live sandbox and path every file verb starts from. */
-async function target<S extends FileBody>(c: Context<AppEnv>, engine: Engine, schema: S) {
+/**
+ * Parses the body and checks the sandbox id and path every file verb starts from; the engine's
+ * file call looks the sandbox up itself.
+ */
+async function target<S extends FileBody>(c: Context<AppEnv>, schema: S) {
   const body = readJson(c, schema) as z.infer<S>;
   const path = requirePath(body.path);
-  requireSandbox(c, engine, body.sandbox);
-  return { sandbox: body.sandbox, path, body };
+  return { sandbox: sandboxIdOf(c, body.sandbox), path, body };
 }
 
 /** Every engine file failure leaves here with context {sandbox, path}. */

@@ -19,6 +19,7 @@ import { applyDefaultLifetime } from '../lifetime.js';
 import { endpointFor, liveSandbox, requireRunningSandbox, requireSandbox } from '../lookup.js';
 import { MIN_FORK_TIME_MS, toSandboxRecord } from '../records.js';
 import type { Router } from '../routing.js';
+import { timeAsync } from '../server-timing.js';
 import { requireId } from '../validate.js';
 
 export interface LiveForkResponse {
@@ -82,11 +83,15 @@ export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
           const release = idClaims.claim(ids ?? [], (id) => liveSandbox(engine, id) !== undefined);
           try {
             const started = performance.now();
-            const outcome = await engine
-              .fork(parentId, { count, ...(ids && { ids }), pauseSource, ...(processes && { processes }) })
-              .catch((err: unknown) => {
-                throw engineFailure(err, 'internal', { sandbox: parentId });
-              });
+            const fork = engine.fork(parentId, {
+              count,
+              ...(ids && { ids }),
+              pauseSource,
+              ...(processes && { processes }),
+            });
+            const outcome = await timeAsync(c, 'engine', fork).catch((err: unknown) => {
+              throw engineFailure(err, 'internal', { sandbox: parentId });
+            });
             const measured = performance.now() - started;
             const childIds = outcome.children.map((child) => child.id);
             await applyDefaultLifetime(engine, childIds, deps.defaultLifetimeSeconds);

@@ -15,6 +15,7 @@ import { applyDefaultLifetime } from '../lifetime.js';
 import { endpointFor, liveSandbox, liveSandboxes, requireSandbox } from '../lookup.js';
 import { MIN_FORK_TIME_MS, toSandboxDetail, toSandboxRecord } from '../records.js';
 import type { Router } from '../routing.js';
+import { timeAsync } from '../server-timing.js';
 import { refuseUnsupported, requireId } from '../validate.js';
 import { commitOnTerminate, createBound } from './workspace-binding.js';
 import { requireWorkspaces } from './workspaces.js';
@@ -53,10 +54,11 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
           const release = idClaims.claim([id], (x) => liveSandbox(engine, x) !== undefined);
           try {
             const started = performance.now();
-            const sandbox =
+            const bound =
               workspace === undefined
-                ? await engine.create({ id, templateId, ...(limits && { limits }) })
-                : await createBound(deps, workspace, { id, templateId, ...(limits && { limits }) });
+                ? engine.create({ id, templateId, ...(limits && { limits }) })
+                : createBound(deps, workspace, { id, templateId, ...(limits && { limits }) });
+            const sandbox = await timeAsync(c, 'engine', bound);
             const measured = performance.now() - started;
             await applyDefaultLifetime(engine, [id], deps.defaultLifetimeSeconds);
             const value = record(c, sandbox);

@@ -54,11 +54,11 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
           const release = idClaims.claim([id], (x) => liveSandbox(engine, x) !== undefined);
           try {
             const started = performance.now();
-            const bound =
+            const creating =
               workspace === undefined
                 ? engine.create({ id, templateId, ...(limits && { limits }) })
                 : createBound(deps, workspace, { id, templateId, ...(limits && { limits }) });
-            const sandbox = await timeAsync(c, 'engine', bound);
+            const sandbox = await timeAsync(c, 'engine', creating);
             const measured = performance.now() - started;
             await applyDefaultLifetime(engine, [id], deps.defaultLifetimeSeconds);
             const value = record(c, sandbox);

@@ -2,7 +2,7 @@
 // Runs every compiled test file with node's test runner, then checks that the run left nothing
 // behind on the host: no mount, loop device, cgroup or process of any test state directory.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,22 @@ if (filter.length > 0 && selected.length === 0) {
   process.stderr.write(`run-tests: no compiled test file matches ${filter.join(', ')} (tests live in packages/*/dist-test)\n`);
   process.exit(2);
 }
+// Sandboxes and peers bind host device nodes; one that chowns them (an idmapped bind, a peer
+// runtime's user namespace) changes the host for everybody. Owner and mode are compared after.
+function deviceOwners() {
+  const owners = new Map();
+  for (const name of readdirSync('/dev')) {
+    try {
+      const st = lstatSync(`/dev/${name}`);
+      if (st.isCharacterDevice() || st.isBlockDevice()) owners.set(name, `${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8)}`);
+    } catch {
+      // removed while listing
+    }
+  }
+  return owners;
+}
+const devicesBefore = deviceOwners();
+
 // A second reporter writes TAP to a file, read afterwards to list every skipped test.
 const tapDir = mkdtempSync(join(tmpdir(), 'mitos-tap-'));
 const tapFile = join(tapDir, 'run.tap');
@@ -84,11 +100,16 @@ for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     // raced with exit
   }
 }
+const devicesAfter = deviceOwners();
+for (const [name, before] of devicesBefore) {
+  const after = devicesAfter.get(name);
+  if (after !== undefined && after !== before) leftovers.push(`device /dev/${name} was ${before}, now ${after}`);
+}
 if (leftovers.length > 0) {
   process.stderr.write(
     `\nleak check: the test run left ${leftovers.length} thing(s) behind:\n  ${leftovers.join('\n  ')}\n`,
   );
   process.exit(1);
 }
-process.stdout.write('leak check: no mount, loop device, cgroup or process left behind\n');
+process.stdout.write('leak check: no mount, loop device, cgroup or process left behind; device nodes as found\n');
 process.exit(result.status ?? 1);

@@ -25,7 +25,9 @@ const filter = process.argv.slice(2);
 const selected = filter.length > 0 ? files.filter((f) => filter.some((x) => f.includes(x))) : files;
 // node --test with no file runs every test it can find: a filter that matches nothing is a typo.
 if (filter.length > 0 && selected.length === 0) {
-  process.stderr.write(`run-tests: no compiled test file matches ${filter.join(', ')} (tests live in packages/*/dist-test)\n`);
+  process.stderr.write(
+    `run-tests: no compiled test file matches ${filter.join(', ')} (tests live in packages/*/dist-test)\n`,
+  );
   process.exit(2);
 }
 // Sandboxes and peers bind host device nodes; one that chowns them (an idmapped bind, a peer

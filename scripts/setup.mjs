@@ -59,6 +59,11 @@ const debs = [
   // the microvm engine and its tests
   ['qemu-system-x86_64', 'qemu-system-x86'],
   ['qemu-img', 'qemu-utils'],
+  // the container image: built with umoci + skopeo, run by its tests with podman
+  ['umoci', 'umoci'],
+  ['skopeo', 'skopeo'],
+  ['podman', 'podman'],
+  ['runc', 'runc'],
   // the web console's browser tests (playwright-core drives Debian's headless Chromium)
   ['chromium', 'chromium'],
   // OCI images for templates: skopeo talks to registries, umoci unpacks layers (whiteouts,

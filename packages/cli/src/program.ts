@@ -5,6 +5,7 @@ import { registerAuth } from './commands/auth.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerFiles } from './commands/files.js';
 import { registerFork } from './commands/fork.js';
+import { registerInstall } from './commands/install.js';
 import { registerMcp } from './commands/mcp.js';
 import { registerRun } from './commands/run.js';
 import { registerSandbox } from './commands/sandbox.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
 
   registerServe(program);
   registerDoctor(program);
+  registerInstall(program);
   registerSandbox(program);
   registerRun(program);
   registerFork(program);

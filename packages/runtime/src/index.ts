@@ -17,4 +17,14 @@ export {
 } from './open-engine.js';
 export { type OpenWorkspacesOptions, openWorkspaces } from './open-workspaces.js';
 export { runServe, type ServeOptions } from './serve.js';
+export {
+  installService,
+  readApiKeyFile,
+  renderServiceUnit,
+  SERVICE_KEY_PATH,
+  SERVICE_UNIT_PATH,
+  type ServiceInstall,
+  type ServiceOptions,
+  serviceChecks,
+} from './service.js';
 export { defaultStateDir } from './state-dir.js';

@@ -9,12 +9,14 @@ import { openDatabase } from '@mitos/engine';
 import { createLogger, type HttpMount, startServer } from '@mitos/server';
 import { describeEngine, type EngineKind, openEngine } from './open-engine.js';
 import { openWorkspaces } from './open-workspaces.js';
+import { readApiKeyFile } from './service.js';
 import { defaultStateDir } from './state-dir.js';
 
 export interface ServeOptions {
   host: string;
   port: number;
   stateDir?: string;
+  /** Accepted bearer keys; MITOS_API_KEY_FILE (the systemd unit sets it) adds the keys in that file. */
   apiKeys: string[];
   maxExecTimeoutSeconds?: number;
   /** `--max-streams-per-sandbox`; 0 = unlimited; default 16. */
@@ -43,6 +45,8 @@ export interface ServeOptions {
 
 export async function runServe(options: ServeOptions): Promise<void> {
   const logger = createLogger();
+  const keyFile = process.env.MITOS_API_KEY_FILE;
+  const apiKeys = keyFile ? [...options.apiKeys, ...readApiKeyFile(keyFile)] : options.apiKeys;
   const stateDir = options.stateDir ?? defaultStateDir();
   mkdirSync(stateDir, { recursive: true });
   const db = openDatabase(join(stateDir, 'mitos.db'));
@@ -69,7 +73,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     db,
     host: options.host,
     port: options.port,
-    apiKeys: options.apiKeys,
+    apiKeys,
     maxExecTimeoutSeconds: options.maxExecTimeoutSeconds,
     maxStreamsPerSandbox: options.maxStreamsPerSandbox,
     defaultLifetimeSeconds: options.defaultLifetimeSeconds,
@@ -86,7 +90,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
       state_dir: stateDir,
       engine: engine.name,
       ...describeEngine(engine),
-      auth: options.apiKeys.length > 0,
+      auth: apiKeys.length > 0,
     },
     'mitos server listening',
   );

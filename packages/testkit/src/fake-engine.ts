@@ -148,7 +148,7 @@ export class FakeEngine implements Engine {
   }
 
   async listProcesses(sandboxId: string): Promise<ProcessInfo[]> {
-    this.#requireSandbox(sandboxId);
+    this.#requireRunning(sandboxId);
     const tracked = [...this.processes.values()]
       .filter((p) => p.sandboxId === sandboxId && !p.exited)
       .map((p) => ({ pid: p.pid, command: p.options.command, tracked: true, startedAt: p.startedAt }));
@@ -161,6 +161,7 @@ export class FakeEngine implements Engine {
   }
 
   async signalProcess(sandboxId: string, pid: number, signal: number): Promise<void> {
+    this.#requireRunning(sandboxId);
     const process = this.getProcess(sandboxId, pid);
     if (!process) throw new MitosError('not_found', `no process ${pid} in sandbox "${sandboxId}"`);
     process.kill(signal);

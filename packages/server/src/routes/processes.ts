@@ -13,7 +13,7 @@ import {
 import type { RouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
 import { readJson } from '../json-body.js';
-import { requireRunningSandbox } from '../lookup.js';
+import { requireRunningSandbox, sandboxIdOf } from '../lookup.js';
 import type { Router } from '../routing.js';
 import { chunkLine, exitLine, failureLine } from '../streaming/exec-lines.js';
 import { leasedNdjsonResponse, type NdjsonWriter } from '../streaming/ndjson.js';
@@ -36,15 +36,14 @@ export function registerProcessRoutes(router: Router, { engine, streams }: Route
   router.route('/v1/processes', {
     POST: async (c) => {
       const body = readJson(c, StartProcessRequestSchema);
-      requireRunningSandbox(c, engine, body.sandbox);
+      sandboxIdOf(c, body.sandbox);
       const handle = await engine
         .startProcess(body.sandbox, { ...commandOf(body), timeoutMs: 0 })
         .catch(failed(body.sandbox));
       return c.json({ pid: handle.pid });
     },
     GET: async (c) => {
-      const sandbox = c.req.query('sandbox') ?? '';
-      requireRunningSandbox(c, engine, sandbox);
+      const sandbox = sandboxIdOf(c, c.req.query('sandbox') ?? '');
       const processes = await engine.listProcesses(sandbox).catch(failed(sandbox));
       return c.json({ processes: processes.map(toProcessRecord) });
     },
@@ -53,7 +52,7 @@ export function registerProcessRoutes(router: Router, { engine, streams }: Route
   router.route('/v1/processes/signal', {
     POST: async (c) => {
       const body = readJson(c, SignalProcessRequestSchema);
-      requireRunningSandbox(c, engine, body.sandbox);
+      sandboxIdOf(c, body.sandbox);
       await engine.signalProcess(body.sandbox, body.pid, body.signal ?? SIGKILL).catch(failed(body.sandbox));
       return c.json({ status: 'ok' });
     },

@@ -8,6 +8,7 @@ export { type ConformanceHarness, describeConformance } from './conformance/suit
 export * from './fake-engine.js';
 export { type TestEngineEnv, testEngineEnv } from './linux-harness.js';
 export { type MicroVmTestEnv, microvmTestEnv, microvmUnavailable } from './microvm-harness.js';
+export { startTestRegistry, TestImages, type TestRegistry } from './oci-registry.js';
 export {
   CAPABILITIES,
   type Capability,

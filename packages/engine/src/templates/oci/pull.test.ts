@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { rmSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { shellOf, startTestRegistry, TestImages, type TestRegistry, testEngineEnv } from '@mitos/testkit';
+import type { LinuxEngine } from '../../drivers/linux/engine.js';
+import type { TemplateBuildService } from '../../engine.js';
+
+describe('OCI images from a v2 registry with auth (skopeo + umoci)', { timeout: 600_000 }, () => {
+  const env = testEngineEnv();
+  let engine: LinuxEngine;
+  let builds: TemplateBuildService;
+  let registry: TestRegistry;
+  const sh = shellOf(() => engine, 20_000);
+  const savedAuth = process.env.MITOS_REGISTRY_AUTH;
+  const read = (path: string) => `if [ -e ${path} ]; then read -r l < ${path}; echo "$l"; else echo absent; fi`;
+
+  async function runIn(image: string, command: string): Promise<string> {
+    const id = `t-${Math.random().toString(36).slice(2, 8)}`;
+    await builds.build({ id, spec: { image } });
+    await engine.create({ id: `${id}-1`, templateId: id });
+    try {
+      return (await sh(`${id}-1`, command)).out;
+    } finally {
+      await engine.terminate(`${id}-1`);
+    }
+  }
+
+  before(async () => {
+    engine = await env.open();
+    builds = engine.templateBuilds as TemplateBuildService;
+    registry = await startTestRegistry(join(env.stateDir, 'registry'));
+    process.env.MITOS_REGISTRY_AUTH = registry.authFile(true);
+    const images = new TestImages(join(env.stateDir, 'images-src'));
+    await images.init();
+    await images.create(
+      'v1',
+      { 'etc/marker': 'amd64 v1', 'etc/doomed': 'to be deleted' },
+      {
+        env: ['GREETING=from-image'],
+        workdir: '/etc',
+      },
+    );
+    // A second layer that deletes a file: umoci writes it as a whiteout.
+    await images.change('v1', 'v2', (rootfs) => unlinkSync(join(rootfs, 'etc/doomed')));
+    await images.create('arm', { 'etc/marker': 'arm64 variant' });
+    images.index('multi', [
+      { tag: 'arm', architecture: 'arm64' },
+      { tag: 'v1', architecture: 'amd64' },
+    ]);
+    await registry.push(images.layout, 'v1', 'team/app:v1');
+    await registry.push(images.layout, 'v2', 'team/app:v2');
+    await registry.push(images.layout, 'multi', 'team/multi:1', true);
+  });
+  after(async () => {
+    process.env.MITOS_REGISTRY_AUTH = savedAuth;
+    if (savedAuth === undefined) delete process.env.MITOS_REGISTRY_AUTH;
+    await registry?.stop();
+    await env.cleanup();
+  });
+
+  test('pull by tag: the image config (env, workdir) reaches the sandbox', async () => {
+    const out = await runIn(`${registry.host}/team/app:v1`, `${read('/etc/marker')}; echo $GREETING; pwd`);
+    assert.equal(out, 'amd64 v1\nfrom-image\n/etc\n');
+  });
+
+  test('a second pull of a tag unpacks nothing; pull by digest gives the same image', async () => {
+    const events: { type: string; digest?: string; cached?: boolean }[] = [];
+    await builds.build({
+      id: 'by-tag',
+      spec: { image: `${registry.host}/team/app:v1` },
+      onEvent: (e) => events.push(e),
+    });
+    const base = events.find((e) => e.type === 'base');
+    assert.match(String(base?.digest), /^sha256:[0-9a-f]{64}$/);
+    assert.equal(base?.cached, true, 'the second pull of v1 unpacks nothing');
+    const byDigest = await runIn(`${registry.host}/team/app@${base?.digest}`, read('/etc/marker'));
+    assert.equal(byDigest, 'amd64 v1\n');
+  });
+
+  test('a whiteout layer deletes the file; the index resolves to linux/amd64', async () => {
+    assert.equal(
+      await runIn(`${registry.host}/team/app:v2`, `${read('/etc/doomed')}; ${read('/etc/marker')}`),
+      'absent\namd64 v1\n',
+    );
+    assert.equal(await runIn(`${registry.host}/team/multi:1`, read('/etc/marker')), 'amd64 v1\n');
+  });
+
+  test('bad credentials are registry_auth; an unknown image is image_not_found naming the reference', async () => {
+    process.env.MITOS_REGISTRY_AUTH = registry.authFile(false);
+    try {
+      await assert.rejects(builds.build({ id: 'denied', spec: { image: `${registry.host}/team/app:v1` } }), {
+        code: 'registry_auth',
+      });
+    } finally {
+      process.env.MITOS_REGISTRY_AUTH = registry.authFile(true);
+    }
+    const ref = `${registry.host}/team/nope:v9`;
+    await assert.rejects(
+      builds.build({ id: 'missing', spec: { image: ref } }),
+      (err: Error & { code?: string; detail?: string }) => {
+        assert.equal(err.code, 'image_not_found');
+        assert.ok(err.detail?.includes(ref), err.detail);
+        return true;
+      },
+    );
+    assert.equal(engine.getTemplate('denied'), undefined);
+    rmSync(registry.authFile(false));
+  });
+});

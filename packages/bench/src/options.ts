@@ -3,7 +3,18 @@
  * @module
  */
 
-export const SECTIONS = ['tti', 'exec', 'runcode', 'fork', 'density', 'e2b', 'console', 'workspace', 'peers'] as const;
+export const SECTIONS = [
+  'tti',
+  'exec',
+  'runcode',
+  'fork',
+  'density',
+  'e2b',
+  'console',
+  'workspace',
+  'templates',
+  'peers',
+] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 /** How many runs each measurement takes. Full sizes fit a few minutes on 2 cores. */
@@ -24,6 +35,8 @@ export interface Sizes {
   consoleRuns: number;
   /** Commit / 1% commit / hydrate rounds of a 100 MiB workspace. */
   workspaceRuns: number;
+  /** Templates as code: cached rebuilds, create-to-first-exec pairs, 100 MB pulls. */
+  templates: { rebuildRuns: number; createRuns: number; pullRuns: number };
 }
 
 const FULL: Sizes = {
@@ -45,6 +58,7 @@ const FULL: Sizes = {
   densityForkChildren: 4,
   consoleRuns: 10,
   workspaceRuns: 3,
+  templates: { rebuildRuns: 10, createRuns: 20, pullRuns: 2 },
 };
 
 const QUICK: Sizes = {
@@ -66,6 +80,7 @@ const QUICK: Sizes = {
   densityForkChildren: 2,
   consoleRuns: 2,
   workspaceRuns: 1,
+  templates: { rebuildRuns: 3, createRuns: 3, pullRuns: 1 },
 };
 
 /** The server's default (`mitos serve --warm-pool`); `--warm-pool 0` measures the cold path. */

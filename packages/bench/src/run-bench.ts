@@ -20,6 +20,7 @@ import { runFork } from './sections/fork.js';
 import { mitosContender } from './sections/mitos-contenders.js';
 import { runRunCode } from './sections/run-code.js';
 import { runStartup } from './sections/startup.js';
+import { runTemplates } from './sections/templates.js';
 import { runWorkspace } from './sections/workspace.js';
 
 const MITOS_SECTIONS: readonly SectionName[] = [
@@ -31,6 +32,7 @@ const MITOS_SECTIONS: readonly SectionName[] = [
   'e2b',
   'console',
   'workspace',
+  'templates',
 ];
 const DEFAULT_ENGINE_LABEL = 'Linux driver (namespaces + btrfs)';
 
@@ -93,6 +95,7 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
       if (sections.has('density')) await section('density', () => runDensity(rec, e, sizes));
       if (sections.has('console')) await section('console', () => runConsole(rec, e, sizes));
       if (sections.has('workspace')) await section('workspace', () => runWorkspace(rec, e, sizes.workspaceRuns));
+      if (sections.has('templates')) await section('templates', () => runTemplates(rec, e, sizes.templates));
     }
     return env?.engineLabel ?? DEFAULT_ENGINE_LABEL;
   } finally {

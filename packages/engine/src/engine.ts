@@ -78,6 +78,20 @@ export interface BuildTemplateOptions {
   signal?: AbortSignal;
 }
 
+/** Pushes a template's tree (at `tree`) with its config to a registry; resolves with the reference. */
+export type ImagePusher = (
+  tree: string,
+  config: import('./state/template-config.js').TemplateConfig | undefined,
+  reference: string,
+  onLine: (line: string) => void,
+) => Promise<string>;
+
+/** What a host uses to pull and push OCI images (skopeo + umoci on Linux). */
+export interface OciTools {
+  pull?: ImagePuller;
+  push?: ImagePusher;
+}
+
 /** Pulls an OCI image into the image store; absent on hosts without skopeo/umoci. */
 export type ImagePuller = (
   reference: string,
@@ -99,6 +113,8 @@ export interface TemplateBuildService {
   delete(id: string): Promise<boolean>;
   /** Remove cached build steps and images that no template references. */
   prune(): Promise<{ removed: string[]; kept: number }>;
+  /** Push a template to an OCI registry as an image `fromImage` pulls back to the same tree. */
+  push(id: string, reference: string, onLine?: (line: string) => void): Promise<{ reference: string }>;
   /** The build context's blob store (copy sources, by SHA-256). */
   readonly context: import('./templates/build/context-store.js').ContextStore | undefined;
 }

@@ -76,6 +76,13 @@ export const FUZZ_SPECS: FuzzSpec[] = [
     pathId: true,
   },
   { key: 'DELETE /v1/templates/:id', method: 'DELETE', path: (id) => `/v1/templates/${id}`, pathId: true },
+  {
+    key: 'POST /v1/templates/:id/push',
+    method: 'POST',
+    path: (id) => `/v1/templates/${id}/push`,
+    body: () => ({ reference: '127.0.0.1:1/fuzz/never:1' }),
+    pathId: true,
+  },
   { key: 'POST /v1/templates/prune', method: 'POST', path: () => '/v1/templates/prune', body: () => ({}) },
   {
     key: 'POST /v1/template-context/missing',

@@ -17,7 +17,13 @@ import {
   SignalProcessRequestSchema,
   StartProcessRequestSchema,
 } from './requests.js';
-import { ContextMissingRequestSchema, ContextMissingResponseSchema, PruneResponseSchema } from './template-spec.js';
+import {
+  ContextMissingRequestSchema,
+  ContextMissingResponseSchema,
+  PruneResponseSchema,
+  PushTemplateRequestSchema,
+  PushTemplateResponseSchema,
+} from './template-spec.js';
 import {
   CreateTemplateRequestSchema,
   ExecRequestSchema,
@@ -73,6 +79,13 @@ export const API_ROUTES: readonly ApiRoute[] = [
     kind: 'ndjson',
   },
   { method: 'DELETE', path: '/v1/templates/:id', summary: 'Delete a template', response: Status },
+  {
+    method: 'POST',
+    path: '/v1/templates/:id/push',
+    summary: 'Push a template to an OCI registry as an image',
+    request: PushTemplateRequestSchema,
+    response: PushTemplateResponseSchema,
+  },
   {
     method: 'POST',
     path: '/v1/templates/prune',

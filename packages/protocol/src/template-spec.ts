@@ -113,3 +113,7 @@ export const TemplateBuildEventSchema = z.discriminatedUnion('type', [
 export type TemplateBuildEvent = z.infer<typeof TemplateBuildEventSchema>;
 
 export const PruneResponseSchema = z.object({ removed: z.array(z.string()), kept: z.number().int() });
+
+/** POST /v1/templates/{id}/push: export the template as an OCI image to `reference` (a tag). */
+export const PushTemplateRequestSchema = z.object({ reference: z.string().min(1).max(512) }).strict();
+export const PushTemplateResponseSchema = z.object({ reference: z.string() });

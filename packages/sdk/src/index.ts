@@ -57,14 +57,6 @@ export { Sandbox } from './sandbox.js';
 export { type ForkOptions, SandboxServer, type TemplateOptions } from './server.js';
 export { shellSplit } from './shell-words.js';
 export type { SignalLike } from './signals.js';
-export {
-  type CommitResult,
-  type Revision,
-  WorkspaceClient,
-  type WorkspaceDiff,
-  type WorkspaceInfo,
-  type WorkspaceRetention,
-} from './workspaces.js';
 export { Template, type TemplateBuildOptions } from './template.js';
 export { collectContext } from './template-build.js';
 export type {
@@ -80,3 +72,11 @@ export type {
   SandboxInfo,
   TemplateInfo,
 } from './types.js';
+export {
+  type CommitResult,
+  type Revision,
+  WorkspaceClient,
+  type WorkspaceDiff,
+  type WorkspaceInfo,
+  type WorkspaceRetention,
+} from './workspaces.js';

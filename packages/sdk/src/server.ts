@@ -129,6 +129,16 @@ export class SandboxServer {
     });
   }
 
+  /** Push template `id` to an OCI registry (`registry/name:tag`); `Template().fromImage(ref)` pulls it back. */
+  async pushTemplate(id: string, reference: string, opts: CallOptions = {}): Promise<{ reference: string }> {
+    assertId(id, 'template');
+    return this.#http.request('POST', `/v1/templates/${id}/push`, {
+      body: { reference },
+      timeoutMs: this.#http.timeoutOr(30 * 60_000),
+      signal: opts.signal,
+    });
+  }
+
   /** Remove cached build steps and images no template references. */
   async pruneTemplates(opts: CallOptions = {}): Promise<{ removed: string[]; kept: number }> {
     return this.#http.request('POST', '/v1/templates/prune', {

@@ -37,7 +37,8 @@ export function collectContext(spec: TemplateSpec, contextDir: string): LocalCon
   const blobs = new Map<string, string>();
   const add = (abs: string): void => {
     const rel = relative(root, abs).split(sep).join(posix.sep);
-    if (rel.startsWith('..') || rel === '') throw contextError(`copy source ${abs} is outside the build context ${root}`);
+    if (rel.startsWith('..') || rel === '')
+      throw contextError(`copy source ${abs} is outside the build context ${root}`);
     const st = lstatSync(abs);
     if (st.isSymbolicLink()) throw contextError(`copy source ${rel} is a symbolic link; copy its target instead`);
     if (st.isDirectory()) {

@@ -134,6 +134,19 @@ export function registerTemplateBuild(template: Command): void {
     );
 
   template
+    .command('push')
+    .description('push a template to an OCI registry as an image (fromImage pulls it back)')
+    .argument('<id>', 'template id')
+    .argument('<reference>', 'registry/name:tag')
+    .action(
+      action(async (ctx, id: string, reference: string) => {
+        const out = await SandboxServer.fromAuth(ctx.client).pushTemplate(id, reference);
+        if (ctx.json) return void printJson(out);
+        println(`pushed template ${id} to ${out.reference}`);
+      }),
+    );
+
+  template
     .command('prune')
     .description('remove cached build steps and images that no template references')
     .action(

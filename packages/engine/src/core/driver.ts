@@ -37,6 +37,8 @@ export interface DriverImages {
   importTree(key: string, dir: string): Promise<void>;
   list(): string[];
   remove(key: string): Promise<void>;
+  /** The host path of image `key`'s tree. */
+  path(key: string): string;
 }
 
 export interface SandboxDriver {

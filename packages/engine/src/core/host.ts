@@ -20,7 +20,7 @@ import type {
   ExecResult,
   ForkOptions,
   ForkOutcome,
-  ImagePuller,
+  OciTools,
   ProcessHandle,
   ProcessInfo,
   ProcessOptions,
@@ -56,8 +56,8 @@ export interface HostOptions {
   log?: EngineLog;
   /** Blob store of template build contexts (templates built from a spec). */
   contextDir?: string;
-  /** Pulls OCI images for templates built from a spec (absent: only template ids as bases). */
-  pullImage?: ImagePuller;
+  /** Pull and push of OCI images for templates built from a spec (absent: template ids only). */
+  oci?: OciTools;
 }
 
 /** Builds the driver once the host exists, so the driver can raise events on it. */
@@ -124,19 +124,22 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
       driver: this.driver,
       agents: this.agents,
       context: options.contextDir ? new ContextStore(options.contextDir) : undefined,
-      pull: options.pullImage,
+      ...options.oci,
       teardown: (row) => this.teardown(row),
-      published: (row) => {
-        this.configs.delete(row.id);
+      // A rebuilt template's pooled sandboxes run the old image: they go, and the pool refills.
+      published: async (row) => {
+        await this.dropPooled(row.id);
         this.pool.refill(row.id);
       },
-      deleted: async (id) => {
-        this.configs.delete(id);
-        for (const row of this.store.sandboxes()) {
-          if (row.templateId === id && row.state === 'pooled') await this.teardown(row).catch(() => {});
-        }
-      },
+      deleted: (id) => this.dropPooled(id),
     });
+  }
+
+  private async dropPooled(templateId: string): Promise<void> {
+    this.configs.delete(templateId);
+    for (const row of this.store.sandboxes()) {
+      if (row.templateId === templateId && row.state === 'pooled') await this.teardown(row).catch(() => {});
+    }
   }
 
   private templateConfig(templateId: string): TemplateConfig | undefined {

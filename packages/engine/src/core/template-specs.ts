@@ -6,6 +6,7 @@ import { MitosError, type TemplateSpec } from '@mitos/protocol';
 import type {
   BuildTemplateOptions,
   ImagePuller,
+  ImagePusher,
   ResourceLimits,
   TemplateBuildService,
   TemplateInfo,
@@ -30,8 +31,9 @@ export interface TemplateSpecDeps {
   builder: StepBuilder | undefined;
   context: ContextStore | undefined;
   pull?: ImagePuller;
-  /** After a template row changes: refill its pool, drop cached config. */
-  published(row: TemplateRow): void;
+  push?: ImagePusher;
+  /** After a template row changes: drop its pooled sandboxes and cached config, refill. */
+  published(row: TemplateRow): Promise<void>;
   /** Drain pooled sandboxes of a deleted template. */
   deleted(id: string): Promise<void>;
 }
@@ -123,7 +125,7 @@ export class TemplateSpecs implements TemplateBuildService {
       config,
     };
     this.deps.store.upsertTemplate(row);
-    this.deps.published(row);
+    await this.deps.published(row);
     onEvent({ type: 'done', id: row.id, digest: row.imageKey, duration_ms: Math.round(row.creationTimeMs) });
     return row;
   }
@@ -189,6 +191,23 @@ export class TemplateSpecs implements TemplateBuildService {
     return true;
   }
 
+  async push(id: string, reference: string, onLine: (line: string) => void = () => {}): Promise<{ reference: string }> {
+    const images = this.images();
+    const row = this.deps.store.template(id);
+    if (!row) throw new MitosError('not_found', `template "${id}" not found`);
+    if (!this.deps.push) {
+      throw new MitosError(
+        'not_implemented',
+        'this server cannot push OCI images',
+        {},
+        {
+          remediation: 'install skopeo and umoci (node scripts/setup.mjs does)',
+        },
+      );
+    }
+    return { reference: await this.deps.push(images.path(row.imageKey), row.config, reference, onLine) };
+  }
+
   /**
    * Remove build-step snapshots and images no template references (a template keeps its own
    * image and every step of its chain, so a rebuild of it stays cached).
@@ -231,8 +250,9 @@ export function templateSpecsFor(parts: {
   agents: SandboxAgents;
   context: ContextStore | undefined;
   pull?: ImagePuller;
+  push?: ImagePusher;
   teardown(row: SandboxRow): Promise<void>;
-  published(row: TemplateRow): void;
+  published(row: TemplateRow): Promise<void>;
   deleted(id: string): Promise<void>;
 }): TemplateSpecs {
   const steps = new BuildStepStore(parts.db);

@@ -190,6 +190,10 @@ export class BtrfsStorage implements SandboxStorage {
     }
   }
 
+  imagePath(key: string): string {
+    return join(this.images, checkName('image key', key));
+  }
+
   listImages(): string[] {
     try {
       return readdirSync(this.images).filter((name) => !isTemp(name));

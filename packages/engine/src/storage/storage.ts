@@ -45,6 +45,8 @@ export interface SandboxStorage {
    * Optional: backends without it cannot build templates.
    */
   commitRoot?(sandboxId: string, key: string, replace?: boolean): Promise<void>;
+  /** Where an imported image's tree is on the host (read it as root, never follow its links). */
+  imagePath?(key: string): string;
   /** Keys of every imported image. */
   listImages?(): string[];
   /** Remove an imported image (sandboxes made from it keep their own copy). Missing: no error. */

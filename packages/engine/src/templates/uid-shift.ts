@@ -24,11 +24,12 @@ export interface ShiftStats {
 const SPECIAL_BITS = 0o6000;
 
 /**
- * Shift every inode under `root` (and `root` itself) by `base`. Refuses ids already outside
+ * Shift every inode under `root` (and `root` itself) by `base` (from ids based at `fromBase`:
+ * `shiftOwnership(tree, 0, uidBase)` takes a template tree back to plain ids, for export). Refuses ids already outside
  * 0..65535: that tree is not a fresh build (perhaps already shifted) and shifting it again
  * would hand it to ids no sandbox maps.
  */
-export function shiftOwnership(root: string, base: number): ShiftStats {
+export function shiftOwnership(root: string, base: number, fromBase = 0): ShiftStats {
   const started = performance.now();
   const stats: ShiftStats = { entries: 0, hardlinks: 0, modesRestored: 0, bytes: 0, ms: 0 };
   // Shifting a hard-linked inode twice would move it out of the range; remember each one.
@@ -46,10 +47,13 @@ export function shiftOwnership(root: string, base: number): ShiftStats {
       }
       seen.add(id);
     }
-    if (st.uid >= UID_RANGE_SIZE || st.gid >= UID_RANGE_SIZE) {
-      throw new Error(`refusing to shift ${path}: owner ${st.uid}:${st.gid} is outside 0..${UID_RANGE_SIZE - 1}`);
+    const [uid, gid] = [st.uid - fromBase, st.gid - fromBase];
+    if (uid < 0 || gid < 0 || uid >= UID_RANGE_SIZE || gid >= UID_RANGE_SIZE) {
+      throw new Error(
+        `refusing to shift ${path}: owner ${st.uid}:${st.gid} is outside ${fromBase}..${fromBase + UID_RANGE_SIZE - 1}`,
+      );
     }
-    lchownSync(path, st.uid + base, st.gid + base);
+    lchownSync(path, uid + base, gid + base);
     stats.entries++;
     if (st.isFile()) stats.bytes += st.size;
     // chown clears setuid/setgid on non-directories even for root (Linux >= 2.2.13).

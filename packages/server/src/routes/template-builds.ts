@@ -11,6 +11,7 @@ import {
   type BuildContext,
   ContextMissingRequestSchema,
   MitosError,
+  PushTemplateRequestSchema,
   type TemplateBuildEvent,
   type TemplateSpec,
 } from '@mitos/protocol';
@@ -104,6 +105,13 @@ export function registerTemplateBuildRoutes(router: Router, { engine }: RouteDep
       const removed = await service(engine).delete(id);
       if (!removed) throw new MitosError('not_found', `template "${id}" not found`);
       return c.json({ status: 'ok' });
+    },
+  });
+  router.route('/v1/templates/:id/push', {
+    POST: async (c) => {
+      const id = requireId(c.req.param('id') ?? '', 'id');
+      const body = readJson(c, PushTemplateRequestSchema);
+      return c.json(await service(engine).push(id, body.reference));
     },
   });
   router.route('/v1/templates/:id/build', {

@@ -57,14 +57,15 @@ export class LinuxDriver implements SandboxDriver {
   ) {
     // The warm pool renames a launched sandbox, which needs storage that can rename a root.
     if (typeof storage.renameRoot === 'function') this.rename = (p, id, limits) => this.renamePooled(p, id, limits);
-    const { commitRoot, listImages, removeImage } = storage;
-    if (commitRoot && listImages && removeImage) {
+    const { commitRoot, listImages, removeImage, imagePath } = storage;
+    if (commitRoot && listImages && removeImage && imagePath) {
       this.images = {
         has: (key) => storage.hasImage(key),
         commit: (id, key, replace) => commitRoot.call(storage, id, key, replace),
         importTree: (key, dir) => storage.importImage(key, dir),
         list: () => listImages.call(storage),
         remove: (key) => removeImage.call(storage, key),
+        path: (key) => imagePath.call(storage, key),
       };
     }
   }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { MitosError } from '@mitos/protocol';
 import { detectCgroups } from '../../cgroups/detect.js';
 import { SandboxHost } from '../../core/host.js';
-import type { ImagePuller } from '../../engine.js';
+import type { OciTools } from '../../engine.js';
 import { cgroupParentFor } from '../../host/cgroup-parent.js';
 import { engineDirs, prepareStateDir } from '../../host/state-dir.js';
 import { UidRanges } from '../../host/uid-ranges.js';
@@ -18,6 +18,7 @@ import { openDatabase, type StateDatabase } from '../../state/database.js';
 import { enableSimpleQuotas } from '../../storage/disk-quota.js';
 import { openStorage } from '../../storage/index.js';
 import { ociToolsPresent, pullImage } from '../../templates/oci/pull.js';
+import { pushImage } from '../../templates/oci/push.js';
 import { LinuxDriver } from './driver.js';
 import { agentSnapshots } from './launcher.js';
 
@@ -62,11 +63,14 @@ export function defaultAgentPath(): string {
   return resolve(here, '../../../../agent/build/mitos-agent');
 }
 
-/** OCI pulls into the state directory's layout, when skopeo and umoci are installed. */
-function ociPuller(stateDir: string, uidBase: number, driver: LinuxDriver): ImagePuller | undefined {
+/** OCI pulls into (and pushes from) the state directory, when skopeo and umoci are installed. */
+function ociTools(stateDir: string, uidBase: number, driver: LinuxDriver): OciTools | undefined {
   const images = driver.images;
   if (!images || !ociToolsPresent()) return undefined;
-  return (reference, onLine) => pullImage({ dir: stateDir, uidBase, images }, reference, onLine);
+  return {
+    pull: (reference, onLine) => pullImage({ dir: stateDir, uidBase, images }, reference, onLine),
+    push: (tree, config, reference, onLine) => pushImage({ dir: stateDir, uidBase, tree, config }, reference, onLine),
+  };
 }
 
 export class LinuxEngine extends SandboxHost<LinuxDriver> {
@@ -134,7 +138,7 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
       warmPoolSize: options.warmPoolSize,
       log,
       contextDir: join(stateDir, 'template-context'),
-      pullImage: ociPuller(stateDir, opts.uidBase, driver),
+      oci: ociTools(stateDir, opts.uidBase, driver),
     });
     await engine.start();
     return engine;

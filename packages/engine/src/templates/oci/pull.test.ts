@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -84,6 +85,40 @@ describe('OCI images from a v2 registry with auth (skopeo + umoci)', { timeout: 
       'absent\namd64 v1\n',
     );
     assert.equal(await runIn(`${registry.host}/team/multi:1`, read('/etc/marker')), 'amd64 v1\n');
+  });
+
+  test('push exports a template that fromImage pulls back to the same tree', async () => {
+    await builds.build({
+      id: 'to-push',
+      spec: {
+        image: `${registry.host}/team/app:v1`,
+        buildSteps: [{ type: 'run', run: 'echo pushed > /etc/pushed' }],
+        command: ['/bin/sh', '-c', 'read -r l < /etc/pushed'],
+      },
+    });
+    const ref = `${registry.host}/team/pushed:1`;
+    assert.deepEqual(await builds.push('to-push', ref), { reference: ref });
+    await builds.build({ id: 'pulled-back', spec: { image: ref } });
+    const [a, b] = ['to-push', 'pulled-back'].map((id) => {
+      const key = (engine as unknown as { store: { template(id: string): { imageKey: string } } }).store.template(
+        id,
+      ).imageKey;
+      return engine.storage.imagePath?.(key) as string;
+    });
+    const diff = spawnSync('diff', ['-r', '--no-dereference', a as string, b as string], { encoding: 'utf8' });
+    assert.equal(diff.status, 0, diff.stdout + diff.stderr);
+    const owners = (p: string) =>
+      spawnSync('find', [p, '-printf', '%P %U:%G %m\n'], { encoding: 'utf8' }).stdout.split('\n').sort().join('\n');
+    assert.equal(owners(b as string), owners(a as string));
+    await engine.create({ id: 'pulled-1', templateId: 'pulled-back' });
+    try {
+      assert.equal(
+        (await sh('pulled-1', `${read('/etc/pushed')}; echo $GREETING; pwd`)).out,
+        'pushed\nfrom-image\n/etc\n',
+      );
+    } finally {
+      await engine.terminate('pulled-1');
+    }
   });
 
   test('bad credentials are registry_auth; an unknown image is image_not_found naming the reference', async () => {

@@ -52,7 +52,7 @@ export function ociToolsPresent(): boolean {
   return which('skopeo') !== undefined && which('umoci') !== undefined;
 }
 
-function defaultAuthFile(): string | undefined {
+export function defaultAuthFile(): string | undefined {
   const docker = join(process.env.HOME ?? '/root', '.docker', 'config.json');
   try {
     readFileSync(docker);
@@ -63,7 +63,7 @@ function defaultAuthFile(): string | undefined {
 }
 
 /** Turn skopeo's failure into registry_auth / image_not_found, naming the reference. */
-function registryError(reference: string, stderr: string): MitosError {
+export function registryError(reference: string, stderr: string): MitosError {
   const text = stderr.trim().split('\n').slice(-3).join(' ');
   if (/unauthorized|authentication required|denied|401|403/i.test(text)) {
     return new MitosError('registry_auth', `pulling ${reference}: ${text}`, { image: reference });

@@ -84,6 +84,21 @@ describe('templates built from a spec (linux engine)', { timeout: 600_000 }, () 
     await engine.terminate('web-1');
   });
 
+  test('built-ins are usable: pip installs into the venv first on PATH; curl, git, make are there', async () => {
+    await engine.create({ id: 'py-tools', templateId: 'python' });
+    try {
+      const pkg =
+        'mkdir -p /tmp/pkg/mitosdemo && echo "VALUE = 42" > /tmp/pkg/mitosdemo/__init__.py && printf "from setuptools import setup\\nsetup(name=\\"mitosdemo\\", version=\\"1\\", packages=[\\"mitosdemo\\"])\\n" > /tmp/pkg/setup.py';
+      const r = await sh(
+        'py-tools',
+        `${pkg} && pip install --no-index --no-build-isolation -q /tmp/pkg 2>&1 | grep -v WARNING; python3 -c "import mitosdemo, sys, numpy; print(mitosdemo.VALUE, sys.prefix)"; for t in curl git make; do command -v $t; done`,
+      );
+      assert.equal(r.out, '42 /opt/venv\n/usr/bin/curl\n/usr/bin/git\n/usr/bin/make\n');
+    } finally {
+      await engine.terminate('py-tools');
+    }
+  });
+
   test('an unchanged rebuild is all cached; a changed copied file reruns only its copy and what follows', async () => {
     const same = await build('web', spec, await contextOf({ 'app/server.py': SERVER }));
     assert.deepEqual(ran(same), []);

@@ -205,7 +205,16 @@ describe('debootstrap command line', () => {
       limits: { memoryBytes: 1, pids: 1, cpus: 1 },
     });
     assert.deepEqual(argv.slice(0, 2), ['sh', '-c']);
-    assert.deepEqual(argv.slice(3), ['mitos-build', '/t', 'http://m/debian', 'bookworm', 'minbase', 'nodejs', 'npm']);
+    assert.deepEqual(argv.slice(3), [
+      'mitos-build',
+      '/t',
+      'http://m/debian',
+      'bookworm',
+      'minbase',
+      '',
+      'nodejs',
+      'npm',
+    ]);
     assert.match(argv[2] as string, /debootstrap --variant="\$variant"/);
     assert.match(argv[2] as string, /apt-get -q -y --no-install-recommends install "\$@"/);
   });

@@ -19,7 +19,7 @@ export type BootstrapCommand = (target: string, mirror: string, image: ImageSpec
  * the /proc mount apt's maintainer scripts need disappears with it.
  */
 const STAGES = `set -e
-target="$1"; mirror="$2"; suite="$3"; variant="$4"; shift 4
+target="$1"; mirror="$2"; suite="$3"; variant="$4"; setup="$5"; shift 5
 debootstrap --variant="$variant" "$suite" "$target" "$mirror"
 [ "$#" -eq 0 ] && exit 0
 echo "I: installing $* with apt-get"
@@ -30,6 +30,7 @@ chmod 755 "$target/usr/sbin/policy-rc.d"
 chroot "$target" apt-get -q update
 chroot "$target" apt-get -q -y --no-install-recommends install "$@"
 chroot "$target" apt-get -q clean
+if [ -n "$setup" ]; then echo "I: image setup"; chroot "$target" /bin/sh -ec "$setup"; fi
 rm -f "$target/usr/sbin/policy-rc.d"
 umount "$target/proc"
 echo "I: packages installed"
@@ -44,6 +45,7 @@ export const debootstrapCommand: BootstrapCommand = (target, mirror, image) => [
   mirror,
   image.suite,
   image.variant,
+  image.setup ?? '',
   ...[...new Set(image.packages)].sort(),
 ];
 

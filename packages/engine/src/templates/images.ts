@@ -22,14 +22,30 @@ export interface ImageSpec {
   variant: 'minbase';
   /** Packages installed on top of the variant (debootstrap --include). */
   packages: readonly string[];
+  /** Shell run inside the tree (chroot, as root) after the packages are installed. */
+  setup?: string;
   /** Default limits for sandboxes of this image (a create request may override them). */
   limits: ResourceLimits;
 }
 
 const MiB = 1024 * 1024;
 const SUITE = 'bookworm';
-// ca-certificates so pip/npm can reach HTTPS when egress is allowed; procps for ps/kill/top.
-const COMMON = ['ca-certificates', 'procps'];
+// ca-certificates so pip/npm can reach HTTPS when egress is allowed; procps for ps/kill/top;
+// curl, git and make because agents reach for them first (a clone, a download, a build).
+const COMMON = ['ca-certificates', 'procps', 'curl', 'git', 'make'];
+
+/**
+ * Debian's python3 refuses `pip install` outside a venv (PEP 668). The image carries one at
+ * /opt/venv that sees the Debian packages (numpy, pandas, ...), and wrappers in /usr/local/bin,
+ * first on every sandbox PATH, so `python3`, `python` and `pip` (and the run_code kernel, which
+ * starts `python3`) run inside it. Wrappers, not symlinks: a venv is found next to the path
+ * the interpreter was started by, and a symlink in /usr/local/bin would hide it.
+ */
+const PYTHON_VENV = `python3 -m venv --system-site-packages /opt/venv
+for name in python3 python pip pip3; do
+  printf '#!/bin/sh\nexec /opt/venv/bin/%s "$@"\n' "$name" > /usr/local/bin/$name
+  chmod 755 /usr/local/bin/$name
+done`;
 
 export const IMAGES: Readonly<Record<ImageName, ImageSpec>> = {
   base: {
@@ -54,6 +70,7 @@ export const IMAGES: Readonly<Record<ImageName, ImageSpec>> = {
       'python3-pil',
       'python3-dill',
     ],
+    setup: PYTHON_VENV,
     limits: { memoryBytes: 1024 * MiB, pids: 512, cpus: 1 },
   },
   node: {
@@ -94,6 +111,7 @@ export function imageKey(image: ImageSpec, uidBase: number): string {
     suite: image.suite,
     variant: image.variant,
     packages: [...new Set(image.packages)].sort(),
+    ...(image.setup ? { setup: image.setup } : {}),
     uidBase,
   };
   return createHash('sha256').update(JSON.stringify(recipe)).digest('hex');

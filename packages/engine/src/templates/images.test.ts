@@ -76,5 +76,5 @@ describe('image catalogue', () => {
   });
 });
 
-// sha256 of {"builder":2,"suite":"bookworm","variant":"minbase","packages":["ca-certificates","procps"],"uidBase":100000}
-const KNOWN_BASE_KEY = '675b5b684aaa0e6032923f6dda25a5dc07df40f39c809a8121776ba5582a9ae4';
+// sha256 of {"builder":2,"suite":"bookworm","variant":"minbase","packages":["ca-certificates","curl","git","make","procps"],"uidBase":100000}
+const KNOWN_BASE_KEY = 'c37c747bd1681e42c198e690f90aa5276796139329e7778852b0c3fdd9dfebc9';

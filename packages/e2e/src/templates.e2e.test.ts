@@ -14,6 +14,19 @@ http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever(
 `;
 const GET = `python3 -c "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8080').read().decode())"`;
 
+/** The SDK example: a copied server, env, a compile step, a start command gated by its port. */
+function webTemplate(): Template {
+  return new Template()
+    .fromImage('python')
+    .workdir('/srv')
+    .copy('app', '/srv')
+    .env('GREETING', 'hello')
+    .env('PORT', '8080')
+    .run('python3 -m py_compile server.py && echo compiled-ok')
+    .setStart('python3 server.py')
+    .setReady({ port: 8080 });
+}
+
 describe('end to end: templates as code over HTTP, the SDK and the CLI', { timeout: 600_000 }, () => {
   let live: LiveServer;
   let server: SandboxServer;
@@ -33,16 +46,12 @@ describe('end to end: templates as code over HTTP, the SDK and the CLI', { timeo
   test('Template.build uploads the context, streams progress, and the template serves its start command', async () => {
     const events: Parameters<NonNullable<TemplateBuildOptions['onEvent']>>[0][] = [];
     const logs: string[] = [];
-    const built = await new Template()
-      .fromImage('python')
-      .workdir('/srv')
-      .copy('app', '/srv')
-      .env('GREETING', 'hello')
-      .env('PORT', '8080')
-      .run('python3 -m py_compile server.py && echo compiled-ok')
-      .setStart('python3 server.py')
-      .setReady({ port: 8080 })
-      .build('sdk-web', { server, contextDir: dir, onEvent: (e) => events.push(e), onLogs: (l) => logs.push(l) });
+    const built = await webTemplate().build('sdk-web', {
+      server,
+      contextDir: dir,
+      onEvent: (e) => events.push(e),
+      onLogs: (l) => logs.push(l),
+    });
     assert.equal(built.id, 'sdk-web');
     assert.match(built.digest, /^[0-9a-f]{64}$/);
     assert.ok(logs.includes('compiled-ok'), logs.join('\n'));
@@ -58,23 +67,17 @@ describe('end to end: templates as code over HTTP, the SDK and the CLI', { timeo
     }
     // The second build uploads nothing new and takes every step from the cache.
     const again: typeof events = [];
-    await new Template()
-      .fromImage('python')
-      .workdir('/srv')
-      .copy('app', '/srv')
-      .env('GREETING', 'hello')
-      .env('PORT', '8080')
-      .run('python3 -m py_compile server.py && echo compiled-ok')
-      .setStart('python3 server.py')
-      .setReady({ port: 8080 })
-      .build('sdk-web', { server, contextDir: dir, onEvent: (e) => again.push(e) });
+    await webTemplate().build('sdk-web', { server, contextDir: dir, onEvent: (e) => again.push(e) });
     assert.ok(again.filter((e) => e.type === 'step_done').every((e) => e.type === 'step_done' && e.cached));
   });
 
   test('the build stream replays a finished build; DELETE removes a template; the plain {id} form still works', async () => {
     const res = await fetch(`${live.url}/v1/templates/sdk-web/build`);
     assert.equal(res.status, 200);
-    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    const lines = (await res.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
     assert.equal(lines.at(-1)?.type, 'done');
     const plain = await fetch(`${live.url}/v1/templates`, { method: 'POST', body: JSON.stringify({ id: 'python' }) });
     assert.equal(plain.status, 200);
@@ -102,7 +105,10 @@ CMD ["python3", "/opt/server.py"]
     const args = ['--base-url', live.url, 'template', 'build', '-f', join(dir, 'Dockerfile'), dir, '-t', 'two-stage'];
     const first = await runCli([...args, '--build-arg', 'WHO=cli']);
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /\[two-stage-stage-builder 2\/2\] RUN echo built-in-stage-one > artifact.txt\s+\d+\.\ds/);
+    assert.match(
+      first.stdout,
+      /\[two-stage-stage-builder 2\/2\] RUN echo built-in-stage-one > artifact.txt\s+\d+\.\ds/,
+    );
     assert.match(first.stdout, /built template two-stage \([0-9a-f]{64}\)/);
     const second = await runCli([...args, '--build-arg', 'WHO=cli']);
     assert.equal(second.code, 0, second.stderr);

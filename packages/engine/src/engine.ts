@@ -96,15 +96,7 @@ export interface OciTools {
 export type ImagePuller = (
   reference: string,
   onLine: (line: string) => void,
-) => Promise<{
-  imageKey: string;
-  digest: string;
-  cached: boolean;
-  env: Record<string, string>;
-  workdir?: string;
-  user?: string;
-  command?: string[];
-}>;
+) => Promise<import('./templates/oci/pull.js').PulledImage>;
 
 /** Templates built from a spec (templates as code); on engines whose storage can snapshot. */
 export interface TemplateBuildService {

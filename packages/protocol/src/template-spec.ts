@@ -5,6 +5,7 @@
  * Keys are camelCase here because they are the CRD's (the seed's `to_spec()` emits them).
  */
 import { z } from 'zod';
+import { ErrorEnvelopeSchema } from './errors.js';
 
 export const BuildStepSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('run'), run: z.string() }).loose(),
@@ -101,13 +102,8 @@ export const TemplateBuildEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('done'), id: z.string(), digest: z.string(), duration_ms: z.number() }),
   z.object({
     type: z.literal('error'),
-    error: z.object({
-      code: z.string(),
-      message: z.string(),
-      cause: z.string().optional(),
-      remediation: z.string(),
-      context: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
-    }),
+    /** The error envelope's body, as the route would have answered it. */
+    error: ErrorEnvelopeSchema.shape.error,
   }),
 ]);
 export type TemplateBuildEvent = z.infer<typeof TemplateBuildEventSchema>;

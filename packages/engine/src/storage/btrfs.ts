@@ -120,16 +120,8 @@ export class BtrfsStorage implements SandboxStorage {
       // The cache tree is on another filesystem, so this is a real copy; reflink=auto still
       // helps when the cache happens to live on btrfs too.
       await run('cp', ['-a', '--reflink=auto', `${sourceDir}/.`, `${tmp}/`], { timeoutMs: 30 * 60_000 });
-      // Commit before publishing: a crash must not leave a published image with lost data.
-      await run('btrfs', ['filesystem', 'sync', tmp]);
       await run('btrfs', ['property', 'set', '-ts', tmp, 'ro', 'true']);
-      try {
-        renameSync(tmp, final);
-      } catch (err) {
-        // Another process published the same key first: same content, keep theirs.
-        if (!this.hasImage(key)) throw err;
-        await this.deleteSubvolume(tmp);
-      }
+      await this.publish(tmp, final, key);
     } catch (err) {
       await this.deleteSubvolume(tmp).catch(() => {});
       throw err instanceof MitosError
@@ -177,13 +169,7 @@ export class BtrfsStorage implements SandboxStorage {
     try {
       await run('btrfs', ['subvolume', 'snapshot', '-r', source, tmp]);
       if (replace) await this.deleteSubvolume(final);
-      try {
-        renameSync(tmp, final);
-      } catch (err) {
-        // A concurrent build of the same key published first: same content, keep theirs.
-        if (!this.hasImage(key)) throw err;
-        await this.deleteSubvolume(tmp);
-      }
+      await this.publish(tmp, final, key);
     } catch (err) {
       await this.deleteSubvolume(tmp).catch(() => {});
       throw err;
@@ -192,6 +178,21 @@ export class BtrfsStorage implements SandboxStorage {
 
   imagePath(key: string): string {
     return join(this.images, checkName('image key', key));
+  }
+
+  /**
+   * Rename a finished read-only temp subvolume to its key. Synced first: a crash must not leave
+   * a published image with lost data. Another process (or build) that published the same key
+   * first made the same content: theirs is kept.
+   */
+  private async publish(tmp: string, final: string, key: string): Promise<void> {
+    await run('btrfs', ['filesystem', 'sync', tmp]);
+    try {
+      renameSync(tmp, final);
+    } catch (err) {
+      if (!this.hasImage(key)) throw err;
+      await this.deleteSubvolume(tmp);
+    }
   }
 
   listImages(): string[] {

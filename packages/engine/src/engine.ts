@@ -4,6 +4,7 @@
  * Every failure is a MitosError from @mitos/protocol with a stable code.
  */
 import type { BuildContext, TemplateBuildEvent, TemplateSpec } from '@mitos/protocol';
+import type { NetworkPosture } from '@mitos/protocol';
 
 export interface ResourceLimits {
   /** Hard memory limit in bytes (the sandbox is OOM-killed inside itself above it). */
@@ -42,7 +43,8 @@ export interface TemplateInfo {
   ready: boolean;
   createdAt: Date;
   creationTimeMs: number;
-  network: { egress: 'deny' | 'allow'; inbound: 'deny' | 'allow' };
+  /** The posture its sandboxes get unless a create or fork names their own. */
+  network: NetworkPosture;
   limits: ResourceLimits;
 }
 
@@ -61,7 +63,7 @@ export interface SandboxInfo {
 
 export interface CreateTemplateOptions {
   id: string;
-  network?: { egress?: 'deny' | 'allow'; inbound?: 'deny' | 'allow' };
+  network?: NetworkPosture;
   /** Called with human-readable build progress lines (debootstrap can take a minute). */
   onProgress?: (line: string) => void;
 }
@@ -115,6 +117,8 @@ export interface CreateSandboxOptions {
   id: string;
   templateId: string;
   limits?: Partial<ResourceLimits>;
+  /** The sandbox's network posture; the template's when absent. */
+  network?: NetworkPosture;
 }
 
 export interface ExecOptions {
@@ -244,6 +248,8 @@ export interface ForkOptions {
    * atomic snapshot, but different roots may see different instants.
    */
   pauseSource?: boolean;
+  /** The children's network posture; the parent's when absent. Each child gets its own address. */
+  network?: NetworkPosture;
   /**
    * Carry the parent's running processes: `all` (refused where the engine cannot), `none`, or
    * `auto` (default: all where the engine can; elsewhere the report names each process left out).
@@ -270,6 +276,8 @@ export interface ForkCarried {
   processes: boolean;
   /** Each parent process the children do not have (empty when every one was carried). */
   processesNotCarried: NotCarriedProcess[];
+  /** Open network connections: never (each child has its own address and link). */
+  connections: false;
 }
 
 export interface ForkOutcome {
@@ -284,6 +292,8 @@ export interface SandboxUsage {
   memory: { uniqueBytes: number; sharedBytes: number; cgroupBytes: number };
   disk: { exclusiveBytes: number; sharedBytes: number } | null;
   cpuNs: number;
+  /** Bytes the sandbox sent out through its network link (0 with no link). */
+  egressBytes: number;
 }
 
 export interface Engine {
@@ -321,6 +331,10 @@ export interface Engine {
   fork(sandboxId: string, options: ForkOptions): Promise<ForkOutcome>;
   /** Memory, disk and CPU per sandbox, counting shared copy-on-write data once. */
   usage(sandboxId: string): Promise<SandboxUsage>;
+  /** The sandbox's effective network posture. */
+  getNetwork(sandboxId: string): NetworkPosture;
+  /** Change a running sandbox's posture live; new connections follow it, older ones are cut. */
+  setNetwork(sandboxId: string, posture: NetworkPosture): Promise<NetworkPosture>;
   /** Kill everything, unmount, remove storage. Idempotent: unknown ids resolve. */
   terminate(sandboxId: string): Promise<boolean>;
   /** Called after a sandbox is gone for any reason (terminate, deadline, crash). Returns an unsubscribe. */

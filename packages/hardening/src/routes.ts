@@ -8,7 +8,7 @@ import { createApp } from '@mitos/server';
 import Database from 'better-sqlite3';
 import { WORKSPACE_SPECS } from './workspace-routes.js';
 
-export type Method = 'GET' | 'POST' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export interface RouteKey {
   method: Method;
@@ -108,6 +108,21 @@ export const FUZZ_SPECS: FuzzSpec[] = [
   { key: 'GET /v1/sandboxes', method: 'GET', path: () => '/v1/sandboxes' },
   { key: 'GET /v1/sandboxes/:id', method: 'GET', path: (id) => `/v1/sandboxes/${id}`, pathId: true, liveSafe: true },
   { key: 'DELETE /v1/sandboxes/:id', method: 'DELETE', path: (id) => `/v1/sandboxes/${id}`, pathId: true },
+  {
+    key: 'GET /v1/sandboxes/:id/network',
+    method: 'GET',
+    path: (id) => `/v1/sandboxes/${id}/network`,
+    pathId: true,
+    liveSafe: true,
+  },
+  {
+    key: 'PUT /v1/sandboxes/:id/network',
+    method: 'PUT',
+    path: (id) => `/v1/sandboxes/${id}/network`,
+    body: () => ({ egress: 'deny', inbound: 'deny', allow_cidrs: [] }),
+    pathId: true,
+    liveSafe: true,
+  },
   {
     key: 'POST /v1/sandboxes/:id/fork',
     method: 'POST',

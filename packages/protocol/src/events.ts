@@ -32,6 +32,8 @@ export const UsageRowSchema = z
     memory: z.object({ unique_bytes: z.number(), shared_bytes: z.number(), cgroup_bytes: z.number() }).strict(),
     disk: z.object({ exclusive_bytes: z.number(), shared_bytes: z.number() }).strict().nullable(),
     cpu_ns: z.number(),
+    /** Bytes the sandbox sent out through its network link. */
+    egress_bytes: z.number(),
   })
   .strict();
 export type UsageRowWire = z.infer<typeof UsageRowSchema>;

@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './events.js';
 export * from './ids.js';
+export * from './network.js';
 export * from './openapi.js';
 export * from './requests.js';
 export * from './template-spec.js';

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ErrorEnvelopeSchema } from './errors.js';
+import { NetworkPostureSchema, NetworkRequestSchema } from './network.js';
 import {
   ForwardRequestSchema,
   LiveForkRequestSchema,
@@ -47,7 +48,7 @@ export const OPENAPI_DOC_PATH = 'docs/openapi.json';
 export type ResponseKind = 'json' | 'ndjson' | 'sse' | 'websocket';
 
 export interface ApiRoute {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Hono-style path (`:id`); rendered as `{id}`. */
   path: string;
   summary: string;
@@ -114,6 +115,19 @@ export const API_ROUTES: readonly ApiRoute[] = [
   },
   { method: 'GET', path: '/v1/sandboxes', summary: 'List sandboxes', response: z.array(SandboxRecordSchema) },
   { method: 'GET', path: '/v1/sandboxes/:id', summary: 'One sandbox, with its deadline' },
+  {
+    method: 'GET',
+    path: '/v1/sandboxes/:id/network',
+    summary: "The sandbox's effective network posture",
+    response: NetworkPostureSchema,
+  },
+  {
+    method: 'PUT',
+    path: '/v1/sandboxes/:id/network',
+    summary: "Change the sandbox's network posture live",
+    request: NetworkRequestSchema,
+    response: NetworkPostureSchema,
+  },
   { method: 'DELETE', path: '/v1/sandboxes/:id', summary: 'Terminate a sandbox', response: Status },
   {
     method: 'POST',

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { BuildTemplateRequestFields } from './template-spec.js';
+import { NetworkPostureSchema, NetworkRequestSchema } from './network.js';
 
 /** Ceiling the seed SDK enforces client-side for every timeout (seconds). */
 export const MAX_TIMEOUT_SECONDS = 86_400;
@@ -14,16 +15,8 @@ export const DEFAULT_EXEC_TIMEOUT_SECONDS = 30;
 /** Sandbox-API bodies above this are refused with body_too_large. */
 export const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
-export const NetworkSchema = z
-  .object({
-    block: z.boolean().optional(),
-    egress: z.enum(['deny', 'allow', '']).optional(),
-    allow_domains: z.array(z.string()).optional(),
-    allow_cidrs: z.array(z.string()).optional(),
-    inbound: z.enum(['deny', 'allow', '']).optional(),
-    inbound_cidrs: z.array(z.string()).optional(),
-  })
-  .loose();
+/** The wire `network` body (validated entry by entry in network.ts). */
+export const NetworkSchema = NetworkRequestSchema;
 export type NetworkRequest = z.infer<typeof NetworkSchema>;
 
 export const ResourceLimitsSchema = z
@@ -55,6 +48,8 @@ export const ForkRequestSchema = z
     limits: ResourceLimitsSchema.optional(),
     /** mitos extension: bind the new sandbox to this workspace (hydrate its head into /workspace). */
     workspace: z.string().optional(),
+    /** mitos extension: this sandbox's network posture (the template's when absent). */
+    network: NetworkSchema.optional(),
   })
   .loose();
 export type ForkRequest = z.infer<typeof ForkRequestSchema>;
@@ -100,14 +95,7 @@ export const HealthResponseSchema = z.object({
 });
 export type HealthResponse = z.infer<typeof HealthResponseSchema>;
 
-export const NetworkConfigSchema = z.object({
-  egress: z.enum(['deny', 'allow']),
-  inbound: z.enum(['deny', 'allow']),
-  block: z.boolean().optional(),
-  allow_domains: z.array(z.string()).optional(),
-  allow_cidrs: z.array(z.string()).optional(),
-  inbound_cidrs: z.array(z.string()).optional(),
-});
+export const NetworkConfigSchema = NetworkPostureSchema;
 export type NetworkConfig = z.infer<typeof NetworkConfigSchema>;
 
 export const TemplateRecordSchema = z.object({

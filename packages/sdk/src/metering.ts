@@ -21,6 +21,8 @@ export interface SandboxMetering {
   /** Null when the storage backend cannot attribute blocks (e.g. no reflinks). */
   disk: DiskUsage | null;
   cpuNs: number;
+  /** Bytes sent out through the sandbox's network link. */
+  egressBytes: number;
 }
 
 export interface Metering {
@@ -46,6 +48,7 @@ export function toMetering(value: unknown): Metering {
         },
         disk: disk && { exclusiveBytes: n(disk.exclusive_bytes), sharedBytes: n(disk.shared_bytes) },
         cpuNs: n(row.cpu_ns),
+        egressBytes: n(row.egress_bytes),
       };
     }),
     totals: camelKeys(record(r.totals)) as Record<string, unknown>,

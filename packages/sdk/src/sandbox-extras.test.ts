@@ -66,6 +66,7 @@ function routes(req: RecordedRequest): StubReply {
               memory: { unique_bytes: 10, shared_bytes: 20, cgroup_bytes: 30 },
               disk: null,
               cpu_ns: 99,
+              egress_bytes: 512,
             },
           ],
           totals: { memory: { unique_bytes: 10 }, cpu_ns: 99 },
@@ -205,7 +206,13 @@ describe('SandboxServer.metering', () => {
     const m = await new SandboxServer({ baseUrl: stub.baseUrl }).metering();
     assert.deepEqual(m, {
       sandboxes: [
-        { sandbox: 'sb-1', memory: { uniqueBytes: 10, sharedBytes: 20, cgroupBytes: 30 }, disk: null, cpuNs: 99 },
+        {
+          sandbox: 'sb-1',
+          memory: { uniqueBytes: 10, sharedBytes: 20, cgroupBytes: 30 },
+          disk: null,
+          cpuNs: 99,
+          egressBytes: 512,
+        },
       ],
       totals: { memory: { uniqueBytes: 10 }, cpuNs: 99 },
     });

@@ -38,6 +38,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerLifecycleRoutes } from './routes/lifecycle.js';
 import { registerLiveForkRoutes } from './routes/live-fork.js';
 import { registerMeteringRoutes } from './routes/metering.js';
+import { registerNetworkRoutes } from './routes/network.js';
 import { registerOpenApiRoutes } from './routes/openapi.js';
 import {
   DEFAULT_PREVIEW_TTL_SECONDS,
@@ -182,6 +183,7 @@ export function createApiServer(deps: AppDeps): ApiServer {
   registerWorkspaceRoutes(router, routeDeps);
   registerProcessRoutes(router, routeDeps);
   registerMeteringRoutes(router, routeDeps);
+  registerNetworkRoutes(router, routeDeps);
   registerPreviewRoutes(router, routeDeps);
   registerPtyRoutes(router, routeDeps, terminals);
   registerMounts(router, deps.mounts ?? []);

@@ -21,7 +21,7 @@ export function toTemplateRecord(template: TemplateInfo): TemplateRecord {
     ready: template.ready,
     created_at: template.createdAt.toISOString(),
     creation_time_ms: template.creationTimeMs,
-    network: { egress: template.network.egress, inbound: template.network.inbound },
+    network: template.network,
     image: template.image,
   };
 }
@@ -31,16 +31,18 @@ export interface SandboxRecordInput {
   /** Its template, for the inherited network posture; undefined if the template is gone. */
   template: TemplateInfo | undefined;
   endpoint: string;
+  /** The sandbox's effective posture (its own, else its template's). */
+  network?: NetworkConfig;
 }
 
-export function toSandboxRecord({ sandbox, template, endpoint }: SandboxRecordInput): SandboxRecord {
+export function toSandboxRecord({ sandbox, template, endpoint, network }: SandboxRecordInput): SandboxRecord {
   return {
     id: sandbox.id,
     template_id: sandbox.templateId,
     endpoint,
     created_at: sandbox.createdAt.toISOString(),
     fork_time_ms: sandbox.forkTimeMs > 0 ? sandbox.forkTimeMs : MIN_FORK_TIME_MS,
-    network: crdNetwork(template?.network ?? { egress: 'deny', inbound: 'deny' }),
+    network: crdNetwork(network ?? template?.network ?? { egress: 'deny', inbound: 'deny' }),
     state: sandbox.state,
     hostname: sandbox.hostname,
     parent_id: sandbox.parentId,
@@ -56,8 +58,13 @@ export function toSandboxDetail(input: SandboxRecordInput, deadline: Date | null
 }
 
 /** Fork records name the posture with the CRD NetworkPolicy's camelCase keys (section 4.4). */
-function crdNetwork(network: Pick<NetworkConfig, 'egress' | 'inbound'>): Record<string, unknown> {
-  return { egress: network.egress, inbound: network.inbound };
+function crdNetwork(network: NetworkConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = { egress: network.egress, inbound: network.inbound };
+  if (network.block) out.blockNetwork = true;
+  if (network.allow_domains?.length) out.allow = network.allow_domains;
+  if (network.allow_cidrs?.length) out.allowCidrs = network.allow_cidrs;
+  if (network.inbound_cidrs?.length) out.inboundCidrs = network.inbound_cidrs;
+  return out;
 }
 
 // Go's os.FileMode keeps type and special bits above the permission bits (wire-v1.md 4.12).

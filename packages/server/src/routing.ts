@@ -10,7 +10,7 @@ import type { AppEnv } from './env.js';
 import type { ErrorResponder } from './errors.js';
 import { bodyLimit } from './middleware/body-limit.js';
 
-export type Method = 'GET' | 'POST' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export type RouteHandlers = Partial<Record<Method, Handler<AppEnv>>>;
 
@@ -26,7 +26,7 @@ export function createRouter(app: Hono<AppEnv>, respondError: ErrorResponder): R
       const methods = Object.keys(handlers) as Method[];
       for (const method of methods) {
         const handler = handlers[method] as Handler<AppEnv>;
-        if (method === 'POST') app.on(method, path, limitBody, handler);
+        if (method === 'POST' || method === 'PUT') app.on(method, path, limitBody, handler);
         else app.on(method, path, handler);
       }
       // hono answers HEAD through the GET handler, so HEAD is allowed wherever GET is.

@@ -28,7 +28,7 @@ import type {
   SandboxUsage,
   TemplateInfo,
 } from '@mitos/engine';
-import { MitosError } from '@mitos/protocol';
+import { MitosError, type NetworkPosture } from '@mitos/protocol';
 
 import { FakeProcess, result } from './fake-process.js';
 
@@ -91,7 +91,7 @@ export class FakeEngine implements Engine {
       ready: true,
       createdAt: new Date(),
       creationTimeMs: 12,
-      network: { egress: options.network?.egress ?? 'deny', inbound: options.network?.inbound ?? 'deny' },
+      network: options.network ?? { egress: 'deny', inbound: 'deny' },
       limits: DEFAULT_LIMITS,
     };
     this.templates.set(options.id, template);
@@ -228,6 +228,7 @@ export class FakeEngine implements Engine {
         interpreterSkipped: ['sock'],
         processes: false,
         processesNotCarried: [],
+        connections: false,
       },
       forkTimeMs: 2.5,
     };
@@ -240,7 +241,25 @@ export class FakeEngine implements Engine {
       memory: { uniqueBytes: 1000, sharedBytes: 5000, cgroupBytes: 3000 },
       disk: { exclusiveBytes: 200, sharedBytes: 900 },
       cpuNs: 42,
+      egressBytes: 0,
     };
+  }
+
+  /** Postures recorded by setNetwork (the fake enforces nothing: unit tests of routes only). */
+  readonly postures = new Map<string, NetworkPosture>();
+
+  getNetwork(sandboxId: string): NetworkPosture {
+    this.#requireSandbox(sandboxId);
+    const templateId = this.sandboxes.get(sandboxId)?.templateId ?? '';
+    return (
+      this.postures.get(sandboxId) ?? this.templates.get(templateId)?.network ?? { egress: 'deny', inbound: 'deny' }
+    );
+  }
+
+  async setNetwork(sandboxId: string, posture: NetworkPosture): Promise<NetworkPosture> {
+    this.#requireSandbox(sandboxId);
+    this.postures.set(sandboxId, posture);
+    return posture;
   }
 
   async terminate(sandboxId: string): Promise<boolean> {

@@ -6,6 +6,7 @@
 export { shellOf, until } from './conformance/helpers.js';
 export { type ConformanceHarness, describeConformance } from './conformance/suite.js';
 export * from './fake-engine.js';
+export { type FakeInternet, startFakeInternet } from './fake-internet.js';
 export { type TestEngineEnv, testEngineEnv } from './linux-harness.js';
 export { type MicroVmTestEnv, microvmTestEnv, microvmUnavailable } from './microvm-harness.js';
 export { startTestRegistry, TestImages, type TestRegistry } from './oci-registry.js';

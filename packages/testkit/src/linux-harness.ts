@@ -36,6 +36,7 @@ export function testEngineEnv(): TestEngineEnv {
         const engine = opened.at(-1) ?? (await LinuxEngine.open({ stateDir, cgroupParent }));
         for (const s of engine.list()) await engine.terminate(s.id);
         await engine.drainPool();
+        await engine.network.destroy();
         await engine.storage.destroy();
       } finally {
         for (const e of opened) await e.close().catch(() => {});

@@ -103,6 +103,7 @@ export function createScriptedEngine(options: { templateBuildMs?: number } = {})
           interpreterSkipped: [],
           processes: false,
           processesNotCarried: [],
+          connections: false,
         },
         forkTimeMs: 2.5,
       };

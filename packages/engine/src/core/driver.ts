@@ -6,6 +6,7 @@
  * A driver never imports another driver; what two drivers share lives in agent/, cgroups/,
  * host/, storage/ or core/.
  */
+import type { NetworkPosture } from '@mitos/protocol';
 import type { ResourceLimits, SandboxUsage } from '../engine.js';
 import type { SandboxRow, TemplateRow } from '../state/store.js';
 import type { ImageSpec } from '../templates/images.js';
@@ -77,7 +78,7 @@ export interface SandboxDriver {
   thaw(row: SandboxRow): Promise<void>;
   /** Undo everything a sandbox did to the host, whatever state it got to. Idempotent. */
   teardown(row: SandboxRow): Promise<void>;
-  usage(row: SandboxRow): Promise<Omit<SandboxUsage, 'sandboxId'>>;
+  usage(row: SandboxRow): Promise<Omit<SandboxUsage, 'sandboxId' | 'egressBytes'>>;
   /** On open: true when a row's sandbox is still alive and its agent answers `ping` (it is kept). */
   reattach(row: SandboxRow, ping: () => Promise<unknown>): Promise<boolean>;
   /** On open, after reattach and reaping: remove host leftovers of no sandbox still `live`. */
@@ -87,5 +88,24 @@ export interface SandboxDriver {
    * it have no warm pool.
    */
   rename?(pooled: SandboxRow, id: string, limits: ResourceLimits): Promise<void>;
+  /** Network postures other than deny; drivers without it refuse them (not_implemented). */
+  readonly network?: DriverNetwork;
   close(): Promise<void>;
+}
+
+/**
+ * A driver's network: it applies a sandbox's recorded posture at launch and fork, moves it
+ * with a pooled sandbox's rename and removes it at teardown and on recovery by itself.
+ */
+export interface DriverNetwork {
+  /** Refuse, before anything is made, a posture this host cannot enforce. */
+  admit(posture: NetworkPosture): void;
+  /** Record the posture a reserved sandbox launches with (launch and fork read it). */
+  reserve(sandboxId: string, posture: NetworkPosture): void;
+  /** The recorded posture, or undefined for a sandbox launched before any was recorded. */
+  posture(sandboxId: string): NetworkPosture | undefined;
+  /** Apply a new posture to a running sandbox; connections opened under the old one are cut. */
+  change(row: SandboxRow, posture: NetworkPosture): Promise<void>;
+  /** Bytes each sandbox sent out through its link. */
+  egressBytes(): Promise<Map<string, number>>;
 }

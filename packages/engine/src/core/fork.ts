@@ -16,6 +16,8 @@ export interface ForkContext {
   driver: SandboxDriver;
   agents: SandboxAgents;
   teardown(row: SandboxRow): Promise<void>;
+  /** Record a child's network posture before the driver launches it. */
+  reserveNetwork(id: string): void;
 }
 
 export async function forkSandbox(
@@ -44,6 +46,7 @@ export async function forkSandbox(
       row.generation = parent.generation + 1;
       if (!ctx.store.reserveSandbox(row)) throw alreadyExists(id);
       rows.push(row);
+      ctx.reserveNetwork(id);
     }
     const carried = plan.carry;
     // Live interpreters travel with the processes; otherwise their state reaches the children
@@ -72,6 +75,7 @@ export async function forkSandbox(
         interpreterSkipped: saved?.skipped ?? [],
         processes: carried,
         processesNotCarried: plan.notCarried,
+        connections: false,
       },
       forkTimeMs: performance.now() - started,
     };

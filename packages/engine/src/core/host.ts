@@ -11,7 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { MitosError } from '@mitos/protocol';
+import { DENY_POSTURE, MitosError, type NetworkPosture } from '@mitos/protocol';
 import type {
   CreateSandboxOptions,
   CreateTemplateOptions,
@@ -40,6 +40,7 @@ import { SandboxAgents } from './agents.js';
 import { DeadlineScheduler } from './deadlines.js';
 import type { DriverEvents, Launched, SandboxDriver } from './driver.js';
 import { forkSandbox } from './fork.js';
+import { admitPosture, effectivePosture, samePosture } from './network.js';
 import { alreadyExists, assertValidId, blankRow, mergeLimits, publicSandbox, publicTemplate } from './rows.js';
 import { type TemplateSpecs, templateSpecsFor } from './template-specs.js';
 import { startTemplateCommand, withTemplateConfig } from './template-start.js';
@@ -186,6 +187,8 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     assertValidId('template', options.id);
     const started = performance.now();
     const image = resolveImage(options.id);
+    const network = options.network ?? DENY_POSTURE;
+    admitPosture(this.driver, network);
     const key = await this.driver.prepareTemplate(options.id, image, (line) => options.onProgress?.(line));
     const existing = this.store.template(options.id);
     const same = existing !== undefined && existing.imageKey === key;
@@ -196,7 +199,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
       ready: true,
       createdAt: same ? existing.createdAt : new Date(),
       creationTimeMs: same ? existing.creationTimeMs : performance.now() - started,
-      network: { egress: options.network?.egress ?? 'deny', inbound: options.network?.inbound ?? 'deny' },
+      network,
       limits: image.limits,
     };
     this.store.upsertTemplate(row);
@@ -212,10 +215,19 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     const template = this.store.template(options.templateId);
     if (!template) throw new MitosError('not_found', `template "${options.templateId}" not found`);
     const limits = mergeLimits(template.limits, options.limits);
+    const network = options.network ?? template.network;
+    admitPosture(this.driver, network);
     this.driver.admit('create', limits);
     if (this.store.sandbox(id)) throw alreadyExists(id);
     const pooled = await this.pool.take(template, id, limits);
     if (pooled) {
+      // Pooled sandboxes are plumbed for their template's posture; only a different one costs.
+      if (this.driver.network && !samePosture(network, template.network)) {
+        await this.driver.network.change(pooled, network).catch(async (err) => {
+          await this.teardown(pooled).catch(() => {});
+          throw err;
+        });
+      }
       const forkTimeMs = performance.now() - started;
       this.store.markRunning(id, { ...launchedOf(pooled), forkTimeMs });
       return publicSandbox({ ...pooled, state: 'running', forkTimeMs });
@@ -223,6 +235,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     const row = blankRow(id, template.id, limits);
     if (!this.store.reserveSandbox(row)) throw alreadyExists(id);
     try {
+      this.driver.network?.reserve(id, network);
       const forkTimeMs = await this.launchReserved(row, template, started);
       return publicSandbox({ ...row, state: 'running', forkTimeMs });
     } catch (err) {
@@ -317,9 +330,17 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     this.assertOpen();
     const started = performance.now();
     const parent = this.running(sandboxId);
+    const network = options.network ?? effectivePosture(this.driver, parent, this.store.template(parent.templateId));
+    admitPosture(this.driver, network);
     this.driver.admit('fork');
     return forkSandbox(
-      { store: this.store, driver: this.driver, agents: this.agents, teardown: (row) => this.teardown(row) },
+      {
+        store: this.store,
+        driver: this.driver,
+        agents: this.agents,
+        teardown: (row) => this.teardown(row),
+        reserveNetwork: (id) => this.driver.network?.reserve(id, network),
+      },
       parent,
       options,
       started,
@@ -328,7 +349,20 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
 
   async usage(sandboxId: string): Promise<SandboxUsage> {
     const row = this.running(sandboxId, ['running', 'paused']);
-    return { sandboxId, ...(await this.driver.usage(row)) };
+    const egressBytes = (await this.driver.network?.egressBytes())?.get(sandboxId) ?? 0;
+    return { sandboxId, ...(await this.driver.usage(row)), egressBytes };
+  }
+
+  getNetwork(sandboxId: string): NetworkPosture {
+    const row = this.running(sandboxId, ['running', 'paused']);
+    return effectivePosture(this.driver, row, this.store.template(row.templateId));
+  }
+
+  async setNetwork(sandboxId: string, posture: NetworkPosture): Promise<NetworkPosture> {
+    const row = this.running(sandboxId);
+    admitPosture(this.driver, posture);
+    await this.driver.network?.change(row, posture);
+    return this.getNetwork(sandboxId);
   }
 
   async terminate(sandboxId: string): Promise<boolean> {

@@ -6,15 +6,25 @@ import { randomBytes } from 'node:crypto';
 import type { Engine } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import { type Context, Hono } from 'hono';
+import { z } from 'zod';
 import type { Accounts } from './accounts.js';
 import { type E2bContext, ownedSandbox, timeoutSeconds } from './context.js';
 import { checkEnforceable, NewSandboxSchema } from './create-options.js';
 import { e2bErrorResponse } from './errors.js';
 import { listSandboxes } from './listing.js';
+import { e2bPosture } from './network.js';
 import { domainFor, sandboxDetail, sandboxMetric, sandboxRecord } from './shapes.js';
 
 type Vars = { Variables: { tenant: string } };
 const MAX_BODY = 1024 * 1024;
+
+const UpdateNetworkSchema = z
+  .object({
+    allow_internet_access: z.boolean().nullish(),
+    allowOut: z.array(z.string()).optional(),
+    denyOut: z.array(z.string()).optional(),
+  })
+  .passthrough();
 /**
  * Lifetime when a request names none: the SDKs' own default (300 s), which
  * 2.27 still sends and 2.51 leaves to the server (the spec's 15 s would kill a sandbox
@@ -95,7 +105,12 @@ export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDoma
     const timeout = timeoutSeconds(ctx, body.timeout, 'timeout', DEFAULT_TIMEOUT_S);
     const templateId = await resolveTemplate(engine, body.templateID);
     const id = newE2bSandboxId();
-    await engine.create({ id, templateId });
+    const network = e2bPosture({
+      internet: body.allow_internet_access,
+      allowOut: body.network?.allowOut,
+      denyOut: body.network?.denyOut,
+    });
+    await engine.create({ id, templateId, ...(network && { network }) });
     const row = {
       id,
       owner: c.get('tenant'),
@@ -283,18 +298,19 @@ export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDoma
   });
 
   app.put('/sandboxes/:id/network', async (c) => {
-    ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
-    const body = (await readBody(c.req.raw)) as { allowOut?: unknown[]; allow_internet_access?: unknown };
-    if ((Array.isArray(body.allowOut) && body.allowOut.length > 0) || body.allow_internet_access === true) {
-      throw new MitosError(
-        'not_implemented',
-        'egress cannot be opened on this server',
-        {},
-        {
-          remediation: 'sandboxes have no internet access yet; only deny rules hold',
-        },
-      );
-    }
+    const { info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    const body = UpdateNetworkSchema.parse(await readBody(c.req.raw));
+    const network = e2bPosture({
+      internet: body.allow_internet_access,
+      allowOut: body.allowOut,
+      denyOut: body.denyOut,
+    });
+    // An update naming no rule resets to the sandbox's template posture, as E2B clears its rules.
+    const fallback = engine.getTemplate(info.templateId)?.network ?? {
+      egress: 'deny' as const,
+      inbound: 'deny' as const,
+    };
+    await engine.setNetwork(info.id, network ?? fallback);
     return c.body(null, 204);
   });
 

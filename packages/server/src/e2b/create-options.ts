@@ -1,7 +1,6 @@
 /**
- * E2B's NewSandbox body checked against what this server can enforce. Sandboxes have no
- * egress (loopback only) until the network-policy work lands, so only requests that ask for
- * no internet are accepted; anything we cannot honour is refused, never accepted and ignored.
+ * E2B's NewSandbox body checked against what this server can enforce; anything we cannot
+ * honour is refused, never accepted and ignored. Network fields map onto a posture (network.ts).
  */
 import { MitosError } from '@mitos/protocol';
 import { z } from 'zod';
@@ -39,8 +38,7 @@ export const NewSandboxSchema = z.object({
 
 export type NewSandbox = z.infer<typeof NewSandboxSchema>;
 
-const EGRESS_REMEDIATION =
-  'this server gives sandboxes no internet access yet: pass allowInternetAccess: false (older SDK versions send true unless told otherwise)';
+const EGRESS_REMEDIATION = 'express egress with allowInternetAccess, allowOut and denyOut';
 
 function refuse(what: string, remediation: string): never {
   throw new MitosError('not_implemented', what, {}, { remediation });
@@ -48,9 +46,7 @@ function refuse(what: string, remediation: string): never {
 
 /** Throws for every field this server would otherwise have to ignore. */
 export function checkEnforceable(body: NewSandbox): { publicTraffic: boolean; internet: boolean | null } {
-  if (body.allow_internet_access === true) refuse('allow_internet_access: true cannot be enforced', EGRESS_REMEDIATION);
   const net = body.network ?? {};
-  if ((net.allowOut?.length ?? 0) > 0) refuse('network.allowOut cannot be enforced', EGRESS_REMEDIATION);
   if (net.egressProxy !== undefined && net.egressProxy !== null)
     refuse('network.egressProxy is not supported', EGRESS_REMEDIATION);
   if (net.maskRequestHost !== undefined) refuse('network.maskRequestHost is not supported', 'leave it unset');
@@ -67,6 +63,5 @@ export function checkEnforceable(body: NewSandbox): { publicTraffic: boolean; in
   if (body.iam?.tokens && Object.keys(body.iam.tokens).length > 0)
     refuse('workload identity is not supported', 'leave iam unset');
   if ((body.volumeMounts?.length ?? 0) > 0) refuse('volume mounts are not supported', 'leave volumeMounts unset');
-  // denyOut needs nothing: all egress is denied already, so every deny rule holds.
   return { publicTraffic: net.allowPublicTraffic ?? true, internet: body.allow_internet_access ?? null };
 }

@@ -66,8 +66,7 @@ test('create refuses what it cannot enforce and makes nothing', async () => {
   await t.engine.ensureTemplate({ id: 'base' });
   const headers = { 'X-API-KEY': KEY_A };
   for (const body of [
-    { templateID: 'base', allow_internet_access: true },
-    { templateID: 'base', network: { allowOut: ['1.1.1.1'] } },
+    { templateID: 'base', allow_internet_access: true, network: { denyOut: ['10.0.0.0/8'] } },
     { templateID: 'base', autoPause: true },
     { templateID: 'base', mcp: { server: {} } },
     { templateID: 'base', volumeMounts: [{ name: 'v', path: '/data' }] },
@@ -83,6 +82,29 @@ test('create refuses what it cannot enforce and makes nothing', async () => {
     { headers },
   );
   assert.equal(denied.status, 201);
+  assert.deepEqual(t.engine.createCalls.at(-1)?.network, { egress: 'deny', inbound: 'deny' });
+  // Internet access and allowOut map onto the sandbox's posture.
+  const open = await t.call('/e2b/sandboxes', { templateID: 'base', allow_internet_access: true }, { headers });
+  assert.equal(open.status, 201);
+  assert.deepEqual(t.engine.createCalls.at(-1)?.network, { egress: 'allow', inbound: 'deny' });
+  const listed = await t.call(
+    '/e2b/sandboxes',
+    { templateID: 'base', network: { allowOut: ['1.1.1.1', 'pypi.org'], denyOut: ['0.0.0.0/0'] } },
+    { headers },
+  );
+  assert.equal(listed.status, 201);
+  assert.deepEqual(t.engine.createCalls.at(-1)?.network, {
+    egress: 'deny',
+    inbound: 'deny',
+    allow_cidrs: ['1.1.1.1/32'],
+    allow_domains: ['pypi.org:443', 'pypi.org:80'],
+  });
+  const junk = await t.call(
+    '/e2b/sandboxes',
+    { templateID: 'base', network: { allowOut: ['bad name!'] } },
+    { headers },
+  );
+  assert.equal(junk.status, 400);
   const unknown = await t.call('/e2b/sandboxes', { templateID: 'no-such-template' }, { headers });
   assert.equal(unknown.status, 404);
   const build = await t.call('/e2b/v3/templates', { name: 'x' }, { headers });

@@ -28,6 +28,7 @@ describe('POST /v1/sandboxes/{id}/fork', () => {
       interpreter_skipped: ['sock'],
       processes: false,
       processes_not_carried: [],
+      connections: false,
     });
     // The parent is held still while it is copied unless the body says otherwise.
     assert.deepEqual(t.engine.forkCalls[0]?.options, { count: 2, ids: ['kid-a', 'kid-b'], pauseSource: true });

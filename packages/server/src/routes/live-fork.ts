@@ -32,6 +32,8 @@ export interface LiveForkResponse {
     interpreter_skipped: string[];
     processes: boolean;
     processes_not_carried: { pid: number; command: string; reason: string }[];
+    /** Open network connections: never carried (each child has its own address). */
+    connections: boolean;
   };
   pause_source: boolean;
 }
@@ -187,5 +189,6 @@ function wireCarried(carried: ForkOutcome['carried']): LiveForkResponse['carried
     interpreter_skipped: carried.interpreterSkipped,
     processes: carried.processes,
     processes_not_carried: carried.processesNotCarried,
+    connections: false,
   };
 }

@@ -15,6 +15,7 @@ describe('GET /v1/metering', () => {
       memory: { unique_bytes: 1000, shared_bytes: 5000, cgroup_bytes: 3000 },
       disk: { exclusive_bytes: 200, shared_bytes: 900 },
       cpu_ns: 42,
+      egress_bytes: 0,
     });
     assert.equal(res.body.sandboxes.length, 2);
     assert.deepEqual(res.body.totals, {
@@ -22,6 +23,7 @@ describe('GET /v1/metering', () => {
       memory: { unique_bytes: 2000, cgroup_bytes: 6000 },
       disk: { exclusive_bytes: 400 },
       cpu_ns: 84,
+      egress_bytes: 0,
     });
   });
 
@@ -47,7 +49,13 @@ describe('GET /v1/metering', () => {
     const res = await t.call('/v1/metering');
     assert.deepEqual(res.body, {
       sandboxes: [],
-      totals: { sandboxes: 0, memory: { unique_bytes: 0, cgroup_bytes: 0 }, disk: { exclusive_bytes: 0 }, cpu_ns: 0 },
+      totals: {
+        sandboxes: 0,
+        memory: { unique_bytes: 0, cgroup_bytes: 0 },
+        disk: { exclusive_bytes: 0 },
+        cpu_ns: 0,
+        egress_bytes: 0,
+      },
     });
   });
 });

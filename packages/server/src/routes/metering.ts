@@ -15,6 +15,8 @@ export interface UsageRow {
   memory: { unique_bytes: number; shared_bytes: number; cgroup_bytes: number };
   disk: { exclusive_bytes: number; shared_bytes: number } | null;
   cpu_ns: number;
+  /** Bytes sent out through the sandbox's network link. */
+  egress_bytes: number;
 }
 
 export interface UsageTotals {
@@ -22,6 +24,7 @@ export interface UsageTotals {
   memory: { unique_bytes: number; cgroup_bytes: number };
   disk: { exclusive_bytes: number };
   cpu_ns: number;
+  egress_bytes: number;
 }
 
 export function registerMeteringRoutes(router: Router, deps: RouteDeps): void {
@@ -60,6 +63,7 @@ export function toUsageRow(usage: SandboxUsage): UsageRow {
     },
     disk: usage.disk && { exclusive_bytes: usage.disk.exclusiveBytes, shared_bytes: usage.disk.sharedBytes },
     cpu_ns: usage.cpuNs,
+    egress_bytes: usage.egressBytes,
   };
 }
 
@@ -69,12 +73,14 @@ export function totalsOf(rows: readonly UsageRow[]): UsageTotals {
     memory: { unique_bytes: 0, cgroup_bytes: 0 },
     disk: { exclusive_bytes: 0 },
     cpu_ns: 0,
+    egress_bytes: 0,
   };
   for (const row of rows) {
     totals.memory.unique_bytes += row.memory.unique_bytes;
     totals.memory.cgroup_bytes += row.memory.cgroup_bytes;
     totals.disk.exclusive_bytes += row.disk?.exclusive_bytes ?? 0;
     totals.cpu_ns += row.cpu_ns;
+    totals.egress_bytes += row.egress_bytes;
   }
   return totals;
 }

@@ -19,7 +19,7 @@ describe('GET /v1/openapi.json', () => {
     const served = [
       ...new Set(
         t.app.routes
-          .filter((r) => r.path.startsWith('/v1/') && ['GET', 'POST', 'DELETE'].includes(r.method))
+          .filter((r) => r.path.startsWith('/v1/') && ['GET', 'POST', 'PUT', 'DELETE'].includes(r.method))
           .map((r) => `${r.method} ${r.path}`),
       ),
     ].sort();

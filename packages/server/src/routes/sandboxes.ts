@@ -6,13 +6,20 @@
  * replacing it would orphan the running one.
  */
 import type { ResourceLimits, SandboxInfo } from '@mitos/engine';
-import { ForkRequestSchema, MitosError, newSandboxId, type ResourceLimitsRequest } from '@mitos/protocol';
+import {
+  ForkRequestSchema,
+  MitosError,
+  type NetworkPosture,
+  newSandboxId,
+  type ResourceLimitsRequest,
+} from '@mitos/protocol';
 import type { Context } from 'hono';
 import type { AppEnv, RouteDeps } from '../env.js';
 import { idempotencyKeyFrom, runIdempotent } from '../idempotency.js';
 import { readJson } from '../json-body.js';
 import { applyDefaultLifetime } from '../lifetime.js';
 import { endpointFor, liveSandbox, liveSandboxes, requireSandbox } from '../lookup.js';
+import { optionalNetwork } from '../network.js';
 import { MIN_FORK_TIME_MS, toSandboxDetail, toSandboxRecord } from '../records.js';
 import type { Router } from '../routing.js';
 import { timeAsync } from '../server-timing.js';
@@ -25,6 +32,7 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
   const recordInput = (c: Context<AppEnv>, sandbox: SandboxInfo) => ({
     sandbox,
     template: engine.getTemplate(sandbox.templateId),
+    network: postureOf(engine, sandbox.id),
     endpoint: endpointFor(c, deps.publicUrl),
   });
   const record = (c: Context<AppEnv>, sandbox: SandboxInfo) => toSandboxRecord(recordInput(c, sandbox));
@@ -39,6 +47,7 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
       const requestedId = body.id === undefined || body.id === '' ? undefined : requireId(body.id, 'id');
       const limits = toResourceLimits(body.limits);
       const workspace = body.workspace === undefined ? undefined : requireWorkspaces(deps) && body.workspace;
+      const network = optionalNetwork(body.network);
       const key = idempotencyKeyFrom(c.req.header('Idempotency-Key'));
       const out = await runIdempotent(idempotency, key, 'fork', {
         lookup: (id) => {
@@ -56,8 +65,8 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
             const started = performance.now();
             const creating =
               workspace === undefined
-                ? engine.create({ id, templateId, ...(limits && { limits }) })
-                : createBound(deps, workspace, { id, templateId, ...(limits && { limits }) });
+                ? engine.create({ id, templateId, ...(limits && { limits }), ...(network && { network }) })
+                : createBound(deps, workspace, { id, templateId, ...(limits && { limits }), ...(network && { network }) });
             const sandbox = await timeAsync(c, 'engine', creating);
             const measured = performance.now() - started;
             await applyDefaultLifetime(engine, [id], deps.defaultLifetimeSeconds);
@@ -102,4 +111,13 @@ function toResourceLimits(limits: ResourceLimitsRequest | undefined): Partial<Re
   if (limits.pids !== undefined) out.pids = limits.pids;
   if (limits.cpus !== undefined) out.cpus = limits.cpus;
   return out;
+}
+
+/** The effective posture, or undefined for a sandbox that ended meanwhile (the record says its template's). */
+export function postureOf(engine: RouteDeps['engine'], id: string): NetworkPosture | undefined {
+  try {
+    return engine.getNetwork(id);
+  } catch {
+    return undefined;
+  }
 }

@@ -67,11 +67,15 @@ describe('POST /v1/templates', () => {
     }
   });
 
-  it('refuses allowlists the engine cannot enforce instead of dropping them', async () => {
+  it('passes allowlists to the engine (which enforces or refuses them) and names a bad entry', async () => {
     const t = makeTestApp();
-    const res = await t.call('/v1/templates', { id: 'python', network: { allow_cidrs: ['10.0.0.0/8'] } });
-    assert.equal(res.status, 501);
-    assert.equal(res.body.error.code, 'not_implemented');
+    const network = { allow_cidrs: ['10.0.0.0/8', '203.0.113.7/32:443'], allow_domains: ['*.pypi.org:443'] };
+    const res = await t.call('/v1/templates', { id: 'python', network });
+    assert.equal(res.status, 200);
+    assert.deepEqual(t.engine.templates.get('python')?.network, { egress: 'deny', inbound: 'deny', ...network });
+    const bad = await t.call('/v1/templates', { id: 'python', network: { allow_domains: ['pypi.org:443', 'x'] } });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error.cause, /allow_domains\.1: "x"/);
   });
 });
 

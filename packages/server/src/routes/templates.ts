@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { RouteDeps } from '../env.js';
 import { idempotencyKeyFrom, runIdempotent } from '../idempotency.js';
 import { readJson } from '../json-body.js';
-import { assertEnforceable, resolveNetwork } from '../network.js';
+import { resolveNetwork } from '../network.js';
 import { toTemplateRecord } from '../records.js';
 import type { Router } from '../routing.js';
 import { refuseUnsupported, requireId } from '../validate.js';
@@ -34,14 +34,13 @@ export function registerTemplateRoutes(router: Router, deps: RouteDeps): void {
       refuseUnsupported(body, TEMPLATE_FIELDS_NOT_SERVED);
       const id = requireId(body.id, 'id');
       const network = resolveNetwork(body.network ?? body.spec?.network);
-      assertEnforceable(network);
       if (body.spec) {
         const started = startSpecBuild(engine, {
           id,
           spec: body.spec,
           context: body.context,
           noCache: body.no_cache,
-          network: { egress: network.egress, inbound: network.inbound },
+          network,
         });
         return c.json(started, 202);
       }
@@ -55,7 +54,7 @@ export function registerTemplateRoutes(router: Router, deps: RouteDeps): void {
         create: async () => {
           const template = await engine.ensureTemplate({
             id,
-            network: { egress: network.egress, inbound: network.inbound },
+            network,
           });
           return { id: template.id, value: toTemplateRecord(template) };
         },

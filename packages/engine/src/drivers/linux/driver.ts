@@ -6,16 +6,17 @@
  */
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { MitosError } from '@mitos/protocol';
+import { DENY_POSTURE, MitosError } from '@mitos/protocol';
 import { KERNELS_IN_SANDBOX } from '../../agent/kernels.js';
 import type { CgroupManager, SandboxCgroup } from '../../cgroups/cgroup.js';
-import type { Admission, DriverImages, Launched, SandboxDriver } from '../../core/driver.js';
+import type { Admission, DriverImages, DriverNetwork, Launched, SandboxDriver } from '../../core/driver.js';
 import type { ResourceLimits, SandboxUsage } from '../../engine.js';
 import { processMemory } from '../../host/memory.js';
 import { isSameProcess } from '../../host/proc.js';
 import { assertHeadroom } from '../../host/space.js';
 import { UID_RANGE_SIZE } from '../../host/uid-range.js';
 import type { UidRanges } from '../../host/uid-ranges.js';
+import type { HostNetwork } from '../../network/host-network.js';
 import type { SandboxRow, TemplateRow } from '../../state/store.js';
 import type { RootLayout, SandboxStorage } from '../../storage/storage.js';
 import { buildImage } from '../../templates/builder.js';
@@ -46,6 +47,7 @@ export class LinuxDriver implements SandboxDriver {
   readonly forksRunningParent = true;
   readonly rename?: (pooled: SandboxRow, id: string, limits: ResourceLimits) => Promise<void>;
   readonly images?: DriverImages;
+  readonly network: DriverNetwork;
   private readonly cgroupHandles = new Map<string, SandboxCgroup>();
   private readonly imageBuilds = new Map<string, Promise<void>>();
 
@@ -54,7 +56,15 @@ export class LinuxDriver implements SandboxDriver {
     readonly storage: SandboxStorage,
     readonly cgroups: CgroupManager,
     private readonly uidRanges: UidRanges,
+    readonly hostNetwork: HostNetwork,
   ) {
+    this.network = {
+      admit: (posture) => hostNetwork.admit(posture),
+      reserve: (id, posture) => hostNetwork.reserve(id, posture),
+      posture: (id) => hostNetwork.posture(id),
+      change: (row, posture) => hostNetwork.change(row.id, liveInit(row), posture),
+      egressBytes: () => hostNetwork.egressBytes(),
+    };
     // The warm pool renames a launched sandbox, which needs storage that can rename a root.
     if (typeof storage.renameRoot === 'function') this.rename = (p, id, limits) => this.renamePooled(p, id, limits);
     const { commitRoot, listImages, removeImage, imagePath } = storage;
@@ -140,7 +150,9 @@ export class LinuxDriver implements SandboxDriver {
     this.cgroupHandles.set(row.id, cgroup);
     const root = await this.storage.createRoot(row.id, template.imageKey);
     await this.applyDiskLimit(row.id, row.limits);
-    return this.start(row, root, cgroup);
+    const launched = await this.start(row, root, cgroup);
+    await this.hostNetwork.attach(row.id, launched.initPid, template.network);
+    return launched;
   }
 
   private start(row: SandboxRow, root: RootLayout, cgroup: SandboxCgroup): Promise<Launched> {
@@ -173,6 +185,7 @@ export class LinuxDriver implements SandboxDriver {
   private async renamePooled(pooled: SandboxRow, id: string, limits: ResourceLimits): Promise<void> {
     this.storage.renameRoot?.(pooled.id, id);
     this.uidRanges.rename(pooled.id, id);
+    this.hostNetwork.rename(pooled.id, id);
     const cgroup = this.cgroup(pooled);
     this.cgroupHandles.delete(pooled.id);
     this.cgroupHandles.set(id, cgroup);
@@ -199,7 +212,10 @@ export class LinuxDriver implements SandboxDriver {
         await this.applyDiskLimit(row.id, row.limits);
         const cgroup = await this.cgroups.create(row.cgroupKey, row.limits);
         this.cgroupHandles.set(row.id, cgroup);
-        return this.start(row, roots[i] as RootLayout, cgroup);
+        const launched = await this.start(row, roots[i] as RootLayout, cgroup);
+        // Each child gets its own link and address; the parent's connections stay the parent's.
+        await this.hostNetwork.attach(row.id, launched.initPid, this.hostNetwork.posture(parent.id) ?? DENY_POSTURE);
+        return launched;
       }),
     );
   }
@@ -228,10 +244,11 @@ export class LinuxDriver implements SandboxDriver {
     await this.storage.removeRoot(id);
     // Processes gone (cgroup destroyed) and root removed: the range may serve another sandbox.
     this.uidRanges.release(id);
+    await this.hostNetwork.detach(id);
     rmSync(this.socketPath(id), { force: true });
   }
 
-  async usage(row: SandboxRow): Promise<Omit<SandboxUsage, 'sandboxId'>> {
+  async usage(row: SandboxRow): Promise<Omit<SandboxUsage, 'sandboxId' | 'egressBytes'>> {
     const cgroup = this.cgroup(row);
     const pids = await cgroup.pids();
     if (row.supervisorPid) pids.push(row.supervisorPid);
@@ -264,6 +281,7 @@ export class LinuxDriver implements SandboxDriver {
       if (!live.has(id)) await this.storage.removeRoot(id).catch(() => {});
     }
     this.uidRanges.reconcile(new Set(live));
+    await this.hostNetwork.reconcile(live);
   }
 
   async close(): Promise<void> {
@@ -276,4 +294,9 @@ export class LinuxDriver implements SandboxDriver {
     this.cgroupHandles.set(row.id, c);
     return c;
   }
+}
+
+function liveInit(row: SandboxRow): number {
+  if (row.initPid === null) throw new MitosError('sandbox_not_running', `sandbox "${row.id}" has no running init`);
+  return row.initPid;
 }

@@ -14,6 +14,7 @@ import type { OciTools } from '../../engine.js';
 import { cgroupParentFor } from '../../host/cgroup-parent.js';
 import { engineDirs, prepareStateDir } from '../../host/state-dir.js';
 import { UidRanges } from '../../host/uid-ranges.js';
+import { HostNetwork } from '../../network/host-network.js';
 import { openDatabase, type StateDatabase } from '../../state/database.js';
 import { enableSimpleQuotas } from '../../storage/disk-quota.js';
 import { openStorage } from '../../storage/index.js';
@@ -82,6 +83,11 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
     return this.driver.cgroups;
   }
 
+  /** The server's sandbox networking (links, addresses, nftables table). */
+  get network() {
+    return this.driver.hostNetwork;
+  }
+
   static async open(options: LinuxEngineOptions): Promise<LinuxEngine> {
     const opts = { ...options, ...engineDirs(options), agentPath: options.agentPath ?? defaultAgentPath() };
     const { stateDir } = opts;
@@ -131,6 +137,7 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
       storage,
       cgroups,
       uidRanges,
+      await HostNetwork.open({ stateDir, db, log: (level, msg, fields) => log?.(level, msg, fields) }),
     );
     const engine = new LinuxEngine(() => driver, {
       db,

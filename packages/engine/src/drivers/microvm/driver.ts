@@ -243,7 +243,7 @@ export class MicroVmDriver implements SandboxDriver {
     rmSync(this.socketPath(row.id), { force: true });
   }
 
-  async usage(row: SandboxRow): Promise<Omit<SandboxUsage, 'sandboxId'>> {
+  async usage(row: SandboxRow): Promise<Omit<SandboxUsage, 'sandboxId' | 'egressBytes'>> {
     const { handle } = this.liveOf(row.id);
     let shared = 0;
     for (let s: Snapshot | undefined = handle.snapshot; s; s = s.parent) shared += allocatedBytes(s.disk);

@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { connect, createServer, type Server } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { type FakeInternet, shellOf, startFakeInternet, testEngineEnv, until } from '@mitos/testkit';
+import type { LinuxEngine } from '../drivers/linux/engine.js';
+import { interfacePrefix, slotAddresses } from './addressing.js';
+
+// A TCP probe from inside a sandbox: prints the fake internet's answer, or ERR and the reason.
+const PROBE = `python3 -c '
+import socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
+    s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
+    print(s.recv(300).decode().split("\\r\\n\\r\\n")[-1])
+except Exception as e:
+    print("ERR", type(e).__name__)
+'`;
+
+/** The first bytes a host-side TCP connection reads, or undefined when it cannot connect. */
+function hostFetch(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 3000 });
+    let data = '';
+    socket.on('connect', () => socket.write('GET / HTTP/1.0\r\n\r\n'));
+    socket.on('data', (d) => {
+      data += d.toString();
+    });
+    socket.on('end', () => resolve(data));
+    socket.on('timeout', () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.on('error', () => resolve(undefined));
+  });
+}
+
+describe('sandbox network posture (linux engine, fake internet)', { timeout: 600_000 }, () => {
+  const env = testEngineEnv();
+  let engine: LinuxEngine;
+  let net: FakeInternet;
+  let apiStandIn: Server;
+  let apiPort = 0;
+  const sh = shellOf(() => engine, 30_000);
+  const probe = async (id: string, address: string, port = 80) =>
+    (await sh(id, `${PROBE} ${address} ${port}`)).out.trim();
+  const id = (name: string) => `net-${name}-${process.pid}`;
+  const links = () => {
+    const out = execFileSync('ip', ['-o', 'link', 'show']).toString();
+    return out.split('\n').filter((l) => l.includes(interfacePrefix(engine.network.identity)));
+  };
+  const table = () => {
+    try {
+      return execFileSync('nft', ['list', 'table', 'inet', engine.network.identity.table]).toString();
+    } catch {
+      return '';
+    }
+  };
+  const sandboxAddress = (sandboxId: string) => {
+    const slot = engine.network.slots.get(sandboxId)?.slot;
+    assert.ok(slot, `${sandboxId} has a link`);
+    return slotAddresses(engine.network.identity, slot);
+  };
+
+  before(async () => {
+    net = await startFakeInternet();
+    // Stands in for the mitos API: a host port on every address.
+    apiStandIn = createServer((s) => s.end('host-port\n'));
+    await new Promise<void>((r) => apiStandIn.listen(0, '0.0.0.0', r));
+    apiPort = (apiStandIn.address() as { port: number }).port;
+    engine = await env.open();
+    await engine.ensureTemplate({ id: 'python' });
+  });
+  after(async () => {
+    apiStandIn?.close();
+    await env.cleanup();
+    await net?.stop();
+  });
+
+  test('deny (the default) gives the sandbox no interface but loopback', async () => {
+    await engine.create({ id: id('deny'), templateId: 'python' });
+    assert.deepEqual(engine.getNetwork(id('deny')), { egress: 'deny', inbound: 'deny' });
+    assert.match(await probe(id('deny'), net.addresses.allowed), /^ERR/);
+    const names = await sh(
+      id('deny'),
+      `python3 -c 'import socket; print(" ".join(n for _, n in socket.if_nameindex()))'`,
+    );
+    assert.equal(names.out.trim(), 'lo');
+  });
+
+  test('egress allow reaches the internet (v4 and v6), never metadata, host ports or private ranges', async () => {
+    const s = id('allow');
+    await engine.create({ id: s, templateId: 'python', network: { egress: 'allow', inbound: 'deny' } });
+    assert.equal(await probe(s, net.addresses.allowed), `fake-internet ${net.addresses.allowed}`);
+    assert.equal(await probe(s, net.addresses.v6), `fake-internet ${net.addresses.v6}`);
+    // The host reaches the fake metadata service: the sandbox's refusal is the policy's doing.
+    assert.match((await hostFetch(net.addresses.metadata, 80)) ?? '', /fake-internet/);
+    assert.match(await probe(s, net.addresses.metadata), /^ERR/);
+    const a = sandboxAddress(s);
+    for (const hostAddr of [a.host4, net.hostAddress, '127.0.0.1']) {
+      assert.match(await probe(s, hostAddr, apiPort), /^ERR/, `host port via ${hostAddr}`);
+    }
+    assert.match(await probe(s, '10.0.0.1'), /^ERR/);
+    const usage = await engine.usage(s);
+    assert.ok(usage.egressBytes > 0, `egress bytes metered: ${usage.egressBytes}`);
+  });
+
+  test('a sandbox cannot reach another sandbox', async () => {
+    const target = id('target');
+    await engine.create({ id: target, templateId: 'python', network: { egress: 'deny', inbound: 'allow' } });
+    await sh(target, 'nohup python3 -m http.server 8080 >/dev/null 2>&1 &');
+    const t = sandboxAddress(target);
+    // The host may connect (inbound allow) ...
+    await until(
+      async () => (await hostFetch(t.sandbox4, 8080)) !== undefined,
+      20_000,
+      'inbound connection from the host',
+    );
+    // ... another sandbox, even with egress allow, may not.
+    assert.match(await probe(id('allow'), t.sandbox4, 8080), /^ERR/);
+    assert.match(await probe(id('allow'), t.sandbox6, 8080), /^ERR/);
+  });
+
+  test('inbound deny refuses connections from the host; inbound_cidrs limits sources', async () => {
+    const s = id('inbound');
+    await engine.create({ id: s, templateId: 'python', network: { egress: 'allow', inbound: 'deny' } });
+    await sh(s, 'nohup python3 -m http.server 8080 >/dev/null 2>&1 &');
+    const a = sandboxAddress(s);
+    const curl = async () => (await hostFetch(a.sandbox4, 8080)) !== undefined;
+    await until(async () => (await sh(s, `${PROBE} 127.0.0.1 8080`)).out.includes('Directory'), 20_000, 'listener');
+    assert.equal(await curl(), false);
+    await engine.setNetwork(s, { egress: 'allow', inbound: 'allow', inbound_cidrs: ['192.0.2.99/32'] });
+    assert.equal(await curl(), false);
+    await engine.setNetwork(s, { egress: 'allow', inbound: 'allow', inbound_cidrs: [`${a.host4}/32`] });
+    assert.equal(await curl(), true);
+  });
+
+  test('allow_cidrs opens only the listed address and port; IP literals elsewhere are refused', async () => {
+    const s = id('cidrs');
+    await engine.create({
+      id: s,
+      templateId: 'python',
+      network: { egress: 'deny', inbound: 'deny', allow_cidrs: [`${net.addresses.allowed}/32:80`] },
+    });
+    assert.equal(await probe(s, net.addresses.allowed), `fake-internet ${net.addresses.allowed}`);
+    assert.match(await probe(s, net.addresses.other), /^ERR/);
+    assert.match(await probe(s, net.addresses.allowed, 8080), /^ERR/);
+  });
+
+  test('a live change takes effect without a restart, and block shuts everything', async () => {
+    const s = id('live');
+    await engine.create({ id: s, templateId: 'python' });
+    assert.match(await probe(s, net.addresses.other), /^ERR/);
+    await engine.setNetwork(s, { egress: 'allow', inbound: 'deny' });
+    assert.equal(await probe(s, net.addresses.other), `fake-internet ${net.addresses.other}`);
+    await engine.setNetwork(s, { egress: 'allow', inbound: 'deny', block: true });
+    assert.match(await probe(s, net.addresses.other), /^ERR/);
+    assert.deepEqual(engine.getNetwork(s), { egress: 'allow', inbound: 'deny', block: true });
+  });
+
+  test('fork children inherit the posture with addresses of their own', async () => {
+    const outcome = await engine.fork(id('allow'), { count: 1, ids: [id('child')] });
+    assert.equal(outcome.carried.connections, false);
+    assert.deepEqual(engine.getNetwork(id('child')), { egress: 'allow', inbound: 'deny' });
+    assert.notEqual(sandboxAddress(id('child')).sandbox4, sandboxAddress(id('allow')).sandbox4);
+    assert.equal(await probe(id('child'), net.addresses.allowed), `fake-internet ${net.addresses.allowed}`);
+  });
+
+  test('allow_domains is refused until the resolver serves it, never silently dropped', async () => {
+    await assert.rejects(
+      engine.create({
+        id: id('dom'),
+        templateId: 'python',
+        network: { egress: 'deny', inbound: 'deny', allow_domains: ['allowed.test:80'] },
+      }),
+      { code: 'not_implemented' },
+    );
+    assert.equal(engine.get(id('dom')), undefined);
+  });
+
+  test('terminate, and a restart after a sandbox died, leave no link, address or rule behind', async () => {
+    const gone = sandboxAddress(id('child'));
+    await engine.terminate(id('child'));
+    assert.ok(!links().some((l) => l.includes(`${gone.hostIf}@`) || l.includes(`${gone.hostIf}:`)));
+    assert.doesNotMatch(table(), new RegExp(`"${gone.hostIf}"`));
+    // The server goes away; meanwhile a sandbox dies; the next server reaps what it had.
+    const dead = sandboxAddress(id('live'));
+    const pid = (await sh(id('live'), 'echo $$')).out; // proves it ran before
+    assert.ok(pid);
+    await engine.close();
+    engine = await env.open();
+    const info = engine.db.prepare('SELECT init_pid FROM sandboxes WHERE id = ?').get(id('live')) as {
+      init_pid: number;
+    };
+    process.kill(info.init_pid, 'SIGKILL');
+    await until(() => !links().some((l) => l.includes(`${dead.hostIf}@`)), 10_000, 'the dead sandbox link to go');
+    await engine.close();
+    engine = await env.open();
+    assert.equal(engine.get(id('live')), undefined);
+    assert.doesNotMatch(table(), new RegExp(`"${dead.hostIf}"`));
+    assert.equal(engine.network.slots.get(id('live')), undefined);
+    // Survivors keep their posture across the restart.
+    assert.equal(await probe(id('allow'), net.addresses.allowed), `fake-internet ${net.addresses.allowed}`);
+  });
+});

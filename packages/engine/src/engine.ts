@@ -3,8 +3,7 @@
  * drivers (Linux namespaces today) implement it. Nothing here knows about HTTP.
  * Every failure is a MitosError from @mitos/protocol with a stable code.
  */
-import type { BuildContext, TemplateBuildEvent, TemplateSpec } from '@mitos/protocol';
-import type { NetworkPosture } from '@mitos/protocol';
+import type { BuildContext, NetworkPosture, TemplateBuildEvent, TemplateSpec } from '@mitos/protocol';
 
 export interface ResourceLimits {
   /** Hard memory limit in bytes (the sandbox is OOM-killed inside itself above it). */

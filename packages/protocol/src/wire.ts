@@ -5,8 +5,8 @@
  * JSON on the wire is snake_case, as the seed defines it.
  */
 import { z } from 'zod';
-import { BuildTemplateRequestFields } from './template-spec.js';
 import { NetworkPostureSchema, NetworkRequestSchema } from './network.js';
+import { BuildTemplateRequestFields } from './template-spec.js';
 
 /** Ceiling the seed SDK enforces client-side for every timeout (seconds). */
 export const MAX_TIMEOUT_SECONDS = 86_400;

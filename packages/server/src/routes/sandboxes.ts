@@ -46,8 +46,8 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
       const templateId = requireId(body.template, 'template');
       const requestedId = body.id === undefined || body.id === '' ? undefined : requireId(body.id, 'id');
       const limits = toResourceLimits(body.limits);
-      const workspace = body.workspace === undefined ? undefined : requireWorkspaces(deps) && body.workspace;
       const network = optionalNetwork(body.network);
+      const workspace = body.workspace === undefined ? undefined : requireWorkspaces(deps) && body.workspace;
       const key = idempotencyKeyFrom(c.req.header('Idempotency-Key'));
       const out = await runIdempotent(idempotency, key, 'fork', {
         lookup: (id) => {
@@ -66,7 +66,12 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
             const creating =
               workspace === undefined
                 ? engine.create({ id, templateId, ...(limits && { limits }), ...(network && { network }) })
-                : createBound(deps, workspace, { id, templateId, ...(limits && { limits }), ...(network && { network }) });
+                : createBound(deps, workspace, {
+                    id,
+                    templateId,
+                    ...(limits && { limits }),
+                    ...(network && { network }),
+                  });
             const sandbox = await timeAsync(c, 'engine', creating);
             const measured = performance.now() - started;
             await applyDefaultLifetime(engine, [id], deps.defaultLifetimeSeconds);

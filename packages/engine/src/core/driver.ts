@@ -18,6 +18,15 @@ export interface Launched {
   supervisorPid: number | null;
 }
 
+/** The host process identity recorded in a launched row. */
+export function launchedOf(row: SandboxRow): Launched {
+  return {
+    initPid: row.initPid as number,
+    initStartTicks: row.initStartTicks as string,
+    supervisorPid: row.supervisorPid,
+  };
+}
+
 /** What the core is about to do, for `admit`. */
 export type Admission = 'create' | 'fork' | 'write';
 

@@ -9,6 +9,7 @@ import type { SandboxRow, StateStore } from '../state/store.js';
 import type { SandboxAgents } from './agents.js';
 import type { Launched, SandboxDriver } from './driver.js';
 import { planForkProcesses } from './fork-processes.js';
+import { admitted, effectivePosture } from './network.js';
 import { alreadyExists, blankRow, forkChildIds, publicSandbox } from './rows.js';
 
 export interface ForkContext {
@@ -16,8 +17,6 @@ export interface ForkContext {
   driver: SandboxDriver;
   agents: SandboxAgents;
   teardown(row: SandboxRow): Promise<void>;
-  /** Record a child's network posture before the driver launches it. */
-  reserveNetwork(id: string): void;
 }
 
 export async function forkSandbox(
@@ -39,6 +38,8 @@ export async function forkSandbox(
     ctx.agents.listProcesses(parent.id),
   );
   const ids = forkChildIds(options);
+  // The children's posture: the one asked for, else the parent's (each child gets its own link).
+  const network = admitted(ctx.driver, options.network ?? effectivePosture(ctx.driver, ctx.store, parent));
   const rows: SandboxRow[] = [];
   try {
     for (const id of ids) {
@@ -46,7 +47,7 @@ export async function forkSandbox(
       row.generation = parent.generation + 1;
       if (!ctx.store.reserveSandbox(row)) throw alreadyExists(id);
       rows.push(row);
-      ctx.reserveNetwork(id);
+      ctx.driver.network?.reserve(id, network);
     }
     const carried = plan.carry;
     // Live interpreters travel with the processes; otherwise their state reaches the children

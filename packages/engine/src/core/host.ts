@@ -38,9 +38,9 @@ import { ContextStore } from '../templates/build/context-store.js';
 import { resolveImage } from '../templates/images.js';
 import { SandboxAgents } from './agents.js';
 import { DeadlineScheduler } from './deadlines.js';
-import type { DriverEvents, Launched, SandboxDriver } from './driver.js';
+import { type DriverEvents, launchedOf, type SandboxDriver } from './driver.js';
 import { forkSandbox } from './fork.js';
-import { admitPosture, effectivePosture, samePosture } from './network.js';
+import { admitted, changePosture, effectivePosture, egressBytesOf, handOutPosture } from './network.js';
 import { alreadyExists, assertValidId, blankRow, mergeLimits, publicSandbox, publicTemplate } from './rows.js';
 import { type TemplateSpecs, templateSpecsFor } from './template-specs.js';
 import { startTemplateCommand, withTemplateConfig } from './template-start.js';
@@ -187,8 +187,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     assertValidId('template', options.id);
     const started = performance.now();
     const image = resolveImage(options.id);
-    const network = options.network ?? DENY_POSTURE;
-    admitPosture(this.driver, network);
+    const network = admitted(this.driver, options.network ?? DENY_POSTURE);
     const key = await this.driver.prepareTemplate(options.id, image, (line) => options.onProgress?.(line));
     const existing = this.store.template(options.id);
     const same = existing !== undefined && existing.imageKey === key;
@@ -215,19 +214,12 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     const template = this.store.template(options.templateId);
     if (!template) throw new MitosError('not_found', `template "${options.templateId}" not found`);
     const limits = mergeLimits(template.limits, options.limits);
-    const network = options.network ?? template.network;
-    admitPosture(this.driver, network);
+    const network = admitted(this.driver, options.network ?? template.network);
     this.driver.admit('create', limits);
     if (this.store.sandbox(id)) throw alreadyExists(id);
     const pooled = await this.pool.take(template, id, limits);
     if (pooled) {
-      // Pooled sandboxes are plumbed for their template's posture; only a different one costs.
-      if (this.driver.network && !samePosture(network, template.network)) {
-        await this.driver.network.change(pooled, network).catch(async (err) => {
-          await this.teardown(pooled).catch(() => {});
-          throw err;
-        });
-      }
+      await handOutPosture(this.driver, pooled, network, template, (row) => this.teardown(row));
       const forkTimeMs = performance.now() - started;
       this.store.markRunning(id, { ...launchedOf(pooled), forkTimeMs });
       return publicSandbox({ ...pooled, state: 'running', forkTimeMs });
@@ -330,17 +322,9 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     this.assertOpen();
     const started = performance.now();
     const parent = this.running(sandboxId);
-    const network = options.network ?? effectivePosture(this.driver, parent, this.store.template(parent.templateId));
-    admitPosture(this.driver, network);
     this.driver.admit('fork');
     return forkSandbox(
-      {
-        store: this.store,
-        driver: this.driver,
-        agents: this.agents,
-        teardown: (row) => this.teardown(row),
-        reserveNetwork: (id) => this.driver.network?.reserve(id, network),
-      },
+      { store: this.store, driver: this.driver, agents: this.agents, teardown: (row) => this.teardown(row) },
       parent,
       options,
       started,
@@ -349,20 +333,13 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
 
   async usage(sandboxId: string): Promise<SandboxUsage> {
     const row = this.running(sandboxId, ['running', 'paused']);
-    const egressBytes = (await this.driver.network?.egressBytes())?.get(sandboxId) ?? 0;
-    return { sandboxId, ...(await this.driver.usage(row)), egressBytes };
+    return { sandboxId, ...(await this.driver.usage(row)), egressBytes: await egressBytesOf(this.driver, sandboxId) };
   }
-
   getNetwork(sandboxId: string): NetworkPosture {
-    const row = this.running(sandboxId, ['running', 'paused']);
-    return effectivePosture(this.driver, row, this.store.template(row.templateId));
+    return effectivePosture(this.driver, this.store, this.running(sandboxId, ['running', 'paused']));
   }
-
   async setNetwork(sandboxId: string, posture: NetworkPosture): Promise<NetworkPosture> {
-    const row = this.running(sandboxId);
-    admitPosture(this.driver, posture);
-    await this.driver.network?.change(row, posture);
-    return this.getNetwork(sandboxId);
+    return changePosture(this.driver, this.store, this.running(sandboxId), posture);
   }
 
   async terminate(sandboxId: string): Promise<boolean> {
@@ -423,12 +400,4 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     }
     return row;
   }
-}
-
-function launchedOf(row: SandboxRow): Launched {
-  return {
-    initPid: row.initPid as number,
-    initStartTicks: row.initStartTicks as string,
-    supervisorPid: row.supervisorPid,
-  };
 }

@@ -8,9 +8,11 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { DENY_POSTURE, isClosedPosture, MitosError, type NetworkPosture } from '@mitos/protocol';
+import type { DriverNetwork } from '../core/driver.js';
 import { run } from '../host/run.js';
 import { which } from '../host/which.js';
 import type { StateDatabase } from '../state/database.js';
+import type { SandboxRow } from '../state/store.js';
 import {
   interfacePrefix,
   type NetworkIdentity,
@@ -61,6 +63,17 @@ export class HostNetwork {
       slots.storeBlock(block as number);
     }
     return new HostNetwork(opts, networkIdentity(opts.stateDir, block), slots, unavailable);
+  }
+
+  /** This network as the driver port the host core uses (core/driver.ts). */
+  driverPort(): DriverNetwork {
+    return {
+      admit: (posture) => this.admit(posture),
+      reserve: (id, posture) => this.reserve(id, posture),
+      posture: (id) => this.posture(id),
+      change: (row, posture) => this.change(row.id, liveInit(row), posture),
+      egressBytes: () => this.egressBytes(),
+    };
   }
 
   /** Ports of the resolver and SNI proxy (once they listen); rules redirect to them. */
@@ -256,4 +269,9 @@ async function freeBlock(stateDir: string): Promise<number> {
       return start < ours + 1024 && ours < start + size;
     });
   return candidates.find((b) => !taken(b)) ?? (candidates[0] as number);
+}
+
+function liveInit(row: SandboxRow): number {
+  if (row.initPid === null) throw new MitosError('sandbox_not_running', `sandbox "${row.id}" has no running init`);
+  return row.initPid;
 }

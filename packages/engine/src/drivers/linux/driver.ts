@@ -58,13 +58,7 @@ export class LinuxDriver implements SandboxDriver {
     private readonly uidRanges: UidRanges,
     readonly hostNetwork: HostNetwork,
   ) {
-    this.network = {
-      admit: (posture) => hostNetwork.admit(posture),
-      reserve: (id, posture) => hostNetwork.reserve(id, posture),
-      posture: (id) => hostNetwork.posture(id),
-      change: (row, posture) => hostNetwork.change(row.id, liveInit(row), posture),
-      egressBytes: () => hostNetwork.egressBytes(),
-    };
+    this.network = hostNetwork.driverPort();
     // The warm pool renames a launched sandbox, which needs storage that can rename a root.
     if (typeof storage.renameRoot === 'function') this.rename = (p, id, limits) => this.renamePooled(p, id, limits);
     const { commitRoot, listImages, removeImage, imagePath } = storage;
@@ -294,9 +288,4 @@ export class LinuxDriver implements SandboxDriver {
     this.cgroupHandles.set(row.id, c);
     return c;
   }
-}
-
-function liveInit(row: SandboxRow): number {
-  if (row.initPid === null) throw new MitosError('sandbox_not_running', `sandbox "${row.id}" has no running init`);
-  return row.initPid;
 }

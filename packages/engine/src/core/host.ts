@@ -335,12 +335,9 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     const row = this.running(sandboxId, ['running', 'paused']);
     return { sandboxId, ...(await this.driver.usage(row)), egressBytes: await egressBytesOf(this.driver, sandboxId) };
   }
-  getNetwork(sandboxId: string): NetworkPosture {
-    return effectivePosture(this.driver, this.store, this.running(sandboxId, ['running', 'paused']));
-  }
-  async setNetwork(sandboxId: string, posture: NetworkPosture): Promise<NetworkPosture> {
-    return changePosture(this.driver, this.store, this.running(sandboxId), posture);
-  }
+  // The effective posture and its live change (core/network.ts).
+  getNetwork = (id: string) => effectivePosture(this.driver, this.store, this.running(id, ['running', 'paused']));
+  setNetwork = (id: string, p: NetworkPosture) => changePosture(this.driver, this.store, this.running(id), p);
 
   async terminate(sandboxId: string): Promise<boolean> {
     const row = this.store.sandbox(sandboxId);

@@ -62,6 +62,21 @@ describe('fork reconciler', () => {
     assert.equal(stored?.metadata.ownerReferences?.[0]?.name, 'src');
   });
 
+  it('passes pauseSource to the node: false keeps the source running, unset keeps the engine default', async () => {
+    const f = await setup();
+    const source = await f.kube.get<SandboxClaim>(SANDBOX_CLAIMS, 'default', 'src');
+    const engine = f.nodes.get(source?.status?.node ?? '')?.engine;
+    await createFork(f, 1, { pauseSource: false });
+    await reconcileFork(f.ctx, 'default', 'fk');
+    assert.equal(engine?.forkCalls.at(-1)?.pauseSource, false);
+    await f.kube.create<SandboxFork>(SANDBOX_FORKS, {
+      metadata: { name: 'fk2', namespace: 'default' },
+      spec: { sourceRef: { name: 'src' }, replicas: 1 },
+    });
+    await reconcileFork(f.ctx, 'default', 'fk2');
+    assert.equal(engine?.forkCalls.at(-1)?.pauseSource, undefined);
+  });
+
   it('waits for a source that is not Ready yet', async () => {
     const f = new ReconcileFixture();
     await f.createClaim('src', 'nope');

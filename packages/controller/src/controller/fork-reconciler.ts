@@ -220,6 +220,7 @@ async function startChildren(
     fork: fork.metadata.name ?? '',
     source: source.status?.sandboxID ?? '',
     children: starting.map(({ entry, token }) => ({ id: entry.sandboxID, token })),
+    ...(fork.spec.pauseSource !== undefined && { pauseSource: fork.spec.pauseSource }),
   });
   for (const [i, { entry, claim }] of starting.entries()) {
     entry.forkTimeMicros = Math.round((made[i]?.forkTimeMs ?? 0) * 1000);

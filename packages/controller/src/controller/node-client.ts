@@ -49,6 +49,7 @@ export interface NodeApi {
     fork: string;
     source: string;
     children: Array<{ id: string; token: string }>;
+    pauseSource?: boolean;
   }): Promise<Array<{ sandboxId: string; forkTimeMs: number }>>;
   /** With `namespace`, only a sandbox that namespace owns is terminated. */
   terminate(sandboxId: string, namespace?: string): Promise<boolean>;

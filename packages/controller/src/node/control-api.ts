@@ -50,6 +50,7 @@ const ForkBody = z.object({
     .array(z.object({ id: z.string().min(1), token: Token }))
     .min(1)
     .max(64),
+  pauseSource: z.boolean().optional(),
 });
 
 const STATUS: Record<string, 400 | 401 | 404 | 409 | 429 | 500 | 503> = {

@@ -45,6 +45,8 @@ export interface ForkRequest {
   fork: string;
   source: string;
   children: Array<{ id: string; token: string }>;
+  /** false: the source keeps running while it is copied (crd-v1.md 6); absent: the engine default (paused). */
+  pauseSource?: boolean;
 }
 
 /** A refusal the control API maps onto a status code. */
@@ -202,7 +204,11 @@ export class NodeSandboxes {
       const times = new Map<string, number>();
       if (missing.length > 0) {
         this.#requireRoom(missing.length);
-        const outcome = await this.engine.fork(req.source, { count: missing.length, ids: missing.map((c) => c.id) });
+        const outcome = await this.engine.fork(req.source, {
+          count: missing.length,
+          ids: missing.map((c) => c.id),
+          ...(req.pauseSource !== undefined && { pauseSource: req.pauseSource }),
+        });
         for (const child of outcome.children) {
           this.ledger.put({ id: child.id, owner, image: source.image, createdAt: new Date().toISOString() });
           times.set(child.id, outcome.forkTimeMs);

@@ -21,6 +21,8 @@ const LIMITS = { memoryBytes: 512 * 1024 * 1024, pids: 256, cpus: 1 };
 export interface ScriptedEngine extends Engine {
   /** Ids of live sandboxes. */
   ids(): string[];
+  /** The options of every fork, in order. */
+  forkCalls: ForkOptions[];
 }
 
 export function createScriptedEngine(options: { templateBuildMs?: number } = {}): ScriptedEngine {
@@ -46,7 +48,9 @@ export function createScriptedEngine(options: { templateBuildMs?: number } = {})
     generation: parentId ? 1 : 0,
   });
 
+  const forkCalls: ForkOptions[] = [];
   const impl: Partial<ScriptedEngine> = {
+    forkCalls,
     name: 'scripted',
     ids: () => [...sandboxes.keys()],
     listTemplates: () => [...templates.values()],
@@ -88,6 +92,7 @@ export function createScriptedEngine(options: { templateBuildMs?: number } = {})
     },
     async fork(id: string, o: ForkOptions) {
       const parent = requireSandbox(id);
+      forkCalls.push({ ...o });
       const ids = o.ids ?? Array.from({ length: o.count }, (_, i) => `${id}-child-${i}`);
       const children = ids.map((childId) => {
         const child = info(childId, parent.templateId, id);

@@ -72,10 +72,10 @@ describe('claim env and secrets', () => {
     assert.equal((await claimOf(f, 'c3'))?.status?.phase, 'Ready');
   });
 
-  it('refuses what it cannot carry out: idleTimeout, volumeOverrides, workspaceRef, env valueFrom', async () => {
+  it('refuses what it cannot carry out: volumeOverrides, workspaceRef, env valueFrom, a bad idleTimeout', async () => {
     const f = await fixture();
     const cases: Array<[Partial<SandboxClaim['spec']>, string]> = [
-      [{ idleTimeout: '5m' }, 'IdleTimeoutUnsupported'],
+      [{ idleTimeout: 'soon' }, 'InvalidIdleTimeout'],
       [{ volumeOverrides: [{ name: 'data', policy: 'fresh' } as never] }, 'VolumeOverridesUnsupported'],
       [{ workspaceRef: { name: 'ws' } }, 'WorkspaceBindingUnsupported'],
       [{ env: [{ name: 'A', valueFrom: { secretKeyRef: { name: 'api', key: 'token' } } }] }, 'EnvValueFromUnsupported'],
@@ -88,5 +88,32 @@ describe('claim env and secrets', () => {
       assert.equal(claim?.status?.conditions?.[0]?.reason, reason);
     }
     assert.equal(f.nodes.get('n1')?.engine.ids().length, 0, 'no sandbox was made for a refused claim');
+  });
+
+  it('terminates a Ready claim after idleTimeout without activity; activity through the sandbox API resets it', async () => {
+    const f = await fixture();
+    await f.createClaim('idle', 'p1', { idleTimeout: '10s' });
+    await reconcileClaim(f.ctx, 'default', 'idle');
+    const ready = await claimOf(f, 'idle');
+    assert.equal(ready?.status?.phase, 'Ready');
+    const id = ready?.status?.sandboxID ?? '';
+    const node = f.nodes.get('n1');
+    assert.ok(node);
+    const r = await reconcileClaim(f.ctx, 'default', 'idle');
+    // The node stamps activity with its own clock; the fixture's clock is a little behind it.
+    assert.ok((r.requeueAfterMs ?? 0) <= 11_000);
+    // A call through the sandbox API 8 s in keeps it alive at 12 s.
+    f.clock += 8_000;
+    node.sandboxes.claimEnv.touch(id);
+    const touchedAt = Date.now();
+    f.clock = touchedAt + 4_000;
+    await reconcileClaim(f.ctx, 'default', 'idle');
+    assert.equal((await claimOf(f, 'idle'))?.status?.phase, 'Ready');
+    f.clock = touchedAt + 10_001;
+    await reconcileClaim(f.ctx, 'default', 'idle');
+    const done = await claimOf(f, 'idle');
+    assert.equal(done?.status?.phase, 'Terminated');
+    assert.equal(done?.status?.conditions?.find((c) => c.type === 'Terminated')?.reason, 'IdleTimeout');
+    assert.equal(node.engine.ids().includes(id), false, 'the sandbox was released');
   });
 });

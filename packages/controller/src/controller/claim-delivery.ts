@@ -10,6 +10,7 @@ import type { SandboxClaim } from '../api/v1alpha1/index.js';
 import { SECRETS } from '../kube/resources.js';
 import type { ClaimDelivery } from '../node/claim-env.js';
 import type { ControllerContext } from './context.js';
+import { parseDuration } from './durations.js';
 
 export type DeliveryOutcome =
   | { delivery: ClaimDelivery }
@@ -25,10 +26,10 @@ function unsupported(claim: SandboxClaim): { reason: string; message: string } |
       message: 'spec.volumeOverrides is not supported: sandboxes here have no per-volume fork policy; remove it',
     };
   }
-  if (spec.idleTimeout) {
+  if (spec.idleTimeout !== undefined && !((parseDuration(spec.idleTimeout) ?? 0) > 0)) {
     return {
-      reason: 'IdleTimeoutUnsupported',
-      message: 'spec.idleTimeout is not enforced by this controller yet; use spec.timeout (a maximum lifetime)',
+      reason: 'InvalidIdleTimeout',
+      message: `spec.idleTimeout ${JSON.stringify(spec.idleTimeout)} is not a duration`,
     };
   }
   if (spec.workspaceRef || (spec.outputs && spec.outputs.length > 0)) {

@@ -24,8 +24,10 @@ import type { AcquireResult } from '../node/node-sandboxes.js';
 import { resolveDelivery } from './claim-delivery.js';
 import { setCondition } from './conditions.js';
 import type { ControllerContext, ReconcileResult } from './context.js';
+import { parseDuration } from './durations.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizers.js';
 import { isForkChild } from './fork-children.js';
+import { idleExpiry } from './idle.js';
 import { finishedTtlExpiry, lifetimeExpiry } from './lifetime.js';
 import { NodeCallError } from './node-client.js';
 import { chooseClaimNode, eligibleNodes } from './placement.js';
@@ -128,7 +130,8 @@ async function provision(ctx: ControllerContext, initial: SandboxClaim): Promise
     'claim ready',
   );
   const expiry = lifetimeExpiry(now.toISOString(), claim.spec.timeout, ctx.now());
-  return { requeueAfterMs: Math.min(READY_RECHECK_MS, expiry.remainingMs ?? READY_RECHECK_MS) };
+  const idleMs = parseDuration(claim.spec.idleTimeout) ?? READY_RECHECK_MS;
+  return { requeueAfterMs: Math.min(READY_RECHECK_MS, expiry.remainingMs ?? READY_RECHECK_MS, idleMs) };
 }
 
 async function watchReady(ctx: ControllerContext, claim: SandboxClaim): Promise<ReconcileResult> {
@@ -154,9 +157,35 @@ async function watchReady(ctx: ControllerContext, claim: SandboxClaim): Promise<
         now,
       ),
     });
-    return expireFinished(ctx, claim);
+    // The finished claim lingers for its TTL from now (the old status has no finishedAt).
+    return expireFinished(ctx, { ...claim, status: { ...status, finishedAt: now.toISOString() } });
   }
-  return { requeueAfterMs: Math.min(READY_RECHECK_MS, expiry.remainingMs ?? READY_RECHECK_MS) };
+  const idle = await idleExpiry(ctx, claim, node);
+  if (idle.expired) return terminateIdle(ctx, claim);
+  return {
+    requeueAfterMs: Math.min(
+      READY_RECHECK_MS,
+      expiry.remainingMs ?? READY_RECHECK_MS,
+      idle.remainingMs ?? READY_RECHECK_MS,
+    ),
+  };
+}
+
+async function terminateIdle(ctx: ControllerContext, claim: SandboxClaim): Promise<ReconcileResult> {
+  await releaseSandbox(ctx, claim);
+  const now = new Date(ctx.now());
+  const message = `no exec, process, code or file activity for ${claim.spec.idleTimeout}`;
+  await writeStatus(ctx, claim, {
+    ...claim.status,
+    phase: 'Terminated',
+    finishedAt: now.toISOString(),
+    conditions: setCondition(
+      claim.status?.conditions,
+      { type: 'Terminated', status: 'True', reason: 'IdleTimeout', message },
+      now,
+    ),
+  });
+  return expireFinished(ctx, { ...claim, status: { ...claim.status, finishedAt: now.toISOString() } });
 }
 
 async function expireFinished(ctx: ControllerContext, claim: SandboxClaim): Promise<ReconcileResult> {

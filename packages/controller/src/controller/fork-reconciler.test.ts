@@ -77,6 +77,25 @@ describe('fork reconciler', () => {
     assert.equal(engine?.forkCalls.at(-1)?.pauseSource, undefined);
   });
 
+  it("says plainly that a fork is not placed on another node when the source's node is full", async () => {
+    const f = new ReconcileFixture();
+    f.addNode('small', {}, 1);
+    f.addNode('big');
+    await f.createPool('p1');
+    await f.prepareTemplates();
+    await f.createClaim('src', 'p1', { nodeName: 'small' });
+    await reconcileClaim(f.ctx, 'default', 'src');
+    const source = await f.kube.get<SandboxClaim>(SANDBOX_CLAIMS, 'default', 'src');
+    assert.equal(source?.status?.node, 'small');
+    await createFork(f, 1);
+    const r = await reconcileFork(f.ctx, 'default', 'fk');
+    assert.equal(r.requeueAfterMs, 2_000);
+    const ready = (await fork(f))?.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.reason, 'SourceNodeFull');
+    assert.match(ready?.message ?? '', /cross-node fork is not supported/);
+    assert.equal(f.nodes.get('big')?.engine.ids().length, 0);
+  });
+
   it('waits for a source that is not Ready yet', async () => {
     const f = new ReconcileFixture();
     await f.createClaim('src', 'nope');

@@ -98,9 +98,14 @@ export async function reconcileFork(ctx: ControllerContext, namespace: string, n
       status.checkpointTime = new Date(ctx.now()).toISOString();
     } catch (err) {
       if (!(err instanceof NodeCallError)) throw err;
-      const reason =
-        err.code === 'not_found' ? 'SourceNotReady' : err.code === 'capacity_exhausted' ? 'NoCapacity' : 'ForkFailed';
       status = summarize({ ...status, forks: entries });
+      if (err.code === 'capacity_exhausted') {
+        // A child is a copy of the source's layer on the source's node; moving it to another
+        // node is not done, so a full node is said plainly (and retried: room may free up).
+        const message = `node ${node.name} has no room for a fork of ${source.metadata.name}, and forks are only placed on the source's node (cross-node fork is not supported); terminate sandboxes on ${node.name} or raise its capacity`;
+        return writeForkStatus(ctx, fork, withReady(ctx, status, 'False', 'SourceNodeFull', message), 2_000);
+      }
+      const reason = err.code === 'not_found' ? 'SourceNotReady' : 'ForkFailed';
       return writeForkStatus(ctx, fork, withReady(ctx, status, 'False', reason, err.message), 2_000);
     }
   }

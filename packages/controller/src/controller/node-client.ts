@@ -27,6 +27,8 @@ export interface NodeSandboxRecord {
   owner: SandboxOwner;
   image: string;
   createdAt: string;
+  /** Last activity through the sandbox API (RFC 3339), when there was any since it was claimed. */
+  lastActivityAt?: string;
 }
 
 /** What the controller needs from a node; an interface so unit tests can stand in for it. */

@@ -14,9 +14,23 @@ export interface ClaimDelivery {
 
 export class ClaimEnvironments {
   readonly #env = new Map<string, Record<string, string>>();
+  /** Last exec, process, code or file call per sandbox through the sandbox API (for idleTimeout). */
+  readonly #activity = new Map<string, number>();
 
   constructor(engine: Engine) {
-    engine.onSandboxGone((id) => this.#env.delete(id));
+    engine.onSandboxGone((id) => {
+      this.#env.delete(id);
+      this.#activity.delete(id);
+    });
+  }
+
+  touch(sandboxId: string): void {
+    this.#activity.set(sandboxId, Date.now());
+  }
+
+  /** Unix ms of the last activity since the claim got the sandbox, if any. */
+  lastActivity(sandboxId: string): number | undefined {
+    return this.#activity.get(sandboxId);
   }
 
   async deliver(engine: Engine, sandboxId: string, delivery: ClaimDelivery): Promise<void> {
@@ -25,6 +39,7 @@ export class ClaimEnvironments {
     }
     if (delivery.env && Object.keys(delivery.env).length > 0) this.#env.set(sandboxId, { ...delivery.env });
     else this.#env.delete(sandboxId);
+    this.touch(sandboxId);
   }
 
   envOf(sandboxId: string): Record<string, string> | undefined {
@@ -36,15 +51,41 @@ export class ClaimEnvironments {
   }
 }
 
-/** The engine the node's sandbox API serves: exec and processes get the claim's env underneath. */
+const ACTIVE_CALLS = new Set(['runCode', 'signalProcess', 'connectPort']);
+
+/**
+ * The engine the node's sandbox API serves: exec and processes get the claim's env underneath,
+ * and every exec, process, code, port and file call counts as activity of that sandbox.
+ */
 export function withClaimEnv(engine: Engine, envs: ClaimEnvironments): Engine {
   return new Proxy(engine, {
     get(target, prop) {
       if (prop === 'exec' || prop === 'startProcess') {
         const original = target[prop].bind(target) as (id: string, o: { env?: Record<string, string> }) => unknown;
         return (id: string, o: { env?: Record<string, string> }) => {
+          envs.touch(id);
           const base = envs.envOf(id);
           return original(id, base ? { ...o, env: { ...base, ...o.env } } : o);
+        };
+      }
+      if (prop === 'files') {
+        const files = target.files;
+        return new Proxy(files, {
+          get(f, method) {
+            const fn = Reflect.get(f, method, f);
+            if (typeof fn !== 'function') return fn;
+            return (id: string, ...rest: unknown[]) => {
+              envs.touch(id);
+              return fn.call(f, id, ...rest);
+            };
+          },
+        });
+      }
+      if (typeof prop === 'string' && ACTIVE_CALLS.has(prop)) {
+        const fn = Reflect.get(target, prop, target) as (id: string, ...rest: unknown[]) => unknown;
+        return (id: string, ...rest: unknown[]) => {
+          envs.touch(id);
+          return fn.call(target, id, ...rest);
         };
       }
       const value = Reflect.get(target, prop, target);

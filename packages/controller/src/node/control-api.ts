@@ -97,7 +97,7 @@ export function createControlApi({ sandboxes, nodeName, nodeKey, onError }: Cont
 
   app.get('/node/v1/sandboxes', (c) =>
     c.json({
-      sandboxes: sandboxes.list().map(({ id, owner, image, createdAt }) => ({ id, owner, image, createdAt })),
+      sandboxes: sandboxes.records(),
     }),
   );
 

@@ -96,6 +96,20 @@ export class NodeSandboxes {
     return this.ledger.entries();
   }
 
+  /** The ledger with each sandbox's last activity, as the control API reports it. */
+  records(): Array<{ id: string; owner: SandboxOwner; image: string; createdAt: string; lastActivityAt?: string }> {
+    return this.ledger.entries().map(({ id, owner, image, createdAt }) => {
+      const last = this.claimEnv.lastActivity(id);
+      return {
+        id,
+        owner,
+        image,
+        createdAt,
+        ...(last !== undefined && { lastActivityAt: new Date(last).toISOString() }),
+      };
+    });
+  }
+
   /** Starts (or reports) the template build for `image`; never waits for it. */
   prepareTemplate(image: string): TemplateState {
     const id = templateIdFor(image);

@@ -17,8 +17,7 @@ export function inProcessNodeApi(node: string, sandboxes: NodeSandboxes): NodeAp
   };
   return {
     capacity: () => call(() => ({ node, ...sandboxes.capacity() })),
-    sandboxes: () =>
-      call(() => sandboxes.list().map(({ id, owner, image, createdAt }) => ({ id, owner, image, createdAt }))),
+    sandboxes: () => call(() => sandboxes.records()),
     prepareTemplate: (image) => call(() => sandboxes.prepareTemplate(image)),
     addWarm: (ns, pool, image, count) => call(() => sandboxes.addWarm(ns, pool, image, count)),
     removeWarm: (ns, pool, count) => call(() => sandboxes.removeWarm(ns, pool, count)),

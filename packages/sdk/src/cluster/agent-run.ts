@@ -48,6 +48,8 @@ export interface ClusterSandboxOptions extends CallOptions {
   secrets?: Record<string, readonly [string, string]>;
   /** Maximum lifetime as a Go duration, e.g. `30m`. */
   timeout?: string;
+  /** Terminate after this long without exec, process, code or file activity (Go duration, e.g. `10m`). */
+  idleTimeout?: string;
 }
 
 export class AgentRun {
@@ -106,6 +108,7 @@ export class AgentRun {
       }));
     }
     if (options.timeout) spec.timeout = options.timeout;
+    if (options.idleTimeout) spec.idleTimeout = options.idleTimeout;
     await api.create('sandboxclaims', {
       apiVersion: API_VERSION,
       kind: 'SandboxClaim',

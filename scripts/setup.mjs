@@ -56,6 +56,8 @@ const debs = [
   ['make', 'make'],
   ['losetup', 'mount'],
   ['tmux', 'tmux'],
+  // sandbox network postures (nftables rules, veth links configured with iproute2's ip)
+  ['nft', 'nftables'],
   // the microvm engine and its tests
   ['qemu-system-x86_64', 'qemu-system-x86'],
   ['qemu-img', 'qemu-utils'],

@@ -20,7 +20,23 @@ export async function linuxHostChecks(): Promise<HostCheck[]> {
     checkTool('debootstrap', 'debootstrap', 'builds template root filesystems', 'apt-get install debootstrap'),
     await checkCompiler(),
     await checkCriu(),
+    checkTool('nftables', 'nft', 'enforces sandbox network postures other than deny', 'apt-get install nftables'),
+    checkForwarding(),
   ];
+}
+
+/** Sandbox links are routed to the uplink; the server turns forwarding on (logged) when a posture first opens. */
+function checkForwarding(): HostCheck {
+  const v4 = readOr('/proc/sys/net/ipv4/ip_forward', '0').trim() === '1';
+  const v6 = readOr('/proc/sys/net/ipv6/conf/all/forwarding', '0').trim() === '1';
+  return {
+    name: 'ip forwarding',
+    ok: true,
+    detail:
+      v4 && v6
+        ? 'on (IPv4 and IPv6)'
+        : 'off: the server turns it on when a sandbox first gets egress; to set it yourself: sysctl -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1',
+  };
 }
 
 /** A fork that carries processes checkpoints them with the pinned CRIU that setup installs. */

@@ -57,8 +57,14 @@ static int wait_for_close(void *arg) {
     return 0;
 }
 
-/* A user namespace whose id maps translate on-disk ids into this sandbox's host range. */
-static int idmap_userns(const struct root_spec *s, char *err, size_t errlen) {
+/*
+ * A user namespace whose id maps translate on-disk ids into this sandbox's host range. With
+ * keep_root, on-disk 0 stays host 0 too: overlayfs does its own bookkeeping in the upper layer
+ * (work directory, whiteouts, copy-up temporaries) as the mounter, host root, which an idmapped
+ * layer must be able to represent. No sandbox file carries id 0 on disk (templates are shifted
+ * into the range), and the sandbox's own user namespace cannot map host 0.
+ */
+static int idmap_userns(const struct root_spec *s, int keep_root, char *err, size_t errlen) {
     static char stack[16384] __attribute__((aligned(16)));
     int hold[2];
     if (pipe2(hold, O_CLOEXEC) < 0) return fail(err, errlen, "pipe");
@@ -68,8 +74,8 @@ static int idmap_userns(const struct root_spec *s, char *err, size_t errlen) {
         close(hold[1]);
         return fail(err, errlen, "clone idmap user namespace");
     }
-    char map[96], path[64];
-    snprintf(map, sizeof map, "%lu %lu %lu\n", s->disk_base, s->uid_base, s->uid_count);
+    char map[128], path[64];
+    snprintf(map, sizeof map, "%s%lu %lu %lu\n", keep_root ? "0 0 1\n" : "", s->disk_base, s->uid_base, s->uid_count);
     int fd = -1;
     snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
     if (write_text(path, map) == 0) {
@@ -87,7 +93,88 @@ static int idmap_userns(const struct root_spec *s, char *err, size_t errlen) {
     return fd >= 0 ? fd : fail(err, errlen, "write idmap");
 }
 
+/* A detached clone of the tree at path, its ids translated through userns. */
+static int idmapped_clone(const char *path, int userns) {
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0) return -1;
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (__u64)userns};
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
+        int saved = errno;
+        close(tree);
+        errno = saved;
+        return -1;
+    }
+    return tree;
+}
+
+#define MAX_LOWERS 16
+
+/*
+ * The overlay root with every layer idmapped into this sandbox's range: the read-only template
+ * (lower) is the same inodes for every sandbox and fork, so its files sit in the page cache
+ * once; the upper and work directories share one parent (the sandbox's own storage directory,
+ * which a fork snapshots), so one idmapped clone of that parent carries both. The detached
+ * clones are named through /proc/self/fd: they are never attached anywhere a path could reach.
+ */
+static int mount_idmapped_overlay(const struct root_spec *s, char *err, size_t errlen) {
+    const char *slash = strrchr(s->ov_upper, '/');
+    size_t parent_len = slash ? (size_t)(slash - s->ov_upper) : 0;
+    if (!slash || parent_len == 0 || strncmp(s->ov_work, s->ov_upper, parent_len + 1) != 0 ||
+        strchr(s->ov_work + parent_len + 1, '/') || strchr(slash + 1, '/')) {
+        errno = EINVAL;
+        return fail(err, errlen, "overlay upper and work must be siblings (%s, %s)", s->ov_upper, s->ov_work);
+    }
+    int userns = idmap_userns(s, 1, err, errlen);
+    if (userns < 0) return -1;
+    int fds[MAX_LOWERS + 1];
+    int n_fds = 0, r = -1;
+    char opts[4096], parent[4096];
+    size_t used = (size_t)snprintf(opts, sizeof opts, "lowerdir=");
+    const char *lower = s->ov_lower;
+    while (*lower) {
+        const char *end = strchr(lower, ':');
+        size_t len = end ? (size_t)(end - lower) : strlen(lower);
+        if (n_fds == MAX_LOWERS || len >= sizeof parent) {
+            errno = E2BIG;
+            fail(err, errlen, "overlay lower layers");
+            goto out;
+        }
+        memcpy(parent, lower, len);
+        parent[len] = 0;
+        int fd = idmapped_clone(parent, userns);
+        if (fd < 0) {
+            fail(err, errlen, "idmap lower layer %s", parent);
+            goto out;
+        }
+        fds[n_fds++] = fd;
+        used += (size_t)snprintf(opts + used, sizeof opts - used, "%s/proc/self/fd/%d", n_fds > 1 ? ":" : "", fd);
+        lower = end ? end + 1 : lower + len;
+    }
+    memcpy(parent, s->ov_upper, parent_len);
+    parent[parent_len] = 0;
+    int top = idmapped_clone(parent, userns);
+    if (top < 0) {
+        fail(err, errlen, "idmap upper layer %s", parent);
+        goto out;
+    }
+    fds[n_fds++] = top;
+    used += (size_t)snprintf(opts + used, sizeof opts - used, ",upperdir=/proc/self/fd/%d/%s,workdir=/proc/self/fd/%d/%s,userxattr",
+                             top, slash + 1, top, s->ov_work + parent_len + 1);
+    if (used >= sizeof opts) {
+        errno = E2BIG;
+        fail(err, errlen, "overlay options");
+        goto out;
+    }
+    r = mount("overlay", s->rootfs, "overlay", MS_NOSUID | MS_NODEV, opts);
+    if (r < 0) fail(err, errlen, "mount idmapped overlay root");
+out:
+    for (int i = 0; i < n_fds; i++) close(fds[i]);
+    close(userns);
+    return r;
+}
+
 static int mount_root(const struct root_spec *s, char *err, size_t errlen) {
+    if (s->ov_lower && s->disk_base != s->uid_base) return mount_idmapped_overlay(s, err, errlen);
     if (s->ov_lower) {
         char opts[8192];
         snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s,userxattr", s->ov_lower, s->ov_upper,
@@ -100,18 +187,12 @@ static int mount_root(const struct root_spec *s, char *err, size_t errlen) {
         if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) return fail(err, errlen, "bind root");
         return 0;
     }
-    int userns = idmap_userns(s, err, errlen);
+    int userns = idmap_userns(s, 0, err, errlen);
     if (userns < 0) return -1;
-    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, s->rootfs, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-    if (tree < 0) {
-        close(userns);
-        return fail(err, errlen, "open_tree root");
-    }
-    struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (__u64)userns};
-    int r = (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr);
-    if (r == 0) r = (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, s->rootfs, MOVE_MOUNT_F_EMPTY_PATH);
+    int tree = idmapped_clone(s->rootfs, userns);
+    int r = tree < 0 ? -1 : (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, s->rootfs, MOVE_MOUNT_F_EMPTY_PATH);
     int saved = errno;
-    close(tree);
+    if (tree >= 0) close(tree);
     close(userns);
     errno = saved;
     return r == 0 ? 0 : fail(err, errlen, "idmapped root mount");

@@ -9,6 +9,7 @@ export const SECTIONS = [
   'runcode',
   'fork',
   'density',
+  'pagecache',
   'e2b',
   'console',
   'workspace',
@@ -31,6 +32,8 @@ export interface Sizes {
   fanout: ReadonlyArray<{ children: number; runs: number }>;
   densitySandboxes: number;
   densityForkChildren: number;
+  /** Sandboxes that each import numpy, pandas and matplotlib (the first pays the shared cache). */
+  pageCacheSandboxes: number;
   /** Cold browser loads of the web console per view. */
   consoleRuns: number;
   /** Commit / 1% commit / hydrate rounds of a 100 MiB workspace. */
@@ -56,6 +59,7 @@ const FULL: Sizes = {
   ],
   densitySandboxes: 50,
   densityForkChildren: 4,
+  pageCacheSandboxes: 4,
   consoleRuns: 10,
   workspaceRuns: 3,
   templates: { rebuildRuns: 10, createRuns: 20, pullRuns: 2 },
@@ -78,6 +82,7 @@ const QUICK: Sizes = {
   ],
   densitySandboxes: 5,
   densityForkChildren: 2,
+  pageCacheSandboxes: 3,
   consoleRuns: 2,
   workspaceRuns: 1,
   templates: { rebuildRuns: 3, createRuns: 3, pullRuns: 1 },

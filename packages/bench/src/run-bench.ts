@@ -18,6 +18,7 @@ import { e2bContender } from './sections/e2b-contender.js';
 import { runExec } from './sections/exec.js';
 import { runFork } from './sections/fork.js';
 import { mitosContender } from './sections/mitos-contenders.js';
+import { runPageCache } from './sections/page-cache.js';
 import { runRunCode } from './sections/run-code.js';
 import { runStartup } from './sections/startup.js';
 import { runTemplates } from './sections/templates.js';
@@ -29,6 +30,7 @@ const MITOS_SECTIONS: readonly SectionName[] = [
   'runcode',
   'fork',
   'density',
+  'pagecache',
   'e2b',
   'console',
   'workspace',
@@ -93,6 +95,7 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
       if (sections.has('runcode')) await section('run_code', () => runRunCode(rec, e, sizes));
       if (sections.has('fork')) await section('fork', () => runFork(rec, e, sizes));
       if (sections.has('density')) await section('density', () => runDensity(rec, e, sizes));
+      if (sections.has('pagecache')) await section('page cache', () => runPageCache(rec, e, sizes));
       if (sections.has('console')) await section('console', () => runConsole(rec, e, sizes));
       if (sections.has('workspace')) await section('workspace', () => runWorkspace(rec, e, sizes.workspaceRuns));
       if (sections.has('templates')) await section('templates', () => runTemplates(rec, e, sizes.templates));

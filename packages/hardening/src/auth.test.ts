@@ -12,9 +12,8 @@ import { openDatabase } from '@mitos/engine';
 import { create, type Sandbox } from '@mitos/sdk';
 import { type RunningServer, startServer } from '@mitos/server';
 import { Recorder } from './figures.js';
-import { leaksOf } from './host.js';
 import { type RawResponse, send } from './http.js';
-import { type LiveServer, liveServer } from './live.js';
+import { type LiveServer, liveServer, stopAndCheck } from './live.js';
 import { FUZZ_SPECS, type Ids, specPath } from './routes.js';
 import { sandboxTokens } from './tokens.js';
 
@@ -55,16 +54,7 @@ describe('authentication holds on every route', { timeout: 600_000 }, () => {
 
   after(async () => {
     await tokenServer.close();
-    const { stateDir, cgroupParent } = live.env;
-    const logs = live.logs.join('\n');
-    await live.stop();
-    const leaks = leaksOf(stateDir, cgroupParent);
-    rec.count('leaks_found', leaks.length);
-    rec.save();
-    for (const secret of [API_KEY, tokenFor(a.id), tokenFor(b.id), 'wrong-key-123']) {
-      assert.ok(!logs.includes(secret), 'a credential reached the log');
-    }
-    assert.deepEqual(leaks, []);
+    await stopAndCheck(live, rec, [API_KEY, tokenFor(a.id), tokenFor(b.id), 'wrong-key-123']);
   });
 
   test('every route refuses a missing, wrong or malformed key (previews: their own token)', async () => {

@@ -17,9 +17,8 @@ import { CONNECT_WS_SUBPROTOCOL, Sandbox } from '@mitos/server/connect';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { Recorder } from './figures.js';
-import { leaksOf } from './host.js';
 import { send } from './http.js';
-import { type LiveServer, liveServer } from './live.js';
+import { type LiveServer, liveServer, stopAndCheck } from './live.js';
 import { sandboxTokens } from './tokens.js';
 
 const rec = new Recorder('connect', 'The Connect wire (sandbox.v1) under attack', 8);
@@ -59,14 +58,7 @@ describe('the Connect wire holds under attack', { timeout: 600_000 }, () => {
 
   after(async () => {
     await tokenServer.close();
-    const { stateDir, cgroupParent } = live.env;
-    const logs = live.logs.join('\n');
-    await live.stop();
-    const leaks = leaksOf(stateDir, cgroupParent);
-    rec.count('leaks_found', leaks.length);
-    rec.save();
-    for (const secret of [API_KEY, tokenFor(a.id), tokenFor(b.id)]) assert.ok(!logs.includes(secret));
-    assert.deepEqual(leaks, []);
+    await stopAndCheck(live, rec, [API_KEY, tokenFor(a.id), tokenFor(b.id)]);
   });
 
   test('every method refuses a missing or wrong key, in Connect shape', async () => {

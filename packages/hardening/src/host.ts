@@ -109,6 +109,16 @@ export function freezeSandbox(parent: string, name: string): void {
 }
 
 /** Alive and not a zombie. */
+/** The parent of a live process, from /proc/PID/stat (undefined once it is gone). */
+export function parentPidOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 export function pidAlive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -6,15 +6,15 @@
  * and command lines. Each test is one finding of issue 12 and failed on the engine before it.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { defaultAgentPath } from '@mitos/engine';
 import { create, type Sandbox } from '@mitos/sdk';
 import { Recorder } from './figures.js';
-import { leaksOf, sandboxCgroupName, sandboxHostPids } from './host.js';
-import { type LiveServer, liveServer } from './live.js';
+import { sandboxCgroupName, sandboxHostPids } from './host.js';
+import { type LiveServer, liveServer, stopAndCheck } from './live.js';
 import { errnoName, ISOLATION_PROBE_IN_SANDBOX, installIsolationProbe, type ProbeLine, runProbe } from './probe.js';
 
 const rec = new Recorder('isolation', 'Isolation between tenants and from local host users', 8);
@@ -60,12 +60,7 @@ describe('tenants and local users cannot reach each other', { timeout: 600_000 }
       'storage/btrfs.img was 0644 and the tree traversable, the volume mounted without nosuid,nodev (now 0600, 0700, nosuid,nodev)',
     ])
       rec.finding(f);
-    const { stateDir, cgroupParent } = live.env;
-    await live.stop();
-    const leaks = leaksOf(stateDir, cgroupParent);
-    rec.count('leaks_found', leaks.length);
-    rec.save();
-    assert.deepEqual(leaks, []);
+    await stopAndCheck(live, rec);
   });
 
   test('kernel keyrings: A\u2019s key is invisible to B, and A cannot exhaust B\u2019s key quota', async () => {
@@ -203,5 +198,49 @@ describe('tenants and local users cannot reach each other', { timeout: 600_000 }
     assert.ok(!launchers.includes(`--id ${a.id}`), 'a launcher command line names the sandbox');
     rec.check('local user reads process command lines', 'no sandbox id or state path in them');
     rec.count('attacks', 4);
+  });
+
+  test('a local user watching every command line while sandboxes launch and fork sees no id or path', async () => {
+    // The watcher runs as the host's nobody and reads every /proc/PID/cmdline in a tight loop
+    // for as long as the launches and the fork (a snapshot by the agent) take.
+    const watcher = spawn(
+      'setpriv',
+      [
+        ...NOBODY,
+        '--',
+        process.execPath,
+        '-e',
+        `const fs = require('node:fs');
+         const seen = new Set();
+         process.stdin.on('data', () => { for (const s of seen) console.log(s); process.exit(0); });
+         (function scan() {
+           for (const pid of fs.readdirSync('/proc')) {
+             if (!/^\\d+$/.test(pid) || pid === String(process.pid)) continue;
+             try {
+               const cmd = fs.readFileSync('/proc/' + pid + '/cmdline', 'utf8').replaceAll('\\0', ' ');
+               if (cmd.includes(process.env.WATCH_FOR) || / launch --id /.test(cmd)) seen.add(cmd);
+             } catch {}
+           }
+           setImmediate(scan);
+         })();`,
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, WATCH_FOR: live.env.stateDir } },
+    );
+    let seen = '';
+    watcher.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      seen += d;
+    });
+    const exited = new Promise((resolve) => watcher.on('exit', resolve));
+    const made: Sandbox[] = [];
+    try {
+      for (let i = 0; i < 3; i++) made.push(await create('python', { baseUrl: live.url }));
+      await (made[0] as Sandbox).fork(1);
+    } finally {
+      watcher.stdin?.end('done\n');
+      await exited;
+    }
+    assert.equal(seen, '', 'command lines a local user saw');
+    rec.check('local user watches command lines during 3 launches and a fork', 'no sandbox id or state path seen');
+    rec.count('attacks');
   });
 });

@@ -3,6 +3,7 @@
  * pino output captured line by line, so tests can search every log line for secrets) or as
  * `mitos serve` in its own process (so it can be killed with SIGKILL mid-request).
  */
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -11,6 +12,8 @@ import { BlobStore, type LinuxEngine, LocalBackend, openDatabase, Workspaces } f
 import { type RunningServer, type ServerOptions, startServer } from '@mitos/server';
 import { type TestEngineEnv, testEngineEnv } from '@mitos/testkit';
 import { pino } from 'pino';
+import type { Recorder } from './figures.js';
+import { leaksOf } from './host.js';
 
 export const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '../../cli/dist/main.js');
 
@@ -66,6 +69,21 @@ export async function liveServer(
       db.close();
     },
   };
+}
+
+/**
+ * The end of a suite on a live server: stop it, record what it left behind, save the suite's
+ * figures, then fail if it left anything or if any of `secrets` reached its log.
+ */
+export async function stopAndCheck(live: LiveServer, rec: Recorder, secrets: readonly string[] = []): Promise<void> {
+  const { stateDir, cgroupParent } = live.env;
+  const logs = live.logs.join('\n');
+  await live.stop();
+  const leaks = leaksOf(stateDir, cgroupParent);
+  rec.count('leaks_found', leaks.length);
+  rec.save();
+  for (const secret of secrets) assert.ok(!logs.includes(secret), 'a credential reached the log');
+  assert.deepEqual(leaks, []);
 }
 
 export async function freePort(): Promise<number> {

@@ -13,8 +13,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Recorder } from './figures.js';
-import { leaksOf } from './host.js';
-import { type LiveServer, liveServer } from './live.js';
+import { type LiveServer, liveServer, stopAndCheck } from './live.js';
 
 const rec = new Recorder('mcp', 'The MCP endpoint (/mcp)', 8);
 const KEY_A = `mcp-a-${randomBytes(12).toString('hex')}`;
@@ -62,16 +61,7 @@ describe('the MCP endpoint holds', { timeout: 300_000 }, () => {
     url = live.url;
   });
 
-  after(async () => {
-    const { stateDir, cgroupParent } = live.env;
-    const logs = live.logs.join('\n');
-    await live.stop();
-    const leaks = leaksOf(stateDir, cgroupParent);
-    rec.count('leaks_found', leaks.length);
-    rec.save();
-    for (const secret of [KEY_A, KEY_B]) assert.ok(!logs.includes(secret), 'a key reached the log');
-    assert.deepEqual(leaks, []);
-  });
+  after(() => stopAndCheck(live, rec, [KEY_A, KEY_B]));
 
   test('no key, a wrong key or a mangled key: 401 before any MCP handling', async () => {
     const attempts: Array<Record<string, string>> = [

@@ -39,7 +39,7 @@ const OUT_OF_REACH = [
   'Kernel-global resources without a per-namespace or per-uid limit stay shared: page cache and dentry/inode caches, kernel memory not charged to cgroup v1 memory (this host), entropy, the scheduler, disk and memory bandwidth. A noisy tenant slows others even inside its cgroup limits.',
   "Side channels across tenants on one CPU (cache timing, speculative execution) are only as closed as the host kernel's mitigations.",
   'On this cgroup v1 host the sandbox joins every hierarchy, but cgroup v1 charges less kernel memory than v2; the unified (v2) tree here carries no controllers.',
-  'Overlay storage (the fallback when btrfs is unavailable) keeps one shared host uid range for all its sandboxes: the per-sandbox ranges rely on idmapped btrfs roots. On overlay hosts, keyrings and per-user counters are shared between sandboxes again.',
+  'Every sandbox and fork of a template reads the template’s files from one set of inodes (the shared read-only lower layer; this is what keeps one copy in the page cache). A tenant can therefore tell whether a template file is already cached (by timing a read, or `mincore` on a mapping of it), i.e. whether some other sandbox recently used it. Only the template’s own files are shared this way, never a sandbox’s writes. Every storage backend (btrfs and the overlay fallback) now gives each sandbox its own host uid range.',
   'The microVM engine (`--engine microvm`) gives each sandbox its own kernel: keyrings, ucounts, io_uring, perf, bpf and every other kernel surface are per VM, and a guest kernel bug stays in the guest. What it adds to the host is the VMM (QEMU) process itself; what it costs is boot and memory (docs/microvm-bench.md).',
 ];
 

@@ -4,7 +4,13 @@
  * @module
  */
 export { shellOf, until } from './conformance/helpers.js';
-export { type ConformanceHarness, describeConformance } from './conformance/suite.js';
+export {
+  type ConformanceHarness,
+  type DriverTestEnv,
+  describeConformance,
+  describeDriverConformance,
+  withPythonSandboxes,
+} from './conformance/suite.js';
 export * from './fake-engine.js';
 export { type FakeInternet, startFakeInternet } from './fake-internet.js';
 export { type TestEngineEnv, testEngineEnv } from './linux-harness.js';

@@ -42,6 +42,11 @@ export function processName(pid: number): string {
   }
 }
 
+/** Page cache and tmpfs of the whole host (`Cached` in /proc/meminfo). */
+export function cachedBytes(): number {
+  return meminfoBytes(readFileSync('/proc/meminfo', 'utf8'), 'Cached') ?? 0;
+}
+
 export function memAvailableBytes(): number {
   return meminfoBytes(readFileSync('/proc/meminfo', 'utf8'), 'MemAvailable') ?? 0;
 }

@@ -33,8 +33,12 @@ export function timeSpawn(spec: SpawnSpec): Promise<SpawnTiming> {
       env: spec.env ?? process.env,
       uid: spec.uid,
       gid: spec.gid,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // Never the host's /dev/null on any fd: crun fchown()s its stdio to the container's root
+      // (the peers' uid range), which once left the host's /dev/null owned by that range.
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.stdin.on('error', () => {});
+    child.stdin.end();
     const timer = setTimeout(() => child.kill('SIGKILL'), spec.timeoutMs ?? 60_000);
     child.stdout.on('data', (chunk: Buffer) => {
       if (Number.isNaN(firstOutputMs)) firstOutputMs = performance.now() - start;

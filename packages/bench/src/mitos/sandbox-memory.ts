@@ -23,8 +23,25 @@ export interface SandboxMemory {
   processes: ProcessMemory[];
 }
 
+/**
+ * A sandbox's cgroups are named by a key that does not change when a pooled sandbox is handed
+ * out under the caller's id; the server's database maps one to the other.
+ */
+function cgroupKey(env: BenchEnv, sandboxId: string): string {
+  const row = env.engine.db
+    .prepare('SELECT COALESCE(cgroup_key, id) AS key FROM sandboxes WHERE id = ?')
+    .get(sandboxId) as { key: string } | undefined;
+  if (!row) throw new Error(`sandbox ${sandboxId} is not in the server's database`);
+  return row.key;
+}
+
+/** The sandbox's cgroup relative to the cgroup roots. */
+export function sandboxCgroupPath(env: BenchEnv, sandboxId: string): string {
+  return `${env.cgroupParent}/${cgroupKey(env, sandboxId)}`;
+}
+
 export async function sandboxMemory(env: BenchEnv, sandboxId: string): Promise<SandboxMemory> {
-  const cgroup = env.engine.cgroups.open(sandboxId);
+  const cgroup = env.engine.cgroups.open(cgroupKey(env, sandboxId));
   if (!cgroup) throw new Error(`sandbox ${sandboxId} has no cgroup`);
   const pids = await cgroup.pids();
   const inside = new Set(pids);
@@ -45,7 +62,7 @@ export async function sandboxMemory(env: BenchEnv, sandboxId: string): Promise<S
   return {
     ussBytes: processes.reduce((sum, p) => sum + p.ussBytes, 0),
     cgroupBytes: await cgroup.memoryBytes(),
-    breakdown: cgroupMemoryBreakdown(`${env.cgroupParent}/${sandboxId}`),
+    breakdown: cgroupMemoryBreakdown(sandboxCgroupPath(env, sandboxId)),
     processes,
   };
 }

@@ -125,6 +125,17 @@ const GOALS: readonly GoalSpec[] = [
     },
   },
   {
+    id: 'goal.pagecache',
+    label: 'page cache unique per sandbox that imports numpy, pandas, matplotlib',
+    target: '<= 5 MiB median',
+    check: atMost('pagecache.sandbox', 5, 'MiB'),
+    bound: (l) => {
+      const fork = l.median('pagecache.fork');
+      if (fork === undefined) return unmeasured(l, 'pagecache.sandbox');
+      return `fork children: ${formatValue(fork, 'MiB')} each`;
+    },
+  },
+  {
     id: 'goal.idle',
     label: 'idle unique memory per sandbox',
     target: '<= 8 MiB',

@@ -78,7 +78,7 @@ function recordPerSandbox(rec: Recorder, measured: SandboxMemory[], key: string,
   });
   const parts = [
     ['kernel', 'kernel memory charged to the cgroup (page tables, sockets, slab; invisible to USS)', 'kernelBytes'],
-    ['file', 'page cache of files it read (per btrfs snapshot, so not shared; reclaimable)', 'fileBytes'],
+    ['file', 'page cache of files it was first to read (reclaimable)', 'fileBytes'],
     ['anon', 'anonymous memory', 'anonBytes'],
   ] as const;
   for (const [suffix, label, field] of parts) {

@@ -7,7 +7,7 @@ import { MitosError } from '@mitos/protocol';
 import type { ExecResult, FileKind, FileStat } from '../engine.js';
 import { type ExecCallbacks, type ExecHandle, type ExecRequest, startExec } from './exec.js';
 import { fileError, parseFailure } from './failures.js';
-import { DATA_CHUNK, encodeFrame, type Frame, FrameDecoder, fields, In, Op, Out, splitFields } from './frames.js';
+import { DATA_CHUNK, encodeFrame, type Frame, fields, In, Op, Out, readFrames, splitFields } from './frames.js';
 
 export type { ExecCallbacks, ExecHandle, ExecRequest } from './exec.js';
 export { type AgentFailure, fileError, parseFailure } from './failures.js';
@@ -40,7 +40,6 @@ export class AgentClient {
   private async request(first: Buffer, onFrame?: (f: Frame) => void, extra: Buffer[] = []): Promise<Frame> {
     const sock = await this.open();
     return new Promise<Frame>((resolve, reject) => {
-      const decoder = new FrameDecoder();
       let settled = false;
       const finish = (err: Error | null, frame?: Frame) => {
         if (settled) return;
@@ -49,22 +48,18 @@ export class AgentClient {
         if (err) reject(err);
         else resolve(frame as Frame);
       };
-      sock.on('data', (chunk: Buffer) => {
-        let frames: Frame[];
-        try {
-          frames = decoder.push(chunk);
-        } catch (err) {
-          finish(err as Error);
-          return;
-        }
-        for (const f of frames) {
+      readFrames(
+        sock,
+        (f) => {
           if (f.type === Out.ok || f.type === Out.fail || f.type === Out.exit) {
             finish(null, f);
-            return;
+            return true;
           }
           onFrame?.(f);
-        }
-      });
+          return false;
+        },
+        (err) => finish(err),
+      );
       sock.on('error', (err) => finish(new MitosError('internal', `agent connection failed: ${err.message}`)));
       sock.on('close', () =>
         finish(

@@ -13,11 +13,11 @@ import {
   EXEC_FLAG_STDIN,
   encodeFrame,
   type Frame,
-  FrameDecoder,
   fields,
   In,
   Op,
   Out,
+  readFrames,
   splitFields,
 } from './frames.js';
 
@@ -117,7 +117,6 @@ export async function startExec(agent: ExecTarget, req: ExecRequest, cb: ExecCal
   });
   pid.catch(() => {});
   const done = new Promise<ExecResult>((resolve, reject) => {
-    const decoder = new FrameDecoder();
     let settled = false;
     const finish = (err: Error | null, result?: ExecResult) => {
       if (settled) return;
@@ -130,53 +129,46 @@ export async function startExec(agent: ExecTarget, req: ExecRequest, cb: ExecCal
     };
     const onAbort = () => finish(abortError(cb.signal as AbortSignal, agent.sandboxId));
     cb.signal?.addEventListener('abort', onAbort, { once: true });
-    sock.on('data', (chunk: Buffer) => {
-      let frames: Frame[];
-      try {
-        frames = decoder.push(chunk);
-      } catch (err) {
-        finish(err as Error);
-        return;
-      }
-      for (const f of frames) {
-        switch (f.type) {
-          case Out.pid: {
-            const n = Number(f.payload.toString());
-            resolvePid(n);
-            cb.onPid?.(n);
-            break;
-          }
-          case Out.stdout: {
-            const data = Buffer.from(f.payload);
-            cb.onStdout?.(data);
-            outBytes = keep(stdout, outBytes, data);
-            break;
-          }
-          case Out.stderr: {
-            const data = Buffer.from(f.payload);
-            cb.onStderr?.(data);
-            errBytes = keep(stderr, errBytes, data);
-            break;
-          }
-          case Out.exit: {
-            const [code, timedOut] = splitFields(f.payload);
-            finish(null, {
-              exitCode: Number(code),
-              timedOut: timedOut === '1',
-              stdout: Buffer.concat(stdout),
-              stderr: Buffer.concat(stderr),
-              durationMs: performance.now() - started,
-            });
-            return;
-          }
-          case Out.fail: {
-            const failure = parseFailure(f.payload);
-            finish(new MitosError('exec_failed', `${failure.message}`, { sandbox: agent.sandboxId }));
-            return;
-          }
+    const onFrame = (f: Frame): boolean => {
+      switch (f.type) {
+        case Out.pid: {
+          const n = Number(f.payload.toString());
+          resolvePid(n);
+          cb.onPid?.(n);
+          break;
+        }
+        case Out.stdout: {
+          const data = Buffer.from(f.payload);
+          cb.onStdout?.(data);
+          outBytes = keep(stdout, outBytes, data);
+          break;
+        }
+        case Out.stderr: {
+          const data = Buffer.from(f.payload);
+          cb.onStderr?.(data);
+          errBytes = keep(stderr, errBytes, data);
+          break;
+        }
+        case Out.exit: {
+          const [code, timedOut] = splitFields(f.payload);
+          finish(null, {
+            exitCode: Number(code),
+            timedOut: timedOut === '1',
+            stdout: Buffer.concat(stdout),
+            stderr: Buffer.concat(stderr),
+            durationMs: performance.now() - started,
+          });
+          return true;
+        }
+        case Out.fail: {
+          const failure = parseFailure(f.payload);
+          finish(new MitosError('exec_failed', `${failure.message}`, { sandbox: agent.sandboxId }));
+          return true;
         }
       }
-    });
+      return false;
+    };
+    readFrames(sock, onFrame, (err) => finish(err));
     sock.on('error', (err) =>
       finish(new MitosError('exec_failed', `agent connection failed: ${err.message}`, { sandbox: agent.sandboxId })),
     );

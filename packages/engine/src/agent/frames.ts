@@ -3,6 +3,7 @@
  * side; docs/agent-protocol.md describes it). A frame is a u32 little-endian length of
  * (type + payload), a type byte, then the payload.
  */
+import type { Socket } from 'node:net';
 
 export const Op = {
   exec: 'E',
@@ -97,4 +98,26 @@ export class FrameDecoder {
     this.size = buf.length;
     return frames;
   }
+}
+
+/**
+ * Decode a socket's bytes into frames for `onFrame` until it returns true (the exchange is
+ * over: later frames in the same chunk are not delivered). A malformed frame goes to onError.
+ */
+export function readFrames(
+  sock: Pick<Socket, 'on'>,
+  onFrame: (f: Frame) => boolean | undefined,
+  onError: (err: Error) => void,
+): void {
+  const decoder = new FrameDecoder();
+  sock.on('data', (chunk: Buffer) => {
+    let frames: Frame[];
+    try {
+      frames = decoder.push(chunk);
+    } catch (err) {
+      onError(err as Error);
+      return;
+    }
+    for (const f of frames) if (onFrame(f) === true) return;
+  });
 }

@@ -38,6 +38,7 @@ describe('btrfs storage', { skip, timeout: 120_000 }, () => {
   const source = join(stateDir, 'source');
   let storage: BtrfsStorage;
   const root = (id: string) => join(storage.mountPoint, 'sandboxes', id);
+  const upper = (id: string, path = '') => join(root(id), 'upper', path);
 
   before(async () => {
     makeTree(source);
@@ -77,31 +78,50 @@ describe('btrfs storage', { skip, timeout: 120_000 }, () => {
     );
   });
 
-  test('createRoot and snapshotRoot give independent writable roots', async () => {
+  test('createRoot and snapshotRoot give overlay roots over the shared image with independent uppers', async () => {
     const a = await storage.createRoot('sb-a', 'img1');
-    assert.deepEqual(a, { kind: 'bind', rootfs: root('sb-a') });
-    writeFileSync(join(root('sb-a'), 'workspace/from-a'), 'a1');
+    const image = join(storage.mountPoint, 'images', 'img1');
+    const overlayOf = (id: string) => ({
+      kind: 'overlay',
+      lowerdirs: [image],
+      upperdir: join(root(id), 'upper'),
+      workdir: join(root(id), 'work'),
+      rootfs: join(root(id), 'rootfs'),
+    });
+    assert.deepEqual(a, overlayOf('sb-a'));
+    assert.equal(statSync(upper('sb-a')).uid, 100_000, 'the upper root takes the image root owner');
+    mkdirSync(upper('sb-a', 'workspace'));
+    writeFileSync(upper('sb-a', 'workspace/from-a'), 'a1');
     const b = await storage.snapshotRoot('sb-a', 'sb-b');
-    assert.deepEqual(b, { kind: 'bind', rootfs: root('sb-b') });
-    assert.equal(readFileSync(join(root('sb-b'), 'workspace/from-a'), 'utf8'), 'a1', 'the fork sees the parent state');
-    writeFileSync(join(root('sb-b'), 'workspace/from-a'), 'b-overwrote');
-    writeFileSync(join(root('sb-b'), 'workspace/only-b'), 'b');
-    writeFileSync(join(root('sb-a'), 'workspace/only-a'), 'a2');
+    assert.deepEqual(b, overlayOf('sb-b'));
+    assert.equal(readFileSync(upper('sb-b', 'workspace/from-a'), 'utf8'), 'a1', 'the fork sees the parent state');
+    writeFileSync(upper('sb-b', 'workspace/from-a'), 'b-overwrote');
+    writeFileSync(upper('sb-b', 'workspace/only-b'), 'b');
+    writeFileSync(upper('sb-a', 'workspace/only-a'), 'a2');
     assert.equal(
-      readFileSync(join(root('sb-a'), 'workspace/from-a'), 'utf8'),
+      readFileSync(upper('sb-a', 'workspace/from-a'), 'utf8'),
       'a1',
       'a write in the fork does not reach the parent',
     );
-    assert.equal(existsSync(join(root('sb-a'), 'workspace/only-b')), false);
+    assert.equal(existsSync(upper('sb-a', 'workspace/only-b')), false);
     assert.equal(
-      existsSync(join(root('sb-b'), 'workspace/only-a')),
+      existsSync(upper('sb-b', 'workspace/only-a')),
       false,
       'a later write in the parent does not reach the fork',
     );
-    assert.equal(existsSync(join(storage.mountPoint, 'images/img1/workspace/from-a')), false, 'the image is untouched');
+    assert.equal(existsSync(join(image, 'workspace/from-a')), false, 'the image is untouched');
     assert.deepEqual(storage.listRoots().sort(), ['sb-a', 'sb-b']);
     assert.deepEqual(storage.rootLayout('sb-b'), b);
     assert.equal(storage.rootLayout('nope'), undefined);
+  });
+
+  test('a root made before the overlay layout (a whole-image snapshot) is still a bind root', async () => {
+    execFileSync('btrfs', ['subvolume', 'snapshot', join(storage.mountPoint, 'images/img1'), root('sb-legacy')]);
+    assert.deepEqual(storage.rootLayout('sb-legacy'), { kind: 'bind', rootfs: root('sb-legacy') });
+    const fork = await storage.snapshotRoot('sb-legacy', 'sb-legacy-fork');
+    assert.deepEqual(fork, { kind: 'bind', rootfs: root('sb-legacy-fork') });
+    await storage.removeRoot('sb-legacy');
+    await storage.removeRoot('sb-legacy-fork');
   });
 
   test('negative: existing target is conflict, missing image or source is not_found, bad ids are rejected', async () => {
@@ -114,9 +134,9 @@ describe('btrfs storage', { skip, timeout: 120_000 }, () => {
   test('removeRoot deletes nested and read-only subvolumes a sandbox made; missing roots are fine', async () => {
     await storage.createRoot('sb-c', 'img1');
     const c = root('sb-c');
-    execFileSync('btrfs', ['subvolume', 'create', join(c, 'workspace/inner')]);
-    execFileSync('btrfs', ['subvolume', 'create', join(c, 'workspace/inner/deeper')]);
-    execFileSync('btrfs', ['property', 'set', '-ts', join(c, 'workspace/inner'), 'ro', 'true']);
+    execFileSync('btrfs', ['subvolume', 'create', join(c, 'upper/inner')]);
+    execFileSync('btrfs', ['subvolume', 'create', join(c, 'upper/inner/deeper')]);
+    execFileSync('btrfs', ['property', 'set', '-ts', join(c, 'upper/inner'), 'ro', 'true']);
     execFileSync('btrfs', ['property', 'set', '-ts', c, 'ro', 'true']);
     await storage.removeRoot('sb-c');
     assert.equal(existsSync(c), false);
@@ -137,7 +157,7 @@ describe('btrfs storage', { skip, timeout: 120_000 }, () => {
     await again.open();
     assert.equal(again.hasImage('img1'), true);
     assert.deepEqual(again.listRoots().sort(), ['sb-a', 'sb-b']);
-    assert.equal(readFileSync(join(root('sb-b'), 'workspace/only-b'), 'utf8'), 'b');
+    assert.equal(readFileSync(upper('sb-b', 'workspace/only-b'), 'utf8'), 'b');
     await again.removeRoot('sb-b');
     await again.destroy();
     assertNoLeftovers(stateDir);
@@ -161,7 +181,7 @@ describe('btrfs storage with quotas', { skip, timeout: 120_000 }, () => {
     await storage.open();
     await storage.importImage('img', join(stateDir, 'source'));
     await storage.createRoot('q1', 'img');
-    writeFileSync(join(storage.mountPoint, 'sandboxes/q1/workspace/blob'), Buffer.alloc(4 * 1024 * 1024, 1));
+    writeFileSync(join(storage.mountPoint, 'sandboxes/q1/upper/blob'), Buffer.alloc(4 * 1024 * 1024, 1));
     // qgroup numbers are as of the last transaction commit.
     execFileSync('btrfs', ['filesystem', 'sync', storage.mountPoint]);
     const usage = await storage.usage('q1');

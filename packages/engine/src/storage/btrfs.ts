@@ -1,12 +1,27 @@
 /**
- * Sandbox roots as btrfs subvolumes on a loop-mounted image: an image is a read-only
- * subvolume, a sandbox a writable snapshot of it, a fork a snapshot of the sandbox. Snapshots
- * cost a few milliseconds whatever the size of the tree.
+ * Sandbox roots on a loop-mounted btrfs image. An image is a read-only subvolume; a sandbox's
+ * root is an overlay with that image as its lower layer and its own writes in an upper held by
+ * a subvolume of its own; a fork snapshots that subvolume and keeps the same lower. Snapshots
+ * cost a few milliseconds whatever the size of the tree, and because every sandbox and fork of
+ * an image reads the same lower inodes, the template's files sit in the page cache once (a
+ * snapshot of the whole tree has inodes of its own: each sandbox read its own copy).
  *
- * Layout under `<stateDir>/storage`: `btrfs.img`, mounted at `vol/`, holding
- * `images/<key>` and `sandboxes/<id>`.
+ * Layout under `<stateDir>/storage`: `btrfs.img`, mounted at `vol/`, holding `images/<key>`,
+ * `seeds/<key>` (an empty upper for that image, snapshotted by each new sandbox) and
+ * `sandboxes/<id>/{upper,work,rootfs,layout.json}`. Sandboxes made before the overlay layout
+ * (a whole-tree snapshot, no layout.json) keep working as bind roots.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { MitosError } from '@mitos/protocol';
 import { removeTree } from '../host/remove-tree.js';
@@ -15,6 +30,7 @@ import { canonicalPath } from './canonical.js';
 import { dropQgroup, liftLimit, limitSubvolume } from './disk-quota.js';
 import { LoopVolume } from './loop-volume.js';
 import { checkName, isStaleTemp, isTemp, tempName } from './names.js';
+import { once } from './once.js';
 import type { RootLayout, SandboxStorage } from './storage.js';
 
 export interface BtrfsStorageOptions {
@@ -39,6 +55,12 @@ export interface BtrfsStorageOptions {
   simpleQuotas?: (mountPoint: string) => Promise<boolean>;
 }
 
+/** What a sandbox's subvolume records about its root: the image keys of its lower layers. */
+interface LayoutFile {
+  lowers: string[];
+}
+const LAYOUT_FILE = 'layout.json';
+
 async function btrfsToolSnapshots(source: string, targets: string[]): Promise<void> {
   // Without -r: a snapshot of a read-only image is writable.
   for (const target of targets) await run('btrfs', ['subvolume', 'snapshot', source, target]);
@@ -48,7 +70,9 @@ export class BtrfsStorage implements SandboxStorage {
   readonly kind = 'btrfs' as const;
   private readonly volume: LoopVolume;
   private readonly images: string;
+  private readonly seeds: string;
   private readonly sandboxes: string;
+  private readonly seeding = new Map<string, Promise<string>>();
   private opening: Promise<void> | undefined;
   private readonly importing = new Map<string, Promise<void>>();
   private quotasOn = false;
@@ -64,6 +88,7 @@ export class BtrfsStorage implements SandboxStorage {
       sizeBytes: options.sizeBytes,
     });
     this.images = join(dir, 'vol', 'images');
+    this.seeds = join(dir, 'vol', 'seeds');
     this.sandboxes = join(dir, 'vol', 'sandboxes');
   }
 
@@ -84,11 +109,12 @@ export class BtrfsStorage implements SandboxStorage {
     await this.volume.ensureMounted();
     // Root only: the launcher builds each sandbox's root as host root, so no sandbox uid ever
     // has to traverse these, and no other host user may.
-    for (const dir of [this.images, this.sandboxes]) {
+    const dirs = [this.images, this.seeds, this.sandboxes];
+    for (const dir of dirs) {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       chmodSync(dir, 0o700);
     }
-    for (const dir of [this.images, this.sandboxes]) {
+    for (const dir of dirs) {
       for (const name of readdirSync(dir)) if (isStaleTemp(name)) await this.deleteSubvolume(join(dir, name));
     }
     if (this.options.quotas) await run('btrfs', ['quota', 'enable', this.volume.mountPoint]);
@@ -103,12 +129,7 @@ export class BtrfsStorage implements SandboxStorage {
   importImage(key: string, sourceDir: string): Promise<void> {
     checkName('image key', key);
     if (this.hasImage(key)) return Promise.resolve();
-    let pending = this.importing.get(key);
-    if (!pending) {
-      pending = this.doImport(key, sourceDir).finally(() => this.importing.delete(key));
-      this.importing.set(key, pending);
-    }
-    return pending;
+    return once(this.importing, key, () => this.doImport(key, sourceDir));
   }
 
   private async doImport(key: string, sourceDir: string): Promise<void> {
@@ -132,7 +153,45 @@ export class BtrfsStorage implements SandboxStorage {
 
   async createRoot(sandboxId: string, imageKey: string): Promise<RootLayout> {
     if (!this.hasImage(imageKey)) throw new MitosError('not_found', `image ${imageKey} is not imported`);
-    return this.snapshot(join(this.images, imageKey), sandboxId);
+    return this.snapshot(await this.seed(imageKey), sandboxId);
+  }
+
+  /** The read-only empty upper of an image, made once (images imported earlier get theirs here). */
+  private seed(imageKey: string): Promise<string> {
+    const path = join(this.seeds, imageKey);
+    if (existsSync(path)) return Promise.resolve(path);
+    return once(this.seeding, imageKey, () => this.makeSeed(imageKey, path));
+  }
+
+  private async makeSeed(imageKey: string, final: string): Promise<string> {
+    const tmp = join(this.seeds, tempName(imageKey));
+    try {
+      await run('btrfs', ['subvolume', 'create', tmp]);
+      // The merged root directory takes its owner and mode from the upper's root. Ids here are
+      // the on-disk range the launcher idmaps into each sandbox's own, like the image's.
+      const top = lstatSync(join(this.images, imageKey));
+      mkdirSync(join(tmp, 'upper'));
+      chownSync(join(tmp, 'upper'), top.uid, top.gid);
+      chmodSync(join(tmp, 'upper'), top.mode & 0o7777);
+      // Overlay's own bookkeeping, done as host root.
+      mkdirSync(join(tmp, 'work'), { mode: 0o700 });
+      mkdirSync(join(tmp, 'rootfs'), { mode: 0o755 });
+      const layout: LayoutFile = { lowers: [imageKey] };
+      writeFileSync(join(tmp, LAYOUT_FILE), `${JSON.stringify(layout)}\n`, { mode: 0o600 });
+      await run('btrfs', ['property', 'set', '-ts', tmp, 'ro', 'true']);
+      try {
+        renameSync(tmp, final);
+      } catch (err) {
+        if (!existsSync(final)) throw err;
+        await this.deleteSubvolume(tmp);
+      }
+      return final;
+    } catch (err) {
+      await this.deleteSubvolume(tmp).catch(() => {});
+      throw err instanceof MitosError
+        ? err
+        : new MitosError('internal', `empty upper for image ${imageKey}: ${(err as Error).message}`);
+    }
   }
 
   async snapshotRoot(sourceId: string, targetId: string): Promise<RootLayout> {
@@ -157,7 +216,24 @@ export class BtrfsStorage implements SandboxStorage {
       if (existsSync(target)) throw new MitosError('conflict', `sandbox root ${targetIds[i]} already exists`);
     }
     await (this.options.snapshotter ?? btrfsToolSnapshots)(source, targets);
-    return targets.map((rootfs) => ({ kind: 'bind', rootfs }));
+    return targets.map((dir) => this.layoutAt(dir));
+  }
+
+  /** An overlay root where the sandbox's subvolume records its lowers, else a legacy bind root. */
+  private layoutAt(dir: string): RootLayout {
+    let layout: LayoutFile | undefined;
+    try {
+      layout = JSON.parse(readFileSync(join(dir, LAYOUT_FILE), 'utf8')) as LayoutFile;
+    } catch {
+      return { kind: 'bind', rootfs: dir };
+    }
+    return {
+      kind: 'overlay',
+      lowerdirs: layout.lowers.map((key) => join(this.images, checkName('image key', key))),
+      upperdir: join(dir, 'upper'),
+      workdir: join(dir, 'work'),
+      rootfs: join(dir, 'rootfs'),
+    };
   }
 
   async commitRoot(sandboxId: string, key: string, replace = false): Promise<void> {
@@ -231,8 +307,8 @@ export class BtrfsStorage implements SandboxStorage {
   }
 
   rootLayout(sandboxId: string): RootLayout | undefined {
-    const rootfs = join(this.sandboxes, checkName('sandbox id', sandboxId));
-    return existsSync(rootfs) ? { kind: 'bind', rootfs } : undefined;
+    const dir = join(this.sandboxes, checkName('sandbox id', sandboxId));
+    return existsSync(dir) ? this.layoutAt(dir) : undefined;
   }
 
   async removeRoot(sandboxId: string): Promise<void> {
@@ -266,7 +342,7 @@ export class BtrfsStorage implements SandboxStorage {
 
   async destroy(): Promise<void> {
     await this.opening?.catch(() => {});
-    await Promise.allSettled([...this.importing.values()]);
+    await Promise.allSettled([...this.importing.values(), ...this.seeding.values()]);
     await this.volume.unmountAndDetach();
     this.opening = undefined;
     this.quotasOn = false;

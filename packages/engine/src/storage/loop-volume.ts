@@ -3,7 +3,19 @@
  * idempotent and survives a server restart: the kernel's mount table and loop list are the
  * source of truth, never our memory.
  */
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, statfsSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statfsSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MitosError } from '@mitos/protocol';
@@ -112,8 +124,12 @@ export class LoopVolume {
       const devices = await this.loopDevices();
       if (devices.length === 0) return;
       for (const dev of devices) await tryRun('losetup', ['-d', dev]);
-      if (Date.now() > deadline)
-        throw new MitosError('internal', `loop devices still attached to ${this.options.image}: ${devices.join(', ')}`);
+      if (Date.now() > deadline) {
+        throw new MitosError(
+          'internal',
+          `loop devices still attached to ${this.options.image}: ${devices.join(', ')}${describeHolders(devices)}`,
+        );
+      }
       await sleep(50);
     }
   }
@@ -148,6 +164,28 @@ export class LoopVolume {
       throw err;
     }
   }
+}
+
+/**
+ * Which processes still see a mount of these devices in a mount namespace of their own (a copy
+ * of the host's taken while the volume was mounted keeps the filesystem, and so the loop
+ * device, alive): named in the error so the holder can be found.
+ */
+function describeHolders(devices: string[]): string {
+  const holders: string[] = [];
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || holders.length >= 5) continue;
+    try {
+      const mounts = readFileSync(`/proc/${pid}/mountinfo`, 'utf8');
+      if (!devices.some((d) => mounts.includes(` ${d} `))) continue;
+      const ns = readlinkSync(`/proc/${pid}/ns/mnt`);
+      if (ns === readlinkSync('/proc/self/ns/mnt')) continue;
+      holders.push(`${pid} (${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}, ${ns})`);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return holders.length > 0 ? `; held in the mount namespaces of ${holders.join(', ')}` : '';
 }
 
 // The image is sparse: writes past the host's real free space would fail as I/O errors and

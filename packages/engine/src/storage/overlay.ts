@@ -1,8 +1,10 @@
 /**
  * Sandbox roots as overlays, for hosts without btrfs: an image is a plain directory used as
- * the read-only lower layer; a sandbox owns an upper and a work directory. The launcher mounts
- * the overlay inside the sandbox's own user+mount namespace, so it never appears in the host's
- * mount table and dies with the sandbox. A fork copies the (frozen) upper directory.
+ * the read-only lower layer; a sandbox owns an upper and a work directory, with ids in the same
+ * on-disk range as the image. The launcher mounts the overlay, every layer idmapped into the
+ * sandbox's own range, in a mount namespace of its own, so it never appears in the host's
+ * mount table and dies with the sandbox. A fork copies the (frozen) upper directory: its ids
+ * need no shift, the child's mount maps them into the child's range.
  *
  * Layout under `<stateDir>/storage`: `images/<key>/` and
  * `sandboxes/<id>/{upper,work,rootfs,layout.json}`.
@@ -25,6 +27,7 @@ import { run } from '../host/run.js';
 import { DEFAULT_UID_BASE } from '../host/uid-range.js';
 import { canonicalPath } from './canonical.js';
 import { checkName, isStaleTemp, isTemp, tempName } from './names.js';
+import { once } from './once.js';
 import type { RootLayout, SandboxStorage } from './storage.js';
 
 export interface OverlayStorageOptions {
@@ -71,12 +74,7 @@ export class OverlayStorage implements SandboxStorage {
   importImage(key: string, sourceDir: string): Promise<void> {
     checkName('image key', key);
     if (this.hasImage(key)) return Promise.resolve();
-    let pending = this.importing.get(key);
-    if (!pending) {
-      pending = this.doImport(key, sourceDir).finally(() => this.importing.delete(key));
-      this.importing.set(key, pending);
-    }
-    return pending;
+    return once(this.importing, key, () => this.doImport(key, sourceDir));
   }
 
   private async doImport(key: string, sourceDir: string): Promise<void> {

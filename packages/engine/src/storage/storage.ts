@@ -7,7 +7,11 @@
 export type RootLayout =
   /** A ready directory tree (a btrfs snapshot): bind-mounted as the new root. */
   | { kind: 'bind'; rootfs: string }
-  /** An overlay the launcher mounts inside the sandbox's own mount namespace onto `rootfs`. */
+  /**
+   * An overlay the launcher mounts onto `rootfs` in its private mount namespace, every layer
+   * idmapped from the on-disk range into the sandbox's own. `upperdir` and `workdir` are
+   * siblings (one idmapped clone of their parent carries both).
+   */
   | { kind: 'overlay'; lowerdirs: string[]; upperdir: string; workdir: string; rootfs: string };
 
 export interface SandboxStorage {

@@ -4,13 +4,45 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Engine } from '@mitos/engine';
+import type { CreateSandboxOptions, Engine } from '@mitos/engine';
 import { describeCodeConformance } from './code.js';
 import { describeForkConformance } from './fork.js';
 import { type ConformanceHarness, expectCode } from './helpers.js';
 import { describeRuntimeConformance } from './runtime.js';
 
 export type { ConformanceHarness } from './helpers.js';
+
+/** What both drivers' test environments offer (testEngineEnv, microvmTestEnv). */
+export interface DriverTestEnv<E extends Engine> {
+  open(): Promise<E>;
+  cleanup(): Promise<void>;
+}
+
+/** The conformance suite on a driver with the python and node templates, a fresh env per part. */
+export function describeDriverConformance<E extends Engine>(driver: string, makeEnv: () => DriverTestEnv<E>): void {
+  describeConformance(driver, () => {
+    const env = makeEnv();
+    return { template: 'python', nodeTemplate: 'node', open: () => env.open(), dispose: () => env.cleanup() };
+  });
+}
+
+/**
+ * For a driver's own tests, inside a `describe`: before them, open `env` and create python
+ * sandboxes (handing the engine to `onOpen` first); after them, clean everything up.
+ */
+export function withPythonSandboxes<E extends Engine>(
+  env: DriverTestEnv<E>,
+  sandboxes: Array<Omit<CreateSandboxOptions, 'templateId'>>,
+  onOpen: (engine: E) => void,
+): void {
+  before(async () => {
+    const engine = await env.open();
+    onOpen(engine);
+    await engine.ensureTemplate({ id: 'python' });
+    for (const s of sandboxes) await engine.create({ ...s, templateId: 'python' });
+  });
+  after(() => env.cleanup());
+}
 
 /** Every conformance suite, each on its own engine. `makeHarness` is called once per suite. */
 export function describeConformance(driver: string, makeHarness: () => ConformanceHarness): void {

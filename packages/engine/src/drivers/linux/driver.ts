@@ -159,8 +159,8 @@ export class LinuxDriver implements SandboxDriver {
       hostname: row.hostname,
       socketPath: this.socketPath(row.id),
       logPath: this.logPath(row.id),
-      // Overlay roots are not idmapped (yet): their sandboxes keep the shared on-disk range.
-      uidBase: root.kind === 'overlay' ? this.opts.uidBase : this.uidRanges.allocate(row.id),
+      // Every layer is idmapped from the on-disk range into the sandbox's own.
+      uidBase: this.uidRanges.allocate(row.id),
       diskBase: this.opts.uidBase,
       uidCount: UID_RANGE_SIZE,
       seccomp,

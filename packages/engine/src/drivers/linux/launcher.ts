@@ -4,7 +4,6 @@
  * supervisor, detached from the server so the sandbox survives a server restart.
  */
 import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
 import { MitosError } from '@mitos/protocol';
 import { processStartTicks } from '../../host/proc.js';
 import type { RootLayout } from '../../storage/storage.js';
@@ -88,9 +87,11 @@ export function launchArgs(spec: LaunchSpec): string[] {
 
 export function launchSandbox(spec: LaunchSpec): Promise<LaunchedSandbox> {
   return new Promise((resolve, reject) => {
-    const child = spawn(spec.agentPath, launchArgs(spec), {
+    // Arguments on stdin: they name the sandbox and its storage paths, and any host user can
+    // read a command line.
+    const child = spawn(spec.agentPath, ['launch', '-'], {
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
       // The sandbox init inherits this environment and /proc/1/environ is readable inside the
       // sandbox: never pass the server's own (it may hold API keys).
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
@@ -117,6 +118,8 @@ export function launchSandbox(spec: LaunchSpec): Promise<LaunchedSandbox> {
         new MitosError('host_unsupported', `cannot run ${spec.agentPath}: ${e.message}`, { sandbox: spec.sandboxId }),
       ),
     );
+    child.stdin.on('error', () => {}); // a launcher that died early: its exit says why
+    child.stdin.end(nulSeparated(launchArgs(spec).slice(1)));
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       err += d;
     });
@@ -147,14 +150,25 @@ export function launchSandbox(spec: LaunchSpec): Promise<LaunchedSandbox> {
   });
 }
 
-const execFileAsync = promisify(execFile);
+/** Arguments for `mitos-agent COMMAND -`, which reads them from stdin. */
+function nulSeparated(args: string[]): string {
+  return args.map((a) => `${a}\0`).join('');
+}
+
+function runWithStdin(file: string, args: string[], input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(file, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } }, (err, _out, stderr) =>
+      err ? reject(Object.assign(err, { stderr })) : resolve(),
+    );
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(input);
+  });
+}
 
 /** Writable btrfs snapshots of `source` at each target, by the agent's ioctl, in one process. */
 export async function agentSnapshots(agentPath: string, source: string, targets: string[]): Promise<void> {
   try {
-    await execFileAsync(agentPath, ['snapshot', source, ...targets], {
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-    });
+    await runWithStdin(agentPath, ['snapshot', '-'], nulSeparated([source, ...targets]));
   } catch (err) {
     const detail = (err as { stderr?: string }).stderr?.trim() || String(err);
     const code = /No space left|Disk quota/.test(detail) ? 'disk_full' : 'internal';

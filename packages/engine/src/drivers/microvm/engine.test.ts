@@ -7,8 +7,15 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { describeConformance, microvmTestEnv, microvmUnavailable, shellOf, skipUnlessAvailable } from '@mitos/testkit';
+import { describe, test } from 'node:test';
+import {
+  describeDriverConformance,
+  microvmTestEnv,
+  microvmUnavailable,
+  shellOf,
+  skipUnlessAvailable,
+  withPythonSandboxes,
+} from '@mitos/testkit';
 import type { MicroVmEngine } from './engine.js';
 
 // Throws (fails this file) when MITOS_REQUIRE names microvm and this host cannot run it.
@@ -26,10 +33,7 @@ function smaps(pid: number): Record<string, number> {
 if (unavailable) {
   describe('microvm driver', { skip: unavailable }, () => {});
 } else {
-  describeConformance('microvm', () => {
-    const env = microvmTestEnv();
-    return { template: 'python', nodeTemplate: 'node', open: () => env.open(), dispose: () => env.cleanup() };
-  });
+  describeDriverConformance('microvm', microvmTestEnv);
 
   describe('microvm driver: what a VM adds', { timeout: 600_000 }, () => {
     const env = microvmTestEnv();
@@ -37,12 +41,9 @@ if (unavailable) {
     const a = `vm-a-${process.pid}`;
     const sh = shellOf(() => engine, 30_000);
 
-    before(async () => {
-      engine = await env.open();
-      await engine.ensureTemplate({ id: 'python' });
-      await engine.create({ id: a, templateId: 'python' });
+    withPythonSandboxes(env, [{ id: a }], (e) => {
+      engine = e;
     });
-    after(() => env.cleanup());
 
     test('the accelerator is reported with its reason', () => {
       assert.match(engine.accelerator.accel, /^(kvm|tcg)$/);

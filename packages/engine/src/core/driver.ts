@@ -46,6 +46,7 @@ export interface DriverImages {
   /** Import a root filesystem tree (already in the template uid range) as image `key`. */
   importTree(key: string, dir: string): Promise<void>;
   list(): string[];
+  /** Refused with `conflict` while sandboxes still read the image (their shared lower layer). */
   remove(key: string): Promise<void>;
   /** The host path of image `key`'s tree. */
   path(key: string): string;

@@ -228,7 +228,13 @@ export class TemplateSpecs implements TemplateBuildService {
     const removed: string[] = [];
     for (const key of images.list()) {
       if (keep.has(key)) continue;
-      await images.remove(key);
+      try {
+        await images.remove(key);
+      } catch (err) {
+        // Still the lower layer of live sandboxes (overlay roots): kept until they are gone.
+        if (err instanceof MitosError && err.code === 'conflict') continue;
+        throw err;
+      }
       removed.push(key);
     }
     return { removed, kept: keep.size };

@@ -115,6 +115,21 @@ describe('btrfs storage', { skip, timeout: 120_000 }, () => {
     assert.equal(storage.rootLayout('nope'), undefined);
   });
 
+  test('a whole-tree root is published by commitRoot; an overlay root is not; a used image is not removed', async () => {
+    const whole = await storage.createRoot('sb-w', 'img1', { wholeTree: true });
+    assert.deepEqual(whole, { kind: 'bind', rootfs: root('sb-w') });
+    writeFileSync(join(root('sb-w'), 'workspace/step'), 'built');
+    await storage.commitRoot('sb-w', 'img-w');
+    assert.equal(readFileSync(join(storage.mountPoint, 'images/img-w/workspace/step'), 'utf8'), 'built');
+    await assert.rejects(storage.commitRoot('sb-a', 'img-a'), (e: MitosError) => /overlay/.test(e.detail ?? e.message));
+    assert.equal(storage.hasImage('img-a'), false);
+    await assert.rejects(storage.removeImage('img1'), (e: MitosError) => e.code === 'conflict');
+    assert.equal(storage.hasImage('img1'), true);
+    await storage.removeImage('img-w');
+    assert.equal(storage.hasImage('img-w'), false);
+    await storage.removeRoot('sb-w');
+  });
+
   test('a root made before the overlay layout (a whole-image snapshot) is still a bind root', async () => {
     execFileSync('btrfs', ['subvolume', 'snapshot', join(storage.mountPoint, 'images/img1'), root('sb-legacy')]);
     assert.deepEqual(storage.rootLayout('sb-legacy'), { kind: 'bind', rootfs: root('sb-legacy') });

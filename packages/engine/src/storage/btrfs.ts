@@ -11,21 +11,12 @@
  * `sandboxes/<id>/{upper,work,rootfs,layout.json}`. Sandboxes made before the overlay layout
  * (a whole-tree snapshot, no layout.json) keep working as bind roots.
  */
-import {
-  chmodSync,
-  chownSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { MitosError } from '@mitos/protocol';
 import { removeTree } from '../host/remove-tree.js';
 import { run, tryRun } from '../host/run.js';
+import { layoutAt, writeSeed } from './btrfs-layout.js';
 import { canonicalPath } from './canonical.js';
 import { dropQgroup, liftLimit, limitSubvolume } from './disk-quota.js';
 import { LoopVolume } from './loop-volume.js';
@@ -54,12 +45,6 @@ export interface BtrfsStorageOptions {
    */
   simpleQuotas?: (mountPoint: string) => Promise<boolean>;
 }
-
-/** What a sandbox's subvolume records about its root: the image keys of its lower layers. */
-interface LayoutFile {
-  lowers: string[];
-}
-const LAYOUT_FILE = 'layout.json';
 
 async function btrfsToolSnapshots(source: string, targets: string[]): Promise<void> {
   // Without -r: a snapshot of a read-only image is writable.
@@ -151,8 +136,9 @@ export class BtrfsStorage implements SandboxStorage {
     }
   }
 
-  async createRoot(sandboxId: string, imageKey: string): Promise<RootLayout> {
+  async createRoot(sandboxId: string, imageKey: string, options: { wholeTree?: boolean } = {}): Promise<RootLayout> {
     if (!this.hasImage(imageKey)) throw new MitosError('not_found', `image ${imageKey} is not imported`);
+    if (options.wholeTree) return this.snapshot(join(this.images, imageKey), sandboxId);
     return this.snapshot(await this.seed(imageKey), sandboxId);
   }
 
@@ -167,17 +153,7 @@ export class BtrfsStorage implements SandboxStorage {
     const tmp = join(this.seeds, tempName(imageKey));
     try {
       await run('btrfs', ['subvolume', 'create', tmp]);
-      // The merged root directory takes its owner and mode from the upper's root. Ids here are
-      // the on-disk range the launcher idmaps into each sandbox's own, like the image's.
-      const top = lstatSync(join(this.images, imageKey));
-      mkdirSync(join(tmp, 'upper'));
-      chownSync(join(tmp, 'upper'), top.uid, top.gid);
-      chmodSync(join(tmp, 'upper'), top.mode & 0o7777);
-      // Overlay's own bookkeeping, done as host root.
-      mkdirSync(join(tmp, 'work'), { mode: 0o700 });
-      mkdirSync(join(tmp, 'rootfs'), { mode: 0o755 });
-      const layout: LayoutFile = { lowers: [imageKey] };
-      writeFileSync(join(tmp, LAYOUT_FILE), `${JSON.stringify(layout)}\n`, { mode: 0o600 });
+      writeSeed(tmp, join(this.images, imageKey), imageKey);
       await run('btrfs', ['property', 'set', '-ts', tmp, 'ro', 'true']);
       try {
         renameSync(tmp, final);
@@ -219,21 +195,8 @@ export class BtrfsStorage implements SandboxStorage {
     return targets.map((dir) => this.layoutAt(dir));
   }
 
-  /** An overlay root where the sandbox's subvolume records its lowers, else a legacy bind root. */
   private layoutAt(dir: string): RootLayout {
-    let layout: LayoutFile | undefined;
-    try {
-      layout = JSON.parse(readFileSync(join(dir, LAYOUT_FILE), 'utf8')) as LayoutFile;
-    } catch {
-      return { kind: 'bind', rootfs: dir };
-    }
-    return {
-      kind: 'overlay',
-      lowerdirs: layout.lowers.map((key) => join(this.images, checkName('image key', key))),
-      upperdir: join(dir, 'upper'),
-      workdir: join(dir, 'work'),
-      rootfs: join(dir, 'rootfs'),
-    };
+    return layoutAt(dir, this.images);
   }
 
   async commitRoot(sandboxId: string, key: string, replace = false): Promise<void> {
@@ -243,8 +206,13 @@ export class BtrfsStorage implements SandboxStorage {
     if (this.hasImage(key) && !replace) return;
     const tmp = join(this.images, tempName(key));
     try {
+      if (this.layoutAt(source).kind === 'overlay') {
+        // An image is a whole tree; a root to be published is made as one (createRoot's
+        // wholeTree), never merged from an overlay's layers.
+        throw new MitosError('internal', `sandbox root ${sandboxId} is an overlay and cannot be published as an image`);
+      }
       await run('btrfs', ['subvolume', 'snapshot', '-r', source, tmp]);
-      if (replace) await this.deleteSubvolume(final);
+      if (replace) await this.removeImage(key);
       await this.publish(tmp, final, key);
     } catch (err) {
       await this.deleteSubvolume(tmp).catch(() => {});
@@ -279,8 +247,23 @@ export class BtrfsStorage implements SandboxStorage {
     }
   }
 
+  /** Refused (conflict) while a sandbox root has the image as its lower layer. */
   async removeImage(key: string): Promise<void> {
-    await this.deleteSubvolume(join(this.images, checkName('image key', key)));
+    const image = join(this.images, checkName('image key', key));
+    const users = this.listRoots().filter((id) => {
+      const layout = this.layoutAt(join(this.sandboxes, id));
+      return layout.kind === 'overlay' && layout.lowerdirs.includes(image);
+    });
+    if (users.length > 0) {
+      throw new MitosError(
+        'conflict',
+        `image ${key} is the lower layer of ${users.length} sandbox root(s)`,
+        { image: key },
+        { remediation: 'terminate the sandboxes made from it, then remove it' },
+      );
+    }
+    await this.deleteSubvolume(join(this.seeds, key));
+    await this.deleteSubvolume(image);
   }
 
   renameRoot(fromId: string, toId: string): void {

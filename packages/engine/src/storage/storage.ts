@@ -25,8 +25,12 @@ export interface SandboxStorage {
    * read-only base under `key`. Idempotent; concurrent calls for one key import once.
    */
   importImage(key: string, sourceDir: string): Promise<void>;
-  /** Create the writable root of a new sandbox from an imported image. */
-  createRoot(sandboxId: string, imageKey: string): Promise<RootLayout>;
+  /**
+   * Create the writable root of a new sandbox from an imported image. With `wholeTree`, the
+   * root is a whole copy of the image rather than layered over it (a template build step's
+   * root, which commitRoot publishes as an image in turn).
+   */
+  createRoot(sandboxId: string, imageKey: string, options?: { wholeTree?: boolean }): Promise<RootLayout>;
   /** Snapshot the (frozen) root of `sourceId` as the root of `targetId`. */
   snapshotRoot(sourceId: string, targetId: string): Promise<RootLayout>;
   /** The same for several targets at once (one consistent instant, one pass). */

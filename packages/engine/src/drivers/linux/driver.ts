@@ -142,7 +142,8 @@ export class LinuxDriver implements SandboxDriver {
   async launch(row: SandboxRow, template: TemplateRow): Promise<Launched> {
     const cgroup = await this.cgroups.create(row.cgroupKey, row.limits);
     this.cgroupHandles.set(row.id, cgroup);
-    const root = await this.storage.createRoot(row.id, template.imageKey);
+    // A template that is not ready is being built: its steps' roots are published as images.
+    const root = await this.storage.createRoot(row.id, template.imageKey, { wholeTree: !template.ready });
     await this.applyDiskLimit(row.id, row.limits);
     const launched = await this.start(row, root, cgroup);
     await this.hostNetwork.attach(row.id, launched.initPid, template.network);

@@ -14,6 +14,7 @@ export const SECTIONS = [
   'console',
   'workspace',
   'templates',
+  'cli',
   'peers',
 ] as const;
 export type SectionName = (typeof SECTIONS)[number];

@@ -12,6 +12,7 @@ import type { BenchOptions, SectionName } from './options.js';
 import type { Contender } from './peers/contender.js';
 import { setupPeers } from './peers/index.js';
 import type { Recorder } from './results.js';
+import { cliContenders } from './sections/cli-contenders.js';
 import { runConsole } from './sections/console.js';
 import { runDensity } from './sections/density.js';
 import { e2bContender } from './sections/e2b-contender.js';
@@ -35,6 +36,7 @@ const MITOS_SECTIONS: readonly SectionName[] = [
   'console',
   'workspace',
   'templates',
+  'cli',
 ];
 const DEFAULT_ENGINE_LABEL = 'Linux driver (namespaces + btrfs)';
 
@@ -79,6 +81,7 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
     const contenders: Contender[] = [];
     if (env && sections.has('tti')) contenders.push(mitosContender(env, 'echo'), mitosContender(env, 'python'));
     if (env && sections.has('e2b')) contenders.push(e2bContender(env));
+    if (env && sections.has('cli')) contenders.push(...cliContenders(env));
     if (sections.has('peers')) {
       const peers = await setupPeers(rec);
       cleanups.push(peers.close);

@@ -4,9 +4,10 @@
  * @module
  */
 import { AgentRunError, type ClientOptions, resolveConfig } from '@mitos/sdk';
-import { type Command, InvalidArgumentError } from 'commander';
-import { exitCodeFor } from './exit-codes.js';
-import { formatError } from './report.js';
+import type { Command } from 'commander';
+import { exitCodeFor, formatError } from './report.js';
+
+export { collect, parseEnvOption, parseIntOption } from './args.js';
 
 export interface GlobalOptions {
   baseUrl?: string;
@@ -56,29 +57,13 @@ function secretsOf(ctx: Ctx): string[] {
   return out;
 }
 
-export function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-export function parseIntOption(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
-    }
-    return n;
-  };
-}
-
-/** `--env KEY=VALUE`, repeatable. */
-export function parseEnvOption(value: string, previous: Record<string, string> | undefined): Record<string, string> {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new InvalidArgumentError('expected KEY=VALUE');
-  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
-}
-
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A notice that does not change the outcome: on stderr, so stdout stays the command's answer. */
+export function warn(message: string): void {
+  process.stderr.write(`warning: ${message}\n`);
 }
 
 export function println(text: string): void {

@@ -2,7 +2,6 @@
  * Stable process exit codes. They are public: scripts branch on them, so never renumber.
  * @module
  */
-import { AgentRunError } from '@mitos/sdk';
 
 export const ExitCode = {
   ok: 0,
@@ -23,26 +22,3 @@ export const EXIT_CODE_HELP = `Exit codes:
   5    connection error: no mitos server at the base URL
   124  timeout: the command or the request ran out of time
   sandbox exec and run exit with the command's own exit code.`;
-
-/** Map an error to its exit code by its stable `code`, never by message text. */
-export function exitCodeFor(err: unknown): number {
-  if (!(err instanceof AgentRunError)) return ExitCode.failed;
-  switch (err.code) {
-    case 'not_found':
-      return ExitCode.notFound;
-    case 'unauthorized':
-    case 'forbidden':
-      return ExitCode.auth;
-    case 'connection_failed':
-      return ExitCode.connection;
-    case 'exec_timeout':
-    case 'request_timeout':
-      return ExitCode.timeout;
-    case 'invalid_request':
-    case 'invalid_base_url':
-    case 'timeout_too_large':
-      return err.status === undefined ? ExitCode.usage : ExitCode.failed;
-    default:
-      return ExitCode.failed;
-  }
-}

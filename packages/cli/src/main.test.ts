@@ -16,7 +16,7 @@ describe('sandbox exec', () => {
     assert.equal(r.code, 7);
     assert.equal(r.stdout, 'hi\n');
     assert.equal(r.stderr, 'oops\n');
-    const exec = fake.seen.find((s) => s.url === '/v1/exec');
+    const exec = fake.seen.find((s) => s.url === '/v1/exec/stream');
     assert.deepEqual(exec?.body, { sandbox: 'sb-1', command: `python -c 'print('\\''x'\\'')'`, timeout: 30 });
   });
 
@@ -36,7 +36,7 @@ describe('sandbox exec', () => {
       'echo $HOME | wc -c',
     ]);
     assert.equal(r.code, 0);
-    const exec = fake.seen.find((s) => s.url === '/v1/exec');
+    const exec = fake.seen.find((s) => s.url === '/v1/exec/stream');
     assert.deepEqual(exec?.body, {
       sandbox: 'sb-1',
       command: 'echo $HOME | wc -c',
@@ -83,7 +83,7 @@ describe('run', () => {
     assert.equal(r.stdout, 'out');
     assert.deepEqual(
       fake.seen.map((s) => `${s.method} ${s.url.replace(/sandbox-[0-9a-f]{8}/, 'ID')}`),
-      ['POST /v1/templates', 'POST /v1/fork', 'POST /v1/exec', 'DELETE /v1/sandboxes/ID'],
+      ['POST /v1/templates', 'POST /v1/fork', 'POST /v1/exec/stream', 'DELETE /v1/sandboxes/ID'],
     );
     assert.equal(fake.sandboxes.size, 0);
   });
@@ -185,7 +185,7 @@ describe('other commands and exit codes', () => {
     const r = await cli(['sandbox', 'exec', 'sb-1', '--timeout', '86401', '--', 'true']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /timeout_too_large/);
-    assert.ok(!fake.seen.some((s) => s.url === '/v1/exec'));
+    assert.ok(!fake.seen.some((s) => s.url === '/v1/exec/stream'));
   });
 
   test('no server exits 5 and says how to start one', async () => {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `mitos` command. Exit codes are listed in `mitos --help` (exit-codes.ts).
+ * The `mitos` command. Exit codes are listed in `mitos --help` (exit-codes.ts). Keep the imports
+ * here light: everything a command needs is loaded by program.ts once the command is known.
  * @module
  */
 import { CommanderError } from 'commander';
@@ -15,7 +16,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await (await buildProgram(argv)).parseAsync(argv);
     return Number(process.exitCode ?? 0);
   } catch (err) {
     if (err instanceof CommanderError) {

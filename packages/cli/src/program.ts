@@ -1,21 +1,61 @@
-/** The command tree. Every command but `serve` and `doctor` goes through @mitos/sdk. */
+/**
+ * The command tree, built lazily: each top-level command lives in its own module, and only the
+ * one the command line names is imported, so `mitos --version` or `mitos run` never pay for
+ * the rest (the SDK, zod, ws, the runtime). Help and unknown commands load them all.
+ * To add a top-level command, add one line to COMMANDS.
+ */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { registerAuth } from './commands/auth.js';
-import { registerDoctor } from './commands/doctor.js';
-import { registerFiles } from './commands/files.js';
-import { registerFork } from './commands/fork.js';
-import { registerInstall } from './commands/install.js';
-import { registerMcp } from './commands/mcp.js';
-import { registerRun } from './commands/run.js';
-import { registerSandbox } from './commands/sandbox.js';
-import { registerServe } from './commands/serve.js';
-import { registerTemplate } from './commands/template.js';
-import { registerWorkspace } from './commands/workspace.js';
-import { collect } from './context.js';
+import { collect } from './args.js';
 import { EXIT_CODE_HELP } from './exit-codes.js';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+interface CommandEntry {
+  name: string;
+  aliases?: readonly string[];
+  load: () => Promise<Register>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: 'serve', load: async () => (await import('./commands/serve.js')).registerServe },
+  { name: 'doctor', load: async () => (await import('./commands/doctor.js')).registerDoctor },
+  { name: 'sandbox', load: async () => (await import('./commands/sandbox.js')).registerSandbox },
+  { name: 'run', load: async () => (await import('./commands/run.js')).registerRun },
+  { name: 'fork', load: async () => (await import('./commands/fork.js')).registerFork },
+  { name: 'template', load: async () => (await import('./commands/template.js')).registerTemplate },
+  { name: 'files', load: async () => (await import('./commands/files.js')).registerFiles },
+  { name: 'metering', load: async () => (await import('./commands/metering.js')).registerMetering },
+  { name: 'auth', load: async () => (await import('./commands/auth.js')).registerAuth },
+  { name: 'workspace', load: async () => (await import('./commands/workspace.js')).registerWorkspace },
+  { name: 'install', load: async () => (await import('./commands/install.js')).registerInstall },
+  { name: 'mcp', load: async () => (await import('./commands/mcp.js')).registerMcp },
+];
+
+/** Global options that take a value, so the word after them is not a command name. */
+const VALUE_OPTIONS = new Set(['--base-url', '--api-key']);
+
+/** The top-level command `argv` (process.argv) names, or undefined (help, --version, a typo). */
+export function commandNamed(argv: readonly string[]): CommandEntry | undefined {
+  for (let i = 2; i < argv.length; i++) {
+    const word = argv[i] ?? '';
+    if (word === '--') return undefined;
+    if (word.startsWith('-')) {
+      if (VALUE_OPTIONS.has(word)) i++;
+      continue;
+    }
+    return COMMANDS.find((c) => c.name === word || c.aliases?.includes(word));
+  }
+  return undefined;
+}
+
+/** True when the command line only asks for the version: no command module is needed. */
+function versionOnly(argv: readonly string[]): boolean {
+  return argv.length === 3 && (argv[2] === '--version' || argv[2] === '-V');
+}
+
+/** The program with the commands `argv` needs registered (all of them when unsure). */
+export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {
   const program = new Command('mitos')
     .description('isolated, forkable sandboxes for AI agents')
     .version(packageVersion(), '-V, --version')
@@ -27,18 +67,11 @@ export function buildProgram(): Command {
     .exitOverride()
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true });
-
-  registerServe(program);
-  registerDoctor(program);
-  registerInstall(program);
-  registerSandbox(program);
-  registerRun(program);
-  registerFork(program);
-  registerTemplate(program);
-  registerFiles(program);
-  registerAuth(program);
-  registerMcp(program);
-  registerWorkspace(program);
+  if (versionOnly(argv)) return program;
+  const named = commandNamed(argv);
+  const entries = named ? [named] : COMMANDS;
+  const registers = await Promise.all(entries.map((c) => c.load()));
+  for (const register of registers) register(program);
   return program;
 }
 

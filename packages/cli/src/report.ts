@@ -3,8 +3,9 @@
  * wire envelope as JSON with --json. Never a stack trace, never a key.
  * @module
  */
-import { redact } from '@mitos/protocol';
+import { redact } from '@mitos/protocol/client';
 import { AgentRunError, type ErrorEnvelopeJson } from '@mitos/sdk';
+import { ExitCode } from './exit-codes.js';
 
 export function errorEnvelope(err: unknown): ErrorEnvelopeJson {
   if (err instanceof AgentRunError) return err.toEnvelope();
@@ -47,4 +48,28 @@ function formatText({ error }: ErrorEnvelopeJson): string {
 /** `sk-live-0123abcd` -> `sk-...abcd`; short keys show nothing at all. */
 export function maskKey(key: string): string {
   return key.length < 12 ? '****' : `${key.slice(0, 3)}...${key.slice(-4)}`;
+}
+
+/** Map an error to its exit code by its stable `code`, never by message text. */
+export function exitCodeFor(err: unknown): number {
+  if (!(err instanceof AgentRunError)) return ExitCode.failed;
+  switch (err.code) {
+    case 'not_found':
+      return ExitCode.notFound;
+    case 'unauthorized':
+    case 'forbidden':
+      return ExitCode.auth;
+    case 'connection_failed':
+    case 'not_mitos_server':
+      return ExitCode.connection;
+    case 'exec_timeout':
+    case 'request_timeout':
+      return ExitCode.timeout;
+    case 'invalid_request':
+    case 'invalid_base_url':
+    case 'timeout_too_large':
+      return err.status === undefined ? ExitCode.usage : ExitCode.failed;
+    default:
+      return ExitCode.failed;
+  }
 }

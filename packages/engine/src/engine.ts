@@ -127,6 +127,8 @@ export interface ExecOptions {
   env?: Record<string, string>;
   /** Kill the whole process group and report exit code 124 after this many ms. */
   timeoutMs: number;
+  /** Bytes for the command's stdin, which is closed after them; absent: stdin is /dev/null. */
+  stdin?: Buffer;
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
   /** Aborting kills the process group. */

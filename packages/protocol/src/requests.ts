@@ -66,4 +66,14 @@ export const SignalProcessRequestSchema = z
   })
   .loose();
 
-export const ProcessStreamRequestSchema = z.object({ sandbox: z.string(), pid: z.number().int().min(1) }).loose();
+export const ProcessStreamRequestSchema = z
+  .object({
+    sandbox: z.string(),
+    pid: z.number().int().min(1),
+    /**
+     * false: replay the output kept so far (and the exit, if it has exited) and end the
+     * stream instead of following it live. Default true.
+     */
+    follow: z.boolean().optional(),
+  })
+  .loose();

@@ -8,10 +8,7 @@ import { z } from 'zod';
 import { NetworkPostureSchema, NetworkRequestSchema } from './network.js';
 import { BuildTemplateRequestFields } from './template-spec.js';
 
-/** Ceiling the seed SDK enforces client-side for every timeout (seconds). */
-export const MAX_TIMEOUT_SECONDS = 86_400;
-/** Default exec timeout (seconds) when a request omits it or sends 0. */
-export const DEFAULT_EXEC_TIMEOUT_SECONDS = 30;
+export { DEFAULT_EXEC_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS } from './limits.js';
 /** Sandbox-API bodies above this are refused with body_too_large. */
 export const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
@@ -64,6 +61,8 @@ export const ExecRequestSchema = z
     timeout: TimeoutSeconds.optional(),
     working_dir: z.string().optional(),
     env: Env.optional(),
+    /** mitos extension: the command's stdin, base64; stdin is closed after it. */
+    stdin: z.base64().optional(),
   })
   .loose();
 export type ExecRequest = z.infer<typeof ExecRequestSchema>;
@@ -106,6 +105,11 @@ export const TemplateRecordSchema = z.object({
   network: NetworkConfigSchema,
   /** mitos extension: which root filesystem backs this template (python, node, base). */
   image: z.string().optional(),
+  /**
+   * mitos extension: true when this POST /v1/templates made the template (it did not exist),
+   * so a client can tell a typo that created a new template from a reuse.
+   */
+  created: z.boolean().optional(),
 });
 export type TemplateRecord = z.infer<typeof TemplateRecordSchema>;
 

@@ -35,6 +35,8 @@ export interface ServeOptions {
   warmPoolSize?: number;
   /** `--seccomp-opt-out`: templates whose sandboxes run without the default seccomp filter. */
   seccompOptOut?: string[];
+  /** Where the JSON log lines go instead of stdout (the CLI reformats them for a terminal). */
+  logDestination?: { write(line: string): void };
   /** `--engine`: linux (namespaces, the default) or microvm (QEMU microVMs; KVM where usable). */
   engine?: EngineKind;
   /** A file holding the key that seals workspace content at rest (default env MITOS_WORKSPACE_KEY_FILE). */
@@ -44,7 +46,7 @@ export interface ServeOptions {
 }
 
 export async function runServe(options: ServeOptions): Promise<void> {
-  const logger = createLogger();
+  const logger = createLogger(options.logDestination);
   const keyFile = process.env.MITOS_API_KEY_FILE;
   const apiKeys = keyFile ? [...options.apiKeys, ...readApiKeyFile(keyFile)] : options.apiKeys;
   const stateDir = options.stateDir ?? defaultStateDir();
@@ -61,7 +63,13 @@ export async function runServe(options: ServeOptions): Promise<void> {
   });
   for (const id of options.prebuild ?? []) {
     logger.info({ template: id }, 'preparing template (first build runs debootstrap, about 2 minutes)');
-    await engine.ensureTemplate({ id });
+    const started = performance.now();
+    // The build's own steps, so a first build that takes minutes is never silent.
+    await engine.ensureTemplate({
+      id,
+      onProgress: (line) => logger.info({ template: id, step: line }, 'template build'),
+    });
+    logger.info({ template: id, ms: Math.round(performance.now() - started) }, 'template ready');
   }
   let selfUrl = '';
   const mounts = options.mounts?.({ url: () => selfUrl }) ?? [];

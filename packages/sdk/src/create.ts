@@ -2,6 +2,7 @@
 
 import type { Sandbox } from './sandbox.js';
 import { SandboxServer } from './server.js';
+import { closestTemplate, newTemplateWarning } from './template-typo.js';
 import type { CallOptions, ClientOptions, Network, ResourceLimits } from './types.js';
 import { assertId, assertIdempotencyKey } from './validate.js';
 
@@ -15,6 +16,11 @@ export interface CreateOptions extends ClientOptions, CallOptions {
   network?: Network;
   /** Bind the sandbox to this workspace (created beforehand with `server.workspaces.create`). */
   workspace?: string;
+  /**
+   * Told when this call created the template because it did not exist (often a typo), with the
+   * closest existing id. Default: a process warning (`MitosWarning`, code MITOS_NEW_TEMPLATE).
+   */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -33,7 +39,12 @@ export async function create(image = 'python', opts: CreateOptions = {}): Promis
   if (opts.id !== undefined) assertId(opts.id, 'sandbox');
   if (opts.idempotencyKey !== undefined) assertIdempotencyKey(opts.idempotencyKey);
   const server = SandboxServer.fromAuth(opts);
-  await server.ensureTemplate(image, { initWaitSeconds: 5, network: opts.network, signal: opts.signal });
+  const template = await server.ensureTemplate(image, {
+    initWaitSeconds: 5,
+    network: opts.network,
+    signal: opts.signal,
+  });
+  if (template.created) await warnNewTemplate(server, image, opts);
   return server.fork(image, {
     id: opts.id,
     idempotencyKey: opts.idempotencyKey,
@@ -41,4 +52,18 @@ export async function create(image = 'python', opts: CreateOptions = {}): Promis
     workspace: opts.workspace,
     signal: opts.signal,
   });
+}
+
+async function warnNewTemplate(server: SandboxServer, id: string, opts: CreateOptions): Promise<void> {
+  // The hint is a courtesy: a failed listing must not fail the create it follows.
+  const known = await server.listTemplates({ signal: opts.signal }).catch(() => []);
+  const message = newTemplateWarning(
+    id,
+    closestTemplate(
+      id,
+      known.map((t) => t.id),
+    ),
+  );
+  if (opts.onWarning) opts.onWarning(message);
+  else process.emitWarning(message, { type: 'MitosWarning', code: 'MITOS_NEW_TEMPLATE' });
 }

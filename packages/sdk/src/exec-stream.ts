@@ -4,7 +4,7 @@
  * `{stream, data: base64}` until exactly one terminal line `{exit_code, exec_time_ms, error}`.
  * @module
  */
-import { DEFAULT_EXEC_TIMEOUT_SECONDS } from '@mitos/protocol';
+import { DEFAULT_EXEC_TIMEOUT_SECONDS } from '@mitos/protocol/client';
 import { AgentRunError, type ErrorContext, ExecutionDeadlineError } from './errors.js';
 import { type HttpClient, invalidResponse } from './http.js';
 import { decodeBase64, type JsonObject, ndjsonObjects } from './ndjson.js';
@@ -130,7 +130,9 @@ export function execBody(
   timeout: number,
   opts: ExecOptions,
 ): Record<string, unknown> {
-  return withCommandOptions({ sandbox, command, timeout }, opts);
+  const body = withCommandOptions({ sandbox, command, timeout }, opts);
+  if (opts.stdin !== undefined) body.stdin = Buffer.from(opts.stdin).toString('base64');
+  return body;
 }
 
 /**

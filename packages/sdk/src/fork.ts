@@ -4,7 +4,8 @@
  * `SandboxServer.fork(template)`, nothing is rebuilt from the template.
  * @module
  */
-import { type ForkProcessesMode, newIdempotencyKey } from '@mitos/protocol';
+import type { ForkProcessesMode } from '@mitos/protocol';
+import { newIdempotencyKey } from '@mitos/protocol/client';
 import { AgentRunError } from './errors.js';
 import { type HttpClient, invalidResponse } from './http.js';
 import { toSandboxDetails, toSandboxInfo } from './records.js';

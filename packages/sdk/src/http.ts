@@ -5,12 +5,12 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http';
-import { redact } from '@mitos/protocol';
-import { WebSocket } from 'ws';
+import { redact } from '@mitos/protocol/client';
+import type { WebSocket } from 'ws';
 import { AgentRunError } from './errors.js';
-import { errorFromResponse } from './response-error.js';
+import { errorFromResponse, looksLikeHtml, notMitosServer } from './response-error.js';
 import { ResponseStream } from './response-stream.js';
-import { describeNetworkError } from './transport-error.js';
+import { blockedPort, describeNetworkError } from './transport-error.js';
 
 export interface RequestOptions {
   body?: unknown;
@@ -125,6 +125,7 @@ export class HttpClient {
     try {
       return JSON.parse(text) as T;
     } catch (err) {
+      if (looksLikeHtml(text)) throw notMitosServer(status, this.redact(text));
       throw invalidResponse(
         `${method} ${path} answered ${status} with a body that is not JSON: ${this.redact(text).slice(0, 200)}`,
         err,
@@ -182,12 +183,15 @@ export class HttpClient {
    * Open a WebSocket with the bearer in the upgrade's Authorization header, offering exactly
    * `protocol` and insisting the server selects it. Resolves once the socket is open.
    */
-  openWebSocket(path: string, opts: WebSocketOptions): Promise<WebSocket> {
+  async openWebSocket(path: string, opts: WebSocketOptions): Promise<WebSocket> {
     const user = opts.signal;
-    if (user?.aborted) return Promise.reject(user.reason);
+    if (user?.aborted) throw user.reason;
+    // Loaded here, not at import: only terminals use it, and every client start would pay for it.
+    const { WebSocket: Socket } = await import('ws');
+    if (user?.aborted) throw user.reason;
     const headers = this.#headers();
     // Compression buys nothing for keystrokes and costs a zlib context per terminal.
-    const ws = new WebSocket(this.wsUrl(path), [opts.protocol], { headers, perMessageDeflate: false });
+    const ws = new Socket(this.wsUrl(path), [opts.protocol], { headers, perMessageDeflate: false });
     return new Promise<WebSocket>((resolve, reject) => {
       let settled = false;
       const finish = (failed: boolean, err?: unknown): void => {
@@ -286,8 +290,9 @@ export class HttpClient {
         code: 'connection_failed',
         message: `could not reach the mitos server at ${this.baseUrl}`,
         cause: this.redact(describeNetworkError(err)),
-        remediation:
-          'start a local server with `mitos serve`, or point MITOS_BASE_URL (or --base-url) at a running server',
+        remediation: blockedPort(err)
+          ? `port ${new URL(this.baseUrl).port} is one fetch refuses to connect to (a blocked port); run the server on another port, e.g. \`mitos serve --port 8080\`, and use that`
+          : 'start a local server with `mitos serve`, or point MITOS_BASE_URL (or --base-url) at a running server',
         context: { base_url: this.baseUrl },
       },
       { cause: err },

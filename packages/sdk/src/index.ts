@@ -8,7 +8,7 @@
  * console.log((await sb.exec('python /workspace/a.py')).stdout); // 42
  * @module
  */
-export { ID_PATTERN, MAX_TIMEOUT_SECONDS, newIdempotencyKey, newSandboxId } from '@mitos/protocol';
+export { ID_PATTERN, MAX_TIMEOUT_SECONDS, newIdempotencyKey, newSandboxId } from '@mitos/protocol/client';
 export { BackgroundProcess, type ProcessCallbacks } from './background.js';
 export * from './cluster/index.js';
 export { Execution, type ExecutionError, MIME, Result } from './code/execution.js';
@@ -51,7 +51,7 @@ export {
 } from './fork.js';
 export type { DiskUsage, MemoryUsage, Metering, SandboxMetering } from './metering.js';
 export type { Forward, ForwardOptions, Preview } from './ports.js';
-export { type BackgroundOptions, type ProcessInfo, SandboxProcesses } from './processes.js';
+export { type BackgroundOptions, type ProcessInfo, type ProcessLogs, SandboxProcesses } from './processes.js';
 export { PTY_SUBPROTOCOL, PtyHandle, type PtyOptions } from './pty.js';
 export { Sandbox } from './sandbox.js';
 export { type ForkOptions, SandboxServer, type TemplateOptions } from './server.js';

@@ -5,9 +5,10 @@
  */
 import { BackgroundProcess, type ProcessCallbacks } from './background.js';
 import { AgentRunError } from './errors.js';
-import { withCommandOptions } from './exec-stream.js';
+import { OutputCollector, parseExecLine, withCommandOptions } from './exec-stream.js';
 import { DEFAULT_SANDBOX_CALL_TIMEOUT_MS } from './files.js';
 import { type HttpClient, invalidResponse } from './http.js';
+import { ndjsonObjects } from './ndjson.js';
 import { type SignalLike, signalNumber } from './signals.js';
 import type { CallOptions } from './types.js';
 
@@ -15,6 +16,15 @@ export interface BackgroundOptions extends CallOptions, ProcessCallbacks {
   /** Working directory (server default `/workspace`). */
   cwd?: string;
   env?: Record<string, string>;
+}
+
+/** What a tracked process has printed (its last 1 MiB), and its exit status once it has exited. */
+export interface ProcessLogs {
+  pid: number;
+  stdout: string;
+  stderr: string;
+  /** Undefined while the process still runs. */
+  exitCode: number | undefined;
 }
 
 export interface ProcessInfo {
@@ -107,6 +117,31 @@ export class SandboxProcesses {
       onStdout: opts.onStdout,
       onStderr: opts.onStderr,
     });
+  }
+
+  /**
+   * The output a tracked process has printed so far, without following it (use connect() to
+   * follow). Works after it exited too, until the sandbox ends.
+   * @throws NotFoundError when the pid is not a tracked process.
+   */
+  async logs(pid: number, opts: CallOptions = {}): Promise<ProcessLogs> {
+    assertPid(pid);
+    const stream = await this.#http.stream('POST', '/v1/processes/stream', {
+      body: { sandbox: this.#sandbox, pid, follow: false },
+      idleTimeoutMs: this.#http.timeoutOr(DEFAULT_SANDBOX_CALL_TIMEOUT_MS),
+      signal: opts.signal,
+    });
+    const output = new OutputCollector();
+    let exitCode: number | undefined;
+    for await (const line of ndjsonObjects(stream, 'a process log')) {
+      const frame = parseExecLine(line);
+      if ('terminal' in frame) {
+        exitCode = frame.terminal.exitCode;
+        break;
+      }
+      output.push(frame);
+    }
+    return { pid, stdout: output.stdout, stderr: output.stderr, exitCode };
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](): string {

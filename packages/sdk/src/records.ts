@@ -42,6 +42,7 @@ export function toSandboxInfo(value: unknown, fallback?: { id: string; templateI
     createdAt: str(r.created_at),
     forkTimeMs: num(r.fork_time_ms) ?? 0,
     state: str(r.state),
+    parentId: str(r.parent_id) || undefined,
   };
 }
 
@@ -59,6 +60,7 @@ export function toTemplateInfo(value: unknown, fallbackId?: string): TemplateInf
     createdAt: str(r.created_at),
     creationTimeMs: num(r.creation_time_ms),
     image: str(r.image),
+    ...(r.created === true && { created: true }),
   };
 }
 
@@ -136,5 +138,13 @@ export function toSandboxDetails(value: unknown, fallback?: { id: string; templa
     generation: num(r.generation),
     // 0 means "no deadline" on the wire.
     deadline: deadline ? new Date(deadline * 1000) : undefined,
+    limits: limitsOf(r.limits),
+    network: typeof r.network === 'object' && r.network !== null ? (r.network as Record<string, unknown>) : undefined,
   };
+}
+
+function limitsOf(value: unknown): ResourceLimits | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const r = value as Record<string, unknown>;
+  return { memoryMb: num(r.memory_mb), pids: num(r.pids), cpus: num(r.cpus), diskMb: num(r.disk_mb) };
 }

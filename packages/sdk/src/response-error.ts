@@ -3,7 +3,7 @@
  * from the status, the envelope overrides them, and the class is chosen by the final code.
  * @module
  */
-import { redact } from '@mitos/protocol';
+import { redact } from '@mitos/protocol/client';
 import { type AgentRunError, type ErrorContext, errorForCode } from './errors.js';
 
 /** Bodies are quoted into `cause`; a proxy's HTML page should not become a 1 MB message. */
@@ -69,6 +69,14 @@ export function errorFromResponse(
   } catch {
     doc = undefined;
   }
+  if (doc === undefined && looksLikeHtml(text)) {
+    // No mitos server (nor the seed's) answers with a page: it is another web server, or a
+    // proxy speaking for one. Auth and rate limits keep their meaning; the page is summarised.
+    if (status >= 500 || status === 401 || status === 403 || status === 429) {
+      return errorForCode({ ...init, cause: summarize(text) });
+    }
+    return notMitosServer(status, text);
+  }
   const err = isObject(doc) ? doc.error : undefined;
   if (isObject(err)) {
     if (nonEmptyString(err.code)) init.code = err.code;
@@ -102,4 +110,32 @@ function nonEmptyString(value: unknown): value is string {
 
 function truncate(text: string): string {
   return text.length > MAX_CAUSE_CHARS ? `${text.slice(0, MAX_CAUSE_CHARS)}... (truncated)` : text;
+}
+
+/**
+ * The base URL reaches an HTTP server that is not mitos (another web server, a proxy's page).
+ * Said as such, instead of a `not_found` that sends the user looking for a sandbox id.
+ */
+export function notMitosServer(status: number, body: string): AgentRunError {
+  return errorForCode({
+    code: 'not_mitos_server',
+    message: 'the base URL answers, but not as a mitos server',
+    cause: `HTTP ${status} with a body that is not a mitos JSON answer: ${summarize(body)}`,
+    remediation:
+      'point --base-url (or MITOS_BASE_URL, or the credentials file) at a `mitos serve` address, e.g. http://127.0.0.1:8080; `mitos auth whoami` checks it',
+    status,
+    context: {},
+  });
+}
+
+export function looksLikeHtml(body: string): boolean {
+  return /^\s*<(!doctype html|html|head|body)\b/i.test(body);
+}
+
+/** A page's title, or its text without tags, short: never a whole HTML dump in an error. */
+function summarize(body: string): string {
+  const title = /<title[^>]*>([^<]*)<\/title>/i.exec(body)?.[1]?.trim();
+  const text = (title || body.replace(/<[^>]*>/g, ' ')).replace(/\s+/g, ' ').trim();
+  if (!text) return '(empty body)';
+  return text.length > 200 ? `${JSON.stringify(text.slice(0, 200))}...` : JSON.stringify(text);
 }

@@ -4,7 +4,7 @@
  * its own module (exec-stream, processes, pty, code/, fork, lifecycle, ports).
  * @module
  */
-import { DEFAULT_EXEC_TIMEOUT_SECONDS } from '@mitos/protocol';
+import { DEFAULT_EXEC_TIMEOUT_SECONDS } from '@mitos/protocol/client';
 import type { BackgroundProcess } from './background.js';
 import type { Execution } from './code/execution.js';
 import { type RunCodeOptions, runCode } from './code/run-code.js';

@@ -3,7 +3,8 @@
  * (wire-v1.md 6.3). `create()` is the one-liner built on top of it.
  * @module
  */
-import { newIdempotencyKey, newSandboxId, type TemplateSpec } from '@mitos/protocol';
+import type { TemplateSpec } from '@mitos/protocol';
+import { newIdempotencyKey, newSandboxId } from '@mitos/protocol/client';
 import { DEFAULT_BASE_URL, resolveConfig } from './config.js';
 import { AgentRunError } from './errors.js';
 import { HttpClient } from './http.js';

@@ -9,3 +9,9 @@ export function describeNetworkError(err: unknown): string {
   }
   return String(err);
 }
+
+/** fetch (undici) refuses the Fetch standard's "bad ports" (9, 25, 6000, ...) before connecting. */
+export function blockedPort(err: unknown): boolean {
+  const inner = (err as { cause?: unknown } | undefined)?.cause;
+  return [inner, err].some((e) => e instanceof Error && e.message === 'bad port');
+}

@@ -22,6 +22,8 @@ export interface ExecOptions extends CallOptions {
   /** Working directory (server default `/workspace`). */
   cwd?: string;
   env?: Record<string, string>;
+  /** The command's stdin (text as UTF-8); it is closed after these bytes. Default: empty. */
+  stdin?: string | Uint8Array;
   /**
    * Called with each stdout chunk as it arrives. Giving either callback switches the call to
    * the streaming route; the result still carries the full output. A callback that throws
@@ -58,6 +60,8 @@ export interface SandboxInfo {
   createdAt: string | undefined;
   forkTimeMs: number;
   state: string | undefined;
+  /** The sandbox this one was forked from (mitos extension); undefined for one made from a template. */
+  parentId?: string | undefined;
 }
 
 /** `GET /v1/sandboxes/{id}`: the list record plus lineage and lifetime (mitos extensions). */
@@ -69,6 +73,10 @@ export interface SandboxDetails extends SandboxInfo {
   generation: number | undefined;
   /** When the sandbox will be terminated; undefined when it has no deadline. */
   deadline: Date | undefined;
+  /** The limits it runs under (undefined from a server that does not report them). */
+  limits: ResourceLimits | undefined;
+  /** Its network posture, e.g. `{ egress: 'deny', inbound: 'deny' }`. */
+  network: Record<string, unknown> | undefined;
 }
 
 export interface TemplateInfo {
@@ -77,6 +85,8 @@ export interface TemplateInfo {
   createdAt: string | undefined;
   creationTimeMs: number | undefined;
   image: string | undefined;
+  /** True when the request that returned this record created the template (it did not exist). */
+  created?: boolean;
 }
 
 export interface HealthInfo {

@@ -3,7 +3,7 @@
  * would use. A bad id would otherwise surface as a confusing 404 or a malformed URL.
  * @module
  */
-import { ID_PATTERN, MAX_TIMEOUT_SECONDS } from '@mitos/protocol';
+import { ID_PATTERN, MAX_TIMEOUT_SECONDS } from '@mitos/protocol/client';
 import { AgentRunError, TimeoutTooLargeError } from './errors.js';
 
 export function assertId(id: unknown, what: 'sandbox' | 'template'): asserts id is string {

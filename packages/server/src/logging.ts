@@ -6,15 +6,17 @@
 import { randomBytes } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 import type { AppEnv } from './env.js';
 
-export function createLogger(): Logger {
-  return pino({
+/** JSON lines to stdout, or to `destination` (e.g. runtime's readable format for a terminal). */
+export function createLogger(destination?: DestinationStream): Logger {
+  const options = {
     base: { service: 'mitos-server' },
     // Nothing logs these today; the redaction is there so a future `{ req }` log cannot leak.
     redact: { paths: ['authorization', '*.authorization', '*.headers.authorization'], censor: '[REDACTED]' },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export function newRequestId(): string {

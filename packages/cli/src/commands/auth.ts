@@ -1,8 +1,9 @@
 /** `mitos auth login|whoami`: the credentials file the SDK reads too. */
-import { type ApiKeySource, readCredentials, resolveConfig, SandboxServer, writeCredentials } from '@mitos/sdk';
+import { type ApiKeySource, readCredentials, resolveConfig, writeCredentials } from '@mitos/sdk';
 import type { Command } from 'commander';
 import { action, printJson, println, readStdin, usageError } from '../context.js';
 import { maskKey } from '../report.js';
+import { probeServer } from '../server-check.js';
 
 export function registerAuth(program: Command): void {
   const auth = program.command('auth').description('store and inspect the API key');
@@ -27,7 +28,7 @@ export function registerAuth(program: Command): void {
 
   auth
     .command('whoami')
-    .description('show which server and key are in use, and check the server answers')
+    .description('show which server and key are in use, and check a mitos server answers there (exits 5 if not)')
     .action(
       action(async (ctx) => {
         const cfg = resolveConfig(ctx.client);
@@ -37,7 +38,9 @@ export function registerAuth(program: Command): void {
           println(`server:  ${cfg.baseUrl} (${cfg.baseUrlSource === 'argument' ? '--base-url' : cfg.baseUrlSource})`);
           println(`api key: ${key ? `${key} (from ${where})` : 'none (tokenless)'}`);
         }
-        const health = await new SandboxServer(cfg).health();
+        const probe = await probeServer(ctx.client);
+        if (probe.kind !== 'mitos') throw probe.error;
+        const health = probe.health;
         if (ctx.json) {
           printJson({
             baseUrl: cfg.baseUrl,

@@ -6,7 +6,9 @@ import { action, collect, parseIntOption, printJson, println, usageError } from 
 export function registerFork(program: Command): void {
   program
     .command('fork')
-    .description('fork a running sandbox (files, processes, interpreter state) and print the children ids')
+    .description(
+      'fork a running sandbox and print the children ids: files and interpreter variables are carried; running processes only where the server can (--json reports what was carried)',
+    )
     .argument('<id>', 'sandbox to fork')
     .option('--count <n>', `number of children (1-${MAX_FORK_COUNT})`, parseIntOption(1, MAX_FORK_COUNT), 1)
     .option('--id <id>', 'child id (repeatable, one per child; default: generated)', collect)

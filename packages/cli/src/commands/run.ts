@@ -1,10 +1,10 @@
 /** `mitos run`: a throwaway sandbox for one command. */
 import { create, type Sandbox } from '@mitos/sdk';
 import type { Command } from 'commander';
-import { action } from '../context.js';
+import { action, warn } from '../context.js';
 import { formatError } from '../report.js';
 import { toShellCommand } from '../shell.js';
-import { type ExecFlags, execOptions, relay, withExecFlags } from './sandbox.js';
+import { type ExecFlags, execAndRelay, withExecFlags } from './exec-relay.js';
 
 /** Conventional status for "interrupted by SIGINT". */
 const INTERRUPTED = 130;
@@ -14,7 +14,7 @@ export function registerRun(program: Command): void {
     program
       .command('run')
       .description("create a sandbox, run one command, terminate it; exits with the command's exit code")
-      .option('--template <id>', 'template to fork', 'python')
+      .option('--template <id>', 'template to start from (an unknown id creates it, with a warning)', 'python')
       .argument('<cmd...>', 'command (after --); one argument is run as a shell line'),
   ).action(
     action(async (ctx, cmd: string[]) => {
@@ -25,9 +25,8 @@ export function registerRun(program: Command): void {
       process.once('SIGINT', onSigint);
       let sb: Sandbox | undefined;
       try {
-        sb = await create(o.template, { ...ctx.client, signal: interrupt.signal });
-        const result = await sb.exec(toShellCommand(cmd), execOptions(o, interrupt.signal));
-        return relay(result, ctx.json);
+        sb = await create(o.template, { ...ctx.client, signal: interrupt.signal, onWarning: warn });
+        return await execAndRelay(sb, toShellCommand(cmd), o, ctx.json, interrupt.signal);
       } catch (err) {
         if (interrupt.signal.aborted) return INTERRUPTED;
         throw err;

@@ -4,6 +4,10 @@ import { join, resolve } from 'node:path';
 import { type Result, Sandbox } from '@mitos/sdk';
 import type { Command } from 'commander';
 import { action, parseIntOption, printJson, println, readStdin, usageError } from '../context.js';
+import { ExitCode } from '../exit-codes.js';
+
+/** The wire's default for a cell (DEFAULT_RUN_CODE_TIMEOUT_SECONDS, without importing zod). */
+const DEFAULT_CELL_TIMEOUT_SECONDS = 60;
 
 interface RunCodeFlags {
   language: string;
@@ -21,13 +25,15 @@ const IMAGE_TYPES: readonly { mime: string; ext: string; encoding: 'base64' | 'u
 export function registerRunCode(sandbox: Command): void {
   sandbox
     .command('run-code')
-    .description('run code in the sandbox kernel (state persists between calls); exits 1 if it raised')
+    .description(
+      'run code in the sandbox kernel (state persists between calls); exits 1 if it raised, 124 past its timeout',
+    )
     .argument('<id>', 'sandbox id')
     .argument('[code]', 'the code (default: read stdin)')
     .option('--language <lang>', 'kernel language', 'python')
     .option(
       '--timeout <seconds>',
-      'stop the cell after this many seconds (default 60, max 86400)',
+      `stop the cell after this many seconds (default ${DEFAULT_CELL_TIMEOUT_SECONDS}, max 86400; exits 124)`,
       parseIntOption(0, 86_400_000),
     )
     .option('--save-images <dir>', 'write image results (png, jpeg, svg) into this directory')
@@ -56,6 +62,7 @@ export function registerRunCode(sandbox: Command): void {
           if (unsaved > 0) process.stderr.write(`(${unsaved} image result(s) not shown; use --save-images DIR)\n`);
           if (ex.error) process.stderr.write(formatTraceback(ex.error));
         }
+        if (ex.error && isDeadline(ex.error)) return ExitCode.timeout;
         return ex.error ? 1 : 0;
       }),
     );
@@ -81,9 +88,18 @@ async function saveImages(results: readonly Result[], dir: string): Promise<stri
   return paths;
 }
 
+/**
+ * The kernel's own deadline report: a TimeoutError without a traceback (one raised by the
+ * user's code always has one).
+ */
+function isDeadline(error: { name: string; traceback: string[] }): boolean {
+  return error.name === 'TimeoutError' && error.traceback.length === 0;
+}
+
 function formatTraceback(error: { name: string; value: string; traceback: string[] }): string {
   const lines = error.traceback.length > 0 ? error.traceback : [`${error.name}: ${error.value}`];
-  const text = `${lines.join('\n')}\n`;
+  // Python's traceback entries end in a newline already; others (JavaScript) do not.
+  const text = lines.map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join('');
   // Kernel tracebacks carry ANSI colours; keep them only for a terminal.
   return process.stderr.isTTY ? text : text.replace(/\x1b\[[0-9;]*m/g, '');
 }

@@ -1,5 +1,5 @@
 /** `mitos sandbox pause|resume|set-timeout`: a sandbox's run state and lifetime. */
-import { Sandbox } from '@mitos/sdk';
+import { Sandbox, SandboxNotRunningError } from '@mitos/sdk';
 import type { Command } from 'commander';
 import { action, parseIntOption, printJson, println } from '../context.js';
 
@@ -16,10 +16,18 @@ export function registerLifecycle(sandbox: Command): void {
       .action(
         action(async (ctx, id: string) => {
           const sb = await Sandbox.connect(id, ctx.client);
-          await sb[verb]();
           const state = verb === 'pause' ? 'paused' : 'running';
-          if (ctx.json) printJson({ id, state });
-          else println(`${state} ${id}`);
+          // Asking for the state a sandbox is already in succeeds, for pause as for resume
+          // (the wire answers 409 to pausing a paused sandbox but 200 to resuming a running one).
+          const already = await sb[verb]().then(
+            () => false,
+            async (err: unknown) => {
+              if (err instanceof SandboxNotRunningError && (await sb.info()).state === state) return true;
+              throw err;
+            },
+          );
+          if (ctx.json) printJson({ id, state, changed: !already });
+          else println(already ? `${state} ${id} (already)` : `${state} ${id}`);
         }),
       );
   }

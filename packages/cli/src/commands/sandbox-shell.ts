@@ -3,7 +3,7 @@ import { AgentRunError, Sandbox } from '@mitos/sdk';
 import type { Command } from 'commander';
 import { action } from '../context.js';
 import { attachTerminal } from '../terminal.js';
-import { exitStatus } from './sandbox.js';
+import { exitStatus } from './exec-relay.js';
 
 export function registerShell(sandbox: Command): void {
   sandbox

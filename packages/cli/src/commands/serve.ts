@@ -1,6 +1,7 @@
 /** `mitos serve`: run the HTTP server in this process until SIGINT/SIGTERM. */
 import { type Command, InvalidArgumentError } from 'commander';
 import { action, collect, parseIntOption } from '../context.js';
+import { readableDestination } from '../log-format.js';
 
 interface ServeFlags {
   host: string;
@@ -21,7 +22,9 @@ interface ServeFlags {
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('run a mitos server (seed wire v1) on this host')
+    .description(
+      'run a mitos server (seed wire v1) on this host; logs are readable lines on a terminal, JSON lines otherwise or with --json',
+    )
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', parseIntOption(0, 65_535), 8080)
     .option('--state-dir <dir>', 'where templates, sandboxes and state live')
@@ -87,6 +90,8 @@ export function registerServe(program: Command): void {
           warmPoolSize: o.warmPool,
           seccompOptOut: o.seccompOptOut,
           engine: o.engine,
+          // A person at a terminal reads lines; a pipe, a file or --json gets JSON lines.
+          logDestination: process.stdout.isTTY && !ctx.json ? readableDestination(process.stdout) : undefined,
           mounts: (self) => {
             const mcp = createMcpHttpHandler({ apiUrl: self.url });
             return [{ path: '/mcp', fetch: mcp.handle, close: mcp.close }];

@@ -10,6 +10,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { AgentRunError, DockerfileError, parseDockerfile, SandboxServer, type TemplateBuildOptions } from '@mitos/sdk';
 import type { Command } from 'commander';
 import { action, printJson, println } from '../context.js';
+import { elapsed } from '../time.js';
 
 interface BuildFlags {
   file?: string;
@@ -97,7 +98,7 @@ export function registerTemplateBuild(template: Command): void {
           if (!arg) throw new Error('give a template id, --spec spec.json or -f Dockerfile');
           const t = await server.createTemplate(arg);
           if (ctx.json) return void printJson(t);
-          const took = t.creationTimeMs === undefined ? '' : ` in ${t.creationTimeMs} ms`;
+          const took = t.creationTimeMs === undefined ? '' : ` in ${elapsed(t.creationTimeMs)}`;
           return void println(`built template ${t.id}${took}`);
         }
         const contextDir = resolve(arg ?? (flags.file ? dirname(flags.file) : '.'));

@@ -34,7 +34,7 @@ export interface FakeServer {
   seen: Seen[];
   sandboxes: Map<string, string>;
   files: Map<string, string>;
-  /** Decide the answer to POST /v1/exec; default echoes exit 0. */
+  /** Decide the answer to POST /v1/exec (and /v1/exec/stream, as lines); default echoes exit 0. */
   onExec: (body: Record<string, unknown>) => ExecReply;
   /** Answer every request with this instead (e.g. a 401 that echoes a key). */
   override?: (req: Seen) => ExecReply | undefined;
@@ -56,6 +56,17 @@ const notFound = (cause: string) => ({
 
 const defaultExec = (): ExecReply => ({ json: { exit_code: 0, stdout: '', stderr: '', exec_time_ms: 1 } });
 const defaultPty = (peer: WsPeer): void => peer.close(1011);
+
+/** An /v1/exec answer as the /v1/exec/stream NDJSON lines that carry the same result. */
+function asStream(reply: ExecReply): ExecReply {
+  const r = reply.json as { exit_code?: unknown; stdout?: string; stderr?: string } | undefined;
+  if (reply.hang || reply.ndjson || (reply.status ?? 200) !== 200 || typeof r?.exit_code !== 'number') return reply;
+  const chunk = (stream: string, text: string | undefined) =>
+    text ? [{ stream, data: Buffer.from(text).toString('base64') }] : [];
+  return {
+    ndjson: [...chunk('stdout', r.stdout), ...chunk('stderr', r.stderr), { exit_code: r.exit_code, exec_time_ms: 1 }],
+  };
+}
 
 /** The fake, not yet listening: call listen() before using `baseUrl`. */
 export function createFakeServer(): FakeServer {
@@ -106,6 +117,7 @@ export function createFakeServer(): FakeServer {
     }
     if (!fake.sandboxes.has(String(b.sandbox))) return notFound(`sandbox ${String(b.sandbox)} not found`);
     if (route === 'POST /v1/exec') return fake.onExec(b);
+    if (route === 'POST /v1/exec/stream') return asStream(fake.onExec(b));
     if (route === 'POST /v1/files/write') {
       fake.files.set(String(b.path), String(b.content));
       return { json: { status: 'ok' } };

@@ -145,7 +145,8 @@ export class AgentClient {
     const f = await this.request(encodeFrame(Op.processes), (e) => {
       if (e.type !== Out.entry) return;
       const [pid, ...cmd] = splitFields(e.payload);
-      out.push({ pid: Number(pid), command: cmd.join('\0').replace(/\0$/, '') });
+      // Programs that rewrite their argv (setproctitle) leave it padded with spaces or NULs.
+      out.push({ pid: Number(pid), command: cmd.join(' ').replace(/[\0\s]+$/, '') });
     });
     if (f.type === Out.fail)
       throw new MitosError('internal', parseFailure(f.payload).message, { sandbox: this.sandboxId });

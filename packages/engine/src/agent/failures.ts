@@ -32,7 +32,13 @@ export function fileError(failure: AgentFailure, sandbox: string, path: string):
   const name = ERRNO_NAMES[failure.errno] ?? `errno ${failure.errno}`;
   const context = { sandbox, path };
   const detail = `${failure.message} (${name})`;
-  if (failure.errno === 2) return new MitosError('not_found', `no such file or directory: ${path}`, context);
+  if (failure.errno === 2) {
+    // The sandbox exists (the agent answered): the catalogue's "confirm the id" would mislead.
+    return new MitosError('not_found', `no such file or directory: ${path}`, context, {
+      remediation:
+        'check the path inside the sandbox: list its directory (`mitos files ls ID DIR`, GET /v1/files/list)',
+    });
+  }
   if (failure.errno === 28 || failure.errno === 122) return new MitosError('disk_full', detail, context);
   return new MitosError('file_failed', detail, context);
 }

@@ -67,11 +67,17 @@ export class SandboxAgents {
     this.processes.releaseAll();
   }
 
-  exec(id: string, options: ExecOptions): Promise<ExecResult> {
-    return this.client(id).exec(
-      { command: options.command, cwd: options.cwd, env: options.env, timeoutMs: options.timeoutMs },
+  async exec(id: string, options: ExecOptions): Promise<ExecResult> {
+    const { stdin } = options;
+    const handle = await this.client(id).startExec(
+      { command: options.command, cwd: options.cwd, env: options.env, timeoutMs: options.timeoutMs, stdin: !!stdin },
       { onStdout: options.onStdout, onStderr: options.onStderr, signal: options.signal },
     );
+    if (stdin) {
+      if (stdin.length > 0) handle.write(stdin);
+      handle.closeStdin();
+    }
+    return handle.done;
   }
 
   startProcess(id: string, options: ProcessOptions): Promise<ProcessHandle> {
@@ -83,7 +89,11 @@ export class SandboxAgents {
   }
 
   async signalProcess(id: string, pid: number, signal: number): Promise<void> {
-    await this.client(id).signal(pid, signal);
+    // A tracked process is a `sh -c` wrapper leading its own process group: signal the group,
+    // or `kill` would end the wrapper and leave what it started (a server on a port) running.
+    const tracked = this.processes.get(id, pid);
+    if (tracked && !tracked.exited) tracked.kill(signal);
+    else await this.client(id).signal(pid, signal);
   }
 
   connectPort(id: string, port: number): Promise<Duplex> {

@@ -13,7 +13,7 @@ import type { Router } from '../routing.js';
 import { chunkLine, exitLine, failureLine } from '../streaming/exec-lines.js';
 import { leasedNdjsonResponse } from '../streaming/ndjson.js';
 import { requireId } from '../validate.js';
-import { commandOf, effectiveTimeout } from './exec.js';
+import { commandOf, effectiveTimeout, stdinOf } from './exec.js';
 
 export function registerExecStreamRoutes(router: Router, { engine, maxExecTimeoutSeconds, streams }: RouteDeps): void {
   router.route('/v1/exec/stream', {
@@ -27,6 +27,7 @@ export function registerExecStreamRoutes(router: Router, { engine, maxExecTimeou
         try {
           const result = await engine.exec(sandboxId, {
             ...commandOf(body),
+            ...stdinOf(body),
             timeoutMs: timeoutS * 1000,
             signal,
             onStdout: (chunk) => out.send(chunkLine('stdout', chunk)),

@@ -21,6 +21,7 @@ export function registerExecRoutes(router: Router, { engine, maxExecTimeoutSecon
       // The engine looks the sandbox up (not_found / sandbox_not_running) before it runs anything.
       const run = engine.exec(sandboxId, {
         ...commandOf(body),
+        ...stdinOf(body),
         timeoutMs: timeoutS * 1000,
         // Aborts when the client goes away, so an abandoned command does not keep running.
         signal: c.req.raw.signal,
@@ -84,4 +85,9 @@ export function commandOf(body: {
     ...(body.working_dir !== undefined && body.working_dir !== '' && { cwd: body.working_dir }),
     ...(body.env !== undefined && { env: body.env }),
   };
+}
+
+/** The extension `stdin` (base64) as the bytes the engine writes before closing stdin. */
+export function stdinOf(body: { stdin?: string | undefined }): Pick<ExecOptions, 'stdin'> {
+  return body.stdin === undefined ? {} : { stdin: Buffer.from(body.stdin, 'base64') };
 }

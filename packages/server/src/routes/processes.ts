@@ -70,14 +70,14 @@ export function registerProcessRoutes(router: Router, { engine, streams }: Route
         });
       }
       return leasedNdjsonResponse(streams, body.sandbox, c.req.raw.signal, (out, lease) =>
-        attach(handle, out, lease.signal),
+        attach(handle, out, lease.signal, body.follow !== false),
       );
     },
   });
 }
 
-/** Replays the output so far, follows it live, and ends with the exit; never signals the process. */
-function attach(handle: ProcessHandle, out: NdjsonWriter, sandboxGone: AbortSignal): void {
+/** Replays the output so far, follows it live (unless told not to), and ends with the exit; never signals the process. */
+function attach(handle: ProcessHandle, out: NdjsonWriter, sandboxGone: AbortSignal, follow: boolean): void {
   let detached = false;
   let unsubscribe: (() => void) | undefined;
   const detach = () => {
@@ -96,6 +96,12 @@ function attach(handle: ProcessHandle, out: NdjsonWriter, sandboxGone: AbortSign
   // The replay may already have delivered the exit, during subscribe() itself.
   if (detached) {
     unsubscribe();
+    return;
+  }
+  // Not following: the replay was the answer; a stream without an exit line means "still running".
+  if (!follow) {
+    out.end();
+    detach();
     return;
   }
   const onGone = () => {

@@ -95,7 +95,8 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
   router.route('/v1/sandboxes/:id', {
     GET: (c) => {
       const sandbox = requireSandbox(c, engine, c.req.param('id') ?? '', 'id');
-      return c.json(toSandboxDetail(recordInput(c, sandbox), engine.getDeadline(sandbox.id)));
+      const detail = toSandboxDetail(recordInput(c, sandbox), engine.getDeadline(sandbox.id));
+      return c.json({ ...detail, limits: toWireLimits(sandbox.limits) });
     },
     DELETE: async (c) => {
       const id = c.req.param('id') ?? '';
@@ -125,4 +126,12 @@ export function postureOf(engine: RouteDeps['engine'], id: string): NetworkPostu
   } catch {
     return undefined;
   }
+}
+
+/** The limits a sandbox runs under, in the units `limits` on POST /v1/fork takes (0 disk: no cap). */
+function toWireLimits(limits: ResourceLimits): Record<string, number> {
+  const mb = (bytes: number) => Math.round(bytes / (1024 * 1024));
+  const out: Record<string, number> = { memory_mb: mb(limits.memoryBytes), pids: limits.pids, cpus: limits.cpus };
+  if (limits.diskBytes) out.disk_mb = mb(limits.diskBytes);
+  return out;
 }

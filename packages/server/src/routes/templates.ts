@@ -52,11 +52,13 @@ export function registerTemplateRoutes(router: Router, deps: RouteDeps): void {
           return existing && toTemplateRecord(existing);
         },
         create: async () => {
+          const existed = engine.getTemplate(id) !== undefined;
           const template = await engine.ensureTemplate({
             id,
             network,
           });
-          return { id: template.id, value: toTemplateRecord(template) };
+          const record = toTemplateRecord(template);
+          return { id: template.id, value: existed ? record : { ...record, created: true } };
         },
       });
       return c.json(record);

@@ -1,0 +1,61 @@
+/**
+ * The `mitos` command as a whole process, the way a person or a script runs it: node start-up,
+ * the command tree, the HTTP calls and the exit. Timed like the peers' `podman run` (spawn to
+ * output, spawn to exit), in the same interleaved rounds, so the ratio is like for like.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { timeExpecting } from '../host/spawn-timing.js';
+import type { BenchEnv } from '../mitos/bench-env.js';
+import { type Contender, WORKLOADS } from '../peers/contender.js';
+
+const CLI = fileURLToPath(new URL('../../../cli/dist/main.js', import.meta.url));
+
+export function cliContenders(env: BenchEnv): Contender[] {
+  const { argv, shell, expected } = WORKLOADS.python;
+  const cliEnv = { ...process.env, MITOS_BASE_URL: env.url, MITOS_API_KEY: env.apiKey };
+  const pkg = JSON.parse(readFileSync(new URL('../../../cli/package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  const version = pkg.version;
+  return [
+    {
+      subject: 'mitos',
+      workload: 'python',
+      id: 'cli.run.python',
+      label: `\`mitos run -- ${shell}\` as a whole process, to output`,
+      reproduce: `MITOS_BASE_URL=... node packages/cli/dist/main.js run -- ${shell}`,
+      parts: { exit: { label: `\`mitos run -- ${shell}\` to exit (includes the terminate)` } },
+      async run() {
+        const t = await timeExpecting(
+          { command: process.execPath, args: [CLI, 'run', '--', ...argv], env: cliEnv },
+          expected,
+        );
+        return { ms: t.firstOutputMs, parts: { exit: t.exitMs } };
+      },
+    },
+    {
+      subject: 'mitos',
+      workload: 'echo',
+      id: 'cli.version',
+      label: '`mitos --version` as a whole process, to exit',
+      reproduce: 'node packages/cli/dist/main.js --version',
+      async run() {
+        const t = await timeExpecting({ command: process.execPath, args: [CLI, '--version'] }, version);
+        return { ms: t.exitMs };
+      },
+    },
+    {
+      subject: 'host',
+      workload: 'echo',
+      id: 'cli.node-baseline',
+      label: 'bare `node -e 0` (the floor any node command starts from), to exit',
+      reproduce: 'node -e 0',
+      async run() {
+        const t = await timeExpecting({ command: process.execPath, args: ['-e', 'process.stdout.write("hi")'] }, 'hi');
+        return { ms: t.exitMs };
+      },
+    },
+  ];
+}

@@ -1,0 +1,63 @@
+/** `mitos sandbox create`: a sandbox from a template, with its limits and lifetime. */
+import { create, type ResourceLimits } from '@mitos/sdk';
+import { type Command, InvalidArgumentError } from 'commander';
+import { parseIntOption } from '../args.js';
+import { action, printJson, println, warn } from '../context.js';
+
+interface CreateFlags {
+  template: string;
+  id?: string;
+  memoryMb?: number;
+  cpus?: number;
+  pids?: number;
+  diskMb?: number;
+  lifetime?: number;
+}
+
+export function registerCreate(sandbox: Command): void {
+  sandbox
+    .command('create')
+    .description('start a sandbox from a template and print its id')
+    .option('--template <id>', 'template to start from (an unknown id creates it, with a warning)', 'python')
+    .option('--id <id>', 'sandbox id (default: generated sandbox-xxxxxxxx)')
+    .option('--memory-mb <n>', 'memory limit in MiB (default: the template’s)', parseIntOption(16, 1_048_576))
+    .option('--cpus <n>', 'CPU quota in cores, e.g. 0.5 (default: the template’s)', parseCpus)
+    .option('--pids <n>', 'most processes and threads at once (default: the template’s)', parseIntOption(8, 1_000_000))
+    .option('--disk-mb <n>', 'most MiB it may write (default: no per-sandbox cap)', parseIntOption(16, 16_777_216))
+    .option(
+      '--lifetime <seconds>',
+      'terminate it this many seconds after creation (max 86400)',
+      parseIntOption(1, 86_400),
+    )
+    .action(
+      action(async (ctx) => {
+        const o = ctx.cmd.opts<CreateFlags>();
+        const limits: ResourceLimits = { memoryMb: o.memoryMb, cpus: o.cpus, pids: o.pids, diskMb: o.diskMb };
+        const given = Object.values(limits).some((v) => v !== undefined);
+        const sb = await create(o.template, {
+          ...ctx.client,
+          id: o.id,
+          limits: given ? limits : undefined,
+          onWarning: warn,
+        });
+        let deadlineUnix: number | undefined;
+        if (o.lifetime !== undefined) {
+          // A sandbox that cannot get its lifetime must not live on without one.
+          deadlineUnix = await sb.setTimeout(o.lifetime).catch(async (err: unknown) => {
+            await sb.terminate().catch(() => {});
+            throw err;
+          });
+        }
+        if (ctx.json) printJson(deadlineUnix === undefined ? sb : { ...sb.toJSON(), deadlineUnix });
+        else println(sb.id);
+      }),
+    );
+}
+
+function parseCpus(value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !(n >= 0.01 && n <= 1024)) {
+    throw new InvalidArgumentError('expected a number of cores from 0.01 to 1024');
+  }
+  return n;
+}

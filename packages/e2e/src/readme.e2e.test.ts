@@ -1,0 +1,131 @@
+// The README's snippets, extracted and run as written on the Node this package supports,
+// against a real server: a snippet that fails here fails for every reader who copies it.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { SandboxServer } from '@mitos/sdk';
+import { CLI, type LiveServer, liveServer } from './fixtures.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+interface Snippet {
+  lang: string;
+  code: string;
+  /** The heading it sits under, to name the test. */
+  section: string;
+}
+
+/** Every fenced block of README.md, in order. */
+export function readmeSnippets(markdown: string): Snippet[] {
+  const out: Snippet[] = [];
+  let section = '';
+  const fence = /^( *)```(\w*)\n([\s\S]*?)^\1```$/gm;
+  const headings = [...markdown.matchAll(/^#+ (.*)$/gm)].map((m) => ({ at: m.index ?? 0, title: m[1] ?? '' }));
+  for (const m of markdown.matchAll(fence)) {
+    section = headings.filter((h) => h.at < (m.index ?? 0)).at(-1)?.title ?? '';
+    out.push({ lang: m[2] ?? '', code: (m[3] ?? '').replace(new RegExp(`^${m[1]}`, 'gm'), ''), section });
+  }
+  return out;
+}
+
+function run(cmd: string, args: string[], cwd: string, env: Record<string, string>) {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe('end to end: the README snippets run as written', { timeout: 600_000 }, () => {
+  let live: LiveServer;
+  let dir: string;
+  let env: Record<string, string>;
+  const snippets = readmeSnippets(readFileSync(join(ROOT, 'README.md'), 'utf8'));
+  const ts = snippets.filter((s) => s.lang === 'ts' || s.lang === 'js');
+  const before_ = new Set<string>();
+
+  before(async () => {
+    live = await liveServer();
+    dir = mkdtempSync(join(tmpdir(), 'mitos-test-readme-'));
+    // The snippets import '@mitos/...' as a user's project would: from its node_modules.
+    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+    env = { MITOS_BASE_URL: live.url, HOME: dir, XDG_CONFIG_HOME: dir, MITOS_API_KEY: '' };
+    for (const s of await new SandboxServer({ baseUrl: live.url }).listSandboxes()) before_.add(s.id);
+  });
+  after(async () => {
+    // Snippets that end without terminating (they are excerpts) must not leave sandboxes.
+    const server = new SandboxServer({ baseUrl: live.url });
+    for (const s of await server.listSandboxes().catch(() => [])) {
+      if (!before_.has(s.id)) await fetch(`${live.url}/v1/sandboxes/${s.id}`, { method: 'DELETE' }).catch(() => {});
+    }
+    rmSync(dir, { recursive: true, force: true });
+    await live.stop();
+  });
+
+  test('every TypeScript and JavaScript block is accounted for below', () => {
+    // A new block needs a decision here: run it, or say why it cannot run on one host.
+    assert.deepEqual(
+      ts.map((s) => s.section),
+      ['TypeScript SDK', 'TypeScript SDK', 'Agents: MCP and framework adapters', 'Server', 'Kubernetes'],
+    );
+  });
+
+  const runTs = async (name: string, code: string) => {
+    const file = join(dir, `${name}.mjs`);
+    writeFileSync(file, code);
+    return run(process.execPath, [file], dir, env);
+  };
+
+  test('TypeScript SDK: the first snippet prints what its comments say', async () => {
+    const r = await runTs('sdk-first', ts[0]?.code ?? '');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['4', '', 'draft', '12.0', '6']);
+  });
+
+  test('TypeScript SDK: streaming and long-running work, on the sandbox of the first', async () => {
+    const setup = "import { create } from '@mitos/sdk';\nconst sb = await create('python');\ntry {\n";
+    const r = await runTs('sdk-streaming', `${setup}${ts[1]?.code ?? ''}\n} finally {\n  await sb.terminate();\n}\n`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /exit \d+/);
+  });
+
+  test('framework adapters: mitosTools builds tools for a sandbox', async () => {
+    const r = await runTs('ai-tools', `${ts[2]?.code ?? ''}\nconsole.log(Object.keys(tools).length > 0);\n`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'true');
+  });
+
+  test('Server: the forward snippet gets an HTTP answer through the forward', async () => {
+    const r = await runTs('forward', ts[3]?.code ?? '');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^HTTP\/1\.0 200 OK/);
+  });
+
+  test('Kubernetes: the snippet parses (it needs a cluster, which the controller tests provide)', async () => {
+    const file = join(dir, 'kube.mjs');
+    writeFileSync(file, ts[4]?.code ?? '');
+    const r = await run(process.execPath, ['--check', file], dir, env);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  test('CLI: the bash block runs, non-interactive parts and all', async () => {
+    const block = snippets.find((s) => s.lang === 'bash' && s.section === 'CLI')?.code ?? '';
+    const script = block
+      .replace(/^alias mitos=.*$/m, `mitos() { ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"; }`)
+      // Interactive or host-wide lines: a terminal session, a stdio server, the host check.
+      .replace(/^mitos (sandbox shell|mcp|doctor)\b.*$/gm, ': skipped $&')
+      .replace(/^mitos auth login .*$/m, ': skipped (writes a credentials file)');
+    const r = await run('bash', ['-c', script], dir, env);
+    const lines = r.stdout.split('\n');
+    assert.equal(lines[0], '4', r.stderr);
+    assert.ok(lines.includes('42'), r.stdout + r.stderr);
+    assert.ok(lines.includes('hello'), r.stdout);
+  });
+});

@@ -10,7 +10,7 @@ import { type BenchEnv, startBenchEnv } from './mitos/bench-env.js';
 import { prepareTemplate } from './mitos/client.js';
 import type { BenchOptions, SectionName } from './options.js';
 import type { Contender } from './peers/contender.js';
-import { setupPeers } from './peers/index.js';
+import { setupPeers, setupPodmanPeer } from './peers/index.js';
 import type { Recorder } from './results.js';
 import { cliContenders } from './sections/cli-contenders.js';
 import { runConsole } from './sections/console.js';
@@ -82,8 +82,8 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
     if (env && sections.has('tti')) contenders.push(mitosContender(env, 'echo'), mitosContender(env, 'python'));
     if (env && sections.has('e2b')) contenders.push(e2bContender(env));
     if (env && sections.has('cli')) contenders.push(...cliContenders(env));
-    if (sections.has('peers')) {
-      const peers = await setupPeers(rec);
+    if (sections.has('peers') || sections.has('cli')) {
+      const peers = sections.has('peers') ? await setupPeers(rec) : await setupPodmanPeer(rec);
       cleanups.push(peers.close);
       contenders.push(...peers.contenders);
     }

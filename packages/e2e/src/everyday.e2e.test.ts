@@ -169,6 +169,18 @@ for i in range(50):
     await mitos('sandbox', 'terminate', child);
   });
 
+  test('forwards are listed and closed', async () => {
+    const opened = await mitos('sandbox', 'forward', id, '8000');
+    assert.equal(opened.code, 0, opened.stderr);
+    const host = opened.stdout.trim().split(' ')[0] ?? '';
+    assert.match(host, /^127\.0\.0\.1:\d+$/);
+    const listed = await mitos('sandbox', 'forwards', id);
+    assert.match(listed.stdout, new RegExp(`^${host.replaceAll('.', '\\.')}\\s+8000$`, 'm'));
+    assert.equal((await mitos('sandbox', 'unforward', id, host)).code, 0);
+    assert.equal(JSON.parse((await mitos('--json', 'sandbox', 'forwards', id)).stdout).length, 0);
+    assert.equal((await mitos('sandbox', 'unforward', id, host)).code, 3);
+  });
+
   test('the small things: pause/resume and terminate twice, tracebacks, fork --help', async () => {
     const [p1, p2] = [await mitos('sandbox', 'pause', id), await mitos('sandbox', 'pause', id)];
     assert.deepEqual([p1.code, p2.code], [0, 0], p2.stderr);

@@ -138,6 +138,19 @@ export const FUZZ_SPECS: FuzzSpec[] = [
     pathId: true,
   },
   {
+    key: 'GET /v1/sandboxes/:id/forward',
+    method: 'GET',
+    path: (id) => `/v1/sandboxes/${id}/forward`,
+    pathId: true,
+    liveSafe: true,
+  },
+  {
+    key: 'DELETE /v1/sandboxes/:id/forward/:port',
+    method: 'DELETE',
+    path: (id) => `/v1/sandboxes/${id}/forward/1`,
+    pathId: true,
+  },
+  {
     key: 'POST /v1/exec',
     method: 'POST',
     path: () => '/v1/exec',

@@ -141,6 +141,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     summary: 'Forward a host port to a guest port',
     request: ForwardRequestSchema,
   },
+  { method: 'GET', path: '/v1/sandboxes/:id/forward', summary: "List a sandbox's forwards" },
+  { method: 'DELETE', path: '/v1/sandboxes/:id/forward/:port', summary: 'Close a forward by its host port' },
   {
     method: 'POST',
     path: '/v1/exec',

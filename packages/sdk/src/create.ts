@@ -2,7 +2,7 @@
 
 import type { Sandbox } from './sandbox.js';
 import { SandboxServer } from './server.js';
-import { closestTemplate, newTemplateWarning } from './template-typo.js';
+import { CATALOGUE_TEMPLATES, closestTemplate, newTemplateWarning } from './template-typo.js';
 import type { CallOptions, ClientOptions, Network, ResourceLimits } from './types.js';
 import { assertId, assertIdempotencyKey } from './validate.js';
 
@@ -17,8 +17,9 @@ export interface CreateOptions extends ClientOptions, CallOptions {
   /** Bind the sandbox to this workspace (created beforehand with `server.workspaces.create`). */
   workspace?: string;
   /**
-   * Told when this call created the template because it did not exist (often a typo), with the
-   * closest existing id. Default: a process warning (`MitosWarning`, code MITOS_NEW_TEMPLATE).
+   * Told when this call created a template that did not exist and whose id is a near miss of a
+   * known one (`pyhton`), naming it. Default: a process warning (`MitosWarning`, code
+   * MITOS_NEW_TEMPLATE).
    */
   onWarning?: (message: string) => void;
 }
@@ -56,14 +57,11 @@ export async function create(image = 'python', opts: CreateOptions = {}): Promis
 
 async function warnNewTemplate(server: SandboxServer, id: string, opts: CreateOptions): Promise<void> {
   // The hint is a courtesy: a failed listing must not fail the create it follows.
-  const known = await server.listTemplates({ signal: opts.signal }).catch(() => []);
-  const message = newTemplateWarning(
-    id,
-    closestTemplate(
-      id,
-      known.map((t) => t.id),
-    ),
-  );
+  const listed = await server.listTemplates({ signal: opts.signal }).catch(() => []);
+  const suggestion = closestTemplate(id, [...CATALOGUE_TEMPLATES, ...listed.map((t) => t.id)]);
+  // A new id with nothing close to it is a deliberate name (`my-agent`), not a typo.
+  if (suggestion === undefined) return;
+  const message = newTemplateWarning(id, suggestion);
   if (opts.onWarning) opts.onWarning(message);
   else process.emitWarning(message, { type: 'MitosWarning', code: 'MITOS_NEW_TEMPLATE' });
 }

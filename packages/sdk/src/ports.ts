@@ -69,3 +69,36 @@ export async function forwardPort(
   if (typeof raw.token === 'string' && raw.token !== '') forward.token = raw.token;
   return forward;
 }
+
+/** The sandbox's open forwards (tokens are not listed: only their opener holds them). */
+export async function listForwards(http: HttpClient, sandbox: string, opts: CallOptions = {}): Promise<Forward[]> {
+  const raw = await http.request<{ forwards?: unknown } | undefined>(
+    'GET',
+    `/v1/sandboxes/${encodeURIComponent(sandbox)}/forward`,
+    { timeoutMs: http.timeoutOr(DEFAULT_SANDBOX_CALL_TIMEOUT_MS), signal: opts.signal },
+  );
+  if (!Array.isArray(raw?.forwards)) throw invalidResponse('the forward list lacks a "forwards" array');
+  return raw.forwards.map((f: { host?: unknown; guest_port?: unknown }) => {
+    if (typeof f?.host !== 'string') throw invalidResponse('a forward entry lacks "host"');
+    return { host: f.host, guestPort: typeof f.guest_port === 'number' ? f.guest_port : 0 };
+  });
+}
+
+/**
+ * Close the forward at `host` (`127.0.0.1:PORT` as forward() returned it, or the port alone)
+ * and cut its connections.
+ * @throws NotFoundError when the sandbox has no such forward.
+ */
+export async function closeForward(
+  http: HttpClient,
+  sandbox: string,
+  host: string | number,
+  opts: CallOptions = {},
+): Promise<void> {
+  const port = typeof host === 'number' ? host : Number(host.slice(host.lastIndexOf(':') + 1));
+  assertPort(port);
+  await http.request('DELETE', `/v1/sandboxes/${encodeURIComponent(sandbox)}/forward/${port}`, {
+    timeoutMs: http.timeoutOr(DEFAULT_SANDBOX_CALL_TIMEOUT_MS),
+    signal: opts.signal,
+  });
+}

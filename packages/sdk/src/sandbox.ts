@@ -15,7 +15,15 @@ import { DEFAULT_SANDBOX_CALL_TIMEOUT_MS, SandboxFiles } from './files.js';
 import { type ForkReport, type LiveForkOptions, liveFork } from './fork.js';
 import { HttpClient } from './http.js';
 import { describeSandbox, setLifetime, setRunState } from './lifecycle.js';
-import { type Forward, type ForwardOptions, forwardPort, type Preview, previewPort } from './ports.js';
+import {
+  closeForward,
+  type Forward,
+  type ForwardOptions,
+  forwardPort,
+  listForwards,
+  type Preview,
+  previewPort,
+} from './ports.js';
 import { type BackgroundOptions, SandboxProcesses } from './processes.js';
 import { checkSize, openPty, type PtyHandle, type PtyOptions, ptyPath } from './pty.js';
 import { toExecResult, toSandboxList } from './records.js';
@@ -203,6 +211,16 @@ export class Sandbox implements AsyncDisposable {
   /** Open a loopback listener on the server host bridged to `port` inside the sandbox. */
   forward(port: number, opts: ForwardOptions = {}): Promise<Forward> {
     return forwardPort(this.#http, this.id, port, opts);
+  }
+
+  /** The sandbox's open forwards. */
+  forwards(opts: CallOptions = {}): Promise<Forward[]> {
+    return listForwards(this.#http, this.id, opts);
+  }
+
+  /** Close a forward by the `host` forward() returned (or its port); its connections are cut. */
+  closeForward(host: string | number, opts: CallOptions = {}): Promise<void> {
+    return closeForward(this.#http, this.id, host, opts);
   }
 
   /**

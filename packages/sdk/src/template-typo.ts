@@ -4,6 +4,9 @@
  * the closest existing template.
  */
 
+/** The images every server can build; a near miss of one is a typo even on a fresh server. */
+export const CATALOGUE_TEMPLATES: readonly string[] = ['python', 'node', 'base'];
+
 /** Levenshtein distance, small inputs only (template ids). */
 function distance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -29,7 +32,6 @@ export function closestTemplate(id: string, known: readonly string[]): string | 
   return best?.id;
 }
 
-export function newTemplateWarning(id: string, suggestion: string | undefined): string {
-  const hint = suggestion ? `; did you mean "${suggestion}"?` : '';
-  return `template "${id}" did not exist, so this call created it${hint} (remove it with \`mitos template rm ${id}\` if it was a typo)`;
+export function newTemplateWarning(id: string, suggestion: string): string {
+  return `template "${id}" did not exist, so this call created it; did you mean "${suggestion}"?`;
 }

@@ -44,7 +44,7 @@ export class ForwardRegistry {
       });
     }
     const token = this.#requireToken && options.open !== true ? newForwardToken() : undefined;
-    const forward = new Forward(() => this.#connect(sandboxId, guestPort), token);
+    const forward = new Forward(() => this.#connect(sandboxId, guestPort), guestPort, token);
     // Counted before listening, so concurrent opens cannot overshoot the cap.
     forwards.add(forward);
     this.#bySandbox.set(sandboxId, forwards);
@@ -59,6 +59,22 @@ export class ForwardRegistry {
       this.#forget(sandboxId, forward);
       throw err;
     }
+  }
+
+  /** The open forwards of a sandbox: loopback port and guest port, in opening order. */
+  list(sandboxId: string): { port: number; guestPort: number }[] {
+    return [...(this.#bySandbox.get(sandboxId) ?? [])]
+      .filter((f) => f.port !== undefined)
+      .map((f) => ({ port: f.port ?? 0, guestPort: f.guestPort }));
+  }
+
+  /** Close the forward listening on loopback `port` and cut its connections; false if none. */
+  close(sandboxId: string, port: number): boolean {
+    const forward = [...(this.#bySandbox.get(sandboxId) ?? [])].find((f) => f.port === port);
+    if (!forward) return false;
+    forward.close();
+    this.#forget(sandboxId, forward);
+    return true;
   }
 
   count(sandboxId: string): number {
@@ -87,8 +103,12 @@ class Forward {
   readonly #connections = new Set<Duplex>();
   #closed = false;
 
+  /** The loopback port, once listening. */
+  port: number | undefined;
+
   constructor(
     connect: () => Promise<Duplex>,
+    readonly guestPort: number,
     readonly token?: string,
   ) {
     // Half-open lets one direction finish while the other still flows, as plain TCP does.
@@ -113,7 +133,8 @@ class Forward {
       this.#server.once('error', reject);
       this.#server.listen(0, '127.0.0.1', () => {
         this.#server.off('error', reject);
-        resolve((this.#server.address() as { port: number }).port);
+        this.port = (this.#server.address() as { port: number }).port;
+        resolve(this.port);
       });
     });
   }

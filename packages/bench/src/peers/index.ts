@@ -90,3 +90,27 @@ export async function setupPeers(rec: Recorder): Promise<Peers> {
     },
   };
 }
+
+/**
+ * podman alone, for the whole-process CLI comparison (`--only cli`): the peer a person compares
+ * `mitos run` with, without the OCI runtimes' bundles (crun/runc map the template's uid range
+ * over host device nodes, which the engine then refuses to bind for its own launches).
+ */
+export async function setupPodmanPeer(rec: Recorder): Promise<Peers> {
+  const apt = ensureDebianPackages({ podman: PACKAGES.podman }, log);
+  if (apt.failed) rec.note(`peer install: ${apt.failed}`);
+  const rootfs = findPythonRootfs(undefined, TEMPLATE_UID_BASE);
+  if (!rootfs) {
+    rec.peer({ subject: 'podman', label: 'podman', ok: false, note: 'no cached python rootfs to import' });
+    return { contenders: [], close() {} };
+  }
+  const workDir = mkdtempSync('/tmp/mitos-bench-peers-');
+  const peer = await setupPodman(rootfs, workDir, log);
+  const note = peer.skipped ? `skipped: ${peer.skipped}` : peer.note;
+  rec.peer({ subject: peer.subject, label: peer.label, version: peer.version, ok: !peer.skipped, note });
+  return {
+    rootfs,
+    contenders: peer.contenders.filter((c) => c.workload === 'python'),
+    close: () => rmSync(workDir, { recursive: true, force: true }),
+  };
+}

@@ -5,15 +5,8 @@
  * `ConflictError` with code `workspace_busy`).
  * @module
  */
-import {
-  CommitResponseSchema,
-  type RevisionRecord,
-  RevisionRecordSchema,
-  WorkspaceDiffSchema,
-  WorkspaceLogSchema,
-  type WorkspaceRecord,
-  WorkspaceRecordSchema,
-} from '@mitos/protocol';
+import type * as Protocol from '@mitos/protocol';
+import type { RevisionRecord, WorkspaceRecord } from '@mitos/protocol';
 import type { HttpClient } from './http.js';
 import type { CallOptions } from './types.js';
 
@@ -66,8 +59,24 @@ export interface CommitResult {
   skipped: string[];
 }
 
+let protocol: typeof Protocol | undefined;
+
+/**
+ * The schemas (zod) load with the first workspace call, not with the SDK: a command-line
+ * client that never touches workspaces starts without them.
+ */
+async function loadSchemas(): Promise<typeof Protocol> {
+  protocol ??= await import('@mitos/protocol');
+  return protocol;
+}
+
+function schemas(): typeof Protocol {
+  if (!protocol) throw new Error('workspace schemas used before the first workspace call loaded them');
+  return protocol;
+}
+
 function toWorkspace(raw: unknown): WorkspaceInfo {
-  const r: WorkspaceRecord = WorkspaceRecordSchema.parse(raw);
+  const r: WorkspaceRecord = schemas().WorkspaceRecordSchema.parse(raw);
   return {
     name: r.name,
     createdAt: new Date(r.created_at),
@@ -79,7 +88,7 @@ function toWorkspace(raw: unknown): WorkspaceInfo {
 }
 
 function toRevision(raw: unknown): Revision {
-  const r: RevisionRecord = RevisionRecordSchema.parse(raw);
+  const r: RevisionRecord = schemas().RevisionRecordSchema.parse(raw);
   const { created_at, ...rest } = r;
   return { ...rest, createdAt: new Date(created_at) };
 }
@@ -99,8 +108,18 @@ export class WorkspaceClient {
     this.#http = http;
   }
 
-  #call(method: string, path: string, opts: CallOptions, body?: unknown, timeoutMs = TIMEOUT_MS): Promise<unknown> {
-    return this.#http.request(method, path, { body, timeoutMs: this.#http.timeoutOr(timeoutMs), signal: opts.signal });
+  async #call(
+    method: string,
+    path: string,
+    opts: CallOptions,
+    body?: unknown,
+    timeoutMs = TIMEOUT_MS,
+  ): Promise<unknown> {
+    const [raw] = await Promise.all([
+      this.#http.request(method, path, { body, timeoutMs: this.#http.timeoutOr(timeoutMs), signal: opts.signal }),
+      loadSchemas(),
+    ]);
+    return raw;
   }
 
   #path(name: string, rest = ''): string {
@@ -135,7 +154,9 @@ export class WorkspaceClient {
 
   /** Revisions, newest first. */
   async log(name: string, opts: CallOptions = {}): Promise<Revision[]> {
-    return WorkspaceLogSchema.parse(await this.#call('GET', this.#path(name, '/log'), opts)).map(toRevision);
+    return schemas()
+      .WorkspaceLogSchema.parse(await this.#call('GET', this.#path(name, '/log'), opts))
+      .map(toRevision);
   }
 
   /** What `revision` (default the head) added, removed and modified against `against` (default its parent). */
@@ -144,14 +165,14 @@ export class WorkspaceClient {
     if (opts.revision) query.set('revision', opts.revision);
     if (opts.against) query.set('against', opts.against);
     const q = query.size > 0 ? `?${query}` : '';
-    return WorkspaceDiffSchema.parse(await this.#call('GET', this.#path(name, `/diff${q}`), opts));
+    return schemas().WorkspaceDiffSchema.parse(await this.#call('GET', this.#path(name, `/diff${q}`), opts));
   }
 
   /** Commits the bound sandbox's /workspace now (it stays bound). */
   async commit(name: string, sandbox: string, opts: CallOptions & { message?: string } = {}): Promise<CommitResult> {
     const body: Record<string, unknown> = { sandbox };
     if (opts.message !== undefined) body.message = opts.message;
-    const r = CommitResponseSchema.parse(
+    const r = schemas().CommitResponseSchema.parse(
       await this.#call('POST', this.#path(name, '/commit'), opts, body, TREE_TIMEOUT_MS),
     );
     return { revision: r.revision && toRevision(r.revision), skipped: r.skipped };

@@ -26,7 +26,12 @@ export function registerPorts(sandbox: Command): void {
       action(async (ctx, id: string) => {
         const list = await (await Sandbox.connect(id, ctx.client)).forwards();
         if (ctx.json) return void printJson(list);
-        println(table(['HOST', 'GUEST PORT'], list.map((f) => [f.host, String(f.guestPort)])));
+        println(
+          table(
+            ['HOST', 'GUEST PORT'],
+            list.map((f) => [f.host, String(f.guestPort)]),
+          ),
+        );
       }),
     );
 

@@ -52,7 +52,8 @@ describe('end to end: the README snippets run as written', { timeout: 600_000 },
   const before_ = new Set<string>();
 
   before(async () => {
-    live = await liveServer();
+    // With a workspace store, as `mitos serve` has: the Workspaces snippet needs one.
+    live = await liveServer({ workspaces: {} });
     dir = mkdtempSync(join(tmpdir(), 'mitos-test-readme-'));
     // The snippets import '@mitos/...' as a user's project would: from its node_modules.
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
@@ -73,10 +74,13 @@ describe('end to end: the README snippets run as written', { timeout: 600_000 },
     // A new block needs a decision here: run it, or say why it cannot run on one host.
     assert.deepEqual(
       ts.map((s) => s.section),
-      ['TypeScript SDK', 'TypeScript SDK', 'Agents: MCP and framework adapters', 'Server', 'Kubernetes'],
+      ['TypeScript SDK', 'TypeScript SDK', 'Workspaces', 'Agents: MCP and framework adapters', 'Server', 'Kubernetes'],
     );
   });
 
+  /** The block under `section` (the `nth` there); a README server address points at the test server. */
+  const block = (section: string, nth = 0) =>
+    (ts.filter((s) => s.section === section)[nth]?.code ?? '').replaceAll('http://127.0.0.1:8080', live.url);
   const runTs = async (name: string, code: string) => {
     const file = join(dir, `${name}.mjs`);
     writeFileSync(file, code);
@@ -84,33 +88,46 @@ describe('end to end: the README snippets run as written', { timeout: 600_000 },
   };
 
   test('TypeScript SDK: the first snippet prints what its comments say', async () => {
-    const r = await runTs('sdk-first', ts[0]?.code ?? '');
+    const r = await runTs('sdk-first', block('TypeScript SDK'));
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n'), ['4', '', 'draft', '12.0', '6']);
   });
 
   test('TypeScript SDK: streaming and long-running work, on the sandbox of the first', async () => {
     const setup = "import { create } from '@mitos/sdk';\nconst sb = await create('python');\ntry {\n";
-    const r = await runTs('sdk-streaming', `${setup}${ts[1]?.code ?? ''}\n} finally {\n  await sb.terminate();\n}\n`);
+    const r = await runTs(
+      'sdk-streaming',
+      `${setup}${block('TypeScript SDK', 1)}\n} finally {\n  await sb.terminate();\n}\n`,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /exit \d+/);
   });
 
+  test('Workspaces: a revision carries the file to the next sandbox', async () => {
+    const r = await runTs('workspaces', block('Workspaces'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^# plan$/m);
+    assert.match(r.stdout, /modified: \[ 'plan\.md' \]/);
+  });
+
   test('framework adapters: mitosTools builds tools for a sandbox', async () => {
-    const r = await runTs('ai-tools', `${ts[2]?.code ?? ''}\nconsole.log(Object.keys(tools).length > 0);\n`);
+    const r = await runTs(
+      'ai-tools',
+      `${block('Agents: MCP and framework adapters')}\nconsole.log(Object.keys(tools).length > 0);\n`,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'true');
   });
 
   test('Server: the forward snippet gets an HTTP answer through the forward', async () => {
-    const r = await runTs('forward', ts[3]?.code ?? '');
+    const r = await runTs('forward', block('Server'));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^HTTP\/1\.0 200 OK/);
   });
 
   test('Kubernetes: the snippet parses (it needs a cluster, which the controller tests provide)', async () => {
     const file = join(dir, 'kube.mjs');
-    writeFileSync(file, ts[4]?.code ?? '');
+    writeFileSync(file, block('Kubernetes'));
     const r = await run(process.execPath, ['--check', file], dir, env);
     assert.equal(r.code, 0, r.stderr);
   });

@@ -2,7 +2,7 @@
 // Runs every compiled test file with node's test runner, then checks that the run left nothing
 // behind on the host: no mount, loop device, cgroup or process of any test state directory.
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +37,8 @@ function deviceOwners() {
   for (const name of readdirSync('/dev')) {
     try {
       const st = lstatSync(`/dev/${name}`);
-      if (st.isCharacterDevice() || st.isBlockDevice()) owners.set(name, `${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8)}`);
+      if (st.isCharacterDevice() || st.isBlockDevice())
+        owners.set(name, `${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8)}`);
     } catch {
       // removed while listing
     }
@@ -45,6 +46,22 @@ function deviceOwners() {
   return owners;
 }
 const devicesBefore = deviceOwners();
+
+// Network postures add nftables tables, host links and (once) IP forwarding. Tables and links are
+// compared by name; forwarding is a host-wide switch a server turns on, so the run puts it back.
+function networkState() {
+  const tables = (spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout ?? '')
+    .split('\n')
+    .filter((l) => l.includes(' mitos_'));
+  const links = (spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout ?? '')
+    .split('\n')
+    .map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1])
+    .filter(Boolean);
+  return { tables, links };
+}
+const FORWARDING = ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/all/forwarding'];
+const forwardingBefore = FORWARDING.map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : undefined));
+const networkBefore = networkState();
 
 // A second reporter writes TAP to a file, read afterwards to list every skipped test.
 const tapDir = mkdtempSync(join(tmpdir(), 'mitos-tap-'));
@@ -102,6 +119,15 @@ for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     // raced with exit
   }
 }
+const networkAfter = networkState();
+for (const t of networkAfter.tables) if (!networkBefore.tables.includes(t)) leftovers.push(`nftables ${t}`);
+for (const l of networkAfter.links) if (!networkBefore.links.includes(l)) leftovers.push(`link ${l}`);
+FORWARDING.forEach((f, i) => {
+  const before = forwardingBefore[i];
+  if (before === undefined || readFileSync(f, 'utf8') === before) return;
+  writeFileSync(f, before);
+  process.stdout.write(`restored ${f} to ${before.trim()} (a server turned forwarding on for sandbox egress)\n`);
+});
 const devicesAfter = deviceOwners();
 for (const [name, before] of devicesBefore) {
   const after = devicesAfter.get(name);
@@ -113,5 +139,7 @@ if (leftovers.length > 0) {
   );
   process.exit(1);
 }
-process.stdout.write('leak check: no mount, loop device, cgroup or process left behind; device nodes as found\n');
+process.stdout.write(
+  'leak check: no mount, loop device, cgroup, process, nftables table or link left behind; device nodes as found\n',
+);
 process.exit(result.status ?? 1);

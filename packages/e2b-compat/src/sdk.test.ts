@@ -266,13 +266,20 @@ describe('e2b SDK (latest) against mitos', { timeout: 600_000 }, () => {
     await assert.rejects(Sandbox.create({ apiKey: `e2b_${'0'.repeat(40)}` }), AuthenticationError);
   });
 
-  test('internet access that cannot be enforced is refused, not ignored', async () => {
-    await assert.rejects(
-      Sandbox.create({ allowInternetAccess: true }),
-      /allow_internet_access: true cannot be enforced/,
-    );
+  test('internet access is enforced as a network posture: a link when on, loopback alone when off', async () => {
+    const links = async (sb: Sandbox) =>
+      (await sb.commands.run("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")).stdout.trim().split('\n').sort();
+    const online = await Sandbox.create({ allowInternetAccess: true, timeoutMs: 60_000 });
+    try {
+      assert.equal((await online.getInfo()).allowInternetAccess, true);
+      const names = await links(online);
+      assert.ok(names.includes('lo') && names.length > 1, `interfaces: ${names.join(', ')}`);
+    } finally {
+      await online.kill();
+    }
     const offline = await Sandbox.create({ allowInternetAccess: false, timeoutMs: 60_000 });
     assert.equal((await offline.getInfo()).allowInternetAccess, false);
+    assert.deepEqual(await links(offline), ['lo']);
     await offline.kill();
   });
 });

@@ -2,8 +2,8 @@
  * Older `e2b` releases still in use, unmodified, against the same server: each version's own
  * URL, header and codec rules (2.7's REST calls carry no sandbox header, only the envd token;
  * 2.27 and older create and connect through v1, 2.51 through /v2). Releases before 2.25 send
- * allow_internet_access: true unless told otherwise, which this server refuses (no egress
- * yet), so they pass false.
+ * allow_internet_access: true unless told otherwise; the sandbox then gets an egress posture
+ * (a network link besides loopback).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -32,10 +32,13 @@ describe('older e2b SDK releases against mitos', { timeout: 600_000 }, () => {
   for (const [version, sdk, defaultsToInternet] of VERSIONS) {
     test(`e2b ${version}: create, run, files, list, connect, kill`, async () => {
       if (defaultsToInternet) {
-        await assert.rejects(
-          sdk.Sandbox.create({ timeoutMs: 60_000 }),
-          /allow_internet_access: true cannot be enforced/,
-        );
+        const online = await sdk.Sandbox.create({ timeoutMs: 60_000 });
+        try {
+          const links = await online.commands.run("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
+          assert.ok(links.stdout.split('\n').filter(Boolean).length > 1, links.stdout);
+        } finally {
+          await online.kill();
+        }
       }
       const sb = await sdk.Sandbox.create({ timeoutMs: 60_000, allowInternetAccess: false, metadata: { version } });
       try {

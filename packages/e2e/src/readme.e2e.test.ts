@@ -74,7 +74,16 @@ describe('end to end: the README snippets run as written', { timeout: 600_000 },
     // A new block needs a decision here: run it, or say why it cannot run on one host.
     assert.deepEqual(
       ts.map((s) => s.section),
-      ['TypeScript SDK', 'TypeScript SDK', 'Workspaces', 'Agents: MCP and framework adapters', 'Server', 'Kubernetes'],
+      [
+        'TypeScript SDK',
+        'TypeScript SDK',
+        'Templates as code',
+        'Workspaces',
+        'Agents: MCP and framework adapters',
+        'Server',
+        'Kubernetes',
+        'Kubernetes',
+      ],
     );
   });
 
@@ -103,6 +112,12 @@ describe('end to end: the README snippets run as written', { timeout: 600_000 },
     assert.match(r.stdout, /exit \d+/);
   });
 
+  test('Templates as code: the built template starts in /srv with its env', async () => {
+    const r = await runTs('template', block('Templates as code'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\/srv\ndemo$/m);
+  });
+
   test('Workspaces: a revision carries the file to the next sandbox', async () => {
     const r = await runTs('workspaces', block('Workspaces'));
     assert.equal(r.code, 0, r.stderr);
@@ -127,7 +142,8 @@ describe('end to end: the README snippets run as written', { timeout: 600_000 },
 
   test('Kubernetes: the snippet parses (it needs a cluster, which the controller tests provide)', async () => {
     const file = join(dir, 'kube.mjs');
-    writeFileSync(file, block('Kubernetes'));
+    // The second block goes on from the first (it uses its client).
+    writeFileSync(file, `${block('Kubernetes')}\n${block('Kubernetes', 1)}`);
     const r = await run(process.execPath, ['--check', file], dir, env);
     assert.equal(r.code, 0, r.stderr);
   });

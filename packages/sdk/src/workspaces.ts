@@ -154,9 +154,9 @@ export class WorkspaceClient {
 
   /** Revisions, newest first. */
   async log(name: string, opts: CallOptions = {}): Promise<Revision[]> {
-    return schemas()
-      .WorkspaceLogSchema.parse(await this.#call('GET', this.#path(name, '/log'), opts))
-      .map(toRevision);
+    // The call first: it is what loads the schemas.
+    const raw = await this.#call('GET', this.#path(name, '/log'), opts);
+    return schemas().WorkspaceLogSchema.parse(raw).map(toRevision);
   }
 
   /** What `revision` (default the head) added, removed and modified against `against` (default its parent). */
@@ -165,16 +165,16 @@ export class WorkspaceClient {
     if (opts.revision) query.set('revision', opts.revision);
     if (opts.against) query.set('against', opts.against);
     const q = query.size > 0 ? `?${query}` : '';
-    return schemas().WorkspaceDiffSchema.parse(await this.#call('GET', this.#path(name, `/diff${q}`), opts));
+    const raw = await this.#call('GET', this.#path(name, `/diff${q}`), opts);
+    return schemas().WorkspaceDiffSchema.parse(raw);
   }
 
   /** Commits the bound sandbox's /workspace now (it stays bound). */
   async commit(name: string, sandbox: string, opts: CallOptions & { message?: string } = {}): Promise<CommitResult> {
     const body: Record<string, unknown> = { sandbox };
     if (opts.message !== undefined) body.message = opts.message;
-    const r = schemas().CommitResponseSchema.parse(
-      await this.#call('POST', this.#path(name, '/commit'), opts, body, TREE_TIMEOUT_MS),
-    );
+    const raw = await this.#call('POST', this.#path(name, '/commit'), opts, body, TREE_TIMEOUT_MS);
+    const r = schemas().CommitResponseSchema.parse(raw);
     return { revision: r.revision && toRevision(r.revision), skipped: r.skipped };
   }
 

@@ -13,12 +13,20 @@ export function processStartTicks(pid: number): string | undefined {
   }
 }
 
-/** True when `pid` is alive, not a zombie, and is the same process that was recorded. */
+/** The kernel's PF_EXITING task flag: the process has begun to exit (a SIGKILL was taken). */
+const PF_EXITING = 0x4;
+
+/**
+ * True when `pid` is alive, not exiting, not a zombie, and is the same process that was
+ * recorded. An init that was just SIGKILLed stays in state D for a while as its namespaces and
+ * mounts are torn down; it counts as gone, or a pooled sandbox would be handed out dying.
+ */
 export function isSameProcess(pid: number, startTicks: string): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[0] !== 'Z' && rest[19] === startTicks;
+    const exiting = (Number(rest[6]) & PF_EXITING) !== 0;
+    return rest[0] !== 'Z' && !exiting && rest[19] === startTicks;
   } catch {
     return false;
   }

@@ -61,7 +61,8 @@ export function SandboxList() {
     );
     const failed = outcomes.find((o) => o.status === 'rejected');
     if (failed && failed.status === 'rejected') setError(failed.reason);
-    setSelected(new Set());
+    // Only what was terminated leaves the selection: rows picked while this ran stay picked.
+    setSelected((picked) => new Set([...picked].filter((id) => !ids.includes(id))));
     setBusy(false);
   };
   const toggle = (id: string) => {

@@ -8,7 +8,7 @@ import { restoreDevices, snapshotDevices } from './host/trace.js';
 import { describeError, log } from './log.js';
 import { type BenchEnv, startBenchEnv } from './mitos/bench-env.js';
 import { prepareTemplate } from './mitos/client.js';
-import type { BenchOptions, SectionName } from './options.js';
+import { type BenchOptions, SECTIONS, type SectionName } from './options.js';
 import type { Contender } from './peers/contender.js';
 import { setupPeers, setupPodmanPeer } from './peers/index.js';
 import type { Recorder } from './results.js';
@@ -25,19 +25,8 @@ import { runStartup } from './sections/startup.js';
 import { runTemplates } from './sections/templates.js';
 import { runWorkspace } from './sections/workspace.js';
 
-const MITOS_SECTIONS: readonly SectionName[] = [
-  'tti',
-  'exec',
-  'runcode',
-  'fork',
-  'density',
-  'pagecache',
-  'e2b',
-  'console',
-  'workspace',
-  'templates',
-  'cli',
-];
+/** Every section but the peers' own measures mitos. */
+const MITOS_SECTIONS: readonly SectionName[] = SECTIONS.filter((s) => s !== 'peers');
 const DEFAULT_ENGINE_LABEL = 'Linux driver (namespaces + btrfs)';
 
 /** Runs the selected sections into `rec`; returns the label of the engine that was measured. */

@@ -1,6 +1,5 @@
 /** A real server on a real Linux engine, on a throwaway state directory. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BlobStore, type Engine, type LinuxEngineOptions, LocalBackend, openDatabase, Workspaces } from '@mitos/engine';
@@ -90,16 +89,7 @@ function quietLogger() {
   return logger as any;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '@mitos/testkit';
 
 /** `mitos serve` as its own process, as a user runs it. */
 export function spawnServe(env: TestEngineEnv, port: number, extraArgs: string[] = []): ChildProcess {

@@ -12,8 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { criuTreePath, defaultCacheDir } from '@mitos/engine';
 import { create, type Sandbox } from '@mitos/sdk';
 import { Recorder } from './figures.js';
-import { leaksOf } from './host.js';
-import { type LiveServer, liveServer } from './live.js';
+import { type LiveServer, liveServer, stopAndCheck } from './live.js';
 
 const rec = new Recorder('fork-processes', 'Fork with processes: the checkpoint tool and the fork report', 8);
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
@@ -33,13 +32,8 @@ describe('fork with processes: the checkpoint tool and the fork report', { timeo
   });
 
   after(async () => {
-    const { stateDir, cgroupParent } = live.env;
     await parent?.terminate().catch(() => {});
-    await live.stop();
-    const leaks = leaksOf(stateDir, cgroupParent);
-    rec.count('leaks_found', leaks.length);
-    rec.save();
-    assert.deepEqual(leaks, []);
+    await stopAndCheck(live, rec);
   });
 
   test('a local host user can neither read nor replace the CRIU that runs as root', () => {

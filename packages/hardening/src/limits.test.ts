@@ -9,14 +9,13 @@ import { create, type Sandbox } from '@mitos/sdk';
 import { Recorder } from './figures.js';
 import {
   hostHealth,
-  leaksOf,
   pidAlive,
   sandboxCgroupExists,
   sandboxCgroupFile,
   sandboxCgroupName,
   sandboxHostPids,
 } from './host.js';
-import { type LiveServer, liveServer } from './live.js';
+import { type LiveServer, liveServer, stopAndCheck } from './live.js';
 import { installProbe, runProbe } from './probe.js';
 import { measureQuotaCost } from './quota-cost.js';
 
@@ -34,12 +33,7 @@ describe('resource exhaustion stays inside the sandbox', { timeout: 900_000 }, (
   });
 
   after(async () => {
-    const { stateDir, cgroupParent } = live.env;
-    await live.stop();
-    const leaks = leaksOf(stateDir, cgroupParent);
-    rec.count('leaks_found', leaks.length);
-    rec.save();
-    assert.deepEqual(leaks, []);
+    await stopAndCheck(live, rec);
   });
 
   async function contained(attack: string, outcome: string): Promise<void> {

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BlobStore, type LinuxEngine, LocalBackend, openDatabase, Workspaces } from '@mitos/engine';
@@ -86,16 +85,7 @@ export async function stopAndCheck(live: LiveServer, rec: Recorder, secrets: rea
   assert.deepEqual(leaks, []);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '@mitos/testkit';
 
 export interface ServeProcess {
   child: ChildProcess;

@@ -13,8 +13,8 @@ import { gzipSync } from 'node:zlib';
 import { SandboxServer, Template } from '@mitos/sdk';
 import { startTestRegistry, TestImages, type TestRegistry } from '@mitos/testkit';
 import { Recorder } from './figures.js';
-import { hostHealth, leaksOf } from './host.js';
-import { type LiveServer, liveServer } from './live.js';
+import { hostHealth } from './host.js';
+import { type LiveServer, liveServer, stopAndCheck } from './live.js';
 
 const rec = new Recorder('template-build', 'Template builds: hostile steps, copy paths and image layers', 10);
 
@@ -93,12 +93,7 @@ describe('hostile template builds are contained', { timeout: 900_000 }, () => {
     process.env.MITOS_REGISTRY_AUTH = savedAuth;
     if (savedAuth === undefined) delete process.env.MITOS_REGISTRY_AUTH;
     await registry?.stop();
-    const { stateDir, cgroupParent } = live.env;
-    await live.stop();
-    const leaks = leaksOf(stateDir, cgroupParent);
-    rec.count('leaks_found', leaks.length);
-    rec.save();
-    assert.deepEqual(leaks, []);
+    await stopAndCheck(live, rec);
     assert.equal(existsSync(hostTarget), false, `${hostTarget} was created on the host`);
   });
 

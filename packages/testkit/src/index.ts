@@ -13,6 +13,7 @@ export {
 } from './conformance/suite.js';
 export * from './fake-engine.js';
 export { type FakeInternet, startFakeInternet } from './fake-internet.js';
+export { freePort } from './free-port.js';
 export { type TestEngineEnv, testEngineEnv } from './linux-harness.js';
 export { type MicroVmTestEnv, microvmTestEnv, microvmUnavailable } from './microvm-harness.js';
 export { startTestRegistry, TestImages, type TestRegistry } from './oci-registry.js';

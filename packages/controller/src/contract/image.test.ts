@@ -6,26 +6,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { create } from '@mitos/sdk';
-import { skipUnlessAvailable, testEngineEnv } from '@mitos/testkit';
+import { freePort, skipUnlessAvailable, testEngineEnv } from '@mitos/testkit';
 import { buildKubeBinaries, repoRoot, startKubeCluster } from '../testing/kube-cluster.js';
 import { type BuiltImage, buildImage, imageUnavailable, Podman } from '../testing/podman.js';
 
 const CACHE = process.env.MITOS_CACHE_DIR || '/var/cache/mitos';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * What the chart's node DaemonSet gives the container, for a test: privileged, the host's

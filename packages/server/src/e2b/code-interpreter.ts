@@ -123,8 +123,19 @@ export class CodeContexts {
   async #killKernel(sandboxId: string, language: string): Promise<void> {
     const marker = KERNEL_COMMANDS[language];
     if (marker === undefined) return;
+    const killed = new Set<number>();
     for (const p of await this.engine.listProcesses(sandboxId)) {
-      if (p.command.includes(marker)) await this.engine.signalProcess(sandboxId, p.pid, 9).catch(() => {});
+      if (!p.command.includes(marker)) continue;
+      await this.engine.signalProcess(sandboxId, p.pid, 9).catch(() => {});
+      killed.add(p.pid);
+    }
+    // SIGKILL is delivered asynchronously: a cell sent before the old kernel is gone would reach
+    // it, watch it die and report KernelDied. Restart answers once the old kernel is gone.
+    const deadline = Date.now() + 5_000;
+    for (let wait = 2; killed.size > 0 && Date.now() < deadline; wait = Math.min(wait * 2, 50)) {
+      const alive = (await this.engine.listProcesses(sandboxId)).some((p) => killed.has(p.pid));
+      if (!alive) return;
+      await new Promise((r) => setTimeout(r, wait));
     }
   }
 }

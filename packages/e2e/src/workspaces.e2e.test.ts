@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type AgentRunError, ConflictError, type Sandbox, SandboxServer } from '@mitos/sdk';
+import { until } from '@mitos/testkit';
 import { type LiveServer, liveServer, runCli } from './fixtures.js';
 
 describe('end to end: workspaces on real sandboxes', { timeout: 600_000 }, () => {
@@ -149,6 +150,27 @@ describe('end to end: workspaces on real sandboxes', { timeout: 600_000 }, () =>
       await y.terminate();
     }
     assert.equal((await server.workspaces.log('young')).length, 2, 'minAge keeps young revisions');
+  });
+
+  test('a bound sandbox that reaches its deadline commits its workspace before it ends', async () => {
+    await server.workspaces.create('timed');
+    const sb = await bound('timed');
+    await sb.files.write('/workspace/result.txt', 'finished');
+    await sb.setTimeout(1);
+    await until(
+      async () => (await server.workspaces.get('timed')).writer === null,
+      60_000,
+      'the deadline to end the writer',
+    );
+    const ws = await server.workspaces.get('timed');
+    assert.equal(ws.head, 'timed-1');
+    assert.equal(ws.lastWriter?.sandbox, sb.id);
+    assert.equal(ws.lastWriter?.reason, 'deadline');
+    assert.equal(ws.lastWriter?.revision, 'timed-1');
+    assert.equal(ws.lastWriter?.error, null);
+    const next = await bound('timed');
+    assert.equal(await read(next, '/workspace/result.txt'), 'finished');
+    await next.terminate();
   });
 
   test('bad input: unknown workspace, bad names, unknown revisions', async () => {

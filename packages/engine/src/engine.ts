@@ -19,6 +19,9 @@ export interface ResourceLimits {
   diskBytes?: number;
 }
 
+/** Why a sandbox ends: a terminate call (any surface), its deadline, or its VM/process lost. */
+export type EndReason = 'terminated' | 'deadline' | 'lost';
+
 export type SandboxState = 'creating' | 'pooled' | 'running' | 'paused' | 'terminating' | 'terminated';
 
 /**
@@ -338,6 +341,11 @@ export interface Engine {
   setNetwork(sandboxId: string, posture: NetworkPosture): Promise<NetworkPosture>;
   /** Kill everything, unmount, remove storage. Idempotent: unknown ids resolve. */
   terminate(sandboxId: string): Promise<boolean>;
+  /**
+   * `hook` runs before a sandbox ends for any reason, while it still runs (a lost one excepted),
+   * within a bounded time; the sandbox ends whatever the hook does. Returns an unsubscribe.
+   */
+  onSandboxEnding(hook: (sandboxId: string, reason: EndReason) => Promise<void>): () => void;
   /** Called after a sandbox is gone for any reason (terminate, deadline, crash). Returns an unsubscribe. */
   onSandboxGone(listener: (sandboxId: string) => void): () => void;
   /** Stop accepting work; sandboxes keep running (they are reattached on next start). */

@@ -49,6 +49,21 @@ export const WorkspaceRecordSchema = z.object({
   /** The sandbox bound as this workspace's single writer, or null. */
   writer: z.string().nullable(),
   retention: z.object({ revisions: z.number().int(), min_age_seconds: z.number().int() }),
+  /**
+   * How the last writer's binding ended, null before any did. A writer is committed when it
+   * ends by terminate (any surface) or its deadline; a `lost` one (its VM or process died)
+   * cannot be read, so its changes since the last commit are gone and `error` says so.
+   */
+  last_writer: z
+    .object({
+      sandbox: z.string(),
+      reason: z.enum(['terminated', 'deadline', 'lost']),
+      /** The revision committed as it ended; null when nothing changed or nothing could be committed. */
+      revision: z.string().nullable(),
+      error: z.object({ code: z.string(), message: z.string() }).nullable(),
+      at: z.string(),
+    })
+    .nullable(),
 });
 export type WorkspaceRecord = z.infer<typeof WorkspaceRecordSchema>;
 

@@ -28,6 +28,17 @@ export interface WorkspaceInfo {
   revisions: number;
   writer: string | null;
   retention: Required<WorkspaceRetention>;
+  /**
+   * How the last writer ended: terminated (any surface) and deadline commit first (`revision`,
+   * null when nothing changed); a `lost` sandbox could not be read (`error.code` sandbox_lost).
+   */
+  lastWriter: {
+    sandbox: string;
+    reason: 'terminated' | 'deadline' | 'lost';
+    revision: string | null;
+    error: { code: string; message: string } | null;
+    at: Date;
+  } | null;
 }
 
 export interface Revision {
@@ -84,6 +95,7 @@ function toWorkspace(raw: unknown): WorkspaceInfo {
     revisions: r.revisions,
     writer: r.writer,
     retention: { revisions: r.retention.revisions, minAgeSeconds: r.retention.min_age_seconds },
+    lastWriter: r.last_writer && { ...r.last_writer, at: new Date(r.last_writer.at) },
   };
 }
 

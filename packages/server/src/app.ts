@@ -10,7 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { consoleAssetsDir } from '@mitos/console';
-import type { Engine, Workspaces } from '@mitos/engine';
+import { commitWritersOnEnd, type Engine, type Workspaces } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import type { Database } from 'better-sqlite3';
 import { Hono } from 'hono';
@@ -191,10 +191,12 @@ export function createApiServer(deps: AppDeps): ApiServer {
   registerEventRoutes(router, routeDeps, shutdown.signal);
   const connect = registerConnectRoutes(router, routeDeps, apiKeys);
 
+  // A bound sandbox commits however it ends (E2B/Connect kill, deadline), not only through DELETE.
+  const stopCommitting = deps.workspaces ? commitWritersOnEnd(engine, deps.workspaces) : () => {};
   const unsubscribe = engine.onSandboxGone((id) => {
     routeDeps.forwards.closeSandbox(id);
     routeDeps.streams.abortSandbox(id);
-    // Gone without a commit (deadline, crash, another surface's kill): the workspace is free again.
+    // Gone without passing the ending hook (an engine closing): the workspace is free again.
     routeDeps.workspaces?.release(id);
   });
   const upgrades = new UpgradeDispatcher((request, env) => app.fetch(request, env));
@@ -206,6 +208,7 @@ export function createApiServer(deps: AppDeps): ApiServer {
       if (closed) return;
       closed = true;
       unsubscribe();
+      stopCommitting();
       e2b.close();
       shutdown.abort();
       routeDeps.forwards.closeAll();

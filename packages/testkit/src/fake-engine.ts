@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import type {
   CreateSandboxOptions,
   CreateTemplateOptions,
+  EndReason,
   Engine,
   ExecOptions,
   ExecResult,
@@ -68,6 +69,7 @@ export class FakeEngine implements Engine {
   readonly files: SandboxFiles;
   readonly #trees = new Map<string, Map<string, Node>>();
   readonly #goneListeners = new Set<(sandboxId: string) => void>();
+  readonly #endingHooks = new Set<(sandboxId: string, reason: EndReason) => Promise<void>>();
   #nextPid = 100;
 
   constructor() {
@@ -262,11 +264,20 @@ export class FakeEngine implements Engine {
     return posture;
   }
 
-  async terminate(sandboxId: string): Promise<boolean> {
+  /** `reason` lets a test end a sandbox as its deadline or a lost VM would. */
+  async terminate(sandboxId: string, reason: EndReason = 'terminated'): Promise<boolean> {
+    if (this.sandboxes.has(sandboxId)) {
+      for (const hook of this.#endingHooks) await hook(sandboxId, reason).catch(() => {});
+    }
     this.#trees.delete(sandboxId);
     const existed = this.sandboxes.delete(sandboxId);
     if (existed) for (const listener of this.#goneListeners) listener(sandboxId);
     return existed;
+  }
+
+  onSandboxEnding(hook: (sandboxId: string, reason: EndReason) => Promise<void>): () => void {
+    this.#endingHooks.add(hook);
+    return () => this.#endingHooks.delete(hook);
   }
 
   onSandboxGone(listener: (sandboxId: string) => void): () => void {

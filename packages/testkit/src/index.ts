@@ -25,4 +25,5 @@ export {
   requiredCapabilities,
   skipUnlessAvailable,
 } from './require.js';
+export { startTestS3, type TestS3 } from './s3-server.js';
 export { thrownCode } from './thrown.js';

@@ -47,3 +47,10 @@ export const LABEL_FORK = 'mitos.run/fork';
 
 /** On WorkspaceRevisions: the workspace they belong to (crd-v1.md 7.2). */
 export const LABEL_WORKSPACE = 'mitos.run/workspace';
+
+/** On WorkspaceRevisions a claim's terminate made: that claim's uid (crd-v1.md 7.2). */
+export const LABEL_FROM_CLAIM_UID = 'mitos.run/from-claim-uid';
+/** On bound claims: the head revision hydrated into /workspace ("" for none). */
+export const ANNOTATION_WORKSPACE_HYDRATED_HEAD = 'mitos.run/workspace-hydrated-head';
+/** On bound claims: the terminate capture is done (the revision it made, or "" for none). */
+export const ANNOTATION_WORKSPACE_DEHYDRATED = 'mitos.run/workspace-dehydrated';

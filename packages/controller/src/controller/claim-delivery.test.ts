@@ -72,12 +72,12 @@ describe('claim env and secrets', () => {
     assert.equal((await claimOf(f, 'c3'))?.status?.phase, 'Ready');
   });
 
-  it('refuses what it cannot carry out: volumeOverrides, workspaceRef, env valueFrom, a bad idleTimeout', async () => {
+  it('refuses what it cannot carry out: volumeOverrides, git outputs, env valueFrom, a bad idleTimeout', async () => {
     const f = await fixture();
     const cases: Array<[Partial<SandboxClaim['spec']>, string]> = [
       [{ idleTimeout: 'soon' }, 'InvalidIdleTimeout'],
       [{ volumeOverrides: [{ name: 'data', policy: 'fresh' } as never] }, 'VolumeOverridesUnsupported'],
-      [{ workspaceRef: { name: 'ws' } }, 'WorkspaceBindingUnsupported'],
+      [{ outputs: [{ git: { remote: 'https://example.invalid/repo.git' } }] }, 'GitPushUnsupported'],
       [{ env: [{ name: 'A', valueFrom: { secretKeyRef: { name: 'api', key: 'token' } } }] }, 'EnvValueFromUnsupported'],
     ];
     for (const [i, [spec, reason]] of cases.entries()) {

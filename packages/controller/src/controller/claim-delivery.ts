@@ -32,13 +32,6 @@ function unsupported(claim: SandboxClaim): { reason: string; message: string } |
       message: `spec.idleTimeout ${JSON.stringify(spec.idleTimeout)} is not a duration`,
     };
   }
-  if (spec.workspaceRef || (spec.outputs && spec.outputs.length > 0)) {
-    return {
-      reason: 'WorkspaceBindingUnsupported',
-      message:
-        'binding a Workspace to a claim is not done by this controller yet; use a mitos server directly (POST /v1/fork with workspace)',
-    };
-  }
   if (spec.checkpointOnTerminate) {
     return {
       reason: 'CheckpointUnsupported',

@@ -32,6 +32,7 @@ import { finishedTtlExpiry, lifetimeExpiry } from './lifetime.js';
 import { NodeCallError } from './node-client.js';
 import { chooseClaimNode, eligibleNodes } from './placement.js';
 import { deleteTokenSecret, ensureTokenSecret } from './token-secret.js';
+import { dehydrateClaim, hydrateClaim, resolveBinding } from './workspace-binding.js';
 
 export const DEFAULT_MAX_PENDING_MS = 5 * 60_000;
 const READY_RECHECK_MS = 30_000;
@@ -62,6 +63,9 @@ async function provision(ctx: ControllerContext, initial: SandboxClaim): Promise
   const resolved = await resolveDelivery(ctx, initial);
   if ('refuse' in resolved) return fail(ctx, initial, resolved.refuse.reason, resolved.refuse.message);
   if ('wait' in resolved) return pending(ctx, initial, resolved.wait.reason, resolved.wait.message, 5_000);
+  const binding = await resolveBinding(ctx, initial);
+  if ('refuse' in binding) return fail(ctx, initial, binding.refuse.reason, binding.refuse.message);
+  if ('wait' in binding) return pending(ctx, initial, binding.wait.reason, binding.wait.message, 5_000);
   let claim = await addFinalizer(ctx.kube, SANDBOX_CLAIMS, initial, FINALIZER_CLAIM);
 
   const nodes = ctx.nodes();
@@ -103,6 +107,18 @@ async function provision(ctx: ControllerContext, initial: SandboxClaim): Promise
     return fail(ctx, claim, 'ForkFailed', err.message);
   }
 
+  if (binding.bind) {
+    try {
+      claim = await hydrateClaim(ctx, claim, binding.bind, ctx.nodeApi(node), acquired.sandboxId);
+    } catch (err) {
+      // A sandbox without its workspace is not what was asked for: it goes, and the claim fails.
+      await ctx
+        .nodeApi(node)
+        .terminate(acquired.sandboxId, namespace)
+        .catch(() => false);
+      return fail(ctx, claim, 'WorkspaceHydrateFailed', (err as Error).message);
+    }
+  }
   if (claim.metadata.annotations?.[ANNOTATION_CAPACITY_PENDING_SINCE] !== undefined) {
     claim = await ctx.kube.patch<SandboxClaim>(SANDBOX_CLAIMS, namespace, name, {
       metadata: { annotations: { [ANNOTATION_CAPACITY_PENDING_SINCE]: null } },
@@ -134,12 +150,14 @@ async function provision(ctx: ControllerContext, initial: SandboxClaim): Promise
   return { requeueAfterMs: Math.min(READY_RECHECK_MS, expiry.remainingMs ?? READY_RECHECK_MS, idleMs) };
 }
 
-async function watchReady(ctx: ControllerContext, claim: SandboxClaim): Promise<ReconcileResult> {
+async function watchReady(ctx: ControllerContext, ready: SandboxClaim): Promise<ReconcileResult> {
+  let claim = ready;
   const status = claim.status ?? {};
   const node = ctx.nodes().find((n) => n.name === status.node);
   if (!node?.healthy) return fail(ctx, claim, 'NodeLost', `node ${status.node ?? '(none)'} stopped renewing its lease`);
   const expiry = lifetimeExpiry(status.startedAt, claim.spec.timeout, ctx.now());
   if (expiry.expired) {
+    claim = await dehydrateClaim(ctx, claim);
     await releaseSandbox(ctx, claim);
     const now = new Date(ctx.now());
     await writeStatus(ctx, claim, {
@@ -171,7 +189,8 @@ async function watchReady(ctx: ControllerContext, claim: SandboxClaim): Promise<
   };
 }
 
-async function terminateIdle(ctx: ControllerContext, claim: SandboxClaim): Promise<ReconcileResult> {
+async function terminateIdle(ctx: ControllerContext, idle: SandboxClaim): Promise<ReconcileResult> {
+  const claim = await dehydrateClaim(ctx, idle);
   await releaseSandbox(ctx, claim);
   const now = new Date(ctx.now());
   const message = `no exec, process, code or file activity for ${claim.spec.idleTimeout}`;
@@ -195,9 +214,11 @@ async function expireFinished(ctx: ControllerContext, claim: SandboxClaim): Prom
   return {};
 }
 
-async function finalizeClaim(ctx: ControllerContext, claim: SandboxClaim): Promise<ReconcileResult> {
-  if (!hasFinalizer(claim, FINALIZER_CLAIM)) return {};
-  const { namespace = '', name = '' } = claim.metadata;
+async function finalizeClaim(ctx: ControllerContext, deleting: SandboxClaim): Promise<ReconcileResult> {
+  if (!hasFinalizer(deleting, FINALIZER_CLAIM)) return {};
+  const { namespace = '', name = '' } = deleting.metadata;
+  // The workspace is captured before the sandbox goes; a failed capture retries and blocks deletion.
+  const claim = await dehydrateClaim(ctx, deleting);
   await releaseSandbox(ctx, claim);
   await deleteTokenSecret(ctx.kube, namespace, name);
   // Forks of this claim are live copies of it; they go with it.

@@ -4,9 +4,11 @@
  * @module
  */
 
+import type { CapturedRevision } from '@mitos/engine';
 import type { ClaimDelivery } from '../node/claim-env.js';
 import type { SandboxOwner } from '../node/ledger.js';
 import type { AcquireResult, NodeCapacity, TemplateState } from '../node/node-sandboxes.js';
+import type { WorkspaceStoreSpec } from '../node/workspace-io.js';
 
 const CALL_TIMEOUT_MS = 60_000;
 
@@ -55,6 +57,16 @@ export interface NodeApi {
   }): Promise<Array<{ sandboxId: string; forkTimeMs: number }>>;
   /** With `namespace`, only a sandbox that namespace owns is terminated. */
   terminate(sandboxId: string, namespace?: string): Promise<boolean>;
+  /** Writes manifest `manifest` (null: nothing) from `store` into a claimed sandbox's /workspace. */
+  hydrateWorkspace(
+    sandboxId: string,
+    req: { namespace: string; store: WorkspaceStoreSpec; manifest: string | null },
+  ): Promise<{ files: number }>;
+  /** Stores a claimed sandbox's /workspace (or `paths` in it) and its manifest in `store`. */
+  captureWorkspace(
+    sandboxId: string,
+    req: { namespace: string; store: WorkspaceStoreSpec; paths?: string[]; parent?: string | null },
+  ): Promise<CapturedRevision>;
 }
 
 export class HttpNodeApi implements NodeApi {
@@ -101,6 +113,22 @@ export class HttpNodeApi implements NodeApi {
     const query = namespace === undefined ? '' : `?namespace=${encodeURIComponent(namespace)}`;
     const path = `/node/v1/sandboxes/${encodeURIComponent(sandboxId)}${query}`;
     return (await this.#call<{ terminated: boolean }>('DELETE', path)).terminated;
+  }
+
+  hydrateWorkspace(sandboxId: string, req: Parameters<NodeApi['hydrateWorkspace']>[1]) {
+    return this.#call<{ files: number }>(
+      'POST',
+      `/node/v1/sandboxes/${encodeURIComponent(sandboxId)}/workspace/hydrate`,
+      req,
+    );
+  }
+
+  captureWorkspace(sandboxId: string, req: Parameters<NodeApi['captureWorkspace']>[1]) {
+    return this.#call<CapturedRevision>(
+      'POST',
+      `/node/v1/sandboxes/${encodeURIComponent(sandboxId)}/workspace/capture`,
+      req,
+    );
   }
 
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {

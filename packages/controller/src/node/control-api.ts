@@ -9,6 +9,7 @@ import { MitosError } from '@mitos/protocol';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { isEngineConflict, NodeOpError, type NodeSandboxes } from './node-sandboxes.js';
+import { CaptureBody, HydrateBody } from './workspace-io.js';
 
 const Name = z.string().min(1).max(253);
 const Token = z.string().regex(/^[0-9a-f]{64}$/, 'a token is 64 lowercase hex characters');
@@ -80,6 +81,8 @@ export function createControlApi({ sandboxes, nodeName, nodeKey, onError }: Cont
       return fail(c, 'invalid_request', err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     if (isEngineConflict(err)) return fail(c, 'conflict', (err as Error).message);
     if (err instanceof MitosError && err.code === 'not_found') return fail(c, 'not_found', err.message);
+    // A workspace capture or hydrate refused on its merits (too large, bad path, store error).
+    if (err instanceof MitosError && err.code !== 'internal') return fail(c, err.code, err.message);
     onError?.(err);
     return fail(c, 'internal', (err as Error).message ?? 'internal error');
   });
@@ -120,6 +123,14 @@ export function createControlApi({ sandboxes, nodeName, nodeKey, onError }: Cont
 
   app.post('/node/v1/forks', async (c) =>
     c.json({ children: await sandboxes.fork(ForkBody.parse(await c.req.json())) }),
+  );
+
+  app.post('/node/v1/sandboxes/:id/workspace/hydrate', async (c) =>
+    c.json(await sandboxes.workspaces.hydrate(c.req.param('id'), HydrateBody.parse(await c.req.json()))),
+  );
+
+  app.post('/node/v1/sandboxes/:id/workspace/capture', async (c) =>
+    c.json(await sandboxes.workspaces.capture(c.req.param('id'), CaptureBody.parse(await c.req.json()))),
   );
 
   app.delete('/node/v1/sandboxes/:id', async (c) =>

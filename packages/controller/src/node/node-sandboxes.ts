@@ -13,6 +13,7 @@ import { SANDBOX_ID_PATTERN, sandboxIdFor, templateIdFor, warmSandboxId } from '
 import { Mutex } from '../util/mutex.js';
 import { type ClaimDelivery, ClaimEnvironments } from './claim-env.js';
 import type { LedgerEntry, SandboxLedger, SandboxOwner } from './ledger.js';
+import { NodeWorkspaceIO } from './workspace-io.js';
 
 export type TemplateState = 'building' | 'ready' | 'failed';
 
@@ -72,6 +73,8 @@ export class NodeSandboxes {
   readonly #lock = new Mutex();
   readonly #builds = new Map<string, TemplateBuild>();
   readonly claimEnv: ClaimEnvironments;
+  /** Hydrate and capture of a claim's /workspace (a claim bound to a Workspace). */
+  readonly workspaces: NodeWorkspaceIO;
 
   constructor(
     private readonly engine: Engine,
@@ -80,6 +83,7 @@ export class NodeSandboxes {
     private readonly log: (msg: string, fields?: Record<string, unknown>) => void = () => {},
   ) {
     this.claimEnv = new ClaimEnvironments(engine);
+    this.workspaces = new NodeWorkspaceIO(engine, ledger);
     // A sandbox can end on its own (deadline, crash); its entry and token must go with it.
     engine.onSandboxGone((id) => ledger.remove(id));
     // Entries whose sandbox did not survive a restart would otherwise be counted forever.

@@ -12,6 +12,7 @@ import { FINALIZER_CLAIM, tokenSecretName } from '../api/group.js';
 import type { SandboxClaim, SandboxFork, SandboxPool, SandboxTemplate } from '../api/v1alpha1/index.js';
 import type { KubeClient } from '../kube/client.js';
 import { SANDBOX_CLAIMS, SANDBOX_FORKS, SANDBOX_POOLS, SANDBOX_TEMPLATES, SECRETS } from '../kube/resources.js';
+import { bindingSteps } from './contract-binding.js';
 import { deliverySteps } from './contract-delivery.js';
 import { eventually, required, tokenOf } from './contract-steps.js';
 import { workspaceSteps } from './contract-workspaces.js';
@@ -238,6 +239,7 @@ export function clusterContract(title: string, start: EnvFactory, options: { tim
     });
 
     workspaceSteps(test);
+    bindingSteps(test);
     deliverySteps(test);
   });
 }

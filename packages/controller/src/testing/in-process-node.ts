@@ -3,6 +3,7 @@
  * HTTP client would raise, so reconcilers can be unit-tested against the real node logic.
  * @module
  */
+import { MitosError } from '@mitos/protocol';
 import { type NodeApi, NodeCallError } from '../controller/node-client.js';
 import { NodeOpError, type NodeSandboxes } from '../node/node-sandboxes.js';
 
@@ -12,6 +13,7 @@ export function inProcessNodeApi(node: string, sandboxes: NodeSandboxes): NodeAp
       return await fn();
     } catch (err) {
       if (err instanceof NodeOpError) throw new NodeCallError(node, 0, err.code, err.message);
+      if (err instanceof MitosError) throw new NodeCallError(node, 0, err.code, err.message);
       throw err;
     }
   };
@@ -24,5 +26,7 @@ export function inProcessNodeApi(node: string, sandboxes: NodeSandboxes): NodeAp
     acquire: (req) => call(() => sandboxes.acquire(req)),
     fork: (req) => call(() => sandboxes.fork(req)),
     terminate: (id, namespace) => call(() => sandboxes.terminate(id, namespace)),
+    hydrateWorkspace: (id, req) => call(() => sandboxes.workspaces.hydrate(id, req)),
+    captureWorkspace: (id, req) => call(() => sandboxes.workspaces.capture(id, req)),
   };
 }

@@ -10,6 +10,7 @@ import type {
   Engine,
   ExecOptions,
   ExecResult,
+  FileStat,
   ForkOptions,
   SandboxInfo,
   TemplateInfo,
@@ -29,6 +30,7 @@ export function createScriptedEngine(options: { templateBuildMs?: number } = {})
   const templates = new Map<string, TemplateInfo>();
   const sandboxes = new Map<string, SandboxInfo>();
   const files = new Map<string, Buffer>();
+  const dirs = new Set<string>();
   const goneListeners = new Set<(id: string) => void>();
 
   const requireSandbox = (id: string): SandboxInfo => {
@@ -118,6 +120,9 @@ export function createScriptedEngine(options: { templateBuildMs?: number } = {})
       if (had) for (const l of goneListeners) l(id);
       return had;
     },
+    onSandboxEnding() {
+      return () => {};
+    },
     onSandboxGone(listener: (id: string) => void) {
       goneListeners.add(listener);
       return () => goneListeners.delete(listener);
@@ -133,6 +138,31 @@ export function createScriptedEngine(options: { templateBuildMs?: number } = {})
       async write(id: string, path: string, data: Buffer) {
         requireSandbox(id);
         files.set(`${id}:${path}`, data);
+      },
+      async mkdir(id: string, path: string) {
+        requireSandbox(id);
+        dirs.add(`${id}:${path}`);
+      },
+      // Directories are explicit (mkdir) or implied by the files below them, as far as a
+      // workspace capture needs them.
+      async list(id: string, path: string) {
+        requireSandbox(id);
+        const prefix = `${id}:${path}/`;
+        const children = new Map<string, FileStat>();
+        for (const [key, data] of files) {
+          if (!key.startsWith(prefix)) continue;
+          const [name = '', ...below] = key.slice(prefix.length).split('/');
+          const kind = below.length > 0 ? 'dir' : 'file';
+          children.set(name, { name, kind, size: kind === 'file' ? data.length : 0, mode: 0o644, mtimeMs: 0 });
+        }
+        for (const key of dirs) {
+          if (!key.startsWith(prefix)) continue;
+          const [name = ''] = key.slice(prefix.length).split('/');
+          if (!children.has(name)) children.set(name, { name, kind: 'dir', size: 0, mode: 0o755, mtimeMs: 0 });
+        }
+        if (children.size === 0 && !dirs.has(`${id}:${path}`))
+          throw new MitosError('not_found', `no such path ${path}`);
+        return [...children.values()];
       },
     } as Engine['files'],
   };

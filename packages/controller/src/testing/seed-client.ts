@@ -82,15 +82,21 @@ export class SeedClient {
   }
 
   /** `AgentRun.sandbox(pool=..., ready=True)`: create the claim, then wait for it. */
-  async sandbox(pool: string, timeoutMs: number): Promise<SeedHandle> {
+  async sandbox(pool: string, timeoutMs: number, workspace?: string): Promise<SeedHandle> {
+    const handle = await this.create(pool, workspace);
+    return this.waitUntilReady(handle, timeoutMs);
+  }
+
+  /** `create(pool, workspace=)`: the claim alone (crd-v1.md 9.1), without waiting. */
+  async create(pool: string, workspace?: string): Promise<SeedHandle> {
     const name = `sandbox-${randomBytes(4).toString('hex')}`;
     await this.kube.create<SandboxClaim>(SANDBOX_CLAIMS, {
       apiVersion: API_VERSION,
       kind: 'SandboxClaim',
       metadata: { name, namespace: this.namespace },
-      spec: { poolRef: { name: pool } },
+      spec: { poolRef: { name: pool }, ...(workspace !== undefined && { workspaceRef: { name: workspace } }) },
     });
-    return this.waitUntilReady({ name, pool, phase: 'Pending' }, timeoutMs);
+    return { name, pool, phase: 'Pending' };
   }
 
   /** `Sandbox._wait_ready`: GET the claim every 50 ms until Ready with an endpoint. */
@@ -220,10 +226,10 @@ export class SeedClient {
    * `Sandbox.terminate(outputs)`: merge-patch the outputs (when given), GET the claim for its
    * workspace, DELETE it. Returns the workspace name, or undefined.
    */
-  async terminate(handle: SeedHandle, outputs: string[] = []): Promise<string | undefined> {
+  async terminate(handle: SeedHandle, outputs: Array<string | { diff: true }> = []): Promise<string | undefined> {
     if (outputs.length > 0) {
       await this.kube.patch(SANDBOX_CLAIMS, this.namespace, handle.name, {
-        spec: { outputs: outputs.map((path) => ({ path })) },
+        spec: { outputs: outputs.map((o) => (typeof o === 'string' ? { path: o } : o)) },
       });
     }
     const claim = await this.#getClaim(handle.name);

@@ -11,10 +11,11 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { DENY_POSTURE, MitosError, type NetworkPosture } from '@mitos/protocol';
+import { MitosError, type NetworkPosture } from '@mitos/protocol';
 import type {
   CreateSandboxOptions,
   CreateTemplateOptions,
+  EndReason,
   Engine,
   ExecOptions,
   ExecResult,
@@ -35,10 +36,11 @@ import type { StateDatabase } from '../state/database.js';
 import { type SandboxRow, StateStore, type TemplateRow } from '../state/store.js';
 import type { TemplateConfig } from '../state/template-config.js';
 import { ContextStore } from '../templates/build/context-store.js';
-import { resolveImage } from '../templates/images.js';
 import { SandboxAgents } from './agents.js';
+import { ensureBuiltinTemplate } from './builtin-template.js';
 import { DeadlineScheduler } from './deadlines.js';
 import { type DriverEvents, launchedOf, type SandboxDriver } from './driver.js';
+import { SandboxEndings } from './endings.js';
 import { forkSandbox } from './fork.js';
 import { admitted, changePosture, effectivePosture, egressBytesOf, handOutPosture } from './network.js';
 import { alreadyExists, assertValidId, blankRow, mergeLimits, publicSandbox, publicTemplate } from './rows.js';
@@ -71,6 +73,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   protected readonly store: StateStore;
   protected readonly agents: SandboxAgents;
   private readonly deadlines: DeadlineScheduler;
+  private readonly endings: SandboxEndings;
   private readonly pool: WarmPool;
   private readonly events = new EventEmitter();
   private closed = false;
@@ -91,7 +94,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
       },
       lost: (id, why) => {
         this.log('warn', 'sandbox lost; terminating', { sandbox: id, why });
-        void this.terminate(id).catch(() => {});
+        void this.endings.end(id, 'lost').catch(() => {});
       },
     });
     this.agents = new SandboxAgents((id) => this.driver.socketPath(id));
@@ -99,11 +102,17 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
       (id) => this.running(id),
       () => this.driver.admit('write'),
     );
+    this.endings = new SandboxEndings({
+      row: (id) => this.store.sandbox(id),
+      resume: (id) => this.resume(id),
+      end: (id) => this.endNow(id),
+      log: (level, msg, fields) => this.log(level, msg, fields),
+    });
     this.deadlines = new DeadlineScheduler({
       deadlines: () => this.store.deadlines(),
       expire: async (id) => {
         this.log('info', 'sandbox deadline reached; terminating', { sandbox: id });
-        await this.terminate(id);
+        await this.endings.end(id, 'deadline');
       },
     });
     this.pool = new WarmPool(
@@ -183,27 +192,11 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     return t ? publicTemplate(t) : undefined;
   }
 
-  async ensureTemplate(options: CreateTemplateOptions): Promise<TemplateInfo> {
-    assertValidId('template', options.id);
-    const started = performance.now();
-    const image = resolveImage(options.id);
-    const network = admitted(this.driver, options.network ?? DENY_POSTURE);
-    const key = await this.driver.prepareTemplate(options.id, image, (line) => options.onProgress?.(line));
-    const existing = this.store.template(options.id);
-    const same = existing !== undefined && existing.imageKey === key;
-    const row: TemplateRow = {
-      id: options.id,
-      image: image.name,
-      imageKey: key,
-      ready: true,
-      createdAt: same ? existing.createdAt : new Date(),
-      creationTimeMs: same ? existing.creationTimeMs : performance.now() - started,
-      network,
-      limits: image.limits,
-    };
-    this.store.upsertTemplate(row);
-    this.pool.refill(row.id);
-    return publicTemplate(row);
+  ensureTemplate(options: CreateTemplateOptions): Promise<TemplateInfo> {
+    return ensureBuiltinTemplate(
+      { driver: this.driver, store: this.store, refill: (id) => this.pool.refill(id) },
+      options,
+    );
   }
 
   async create(options: CreateSandboxOptions): Promise<SandboxInfo> {
@@ -339,7 +332,13 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   getNetwork = (id: string) => effectivePosture(this.driver, this.store, this.running(id, ['running', 'paused']));
   setNetwork = (id: string, p: NetworkPosture) => changePosture(this.driver, this.store, this.running(id), p);
 
-  async terminate(sandboxId: string): Promise<boolean> {
+  terminate(sandboxId: string, reason: EndReason = 'terminated'): Promise<boolean> {
+    return this.endings.end(sandboxId, reason);
+  }
+
+  onSandboxEnding = (hook: (sandboxId: string, reason: EndReason) => Promise<void>) => this.endings.on(hook);
+
+  private async endNow(sandboxId: string): Promise<boolean> {
     const row = this.store.sandbox(sandboxId);
     if (!row || row.state === 'creating' || row.state === 'pooled') return false;
     this.store.setState(sandboxId, 'terminating');

@@ -14,6 +14,20 @@ export interface WorkspaceRow {
   /** The writer sandbox and the revision it started from (its commits' parent). */
   writer: string | null;
   writer_base: string | null;
+  /** JSON of the last writer's end (WriterEnd), null before any writer ended. */
+  last_end: string | null;
+}
+
+/** How the last writer's binding ended: what it committed, or why nothing could be. */
+export interface WriterEnd {
+  sandbox: string;
+  /** `terminated` by any surface, its `deadline`, or `lost` (its VM or process died). */
+  reason: 'terminated' | 'deadline' | 'lost';
+  /** The revision committed at the end; null when nothing changed or nothing could be. */
+  revision: string | null;
+  /** Why the end's commit failed (a stable code and its message); null when it did not. */
+  error: { code: string; message: string } | null;
+  at: number;
 }
 
 export interface RevisionRow {
@@ -38,7 +52,8 @@ const SCHEMA = [
      retention_revisions INTEGER NOT NULL,
      retention_min_age_s INTEGER NOT NULL,
      writer TEXT UNIQUE,
-     writer_base TEXT
+     writer_base TEXT,
+     last_end TEXT
    )`,
   `CREATE TABLE IF NOT EXISTS workspace_revisions (
      id TEXT PRIMARY KEY,
@@ -59,6 +74,9 @@ const SCHEMA = [
 export class WorkspaceCatalog {
   constructor(readonly db: Database.Database) {
     for (const statement of SCHEMA) db.exec(statement);
+    // Databases made before writers' ends were recorded.
+    const columns = db.prepare('PRAGMA table_info(workspaces)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'last_end')) db.exec('ALTER TABLE workspaces ADD COLUMN last_end TEXT');
   }
 
   transaction<T>(fn: () => T): T {
@@ -95,6 +113,13 @@ export class WorkspaceCatalog {
 
   setWriter(name: string, writer: string | null, base: string | null): void {
     this.db.prepare('UPDATE workspaces SET writer = ?, writer_base = ? WHERE name = ?').run(writer, base, name);
+  }
+
+  /** Ends `sandboxId`'s binding (if it still holds it) and records how. */
+  endWriter(sandboxId: string, end: WriterEnd): void {
+    this.db
+      .prepare('UPDATE workspaces SET writer = NULL, writer_base = NULL, last_end = ? WHERE writer = ?')
+      .run(JSON.stringify(end), sandboxId);
   }
 
   byWriter(sandboxId: string): WorkspaceRow | undefined {

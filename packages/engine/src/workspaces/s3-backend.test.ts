@@ -3,27 +3,23 @@
  * with its data under a mitos-test-* directory.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import S3rver from 's3rver';
+import { startTestS3, type TestS3 } from '@mitos/testkit';
 import { detail } from '../test-support/detail.js';
 import { BlobStore } from './blob-store.js';
 import { sha256 } from './manifest.js';
 import { S3Backend } from './s3-backend.js';
 
 describe('workspace objects in an S3-compatible bucket', { timeout: 60_000 }, () => {
-  const dir = mkdtempSync('/tmp/mitos-test-s3-');
-  let s3: S3rver;
-  let endpoint: string;
+  let s3: TestS3;
   const backends: S3Backend[] = [];
   const backend = (o: Partial<ConstructorParameters<typeof S3Backend>[0]> = {}) => {
     const b = new S3Backend({
-      bucket: 'workspaces',
-      endpoint,
+      bucket: s3.bucket,
+      endpoint: s3.endpoint,
       prefix: 'team-a',
-      accessKeyId: 'S3RVER',
-      secretAccessKey: 'S3RVER',
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
       ...o,
     });
     backends.push(b);
@@ -31,20 +27,11 @@ describe('workspace objects in an S3-compatible bucket', { timeout: 60_000 }, ()
   };
 
   before(async () => {
-    s3 = new S3rver({
-      address: '127.0.0.1',
-      port: 0,
-      silent: true,
-      directory: dir,
-      configureBuckets: [{ name: 'workspaces', configs: [] }],
-    });
-    const address = (await s3.run()) as AddressInfo;
-    endpoint = `http://127.0.0.1:${address.port}`;
+    s3 = await startTestS3();
   });
   after(async () => {
     for (const b of backends) b.close();
     await s3.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   test('put, has, get (verified), list and delete; equal content is one object', async () => {

@@ -64,6 +64,7 @@ export class Workspaces {
       retention_min_age_s: retention.minAgeSeconds ?? 0,
       writer: null,
       writer_base: null,
+      last_end: null,
     };
     this.catalog.insert(row);
     return row;

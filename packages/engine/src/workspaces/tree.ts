@@ -45,8 +45,14 @@ interface Walked {
   stat: FileStat;
 }
 
-/** Every entry below /workspace (lstat semantics per entry), breadth first. */
-async function walk(files: SandboxFiles, sandboxId: string, limits: TreeLimits, skipped: string[]): Promise<Walked[]> {
+/** Every entry below /workspace (lstat semantics per entry), breadth first; only `scope` when given. */
+async function walk(
+  files: SandboxFiles,
+  sandboxId: string,
+  limits: TreeLimits,
+  skipped: string[],
+  scope?: readonly string[],
+): Promise<Walked[]> {
   const out: Walked[] = [];
   const queue: string[] = [''];
   while (queue.length > 0) {
@@ -64,6 +70,7 @@ async function walk(files: SandboxFiles, sandboxId: string, limits: TreeLimits, 
         skipped.push(JSON.stringify(path));
         continue;
       }
+      if (scope && !inScope(path, stat.kind === 'dir', scope)) continue;
       if (stat.kind !== 'file' && stat.kind !== 'dir') {
         skipped.push(path);
         continue;
@@ -76,6 +83,11 @@ async function walk(files: SandboxFiles, sandboxId: string, limits: TreeLimits, 
     }
   }
   return out;
+}
+
+/** Inside one of the scope's subtrees, or a directory on the way to one. */
+function inScope(path: string, isDir: boolean, scope: readonly string[]): boolean {
+  return scope.some((s) => path === s || path.startsWith(`${s}/`) || (isDir && s.startsWith(`${path}/`)));
 }
 
 function tooLarge(what: string, path: string, limits: TreeLimits): MitosError {
@@ -112,10 +124,12 @@ export async function captureTree(
   previous: StatCache | undefined,
   /** Called with each digest before it is stored, so garbage collection keeps it. */
   pin: (digest: string) => void,
+  /** Only these subtrees (relative to /workspace) and the directories leading to them. */
+  scope?: readonly string[],
 ): Promise<Captured> {
   const takenAt = Date.now();
   const skipped: string[] = [];
-  const walked = await walk(files, sandboxId, limits, skipped);
+  const walked = await walk(files, sandboxId, limits, skipped, scope);
   let total = 0;
   for (const { path, stat } of walked) {
     if (stat.kind !== 'file') continue;

@@ -50,6 +50,11 @@ export interface ClusterSandboxOptions extends CallOptions {
   timeout?: string;
   /** Terminate after this long without exec, process, code or file activity (Go duration, e.g. `10m`). */
   idleTimeout?: string;
+  /**
+   * Bind a Workspace (its `spec.store.s3` set): its head is in /workspace when the sandbox is
+   * Ready, and terminate commits /workspace as a new WorkspaceRevision. One writer at a time.
+   */
+  workspace?: string;
 }
 
 export class AgentRun {
@@ -109,6 +114,7 @@ export class AgentRun {
     }
     if (options.timeout) spec.timeout = options.timeout;
     if (options.idleTimeout) spec.idleTimeout = options.idleTimeout;
+    if (options.workspace) spec.workspaceRef = { name: options.workspace };
     await api.create('sandboxclaims', {
       apiVersion: API_VERSION,
       kind: 'SandboxClaim',

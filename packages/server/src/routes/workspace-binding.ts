@@ -1,6 +1,8 @@
 /**
  * A sandbox bound to a workspace: created as its single writer with the head hydrated into
- * /workspace, and committed before it is terminated through DELETE /v1/sandboxes/:id.
+ * /workspace, and committed before it is terminated through DELETE /v1/sandboxes/:id (where a
+ * failed commit keeps the sandbox). Every other end (E2B or Connect kill, deadline, crash) goes
+ * through the engine's ending hook (engine workspaces/writer-end.ts).
  */
 import type { CreateSandboxOptions, SandboxInfo } from '@mitos/engine';
 import type { CommitResponse } from '@mitos/protocol';
@@ -40,11 +42,9 @@ export async function commitOnTerminate(
   const workspaces = deps.workspaces;
   const bound = workspaces?.boundTo(sandboxId);
   if (!workspaces || !bound) return undefined;
-  if (!commit) {
-    workspaces.release(sandboxId);
-    return { name: bound.name, revision: null, skipped: [] };
-  }
-  const out = await workspaces.commit(bound.name, sandboxId);
+  const out = commit ? await workspaces.commit(bound.name, sandboxId) : { revision: null, skipped: [] };
+  const end = { sandbox: sandboxId, reason: 'terminated' as const, revision: out.revision?.id ?? null, error: null };
+  workspaces.catalog.endWriter(sandboxId, { ...end, at: Date.now() });
   workspaces.release(sandboxId);
   return { name: bound.name, ...toCommitResponse(out.revision, out.skipped) };
 }

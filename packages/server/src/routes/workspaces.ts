@@ -2,7 +2,7 @@
  * Workspaces (docs/api-extensions.md): /v1/workspaces... over the engine's Workspaces. A
  * sandbox binds to a workspace through `workspace` on POST /v1/fork (routes/sandboxes.ts).
  */
-import type { RevisionRow, WorkspaceRow, Workspaces } from '@mitos/engine';
+import type { RevisionRow, WorkspaceRow, Workspaces, WriterEnd } from '@mitos/engine';
 import {
   CheckoutWorkspaceRequestSchema,
   type CommitResponse,
@@ -132,7 +132,14 @@ export function toWorkspaceRecord(ws: Workspaces, row: WorkspaceRow): WorkspaceR
     revisions: ws.catalog.count(row.name),
     writer: row.writer,
     retention: { revisions: row.retention_revisions, min_age_seconds: row.retention_min_age_s },
+    last_writer: lastWriter(row.last_end),
   };
+}
+
+function lastWriter(json: string | null): WorkspaceRecord['last_writer'] {
+  if (json === null) return null;
+  const end = JSON.parse(json) as WriterEnd;
+  return { ...end, at: new Date(end.at).toISOString() };
 }
 
 export function toRevisionRecord(row: RevisionRow): RevisionRecord {

@@ -66,7 +66,8 @@ APT_OPTS=(-o "Dir::Etc::SourceList=$work/apt/sources.list" -o Dir::Etc::SourcePa
 
 version=""
 if apt-get "${APT_OPTS[@]}" update -qq >&2 2>"$work/apt-update.log"; then
-  version=$(apt-cache "${APT_OPTS[@]}" showsrc kubernetes | awk '/^Version:/ {print $2}' | sort -V | tail -1)
+  # An update that fetched no source lists (mirror unreachable) leaves showsrc failing: no version.
+  version=$(apt-cache "${APT_OPTS[@]}" showsrc kubernetes 2>/dev/null | awk '/^Version:/ {print $2}' | sort -V | tail -1 || true)
 fi
 if [[ -z $version ]]; then
   # No mirror: fall back to the newest finished build of this recipe, so an offline rerun works.

@@ -79,8 +79,10 @@ describe('end to end: the README snippets run as written', { timeout: 600_000 },
         'TypeScript SDK',
         'Templates as code',
         'Workspaces',
+        'Workspaces',
         'Agents: MCP and framework adapters',
         'Server',
+        'Kubernetes',
         'Kubernetes',
         'Kubernetes',
       ],
@@ -125,6 +127,16 @@ describe('end to end: the README snippets run as written', { timeout: 600_000 },
     assert.match(r.stdout, /modified: \[ 'plan\.md' \]/);
   });
 
+  test('Workspaces: a sandbox ended by its deadline committed first', async () => {
+    // The second block goes on from the first: its server, and the workspace it made.
+    const setup = `import { SandboxServer } from '@mitos/sdk';\nconst server = new SandboxServer({ baseUrl: '${live.url}' });\nawait server.workspaces.create('notes').catch(() => {});\n`;
+    const r = await runTs('workspaces-deadline', `${setup}${block('Workspaces', 1)}`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /reason: 'deadline'/);
+    assert.match(r.stdout, /revision: 'notes-\d+'/);
+    assert.match(r.stdout, /error: null/);
+  });
+
   test('framework adapters: mitosTools builds tools for a sandbox', async () => {
     const r = await runTs(
       'ai-tools',
@@ -142,8 +154,8 @@ describe('end to end: the README snippets run as written', { timeout: 600_000 },
 
   test('Kubernetes: the snippet parses (it needs a cluster, which the controller tests provide)', async () => {
     const file = join(dir, 'kube.mjs');
-    // The second block goes on from the first (it uses its client).
-    writeFileSync(file, `${block('Kubernetes')}\n${block('Kubernetes', 1)}`);
+    // The later blocks go on from the first (they use its client).
+    writeFileSync(file, `${block('Kubernetes')}\n${block('Kubernetes', 1)}\n${block('Kubernetes', 2)}`);
     const r = await run(process.execPath, ['--check', file], dir, env);
     assert.equal(r.code, 0, r.stderr);
   });

@@ -59,7 +59,11 @@ describe('claim workspace binding', { timeout: 60_000 }, () => {
     assert.equal(a?.status?.phase, 'Ready');
     assert.equal(a?.metadata.annotations?.[ANNOTATION_WORKSPACE_HYDRATED_HEAD], '');
     const engine = f.nodes.get('n1')?.engine;
-    await engine?.files.write(a?.status?.sandboxID ?? '', '/workspace/out/result.txt', Buffer.from('answer-7d1c-forty-two'));
+    await engine?.files.write(
+      a?.status?.sandboxID ?? '',
+      '/workspace/out/result.txt',
+      Buffer.from('answer-7d1c-forty-two'),
+    );
 
     f.clock += 61_000;
     await reconcileClaim(f.ctx, 'default', 'a');

@@ -122,12 +122,17 @@ describe('node control API', () => {
     const { body } = await call('POST', '/node/v1/claims', acquire);
     const id = String(body.sandboxId);
     // Port 9 on loopback: nothing listens, so a call that got as far as the store would fail there.
-    const store = { s3: { bucket: 'b', endpoint: 'http://127.0.0.1:9', accessKeyId: 'AK', secretAccessKey: 'secret-9f3' } };
+    const store = {
+      s3: { bucket: 'b', endpoint: 'http://127.0.0.1:9', accessKeyId: 'AK', secretAccessKey: 'secret-9f3' },
+    };
     const paths = `/node/v1/sandboxes/${id}/workspace`;
     const other = await call('POST', `${paths}/capture`, { namespace: 'other', store });
     assert.equal(other.status, 404);
     assert.equal((await call('POST', `${paths}/hydrate`, { namespace: 'other', store, manifest: null })).status, 404);
-    assert.equal((await call('POST', '/node/v1/sandboxes/nope/workspace/capture', { namespace: 'ns', store })).status, 404);
+    assert.equal(
+      (await call('POST', '/node/v1/sandboxes/nope/workspace/capture', { namespace: 'ns', store })).status,
+      404,
+    );
     for (const bad of ['/etc', '../x', '/workspace/../etc', 'a/../../b']) {
       const r = await call('POST', `${paths}/capture`, { namespace: 'ns', store, paths: [bad] });
       assert.equal(r.status, 400, bad);

@@ -16,6 +16,7 @@ import { cliContenders } from './sections/cli-contenders.js';
 import { runConsole } from './sections/console.js';
 import { runDensity } from './sections/density.js';
 import { e2bContender } from './sections/e2b-contender.js';
+import { e2bRunCodeContender } from './sections/e2b-runcode-contender.js';
 import { runExec } from './sections/exec.js';
 import { runFork } from './sections/fork.js';
 import { mitosContender } from './sections/mitos-contenders.js';
@@ -69,7 +70,7 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
     }
     const contenders: Contender[] = [];
     if (env && sections.has('tti')) contenders.push(mitosContender(env, 'echo'), mitosContender(env, 'python'));
-    if (env && sections.has('e2b')) contenders.push(e2bContender(env));
+    if (env && sections.has('e2b')) contenders.push(e2bContender(env), e2bRunCodeContender(env));
     if (env && sections.has('cli')) contenders.push(...cliContenders(env));
     if (sections.has('peers') || sections.has('cli')) {
       const peers = sections.has('peers') ? await setupPeers(rec) : await setupPodmanPeer(rec);

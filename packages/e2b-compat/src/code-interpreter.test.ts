@@ -87,9 +87,28 @@ describe('@e2b/code-interpreter against mitos', { timeout: 600_000 }, () => {
     await assert.rejects(node.runCode('1', { context: js }), NotFoundError);
   });
 
-  test('a second context of one language is refused rather than sharing state silently', async () => {
-    const py = await sb.createCodeContext({ language: 'python' });
-    await assert.rejects(sb.createCodeContext({ language: 'python' }), /501/);
-    await sb.removeCodeContext(py);
+  test('several contexts of one language each keep their own state beside the default kernel', async () => {
+    await sb.runCode('who = "default"');
+    const first = await sb.createCodeContext({ language: 'python', cwd: '/tmp' });
+    const second = await sb.createCodeContext({ language: 'python' });
+    await sb.runCode('who = "first"', { context: first });
+    await sb.runCode('who = "second"', { context: second });
+    assert.equal((await sb.runCode('who', { context: first })).text, "'first'");
+    assert.equal((await sb.runCode('who', { context: second })).text, "'second'");
+    assert.equal((await sb.runCode('who')).text, "'default'");
+    assert.equal((await sb.runCode('import os; os.getcwd()', { context: first })).text, "'/tmp'");
+    assert.equal((await sb.runCode('import os; os.getcwd()', { context: second })).text, "'/home/user'");
+    const ids = (await sb.listCodeContexts()).map((c) => c.id);
+    assert.ok(ids.includes(first.id) && ids.includes(second.id));
+    // A restart empties only that context and keeps its cwd.
+    await sb.restartCodeContext(first);
+    const gone = await sb.runCode('who', { context: first });
+    assert.equal(gone.error?.name, 'NameError');
+    assert.equal((await sb.runCode('import os; os.getcwd()', { context: first })).text, "'/tmp'");
+    assert.equal((await sb.runCode('who', { context: second })).text, "'second'");
+    await sb.removeCodeContext(first);
+    await sb.removeCodeContext(second);
+    await assert.rejects(sb.runCode('who', { context: second }), NotFoundError);
+    assert.equal((await sb.runCode('who')).text, "'default'");
   });
 });

@@ -136,17 +136,31 @@ describe('e2b SDK (latest) against mitos', { timeout: 600_000 }, () => {
     await assert.rejects(sb.files.read('missing.txt'), NotFoundError);
   });
 
-  test('files: watchDir reports a write', async () => {
+  test('files: watchDir reports a write, and what a command does below, as it happens', async () => {
     await sb.files.makeDir('watched');
     const events: string[] = [];
-    const watcher = await sb.files.watchDir('watched', (e) => {
-      events.push(`${e.type}:${e.name}`);
-    });
+    const watcher = await sb.files.watchDir(
+      'watched',
+      (e) => {
+        events.push(`${e.type}:${e.name}`);
+      },
+      { recursive: true },
+    );
+    const waitFor = async (event: string) => {
+      for (let i = 0; i < 400 && !events.includes(event); i++) await new Promise((r) => setTimeout(r, 25));
+      assert.ok(events.includes(event), `${event} in ${events.join(',')}`);
+    };
     await sb.files.write('watched/new.txt', 'x');
-    for (let i = 0; i < 200 && !events.includes('write:new.txt'); i++) await new Promise((r) => setTimeout(r, 25));
-    await watcher.stop();
+    await waitFor('write:new.txt');
     assert.ok(events.includes('create:new.txt'), events.join(','));
-    assert.ok(events.includes('write:new.txt'), events.join(','));
+    assert.ok(!events.some((e) => e.includes('.mitos-write')), events.join(','));
+    // A rename is its own event (inotify's), not a remove and a create as a poller would see it.
+    await sb.commands.run('cd watched && mkdir sub && echo x > sub/a && mv sub/a sub/b && rm sub/b');
+    await waitFor('remove:sub/b');
+    for (const e of ['create:sub', 'create:sub/a', 'write:sub/a', 'rename:sub/a', 'create:sub/b']) {
+      assert.ok(events.includes(e), `${e} in ${events.join(',')}`);
+    }
+    await watcher.stop();
   });
 
   test('signed URLs: upload then download with plain fetch', async () => {

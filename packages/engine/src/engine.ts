@@ -213,6 +213,11 @@ export interface RunCodeOptions {
   code: string;
   /** python (default) | javascript | typescript */
   language?: string;
+  /**
+   * A named kernel of the language (`^[a-z0-9]{1,40}$`) with state of its own; absent: the
+   * language's default kernel. It starts on first use and ends with the sandbox or when killed.
+   */
+  context?: string;
   timeoutMs: number;
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;

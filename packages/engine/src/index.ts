@@ -1,3 +1,4 @@
+export { kernelSpec, WATCHER_IN_SANDBOX } from './agent/kernels.js';
 export { removeCgroupParent } from './cgroups/detect.js';
 export { linuxHostChecks } from './drivers/linux/doctor.js';
 export { defaultAgentPath, LinuxEngine, type LinuxEngineOptions } from './drivers/linux/engine.js';

@@ -11,8 +11,10 @@ import type { AgentClient } from './client.js';
 
 /** Where the engine mounts packages/agent/kernels inside every sandbox (read-only). */
 export const KERNELS_IN_SANDBOX = '/opt/mitos/kernels';
+/** The directory watcher (packages/agent/watch), where the engine ships it beside the kernels. */
+export const WATCHER_IN_SANDBOX = `${KERNELS_IN_SANDBOX}/mitos-watch`;
 
-interface KernelSpec {
+export interface KernelSpec {
   socket: string;
   command: string;
   env: Record<string, string>;
@@ -31,6 +33,25 @@ const KERNELS: Record<string, KernelSpec> = {
     env: {},
   },
 };
+
+/** A named context: a kernel of its own beside the language's default one. */
+const CONTEXT_NAME = /^[a-z0-9]{1,40}$/;
+
+/**
+ * The kernel a cell runs in: the language's default kernel, or the one of a named context
+ * (its own process and socket, so its variables are its own). Only the default python kernel
+ * carries its globals into a fork.
+ */
+export function kernelSpec(language: string, context?: string): KernelSpec | undefined {
+  const base = KERNELS[language];
+  if (base === undefined || context === undefined) return base;
+  if (!CONTEXT_NAME.test(context)) {
+    throw new MitosError('invalid_request', `kernel context ${JSON.stringify(context)} must match ${CONTEXT_NAME}`);
+  }
+  const socket = base.socket.replace(/\.sock$/, `-${context}.sock`);
+  const { MITOS_KERNEL_RESTORE: _restore, ...env } = base.env;
+  return { socket, command: base.command.replace(base.socket, socket), env };
+}
 
 /** Fork snapshots of the python kernel's globals are written here inside the sandbox. */
 export const KERNEL_STATE_FILE = '/run/mitos/kernel-state.pkl';
@@ -111,8 +132,8 @@ export class KernelManager {
 
   constructor(private readonly host: KernelHost) {}
 
-  private key(sandboxId: string, language: string): string {
-    return `${sandboxId}\0${language}`;
+  private key(sandboxId: string, language: string, context?: string): string {
+    return `${sandboxId}\0${language}\0${context ?? ''}`;
   }
 
   forget(sandboxId: string): void {
@@ -120,8 +141,8 @@ export class KernelManager {
   }
 
   /** Answering kernel's pid, or undefined. */
-  async ping(sandboxId: string, language: string): Promise<number | undefined> {
-    const spec = KERNELS[language];
+  async ping(sandboxId: string, language: string, context?: string): Promise<number | undefined> {
+    const spec = kernelSpec(language, context);
     if (!spec) return undefined;
     let sock: Socket;
     try {
@@ -140,17 +161,22 @@ export class KernelManager {
   }
 
   /** Start the kernel unless one answers already (also after a server restart). */
-  async ensure(sandboxId: string, language: string, extraEnv: Record<string, string> = {}): Promise<number> {
-    const key = this.key(sandboxId, language);
+  async ensure(
+    sandboxId: string,
+    language: string,
+    extraEnv: Record<string, string> = {},
+    context?: string,
+  ): Promise<number> {
+    const key = this.key(sandboxId, language, context);
     const inflight = this.starting.get(key);
     if (inflight) return inflight;
     const p = (async () => {
-      const alive = await this.ping(sandboxId, language);
+      const alive = await this.ping(sandboxId, language, context);
       if (alive) {
         this.pids.set(key, alive);
         return alive;
       }
-      const spec = KERNELS[language] as KernelSpec;
+      const spec = kernelSpec(language, context) as KernelSpec;
       const proc = await this.host.startKernelProcess(sandboxId, spec.command, { ...spec.env, ...extraEnv });
       const deadline = Date.now() + 30_000;
       for (let wait = 2; Date.now() < deadline; wait = Math.min(wait * 2, 50)) {
@@ -164,7 +190,7 @@ export class KernelManager {
             },
           );
         }
-        const pid = await this.ping(sandboxId, language);
+        const pid = await this.ping(sandboxId, language, context);
         if (pid) {
           this.pids.set(key, pid);
           return pid;
@@ -182,8 +208,8 @@ export class KernelManager {
 
   async run(sandboxId: string, language: string, code: string, options: RunCodeOptions): Promise<RunCodeOutcome> {
     const started = performance.now();
-    const pid = await this.ensure(sandboxId, language);
-    const spec = KERNELS[language] as KernelSpec;
+    const pid = await this.ensure(sandboxId, language, {}, options.context);
+    const spec = kernelSpec(language, options.context) as KernelSpec;
     const sock = await this.host.client(sandboxId).connectUnix(spec.socket);
     const results: CodeResult[] = [];
     const stdout: Buffer[] = [];
@@ -239,7 +265,7 @@ export class KernelManager {
     options.signal?.removeEventListener('abort', onAbort);
     sock.destroy();
     if (how === 'closed') {
-      this.pids.delete(this.key(sandboxId, language));
+      this.pids.delete(this.key(sandboxId, language, options.context));
       error = hostTimeout
         ? {
             name: 'TimeoutError',

@@ -9,8 +9,9 @@ import { DEFAULT_USER } from './context.js';
 
 export type Account = 'root' | 'user';
 
-// Shell builtins only when the account exists (a fork's or a restarted server's sandboxes).
-const SETUP = [
+// Shell builtins only when the account exists (a fork's or a restarted server's sandboxes, a template
+// built through E2B).
+export const ACCOUNT_SETUP = [
   `while IFS=: read -r name _; do [ "$name" = ${DEFAULT_USER.name} ] && exit 0; done < /etc/passwd`,
   `echo '${DEFAULT_USER.name}:x:${DEFAULT_USER.uid}:${DEFAULT_USER.gid}::${DEFAULT_USER.home}:/bin/bash' >> /etc/passwd`,
   `echo '${DEFAULT_USER.name}:x:${DEFAULT_USER.gid}:' >> /etc/group`,
@@ -25,7 +26,7 @@ export class Accounts {
 
   /** Starts the setup; the returned promise rejects if it failed. */
   prepare(sandboxId: string): Promise<void> {
-    const ready = this.engine.exec(sandboxId, { command: SETUP, timeoutMs: 10_000 }).then((r) => {
+    const ready = this.engine.exec(sandboxId, { command: ACCOUNT_SETUP, timeoutMs: 10_000 }).then((r) => {
       if (r.exitCode !== 0) {
         throw new MitosError('exec_failed', `could not add the "user" account: ${r.stderr.toString().trim()}`);
       }

@@ -3,18 +3,17 @@
  * `POST /execute` streams NDJSON lines (stdout, stderr, result, error, number_of_executions)
  * and `/contexts` manages contexts.
  *
- * The engine keeps one kernel per language per sandbox, so a context is that kernel: a sandbox
- * has at most one context per language (a second is refused, not faked), runs without a
- * context use the language's kernel, restart kills the kernel (the engine starts a fresh one on
- * the next cell) and delete kills it too. `bash` cells run as commands.
+ * A context is a kernel of its own (the engine's named kernel contexts), so several contexts of
+ * one language keep separate variables; a cell without a context runs in the language's default
+ * kernel. Restart replaces the context's kernel (same cwd, fresh state) and delete ends it.
+ * `bash` cells run as commands.
  */
 import { randomBytes } from 'node:crypto';
-import type { CodeResult, Engine } from '@mitos/engine';
+import { type CodeResult, type Engine, kernelSpec } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import { accountEnv, asAccount, homeOf } from './accounts.js';
 import type { E2bContext } from './context.js';
 
-const KERNEL_COMMANDS: Record<string, string> = { python: 'mitos_kernel.py', javascript: 'mitos_kernel.mjs' };
 const LANGUAGES: Record<string, string> = {
   python: 'python',
   python3: 'python',
@@ -25,6 +24,8 @@ const LANGUAGES: Record<string, string> = {
   bash: 'bash',
   sh: 'bash',
 };
+/** Each context is a kernel process in the sandbox; this bounds them. */
+const MAX_CONTEXTS = 32;
 /** MIME types of a result under the field names the SDK's Result reads. */
 const MIME_FIELDS: Record<string, string> = {
   'text/plain': 'text',
@@ -47,6 +48,7 @@ export interface CodeContext {
 
 interface SandboxContexts {
   byId: Map<string, CodeContext>;
+  /** Cells run so far, per context id or (no context) per language. */
   executions: Map<string, number>;
 }
 
@@ -72,22 +74,18 @@ export class CodeContexts {
     const language = languageOf(languageIn);
     if (language === 'bash')
       throw new MitosError('not_implemented', 'bash contexts are not kept; run bash cells without a context');
-    const s = this.#of(sandboxId);
-    for (const c of s.byId.values()) {
-      if (c.language === language) {
-        throw new MitosError(
-          'not_implemented',
-          `this sandbox already has a ${language} context (${c.id}); mitos runs one kernel per language per sandbox`,
-        );
-      }
+    if (this.#of(sandboxId).byId.size >= MAX_CONTEXTS) {
+      throw new MitosError('rate_limited', `at most ${MAX_CONTEXTS} contexts per sandbox; delete one first`);
     }
     const cwd = typeof cwdIn === 'string' && cwdIn !== '' ? cwdIn : homeOf('user');
-    const chdir =
-      language === 'python' ? `import os\nos.chdir(${JSON.stringify(cwd)})` : `process.chdir(${JSON.stringify(cwd)})`;
-    const out = await this.engine.runCode(sandboxId, { code: chdir, language, timeoutMs: 30_000 });
-    if (out.error) throw new MitosError('invalid_request', `cannot use cwd ${cwd}: ${out.error.value}`);
     const context = { id: randomBytes(8).toString('hex'), language, cwd };
-    s.byId.set(context.id, context);
+    try {
+      await this.#enter(sandboxId, context);
+    } catch (err) {
+      await this.#killKernel(sandboxId, context);
+      throw err;
+    }
+    this.#of(sandboxId).byId.set(context.id, context);
     return context;
   }
 
@@ -97,22 +95,24 @@ export class CodeContexts {
     return c;
   }
 
+  /** A fresh kernel for the context: its variables go, its cwd stays. */
   async restart(sandboxId: string, id: string): Promise<void> {
     const c = this.get(sandboxId, id);
-    await this.#killKernel(sandboxId, c.language);
-    this.#of(sandboxId).executions.set(c.language, 0);
+    await this.#killKernel(sandboxId, c);
+    this.#of(sandboxId).executions.delete(c.id);
+    await this.#enter(sandboxId, c);
   }
 
   async remove(sandboxId: string, id: string): Promise<void> {
     const c = this.get(sandboxId, id);
-    await this.#killKernel(sandboxId, c.language);
+    await this.#killKernel(sandboxId, c);
     this.#of(sandboxId).byId.delete(id);
   }
 
-  nextExecutionCount(sandboxId: string, language: string): number {
+  nextExecutionCount(sandboxId: string, counter: string): number {
     const s = this.#of(sandboxId);
-    const n = (s.executions.get(language) ?? 0) + 1;
-    s.executions.set(language, n);
+    const n = (s.executions.get(counter) ?? 0) + 1;
+    s.executions.set(counter, n);
     return n;
   }
 
@@ -120,12 +120,27 @@ export class CodeContexts {
     this.#bySandbox.delete(sandboxId);
   }
 
-  async #killKernel(sandboxId: string, language: string): Promise<void> {
-    const marker = KERNEL_COMMANDS[language];
-    if (marker === undefined) return;
+  /** Starts the context's kernel in its cwd. */
+  async #enter(sandboxId: string, c: CodeContext): Promise<void> {
+    const chdir =
+      c.language === 'python'
+        ? `import os\nos.chdir(${JSON.stringify(c.cwd)})`
+        : `process.chdir(${JSON.stringify(c.cwd)})`;
+    const out = await this.engine.runCode(sandboxId, {
+      code: chdir,
+      language: c.language,
+      context: c.id,
+      timeoutMs: 30_000,
+    });
+    if (out.error) throw new MitosError('invalid_request', `cannot use cwd ${c.cwd}: ${out.error.value}`);
+  }
+
+  async #killKernel(sandboxId: string, c: CodeContext): Promise<void> {
+    const spec = kernelSpec(c.language === 'typescript' ? 'javascript' : c.language, c.id);
+    if (spec === undefined) return;
     const killed = new Set<number>();
     for (const p of await this.engine.listProcesses(sandboxId)) {
-      if (!p.command.includes(marker)) continue;
+      if (!p.command.split(/\s+/).includes(spec.socket)) continue;
       await this.engine.signalProcess(sandboxId, p.pid, 9).catch(() => {});
       killed.add(p.pid);
     }
@@ -157,6 +172,8 @@ type Line = Record<string, unknown>;
 export interface CellPlan {
   code: string;
   language: string;
+  /** The context's id; absent: the language's default kernel. */
+  context?: string;
 }
 
 /** Checks a cell before its stream starts, so a bad request is an HTTP error, not a cell error. */
@@ -169,9 +186,11 @@ export function planCell(
   if (body.env_vars !== undefined && body.env_vars !== null && Object.keys(body.env_vars as object).length > 0) {
     throw new MitosError('not_implemented', 'per-cell env_vars are not supported; set envs when creating the sandbox');
   }
-  const hasContext = typeof body.context_id === 'string' && body.context_id !== '';
-  const language = hasContext ? contexts.get(sandboxId, body.context_id as string).language : languageOf(body.language);
-  return { code: body.code, language };
+  if (typeof body.context_id === 'string' && body.context_id !== '') {
+    const c = contexts.get(sandboxId, body.context_id);
+    return { code: body.code, language: c.language, context: c.id };
+  }
+  return { code: body.code, language: languageOf(body.language) };
 }
 
 /** One cell; `send` gets each NDJSON line as it happens. */
@@ -179,7 +198,7 @@ export async function runCell(
   ctx: E2bContext,
   contexts: CodeContexts,
   sandboxId: string,
-  { code, language }: CellPlan,
+  { code, language, context }: CellPlan,
   envVars: Record<string, string>,
   signal: AbortSignal,
   send: (line: Line) => void,
@@ -206,6 +225,7 @@ export async function runCell(
   const outcome = await engine.runCode(sandboxId, {
     code,
     language,
+    context,
     timeoutMs,
     signal,
     onStdout: (d) => {
@@ -232,7 +252,7 @@ export async function runCell(
     const traceback = outcome.error.traceback.map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join('');
     send({ type: 'error', name: outcome.error.name, value: outcome.error.value, traceback });
   }
-  send({ type: 'number_of_executions', execution_count: contexts.nextExecutionCount(sandboxId, language) });
+  send({ type: 'number_of_executions', execution_count: contexts.nextExecutionCount(sandboxId, context ?? language) });
 }
 
 function resultLine(r: CodeResult): Line {

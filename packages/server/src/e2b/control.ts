@@ -14,6 +14,8 @@ import { e2bErrorResponse } from './errors.js';
 import { listSandboxes } from './listing.js';
 import { e2bPosture } from './network.js';
 import { domainFor, sandboxDetail, sandboxMetric, sandboxRecord } from './shapes.js';
+import type { E2bTemplateFiles } from './template-files.js';
+import { type E2bTemplateOwners, resolveE2bTemplate, templateRoutes, templateUploadRoutes } from './templates.js';
 
 type Vars = { Variables: { tenant: string } };
 const MAX_BODY = 1024 * 1024;
@@ -31,12 +33,6 @@ const UpdateNetworkSchema = z
  * mid-script for a user who never set a timeout).
  */
 const DEFAULT_TIMEOUT_S = 300;
-/** Our template for each E2B template name; other names must be templates of ours. */
-const TEMPLATE_ALIASES: Record<string, string> = {
-  base: 'base',
-  'code-interpreter-v1': 'python',
-  'code-interpreter': 'python',
-};
 const BUILT_IN = new Set(['base', 'python', 'node']);
 
 /** Sandbox ids that satisfy E2B's `^[a-z0-9]+$`: 20 base-36 characters (~103 bits). */
@@ -56,8 +52,8 @@ export async function readBody(req: Request): Promise<unknown> {
   }
 }
 
-async function resolveTemplate(engine: Engine, name: string): Promise<string> {
-  const id = TEMPLATE_ALIASES[name] ?? name;
+async function resolveTemplate(engine: Engine, templates: E2bTemplates, tenant: string, name: string): Promise<string> {
+  const id = resolveE2bTemplate(templates.owners, tenant, name);
   if (engine.getTemplate(id)?.ready) return id;
   if (BUILT_IN.has(id)) return (await engine.ensureTemplate({ id })).id;
   throw new MitosError(
@@ -70,7 +66,18 @@ async function resolveTemplate(engine: Engine, name: string): Promise<string> {
   );
 }
 
-export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDomain: string | undefined): Hono<Vars> {
+/** The template stores the control plane's template routes use. */
+export interface E2bTemplates {
+  owners: E2bTemplateOwners;
+  files: E2bTemplateFiles;
+}
+
+export function controlPlane(
+  ctx: E2bContext,
+  accounts: Accounts,
+  templates: E2bTemplates,
+  configuredDomain: string | undefined,
+): Hono<Vars> {
   const { engine, store } = ctx;
   const app = new Hono<Vars>().basePath('/e2b');
   app.onError((err) => e2bErrorResponse(err, ctx.logger, ctx.secrets));
@@ -89,6 +96,7 @@ export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDoma
     ),
   );
   app.get('/health', (c) => c.body(null, 200));
+  templateUploadRoutes(app, ctx, templates.files);
   app.use('*', async (c, next) => {
     const who = ctx.credentials.tenantOf(c.req.header('x-api-key'));
     if ('refused' in who) throw new MitosError('unauthorized', who.refused);
@@ -103,7 +111,7 @@ export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDoma
     const body = NewSandboxSchema.parse(await readBody(c.req.raw));
     const enforce = checkEnforceable(body);
     const timeout = timeoutSeconds(ctx, body.timeout, 'timeout', DEFAULT_TIMEOUT_S);
-    const templateId = await resolveTemplate(engine, body.templateID);
+    const templateId = await resolveTemplate(engine, templates, c.get('tenant'), body.templateID);
     const id = newE2bSandboxId();
     const network = e2bPosture({
       internet: body.allow_internet_access,
@@ -314,15 +322,16 @@ export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDoma
     return c.body(null, 204);
   });
 
-  // Template builds and snapshots map onto a template builder this server does not have yet.
-  const noBuilder = () => {
+  templateRoutes(app, ctx, templates.owners, templates.files);
+  // The rest of E2B's template API (listing, the v1/v2 build paths of older SDKs, tags) and snapshots.
+  const notServed = () => {
     throw new MitosError(
       'not_implemented',
-      'template builds and snapshots are not supported yet',
+      'this template or snapshot endpoint is not served',
       {},
       {
         remediation:
-          'use the built-in templates (base, code-interpreter-v1); custom templates need the template builder',
+          'build templates with Template.build (e2b >= 2.3) and use them by name; see docs/e2b.md for what is served',
       },
     );
   };
@@ -331,11 +340,10 @@ export function controlPlane(ctx: E2bContext, accounts: Accounts, configuredDoma
     '/templates/*',
     '/v2/templates',
     '/v2/templates/*',
-    '/v3/templates',
     '/snapshots',
     '/sandboxes/:id/snapshots',
   ]) {
-    app.all(path, noBuilder);
+    app.all(path, notServed);
   }
   return app;
 }

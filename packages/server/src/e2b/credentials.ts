@@ -60,6 +60,15 @@ export class E2bCredentials {
     return token !== undefined && safeEqual(token, this.trafficToken(sandboxId));
   }
 
+  /** A signature over `subject` for one purpose (template upload links). */
+  sign(purpose: string, subject: string): string {
+    return this.#mac(purpose, subject);
+  }
+
+  verify(purpose: string, subject: string, signature: string | undefined): boolean {
+    return signature !== undefined && safeEqual(signature, this.#mac(purpose, subject));
+  }
+
   #mac(purpose: string, sandboxId: string): string {
     return createHmac('sha256', this.#secret).update(`mitos-e2b-${purpose}\0${sandboxId}`).digest('hex');
   }

@@ -41,6 +41,8 @@ import { Process } from './gen/process/process_pb.js';
 import { checkTraffic, hostRoute, proxyToPort } from './ports.js';
 import { sandboxOfSignedRequest } from './signing.js';
 import { E2bSandboxStore } from './store.js';
+import { E2bTemplateFiles } from './template-files.js';
+import { E2bTemplateOwners } from './templates.js';
 
 export interface E2bOptions {
   engine: Engine;
@@ -83,7 +85,8 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
   const processes = new E2bProcesses();
   const watchers = new PollingWatchers(engine);
   const contexts = new CodeContexts(engine);
-  const control = controlPlane(ctx, accounts, options.domain);
+  const templates = { owners: new E2bTemplateOwners(options.db), files: new E2bTemplateFiles(options.db) };
+  const control = controlPlane(ctx, accounts, templates, options.domain);
 
   const router = createConnectRouter({
     connect: true,

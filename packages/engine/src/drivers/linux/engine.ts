@@ -129,6 +129,9 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
     // Kernels are copied into the state directory, which the sandbox uid can traverse, and
     // bind-mounted read-only into every sandbox.
     cpSync(defaultKernelsDir(), join(stateDir, 'kernels'), { recursive: true });
+    // The directory watcher the E2B surface runs inside sandboxes is built beside the agent.
+    const watcher = join(dirname(opts.agentPath), 'mitos-watch');
+    if (existsSync(watcher)) cpSync(watcher, join(stateDir, 'kernels', 'mitos-watch'));
     chmodSync(join(stateDir, 'kernels'), 0o755);
     const log = options.log;
     const uidRanges = new UidRanges({ db, stateDir });

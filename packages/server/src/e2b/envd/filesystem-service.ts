@@ -11,8 +11,9 @@ import { type Accounts, resolvePath } from '../accounts.js';
 import type { E2bContext } from '../context.js';
 import { toConnectError } from '../errors.js';
 import type { Filesystem, WatchDirResponseSchema } from '../gen/filesystem/filesystem_pb.js';
-import { DirWatcher, type WatchEvent } from './dir-watcher.js';
+import type { WatchEvent } from './dir-watcher.js';
 import { joinPath, makeDirAs, moveAs, toEntryInfo } from './entries.js';
+import { startWatcher, type Watcher } from './event-watcher.js';
 import { EventQueue } from './output-queue.js';
 import { callOf } from './process-service.js';
 import type { EnvdCall } from './request.js';
@@ -90,22 +91,24 @@ export function filesystemService(
     async *watchDir(req, hctx) {
       const queue = new EventQueue<WatchDirResponseInit>();
       let call: EnvdCall;
-      let watcher: DirWatcher;
+      let watcher: Watcher;
       try {
         call = callOf(hctx);
         await accounts.ready(call.sandboxId);
         const root = resolvePath(call.account, req.path);
-        watcher = await DirWatcher.start(
+        watcher = await startWatcher({
           engine,
-          call.sandboxId,
+          sandboxId: call.sandboxId,
+          account: call.account,
           root,
-          req.recursive,
-          (events: WatchEvent[]) => {
+          recursive: req.recursive,
+          withStat: req.includeEntry,
+          onEvents: (events: WatchEvent[]) => {
             for (const e of events)
               queue.push({ event: { case: 'filesystem', value: toFilesystemEvent(e, req.includeEntry) } });
           },
-          (err) => queue.end(toConnectError(err, ctx.logger)),
-        );
+          onError: (err) => queue.end(toConnectError(err, ctx.logger)),
+        });
       } catch (err) {
         throw toConnectError(err, ctx.logger);
       }
@@ -121,7 +124,7 @@ export function filesystemService(
 
     createWatcher: guard(async (req, call) => {
       const root = resolvePath(call.account, req.path);
-      return { watcherId: await watchers.create(call.sandboxId, root, req.recursive, req.includeEntry) };
+      return { watcherId: await watchers.create(call.sandboxId, call.account, root, req.recursive, req.includeEntry) };
     }),
 
     getWatcherEvents: guard(async (req, call) => ({ events: watchers.take(call.sandboxId, req.watcherId) })),

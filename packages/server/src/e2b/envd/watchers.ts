@@ -1,12 +1,14 @@
 /**
- * envd's polling watchers (CreateWatcher / GetWatcherEvents / RemoveWatcher): a DirWatcher
- * whose events wait in a bounded buffer until the client asks for them.
+ * envd's polling watchers (CreateWatcher / GetWatcherEvents / RemoveWatcher): a watcher
+ * (inotify-driven, see event-watcher.ts) whose events wait in a bounded buffer until the client asks for them.
  */
 import { randomUUID } from 'node:crypto';
 import type { Engine } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
-import { DirWatcher, type WatchEvent } from './dir-watcher.js';
+import type { Account } from '../accounts.js';
+import type { WatchEvent } from './dir-watcher.js';
 import { toEntryInfo } from './entries.js';
+import { startWatcher, type Watcher } from './event-watcher.js';
 
 const MAX_BUFFERED = 10_000;
 const MAX_WATCHERS_PER_SANDBOX = 32;
@@ -20,7 +22,7 @@ export function toFilesystemEvent(e: WatchEvent, includeEntry: boolean) {
 }
 
 interface Held {
-  watcher: DirWatcher;
+  watcher: Watcher;
   events: ReturnType<typeof toFilesystemEvent>[];
   failure: unknown;
 }
@@ -30,25 +32,33 @@ export class PollingWatchers {
 
   constructor(private readonly engine: Engine) {}
 
-  async create(sandboxId: string, root: string, recursive: boolean, includeEntry: boolean): Promise<string> {
+  async create(
+    sandboxId: string,
+    account: Account,
+    root: string,
+    recursive: boolean,
+    includeEntry: boolean,
+  ): Promise<string> {
     const mine = this.#bySandbox.get(sandboxId) ?? new Map<string, Held>();
     if (mine.size >= MAX_WATCHERS_PER_SANDBOX) {
       throw new MitosError('rate_limited', `at most ${MAX_WATCHERS_PER_SANDBOX} watchers per sandbox`);
     }
-    const held: Held = { watcher: undefined as unknown as DirWatcher, events: [], failure: undefined };
-    held.watcher = await DirWatcher.start(
-      this.engine,
+    const held: Held = { watcher: { stop() {} }, events: [], failure: undefined };
+    held.watcher = await startWatcher({
+      engine: this.engine,
       sandboxId,
+      account,
       root,
       recursive,
-      (events) => {
+      withStat: includeEntry,
+      onEvents: (events) => {
         for (const e of events) held.events.push(toFilesystemEvent(e, includeEntry));
         if (held.events.length > MAX_BUFFERED) held.events.splice(0, held.events.length - MAX_BUFFERED);
       },
-      (err) => {
+      onError: (err) => {
         held.failure = err;
       },
-    );
+    });
     const id = randomUUID();
     mine.set(id, held);
     this.#bySandbox.set(sandboxId, mine);

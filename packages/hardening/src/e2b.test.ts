@@ -1,7 +1,8 @@
 /**
  * The E2B-compatible surface under attack: another tenant's sandbox named with its own key or
  * envd token, forged and borrowed tokens, signed URLs made with the wrong token, path escapes
- * through /files, bad API keys, and private port traffic without its token.
+ * through /files, bad API keys, private port traffic without its token, and template upload
+ * links forged or filled with entries that leave the build context.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -306,7 +307,73 @@ describe('E2B surface: hostile tenants and inputs', { timeout: 600_000 }, () => 
     assert.equal(withAs.status, 403);
     rec.check('port traffic to a sandbox created with allowPublicTraffic: false', '403 without its token');
   });
+
+  test("template upload links open only their own tenant's slot; uploads cannot escape", async () => {
+    const opened = await control('POST', '/v3/templates', KEY_A, { name: 'hardening-a' });
+    assert.equal(opened.status, 202, opened.body);
+    const hash = 'f'.repeat(64);
+    const link = json(await control('GET', `/templates/hardening-a/files/${hash}`, KEY_A)) as { url: string };
+    const url = new URL(link.url);
+    const upload = (search: URLSearchParams, body: Buffer) =>
+      send(live.url, { method: 'PUT', path: `${url.pathname}?${search}`, body });
+    const good = ustar([{ name: 'ok.txt', body: 'fine' }]);
+    // B names A's template, forges the tenant or the expiry, or drops the signature.
+    assert.equal((await control('GET', `/templates/hardening-a/files/${hash}`, KEY_B)).status, 404);
+    const forged = [
+      { tenant: createHash('sha256').update(KEY_B).digest('hex') },
+      { expires: String(Date.now() + 10 * 3600_000) },
+      { signature: '0'.repeat(64) },
+    ];
+    for (const change of forged) {
+      const search = new URLSearchParams(url.search);
+      for (const [k, v] of Object.entries(change)) search.set(k, v);
+      assert.equal((await upload(search, good)).status, 401, JSON.stringify(change));
+      rec.count('attacks');
+    }
+    // A's own link: entries leaving the context or links are refused, and nothing is recorded.
+    for (const entries of [[{ name: '../escape.txt', body: 'x' }], [{ name: 'link', body: '', link: '/etc/shadow' }]]) {
+      const res = await upload(new URLSearchParams(url.search), ustar(entries));
+      assert.ok(res.status === 400 || res.status === 501, `${res.status} ${res.body}`);
+      const again = json(await control('GET', `/templates/hardening-a/files/${hash}`, KEY_A));
+      assert.equal(again.present, false);
+      rec.count('attacks');
+    }
+    assert.equal((await upload(new URLSearchParams(url.search), good)).status, 200);
+    assert.equal(json(await control('GET', `/templates/hardening-a/files/${hash}`, KEY_A)).present, true);
+    // What A uploaded under that hash is A's alone.
+    assert.equal((await control('POST', '/v3/templates', KEY_B, { name: 'hardening-a' })).status, 409);
+    rec.check(
+      "template upload links with B's tenant, a moved expiry, no signature; tar entries with .. and symlinks",
+      "401; 400/501 and nothing recorded; B cannot take A's template name",
+    );
+  });
 });
+
+/** A tar archive (ustar) of files, or symlinks when `link` is set. */
+function ustar(entries: { name: string; body: string; link?: string }[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const e of entries) {
+    const data = Buffer.from(e.link === undefined ? e.body : '');
+    const h = Buffer.alloc(512);
+    h.write(e.name, 0);
+    h.write('0000644\0', 100);
+    h.write('0000000\0', 108);
+    h.write('0000000\0', 116);
+    h.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
+    h.write('00000000000\0', 136);
+    h.write(e.link === undefined ? '0' : '2', 156);
+    if (e.link !== undefined) h.write(e.link, 157);
+    h.write('ustar\0', 257);
+    h.write('00', 263);
+    h.fill(' ', 148, 156);
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    blocks.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
 
 /** The stdout of a Start stream's JSON envelopes (bytes fields are base64). */
 function stdoutOf(body: string): string {

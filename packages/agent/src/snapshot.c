@@ -53,3 +53,38 @@ int snapshot_main(int argc, char **argv) {
     }
     return 0;
 }
+
+/*
+ * `mitos-agent subvol-delete PATH...`: deletes each subvolume by the ioctl. The engine passes
+ * the paths on stdin, so a sandbox's teardown does not put its storage path in a command line
+ * every host user can read (the btrfs tool takes paths only as arguments).
+ */
+int subvol_delete_main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: mitos-agent subvol-delete PATH...\n");
+        return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        char parent_buf[4096], name_buf[4096];
+        snprintf(parent_buf, sizeof parent_buf, "%s", argv[i]);
+        snprintf(name_buf, sizeof name_buf, "%s", argv[i]);
+        const char *name = basename(name_buf);
+        int parent_fd = open(dirname(parent_buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r = -1;
+        if (parent_fd >= 0 && strlen(name) < BTRFS_SUBVOL_NAME_MAX) {
+            struct btrfs_ioctl_vol_args_v2 args;
+            memset(&args, 0, sizeof args);
+            strncpy(args.name, name, BTRFS_SUBVOL_NAME_MAX);
+            r = ioctl(parent_fd, BTRFS_IOC_SNAP_DESTROY_V2, &args);
+        } else if (parent_fd >= 0) {
+            errno = ENAMETOOLONG;
+        }
+        int saved = errno;
+        if (parent_fd >= 0) close(parent_fd);
+        if (r < 0) {
+            fprintf(stderr, "mitos-agent subvol-delete: %s: %s\n", name, strerror(saved));
+            return 1;
+        }
+    }
+    return 0;
+}

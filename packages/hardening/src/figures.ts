@@ -5,9 +5,13 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { renderReliability } from './report.js';
 
-export const FIGURES_DIR = process.env.MITOS_HARDENING_FIGURES ?? '/tmp/mitos-hardening-figures';
+/** Beside the package's build output (git-ignored), never in the host's /tmp: a run leaves the
+ * host as it found it, and the figures outlive one suite's process so RELIABILITY.md adds up. */
+export const FIGURES_DIR =
+  process.env.MITOS_HARDENING_FIGURES ?? fileURLToPath(new URL('../.figures', import.meta.url));
 
 /** The totals RELIABILITY.md adds up across suites. */
 export type Counter = 'attacks' | 'requests_fuzzed' | 'faults_injected' | 'load_requests' | 'leaks_found';

@@ -234,13 +234,18 @@ describe('tenants and local users cannot reach each other', { timeout: 600_000 }
     const made: Sandbox[] = [];
     try {
       for (let i = 0; i < 3; i++) made.push(await create('python', { baseUrl: live.url }));
-      await (made[0] as Sandbox).fork(1);
+      made.push(...(await (made[0] as Sandbox).fork(1)));
+      // Teardown deletes each root's subvolume: that must not name it either.
+      for (const s of made.splice(0)) await s.terminate();
     } finally {
       watcher.stdin?.end('done\n');
       await exited;
     }
     assert.equal(seen, '', 'command lines a local user saw');
-    rec.check('local user watches command lines during 3 launches and a fork', 'no sandbox id or state path seen');
+    rec.check(
+      'local user watches command lines during 3 launches, a fork and 4 terminations',
+      'no sandbox id or state path seen',
+    );
     rec.count('attacks');
   });
 });

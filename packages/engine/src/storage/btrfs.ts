@@ -40,6 +40,11 @@ export interface BtrfsStorageOptions {
    */
   snapshotter?: (source: string, targets: string[]) => Promise<void>;
   /**
+   * Deletes one subvolume, answering false on failure. Default: the btrfs tool, whose command
+   * line names the path; the engine passes its agent's, which takes the path on stdin.
+   */
+  subvolumeDeleter?: (path: string) => Promise<boolean>;
+  /**
    * Turns on simple quotas (disk-quota.ts) for the mounted volume; false when the kernel has
    * none. Without it, disk limits are refused.
    */
@@ -49,6 +54,10 @@ export interface BtrfsStorageOptions {
 async function btrfsToolSnapshots(source: string, targets: string[]): Promise<void> {
   // Without -r: a snapshot of a read-only image is writable.
   for (const target of targets) await run('btrfs', ['subvolume', 'snapshot', source, target]);
+}
+
+async function btrfsToolDelete(path: string): Promise<boolean> {
+  return (await tryRun('btrfs', ['subvolume', 'delete', path])).ok;
 }
 
 export class BtrfsStorage implements SandboxStorage {
@@ -339,7 +348,7 @@ export class BtrfsStorage implements SandboxStorage {
    */
   private async deleteSubvolume(path: string): Promise<void> {
     if (!existsSync(path)) return;
-    if ((await tryRun('btrfs', ['subvolume', 'delete', path])).ok) return;
+    if (await (this.options.subvolumeDeleter ?? btrfsToolDelete)(path)) return;
     // A root at its disk limit (one limited before a restart) cannot be deleted until the
     // limit is lifted.
     const group = this.simpleQuotasOn ? await liftLimit(this.volume.mountPoint, path) : undefined;

@@ -23,6 +23,8 @@ export interface OpenStorageOptions {
   btrfsQuotas?: boolean;
   /** Faster snapshots than the btrfs tool (see BtrfsStorageOptions.snapshotter). */
   btrfsSnapshotter?: (source: string, targets: string[]) => Promise<void>;
+  /** Deletes without naming the path in a command line (see BtrfsStorageOptions.subvolumeDeleter). */
+  btrfsSubvolumeDeleter?: (path: string) => Promise<boolean>;
   /** Turns on btrfs simple quotas (see BtrfsStorageOptions.simpleQuotas). */
   btrfsSimpleQuotas?: (mountPoint: string) => Promise<boolean>;
   env?: NodeJS.ProcessEnv;
@@ -59,6 +61,7 @@ export async function openStorage(options: OpenStorageOptions): Promise<SandboxS
       sizeBytes: options.btrfsSizeBytes,
       quotas: options.btrfsQuotas,
       snapshotter: options.btrfsSnapshotter,
+      subvolumeDeleter: options.btrfsSubvolumeDeleter,
       simpleQuotas: options.btrfsSimpleQuotas,
     });
     try {

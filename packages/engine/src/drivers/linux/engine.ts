@@ -21,7 +21,7 @@ import { openStorage } from '../../storage/index.js';
 import { ociToolsPresent, pullImage } from '../../templates/oci/pull.js';
 import { pushImage } from '../../templates/oci/push.js';
 import { LinuxDriver } from './driver.js';
-import { agentSnapshots } from './launcher.js';
+import { agentSnapshots, agentSubvolumeDelete } from './launcher.js';
 
 export interface LinuxEngineOptions {
   stateDir: string;
@@ -121,6 +121,7 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
       prefer: options.storage,
       uidBase: opts.uidBase,
       btrfsSnapshotter: (source, targets) => agentSnapshots(opts.agentPath, source, targets),
+      btrfsSubvolumeDeleter: (path) => agentSubvolumeDelete(opts.agentPath, path),
       btrfsSimpleQuotas: (mountPoint) => enableSimpleQuotas(opts.agentPath, mountPoint),
     });
     const cgroups = detectCgroups({

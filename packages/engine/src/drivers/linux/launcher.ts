@@ -165,6 +165,15 @@ function runWithStdin(file: string, args: string[], input: string): Promise<void
   });
 }
 
+/** Deletes a btrfs subvolume by the agent's ioctl; false when that fails (the caller's slow path
+ * then deals with nested or read-only subvolumes). */
+export async function agentSubvolumeDelete(agentPath: string, path: string): Promise<boolean> {
+  return runWithStdin(agentPath, ['subvol-delete', '-'], nulSeparated([path])).then(
+    () => true,
+    () => false,
+  );
+}
+
 /** Writable btrfs snapshots of `source` at each target, by the agent's ioctl, in one process. */
 export async function agentSnapshots(agentPath: string, source: string, targets: string[]): Promise<void> {
   try {

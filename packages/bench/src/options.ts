@@ -98,6 +98,8 @@ export interface BenchOptions {
   warmPool: number;
   sections: ReadonlySet<SectionName>;
   sizes: Sizes;
+  /** A checkout of another mitos build, measured beside this one in the startup rounds. */
+  baseline?: string;
   /** The command line as typed, for the report. */
   argv: string[];
 }
@@ -105,7 +107,9 @@ export interface BenchOptions {
 export const USAGE = `usage: npm run bench [-- --quick] [-- --only ${SECTIONS.join(',')}]
   --quick        small sample sizes (a smoke run, figures are not representative)
   --only LIST    comma-separated sections to run (case-insensitive); default all
-  --warm-pool N  sandboxes the server keeps launched per template (default ${DEFAULT_WARM_POOL}, as mitos serve; 0 = cold creates)`;
+  --warm-pool N  sandboxes the server keeps launched per template (default ${DEFAULT_WARM_POOL}, as mitos serve; 0 = cold creates)
+  --baseline DIR a built checkout of another mitos version (node scripts/setup.mjs in it): its server
+                 takes turns with this one in the startup rounds (tti), for a before/after ratio`;
 
 export class UsageError extends Error {}
 
@@ -113,6 +117,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   let quick = false;
   let only: SectionName[] | undefined;
   let warmPool = DEFAULT_WARM_POOL;
+  let baseline: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') quick = true;
@@ -124,10 +129,20 @@ export function parseOptions(argv: string[]): BenchOptions {
       const value = arg === '--warm-pool' ? argv[++i] : arg.slice('--warm-pool='.length);
       warmPool = Number(value);
       if (!Number.isInteger(warmPool) || warmPool < 0 || warmPool > 64) throw new UsageError('--warm-pool needs 0..64');
+    } else if (arg === '--baseline' || arg.startsWith('--baseline=')) {
+      baseline = arg === '--baseline' ? argv[++i] : arg.slice('--baseline='.length);
+      if (!baseline) throw new UsageError('--baseline needs the directory of a built mitos checkout');
     } else if (arg === '--help' || arg === '-h') throw new UsageError(USAGE);
     else throw new UsageError(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
   }
-  return { quick, warmPool, sections: new Set(only ?? SECTIONS), sizes: quick ? QUICK : FULL, argv };
+  return {
+    quick,
+    warmPool,
+    sections: new Set(only ?? SECTIONS),
+    sizes: quick ? QUICK : FULL,
+    argv,
+    ...(baseline ? { baseline } : {}),
+  };
 }
 
 function sectionName(raw: string): SectionName {

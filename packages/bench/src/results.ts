@@ -8,7 +8,8 @@ import type { Summary } from './stats.js';
 export type Unit = 'ms' | 'MiB' | 'KiB' | 'calls/s' | 'sandboxes';
 
 /** Who was measured: mitos itself or one of the peer runtimes. */
-export type Subject = 'mitos' | 'host' | 'bwrap' | 'crun' | 'runc' | 'podman';
+/** `baseline` is another build of mitos (`--baseline DIR`), run as a peer in the same rounds. */
+export type Subject = 'mitos' | 'host' | 'bwrap' | 'crun' | 'runc' | 'podman' | 'baseline';
 
 export interface Figure {
   /** Stable key for comparing runs across commits, e.g. `tti.echo`. */

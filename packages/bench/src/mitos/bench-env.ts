@@ -6,9 +6,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { BlobStore, LinuxEngine, LocalBackend, openDatabase, Workspaces } from '@mitos/engine';
-import { createLogger, startServer } from '@mitos/server';
+import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { LinuxEngine } from '@mitos/engine';
+import * as thisEngine from '@mitos/engine';
+import * as thisServer from '@mitos/server';
 import { removeCgroupParent } from '../host/cgroup-parent.js';
 import { describeError, log } from '../log.js';
 
@@ -26,10 +28,34 @@ export interface BenchEnv {
   close(): Promise<void>;
 }
 
-export async function startBenchEnv(warmPoolSize: number): Promise<BenchEnv> {
+type EngineModule = typeof thisEngine;
+type ServerModule = typeof thisServer;
+
+/**
+ * The engine and server of another built checkout, loaded from its own dist and node_modules.
+ * Only the entry points this file calls are needed, and they have kept their shape; an older
+ * build without workspaces runs without them.
+ */
+async function loadBuild(checkout: string): Promise<{ engine: EngineModule; server: ServerModule }> {
+  const entry = (pkg: string) => pathToFileURL(resolve(checkout, 'packages', pkg, 'dist', 'index.js')).href;
+  try {
+    return {
+      engine: (await import(entry('engine'))) as EngineModule,
+      server: (await import(entry('server'))) as ServerModule,
+    };
+  } catch (err) {
+    throw new Error(`--baseline ${checkout}: not a built mitos checkout (${describeError(err)})`);
+  }
+}
+
+/** `build`: the checkout of another mitos build to serve instead of this one (`--baseline`). */
+export async function startBenchEnv(warmPoolSize: number, build?: string): Promise<BenchEnv> {
+  const mods = build ? await loadBuild(build) : { engine: thisEngine, server: thisServer };
+  const { LinuxEngine, openDatabase } = mods.engine;
+  const { createLogger, startServer } = mods.server;
   // Short and under /tmp: the engine's unix socket paths must stay under 108 bytes.
-  const stateDir = mkdtempSync('/tmp/mitos-bench-');
-  const cgroupParent = `mitos-bench-${basename(stateDir).slice(-6)}`;
+  const stateDir = mkdtempSync(build ? '/tmp/mitos-bench-base-' : '/tmp/mitos-bench-');
+  const cgroupParent = `${build ? 'mitos-bench-base' : 'mitos-bench'}-${basename(stateDir).slice(-6)}`;
   const db = openDatabase(join(stateDir, 'mitos.db'));
   const apiKey = `bench-${randomBytes(16).toString('hex')}`;
   const e2bApiKey = `e2b_${randomBytes(20).toString('hex')}`;
@@ -60,11 +86,14 @@ export async function startBenchEnv(warmPoolSize: number): Promise<BenchEnv> {
     // The default logger writes a JSON line per request, which would be thousands of lines here.
     const logger = createLogger();
     logger.level = 'silent';
-    const workspaces = new Workspaces({
-      engine,
-      db,
-      store: new BlobStore(new LocalBackend(join(stateDir, 'workspaces'))),
-    });
+    const { BlobStore, LocalBackend, Workspaces } = mods.engine;
+    const workspaces =
+      Workspaces &&
+      new Workspaces({
+        engine,
+        db,
+        store: new BlobStore(new LocalBackend(join(stateDir, 'workspaces'))),
+      });
     server = await startServer({
       engine,
       db,
@@ -85,7 +114,7 @@ export async function startBenchEnv(warmPoolSize: number): Promise<BenchEnv> {
     engine,
     stateDir,
     cgroupParent,
-    engineLabel: `Linux driver (namespaces + ${engine.storage.kind}, warm pool ${warmPoolSize})`,
+    engineLabel: `Linux driver (namespaces + ${engine.storage.kind}, warm pool ${warmPoolSize})${build ? `, build at ${build}` : ''}`,
     close,
   };
 }

@@ -11,6 +11,7 @@ const PEERS = [
   { subject: 'crun', label: 'crun run' },
   { subject: 'runc', label: 'runc run' },
   { subject: 'bwrap', label: 'bwrap spawn (floor)' },
+  { subject: 'baseline', label: 'the --baseline build of mitos' },
 ] as const;
 
 const WORKLOADS = [

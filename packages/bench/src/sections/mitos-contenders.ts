@@ -13,12 +13,16 @@ const IDS: Record<Workload, { id: string; label: string }> = {
   python: { id: 'run.python', label: "create-and-run: create('python') to `python3 -c 'print(2+2)'` output" },
 };
 
-export function mitosContender(env: BenchEnv, workload: Workload): Contender {
+/** `baseline`: the same measure against the server of the `--baseline` build. */
+export function mitosContender(env: BenchEnv, workload: Workload, baseline = false): Contender {
   const { shell, expected } = WORKLOADS[workload];
+  const names = baseline
+    ? { id: `peer.baseline.${workload}`, label: `baseline build: ${IDS[workload].label}` }
+    : IDS[workload];
   return {
-    subject: 'mitos',
+    subject: baseline ? 'baseline' : 'mitos',
     workload,
-    ...IDS[workload],
+    ...names,
     reproduce: `const sb = await create('python', { baseUrl }); (await sb.exec(${JSON.stringify(shell)})).stdout`,
     parts: {
       create: {

@@ -5,7 +5,7 @@
  * set, which is how docs/console/*.png are refreshed).
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { launchChromium, waitUntil } from '@mitos/console/browser';
@@ -37,7 +37,8 @@ describe('web console in Chromium', { timeout: 600_000 }, () => {
   const liveIds = async () => ((await api('GET', '/v1/sandboxes')) as { id: string }[]).map((s) => s.id).sort();
 
   before(async () => {
-    live = await liveServer({ apiKeys: [KEY] });
+    // A warm pool of one, as `mitos serve` keeps by default, so the server view has one to show.
+    live = await liveServer({ apiKeys: [KEY], engineOptions: { warmPoolSize: 1 } });
     shots = join(live.env.stateDir, 'screenshots');
     mkdirSync(shots, { recursive: true });
     await api('POST', '/v1/templates', { id: 'python' });
@@ -113,12 +114,41 @@ describe('web console in Chromium', { timeout: 600_000 }, () => {
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 
+  test('copy a selection from the terminal and paste a command into it', async () => {
+    await browser.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: live.url });
+    const rowText = "[...document.querySelectorAll('.xterm-rows > div')].map((r) => r.textContent.trim())";
+    await page.locator('.term-host').click();
+    await page.keyboard.type('echo copy-$((40+2))-source\n');
+    await waitUntil(page, `${rowText}.includes('copy-42-source')`);
+    // Double-clicking a word selects it, as a user would; the button copies the selection.
+    const index = (await page.evaluate(`${rowText}.lastIndexOf('copy-42-source')`)) as number;
+    const box = await page.locator('.xterm-rows > div').nth(index).boundingBox();
+    assert.ok(box, 'the row is on screen');
+    await page.mouse.dblclick(box.x + 20, box.y + box.height / 2);
+    await page.getByRole('button', { name: 'Copy selection' }).click();
+    // The button's write to the clipboard is asynchronous: read until it lands (bounded).
+    const deadline = Date.now() + 15_000;
+    let copied = '';
+    while (copied !== 'copy-42-source' && Date.now() < deadline) {
+      copied = (await page.evaluate('navigator.clipboard.readText()')) as string;
+    }
+    assert.equal(copied, 'copy-42-source');
+    // Paste: the clipboard's command lands on the shell's line, and Enter runs it.
+    await page.evaluate("navigator.clipboard.writeText('echo pasted-$((6*7))')");
+    await page.getByRole('button', { name: 'Paste' }).click();
+    await waitUntil(page, `${rowText}.some((t) => t.endsWith('echo pasted-$((6*7))'))`);
+    await page.locator('.term-host').click();
+    await page.keyboard.press('Enter');
+    await waitUntil(page, `${rowText}.includes('pasted-42')`);
+  });
+
   test('upload a file and see it listed and opened', async () => {
     // From the keyboard: the selected tab takes focus, the arrow moves to the next one.
     await page.getByRole('tab', { name: 'Terminal' }).focus();
     await page.keyboard.press('ArrowRight');
     await page.waitForURL(/\/files$/);
-    assert.equal(await page.getByRole('tab', { name: 'Files' }).getAttribute('aria-selected'), 'true');
+    // The hash changes before the view re-renders: wait for the tab the view marks selected.
+    await page.getByRole('tab', { name: 'Files', selected: true }).waitFor();
     await page.getByLabel('Upload files').setInputFiles({
       name: 'notes.txt',
       mimeType: 'text/plain',
@@ -144,6 +174,17 @@ describe('web console in Chromium', { timeout: 600_000 }, () => {
       content: string;
     };
     assert.equal(read.content, 'edited in the browser\n');
+  });
+
+  test('download the opened file: the bytes the sandbox holds', async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download' }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), 'notes.txt');
+    const saved = join(live.env.stateDir, 'downloaded-notes.txt');
+    await download.saveAs(saved);
+    assert.equal(readFileSync(saved, 'utf8'), 'edited in the browser\n');
   });
 
   test('run code that plots and see the image', async () => {
@@ -179,6 +220,30 @@ describe('web console in Chromium', { timeout: 600_000 }, () => {
     await shot('sandbox-processes');
   });
 
+  test('a preview URL for a port opens what the sandbox serves there', async () => {
+    await api('POST', '/v1/files/write', {
+      sandbox: parentId,
+      path: '/workspace/index.html',
+      content: '<h1>served from the sandbox</h1>',
+    });
+    await page.getByLabel('Background command').fill('python3 -u -m http.server 8000 --directory /workspace');
+    await page.getByRole('button', { name: 'Start' }).click();
+    await page.locator('.process-output', { hasText: 'Serving HTTP' }).waitFor({ timeout: 60_000 });
+    await page.getByLabel('Port').fill('8000');
+    await page.getByRole('button', { name: 'Preview URL' }).click();
+    const link = page.locator('a.preview-url');
+    await link.waitFor();
+    assert.equal((await link.getAttribute('href'))?.includes(KEY), false);
+    const [preview] = await Promise.all([browser.waitForEvent('page'), link.click()]);
+    await preview.getByRole('heading', { name: 'served from the sandbox' }).waitFor();
+    // The preview shares the console's origin: opened without an opener, its tab has no key.
+    assert.equal(await preview.evaluate("sessionStorage.getItem('mitos.apiKey')"), null);
+    await preview.close();
+    const row = page.locator('tbody tr', { hasText: 'http.server' }).first();
+    await row.getByRole('button', { name: 'Kill' }).click();
+    await page.locator('.process-output', { hasText: 'exited with code' }).waitFor();
+  });
+
   test('pause, resume and a deadline from the page, each reflected by the pushed state', async () => {
     await page.getByRole('button', { name: 'Pause' }).click();
     await page.locator('.facts .state-paused').waitFor();
@@ -198,9 +263,15 @@ describe('web console in Chromium', { timeout: 600_000 }, () => {
     const children = page.locator(`li:has(> [data-node="${parentId}"]) > ul > li`);
     await waitUntil(page, `document.querySelectorAll('li:has(> [data-node="${parentId}"]) > ul > li').length === 3`);
     assert.equal(await children.count(), 3);
-    assert.match((await children.first().textContent()) ?? '', /gen 1 · running/);
-    assert.match((await children.first().textContent()) ?? '', /carried: files/);
+    // What each fork carried is kept by the server, so every child shows it, from any tab.
+    await waitUntil(
+      page,
+      `[...document.querySelectorAll('li:has(> [data-node="${parentId}"]) > ul > li')].every((li) => /gen 1 · running/.test(li.textContent) && /carried: files/.test(li.textContent))`,
+    );
     assert.equal((await liveIds()).length, 4);
+    const child = (await liveIds()).find((id) => id !== parentId) as string;
+    const record = (await api('GET', `/v1/sandboxes/${child}`)) as { carried?: { filesystem: boolean } };
+    assert.equal(record.carried?.filesystem, true);
     await shot('fork-tree');
   });
 
@@ -228,13 +299,41 @@ describe('web console in Chromium', { timeout: 600_000 }, () => {
     assert.deepEqual(await liveIds(), []);
   });
 
-  test('templates and server views render', async () => {
+  test('templates: build one from a base and steps, read its log, delete it', async () => {
     await page.getByRole('link', { name: 'Templates' }).click();
     await page.locator('td code', { hasText: /^python$/ }).waitFor();
+    await page.getByLabel('Template id').fill('console-built');
+    await page.getByLabel(/^Based on/).fill('python');
+    // A step's output is the sandbox's to choose: it must reach the page as text, not markup.
+    await page.getByLabel(/^Build steps/).fill('echo built-by-a-console-step\necho "<b id=injected>bold</b>"');
+    await page.getByRole('button', { name: 'Build', exact: true }).click();
+    const log = page.getByLabel('Build output');
+    await log.filter({ hasText: 'built-by-a-console-step' }).waitFor({ timeout: 180_000 });
+    await page.locator('.build-log .state', { hasText: 'ready' }).waitFor({ timeout: 180_000 });
+    assert.match((await log.textContent()) ?? '', /<b id=injected>bold<\/b>/);
+    assert.equal(await page.locator('#injected').count(), 0);
+    await page.locator('td code', { hasText: /^console-built$/ }).waitFor();
     await shot('templates');
+    await page.getByRole('button', { name: 'Delete console-built…', exact: true }).click();
+    await page.getByRole('button', { name: 'Delete console-built', exact: true }).click();
+    await page.locator('td code', { hasText: /^console-built$/ }).waitFor({ state: 'detached' });
+    const templates = (await api('GET', '/v1/templates')) as { id: string }[];
+    assert.deepEqual(
+      templates.map((t) => t.id),
+      ['python'],
+    );
+  });
+
+  test('server view: health, engine, the warm pool and metering totals', async () => {
     await page.getByRole('link', { name: 'Server' }).click();
     await page.getByText('Metering totals').waitFor();
     assert.match((await page.locator('.facts').first().textContent()) ?? '', /linux/);
+    // The pool refills in the background; the view polls health, so wait for it to show full.
+    const pooled = page.getByRole('table', { name: 'Warm pool by template' }).locator('tr', { hasText: 'python' });
+    await pooled.filter({ hasText: '1 / 1' }).waitFor({ timeout: 60_000 });
+    const health = (await api('GET', '/v1/health')) as { warm_pool?: { size: number; enabled: boolean } };
+    assert.equal(health.warm_pool?.size, 1);
+    assert.equal(health.warm_pool?.enabled, true);
     await shot('server');
   });
 

@@ -61,6 +61,8 @@ export interface SandboxInfo {
   limits: ResourceLimits;
   parentId: string | null;
   generation: number;
+  /** A fork's child: what that fork carried into it (kept with the sandbox, survives restarts). */
+  forkCarried?: ForkCarried;
 }
 
 export interface CreateTemplateOptions {
@@ -305,6 +307,15 @@ export interface SandboxUsage {
   egressBytes: number;
 }
 
+/** The warm pool as the server reports it: its size per template and what each holds. */
+export interface WarmPoolStatus {
+  /** Pooled sandboxes kept per template (0: no pool). */
+  size: number;
+  /** False when the size is 0, the driver cannot rename, or the engine is closing. */
+  enabled: boolean;
+  templates: { template: string; ready: number; refilling: boolean }[];
+}
+
 export interface Engine {
   readonly name: string;
   listTemplates(): TemplateInfo[];
@@ -313,6 +324,8 @@ export interface Engine {
   ensureTemplate(options: CreateTemplateOptions): Promise<TemplateInfo>;
   /** Build from a spec, delete, prune (absent on engines that cannot build templates). */
   readonly templateBuilds?: TemplateBuildService;
+  /** The warm pool (absent on engines without one). */
+  readonly pool?: { status(): WarmPoolStatus };
   /** Create a sandbox from a template. Unknown template ids are not_found. */
   create(options: CreateSandboxOptions): Promise<SandboxInfo>;
   get(id: string): SandboxInfo | undefined;

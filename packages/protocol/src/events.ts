@@ -6,6 +6,7 @@
  * client that reconnects starts again from a fresh snapshot, so nothing needs replaying.
  */
 import { z } from 'zod';
+import { ForkCarriedSchema } from './wire.js';
 
 /** GET /v1/sandboxes/{id} record, as pushed: the list fields plus state, lineage and deadline. */
 export const SandboxDetailSchema = z
@@ -21,6 +22,7 @@ export const SandboxDetailSchema = z
     parent_id: z.string().nullable(),
     generation: z.number().int().min(0),
     deadline_unix: z.number().int().min(0),
+    carried: ForkCarriedSchema.optional(),
   })
   .strict();
 export type SandboxDetailWire = z.infer<typeof SandboxDetailSchema>;

@@ -91,6 +91,15 @@ export const HealthResponseSchema = z.object({
   sandboxes: z.number().int(),
   engine: z.string(),
   version: z.string(),
+  /** mitos extension: the warm pool (absent when the engine has none). */
+  warm_pool: z
+    .object({
+      /** Pooled sandboxes kept per template (0: no pool). */
+      size: z.number().int(),
+      enabled: z.boolean(),
+      templates: z.array(z.object({ template: z.string(), ready: z.number().int(), refilling: z.boolean() })),
+    })
+    .optional(),
 });
 export type HealthResponse = z.infer<typeof HealthResponseSchema>;
 
@@ -113,6 +122,18 @@ export const TemplateRecordSchema = z.object({
 });
 export type TemplateRecord = z.infer<typeof TemplateRecordSchema>;
 
+/** What a fork carried into its children (mitos extension): the fork's answer, and each child's record. */
+export const ForkCarriedSchema = z.object({
+  filesystem: z.boolean(),
+  interpreter: z.boolean(),
+  interpreter_skipped: z.array(z.string()),
+  processes: z.boolean(),
+  processes_not_carried: z.array(z.object({ pid: z.number().int(), command: z.string(), reason: z.string() })),
+  /** Open network connections: never carried (each child has its own address). */
+  connections: z.boolean(),
+});
+export type ForkCarriedWire = z.infer<typeof ForkCarriedSchema>;
+
 export const SandboxRecordSchema = z.object({
   id: z.string(),
   template_id: z.string(),
@@ -125,6 +146,8 @@ export const SandboxRecordSchema = z.object({
   hostname: z.string().optional(),
   parent_id: z.string().nullable().optional(),
   generation: z.number().int().optional(),
+  /** A fork's child: what that fork carried into it. */
+  carried: ForkCarriedSchema.optional(),
 });
 export type SandboxRecord = z.infer<typeof SandboxRecordSchema>;
 

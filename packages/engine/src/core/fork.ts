@@ -4,7 +4,7 @@
  * branch the parent, record the children running. Anything half-made is torn down.
  */
 import { MitosError } from '@mitos/protocol';
-import type { ForkOptions, ForkOutcome } from '../engine.js';
+import type { ForkCarried, ForkOptions, ForkOutcome } from '../engine.js';
 import type { SandboxRow, StateStore } from '../state/store.js';
 import type { SandboxAgents } from './agents.js';
 import type { Launched, SandboxDriver } from './driver.js';
@@ -56,28 +56,30 @@ export async function forkSandbox(
     const saved = carried ? undefined : await ctx.agents.saveInterpreters(parent.id);
     const launched = await ctx.driver.fork(parent, rows, pauseSource);
     if (saved) ctx.agents.dropSavedInterpreters(parent.id);
+    const interpreter = carried
+      ? live.python || live.javascript
+      : saved !== undefined && saved.saved.length + saved.skipped.length > 0;
+    const report: ForkCarried = {
+      filesystem: true,
+      interpreter,
+      interpreterSkipped: saved?.skipped ?? [],
+      processes: carried,
+      processesNotCarried: plan.notCarried,
+      connections: false,
+    };
     const children = await Promise.all(
       rows.map(async (row, i) => {
         const forkTimeMs = performance.now() - started;
         ctx.store.markRunning(row.id, { ...(launched[i] as Launched), forkTimeMs });
+        ctx.store.setForkCarried(row.id, report);
         if (live.python) await ctx.agents.reseedPython(row.id);
-        return publicSandbox({ ...row, state: 'running', forkTimeMs });
+        return publicSandbox({ ...row, state: 'running', forkTimeMs, forkCarried: report });
       }),
     );
-    const interpreter = carried
-      ? live.python || live.javascript
-      : saved !== undefined && saved.saved.length + saved.skipped.length > 0;
     return {
       parent: publicSandbox(ctx.store.sandbox(parent.id) as SandboxRow),
       children,
-      carried: {
-        filesystem: true,
-        interpreter,
-        interpreterSkipped: saved?.skipped ?? [],
-        processes: carried,
-        processesNotCarried: plan.notCarried,
-        connections: false,
-      },
+      carried: report,
       forkTimeMs: performance.now() - started,
     };
   } catch (err) {

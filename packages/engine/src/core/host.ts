@@ -74,7 +74,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   protected readonly agents: SandboxAgents;
   private readonly deadlines: DeadlineScheduler;
   private readonly endings: SandboxEndings;
-  private readonly pool: WarmPool;
+  readonly pool: WarmPool;
   private readonly events = new EventEmitter();
   private closed = false;
   readonly templateBuilds: TemplateSpecs;

@@ -79,5 +79,6 @@ export function publicSandbox(r: SandboxRow): SandboxInfo {
     limits: r.limits,
     parentId: r.parentId,
     generation: r.generation,
+    ...(r.forkCarried ? { forkCarried: r.forkCarried } : {}),
   };
 }

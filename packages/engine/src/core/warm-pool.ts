@@ -4,7 +4,7 @@
  * driver that can rename a sandbox; each idle pooled sandbox costs what an idle sandbox costs.
  */
 import { randomBytes } from 'node:crypto';
-import type { ResourceLimits } from '../engine.js';
+import type { ResourceLimits, WarmPoolStatus } from '../engine.js';
 import { isSameProcess } from '../host/proc.js';
 import type { SandboxRow, StateStore, TemplateRow } from '../state/store.js';
 import type { SandboxAgents } from './agents.js';
@@ -108,6 +108,16 @@ export class WarmPool {
       }
     })().finally(() => this.refills.delete(templateId));
     this.refills.set(templateId, work);
+  }
+
+  /** What the pool holds now, per template, for the health report. */
+  status(): WarmPoolStatus {
+    const templates = this.host.store.templates().map((t) => ({
+      template: t.id,
+      ready: this.host.store.pooledCount(t.id),
+      refilling: this.refills.has(t.id),
+    }));
+    return { size: this.size, enabled: this.enabled(), templates };
   }
 
   /** Wait for refills in flight. */

@@ -52,6 +52,8 @@ const MIGRATIONS: string[] = [
      config TEXT NOT NULL,
      created_at TEXT NOT NULL
    )`,
+  // What the fork that made a sandbox carried (JSON ForkCarried); null for a sandbox not forked.
+  'ALTER TABLE sandboxes ADD COLUMN fork_carried TEXT',
 ];
 
 export function openDatabase(file: string): StateDatabase {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { blankRow } from '../core/rows.js';
 import { openDatabase } from './database.js';
@@ -29,4 +32,32 @@ test('rows from before the cgroup key are named by their id', () => {
   ).run(new Date().toISOString(), JSON.stringify(LIMITS));
   db.exec("UPDATE sandboxes SET cgroup_key = NULL WHERE id = 'old'");
   assert.equal(new StateStore(db).sandbox('old')?.cgroupKey, 'old');
+});
+
+test("a fork's report is kept with the child across a reopen, and a sandbox not forked has none", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mitos-test-store-'));
+  try {
+    const file = join(dir, 'mitos.db');
+    const first = openDatabase(file);
+    const store = new StateStore(first);
+    store.reserveSandbox(blankRow('parent', 'python', LIMITS));
+    store.reserveSandbox({ ...blankRow('child', 'python', LIMITS), parentId: 'parent', generation: 1 });
+    const carried = {
+      filesystem: true,
+      interpreter: true,
+      interpreterSkipped: ['sock'],
+      processes: false,
+      processesNotCarried: [{ pid: 7, command: 'sleep 600', reason: 'not checkpointed' }],
+      connections: false as const,
+    };
+    store.setForkCarried('child', carried);
+    first.close();
+    const reopened = openDatabase(file);
+    const again = new StateStore(reopened);
+    assert.deepEqual(again.sandbox('child')?.forkCarried, carried);
+    assert.equal('forkCarried' in (again.sandbox('parent') ?? {}), false);
+    reopened.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,6 +1,6 @@
 /** Typed access to the engine's tables. */
 import type { Statement } from 'better-sqlite3';
-import type { ResourceLimits, SandboxInfo, SandboxState, TemplateInfo } from '../engine.js';
+import type { ForkCarried, ResourceLimits, SandboxInfo, SandboxState, TemplateInfo } from '../engine.js';
 import type { StateDatabase } from './database.js';
 import type { TemplateConfig } from './template-config.js';
 
@@ -43,6 +43,7 @@ interface RawSandbox {
   init_start_ticks: string | null;
   supervisor_pid: number | null;
   cgroup_key: string | null;
+  fork_carried: string | null;
 }
 
 export class StateStore {
@@ -136,6 +137,11 @@ export class StateStore {
       .run(p.initPid, p.initStartTicks, p.supervisorPid, p.forkTimeMs, id);
   }
 
+  /** Keep what the fork that made `id` carried, so it is known after the fork's answer. */
+  setForkCarried(id: string, carried: ForkCarried): void {
+    this.db.prepare('UPDATE sandboxes SET fork_carried = ? WHERE id = ?').run(JSON.stringify(carried), id);
+  }
+
   setState(id: string, state: SandboxState): void {
     this.db.prepare('UPDATE sandboxes SET state = ? WHERE id = ?').run(state, id);
   }
@@ -224,5 +230,6 @@ function toSandbox(r: RawSandbox): SandboxRow {
     initStartTicks: r.init_start_ticks,
     supervisorPid: r.supervisor_pid,
     cgroupKey: r.cgroup_key ?? r.id,
+    ...(r.fork_carried ? { forkCarried: JSON.parse(r.fork_carried) as ForkCarried } : {}),
   };
 }

@@ -50,5 +50,6 @@ export class SandboxDiff {
 }
 
 function fingerprint({ sandbox, deadline }: SandboxView): string {
-  return `${sandbox.state}|${deadline?.getTime() ?? 0}|${sandbox.parentId ?? ''}|${sandbox.generation}`;
+  const carried = sandbox.forkCarried ? 'carried' : '';
+  return `${sandbox.state}|${deadline?.getTime() ?? 0}|${sandbox.parentId ?? ''}|${sandbox.generation}|${carried}`;
 }

@@ -65,4 +65,14 @@ describe('preview proxy headers', () => {
     assert.equal(headers.get('connection'), null);
     assert.equal(headers.get('x-a'), 'v');
   });
+
+  it('drops a wider service worker scope and site-data clearing only when the preview shares the origin', () => {
+    const raw = ['Service-Worker-Allowed', '/', 'Clear-Site-Data', '"storage"', 'X-A', 'v'];
+    const shared = toClientHeaders(raw, true);
+    assert.equal(shared.get('service-worker-allowed'), null);
+    assert.equal(shared.get('clear-site-data'), null);
+    assert.equal(shared.get('x-a'), 'v');
+    // On its own host (host form) the guest's origin is its own.
+    assert.equal(toClientHeaders(raw).get('service-worker-allowed'), '/');
+  });
 });

@@ -59,11 +59,19 @@ export function toGuestHeaders(
   return out;
 }
 
+/**
+ * Headers a guest may not send when its preview shares the server's origin (path form): a
+ * service worker scope wider than the preview's path would sit over the console and the API,
+ * and clearing site data would wipe the console's storage.
+ */
+const SHARED_ORIGIN_DROPPED = ['service-worker-allowed', 'clear-site-data'];
+
 /** Response headers for the client, from Node's flat rawHeaders list. */
-export function toClientHeaders(rawHeaders: readonly string[]): Headers {
+export function toClientHeaders(rawHeaders: readonly string[], sharedOrigin = false): Headers {
   const pairs: HeaderPairs = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) pairs.push([rawHeaders[i] as string, rawHeaders[i + 1] as string]);
   const dropped = droppedNames(pairs, false);
+  if (sharedOrigin) for (const name of SHARED_ORIGIN_DROPPED) dropped.add(name);
   const headers = new Headers();
   for (const [name, value] of pairs) if (!dropped.has(name.toLowerCase())) headers.append(name, value);
   return headers;

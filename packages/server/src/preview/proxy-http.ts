@@ -53,7 +53,7 @@ export async function exchangeWithGuest({ connection, request, path, forwarding 
     connection.destroy();
   });
   const status = incoming.statusCode ?? 502;
-  const headers = toClientHeaders(incoming.rawHeaders);
+  const headers = toClientHeaders(incoming.rawHeaders, forwarding.prefix !== undefined);
   if (request.method === 'HEAD' || NULL_BODY_STATUSES.has(status)) {
     incoming.resume();
     return new Response(null, { status, headers });

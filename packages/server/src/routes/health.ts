@@ -1,4 +1,4 @@
-/** GET /v1/health (wire-v1.md 4.1): liveness plus counts; `mock` is always false here. */
+/** GET /v1/health (wire-v1.md 4.1): liveness plus counts and the warm pool; `mock` is always false here. */
 import type { HealthResponse } from '@mitos/protocol';
 import type { RouteDeps } from '../env.js';
 import { liveSandboxes } from '../lookup.js';
@@ -15,6 +15,8 @@ export function registerHealthRoutes(router: Router, deps: RouteDeps): void {
         engine: deps.engine.name,
         version: deps.version,
       };
+      const pool = deps.engine.pool?.status();
+      if (pool) body.warm_pool = pool;
       return c.json(body);
     },
   });

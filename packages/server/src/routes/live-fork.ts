@@ -9,7 +9,13 @@
  * it is copied.
  */
 import type { ForkOutcome, SandboxInfo } from '@mitos/engine';
-import { type ForkProcessesMode, LiveForkRequestSchema, MitosError, type SandboxRecord } from '@mitos/protocol';
+import {
+  type ForkCarriedWire,
+  type ForkProcessesMode,
+  LiveForkRequestSchema,
+  MitosError,
+  type SandboxRecord,
+} from '@mitos/protocol';
 import type { Context } from 'hono';
 import type { AppEnv, RouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
@@ -17,7 +23,7 @@ import { idempotencyKeyFrom, runIdempotent } from '../idempotency.js';
 import { readJson } from '../json-body.js';
 import { applyDefaultLifetime } from '../lifetime.js';
 import { endpointFor, liveSandbox, requireRunningSandbox, requireSandbox } from '../lookup.js';
-import { MIN_FORK_TIME_MS, toSandboxRecord } from '../records.js';
+import { MIN_FORK_TIME_MS, toSandboxRecord, wireCarried } from '../records.js';
 import type { Router } from '../routing.js';
 import { timeAsync } from '../server-timing.js';
 import { requireId } from '../validate.js';
@@ -26,15 +32,7 @@ export interface LiveForkResponse {
   parent: SandboxRecord;
   children: SandboxRecord[];
   fork_time_ms: number;
-  carried: {
-    filesystem: boolean;
-    interpreter: boolean;
-    interpreter_skipped: string[];
-    processes: boolean;
-    processes_not_carried: { pid: number; command: string; reason: string }[];
-    /** Open network connections: never carried (each child has its own address). */
-    connections: boolean;
-  };
+  carried: ForkCarriedWire;
   pause_source: boolean;
 }
 
@@ -180,15 +178,4 @@ function forkShape(
 function forkTime(outcome: ForkOutcome, measuredMs: number): number {
   if (outcome.forkTimeMs > 0) return outcome.forkTimeMs;
   return Math.max(measuredMs, MIN_FORK_TIME_MS);
-}
-
-function wireCarried(carried: ForkOutcome['carried']): LiveForkResponse['carried'] {
-  return {
-    filesystem: carried.filesystem,
-    interpreter: carried.interpreter,
-    interpreter_skipped: carried.interpreterSkipped,
-    processes: carried.processes,
-    processes_not_carried: carried.processesNotCarried,
-    connections: false,
-  };
 }

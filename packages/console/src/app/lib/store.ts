@@ -7,14 +7,6 @@ import { useEffect, useState } from 'preact/hooks';
 import type { ApiError } from './api.js';
 import type { Connection, ServerEvent } from './events.js';
 
-/** What a fork carried into its children, remembered for forks made from this tab. */
-export interface Carried {
-  filesystem: boolean;
-  interpreter: boolean;
-  processes: boolean;
-  interpreter_skipped: string[];
-}
-
 export interface ConsoleState {
   sandboxes: Map<string, SandboxDetailWire>;
   usage: Map<string, UsageRowWire>;
@@ -22,7 +14,6 @@ export interface ConsoleState {
   retryInMs: number | undefined;
   /** The server refused the stream outright (for example a revoked key). */
   fatal: ApiError | undefined;
-  carried: Map<string, Carried>;
   /** Set once the first snapshot has arrived. */
   loaded: boolean;
 }
@@ -36,7 +27,6 @@ class Store {
     connection: 'connecting',
     retryInMs: undefined,
     fatal: undefined,
-    carried: new Map(),
     loaded: false,
   };
   readonly #listeners = new Set<Listener>();

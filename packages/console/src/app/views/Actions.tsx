@@ -3,14 +3,8 @@ import type { SandboxDetailWire } from '@mitos/protocol';
 import { useState } from 'preact/hooks';
 import { call } from '../lib/api.js';
 import { href } from '../lib/router.js';
-import { type Carried, store } from '../lib/store.js';
 import { useAction } from '../lib/use-action.js';
 import { ErrorBox } from './ErrorBox.js';
-
-interface ForkReply {
-  children: { id: string }[];
-  carried: Carried;
-}
 
 export function Actions({ sandbox }: { sandbox: SandboxDetailWire }) {
   const id = sandbox.id;
@@ -27,12 +21,7 @@ export function Actions({ sandbox }: { sandbox: SandboxDetailWire }) {
     void action.run(act);
   };
   const fork = run('fork', async () => {
-    const reply = await call<ForkReply>('POST', `/v1/sandboxes/${encodeURIComponent(id)}/fork`, { count });
-    store.update((s) => {
-      const carried = new Map(s.carried);
-      for (const child of reply.children) carried.set(child.id, reply.carried);
-      return { carried };
-    });
+    await call('POST', `/v1/sandboxes/${encodeURIComponent(id)}/fork`, { count });
     location.hash = href('tree', id);
   });
   const paused = sandbox.state === 'paused';

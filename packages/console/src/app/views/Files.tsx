@@ -111,7 +111,8 @@ export function Files({ sandboxId }: { sandboxId: string }) {
     link.href = URL.createObjectURL(new Blob([opened.bytes]));
     link.download = opened.path.split('/').pop() ?? 'file';
     link.click();
-    URL.revokeObjectURL(link.href);
+    // Revoking at once can cancel the download the click just started: the URL goes later.
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
   };
 
   return (

@@ -1,14 +1,14 @@
 /**
  * A sandbox's lineage as a tree: from the oldest live ancestor down through every fork, each
- * node with its generation, state and (for forks made from this tab) what the fork carried.
+ * node with its generation, state and what the fork that made it carried (the server keeps it).
  * A parent that is gone still shows, as the place its children branched from.
  */
-import type { SandboxDetailWire } from '@mitos/protocol';
+import type { ForkCarriedWire, SandboxDetailWire } from '@mitos/protocol';
 import { href } from '../lib/router.js';
-import { type Carried, useStore } from '../lib/store.js';
+import { useStore } from '../lib/store.js';
 
 export function ForkTree({ id }: { id: string }) {
-  const { sandboxes, carried, loaded } = useStore();
+  const { sandboxes, loaded } = useStore();
   const children = new Map<string, SandboxDetailWire[]>();
   for (const s of sandboxes.values()) {
     if (s.parent_id === null) continue;
@@ -35,7 +35,7 @@ export function ForkTree({ id }: { id: string }) {
         <a href={href('sandboxes', id)}>Open {id}</a>
       </div>
       <ul class="tree" aria-label={`Lineage of ${id}`}>
-        <Node id={root} focus={id} sandboxes={sandboxes} children={children} carried={carried} />
+        <Node id={root} focus={id} sandboxes={sandboxes} children={children} />
       </ul>
     </section>
   );
@@ -46,13 +46,12 @@ interface NodeProps {
   focus: string;
   sandboxes: Map<string, SandboxDetailWire>;
   children: Map<string, SandboxDetailWire[]>;
-  carried: Map<string, Carried>;
 }
 
-function Node({ id, focus, sandboxes, children, carried }: NodeProps) {
+function Node({ id, focus, sandboxes, children }: NodeProps) {
   const sandbox = sandboxes.get(id);
   const kids = (children.get(id) ?? []).sort((a, b) => a.created_at.localeCompare(b.created_at));
-  const fork = carried.get(id);
+  const fork = sandbox?.carried;
   return (
     <li aria-current={id === focus ? 'true' : undefined}>
       <div class={`node${id === focus ? ' node-focus' : ''}${sandbox ? '' : ' node-gone'}`} data-node={id}>
@@ -76,7 +75,7 @@ function Node({ id, focus, sandboxes, children, carried }: NodeProps) {
       {kids.length > 0 && (
         <ul>
           {kids.map((k) => (
-            <Node key={k.id} id={k.id} focus={focus} sandboxes={sandboxes} children={children} carried={carried} />
+            <Node key={k.id} id={k.id} focus={focus} sandboxes={sandboxes} children={children} />
           ))}
         </ul>
       )}
@@ -84,10 +83,12 @@ function Node({ id, focus, sandboxes, children, carried }: NodeProps) {
   );
 }
 
-function describeCarried(c: Carried): string {
+function describeCarried(c: ForkCarriedWire): string {
   const parts = [c.filesystem && 'files', c.interpreter && 'interpreter state', c.processes && 'processes'].filter(
     Boolean,
   );
   const skipped = c.interpreter_skipped.length > 0 ? ` (not: ${c.interpreter_skipped.join(', ')})` : '';
-  return `${parts.join(', ') || 'nothing'}${skipped}`;
+  const left = c.processes_not_carried.map((p) => `${p.command} (${p.reason})`);
+  const notCarried = left.length > 0 ? `; processes left behind: ${left.join(', ')}` : '';
+  return `${parts.join(', ') || 'nothing'}${skipped}${notCarried}`;
 }

@@ -1,4 +1,4 @@
-/** The server: health, engine, version, and metering totals across live sandboxes. */
+/** The server: health, engine, version, the warm pool, and metering totals across live sandboxes. */
 import type { HealthResponse } from '@mitos/protocol';
 import { useEffect, useState } from 'preact/hooks';
 import { call } from '../lib/api.js';
@@ -59,6 +59,7 @@ export function ServerView() {
           <dd>{health.sandboxes}</dd>
         </dl>
       )}
+      {health && <WarmPool pool={health.warm_pool} />}
       {totals && (
         <>
           <h2>Metering totals</h2>
@@ -77,5 +78,45 @@ export function ServerView() {
         </>
       )}
     </section>
+  );
+}
+
+function WarmPool({ pool }: { pool: HealthResponse['warm_pool'] }) {
+  if (!pool) return <p class="hint">This engine has no warm pool.</p>;
+  return (
+    <>
+      <h2>Warm pool</h2>
+      <p class="hint">
+        {pool.enabled
+          ? `${pool.size} started sandbox${pool.size === 1 ? '' : 'es'} kept ready per template; a create takes one.`
+          : 'Off: start the server with --warm-pool 1 or more to keep sandboxes ready.'}
+      </p>
+      {pool.templates.length > 0 && (
+        <div class="table-wrap">
+          <table aria-label="Warm pool by template">
+            <thead>
+              <tr>
+                <th>Template</th>
+                <th>Ready</th>
+                <th>Refilling</th>
+              </tr>
+            </thead>
+            <tbody>
+              {pool.templates.map((t) => (
+                <tr key={t.template}>
+                  <td>
+                    <code>{t.template}</code>
+                  </td>
+                  <td>
+                    {t.ready} / {pool.size}
+                  </td>
+                  <td>{t.refilling ? 'yes' : 'no'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
   );
 }

@@ -117,4 +117,26 @@ describe('a hostile sandbox cannot escape through its workspace', { timeout: 600
     await owner.terminate();
     await other.terminate();
   });
+
+  test('a refused commit cannot keep a sandbox past its deadline; the workspace says why', async () => {
+    await server.workspaces.create('overdue');
+    const sb = await server.fork('python', { workspace: 'overdue' });
+    const setup = await sb.exec('cd /workspace && truncate -s 5G giant && echo partial > work.txt');
+    assert.equal(setup.exitCode, 0, setup.stderr);
+    await sb.setTimeout(1);
+    const deadline = Date.now() + 60_000;
+    while ((await server.workspaces.get('overdue')).writer !== null) {
+      assert.ok(Date.now() < deadline, 'the deadline never ended the writer');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(
+      (await server.listSandboxes()).some((s) => s.id === sb.id),
+      false,
+      'the sandbox is gone',
+    );
+    const ws = await server.workspaces.get('overdue');
+    assert.equal(ws.head, null, 'nothing was committed');
+    assert.equal(ws.lastWriter?.reason, 'deadline');
+    assert.equal(ws.lastWriter?.error?.code, 'workspace_too_large');
+  });
 });

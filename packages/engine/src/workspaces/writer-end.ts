@@ -14,8 +14,23 @@ const LOST: WriterEnd['error'] = {
   message: 'the sandbox was lost before its /workspace could be read; changes since the last commit are gone',
 };
 
-/** Registers the commit-on-end hook with the engine; returns its unsubscribe. */
+/**
+ * Registers the commit-on-end hook with the engine; returns its unsubscribe. Call it before
+ * the first request: writers whose sandbox the engine no longer has (reaped when a server came
+ * back from a crash) end first, as lost.
+ */
 export function commitWritersOnEnd(engine: Engine, workspaces: Workspaces): () => void {
+  for (const ws of workspaces.list()) {
+    if (ws.writer === null || engine.get(ws.writer)) continue;
+    workspaces.catalog.endWriter(ws.writer, {
+      sandbox: ws.writer,
+      reason: 'lost',
+      revision: null,
+      error: LOST,
+      at: Date.now(),
+    });
+    workspaces.release(ws.writer);
+  }
   return engine.onSandboxEnding(async (sandboxId, reason) => {
     await endWriter(workspaces, sandboxId, reason);
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { BlobStore, LocalBackend, Workspaces } from '@mitos/engine';
 import { FakeEngine } from '@mitos/testkit';
 import { makeTestApp } from '@mitos/testkit/server';
@@ -22,8 +22,9 @@ describe('a bound sandbox ending any other way', () => {
   };
   const workspace = async (name: string) => (await t.call(`/v1/workspaces/${name}`)).body;
 
-  test('its deadline (or any terminate) commits the workspace before it goes', async (tt) => {
-    tt.after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('its deadline (or any terminate) commits the workspace before it goes', async () => {
     await engine.ensureTemplate({ id: 'python' });
     assert.equal((await t.call('/v1/workspaces', { name: 'w' })).status, 200);
     const id = await bound('w');
@@ -65,6 +66,24 @@ describe('a bound sandbox ending any other way', () => {
     assert.deepEqual(
       [deleted.head, deleted.last_writer.reason, deleted.last_writer.revision],
       ['w-2', 'terminated', 'w-2'],
+    );
+  });
+
+  test('a writer whose sandbox did not survive a server restart ends as lost when the server starts', async () => {
+    const restartDb = new Database(':memory:');
+    const before = new Workspaces({ engine, db: restartDb, store: new BlobStore(new LocalBackend(dir)) });
+    before.create('crashed');
+    before.catalog.setWriter('crashed', 'sb-gone', null);
+    const restarted = makeTestApp({
+      engine,
+      db: restartDb,
+      workspaces: new Workspaces({ engine, db: restartDb, store: new BlobStore(new LocalBackend(dir)) }),
+    });
+    const ws = (await restarted.call('/v1/workspaces/crashed')).body;
+    assert.equal(ws.writer, null);
+    assert.deepEqual(
+      [ws.last_writer.sandbox, ws.last_writer.reason, ws.last_writer.error.code],
+      ['sb-gone', 'lost', 'sandbox_lost'],
     );
   });
 });

@@ -8,12 +8,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { startTestS3 } from '@mitos/testkit';
-import { ANNOTATION_WORKSPACE_DEHYDRATED, API_VERSION, LABEL_FROM_CLAIM_UID } from '../api/group.js';
+import { ANNOTATION_WORKSPACE_DEHYDRATED, LABEL_FROM_CLAIM_UID } from '../api/group.js';
 import type { Secret } from '../api/meta.js';
 import type { SandboxClaim, Workspace, WorkspaceRevision } from '../api/v1alpha1/index.js';
 import { SANDBOX_CLAIMS, SECRETS, WORKSPACE_REVISIONS, WORKSPACES } from '../kube/resources.js';
 import type { ClusterEnv, ContractTest } from './contract.js';
 import { eventually } from './contract-steps.js';
+import { createWorkspace } from './contract-workspaces.js';
 import { SeedClient } from './seed-client.js';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
@@ -35,15 +36,10 @@ export function bindingSteps(test: ContractTest): void {
           key: b64(randomBytes(32).toString('hex')),
         },
       });
-      await e.userKube.create<Workspace>(WORKSPACES, {
-        apiVersion: API_VERSION,
-        kind: 'Workspace',
-        metadata: { name: 'ws-bound', namespace: e.namespace },
-        spec: {
-          store: {
-            s3: { bucket: s3.bucket, endpoint: s3.endpoint, credentialsSecretRef: { name: 'ws-store' } },
-            encryptionKeyRef: { name: 'ws-store', key: 'key' },
-          },
+      await createWorkspace(e, 'ws-bound', {
+        store: {
+          s3: { bucket: s3.bucket, endpoint: s3.endpoint, credentialsSecretRef: { name: 'ws-store' } },
+          encryptionKeyRef: { name: 'ws-store', key: 'key' },
         },
       });
       const seed = new SeedClient(e.userKube, e.namespace);
@@ -85,12 +81,7 @@ export function bindingSteps(test: ContractTest): void {
   });
 
   test('a Workspace a cluster cannot bind (no store.s3) fails the claim with a reason, no sandbox made', async (e) => {
-    await e.userKube.create<Workspace>(WORKSPACES, {
-      apiVersion: API_VERSION,
-      kind: 'Workspace',
-      metadata: { name: 'ws-nostore', namespace: e.namespace },
-      spec: {},
-    });
+    await createWorkspace(e, 'ws-nostore');
     const seed = new SeedClient(e.userKube, e.namespace);
     const pool = await seed.ensureDefaultPool('python', 'python');
     const claim = await seed.create(pool, 'ws-nostore');

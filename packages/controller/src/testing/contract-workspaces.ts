@@ -33,18 +33,23 @@ function revision(
   };
 }
 
+/** A Workspace as the seed SDK's `create_workspace` writes it, by the SDK user's identity. */
+export function createWorkspace(e: ClusterEnv, name: string, spec: Workspace['spec'] = {}): Promise<Workspace> {
+  return e.userKube.create<Workspace>(WORKSPACES, {
+    apiVersion: API_VERSION,
+    kind: 'Workspace',
+    metadata: { name, namespace: e.namespace },
+    spec,
+  });
+}
+
 async function workspaceStatus(e: ClusterEnv, name: string) {
   return (await e.kube.get<Workspace>(WORKSPACES, e.namespace, name))?.status;
 }
 
 export function workspaceSteps(test: ContractTest): void {
   test('a Workspace with committed revisions gets head, count and Ready; a bad digest stays Pending', async (e) => {
-    await e.userKube.create<Workspace>(WORKSPACES, {
-      apiVersion: API_VERSION,
-      kind: 'Workspace',
-      metadata: { name: 'ws-a', namespace: e.namespace },
-      spec: {},
-    });
+    await createWorkspace(e, 'ws-a');
     await eventually(
       e.settleMs,
       async () => (await workspaceStatus(e, 'ws-a'))?.conditions?.[0]?.reason === 'WorkspacePending',
@@ -75,12 +80,7 @@ export function workspaceSteps(test: ContractTest): void {
   });
 
   test('fork(rev, dst) as the SDK writes it commits in the new workspace; a broken edge degrades it', async (e) => {
-    await e.userKube.create<Workspace>(WORKSPACES, {
-      apiVersion: API_VERSION,
-      kind: 'Workspace',
-      metadata: { name: 'ws-b', namespace: e.namespace },
-      spec: {},
-    });
+    await createWorkspace(e, 'ws-b');
     const forked = await e.userKube.create<WorkspaceRevision>(
       WORKSPACE_REVISIONS,
       revision(e, 'ws-b', {
@@ -110,12 +110,7 @@ export function workspaceSteps(test: ContractTest): void {
   });
 
   test('retention keeps the newest revisions and never the head or its ancestors', async (e) => {
-    await e.userKube.create<Workspace>(WORKSPACES, {
-      apiVersion: API_VERSION,
-      kind: 'Workspace',
-      metadata: { name: 'ws-keep', namespace: e.namespace },
-      spec: { retention: { revisions: 1 } },
-    });
+    await createWorkspace(e, 'ws-keep', { retention: { revisions: 1 } });
     for (const n of ['1', '2', '3']) {
       await e.userKube.create<WorkspaceRevision>(
         WORKSPACE_REVISIONS,

@@ -9,6 +9,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { launchChromium, waitUntil } from '@mitos/console/browser';
+import { bearerApi } from '@mitos/testkit';
 import type { BrowserContext, Page } from 'playwright-core';
 import { type LiveServer, liveServer } from './fixtures.js';
 
@@ -22,15 +23,7 @@ describe('web console in Chromium', { timeout: 600_000 }, () => {
   const requestedUrls: string[] = [];
   let parentId = '';
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${live.url}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
-    return res.json() as Promise<unknown>;
-  };
+  const api = bearerApi(() => live.url, KEY);
   const shot = async (name: string) => {
     await page.screenshot({ path: join(shots, `${name}.png`) });
   };

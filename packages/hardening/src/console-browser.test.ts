@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { launchChromium, waitUntil } from '@mitos/console/browser';
+import { bearerApi } from '@mitos/testkit';
 import type { BrowserContext, Page } from 'playwright-core';
 import { Recorder } from './figures.js';
 import { type LiveServer, liveServer, stopAndCheck } from './live.js';
@@ -33,15 +34,7 @@ describe('the web console against hostile sandboxes and pages', { timeout: 600_0
   let attackerUrl = '';
   const requested: string[] = [];
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${live.url}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
-    return res.json() as Promise<Record<string, unknown>>;
-  };
+  const api = bearerApi(() => live.url, KEY);
   /** Nothing a sandbox sent ran in the console: no flag set, no CSP refusal of a script. */
   const assertNothingRan = async (where: string) => {
     assert.equal(await page.evaluate('window.__pwned'), undefined, `${where}: sandbox markup ran`);
@@ -56,7 +49,7 @@ describe('the web console against hostile sandboxes and pages', { timeout: 600_0
   before(async () => {
     live = await liveServer({ apiKeys: [KEY] });
     await live.engine.ensureTemplate({ id: 'python' });
-    sandbox = String((await api('POST', '/v1/fork', { template: 'python' })).id);
+    sandbox = (await api<{ id: string }>('POST', '/v1/fork', { template: 'python' })).id;
     await api('POST', '/v1/files/write', { sandbox, path: `/workspace/${HOSTILE_NAME}`, content: HOSTILE_TEXT });
     browser = await launchChromium(live.env.stateDir, 'hostile-profile');
     page = browser.pages()[0] ?? (await browser.newPage());
@@ -175,7 +168,7 @@ describe('the web console against hostile sandboxes and pages', { timeout: 600_0
   });
 
   test('a page of another origin cannot act or read with the signed-in console', async () => {
-    const before = ((await api('GET', '/v1/sandboxes')) as unknown as { id: string }[]).map((s) => s.id).sort();
+    const before = (await api<{ id: string }[]>('GET', '/v1/sandboxes')).map((s) => s.id).sort();
     const hostile = await browser.newPage();
     // First it tries to read the API across origins, then posts a form there (a classic CSRF).
     await hostile.goto(`${attackerUrl}read`);
@@ -186,7 +179,7 @@ describe('the web console against hostile sandboxes and pages', { timeout: 600_0
     const answer = (await hostile.locator('body').textContent()) ?? '';
     assert.match(answer, /unauthorized/);
     await hostile.close();
-    const afterward = ((await api('GET', '/v1/sandboxes')) as unknown as { id: string }[]).map((s) => s.id).sort();
+    const afterward = (await api<{ id: string }[]>('GET', '/v1/sandboxes')).map((s) => s.id).sort();
     assert.deepEqual(afterward, before);
     // No CORS grant for a foreign origin, so no foreign page could read an answer even with a key.
     const preflight = await fetch(`${live.url}/v1/sandboxes`, {
@@ -209,7 +202,7 @@ describe('the web console against hostile sandboxes and pages', { timeout: 600_0
   test("a sandbox's preview on the console's origin cannot take a service worker over the console", async () => {
     await api('POST', '/v1/files/write', { sandbox, path: '/workspace/site/serve.py', content: GUEST_SERVER });
     await api('POST', '/v1/processes', { sandbox, command: 'python3 -u /workspace/site/serve.py' });
-    const { url } = (await api('POST', '/v1/preview', { sandbox, port: 8123 })) as { url: string };
+    const { url } = await api<{ url: string }>('POST', '/v1/preview', { sandbox, port: 8123 });
     // The guest answers once it listens: poll the preview until it does (bounded).
     const deadline = Date.now() + 60_000;
     let sw: Response | undefined;

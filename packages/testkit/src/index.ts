@@ -3,6 +3,8 @@
  * harness is its own entry (`@mitos/testkit/server`) so engine tests do not load the server.
  * @module
  */
+
+export { bearerApi } from './bearer-api.js';
 export { shellOf, until } from './conformance/helpers.js';
 export {
   type ConformanceHarness,

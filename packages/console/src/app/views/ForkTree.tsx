@@ -88,7 +88,18 @@ function describeCarried(c: ForkCarriedWire): string {
     Boolean,
   );
   const skipped = c.interpreter_skipped.length > 0 ? ` (not: ${c.interpreter_skipped.join(', ')})` : '';
-  const left = c.processes_not_carried.map((p) => `${p.command} (${p.reason})`);
-  const notCarried = left.length > 0 ? `; processes left behind: ${left.join(', ')}` : '';
-  return `${parts.join(', ') || 'nothing'}${skipped}${notCarried}`;
+  return `${parts.join(', ') || 'nothing'}${skipped}${describeLeftBehind(c.processes_not_carried)}`;
+}
+
+/** Processes the children lack, by program and count, each reason once (they are usually one). */
+function describeLeftBehind(left: ForkCarriedWire['processes_not_carried']): string {
+  if (left.length === 0) return '';
+  const programs = new Map<string, number>();
+  for (const p of left) {
+    const program = (p.command.split(' ')[0] ?? '').split('/').pop() || p.command;
+    programs.set(program, (programs.get(program) ?? 0) + 1);
+  }
+  const names = [...programs].map(([name, n]) => (n > 1 ? `${name} ×${n}` : name)).join(', ');
+  const reasons = [...new Set(left.map((p) => p.reason))].join('; ');
+  return ` · not carried: ${names} (${reasons})`;
 }

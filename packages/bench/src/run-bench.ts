@@ -15,8 +15,7 @@ import type { Recorder } from './results.js';
 import { cliContenders } from './sections/cli-contenders.js';
 import { runConsole } from './sections/console.js';
 import { runDensity } from './sections/density.js';
-import { e2bContender } from './sections/e2b-contender.js';
-import { e2bRunCodeContender } from './sections/e2b-runcode-contender.js';
+import { e2bContenders } from './sections/e2b-contender.js';
 import { runExec } from './sections/exec.js';
 import { runFork } from './sections/fork.js';
 import { mitosContender } from './sections/mitos-contenders.js';
@@ -77,7 +76,7 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
       await prepareTemplate(base);
       contenders.push(mitosContender(base, 'echo', true), mitosContender(base, 'python', true));
     }
-    if (env && sections.has('e2b')) contenders.push(e2bContender(env), e2bRunCodeContender(env));
+    if (env && sections.has('e2b')) contenders.push(...e2bContenders(env));
     if (env && sections.has('cli')) contenders.push(...cliContenders(env));
     if (sections.has('peers') || sections.has('cli')) {
       const peers = sections.has('peers') ? await setupPeers(rec) : await setupPodmanPeer(rec);

@@ -12,7 +12,7 @@ describe('@e2b/code-interpreter against mitos', { timeout: 600_000 }, () => {
   let live: E2bServer;
   let sb: Sandbox;
   before(async () => {
-    live = await e2bServer();
+    live = await e2bServer({ templates: ['python', 'node'] });
     useE2bEnvironment(live);
     sb = await Sandbox.create({ timeoutMs: 300_000 });
   });

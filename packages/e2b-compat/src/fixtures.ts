@@ -4,7 +4,7 @@
  * `<server>/e2b`, an `e2b_<hex>` key).
  */
 import { join } from 'node:path';
-import { openDatabase } from '@mitos/engine';
+import { type Engine, openDatabase } from '@mitos/engine';
 import { type RunningServer, startServer } from '@mitos/server';
 import { type TestEngineEnv, testEngineEnv } from '@mitos/testkit';
 import { pino } from 'pino';
@@ -16,14 +16,22 @@ export interface E2bServer {
   /** The value for E2B_API_URL and E2B_SANDBOX_URL. */
   e2bUrl: string;
   env: TestEngineEnv;
+  engine: Engine;
   server: RunningServer;
   stop(): Promise<void>;
 }
 
-export async function e2bServer(options: { apiKeys?: string[]; warmPoolSize?: number } = {}): Promise<E2bServer> {
+/**
+ * `templates`: imported before the server answers, so the first SDK create does not carry an
+ * image import under the SDK's own request timeout (slow on a loaded machine).
+ */
+export async function e2bServer(
+  options: { apiKeys?: string[]; warmPoolSize?: number; templates?: string[] } = {},
+): Promise<E2bServer> {
   const env = testEngineEnv();
   const db = openDatabase(join(env.stateDir, 'mitos.db'));
   const engine = await env.open({ db, warmPoolSize: options.warmPoolSize ?? 1 });
+  for (const id of options.templates ?? []) await engine.ensureTemplate({ id });
   const server = await startServer({
     engine,
     db,
@@ -35,6 +43,7 @@ export async function e2bServer(options: { apiKeys?: string[]; warmPoolSize?: nu
     url: server.url,
     e2bUrl: `${server.url}/e2b`,
     env,
+    engine,
     server,
     async stop() {
       await server.close();

@@ -24,7 +24,7 @@ const VERSIONS: [string, Sdk, boolean][] = [
 describe('older e2b SDK releases against mitos', { timeout: 600_000 }, () => {
   let live: E2bServer;
   before(async () => {
-    live = await e2bServer();
+    live = await e2bServer({ templates: ['base'] });
     useE2bEnvironment(live);
   });
   after(() => live.stop());

@@ -155,6 +155,14 @@ export class CodeContexts {
   }
 }
 
+/**
+ * E2B's code-interpreter sandboxes have their kernel running from the start; ours starts at
+ * create, in the background, so the first cell finds it ready or already starting.
+ */
+export function startDefaultKernel(engine: Engine, sandboxId: string): void {
+  void engine.runCode(sandboxId, { code: '', language: 'python', timeoutMs: 60_000 }).catch(() => {});
+}
+
 export function languageOf(value: unknown): string {
   if (value === undefined || value === null || value === '') return 'python';
   const language = typeof value === 'string' ? LANGUAGES[value.toLowerCase()] : undefined;

@@ -8,6 +8,7 @@ import { MitosError } from '@mitos/protocol';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { Accounts } from './accounts.js';
+import { startDefaultKernel } from './code-interpreter.js';
 import { type E2bContext, ownedSandbox, timeoutSeconds } from './context.js';
 import { checkEnforceable, NewSandboxSchema } from './create-options.js';
 import { e2bErrorResponse } from './errors.js';
@@ -15,7 +16,13 @@ import { listSandboxes } from './listing.js';
 import { e2bPosture } from './network.js';
 import { domainFor, sandboxDetail, sandboxMetric, sandboxRecord } from './shapes.js';
 import type { E2bTemplateFiles } from './template-files.js';
-import { type E2bTemplateOwners, resolveE2bTemplate, templateRoutes, templateUploadRoutes } from './templates.js';
+import {
+  CODE_INTERPRETER_TEMPLATES,
+  type E2bTemplateOwners,
+  resolveE2bTemplate,
+  templateRoutes,
+  templateUploadRoutes,
+} from './templates.js';
 
 type Vars = { Variables: { tenant: string } };
 const MAX_BODY = 1024 * 1024;
@@ -138,6 +145,7 @@ export function controlPlane(
       throw err;
     }
     accounts.prepare(id);
+    if (CODE_INTERPRETER_TEMPLATES.has(body.templateID)) startDefaultKernel(engine, id);
     ctx.events.add(id, 'sandbox created', { template: body.templateID });
     return c.json(sandboxRecord(ctx, row, domain(c.req.header('host'))), 201);
   };

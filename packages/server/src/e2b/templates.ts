@@ -28,6 +28,8 @@ export const TEMPLATE_ALIASES: Record<string, string> = {
   'code-interpreter-v1': 'python',
   'code-interpreter': 'python',
 };
+/** The names whose sandboxes run the code interpreter (its python kernel starts at create). */
+export const CODE_INTERPRETER_TEMPLATES = new Set(['code-interpreter-v1', 'code-interpreter']);
 const RESERVED = new Set([...Object.keys(TEMPLATE_ALIASES), 'python', 'node']);
 const UPLOAD_PURPOSE = 'template-upload';
 /** How long an upload link stays valid. */

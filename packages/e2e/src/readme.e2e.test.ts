@@ -78,6 +78,7 @@ describe('end to end: the README snippets run as written', { timeout: 600_000 },
         'TypeScript SDK',
         'TypeScript SDK',
         'Templates as code',
+        'Templates as code',
         'Workspaces',
         'Workspaces',
         'Agents: MCP and framework adapters',
@@ -118,6 +119,12 @@ describe('end to end: the README snippets run as written', { timeout: 600_000 },
     const r = await runTs('template', block('Templates as code'));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^\/srv\ndemo$/m);
+  });
+
+  test('Templates as code: a two-stage Dockerfile builds from the SDK', async () => {
+    const r = await runTs('dockerfile', block('Templates as code', 1));
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['app-stage-build app', 'compiled']);
   });
 
   test('Workspaces: a revision carries the file to the next sandbox', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -122,6 +123,30 @@ CMD ["python3", "/opt/server.py"]
         out = (await sandbox.exec(`${GET} 2>/dev/null || sleep 0.1`)).stdout;
       }
       assert.equal(out, 'hi cli from /opt\n');
+    } finally {
+      await sandbox.terminate();
+    }
+  });
+
+  test('SDK fromDockerfile builds every stage; a copied file over 32 MiB goes up in parts', async () => {
+    const big = randomBytes(40 * 1024 * 1024);
+    writeFileSync(join(dir, 'big.bin'), big);
+    const file = join(dir, 'Multi.dockerfile');
+    writeFileSync(
+      file,
+      'FROM base AS gen\nRUN echo from-stage > /stage.txt\nFROM base\nCOPY --from=gen /stage.txt /opt/\nCOPY big.bin /opt/big.bin\n',
+    );
+    const template = new Template().fromDockerfile(file).run('sha256sum /opt/big.bin > /opt/big.sum');
+    assert.deepEqual(
+      template.toSpecs('sdk-multi').map((t) => t.id),
+      ['sdk-multi-stage-gen', 'sdk-multi'],
+    );
+    assert.throws(() => template.toSpec(), /several stages/);
+    await template.build('sdk-multi', { server, contextDir: dir });
+    const sandbox = await server.fork('sdk-multi');
+    try {
+      const out = (await sandbox.exec('cat /opt/stage.txt; cut -d" " -f1 /opt/big.sum')).stdout;
+      assert.equal(out, `from-stage\n${createHash('sha256').update(big).digest('hex')}\n`);
     } finally {
       await sandbox.terminate();
     }

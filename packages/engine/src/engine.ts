@@ -79,7 +79,13 @@ export interface BuildTemplateOptions {
   /** Build arguments (Dockerfile ARG): part of every step's cache key. */
   args?: Record<string, string>;
   noCache?: boolean;
-  network?: { egress?: 'deny' | 'allow'; inbound?: 'deny' | 'allow' };
+  /** The template's runtime posture (deny both ways when absent). */
+  network?: NetworkPosture;
+  /**
+   * The posture the build steps run under (a RUN that installs packages needs its registry);
+   * the template's runtime posture when absent. Not part of any step's cache key, as in Docker.
+   */
+  buildNetwork?: NetworkPosture;
   onEvent?: (event: TemplateBuildEvent) => void;
   signal?: AbortSignal;
 }
@@ -106,6 +112,8 @@ export type ImagePuller = (
 
 /** Templates built from a spec (templates as code); on engines whose storage can snapshot. */
 export interface TemplateBuildService {
+  /** Refuse at once what `build` would refuse before running a step (bad id, postures this host cannot enforce). */
+  check(options: BuildTemplateOptions): void;
   build(options: BuildTemplateOptions): Promise<TemplateInfo>;
   /** Remove a template (its sandboxes keep running; its cached images stay until prune). */
   delete(id: string): Promise<boolean>;

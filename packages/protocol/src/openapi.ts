@@ -103,7 +103,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
   {
     method: 'POST',
     path: '/v1/template-context/:sha256',
-    summary: 'Upload one build-context blob (raw bytes; the name is their SHA-256)',
+    summary:
+      'Upload one build-context blob (raw bytes; the name is their SHA-256). Over 32 MiB: in parts, query offset (bytes held) and total; a misplaced part is 409 with context.received',
     response: Status,
   },
   {

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ErrorEnvelopeSchema } from './errors.js';
+import { NetworkRequestSchema } from './network.js';
 
 export const BuildStepSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('run'), run: z.string() }).loose(),
@@ -64,7 +65,7 @@ export const ContextFileSchema = z.object({
 });
 export type ContextFile = z.infer<typeof ContextFileSchema>;
 
-/** Relative path (POSIX, no `..`) -> file. Blobs travel separately: PUT /v1/template-context/{sha256}. */
+/** Relative path (POSIX, no `..`) -> file. Blobs travel separately: POST /v1/template-context/{sha256}. */
 export const BuildContextSchema = z.object({ files: z.record(z.string(), ContextFileSchema) }).strict();
 export type BuildContext = z.infer<typeof BuildContextSchema>;
 
@@ -76,6 +77,12 @@ export const BuildTemplateRequestFields = {
   context: BuildContextSchema.optional(),
   /** Rebuild every step even when the cache holds it. */
   no_cache: z.boolean().optional(),
+  /**
+   * mitos extension: the network posture the build steps run under (same shape as `network`),
+   * so a RUN can reach a package registry while the template's sandboxes stay closed. Absent:
+   * the template's own posture (`network`, else `spec.network`).
+   */
+  build_network: NetworkRequestSchema.optional(),
 };
 
 export const TemplateBuildStartedSchema = z.object({

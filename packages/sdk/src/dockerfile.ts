@@ -200,6 +200,25 @@ export function parseDockerfile(
   return { file, contextDir: resolve(options.contextDir ?? dirname(file)), stages };
 }
 
+/** The template id an earlier stage of a Dockerfile built as `id` gets. */
+export function stageTemplateId(id: string, stage: string): string {
+  return `${id}-stage-${stage.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 64);
+}
+
+/** The templates a Dockerfile builds as `id`, in build order: each earlier stage as its stage id, the last as `id`. */
+export function dockerfileTemplates(
+  file: string,
+  id: string,
+  options: { buildArgs?: Record<string, string>; contextDir?: string } = {},
+): { contextDir: string; builds: Array<{ id: string; spec: TemplateSpec }> } {
+  const parsed = parseDockerfile(file, { ...options, stageId: (name) => stageTemplateId(id, name) });
+  const builds = parsed.stages.map((stage, i) => ({
+    id: i === parsed.stages.length - 1 ? id : stageTemplateId(id, stage.name),
+    spec: stage.spec,
+  }));
+  return { contextDir: parsed.contextDir, builds };
+}
+
 function quoteWord(w: string): string {
   return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
 }

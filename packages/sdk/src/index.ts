@@ -23,7 +23,14 @@ export {
 } from './config.js';
 export { type CreateOptions, create } from './create.js';
 export { type Credentials, credentialsPath, readCredentials, writeCredentials } from './credentials.js';
-export { DockerfileError, type DockerfileStage, type ParsedDockerfile, parseDockerfile } from './dockerfile.js';
+export {
+  DockerfileError,
+  type DockerfileStage,
+  dockerfileTemplates,
+  type ParsedDockerfile,
+  parseDockerfile,
+  stageTemplateId,
+} from './dockerfile.js';
 export {
   AgentRunError,
   type AgentRunErrorInit,

@@ -5,7 +5,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join, posix, relative, resolve, sep } from 'node:path';
 import type { BuildContext, TemplateBuildEvent, TemplateSpec } from '@mitos/protocol';
 import { AgentRunError, errorForCode } from './errors.js';
@@ -15,6 +15,29 @@ import type { TemplateBuildOptions } from './template.js';
 
 /** A build may run for long; only the silence between two progress lines is bounded. */
 const BUILD_IDLE_MS = 30 * 60_000;
+/** Blobs up to this size go in one request; larger ones in parts of it (under the server's 32 MiB body limit). */
+export const CONTEXT_PART_BYTES = 16 * 1024 * 1024;
+
+/** Read `path` part by part (one part in memory at a time). */
+function* fileParts(path: string, size = CONTEXT_PART_BYTES): Generator<Uint8Array> {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(size);
+    for (;;) {
+      const n = readSync(fd, buffer, 0, size, null);
+      if (n === 0) return;
+      yield buffer.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function sha256Of(path: string): string {
+  const hash = createHash('sha256');
+  for (const part of fileParts(path)) hash.update(part);
+  return hash.digest('hex');
+}
 
 interface LocalContext {
   context: BuildContext;
@@ -46,7 +69,7 @@ export function collectContext(spec: TemplateSpec, contextDir: string): LocalCon
       return;
     }
     if (!st.isFile()) return;
-    const sha256 = createHash('sha256').update(readFileSync(abs)).digest('hex');
+    const sha256 = sha256Of(abs);
     files[rel] = { sha256, mode: st.mode & 0o7777 };
     blobs.set(sha256, abs);
   };
@@ -59,6 +82,29 @@ export function collectContext(spec: TemplateSpec, contextDir: string): LocalCon
     add(abs);
   }
   return { context: { files }, blobs };
+}
+
+/** One request for a small blob; parts (`?offset=&total=`) for one over a request body's limit. */
+async function uploadBlob(http: HttpClient, digest: string, path: string, signal: AbortSignal | undefined) {
+  const total = lstatSync(path).size;
+  const timeoutMs = http.timeoutOr(10 * 60_000);
+  if (total <= CONTEXT_PART_BYTES) {
+    await http.request('POST', `/v1/template-context/${digest}`, {
+      body: new Uint8Array(readFileSync(path)),
+      timeoutMs,
+      signal,
+    });
+    return;
+  }
+  let offset = 0;
+  for (const part of fileParts(path)) {
+    await http.request('POST', `/v1/template-context/${digest}?offset=${offset}&total=${total}`, {
+      body: part,
+      timeoutMs,
+      signal,
+    });
+    offset += part.length;
+  }
 }
 
 export async function buildOnServer(
@@ -76,15 +122,18 @@ export async function buildOnServer(
       signal,
     });
     for (const digest of missing) {
-      await http.request('POST', `/v1/template-context/${digest}`, {
-        body: new Uint8Array(readFileSync(blobs.get(digest) as string)),
-        timeoutMs: http.timeoutOr(10 * 60_000),
-        signal,
-      });
+      await uploadBlob(http, digest, blobs.get(digest) as string, signal);
     }
   }
   await http.request('POST', '/v1/templates', {
-    body: { id, spec, ...(blobs.size > 0 ? { context } : {}), ...(options.noCache ? { no_cache: true } : {}) },
+    body: {
+      id,
+      spec,
+      ...(blobs.size > 0 ? { context } : {}),
+      ...(options.noCache ? { no_cache: true } : {}),
+      ...(options.network ? { network: options.network } : {}),
+      ...(options.buildNetwork ? { build_network: options.buildNetwork } : {}),
+    },
     timeoutMs: http.timeoutOr(60_000),
     signal,
   });

@@ -4,8 +4,8 @@
  * follows the build's progress.
  * @module
  */
-import type { BuildStep, ReadyCheck, TemplateBuildEvent, TemplateSpec } from '@mitos/protocol';
-import { parseDockerfile } from './dockerfile.js';
+import type { BuildStep, NetworkRequestBody, ReadyCheck, TemplateBuildEvent, TemplateSpec } from '@mitos/protocol';
+import { dockerfileTemplates, parseDockerfile } from './dockerfile.js';
 import { shellSplit } from './shell-words.js';
 import type { SignalLike } from './signals.js';
 
@@ -23,6 +23,13 @@ export interface TemplateBuildOptions {
   noCache?: boolean;
   /** Directory copy sources are relative to; default the Dockerfile's directory or the cwd. */
   contextDir?: string;
+  /** The template's runtime network posture (wire-v1.md 4.2 shape); deny both ways when absent. */
+  network?: NetworkRequestBody;
+  /**
+   * The posture the build steps run under, e.g. `{ allow_cidrs: ['10.0.0.5/32:443'] }` for a
+   * package mirror; the template's `network` when absent.
+   */
+  buildNetwork?: NetworkRequestBody;
   /** Server to build on; default `SandboxServer.fromAuth()`. */
   server?: { buildTemplate: BuildOnServer };
 }
@@ -41,6 +48,8 @@ export class Template {
   #cpu: string | undefined;
   #memory: string | undefined;
   #contextDir: string | undefined;
+  /** A multi-stage Dockerfile: its stages get template ids only once build() names the template. */
+  #dockerfile: { path: string; buildArgs: Record<string, string>; fileSteps: number } | undefined;
 
   /** Base: an OCI reference (`python:3.12-slim`) or a template id on the server (`python`). */
   fromImage(image: string): this {
@@ -48,19 +57,22 @@ export class Template {
     return this;
   }
 
-  /** A Dockerfile (its path; its directory becomes the default build context). */
-  fromDockerfile(path: string): this {
-    const parsed = parseDockerfile(path);
-    if (parsed.stages.length > 1) {
-      throw new Error(
-        `${path}: multi-stage Dockerfiles build with \`mitos template build -f\` (stage ${parsed.stages[0]?.name} needs its own template)`,
-      );
-    }
-    const spec = parsed.stages[0]?.spec as TemplateSpec;
+  /**
+   * A Dockerfile (its path; its directory becomes the default build context). A multi-stage one
+   * builds each earlier stage as its own template `<id>-stage-<name>` first; steps added after
+   * this call extend the last stage.
+   */
+  fromDockerfile(path: string, options: { buildArgs?: Record<string, string> } = {}): this {
+    const parsed = parseDockerfile(path, options);
+    const spec = parsed.stages.at(-1)?.spec as TemplateSpec;
     this.#image = spec.image;
     this.#steps = [...(spec.buildSteps ?? [])];
     this.#command = spec.command;
     this.#contextDir = parsed.contextDir;
+    this.#dockerfile =
+      parsed.stages.length > 1
+        ? { path, buildArgs: options.buildArgs ?? {}, fileSteps: this.#steps.length }
+        : undefined;
     return this;
   }
 
@@ -120,9 +132,31 @@ export class Template {
 
   /** The SandboxTemplate spec (throws when no base image was set). */
   toSpec(): TemplateSpec {
-    if (!this.#image) throw new Error('a template needs a base image: call fromImage() first');
-    const spec: TemplateSpec = { image: this.#image };
-    if (this.#steps.length > 0) spec.buildSteps = this.#steps.map((s) => ({ ...s }));
+    if (this.#dockerfile) {
+      throw new Error(
+        `${this.#dockerfile.path} has several stages, each its own template: use toSpecs(id) or build(id)`,
+      );
+    }
+    return this.#spec(this.#image, this.#steps);
+  }
+
+  /**
+   * Every template this one builds as `id`, in order: the earlier stages of a multi-stage
+   * Dockerfile (as `<id>-stage-<name>`), then `id` itself.
+   */
+  toSpecs(id: string): Array<{ id: string; spec: TemplateSpec }> {
+    if (!this.#dockerfile) return [{ id, spec: this.toSpec() }];
+    const { path, buildArgs, fileSteps } = this.#dockerfile;
+    const { builds } = dockerfileTemplates(path, id, { buildArgs, contextDir: this.#contextDir });
+    const last = builds.pop() as { id: string; spec: TemplateSpec };
+    const steps = [...(last.spec.buildSteps ?? []), ...this.#steps.slice(fileSteps)];
+    return [...builds, { id, spec: this.#spec(last.spec.image, steps) }];
+  }
+
+  #spec(image: string | undefined, steps: BuildStep[]): TemplateSpec {
+    if (!image) throw new Error('a template needs a base image: call fromImage() first');
+    const spec: TemplateSpec = { image };
+    if (steps.length > 0) spec.buildSteps = steps.map((s) => ({ ...s }));
     if (this.#command && this.#command.length > 0) spec.command = [...this.#command];
     if (this.#cpu !== undefined || this.#memory !== undefined) {
       spec.resources = {
@@ -146,8 +180,11 @@ export class Template {
 
   /** Build it on a server as template `id`; resolves with its digest when the build is done. */
   async build(id: string, options: TemplateBuildOptions = {}): Promise<{ id: string; digest: string }> {
-    const spec = this.toSpec();
+    const builds = this.toSpecs(id);
     const server = options.server ?? (await import('./server.js')).SandboxServer.fromAuth();
-    return server.buildTemplate(id, spec, { ...options, contextDir: options.contextDir ?? this.#contextDir ?? '.' });
+    const contextDir = options.contextDir ?? this.#contextDir ?? '.';
+    let result: { id: string; digest: string } | undefined;
+    for (const build of builds) result = await server.buildTemplate(build.id, build.spec, { ...options, contextDir });
+    return result as { id: string; digest: string };
   }
 }

@@ -3,7 +3,8 @@
  * a veth pair, so network-posture tests send no packet off this machine. Inside: HTTP servers
  * on 203.0.113.10 (allowed.test), .20 (other.test), .30 (a shared address), a fake metadata
  * service on 169.254.169.254, and 2001:db8::10 for IPv6. Every server answers with the
- * address it was reached on, so a test sees where a connection landed.
+ * address it was reached on, so a test sees where a connection landed, except for paths
+ * found under `files` (a directory the test fills: a package index, say), served as they are.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 
@@ -16,7 +17,19 @@ export interface FakeInternet {
 
 const SERVER = `
 const http = require('node:http');
+const fs = require('node:fs');
+const path = require('node:path');
+const files = process.argv[1];
 const server = http.createServer((req, res) => {
+  if (files) {
+    const rel = path.normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^[/.]+/, '');
+    let file = path.join(files, rel);
+    if (file.startsWith(files) && fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
+    if (file.startsWith(files) && fs.existsSync(file)) {
+      if (file.endsWith('.html')) res.setHeader('content-type', 'text/html');
+      return void fs.createReadStream(file).pipe(res);
+    }
+  }
   res.end('fake-internet ' + req.socket.localAddress.replace('::ffff:', ''));
 });
 server.listen({ port: 80, host: '::', ipv6Only: false }, () => process.stdout.write('ready\\n'));
@@ -26,7 +39,7 @@ function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-export async function startFakeInternet(): Promise<FakeInternet> {
+export async function startFakeInternet(options: { files?: string } = {}): Promise<FakeInternet> {
   const tag = (process.pid % 100_000).toString(36);
   const ns = `mitos-test-inet-${tag}`;
   const hostIf = `mtinet${tag}`;
@@ -64,7 +77,8 @@ export async function startFakeInternet(): Promise<FakeInternet> {
     inside('link', 'set', 'eth0', 'up');
     inside('route', 'add', 'default', 'via', '203.0.113.254');
     inside('route', 'add', 'default', 'via', '2001:db8::fe');
-    server = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', SERVER], {
+    const args = ['netns', 'exec', ns, process.execPath, '-e', SERVER, ...(options.files ? [options.files] : [])];
+    server = spawn('ip', args, {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     await new Promise<void>((resolve, reject) => {

@@ -7,7 +7,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { AgentRunError, DockerfileError, parseDockerfile, SandboxServer, type TemplateBuildOptions } from '@mitos/sdk';
+import {
+  AgentRunError,
+  DockerfileError,
+  dockerfileTemplates,
+  SandboxServer,
+  type TemplateBuildOptions,
+} from '@mitos/sdk';
 import type { Command } from 'commander';
 import { action, printJson, println } from '../context.js';
 import { elapsed } from '../time.js';
@@ -19,6 +25,8 @@ interface BuildFlags {
   verbose?: boolean;
   cache?: boolean;
   buildArg?: string[];
+  buildEgress?: 'allow' | 'deny';
+  buildAllowCidr?: string[];
 }
 
 type BuildEvent = Parameters<NonNullable<TemplateBuildOptions['onEvent']>>[0];
@@ -51,10 +59,14 @@ export function progressPrinter(label: string, verbose: boolean, write: (line: s
   };
 }
 
-/** The Dockerfile's stages; a refused instruction is the user's to fix, not a CLI bug. */
-function dockerfile(file: string, options: Parameters<typeof parseDockerfile>[1]): ReturnType<typeof parseDockerfile> {
+/** The Dockerfile's templates; a refused instruction is the user's to fix, not a CLI bug. */
+function dockerfile(
+  file: string,
+  id: string,
+  options: Parameters<typeof dockerfileTemplates>[2],
+): ReturnType<typeof dockerfileTemplates> {
   try {
-    return parseDockerfile(file, options);
+    return dockerfileTemplates(file, id, options);
   } catch (err) {
     if (!(err instanceof DockerfileError)) throw err;
     throw new AgentRunError({
@@ -66,10 +78,6 @@ function dockerfile(file: string, options: Parameters<typeof parseDockerfile>[1]
   }
 }
 
-function stageTemplateId(id: string, stage: string): string {
-  return `${id}-stage-${stage.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 64);
-}
-
 function buildArgs(list: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const kv of list ?? []) {
@@ -77,6 +85,24 @@ function buildArgs(list: string[] | undefined): Record<string, string> {
     out[eq < 0 ? kv : kv.slice(0, eq)] = eq < 0 ? (process.env[kv] ?? '') : kv.slice(eq + 1);
   }
   return out;
+}
+
+/** --build-egress / --build-allow-cidr as the build posture (absent: the template's own). */
+function buildNetwork(flags: BuildFlags): Pick<TemplateBuildOptions, 'buildNetwork'> {
+  if (flags.buildEgress === undefined && !flags.buildAllowCidr?.length) return {};
+  if (flags.buildEgress !== undefined && !['allow', 'deny'].includes(flags.buildEgress)) {
+    throw new AgentRunError({
+      code: 'invalid_request',
+      message: `--build-egress must be allow or deny, not ${JSON.stringify(flags.buildEgress)}`,
+      remediation: 'pass --build-egress allow or --build-egress deny',
+    });
+  }
+  return {
+    buildNetwork: {
+      egress: flags.buildEgress ?? 'deny',
+      ...(flags.buildAllowCidr?.length ? { allow_cidrs: flags.buildAllowCidr } : {}),
+    },
+  };
 }
 
 export function registerTemplateBuild(template: Command): void {
@@ -89,6 +115,12 @@ export function registerTemplateBuild(template: Command): void {
     .option('-t, --id <id>', 'template id (default: the context directory name)')
     .option('--build-arg <name=value>', 'Dockerfile ARG value (repeatable)', (v: string, p: string[] = []) => [...p, v])
     .option('--no-cache', 'rebuild every step')
+    .option('--build-egress <allow|deny>', "build steps' outbound network (default: the template's posture)")
+    .option(
+      '--build-allow-cidr <cidr[:port]>',
+      'an address build steps may reach (repeatable)',
+      (v: string, p: string[] = []) => [...p, v],
+    )
     .option('-v, --verbose', 'show the output of every step')
     .action(
       action(async (ctx, arg: string | undefined) => {
@@ -110,21 +142,16 @@ export function registerTemplateBuild(template: Command): void {
           const spec = (doc.spec ?? doc) as Parameters<SandboxServer['buildTemplate']>[1];
           builds.push({ id: flags.id ?? doc.metadata?.name ?? id, spec });
         } else {
-          const parsed = dockerfile(flags.file as string, {
-            buildArgs: buildArgs(flags.buildArg),
-            contextDir,
-            stageId: (name) => stageTemplateId(id, name),
-          });
-          parsed.stages.forEach((stage, i) => {
-            const last = i === parsed.stages.length - 1;
-            builds.push({ id: last ? id : stageTemplateId(id, stage.name), spec: stage.spec });
-          });
+          builds.push(
+            ...dockerfile(flags.file as string, id, { buildArgs: buildArgs(flags.buildArg), contextDir }).builds,
+          );
         }
         let result: { id: string; digest: string } | undefined;
         for (const build of builds) {
           result = await server.buildTemplate(build.id, build.spec, {
             contextDir,
             noCache: flags.cache === false,
+            ...buildNetwork(flags),
             onEvent: ctx.json
               ? (e) => write(JSON.stringify(e))
               : progressPrinter(build.id, flags.verbose === true, write),

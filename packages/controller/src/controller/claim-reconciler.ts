@@ -31,6 +31,7 @@ import { idleExpiry } from './idle.js';
 import { finishedTtlExpiry, lifetimeExpiry } from './lifetime.js';
 import { NodeCallError } from './node-client.js';
 import { chooseClaimNode, eligibleNodes } from './placement.js';
+import { TemplateRefusal, templateSource } from './template-source.js';
 import { deleteTokenSecret, ensureTokenSecret } from './token-secret.js';
 import { dehydrateClaim, hydrateClaim, resolveBinding } from './workspace-binding.js';
 
@@ -60,6 +61,19 @@ async function provision(ctx: ControllerContext, initial: SandboxClaim): Promise
   const template = await ctx.kube.get<SandboxTemplate>(SANDBOX_TEMPLATES, namespace, pool.spec.templateRef.name);
   if (!template)
     return pending(ctx, initial, 'TemplateNotFound', `SandboxTemplate ${pool.spec.templateRef.name} not found`, 5_000);
+  let image: string;
+  try {
+    image = templateSource(template).key;
+  } catch (err) {
+    if (!(err instanceof TemplateRefusal)) throw err;
+    return pending(
+      ctx,
+      initial,
+      'TemplateInvalid',
+      `SandboxTemplate ${template.metadata.name}: ${err.message}`,
+      30_000,
+    );
+  }
   const resolved = await resolveDelivery(ctx, initial);
   if ('refuse' in resolved) return fail(ctx, initial, resolved.refuse.reason, resolved.refuse.message);
   if ('wait' in resolved) return pending(ctx, initial, resolved.wait.reason, resolved.wait.message, 5_000);
@@ -73,7 +87,7 @@ async function provision(ctx: ControllerContext, initial: SandboxClaim): Promise
     return pending(ctx, claim, 'NoNodes', 'no healthy node daemon is registered', 1_000);
   const node = chooseClaimNode({
     eligible: eligibleNodes(nodes, pool.spec.placement?.nodeSelector),
-    image: template.spec.image,
+    image,
     preferred: claim.spec.nodeName,
     holders: Object.keys(pool.status?.nodeDistribution ?? {}),
   });
@@ -93,7 +107,7 @@ async function provision(ctx: ControllerContext, initial: SandboxClaim): Promise
       namespace,
       pool: pool.metadata.name ?? '',
       claim: name,
-      image: template.spec.image,
+      image,
       token,
       delivery: resolved.delivery,
     });

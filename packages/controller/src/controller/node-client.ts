@@ -7,7 +7,7 @@
 import type { CapturedRevision } from '@mitos/engine';
 import type { ClaimDelivery } from '../node/claim-env.js';
 import type { SandboxOwner } from '../node/ledger.js';
-import type { AcquireResult, NodeCapacity, TemplateState } from '../node/node-sandboxes.js';
+import type { AcquireResult, NodeCapacity, TemplateRecipe, TemplateState } from '../node/node-sandboxes.js';
 import type { WorkspaceStoreSpec } from '../node/workspace-io.js';
 
 const CALL_TIMEOUT_MS = 60_000;
@@ -37,7 +37,8 @@ export interface NodeSandboxRecord {
 export interface NodeApi {
   capacity(): Promise<NodeCapacity & { node: string }>;
   sandboxes(): Promise<NodeSandboxRecord[]>;
-  prepareTemplate(image: string): Promise<TemplateState>;
+  /** With a recipe the node builds the template from its spec (controller/template-source.ts). */
+  prepareTemplate(image: string, recipe?: TemplateRecipe): Promise<TemplateState>;
   addWarm(namespace: string, pool: string, image: string, count: number): Promise<string[]>;
   removeWarm(namespace: string, pool: string, count?: number): Promise<string[]>;
   acquire(req: {
@@ -85,8 +86,8 @@ export class HttpNodeApi implements NodeApi {
     return (await this.#call<{ sandboxes: NodeSandboxRecord[] }>('GET', '/node/v1/sandboxes')).sandboxes;
   }
 
-  async prepareTemplate(image: string) {
-    return (await this.#call<{ state: TemplateState }>('POST', '/node/v1/templates', { image })).state;
+  async prepareTemplate(image: string, recipe?: TemplateRecipe) {
+    return (await this.#call<{ state: TemplateState }>('POST', '/node/v1/templates', { image, ...recipe })).state;
   }
 
   async addWarm(namespace: string, pool: string, image: string, count: number) {

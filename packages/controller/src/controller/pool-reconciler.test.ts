@@ -41,6 +41,37 @@ describe('pool reconciler', () => {
     assert.ok(pool?.metadata.finalizers?.includes('mitos.run/pool-drain'));
   });
 
+  it('a template with buildSteps is built from its spec on the nodes and warmed under its spec key', async () => {
+    const f = new ReconcileFixture();
+    const node = f.addNode('n1');
+    const buildSteps = [{ type: 'run' as const, run: 'pip install requests' }];
+    await f.createPool('p1', { replicas: 1, template: { buildSteps, networkPolicy: { allowCidrs: ['10.9.0.0/16'] } } });
+    await settle(f);
+    assert.equal(node.engine.specBuilds.length, 1);
+    const build = node.engine.specBuilds[0];
+    assert.deepEqual(build?.spec, { image: 'python', buildSteps });
+    assert.deepEqual(build?.network, { egress: 'deny', inbound: 'deny', allow_cidrs: ['10.9.0.0/16'] });
+    assert.match(build?.id ?? '', /^spec-[0-9a-f]{20}$/);
+    const pool = await f.kube.get<SandboxPool>(SANDBOX_POOLS, 'default', 'p1');
+    assert.equal(pool?.status?.templateDigest, build?.id);
+    assert.equal(pool?.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    assert.equal(warmCount(f), 1);
+  });
+
+  it('a template a cluster cannot build is TemplateInvalid, and nothing is built', async () => {
+    const f = new ReconcileFixture();
+    const node = f.addNode('n1');
+    await f.createPool('p1', { template: { buildSteps: [{ type: 'copy', source: 'app', dest: '/app' }] } });
+    await settle(f);
+    const ready = (await f.kube.get<SandboxPool>(SANDBOX_POOLS, 'default', 'p1'))?.status?.conditions?.find(
+      (c) => c.type === 'Ready',
+    );
+    assert.equal(ready?.reason, 'TemplateInvalid');
+    assert.match(ready?.message ?? '', /copy steps need a build context/);
+    assert.equal(node.engine.specBuilds.length, 0);
+    assert.equal(warmCount(f), 0);
+  });
+
   it('reports TemplateNotFound and NoEligibleNodes instead of guessing', async () => {
     const f = new ReconcileFixture();
     f.addNode('n1');

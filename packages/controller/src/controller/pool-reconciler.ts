@@ -17,6 +17,7 @@ import { isForkChild } from './fork-children.js';
 import { type NodeApi, NodeCallError } from './node-client.js';
 import type { NodeView } from './nodes.js';
 import { eligibleNodes, spreadWarm, templateHolders, trimWarm } from './placement.js';
+import { TemplateRefusal, type TemplateSource, templateSource } from './template-source.js';
 
 const SETTLED_RESYNC_MS = 30_000;
 const CONVERGING_RESYNC_MS = 2_000;
@@ -44,7 +45,16 @@ export async function reconcilePool(
     const message = `SandboxTemplate ${pool.spec.templateRef.name} not found`;
     return writePoolStatus(ctx, pool, withReady(base, 'False', 'TemplateNotFound', message, now), 10_000);
   }
-  const image = template.spec.image;
+  let source: TemplateSource;
+  try {
+    source = templateSource(template);
+  } catch (err) {
+    if (!(err instanceof TemplateRefusal)) throw err;
+    const message = `SandboxTemplate ${pool.spec.templateRef.name}: ${err.message}`;
+    return writePoolStatus(ctx, pool, withReady(base, 'False', 'TemplateInvalid', message, now), SETTLED_RESYNC_MS);
+  }
+  const image = source.key;
+  const recipe = source.spec && { spec: source.spec, ...(source.network && { network: source.network }) };
   const eligible = eligibleNodes(ctx.nodes(), pool.spec.placement?.nodeSelector);
   if (eligible.length === 0) {
     const status = { ...base, readySnapshots: 0, totalSnapshots: 0, nodeDistribution: {} };
@@ -63,7 +73,7 @@ export async function reconcilePool(
   for (const node of eligible) {
     const api = ctx.nodeApi(node);
     try {
-      if (holders.includes(node)) states.set(node.name, await api.prepareTemplate(image));
+      if (holders.includes(node)) states.set(node.name, await api.prepareTemplate(image, recipe));
       const sandboxes = await api.sandboxes();
       const warm = sandboxes.filter(
         (s) => s.owner.kind === 'warm' && s.owner.namespace === namespace && s.owner.pool === name,

@@ -5,7 +5,7 @@
  * @module
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { MitosError } from '@mitos/protocol';
+import { MitosError, NetworkRequestSchema, TemplateSpecSchema } from '@mitos/protocol';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { isEngineConflict, NodeOpError, type NodeSandboxes } from './node-sandboxes.js';
@@ -14,7 +14,12 @@ import { CaptureBody, HydrateBody } from './workspace-io.js';
 const Name = z.string().min(1).max(253);
 const Token = z.string().regex(/^[0-9a-f]{64}$/, 'a token is 64 lowercase hex characters');
 
-const PrepareBody = z.object({ image: z.string().min(1) });
+const PrepareBody = z.object({
+  image: z.string().min(1),
+  /** A template built from a spec (templates as code); absent: `image` names a built-in. */
+  spec: TemplateSpecSchema.optional(),
+  network: NetworkRequestSchema.optional(),
+});
 const WarmBody = z.object({
   namespace: Name,
   pool: Name,
@@ -105,8 +110,9 @@ export function createControlApi({ sandboxes, nodeName, nodeKey, onError }: Cont
   );
 
   app.post('/node/v1/templates', async (c) => {
-    const { image } = PrepareBody.parse(await c.req.json());
-    return c.json({ image, state: sandboxes.prepareTemplate(image) });
+    const { image, spec, network } = PrepareBody.parse(await c.req.json());
+    const recipe = spec ? { spec, ...(network && { network }) } : undefined;
+    return c.json({ image, state: sandboxes.prepareTemplate(image, recipe) });
   });
 
   app.post('/node/v1/warm', async (c) => {

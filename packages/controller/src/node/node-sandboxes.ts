@@ -8,7 +8,7 @@
  */
 
 import type { Engine } from '@mitos/engine';
-import { MitosError } from '@mitos/protocol';
+import { MitosError, type NetworkRequestBody, postureFromRequest, type TemplateSpec } from '@mitos/protocol';
 import { SANDBOX_ID_PATTERN, sandboxIdFor, templateIdFor, warmSandboxId } from '../util/ids.js';
 import { Mutex } from '../util/mutex.js';
 import { type ClaimDelivery, ClaimEnvironments } from './claim-env.js';
@@ -16,6 +16,12 @@ import type { LedgerEntry, SandboxLedger, SandboxOwner } from './ledger.js';
 import { NodeWorkspaceIO } from './workspace-io.js';
 
 export type TemplateState = 'building' | 'ready' | 'failed';
+
+/** A template the node builds from a spec (the controller's templateSource), not a built-in name. */
+export interface TemplateRecipe {
+  spec: TemplateSpec;
+  network?: NetworkRequestBody;
+}
 
 export interface NodeCapacity {
   maxSandboxes: number;
@@ -96,6 +102,23 @@ export class NodeSandboxes {
     return { maxSandboxes: this.maxSandboxes, activeSandboxes: this.ledger.entries().length, templates };
   }
 
+  async #build(id: string, recipe: TemplateRecipe | undefined): Promise<unknown> {
+    if (!recipe) return this.engine.ensureTemplate({ id });
+    if (!this.engine.templateBuilds) {
+      throw new MitosError('not_implemented', `the ${this.engine.name} engine cannot build templates from a spec`);
+    }
+    const network = recipe.network ? postureFromRequest(recipe.network) : undefined;
+    return this.engine.templateBuilds.build({
+      id,
+      spec: recipe.spec,
+      ...(network && { network }),
+      onEvent: (event) => {
+        if (event.type === 'step_done')
+          this.log('template step', { template: id, step: event.step, cached: event.cached });
+      },
+    });
+  }
+
   list(): LedgerEntry[] {
     return this.ledger.entries();
   }
@@ -114,8 +137,12 @@ export class NodeSandboxes {
     });
   }
 
-  /** Starts (or reports) the template build for `image`; never waits for it. */
-  prepareTemplate(image: string): TemplateState {
+  /**
+   * Starts (or reports) the template build for `image`; never waits for it. With a recipe, the
+   * engine builds its spec (steps in a build sandbox, an OCI base pulled); else `image` names a
+   * built-in.
+   */
+  prepareTemplate(image: string, recipe?: TemplateRecipe): TemplateState {
     const id = templateIdFor(image);
     const known = this.#builds.get(image);
     if (known?.state === 'ready' || known?.state === 'building') return known.state;
@@ -124,17 +151,21 @@ export class NodeSandboxes {
       this.#builds.set(image, { state: 'ready' });
       return 'ready';
     }
+    // A spec template is prepared by the pool reconciler, which sends its recipe; a claim that
+    // arrives first (or after a restart lost the build) waits for that.
+    if (!recipe && image.startsWith('spec-')) return 'building';
     const build: TemplateBuild = { state: 'building' };
     this.#builds.set(image, build);
     this.log('preparing template', { image, template: id });
-    this.engine.ensureTemplate({ id }).then(
+    this.#build(id, recipe).then(
       () => {
         build.state = 'ready';
         this.log('template ready', { image, template: id });
       },
       (err: unknown) => {
         build.state = 'failed';
-        build.error = (err as Error).message;
+        // An engine refusal's detail (the failing step, its exit code) is what an operator needs.
+        build.error = err instanceof MitosError && err.detail ? err.detail : (err as Error).message;
         build.failedAt = Date.now();
         this.log('template build failed', { image, template: id, error: build.error });
       },

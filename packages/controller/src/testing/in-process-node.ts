@@ -20,7 +20,7 @@ export function inProcessNodeApi(node: string, sandboxes: NodeSandboxes): NodeAp
   return {
     capacity: () => call(() => ({ node, ...sandboxes.capacity() })),
     sandboxes: () => call(() => sandboxes.records()),
-    prepareTemplate: (image) => call(() => sandboxes.prepareTemplate(image)),
+    prepareTemplate: (image, recipe) => call(() => sandboxes.prepareTemplate(image, recipe)),
     addWarm: (ns, pool, image, count) => call(() => sandboxes.addWarm(ns, pool, image, count)),
     removeWarm: (ns, pool, count) => call(() => sandboxes.removeWarm(ns, pool, count)),
     acquire: (req) => call(() => sandboxes.acquire(req)),

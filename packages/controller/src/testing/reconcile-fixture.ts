@@ -68,15 +68,15 @@ export class ReconcileFixture {
 
   async createPool(
     name: string,
-    spec: Partial<SandboxPool['spec']> & { image?: string } = {},
+    spec: Partial<SandboxPool['spec']> & { image?: string; template?: Partial<SandboxTemplate['spec']> } = {},
     namespace = 'default',
   ): Promise<void> {
-    const { image = 'python', ...poolSpec } = spec;
+    const { image = 'python', template, ...poolSpec } = spec;
     await this.kube.create<SandboxTemplate>(SANDBOX_TEMPLATES, {
       apiVersion: API_VERSION,
       kind: 'SandboxTemplate',
       metadata: { name, namespace },
-      spec: { image },
+      spec: { image, ...template },
     });
     await this.kube.create<SandboxPool>(SANDBOX_POOLS, {
       apiVersion: API_VERSION,

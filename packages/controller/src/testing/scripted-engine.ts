@@ -6,6 +6,7 @@
  * @module
  */
 import type {
+  BuildTemplateOptions,
   CreateSandboxOptions,
   Engine,
   ExecOptions,
@@ -24,6 +25,8 @@ export interface ScriptedEngine extends Engine {
   ids(): string[];
   /** The options of every fork, in order. */
   forkCalls: ForkOptions[];
+  /** The options of every template built from a spec, in order. */
+  specBuilds: BuildTemplateOptions[];
 }
 
 export function createScriptedEngine(options: { templateBuildMs?: number } = {}): ScriptedEngine {
@@ -51,8 +54,28 @@ export function createScriptedEngine(options: { templateBuildMs?: number } = {})
   });
 
   const forkCalls: ForkOptions[] = [];
+  const specBuilds: BuildTemplateOptions[] = [];
   const impl: Partial<ScriptedEngine> = {
     forkCalls,
+    specBuilds,
+    // Records the spec and makes the template at once; what a build does is the engine's test.
+    templateBuilds: {
+      check() {},
+      async build(o: BuildTemplateOptions) {
+        specBuilds.push(o);
+        const t: TemplateInfo = {
+          id: o.id,
+          image: o.spec.image,
+          ready: true,
+          createdAt: new Date(),
+          creationTimeMs: 1,
+          network: o.network ?? { egress: 'deny', inbound: 'deny' },
+          limits: LIMITS,
+        };
+        templates.set(o.id, t);
+        return t;
+      },
+    } as unknown as Engine['templateBuilds'],
     name: 'scripted',
     ids: () => [...sandboxes.keys()],
     listTemplates: () => [...templates.values()],

@@ -10,7 +10,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import { type BuildContext, type BuildStep, MitosError, type TemplateBuildEvent } from '@mitos/protocol';
+import {
+  type BuildContext,
+  type BuildStep,
+  DENY_POSTURE,
+  MitosError,
+  type NetworkPosture,
+  type TemplateBuildEvent,
+} from '@mitos/protocol';
 import type { ResourceLimits } from '../engine.js';
 import type { SandboxRow, TemplateRow } from '../state/store.js';
 import type { BuildStepStore, StepRecord, TemplateConfig } from '../state/template-config.js';
@@ -45,6 +52,8 @@ export interface StepBuildOptions {
   /** COPY --from: image key of each template a copy step reads from. */
   fromKeys?: Record<string, string>;
   noCache?: boolean;
+  /** The posture RUN steps get (admitted by the caller); deny when absent. */
+  network?: NetworkPosture;
   onEvent: (event: TemplateBuildEvent) => void;
   signal?: AbortSignal;
 }
@@ -117,7 +126,7 @@ export class StepBuilder {
         } else {
           chainBroken = true;
           if (step.type === 'run' || step.type === 'copy' || step.type === 'workdir') {
-            sandbox ??= await this.launch(state.imageKey, options.id);
+            sandbox ??= await this.launch(state.imageKey, options.id, options.network ?? DENY_POSTURE);
             await this.apply(sandbox.id, step, i + 1, state, options);
             await this.deps.images.commit(sandbox.id, key, options.noCache === true);
             state = { ...state, imageKey: key };
@@ -142,7 +151,7 @@ export class StepBuilder {
     };
   }
 
-  private async launch(imageKey: string, templateId: string): Promise<SandboxRow> {
+  private async launch(imageKey: string, templateId: string, network: NetworkPosture): Promise<SandboxRow> {
     const id = `build-${randomBytes(6).toString('hex')}`;
     const row = blankRow(id, templateId, BUILD_LIMITS);
     const template: TemplateRow = {
@@ -152,7 +161,7 @@ export class StepBuilder {
       ready: false,
       createdAt: new Date(),
       creationTimeMs: 0,
-      network: { egress: 'deny', inbound: 'deny' },
+      network,
       limits: BUILD_LIMITS,
     };
     try {
@@ -224,7 +233,8 @@ export class StepBuilder {
     const imageKey = options.fromKeys?.[step.from as string] as string;
     const source = posix.resolve('/', step.source);
     const dest = posix.resolve(state.workdir, step.dest);
-    const reader = await this.launch(imageKey, options.id);
+    // The reader only tars a path: it needs no network.
+    const reader = await this.launch(imageKey, options.id, DENY_POSTURE);
     let packed: Buffer;
     let isDir: boolean;
     try {

@@ -2,7 +2,7 @@
  * Templates built from a spec (templates as code): resolve the base, run the steps (StepBuilder),
  * publish the template row; delete a template; prune what no template references.
  */
-import { MitosError, type TemplateSpec } from '@mitos/protocol';
+import { DENY_POSTURE, MitosError, type NetworkPosture, type TemplateSpec } from '@mitos/protocol';
 import type {
   BuildTemplateOptions,
   ImagePuller,
@@ -21,6 +21,7 @@ import { parseCpu, parseMemory } from '../templates/build/quantity.js';
 import { IMAGES, type ImageName } from '../templates/images.js';
 import type { SandboxAgents } from './agents.js';
 import type { DriverImages, SandboxDriver } from './driver.js';
+import { admitted } from './network.js';
 import { assertValidId, publicTemplate } from './rows.js';
 import { type BuildBase, StepBuilder } from './template-build.js';
 
@@ -65,12 +66,23 @@ export class TemplateSpecs implements TemplateBuildService {
     return publicTemplate(await this.buildRow(options));
   }
 
-  private async buildRow(options: BuildTemplateOptions): Promise<TemplateRow> {
+  check(options: BuildTemplateOptions): void {
+    this.admit(options);
+  }
+
+  /** Both postures are refused before anything is made when this host cannot enforce them. */
+  private admit(options: BuildTemplateOptions): { network: NetworkPosture; buildNetwork: NetworkPosture } {
     assertValidId('template', options.id);
-    const started = performance.now();
     this.images();
+    checkContext(options.context ?? { files: {} });
+    const network = admitted(this.deps.driver, options.network ?? DENY_POSTURE);
+    return { network, buildNetwork: admitted(this.deps.driver, options.buildNetwork ?? network) };
+  }
+
+  private async buildRow(options: BuildTemplateOptions): Promise<TemplateRow> {
+    const started = performance.now();
+    const { network, buildNetwork } = this.admit(options);
     const context = options.context ?? { files: {} };
-    checkContext(context);
     const onEvent = options.onEvent ?? (() => {});
     const base = await this.resolveBase(options.spec.image, (line) =>
       onEvent({ type: 'log', step: 0, stream: 'stdout', line }),
@@ -101,6 +113,7 @@ export class TemplateSpecs implements TemplateBuildService {
       args: options.args,
       fromKeys,
       noCache: options.noCache,
+      network: buildNetwork,
       onEvent,
       signal: options.signal,
     });
@@ -120,7 +133,7 @@ export class TemplateSpecs implements TemplateBuildService {
       ready: true,
       createdAt: new Date(),
       creationTimeMs: performance.now() - started,
-      network: { egress: options.network?.egress ?? 'deny', inbound: options.network?.inbound ?? 'deny' },
+      network,
       limits: specLimits(base.limits, options.spec),
       config,
     };
@@ -214,6 +227,7 @@ export class TemplateSpecs implements TemplateBuildService {
    */
   async prune(): Promise<{ removed: string[]; kept: number }> {
     const images = this.images();
+    this.deps.context?.dropPartials();
     const keep = new Set<string>();
     const keepSteps = new Set<string>();
     for (const t of this.deps.store.templates()) {

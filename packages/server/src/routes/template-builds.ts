@@ -11,6 +11,7 @@ import {
   type BuildContext,
   ContextMissingRequestSchema,
   MitosError,
+  type NetworkPosture,
   PushTemplateRequestSchema,
   type TemplateBuildEvent,
   type TemplateSpec,
@@ -52,7 +53,9 @@ export interface SpecBuildRequest {
   spec: TemplateSpec;
   context?: BuildContext;
   noCache?: boolean;
-  network: { egress: 'deny' | 'allow'; inbound: 'deny' | 'allow' };
+  network: NetworkPosture;
+  /** The build steps' posture; the template's when absent. */
+  buildNetwork?: NetworkPosture;
 }
 
 /** Start building `request.id` from its spec; the answer says where to follow it. */
@@ -64,13 +67,19 @@ export function startSpecBuild(
   if (request.context && !builds.context) {
     throw new MitosError('not_implemented', 'this server has no build context store');
   }
+  const options = {
+    id: request.id,
+    spec: request.spec,
+    context: request.context,
+    noCache: request.noCache,
+    network: request.network,
+    ...(request.buildNetwork ? { buildNetwork: request.buildNetwork } : {}),
+  };
+  // What the build would refuse before its first step is answered now, not as a stream event.
+  builds.check(options);
   buildsOf(engine).start(request.id, (build) =>
     builds.build({
-      id: request.id,
-      spec: request.spec,
-      context: request.context,
-      noCache: request.noCache,
-      network: request.network,
+      ...options,
       onEvent: (event: TemplateBuildEvent) => build.emit(event),
       signal: build.controller.signal,
     }),
@@ -95,7 +104,15 @@ export function registerTemplateBuildRoutes(router: Router, { engine }: RouteDep
       const store = service(engine).context;
       if (!store) throw new MitosError('not_implemented', 'this server has no build context store');
       const raw = c.get('rawBody') ?? new Uint8Array(0);
-      await store.put(c.req.param('sha256') ?? '', Readable.from([Buffer.from(raw)]));
+      const digest = c.req.param('sha256') ?? '';
+      const offset = c.req.query('offset');
+      const total = c.req.query('total');
+      // A blob over one request body's limit travels in parts (?offset=&total=).
+      if (offset !== undefined || total !== undefined) {
+        const receipt = await store.putPart(digest, byteCount('offset', offset), byteCount('total', total), raw);
+        return c.json({ status: 'ok', ...receipt });
+      }
+      await store.put(digest, Readable.from([Buffer.from(raw)]));
       return c.json({ status: 'ok' });
     },
   });
@@ -144,4 +161,16 @@ export function registerTemplateBuildRoutes(router: Router, { engine }: RouteDep
       });
     },
   });
+}
+
+function byteCount(name: string, text: string | undefined): number {
+  if (text === undefined || !/^\d{1,15}$/.test(text)) {
+    throw new MitosError(
+      'invalid_request',
+      `query parameter ${name} must be a byte count, got ${JSON.stringify(text ?? null)}`,
+      {},
+      { remediation: 'send a blob in parts with both ?offset=<bytes held>&total=<blob size>' },
+    );
+  }
+  return Number(text);
 }

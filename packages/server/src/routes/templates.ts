@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { RouteDeps } from '../env.js';
 import { idempotencyKeyFrom, runIdempotent } from '../idempotency.js';
 import { readJson } from '../json-body.js';
-import { resolveNetwork } from '../network.js';
+import { optionalNetwork, resolveNetwork } from '../network.js';
 import { toTemplateRecord } from '../records.js';
 import type { Router } from '../routing.js';
 import { refuseUnsupported, requireId } from '../validate.js';
@@ -21,8 +21,9 @@ const TEMPLATE_FIELDS_NOT_SERVED = {
 };
 
 // `network` is validated by resolveNetwork so its errors read "invalid network config: ...".
-const CreateTemplateBody = CreateTemplateRequestSchema.omit({ network: true }).extend({
+const CreateTemplateBody = CreateTemplateRequestSchema.omit({ network: true, build_network: true }).extend({
   network: z.unknown().optional(),
+  build_network: z.unknown().optional(),
 });
 
 export function registerTemplateRoutes(router: Router, deps: RouteDeps): void {
@@ -41,10 +42,15 @@ export function registerTemplateRoutes(router: Router, deps: RouteDeps): void {
           context: body.context,
           noCache: body.no_cache,
           network,
+          buildNetwork: optionalNetwork(body.build_network),
         });
         return c.json(started, 202);
       }
-      refuseUnsupported(body, { context: 'send context with a spec', no_cache: 'send no_cache with a spec' });
+      refuseUnsupported(body, {
+        context: 'send context with a spec',
+        no_cache: 'send no_cache with a spec',
+        build_network: 'send build_network with a spec',
+      });
       const key = idempotencyKeyFrom(c.req.header('Idempotency-Key'));
       const record = await runIdempotent(idempotency, key, 'template', {
         lookup: (boundId) => {

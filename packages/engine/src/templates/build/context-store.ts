@@ -4,7 +4,18 @@
  * store it once. A blob is written to a temp file, verified against its name, then renamed.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import {
+  appendFileSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -28,7 +39,16 @@ function checkDigest(digest: string): string {
   return digest;
 }
 
+/** Where a blob sent in parts stands: bytes the server holds, and whether it is stored. */
+export interface PartReceipt {
+  received: number;
+  complete: boolean;
+}
+
 export class ContextStore {
+  /** One part at a time per blob, so two senders cannot interleave appends. */
+  readonly #parts = new Map<string, Promise<unknown>>();
+
   constructor(readonly dir: string) {}
 
   has(digest: string): boolean {
@@ -77,6 +97,64 @@ export class ContextStore {
       renameSync(tmp, join(this.dir, digest));
     } finally {
       rmSync(tmp, { force: true });
+    }
+  }
+
+  /**
+   * One part of a blob too large for one request body: appended at `offset` (which must be the
+   * bytes already held, so a resumed upload continues where it stopped); the part that reaches
+   * `total` verifies the whole against its name and stores it.
+   */
+  putPart(digest: string, offset: number, total: number, part: Uint8Array): Promise<PartReceipt> {
+    checkDigest(digest);
+    const previous = this.#parts.get(digest) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => this.appendPart(digest, offset, total, part));
+    this.#parts.set(digest, next);
+    return next.finally(() => {
+      if (this.#parts.get(digest) === next) this.#parts.delete(digest);
+    });
+  }
+
+  private async appendPart(digest: string, offset: number, total: number, part: Uint8Array): Promise<PartReceipt> {
+    if (this.has(digest)) return { received: total, complete: true };
+    if (!Number.isSafeInteger(total) || total < 1 || total > MAX_BLOB_BYTES) {
+      throw new MitosError('invalid_request', `blob total ${total} is not between 1 and ${MAX_BLOB_BYTES} bytes`);
+    }
+    const partial = join(this.dir, `.part-${digest}`);
+    const held = existsSync(partial) ? statSync(partial).size : 0;
+    if (offset !== held) {
+      throw new MitosError(
+        'conflict',
+        `blob ${digest}: a part at offset ${offset} does not follow the ${held} bytes held`,
+        { digest, received: held },
+        { remediation: 'send the next part from context.received' },
+      );
+    }
+    if (offset + part.length > total) {
+      throw new MitosError('invalid_request', `blob ${digest}: part ends past its total of ${total} bytes`);
+    }
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    appendFileSync(partial, part, { mode: 0o600 });
+    const received = offset + part.length;
+    if (received < total) return { received, complete: false };
+    try {
+      await this.put(digest, createReadStream(partial));
+    } finally {
+      rmSync(partial, { force: true });
+    }
+    return { received, complete: true };
+  }
+
+  /** Remove parts of uploads that never finished (prune calls this; no build reads them). */
+  dropPartials(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (name.startsWith('.part-') && !this.#parts.has(name.slice(6))) rmSync(join(this.dir, name), { force: true });
     }
   }
 

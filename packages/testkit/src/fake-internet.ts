@@ -77,8 +77,11 @@ export async function startFakeInternet(options: { files?: string } = {}): Promi
     inside('link', 'set', 'eth0', 'up');
     inside('route', 'add', 'default', 'via', '203.0.113.254');
     inside('route', 'add', 'default', 'via', '2001:db8::fe');
-    const args = ['netns', 'exec', ns, process.execPath, '-e', SERVER, ...(options.files ? [options.files] : [])];
-    server = spawn('ip', args, {
+    // nsenter enters the network namespace only: `ip netns exec` would also make a mount
+    // namespace, a copy of every mount on the host at that moment (other tests' loop-backed
+    // storage included) that keeps their loop devices busy until this server ends.
+    const args = [`--net=/run/netns/${ns}`, '--', process.execPath, '-e', SERVER];
+    server = spawn('nsenter', [...args, ...(options.files ? [options.files] : [])], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     await new Promise<void>((resolve, reject) => {

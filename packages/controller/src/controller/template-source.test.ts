@@ -17,21 +17,8 @@ describe('templateSource (what a node prepares for a SandboxTemplate)', () => {
   });
 
   it('buildSteps, command, env and resources become the spec the node builds, keyed by its digest', () => {
-    const source = templateSource(
-      template({
-        image: 'python',
-        buildSteps: [
-          { type: 'workdir', workdir: '/app' },
-          { type: 'env', envName: 'PORT', envValue: '8080' },
-          { type: 'run', run: 'echo hi > /app/x' },
-        ],
-        command: ['python3', '-m', 'http.server', '8080'],
-        env: [{ name: 'MODE', value: 'fast' }],
-        resources: { cpu: '2', memory: '1Gi' },
-      }),
-    );
-    assert.match(source.key, /^spec-[0-9a-f]{20}$/);
-    assert.deepEqual(source.spec, {
+    // The CRD's spec in the seed's shape is already the engine's: it passes through unchanged.
+    const spec: SandboxTemplate['spec'] = {
       image: 'python',
       buildSteps: [
         { type: 'workdir', workdir: '/app' },
@@ -41,7 +28,10 @@ describe('templateSource (what a node prepares for a SandboxTemplate)', () => {
       command: ['python3', '-m', 'http.server', '8080'],
       env: [{ name: 'MODE', value: 'fast' }],
       resources: { cpu: '2', memory: '1Gi' },
-    });
+    };
+    const source = templateSource(template(structuredClone(spec)));
+    assert.match(source.key, /^spec-[0-9a-f]{20}$/);
+    assert.deepEqual(source.spec, spec);
     // An edited step is another template (a pool never mixes old and new sandboxes).
     const edited = templateSource(template({ image: 'python', buildSteps: [{ type: 'run', run: 'echo other' }] }));
     assert.notEqual(edited.key, source.key);

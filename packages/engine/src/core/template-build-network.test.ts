@@ -48,6 +48,9 @@ describe('template build steps under a network posture (linux engine, fake inter
   }
 
   before(async () => {
+    // The index directory is served as it is at each request: it is filled once the wheel is made.
+    index = mkdtempSync(join(tmpdir(), 'mitos-test-index-'));
+    net = await startFakeInternet({ files: index });
     engine = await env.open();
     builds = engine.templateBuilds as TemplateBuildService;
     await engine.ensureTemplate({ id: 'python' });
@@ -58,14 +61,12 @@ describe('template build steps under a network posture (linux engine, fake inter
     assert.equal(made.out.trim(), 'made', made.err);
     const wheel = await engine.files.read('wheelmaker', '/tmp/mitos_demo-1.0-py3-none-any.whl');
     await engine.terminate('wheelmaker');
-    index = mkdtempSync(join(tmpdir(), 'mitos-test-index-'));
     mkdirSync(join(index, 'simple', 'mitos-demo'), { recursive: true });
     writeFileSync(join(index, 'mitos_demo-1.0-py3-none-any.whl'), wheel);
     writeFileSync(
       join(index, 'simple', 'mitos-demo', 'index.html'),
       '<html><body><a href="/mitos_demo-1.0-py3-none-any.whl">mitos_demo-1.0-py3-none-any.whl</a></body></html>\n',
     );
-    net = await startFakeInternet({ files: index });
   });
   after(async () => {
     try {

@@ -53,6 +53,8 @@ export function bindingSteps(test: ContractTest): void {
 
       const firstClaim = await e.kube.get<SandboxClaim>(SANDBOX_CLAIMS, e.namespace, first.name);
       assert.equal(await seed.terminate(first, [{ diff: true }]), 'ws-bound');
+      // The finalizer goes after the capture, its revision and that revision's diff summary.
+      await eventually(e.settleMs, async () => !(await e.kube.get(SANDBOX_CLAIMS, e.namespace, first.name)));
       await eventually(e.settleMs, async () => {
         const ws = await e.kube.get<Workspace>(WORKSPACES, e.namespace, 'ws-bound');
         return ws?.status?.revisions === 1 && ws.status.head !== undefined;

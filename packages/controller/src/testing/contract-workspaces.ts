@@ -62,7 +62,12 @@ export function workspaceSteps(test: ContractTest): void {
       WORKSPACE_REVISIONS,
       revision(e, 'ws-a', { contentManifest: 'not-a-digest' }),
     );
+    // The head can be written by a reconcile that ran before the bad revision existed: wait for
+    // the bad one's own status too, not only for the head.
+    const revisionPhase = async (name: string) =>
+      (await e.kube.get<WorkspaceRevision>(WORKSPACE_REVISIONS, e.namespace, name))?.status?.phase;
     await eventually(e.settleMs, async () => (await workspaceStatus(e, 'ws-a'))?.head === 'ws-a-one');
+    await eventually(e.settleMs, async () => (await revisionPhase(bad.metadata.name ?? '')) === 'Pending');
     const status = await workspaceStatus(e, 'ws-a');
     assert.equal(status?.revisions, 1);
     assert.equal(status?.resumable, false);

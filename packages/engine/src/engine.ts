@@ -133,7 +133,17 @@ export interface CreateSandboxOptions {
   network?: NetworkPosture;
 }
 
-export interface ExecOptions {
+/**
+ * For callers that must tell a refusal from a failure (a stream, before its 200). The engine
+ * looks the sandbox up once per call; `onAccepted` runs when it has found the sandbox in a
+ * state that allows the call, before any work starts. An error before it is a refusal
+ * (not_found, sandbox_not_running); a throw from it refuses the call with that error.
+ */
+export interface Acceptance {
+  onAccepted?: (sandbox: SandboxInfo) => void;
+}
+
+export interface ExecOptions extends Acceptance {
   command: string;
   /** Working directory inside the sandbox; default /workspace. */
   cwd?: string;
@@ -179,7 +189,7 @@ export interface SandboxFiles {
   remove(sandboxId: string, path: string): Promise<void>;
 }
 
-export interface ProcessOptions {
+export interface ProcessOptions extends Acceptance {
   command: string;
   cwd?: string;
   env?: Record<string, string>;
@@ -219,7 +229,7 @@ export interface ProcessInfo {
   startedAt?: Date;
 }
 
-export interface RunCodeOptions {
+export interface RunCodeOptions extends Acceptance {
   code: string;
   /** python (default) | javascript | typescript */
   language?: string;
@@ -257,7 +267,7 @@ export interface RunCodeOutcome {
   durationMs: number;
 }
 
-export interface ForkOptions {
+export interface ForkOptions extends Acceptance {
   count: number;
   /** Child ids; generated when absent. Must have `count` entries when given. */
   ids?: string[];
@@ -354,7 +364,7 @@ export interface Engine {
   setDeadline(sandboxId: string, deadline: Date | null): Promise<void>;
   getDeadline(sandboxId: string): Date | null;
   /** A TCP connection to 127.0.0.1:port inside the sandbox's network namespace. */
-  connectPort(sandboxId: string, port: number): Promise<import('node:stream').Duplex>;
+  connectPort(sandboxId: string, port: number, acceptance?: Acceptance): Promise<import('node:stream').Duplex>;
   /** Run a cell in the sandbox's stateful kernel for `language`. */
   runCode(sandboxId: string, options: RunCodeOptions): Promise<RunCodeOutcome>;
   /** Branch a running sandbox into `count` independent copy-on-write children. */

@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { posix } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type {
+  Acceptance,
   CreateSandboxOptions,
   CreateTemplateOptions,
   EndReason,
@@ -32,6 +33,10 @@ import type {
 import { MitosError, type NetworkPosture } from '@mitos/protocol';
 
 import { FakeProcess, result } from './fake-process.js';
+
+const RUNNING: readonly SandboxInfo['state'][] = ['running'];
+/** States the host lets pause, resume, deadlines, usage and posture reads act in. */
+const LIVE: readonly SandboxInfo['state'][] = ['running', 'paused'];
 
 export { FakeProcess, result } from './fake-process.js';
 
@@ -71,9 +76,17 @@ export class FakeEngine implements Engine {
   readonly #goneListeners = new Set<(sandboxId: string) => void>();
   readonly #endingHooks = new Set<(sandboxId: string, reason: EndReason) => Promise<void>>();
   #nextPid = 100;
+  /**
+   * Reads of a sandbox's record, counted as the real host reads its row: once per get() and once
+   * per call that names a sandbox (tests assert a request path makes one).
+   */
+  lookups = 0;
 
   constructor() {
-    this.files = new FakeFiles((id) => this.#requireSandbox(id));
+    this.files = new FakeFiles((id) => {
+      this.#row(id);
+      return this.#trees.get(id) as Map<string, Node>;
+    });
   }
 
   listTemplates(): TemplateInfo[] {
@@ -128,6 +141,7 @@ export class FakeEngine implements Engine {
   }
 
   get(id: string): SandboxInfo | undefined {
+    this.lookups += 1;
     return this.sandboxes.get(id);
   }
 
@@ -136,13 +150,13 @@ export class FakeEngine implements Engine {
   }
 
   async exec(sandboxId: string, options: ExecOptions): Promise<ExecResult> {
-    this.#requireRunning(sandboxId);
+    this.#row(sandboxId, RUNNING, options.onAccepted);
     this.execCalls.push(options);
     return this.onExec(options.command, options);
   }
 
   async startProcess(sandboxId: string, options: ProcessOptions): Promise<ProcessHandle> {
-    this.#requireRunning(sandboxId);
+    this.#row(sandboxId, RUNNING, options.onAccepted);
     const process = new FakeProcess(this.#nextPid++, sandboxId, options);
     this.processes.set(process.pid, process);
     this.onStartProcess?.(process);
@@ -150,7 +164,7 @@ export class FakeEngine implements Engine {
   }
 
   async listProcesses(sandboxId: string): Promise<ProcessInfo[]> {
-    this.#requireRunning(sandboxId);
+    this.#row(sandboxId);
     const tracked = [...this.processes.values()]
       .filter((p) => p.sandboxId === sandboxId && !p.exited)
       .map((p) => ({ pid: p.pid, command: p.options.command, tracked: true, startedAt: p.startedAt }));
@@ -163,23 +177,22 @@ export class FakeEngine implements Engine {
   }
 
   async signalProcess(sandboxId: string, pid: number, signal: number): Promise<void> {
-    this.#requireRunning(sandboxId);
+    this.#row(sandboxId);
     const process = this.getProcess(sandboxId, pid);
     if (!process) throw new MitosError('not_found', `no process ${pid} in sandbox "${sandboxId}"`);
     process.kill(signal);
   }
 
   async pause(sandboxId: string): Promise<void> {
-    this.#setState(this.#requireRunning(sandboxId), 'paused');
+    this.#setState(this.#row(sandboxId, LIVE), 'paused');
   }
 
   async resume(sandboxId: string): Promise<void> {
-    this.#requireSandbox(sandboxId);
-    this.#setState(this.sandboxes.get(sandboxId) as SandboxInfo, 'running');
+    this.#setState(this.#row(sandboxId, LIVE), 'running');
   }
 
   async setDeadline(sandboxId: string, deadline: Date | null): Promise<void> {
-    this.#requireSandbox(sandboxId);
+    this.#row(sandboxId, LIVE);
     if (deadline === null) this.deadlines.delete(sandboxId);
     else this.deadlines.set(sandboxId, deadline);
   }
@@ -188,21 +201,23 @@ export class FakeEngine implements Engine {
     return this.deadlines.get(sandboxId) ?? null;
   }
 
-  async connectPort(sandboxId: string, port: number): Promise<Duplex> {
-    this.#requireRunning(sandboxId);
+  async connectPort(sandboxId: string, port: number, acceptance?: Acceptance): Promise<Duplex> {
+    this.#row(sandboxId, RUNNING, acceptance?.onAccepted);
     this.connectCalls.push({ sandboxId, port });
     return this.onConnectPort(sandboxId, port);
   }
 
   async runCode(sandboxId: string, options: RunCodeOptions): Promise<RunCodeOutcome> {
-    this.#requireRunning(sandboxId);
+    this.#row(sandboxId, RUNNING, options.onAccepted);
     this.runCodeCalls.push(options);
     return this.onRunCode(options);
   }
 
   async fork(sandboxId: string, options: ForkOptions): Promise<ForkOutcome> {
-    const parent = this.#requireRunning(sandboxId);
-    this.forkCalls.push({ sandboxId, options });
+    const parent = this.#row(sandboxId, RUNNING, options.onAccepted);
+    // Recorded as the caller asked, less the hook (a function no test can compare).
+    const { onAccepted: _hook, ...asked } = options;
+    this.forkCalls.push({ sandboxId, options: asked });
     const ids =
       options.ids ?? Array.from({ length: options.count }, (_, i) => `${sandboxId}-f${this.forkCalls.length}-${i}`);
     const taken = ids.find((id) => this.sandboxes.has(id));
@@ -237,7 +252,7 @@ export class FakeEngine implements Engine {
   }
 
   async usage(sandboxId: string): Promise<SandboxUsage> {
-    this.#requireSandbox(sandboxId);
+    this.#row(sandboxId, LIVE);
     return {
       sandboxId,
       memory: { uniqueBytes: 1000, sharedBytes: 5000, cgroupBytes: 3000 },
@@ -251,15 +266,14 @@ export class FakeEngine implements Engine {
   readonly postures = new Map<string, NetworkPosture>();
 
   getNetwork(sandboxId: string): NetworkPosture {
-    this.#requireSandbox(sandboxId);
-    const templateId = this.sandboxes.get(sandboxId)?.templateId ?? '';
+    const { templateId } = this.#row(sandboxId, LIVE);
     return (
       this.postures.get(sandboxId) ?? this.templates.get(templateId)?.network ?? { egress: 'deny', inbound: 'deny' }
     );
   }
 
   async setNetwork(sandboxId: string, posture: NetworkPosture): Promise<NetworkPosture> {
-    this.#requireSandbox(sandboxId);
+    this.#row(sandboxId);
     this.postures.set(sandboxId, posture);
     return posture;
   }
@@ -287,16 +301,18 @@ export class FakeEngine implements Engine {
 
   async close(): Promise<void> {}
 
-  #requireSandbox(id: string): Map<string, Node> {
-    const tree = this.#trees.get(id);
-    if (!tree) throw new MitosError('not_found', `sandbox "${id}" not found`);
-    return tree;
-  }
-
-  #requireRunning(id: string): SandboxInfo {
-    this.#requireSandbox(id);
-    const sandbox = this.sandboxes.get(id) as SandboxInfo;
-    if (sandbox.state !== 'running') throw new MitosError('sandbox_not_running', `sandbox "${id}" is ${sandbox.state}`);
+  /** The host core's rule (core/host.ts `running`): one counted read, then the state check. */
+  #row(id: string, allowed: readonly SandboxInfo['state'][] = RUNNING, accepted?: Acceptance['onAccepted']) {
+    this.lookups += 1;
+    const sandbox = this.sandboxes.get(id);
+    if (!sandbox || !this.#trees.has(id)) throw new MitosError('not_found', `sandbox "${id}" not found`);
+    if (!allowed.includes(sandbox.state)) {
+      throw new MitosError('sandbox_not_running', `sandbox "${id}" is ${sandbox.state}`, {
+        sandbox: id,
+        state: sandbox.state,
+      });
+    }
+    accepted?.(sandbox);
     return sandbox;
   }
 

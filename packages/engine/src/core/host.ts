@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { MitosError, type NetworkPosture } from '@mitos/protocol';
 import type {
+  Acceptance,
   CreateSandboxOptions,
   CreateTemplateOptions,
   EndReason,
@@ -253,12 +254,12 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   }
 
   async exec(sandboxId: string, options: ExecOptions): Promise<ExecResult> {
-    const row = this.running(sandboxId);
+    const row = this.running(sandboxId, ['running'], options.onAccepted);
     return this.agents.exec(sandboxId, withTemplateConfig(this.templateConfig(row.templateId), options));
   }
 
   async startProcess(sandboxId: string, options: ProcessOptions): Promise<ProcessHandle> {
-    const row = this.running(sandboxId);
+    const row = this.running(sandboxId, ['running'], options.onAccepted);
     return this.agents.startProcess(sandboxId, withTemplateConfig(this.templateConfig(row.templateId), options));
   }
 
@@ -270,19 +271,18 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   getProcess(sandboxId: string, pid: number): ProcessHandle | undefined {
     return this.agents.processes.get(sandboxId, pid);
   }
-
   async signalProcess(sandboxId: string, pid: number, signal: number): Promise<void> {
     this.running(sandboxId);
     await this.agents.signalProcess(sandboxId, pid, signal);
   }
 
-  async connectPort(sandboxId: string, port: number): Promise<Duplex> {
-    this.running(sandboxId);
+  async connectPort(sandboxId: string, port: number, acceptance?: Acceptance): Promise<Duplex> {
+    this.running(sandboxId, ['running'], acceptance?.onAccepted);
     return this.agents.connectPort(sandboxId, port);
   }
 
   async runCode(sandboxId: string, options: RunCodeOptions): Promise<RunCodeOutcome> {
-    this.running(sandboxId);
+    this.running(sandboxId, ['running'], options.onAccepted);
     return this.agents.runCode(sandboxId, options);
   }
 
@@ -314,7 +314,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   async fork(sandboxId: string, options: ForkOptions): Promise<ForkOutcome> {
     this.assertOpen();
     const started = performance.now();
-    const parent = this.running(sandboxId);
+    const parent = this.running(sandboxId, ['running'], options.onAccepted);
     this.driver.admit('fork');
     return forkSandbox(
       { store: this.store, driver: this.driver, agents: this.agents, teardown: (row) => this.teardown(row) },
@@ -385,8 +385,8 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     if (this.closed) throw new MitosError('internal', 'the engine is closed');
   }
 
-  /** The row of a sandbox that exists for callers and is in one of `allowed` states. */
-  protected running(id: string, allowed: SandboxRow['state'][] = ['running']): SandboxRow {
+  /** The row of a sandbox that exists for callers and is in one of `allowed` states (Acceptance). */
+  protected running(id: string, allowed: SandboxRow['state'][] = ['running'], accepted?: Acceptance['onAccepted']) {
     const row = this.store.sandbox(id);
     if (!row || row.state === 'creating' || row.state === 'terminating' || row.state === 'pooled') {
       throw new MitosError('not_found', `sandbox "${id}" not found`);
@@ -394,6 +394,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     if (!allowed.includes(row.state)) {
       throw new MitosError('sandbox_not_running', `sandbox "${id}" is ${row.state}`, { sandbox: id, state: row.state });
     }
+    accepted?.(publicSandbox(row));
     return row;
   }
 }

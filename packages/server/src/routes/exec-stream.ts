@@ -7,36 +7,38 @@
  */
 import { ExecRequestSchema } from '@mitos/protocol';
 import type { RouteDeps } from '../env.js';
+import { engineFailure } from '../errors.js';
 import { readJson } from '../json-body.js';
-import { requireRunningSandbox } from '../lookup.js';
+import { sandboxIdOf } from '../lookup.js';
 import type { Router } from '../routing.js';
 import { chunkLine, exitLine, failureLine } from '../streaming/exec-lines.js';
-import { leasedNdjsonResponse } from '../streaming/ndjson.js';
-import { requireId } from '../validate.js';
+import { acceptedNdjsonResponse } from '../streaming/ndjson.js';
 import { commandOf, effectiveTimeout, stdinOf } from './exec.js';
 
 export function registerExecStreamRoutes(router: Router, { engine, maxExecTimeoutSeconds, streams }: RouteDeps): void {
   router.route('/v1/exec/stream', {
     POST: (c) => {
       const body = readJson(c, ExecRequestSchema);
-      const sandboxId = requireId(body.sandbox, 'sandbox');
+      const sandboxId = sandboxIdOf(c, body.sandbox);
       const timeoutS = effectiveTimeout(body.timeout, sandboxId, maxExecTimeoutSeconds);
-      requireRunningSandbox(c, engine, sandboxId);
-      return leasedNdjsonResponse(streams, sandboxId, c.req.raw.signal, async (out, lease) => {
-        const signal = AbortSignal.any([out.signal, lease.signal]);
+      // The engine's lookup is the only one: the 200 waits for it to accept the command.
+      return acceptedNdjsonResponse(streams, sandboxId, c.req.raw.signal, async (stream) => {
+        const { out, sandboxGone } = stream;
         try {
           const result = await engine.exec(sandboxId, {
             ...commandOf(body),
             ...stdinOf(body),
             timeoutMs: timeoutS * 1000,
-            signal,
+            signal: stream.signal,
+            onAccepted: stream.accept,
             onStdout: (chunk) => out.send(chunkLine('stdout', chunk)),
             onStderr: (chunk) => out.send(chunkLine('stderr', chunk)),
           });
           // A command killed because its sandbox went away did not exit on its own.
-          out.send(lease.signal.aborted ? failureLine(lease.signal.reason) : exitLine(result));
+          out.send(sandboxGone.aborted ? failureLine(sandboxGone.reason) : exitLine(result));
         } catch (err) {
-          out.send(failureLine(lease.signal.aborted ? lease.signal.reason : err));
+          if (!stream.accepted) throw engineFailure(err, 'exec_failed', { sandbox: sandboxId });
+          out.send(failureLine(sandboxGone.aborted ? sandboxGone.reason : err));
         }
         out.end();
       });

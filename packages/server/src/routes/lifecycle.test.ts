@@ -38,14 +38,14 @@ describe('POST /v1/set_timeout', () => {
     assert.equal(t.engine.deadlines.size, 0);
   });
 
-  it('answers 404 for an unknown sandbox and 409 for a paused one', async () => {
+  it("answers 404 for an unknown sandbox and sets a paused one's deadline (the engine's rule)", async () => {
     const t = makeTestApp();
     await withSandbox(t);
     assert.equal((await t.call('/v1/set_timeout', { sandbox: 'sb-9', timeout_seconds: 5 })).status, 404);
     await t.engine.pause('sb-1');
     const paused = await t.call('/v1/set_timeout', { sandbox: 'sb-1', timeout_seconds: 5 });
-    assert.equal(paused.status, 409);
-    assert.equal(paused.body.error.code, 'sandbox_not_running');
+    assert.equal(paused.status, 200);
+    assert.ok(t.engine.deadlines.has('sb-1'));
   });
 });
 
@@ -62,14 +62,14 @@ describe('POST /v1/pause and /v1/resume', () => {
     assert.equal(t.engine.get('sb-1')?.state, 'running');
   });
 
-  it('answers 200 to resuming a running sandbox and 409 to pausing a paused one', async () => {
+  it('answers 200 to resuming a running sandbox and to pausing a paused one (both no-ops)', async () => {
     const t = makeTestApp();
     await withSandbox(t);
     assert.equal((await t.call('/v1/resume', { sandbox: 'sb-1' })).status, 200);
     await t.call('/v1/pause', { sandbox: 'sb-1' });
     const again = await t.call('/v1/pause', { sandbox: 'sb-1' });
-    assert.equal(again.status, 409);
-    assert.equal(again.body.error.code, 'sandbox_not_running');
+    assert.deepEqual([again.status, again.body], [200, { status: 'paused' }]);
+    assert.equal(t.engine.get('sb-1')?.state, 'paused');
   });
 
   it('answers 404 for unknown sandboxes (the seed answered 200 to anything)', async () => {

@@ -22,7 +22,7 @@ import { engineFailure } from '../errors.js';
 import { idempotencyKeyFrom, runIdempotent } from '../idempotency.js';
 import { readJson } from '../json-body.js';
 import { applyDefaultLifetime } from '../lifetime.js';
-import { endpointFor, liveSandbox, requireRunningSandbox, requireSandbox } from '../lookup.js';
+import { endpointFor, liveSandbox, sandboxIdOf } from '../lookup.js';
 import { MIN_FORK_TIME_MS, toSandboxRecord, wireCarried } from '../records.js';
 import type { Router } from '../routing.js';
 import { timeAsync } from '../server-timing.js';
@@ -59,9 +59,9 @@ export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
 
   router.route('/v1/sandboxes/:id/fork', {
     POST: async (c) => {
-      const parentId = c.req.param('id') ?? '';
-      const parentInfo = requireSandbox(c, engine, parentId, 'id');
-      const shape = forkShape(readJson(c, LiveForkRequestSchema), parentInfo.templateId);
+      const parentId = sandboxIdOf(c, c.req.param('id') ?? '', 'id');
+      const body = readJson(c, LiveForkRequestSchema);
+      const shape = forkShape(body);
       const { count, ids, pauseSource, processes } = shape;
       const key = idempotencyKeyFrom(c.req.header('Idempotency-Key'));
       const out = await runIdempotent(idempotency, key, 'live-fork', {
@@ -79,7 +79,6 @@ export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
           };
         },
         create: async () => {
-          requireRunningSandbox(c, engine, parentId, 'id');
           const release = idClaims.claim(ids ?? [], (id) => liveSandbox(engine, id) !== undefined);
           try {
             const started = performance.now();
@@ -88,6 +87,8 @@ export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
               ...(ids && { ids }),
               pauseSource,
               ...(processes && { processes }),
+              // The engine's lookup is the only one; the clients' `template` is checked against it.
+              onAccepted: (parent) => sameTemplate(body.template, parent.templateId),
             });
             const outcome = await timeAsync(c, 'engine', fork).catch((err: unknown) => {
               throw engineFailure(err, 'internal', { sandbox: parentId });
@@ -137,31 +138,21 @@ interface ForkShape {
 
 /**
  * Ours: count defaults to the number of ids (else 1); when both are given they must agree.
- * The clients': one child named `id`; `template`, when sent, must be the parent's, since a
- * live fork descends from the parent and cannot change template.
+ * The clients': one child named `id` (and `template`, checked by sameTemplate).
  */
-function forkShape(
-  body: {
-    count?: number | undefined;
-    ids?: string[] | undefined;
-    id?: string | undefined;
-    template?: string | undefined;
-    pause_source?: boolean | undefined;
-    processes?: ForkProcessesMode | undefined;
-  },
-  parentTemplate: string,
-): ForkShape {
+function forkShape(body: {
+  count?: number | undefined;
+  ids?: string[] | undefined;
+  id?: string | undefined;
+  template?: string | undefined;
+  pause_source?: boolean | undefined;
+  processes?: ForkProcessesMode | undefined;
+}): ForkShape {
   const pauseSource = body.pause_source ?? true;
   const processes = body.processes;
   if (body.id !== undefined || body.template !== undefined) {
     if (body.count !== undefined || body.ids !== undefined) {
       throw new MitosError('invalid_json', 'send either {count, ids} or {id, template, pause_source}, not both');
-    }
-    if (body.template !== undefined && body.template !== '' && body.template !== parentTemplate) {
-      throw new MitosError(
-        'invalid_json',
-        `template "${body.template}" is not the parent's ("${parentTemplate}"); a live fork keeps the parent's template`,
-      );
     }
     const id = body.id === undefined || body.id === '' ? undefined : requireId(body.id, 'id');
     return { count: 1, ...(id && { ids: [id] }), pauseSource, processes, flat: true };
@@ -173,6 +164,16 @@ function forkShape(
     throw new MitosError('invalid_json', `count is ${body.count} but ${ids.length} ids were given`);
   }
   return { count: ids.length, ids, pauseSource, processes, flat: false };
+}
+
+/** The clients' `template`, when sent, must be the parent's: a live fork cannot change template. */
+function sameTemplate(template: string | undefined, parentTemplate: string): void {
+  if (template !== undefined && template !== '' && template !== parentTemplate) {
+    throw new MitosError(
+      'invalid_json',
+      `template "${template}" is not the parent's ("${parentTemplate}"); a live fork keeps the parent's template`,
+    );
+  }
 }
 
 function forkTime(outcome: ForkOutcome, measuredMs: number): number {

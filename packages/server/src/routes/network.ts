@@ -1,13 +1,14 @@
 /**
  * GET /v1/sandboxes/:id/network (the effective posture) and PUT (change it live: new
  * connections follow the new posture at once, connections opened under the old one are cut).
- * Bodies and answers are the wire posture (wire-v1.md 4.2 keys); see docs/networking.md.
+ * Bodies and answers are the wire posture (wire-v1.md 4.2 keys); see docs/networking.md. The
+ * engine's call is the one lookup (reading works on a paused sandbox, changing needs it running).
  */
 
 import { z } from 'zod';
 import type { RouteDeps } from '../env.js';
 import { readJson } from '../json-body.js';
-import { requireRunningSandbox, requireSandbox } from '../lookup.js';
+import { sandboxIdOf } from '../lookup.js';
 import { resolveNetwork } from '../network.js';
 import type { Router } from '../routing.js';
 
@@ -16,14 +17,12 @@ const AnyBody = z.unknown();
 export function registerNetworkRoutes(router: Router, { engine }: RouteDeps): void {
   router.route('/v1/sandboxes/:id/network', {
     GET: (c) => {
-      const sandbox = requireSandbox(c, engine, c.req.param('id') ?? '', 'id');
-      return c.json(engine.getNetwork(sandbox.id));
+      return c.json(engine.getNetwork(sandboxIdOf(c, c.req.param('id') ?? '', 'id')));
     },
     PUT: async (c) => {
       const id = c.req.param('id') ?? '';
       const posture = resolveNetwork(readJson(c, AnyBody));
-      requireRunningSandbox(c, engine, id, 'id');
-      return c.json(await engine.setNetwork(id, posture));
+      return c.json(await engine.setNetwork(sandboxIdOf(c, id, 'id'), posture));
     },
   });
 }

@@ -5,11 +5,12 @@
  * the token moves into a cookie after the first request so the page's own links keep working.
  * The token is the only credential: these paths bypass bearer auth (app.ts).
  */
+import type { SandboxInfo } from '@mitos/engine';
 import { MitosError, PreviewRequestSchema } from '@mitos/protocol';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv, RouteDeps } from '../env.js';
 import { readJson } from '../json-body.js';
-import { endpointFor, requireRunningSandbox, requireSandbox } from '../lookup.js';
+import { endpointFor, requireSandbox, sandboxIdOf } from '../lookup.js';
 import { cookieValue, type Forwarding, PREVIEW_COOKIE } from '../preview/headers.js';
 import { exchangeWithGuest } from '../preview/proxy-http.js';
 import { relayUpgrade } from '../preview/proxy-ws.js';
@@ -106,15 +107,20 @@ async function serve(
   path: string,
   forwarding: Forwarding,
 ): Promise<Response> {
-  const sandbox = requireRunningSandbox(c, engine, claims.sandbox);
-  if (claims.instance !== instanceNonce(sandbox)) {
-    throw new MitosError('forbidden', 'preview token was minted for an earlier sandbox with this id', {
-      op: 'preview',
+  sandboxIdOf(c, claims.sandbox);
+  // The engine's lookup is the only one; the token's instance is checked before it connects.
+  const sameInstance = (sandbox: SandboxInfo) => {
+    if (claims.instance !== instanceNonce(sandbox)) {
+      throw new MitosError('forbidden', 'preview token was minted for an earlier sandbox with this id', {
+        op: 'preview',
+      });
+    }
+  };
+  const connection = await engine
+    .connectPort(claims.sandbox, claims.port, { onAccepted: sameInstance })
+    .catch((err: unknown) => {
+      throw unreachable(err, claims);
     });
-  }
-  const connection = await engine.connectPort(claims.sandbox, claims.port).catch((err: unknown) => {
-    throw unreachable(err, claims);
-  });
   const upgrade = upgradeOf(c);
   if (upgrade) {
     upgrade.claim();

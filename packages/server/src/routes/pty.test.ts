@@ -61,10 +61,15 @@ describe('GET /v1/pty', () => {
   after(() => live.close());
 
   it('selects the mitos.pty.v1 subprotocol and starts a login shell under a pty of the asked size', async () => {
+    const lookups = live.engine.lookups;
     const { ws } = await openTerminal(`${wsBase}?sandbox=sb-1&cols=132&rows=40`);
     assert.equal(ws.protocol, PTY_SUBPROTOCOL);
+    // The engine's lookup is the only read of the sandbox (routes/lookups.test.ts has the others).
+    assert.equal(live.engine.lookups - lookups, 1);
     const shell = shells.at(-1) as FakeProcess;
-    assert.deepEqual(shell.options, {
+    const { onAccepted, ...options } = shell.options;
+    assert.equal(typeof onAccepted, 'function');
+    assert.deepEqual(options, {
       command: TERMINAL_COMMAND,
       env: { TERM: 'xterm-256color' },
       timeoutMs: 0,

@@ -9,11 +9,12 @@ import { MitosError } from '@mitos/protocol';
 import type { WebSocketServer } from 'ws';
 import type { RouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
-import { requireRunningSandbox } from '../lookup.js';
+import { sandboxIdOf } from '../lookup.js';
 import { DEFAULT_COLS, DEFAULT_ROWS, parseDimension } from '../pty/frames.js';
 import { runTerminal } from '../pty/session.js';
 import { acceptWebSocket, PTY_SUBPROTOCOL } from '../pty/websocket.js';
 import type { Router } from '../routing.js';
+import type { StreamLease } from '../streaming/registry.js';
 import { upgradedResponse, upgradeOf } from '../upgrade.js';
 
 /** bash as a login shell where the template has it; the seed's plain /bin/sh otherwise. */
@@ -24,7 +25,7 @@ export function registerPtyRoutes(router: Router, { engine, streams }: RouteDeps
     GET: async (c) => {
       const sandboxId = c.req.query('sandbox') ?? '';
       if (sandboxId === '') throw new MitosError('invalid_json', 'the sandbox query parameter is required');
-      requireRunningSandbox(c, engine, sandboxId);
+      sandboxIdOf(c, sandboxId);
       const upgrade = upgradeOf(c);
       if (upgrade === undefined) {
         throw new MitosError('invalid_request', `GET /v1/pty is a WebSocket endpoint (subprotocol ${PTY_SUBPROTOCOL})`);
@@ -33,7 +34,9 @@ export function registerPtyRoutes(router: Router, { engine, streams }: RouteDeps
         cols: parseDimension(c.req.query('cols'), DEFAULT_COLS),
         rows: parseDimension(c.req.query('rows'), DEFAULT_ROWS),
       };
-      const lease = streams.acquire(sandboxId);
+      // The engine's lookup is the only one; the stream slot is taken once it has accepted
+      // (404 and 409 before 429, as wire-v1.md 4.18 lists them).
+      let lease: StreamLease | undefined;
       let shell: ProcessHandle;
       try {
         shell = await engine.startProcess(sandboxId, {
@@ -42,18 +45,26 @@ export function registerPtyRoutes(router: Router, { engine, streams }: RouteDeps
           timeoutMs: 0,
           pty: size,
           stdin: true,
+          onAccepted: () => {
+            lease = streams.acquire(sandboxId);
+          },
         });
       } catch (err) {
-        lease.release();
+        lease?.release();
         throw engineFailure(err, 'exec_failed', { sandbox: sandboxId });
+      }
+      const held = lease as StreamLease | undefined;
+      if (held === undefined) {
+        shell.kill();
+        throw new MitosError('internal', 'the engine started the shell without accepting the call (onAccepted)');
       }
       upgrade.claim();
       const ws = await acceptWebSocket(sockets, upgrade);
       if (ws === undefined) {
         shell.kill();
-        lease.release();
+        held.release();
       } else {
-        runTerminal(ws, shell, lease);
+        runTerminal(ws, shell, held);
       }
       return upgradedResponse();
     },

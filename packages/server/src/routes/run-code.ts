@@ -7,13 +7,12 @@
 import type { RunCodeOutcome } from '@mitos/engine';
 import { MitosError, RunCodeRequestSchema } from '@mitos/protocol';
 import type { RouteDeps } from '../env.js';
-import { failureDetail } from '../errors.js';
+import { engineFailure, failureDetail } from '../errors.js';
 import { readJson } from '../json-body.js';
-import { requireRunningSandbox } from '../lookup.js';
+import { sandboxIdOf } from '../lookup.js';
 import type { Router } from '../routing.js';
 import { errorFrame, exitFrame, KERNEL_UNAVAILABLE_EXIT, outputFrame, resultFrame } from '../streaming/code-frames.js';
-import { leasedNdjsonResponse, type NdjsonWriter } from '../streaming/ndjson.js';
-import { requireId } from '../validate.js';
+import { acceptedNdjsonResponse, type NdjsonWriter } from '../streaming/ndjson.js';
 import { effectiveTimeout } from './exec.js';
 
 export const DEFAULT_RUN_CODE_TIMEOUT_SECONDS = 60;
@@ -22,22 +21,24 @@ export function registerRunCodeRoutes(router: Router, { engine, maxExecTimeoutSe
   router.route('/v1/run_code/stream', {
     POST: (c) => {
       const body = readJson(c, RunCodeRequestSchema);
-      const sandboxId = requireId(body.sandbox, 'sandbox');
+      const sandboxId = sandboxIdOf(c, body.sandbox);
       const timeoutS = effectiveTimeout(
         body.timeout,
         sandboxId,
         maxExecTimeoutSeconds,
         DEFAULT_RUN_CODE_TIMEOUT_SECONDS,
       );
-      requireRunningSandbox(c, engine, sandboxId);
-      return leasedNdjsonResponse(streams, sandboxId, c.req.raw.signal, async (out, lease) => {
+      // The engine's lookup is the only one: the 200 waits for it to accept the cell.
+      return acceptedNdjsonResponse(streams, sandboxId, c.req.raw.signal, async (stream) => {
+        const { out, sandboxGone } = stream;
         const sent = { stdout: 0, stderr: 0, results: 0 };
         try {
           const outcome = await engine.runCode(sandboxId, {
             code: body.code,
             language: body.language || 'python',
             timeoutMs: timeoutS * 1000,
-            signal: AbortSignal.any([out.signal, lease.signal]),
+            signal: stream.signal,
+            onAccepted: stream.accept,
             onStdout: (chunk) => {
               sent.stdout += chunk.length;
               out.send(outputFrame('stdout', chunk));
@@ -51,17 +52,18 @@ export function registerRunCodeRoutes(router: Router, { engine, maxExecTimeoutSe
               out.send(resultFrame(result));
             },
           });
-          if (lease.signal.aborted) throw lease.signal.reason;
+          if (sandboxGone.aborted) throw sandboxGone.reason;
           sendRemainder(out, outcome, sent);
           if (outcome.error) out.send(errorFrame(outcome.error));
           out.send(exitFrame(outcome.exitCode));
         } catch (err) {
+          if (!stream.accepted) throw engineFailure(err, 'exec_failed', { sandbox: sandboxId });
           const nothingSent = sent.stdout + sent.stderr + sent.results === 0;
           if (nothingSent && isKernelUnavailable(err)) {
             out.send(errorFrame({ name: 'KernelUnavailable', value: failureDetail(err), traceback: [] }));
             out.send(exitFrame(KERNEL_UNAVAILABLE_EXIT));
           } else {
-            const cause = lease.signal.aborted ? lease.signal.reason : err;
+            const cause = sandboxGone.aborted ? sandboxGone.reason : err;
             out.send(errorFrame({ name: 'KernelStreamError', value: failureDetail(cause), traceback: [] }));
             out.send(exitFrame(1));
           }

@@ -4,6 +4,7 @@
  * that went away through `signal`; `onClose` runs exactly once when the stream ends, whether
  * the producer ended it or the client did.
  */
+import { MitosError } from '@mitos/protocol';
 import type { StreamLease, StreamRegistry } from './registry.js';
 
 const encoder = new TextEncoder();
@@ -88,4 +89,68 @@ export function leasedNdjsonResponse(
 ): Response {
   const lease = streams.acquire(sandboxId);
   return ndjsonResponse({ clientSignal, onClose: lease.release, run: (out) => run(out, lease) });
+}
+
+/** What a stream's producer gets from acceptedNdjsonResponse. */
+export interface AcceptedStream {
+  out: NdjsonWriter;
+  /** Give to the engine call as its `onAccepted`: takes the stream slot and lets the 200 go. */
+  accept: () => void;
+  /** Whether the engine accepted the call: a failure before that is a refusal, to rethrow. */
+  readonly accepted: boolean;
+  /** Aborted when the client goes away, or (once accepted) when the sandbox does. */
+  signal: AbortSignal;
+  /** Aborted, with a MitosError as reason, when the sandbox goes away or the server stops. */
+  sandboxGone: AbortSignal;
+}
+
+/**
+ * An NDJSON response whose sandbox lookup is the engine call it carries (one lookup per
+ * request): the producer starts the call at once, and the 200 waits for the engine to accept
+ * it. Until then, a throw (not_found, sandbox_not_running, and 429 too_many_streams, which
+ * `accept` checks after the lookup as wire-v1.md 4.8 orders them) rejects with the error for
+ * the route's ordinary envelope. The stream slot is held from acceptance until the body ends.
+ */
+export function acceptedNdjsonResponse(
+  streams: StreamRegistry,
+  sandboxId: string,
+  clientSignal: AbortSignal,
+  run: (stream: AcceptedStream) => Promise<void>,
+): Promise<Response> {
+  let lease: StreamLease | undefined;
+  const gone = new AbortController();
+  return new Promise<Response>((resolve, reject) => {
+    const response: Response = ndjsonResponse({
+      clientSignal,
+      onClose: () => lease?.release(),
+      run: async (out) => {
+        const stream: AcceptedStream = {
+          out,
+          signal: AbortSignal.any([out.signal, gone.signal]),
+          sandboxGone: gone.signal,
+          get accepted() {
+            return lease !== undefined;
+          },
+          accept: () => {
+            if (lease !== undefined) return;
+            // The slot would never be freed: the body already ended with the client.
+            if (out.signal.aborted) throw new MitosError('canceled', 'the client went away before the stream started');
+            const taken = streams.acquire(sandboxId);
+            lease = taken;
+            if (taken.signal.aborted) gone.abort(taken.signal.reason);
+            else taken.signal.addEventListener('abort', () => gone.abort(taken.signal.reason), { once: true });
+            resolve(response);
+          },
+        };
+        try {
+          await run(stream);
+        } catch (err) {
+          reject(err);
+          throw err;
+        }
+        // An engine that never called onAccepted still answered: its lines are the response.
+        resolve(response);
+      },
+    });
+  });
 }

@@ -6,7 +6,6 @@
  * real server to play the guest.
  */
 import { connect } from 'node:net';
-import { posix } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type {
   Acceptance,
@@ -16,7 +15,6 @@ import type {
   Engine,
   ExecOptions,
   ExecResult,
-  FileStat,
   ForkOptions,
   ForkOutcome,
   ProcessHandle,
@@ -32,6 +30,10 @@ import type {
 } from '@mitos/engine';
 import { MitosError, type NetworkPosture } from '@mitos/protocol';
 
+import { FakeFiles, type FileNode } from './fake-files.js';
+
+export { rawErrno } from './fake-files.js';
+
 import { FakeProcess, result } from './fake-process.js';
 
 const RUNNING: readonly SandboxInfo['state'][] = ['running'];
@@ -41,10 +43,6 @@ const LIVE: readonly SandboxInfo['state'][] = ['running', 'paused'];
 export { FakeProcess, result } from './fake-process.js';
 
 const DEFAULT_LIMITS: ResourceLimits = { memoryBytes: 512 * 1024 * 1024, pids: 512, cpus: 1 };
-
-type Node =
-  | { kind: 'file'; data: Buffer; mode: number; mtimeMs: number }
-  | { kind: 'dir'; mode: number; mtimeMs: number };
 
 export type ExecScript = (command: string, options: ExecOptions) => Promise<ExecResult> | ExecResult;
 export type RunCodeScript = (options: RunCodeOptions) => Promise<RunCodeOutcome> | RunCodeOutcome;
@@ -72,7 +70,7 @@ export class FakeEngine implements Engine {
   onConnectPort: (sandboxId: string, port: number) => Promise<Duplex> = (_id, port) => connectLoopback(port);
   readonly forkCalls: Array<{ sandboxId: string; options: ForkOptions }> = [];
   readonly files: SandboxFiles;
-  readonly #trees = new Map<string, Map<string, Node>>();
+  readonly #trees = new Map<string, Map<string, FileNode>>();
   readonly #goneListeners = new Set<(sandboxId: string) => void>();
   readonly #endingHooks = new Set<(sandboxId: string, reason: EndReason) => Promise<void>>();
   #nextPid = 100;
@@ -85,7 +83,7 @@ export class FakeEngine implements Engine {
   constructor() {
     this.files = new FakeFiles((id) => {
       this.#row(id);
-      return this.#trees.get(id) as Map<string, Node>;
+      return this.#trees.get(id) as Map<string, FileNode>;
     });
   }
 
@@ -338,76 +336,4 @@ function connectLoopback(port: number): Promise<Duplex> {
 
 export function timedOut(): ExecResult {
   return { ...result(124, '', ''), timedOut: true };
-}
-
-/** A raw Node-style error, as a driver might let slip, complete with a host path. */
-export function rawErrno(code: string, errno: number, hostPath: string): Error {
-  return Object.assign(new Error(`${code}: operation failed, open '${hostPath}'`), { code, errno });
-}
-
-class FakeFiles implements SandboxFiles {
-  constructor(private readonly tree: (id: string) => Map<string, Node>) {}
-
-  async read(sandboxId: string, path: string): Promise<Buffer> {
-    const node = this.#node(sandboxId, path);
-    if (node.kind === 'dir') throw rawErrno('EISDIR', -21, `/var/lib/mitos/sandboxes/${sandboxId}/root${path}`);
-    return node.data;
-  }
-
-  async write(sandboxId: string, path: string, data: Buffer, mode = 0o644): Promise<void> {
-    const tree = this.tree(sandboxId);
-    const full = posix.resolve('/', path);
-    this.#mkdirs(tree, posix.dirname(full));
-    tree.set(full, { kind: 'file', data: Buffer.from(data), mode, mtimeMs: Date.now() });
-  }
-
-  async list(sandboxId: string, path: string): Promise<FileStat[]> {
-    const full = posix.resolve('/', path);
-    const node = this.#node(sandboxId, full);
-    if (node.kind === 'file') return [stat(full, node)];
-    const prefix = full === '/' ? '/' : `${full}/`;
-    return [...this.tree(sandboxId).entries()]
-      .filter(([p]) => p !== full && p.startsWith(prefix) && !p.slice(prefix.length).includes('/'))
-      .map(([p, n]) => stat(p, n));
-  }
-
-  async stat(sandboxId: string, path: string): Promise<FileStat> {
-    const full = posix.resolve('/', path);
-    return stat(full, this.#node(sandboxId, full));
-  }
-
-  async mkdir(sandboxId: string, path: string): Promise<void> {
-    this.#mkdirs(this.tree(sandboxId), posix.resolve('/', path));
-  }
-
-  async remove(sandboxId: string, path: string): Promise<void> {
-    const tree = this.tree(sandboxId);
-    const full = posix.resolve('/', path);
-    for (const p of [...tree.keys()]) if (p === full || p.startsWith(`${full}/`)) tree.delete(p);
-  }
-
-  #node(sandboxId: string, path: string): Node {
-    const node = this.tree(sandboxId).get(posix.resolve('/', path));
-    if (!node) throw new MitosError('not_found', `no such file or directory: ${path}`);
-    return node;
-  }
-
-  #mkdirs(tree: Map<string, Node>, dir: string): void {
-    for (let d = dir; ; d = posix.dirname(d)) {
-      const node = tree.get(d);
-      if (node?.kind === 'file') throw new MitosError('file_failed', `not a directory: ${d}`);
-      if (!node) tree.set(d, { kind: 'dir', mode: 0o755, mtimeMs: Date.now() });
-      if (d === '/') return;
-    }
-  }
-}
-
-function stat(path: string, node: Node): FileStat {
-  return {
-    name: posix.basename(path) || '/',
-    kind: node.kind,
-    size: node.kind === 'file' ? node.data.length : 4096,
-    mode: node.mode,
-    mtimeMs: node.mtimeMs,
-  };
 }

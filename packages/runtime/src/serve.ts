@@ -31,6 +31,11 @@ export interface ServeOptions {
   e2bDomain?: string;
   /** Templates to build (or take from cache) before the server starts answering. */
   prebuild?: string[];
+  /**
+   * Where prebuild progress goes instead of the JSON log (the CLI prints `docker build`-like
+   * lines on a terminal): each progress line of a template, then its time once ready.
+   */
+  prebuildProgress?: (template: string, event: { line: string } | { readyMs: number }) => void;
   /** `--warm-pool`: launched sandboxes kept ready per template; default 2, 0 disables. */
   warmPoolSize?: number;
   /** `--seccomp-opt-out`: templates whose sandboxes run without the default seccomp filter. */
@@ -61,15 +66,20 @@ export async function runServe(options: ServeOptions): Promise<void> {
     seccompOptOut: options.seccompOptOut,
     log,
   });
+  const progress =
+    options.prebuildProgress ??
+    ((id: string, event: { line: string } | { readyMs: number }) =>
+      'line' in event
+        ? logger.info({ template: id, step: event.line }, 'template build')
+        : logger.info({ template: id, ms: event.readyMs }, 'template ready'));
   for (const id of options.prebuild ?? []) {
-    logger.info({ template: id }, 'preparing template (first build runs debootstrap, about 2 minutes)');
+    if (!options.prebuildProgress) {
+      logger.info({ template: id }, 'preparing template (first build runs debootstrap, about 2 minutes)');
+    }
     const started = performance.now();
     // The build's own steps, so a first build that takes minutes is never silent.
-    await engine.ensureTemplate({
-      id,
-      onProgress: (line) => logger.info({ template: id, step: line }, 'template build'),
-    });
-    logger.info({ template: id, ms: Math.round(performance.now() - started) }, 'template ready');
+    await engine.ensureTemplate({ id, onProgress: (line) => progress(id, { line }) });
+    progress(id, { readyMs: Math.round(performance.now() - started) });
   }
   let selfUrl = '';
   const mounts = options.mounts?.({ url: () => selfUrl }) ?? [];

@@ -2,6 +2,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { action, collect, parseIntOption } from '../context.js';
 import { readableDestination } from '../log-format.js';
+import { prebuildPrinter } from './template-build.js';
 
 interface ServeFlags {
   host: string;
@@ -72,6 +73,7 @@ export function registerServe(program: Command): void {
     .action(
       action(async (ctx) => {
         const o = ctx.cmd.opts<ServeFlags>();
+        const terminal = process.stdout.isTTY === true && !ctx.json;
         // Loaded on demand: client commands stay fast and never load the engine's native modules.
         const { runServe } = await import('@mitos/runtime');
         const { createMcpHttpHandler } = await import('@mitos/mcp');
@@ -91,7 +93,8 @@ export function registerServe(program: Command): void {
           seccompOptOut: o.seccompOptOut,
           engine: o.engine,
           // A person at a terminal reads lines; a pipe, a file or --json gets JSON lines.
-          logDestination: process.stdout.isTTY && !ctx.json ? readableDestination(process.stdout) : undefined,
+          logDestination: terminal ? readableDestination(process.stdout) : undefined,
+          prebuildProgress: terminal ? prebuildPrinter((line) => process.stdout.write(`${line}\n`)) : undefined,
           mounts: (self) => {
             const mcp = createMcpHttpHandler({ apiUrl: self.url });
             return [{ path: '/mcp', fetch: mcp.handle, close: mcp.close }];

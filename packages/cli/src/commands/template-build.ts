@@ -59,6 +59,15 @@ export function progressPrinter(label: string, verbose: boolean, write: (line: s
   };
 }
 
+/**
+ * `mitos serve --prebuild` progress at a terminal, in the same shape as a template build's: one
+ * `[id] line` per build step the image builder reports, then `[id] ready in 1.2s`.
+ */
+export function prebuildPrinter(write: (line: string) => void) {
+  return (id: string, event: { line: string } | { readyMs: number }): void =>
+    write('line' in event ? `[${id}] ${event.line}` : `[${id}] ready in ${(event.readyMs / 1000).toFixed(1)}s`);
+}
+
 /** The Dockerfile's templates; a refused instruction is the user's to fix, not a CLI bug. */
 function dockerfile(
   file: string,

@@ -266,6 +266,57 @@ static int bind_host_dirs(const struct root_spec *s, char *err, size_t errlen) {
     return 0;
 }
 
+/*
+ * The init's program, bound read-only over an empty file the sandbox owns. The host file must be
+ * root's and not readable by others (the engine keeps such a copy): an exec of a file the
+ * sandbox's root cannot read leaves the init non-dumpable with its memory owned by the host's
+ * user namespace, so no sandbox process can ptrace it or open its /proc files, exactly as
+ * before the init exec'd anything.
+ */
+static int bind_init(const struct root_spec *s, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(s->init_path, &st) < 0) return fail(err, errlen, "init program %s", s->init_path);
+    if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 0044) != 0) {
+        errno = EPERM;
+        return fail(err, errlen, "refusing init program %s: not a root-owned file closed to reading by others (mode %o)",
+                    s->init_path, (unsigned)(st.st_mode & 07777));
+    }
+    /* Made step by step without following symlinks: the root is the sandbox's (or its parent's,
+     * for a fork), and a planted /opt -> /tmp must not send the mountpoint onto the host. */
+    act_as(s->uid_base);
+    int dir = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    for (const char *part = "opt\0mitos\0"; dir >= 0 && *part; part += strlen(part) + 1) {
+        if (mkdirat(dir, part, 0755) < 0 && errno != EEXIST) {
+            close(dir);
+            dir = -1;
+            break;
+        }
+        int next = openat(dir, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        close(dir);
+        dir = next;
+    }
+    /* O_NONBLOCK: a FIFO planted there must not hang the launch; it is refused below. */
+    int fd = dir < 0 ? -1 : openat(dir, "init", O_CREAT | O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0644);
+    act_as(0);
+    int regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (fd >= 0) close(fd);
+    if (!regular) {
+        if (dir >= 0) close(dir);
+        if (fd >= 0) errno = EEXIST;
+        return fail(err, errlen, "create %s mountpoint", INIT_IN_SANDBOX);
+    }
+    /* A read-only clone attached beside the checked directory fd, never through a path. */
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, s->init_path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+    int r = tree < 0 ? -1 : (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr);
+    if (r == 0) r = (int)syscall(SYS_move_mount, tree, "", dir, "init", MOVE_MOUNT_F_EMPTY_PATH);
+    int saved = errno;
+    if (tree >= 0) close(tree);
+    close(dir);
+    errno = saved;
+    return r == 0 ? 0 : fail(err, errlen, "bind %s read-only", INIT_IN_SANDBOX);
+}
+
 int prepare_root(const struct root_spec *s, int *host_ns, char *err, size_t errlen) {
     *host_ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
     if (*host_ns < 0) return fail(err, errlen, "open host mount namespace");
@@ -280,5 +331,6 @@ int prepare_root(const struct root_spec *s, int *host_ns, char *err, size_t errl
     act_as(0);
     if (r < 0 && errno != EEXIST) return fail(err, errlen, "create /proc, /tmp, /workspace");
     if (setup_dev(s, err, errlen) < 0) return -1;
+    if (s->init_path && bind_init(s, err, errlen) < 0) return -1;
     return bind_host_dirs(s, err, errlen);
 }

@@ -4,7 +4,9 @@
  * host uid range, joins the sandbox's cgroups, builds its root in a private mount namespace
  * first (launch-root.c: btrfs snapshot, idmapped when its on-disk ids differ from the range, or
  * an overlay; the host's own mount table never sees either), pivot_roots into it, installs
- * the seccomp filter (launch-seccomp.c), and becomes the sandbox's pid 1 agent. The launcher prints the init's
+ * the seccomp filter (launch-seccomp.c), and execs the agent as the sandbox's pid 1 from a
+ * path inside the sandbox (INIT_IN_SANDBOX), holding nothing from outside but its agent
+ * socket, so the sandbox's whole process tree can be checkpointed. The launcher prints the init's
  * host pid once the agent is serving, then stays as its supervisor (reaping it); the sandbox
  * does not depend on the server that launched it.
  */
@@ -53,6 +55,7 @@ struct launch_opts {
     const char *rootfs;
     const char *ov_lower, *ov_upper, *ov_work;
     const char *log_path;
+    const char *init_path;
     unsigned long uid_base, uid_count, disk_base;
     int seccomp; /* 0 only for a template that opted out (the engine logs it) */
     /* /dev/shm is a tmpfs charged to the sandbox's memory cgroup: sized below the memory
@@ -92,15 +95,16 @@ static int child_main(void *arg) {
     struct launch_opts *o = arg;
     close(o->sync_to_child[1]);
     close(o->sync_to_parent[0]);
-    char go;
-    if (read_all(o->sync_to_child[0], &go, 1) != 1) _exit(1);
+    /* "Go" comes with the agent's listening socket, made in our network namespace. */
+    o->listen_fd = recv_fd(o->sync_to_child[0]);
+    if (o->listen_fd < 0) _exit(1);
     close(o->sync_to_child[0]);
 
     if (setgroups(0, NULL) < 0) child_fail(o, "setgroups");
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) child_fail(o, "become sandbox root");
-    /* The uid change leaves the init non-dumpable, and it never execs inside: its memory
-     * belongs to the host's user namespace, so no sandbox process may ptrace it or open its
-     * /proc files. Keep it that way (no PR_SET_DUMPABLE). */
+    /* The uid change leaves the init non-dumpable with its memory in the host's user namespace;
+     * the exec below keeps it so (see bind_init), so no sandbox process may ptrace it or open
+     * its /proc files. Keep it that way (no PR_SET_DUMPABLE). */
     /* Joined the sandbox cgroups already (parent did it), so the namespace roots there. */
     if (unshare(CLONE_NEWCGROUP) < 0) child_fail(o, "unshare cgroup namespace");
     if (setsid() < 0) child_fail(o, "setsid");
@@ -127,48 +131,29 @@ static int child_main(void *arg) {
     if (chdir("/") < 0) child_fail(o, "chdir /");
     loopback_up();
 
+    /* The init holds nothing from outside the sandbox: stdio is the sandbox's own /dev/null
+     * (it writes no log; the supervisor does), and every host descriptor the launcher opened
+     * (the log, the host's mount namespace) is close-on-exec. */
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (devnull >= 0) {
-        dup2(devnull, 0);
-        dup2(devnull, 1);
-        close(devnull);
-    }
-    /* fd 2 goes to the host log file opened by the engine; it is CLOEXEC so no sandboxed
-     * command ever inherits it. */
-    if (o->log_fd >= 0) {
-        dup3(o->log_fd, 2, O_CLOEXEC);
-        close(o->log_fd);
-    } else if (devnull >= 0) {
-        dup2(0, 2);
-    }
+    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+        child_fail(o, "stdio on /dev/null");
+    close(devnull);
+    if (o->log_fd >= 0) close(o->log_fd);
+    if (dup2(o->listen_fd, INIT_LISTEN_FD) < 0) child_fail(o, "agent socket descriptor");
+    if (o->listen_fd != INIT_LISTEN_FD) close(o->listen_fd);
+    else if (fcntl(INIT_LISTEN_FD, F_SETFD, 0) < 0) child_fail(o, "agent socket descriptor");
 
     if (o->seccomp && install_seccomp_filter() < 0) child_fail(o, "install seccomp filter");
-    if (write_all(o->sync_to_parent[1], "ok\n", 3) < 0) _exit(1);
-    close(o->sync_to_parent[1]);
-    agent_serve(o->listen_fd);
+    /* pid 1 runs a program inside the sandbox's own mount namespace, so the whole tree is one
+     * a checkpoint can dump and a restore can rebuild. The sync pipe is close-on-exec: the
+     * launcher reads "ok" only once the exec has happened (EOF with nothing means it failed). */
+    char *init_argv[] = {INIT_ARGV0, NULL};
+    char *init_env[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+    execve(INIT_IN_SANDBOX, init_argv, init_env);
+    child_fail(o, "exec " INIT_IN_SANDBOX);
+    return 1;
 }
 
-static int open_listener(const char *path) {
-    struct sockaddr_un addr;
-    if (strlen(path) >= sizeof addr.sun_path) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    memset(&addr, 0, sizeof addr);
-    addr.sun_family = AF_UNIX;
-    strcpy(addr.sun_path, path);
-    unlink(path);
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 128) < 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    chmod(path, 0600);
-    return fd;
-}
 
 /*
  * Stay as the init's parent so its exit is reaped: an orphaned init would be reparented to the
@@ -197,14 +182,29 @@ static int supervise(pid_t pid, int log_fd) {
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: mitos-agent launch --id ID --hostname NAME --socket PATH --uid-base N [--uid-count N]\n"
+            "usage: mitos-agent launch --id ID --hostname NAME --socket PATH --init FILE --uid-base N [--uid-count N]\n"
             "         (--rootfs DIR | --rootfs DIR --overlay-lower L --overlay-upper U --overlay-work W)\n"
             "         [--cgroup-procs FILE]... [--bind-ro HOSTDIR:SANDBOXDIR]... [--log FILE] [--shm-bytes N]\n"
             "         [--disk-base N] [--no-seccomp]\n");
     exit(2);
 }
 
+/*
+ * Whatever started the server may have left descriptors without close-on-exec (a shell's pipe,
+ * a service manager's socket), and Node hands those on to every child it spawns: without this
+ * the sandbox init, its supervisor and every sandboxed command would hold them. Only stdio is
+ * the launcher's; everything it needs later it opens itself.
+ */
+static int close_inherited_fds(void) {
+    return (int)syscall(SYS_close_range, 3U, ~0U, 0U);
+}
+
 int launch_main(int argc, char **argv) {
+    /* close_range is 5.9; the launcher needs 5.12 anyway (mount_setattr). */
+    if (close_inherited_fds() < 0) {
+        perror("mitos-agent: close inherited descriptors");
+        return 1;
+    }
     struct launch_opts o;
     memset(&o, 0, sizeof o);
     o.uid_count = 65536;
@@ -218,7 +218,7 @@ int launch_main(int argc, char **argv) {
         {"uid-count", required_argument, 0, 'n'}, {"cgroup-procs", required_argument, 0, 'c'},
         {"log", required_argument, 0, 'l'},       {"bind-ro", required_argument, 0, 'b'},
         {"shm-bytes", required_argument, 0, 'm'}, {"disk-base", required_argument, 0, 'd'},
-        {"no-seccomp", no_argument, 0, 'S'},
+        {"no-seccomp", no_argument, 0, 'S'},     {"init", required_argument, 0, 'I'},
         {0, 0, 0, 0}};
     int c;
     /* Every string is copied: the argv area is blanked later (hide_command_line). */
@@ -242,6 +242,7 @@ int launch_main(int argc, char **argv) {
         case 'm': o.shm_bytes = strtoull(optarg, NULL, 10); break;
         case 'd': o.disk_base = strtoul(optarg, NULL, 10); break;
         case 'S': o.seccomp = 0; break;
+        case 'I': o.init_path = optarg; break;
         case 'b':
             if (o.n_binds >= MAX_BINDS) usage();
             o.binds[o.n_binds++] = optarg;
@@ -249,7 +250,7 @@ int launch_main(int argc, char **argv) {
         default: usage();
         }
     }
-    if (!o.id || !o.socket_path || !o.rootfs || o.uid_base == 0) usage();
+    if (!o.id || !o.socket_path || !o.rootfs || !o.init_path || o.uid_base == 0) usage();
     if ((o.ov_lower != NULL) != (o.ov_upper != NULL) || (o.ov_lower != NULL) != (o.ov_work != NULL)) usage();
     if (!o.hostname) o.hostname = o.id;
     if (o.disk_base == 0) o.disk_base = o.uid_base;
@@ -257,25 +258,18 @@ int launch_main(int argc, char **argv) {
     /* Errors of the launch itself go to our stderr (the engine reads them); the running
      * sandbox's init and supervisor log to this file instead. */
     o.log_fd = o.log_path ? open(o.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
-    o.listen_fd = open_listener(o.socket_path);
-    if (o.listen_fd < 0) {
-        fprintf(stderr, "mitos-agent: listen on %s: %s\n", o.socket_path, strerror(errno));
-        return 1;
-    }
-    /* The listener must survive into the child (clone copies fds); CLOEXEC keeps it out of
-     * every command the agent later runs. */
-    if (pipe2(o.sync_to_child, O_CLOEXEC) < 0 || pipe2(o.sync_to_parent, O_CLOEXEC) < 0) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, o.sync_to_child) < 0 ||
+        pipe2(o.sync_to_parent, O_CLOEXEC) < 0) {
         perror("mitos-agent: pipe");
         return 1;
     }
     struct root_spec root = {.rootfs = o.rootfs, .ov_lower = o.ov_lower, .ov_upper = o.ov_upper, .ov_work = o.ov_work,
                              .uid_base = o.uid_base, .uid_count = o.uid_count, .disk_base = o.disk_base,
-                             .binds = o.binds, .n_binds = o.n_binds};
+                             .binds = o.binds, .n_binds = o.n_binds, .init_path = o.init_path};
     char err[1024];
     int host_ns = -1;
     if (prepare_root(&root, &host_ns, err, sizeof err) < 0) {
         fprintf(stderr, "mitos-agent: sandbox setup failed: %s\n", err);
-        unlink(o.socket_path);
         return 1;
     }
     size_t stack_size = 256 * 1024;
@@ -300,12 +294,10 @@ int launch_main(int argc, char **argv) {
     errno = clone_errno;
     if (pid < 0) {
         fprintf(stderr, "mitos-agent: clone: %s\n", strerror(errno));
-        unlink(o.socket_path);
         return 1;
     }
     close(o.sync_to_child[0]);
     close(o.sync_to_parent[1]);
-    close(o.listen_fd);
 
     char path[128], map[128];
     snprintf(map, sizeof map, "0 %lu %lu\n", o.uid_base, o.uid_count);
@@ -328,8 +320,16 @@ int launch_main(int argc, char **argv) {
         unlink(o.socket_path);
         return 1;
     }
-    if (write_all(o.sync_to_child[1], "g", 1) < 0) ok = 0;
+    o.listen_fd = listener_in_netns(pid, o.socket_path);
+    if (o.listen_fd < 0) {
+        fprintf(stderr, "mitos-agent: listen on %s: %s\n", o.socket_path, strerror(errno));
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return 1;
+    }
+    if (send_fd(o.sync_to_child[1], o.listen_fd) < 0) ok = 0;
     close(o.sync_to_child[1]);
+    close(o.listen_fd);
 
     char reply[1024];
     ssize_t n = 0, r;
@@ -337,9 +337,16 @@ int launch_main(int argc, char **argv) {
         n += r;
         if (memchr(reply, '\n', (size_t)n)) break;
     }
+    close(o.sync_to_parent[0]);
     reply[n > 0 ? n : 0] = 0;
+    /* Nothing before EOF: the exec closed the pipe. A dead init says why in its exit status. */
+    int status = 0;
+    if (n == 0 && waitpid(pid, &status, WNOHANG) == pid)
+        snprintf(reply, sizeof reply, "init exited (%s %d)\n", WIFEXITED(status) ? "status" : "signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    else if (n == 0) strcpy(reply, "ok\n");
     if (strcmp(reply, "ok\n") != 0) {
-        fprintf(stderr, "mitos-agent: sandbox setup failed: %s", n > 0 ? reply : "init exited\n");
+        fprintf(stderr, "mitos-agent: sandbox setup failed: %s", reply);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         unlink(o.socket_path);

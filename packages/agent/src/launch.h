@@ -13,7 +13,29 @@ struct root_spec {
     unsigned long uid_base, uid_count, disk_base;
     char *const *binds; /* "HOSTDIR:SANDBOXDIR", mounted read-only */
     int n_binds;
+    /* Host path of the agent binary the init execs, bound read-only at INIT_IN_SANDBOX. */
+    const char *init_path;
 };
+
+/* Where the sandbox init's own program is: inside the sandbox's mount namespace, so its process
+ * tree can be checkpointed and restored as a whole (a CRIU dump resolves every mapping there). */
+#define INIT_IN_SANDBOX "/opt/mitos/init"
+
+/* argv[0] the launcher execs the init with; main() runs init_main for it. */
+#define INIT_ARGV0 "mitos-init"
+
+/* The descriptor the init finds its listening agent socket on. */
+#define INIT_LISTEN_FD 3
+
+/* The sandbox's pid 1 after the exec: serves the agent protocol on INIT_LISTEN_FD. */
+int init_main(void);
+
+/* The agent's listening socket at path, in the network namespace of pid (launch-init.c). */
+int listener_in_netns(int pid, const char *path);
+
+/* Pass one descriptor over a unix socket with a one-byte message, and take it (close-on-exec). */
+int send_fd(int sock, int fd);
+int recv_fd(int sock);
 
 /*
  * Run as host root. Moves the launcher into a mount namespace of its own and builds the

@@ -99,12 +99,13 @@ export interface ServeProcess {
 export function spawnServe(
   env: TestEngineEnv,
   port: number,
-  opts: { apiKeys?: string[]; extraEnv?: Record<string, string> } = {},
+  opts: { apiKeys?: string[]; extraEnv?: Record<string, string>; extraFd?: boolean } = {},
 ): ServeProcess {
   const keys = (opts.apiKeys ?? []).flatMap((k) => ['--api-key', k]);
   const child = spawn(process.execPath, [CLI, ...keys, 'serve', '--port', String(port), '--state-dir', env.stateDir], {
     env: { ...process.env, ...opts.extraEnv, MITOS_CGROUP_PARENT: env.cgroupParent },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // extraFd: a pipe at fd 3 without close-on-exec, like one leaked by the server's own parent.
+    stdio: opts.extraFd ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {

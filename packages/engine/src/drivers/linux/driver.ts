@@ -28,6 +28,8 @@ export interface LinuxDriverOptions {
   cacheDir: string;
   uidBase: number;
   agentPath: string;
+  /** installInitProgram's copy of the agent, exec'd as each sandbox's pid 1. */
+  initPath: string;
   mirror?: string;
   /** Templates whose sandboxes run without the default seccomp filter (each launch is logged). */
   seccompOptOut?: string[];
@@ -156,6 +158,7 @@ export class LinuxDriver implements SandboxDriver {
       this.opts.log('warn', 'sandbox runs without seccomp filter (template opted out)', { sandbox: row.id });
     return launchSandbox({
       agentPath: this.opts.agentPath,
+      initPath: this.opts.initPath,
       sandboxId: row.id,
       hostname: row.hostname,
       socketPath: this.socketPath(row.id),

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isValidId } from '@mitos/protocol';
@@ -58,6 +58,30 @@ describe('linux driver: isolation seen from inside a sandbox', { timeout: 600_00
     }
     await engine.terminate(c);
     await engine.terminate(child);
+  });
+
+  test('pid 1 runs its program from inside the sandbox and holds nothing from outside', async () => {
+    // What a checkpoint of the whole tree needs: every mapping and descriptor of the init
+    // resolvable in the sandbox's own namespaces.
+    const { pid } = engine.db.prepare('SELECT init_pid AS pid FROM sandboxes WHERE id = ?').get(a) as { pid: number };
+    assert.equal(readlinkSync(`/proc/${pid}/exe`), '/opt/mitos/init');
+    const fds = readdirSync(`/proc/${pid}/fd`)
+      .sort((x, y) => Number(x) - Number(y))
+      .map((fd) => `${fd}=${readlinkSync(`/proc/${pid}/fd/${fd}`)}`);
+    const socket = /^3=socket:\[(\d+)\]$/.exec(fds[3] ?? '');
+    assert.deepEqual(fds.slice(0, 3), ['0=/dev/null', '1=/dev/null', '2=/dev/null']);
+    assert.ok(socket && fds.length === 4, `init descriptors: ${fds.join(' ')}`);
+    // The agent's socket belongs to the sandbox's network namespace, not the host's.
+    const inodes = (ns: string) =>
+      readFileSync(ns, 'utf8')
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/)[6]);
+    assert.ok(inodes(`/proc/${pid}/net/unix`).includes(socket[1]), 'agent socket not in the sandbox namespace');
+    assert.ok(!inodes('/proc/self/net/unix').includes(socket[1]), "agent socket in the host's namespace");
+    // Its program is there to exec, not to read or replace, and the init stays closed to ptrace.
+    const r = await sh(a, 'cat /opt/mitos/init >/dev/null; echo x > /opt/mitos/init; ls /proc/1/fd; echo done');
+    assert.match(r.out, /done\n$/);
+    assert.equal(r.err.match(/Permission denied|Read-only file system/g)?.length, 3, r.err);
   });
 
   test('the hostname is the sandbox id', async () => {

@@ -21,7 +21,7 @@ import { openStorage } from '../../storage/index.js';
 import { ociToolsPresent, pullImage } from '../../templates/oci/pull.js';
 import { pushImage } from '../../templates/oci/push.js';
 import { LinuxDriver } from './driver.js';
-import { agentSnapshots, agentSubvolumeDelete } from './launcher.js';
+import { agentSnapshots, agentSubvolumeDelete, installInitProgram } from './launcher.js';
 
 export interface LinuxEngineOptions {
   stateDir: string;
@@ -134,10 +134,11 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
     const watcher = join(dirname(opts.agentPath), 'mitos-watch');
     if (existsSync(watcher)) cpSync(watcher, join(stateDir, 'kernels', 'mitos-watch'));
     chmodSync(join(stateDir, 'kernels'), 0o755);
+    const initPath = installInitProgram(opts.agentPath, stateDir);
     const log = options.log;
     const uidRanges = new UidRanges({ db, stateDir });
     const driver = new LinuxDriver(
-      { ...opts, log: (level, msg, fields) => log?.(level, msg, fields) },
+      { ...opts, initPath, log: (level, msg, fields) => log?.(level, msg, fields) },
       storage,
       cgroups,
       uidRanges,

@@ -4,12 +4,16 @@
  * supervisor, detached from the server so the sandbox survives a server restart.
  */
 import { execFile, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import { MitosError } from '@mitos/protocol';
 import { processStartTicks } from '../../host/proc.js';
 import type { RootLayout } from '../../storage/storage.js';
 
 export interface LaunchSpec {
   agentPath: string;
+  /** The init's program (installInitProgram), bound into the sandbox and exec'd as its pid 1. */
+  initPath: string;
   sandboxId: string;
   hostname: string;
   socketPath: string;
@@ -66,6 +70,8 @@ export function launchArgs(spec: LaunchSpec): string[] {
     String(spec.uidCount),
     '--rootfs',
     spec.root.rootfs,
+    '--init',
+    spec.initPath,
   ];
   if (spec.root.kind === 'overlay') {
     args.push(
@@ -148,6 +154,21 @@ export function launchSandbox(spec: LaunchSpec): Promise<LaunchedSandbox> {
       );
     });
   });
+}
+
+/**
+ * The program every sandbox's pid 1 execs from inside the sandbox (the launcher binds it at
+ * /opt/mitos/init), so the sandbox's process tree maps nothing from outside and can be
+ * checkpointed whole. A copy of the agent that only root may read (0711): an exec of a file its
+ * own root cannot read leaves the init non-dumpable, closed to ptrace and /proc from inside.
+ */
+export function installInitProgram(agentPath: string, stateDir: string): string {
+  const target = join(stateDir, 'mitos-init');
+  const tmp = `${target}.${process.pid}.tmp`;
+  copyFileSync(agentPath, tmp);
+  chmodSync(tmp, 0o711);
+  renameSync(tmp, target);
+  return target;
 }
 
 /** Arguments for `mitos-agent COMMAND -`, which reads them from stdin. */

@@ -1,0 +1,118 @@
+/*
+ * The sandbox init's side of `mitos-agent launch`: the agent's listening socket (made by the
+ * launcher in the sandbox's network namespace and handed to the init over a socketpair), and
+ * init_main, the program the init execs from inside the sandbox to serve it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "launch.h"
+
+static int open_listener(const char *path) {
+    struct sockaddr_un addr;
+    if (strlen(path) >= sizeof addr.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    strcpy(addr.sun_path, path);
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 128) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    chmod(path, 0600);
+    return fd;
+}
+
+/*
+ * The agent's listening socket, bound at its host path but owned by the sandbox's network
+ * namespace (as host root, entered for the socket() call only): a socket of the host's
+ * namespace inside the sandbox would keep its process tree from being checkpointed, and
+ * connections from the host reach a path-bound socket whatever its namespace.
+ */
+int listener_in_netns(int pid, const char *path) {
+    char ns_path[64];
+    snprintf(ns_path, sizeof ns_path, "/proc/%d/ns/net", pid);
+    int host_net = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    int sandbox_net = open(ns_path, O_RDONLY | O_CLOEXEC);
+    int fd = -1, saved = 0;
+    if (host_net >= 0 && sandbox_net >= 0 && setns(sandbox_net, CLONE_NEWNET) == 0) {
+        fd = open_listener(path);
+        saved = errno;
+        if (setns(host_net, CLONE_NEWNET) < 0) {
+            perror("mitos-agent: return to the host network namespace");
+            exit(1); /* nothing else may run in the sandbox's namespace */
+        }
+    } else {
+        saved = errno;
+    }
+    if (host_net >= 0) close(host_net);
+    if (sandbox_net >= 0) close(sandbox_net);
+    errno = saved;
+    return fd;
+}
+
+/* One byte with a descriptor attached (SCM_RIGHTS). */
+int send_fd(int sock, int fd) {
+    char byte = 'g';
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+int recv_fd(int sock) {
+    char byte;
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return -1;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    return fd;
+}
+
+int init_main(void) {
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    /* Run by hand inside a sandbox (it is visible there), it has no agent socket to serve. */
+    if (getpid() != 1 || getsockopt(INIT_LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening) {
+        fprintf(stderr, "mitos-agent: the sandbox init is started by `mitos-agent launch` only\n");
+        return 2;
+    }
+    fcntl(INIT_LISTEN_FD, F_SETFD, FD_CLOEXEC);
+    prctl(PR_SET_NAME, INIT_ARGV0, 0, 0, 0);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    agent_serve(INIT_LISTEN_FD);
+    return 1;
+}

@@ -127,11 +127,15 @@ describe('tenants and local users cannot reach each other', { timeout: 600_000 }
     ];
     for (const n of names) rec.check(`${n}: ${line(lines, n).detail.trim()}`, denied(lines, n));
     assert.equal(line(lines, 'write-dev-null').allowed, true, '/dev/null must stay usable');
+    // The init's own program, bound from the host: as locked as the other binds.
+    const init = await probe(a, 'locked /opt/mitos/init');
+    for (const n of ['remount-bind-rw', 'umount-bind'])
+      rec.check(`${n}: ${line(init, n).detail.trim()}`, denied(init, n));
     for (const d of DEVICES) {
       const st = statSync(`/dev/${d}`);
       assert.equal(st.uid, 0, `host /dev/${d} owner changed to ${st.uid}`);
     }
-    rec.count('attacks', names.length);
+    rec.count('attacks', names.length + 2);
   });
 
   test('the launcher refuses a bound device whose host inode is not root-owned', () => {
@@ -147,7 +151,7 @@ describe('tenants and local users cannot reach each other', { timeout: 600_000 }
         `mknod ${dir}/null c 1 3`,
         `chown 100000:100000 ${dir}/null`,
         `mount --bind ${dir}/null /dev/null`,
-        `exec "$0" launch --id dev-check --socket ${dir}/s.sock --uid-base 1000000000 --rootfs ${root}`,
+        `exec "$0" launch --id dev-check --socket ${dir}/s.sock --init ${join(live.env.stateDir, 'mitos-init')} --uid-base 1000000000 --rootfs ${root}`,
       ].join('\n');
       const agent = defaultAgentPath();
       const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, agent], {

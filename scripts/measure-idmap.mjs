@@ -35,6 +35,8 @@ function launch(rootfs, uidBase, diskBase, id) {
       id,
       '--socket',
       join(stateDir, 'run', `${id}.sock`),
+      '--init',
+      join(stateDir, 'mitos-init'),
       '--uid-base',
       String(uidBase),
       '--disk-base',

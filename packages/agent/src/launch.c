@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "fdpass.h"
 #include "launch.h"
 
 #define MAX_CGROUPS 16
@@ -327,7 +328,7 @@ int launch_main(int argc, char **argv) {
         waitpid(pid, NULL, 0);
         return 1;
     }
-    if (send_fd(o.sync_to_child[1], o.listen_fd) < 0) ok = 0;
+    if (send_with_fd(o.sync_to_child[1], "g", 1, o.listen_fd) < 0) ok = 0;
     close(o.sync_to_child[1]);
     close(o.listen_fd);
 

@@ -33,9 +33,6 @@ int init_main(void);
 /* The agent's listening socket at path, in the network namespace of pid (launch-init.c). */
 int listener_in_netns(int pid, const char *path);
 
-/* Pass one descriptor over a unix socket with a one-byte message, and take it (close-on-exec). */
-int send_fd(int sock, int fd);
-int recv_fd(int sock);
 
 /*
  * Run as host root. Moves the launcher into a mount namespace of its own and builds the

@@ -12,8 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { testEngineEnv } from '@mitos/testkit';
 import { type Api, call } from './cluster.js';
 import { Recorder } from './figures.js';
-import { leaksOf } from './host.js';
-import { freePort, type ServeProcess, spawnServe, stopServe, waitHealthy } from './live.js';
+import { freePort, type ServeProcess, spawnServe, stopServeAndCheck, waitHealthy } from './live.js';
 
 const rec = new Recorder('inherited-fds', 'Descriptors inherited by the server', 1);
 
@@ -74,14 +73,7 @@ describe('descriptors inherited by the server', { timeout: 600_000 }, () => {
     assert.equal(t.status, 200, t.text);
   });
 
-  after(async () => {
-    await stopServe(proc);
-    await env.cleanup();
-    const leaks = leaksOf(env.stateDir, env.cgroupParent);
-    rec.count('leaks_found', leaks.length);
-    rec.save();
-    assert.deepEqual(leaks, []);
-  });
+  after(() => stopServeAndCheck(proc, env, rec));
 
   test('a sandbox, its init, its supervisor and its commands hold none of them', async () => {
     const created = await call(api, 'POST', '/v1/fork', { template: 'python' });

@@ -145,6 +145,16 @@ export async function killHard(proc: ServeProcess): Promise<void> {
 }
 
 /** SIGTERM, then SIGKILL if it lingers. */
+/** The end of a suite on a `mitos serve` process: stop it, clean its env, fail on leaks. */
+export async function stopServeAndCheck(proc: ServeProcess, env: TestEngineEnv, rec: Recorder): Promise<void> {
+  await stopServe(proc);
+  await env.cleanup();
+  const leaks = leaksOf(env.stateDir, env.cgroupParent);
+  rec.count('leaks_found', leaks.length);
+  rec.save();
+  assert.deepEqual(leaks, []);
+}
+
 export async function stopServe(proc: ServeProcess): Promise<void> {
   if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
   proc.child.kill('SIGTERM');

@@ -10,8 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { testEngineEnv } from '@mitos/testkit';
 import { type Api, call, inventory, listedIds } from './cluster.js';
 import { Recorder } from './figures.js';
-import { leaksOf } from './host.js';
-import { freePort, type ServeProcess, spawnServe, stopServe, waitHealthy } from './live.js';
+import { freePort, type ServeProcess, spawnServe, stopServeAndCheck, waitHealthy } from './live.js';
 
 const rec = new Recorder('load', 'Load: 50 concurrent clients', 7);
 const CLIENTS = 50;
@@ -37,14 +36,7 @@ describe('50 concurrent clients, mixed operations', { timeout: 900_000 }, () => 
     assert.equal(t.status, 200, t.text);
   });
 
-  after(async () => {
-    await stopServe(proc);
-    await env.cleanup();
-    const leaks = leaksOf(env.stateDir, env.cgroupParent);
-    rec.count('leaks_found', leaks.length);
-    rec.save();
-    assert.deepEqual(leaks, []);
-  });
+  after(() => stopServeAndCheck(proc, env, rec));
 
   test(`${CLIENTS} clients for ${DURATION_MS / 1000} s: no unexpected error, nothing leaked`, async () => {
     const pid = proc.child.pid as number;

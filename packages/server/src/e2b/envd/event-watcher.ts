@@ -21,6 +21,12 @@ const KINDS: Record<string, EventType> = {
 /** The shell's "command not found": the engine does not ship the watcher. */
 const NOT_SHIPPED = 127;
 const MAX_STDERR = 4096;
+/** A record is a path (PATH_MAX) and a byte; more without a NUL is not the watcher talking. */
+const MAX_RECORD = 8192;
+/** Events waiting for their stat; past this the watch has fallen behind and ends. */
+const MAX_BACKLOG = 10_000;
+/** The watcher reports its watches in place within this, or the watch fails. */
+const START_DEADLINE_MS = 30_000;
 /** The engine writes a file as a temporary sibling renamed over it (packages/agent files.c). */
 const ENGINE_WRITE_TEMP = /(^|\/)\.mitos-write-[0-9a-f]+$/;
 
@@ -61,11 +67,26 @@ export async function startWatcher(req: WatchRequest): Promise<Watcher> {
     let started = false;
     let stopped = false;
     let stderr = '';
+    let backlog = 0;
+    const fail = (err: MitosError) => {
+      if (stopped) return;
+      watcher.stop();
+      if (started) req.onError(err);
+      else reject(err);
+    };
+    const startDeadline = setTimeout(
+      () =>
+        fail(
+          new MitosError('exec_timeout', `the watcher for ${root} did not start within ${START_DEADLINE_MS / 1000} s`),
+        ),
+      START_DEADLINE_MS,
+    );
     // Stats run in event order, so a client sees events in the order they happened.
     let delivered: Promise<void> = Promise.resolve();
     const watcher: Watcher = {
       stop() {
         stopped = true;
+        clearTimeout(startDeadline);
         unsubscribe();
         handle.kill(9);
       },
@@ -99,6 +120,11 @@ export async function startWatcher(req: WatchRequest): Promise<Watcher> {
         push(name, type);
       }
       if (events.length === 0) return;
+      backlog += events.length;
+      if (backlog > MAX_BACKLOG) {
+        fail(new MitosError('rate_limited', `the watch on ${root} fell more than ${MAX_BACKLOG} events behind`));
+        return;
+      }
       delivered = delivered.then(async () => {
         if (req.withStat) {
           for (const e of events) {
@@ -106,6 +132,7 @@ export async function startWatcher(req: WatchRequest): Promise<Watcher> {
             e.stat = await engine.files.stat(sandboxId, e.path).catch((): FileStat | undefined => undefined);
           }
         }
+        backlog -= events.length;
         if (!stopped) req.onEvents(events);
       });
     };
@@ -117,8 +144,13 @@ export async function startWatcher(req: WatchRequest): Promise<Watcher> {
           records.push(pending.subarray(0, end).toString('utf8'));
           pending = pending.subarray(end + 1);
         }
+        if (pending.length > MAX_RECORD) {
+          fail(new MitosError('internal', `the watcher for ${root} wrote a record over ${MAX_RECORD} bytes`));
+          return;
+        }
         if (!started && records[0] === 'S') {
           started = true;
+          clearTimeout(startDeadline);
           records.shift();
           resolve(watcher);
         }
@@ -128,6 +160,7 @@ export async function startWatcher(req: WatchRequest): Promise<Watcher> {
         if (stderr.length < MAX_STDERR) stderr += chunk.toString('utf8');
       },
       onExit(result) {
+        clearTimeout(startDeadline);
         if (stopped) return;
         if (started) {
           stopped = true;

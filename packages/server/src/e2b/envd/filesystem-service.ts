@@ -20,6 +20,8 @@ import type { EnvdCall } from './request.js';
 import { type PollingWatchers, toFilesystemEvent } from './watchers.js';
 
 const MAX_LIST_DEPTH = 64;
+/** Watch events a WatchDir client may leave unread before its stream ends. */
+const MAX_UNREAD_EVENTS = 10_000;
 
 export function filesystemService(
   ctx: E2bContext,
@@ -91,7 +93,7 @@ export function filesystemService(
     async *watchDir(req, hctx) {
       const queue = new EventQueue<WatchDirResponseInit>();
       let call: EnvdCall;
-      let watcher: Watcher;
+      let watcher: Watcher | undefined;
       try {
         call = callOf(hctx);
         await accounts.ready(call.sandboxId);
@@ -104,6 +106,12 @@ export function filesystemService(
           recursive: req.recursive,
           withStat: req.includeEntry,
           onEvents: (events: WatchEvent[]) => {
+            // A client that does not read cannot make the server hold a sandbox's events forever.
+            if (queue.size + events.length > MAX_UNREAD_EVENTS) {
+              watcher?.stop();
+              queue.end(toConnectError(new MitosError('rate_limited', 'the watch client fell behind'), ctx.logger));
+              return;
+            }
             for (const e of events)
               queue.push({ event: { case: 'filesystem', value: toFilesystemEvent(e, req.includeEntry) } });
           },
@@ -118,7 +126,7 @@ export function filesystemService(
           event: { case: 'keepalive', value: {} },
         }));
       } finally {
-        watcher.stop();
+        watcher?.stop();
       }
     },
 

@@ -8,6 +8,11 @@ export class EventQueue<T> implements AsyncIterable<T> {
   #ended = false;
   #failure: unknown;
 
+  /** Items pushed and not yet taken. */
+  get size(): number {
+    return this.#items.length;
+  }
+
   push(item: T): void {
     if (this.#ended) return;
     this.#items.push(item);

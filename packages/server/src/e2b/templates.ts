@@ -278,14 +278,15 @@ export function templateRoutes(
         build.logs.push({ timestamp: new Date().toISOString(), level: 'error', message: build.reason.message });
       }
     };
-    // E2B builds reach the internet (package installs); the sandboxes they make do only if asked.
+    // E2B build steps reach the internet (package installs); the template's sandboxes keep the
+    // deny-both-ways posture and get the internet only when their create asks for it.
     builder
       .build({
         id: build.templateId,
         spec: mapped.spec,
         context: mapped.context,
         noCache: mapped.force,
-        network: { egress: 'allow', inbound: 'deny' },
+        buildNetwork: { egress: 'allow', inbound: 'deny' },
         onEvent: (event) => {
           const line = logLine(event);
           if (line) build.logs.push(line);

@@ -2,44 +2,76 @@
  * Test-only: a fake internet in a network namespace the test makes, reached from the host over
  * a veth pair, so network-posture tests send no packet off this machine. Inside: HTTP servers
  * on 203.0.113.10 (allowed.test), .20 (other.test), .30 (a shared address), a fake metadata
- * service on 169.254.169.254, and 2001:db8::10 for IPv6. Every server answers with the
- * address it was reached on, so a test sees where a connection landed, except for paths
- * found under `files` (a directory the test fills: a package index, say), served as they are.
+ * service on 169.254.169.254, and 2001:db8::10 for IPv6; a DNS server for the `.test` zone on
+ * 203.0.113.53 (fake-internet-server.ts). Every server answers with the address it was reached
+ * on, so a test sees where a connection landed, except for paths found under `files` (a
+ * directory the test fills: a package index, say), served as they are.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { fileURLToPath } from 'node:url';
 
 export interface FakeInternet {
   /** Host-side address of the link (a host address: sandboxes must not reach it). */
   hostAddress: string;
   addresses: { allowed: string; other: string; shared: string; metadata: string; v6: string };
+  /** The fake internet's DNS server (an upstream for the server's resolver). */
+  dns: { host: string; port: number };
+  /** Every name its DNS server was asked so far. */
+  dnsLog(): Promise<string[]>;
   stop(): Promise<void>;
 }
 
-const SERVER = `
-const http = require('node:http');
-const fs = require('node:fs');
-const path = require('node:path');
-const files = process.argv[1];
-const server = http.createServer((req, res) => {
-  if (files) {
-    const rel = path.normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^[/.]+/, '');
-    let file = path.join(files, rel);
-    if (file.startsWith(files) && fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
-    if (file.startsWith(files) && fs.existsSync(file)) {
-      if (file.endsWith('.html')) res.setHeader('content-type', 'text/html');
-      return void fs.createReadStream(file).pipe(res);
-    }
-  }
-  res.end('fake-internet ' + req.socket.localAddress.replace('::ffff:', ''));
-});
-server.listen({ port: 80, host: '::', ipv6Only: false }, () => process.stdout.write('ready\\n'));
-`;
+const SERVER = fileURLToPath(new URL('./fake-internet-server.js', import.meta.url));
 
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+/**
+ * The fake internet's addresses are fixed (203.0.113.0/24, a host route to 169.254.169.254),
+ * so two test processes (test files run in parallel, other checkouts on this host) take turns:
+ * a lock directory holding the owner's pid, taken over when that process is gone.
+ */
+const LOCK = '/tmp/mitos-test-fake-internet.lock';
+
+async function takeLock(deadlineMs = 15 * 60_000): Promise<() => void> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      writeFileSync(`${LOCK}/pid`, String(process.pid));
+      return () => rmSync(LOCK, { recursive: true, force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let owner = 0;
+    try {
+      owner = Number(readFileSync(`${LOCK}/pid`, 'utf8'));
+    } catch {
+      // Just made, pid not written yet: wait.
+    }
+    if (owner > 0 && !alive(owner)) {
+      rmSync(LOCK, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`the fake internet stayed in use by pid ${owner}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export async function startFakeInternet(options: { files?: string } = {}): Promise<FakeInternet> {
+  const release = await takeLock();
   const tag = (process.pid % 100_000).toString(36);
   const ns = `mitos-test-inet-${tag}`;
   const hostIf = `mtinet${tag}`;
@@ -61,6 +93,7 @@ export async function startFakeInternet(options: { files?: string } = {}): Promi
     try {
       ip('netns', 'del', ns);
     } catch {}
+    release();
   };
   try {
     ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', peer, 'netns', ns);
@@ -80,7 +113,7 @@ export async function startFakeInternet(options: { files?: string } = {}): Promi
     // nsenter enters the network namespace only: `ip netns exec` would also make a mount
     // namespace, a copy of every mount on the host at that moment (other tests' loop-backed
     // storage included) that keeps their loop devices busy until this server ends.
-    const args = [`--net=/run/netns/${ns}`, '--', process.execPath, '-e', SERVER];
+    const args = [`--net=/run/netns/${ns}`, '--', process.execPath, SERVER];
     server = spawn('nsenter', [...args, ...(options.files ? [options.files] : [])], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -101,6 +134,19 @@ export async function startFakeInternet(options: { files?: string } = {}): Promi
       metadata: '169.254.169.254',
       v6: '2001:db8::10',
     },
+    dns: { host: '203.0.113.53', port: 53 },
+    dnsLog: () =>
+      new Promise<string[]>((resolve, reject) => {
+        const req = get({ host: '203.0.113.10', path: '/dns-log', agent: false, timeout: 5000 }, (res) => {
+          let body = '';
+          res.on('data', (d) => {
+            body += d;
+          });
+          res.on('end', () => resolve(JSON.parse(body) as string[]));
+        });
+        req.on('timeout', () => req.destroy(new Error('fake internet did not answer /dns-log')));
+        req.on('error', reject);
+      }),
     stop,
   };
 }

@@ -19,10 +19,13 @@ import {
   networkIdentity,
   resolverAddress,
   slotAddresses,
+  slotOfAddress,
   v4BlockCandidates,
 } from './addressing.js';
+import type { DnsGrant } from './dns-policy.js';
 import { hostRoutes4, listLinks, plumbLink, runScript, unplumbLink } from './plumbing.js';
-import { linkScript, type SandboxLink, type ServicePorts, tableScript, unlinkScript } from './rules.js';
+import { DnsResolver, type DnsUpstream, defaultUpstreams, type ResolverClient } from './resolver.js';
+import { grantScript, linkScript, type SandboxLink, type ServicePorts, tableScript, unlinkScript } from './rules.js';
 import { type NetworkRow, NetworkSlots } from './slots.js';
 
 export type NetworkLog = (level: 'info' | 'warn', msg: string, fields: Record<string, unknown>) => void;
@@ -31,6 +34,8 @@ export interface HostNetworkOptions {
   stateDir: string;
   db: StateDatabase;
   log: NetworkLog;
+  /** Where the sandboxes' resolver forwards allowed questions; default defaultUpstreams(). */
+  dnsUpstreams?: DnsUpstream[];
 }
 
 const FORWARDING = ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/all/forwarding'];
@@ -39,6 +44,7 @@ export class HostNetwork {
   readonly identity: NetworkIdentity;
   readonly slots: NetworkSlots;
   private ports: ServicePorts = {};
+  private resolver: DnsResolver | undefined;
   /** Serialises table changes: nft scripts from two requests must not interleave. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -62,7 +68,36 @@ export class HostNetwork {
       block = unavailable ? v4BlockCandidates(opts.stateDir)[0] : await freeBlock(opts.stateDir);
       slots.storeBlock(block as number);
     }
-    return new HostNetwork(opts, networkIdentity(opts.stateDir, block), slots, unavailable);
+    const network = new HostNetwork(opts, networkIdentity(opts.stateDir, block), slots, unavailable);
+    if (!unavailable) await network.startResolver();
+    return network;
+  }
+
+  /** The sandboxes' DNS: started before any table is built, since the rules name its port. */
+  private async startResolver(): Promise<void> {
+    this.resolver = await DnsResolver.listen({
+      upstreams: this.opts.dnsUpstreams ?? defaultUpstreams(),
+      clientOf: (address) => this.clientOf(address),
+      grant: (slot, grants) => this.grant(slot, grants),
+      log: this.opts.log,
+    });
+    this.setServicePorts({ ...this.ports, dns: this.resolver.port });
+  }
+
+  private clientOf(address: string): ResolverClient | undefined {
+    const slot = slotOfAddress(this.identity, address);
+    const row = slot === undefined ? undefined : this.slots.bySlot(slot);
+    return row && slot !== undefined ? { slot, posture: row.posture } : undefined;
+  }
+
+  private grant(slot: number, grants: DnsGrant[]): Promise<void> {
+    return runScript('nft', ['-f', '-'], grantScript(this.identity, slot, grants));
+  }
+
+  /** Stop answering DNS (sandboxes and their rules stay; the next server takes over). */
+  async close(): Promise<void> {
+    await this.resolver?.close();
+    this.resolver = undefined;
   }
 
   /** This network as the driver port the host core uses (core/driver.ts). */
@@ -81,20 +116,17 @@ export class HostNetwork {
     this.ports = ports;
   }
 
+  /** The port the sandboxes' resolver listens on (undefined on a host that cannot network). */
+  get resolverPort(): number | undefined {
+    return this.resolver?.port;
+  }
+
   resolverAddress(): string {
     return resolverAddress(this.identity);
   }
 
   /** Refuse, before anything is made, a posture this host cannot enforce. */
   admit(posture: NetworkPosture): void {
-    if (posture.allow_domains?.length && !posture.block && !this.ports.dns) {
-      throw new MitosError(
-        'not_implemented',
-        'allow_domains is not enforced by this server yet (no controlled resolver)',
-        {},
-        { remediation: 'list the addresses in allow_cidrs instead, or use egress "allow"' },
-      );
-    }
     if (isClosedPosture(posture) || !this.unavailable) return;
     throw new MitosError(
       'host_unsupported',
@@ -139,7 +171,8 @@ export class HostNetwork {
       if (row?.slot != null) {
         const a = slotAddresses(this.identity, row.slot);
         await unplumbLink(a.hostIf);
-        await runScript('nft', ['-f', '-'], unlinkScript(this.identity, row.slot, a.hostIf)).catch(() =>
+        this.resolver?.forget(row.slot);
+        await runScript('nft', ['-f', '-'], unlinkScript(this.identity, row.slot, a)).catch(() =>
           this.rebuild(this.slots.all().filter((r) => r.sandboxId !== sandboxId)),
         );
       }
@@ -215,6 +248,7 @@ export class HostNetwork {
       }
       const link: SandboxLink = { slot, addresses, posture: row.posture, generation: row.generation };
       await runScript('nft', ['-f', '-'], linkScript(this.identity, this.ports, link));
+      this.resolver?.forget(slot);
     });
   }
 
@@ -235,6 +269,7 @@ export class HostNetwork {
         generation: r.generation,
       }));
     await runScript('nft', ['-f', '-'], tableScript(this.identity, this.ports, links));
+    this.resolver?.forget();
     this.tableReady = true;
   }
 

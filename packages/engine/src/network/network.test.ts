@@ -17,6 +17,15 @@ except Exception as e:
     print("ERR", type(e).__name__)
 '`;
 
+// The addresses a name resolves to inside a sandbox (sorted), or ERR and the reason.
+const RESOLVE = `python3 -c '
+import socket, sys
+try:
+    print(" ".join(sorted({a[4][0] for a in socket.getaddrinfo(sys.argv[1], 80, proto=socket.IPPROTO_TCP)})))
+except Exception as e:
+    print("ERR", type(e).__name__)
+'`;
+
 /** The first bytes a host-side TCP connection reads, or undefined when it cannot connect. */
 function hostFetch(host: string, port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
@@ -68,7 +77,7 @@ describe('sandbox network posture (linux engine, fake internet)', { timeout: 600
     apiStandIn = createServer((s) => s.end('host-port\n'));
     await new Promise<void>((r) => apiStandIn.listen(0, '0.0.0.0', r));
     apiPort = (apiStandIn.address() as { port: number }).port;
-    engine = await env.open();
+    engine = await env.open({ dnsUpstreams: [net.dns] });
     await engine.ensureTemplate({ id: 'python' });
   });
   after(async () => {
@@ -93,6 +102,8 @@ describe('sandbox network posture (linux engine, fake internet)', { timeout: 600
     await engine.create({ id: s, templateId: 'python', network: { egress: 'allow', inbound: 'deny' } });
     assert.equal(await probe(s, net.addresses.allowed), `fake-internet ${net.addresses.allowed}`);
     assert.equal(await probe(s, net.addresses.v6), `fake-internet ${net.addresses.v6}`);
+    // The server's resolver answers every name for it.
+    assert.equal(await probe(s, 'other.test'), `fake-internet ${net.addresses.other}`);
     // The host reaches the fake metadata service: the sandbox's refusal is the policy's doing.
     assert.match((await hostFetch(net.addresses.metadata, 80)) ?? '', /fake-internet/);
     assert.match(await probe(s, net.addresses.metadata), /^ERR/);
@@ -166,16 +177,52 @@ describe('sandbox network posture (linux engine, fake internet)', { timeout: 600
     assert.equal(await probe(id('child'), net.addresses.allowed), `fake-internet ${net.addresses.allowed}`);
   });
 
-  test('allow_domains is refused until the resolver serves it, never silently dropped', async () => {
-    await assert.rejects(
-      engine.create({
-        id: id('dom'),
-        templateId: 'python',
-        network: { egress: 'deny', inbound: 'deny', allow_domains: ['allowed.test:80'] },
-      }),
-      { code: 'not_implemented' },
-    );
-    assert.equal(engine.get(id('dom')), undefined);
+  test('allow_domains: only listed names resolve, their addresses open on the listed port, nothing else', async () => {
+    const s = id('dom');
+    const domains = ['allowed.test:80', '*.wild.test:80', 'alias.test:80', 'rebind.test:80'];
+    await engine.create({
+      id: s,
+      templateId: 'python',
+      network: { egress: 'deny', inbound: 'deny', allow_domains: domains },
+    });
+    const resolve = async (name: string) => (await sh(s, `${RESOLVE} ${name}`)).out.trim();
+    const landed = /^fake-internet (203\.0\.113\.10|2001:db8::10)$/;
+    // Before any lookup, the allowed name's address is closed too.
+    assert.match(await probe(s, net.addresses.allowed), /^ERR/);
+    assert.equal(await resolve('allowed.test'), `${net.addresses.v6} 203.0.113.10`);
+    assert.match(await probe(s, 'allowed.test'), landed);
+    assert.equal(await probe(s, net.addresses.allowed), `fake-internet ${net.addresses.allowed}`);
+    // What one sandbox resolved opens nothing for another, whatever its own list says.
+    const neighbour = id('dom2');
+    await engine.create({
+      id: neighbour,
+      templateId: 'python',
+      network: { egress: 'deny', inbound: 'deny', allow_domains: ['other.test:80'] },
+    });
+    assert.match(await probe(neighbour, net.addresses.allowed), /^ERR/);
+    // Only the listed port was opened for it.
+    const slot = engine.network.slots.get(s)?.slot;
+    const set = execFileSync('nft', ['list', 'set', 'inet', engine.network.identity.table, `dom4_${slot}`]).toString();
+    assert.match(set, /203\.0\.113\.10 \. 80 timeout/);
+    assert.doesNotMatch(set, /203\.0\.113\.10 \. (?!80 )/);
+    // A name not on the list is NXDOMAIN, and the question never left the host.
+    assert.equal(await resolve('other.test'), 'ERR gaierror');
+    assert.equal(await resolve('unlisted.test'), 'ERR gaierror');
+    assert.ok(!(await net.dnsLog()).includes('unlisted.test'), 'a refused name is not asked upstream');
+    // The CNAME chain of a listed name resolves; a record about another name slipped into
+    // the answer opens nothing.
+    assert.match(await probe(s, 'alias.test'), /^fake-internet 203\.0\.113\.30$/);
+    assert.match(await probe(s, net.addresses.other), /^ERR/);
+    // DNS rebinding: a listed name answering metadata, loopback and private addresses.
+    assert.equal(await resolve('rebind.test'), 'ERR gaierror');
+    assert.match(await probe(s, net.addresses.metadata), /^ERR/);
+    // Wildcards cover subdomains.
+    assert.match(await probe(s, 'api.wild.test'), /^fake-internet 203\.0\.113\.20$/);
+    // A live change drops what the old list resolved.
+    await engine.setNetwork(s, { egress: 'deny', inbound: 'deny', allow_domains: ['other.test:80'] });
+    assert.match(await probe(s, net.addresses.allowed), /^ERR/);
+    assert.equal(await resolve('allowed.test'), 'ERR gaierror');
+    assert.match(await probe(s, 'other.test'), /^fake-internet 203\.0\.113\.20$/);
   });
 
   test('terminate, and a restart after a sandbox died, leave no link, address or rule behind', async () => {
@@ -188,14 +235,14 @@ describe('sandbox network posture (linux engine, fake internet)', { timeout: 600
     const pid = (await sh(id('live'), 'echo $$')).out; // proves it ran before
     assert.ok(pid);
     await engine.close();
-    engine = await env.open();
+    engine = await env.open({ dnsUpstreams: [net.dns] });
     const info = engine.db.prepare('SELECT init_pid FROM sandboxes WHERE id = ?').get(id('live')) as {
       init_pid: number;
     };
     process.kill(info.init_pid, 'SIGKILL');
     await until(() => !links().some((l) => l.includes(`${dead.hostIf}@`)), 10_000, 'the dead sandbox link to go');
     await engine.close();
-    engine = await env.open();
+    engine = await env.open({ dnsUpstreams: [net.dns] });
     assert.equal(engine.get(id('live')), undefined);
     assert.doesNotMatch(table(), new RegExp(`"${dead.hostIf}"`));
     assert.equal(engine.network.slots.get(id('live')), undefined);

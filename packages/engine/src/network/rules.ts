@@ -7,6 +7,7 @@
  */
 import { type NetworkPosture, parseCidrEntry } from '@mitos/protocol';
 import { type NetworkIdentity, type SlotAddresses, v4BlockCidr, v6PrefixCidr } from './addressing.js';
+import type { DnsGrant } from './dns-policy.js';
 
 /** Cloud metadata services: never reachable, whatever the posture lists. */
 export const METADATA_V4 = ['169.254.169.254', '100.100.100.200'];
@@ -59,6 +60,8 @@ export function tableScript(id: NetworkIdentity, ports: ServicePorts, links: San
     `delete table inet ${t}`,
     `table inet ${t} {`,
     '  set sandbox_ifs { type ifname; }',
+    '  set links4 { type ifname . ipv4_addr; }',
+    '  set links6 { type ifname . ipv6_addr; }',
     `  set metadata4 { type ipv4_addr; elements = { ${METADATA_V4.join(', ')} } }`,
     `  set metadata6 { type ipv6_addr; elements = { ${METADATA_V6.join(', ')} } }`,
     `  set private4 { type ipv4_addr; flags interval; elements = { ${PRIVATE_V4.join(', ')} } }`,
@@ -72,6 +75,8 @@ export function tableScript(id: NetworkIdentity, ports: ServicePorts, links: San
     '  }',
     '  chain input { type filter hook input priority filter - 5; policy accept;',
     '    iifname @sandbox_ifs jump from_sandbox',
+    // The resolver answers sandboxes only: nobody else (LAN, local users) may ask it.
+    ...(ports.dns ? [`    meta l4proto { tcp, udp } th dport ${ports.dns} drop`] : []),
     '  }',
     '  chain output { type filter hook output priority filter - 5; policy accept;',
     '    oifname vmap @ingress_of',
@@ -79,6 +84,9 @@ export function tableScript(id: NetworkIdentity, ports: ServicePorts, links: San
     '  chain from_sandbox {',
     `    ${ND} accept`,
     '    ct direction reply accept',
+    // The resolver knows a sandbox by its source address: only its own passes.
+    '    meta nfproto ipv4 iifname . ip saddr != @links4 drop',
+    '    meta nfproto ipv6 iifname . ip6 saddr != @links6 drop',
     ...servicePortRules(ports),
     '    reject with icmpx admin-prohibited',
     '  }',
@@ -102,6 +110,22 @@ function servicePortRules(ports: ServicePorts): string[] {
   return out;
 }
 
+/** Grant resolved addresses to one sandbox until their TTL runs out (refreshing an existing entry). */
+export function grantScript(id: NetworkIdentity, slot: number, grants: DnsGrant[]): string {
+  const t = `inet ${id.table}`;
+  const lines: string[] = [];
+  for (const g of grants) {
+    for (const port of g.ports) {
+      const set = `${t} dom${g.family}_${slot}`;
+      const el = `${g.address} . ${port}`;
+      // add-delete-add in one transaction: the entry exists afterwards with the new timeout.
+      lines.push(`add element ${set} { ${el} }`, `delete element ${set} { ${el} }`);
+      lines.push(`add element ${set} { ${el} timeout ${g.ttl}s }`);
+    }
+  }
+  return lines.join('\n');
+}
+
 /** Add or replace one sandbox's chains, sets and map entries (re-runnable). */
 export function linkScript(id: NetworkIdentity, ports: ServicePorts, link: SandboxLink): string {
   const t = `inet ${id.table}`;
@@ -111,6 +135,9 @@ export function linkScript(id: NetworkIdentity, ports: ServicePorts, link: Sandb
     `add counter ${t} bytes_${n}`,
     `add set ${t} dom4_${n} { type ipv4_addr . inet_service; flags timeout; }`,
     `add set ${t} dom6_${n} { type ipv6_addr . inet_service; flags timeout; }`,
+    // A changed posture starts from no resolved address: names it no longer lists open nothing.
+    `flush set ${t} dom4_${n}`,
+    `flush set ${t} dom6_${n}`,
     `add chain ${t} eg_${n}`,
     `flush chain ${t} eg_${n}`,
     ...egressRules(link).map((r) => `add rule ${t} eg_${n} ${r}`),
@@ -126,6 +153,8 @@ export function linkScript(id: NetworkIdentity, ports: ServicePorts, link: Sandb
         ]
       : []),
     `add element ${t} sandbox_ifs { ${ifname} }`,
+    `add element ${t} links4 { ${ifname} . ${link.addresses.sandbox4} }`,
+    `add element ${t} links6 { ${ifname} . ${link.addresses.sandbox6} }`,
     `add element ${t} egress_of { ${ifname} : jump eg_${n} }`,
     `add element ${t} ingress_of { ${ifname} : jump in_${n} }`,
     `add element ${t} dnat_of { ${ifname} : jump nat_${n} }`,
@@ -133,10 +162,12 @@ export function linkScript(id: NetworkIdentity, ports: ServicePorts, link: Sandb
 }
 
 /** Remove one sandbox's entries, chains and sets (fails if any is already gone). */
-export function unlinkScript(id: NetworkIdentity, slot: number, hostIf: string): string {
+export function unlinkScript(id: NetworkIdentity, slot: number, a: SlotAddresses): string {
   const t = `inet ${id.table}`;
-  const ifname = JSON.stringify(hostIf);
+  const ifname = JSON.stringify(a.hostIf);
   return [
+    `delete element ${t} links4 { ${ifname} . ${a.sandbox4} }`,
+    `delete element ${t} links6 { ${ifname} . ${a.sandbox6} }`,
     `delete element ${t} egress_of { ${ifname} }`,
     `delete element ${t} ingress_of { ${ifname} }`,
     `delete element ${t} dnat_of { ${ifname} }`,
@@ -169,7 +200,10 @@ function egressRules(link: SandboxLink): string[] {
     rules.push(c.port === undefined ? `${match} ${ok}` : `${match} meta l4proto { tcp, udp } th dport ${c.port} ${ok}`);
   }
   if (p.allow_domains?.length) {
-    rules.push(`ip daddr . tcp dport @dom4_${n} ${ok}`, `ip6 daddr . tcp dport @dom6_${n} ${ok}`);
+    rules.push(
+      `meta l4proto { tcp, udp } ip daddr . th dport @dom4_${n} ${ok}`,
+      `meta l4proto { tcp, udp } ip6 daddr . th dport @dom6_${n} ${ok}`,
+    );
   }
   if (p.egress === 'allow') rules.push('ip daddr @private4 drop', 'ip6 daddr @private6 drop', ok);
   rules.push('reject with icmpx admin-prohibited');

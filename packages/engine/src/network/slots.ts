@@ -53,6 +53,11 @@ export class NetworkSlots {
     return r && toRow(r);
   }
 
+  bySlot(slot: number): NetworkRow | undefined {
+    const r = this.db.prepare('SELECT * FROM sandbox_network WHERE slot = ?').get(slot) as RawRow | undefined;
+    return r && toRow(r);
+  }
+
   all(): NetworkRow[] {
     return (this.db.prepare('SELECT * FROM sandbox_network').all() as RawRow[]).map(toRow);
   }

@@ -17,6 +17,7 @@ import { assertHeadroom } from '../../host/space.js';
 import { UID_RANGE_SIZE } from '../../host/uid-range.js';
 import type { UidRanges } from '../../host/uid-ranges.js';
 import type { HostNetwork } from '../../network/host-network.js';
+import { writeResolvConf } from '../../network/resolv-conf.js';
 import type { SandboxRow, TemplateRow } from '../../state/store.js';
 import type { RootLayout, SandboxStorage } from '../../storage/storage.js';
 import { buildImage } from '../../templates/builder.js';
@@ -147,6 +148,7 @@ export class LinuxDriver implements SandboxDriver {
     // A template that is not ready is being built: its steps' roots are published as images.
     const root = await this.storage.createRoot(row.id, template.imageKey, { wholeTree: !template.ready });
     await this.applyDiskLimit(row.id, row.limits);
+    writeResolvConf(root, this.opts.uidBase, this.hostNetwork.resolverAddress());
     const launched = await this.start(row, root, cgroup);
     await this.hostNetwork.attach(row.id, launched.initPid, template.network);
     return launched;
@@ -283,7 +285,9 @@ export class LinuxDriver implements SandboxDriver {
   }
 
   async close(): Promise<void> {
-    // Sandboxes keep running under their supervisors; the next engine reattaches them.
+    // Sandboxes keep running under their supervisors; the next engine reattaches them (and
+    // answers their DNS again).
+    await this.hostNetwork.close();
   }
 
   private cgroup(row: SandboxRow): SandboxCgroup {

@@ -15,6 +15,7 @@ import { cgroupParentFor } from '../../host/cgroup-parent.js';
 import { engineDirs, prepareStateDir } from '../../host/state-dir.js';
 import { UidRanges } from '../../host/uid-ranges.js';
 import { HostNetwork } from '../../network/host-network.js';
+import type { DnsUpstream } from '../../network/resolver.js';
 import { openDatabase, type StateDatabase } from '../../state/database.js';
 import { enableSimpleQuotas } from '../../storage/disk-quota.js';
 import { openStorage } from '../../storage/index.js';
@@ -48,6 +49,8 @@ export interface LinuxEngineOptions {
    */
   seccompOptOut?: string[];
   log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** Where the sandboxes' resolver forwards allowed names; default $MITOS_DNS_UPSTREAM or /etc/resolv.conf. */
+  dnsUpstreams?: DnsUpstream[];
 }
 
 // sockaddr_un.sun_path holds 108 bytes including the NUL.
@@ -142,7 +145,12 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
       storage,
       cgroups,
       uidRanges,
-      await HostNetwork.open({ stateDir, db, log: (level, msg, fields) => log?.(level, msg, fields) }),
+      await HostNetwork.open({
+        stateDir,
+        db,
+        log: (level, msg, fields) => log?.(level, msg, fields),
+        dnsUpstreams: options.dnsUpstreams,
+      }),
     );
     const engine = new LinuxEngine(() => driver, {
       db,

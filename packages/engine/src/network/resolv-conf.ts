@@ -1,0 +1,38 @@
+/**
+ * Every sandbox's /etc/resolv.conf names the server's resolver address, written into its new
+ * root before anything runs in it. Any address would do (nftables redirects a sandbox's port 53
+ * to the resolver whatever the destination); this one belongs to the server's own block, so it
+ * means nothing else. A sandbox without a link fails its lookups at once (no route).
+ */
+import { chownSync, lstatSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RootLayout } from '../storage/storage.js';
+
+export function resolvConf(nameserver: string): string {
+  return `# mitos: the server's resolver answers what this sandbox's network posture allows\nnameserver ${nameserver}\noptions timeout:2 attempts:2\n`;
+}
+
+/**
+ * Write resolv.conf into a fresh root (`diskRoot`: the uid that is root inside, on disk). The
+ * root comes from an image, which may hold symlinks: nothing here follows one.
+ */
+export function writeResolvConf(root: RootLayout, diskRoot: number, nameserver: string): void {
+  const base = root.kind === 'bind' ? root.rootfs : root.upperdir;
+  const etc = join(base, 'etc');
+  let st: ReturnType<typeof lstatSync> | undefined;
+  try {
+    st = lstatSync(etc);
+  } catch {
+    st = undefined;
+  }
+  if (st && !st.isDirectory()) return; // /etc is a symlink or a file in this image: leave it be
+  if (!st) {
+    // An overlay upper layer has no /etc until something writes there: make it root's inside.
+    mkdirSync(etc, { mode: 0o755 });
+    chownSync(etc, diskRoot, diskRoot);
+  }
+  const path = join(etc, 'resolv.conf');
+  rmSync(path, { force: true });
+  writeFileSync(path, resolvConf(nameserver), { flag: 'wx', mode: 0o644 });
+  chownSync(path, diskRoot, diskRoot);
+}

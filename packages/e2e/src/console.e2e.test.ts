@@ -310,6 +310,16 @@ describe('web console in Chromium', { timeout: 600_000 }, () => {
     await page.getByRole('button', { name: 'Delete console-built…', exact: true }).click();
     await page.getByRole('button', { name: 'Delete console-built', exact: true }).click();
     await page.locator('td code', { hasText: /^console-built$/ }).waitFor({ state: 'detached' });
+    // A step that fails: the log shows the failure as our envelope, and no template is left.
+    await page.getByLabel('Template id').fill('console-broken');
+    await page.getByLabel(/^Based on/).fill('python');
+    await page.getByLabel(/^Build steps/).fill('echo about-to-fail\nexit 3');
+    await page.getByRole('button', { name: 'Build', exact: true }).click();
+    await page.locator('.build-log .state', { hasText: 'failed' }).waitFor({ timeout: 180_000 });
+    const failure = page.locator('.build-log .error');
+    await failure.waitFor();
+    assert.match((await failure.textContent()) ?? '', /What to do:/);
+    assert.match((await page.getByLabel('Build output').textContent()) ?? '', /about-to-fail/);
     const templates = (await api('GET', '/v1/templates')) as { id: string }[];
     assert.deepEqual(
       templates.map((t) => t.id),

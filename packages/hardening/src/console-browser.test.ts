@@ -144,6 +144,27 @@ describe('the web console against hostile sandboxes and pages', { timeout: 600_0
     rec.check('markup and a script in code-cell output', 'stdout as text; HTML in a sandboxed frame, no script ran');
   });
 
+  test("a template build's log lines, which its steps choose, are shown as text", async () => {
+    const marker = '<img src=z onerror=top.__pwned=1>';
+    await api('POST', '/v1/templates', {
+      id: 'hostile-log',
+      spec: { image: 'python', buildSteps: [{ type: 'run', run: `echo '${marker}'` }] },
+    });
+    // The build's NDJSON stream ends with the build: read it to the end, then open the log.
+    const build = await fetch(`${live.url}/v1/templates/hostile-log/build`, {
+      headers: { Authorization: `Bearer ${KEY}` },
+    });
+    assert.match(await build.text(), /"type":"done"/);
+    await page.goto(`${live.url}/console/#/templates`);
+    await page.getByRole('button', { name: 'Build log of hostile-log', exact: true }).click();
+    await page.getByRole('log', { name: 'Build output' }).filter({ hasText: marker }).waitFor({ timeout: 120_000 });
+    assert.equal(await page.locator('img[src="z"]').count(), 0);
+    await assertNothingRan('build log');
+    await page.goto(`${live.url}/console/#/sandboxes/${sandbox}/terminal`);
+    rec.count('attacks', 1);
+    rec.check('markup in a template build step output', 'rendered as text in the build log, nothing ran');
+  });
+
   test('a javascript: link printed in the terminal does nothing when clicked', async () => {
     await page.getByRole('tab', { name: 'Terminal' }).click();
     await page.getByText('Connected', { exact: true }).waitFor();

@@ -2,6 +2,11 @@
  * The sandbox's pid 1: reaps orphans and serves the frame protocol. Each connection is handled
  * by a worker process forked for it, so a slow file read or a long command never blocks the
  * next request, and a crash in one handler cannot take down the sandbox.
+ *
+ * The engine keeps one connection per sandbox open and asks for the mux on it (OP_MUX): its
+ * worker then runs the same stream multiplexer as a microVM's agent (guest-mux.c), which
+ * forks one worker per channel. An operation then costs one frame on a connected socket
+ * instead of a connect, an accept and a new socket on each side.
  */
 #include <errno.h>
 #include <signal.h>
@@ -14,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "guest-mux.h"
 
 static void reap_children(int sig) {
     int saved = errno;
@@ -66,6 +72,17 @@ void agent_serve_connection(int conn) {
     case OP_PROCESSES: handle_list_processes(conn, &req); break;
     case OP_SIGNAL: handle_signal_process(conn, &req); break;
     case OP_PING: frame_send(conn, OUT_OK, "pong", 4); break;
+    case OP_MUX:
+        if (mux_serving) {
+            /* A channel of a mux already (a microVM's): answer as an agent without the mux would,
+             * so the engine keeps one channel per operation instead of nesting a second mux. */
+            frame_fail(conn, EPROTO, "unknown operation");
+            break;
+        }
+        /* Identity, clock and cgroup moves are a VM's business; here the launcher set them. */
+        guest_identity_enabled = 0;
+        free(req.data);
+        mux_run(conn); /* returns never: exits when the engine closes the connection */
     default: frame_fail(conn, EPROTO, "unknown operation"); break;
     }
     free(req.data);

@@ -22,6 +22,7 @@
 #define OP_CONNECT_UNIX 'U'
 #define OP_PROCESSES 'Q'
 #define OP_SIGNAL 'k'
+#define OP_MUX 'M'
 /* client -> agent: during an operation */
 #define IN_STDIN 'I'
 #define IN_STDIN_CLOSE 'C'

@@ -39,6 +39,7 @@ static int nchans;
 static struct buf out; /* frames waiting for the port */
 static struct buf rx;  /* bytes read from the port, not yet a whole frame */
 static int port = -1;
+int mux_serving;
 static int fenced;
 
 /* Stop reading workers while this much is queued for the port (the host is slow). */
@@ -301,6 +302,7 @@ static void reap(int sig) {
 }
 
 void mux_run(int port_fd) {
+    mux_serving = 1;
     port = port_fd;
     fcntl(port, F_SETFL, fcntl(port, F_GETFL) | O_NONBLOCK);
     struct sigaction sa;

@@ -36,6 +36,9 @@
 
 #define GUEST_VERSION "mitos-guest 1"
 
+/* Set once mux_run starts, so every channel's worker knows it already is multiplexed. */
+extern int mux_serving;
+
 /* Serve the port forever. The caller is pid 1; this never returns. */
 void mux_run(int port_fd) __attribute__((noreturn));
 

@@ -1,39 +1,42 @@
 /**
- * Host side of the agent protocol: one unix-socket connection per operation to the agent that
- * serves as a sandbox's pid 1. Errors come back as MitosError with a stable code.
+ * Host side of the agent protocol, spoken with the agent that serves as a sandbox's pid 1.
+ * Every operation is a stream of its own: a channel of the sandbox's one persistent connection
+ * (session.ts). Errors come back as MitosError with a stable code.
  */
-import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { MitosError } from '@mitos/protocol';
 import type { ExecResult, FileKind, FileStat } from '../engine.js';
 import { type ExecCallbacks, type ExecHandle, type ExecRequest, startExec } from './exec.js';
 import { fileError, parseFailure } from './failures.js';
 import { DATA_CHUNK, encodeFrame, type Frame, fields, In, Op, Out, readFrames, splitFields } from './frames.js';
+import { AgentSession } from './session.js';
 
 export type { ExecCallbacks, ExecHandle, ExecRequest } from './exec.js';
 export { type AgentFailure, fileError, parseFailure } from './failures.js';
 
 export class AgentClient {
+  private readonly session: AgentSession;
+
   constructor(
     readonly socketPath: string,
     readonly sandboxId: string,
-  ) {}
+  ) {
+    this.session = new AgentSession(socketPath, sandboxId);
+  }
 
-  /** One new connection to the agent (one operation). */
-  open(): Promise<Socket> {
-    return new Promise((resolve, reject) => {
-      const sock = connect(this.socketPath);
-      sock.once('connect', () => {
-        sock.removeAllListeners('error');
-        resolve(sock);
-      });
-      sock.once('error', (err: NodeJS.ErrnoException) => {
-        reject(
-          new MitosError('sandbox_not_running', `the sandbox agent is not answering (${err.code ?? err.message})`, {
-            sandbox: this.sandboxId,
-          }),
-        );
-      });
-    });
+  /** Whether this sandbox's operations share one multiplexed connection. */
+  multiplexed(): Promise<boolean> {
+    return this.session.multiplexed();
+  }
+
+  /** A new byte stream to the agent for one operation (a channel of the sandbox's connection). */
+  open(): Promise<Duplex> {
+    return this.session.open();
+  }
+
+  /** Drop the connection to this sandbox's agent; operations in flight fail. */
+  close(): void {
+    this.session.close();
   }
 
   /** Send one request and collect frames until a terminal one (ok, fail, exit). */
@@ -60,7 +63,9 @@ export class AgentClient {
         },
         (err) => finish(err),
       );
-      sock.on('error', (err) => finish(new MitosError('internal', `agent connection failed: ${err.message}`)));
+      sock.on('error', (err) =>
+        finish(new MitosError('internal', `agent connection failed: ${err.message}`, { sandbox: this.sandboxId })),
+      );
       sock.on('close', () =>
         finish(
           new MitosError('internal', 'the sandbox agent closed the connection early', { sandbox: this.sandboxId }),
@@ -163,16 +168,16 @@ export class AgentClient {
   }
 
   /** A byte stream to 127.0.0.1:port inside the sandbox's network namespace. */
-  connectTcp(port: number): Promise<Socket> {
+  connectTcp(port: number): Promise<Duplex> {
     return this.connectStream(encodeFrame(Op.connectTcp, String(port)), `port ${port}`);
   }
 
   /** A byte stream to a unix socket inside the sandbox. */
-  connectUnix(path: string): Promise<Socket> {
+  connectUnix(path: string): Promise<Duplex> {
     return this.connectStream(encodeFrame(Op.connectUnix, path), path);
   }
 
-  private async connectStream(first: Buffer, what: string): Promise<Socket> {
+  private async connectStream(first: Buffer, what: string): Promise<Duplex> {
     const sock = await this.open();
     return new Promise((resolve, reject) => {
       let pending = Buffer.alloc(0);

@@ -1,8 +1,8 @@
 /**
- * One command in a sandbox over one agent connection: start it, stream its output, feed its
+ * One command in a sandbox over one agent stream: start it, stream its output, feed its
  * stdin, resize its terminal, signal it, and collect its exit.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { MitosError } from '@mitos/protocol';
 import type { ExecResult } from '../engine.js';
 import { parseFailure } from './failures.js';
@@ -27,7 +27,7 @@ export const MAX_BUFFERED_OUTPUT = 64 * 1024 * 1024;
 /** What an exec needs of the agent client. */
 export interface ExecTarget {
   readonly sandboxId: string;
-  open(): Promise<Socket>;
+  open(): Promise<Duplex>;
 }
 
 export interface ExecRequest {

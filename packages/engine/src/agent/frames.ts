@@ -3,7 +3,7 @@
  * side; docs/agent-protocol.md describes it). A frame is a u32 little-endian length of
  * (type + payload), a type byte, then the payload.
  */
-import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 
 export const Op = {
   exec: 'E',
@@ -19,6 +19,7 @@ export const Op = {
   connectUnix: 'U',
   processes: 'Q',
   signal: 'k',
+  mux: 'M',
 } as const;
 
 export const In = { stdin: 'I', stdinClose: 'C', resize: 'R', signal: 'K', data: 'D', end: 'Z' } as const;
@@ -105,7 +106,7 @@ export class FrameDecoder {
  * over: later frames in the same chunk are not delivered). A malformed frame goes to onError.
  */
 export function readFrames(
-  sock: Pick<Socket, 'on'>,
+  sock: Pick<Readable, 'on'>,
   onFrame: (f: Frame) => boolean | undefined,
   onError: (err: Error) => void,
 ): void {

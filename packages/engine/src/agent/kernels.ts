@@ -4,7 +4,7 @@
  * connection. A kernel that dies or hangs past its deadline is reported and restarted on the
  * next call; its variables are lost then, and the error says so.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { MitosError } from '@mitos/protocol';
 import type { CodeError, CodeResult, RunCodeOptions, RunCodeOutcome } from '../engine.js';
 import type { AgentClient } from './client.js';
@@ -94,7 +94,7 @@ interface KernelLine {
 }
 
 /** Read JSON lines from a socket until `stop` says so or it closes. */
-function readLines(sock: Socket, onLine: (line: KernelLine) => boolean): Promise<'stopped' | 'closed'> {
+function readLines(sock: Duplex, onLine: (line: KernelLine) => boolean): Promise<'stopped' | 'closed'> {
   return new Promise((resolve) => {
     let buf = '';
     let done = false;
@@ -144,7 +144,7 @@ export class KernelManager {
   async ping(sandboxId: string, language: string, context?: string): Promise<number | undefined> {
     const spec = kernelSpec(language, context);
     if (!spec) return undefined;
-    let sock: Socket;
+    let sock: Duplex;
     try {
       sock = await this.host.client(sandboxId).connectUnix(spec.socket);
     } catch {

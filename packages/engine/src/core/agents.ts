@@ -58,6 +58,7 @@ export class SandboxAgents {
 
   /** Drop what this process holds for a sandbox (gone, or renamed). */
   forget(id: string): void {
+    this.clients.get(id)?.close();
     this.clients.delete(id);
     this.processes.forget(id);
     this.kernels.forget(id);
@@ -65,6 +66,8 @@ export class SandboxAgents {
 
   releaseAll(): void {
     this.processes.releaseAll();
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
   }
 
   async exec(id: string, options: ExecOptions): Promise<ExecResult> {

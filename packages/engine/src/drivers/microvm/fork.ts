@@ -14,8 +14,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { renameSync } from 'node:fs';
+import { MuxSession } from '../../agent/mux.js';
 import type { ResourceLimits } from '../../engine.js';
-import { MuxSession } from './mux.js';
 import { restoreInto } from './restore.js';
 import type { Snapshot, SnapshotStore } from './snapshots.js';
 import { tracer } from './trace.js';

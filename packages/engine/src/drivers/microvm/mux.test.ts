@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { skipUnlessAvailable } from '@mitos/testkit';
 import { AgentClient } from '../../agent/client.js';
-import { MuxSession } from './mux.js';
+import { MuxSession } from '../../agent/mux.js';
 import { defaultGuestPath } from './paths.js';
 import { ChannelProxy } from './proxy.js';
 

@@ -6,7 +6,7 @@
  */
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { MuxSession } from './mux.js';
+import type { MuxSession } from '../../agent/mux.js';
 
 export class ChannelProxy {
   private readonly server: Server;

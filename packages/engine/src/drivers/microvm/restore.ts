@@ -1,5 +1,5 @@
 /** Waking a restore target: the one sequence create and fork both use. */
-import type { MuxSession, ResumeOptions } from './mux.js';
+import type { MuxSession, ResumeOptions } from '../../agent/mux.js';
 import type { Snapshot } from './snapshots.js';
 import { tracer } from './trace.js';
 import type { VmHandle } from './vm-factory.js';

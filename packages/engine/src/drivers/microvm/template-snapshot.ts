@@ -6,8 +6,8 @@
  */
 import { join } from 'node:path';
 import { AgentClient } from '../../agent/client.js';
+import { MuxSession } from '../../agent/mux.js';
 import type { ResourceLimits } from '../../engine.js';
-import { MuxSession } from './mux.js';
 import { ChannelProxy } from './proxy.js';
 import type { Snapshot, SnapshotStore } from './snapshots.js';
 import type { VmFactory } from './vm-factory.js';

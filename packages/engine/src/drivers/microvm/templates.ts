@@ -4,10 +4,10 @@
  * getter is get-or-build, and concurrent callers share one build.
  */
 import { join } from 'node:path';
+import { MuxSession } from '../../agent/mux.js';
 import type { ResourceLimits } from '../../engine.js';
 import { resolveImage } from '../../templates/images.js';
 import { type AssetOptions, type BootAssets, prepareBootAssets, prepareRootDisk } from './assets.js';
-import { MuxSession } from './mux.js';
 import type { Snapshot, SnapshotStore } from './snapshots.js';
 import { buildTemplateSnapshot } from './template-snapshot.js';
 import type { VmFactory, VmHandle } from './vm-factory.js';

@@ -1,7 +1,8 @@
 /**
- * Host side of the stream multiplexer spoken with the in-VM agent over its one virtio-serial
- * port (packages/agent/src/guest-mux.c is the other side; README.md in this directory has the
- * frame table). Each operation gets a logical channel that behaves like a socket: a Duplex
+ * Host side of the stream multiplexer spoken with a sandbox's agent over one byte stream: a
+ * microVM's one virtio-serial port, or a container sandbox's one persistent unix-socket
+ * connection (packages/agent/src/guest-mux.c is the other side; drivers/microvm/README.md has
+ * the frame table). Each operation gets a logical channel that behaves like a socket: a Duplex
  * with half-close, and per-direction credit so one slow reader never blocks the port.
  *
  * A session outlives its transport: a VM that is snapshotted and continues as a restored
@@ -164,8 +165,11 @@ export class MuxSession {
   private helloPayload: Buffer | undefined;
   private unlisten: (() => void) | undefined;
 
-  /** Called when the transport ends without detach() (the VM died). */
+  /** Called when the transport ends without detach() (the VM or the agent died). */
   onLost: (err: Error) => void = () => {};
+
+  /** @param lostMessage what channels fail with when the transport ends on its own. */
+  constructor(private readonly lostMessage = 'the VM closed its agent port (QEMU exited)') {}
 
   attach(transport: Duplex): void {
     this.detach();
@@ -174,7 +178,7 @@ export class MuxSession {
     const lost = (err?: Error) => {
       if (this.transport !== transport) return;
       this.detach();
-      this.fail(err ?? new Error('the VM closed its agent port (QEMU exited)'));
+      this.fail(err ?? new Error(this.lostMessage));
     };
     const onClose = () => lost();
     const onError = (err: Error) => lost(err);

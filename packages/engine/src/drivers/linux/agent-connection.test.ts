@@ -1,0 +1,76 @@
+/**
+ * The engine's one persistent, multiplexed connection to each sandbox's agent: operations share
+ * it, and when it dies (its process killed, the sandbox ended) calls in flight fail at once with
+ * a clear code and the next call connects again.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { MitosError } from '@mitos/protocol';
+import { shellOf, testEngineEnv, until, withPythonSandboxes } from '@mitos/testkit';
+import type { LinuxEngine } from './engine.js';
+
+/** A command's `sh` is started by a worker; the worker's parent is the connection's mux process. */
+const MUX_PID = "awk '{print $4}' /proc/$PPID/stat";
+
+describe('linux driver: the agent connection', { timeout: 600_000 }, () => {
+  const env = testEngineEnv();
+  let engine: LinuxEngine;
+  const id = `conn-${process.pid}`;
+  const sh = shellOf(() => engine, 30_000);
+  const muxPid = async () => {
+    const r = await sh(id, MUX_PID);
+    assert.equal(r.code, 0, r.err);
+    return Number(r.out.trim());
+  };
+
+  withPythonSandboxes(env, [{ id }], (e) => {
+    engine = e;
+  });
+
+  test('operations share one connection: every exec is served under the same mux process', async () => {
+    const first = await muxPid();
+    assert.ok(first > 1, `mux pid ${first}`);
+    const seen = new Set<number>();
+    for (let i = 0; i < 8; i++) seen.add(await muxPid());
+    await Promise.all(Array.from({ length: 8 }, async () => seen.add(await muxPid())));
+    assert.deepEqual([...seen], [first]);
+    // The agent's own processes are not listed as the sandbox's.
+    const listed = await engine.listProcesses(id);
+    assert.ok(!listed.some((p) => p.pid === first), `mux process listed: ${JSON.stringify(listed)}`);
+  });
+
+  test('a lost connection fails the exec in flight with exec_failed and the next call reconnects', async () => {
+    const before = await muxPid();
+    const marker = `sleep 4${process.pid % 1000}7`;
+    const running = async () => (await engine.listProcesses(id)).some((p) => p.command === marker);
+    const inFlight = engine.exec(id, { command: marker, timeoutMs: 600_000 });
+    inFlight.catch(() => {});
+    await until(running, 30_000, 'the sleep');
+    // From inside the sandbox: kill the connection's process (the command doing it goes too).
+    await engine.exec(id, { command: `kill -9 ${before}`, timeoutMs: 30_000 }).catch(() => {});
+    await assert.rejects(inFlight, (err: unknown) => {
+      assert.ok(err instanceof MitosError, String(err));
+      assert.equal(err.code, 'exec_failed');
+      assert.match(err.detail ?? '', /connection to the sandbox agent was lost/);
+      return true;
+    });
+    const after = await muxPid();
+    assert.ok(after > 1 && after !== before, `reconnected under ${after} (was ${before})`);
+    // The orphaned command was not detached: its worker ended its process group.
+    await until(async () => !(await running()), 30_000, 'the sleep to end');
+  });
+
+  test('ending the sandbox fails its exec in flight instead of leaving it waiting', async () => {
+    const other = `conn-end-${process.pid}`;
+    await engine.create({ id: other, templateId: 'python' });
+    const inFlight = engine.exec(other, { command: 'sleep 600', timeoutMs: 600_000 });
+    inFlight.catch(() => {});
+    await until(
+      async () => (await engine.listProcesses(other)).some((p) => /sleep 600/.test(p.command)),
+      30_000,
+      'sleep',
+    );
+    await engine.terminate(other);
+    await assert.rejects(inFlight, (err: unknown) => err instanceof MitosError);
+  });
+});

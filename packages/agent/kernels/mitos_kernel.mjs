@@ -128,4 +128,8 @@ async function serveCell(conn, req) {
   conn.end();
 }
 
-server.listen(socketPath, () => chmodSync(socketPath, 0o600));
+server.listen(socketPath, () => {
+  chmodSync(socketPath, 0o600);
+  // The engine waits for this line instead of polling the socket.
+  process.stdout.write('mitos-kernel-ready\n');
+});

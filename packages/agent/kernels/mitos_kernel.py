@@ -25,6 +25,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 SOCKET_PATH = sys.argv[1] if len(sys.argv) > 1 else "/run/mitos/kernel.sock"
 MARK = b"\x00mitos-flush-mark\x00"
+READY_LINE = b"mitos-kernel-ready\n"
 
 
 class Channel:
@@ -101,6 +102,8 @@ class FdPump(threading.Thread):
 
 sys.stdout.flush()
 sys.stderr.flush()
+# The process's own stdout, kept to say "ready" once the socket listens (fd 1 is a pump after this).
+READY_FD = os.dup(1)
 pumps = {1: FdPump(1, "stdout"), 2: FdPump(2, "stderr")}
 sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
 sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
@@ -304,6 +307,9 @@ def serve():
     server.bind(SOCKET_PATH)
     server.listen(16)
     os.chmod(SOCKET_PATH, 0o600)
+    # The engine waits for this line instead of polling the socket.
+    os.write(READY_FD, READY_LINE)
+    os.close(READY_FD)
     while True:
         conn, _ = server.accept()
         with conn:

@@ -67,6 +67,22 @@ const LANGUAGE_ALIASES: Record<string, string> = {
   ts: 'typescript',
 };
 
+/** What a kernel prints on its own stdout once it accepts cells (mitos_kernel.py / .mjs). */
+export const KERNEL_READY_LINE = 'mitos-kernel-ready\n';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** `ms`, or less when `event` happens first (the timer is cleared then). */
+function sleepUntil(event: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void event.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 export function normalizeLanguage(language: string | undefined): string | undefined {
   return LANGUAGE_ALIASES[(language ?? 'python').toLowerCase()];
 }
@@ -78,7 +94,7 @@ export interface KernelHost {
     sandboxId: string,
     command: string,
     env: Record<string, string>,
-  ): Promise<{ pid: number; exited: () => boolean; stderr: () => string }>;
+  ): Promise<{ pid: number; exited: () => boolean; stderr: () => string; ready: Promise<void> }>;
 }
 
 interface KernelLine {
@@ -179,7 +195,14 @@ export class KernelManager {
       const spec = kernelSpec(language, context) as KernelSpec;
       const proc = await this.host.startKernelProcess(sandboxId, spec.command, { ...spec.env, ...extraEnv });
       const deadline = Date.now() + 30_000;
+      // The kernel prints a line once its socket listens (or it exits): wait for that rather
+      // than for the next poll. The polls remain for a kernel that says nothing.
+      let readyOrExited = false;
+      void proc.ready.then(() => {
+        readyOrExited = true;
+      });
       for (let wait = 2; Date.now() < deadline; wait = Math.min(wait * 2, 50)) {
+        await (readyOrExited ? sleep(wait) : sleepUntil(proc.ready, wait));
         if (proc.exited()) {
           throw new MitosError(
             'kernel_unavailable',
@@ -195,7 +218,6 @@ export class KernelManager {
           this.pids.set(key, pid);
           return pid;
         }
-        await new Promise((r) => setTimeout(r, wait));
       }
       throw new MitosError('kernel_unavailable', `the ${language} kernel did not start within 30 s`, {
         sandbox: sandboxId,

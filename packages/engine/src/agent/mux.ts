@@ -178,7 +178,7 @@ export class MuxSession {
     const lost = (err?: Error) => {
       if (this.transport !== transport) return;
       this.detach();
-      this.fail(err ?? new Error(this.lostMessage));
+      this.fail(new Error(err ? `${this.lostMessage}: ${err.message}` : this.lostMessage));
     };
     const onClose = () => lost();
     const onError = (err: Error) => lost(err);

@@ -40,6 +40,9 @@ export class AgentSession {
       if (link.kind === 'per-operation') return this.connectSocket();
       try {
         const channel = link.session.open();
+        // Behave as a socket without half-open does: the agent's EOF ends our side too, so the
+        // channel closes (a relay whose inner end went away, e.g. a crashed code kernel).
+        channel.once('end', () => channel.end());
         // An idle connection must not keep the process alive; a channel in flight does.
         link.sock.ref();
         channel.once('close', () => {

@@ -7,7 +7,7 @@
 import type { Duplex } from 'node:stream';
 import { MitosError } from '@mitos/protocol';
 import { AgentClient } from '../agent/client.js';
-import { KERNEL_STATE_FILE, KernelManager, normalizeLanguage } from '../agent/kernels.js';
+import { KERNEL_READY_LINE, KERNEL_STATE_FILE, KernelManager, normalizeLanguage } from '../agent/kernels.js';
 import {
   listProcessesWithTracking,
   ProcessRegistry,
@@ -41,8 +41,22 @@ export class SandboxAgents {
       startKernelProcess: async (id, command, env) => {
         const p = (await this.startProcess(id, { command, env, timeoutMs: 0 })) as TrackedProcess;
         let err = '';
-        p.subscribe({ onStderr: (d) => (err += d.toString()) });
-        return { pid: p.pid, exited: () => p.exited, stderr: () => err };
+        let out = '';
+        let signalReady = () => {};
+        const ready = new Promise<void>((resolve) => {
+          signalReady = resolve;
+        });
+        p.subscribe({
+          onStderr: (d) => (err += d.toString()),
+          // Only the first line matters; a kernel's cells write through their own channel.
+          onStdout: (d) => {
+            if (out.length > KERNEL_READY_LINE.length) return;
+            out += d.toString();
+            if (out.startsWith(KERNEL_READY_LINE)) signalReady();
+          },
+          onExit: () => signalReady(),
+        });
+        return { pid: p.pid, exited: () => p.exited, stderr: () => err, ready };
       },
     });
   }

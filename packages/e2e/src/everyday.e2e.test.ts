@@ -154,7 +154,13 @@ for i in range(50):
     assert.equal(info.code, 0, info.stderr);
     assert.match(info.stdout, /template:\s+python/);
     assert.match(info.stdout, /limits:\s+memory 384 MiB/);
-    assert.match(info.stdout, /deadline:\s+\d{4}-.*\(in 1[45]m\)/);
+    // The lifetime given at create is 15 minutes: the deadline is 15 minutes after creation
+    // (compared as instants, so a slow machine between create and info does not matter).
+    const created = /created:\s+(\S+)/.exec(info.stdout)?.[1];
+    const deadline = /deadline:\s+(\S+) \(in \d+m\)/.exec(info.stdout)?.[1];
+    assert.ok(created && deadline, info.stdout);
+    const lifetimeMin = (Date.parse(deadline) - Date.parse(created)) / 60_000;
+    assert.ok(Math.abs(lifetimeMin - 15) < 1, `lifetime ${lifetimeMin} min in ${info.stdout}`);
     assert.match(info.stdout, /network:\s+egress deny/);
     const fork = await mitos('fork', id);
     const child = fork.stdout.trim();

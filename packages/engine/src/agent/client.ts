@@ -20,8 +20,9 @@ export class AgentClient {
   constructor(
     readonly socketPath: string,
     readonly sandboxId: string,
+    options: { multiplex?: boolean } = {},
   ) {
-    this.session = new AgentSession(socketPath, sandboxId);
+    this.session = new AgentSession(socketPath, sandboxId, options.multiplex ?? true);
   }
 
   /** Whether this sandbox's operations share one multiplexed connection. */

@@ -25,11 +25,15 @@ export class AgentSession {
   private link: Promise<Link> | undefined;
   private closed = false;
 
+  /** @param multiplex false: one connection per operation (the spike's comparison). */
   constructor(
     readonly socketPath: string,
     readonly sandboxId: string,
+    multiplex = true,
     private readonly helloTimeoutMs = AGENT_HELLO_TIMEOUT_MS,
-  ) {}
+  ) {
+    if (!multiplex) this.link = Promise.resolve({ kind: 'per-operation' });
+  }
 
   /** A new byte stream to the agent for one operation. */
   async open(): Promise<Duplex> {

@@ -39,6 +39,25 @@ describe('linux driver: the agent connection', { timeout: 600_000 }, () => {
     assert.ok(!listed.some((p) => p.pid === first), `mux process listed: ${JSON.stringify(listed)}`);
   });
 
+  test("a sandbox process cannot take the connection's descriptor (the mux process is not dumpable)", async () => {
+    const mux = await muxPid();
+    // pidfd_open + pidfd_getfd on every low fd of the mux process; ptrace rules must refuse each.
+    const probe = [
+      'import ctypes, os',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      `pfd = libc.syscall(434, ${mux}, 0)`,
+      'got = []',
+      'errs = set()',
+      'for fd in range(0, 32):',
+      '    r = libc.syscall(438, pfd, fd, 0) if pfd >= 0 else -1',
+      '    (got.append(fd) if r >= 0 else errs.add(ctypes.get_errno()))',
+      'print("got", got, "errs", sorted(errs), "fdlist", os.access("/proc/%d/fd" % ' + mux + ', os.R_OK))',
+    ].join('\n');
+    const r = await sh(id, `python3 -c '${probe}'`);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^got \[\] errs \[(1|38)\] fdlist False$/m, r.out);
+  });
+
   test('a lost connection fails the exec in flight with exec_failed and the next call reconnects', async () => {
     const before = await muxPid();
     const marker = `sleep 4${process.pid % 1000}7`;

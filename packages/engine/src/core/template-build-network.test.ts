@@ -51,7 +51,7 @@ describe('template build steps under a network posture (linux engine, fake inter
     // The index directory is served as it is at each request: it is filled once the wheel is made.
     index = mkdtempSync(join(tmpdir(), 'mitos-test-index-'));
     net = await startFakeInternet({ files: index });
-    engine = await env.open();
+    engine = await env.open({ dnsUpstreams: [net.dns] });
     builds = engine.templateBuilds as TemplateBuildService;
     await engine.ensureTemplate({ id: 'python' });
     // A one-package index on the fake internet: the wheel is made in a sandbox, served from a test dir.
@@ -131,6 +131,23 @@ describe('template build steps under a network posture (linux engine, fake inter
     await engine.create({ id: 'own-posture-1', templateId: 'own-posture' });
     assert.equal((await sh('own-posture-1', 'cat /fetched.txt')).out, `fake-internet ${net.addresses.allowed}`);
     assert.equal((await sh('own-posture-1', curl(net.addresses.allowed))).code, 0);
+  });
+
+  test('allow_domains in a build posture: the step resolves and reaches the listed name only', async () => {
+    const fetchName = (name: string) => `curl -fsS --max-time 10 http://${name}/`;
+    await builds.build({
+      id: 'by-name',
+      spec: { image: 'python', buildSteps: [{ type: 'run', run: `${fetchName('allowed.test')} > /by-name.txt` }] },
+      buildNetwork: { egress: 'deny', inbound: 'deny', allow_domains: ['allowed.test:80'] },
+    });
+    await engine.create({ id: 'by-name-1', templateId: 'by-name' });
+    assert.match((await sh('by-name-1', 'cat /by-name.txt')).out, /^fake-internet (203\.0\.113\.10|2001:db8::10)$/);
+    const unlisted = await buildError(
+      'by-other-name',
+      { image: 'python', buildSteps: [{ type: 'run', run: fetchName('other.test') }] },
+      { egress: 'deny', inbound: 'deny', allow_domains: ['allowed.test:80'] },
+    );
+    assert.equal(unlisted.code, 'build_failed');
   });
 
   test('a build posture is admitted exactly as a sandbox posture is (allow_domains included)', async () => {

@@ -244,26 +244,52 @@ static int setup_dev(const struct root_spec *s, char *err, size_t errlen) {
     return r == 0 ? 0 : fail(err, errlen, "populate /dev");
 }
 
-static int bind_host_dirs(const struct root_spec *s, char *err, size_t errlen) {
-    for (int i = 0; i < s->n_binds; i++) {
-        char source[4096], target[4096];
-        const char *sep = strchr(s->binds[i], ':');
-        if (!sep || sep == s->binds[i] || sep[1] != '/' || (size_t)(sep - s->binds[i]) >= sizeof source) {
+/*
+ * The directory at path below the root being built (the working directory), made as sandbox
+ * root where missing, walked one component at a time without following any symlink: the root
+ * is the sandbox's (or, for a fork, its parent's), so a planted `/opt -> /tmp` must not send a
+ * mountpoint onto the host. An O_PATH descriptor, or -1 with errno.
+ */
+static int open_dir_in_root(const struct root_spec *s, const char *path) {
+    act_as(s->uid_base);
+    int dir = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    for (const char *p = path; dir >= 0 && *p;) {
+        while (*p == '/') p++;
+        size_t len = strcspn(p, "/");
+        if (len == 0) break;
+        char name[256];
+        if (len >= sizeof name || (len == 2 && p[0] == '.' && p[1] == '.')) {
+            close(dir);
+            dir = -1;
             errno = EINVAL;
-            return fail(err, errlen, "bad bind %s", s->binds[i]);
+            break;
         }
-        memcpy(source, s->binds[i], (size_t)(sep - s->binds[i]));
-        source[sep - s->binds[i]] = 0;
-        snprintf(target, sizeof target, ".%s", sep + 1);
-        act_as(s->uid_base);
-        int r = mkdir_p(target, 0755);
-        act_as(0);
-        if (r < 0) return fail(err, errlen, "create bind mountpoint %s", sep + 1);
-        if (mount(source, target, NULL, MS_BIND, NULL) < 0) return fail(err, errlen, "bind %s", sep + 1);
-        if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
-            return fail(err, errlen, "make %s read-only", sep + 1);
+        memcpy(name, p, len);
+        name[len] = 0;
+        p += len;
+        int next = -1;
+        if (mkdirat(dir, name, 0755) == 0 || errno == EEXIST)
+            next = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int saved = errno;
+        close(dir);
+        errno = saved;
+        dir = next;
     }
-    return 0;
+    act_as(0);
+    return dir;
+}
+
+/* A read-only, nosuid, nodev clone of source attached at the object target_fd names. */
+static int attach_readonly(const char *source, int target_fd) {
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+    int r = tree < 0 ? -1 : (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr);
+    if (r == 0)
+        r = (int)syscall(SYS_move_mount, tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    int saved = errno;
+    if (tree >= 0) close(tree);
+    errno = saved;
+    return r;
 }
 
 /*
@@ -281,40 +307,49 @@ static int bind_init(const struct root_spec *s, char *err, size_t errlen) {
         return fail(err, errlen, "refusing init program %s: not a root-owned file closed to reading by others (mode %o)",
                     s->init_path, (unsigned)(st.st_mode & 07777));
     }
-    /* Made step by step without following symlinks: the root is the sandbox's (or its parent's,
-     * for a fork), and a planted /opt -> /tmp must not send the mountpoint onto the host. */
-    act_as(s->uid_base);
-    int dir = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    for (const char *part = "opt\0mitos\0"; dir >= 0 && *part; part += strlen(part) + 1) {
-        if (mkdirat(dir, part, 0755) < 0 && errno != EEXIST) {
-            close(dir);
-            dir = -1;
-            break;
-        }
-        int next = openat(dir, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        close(dir);
-        dir = next;
-    }
+    char parent[64];
+    snprintf(parent, sizeof parent, "%s", INIT_IN_SANDBOX);
+    char *base = strrchr(parent, '/');
+    *base++ = 0;
+    int dir = open_dir_in_root(s, parent);
+    if (dir < 0) return fail(err, errlen, "create %s mountpoint", INIT_IN_SANDBOX);
     /* O_NONBLOCK: a FIFO planted there must not hang the launch; it is refused below. */
-    int fd = dir < 0 ? -1 : openat(dir, "init", O_CREAT | O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0644);
+    act_as(s->uid_base);
+    int fd = openat(dir, base, O_CREAT | O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0644);
     act_as(0);
-    int regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-    if (fd >= 0) close(fd);
-    if (!regular) {
-        if (dir >= 0) close(dir);
-        if (fd >= 0) errno = EEXIST;
-        return fail(err, errlen, "create %s mountpoint", INIT_IN_SANDBOX);
-    }
-    /* A read-only clone attached beside the checked directory fd, never through a path. */
-    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, s->init_path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
-    int r = tree < 0 ? -1 : (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr);
-    if (r == 0) r = (int)syscall(SYS_move_mount, tree, "", dir, "init", MOVE_MOUNT_F_EMPTY_PATH);
-    int saved = errno;
-    if (tree >= 0) close(tree);
     close(dir);
+    if (fd < 0) return fail(err, errlen, "create %s mountpoint", INIT_IN_SANDBOX);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EEXIST;
+        return fail(err, errlen, "%s exists and is not a file", INIT_IN_SANDBOX);
+    }
+    int r = attach_readonly(s->init_path, fd);
+    int saved = errno;
+    close(fd);
     errno = saved;
     return r == 0 ? 0 : fail(err, errlen, "bind %s read-only", INIT_IN_SANDBOX);
+}
+
+static int bind_host_dirs(const struct root_spec *s, char *err, size_t errlen) {
+    for (int i = 0; i < s->n_binds; i++) {
+        char source[4096];
+        const char *sep = strchr(s->binds[i], ':');
+        if (!sep || sep == s->binds[i] || sep[1] != '/' || (size_t)(sep - s->binds[i]) >= sizeof source) {
+            errno = EINVAL;
+            return fail(err, errlen, "bad bind %s", s->binds[i]);
+        }
+        memcpy(source, s->binds[i], (size_t)(sep - s->binds[i]));
+        source[sep - s->binds[i]] = 0;
+        int dir = open_dir_in_root(s, sep + 1);
+        if (dir < 0) return fail(err, errlen, "create bind mountpoint %s", sep + 1);
+        int r = attach_readonly(source, dir);
+        int saved = errno;
+        close(dir);
+        errno = saved;
+        if (r < 0) return fail(err, errlen, "bind %s read-only", sep + 1);
+    }
+    return 0;
 }
 
 int prepare_root(const struct root_spec *s, int *host_ns, char *err, size_t errlen) {

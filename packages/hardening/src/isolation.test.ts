@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { defaultAgentPath } from '@mitos/engine';
@@ -136,6 +136,29 @@ describe('tenants and local users cannot reach each other', { timeout: 600_000 }
       assert.equal(st.uid, 0, `host /dev/${d} owner changed to ${st.uid}`);
     }
     rec.count('attacks', names.length + 2);
+  });
+
+  test('a fork of a sandbox that swapped /opt/mitos for a symlink to a host dir writes nothing there', async () => {
+    // The launcher makes the kernels and init mountpoints in the (parent's) root as host root:
+    // each path component is walked without following symlinks, so the fork fails instead.
+    const plant = mkdtempSync('/tmp/mitos-test-plant-');
+    chmodSync(plant, 0o1777);
+    const s = await create('python', { baseUrl: live.url });
+    try {
+      const r = await s.exec(`mv /opt/mitos /opt/moved && ln -s ${plant} /opt/mitos && readlink /opt/mitos`);
+      assert.equal(r.stdout.trim(), plant, r.stderr);
+      const err = await s.fork(1).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      assert.ok(err, 'the fork followed the planted symlink');
+      assert.deepEqual(readdirSync(plant), [], 'a mountpoint was made in a host directory');
+      rec.check('fork of a root whose /opt/mitos is a symlink to a host dir', 'fork refused; nothing made on the host');
+      rec.count('attacks');
+    } finally {
+      await s.terminate();
+      rmSync(plant, { recursive: true, force: true });
+    }
   });
 
   test('the launcher refuses a bound device whose host inode is not root-owned', () => {

@@ -127,6 +127,12 @@ export const ERROR_CATALOGUE = {
     message: 'the server has no room for another sandbox',
     remediation: 'terminate unused sandboxes or raise the server limits',
   },
+  template_not_ready: {
+    status: 503,
+    message: 'the template is still being prepared on this node',
+    remediation:
+      'retry once the template is ready (the controller retries on its own); a failed build is named in the cause',
+  },
   disk_full: {
     status: 507,
     message: 'the storage is full',

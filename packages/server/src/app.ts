@@ -13,17 +13,17 @@ import { consoleAssetsDir } from '@mitos/console';
 import { commitWritersOnEnd, type Engine, type Workspaces } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import type { Database } from 'better-sqlite3';
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import type { Logger } from 'pino';
+import { baseApp, nonNegative } from './app-base.js';
 import { registerConnectRoutes } from './connect/mount.js';
 import { consoleRoutes, loadConsoleAssets } from './console/static.js';
 import { createE2bSurface } from './e2b/index.js';
 import type { AppEnv, RouteDeps } from './env.js';
-import { createErrorResponder } from './errors.js';
 import { ForwardRegistry } from './forwards.js';
 import { IdClaims } from './id-claims.js';
 import { IdempotencyStore } from './idempotency.js';
-import { createLogger, requestLogger } from './logging.js';
+import { createLogger } from './logging.js';
 import { bearerAuth, normalizeApiKeys, type SandboxTokenVerifier } from './middleware/auth.js';
 import { type HttpMount, registerMounts } from './mounts.js';
 import { resolvePreviewSecret } from './preview/secret.js';
@@ -53,7 +53,6 @@ import { registerSandboxRoutes } from './routes/sandboxes.js';
 import { registerTemplateRoutes } from './routes/templates.js';
 import { registerWorkspaceRoutes } from './routes/workspaces.js';
 import { createRouter } from './routing.js';
-import { serverTiming } from './server-timing.js';
 import { ServerSettings } from './settings.js';
 import { DEFAULT_MAX_STREAMS_PER_SANDBOX, StreamRegistry } from './streaming/registry.js';
 import { UpgradeDispatcher } from './upgrade.js';
@@ -138,16 +137,8 @@ export function createApiServer(deps: AppDeps): ApiServer {
     defaultLifetimeSeconds: nonNegative('defaultLifetimeSeconds', deps.defaultLifetimeSeconds, 0),
     workspaces: deps.workspaces,
   };
-  const respondError = createErrorResponder(logger, apiKeys);
   const terminals = createTerminalSocketServer();
-
-  const app = new Hono<AppEnv>();
-  app.onError((err, c) => respondError(err, c));
-  app.notFound((c) =>
-    respondError(new MitosError('not_found', `no route for ${c.req.method} ${quote(c.req.path)}`), c),
-  );
-  app.use('*', serverTiming());
-  app.use('*', requestLogger(logger));
+  const { app, respondError } = baseApp(logger, apiKeys);
   // E2B-compatible surface (/e2b, its port hosts, signed file URLs), with its own credentials.
   const e2b = createE2bSurface({
     engine,
@@ -223,14 +214,6 @@ export function createApiServer(deps: AppDeps): ApiServer {
 /** The hono app alone, for in-process use (`app.request()`); no upgrades, nothing to close. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   return createApiServer(deps).app;
-}
-
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0) {
-    throw new MitosError('invalid_request', `${name} must be a whole number >= 0 (got ${value})`);
-  }
-  return value;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {

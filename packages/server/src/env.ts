@@ -77,3 +77,6 @@ export interface RouteDeps {
   /** Named, versioned /workspace trees; absent: the workspace routes answer not_implemented. */
   workspaces: Workspaces | undefined;
 }
+
+/** What the sandbox routes need, and all a node daemon builds for them (node-app.ts). */
+export type SandboxRouteDeps = Pick<RouteDeps, 'engine' | 'logger' | 'version' | 'maxExecTimeoutSeconds' | 'streams'>;

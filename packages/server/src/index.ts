@@ -10,7 +10,15 @@
 export { type ApiServer, type AppDeps, createApiServer, createApp, DEFAULT_MAX_EXEC_TIMEOUT_SECONDS } from './app.js';
 export type { AppEnv } from './env.js';
 export { IDEMPOTENCY_TTL_MS, IdempotencyStore } from './idempotency.js';
+export { readJson } from './json-body.js';
 export { formatHost, listen } from './listen.js';
 export { createLogger } from './logging.js';
 export type { HttpMount } from './mounts.js';
-export { type RunningServer, type ServerOptions, startServer } from './server.js';
+export {
+  createNodeControlApi,
+  createNodeSandboxApi,
+  type NodeControlApiDeps,
+  type NodeSandboxApiDeps,
+} from './node-app.js';
+export type { Router } from './routing.js';
+export { type ListenOptions, listenApi, type RunningServer, type ServerOptions, startServer } from './server.js';

@@ -6,20 +6,27 @@
 
 import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
-import { type AppDeps, createApiServer } from './app.js';
+import type { Logger } from 'pino';
+import { type ApiServer, type AppDeps, createApiServer } from './app.js';
 import { answerClientError } from './client-error.js';
 import { formatHost, listen } from './listen.js';
 import { createLogger } from './logging.js';
+import type { HttpMount } from './mounts.js';
 import { ackRequestsAtOnce } from './quick-ack.js';
 
-export interface ServerOptions extends Omit<AppDeps, 'publicUrl'> {
+export interface ListenOptions {
   /** Default 127.0.0.1. */
   host?: string;
   /** Default 8080; 0 picks a free port. */
   port?: number;
   /** How long close() waits for in-flight requests before cutting connections. Default 5000. */
   shutdownGraceMs?: number;
+  logger?: Logger;
+  /** Closed first on close(), while the API still answers. */
+  mounts?: readonly HttpMount[];
 }
+
+export interface ServerOptions extends Omit<AppDeps, 'publicUrl'>, ListenOptions {}
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:8080 */
@@ -36,12 +43,22 @@ const LOOPBACK_FOR_WILDCARD = new Map([
   ['', '127.0.0.1'],
 ]);
 
-export async function startServer(options: ServerOptions): Promise<RunningServer> {
+export function startServer(options: ServerOptions): Promise<RunningServer> {
+  return listenApi(options, (publicUrl) => createApiServer({ ...options, publicUrl }));
+}
+
+/**
+ * Serves an API (the public one, or a node's) on a TCP port. `build` gets our own base URL,
+ * read per request: the real port is known only once listen() has returned.
+ */
+export async function listenApi(
+  options: ListenOptions,
+  build: (publicUrl: () => string | undefined) => ApiServer,
+): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const requestedPort = options.port ?? 8080;
   let publicUrl: string | undefined;
-  // Read per request: the real port is known only once listen() has returned.
-  const api = createApiServer({ ...options, publicUrl: () => publicUrl });
+  const api = build(() => publicUrl);
   const server = createAdaptorServer({ fetch: api.app.fetch, hostname: host }) as Server;
   server.on('upgrade', api.handleUpgrade);
   server.on('clientError', answerClientError);

@@ -49,7 +49,6 @@ const engine = await openEngine('linux', {
 });
 const daemon = await startNodeDaemon({
   engine,
-  db,
   kube: kubeClientFrom(values.kubeconfig),
   logger,
   nodeName: values['node-name'],

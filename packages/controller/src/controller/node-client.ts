@@ -5,6 +5,7 @@
  */
 
 import type { CapturedRevision } from '@mitos/engine';
+import type { ErrorEnvelope } from '@mitos/protocol';
 import type { ClaimDelivery } from '../node/claim-env.js';
 import type { SandboxOwner } from '../node/ledger.js';
 import type { AcquireResult, NodeCapacity, TemplateRecipe, TemplateState } from '../node/node-sandboxes.js';
@@ -155,8 +156,10 @@ export class HttpNodeApi implements NodeApi {
       parsed = undefined;
     }
     if (!res.ok) {
-      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new NodeCallError(this.node, res.status, error?.code ?? 'internal', error?.message ?? text.slice(0, 200));
+      // The protocol's envelope: the refusal's reason is its cause, the code's gist its message.
+      const error = (parsed as Partial<ErrorEnvelope> | undefined)?.error;
+      const reason = error?.cause || error?.message || text.slice(0, 200);
+      throw new NodeCallError(this.node, res.status, error?.code ?? 'internal', reason);
     }
     return parsed as T;
   }

@@ -13,7 +13,7 @@ async function setup() {
   const sandboxes = new NodeSandboxes(engine, SandboxLedger.open(undefined), 4);
   sandboxes.prepareTemplate('python');
   await new Promise((r) => setImmediate(r));
-  const app = createControlApi({ sandboxes, nodeName: 'n1', nodeKey: KEY });
+  const { app } = createControlApi({ sandboxes, nodeName: 'n1', nodeKey: KEY });
   const call = async (method: string, path: string, body?: unknown, key: string | null = KEY) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (key !== null) headers.authorization = `Bearer ${key}`;
@@ -64,12 +64,18 @@ describe('node control API', () => {
     assert.notEqual(b.body.sandboxId, id);
   });
 
-  it('maps refusals to status codes: bad input 400, unknown source 404, full node 429, building template 503', async () => {
+  it('maps refusals to status codes: bad input 400, unknown source 404, full node 503 capacity_exhausted, building template 503', async () => {
     const { call } = await setup();
     assert.equal((await call('POST', '/node/v1/claims', { ...acquire, token: 'short' })).status, 400);
     const fork = { namespace: 'ns', fork: 'f', source: 'nope', children: [{ id: 'f-0', token: TOKEN }] };
     assert.equal((await call('POST', '/node/v1/forks', fork)).status, 404);
-    assert.equal((await call('POST', '/node/v1/claims', { ...acquire, image: 'node' })).status, 503);
+    const building = await call('POST', '/node/v1/claims', { ...acquire, image: 'node' });
+    assert.equal(building.status, 503);
+    // The protocol's envelope: a catalogue code, its remediation, the reason as the cause.
+    const error = building.body.error as Record<string, unknown>;
+    assert.equal(error.code, 'template_not_ready');
+    assert.equal(typeof error.remediation, 'string');
+    assert.match(String(error.cause), /template for node is building/);
     await call('POST', '/node/v1/warm', { namespace: 'ns', pool: 'p', image: 'python', count: 4 });
     assert.equal(
       (
@@ -77,7 +83,9 @@ describe('node control API', () => {
       ).body.created?.toString(),
       '',
     );
-    assert.equal((await call('POST', '/node/v1/claims', { ...acquire, pool: 'other' })).status, 429);
+    const full = await call('POST', '/node/v1/claims', { ...acquire, pool: 'other' });
+    assert.equal(full.status, 503);
+    assert.equal((full.body.error as Record<string, unknown>).code, 'capacity_exhausted');
   });
 
   it('forks children of a claimed sandbox and terminates them', async () => {

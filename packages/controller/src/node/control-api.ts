@@ -4,11 +4,11 @@
  * token; the daemon refuses to start without one, so there is no open mode.
  * @module
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { MitosError, NetworkRequestSchema, TemplateSpecSchema } from '@mitos/protocol';
-import { type Context, Hono } from 'hono';
+import { type ApiServer, createNodeControlApi, type Router, readJson } from '@mitos/server';
+import type { Logger } from 'pino';
 import { z } from 'zod';
-import { isEngineConflict, NodeOpError, type NodeSandboxes } from './node-sandboxes.js';
+import { isEngineConflict, type NodeSandboxes } from './node-sandboxes.js';
 import { CaptureBody, HydrateBody } from './workspace-io.js';
 
 const Name = z.string().min(1).max(253);
@@ -59,98 +59,81 @@ const ForkBody = z.object({
   pauseSource: z.boolean().optional(),
 });
 
-const STATUS: Record<string, 400 | 401 | 404 | 409 | 429 | 500 | 503> = {
-  invalid_request: 400,
-  unauthorized: 401,
-  not_found: 404,
-  conflict: 409,
-  capacity_exhausted: 429,
-  template_not_ready: 503,
-};
-
 export interface ControlApiOptions {
   sandboxes: NodeSandboxes;
   nodeName: string;
   nodeKey: string;
-  onError?: (err: unknown) => void;
+  logger?: Logger;
 }
 
-export function createControlApi({ sandboxes, nodeName, nodeKey, onError }: ControlApiOptions): Hono {
+/**
+ * The control API on the server's node surface: its auth (the node key as a bearer token) and
+ * its error responder (the protocol's envelope and codes; a refusal's reason is the `cause`).
+ */
+export function createControlApi({ sandboxes, nodeName, nodeKey, logger }: ControlApiOptions): ApiServer {
   if (nodeKey.trim().length < 16) throw new Error('the node key must be at least 16 characters');
-  const keyDigest = sha256(nodeKey);
-  const app = new Hono();
-
-  app.onError((err, c) => {
-    if (err instanceof NodeOpError) return fail(c, err.code, err.message);
-    if (err instanceof z.ZodError)
-      return fail(c, 'invalid_request', err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    if (isEngineConflict(err)) return fail(c, 'conflict', (err as Error).message);
-    if (err instanceof MitosError && err.code === 'not_found') return fail(c, 'not_found', err.message);
-    // A workspace capture or hydrate refused on its merits (too large, bad path, store error).
-    if (err instanceof MitosError && err.code !== 'internal') return fail(c, err.code, err.message);
-    onError?.(err);
-    return fail(c, 'internal', (err as Error).message ?? 'internal error');
+  return createNodeControlApi({
+    nodeKey,
+    ...(logger && { logger }),
+    register: (router) => registerControlRoutes(router, sandboxes, nodeName),
   });
-
-  app.get('/healthz', (c) => c.text('ok'));
-
-  app.use('/node/*', async (c, next) => {
-    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header('Authorization') ?? '');
-    const presented = sha256(match?.[1] ?? '');
-    if (!match || !timingSafeEqual(presented, keyDigest)) return fail(c, 'unauthorized', 'node key required');
-    await next();
-  });
-
-  app.get('/node/v1/capacity', (c) => c.json({ node: nodeName, ...sandboxes.capacity() }));
-
-  app.get('/node/v1/sandboxes', (c) =>
-    c.json({
-      sandboxes: sandboxes.records(),
-    }),
-  );
-
-  app.post('/node/v1/templates', async (c) => {
-    const { image, spec, network } = PrepareBody.parse(await c.req.json());
-    const recipe = spec ? { spec, ...(network && { network }) } : undefined;
-    return c.json({ image, state: sandboxes.prepareTemplate(image, recipe) });
-  });
-
-  app.post('/node/v1/warm', async (c) => {
-    const b = WarmBody.parse(await c.req.json());
-    return c.json({ created: await sandboxes.addWarm(b.namespace, b.pool, b.image, b.count) });
-  });
-
-  app.post('/node/v1/warm/remove', async (c) => {
-    const b = RemoveWarmBody.parse(await c.req.json());
-    return c.json({ removed: await sandboxes.removeWarm(b.namespace, b.pool, b.count) });
-  });
-
-  app.post('/node/v1/claims', async (c) => c.json(await sandboxes.acquire(AcquireBody.parse(await c.req.json()))));
-
-  app.post('/node/v1/forks', async (c) =>
-    c.json({ children: await sandboxes.fork(ForkBody.parse(await c.req.json())) }),
-  );
-
-  app.post('/node/v1/sandboxes/:id/workspace/hydrate', async (c) =>
-    c.json(await sandboxes.workspaces.hydrate(c.req.param('id'), HydrateBody.parse(await c.req.json()))),
-  );
-
-  app.post('/node/v1/sandboxes/:id/workspace/capture', async (c) =>
-    c.json(await sandboxes.workspaces.capture(c.req.param('id'), CaptureBody.parse(await c.req.json()))),
-  );
-
-  app.delete('/node/v1/sandboxes/:id', async (c) =>
-    c.json({ terminated: await sandboxes.terminate(c.req.param('id'), c.req.query('namespace')) }),
-  );
-
-  app.notFound((c) => fail(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
-  return app;
 }
 
-function fail(c: Context, code: string, message: string): Response {
-  return c.json({ error: { code, message } }, STATUS[code] ?? 500);
+function registerControlRoutes(router: Router, sandboxes: NodeSandboxes, nodeName: string): void {
+  router.route('/node/v1/capacity', { GET: (c) => c.json({ node: nodeName, ...sandboxes.capacity() }) });
+
+  router.route('/node/v1/sandboxes', { GET: (c) => c.json({ sandboxes: sandboxes.records() }) });
+
+  router.route('/node/v1/templates', {
+    POST: (c) => {
+      const { image, spec, network } = readJson(c, PrepareBody);
+      const recipe = spec ? { spec, ...(network && { network }) } : undefined;
+      return c.json({ image, state: sandboxes.prepareTemplate(image, recipe) });
+    },
+  });
+
+  router.route('/node/v1/warm', {
+    POST: async (c) => {
+      const b = readJson(c, WarmBody);
+      return c.json({ created: await engineOp(sandboxes.addWarm(b.namespace, b.pool, b.image, b.count)) });
+    },
+  });
+
+  router.route('/node/v1/warm/remove', {
+    POST: async (c) => {
+      const b = readJson(c, RemoveWarmBody);
+      return c.json({ removed: await engineOp(sandboxes.removeWarm(b.namespace, b.pool, b.count)) });
+    },
+  });
+
+  router.route('/node/v1/claims', {
+    POST: async (c) => c.json(await engineOp(sandboxes.acquire(readJson(c, AcquireBody)))),
+  });
+
+  router.route('/node/v1/forks', {
+    POST: async (c) => c.json({ children: await engineOp(sandboxes.fork(readJson(c, ForkBody))) }),
+  });
+
+  router.route('/node/v1/sandboxes/:id/workspace/hydrate', {
+    POST: async (c) => c.json(await sandboxes.workspaces.hydrate(c.req.param('id') ?? '', readJson(c, HydrateBody))),
+  });
+
+  router.route('/node/v1/sandboxes/:id/workspace/capture', {
+    POST: async (c) => c.json(await sandboxes.workspaces.capture(c.req.param('id') ?? '', readJson(c, CaptureBody))),
+  });
+
+  router.route('/node/v1/sandboxes/:id', {
+    DELETE: async (c) =>
+      c.json({ terminated: await engineOp(sandboxes.terminate(c.req.param('id') ?? '', c.req.query('namespace'))) }),
+  });
 }
 
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
+/** The engine's conflict or not-running refusal of a node operation is, to the controller, a conflict. */
+async function engineOp<T>(op: Promise<T>): Promise<T> {
+  try {
+    return await op;
+  } catch (err) {
+    if (isEngineConflict(err)) throw new MitosError('conflict', (err as MitosError).detail || (err as Error).message);
+    throw err;
+  }
 }

@@ -1,17 +1,15 @@
 /**
- * The node daemon (`mitos-node`): one per host. It serves two ports over one engine:
- *  - the sandbox API (the standalone server's handler, crd-v1.md 11.2) where every request that
- *    names a sandbox must carry that sandbox's token, and every other route the node key;
+ * The node daemon (`mitos-node`): one per host. It serves two ports over one engine, both on the
+ * server's node surface (the public server's auth and error responder, the protocol's codes):
+ *  - the sandbox routes alone (crd-v1.md 11.2), where every request that names a sandbox must
+ *    carry that sandbox's token, and every other route the node key;
  *  - the control API (control-api.ts), node key only, which the controller drives.
  * It registers itself with a Lease so the controller can find and place work on it.
  * @module
  */
-import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { createAdaptorServer } from '@hono/node-server';
 import type { Engine } from '@mitos/engine';
-import { formatHost, listen, type RunningServer, startServer } from '@mitos/server';
-import type { Database } from 'better-sqlite3';
+import { createNodeSandboxApi, formatHost, listenApi, type RunningServer } from '@mitos/server';
 import type { Logger } from 'pino';
 import type { KubeClient } from '../kube/client.js';
 import { withClaimEnv } from './claim-env.js';
@@ -22,7 +20,6 @@ import { NodeRegistration } from './registration.js';
 
 export interface NodeDaemonOptions {
   engine: Engine;
-  db: Database;
   kube: KubeClient;
   logger: Logger;
   nodeName: string;
@@ -61,25 +58,25 @@ export async function startNodeDaemon(o: NodeDaemonOptions): Promise<RunningNode
     o.logger.info({ node: o.nodeName, ...fields }, msg),
   );
 
-  const sandboxServer: RunningServer = await startServer({
-    engine: withClaimEnv(o.engine, sandboxes.claimEnv),
-    db: o.db,
-    host: listenHost,
-    port: o.sandboxPort ?? 9091,
-    apiKeys: [o.nodeKey],
-    sandboxTokens: ledger,
-    logger: o.logger,
-  });
-  const control = createAdaptorServer({
-    fetch: createControlApi({
-      sandboxes,
-      nodeName: o.nodeName,
+  // Two ports on the server's node surface: the sandbox routes alone, and the control routes.
+  const sandboxServer = await listenApi({ host: listenHost, port: o.sandboxPort ?? 9091, logger: o.logger }, () =>
+    createNodeSandboxApi({
+      engine: withClaimEnv(o.engine, sandboxes.claimEnv),
       nodeKey: o.nodeKey,
-      onError: (err) => o.logger.error({ err: String(err) }, 'control API error'),
-    }).fetch,
-    hostname: listenHost,
-  }) as Server;
-  const controlPort = await listen(control, listenHost, o.controlPort ?? 9090);
+      sandboxTokens: ledger,
+      logger: o.logger,
+    }),
+  );
+  let control: RunningServer;
+  try {
+    control = await listenApi({ host: listenHost, port: o.controlPort ?? 9090, logger: o.logger }, () =>
+      createControlApi({ sandboxes, nodeName: o.nodeName, nodeKey: o.nodeKey, logger: o.logger }),
+    );
+  } catch (err) {
+    await sandboxServer.close();
+    throw err;
+  }
+  const controlPort = control.port;
 
   const sandboxEndpoint = `${formatHost(advertise)}:${sandboxServer.port}`;
   const controlEndpoint = `${formatHost(advertise)}:${controlPort}`;
@@ -98,7 +95,7 @@ export async function startNodeDaemon(o: NodeDaemonOptions): Promise<RunningNode
     await registration.start();
   } catch (err) {
     await sandboxServer.close();
-    await new Promise<void>((resolve) => control.close(() => resolve()));
+    await control.close();
     throw err;
   }
   o.logger.info({ node: o.nodeName, sandboxEndpoint, controlEndpoint }, 'node daemon registered');
@@ -111,8 +108,7 @@ export async function startNodeDaemon(o: NodeDaemonOptions): Promise<RunningNode
     close: () => {
       closing ??= (async () => {
         await registration.stop();
-        control.closeAllConnections();
-        await new Promise<void>((resolve) => control.close(() => resolve()));
+        await control.close();
         await sandboxServer.close();
       })();
       return closing;

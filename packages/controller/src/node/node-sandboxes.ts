@@ -57,15 +57,6 @@ export interface ForkRequest {
 }
 
 /** A refusal the control API maps onto a status code. */
-export class NodeOpError extends Error {
-  override name = 'NodeOpError';
-  constructor(
-    readonly code: 'template_not_ready' | 'capacity_exhausted' | 'not_found' | 'conflict' | 'invalid_request',
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 interface TemplateBuild {
   state: TemplateState;
@@ -225,7 +216,7 @@ export class NodeSandboxes {
     this.#requireTemplate(req.image);
     this.#requireRoom(1);
     const id = sandboxIdFor(req.namespace, req.claim);
-    if (this.engine.get(id)) throw new NodeOpError('conflict', `sandbox ${id} exists and is not this claim's`);
+    if (this.engine.get(id)) throw new MitosError('conflict', `sandbox ${id} exists and is not this claim's`);
     const info = await this.engine.create({ id, templateId: templateIdFor(req.image) });
     this.ledger.put({ id, owner, image: req.image, createdAt: new Date().toISOString() });
     this.ledger.assign(id, owner, req.token);
@@ -238,15 +229,14 @@ export class NodeSandboxes {
       const source = this.ledger.get(req.source);
       // A namespace forks only its own sandboxes.
       if (!source || source.owner.namespace !== req.namespace || !this.engine.get(req.source))
-        throw new NodeOpError('not_found', `sandbox ${req.source} is not on this node`);
+        throw new MitosError('not_found', `sandbox ${req.source} is not on this node`);
       for (const child of req.children) {
-        if (!SANDBOX_ID_PATTERN.test(child.id))
-          throw new NodeOpError('invalid_request', `invalid child id ${child.id}`);
+        if (!SANDBOX_ID_PATTERN.test(child.id)) throw new MitosError('invalid_request', `invalid child id ${child.id}`);
         const other = this.ledger.get(child.id)?.owner;
         // Same fork means same namespace too: a fork of the same name in another namespace must
         // never re-key (and so take over) this one's children.
         const ours = other?.kind === 'fork' && other.namespace === req.namespace && other.fork === req.fork;
-        if (other && !ours) throw new NodeOpError('conflict', `sandbox ${child.id} exists and is not this fork's`);
+        if (other && !ours) throw new MitosError('conflict', `sandbox ${child.id} exists and is not this fork's`);
       }
       const owner: SandboxOwner = { kind: 'fork', namespace: req.namespace, fork: req.fork, source: req.source };
       const missing = req.children.filter((c) => !this.ledger.get(c.id));
@@ -299,13 +289,13 @@ export class NodeSandboxes {
     const state = this.prepareTemplate(image);
     if (state !== 'ready') {
       const detail = state === 'failed' ? `: ${this.#builds.get(image)?.error ?? 'build failed'}` : '';
-      throw new NodeOpError('template_not_ready', `template for ${image} is ${state}${detail}`);
+      throw new MitosError('template_not_ready', `template for ${image} is ${state}${detail}`);
     }
   }
 
   #requireRoom(count: number): void {
     if (this.ledger.entries().length + count > this.maxSandboxes) {
-      throw new NodeOpError('capacity_exhausted', `node is at its limit of ${this.maxSandboxes} sandboxes`);
+      throw new MitosError('capacity_exhausted', `node is at its limit of ${this.maxSandboxes} sandboxes`);
     }
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Engine } from '@mitos/engine';
+import { MitosError } from '@mitos/protocol';
 import { shellOf, testEngineEnv, until } from '@mitos/testkit';
 import { API_VERSION } from '../api/group.js';
 import { templateSource } from '../controller/template-source.js';
@@ -70,7 +71,10 @@ describe('node: SandboxTemplate buildSteps built on the node (linux engine)', { 
     await until(() => node.prepareTemplate(source.key) !== 'building', 300_000, 'the failing build');
     await assert.rejects(
       node.acquire({ namespace: 'default', pool: 'broken', claim: 'c2', image: source.key, token: 'b'.repeat(64) }),
-      /template for spec-[0-9a-f]+ is failed: step 1\/1 \(run\) exited with 3/,
+      (err: unknown) =>
+        err instanceof MitosError &&
+        err.code === 'template_not_ready' &&
+        /template for spec-[0-9a-f]+ is failed: step 1\/1 \(run\) exited with 3/.test(err.detail),
     );
     assert.equal(engine.getTemplate(source.key), undefined);
   });

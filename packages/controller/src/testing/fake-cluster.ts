@@ -6,7 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AgentRun } from '@mitos/sdk';
-import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { silentLogger } from '../controller/context.js';
 import { runController } from '../controller/manager.js';
@@ -32,7 +31,6 @@ export async function startFakeCluster(): Promise<ClusterEnv> {
       name,
       daemon: await startNodeDaemon({
         engine: createScriptedEngine(),
-        db: new Database(':memory:'),
         kube,
         logger,
         nodeName: name,

@@ -5,15 +5,14 @@
  */
 import { MitosError } from '@mitos/protocol';
 import { type NodeApi, NodeCallError } from '../controller/node-client.js';
-import { NodeOpError, type NodeSandboxes } from '../node/node-sandboxes.js';
+import type { NodeSandboxes } from '../node/node-sandboxes.js';
 
 export function inProcessNodeApi(node: string, sandboxes: NodeSandboxes): NodeApi {
   const call = async <T>(fn: () => Promise<T> | T): Promise<T> => {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof NodeOpError) throw new NodeCallError(node, 0, err.code, err.message);
-      if (err instanceof MitosError) throw new NodeCallError(node, 0, err.code, err.message);
+      if (err instanceof MitosError) throw new NodeCallError(node, err.status, err.code, err.detail || err.message);
       throw err;
     }
   };

@@ -30,6 +30,7 @@ const CONNECT_CODE: Record<ErrorCode, Code> = {
   too_many_forwards: Code.ResourceExhausted,
   rate_limited: Code.ResourceExhausted,
   capacity_exhausted: Code.ResourceExhausted,
+  template_not_ready: Code.Unavailable,
   disk_full: Code.ResourceExhausted,
   exec_timeout: Code.DeadlineExceeded,
   canceled: Code.Canceled,

@@ -6,7 +6,7 @@
  * background `kill()` is exactly a dropped connection.
  */
 import { ExecRequestSchema } from '@mitos/protocol';
-import type { RouteDeps } from '../env.js';
+import type { SandboxRouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
 import { readJson } from '../json-body.js';
 import { sandboxIdOf } from '../lookup.js';
@@ -15,7 +15,10 @@ import { chunkLine, exitLine, failureLine } from '../streaming/exec-lines.js';
 import { acceptedNdjsonResponse } from '../streaming/ndjson.js';
 import { commandOf, effectiveTimeout, stdinOf } from './exec.js';
 
-export function registerExecStreamRoutes(router: Router, { engine, maxExecTimeoutSeconds, streams }: RouteDeps): void {
+export function registerExecStreamRoutes(
+  router: Router,
+  { engine, maxExecTimeoutSeconds, streams }: SandboxRouteDeps,
+): void {
   router.route('/v1/exec/stream', {
     POST: (c) => {
       const body = readJson(c, ExecRequestSchema);

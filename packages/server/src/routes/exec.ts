@@ -5,14 +5,14 @@
  */
 import type { ExecOptions } from '@mitos/engine';
 import { DEFAULT_EXEC_TIMEOUT_SECONDS, ExecRequestSchema, type ExecResponse, MitosError } from '@mitos/protocol';
-import type { RouteDeps } from '../env.js';
+import type { SandboxRouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
 import { readJson } from '../json-body.js';
 import { sandboxIdOf } from '../lookup.js';
 import type { Router } from '../routing.js';
 import { timeAsync } from '../server-timing.js';
 
-export function registerExecRoutes(router: Router, { engine, maxExecTimeoutSeconds }: RouteDeps): void {
+export function registerExecRoutes(router: Router, { engine, maxExecTimeoutSeconds }: SandboxRouteDeps): void {
   router.route('/v1/exec', {
     POST: async (c) => {
       const body = readJson(c, ExecRequestSchema);

@@ -15,7 +15,7 @@ import {
 } from '@mitos/protocol';
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import type { AppEnv, RouteDeps } from '../env.js';
+import type { AppEnv, SandboxRouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
 import { readJson } from '../json-body.js';
 import { sandboxIdOf } from '../lookup.js';
@@ -27,7 +27,7 @@ const DEFAULT_FILE_MODE = 0o644;
 const HEX = /^(?:[0-9a-fA-F]{2})*$/;
 const OK: StatusResponse = { status: 'ok' };
 
-export function registerFileRoutes(router: Router, { engine }: RouteDeps): void {
+export function registerFileRoutes(router: Router, { engine }: SandboxRouteDeps): void {
   router.route('/v1/files/read', {
     POST: async (c) => {
       const { sandbox, path, body } = await target(c, FileReadRequestSchema);

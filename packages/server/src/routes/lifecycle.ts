@@ -7,7 +7,7 @@
  * sandbox, pausing a paused one and resuming a running one are no-ops, any other state is 409.
  */
 import { MitosError, SandboxRequestSchema, SetTimeoutRequestSchema } from '@mitos/protocol';
-import type { RouteDeps } from '../env.js';
+import type { SandboxRouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
 import { readJson } from '../json-body.js';
 import { deadlineAfter, unixSeconds } from '../lifetime.js';
@@ -15,7 +15,7 @@ import { sandboxIdOf } from '../lookup.js';
 import type { Router } from '../routing.js';
 import { effectiveTimeout } from './exec.js';
 
-export function registerLifecycleRoutes(router: Router, { engine, maxExecTimeoutSeconds }: RouteDeps): void {
+export function registerLifecycleRoutes(router: Router, { engine, maxExecTimeoutSeconds }: SandboxRouteDeps): void {
   const engineOp = async (op: Promise<void>, sandbox: string) => {
     try {
       await op;

@@ -6,7 +6,7 @@
  */
 import type { SandboxUsage } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
-import type { RouteDeps } from '../env.js';
+import type { SandboxRouteDeps } from '../env.js';
 import { liveSandboxes } from '../lookup.js';
 import type { Router } from '../routing.js';
 
@@ -27,7 +27,7 @@ export interface UsageTotals {
   egress_bytes: number;
 }
 
-export function registerMeteringRoutes(router: Router, deps: RouteDeps): void {
+export function registerMeteringRoutes(router: Router, deps: SandboxRouteDeps): void {
   router.route('/v1/metering', {
     GET: async (c) => {
       const rows = await measureLiveSandboxes(deps);
@@ -40,7 +40,7 @@ export function registerMeteringRoutes(router: Router, deps: RouteDeps): void {
 export async function measureLiveSandboxes({
   engine,
   logger,
-}: Pick<RouteDeps, 'engine' | 'logger'>): Promise<UsageRow[]> {
+}: Pick<SandboxRouteDeps, 'engine' | 'logger'>): Promise<UsageRow[]> {
   const ids = liveSandboxes(engine).map((s) => s.id);
   const settled = await Promise.allSettled(ids.map((id) => engine.usage(id)));
   const rows: UsageRow[] = [];

@@ -6,7 +6,7 @@
  */
 
 import { z } from 'zod';
-import type { RouteDeps } from '../env.js';
+import type { SandboxRouteDeps } from '../env.js';
 import { readJson } from '../json-body.js';
 import { sandboxIdOf } from '../lookup.js';
 import { resolveNetwork } from '../network.js';
@@ -14,7 +14,7 @@ import type { Router } from '../routing.js';
 
 const AnyBody = z.unknown();
 
-export function registerNetworkRoutes(router: Router, { engine }: RouteDeps): void {
+export function registerNetworkRoutes(router: Router, { engine }: SandboxRouteDeps): void {
   router.route('/v1/sandboxes/:id/network', {
     GET: (c) => {
       return c.json(engine.getNetwork(sandboxIdOf(c, c.req.param('id') ?? '', 'id')));

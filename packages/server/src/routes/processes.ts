@@ -10,7 +10,7 @@ import {
   SignalProcessRequestSchema,
   StartProcessRequestSchema,
 } from '@mitos/protocol';
-import type { RouteDeps } from '../env.js';
+import type { SandboxRouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
 import { readJson } from '../json-body.js';
 import { requireRunningSandbox, sandboxIdOf } from '../lookup.js';
@@ -28,7 +28,7 @@ export interface ProcessRecord {
   started_at?: string;
 }
 
-export function registerProcessRoutes(router: Router, { engine, streams }: RouteDeps): void {
+export function registerProcessRoutes(router: Router, { engine, streams }: SandboxRouteDeps): void {
   const failed = (sandbox: string) => (err: unknown) => {
     throw engineFailure(err, 'exec_failed', { sandbox });
   };

@@ -7,7 +7,7 @@
 import type { ProcessHandle } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import type { WebSocketServer } from 'ws';
-import type { RouteDeps } from '../env.js';
+import type { SandboxRouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
 import { sandboxIdOf } from '../lookup.js';
 import { DEFAULT_COLS, DEFAULT_ROWS, parseDimension } from '../pty/frames.js';
@@ -20,7 +20,11 @@ import { upgradedResponse, upgradeOf } from '../upgrade.js';
 /** bash as a login shell where the template has it; the seed's plain /bin/sh otherwise. */
 export const TERMINAL_COMMAND = 'if [ -x /bin/bash ]; then exec /bin/bash -l; else exec /bin/sh; fi';
 
-export function registerPtyRoutes(router: Router, { engine, streams }: RouteDeps, sockets: WebSocketServer): void {
+export function registerPtyRoutes(
+  router: Router,
+  { engine, streams }: SandboxRouteDeps,
+  sockets: WebSocketServer,
+): void {
   router.route('/v1/pty', {
     GET: async (c) => {
       const sandboxId = c.req.query('sandbox') ?? '';

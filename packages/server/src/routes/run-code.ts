@@ -6,7 +6,7 @@
  */
 import type { RunCodeOutcome } from '@mitos/engine';
 import { MitosError, RunCodeRequestSchema } from '@mitos/protocol';
-import type { RouteDeps } from '../env.js';
+import type { SandboxRouteDeps } from '../env.js';
 import { engineFailure, failureDetail } from '../errors.js';
 import { readJson } from '../json-body.js';
 import { sandboxIdOf } from '../lookup.js';
@@ -17,7 +17,10 @@ import { effectiveTimeout } from './exec.js';
 
 export const DEFAULT_RUN_CODE_TIMEOUT_SECONDS = 60;
 
-export function registerRunCodeRoutes(router: Router, { engine, maxExecTimeoutSeconds, streams }: RouteDeps): void {
+export function registerRunCodeRoutes(
+  router: Router,
+  { engine, maxExecTimeoutSeconds, streams }: SandboxRouteDeps,
+): void {
   router.route('/v1/run_code/stream', {
     POST: (c) => {
       const body = readJson(c, RunCodeRequestSchema);

@@ -83,6 +83,7 @@ describe('end to end: the README snippets run as written', { timeout: 600_000 },
         'Workspaces',
         'Agents: MCP and framework adapters',
         'Server',
+        'Network posture',
         'Kubernetes',
         'Kubernetes',
         'Kubernetes',
@@ -157,6 +158,12 @@ describe('end to end: the README snippets run as written', { timeout: 600_000 },
     const r = await runTs('forward', block('Server'));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^HTTP\/1\.0 200 OK/);
+  });
+
+  test('Network posture: the SDK snippet reads and changes a sandbox posture', async () => {
+    const r = await runTs('network', block('Network posture'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), ["[ '*.github.com:443' ]", 'allow']);
   });
 
   test('Kubernetes: the snippet parses (it needs a cluster, which the controller tests provide)', async () => {

@@ -12,7 +12,10 @@ export interface CreateOptions extends ClientOptions, CallOptions {
   /** Sent with the fork; generated when omitted. */
   idempotencyKey?: string;
   limits?: ResourceLimits;
-  /** Network posture for the template when this call creates it. */
+  /**
+   * The sandbox's network posture (deny both ways unless allowed here); also the template's
+   * default when this call creates the template.
+   */
   network?: Network;
   /** Bind the sandbox to this workspace (created beforehand with `server.workspaces.create`). */
   workspace?: string;
@@ -51,6 +54,7 @@ export async function create(image = 'python', opts: CreateOptions = {}): Promis
     idempotencyKey: opts.idempotencyKey,
     limits: opts.limits,
     workspace: opts.workspace,
+    network: opts.network,
     signal: opts.signal,
   });
 }

@@ -127,6 +127,24 @@ export function toWireNetwork(net: Network): NetworkRequest {
   return out;
 }
 
+/** The wire posture (`GET`/`PUT /v1/sandboxes/{id}/network`) as the SDK's Network. */
+export function fromWireNetwork(value: unknown): Network {
+  const r = obj(value, 'a network posture');
+  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : undefined);
+  const out: Network = {
+    egress: r.egress === 'allow' ? 'allow' : 'deny',
+    inbound: r.inbound === 'allow' ? 'allow' : 'deny',
+  };
+  if (r.block === true) out.block = true;
+  const domains = list(r.allow_domains);
+  if (domains) out.allowDomains = domains;
+  const cidrs = list(r.allow_cidrs);
+  if (cidrs) out.allowCidrs = cidrs;
+  const inbound = list(r.inbound_cidrs);
+  if (inbound) out.inboundCidrs = inbound;
+  return out;
+}
+
 /** `GET /v1/sandboxes/{id}`: the list record plus lineage and lifetime (api-extensions.md). */
 export function toSandboxDetails(value: unknown, fallback?: { id: string; templateId: string }): SandboxDetails {
   const r = obj(value, 'a sandbox');

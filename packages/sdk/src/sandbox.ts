@@ -26,8 +26,16 @@ import {
 } from './ports.js';
 import { type BackgroundOptions, SandboxProcesses } from './processes.js';
 import { checkSize, openPty, type PtyHandle, type PtyOptions, ptyPath } from './pty.js';
-import { toExecResult, toSandboxList } from './records.js';
-import type { CallOptions, ClientOptions, ExecOptions, ExecResult, SandboxDetails, SandboxInfo } from './types.js';
+import { fromWireNetwork, toExecResult, toSandboxList, toWireNetwork } from './records.js';
+import type {
+  CallOptions,
+  ClientOptions,
+  ExecOptions,
+  ExecResult,
+  Network,
+  SandboxDetails,
+  SandboxInfo,
+} from './types.js';
 import { assertId, assertTimeoutSeconds } from './validate.js';
 
 export type { ExecOptions } from './types.js';
@@ -236,6 +244,31 @@ export class Sandbox implements AsyncDisposable {
   /** fork(), plus the parent's record, the fork time and what was carried into the children. */
   forkWithReport(n = 1, opts: LiveForkOptions = {}): Promise<ForkReport> {
     return liveFork(this.#http, this.id, n, opts, (info) => new Sandbox(info, this.#http));
+  }
+
+  /** The sandbox's effective network posture. */
+  async network(opts: CallOptions = {}): Promise<Network> {
+    const path = `/v1/sandboxes/${encodeURIComponent(this.id)}/network`;
+    const raw = await this.#http.request<unknown>('GET', path, {
+      timeoutMs: this.#http.timeoutOr(DEFAULT_SANDBOX_CALL_TIMEOUT_MS),
+      signal: opts.signal,
+    });
+    return fromWireNetwork(raw);
+  }
+
+  /**
+   * Change the posture while the sandbox runs: new connections follow it at once, connections
+   * opened under the old one are cut. Answers the new effective posture.
+   * @example await sb.setNetwork({ allowDomains: ['pypi.org:443', 'files.pythonhosted.org:443'] });
+   */
+  async setNetwork(network: Network, opts: CallOptions = {}): Promise<Network> {
+    const path = `/v1/sandboxes/${encodeURIComponent(this.id)}/network`;
+    const raw = await this.#http.request<unknown>('PUT', path, {
+      body: toWireNetwork(network),
+      timeoutMs: this.#http.timeoutOr(DEFAULT_SANDBOX_CALL_TIMEOUT_MS),
+      signal: opts.signal,
+    });
+    return fromWireNetwork(raw);
   }
 
   /** Stop and delete the sandbox. Idempotent: an already-gone sandbox is not an error. */

@@ -52,6 +52,8 @@ export interface ForkOptions extends CallOptions {
   limits?: ResourceLimits;
   /** Bind the sandbox to this workspace: its head is hydrated into /workspace, terminate commits. */
   workspace?: string;
+  /** This sandbox's network posture; the template's when omitted. */
+  network?: Network;
 }
 
 export class SandboxServer {
@@ -173,6 +175,7 @@ export class SandboxServer {
     const body: Record<string, unknown> = { template, id };
     if (opts.limits) body.limits = toWireLimits(opts.limits);
     if (opts.workspace !== undefined) body.workspace = opts.workspace;
+    if (opts.network) body.network = toWireNetwork(opts.network);
     const raw = await this.#http.request<unknown>('POST', '/v1/fork', {
       body,
       idempotencyKey,

@@ -41,12 +41,16 @@ export interface ResourceLimits {
   diskMb?: number;
 }
 
-/** Per-template network posture; everything is denied unless allowed here. */
+/**
+ * A network posture (a template's default, or one sandbox's); everything is denied unless
+ * allowed here. See docs/networking.md.
+ */
 export interface Network {
   block?: boolean;
   egress?: 'deny' | 'allow';
-  /** `host:port` entries. */
+  /** `host:port` entries, `*.example.com:443` for every name under example.com. */
   allowDomains?: string[];
+  /** `address/prefix` entries with an optional `:port`, e.g. `10.1.2.0/24:5432`. */
   allowCidrs?: string[];
   inbound?: 'deny' | 'allow';
   inboundCidrs?: string[];

@@ -1,5 +1,5 @@
-/** `mitos sandbox create`: a sandbox from a template, with its limits and lifetime. */
-import { create, type ResourceLimits } from '@mitos/sdk';
+/** `mitos sandbox create`: a sandbox from a template, with its limits, network and lifetime. */
+import { create, type Network, type ResourceLimits } from '@mitos/sdk';
 import { type Command, InvalidArgumentError } from 'commander';
 import { parseIntOption } from '../args.js';
 import { action, printJson, println, warn } from '../context.js';
@@ -12,7 +12,12 @@ interface CreateFlags {
   pids?: number;
   diskMb?: number;
   lifetime?: number;
+  egress?: 'allow' | 'deny';
+  allowDomain: string[];
+  allowCidr: string[];
 }
+
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerCreate(sandbox: Command): void {
   sandbox
@@ -24,6 +29,9 @@ export function registerCreate(sandbox: Command): void {
     .option('--cpus <n>', 'CPU quota in cores, e.g. 0.5 (default: the template’s)', parseCpus)
     .option('--pids <n>', 'most processes and threads at once (default: the template’s)', parseIntOption(8, 1_000_000))
     .option('--disk-mb <n>', 'most MiB it may write (default: no per-sandbox cap)', parseIntOption(16, 16_777_216))
+    .option('--egress <allow|deny>', 'outbound internet (default: the template’s posture)', parseEgress)
+    .option('--allow-domain <host:port>', 'a name it may reach, e.g. pypi.org:443 or *.example.com:443', collect, [])
+    .option('--allow-cidr <cidr[:port]>', 'addresses it may reach, e.g. 10.1.2.0/24:5432', collect, [])
     .option(
       '--lifetime <seconds>',
       'terminate it this many seconds after creation (max 86400)',
@@ -38,6 +46,7 @@ export function registerCreate(sandbox: Command): void {
           ...ctx.client,
           id: o.id,
           limits: given ? limits : undefined,
+          network: networkOf(o),
           onWarning: warn,
         });
         let deadlineUnix: number | undefined;
@@ -52,6 +61,17 @@ export function registerCreate(sandbox: Command): void {
         else println(sb.id);
       }),
     );
+}
+
+/** The posture the flags ask for; none (the template's) when no network flag is given. */
+function networkOf(o: CreateFlags): Network | undefined {
+  if (o.egress === undefined && o.allowDomain.length === 0 && o.allowCidr.length === 0) return undefined;
+  return { egress: o.egress ?? 'deny', allowDomains: o.allowDomain, allowCidrs: o.allowCidr };
+}
+
+function parseEgress(value: string): 'allow' | 'deny' {
+  if (value !== 'allow' && value !== 'deny') throw new InvalidArgumentError('expected allow or deny');
+  return value;
 }
 
 function parseCpus(value: string): number {

@@ -54,3 +54,39 @@ describe('sandbox lifecycle and processes', () => {
     });
   });
 });
+
+describe('sandbox create network flags', () => {
+  test('--egress, --allow-domain and --allow-cidr become the sandbox posture on the fork', async () => {
+    const r = await cli([
+      'sandbox',
+      'create',
+      '--id',
+      'net-1',
+      '--allow-domain',
+      'pypi.org:443',
+      '--allow-domain',
+      '*.pythonhosted.org:443',
+      '--allow-cidr',
+      '10.1.2.0/24:5432',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((fake.seen.find((s) => s.url === '/v1/fork') as { body: { network?: unknown } }).body.network, {
+      allow_domains: ['pypi.org:443', '*.pythonhosted.org:443'],
+      allow_cidrs: ['10.1.2.0/24:5432'],
+    });
+    const open = await cli(['sandbox', 'create', '--id', 'net-2', '--egress', 'allow']);
+    assert.equal(open.code, 0, open.stderr);
+    assert.deepEqual(
+      (fake.seen.filter((s) => s.url === '/v1/fork').at(-1) as { body: { network?: unknown } }).body.network,
+      { egress: 'allow' },
+    );
+  });
+
+  test('a bad --egress is a usage error without a request', async () => {
+    const before = fake.seen.length;
+    const r = await cli(['sandbox', 'create', '--egress', 'sideways']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /allow or deny/);
+    assert.equal(fake.seen.length, before);
+  });
+});

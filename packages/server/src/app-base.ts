@@ -6,10 +6,12 @@
 import { MitosError } from '@mitos/protocol';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
+import type { ApiServer } from './app.js';
 import type { AppEnv } from './env.js';
 import { createErrorResponder, type ErrorResponder } from './errors.js';
 import { requestLogger } from './logging.js';
 import { serverTiming } from './server-timing.js';
+import { UpgradeDispatcher } from './upgrade.js';
 import { quote } from './validate.js';
 
 export function baseApp(
@@ -34,4 +36,20 @@ export function nonNegative(name: string, value: number | undefined, fallback: n
     throw new MitosError('invalid_request', `${name} must be a whole number >= 0 (got ${value})`);
   }
   return value;
+}
+
+/** The API's handle: upgrades fed to the app, and a close that ends what `closeAll` holds, once. */
+export function apiServerOf(app: Hono<AppEnv>, closeAll: () => void): ApiServer {
+  const upgrades = new UpgradeDispatcher((request, env) => app.fetch(request, env));
+  let closed = false;
+  return {
+    app,
+    handleUpgrade: upgrades.handle,
+    close: () => {
+      if (closed) return;
+      closed = true;
+      closeAll();
+      upgrades.closeAll();
+    },
+  };
 }

@@ -15,7 +15,7 @@ import { MitosError } from '@mitos/protocol';
 import type { Database } from 'better-sqlite3';
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
-import { baseApp, nonNegative } from './app-base.js';
+import { apiServerOf, baseApp, nonNegative } from './app-base.js';
 import { registerConnectRoutes } from './connect/mount.js';
 import { consoleRoutes, loadConsoleAssets } from './console/static.js';
 import { createE2bSurface } from './e2b/index.js';
@@ -55,7 +55,6 @@ import { registerWorkspaceRoutes } from './routes/workspaces.js';
 import { createRouter } from './routing.js';
 import { ServerSettings } from './settings.js';
 import { DEFAULT_MAX_STREAMS_PER_SANDBOX, StreamRegistry } from './streaming/registry.js';
-import { UpgradeDispatcher } from './upgrade.js';
 import { quote } from './validate.js';
 import { packageVersion } from './version.js';
 
@@ -190,25 +189,16 @@ export function createApiServer(deps: AppDeps): ApiServer {
     // Gone without passing the ending hook (an engine closing): the workspace is free again.
     routeDeps.workspaces?.release(id);
   });
-  const upgrades = new UpgradeDispatcher((request, env) => app.fetch(request, env));
-  let closed = false;
-  return {
-    app,
-    handleUpgrade: upgrades.handle,
-    close: () => {
-      if (closed) return;
-      closed = true;
-      unsubscribe();
-      stopCommitting();
-      e2b.close();
-      shutdown.abort();
-      routeDeps.forwards.closeAll();
-      routeDeps.streams.abortAll();
-      upgrades.closeAll();
-      terminals.close();
-      connect.close();
-    },
-  };
+  return apiServerOf(app, () => {
+    unsubscribe();
+    stopCommitting();
+    e2b.close();
+    shutdown.abort();
+    routeDeps.forwards.closeAll();
+    routeDeps.streams.abortAll();
+    terminals.close();
+    connect.close();
+  });
 }
 
 /** The hono app alone, for in-process use (`app.request()`); no upgrades, nothing to close. */

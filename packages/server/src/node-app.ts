@@ -9,7 +9,7 @@ import type { Engine } from '@mitos/engine';
 import type { Logger } from 'pino';
 import type { ApiServer } from './app.js';
 import { DEFAULT_MAX_EXEC_TIMEOUT_SECONDS } from './app.js';
-import { baseApp, nonNegative } from './app-base.js';
+import { apiServerOf, baseApp, nonNegative } from './app-base.js';
 import type { SandboxRouteDeps } from './env.js';
 import { createLogger } from './logging.js';
 import { bearerAuth, normalizeApiKeys, type SandboxTokenVerifier } from './middleware/auth.js';
@@ -26,7 +26,6 @@ import { registerPtyRoutes } from './routes/pty.js';
 import { registerRunCodeRoutes } from './routes/run-code.js';
 import { createRouter, type Router } from './routing.js';
 import { DEFAULT_MAX_STREAMS_PER_SANDBOX, StreamRegistry } from './streaming/registry.js';
-import { UpgradeDispatcher } from './upgrade.js';
 import { packageVersion } from './version.js';
 
 export interface NodeSandboxApiDeps {
@@ -77,20 +76,11 @@ export function createNodeSandboxApi(deps: NodeSandboxApiDeps): ApiServer {
   registerPtyRoutes(router, routeDeps, terminals);
 
   const unsubscribe = engine.onSandboxGone((id) => routeDeps.streams.abortSandbox(id));
-  const upgrades = new UpgradeDispatcher((request, env) => app.fetch(request, env));
-  let closed = false;
-  return {
-    app,
-    handleUpgrade: upgrades.handle,
-    close: () => {
-      if (closed) return;
-      closed = true;
-      unsubscribe();
-      routeDeps.streams.abortAll();
-      upgrades.closeAll();
-      terminals.close();
-    },
-  };
+  return apiServerOf(app, () => {
+    unsubscribe();
+    routeDeps.streams.abortAll();
+    terminals.close();
+  });
 }
 
 export interface NodeControlApiDeps {

@@ -6,6 +6,15 @@
 import { createSocket, type Socket } from 'node:dgram';
 import dnsPacket, { type Answer } from 'dns-packet';
 
+/** A shell command for inside a sandbox: the addresses a name (its argument) resolves to, sorted, or ERR and the reason. */
+export const RESOLVE_IN_SANDBOX = `python3 -c '
+import socket, sys
+try:
+    print(" ".join(sorted({a[4][0] for a in socket.getaddrinfo(sys.argv[1], 80, proto=socket.IPPROTO_TCP)})))
+except Exception as e:
+    print("ERR", type(e).__name__)
+'`;
+
 export type FakeZone = Record<string, Answer[]>;
 
 export interface FakeDns {

@@ -13,7 +13,7 @@ export {
   describeDriverConformance,
   withPythonSandboxes,
 } from './conformance/suite.js';
-export { type FakeDns, type FakeZone, startFakeDns } from './fake-dns.js';
+export { type FakeDns, type FakeZone, RESOLVE_IN_SANDBOX, startFakeDns } from './fake-dns.js';
 export * from './fake-engine.js';
 export { type FakeInternet, startFakeInternet } from './fake-internet.js';
 export { freePort } from './free-port.js';

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { connect, createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { type FakeInternet, shellOf, startFakeInternet, testEngineEnv, until } from '@mitos/testkit';
+import {
+  type FakeInternet,
+  RESOLVE_IN_SANDBOX,
+  shellOf,
+  startFakeInternet,
+  testEngineEnv,
+  until,
+} from '@mitos/testkit';
 import type { LinuxEngine } from '../drivers/linux/engine.js';
 import { interfacePrefix, slotAddresses } from './addressing.js';
 
@@ -13,15 +20,6 @@ try:
     s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
     s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
     print(s.recv(300).decode().split("\\r\\n\\r\\n")[-1])
-except Exception as e:
-    print("ERR", type(e).__name__)
-'`;
-
-// The addresses a name resolves to inside a sandbox (sorted), or ERR and the reason.
-const RESOLVE = `python3 -c '
-import socket, sys
-try:
-    print(" ".join(sorted({a[4][0] for a in socket.getaddrinfo(sys.argv[1], 80, proto=socket.IPPROTO_TCP)})))
 except Exception as e:
     print("ERR", type(e).__name__)
 '`;
@@ -185,7 +183,7 @@ describe('sandbox network posture (linux engine, fake internet)', { timeout: 600
       templateId: 'python',
       network: { egress: 'deny', inbound: 'deny', allow_domains: domains },
     });
-    const resolve = async (name: string) => (await sh(s, `${RESOLVE} ${name}`)).out.trim();
+    const resolve = async (name: string) => (await sh(s, `${RESOLVE_IN_SANDBOX} ${name}`)).out.trim();
     const landed = /^fake-internet (203\.0\.113\.10|2001:db8::10)$/;
     // Before any lookup, the allowed name's address is closed too.
     assert.match(await probe(s, net.addresses.allowed), /^ERR/);

@@ -133,7 +133,9 @@ static void run_worker(int conn) {
     signal(SIGCHLD, SIG_DFL);
     guest_join_sandbox_cgroup();
     if (conn != 3) {
-        dup2(conn, 3);
+        /* dup3, not dup2: the copy must stay close-on-exec, or every command the worker runs
+         * inherits the agent's channel as its fd 3. */
+        dup3(conn, 3, O_CLOEXEC);
         conn = 3;
     }
     close_range(4, ~0U, 0);

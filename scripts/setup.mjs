@@ -139,7 +139,28 @@ if (!existsSync(join(root, 'node_modules')) || !stampMatches('npm', lockHash)) {
   // (another process may be using it).
   const fresh = !existsSync(join(root, 'node_modules', '.package-lock.json'));
   run('npm', [fresh ? 'ci' : 'install', '--no-audit', '--no-fund']);
+  // npm drops an optional package silently when its download fails (seen once under load: the
+  // buf binary for this platform was missing and proto generation failed much later). One more
+  // install fills the gaps; still missing after it is an error, not a surprise at test time.
+  if (missingPlatformPackages().length > 0) run('npm', ['install', '--no-audit', '--no-fund']);
+  const missing = missingPlatformPackages();
+  if (missing.length > 0) {
+    process.stderr.write(`[setup] npm did not install ${missing.join(', ')}; check the registry and retry\n`);
+    process.exit(1);
+  }
   writeStamp('npm', lockHash);
+}
+
+/** Optional platform packages (native binaries) the lock file lists for this host, not on disk. */
+function missingPlatformPackages() {
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
+  const libc = process.report.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl';
+  const fits = (list, value) => !Array.isArray(list) || list.includes(value);
+  return Object.entries(lock.packages ?? {})
+    .filter(([path, p]) => path.startsWith('node_modules/') && p.optional && (p.os || p.cpu))
+    .filter(([, p]) => fits(p.os, process.platform) && fits(p.cpu, process.arch) && fits(p.libc, libc))
+    .filter(([path]) => !existsSync(join(root, path, 'package.json')))
+    .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
 }
 
 // npm skips install scripts it has not been told to trust; the native SQLite binding must load.

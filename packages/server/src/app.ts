@@ -19,7 +19,7 @@ import { apiServerOf, baseApp, nonNegative } from './app-base.js';
 import { registerConnectRoutes } from './connect/mount.js';
 import { consoleRoutes, loadConsoleAssets } from './console/static.js';
 import { createE2bSurface } from './e2b/index.js';
-import type { AppEnv, RouteDeps } from './env.js';
+import type { AppEnv, RouteDeps, SandboxRouteDeps } from './env.js';
 import { ForwardRegistry } from './forwards.js';
 import { IdClaims } from './id-claims.js';
 import { IdempotencyStore } from './idempotency.js';
@@ -59,6 +59,26 @@ import { quote } from './validate.js';
 import { packageVersion } from './version.js';
 
 export const DEFAULT_MAX_EXEC_TIMEOUT_SECONDS = 86_400;
+
+/** What the sandbox routes need, the same for the public API and a node's sandbox API. */
+export function sandboxRouteDeps(
+  deps: { engine: Engine; version?: string; maxExecTimeoutSeconds?: number; maxStreamsPerSandbox?: number },
+  logger: Logger,
+): SandboxRouteDeps {
+  return {
+    engine: deps.engine,
+    logger,
+    version: deps.version ?? packageVersion(),
+    maxExecTimeoutSeconds: nonNegative(
+      'maxExecTimeoutSeconds',
+      deps.maxExecTimeoutSeconds,
+      DEFAULT_MAX_EXEC_TIMEOUT_SECONDS,
+    ),
+    streams: new StreamRegistry(
+      nonNegative('maxStreamsPerSandbox', deps.maxStreamsPerSandbox, DEFAULT_MAX_STREAMS_PER_SANDBOX),
+    ),
+  };
+}
 
 export interface AppDeps {
   engine: Engine;
@@ -111,19 +131,9 @@ export function createApiServer(deps: AppDeps): ApiServer {
   const { engine, publicUrl } = deps;
   const previewDomain = normalizePreviewDomain(deps.previewDomain);
   const routeDeps: RouteDeps = {
-    engine,
+    ...sandboxRouteDeps(deps, logger),
     idempotency: new IdempotencyStore(deps.db),
-    logger,
-    version: deps.version ?? packageVersion(),
-    maxExecTimeoutSeconds: nonNegative(
-      'maxExecTimeoutSeconds',
-      deps.maxExecTimeoutSeconds,
-      DEFAULT_MAX_EXEC_TIMEOUT_SECONDS,
-    ),
     publicUrl: typeof publicUrl === 'function' ? publicUrl : () => publicUrl,
-    streams: new StreamRegistry(
-      nonNegative('maxStreamsPerSandbox', deps.maxStreamsPerSandbox, DEFAULT_MAX_STREAMS_PER_SANDBOX),
-    ),
     forwards: new ForwardRegistry((id, port) => engine.connectPort(id, port), undefined, apiKeys.length > 0),
     preview: {
       signer: new PreviewSigner(

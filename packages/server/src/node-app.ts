@@ -8,9 +8,8 @@
 import type { Engine } from '@mitos/engine';
 import type { Logger } from 'pino';
 import type { ApiServer } from './app.js';
-import { DEFAULT_MAX_EXEC_TIMEOUT_SECONDS } from './app.js';
-import { apiServerOf, baseApp, nonNegative } from './app-base.js';
-import type { SandboxRouteDeps } from './env.js';
+import { sandboxRouteDeps } from './app.js';
+import { apiServerOf, baseApp } from './app-base.js';
 import { createLogger } from './logging.js';
 import { bearerAuth, normalizeApiKeys, type SandboxTokenVerifier } from './middleware/auth.js';
 import { createTerminalSocketServer } from './pty/websocket.js';
@@ -25,8 +24,6 @@ import { registerProcessRoutes } from './routes/processes.js';
 import { registerPtyRoutes } from './routes/pty.js';
 import { registerRunCodeRoutes } from './routes/run-code.js';
 import { createRouter, type Router } from './routing.js';
-import { DEFAULT_MAX_STREAMS_PER_SANDBOX, StreamRegistry } from './streaming/registry.js';
-import { packageVersion } from './version.js';
 
 export interface NodeSandboxApiDeps {
   engine: Engine;
@@ -47,19 +44,7 @@ export function createNodeSandboxApi(deps: NodeSandboxApiDeps): ApiServer {
   const apiKeys = normalizeApiKeys([deps.nodeKey]);
   const logger = deps.logger ?? createLogger();
   const { engine } = deps;
-  const routeDeps: SandboxRouteDeps = {
-    engine,
-    logger,
-    version: deps.version ?? packageVersion(),
-    maxExecTimeoutSeconds: nonNegative(
-      'maxExecTimeoutSeconds',
-      deps.maxExecTimeoutSeconds,
-      DEFAULT_MAX_EXEC_TIMEOUT_SECONDS,
-    ),
-    streams: new StreamRegistry(
-      nonNegative('maxStreamsPerSandbox', deps.maxStreamsPerSandbox, DEFAULT_MAX_STREAMS_PER_SANDBOX),
-    ),
-  };
+  const routeDeps = sandboxRouteDeps(deps, logger);
   const terminals = createTerminalSocketServer();
   const { app, respondError } = baseApp(logger, apiKeys);
   app.use('*', bearerAuth(apiKeys, deps.sandboxTokens));

@@ -33,7 +33,13 @@ export function testEngineEnv(): TestEngineEnv {
       // Whatever fails first, the cgroups and the state dir still go (a loop device slow to
       // detach under load once left four cgroups behind as well); the first error is rethrown.
       try {
-        const engine = opened.at(-1) ?? (await LinuxEngine.open({ stateDir, cgroupParent }));
+        // An engine opened only to clean up is closed with the others: an open one keeps its
+        // listeners (the DNS resolver) and would keep the test process from exiting.
+        let engine = opened.at(-1);
+        if (!engine) {
+          engine = await LinuxEngine.open({ stateDir, cgroupParent });
+          opened.push(engine);
+        }
         for (const s of engine.list()) await engine.terminate(s.id);
         await engine.drainPool();
         await engine.network.destroy();

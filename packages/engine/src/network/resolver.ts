@@ -114,6 +114,10 @@ export class DnsResolver {
           tcp.once('error', reject);
           tcp.listen({ port, host: udp.address().family === 'IPv6' ? '::' : '0.0.0.0' }, resolve);
         });
+        // The resolver serves whatever else keeps the process up (the API server); alone, as in
+        // an engine opened and never closed, it must not keep a process from exiting.
+        udp.unref();
+        tcp.unref();
         return new DnsResolver(opts, udp, tcp, port);
       } catch (err) {
         lastError = err;

@@ -1,5 +1,5 @@
 /** `mitos sandbox pause|resume|set-timeout`: a sandbox's run state and lifetime. */
-import { Sandbox, SandboxNotRunningError } from '@mitos/sdk';
+import { Sandbox } from '@mitos/sdk';
 import type { Command } from 'commander';
 import { action, parseIntOption, printJson, println } from '../context.js';
 
@@ -17,15 +17,10 @@ export function registerLifecycle(sandbox: Command): void {
         action(async (ctx, id: string) => {
           const sb = await Sandbox.connect(id, ctx.client);
           const state = verb === 'pause' ? 'paused' : 'running';
-          // Asking for the state a sandbox is already in succeeds, for pause as for resume
-          // (the wire answers 409 to pausing a paused sandbox but 200 to resuming a running one).
-          const already = await sb[verb]().then(
-            () => false,
-            async (err: unknown) => {
-              if (err instanceof SandboxNotRunningError && (await sb.info()).state === state) return true;
-              throw err;
-            },
-          );
+          // Asking for the state a sandbox is already in succeeds (the wire answers 200 either
+          // way), so the state is read first to tell the user nothing changed.
+          const already = (await sb.info()).state === state;
+          if (!already) await sb[verb]();
           if (ctx.json) printJson({ id, state, changed: !already });
           else println(already ? `${state} ${id} (already)` : `${state} ${id}`);
         }),

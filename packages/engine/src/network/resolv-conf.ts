@@ -4,9 +4,12 @@
  * to the resolver whatever the destination); this one belongs to the server's own block, so it
  * means nothing else. A sandbox without a link fails its lookups at once (no route).
  */
-import { chownSync, lstatSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RootLayout } from '../storage/storage.js';
+
+/** What a template image holds: the launcher writes each sandbox's own at start. */
+export const IMAGE_RESOLV_CONF = '# mitos: no DNS until the sandbox network policy allows egress\n';
 
 export function resolvConf(nameserver: string): string {
   return `# mitos: the server's resolver answers what this sandbox's network posture allows\nnameserver ${nameserver}\noptions timeout:2 attempts:2\n`;
@@ -35,4 +38,25 @@ export function writeResolvConf(root: RootLayout, diskRoot: number, nameserver: 
   rmSync(path, { force: true });
   writeFileSync(path, resolvConf(nameserver), { flag: 'wx', mode: 0o644 });
   chownSync(path, diskRoot, diskRoot);
+}
+
+/**
+ * Before a build step's root is published as an image: put back the image's placeholder where
+ * the file is still the one the launcher wrote, so an image never carries one server's resolver
+ * address (a pushed image would hand it to every runtime that pulls it). A step that wrote its
+ * own resolv.conf keeps it, as it asked.
+ */
+export function restoreImageResolvConf(root: RootLayout, nameserver: string): void {
+  const base = root.kind === 'bind' ? root.rootfs : root.upperdir;
+  const path = join(base, 'etc', 'resolv.conf');
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+    if (!st.isFile() || readFileSync(path, 'utf8') !== resolvConf(nameserver)) return;
+  } catch {
+    return;
+  }
+  rmSync(path, { force: true });
+  writeFileSync(path, IMAGE_RESOLV_CONF, { flag: 'wx', mode: 0o644 });
+  chownSync(path, st.uid, st.gid);
 }

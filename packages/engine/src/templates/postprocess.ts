@@ -8,9 +8,9 @@
  */
 import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { IMAGE_RESOLV_CONF } from '../network/resolv-conf.js';
 
 const HOSTS = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
-const RESOLV = '# mitos: no DNS until the sandbox network policy allows egress\n';
 
 function replaceFile(path: string, content: string, mode = 0o644): void {
   rmSync(path, { force: true, recursive: true });
@@ -50,7 +50,7 @@ export function postprocessTree(root: string): void {
   mkdirSync(join(root, 'etc'), { recursive: true });
   replaceFile(join(root, 'etc/hostname'), 'mitos\n');
   replaceFile(join(root, 'etc/hosts'), HOSTS);
-  replaceFile(join(root, 'etc/resolv.conf'), RESOLV);
+  replaceFile(join(root, 'etc/resolv.conf'), IMAGE_RESOLV_CONF);
 
   ensureDir(join(root, 'workspace'), 0o755);
   ensureDir(join(root, 'tmp'), 0o1777);

@@ -22,6 +22,7 @@ import type { SandboxRow, TemplateRow } from '../../state/store.js';
 import type { RootLayout, SandboxStorage } from '../../storage/storage.js';
 import { buildImage } from '../../templates/builder.js';
 import { type ImageSpec, imageKey } from '../../templates/images.js';
+import { linuxDriverImages } from './images.js';
 import { launchSandbox, shmBytesFor } from './launcher.js';
 
 export interface LinuxDriverOptions {
@@ -64,17 +65,7 @@ export class LinuxDriver implements SandboxDriver {
     this.network = hostNetwork.driverPort();
     // The warm pool renames a launched sandbox, which needs storage that can rename a root.
     if (typeof storage.renameRoot === 'function') this.rename = (p, id, limits) => this.renamePooled(p, id, limits);
-    const { commitRoot, listImages, removeImage, imagePath } = storage;
-    if (commitRoot && listImages && removeImage && imagePath) {
-      this.images = {
-        has: (key) => storage.hasImage(key),
-        commit: (id, key, replace) => commitRoot.call(storage, id, key, replace),
-        importTree: (key, dir) => storage.importImage(key, dir),
-        list: () => listImages.call(storage),
-        remove: (key) => removeImage.call(storage, key),
-        path: (key) => imagePath.call(storage, key),
-      };
-    }
+    this.images = linuxDriverImages(storage, hostNetwork);
   }
 
   get diskUidBase(): number {

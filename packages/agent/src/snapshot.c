@@ -12,10 +12,14 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-static int snapshot_one(int src_fd, const char *dst) {
+/*
+ * One subvolume ioctl on PATH, which names an entry of its parent directory (both ioctls take
+ * the parent's fd and the entry's name). `src_fd`: the snapshot's source, ignored by a delete.
+ */
+static int subvol_ioctl(const char *path, unsigned long request, int src_fd) {
     char parent_buf[4096], name_buf[4096];
-    snprintf(parent_buf, sizeof parent_buf, "%s", dst);
-    snprintf(name_buf, sizeof name_buf, "%s", dst);
+    snprintf(parent_buf, sizeof parent_buf, "%s", path);
+    snprintf(name_buf, sizeof name_buf, "%s", path);
     const char *parent = dirname(parent_buf);
     const char *name = basename(name_buf);
     if (strlen(name) >= BTRFS_SUBVOL_NAME_MAX) {
@@ -28,7 +32,7 @@ static int snapshot_one(int src_fd, const char *dst) {
     memset(&args, 0, sizeof args);
     args.fd = src_fd;
     strncpy(args.name, name, BTRFS_SUBVOL_NAME_MAX);
-    int r = ioctl(parent_fd, BTRFS_IOC_SNAP_CREATE_V2, &args);
+    int r = ioctl(parent_fd, request, &args);
     int saved = errno;
     close(parent_fd);
     errno = saved;
@@ -46,7 +50,7 @@ int snapshot_main(int argc, char **argv) {
         return 1;
     }
     for (int i = 2; i < argc; i++) {
-        if (snapshot_one(src_fd, argv[i]) < 0) {
+        if (subvol_ioctl(argv[i], BTRFS_IOC_SNAP_CREATE_V2, src_fd) < 0) {
             fprintf(stderr, "mitos-agent snapshot: %s -> %s: %s\n", argv[1], argv[i], strerror(errno));
             return 1;
         }
@@ -65,24 +69,10 @@ int subvol_delete_main(int argc, char **argv) {
         return 2;
     }
     for (int i = 1; i < argc; i++) {
-        char parent_buf[4096], name_buf[4096];
-        snprintf(parent_buf, sizeof parent_buf, "%s", argv[i]);
-        snprintf(name_buf, sizeof name_buf, "%s", argv[i]);
-        const char *name = basename(name_buf);
-        int parent_fd = open(dirname(parent_buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int r = -1;
-        if (parent_fd >= 0 && strlen(name) < BTRFS_SUBVOL_NAME_MAX) {
-            struct btrfs_ioctl_vol_args_v2 args;
-            memset(&args, 0, sizeof args);
-            strncpy(args.name, name, BTRFS_SUBVOL_NAME_MAX);
-            r = ioctl(parent_fd, BTRFS_IOC_SNAP_DESTROY_V2, &args);
-        } else if (parent_fd >= 0) {
-            errno = ENAMETOOLONG;
-        }
-        int saved = errno;
-        if (parent_fd >= 0) close(parent_fd);
-        if (r < 0) {
-            fprintf(stderr, "mitos-agent subvol-delete: %s: %s\n", name, strerror(saved));
+        if (subvol_ioctl(argv[i], BTRFS_IOC_SNAP_DESTROY_V2, 0) < 0) {
+            char name_buf[4096];
+            snprintf(name_buf, sizeof name_buf, "%s", argv[i]);
+            fprintf(stderr, "mitos-agent subvol-delete: %s: %s\n", basename(name_buf), strerror(errno));
             return 1;
         }
     }

@@ -8,6 +8,11 @@ import { chownSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import type { RootLayout } from '../storage/storage.js';
 
+/** Where a root's own writes land: the whole tree of a bind root, the upper layer of an overlay. */
+function writableTree(root: RootLayout): string {
+  return root.kind === 'bind' ? root.rootfs : root.upperdir;
+}
+
 /** What a template image holds: the launcher writes each sandbox's own at start. */
 export const IMAGE_RESOLV_CONF = '# mitos: no DNS until the sandbox network policy allows egress\n';
 
@@ -20,8 +25,7 @@ export function resolvConf(nameserver: string): string {
  * root comes from an image, which may hold symlinks: nothing here follows one.
  */
 export function writeResolvConf(root: RootLayout, diskRoot: number, nameserver: string): void {
-  const base = root.kind === 'bind' ? root.rootfs : root.upperdir;
-  const etc = join(base, 'etc');
+  const etc = join(writableTree(root), 'etc');
   let st: ReturnType<typeof lstatSync> | undefined;
   try {
     st = lstatSync(etc);
@@ -47,8 +51,7 @@ export function writeResolvConf(root: RootLayout, diskRoot: number, nameserver: 
  * own resolv.conf keeps it, as it asked.
  */
 export function restoreImageResolvConf(root: RootLayout, nameserver: string): void {
-  const base = root.kind === 'bind' ? root.rootfs : root.upperdir;
-  const path = join(base, 'etc', 'resolv.conf');
+  const path = join(writableTree(root), 'etc', 'resolv.conf');
   let st: ReturnType<typeof lstatSync>;
   try {
     st = lstatSync(path);

@@ -58,6 +58,8 @@ const debs = [
   ['tmux', 'tmux'],
   // sandbox network postures (nftables rules, veth links configured with iproute2's ip)
   ['nft', 'nftables'],
+  // the network tests' fake internet serves TLS with a certificate it makes
+  ['openssl', 'openssl'],
   // the microvm engine and its tests
   ['qemu-system-x86_64', 'qemu-system-x86'],
   ['qemu-img', 'qemu-utils'],

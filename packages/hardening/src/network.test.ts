@@ -1,7 +1,8 @@
 /**
  * Network posture attacks: from inside a sandbox (host ports, metadata, another sandbox, a
  * rewritten resolv.conf, DNS rebinding, names off the list, addresses another sandbox
- * resolved), and from a local host user (a sandbox's port under inbound deny, the resolver).
+ * resolved, a forged, missing or doubled name for an allow_domains address), and from a local
+ * host user (a sandbox's port under inbound deny, the resolver, the name check).
  * The resolver's upstream is a fake DNS server on loopback: no question leaves this host.
  */
 import assert from 'node:assert/strict';
@@ -56,10 +57,11 @@ describe('hardening: sandbox network postures', { timeout: 600_000 }, () => {
     await upstream?.close();
   });
 
-  const addressOf = (id: string) => {
+  /** The sandbox's own address (side 1) or its host-side gateway (side 0). */
+  const addressOf = (id: string, side: 0 | 1 = 1) => {
     const slot = engine.network.slots.get(id)?.slot;
     assert.ok(slot, `${id} has a link`);
-    const n = (10 << 24) + engine.network.identity.v4Block * 1024 + 2 * slot + 1;
+    const n = (10 << 24) + engine.network.identity.v4Block * 1024 + 2 * slot + side;
     return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
   };
   const asNobody = async (host: string, port: number) =>
@@ -129,6 +131,55 @@ try:
 except OSError as e: print("ERR", e.errno)'`;
     // 113 (EHOSTUNREACH): the host's reject, at once, not a timeout far away.
     assert.equal((await sh(b, connect)).out.trim(), 'ERR 113');
+  });
+
+  test('allow_domains: a forged, missing or doubled name, or the name check reached directly, opens nothing', async () => {
+    const c = `hn-sni-${process.pid}`;
+    const domains = ['good.test:443', 'good.test:80'];
+    await engine.create({
+      id: c,
+      templateId: 'python',
+      network: { egress: 'deny', inbound: 'deny', allow_domains: domains },
+    });
+    assert.equal((await sh(c, `${RESOLVE_IN_SANDBOX} good.test`)).out.trim(), '198.51.100.7');
+    // argv: address port name ('' sends none). The fake upstream's addresses lead nowhere, so
+    // only the host's refusal answers: an alert, a 403 or a reject.
+    const tls = async (address: string, port: number, name: string) =>
+      (
+        await sh(
+          c,
+          `python3 -c 'import socket, ssl, sys
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE
+try:
+    c.wrap_socket(socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3), server_hostname=sys.argv[3] or None); print("OK")
+except OSError as e: print("ERR", type(e).__name__, e.errno, e)' ${address} ${port} '${name}'`,
+        )
+      ).out.trim();
+    const http = async (hosts: string[]) =>
+      (
+        await sh(
+          c,
+          `python3 -c 'import socket, sys
+s = socket.create_connection(("198.51.100.7", 80), timeout=3)
+s.sendall(("GET / HTTP/1.1\\r\\n" + "".join("Host: %s\\r\\n" % h for h in sys.argv[1:]) + "\\r\\n").encode())
+print(s.recv(200).decode().split("\\r\\n")[0])' ${hosts.join(' ')}`,
+        )
+      ).out.trim();
+    // Forged: the granted address, another name.
+    assert.match(await tls('198.51.100.7', 443, 'evil.test'), /^ERR SSLError .*UNRECOGNIZED_NAME/);
+    // No name at all, or an IP literal (which TLS clients never send as a name).
+    assert.match(await tls('198.51.100.7', 443, ''), /^ERR SSLError .*UNRECOGNIZED_NAME/);
+    // The allowed name sent to an address it did not resolve to: rejected on the host (113).
+    assert.match(await tls('198.51.100.8', 443, 'good.test'), /^ERR \w+ 113 /);
+    // Plain HTTP: another Host, or two of them, is refused before anything leaves.
+    assert.equal(await http(['evil.test']), 'HTTP/1.1 403 Forbidden');
+    assert.equal(await http(['good.test', 'evil.test']), 'HTTP/1.1 403 Forbidden');
+    // The name check's own port, asked directly with an allowed name, has nowhere to send it.
+    const sni = engine.network.sniPort;
+    assert.ok(sni, 'the name check listens');
+    assert.match(await tls(addressOf(c, 0), sni, 'good.test'), /^ERR SSLError .*UNRECOGNIZED_NAME/);
+    // A local user cannot use it as a way out.
+    assert.equal(await asNobody('127.0.0.1', sni), 'ERR');
   });
 
   test('a local user gets no answer from the sandboxes resolver', async () => {

@@ -3,11 +3,14 @@
  * namespace. HTTP on port 80 of every address answers with the address it was reached on; a
  * directory given as the first argument is served as it is (files, a directory's index.html);
  * a DNS server on port 53 serves the `.test` zone below and remembers every name it was asked,
- * which `GET /dns-log` returns (so a test can show a refused name never left the host).
+ * which `GET /dns-log` returns (so a test can show a refused name never left the host). TLS on
+ * port 443 of every address (a self-signed certificate the test made) answers with the server
+ * name the client sent and the address it was reached on; plain HTTP on port 443 is not served.
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, normalize } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import { type FakeZone, startFakeDns } from './fake-dns.js';
 
 const ZONE: FakeZone = {
@@ -16,6 +19,9 @@ const ZONE: FakeZone = {
     { name: 'allowed.test', type: 'AAAA', ttl: 60, data: '2001:db8::10' },
   ],
   'other.test': [{ name: 'other.test', type: 'A', ttl: 60, data: '203.0.113.20' }],
+  // Two names on one (CDN-like) address: allowing one must not open the other.
+  'one.shared.test': [{ name: 'one.shared.test', type: 'A', ttl: 60, data: '203.0.113.30' }],
+  'two.shared.test': [{ name: 'two.shared.test', type: 'A', ttl: 60, data: '203.0.113.30' }],
   'api.wild.test': [{ name: 'api.wild.test', type: 'A', ttl: 60, data: '203.0.113.20' }],
   'alias.test': [
     { name: 'alias.test', type: 'CNAME', ttl: 60, data: 'cdn.allowed.test' },
@@ -54,4 +60,11 @@ const http = createServer((req, res) => {
   res.end(`fake-internet ${req.socket.localAddress?.replace('::ffff:', '')}`);
 });
 
+const tls = createTlsServer(
+  { key: readFileSync(process.env.FAKE_TLS_KEY as string), cert: readFileSync(process.env.FAKE_TLS_CERT as string) },
+  (socket) => socket.end(`tls ${socket.servername || '-'} ${socket.localAddress?.replace('::ffff:', '')}\n`),
+);
+tls.on('tlsClientError', () => {});
+
+await new Promise<void>((r) => tls.listen({ port: 443, host: '::', ipv6Only: false }, r));
 http.listen({ port: 80, host: '::', ipv6Only: false }, () => process.stdout.write('ready\n'));

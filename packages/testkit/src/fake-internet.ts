@@ -1,15 +1,18 @@
 /**
  * Test-only: a fake internet in a network namespace the test makes, reached from the host over
  * a veth pair, so network-posture tests send no packet off this machine. Inside: HTTP servers
- * on 203.0.113.10 (allowed.test), .20 (other.test), .30 (a shared address), a fake metadata
+ * (port 80) and TLS (port 443) on 203.0.113.10 (allowed.test), .20 (other.test), .30 (a shared
+ * address: one.shared.test and two.shared.test), a fake metadata
  * service on 169.254.169.254, and 2001:db8::10 for IPv6; a DNS server for the `.test` zone on
  * 203.0.113.53 (fake-internet-server.ts). Every server answers with the address it was reached
  * on, so a test sees where a connection landed, except for paths found under `files` (a
  * directory the test fills: a package index, say), served as they are.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface FakeInternet {
@@ -78,7 +81,9 @@ export async function startFakeInternet(options: { files?: string } = {}): Promi
   const peer = `mtinetp${tag}`;
   ip('netns', 'add', ns);
   let server: ChildProcess | undefined;
+  const tlsDir = mkdtempSync(join(tmpdir(), 'mitos-test-inet-tls-'));
   const stop = async () => {
+    rmSync(tlsDir, { recursive: true, force: true });
     if (server?.pid) {
       try {
         process.kill(server.pid, 'SIGKILL');
@@ -114,8 +119,14 @@ export async function startFakeInternet(options: { files?: string } = {}): Promi
     // namespace, a copy of every mount on the host at that moment (other tests' loop-backed
     // storage included) that keeps their loop devices busy until this server ends.
     const args = [`--net=/run/netns/${ns}`, '--', process.execPath, SERVER];
+    // One self-signed certificate for every name: clients in tests check names, not trust.
+    const [key, cert] = [join(tlsDir, 'key.pem'), join(tlsDir, 'cert.pem')];
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1'];
+    const subject = ['-subj', '/CN=fake-internet.test'];
+    execFileSync('openssl', ['req', '-x509', ...ec, ...subject, '-keyout', key, '-out', cert], { stdio: 'ignore' });
     server = spawn('nsenter', [...args, ...(options.files ? [options.files] : [])], {
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, FAKE_TLS_KEY: key, FAKE_TLS_CERT: cert },
     });
     await new Promise<void>((resolve, reject) => {
       server?.stdout?.once('data', () => resolve());

@@ -6,7 +6,6 @@
  * pay for it). After a restart, reconcile() rebuilds the table from the database and removes
  * every link, slot and rule of a sandbox that is gone.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { DENY_POSTURE, isClosedPosture, MitosError, type NetworkPosture } from '@mitos/protocol';
 import type { DriverNetwork } from '../core/driver.js';
 import { run } from '../host/run.js';
@@ -23,10 +22,13 @@ import {
   v4BlockCandidates,
 } from './addressing.js';
 import type { DnsGrant } from './dns-policy.js';
+import { type Forwarding, HOST_FORWARDING, withForwardingOn, withForwardingRestored } from './forwarding.js';
+import { conntrackReadable } from './original-destination.js';
 import { hostRoutes4, listLinks, plumbLink, runScript, unplumbLink } from './plumbing.js';
 import { DnsResolver, type DnsUpstream, defaultUpstreams, type ResolverClient } from './resolver.js';
 import { grantScript, linkScript, type SandboxLink, type ServicePorts, tableScript, unlinkScript } from './rules.js';
 import { type NetworkRow, NetworkSlots } from './slots.js';
+import { SniProxy } from './sni-proxy.js';
 
 export type NetworkLog = (level: 'info' | 'warn', msg: string, fields: Record<string, unknown>) => void;
 
@@ -36,15 +38,16 @@ export interface HostNetworkOptions {
   log: NetworkLog;
   /** Where the sandboxes' resolver forwards allowed questions; default defaultUpstreams(). */
   dnsUpstreams?: DnsUpstream[];
+  /** The host's forwarding sysctls, marker and lock (tests point these at files of their own). */
+  forwarding?: Omit<Forwarding, 'log'>;
 }
-
-const FORWARDING = ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/all/forwarding'];
 
 export class HostNetwork {
   readonly identity: NetworkIdentity;
   readonly slots: NetworkSlots;
   private ports: ServicePorts = {};
   private resolver: DnsResolver | undefined;
+  private sniProxy: SniProxy | undefined;
   /** Serialises table changes: nft scripts from two requests must not interleave. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -69,19 +72,20 @@ export class HostNetwork {
       slots.storeBlock(block as number);
     }
     const network = new HostNetwork(opts, networkIdentity(opts.stateDir, block), slots, unavailable);
-    if (!unavailable) await network.startResolver();
+    if (!unavailable) await network.startServices();
     return network;
   }
 
-  /** The sandboxes' DNS: started before any table is built, since the rules name its port. */
-  private async startResolver(): Promise<void> {
+  /** The sandboxes' DNS and name check: started before any table is built, as the rules name their ports. */
+  private async startServices(): Promise<void> {
     this.resolver = await DnsResolver.listen({
       upstreams: this.opts.dnsUpstreams ?? defaultUpstreams(),
       clientOf: (address) => this.clientOf(address),
       grant: (slot, grants) => this.grant(slot, grants),
       log: this.opts.log,
     });
-    this.setServicePorts({ ...this.ports, dns: this.resolver.port });
+    this.sniProxy = await SniProxy.listen({ clientOf: (address) => this.clientOf(address), log: this.opts.log });
+    this.setServicePorts({ ...this.ports, dns: this.resolver.port, sni: this.sniProxy.port });
   }
 
   private clientOf(address: string): ResolverClient | undefined {
@@ -94,10 +98,15 @@ export class HostNetwork {
     return runScript('nft', ['-f', '-'], grantScript(this.identity, slot, grants));
   }
 
-  /** Stop answering DNS (sandboxes and their rules stay; the next server takes over). */
+  /**
+   * Stop answering DNS and checking names (sandboxes and their rules stay; the next server
+   * takes over). Connections joined by the name check end with this server.
+   */
   async close(): Promise<void> {
     await this.resolver?.close();
+    await this.sniProxy?.close();
     this.resolver = undefined;
+    this.sniProxy = undefined;
   }
 
   /** This network as the driver port the host core uses (core/driver.ts). */
@@ -121,12 +130,28 @@ export class HostNetwork {
     return this.resolver?.port;
   }
 
+  /** The port the name check for allow_domains listens on (undefined on a host that cannot network). */
+  get sniPort(): number | undefined {
+    return this.sniProxy?.port;
+  }
+
   resolverAddress(): string {
     return resolverAddress(this.identity);
   }
 
   /** Refuse, before anything is made, a posture this host cannot enforce. */
   admit(posture: NetworkPosture): void {
+    if (!isClosedPosture(posture) && !this.unavailable && posture.allow_domains?.length && !conntrackReadable()) {
+      throw new MitosError(
+        'host_unsupported',
+        'this host cannot check the names of allow_domains connections: /proc/net/nf_conntrack is missing',
+        {},
+        {
+          remediation:
+            'load the conntrack module with its proc table (modprobe nf_conntrack; a kernel with CONFIG_NF_CONNTRACK_PROCFS), or use allow_cidrs',
+        },
+      );
+    }
     if (isClosedPosture(posture) || !this.unavailable) return;
     throw new MitosError(
       'host_unsupported',
@@ -172,6 +197,8 @@ export class HostNetwork {
         const a = slotAddresses(this.identity, row.slot);
         await unplumbLink(a.hostIf);
         this.resolver?.forget(row.slot);
+        this.sniProxy?.recheck(row.slot, DENY_POSTURE);
+        this.sniProxy?.forget(row.slot);
         await runScript('nft', ['-f', '-'], unlinkScript(this.identity, row.slot, a)).catch(() =>
           this.rebuild(this.slots.all().filter((r) => r.sandboxId !== sandboxId)),
         );
@@ -184,8 +211,19 @@ export class HostNetwork {
   /** No link left: the table goes too, so a server whose sandboxes are all gone leaves no rule. */
   private async dropTableWhenUnused(): Promise<void> {
     if (this.unavailable || this.slots.all().some((r) => r.slot != null)) return;
-    await runScript('nft', ['-f', '-'], `table inet ${this.identity.table}\ndelete table inet ${this.identity.table}`);
-    this.tableReady = false;
+    const t = this.identity.table;
+    await withForwardingRestored(
+      this.forwarding(),
+      async () => {
+        await runScript('nft', ['-f', '-'], `table inet ${t}\ndelete table inet ${t}`);
+        this.tableReady = false;
+      },
+      async () => /^table inet mitos_/m.test((await run('nft', ['list', 'tables'])).stdout),
+    );
+  }
+
+  private forwarding(): Forwarding {
+    return { ...(this.opts.forwarding ?? HOST_FORWARDING), log: this.opts.log };
   }
 
   /** After a restart: keep what live sandboxes have, remove every other link, row and rule. */
@@ -221,6 +259,11 @@ export class HostNetwork {
       const id = m ? bySlot.get(Number(m[1])) : undefined;
       if (id && item.counter) out.set(id, item.counter.bytes);
     }
+    // Connections joined by the name check leave from the host, not through the link's counter.
+    for (const [slot, bytes] of this.sniProxy?.sentBySlot ?? []) {
+      const id = bySlot.get(slot);
+      if (id) out.set(id, (out.get(id) ?? 0) + bytes);
+    }
     return out;
   }
 
@@ -242,13 +285,13 @@ export class HostNetwork {
       const slot = this.slots.allocateSlot(row.sandboxId);
       const addresses = slotAddresses(this.identity, slot);
       if (fresh) {
-        this.enableForwarding();
-        await this.ensureTable();
+        await withForwardingOn(this.forwarding(), () => this.ensureTable());
         await plumbLink(addresses, initPid);
       }
       const link: SandboxLink = { slot, addresses, posture: row.posture, generation: row.generation };
       await runScript('nft', ['-f', '-'], linkScript(this.identity, this.ports, link));
       this.resolver?.forget(slot);
+      this.sniProxy?.recheck(slot, row.posture);
     });
   }
 
@@ -271,15 +314,6 @@ export class HostNetwork {
     await runScript('nft', ['-f', '-'], tableScript(this.identity, this.ports, links));
     this.resolver?.forget();
     this.tableReady = true;
-  }
-
-  /** Routing between the links and the uplink; logged, as it is a host-wide setting. */
-  private enableForwarding(): void {
-    for (const file of FORWARDING) {
-      if (!existsSync(file) || readFileSync(file, 'utf8').trim() === '1') continue;
-      writeFileSync(file, '1');
-      this.opts.log('info', 'enabled IP forwarding for sandbox networking', { sysctl: file });
-    }
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

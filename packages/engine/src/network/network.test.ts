@@ -13,15 +13,36 @@ import {
 import type { LinuxEngine } from '../drivers/linux/engine.js';
 import { interfacePrefix, slotAddresses } from './addressing.js';
 
-// A TCP probe from inside a sandbox: prints the fake internet's answer, or ERR and the reason.
+// An HTTP probe from inside a sandbox (Host: the third argument, else the address): prints
+// the answer's body, or ERR and the reason.
 const PROBE = `python3 -c '
 import socket, sys
 try:
     s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
-    s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
-    print(s.recv(300).decode().split("\\r\\n\\r\\n")[-1])
+    host = sys.argv[3] if len(sys.argv) > 3 else sys.argv[1]
+    s.sendall(("GET / HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n" % host).encode())
+    data = b""
+    while True:
+        d = s.recv(4096)
+        if not d: break
+        data += d
+    print(data.decode().split("\\r\\n\\r\\n", 1)[-1].strip())
 except Exception as e:
     print("ERR", type(e).__name__)
+'`;
+
+// A TLS client from inside a sandbox (no certificate check: the test is about names): prints
+// what the server answered, or ERR and the reason. An empty third argument sends no name.
+const TLS_PROBE = `python3 -c '
+import socket, ssl, sys
+try:
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    s = c.wrap_socket(socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5), server_hostname=sys.argv[3] or None)
+    print(s.recv(300).decode().strip())
+except Exception as e:
+    print("ERR", type(e).__name__, e)
 '`;
 
 /** The first bytes a host-side TCP connection reads, or undefined when it cannot connect. */
@@ -49,8 +70,10 @@ describe('sandbox network posture (linux engine, fake internet)', { timeout: 600
   let apiStandIn: Server;
   let apiPort = 0;
   const sh = shellOf(() => engine, 30_000);
-  const probe = async (id: string, address: string, port = 80) =>
-    (await sh(id, `${PROBE} ${address} ${port}`)).out.trim();
+  const probe = async (id: string, address: string, port = 80, host = address) =>
+    (await sh(id, `${PROBE} ${address} ${port} ${host}`)).out.trim();
+  const tlsProbe = async (id: string, address: string, name: string, port = 443) =>
+    (await sh(id, `${TLS_PROBE} ${address} ${port} '${name}'`)).out.trim();
   const id = (name: string) => `net-${name}-${process.pid}`;
   const links = () => {
     const out = execFileSync('ip', ['-o', 'link', 'show']).toString();
@@ -189,7 +212,12 @@ describe('sandbox network posture (linux engine, fake internet)', { timeout: 600
     assert.match(await probe(s, net.addresses.allowed), /^ERR/);
     assert.equal(await resolve('allowed.test'), `${net.addresses.v6} 203.0.113.10`);
     assert.match(await probe(s, 'allowed.test'), landed);
-    assert.equal(await probe(s, net.addresses.allowed), `fake-internet ${net.addresses.allowed}`);
+    assert.equal(await probe(s, net.addresses.allowed, 80, 'allowed.test'), `fake-internet ${net.addresses.allowed}`);
+    // The address is open only to a request that names an allowed host.
+    assert.match(
+      await probe(s, net.addresses.allowed),
+      /^mitos: 203\.0\.113\.10 is not in this sandbox's allow_domains/,
+    );
     // What one sandbox resolved opens nothing for another, whatever its own list says.
     const neighbour = id('dom2');
     await engine.create({
@@ -221,6 +249,32 @@ describe('sandbox network posture (linux engine, fake internet)', { timeout: 600
     assert.match(await probe(s, net.addresses.allowed), /^ERR/);
     assert.equal(await resolve('allowed.test'), 'ERR gaierror');
     assert.match(await probe(s, 'other.test'), /^fake-internet 203\.0\.113\.20$/);
+  });
+
+  test('allow_domains on a shared address: only the listed name passes, by TLS server name or HTTP Host', async () => {
+    const s = id('sni');
+    await engine.create({
+      id: s,
+      templateId: 'python',
+      network: { egress: 'deny', inbound: 'deny', allow_domains: ['one.shared.test:443', 'one.shared.test:80'] },
+    });
+    const shared = net.addresses.shared;
+    assert.equal((await sh(s, `${RESOLVE_IN_SANDBOX} one.shared.test`)).out.trim(), shared);
+    assert.equal(await tlsProbe(s, 'one.shared.test', 'one.shared.test'), `tls one.shared.test ${shared}`);
+    // The same address, asked for the other name it serves: refused before the server sees it.
+    assert.match(await tlsProbe(s, shared, 'two.shared.test'), /^ERR SSLError .*UNRECOGNIZED_NAME/);
+    assert.match(await tlsProbe(s, shared, ''), /^ERR SSLError .*UNRECOGNIZED_NAME/);
+    assert.equal(await probe(s, shared, 80, 'one.shared.test'), `fake-internet ${shared}`);
+    assert.match(await probe(s, shared, 80, 'two.shared.test'), /^mitos: two\.shared\.test is not in/);
+    // The allowed name to an address it was not resolved to: closed on the host.
+    assert.match(await tlsProbe(s, net.addresses.other, 'one.shared.test'), /^ERR /);
+    const usage = await engine.usage(s);
+    assert.ok(usage.egressBytes > 0, `bytes through the name check are metered: ${usage.egressBytes}`);
+    // A live change cuts what the new list no longer names.
+    await engine.setNetwork(s, { egress: 'deny', inbound: 'deny', allow_domains: ['two.shared.test:443'] });
+    assert.equal((await sh(s, `${RESOLVE_IN_SANDBOX} two.shared.test`)).out.trim(), shared);
+    assert.equal(await tlsProbe(s, shared, 'two.shared.test'), `tls two.shared.test ${shared}`);
+    assert.match(await tlsProbe(s, shared, 'one.shared.test'), /^ERR SSLError .*UNRECOGNIZED_NAME/);
   });
 
   test('terminate, and a restart after a sandbox died, leave no link, address or rule behind', async () => {

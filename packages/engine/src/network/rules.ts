@@ -77,6 +77,7 @@ export function tableScript(id: NetworkIdentity, ports: ServicePorts, links: San
     '    iifname @sandbox_ifs jump from_sandbox',
     // The resolver answers sandboxes only: nobody else (LAN, local users) may ask it.
     ...(ports.dns ? [`    meta l4proto { tcp, udp } th dport ${ports.dns} drop`] : []),
+    ...(ports.sni ? [`    tcp dport ${ports.sni} drop`] : []),
     '  }',
     '  chain output { type filter hook output priority filter - 5; policy accept;',
     '    oifname vmap @ingress_of',
@@ -146,10 +147,11 @@ export function linkScript(id: NetworkIdentity, ports: ServicePorts, link: Sandb
     ...ingressRules(link).map((r) => `add rule ${t} in_${n} ${r}`),
     `add chain ${t} nat_${n}`,
     `flush chain ${t} nat_${n}`,
-    ...(ports.sni && link.posture.allow_domains?.length && !link.posture.block
+    // Every TCP connection to a resolved address goes through the name check (sni-proxy.ts).
+    ...(ports.sni && checksNames(link.posture)
       ? [
-          `add rule ${t} nat_${n} ip daddr . tcp dport @dom4_${n} tcp dport 443 redirect to :${ports.sni}`,
-          `add rule ${t} nat_${n} ip6 daddr . tcp dport @dom6_${n} tcp dport 443 redirect to :${ports.sni}`,
+          `add rule ${t} nat_${n} ip daddr . tcp dport @dom4_${n} redirect to :${ports.sni}`,
+          `add rule ${t} nat_${n} ip6 daddr . tcp dport @dom6_${n} redirect to :${ports.sni}`,
         ]
       : []),
     `add element ${t} sandbox_ifs { ${ifname} }`,
@@ -159,6 +161,11 @@ export function linkScript(id: NetworkIdentity, ports: ServicePorts, link: Sandb
     `add element ${t} ingress_of { ${ifname} : jump in_${n} }`,
     `add element ${t} dnat_of { ${ifname} : jump nat_${n} }`,
   ].join('\n');
+}
+
+/** Whether a posture's domain grants are checked by name (under egress allow, every name may go). */
+export function checksNames(p: NetworkPosture): boolean {
+  return Boolean(p.allow_domains?.length) && !p.block && p.egress !== 'allow';
 }
 
 /** Remove one sandbox's entries, chains and sets (fails if any is already gone). */
@@ -199,11 +206,10 @@ function egressRules(link: SandboxLink): string[] {
     const match = `${c.family === 4 ? 'ip' : 'ip6'} daddr ${c.address}/${c.prefix}`;
     rules.push(c.port === undefined ? `${match} ${ok}` : `${match} meta l4proto { tcp, udp } th dport ${c.port} ${ok}`);
   }
+  // TCP only: a resolved address opens a connection that names its host (the proxy checks
+  // the name); a UDP flow (QUIC included) names nothing the host can check.
   if (p.allow_domains?.length) {
-    rules.push(
-      `meta l4proto { tcp, udp } ip daddr . th dport @dom4_${n} ${ok}`,
-      `meta l4proto { tcp, udp } ip6 daddr . th dport @dom6_${n} ${ok}`,
-    );
+    rules.push(`ip daddr . tcp dport @dom4_${n} ${ok}`, `ip6 daddr . tcp dport @dom6_${n} ${ok}`);
   }
   if (p.egress === 'allow') rules.push('ip daddr @private4 drop', 'ip6 daddr @private6 drop', ok);
   rules.push('reject with icmpx admin-prohibited');

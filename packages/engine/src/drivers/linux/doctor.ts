@@ -35,7 +35,7 @@ function checkForwarding(): HostCheck {
     detail:
       v4 && v6
         ? 'on (IPv4 and IPv6)'
-        : 'off: the server turns it on when a sandbox first gets egress; to set it yourself: sysctl -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1',
+        : 'off: the server turns it on when a sandbox first gets egress (and off again when its last sandbox network goes); to set it yourself: sysctl -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1',
   };
 }
 

@@ -102,6 +102,8 @@ export type ImagePusher = (
 export interface OciTools {
   pull?: ImagePuller;
   push?: ImagePusher;
+  /** Images (unpacked layer chains) a pulled image was made from: prune keeps them while it stays. */
+  chainsOf?: (imageKey: string) => string[];
 }
 
 /** Pulls an OCI image into the image store; absent on hosts without skopeo/umoci. */

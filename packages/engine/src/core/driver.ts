@@ -45,6 +45,11 @@ export interface DriverImages {
   commit(sandboxId: string, key: string, replace: boolean): Promise<void>;
   /** Import a root filesystem tree (already in the template uid range) as image `key`. */
   importTree(key: string, dir: string): Promise<void>;
+  /**
+   * Publish image `key` as what `fill` makes of a writable copy of image `parent` (empty tree
+   * without one), sharing the parent's unchanged extents. Absent where storage cannot.
+   */
+  derive?(key: string, parent: string | undefined, fill: (dir: string) => Promise<void>): Promise<void>;
   list(): string[];
   /** Refused with `conflict` while sandboxes still read the image (their shared lower layer). */
   remove(key: string): Promise<void>;

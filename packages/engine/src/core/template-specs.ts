@@ -33,6 +33,7 @@ export interface TemplateSpecDeps {
   context: ContextStore | undefined;
   pull?: ImagePuller;
   push?: ImagePusher;
+  chainsOf?: (imageKey: string) => string[];
   /** After a template row changes: drop its pooled sandboxes and cached config, refill. */
   published(row: TemplateRow): Promise<void>;
   /** Drain pooled sandboxes of a deleted template. */
@@ -239,6 +240,10 @@ export class TemplateSpecs implements TemplateBuildService {
       if (keepSteps.has(record.key)) keep.add(record.imageKey);
       else this.deps.steps.delete(record.key);
     }
+    // The unpacked layer chains of a pulled image kept, so the next image on that base shares them.
+    const present = new Set(images.list());
+    for (const key of [...keep])
+      if (present.has(key)) for (const chain of this.deps.chainsOf?.(key) ?? []) keep.add(chain);
     const removed: string[] = [];
     for (const key of images.list()) {
       if (keep.has(key)) continue;
@@ -271,6 +276,7 @@ export function templateSpecsFor(parts: {
   context: ContextStore | undefined;
   pull?: ImagePuller;
   push?: ImagePusher;
+  chainsOf?: (imageKey: string) => string[];
   teardown(row: SandboxRow): Promise<void>;
   published(row: TemplateRow): Promise<void>;
   deleted(id: string): Promise<void>;

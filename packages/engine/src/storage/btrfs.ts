@@ -121,20 +121,33 @@ export class BtrfsStorage implements SandboxStorage {
   }
 
   importImage(key: string, sourceDir: string): Promise<void> {
-    checkName('image key', key);
-    if (this.hasImage(key)) return Promise.resolve();
-    return once(this.importing, key, () => this.doImport(key, sourceDir));
+    // The cache tree is on another filesystem, so this is a real copy; reflink=auto still
+    // helps when the cache happens to live on btrfs too.
+    return this.deriveImage(key, undefined, async (dir) => {
+      await run('cp', ['-a', '--reflink=auto', `${sourceDir}/.`, `${dir}/`], { timeoutMs: 30 * 60_000 });
+    });
   }
 
-  private async doImport(key: string, sourceDir: string): Promise<void> {
+  /**
+   * Publish image `key` as what `fill` makes of a writable snapshot of image `parent` (of an
+   * empty subvolume without one): an image derived from another shares every extent it keeps.
+   */
+  deriveImage(key: string, parent: string | undefined, fill: (dir: string) => Promise<void>): Promise<void> {
+    checkName('image key', key);
+    if (parent !== undefined) checkName('image key', parent);
+    if (this.hasImage(key)) return Promise.resolve();
+    return once(this.importing, key, () => this.doDerive(key, parent, fill));
+  }
+
+  private async doDerive(key: string, parent: string | undefined, fill: (dir: string) => Promise<void>): Promise<void> {
     await this.open();
     const final = join(this.images, key);
     const tmp = join(this.images, tempName(key));
     try {
-      await run('btrfs', ['subvolume', 'create', tmp]);
-      // The cache tree is on another filesystem, so this is a real copy; reflink=auto still
-      // helps when the cache happens to live on btrfs too.
-      await run('cp', ['-a', '--reflink=auto', `${sourceDir}/.`, `${tmp}/`], { timeoutMs: 30 * 60_000 });
+      if (parent === undefined) await run('btrfs', ['subvolume', 'create', tmp]);
+      else if (!this.hasImage(parent)) throw new MitosError('not_found', `image ${parent} is not imported`);
+      else await run('btrfs', ['subvolume', 'snapshot', join(this.images, parent), tmp]);
+      await fill(tmp);
       await run('btrfs', ['property', 'set', '-ts', tmp, 'ro', 'true']);
       await this.publish(tmp, final, key);
     } catch (err) {

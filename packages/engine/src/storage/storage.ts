@@ -26,6 +26,11 @@ export interface SandboxStorage {
    */
   importImage(key: string, sourceDir: string): Promise<void>;
   /**
+   * Publish image `key` as what `fill` makes of a writable copy of image `parent` (an empty
+   * tree without one), sharing the parent's unchanged data where the backend can. Optional.
+   */
+  deriveImage?(key: string, parent: string | undefined, fill: (dir: string) => Promise<void>): Promise<void>;
+  /**
    * Create the writable root of a new sandbox from an imported image. With `wholeTree`, the
    * root is a whole copy of the image rather than layered over it (a template build step's
    * root, which commitRoot publishes as an image in turn).

@@ -19,6 +19,7 @@ import type { DnsUpstream } from '../../network/resolver.js';
 import { openDatabase, type StateDatabase } from '../../state/database.js';
 import { enableSimpleQuotas } from '../../storage/disk-quota.js';
 import { openStorage } from '../../storage/index.js';
+import { recordedChains } from '../../templates/oci/layers.js';
 import { ociToolsPresent, pullImage } from '../../templates/oci/pull.js';
 import { pushImage } from '../../templates/oci/push.js';
 import { LinuxDriver } from './driver.js';
@@ -74,6 +75,7 @@ function ociTools(stateDir: string, uidBase: number, driver: LinuxDriver): OciTo
   return {
     pull: (reference, onLine) => pullImage({ dir: stateDir, uidBase, images }, reference, onLine),
     push: (tree, config, reference, onLine) => pushImage({ dir: stateDir, uidBase, tree, config }, reference, onLine),
+    chainsOf: (imageKey) => recordedChains(stateDir, imageKey),
   };
 }
 

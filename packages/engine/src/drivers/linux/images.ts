@@ -9,7 +9,7 @@ import type { SandboxStorage } from '../../storage/storage.js';
 
 /** Undefined where the storage cannot publish images (template builds are then refused). */
 export function linuxDriverImages(storage: SandboxStorage, hostNetwork: HostNetwork): DriverImages | undefined {
-  const { commitRoot, listImages, removeImage, imagePath } = storage;
+  const { commitRoot, listImages, removeImage, imagePath, deriveImage } = storage;
   if (!commitRoot || !listImages || !removeImage || !imagePath) return undefined;
   return {
     has: (key) => storage.hasImage(key),
@@ -19,6 +19,7 @@ export function linuxDriverImages(storage: SandboxStorage, hostNetwork: HostNetw
       return commitRoot.call(storage, id, key, replace);
     },
     importTree: (key, dir) => storage.importImage(key, dir),
+    ...(deriveImage ? { derive: (key, parent, fill) => deriveImage.call(storage, key, parent, fill) } : {}),
     list: () => listImages.call(storage),
     remove: (key) => removeImage.call(storage, key),
     path: (key) => imagePath.call(storage, key),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { rmSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chownSync, lstatSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { shellOf, startTestRegistry, TestImages, type TestRegistry, testEngineEnv } from '@mitos/testkit';
@@ -52,6 +53,22 @@ describe('OCI images from a v2 registry with auth (skopeo + umoci)', { timeout: 
     await registry.push(images.layout, 'v1', 'team/app:v1');
     await registry.push(images.layout, 'v2', 'team/app:v2');
     await registry.push(images.layout, 'multi', 'team/multi:1', true);
+    // Two images on one base: a 2 MiB file (data extents, not inline), a file of uid 1000,
+    // and a file the first child deletes (a whiteout).
+    await images.create('base', { 'etc/marker': 'shared base', 'etc/base-only': 'x' });
+    await images.change('base', 'base', (rootfs) => {
+      mkdirSync(join(rootfs, 'data'));
+      writeFileSync(join(rootfs, 'data/big.bin'), randomBytes(2 << 20));
+      writeFileSync(join(rootfs, 'data/owned'), 'mine');
+      chownSync(join(rootfs, 'data/owned'), 1000, 1000);
+    });
+    await images.change('base', 'child-a', (rootfs) => {
+      writeFileSync(join(rootfs, 'etc/child'), 'a');
+      unlinkSync(join(rootfs, 'etc/base-only'));
+    });
+    await images.change('base', 'child-b', (rootfs) => writeFileSync(join(rootfs, 'etc/child'), 'b'));
+    await registry.push(images.layout, 'child-a', 'team/child:a');
+    await registry.push(images.layout, 'child-b', 'team/child:b');
   });
   after(async () => {
     process.env.MITOS_REGISTRY_AUTH = savedAuth;
@@ -119,6 +136,59 @@ describe('OCI images from a v2 registry with auth (skopeo + umoci)', { timeout: 
     } finally {
       await engine.terminate('pulled-1');
     }
+  });
+
+  const imageOf = (id: string) =>
+    (engine as unknown as { store: { template(id: string): { imageKey: string } } }).store.template(id).imageKey;
+  const chains = () => new Set((engine.storage.listImages?.() ?? []).filter((k) => k.startsWith('chain-')));
+  const minus = (a: Set<string>, b: Set<string>) => [...a].filter((k) => !b.has(k)).sort();
+  /** Physical byte offset of a file's first extent on the btrfs volume (FIEMAP, via filefrag). */
+  function firstExtent(path: string): number {
+    const out = spawnSync('filefrag', ['-v', '-b1', path], { encoding: 'utf8' });
+    const row = /^\s*0:\s+\d+\.\.\s*\d+:\s+(\d+)\.\./m.exec(out.stdout);
+    assert.ok(row, `no extent for ${path}: ${out.stdout}${out.stderr}`);
+    return Number(row[1]);
+  }
+
+  test('two images on one base share its unpacked layers on disk; prune collects unreferenced chains', async () => {
+    const before = chains();
+    await builds.build({ id: 'share-a', spec: { image: `${registry.host}/team/child:a` } });
+    const afterA = chains();
+    const madeByA = minus(afterA, before);
+    assert.equal(madeByA.length, 3, 'child a: its two base layers and its own layer, one chain each');
+    await builds.build({ id: 'share-b', spec: { image: `${registry.host}/team/child:b` } });
+    const madeByB = minus(chains(), afterA);
+    assert.equal(madeByB.length, 1, 'child b reuses the base chains and unpacks only its own layer');
+
+    const [a, b] = ['share-a', 'share-b'].map((id) => engine.storage.imagePath?.(imageOf(id)) as string);
+    const extentA = firstExtent(join(a as string, 'data/big.bin'));
+    assert.ok(extentA > 0);
+    assert.equal(firstExtent(join(b as string, 'data/big.bin')), extentA, 'the base file is one extent on disk');
+
+    // Ownership shifted layer by layer: the sandbox's root and uid 1000 keep their offset.
+    const root = lstatSync(a as string).uid;
+    assert.ok(root > 0, 'the tree is in the sandbox uid range');
+    assert.equal(lstatSync(join(a as string, 'data/owned')).uid, root + 1000);
+    assert.equal(lstatSync(join(a as string, 'data/big.bin')).uid, root);
+    await engine.create({ id: 'share-a-1', templateId: 'share-a' });
+    await engine.create({ id: 'share-b-1', templateId: 'share-b' });
+    try {
+      const probe = `${read('/etc/child')}; ${read('/etc/base-only')}; ${read('/data/owned')}`;
+      assert.equal((await sh('share-a-1', probe)).out, 'a\nabsent\nmine\n');
+      assert.equal((await sh('share-b-1', probe)).out, 'b\nx\nmine\n');
+    } finally {
+      await engine.terminate('share-a-1');
+      await engine.terminate('share-b-1');
+    }
+
+    await builds.delete('share-b');
+    await builds.prune();
+    const afterPruneB = chains();
+    assert.deepEqual(minus(new Set(madeByB), afterPruneB), madeByB, "b's own chain goes with b");
+    assert.deepEqual(minus(new Set(madeByA), afterPruneB), [], "a's chains stay while a refers to them");
+    await builds.delete('share-a');
+    await builds.prune();
+    assert.deepEqual(minus(new Set(madeByA), chains()), madeByA, 'no image refers to the base: its chains go');
   });
 
   test('bad credentials are registry_auth; an unknown image is image_not_found naming the reference', async () => {

@@ -10,7 +10,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { lchownSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MitosError } from '@mitos/protocol';
@@ -20,6 +20,7 @@ import { which } from '../../host/which.js';
 import { acquireLock } from '../build-lock.js';
 import { postprocessTree } from '../postprocess.js';
 import { shiftOwnership } from '../uid-shift.js';
+import { applyLayer, chainKeys, type LayerRef, recordChains, tarLayer } from './layers.js';
 import { isInsecureRegistry, parseReference } from './reference.js';
 
 const execFileAsync = promisify(execFile);
@@ -139,7 +140,7 @@ async function doPull(
   const entry = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name);
   if (!entry) throw new MitosError('internal', `skopeo left no manifest for ${canonical}`);
   const digest = entry.digest;
-  const manifest = readBlob(layout, digest) as { config: { digest: string }; layers: unknown[] };
+  const manifest = readBlob(layout, digest) as { config: { digest: string }; layers: LayerRef[] };
   const config = (readBlob(layout, manifest.config.digest) as { config?: ImageConfig }).config ?? {};
   const meta = imageMeta(config);
   const key = createHash('sha256').update(`oci\0${digest}\0${options.uidBase}\0v${OCI_BUILDER_VERSION}`).digest('hex');
@@ -147,9 +148,43 @@ async function doPull(
     onLine(`image ${canonical} (${digest}) already unpacked`);
     return { imageKey: key, digest, cached: true, ...meta };
   }
+  if (options.images.derive && manifest.layers.every(tarLayer)) {
+    try {
+      const counts = await unpackByChain(options, layout, manifest.layers, key);
+      onLine(
+        `image ${canonical} ready: ${manifest.layers.length} layers (${counts.unpacked} unpacked, ${counts.shared} shared) in ${Math.round(performance.now() - started)} ms`,
+      );
+      return { imageKey: key, digest, cached: false, ...meta };
+    } catch (err) {
+      // Nothing half-made is published (each chain is its own image); the whole unpack below
+      // covers what a layer alone cannot express (a hard link to a lower layer's file).
+      onLine(`layer by layer unpack of ${canonical} failed (${(err as Error).message}); unpacking it whole`);
+    }
+  }
+  await unpackWhole(
+    options,
+    { layout, name, canonical, reference, key, layers: manifest.layers.length, started },
+    onLine,
+  );
+  return { imageKey: key, digest, cached: false, ...meta };
+}
+
+interface WholeUnpack {
+  layout: string;
+  name: string;
+  canonical: string;
+  reference: string;
+  key: string;
+  layers: number;
+  started: number;
+}
+
+/** umoci unpacks every layer into one tree, which is imported as a copy of its own. */
+async function unpackWhole(options: OciPullOptions, u: WholeUnpack, onLine: (line: string) => void): Promise<void> {
+  const { layout, name, canonical, reference, key, started } = u;
   const bundle = join(options.dir, 'oci', `.tmp-unpack-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    onLine(`unpacking ${manifest.layers.length} layers of ${canonical}`);
+    onLine(`unpacking ${u.layers} layers of ${canonical}`);
     await execFileAsync(which('umoci') ?? 'umoci', ['unpack', '--image', `${layout}:${name}`, bundle], {
       timeout: 30 * 60_000,
       maxBuffer: 16 << 20,
@@ -167,7 +202,7 @@ async function doPull(
     const shift = shiftOwnership(rootfs, options.uidBase);
     await options.images.importTree(key, rootfs);
     onLine(
-      `image ${canonical} ready: ${manifest.layers.length} layers, ${(shift.bytes / 1e6).toFixed(0)} MB in ${Math.round(performance.now() - started)} ms`,
+      `image ${canonical} ready: ${u.layers} layers, ${(shift.bytes / 1e6).toFixed(0)} MB in ${Math.round(performance.now() - started)} ms`,
     );
   } catch (err) {
     if (err instanceof MitosError) throw err;
@@ -177,7 +212,42 @@ async function doPull(
   } finally {
     await removeTree(bundle).catch(() => {});
   }
-  return { imageKey: key, digest, cached: false, ...meta };
+}
+
+/**
+ * Each layer onto a snapshot of the chain below it (layers.ts); a chain another image already
+ * made is reused as it is. The image itself is a snapshot of the top chain with the template
+ * placeholders written (postprocessTree), so the chains stay exactly their layers.
+ */
+async function unpackByChain(
+  options: OciPullOptions,
+  layout: string,
+  layers: LayerRef[],
+  key: string,
+): Promise<{ unpacked: number; shared: number }> {
+  const derive = options.images.derive as NonNullable<DriverImages['derive']>;
+  const chains = chainKeys(layers, options.uidBase);
+  const counts = { unpacked: 0, shared: 0 };
+  let parent: string | undefined;
+  for (const [i, layer] of layers.entries()) {
+    const chain = chains[i] as string;
+    if (options.images.has(chain)) counts.shared++;
+    else {
+      await derive(chain, parent, (dir) => applyLayer(layout, layer, dir, options.uidBase));
+      counts.unpacked++;
+    }
+    parent = chain;
+  }
+  await derive(key, parent, async (dir) => {
+    postprocessTree(dir);
+    // What postprocessTree made is host root's; the layers below are already shifted.
+    for (const path of ['', 'etc', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'dev', 'workspace', 'tmp']) {
+      const st = lstatSync(join(dir, path));
+      if (st.uid < options.uidBase) lchownSync(join(dir, path), st.uid + options.uidBase, st.gid + options.uidBase);
+    }
+  });
+  recordChains(options.dir, key, chains);
+  return counts;
 }
 
 interface ImageConfig {

@@ -98,12 +98,36 @@ export type ImagePusher = (
   onLine: (line: string) => void,
 ) => Promise<string>;
 
+export interface ImportLayoutOptions {
+  id: string;
+  layout: string;
+  name: string;
+  /** The spec the exporting node built it from: its resources become the template's limits. */
+  spec?: TemplateSpec;
+  network?: NetworkPosture;
+  onLine?: (line: string) => void;
+}
+
 /** What a host uses to pull and push OCI images (skopeo + umoci on Linux). */
 export interface OciTools {
   pull?: ImagePuller;
   push?: ImagePusher;
   /** Images (unpacked layer chains) a pulled image was made from: prune keeps them while it stays. */
   chainsOf?: (imageKey: string) => string[];
+  /** Writes a template tree as the image tagged `t` of a new OCI layout; resolves with its manifest digest. */
+  pack?: (
+    tree: string,
+    config: import('./state/template-config.js').TemplateConfig | undefined,
+    layout: string,
+    onLine: (line: string) => void,
+  ) => Promise<string>;
+  /** Unpacks image `name` of a local OCI layout into the image store (digests checked as read). */
+  unpack?: (
+    layout: string,
+    name: string,
+    label: string,
+    onLine: (line: string) => void,
+  ) => Promise<import('./templates/oci/pull.js').PulledImage>;
 }
 
 /** Pulls an OCI image into the image store; absent on hosts without skopeo/umoci. */
@@ -123,6 +147,10 @@ export interface TemplateBuildService {
   prune(): Promise<{ removed: string[]; kept: number }>;
   /** Push a template to an OCI registry as an image `fromImage` pulls back to the same tree. */
   push(id: string, reference: string, onLine?: (line: string) => void): Promise<{ reference: string }>;
+  /** Write a template as the image tagged `t` of a new OCI layout at `layout` (node-to-node transfer). */
+  exportLayout(id: string, layout: string, onLine?: (line: string) => void): Promise<{ digest: string }>;
+  /** Make template `id` from image `name` of a local OCI layout another node exported, running no step. */
+  importLayout(options: ImportLayoutOptions): Promise<TemplateInfo>;
   /** The build context's blob store (copy sources, by SHA-256). */
   readonly context: import('./templates/build/context-store.js').ContextStore | undefined;
 }

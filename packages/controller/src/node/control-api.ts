@@ -4,11 +4,14 @@
  * token; the daemon refuses to start without one, so there is no open mode.
  * @module
  */
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { MitosError, NetworkRequestSchema, TemplateSpecSchema } from '@mitos/protocol';
 import { type ApiServer, createNodeControlApi, type Router, readJson } from '@mitos/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { isEngineConflict, type NodeSandboxes } from './node-sandboxes.js';
+import { DIGEST_PATTERN, TEMPLATE_IMAGE_PATTERN } from './template-transfer.js';
 import { CaptureBody, HydrateBody } from './workspace-io.js';
 
 const Name = z.string().min(1).max(253);
@@ -19,7 +22,15 @@ const PrepareBody = z.object({
   /** A template built from a spec (templates as code); absent: `image` names a built-in. */
   spec: TemplateSpecSchema.optional(),
   network: NetworkRequestSchema.optional(),
+  /** Fetch it from the holder that exported it (its control endpoint and manifest digest). */
+  fetch: z
+    .object({
+      endpoint: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/, 'host:port'),
+      digest: z.string().regex(DIGEST_PATTERN, 'sha256:<64 hex>'),
+    })
+    .optional(),
 });
+const TemplateImage = z.string().regex(TEMPLATE_IMAGE_PATTERN, 'a template image key');
 const WarmBody = z.object({
   namespace: Name,
   pool: Name,
@@ -86,9 +97,29 @@ function registerControlRoutes(router: Router, sandboxes: NodeSandboxes, nodeNam
 
   router.route('/node/v1/templates', {
     POST: (c) => {
-      const { image, spec, network } = readJson(c, PrepareBody);
-      const recipe = spec ? { spec, ...(network && { network }) } : undefined;
+      const { image, spec, network, fetch } = readJson(c, PrepareBody);
+      if (fetch && !spec)
+        throw new MitosError('invalid_request', 'a template fetched from another node needs its spec');
+      const recipe = spec ? { spec, ...(network && { network }), ...(fetch && { fetch }) } : undefined;
       return c.json({ image, state: sandboxes.prepareTemplate(image, recipe) });
+    },
+  });
+
+  router.route('/node/v1/templates/:image/export', {
+    POST: async (c) => {
+      const image = templateImage(c.req.param('image'));
+      if (!sandboxes.transfer) throw new MitosError('not_implemented', 'this node cannot export templates');
+      return c.json({ image, ...(await sandboxes.transfer.export(image)) });
+    },
+  });
+
+  router.route('/node/v1/template-blobs/:digest', {
+    GET: async (c) => {
+      const digest = c.req.param('digest') ?? '';
+      const path = await sandboxes.transfer?.blob(digest);
+      if (!path) throw new MitosError('not_found', `no exported template blob ${digest} on this node`);
+      const body = Readable.toWeb(createReadStream(path)) as ReadableStream;
+      return c.body(body, 200, { 'content-type': 'application/octet-stream' });
     },
   });
 
@@ -126,6 +157,12 @@ function registerControlRoutes(router: Router, sandboxes: NodeSandboxes, nodeNam
     DELETE: async (c) =>
       c.json({ terminated: await engineOp(sandboxes.terminate(c.req.param('id') ?? '', c.req.query('namespace'))) }),
   });
+}
+
+function templateImage(raw: string | undefined): string {
+  const parsed = TemplateImage.safeParse(raw);
+  if (!parsed.success) throw new MitosError('invalid_request', `not a template image key: ${JSON.stringify(raw)}`);
+  return parsed.data;
 }
 
 /** The engine's conflict or not-running refusal of a node operation is, to the controller, a conflict. */

@@ -7,6 +7,8 @@
  * It registers itself with a Lease so the controller can find and place work on it.
  * @module
  */
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Engine } from '@mitos/engine';
 import { createNodeSandboxApi, formatHost, listenApi, type RunningServer } from '@mitos/server';
@@ -17,6 +19,7 @@ import { createControlApi } from './control-api.js';
 import { SandboxLedger } from './ledger.js';
 import { NodeSandboxes } from './node-sandboxes.js';
 import { NodeRegistration } from './registration.js';
+import { TemplateTransfer } from './template-transfer.js';
 
 export interface NodeDaemonOptions {
   engine: Engine;
@@ -57,6 +60,12 @@ export async function startNodeDaemon(o: NodeDaemonOptions): Promise<RunningNode
   const sandboxes = new NodeSandboxes(o.engine, ledger, o.maxSandboxes ?? 64, (msg, fields) =>
     o.logger.info({ node: o.nodeName, ...fields }, msg),
   );
+  // Exported and fetched template layouts live with the node's state (a scratch directory when it keeps none).
+  const transferDir =
+    o.stateDir === undefined
+      ? join(tmpdir(), `mitos-node-templates-${process.pid}-${randomBytes(4).toString('hex')}`)
+      : join(o.stateDir, 'template-transfer');
+  sandboxes.transfer = new TemplateTransfer(o.engine, transferDir, o.nodeKey, o.stateDir === undefined);
 
   // Two ports on the server's node surface: the sandbox routes alone, and the control routes.
   const sandboxServer = await listenApi({ host: listenHost, port: o.sandboxPort ?? 9091, logger: o.logger }, () =>
@@ -110,6 +119,7 @@ export async function startNodeDaemon(o: NodeDaemonOptions): Promise<RunningNode
         await registration.stop();
         await control.close();
         await sandboxServer.close();
+        sandboxes.transfer?.close();
       })();
       return closing;
     },

@@ -13,6 +13,7 @@ import { SANDBOX_ID_PATTERN, sandboxIdFor, templateIdFor, warmSandboxId } from '
 import { Mutex } from '../util/mutex.js';
 import { type ClaimDelivery, ClaimEnvironments } from './claim-env.js';
 import type { LedgerEntry, SandboxLedger, SandboxOwner } from './ledger.js';
+import type { TemplateFetch, TemplateTransfer } from './template-transfer.js';
 import { NodeWorkspaceIO } from './workspace-io.js';
 
 export type TemplateState = 'building' | 'ready' | 'failed';
@@ -21,6 +22,8 @@ export type TemplateState = 'building' | 'ready' | 'failed';
 export interface TemplateRecipe {
   spec: TemplateSpec;
   network?: NetworkRequestBody;
+  /** Fetch the template another node prepared (template-transfer.ts) instead of building it. */
+  fetch?: TemplateFetch;
 }
 
 export interface NodeCapacity {
@@ -72,6 +75,8 @@ export class NodeSandboxes {
   readonly claimEnv: ClaimEnvironments;
   /** Hydrate and capture of a claim's /workspace (a claim bound to a Workspace). */
   readonly workspaces: NodeWorkspaceIO;
+  /** Export to and fetch from other nodes; absent: templates are only built here. */
+  transfer: TemplateTransfer | undefined = undefined;
 
   constructor(
     private readonly engine: Engine,
@@ -93,8 +98,13 @@ export class NodeSandboxes {
     return { maxSandboxes: this.maxSandboxes, activeSandboxes: this.ledger.entries().length, templates };
   }
 
-  async #build(id: string, recipe: TemplateRecipe | undefined): Promise<unknown> {
+  async #build(image: string, id: string, recipe: TemplateRecipe | undefined): Promise<unknown> {
     if (!recipe) return this.engine.ensureTemplate({ id });
+    if (recipe.fetch) {
+      if (!this.transfer) throw new MitosError('not_implemented', 'this node cannot fetch templates from other nodes');
+      this.log('fetching template', { template: id, from: recipe.fetch.endpoint, digest: recipe.fetch.digest });
+      return this.transfer.fetch(image, recipe.fetch, recipe);
+    }
     if (!this.engine.templateBuilds) {
       throw new MitosError('not_implemented', `the ${this.engine.name} engine cannot build templates from a spec`);
     }
@@ -148,7 +158,7 @@ export class NodeSandboxes {
     const build: TemplateBuild = { state: 'building' };
     this.#builds.set(image, build);
     this.log('preparing template', { image, template: id });
-    this.#build(id, recipe).then(
+    this.#build(image, id, recipe).then(
       () => {
         build.state = 'ready';
         this.log('template ready', { image, template: id });

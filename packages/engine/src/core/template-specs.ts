@@ -7,6 +7,8 @@ import type {
   BuildTemplateOptions,
   ImagePuller,
   ImagePusher,
+  ImportLayoutOptions,
+  OciTools,
   ResourceLimits,
   TemplateBuildService,
   TemplateInfo,
@@ -34,6 +36,8 @@ export interface TemplateSpecDeps {
   pull?: ImagePuller;
   push?: ImagePusher;
   chainsOf?: (imageKey: string) => string[];
+  pack?: OciTools['pack'];
+  unpack?: OciTools['unpack'];
   /** After a template row changes: drop its pooled sandboxes and cached config, refill. */
   published(row: TemplateRow): Promise<void>;
   /** Drain pooled sandboxes of a deleted template. */
@@ -222,6 +226,50 @@ export class TemplateSpecs implements TemplateBuildService {
     return { reference: await this.deps.push(images.path(row.imageKey), row.config, reference, onLine) };
   }
 
+  async exportLayout(
+    id: string,
+    layout: string,
+    onLine: (line: string) => void = () => {},
+  ): Promise<{ digest: string }> {
+    const images = this.images();
+    const row = this.deps.store.template(id);
+    if (!row) throw new MitosError('not_found', `template "${id}" not found`);
+    if (!this.deps.pack) throw ociToolsMissing('export templates');
+    return { digest: await this.deps.pack(images.path(row.imageKey), row.config, layout, onLine) };
+  }
+
+  /** The row a build of the same spec would publish, from the exported image instead of steps. */
+  async importLayout(options: ImportLayoutOptions): Promise<TemplateInfo> {
+    const started = performance.now();
+    assertValidId('template', options.id);
+    this.images();
+    const network = admitted(this.deps.driver, options.network ?? DENY_POSTURE);
+    if (!this.deps.unpack) throw ociToolsMissing('import templates');
+    const image = await this.deps.unpack(options.layout, options.name, options.id, options.onLine ?? (() => {}));
+    const row: TemplateRow = {
+      id: options.id,
+      image: options.spec?.image ?? options.id,
+      imageKey: image.imageKey,
+      ready: true,
+      createdAt: new Date(),
+      creationTimeMs: performance.now() - started,
+      network,
+      limits: options.spec ? specLimits(IMAGES.base.limits, options.spec) : IMAGES.base.limits,
+      config: {
+        env: image.env,
+        workdir: image.workdir || DEFAULT_WORKDIR,
+        ...(image.user ? { user: image.user } : {}),
+        ...(image.command ? { command: image.command } : {}),
+        ...(options.spec?.ready ? { ready: options.spec.ready } : {}),
+        steps: [],
+        baseDigest: image.imageKey,
+      },
+    };
+    this.deps.store.upsertTemplate(row);
+    await this.deps.published(row);
+    return publicTemplate(row);
+  }
+
   /**
    * Remove build-step snapshots and images no template references (a template keeps its own
    * image and every step of its chain, so a rebuild of it stays cached).
@@ -260,6 +308,15 @@ export class TemplateSpecs implements TemplateBuildService {
   }
 }
 
+function ociToolsMissing(what: string): MitosError {
+  return new MitosError(
+    'not_implemented',
+    `this server cannot ${what} (no skopeo/umoci)`,
+    {},
+    { remediation: 'install skopeo and umoci (node scripts/setup.mjs does)' },
+  );
+}
+
 function specLimits(base: ResourceLimits, spec: TemplateSpec): ResourceLimits {
   const limits = { ...base };
   if (spec.resources?.cpu !== undefined) limits.cpus = parseCpu(spec.resources.cpu);
@@ -277,6 +334,8 @@ export function templateSpecsFor(parts: {
   pull?: ImagePuller;
   push?: ImagePusher;
   chainsOf?: (imageKey: string) => string[];
+  pack?: OciTools['pack'];
+  unpack?: OciTools['unpack'];
   teardown(row: SandboxRow): Promise<void>;
   published(row: TemplateRow): Promise<void>;
   deleted(id: string): Promise<void>;

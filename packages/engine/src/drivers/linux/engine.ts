@@ -20,8 +20,8 @@ import { openDatabase, type StateDatabase } from '../../state/database.js';
 import { enableSimpleQuotas } from '../../storage/disk-quota.js';
 import { openStorage } from '../../storage/index.js';
 import { recordedChains } from '../../templates/oci/layers.js';
-import { ociToolsPresent, pullImage } from '../../templates/oci/pull.js';
-import { pushImage } from '../../templates/oci/push.js';
+import { ociToolsPresent, pullImage, unpackLayout } from '../../templates/oci/pull.js';
+import { packLayout, pushImage } from '../../templates/oci/push.js';
 import { LinuxDriver } from './driver.js';
 import { agentSnapshots, agentSubvolumeDelete, installInitProgram } from './launcher.js';
 
@@ -76,6 +76,9 @@ function ociTools(stateDir: string, uidBase: number, driver: LinuxDriver): OciTo
     pull: (reference, onLine) => pullImage({ dir: stateDir, uidBase, images }, reference, onLine),
     push: (tree, config, reference, onLine) => pushImage({ dir: stateDir, uidBase, tree, config }, reference, onLine),
     chainsOf: (imageKey) => recordedChains(stateDir, imageKey),
+    pack: (tree, config, layout, onLine) => packLayout({ uidBase, tree, config }, layout, onLine),
+    unpack: (layout, name, label, onLine) =>
+      unpackLayout({ dir: stateDir, uidBase, images }, layout, name, label, performance.now(), onLine),
   };
 }
 

@@ -136,6 +136,23 @@ async function doPull(
   } finally {
     lock.release();
   }
+  return unpackLayout(options, layout, name, canonical, started, onLine);
+}
+
+/**
+ * Unpacks image `name` of an OCI layout into the image store (shifted into the template uid
+ * range) and reads its config; a registry pull and a node-to-node transfer both end here. umoci
+ * checks each blob against its digest as it reads it.
+ */
+export async function unpackLayout(
+  options: OciPullOptions,
+  layout: string,
+  name: string,
+  canonical: string,
+  started: number,
+  onLine: (line: string) => void,
+): Promise<PulledImage> {
+  const reference = canonical;
   const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as LayoutIndex;
   const entry = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name);
   if (!entry) throw new MitosError('internal', `skopeo left no manifest for ${canonical}`);

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MitosError } from '@mitos/protocol';
@@ -58,23 +58,9 @@ export async function pushImage(
   }
   const scratch = join(options.dir, 'oci', `.tmp-push-${process.pid}-${randomBytes(4).toString('hex')}`);
   const layout = join(scratch, 'layout');
-  const bundle = join(scratch, 'bundle');
   try {
     mkdirSync(scratch, { recursive: true, mode: 0o700 });
-    await umoci(['init', '--layout', layout], 'umoci init');
-    await umoci(['new', '--image', `${layout}:t`], 'umoci new');
-    await umoci(['unpack', '--image', `${layout}:t`, bundle], 'umoci unpack');
-    onLine(`copying the template tree`);
-    await run('cp', ['-a', '--reflink=auto', `${options.tree}/.`, join(bundle, 'rootfs')], { timeoutMs: 30 * 60_000 });
-    shiftOwnership(join(bundle, 'rootfs'), 0, options.uidBase);
-    onLine('packing one layer');
-    await umoci(['repack', '--image', `${layout}:t`, bundle], 'umoci repack');
-    const c = options.config;
-    const args = ['config', '--image', `${layout}:t`, '--config.workingdir', c?.workdir ?? '/workspace'];
-    for (const [k, v] of Object.entries(c?.env ?? {})) args.push('--config.env', `${k}=${v}`);
-    if (c?.user) args.push('--config.user', c.user);
-    for (const part of c?.command ?? []) args.push('--config.cmd', part);
-    await umoci(args, 'umoci config');
+    await packLayout(options, layout, onLine);
     const push = ['copy', '--quiet', `oci:${layout}:t`, `docker://${ref.canonical}`];
     const authFile = options.authFile ?? process.env.MITOS_REGISTRY_AUTH ?? defaultAuthFile();
     if (authFile) push.splice(2, 0, '--dest-authfile', authFile);
@@ -89,4 +75,41 @@ export async function pushImage(
   } finally {
     await removeTree(scratch).catch(() => {});
   }
+}
+
+/**
+ * Writes the template tree (ownership shifted back to plain ids) and its config as the one-layer
+ * image tagged `t` of a new OCI layout at `layout`; resolves with the image's manifest digest.
+ * The push above and node-to-node template transfer share it.
+ */
+export async function packLayout(
+  options: Pick<OciPushOptions, 'uidBase' | 'tree' | 'config'>,
+  layout: string,
+  onLine: (line: string) => void,
+): Promise<string> {
+  const bundle = `${layout}.bundle`;
+  try {
+    await umoci(['init', '--layout', layout], 'umoci init');
+    await umoci(['new', '--image', `${layout}:t`], 'umoci new');
+    await umoci(['unpack', '--image', `${layout}:t`, bundle], 'umoci unpack');
+    onLine(`copying the template tree`);
+    await run('cp', ['-a', '--reflink=auto', `${options.tree}/.`, join(bundle, 'rootfs')], { timeoutMs: 30 * 60_000 });
+    shiftOwnership(join(bundle, 'rootfs'), 0, options.uidBase);
+    onLine('packing one layer');
+    await umoci(['repack', '--image', `${layout}:t`, bundle], 'umoci repack');
+    const c = options.config;
+    const args = ['config', '--image', `${layout}:t`, '--config.workingdir', c?.workdir ?? '/workspace'];
+    for (const [k, v] of Object.entries(c?.env ?? {})) args.push('--config.env', `${k}=${v}`);
+    if (c?.user) args.push('--config.user', c.user);
+    for (const part of c?.command ?? []) args.push('--config.cmd', part);
+    await umoci(args, 'umoci config');
+  } finally {
+    await removeTree(bundle).catch(() => {});
+  }
+  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as {
+    manifests: { digest: string; annotations?: Record<string, string> }[];
+  };
+  const entry = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 't');
+  if (!entry) throw new MitosError('internal', 'umoci left no manifest tagged t');
+  return entry.digest;
 }

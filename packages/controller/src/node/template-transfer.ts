@@ -1,0 +1,186 @@
+/**
+ * Node-to-node template transfer: a template prepared on one node reaches another without being
+ * rebuilt there. The holder exports the template once as an OCI image layout (one layer, made by
+ * umoci, so every blob is named by its sha256) and serves its blobs on the control API behind the
+ * node key. The fetching node is told the manifest digest by the controller, downloads the
+ * manifest and each blob it names, checks every one against its digest while it streams (a blob
+ * that does not match is fetched again, then refused), and imports the layout without running a
+ * build step. Nothing is trusted by where it came from: only by its digest.
+ * @module
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Engine } from '@mitos/engine';
+import { MitosError, postureFromRequest } from '@mitos/protocol';
+import { z } from 'zod';
+import { templateIdFor } from '../util/ids.js';
+import type { TemplateRecipe } from './node-sandboxes.js';
+
+export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
+/** The image keys the controller names templates by (a built-in name, or `spec-<digest>`). */
+export const TEMPLATE_IMAGE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const MANIFEST_MAX_BYTES = 1 << 20;
+const BLOB_MAX_BYTES = 64 * 1024 ** 3;
+const ATTEMPTS = 3;
+const REF_NAME = 'org.opencontainers.image.ref.name';
+
+/** Where a node fetches a template from: a holder's control endpoint and the manifest digest it exported. */
+export interface TemplateFetch {
+  endpoint: string;
+  digest: string;
+}
+
+const Descriptor = z.object({
+  mediaType: z.string().optional(),
+  digest: z.string().regex(DIGEST_PATTERN),
+  size: z.number().int().min(0).max(BLOB_MAX_BYTES),
+});
+const Manifest = z.object({ config: Descriptor, layers: z.array(Descriptor).min(1).max(256) });
+
+export class TemplateTransfer {
+  readonly #exports = new Map<string, Promise<{ digest: string }>>();
+
+  constructor(
+    private readonly engine: Engine,
+    /** The node's own scratch directory for exported and fetched layouts. */
+    private readonly dir: string,
+    private readonly nodeKey: string,
+    /** Remove the whole directory on close (a scratch directory of its own, not the node's state). */
+    private readonly ownsDir = false,
+  ) {}
+
+  /** Exports the node's ready template `image` (once; later calls share the layout). */
+  export(image: string): Promise<{ digest: string }> {
+    const known = this.#exports.get(image);
+    if (known) return known;
+    const id = templateIdFor(image);
+    const builds = this.engine.templateBuilds;
+    if (!this.engine.getTemplate(id)?.ready || !builds) {
+      return Promise.reject(new MitosError('template_not_ready', `template for ${image} is not ready on this node`));
+    }
+    const layout = this.#exportLayout(image);
+    rmSync(layout, { recursive: true, force: true });
+    mkdirSync(join(this.dir, 'exports'), { recursive: true, mode: 0o700 });
+    const pending = builds.exportLayout(id, layout);
+    pending.catch(() => this.#exports.delete(image));
+    this.#exports.set(image, pending);
+    return pending;
+  }
+
+  /** The host path of a blob of a template this node exported, or undefined. Blobs are named by digest alone. */
+  async blob(digest: string): Promise<string | undefined> {
+    if (!DIGEST_PATTERN.test(digest)) return undefined;
+    for (const [image, exported] of this.#exports) {
+      if (
+        !(await exported.then(
+          () => true,
+          () => false,
+        ))
+      )
+        continue;
+      const path = join(this.#exportLayout(image), 'blobs', 'sha256', digest.slice('sha256:'.length));
+      if (existsSync(path)) return path;
+    }
+    return undefined;
+  }
+
+  /** Downloads the template a holder exported, checks every blob's digest, and imports it as `image`. */
+  async fetch(image: string, from: TemplateFetch, recipe: TemplateRecipe): Promise<void> {
+    const builds = this.engine.templateBuilds;
+    if (!builds) throw new MitosError('not_implemented', `the ${this.engine.name} engine cannot import templates`);
+    const layout = join(this.dir, 'fetch', `${image}-${randomBytes(4).toString('hex')}`);
+    mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true, mode: 0o700 });
+    try {
+      const manifestFile = await this.#download(image, from, from.digest, MANIFEST_MAX_BYTES, layout);
+      const raw = readFileSync(manifestFile);
+      let manifest: z.infer<typeof Manifest>;
+      try {
+        manifest = Manifest.parse(JSON.parse(raw.toString('utf8')));
+      } catch (err) {
+        throw transferError(image, `the manifest ${from.digest} is not an image manifest: ${(err as Error).message}`);
+      }
+      for (const d of [manifest.config, ...manifest.layers])
+        await this.#download(image, from, d.digest, d.size, layout);
+      writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+      const entry = {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: from.digest,
+        size: raw.length,
+        annotations: { [REF_NAME]: 't' },
+      };
+      writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [entry] }));
+      const network = recipe.network ? postureFromRequest(recipe.network) : undefined;
+      await builds.importLayout({
+        id: templateIdFor(image),
+        layout,
+        name: 't',
+        spec: recipe.spec,
+        ...(network && { network }),
+      });
+    } finally {
+      rmSync(layout, { recursive: true, force: true });
+    }
+  }
+
+  close(): void {
+    rmSync(this.ownsDir ? this.dir : join(this.dir, 'fetch'), { recursive: true, force: true });
+  }
+
+  #exportLayout(image: string): string {
+    return join(this.dir, 'exports', image);
+  }
+
+  /** One blob into the layout, checked against `digest` as it streams; a mismatch is fetched again, then refused. */
+  async #download(image: string, from: TemplateFetch, digest: string, maxBytes: number, layout: string) {
+    const file = join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length));
+    const url = `http://${from.endpoint}/node/v1/template-blobs/${digest}`;
+    let last = '';
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      const res = await fetch(url, {
+        headers: { authorization: `Bearer ${this.nodeKey}` },
+        signal: AbortSignal.timeout(30 * 60_000),
+      }).catch((err: Error) => {
+        throw transferError(image, `cannot reach ${from.endpoint}: ${err.message}`);
+      });
+      if (!res.ok || !res.body) {
+        await res.body?.cancel();
+        throw transferError(image, `${from.endpoint} answered ${res.status} for blob ${digest}`);
+      }
+      const hash = createHash('sha256');
+      let size = 0;
+      const meter = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          size += chunk.length;
+          if (size > maxBytes) return done(transferError(image, `blob ${digest} is larger than ${maxBytes} bytes`));
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      });
+      await pipeline(
+        Readable.fromWeb(res.body as import('node:stream/web').ReadableStream),
+        meter,
+        createWriteStream(file, { mode: 0o600 }),
+      );
+      const got = `sha256:${hash.digest('hex')}`;
+      if (got === digest) return file;
+      rmSync(file, { force: true });
+      last = `blob ${digest} from ${from.endpoint} has digest ${got}`;
+    }
+    throw transferError(image, `${last} (${ATTEMPTS} attempts); refused`);
+  }
+}
+
+function transferError(image: string, detail: string): MitosError {
+  return new MitosError(
+    'template_build_failed',
+    `fetching template ${image}: ${detail}`,
+    { image },
+    {
+      remediation:
+        'the controller fetches from another holder or builds the template on this node when no holder serves it intact',
+    },
+  );
+}

@@ -3,6 +3,8 @@
  * @module
  */
 
+import type { NetworkSizes } from './sections/network.js';
+
 export const SECTIONS = [
   'tti',
   'exec',
@@ -14,6 +16,7 @@ export const SECTIONS = [
   'console',
   'workspace',
   'templates',
+  'network',
   'cli',
   'peers',
 ] as const;
@@ -41,6 +44,8 @@ export interface Sizes {
   workspaceRuns: number;
   /** Templates as code: cached rebuilds, create-to-first-exec pairs, 100 MB pulls. */
   templates: { rebuildRuns: number; createRuns: number; pullRuns: number };
+  /** Network postures: create pairs, DNS questions, TCP send size and runs. */
+  network: NetworkSizes;
 }
 
 const FULL: Sizes = {
@@ -64,6 +69,7 @@ const FULL: Sizes = {
   consoleRuns: 10,
   workspaceRuns: 3,
   templates: { rebuildRuns: 10, createRuns: 20, pullRuns: 2 },
+  network: { createRuns: 20, dnsQueries: 1000, sendMiB: 1024, sendRuns: 3 },
 };
 
 const QUICK: Sizes = {
@@ -87,6 +93,7 @@ const QUICK: Sizes = {
   consoleRuns: 2,
   workspaceRuns: 1,
   templates: { rebuildRuns: 3, createRuns: 3, pullRuns: 1 },
+  network: { createRuns: 3, dnsQueries: 200, sendMiB: 256, sendRuns: 1 },
 };
 
 /** The server's default (`mitos serve --warm-pool`); `--warm-pool 0` measures the cold path. */

@@ -5,7 +5,7 @@
  */
 import type { Summary } from './stats.js';
 
-export type Unit = 'ms' | 'MiB' | 'KiB' | 'calls/s' | 'sandboxes';
+export type Unit = 'ms' | 'MiB' | 'KiB' | 'calls/s' | 'sandboxes' | 'Gbit/s';
 
 /** Who was measured: mitos itself or one of the peer runtimes. */
 /** `baseline` is another build of mitos (`--baseline DIR`), run as a peer in the same rounds. */

@@ -4,6 +4,8 @@
  * recorded as a note and the others still run.
  * @module
  */
+
+import { type FakeInternet, startFakeInternet } from '@mitos/testkit';
 import { restoreDevices, snapshotDevices } from './host/trace.js';
 import { describeError, log } from './log.js';
 import { type BenchEnv, startBenchEnv } from './mitos/bench-env.js';
@@ -19,6 +21,7 @@ import { e2bContenders } from './sections/e2b-contender.js';
 import { runExec } from './sections/exec.js';
 import { runFork } from './sections/fork.js';
 import { mitosContender } from './sections/mitos-contenders.js';
+import { runNetwork } from './sections/network.js';
 import { runPageCache } from './sections/page-cache.js';
 import { runRunCode } from './sections/run-code.js';
 import { runStartup } from './sections/startup.js';
@@ -61,6 +64,13 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
 
   try {
     let env: BenchEnv | undefined;
+    let inet: FakeInternet | undefined;
+    if (sections.has('network')) {
+      // Before the server opens: its resolver forwards to the fake internet's DNS server.
+      inet = await startFakeInternet();
+      cleanups.push(inet.stop);
+      process.env.MITOS_DNS_UPSTREAM = `${inet.dns.host}:${inet.dns.port}`;
+    }
     if (MITOS_SECTIONS.some((s) => sections.has(s))) {
       env = await startBenchEnv(options.warmPool);
       cleanups.push(env.close);
@@ -98,6 +108,8 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
       if (sections.has('console')) await section('console', () => runConsole(rec, e, sizes));
       if (sections.has('workspace')) await section('workspace', () => runWorkspace(rec, e, sizes.workspaceRuns));
       if (sections.has('templates')) await section('templates', () => runTemplates(rec, e, sizes.templates));
+      const fake = inet;
+      if (fake) await section('network', () => runNetwork(rec, e, fake, sizes.network));
     }
     return env?.engineLabel ?? DEFAULT_ENGINE_LABEL;
   } finally {

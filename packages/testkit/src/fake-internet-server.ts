@@ -6,9 +6,11 @@
  * which `GET /dns-log` returns (so a test can show a refused name never left the host). TLS on
  * port 443 of every address (a self-signed certificate the test made) answers with the server
  * name the client sent and the address it was reached on; plain HTTP on port 443 is not served.
+ * Port 9 discards what it is sent and, when the sender is done, answers with the byte count.
  */
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { join, normalize } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import { type FakeZone, startFakeDns } from './fake-dns.js';
@@ -66,5 +68,15 @@ const tls = createTlsServer(
 );
 tls.on('tlsClientError', () => {});
 
+const discard = createTcpServer((socket) => {
+  let bytes = 0;
+  socket.on('data', (d) => {
+    bytes += d.length;
+  });
+  socket.on('end', () => socket.end(String(bytes)));
+  socket.on('error', () => {});
+});
+
+await new Promise<void>((r) => discard.listen({ port: 9, host: '::', ipv6Only: false }, r));
 await new Promise<void>((r) => tls.listen({ port: 443, host: '::', ipv6Only: false }, r));
 http.listen({ port: 80, host: '::', ipv6Only: false }, () => process.stdout.write('ready\n'));

@@ -15,6 +15,7 @@ const SECTION_TITLES: Record<string, string> = {
   density: 'Density',
   console: 'Web console',
   workspace: 'Workspaces',
+  network: 'Network postures',
 };
 
 export function renderMarkdown(r: BenchResults): string {

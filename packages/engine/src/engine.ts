@@ -63,6 +63,8 @@ export interface SandboxInfo {
   generation: number;
   /** A fork's child: what that fork carried into it (kept with the sandbox, survives restarts). */
   forkCarried?: ForkCarried;
+  /** The sandbox's own env (given at create, inherited by forks); absent when it has none. */
+  env?: Record<string, string>;
 }
 
 export interface CreateTemplateOptions {
@@ -119,6 +121,8 @@ export interface CreateSandboxOptions {
   limits?: Partial<ResourceLimits>;
   /** The sandbox's network posture; the template's when absent. */
   network?: NetworkPosture;
+  /** Env for everything the sandbox runs (a call's own env wins); names are checked. */
+  env?: Record<string, string>;
 }
 
 /**

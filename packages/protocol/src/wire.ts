@@ -47,6 +47,11 @@ export const ForkRequestSchema = z
     workspace: z.string().optional(),
     /** mitos extension: this sandbox's network posture (the template's when absent). */
     network: NetworkSchema.optional(),
+    /**
+     * mitos extension: env for everything this sandbox runs (exec, processes, terminals,
+     * run_code); a call's own env wins; its forks inherit it. Names: letters, digits and _.
+     */
+    env: z.record(z.string(), z.string()).optional(),
   })
   .loose();
 export type ForkRequest = z.infer<typeof ForkRequestSchema>;

@@ -20,6 +20,11 @@ export interface CreateOptions extends ClientOptions, CallOptions {
   /** Bind the sandbox to this workspace (created beforehand with `server.workspaces.create`). */
   workspace?: string;
   /**
+   * Env for everything the sandbox runs (exec, processes, terminals, run_code); a call's own
+   * env wins, and its forks inherit it. Names: letters, digits and _.
+   */
+  env?: Record<string, string>;
+  /**
    * Told when this call created a template that did not exist and whose id is a near miss of a
    * known one (`pyhton`), naming it. Default: a process warning (`MitosWarning`, code
    * MITOS_NEW_TEMPLATE).
@@ -55,6 +60,7 @@ export async function create(image = 'python', opts: CreateOptions = {}): Promis
     limits: opts.limits,
     workspace: opts.workspace,
     network: opts.network,
+    env: opts.env,
     signal: opts.signal,
   });
 }

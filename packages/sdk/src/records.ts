@@ -158,7 +158,13 @@ export function toSandboxDetails(value: unknown, fallback?: { id: string; templa
     deadline: deadline ? new Date(deadline * 1000) : undefined,
     limits: limitsOf(r.limits),
     network: typeof r.network === 'object' && r.network !== null ? (r.network as Record<string, unknown>) : undefined,
+    env: envOf(r.env),
   };
+}
+
+function envOf(value: unknown): Record<string, string> | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 function limitsOf(value: unknown): ResourceLimits | undefined {

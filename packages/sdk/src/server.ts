@@ -54,6 +54,8 @@ export interface ForkOptions extends CallOptions {
   workspace?: string;
   /** This sandbox's network posture; the template's when omitted. */
   network?: Network;
+  /** Env for everything the sandbox runs (a call's own env wins); its forks inherit it. */
+  env?: Record<string, string>;
 }
 
 export class SandboxServer {
@@ -176,6 +178,7 @@ export class SandboxServer {
     if (opts.limits) body.limits = toWireLimits(opts.limits);
     if (opts.workspace !== undefined) body.workspace = opts.workspace;
     if (opts.network) body.network = toWireNetwork(opts.network);
+    if (opts.env) body.env = opts.env;
     const raw = await this.#http.request<unknown>('POST', '/v1/fork', {
       body,
       idempotencyKey,

@@ -81,6 +81,8 @@ export interface SandboxDetails extends SandboxInfo {
   limits: ResourceLimits | undefined;
   /** Its network posture, e.g. `{ egress: 'deny', inbound: 'deny' }`. */
   network: Record<string, unknown> | undefined;
+  /** Its own env (given at create or inherited from its parent); undefined from a server without it. */
+  env: Record<string, string> | undefined;
 }
 
 export interface TemplateInfo {

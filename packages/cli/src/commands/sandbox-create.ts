@@ -1,7 +1,7 @@
 /** `mitos sandbox create`: a sandbox from a template, with its limits, network and lifetime. */
 import { create, type Network, type ResourceLimits } from '@mitos/sdk';
 import { type Command, InvalidArgumentError } from 'commander';
-import { parseIntOption } from '../args.js';
+import { parseEnvOption, parseIntOption } from '../args.js';
 import { action, printJson, println, warn } from '../context.js';
 
 interface CreateFlags {
@@ -15,6 +15,7 @@ interface CreateFlags {
   egress?: 'allow' | 'deny';
   allowDomain: string[];
   allowCidr: string[];
+  env?: Record<string, string>;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -33,6 +34,11 @@ export function registerCreate(sandbox: Command): void {
     .option('--allow-domain <host:port>', 'a name it may reach, e.g. pypi.org:443 or *.example.com:443', collect, [])
     .option('--allow-cidr <cidr[:port]>', 'addresses it may reach, e.g. 10.1.2.0/24:5432', collect, [])
     .option(
+      '--env <KEY=VALUE>',
+      'env for everything it runs and its forks (repeatable; a call’s own env wins)',
+      parseEnvOption,
+    )
+    .option(
       '--lifetime <seconds>',
       'terminate it this many seconds after creation (max 86400)',
       parseIntOption(1, 86_400),
@@ -47,6 +53,7 @@ export function registerCreate(sandbox: Command): void {
           id: o.id,
           limits: given ? limits : undefined,
           network: networkOf(o),
+          env: o.env,
           onWarning: warn,
         });
         let deadlineUnix: number | undefined;

@@ -7,7 +7,7 @@ import { ago } from '../time.js';
 export function registerInfo(sandbox: Command): void {
   sandbox
     .command('info')
-    .description('show one sandbox: template, state, age, parent, deadline, limits, network')
+    .description('show one sandbox: template, state, age, parent, deadline, limits, network, env names')
     .argument('<id>', 'sandbox id')
     .action(
       action(async (ctx, id: string) => {
@@ -42,6 +42,8 @@ export function registerInfo(sandbox: Command): void {
           ],
           ['limits', limits],
           ['network', network],
+          // Names only: values are often credentials (`--json` shows them).
+          ['env', d.env && Object.keys(d.env).length > 0 ? Object.keys(d.env).join(', ') : 'none'],
           ['hostname', d.hostname ?? ''],
         ];
         const width = Math.max(...fields.map(([k]) => k.length));

@@ -35,10 +35,15 @@ export class SandboxAgents {
   readonly processes = new ProcessRegistry();
   readonly kernels: KernelManager;
 
-  constructor(private readonly socketPath: (id: string) => string) {
+  /** `sandboxEnv`: a sandbox's own env, which its interpreters start with (under their own). */
+  constructor(
+    private readonly socketPath: (id: string) => string,
+    sandboxEnv: (id: string) => Record<string, string> | undefined = () => undefined,
+  ) {
     this.kernels = new KernelManager({
       client: (id) => this.client(id),
-      startKernelProcess: async (id, command, env) => {
+      startKernelProcess: async (id, command, kernelEnv) => {
+        const env = { ...sandboxEnv(id), ...kernelEnv };
         const p = (await this.startProcess(id, { command, env, timeoutMs: 0 })) as TrackedProcess;
         let err = '';
         let out = '';

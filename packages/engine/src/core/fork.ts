@@ -43,7 +43,7 @@ export async function forkSandbox(
   const rows: SandboxRow[] = [];
   try {
     for (const id of ids) {
-      const row = { ...blankRow(id, parent.templateId, parent.limits), parentId: parent.id };
+      const row = { ...blankRow(id, parent.templateId, parent.limits), parentId: parent.id, env: parent.env };
       row.generation = parent.generation + 1;
       if (!ctx.store.reserveSandbox(row)) throw alreadyExists(id);
       rows.push(row);

@@ -35,7 +35,6 @@ import type {
 } from '../engine.js';
 import type { StateDatabase } from '../state/database.js';
 import { type SandboxRow, StateStore, type TemplateRow } from '../state/store.js';
-import type { TemplateConfig } from '../state/template-config.js';
 import { ContextStore } from '../templates/build/context-store.js';
 import { SandboxAgents } from './agents.js';
 import { ensureBuiltinTemplate } from './builtin-template.js';
@@ -45,8 +44,9 @@ import { SandboxEndings } from './endings.js';
 import { forkSandbox } from './fork.js';
 import { admitted, changePosture, effectivePosture, egressBytesOf, handOutPosture } from './network.js';
 import { alreadyExists, assertValidId, blankRow, mergeLimits, publicSandbox, publicTemplate } from './rows.js';
+import { sandboxEnv } from './sandbox-env.js';
 import { type TemplateSpecs, templateSpecsFor } from './template-specs.js';
-import { startTemplateCommand, withTemplateConfig } from './template-start.js';
+import { startTemplateCommand, TemplateConfigs } from './template-start.js';
 import { WarmPool } from './warm-pool.js';
 
 export type EngineLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -79,8 +79,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   private readonly events = new EventEmitter();
   private closed = false;
   readonly templateBuilds: TemplateSpecs;
-  /** Config of templates built from a spec, by id (null: a built-in); read on every exec. */
-  private readonly configs = new Map<string, TemplateConfig | null>();
+  private readonly configs: TemplateConfigs;
 
   constructor(
     makeDriver: DriverFactory<D>,
@@ -88,6 +87,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   ) {
     this.db = options.db;
     this.store = new StateStore(options.db);
+    this.configs = new TemplateConfigs(this.store);
     this.driver = makeDriver({
       relaunched: (id, launched) => {
         const row = this.store.sandbox(id);
@@ -98,7 +98,10 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
         void this.endings.end(id, 'lost').catch(() => {});
       },
     });
-    this.agents = new SandboxAgents((id) => this.driver.socketPath(id));
+    this.agents = new SandboxAgents(
+      (id) => this.driver.socketPath(id),
+      (id) => this.store.sandbox(id)?.env,
+    );
     this.files = this.agents.files(
       (id) => this.running(id),
       () => this.driver.admit('write'),
@@ -147,19 +150,10 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   }
 
   private async dropPooled(templateId: string): Promise<void> {
-    this.configs.delete(templateId);
+    this.configs.forget(templateId);
     for (const row of this.store.sandboxes()) {
       if (row.templateId === templateId && row.state === 'pooled') await this.teardown(row).catch(() => {});
     }
-  }
-
-  private templateConfig(templateId: string): TemplateConfig | undefined {
-    let config = this.configs.get(templateId);
-    if (config === undefined) {
-      config = this.store.template(templateId)?.config ?? null;
-      this.configs.set(templateId, config);
-    }
-    return config ?? undefined;
   }
 
   get name(): string {
@@ -207,18 +201,18 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     assertValidId('sandbox', id);
     const template = this.store.template(options.templateId);
     if (!template) throw new MitosError('not_found', `template "${options.templateId}" not found`);
-    const limits = mergeLimits(template.limits, options.limits);
+    const [limits, env] = [mergeLimits(template.limits, options.limits), sandboxEnv(options.env)];
     const network = admitted(this.driver, options.network ?? template.network);
     this.driver.admit('create', limits);
     if (this.store.sandbox(id)) throw alreadyExists(id);
-    const pooled = await this.pool.take(template, id, limits);
+    const pooled = await this.pool.take(template, id, limits, env);
     if (pooled) {
       await handOutPosture(this.driver, pooled, network, template, (row) => this.teardown(row));
       const forkTimeMs = performance.now() - started;
       this.store.markRunning(id, { ...launchedOf(pooled), forkTimeMs });
       return publicSandbox({ ...pooled, state: 'running', forkTimeMs });
     }
-    const row = blankRow(id, template.id, limits);
+    const row = { ...blankRow(id, template.id, limits), env };
     if (!this.store.reserveSandbox(row)) throw alreadyExists(id);
     try {
       this.driver.network?.reserve(id, network);
@@ -235,7 +229,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   /** Launch a reserved row and record it running; returns its create time (0 for the pool). */
   private async launchReserved(row: SandboxRow, template: TemplateRow, started?: number): Promise<number> {
     const launched = await this.driver.launch(row, template);
-    await startTemplateCommand(this.agents, row.id, template.id, this.templateConfig(template.id));
+    await startTemplateCommand(this.agents, row.id, template.id, this.configs.of(template.id));
     const forkTimeMs = started === undefined ? 0 : performance.now() - started;
     this.store.markRunning(row.id, { ...launched, forkTimeMs });
     return forkTimeMs;
@@ -255,12 +249,12 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
 
   async exec(sandboxId: string, options: ExecOptions): Promise<ExecResult> {
     const row = this.running(sandboxId, ['running'], options.onAccepted);
-    return this.agents.exec(sandboxId, withTemplateConfig(this.templateConfig(row.templateId), options));
+    return this.agents.exec(sandboxId, this.configs.apply(row, options));
   }
 
   async startProcess(sandboxId: string, options: ProcessOptions): Promise<ProcessHandle> {
     const row = this.running(sandboxId, ['running'], options.onAccepted);
-    return this.agents.startProcess(sandboxId, withTemplateConfig(this.templateConfig(row.templateId), options));
+    return this.agents.startProcess(sandboxId, this.configs.apply(row, options));
   }
 
   async listProcesses(sandboxId: string): Promise<ProcessInfo[]> {

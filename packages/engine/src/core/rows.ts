@@ -80,5 +80,6 @@ export function publicSandbox(r: SandboxRow): SandboxInfo {
     parentId: r.parentId,
     generation: r.generation,
     ...(r.forkCarried ? { forkCarried: r.forkCarried } : {}),
+    ...(r.env ? { env: r.env } : {}),
   };
 }

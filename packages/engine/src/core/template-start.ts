@@ -5,8 +5,10 @@
  */
 import { MitosError } from '@mitos/protocol';
 import type { ExecOptions, ProcessOptions } from '../engine.js';
+import type { SandboxRow, StateStore } from '../state/store.js';
 import type { TemplateConfig } from '../state/template-config.js';
 import type { SandboxAgents } from './agents.js';
+import { withSandboxEnv } from './sandbox-env.js';
 import { shellQuote } from './template-build.js';
 
 const DEFAULT_READY_TIMEOUT_MS = 60_000;
@@ -29,6 +31,31 @@ export function withTemplateConfig<T extends ExecOptions | ProcessOptions>(
     cwd: options.cwd ?? config.workdir,
     env: { ...config.env, ...options.env },
   };
+}
+
+/** Config of templates built from a spec, by id (null: a built-in), cached: read on every exec. */
+export class TemplateConfigs {
+  private readonly byId = new Map<string, TemplateConfig | null>();
+
+  constructor(private readonly store: StateStore) {}
+
+  of(templateId: string): TemplateConfig | undefined {
+    let config = this.byId.get(templateId);
+    if (config === undefined) {
+      config = this.store.template(templateId)?.config ?? null;
+      this.byId.set(templateId, config);
+    }
+    return config ?? undefined;
+  }
+
+  forget(templateId: string): void {
+    this.byId.delete(templateId);
+  }
+
+  /** A command's options under its template's config and its sandbox's env (the call's env wins). */
+  apply<T extends ExecOptions | ProcessOptions>(row: SandboxRow, options: T): T {
+    return withTemplateConfig(this.of(row.templateId), withSandboxEnv(row, options));
+  }
 }
 
 /** Start the template's command (if any) and wait for its ready check. */

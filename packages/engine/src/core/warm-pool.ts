@@ -41,12 +41,18 @@ export class WarmPool {
    * A pooled sandbox of `template` renamed to `id`, or undefined. A pooled sandbox's /dev/shm
    * was sized for the template's memory limit: a smaller limit needs a fresh launch.
    */
-  async take(template: TemplateRow, id: string, limits: ResourceLimits): Promise<SandboxRow | undefined> {
+  async take(
+    template: TemplateRow,
+    id: string,
+    limits: ResourceLimits,
+    env?: Record<string, string>,
+  ): Promise<SandboxRow | undefined> {
     if (!this.enabled() || limits.memoryBytes < template.limits.memoryBytes) return undefined;
     const pooled = await this.takeLive(template.id, id);
     if (!pooled) return undefined;
-    const row: SandboxRow = { ...pooled, id, hostname: id, limits, createdAt: new Date() };
+    const row: SandboxRow = { ...pooled, id, hostname: id, limits, createdAt: new Date(), env };
     try {
+      this.host.store.setEnv(id, env);
       await this.host.driver.rename?.(pooled, id, limits);
       this.host.agents.forget(pooled.id);
       await this.host.agents.client(id).setIdentity(id, randomBytes(64));

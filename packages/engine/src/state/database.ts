@@ -54,6 +54,8 @@ const MIGRATIONS: string[] = [
    )`,
   // What the fork that made a sandbox carried (JSON ForkCarried); null for a sandbox not forked.
   'ALTER TABLE sandboxes ADD COLUMN fork_carried TEXT',
+  // The sandbox's own env (JSON object); null when it has none. Forks copy it.
+  'ALTER TABLE sandboxes ADD COLUMN env TEXT',
 ];
 
 export function openDatabase(file: string): StateDatabase {

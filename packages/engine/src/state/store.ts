@@ -44,6 +44,7 @@ interface RawSandbox {
   supervisor_pid: number | null;
   cgroup_key: string | null;
   fork_carried: string | null;
+  env: string | null;
 }
 
 export class StateStore {
@@ -109,8 +110,8 @@ export class StateStore {
     const r = this.db
       .prepare(
         `INSERT OR IGNORE INTO sandboxes (id, template_id, state, created_at, fork_time_ms, hostname, limits,
-           parent_id, generation, init_pid, init_start_ticks, supervisor_pid, cgroup_key)
-         VALUES (?, ?, 'creating', ?, 0, ?, ?, ?, ?, NULL, NULL, NULL, ?)`,
+           parent_id, generation, init_pid, init_start_ticks, supervisor_pid, cgroup_key, env)
+         VALUES (?, ?, 'creating', ?, 0, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)`,
       )
       .run(
         s.id,
@@ -121,6 +122,7 @@ export class StateStore {
         s.parentId,
         s.generation,
         s.cgroupKey,
+        s.env ? JSON.stringify(s.env) : null,
       );
     return r.changes === 1;
   }
@@ -140,6 +142,11 @@ export class StateStore {
   /** Keep what the fork that made `id` carried, so it is known after the fork's answer. */
   setForkCarried(id: string, carried: ForkCarried): void {
     this.db.prepare('UPDATE sandboxes SET fork_carried = ? WHERE id = ?').run(JSON.stringify(carried), id);
+  }
+
+  /** A pooled sandbox handed out: the env its user asked for. */
+  setEnv(id: string, env: Record<string, string> | undefined): void {
+    this.#prepare('UPDATE sandboxes SET env = ? WHERE id = ?').run(env ? JSON.stringify(env) : null, id);
   }
 
   setState(id: string, state: SandboxState): void {
@@ -231,5 +238,6 @@ function toSandbox(r: RawSandbox): SandboxRow {
     supervisorPid: r.supervisor_pid,
     cgroupKey: r.cgroup_key ?? r.id,
     ...(r.fork_carried ? { forkCarried: JSON.parse(r.fork_carried) as ForkCarried } : {}),
+    ...(r.env ? { env: JSON.parse(r.env) as Record<string, string> } : {}),
   };
 }

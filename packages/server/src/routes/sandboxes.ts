@@ -47,6 +47,7 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
       const requestedId = body.id === undefined || body.id === '' ? undefined : requireId(body.id, 'id');
       const limits = toResourceLimits(body.limits);
       const network = optionalNetwork(body.network);
+      const env = body.env;
       const workspace = body.workspace === undefined ? undefined : requireWorkspaces(deps) && body.workspace;
       const key = idempotencyKeyFrom(c.req.header('Idempotency-Key'));
       const out = await runIdempotent(idempotency, key, 'fork', {
@@ -65,12 +66,13 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
             const started = performance.now();
             const creating =
               workspace === undefined
-                ? engine.create({ id, templateId, ...(limits && { limits }), ...(network && { network }) })
+                ? engine.create({ id, templateId, ...(limits && { limits }), ...(network && { network }), env })
                 : createBound(deps, workspace, {
                     id,
                     templateId,
                     ...(limits && { limits }),
                     ...(network && { network }),
+                    env,
                   });
             const sandbox = await timeAsync(c, 'engine', creating);
             const measured = performance.now() - started;
@@ -96,7 +98,7 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
     GET: (c) => {
       const sandbox = requireSandbox(c, engine, c.req.param('id') ?? '', 'id');
       const detail = toSandboxDetail(recordInput(c, sandbox), engine.getDeadline(sandbox.id));
-      return c.json({ ...detail, limits: toWireLimits(sandbox.limits) });
+      return c.json({ ...detail, limits: toWireLimits(sandbox.limits), env: sandbox.env ?? {} });
     },
     DELETE: async (c) => {
       const id = c.req.param('id') ?? '';

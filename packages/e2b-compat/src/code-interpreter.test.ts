@@ -111,4 +111,14 @@ describe('@e2b/code-interpreter against mitos', { timeout: 600_000 }, () => {
     await assert.rejects(sb.runCode('who', { context: second }), NotFoundError);
     assert.equal((await sb.runCode('who')).text, "'default'");
   });
+  test("a restarted server still lists a running sandbox's contexts, their kernels keeping state", async () => {
+    const kept = await sb.createCodeContext({ language: 'python', cwd: '/tmp' });
+    await sb.runCode('kept = 41', { context: kept });
+    await live.restart();
+    const listed = (await sb.listCodeContexts()).find((c) => c.id === kept.id);
+    assert.deepEqual(listed && { language: listed.language, cwd: listed.cwd }, { language: 'python', cwd: '/tmp' });
+    assert.equal((await sb.runCode('kept + 1', { context: kept })).text, '42');
+    await sb.removeCodeContext(kept);
+    assert.ok(!(await sb.listCodeContexts()).some((c) => c.id === kept.id));
+  });
 });

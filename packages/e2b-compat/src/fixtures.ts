@@ -18,6 +18,8 @@ export interface E2bServer {
   env: TestEngineEnv;
   engine: Engine;
   server: RunningServer;
+  /** Stops the server and its engine and opens both again on the same state (sandboxes keep running). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -26,31 +28,47 @@ export interface E2bServer {
  * image import under the SDK's own request timeout (slow on a loaded machine).
  */
 export async function e2bServer(
-  options: { apiKeys?: string[]; warmPoolSize?: number; templates?: string[] } = {},
+  options: {
+    apiKeys?: string[];
+    warmPoolSize?: number;
+    templates?: string[];
+    /** The resolver's upstreams (a fake internet's DNS server); the host's otherwise. */
+    dnsUpstreams?: Array<{ host: string; port: number }>;
+  } = {},
 ): Promise<E2bServer> {
   const env = testEngineEnv();
   const db = openDatabase(join(env.stateDir, 'mitos.db'));
-  const engine = await env.open({ db, warmPoolSize: options.warmPoolSize ?? 1 });
+  const open = () =>
+    env.open({
+      db,
+      warmPoolSize: options.warmPoolSize ?? 1,
+      ...(options.dnsUpstreams && { dnsUpstreams: options.dnsUpstreams }),
+    });
+  const serve = (engine: Engine, port: number) =>
+    startServer({ engine, db, port, apiKeys: options.apiKeys ?? [TEST_KEY], logger: pino({ level: 'silent' }) });
+  const engine = await open();
   for (const id of options.templates ?? []) await engine.ensureTemplate({ id });
-  const server = await startServer({
-    engine,
-    db,
-    port: 0,
-    apiKeys: options.apiKeys ?? [TEST_KEY],
-    logger: pino({ level: 'silent' }),
-  });
-  return {
+  const server = await serve(engine, 0);
+  const live: E2bServer = {
     url: server.url,
     e2bUrl: `${server.url}/e2b`,
     env,
     engine,
     server,
+    async restart() {
+      await live.server.close();
+      await live.engine.close();
+      live.engine = await open();
+      // The same port, so the SDK's environment (and its sandboxes' URLs) still hold.
+      live.server = await serve(live.engine, Number(new URL(live.url).port));
+    },
     async stop() {
-      await server.close();
+      await live.server.close();
       await env.cleanup();
       db.close();
     },
   };
+  return live;
 }
 
 /** Points the SDKs at `live` through the environment variables a user sets. */

@@ -78,6 +78,22 @@ describe('e2b Template.build against mitos', { timeout: 600_000 }, () => {
     assert.equal(await Template.exists('never-built', opts), false);
   });
 
+  test('a restarted server still answers the build status, log entries included', async () => {
+    const template = Template({ fileContextPath: contextDir }).fromTemplate('base').runCmd('echo kept-across-restart');
+    const info = await Template.build(template, 'e2b-kept');
+    const before = await Template.getBuildStatus(info);
+    assert.equal(before.status, 'ready');
+    await live.restart();
+    const after = await Template.getBuildStatus(info);
+    assert.equal(after.status, 'ready');
+    assert.deepEqual(
+      after.logEntries.map((l) => l.message),
+      before.logEntries.map((l) => l.message),
+    );
+    const tail = await Template.getBuildStatus(info, { logsOffset: before.logEntries.length - 1 });
+    assert.equal(tail.logEntries.length, 1);
+  });
+
   test('what cannot be mapped is refused, not ignored', async () => {
     const globbed = Template({ fileContextPath: contextDir }).fromTemplate('base').copy('app/*.txt', '/opt/');
     await assert.rejects(Template.build(globbed, 'e2b-globbed'), /wildcards/);

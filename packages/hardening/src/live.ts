@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BlobStore, type LinuxEngine, LocalBackend, openDatabase, Workspaces } from '@mitos/engine';
+import {
+  BlobStore,
+  type LinuxEngine,
+  type LinuxEngineOptions,
+  LocalBackend,
+  openDatabase,
+  Workspaces,
+} from '@mitos/engine';
 import { type RunningServer, type ServerOptions, startServer } from '@mitos/server';
 import { type TestEngineEnv, testEngineEnv } from '@mitos/testkit';
 import { pino } from 'pino';
@@ -33,6 +40,8 @@ export async function liveServer(
     serverOptions?: Partial<ServerOptions>;
     env?: TestEngineEnv;
     workspaces?: boolean;
+    /** Engine options beyond the harness's (a fake internet's DNS as the resolver upstream). */
+    engineOptions?: Partial<LinuxEngineOptions>;
   } = {},
 ): Promise<LiveServer> {
   const env = options.env ?? testEngineEnv();
@@ -40,6 +49,7 @@ export async function liveServer(
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
   const db = openDatabase(join(env.stateDir, 'mitos.db'));
   const engine = await env.open({
+    ...options.engineOptions,
     db,
     log: (level, msg, fields) => logger[level]({ ...fields }, msg),
   });

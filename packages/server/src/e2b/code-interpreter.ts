@@ -13,6 +13,7 @@ import { type CodeResult, type Engine, kernelSpec } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import { accountEnv, asAccount, homeOf } from './accounts.js';
 import type { E2bContext } from './context.js';
+import type { CodeContext, E2bContextStore } from './context-store.js';
 
 const LANGUAGES: Record<string, string> = {
   python: 'python',
@@ -40,41 +41,33 @@ const MIME_FIELDS: Record<string, string> = {
   'application/javascript': 'javascript',
 };
 
-export interface CodeContext {
-  id: string;
-  language: string;
-  cwd: string;
-}
-
-interface SandboxContexts {
-  byId: Map<string, CodeContext>;
-  /** Cells run so far, per context id or (no context) per language. */
-  executions: Map<string, number>;
-}
-
 export class CodeContexts {
-  readonly #bySandbox = new Map<string, SandboxContexts>();
+  /** Cells run so far, per sandbox, per context id or (no context) per language. */
+  readonly #executions = new Map<string, Map<string, number>>();
 
-  constructor(private readonly engine: Engine) {}
+  constructor(
+    private readonly engine: Engine,
+    private readonly store: E2bContextStore,
+  ) {}
 
-  #of(sandboxId: string): SandboxContexts {
-    let s = this.#bySandbox.get(sandboxId);
-    if (s === undefined) {
-      s = { byId: new Map(), executions: new Map() };
-      this.#bySandbox.set(sandboxId, s);
+  #counts(sandboxId: string): Map<string, number> {
+    let counts = this.#executions.get(sandboxId);
+    if (counts === undefined) {
+      counts = new Map();
+      this.#executions.set(sandboxId, counts);
     }
-    return s;
+    return counts;
   }
 
   list(sandboxId: string): CodeContext[] {
-    return [...this.#of(sandboxId).byId.values()];
+    return this.store.list(sandboxId);
   }
 
   async create(sandboxId: string, languageIn: unknown, cwdIn: unknown): Promise<CodeContext> {
     const language = languageOf(languageIn);
     if (language === 'bash')
       throw new MitosError('not_implemented', 'bash contexts are not kept; run bash cells without a context');
-    if (this.#of(sandboxId).byId.size >= MAX_CONTEXTS) {
+    if (this.store.count(sandboxId) >= MAX_CONTEXTS) {
       throw new MitosError('rate_limited', `at most ${MAX_CONTEXTS} contexts per sandbox; delete one first`);
     }
     const cwd = typeof cwdIn === 'string' && cwdIn !== '' ? cwdIn : homeOf('user');
@@ -85,12 +78,12 @@ export class CodeContexts {
       await this.#killKernel(sandboxId, context);
       throw err;
     }
-    this.#of(sandboxId).byId.set(context.id, context);
+    this.store.put(sandboxId, context);
     return context;
   }
 
   get(sandboxId: string, id: string): CodeContext {
-    const c = this.#of(sandboxId).byId.get(id);
+    const c = this.store.get(sandboxId, id);
     if (c === undefined) throw new MitosError('not_found', `context ${JSON.stringify(id)} not found`);
     return c;
   }
@@ -99,25 +92,26 @@ export class CodeContexts {
   async restart(sandboxId: string, id: string): Promise<void> {
     const c = this.get(sandboxId, id);
     await this.#killKernel(sandboxId, c);
-    this.#of(sandboxId).executions.delete(c.id);
+    this.#counts(sandboxId).delete(c.id);
     await this.#enter(sandboxId, c);
   }
 
   async remove(sandboxId: string, id: string): Promise<void> {
     const c = this.get(sandboxId, id);
     await this.#killKernel(sandboxId, c);
-    this.#of(sandboxId).byId.delete(id);
+    this.store.delete(sandboxId, id);
   }
 
   nextExecutionCount(sandboxId: string, counter: string): number {
-    const s = this.#of(sandboxId);
-    const n = (s.executions.get(counter) ?? 0) + 1;
-    s.executions.set(counter, n);
+    const counts = this.#counts(sandboxId);
+    const n = (counts.get(counter) ?? 0) + 1;
+    counts.set(counter, n);
     return n;
   }
 
   forget(sandboxId: string): void {
-    this.#bySandbox.delete(sandboxId);
+    this.#executions.delete(sandboxId);
+    this.store.forget(sandboxId);
   }
 
   /** Starts the context's kernel in its cwd. */

@@ -8,6 +8,7 @@ import { MitosError } from '@mitos/protocol';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { Accounts } from './accounts.js';
+import type { E2bBuilds } from './build-store.js';
 import { startDefaultKernel } from './code-interpreter.js';
 import { type E2bContext, ownedSandbox, timeoutSeconds } from './context.js';
 import { checkEnforceable, NewSandboxSchema } from './create-options.js';
@@ -77,6 +78,7 @@ async function resolveTemplate(engine: Engine, templates: E2bTemplates, tenant: 
 export interface E2bTemplates {
   owners: E2bTemplateOwners;
   files: E2bTemplateFiles;
+  builds: E2bBuilds;
 }
 
 export function controlPlane(
@@ -330,7 +332,7 @@ export function controlPlane(
     return c.body(null, 204);
   });
 
-  templateRoutes(app, ctx, templates.owners, templates.files);
+  templateRoutes(app, ctx, templates.owners, templates.files, templates.builds);
   // The rest of E2B's template API (listing, the v1/v2 build paths of older SDKs, tags) and snapshots.
   const notServed = () => {
     throw new MitosError(

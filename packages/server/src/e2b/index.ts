@@ -23,9 +23,11 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { AppEnv } from '../env.js';
 import { Accounts, accountFrom } from './accounts.js';
+import { E2bBuilds } from './build-store.js';
 import { CodeContexts } from './code-interpreter.js';
 import { codeInterpreterRoute } from './code-routes.js';
 import { CODE_INTERPRETER_PORT, type E2bContext, ENVD_PORT, liveE2bSandbox, requireRunning } from './context.js';
+import { E2bContextStore } from './context-store.js';
 import { controlPlane } from './control.js';
 import { E2bCredentials } from './credentials.js';
 import { filesystemService } from './envd/filesystem-service.js';
@@ -84,8 +86,13 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
   const accounts = new Accounts(engine);
   const processes = new E2bProcesses();
   const watchers = new PollingWatchers(engine);
-  const contexts = new CodeContexts(engine);
-  const templates = { owners: new E2bTemplateOwners(options.db), files: new E2bTemplateFiles(options.db) };
+  const contextStore = new E2bContextStore(options.db);
+  const contexts = new CodeContexts(engine, contextStore);
+  const templates = {
+    owners: new E2bTemplateOwners(options.db),
+    files: new E2bTemplateFiles(options.db),
+    builds: new E2bBuilds(options.db),
+  };
   const control = controlPlane(ctx, accounts, templates, options.domain);
 
   const router = createConnectRouter({
@@ -100,6 +107,7 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
 
   // Rows of sandboxes that are gone for any reason (kill, deadline, crash) go with them.
   for (const id of ctx.store.ids()) if (engine.get(id) === undefined) ctx.store.delete(id);
+  for (const id of contextStore.sandboxIds()) if (engine.get(id) === undefined) contexts.forget(id);
   const unsubscribe = engine.onSandboxGone((id) => {
     ctx.store.delete(id);
     ctx.events.drop(id);

@@ -99,12 +99,16 @@ test('create refuses what it cannot enforce and makes nothing', async () => {
     allow_cidrs: ['1.1.1.1/32'],
     allow_domains: ['pypi.org:443', 'pypi.org:80'],
   });
-  const junk = await t.call(
-    '/e2b/sandboxes',
-    { templateID: 'base', network: { allowOut: ['bad name!'] } },
-    { headers },
-  );
-  assert.equal(junk.status, 400);
+  for (const network of [
+    { allowOut: ['bad name!'] },
+    // E2B takes names in allowOut only, and no ports.
+    { allowOut: ['pypi.org'], denyOut: ['evil.example.com'] },
+    { allowOut: ['pypi.org:22'], denyOut: ['0.0.0.0/0'] },
+  ]) {
+    const junk = await t.call('/e2b/sandboxes', { templateID: 'base', network }, { headers });
+    assert.equal(junk.status, 400, JSON.stringify(network));
+  }
+  assert.equal(t.engine.list().length, 3);
   const unknown = await t.call('/e2b/sandboxes', { templateID: 'no-such-template' }, { headers });
   assert.equal(unknown.status, 404);
   const build = await t.call('/e2b/v3/templates', { name: 'x' }, { headers });

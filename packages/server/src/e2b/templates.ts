@@ -14,6 +14,7 @@ import { MitosError, type TemplateBuildEvent } from '@mitos/protocol';
 import type { Database } from 'better-sqlite3';
 import type { Hono } from 'hono';
 import { z } from 'zod';
+import type { BuildLogEntry, E2bBuild, E2bBuilds } from './build-store.js';
 import type { E2bContext } from './context.js';
 import { readBody } from './control.js';
 import { asMitosError, describe } from './errors.js';
@@ -34,9 +35,6 @@ const RESERVED = new Set([...Object.keys(TEMPLATE_ALIASES), 'python', 'node']);
 const UPLOAD_PURPOSE = 'template-upload';
 /** How long an upload link stays valid. */
 const UPLOAD_TTL_MS = 60 * 60 * 1000;
-/** Finished builds kept for status calls. */
-const KEPT_BUILDS = 200;
-
 const RequestBuildSchema = z
   .object({
     name: z.string().optional(),
@@ -47,23 +45,6 @@ const RequestBuildSchema = z
     minFreeDiskMb: z.number().int().optional(),
   })
   .passthrough();
-
-interface LogEntry {
-  timestamp: string;
-  level: 'debug' | 'info' | 'warn' | 'error';
-  message: string;
-  step?: string;
-}
-
-interface Build {
-  id: string;
-  templateId: string;
-  owner: string;
-  status: 'waiting' | 'building' | 'ready' | 'error';
-  resources: { cpu?: number; memory?: string };
-  logs: LogEntry[];
-  reason?: { message: string; step?: string };
-}
 
 /** Which tenant built each E2B template (the state database, so a restart keeps it). */
 export class E2bTemplateOwners {
@@ -114,7 +95,7 @@ export function resolveE2bTemplate(owners: E2bTemplateOwners, tenant: string, na
   return id;
 }
 
-function logLine(event: TemplateBuildEvent): LogEntry | undefined {
+function logLine(event: TemplateBuildEvent): BuildLogEntry | undefined {
   const at = new Date().toISOString();
   switch (event.type) {
     case 'base':
@@ -177,14 +158,14 @@ export function templateRoutes(
   ctx: E2bContext,
   owners: E2bTemplateOwners,
   files: E2bTemplateFiles,
+  builds: E2bBuilds,
 ): void {
   const { engine } = ctx;
-  const builds = new Map<string, Build>();
 
   const ownTemplate = (tenant: string, id: string) => {
     if (owners.owner(id) !== tenant) throw new MitosError('not_found', `template "${id}" not found`);
   };
-  const buildOf = (tenant: string, templateId: string, buildId: string): Build => {
+  const buildOf = (tenant: string, templateId: string, buildId: string): E2bBuild => {
     const b = builds.get(buildId);
     if (b === undefined || b.owner !== tenant || b.templateId !== templateId) {
       throw new MitosError('not_found', `build "${buildId}" of template "${templateId}" not found`);
@@ -218,28 +199,20 @@ export function templateRoutes(
     if (owner !== undefined && owner !== tenant) {
       throw new MitosError('conflict', `template name "${id}" is taken; choose another name`);
     }
-    for (const b of builds.values()) {
-      if (b.templateId === id && (b.status === 'waiting' || b.status === 'building')) {
-        throw new MitosError('conflict', `template "${id}" is being built already (build ${b.id})`);
-      }
+    const active = builds.active(id);
+    if (active !== undefined) {
+      throw new MitosError('conflict', `template "${id}" is being built already (build ${active.id})`);
     }
     owners.claim(id, tenant);
-    const build: Build = {
+    const build = builds.create({
       id: randomUUID(),
       templateId: id,
       owner: tenant,
-      status: 'waiting',
       resources: {
         ...(body.cpuCount !== undefined && { cpu: body.cpuCount }),
         ...(body.memoryMB !== undefined && { memory: `${body.memoryMB}Mi` }),
       },
-      logs: [],
-    };
-    builds.set(build.id, build);
-    for (const old of builds.values()) {
-      if (builds.size <= KEPT_BUILDS) break;
-      if (old.status === 'ready' || old.status === 'error') builds.delete(old.id);
-    }
+    });
     return c.json({ templateID: id, buildID: build.id, names: [id], aliases: [id], tags: [], public: false }, 202);
   });
 
@@ -268,15 +241,15 @@ export function templateRoutes(
     const mapped = mapE2bBuild(body, base, (hash) => files.files(tenant, hash));
     if (Object.keys(build.resources).length > 0) mapped.spec.resources = build.resources;
     const builder = builderOf(engine);
-    build.status = 'building';
+    builds.start(build.id);
     const finish = (status: 'ready' | 'error', err?: unknown) => {
-      build.status = status;
-      if (err !== undefined) {
-        const e = asMitosError(err);
-        const step = (e.context as { step?: unknown }).step;
-        build.reason = { message: describe(e), ...(typeof step === 'number' && { step: String(step) }) };
-        build.logs.push({ timestamp: new Date().toISOString(), level: 'error', message: build.reason.message });
-      }
+      if (err === undefined) return builds.finish(build.id, status);
+      const e = asMitosError(err);
+      const step = (e.context as { step?: unknown }).step;
+      builds.finish(build.id, status, {
+        message: describe(e),
+        ...(typeof step === 'number' && { step: String(step) }),
+      });
     };
     // E2B build steps reach the internet (package installs); the template's sandboxes keep the
     // deny-both-ways posture and get the internet only when their create asks for it.
@@ -289,7 +262,7 @@ export function templateRoutes(
         buildNetwork: { egress: 'allow', inbound: 'deny' },
         onEvent: (event) => {
           const line = logLine(event);
-          if (line) build.logs.push(line);
+          if (line) builds.log(build.id, line);
         },
       })
       .then(
@@ -307,7 +280,7 @@ export function templateRoutes(
       templateID: build.templateId,
       buildID: build.id,
       status: build.status,
-      logEntries: build.logs.slice(offset),
+      logEntries: builds.logs(build.id, offset),
       logs: [],
       ...(build.reason && { reason: { ...build.reason, logEntries: [] } }),
     });

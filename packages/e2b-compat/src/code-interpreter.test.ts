@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type ExecutionError, Sandbox } from '@e2b/code-interpreter';
+import { until } from '@mitos/testkit';
 import { NotFoundError } from 'e2b';
 import { type E2bServer, e2bServer, useE2bEnvironment } from './fixtures.js';
 
@@ -111,14 +112,34 @@ describe('@e2b/code-interpreter against mitos', { timeout: 600_000 }, () => {
     await assert.rejects(sb.runCode('who', { context: second }), NotFoundError);
     assert.equal((await sb.runCode('who')).text, "'default'");
   });
-  test("a restarted server still lists a running sandbox's contexts, their kernels keeping state", async () => {
+  test("a restarted server lists a running sandbox's contexts: kernels kept, or a dead one recreated", async () => {
     const kept = await sb.createCodeContext({ language: 'python', cwd: '/tmp' });
+    const lost = await sb.createCodeContext({ language: 'python', cwd: '/srv' });
     await sb.runCode('kept = 41', { context: kept });
+    await sb.runCode('lost = 1', { context: lost });
+    // lost's kernel dies while the server is away (ended by pid, and waited for).
+    const lostKernels = async () =>
+      (await live.engine.listProcesses(sb.sandboxId)).filter((p) =>
+        p.command.split(/\s+/).some((arg) => arg.endsWith(`kernel-python-${lost.id}.sock`)),
+      );
+    const pids = (await lostKernels()).map((p) => p.pid);
+    assert.ok(pids.length > 0, 'the context has a kernel process');
+    for (const pid of pids) await live.engine.signalProcess(sb.sandboxId, pid, 9);
+    await until(async () => (await lostKernels()).length === 0, 10_000, "lost's kernel to be gone");
     await live.restart();
-    const listed = (await sb.listCodeContexts()).find((c) => c.id === kept.id);
-    assert.deepEqual(listed && { language: listed.language, cwd: listed.cwd }, { language: 'python', cwd: '/tmp' });
+    const listed = (await sb.listCodeContexts()).filter((c) => c.id === kept.id || c.id === lost.id);
+    assert.deepEqual(
+      listed.map((c) => [c.id, c.cwd]),
+      [
+        [kept.id, '/tmp'],
+        [lost.id, '/srv'],
+      ],
+    );
     assert.equal((await sb.runCode('kept + 1', { context: kept })).text, '42');
-    await sb.removeCodeContext(kept);
-    assert.ok(!(await sb.listCodeContexts()).some((c) => c.id === kept.id));
+    // Recreated honestly: a fresh kernel (its variables gone) in the context's own cwd.
+    assert.equal((await sb.runCode('lost', { context: lost })).error?.name, 'NameError');
+    assert.equal((await sb.runCode('import os; os.getcwd()', { context: lost })).text, "'/srv'");
+    for (const c of [kept, lost]) await sb.removeCodeContext(c);
+    assert.ok(!(await sb.listCodeContexts()).some((c) => c.id === kept.id || c.id === lost.id));
   });
 });

@@ -44,6 +44,8 @@ const MIME_FIELDS: Record<string, string> = {
 export class CodeContexts {
   /** Cells run so far, per sandbox, per context id or (no context) per language. */
   readonly #executions = new Map<string, Map<string, number>>();
+  /** `sandbox/context` whose kernel this server process started or found running. */
+  readonly #seen = new Set<string>();
 
   constructor(
     private readonly engine: Engine,
@@ -79,6 +81,7 @@ export class CodeContexts {
       throw err;
     }
     this.store.put(sandboxId, context);
+    this.#seen.add(`${sandboxId}/${context.id}`);
     return context;
   }
 
@@ -94,12 +97,14 @@ export class CodeContexts {
     await this.#killKernel(sandboxId, c);
     this.#counts(sandboxId).delete(c.id);
     await this.#enter(sandboxId, c);
+    this.#seen.add(`${sandboxId}/${c.id}`);
   }
 
   async remove(sandboxId: string, id: string): Promise<void> {
     const c = this.get(sandboxId, id);
     await this.#killKernel(sandboxId, c);
     this.store.delete(sandboxId, id);
+    this.#seen.delete(`${sandboxId}/${id}`);
   }
 
   nextExecutionCount(sandboxId: string, counter: string): number {
@@ -112,6 +117,28 @@ export class CodeContexts {
   forget(sandboxId: string): void {
     this.#executions.delete(sandboxId);
     this.store.forget(sandboxId);
+    for (const key of this.#seen) if (key.startsWith(`${sandboxId}/`)) this.#seen.delete(key);
+  }
+
+  /**
+   * A context kept from before a server restart normally finds its kernel still running (a
+   * process in the sandbox). If that kernel is gone, the context gets a fresh one started in
+   * its cwd before its next cell (its variables are gone, as after a restart), not a kernel in
+   * the default directory. Checked once per context per server process.
+   */
+  async ensureKernel(sandboxId: string, id: string): Promise<void> {
+    const key = `${sandboxId}/${id}`;
+    if (this.#seen.has(key)) return;
+    const c = this.get(sandboxId, id);
+    if ((await this.#kernelPids(sandboxId, c)).length === 0) await this.#enter(sandboxId, c);
+    this.#seen.add(key);
+  }
+
+  async #kernelPids(sandboxId: string, c: CodeContext): Promise<number[]> {
+    const spec = kernelSpec(c.language === 'typescript' ? 'javascript' : c.language, c.id);
+    if (spec === undefined) return [];
+    const processes = await this.engine.listProcesses(sandboxId);
+    return processes.filter((p) => p.command.split(/\s+/).includes(spec.socket)).map((p) => p.pid);
   }
 
   /** Starts the context's kernel in its cwd. */
@@ -130,13 +157,10 @@ export class CodeContexts {
   }
 
   async #killKernel(sandboxId: string, c: CodeContext): Promise<void> {
-    const spec = kernelSpec(c.language === 'typescript' ? 'javascript' : c.language, c.id);
-    if (spec === undefined) return;
     const killed = new Set<number>();
-    for (const p of await this.engine.listProcesses(sandboxId)) {
-      if (!p.command.split(/\s+/).includes(spec.socket)) continue;
-      await this.engine.signalProcess(sandboxId, p.pid, 9).catch(() => {});
-      killed.add(p.pid);
+    for (const pid of await this.#kernelPids(sandboxId, c)) {
+      await this.engine.signalProcess(sandboxId, pid, 9).catch(() => {});
+      killed.add(pid);
     }
     // SIGKILL is delivered asynchronously: a cell sent before the old kernel is gone would reach
     // it, watch it die and report KernelDied. Restart answers once the old kernel is gone.
@@ -223,6 +247,7 @@ export async function runCell(
     send({ type: 'number_of_executions', execution_count: contexts.nextExecutionCount(sandboxId, language) });
     return;
   }
+  if (context !== undefined) await contexts.ensureKernel(sandboxId, context);
   const sent = { stdout: 0, stderr: 0, results: 0 };
   const outcome = await engine.runCode(sandboxId, {
     code,

@@ -58,6 +58,13 @@ describe('E2B network rules with names, on the server resolver', { timeout: 600_
       assert.equal(await get(sb, 'http://other.test/'), 'ERR gaierror');
       assert.ok(!(await net.dnsLog()).includes('other.test'), 'a name off the list is not asked upstream');
       assert.equal(await get(sb, 'http://api.wild.test/'), `fake-internet ${other}`);
+      // The granted address serves only the names on the list: another Host is refused.
+      const forged = await sb.commands.run(
+        `python3 -c 'import urllib.request as u
+try: u.urlopen(u.Request("http://${allowed}/", headers={"Host": "other.test"}), timeout=5)
+except Exception as e: print(getattr(e, "code", type(e).__name__))'`,
+      );
+      assert.equal(forged.stdout.trim(), '403');
       // Names open 80 and 443 only, as E2B filters them: another port of an allowed name is shut.
       assert.match(await get(sb, 'http://allowed.test:8080/'), /^ERR/);
     } finally {

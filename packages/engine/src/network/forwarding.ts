@@ -6,6 +6,7 @@
  * "no table left, turn off", so one server never switches routing off under another's links.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isProcessAlive } from '../templates/build-lock.js';
 
 export interface Forwarding {
   /** The sysctl files to switch (IPv4 and IPv6). */
@@ -79,7 +80,7 @@ async function locked<T>(f: Forwarding, fn: () => Promise<T>, deadlineMs = 60_00
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const owner = Number(safeRead(`${f.lock}/pid`));
-    if (owner > 0 && !alive(owner)) rmSync(f.lock, { recursive: true, force: true });
+    if (owner > 0 && !isProcessAlive(owner)) rmSync(f.lock, { recursive: true, force: true });
     else if (Date.now() > deadline) throw new Error(`the IP forwarding lock ${f.lock} stayed held by pid ${owner}`);
     else await new Promise((r) => setTimeout(r, 20));
   }
@@ -95,14 +96,5 @@ function safeRead(file: string): string {
     return readFileSync(file, 'utf8');
   } catch {
     return '';
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -40,8 +40,16 @@ export class AgentClient {
     this.session.close();
   }
 
-  /** Send one request and collect frames until a terminal one (ok, fail, exit). */
-  private async request(first: Buffer, onFrame?: (f: Frame) => void, extra: Buffer[] = []): Promise<Frame> {
+  /**
+   * Send one request and collect frames until a terminal one (ok, fail, exit). `extra` frames
+   * follow the first; from an async source they are written as the socket drains, so a large
+   * write never sits whole in memory.
+   */
+  private async request(
+    first: Buffer,
+    onFrame?: (f: Frame) => void,
+    extra: Buffer[] | AsyncIterable<Buffer> = [],
+  ): Promise<Frame> {
     const sock = await this.open();
     return new Promise<Frame>((resolve, reject) => {
       let settled = false;
@@ -73,7 +81,14 @@ export class AgentClient {
         ),
       );
       sock.write(first);
-      for (const b of extra) sock.write(b);
+      if (Array.isArray(extra)) for (const b of extra) sock.write(b);
+      else
+        void (async () => {
+          for await (const b of extra) {
+            if (settled) return;
+            if (!sock.write(b)) await new Promise((r) => sock.once('drain', r).once('close', r));
+          }
+        })().catch((err: Error) => finish(err));
     });
   }
 
@@ -91,12 +106,9 @@ export class AgentClient {
     return Buffer.concat(chunks);
   }
 
-  async writeFile(path: string, data: Buffer, mode = 0o644): Promise<void> {
-    const frames = [];
-    for (let off = 0; off < data.length; off += DATA_CHUNK) {
-      frames.push(encodeFrame(In.data, data.subarray(off, off + DATA_CHUNK)));
-    }
-    frames.push(encodeFrame(In.end));
+  /** Write a file from bytes in memory, or streamed from `data` (chunks of any size). */
+  async writeFile(path: string, data: Buffer | AsyncIterable<Uint8Array>, mode = 0o644): Promise<void> {
+    const frames = Buffer.isBuffer(data) ? [...dataFrames(data)] : streamedFrames(data);
     const f = await this.request(encodeFrame(Op.write, fields(mode.toString(8), path)), undefined, frames);
     if (f.type === Out.fail) throw fileError(parseFailure(f.payload), this.sandboxId, path);
   }
@@ -231,4 +243,19 @@ export class AgentClient {
   startExec(req: ExecRequest, cb: ExecCallbacks = {}): Promise<ExecHandle> {
     return startExec(this, req, cb);
   }
+}
+
+function* dataFrames(data: Uint8Array, last = true): Generator<Buffer> {
+  for (let off = 0; off < data.length; off += DATA_CHUNK) {
+    yield encodeFrame(
+      In.data,
+      Buffer.from(data.buffer, data.byteOffset + off, Math.min(DATA_CHUNK, data.length - off)),
+    );
+  }
+  if (last) yield encodeFrame(In.end);
+}
+
+async function* streamedFrames(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) yield* dataFrames(chunk, false);
+  yield encodeFrame(In.end);
 }

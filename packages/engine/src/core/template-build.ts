@@ -201,12 +201,8 @@ export class StepBuilder {
       const sourceIsDir = files.length > 1 || files[0]?.rel !== '';
       for (const file of files) {
         const target = copyTarget(step.dest, state.workdir, file, sourceIsDir);
-        await this.deps.agents
-          .files(
-            () => {},
-            () => {},
-          )
-          .write(sandboxId, target, this.deps.context.read(file.sha256), file.mode);
+        // Streamed from the blob: a large copy source never sits whole in server memory.
+        await this.deps.agents.client(sandboxId).writeFile(target, this.deps.context.stream(file.sha256), file.mode);
       }
       // Copied files belong to the build's user, as Docker's COPY --chown would make them.
       if (state.user) {

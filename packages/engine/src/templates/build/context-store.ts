@@ -11,7 +11,6 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
   renameSync,
   rmSync,
   statSync,
@@ -158,18 +157,19 @@ export class ContextStore {
     }
   }
 
-  read(digest: string): Buffer {
-    try {
-      return readFileSync(join(this.dir, checkDigest(digest)));
-    } catch {
-      throw new MitosError(
-        'invalid_request',
-        `build context blob ${digest} was not uploaded`,
-        { digest },
-        {
-          remediation: 'upload it first: POST /v1/template-context/{sha256} (the SDK and CLI do this)',
-        },
-      );
-    }
+  /** A blob's bytes as a stream (a copy step writes them into the build sandbox as they are read). */
+  stream(digest: string): NodeJS.ReadableStream & AsyncIterable<Buffer> {
+    const path = join(this.dir, checkDigest(digest));
+    if (!existsSync(path)) throw notUploaded(digest);
+    return createReadStream(path);
   }
+}
+
+function notUploaded(digest: string): MitosError {
+  return new MitosError(
+    'invalid_request',
+    `build context blob ${digest} was not uploaded`,
+    { digest },
+    { remediation: 'upload it first: POST /v1/template-context/{sha256} (the SDK and CLI do this)' },
+  );
 }

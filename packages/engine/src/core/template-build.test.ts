@@ -153,8 +153,9 @@ describe('templates built from a spec (linux engine)', { timeout: 600_000 }, () 
     } finally {
       clearInterval(sampler);
     }
-    // Held whole, the 64 MiB file (and its frames) would show here; streamed, a few windows do.
-    assert.ok(peak - baseline < 16 << 20, `array buffers grew by ${((peak - baseline) / 2 ** 20).toFixed(1)} MiB`);
+    // Held whole, the file and its frames (twice 64 MiB) show here; streamed, a channel window
+    // (256 KiB) does, beside what the engine's other work holds at that moment (seen: < 20 MiB).
+    assert.ok(peak - baseline < 40 << 20, `array buffers grew by ${((peak - baseline) / 2 ** 20).toFixed(1)} MiB`);
     await builds.delete('streamed-copy');
   });
 

@@ -9,6 +9,7 @@ import type { ErrorEnvelope } from '@mitos/protocol';
 import type { ClaimDelivery } from '../node/claim-env.js';
 import type { SandboxOwner } from '../node/ledger.js';
 import type { AcquireResult, NodeCapacity, TemplateRecipe, TemplateState } from '../node/node-sandboxes.js';
+import type { ExportState } from '../node/template-transfer.js';
 import type { WorkspaceStoreSpec } from '../node/workspace-io.js';
 
 const CALL_TIMEOUT_MS = 60_000;
@@ -40,6 +41,8 @@ export interface NodeApi {
   sandboxes(): Promise<NodeSandboxRecord[]>;
   /** With a recipe the node builds the template from its spec (controller/template-source.ts). */
   prepareTemplate(image: string, recipe?: TemplateRecipe): Promise<TemplateState>;
+  /** Starts (or reports) the export of a ready template for other nodes to fetch; absent: the node cannot. */
+  exportTemplate?(image: string): Promise<ExportState>;
   addWarm(namespace: string, pool: string, image: string, count: number): Promise<string[]>;
   removeWarm(namespace: string, pool: string, count?: number): Promise<string[]>;
   acquire(req: {
@@ -89,6 +92,14 @@ export class HttpNodeApi implements NodeApi {
 
   async prepareTemplate(image: string, recipe?: TemplateRecipe) {
     return (await this.#call<{ state: TemplateState }>('POST', '/node/v1/templates', { image, ...recipe })).state;
+  }
+
+  async exportTemplate(image: string) {
+    const { state, digest } = await this.#call<{ state: ExportState['state']; digest?: string }>(
+      'POST',
+      `/node/v1/templates/${encodeURIComponent(image)}/export`,
+    );
+    return state === 'ready' && digest ? { state, digest } : { state: 'exporting' as const };
   }
 
   async addWarm(namespace: string, pool: string, image: string, count: number) {

@@ -8,7 +8,7 @@
 import { FINALIZER_POOL } from '../api/group.js';
 import type { SandboxClaim, SandboxPool, SandboxPoolStatus, SandboxTemplate } from '../api/v1alpha1/index.js';
 import { SANDBOX_POOLS, SANDBOX_TEMPLATES } from '../kube/resources.js';
-import type { TemplateState } from '../node/node-sandboxes.js';
+import type { TemplateRecipe, TemplateState } from '../node/node-sandboxes.js';
 import { desiredWarm } from './autoscale.js';
 import { setCondition } from './conditions.js';
 import type { ControllerContext, ReconcileResult } from './context.js';
@@ -67,14 +67,12 @@ export async function reconcilePool(
   }
 
   const holders = templateHolders(eligible, image, pool.spec.replicas);
-  const states = new Map<string, TemplateState>();
-  const warmByNode = new Map<string, number>();
   const errors: string[] = [];
+  const { states, fetching } = await prepareHolders(ctx, holders, image, recipe, errors);
+  const warmByNode = new Map<string, number>();
   for (const node of eligible) {
-    const api = ctx.nodeApi(node);
     try {
-      if (holders.includes(node)) states.set(node.name, await api.prepareTemplate(image, recipe));
-      const sandboxes = await api.sandboxes();
+      const sandboxes = await ctx.nodeApi(node).sandboxes();
       const warm = sandboxes.filter(
         (s) => s.owner.kind === 'warm' && s.owner.namespace === namespace && s.owner.pool === name,
       );
@@ -131,7 +129,9 @@ export async function reconcilePool(
         `${warm}/${target.desired} warm sandboxes (${live.length} claimed), ${readyHolders.length} template node(s)`,
       ]
     : building
-      ? ['TemplateBuilding', `preparing ${image} on ${holders.map((n) => n.name).join(', ')}`]
+      ? fetching.length > 0
+        ? ['TemplateFetching', `fetching ${image} on ${fetching.map((f) => `${f.node} from ${f.from}`).join(', ')}`]
+        : ['TemplateBuilding', `preparing ${image} on ${holders.map((n) => n.name).join(', ')}`]
       : failed.length > 0
         ? ['TemplateFailed', `template build failed on ${failed.join(', ')}`]
         : [
@@ -140,6 +140,52 @@ export async function reconcilePool(
           ];
   const next = withReady(status, settled ? 'True' : 'False', reason, message, now);
   return writePoolStatus(ctx, pool, next, settled && errors.length === 0 ? SETTLED_RESYNC_MS : CONVERGING_RESYNC_MS);
+}
+
+/**
+ * Prepares the template on each holder, ready ones first. A spec template that one holder has
+ * ready is fetched from it by the others (template-transfer.ts), not built again; while none
+ * has it, only the first holder builds it and the rest wait for that. Built-ins (a cached image
+ * on every node) are prepared everywhere at once, as before.
+ */
+async function prepareHolders(
+  ctx: ControllerContext,
+  holders: readonly NodeView[],
+  image: string,
+  recipe: TemplateRecipe | undefined,
+  errors: string[],
+): Promise<{ states: Map<string, TemplateState>; fetching: Array<{ node: string; from: string }> }> {
+  const states = new Map<string, TemplateState>();
+  const fetching: Array<{ node: string; from: string }> = [];
+  let source: { node: NodeView; digest: string } | undefined;
+  let exporting = false;
+  let building = false;
+  for (const node of holders) {
+    const api = ctx.nodeApi(node);
+    try {
+      let sent = recipe;
+      if (recipe && source) {
+        sent = { ...recipe, fetch: { endpoint: source.node.controlEndpoint, digest: source.digest } };
+      } else if (recipe && (building || exporting) && node.capacity.templates[image] !== 'ready') {
+        // One build is under way (or its export): this node fetches the result instead.
+        states.set(node.name, 'building');
+        continue;
+      }
+      const state = await api.prepareTemplate(image, sent);
+      states.set(node.name, state);
+      if (sent?.fetch && state === 'building') fetching.push({ node: node.name, from: source?.node.name ?? '' });
+      if (state === 'building' && !sent?.fetch) building = true;
+      if (recipe && state === 'ready' && !source && !exporting && api.exportTemplate) {
+        const exported = await api.exportTemplate(image);
+        if (exported.state === 'ready') source = { node, digest: exported.digest };
+        else exporting = true;
+      }
+    } catch (err) {
+      if (!(err instanceof NodeCallError)) throw err;
+      errors.push(err.message);
+    }
+  }
+  return { states, fetching };
 }
 
 async function applyPlan(

@@ -109,7 +109,7 @@ function registerControlRoutes(router: Router, sandboxes: NodeSandboxes, nodeNam
     POST: async (c) => {
       const image = templateImage(c.req.param('image'));
       if (!sandboxes.transfer) throw new MitosError('not_implemented', 'this node cannot export templates');
-      return c.json({ image, ...(await sandboxes.transfer.export(image)) });
+      return c.json({ image, ...sandboxes.transfer.export(image) });
     },
   });
 

@@ -65,7 +65,9 @@ export async function startNodeDaemon(o: NodeDaemonOptions): Promise<RunningNode
     o.stateDir === undefined
       ? join(tmpdir(), `mitos-node-templates-${process.pid}-${randomBytes(4).toString('hex')}`)
       : join(o.stateDir, 'template-transfer');
-  sandboxes.transfer = new TemplateTransfer(o.engine, transferDir, o.nodeKey, o.stateDir === undefined);
+  sandboxes.transfer = new TemplateTransfer(o.engine, transferDir, o.nodeKey, o.stateDir === undefined, (msg, fields) =>
+    o.logger.info({ node: o.nodeName, ...fields }, msg),
+  );
 
   // Two ports on the server's node surface: the sandbox routes alone, and the control routes.
   const sandboxServer = await listenApi({ host: listenHost, port: o.sandboxPort ?? 9091, logger: o.logger }, () =>

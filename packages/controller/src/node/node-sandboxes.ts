@@ -31,6 +31,8 @@ export interface NodeCapacity {
   activeSandboxes: number;
   /** Base image -> state of its template on this node. */
   templates: Record<string, TemplateState>;
+  /** Images this node fetched from another node rather than built (template-transfer.ts). */
+  fetched?: string[];
 }
 
 export interface AcquireRequest {
@@ -95,7 +97,13 @@ export class NodeSandboxes {
   capacity(): NodeCapacity {
     const templates: Record<string, TemplateState> = {};
     for (const [image, build] of this.#builds) templates[image] = build.state;
-    return { maxSandboxes: this.maxSandboxes, activeSandboxes: this.ledger.entries().length, templates };
+    const fetched = [...(this.transfer?.fetched ?? [])];
+    return {
+      maxSandboxes: this.maxSandboxes,
+      activeSandboxes: this.ledger.entries().length,
+      templates,
+      ...(fetched.length > 0 && { fetched }),
+    };
   }
 
   async #build(image: string, id: string, recipe: TemplateRecipe | undefined): Promise<unknown> {

@@ -68,15 +68,25 @@ describe('node: a template built on one node is fetched by another, verified by 
     await env.cleanup();
   });
 
+  /** Asks the holder to export (it answers at once) until it reports the manifest digest. */
   const exportDigest = async (): Promise<string> => {
-    const res = await fetch(`http://${endpoint}/node/v1/templates/${image}/export`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${KEY}` },
-    });
-    assert.equal(res.status, 200);
-    const body = (await res.json()) as { digest: string };
-    assert.match(body.digest, /^sha256:[0-9a-f]{64}$/);
-    return body.digest;
+    let digest = '';
+    await until(
+      async () => {
+        const res = await fetch(`http://${endpoint}/node/v1/templates/${image}/export`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${KEY}` },
+        });
+        assert.equal(res.status, 200);
+        const body = (await res.json()) as { state: string; digest?: string };
+        digest = body.digest ?? '';
+        return body.state === 'ready';
+      },
+      300_000,
+      'the export',
+    );
+    assert.match(digest, /^sha256:[0-9a-f]{64}$/);
+    return digest;
   };
 
   /** Prepares `as` on the fetching node from `from`; resolves with its final state. */
@@ -122,6 +132,8 @@ describe('node: a template built on one node is fetched by another, verified by 
     // A rebuild would have written other random bytes: these are the holder's.
     assert.equal(await builtId(as, 'b'), onHolder);
     assert.equal(engine.getTemplate(templateIdFor(as))?.ready, true);
+    assert.deepEqual(fetcher.capacity().fetched, [as]);
+    assert.equal(holder.capacity().fetched, undefined);
   });
 
   test('a tampered blob is refetched; a holder that keeps tampering is refused and nothing is imported', async () => {

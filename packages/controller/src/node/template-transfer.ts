@@ -33,6 +33,8 @@ export interface TemplateFetch {
   digest: string;
 }
 
+export type ExportState = { state: 'exporting' } | { state: 'ready'; digest: string };
+
 const Descriptor = z.object({
   mediaType: z.string().optional(),
   digest: z.string().regex(DIGEST_PATTERN),
@@ -42,6 +44,9 @@ const Manifest = z.object({ config: Descriptor, layers: z.array(Descriptor).min(
 
 export class TemplateTransfer {
   readonly #exports = new Map<string, Promise<{ digest: string }>>();
+  readonly #state = new Map<string, ExportState>();
+  /** Images this node fetched from another node instead of building them (the node reports them). */
+  readonly fetched = new Set<string>();
 
   constructor(
     private readonly engine: Engine,
@@ -50,24 +55,38 @@ export class TemplateTransfer {
     private readonly nodeKey: string,
     /** Remove the whole directory on close (a scratch directory of its own, not the node's state). */
     private readonly ownsDir = false,
+    private readonly log: (msg: string, fields?: Record<string, unknown>) => void = () => {},
   ) {}
 
-  /** Exports the node's ready template `image` (once; later calls share the layout). */
-  export(image: string): Promise<{ digest: string }> {
-    const known = this.#exports.get(image);
+  /**
+   * Starts (or reports) the export of the node's ready template `image`; never waits for it (a
+   * large tree takes longer than a control call). Once exported, later calls share the layout.
+   */
+  export(image: string): ExportState {
+    const known = this.#state.get(image);
     if (known) return known;
     const id = templateIdFor(image);
     const builds = this.engine.templateBuilds;
     if (!this.engine.getTemplate(id)?.ready || !builds) {
-      return Promise.reject(new MitosError('template_not_ready', `template for ${image} is not ready on this node`));
+      throw new MitosError('template_not_ready', `template for ${image} is not ready on this node`);
     }
     const layout = this.#exportLayout(image);
     rmSync(layout, { recursive: true, force: true });
     mkdirSync(join(this.dir, 'exports'), { recursive: true, mode: 0o700 });
+    const state: ExportState = { state: 'exporting' };
+    this.#state.set(image, state);
     const pending = builds.exportLayout(id, layout);
-    pending.catch(() => this.#exports.delete(image));
     this.#exports.set(image, pending);
-    return pending;
+    pending.then(
+      ({ digest }) => this.#state.set(image, { state: 'ready', digest }),
+      (err: unknown) => {
+        // Forgotten, so the next call tries again.
+        this.#state.delete(image);
+        this.#exports.delete(image);
+        this.log('template export failed', { image, error: (err as Error).message });
+      },
+    );
+    return state;
   }
 
   /** The host path of a blob of a template this node exported, or undefined. Blobs are named by digest alone. */
@@ -120,6 +139,7 @@ export class TemplateTransfer {
         spec: recipe.spec,
         ...(network && { network }),
       });
+      this.fetched.add(image);
     } finally {
       rmSync(layout, { recursive: true, force: true });
     }

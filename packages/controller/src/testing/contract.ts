@@ -14,6 +14,7 @@ import type { KubeClient } from '../kube/client.js';
 import { SANDBOX_CLAIMS, SANDBOX_FORKS, SANDBOX_POOLS, SANDBOX_TEMPLATES, SECRETS } from '../kube/resources.js';
 import { bindingSteps } from './contract-binding.js';
 import { deliverySteps } from './contract-delivery.js';
+import { distributionSteps } from './contract-distribution.js';
 import { eventually, required, tokenOf } from './contract-steps.js';
 import { workspaceSteps } from './contract-workspaces.js';
 import { seedClientReplay } from './seed-replay.js';
@@ -241,5 +242,6 @@ export function clusterContract(title: string, start: EnvFactory, options: { tim
     workspaceSteps(test);
     bindingSteps(test);
     deliverySteps(test);
+    distributionSteps(test);
   });
 }

@@ -20,6 +20,10 @@ export function inProcessNodeApi(node: string, sandboxes: NodeSandboxes): NodeAp
     capacity: () => call(() => ({ node, ...sandboxes.capacity() })),
     sandboxes: () => call(() => sandboxes.records()),
     prepareTemplate: (image, recipe) => call(() => sandboxes.prepareTemplate(image, recipe)),
+    ...(sandboxes.transfer && {
+      exportTemplate: (image: string) =>
+        call(() => (sandboxes.transfer as NonNullable<typeof sandboxes.transfer>).export(image)),
+    }),
     addWarm: (ns, pool, image, count) => call(() => sandboxes.addWarm(ns, pool, image, count)),
     removeWarm: (ns, pool, count) => call(() => sandboxes.removeWarm(ns, pool, count)),
     acquire: (req) => call(() => sandboxes.acquire(req)),

@@ -5,6 +5,10 @@
  * test that strays outside its script fails loudly.
  * @module
  */
+
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type {
   BuildTemplateOptions,
   CreateSandboxOptions,
@@ -13,6 +17,7 @@ import type {
   ExecResult,
   FileStat,
   ForkOptions,
+  ImportLayoutOptions,
   SandboxInfo,
   TemplateInfo,
 } from '@mitos/engine';
@@ -66,6 +71,25 @@ export function createScriptedEngine(options: { templateBuildMs?: number } = {})
         const t: TemplateInfo = {
           id: o.id,
           image: o.spec.image,
+          ready: true,
+          createdAt: new Date(),
+          creationTimeMs: 1,
+          network: o.network ?? { egress: 'deny', inbound: 'deny' },
+          limits: LIMITS,
+        };
+        templates.set(o.id, t);
+        return t;
+      },
+      // A real (tiny) OCI layout, so the transfer between nodes checks real digests over HTTP.
+      async exportLayout(id: string, layout: string) {
+        if (!templates.get(id)) throw new MitosError('not_found', `template "${id}" not found`);
+        return { digest: writeLayout(layout, id) };
+      },
+      async importLayout(o: ImportLayoutOptions) {
+        const from = readLayout(o.layout, o.name);
+        const t: TemplateInfo = {
+          id: o.id,
+          image: `imported:${from}`,
           ready: true,
           createdAt: new Date(),
           creationTimeMs: 1,
@@ -208,4 +232,36 @@ function answer(command: string, id: string, env: Record<string, string>): strin
   return echo
     ? `${(echo[1] ?? '').replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (_m, name: string) => env[name] ?? '')}\n`
     : '';
+}
+
+function blob(layout: string, data: string): { digest: string; size: number } {
+  const hex = createHash('sha256').update(data).digest('hex');
+  mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
+  writeFileSync(join(layout, 'blobs', 'sha256', hex), data);
+  return { digest: `sha256:${hex}`, size: Buffer.byteLength(data) };
+}
+
+/** One layer naming the template it came from; resolves with the manifest digest. */
+function writeLayout(layout: string, templateId: string): string {
+  const layer = blob(layout, JSON.stringify({ from: templateId }));
+  const config = blob(layout, JSON.stringify({ config: {} }));
+  const manifest = blob(layout, JSON.stringify({ schemaVersion: 2, config, layers: [layer] }));
+  writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  const entry = { ...manifest, annotations: { 'org.opencontainers.image.ref.name': 't' } };
+  writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [entry] }));
+  return manifest.digest;
+}
+
+/** The template id the layout's one layer names (every blob must be there). */
+function readLayout(layout: string, name: string): string {
+  const read = (digest: string) =>
+    readFileSync(join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length)), 'utf8');
+  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as {
+    manifests: Array<{ digest: string; annotations?: Record<string, string> }>;
+  };
+  const entry = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name);
+  if (!entry) throw new MitosError('internal', `no image ${name} in the layout`);
+  const manifest = JSON.parse(read(entry.digest)) as { config: { digest: string }; layers: Array<{ digest: string }> };
+  read(manifest.config.digest);
+  return (JSON.parse(read(manifest.layers[0]?.digest ?? '')) as { from: string }).from;
 }

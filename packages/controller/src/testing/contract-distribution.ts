@@ -1,0 +1,79 @@
+/**
+ * Contract step for template distribution: a spec template built on one node reaches the other
+ * node by transfer (its blobs checked by digest), not by a second build, and a claim placed on
+ * that node runs on it.
+ * @module
+ */
+import assert from 'node:assert/strict';
+import { ANNOTATION_NODE_CAPACITY, LABEL_NODE } from '../api/group.js';
+import type { Lease } from '../api/meta.js';
+import type { SandboxClaim, SandboxPool, SandboxTemplate } from '../api/v1alpha1/index.js';
+import { LEASES, SANDBOX_CLAIMS, SANDBOX_POOLS, SANDBOX_TEMPLATES } from '../kube/resources.js';
+import type { NodeCapacity } from '../node/node-sandboxes.js';
+import type { ClusterEnv, ContractTest } from './contract.js';
+import { eventually } from './contract-steps.js';
+
+/** Both tiers run the controller and register the nodes there. */
+const CONTROLLER_NAMESPACE = 'mitos-system';
+
+async function capacities(e: ClusterEnv): Promise<Map<string, NodeCapacity>> {
+  const leases = await e.kube.list<Lease>(LEASES, CONTROLLER_NAMESPACE);
+  const out = new Map<string, NodeCapacity>();
+  for (const lease of leases.items) {
+    const raw = lease.metadata.annotations?.[ANNOTATION_NODE_CAPACITY];
+    const name = lease.metadata.labels?.[LABEL_NODE] ?? lease.spec?.holderIdentity;
+    if (raw && name && e.nodeNames.includes(name)) out.set(name, JSON.parse(raw) as NodeCapacity);
+  }
+  return out;
+}
+
+export function distributionSteps(test: ContractTest): void {
+  test('a spec template built on one node is fetched by the other (not rebuilt there) and serves a claim there', async (e) => {
+    await e.kube.create<SandboxTemplate>(SANDBOX_TEMPLATES, {
+      metadata: { name: 'distributed', namespace: e.namespace },
+      spec: {
+        image: 'base',
+        buildSteps: [{ type: 'run', run: 'echo built-once > /built-once' }],
+      },
+    });
+    await e.kube.create<SandboxPool>(SANDBOX_POOLS, {
+      metadata: { name: 'distributed', namespace: e.namespace },
+      spec: { templateRef: { name: 'distributed' }, replicas: 2 },
+    });
+    let image = '';
+    let builtOn = '';
+    let fetchedOn = '';
+    await eventually(e.readyTimeoutMs * 2, async () => {
+      const pool = await e.kube.get<SandboxPool>(SANDBOX_POOLS, e.namespace, 'distributed');
+      image = pool?.status?.templateDigest ?? '';
+      if (Object.keys(pool?.status?.nodeDistribution ?? {}).length !== 2 || !image.startsWith('spec-')) return false;
+      const nodes = [...(await capacities(e))];
+      const fetched = nodes.filter(([, c]) => c.fetched?.includes(image)).map(([n]) => n);
+      const built = nodes.filter(([, c]) => c.templates[image] === 'ready' && !c.fetched?.includes(image));
+      [fetchedOn, builtOn] = [fetched[0] ?? '', built[0]?.[0] ?? ''];
+      return fetched.length === 1 && built.length === 1;
+    });
+    assert.notEqual(fetchedOn, builtOn);
+
+    // A claim placed on the node that fetched it gets a sandbox of it there.
+    await e.kube.create<SandboxClaim>(SANDBOX_CLAIMS, {
+      metadata: { name: 'distributed-claim', namespace: e.namespace },
+      spec: { poolRef: { name: 'distributed' }, nodeName: fetchedOn },
+    });
+    await eventually(e.readyTimeoutMs, async () => {
+      const claim = await e.kube.get<SandboxClaim>(SANDBOX_CLAIMS, e.namespace, 'distributed-claim');
+      return claim?.status?.phase === 'Ready';
+    });
+    const claim = await e.kube.get<SandboxClaim>(SANDBOX_CLAIMS, e.namespace, 'distributed-claim');
+    assert.equal(claim?.status?.node, fetchedOn);
+    assert.ok((await e.nodeSandboxes(fetchedOn)).includes(claim?.status?.sandboxID ?? ''));
+    const sb = await e.agentRun().fromName('distributed-claim');
+    assert.equal((await sb.exec('echo on-the-fetching-node')).stdout, 'on-the-fetching-node\n');
+    await sb.terminate();
+    await e.kube.delete(SANDBOX_POOLS, e.namespace, 'distributed');
+    await eventually(
+      e.settleMs,
+      async () => (await e.kube.get(SANDBOX_POOLS, e.namespace, 'distributed')) === undefined,
+    );
+  });
+}

@@ -58,6 +58,20 @@ export function createScriptedEngine(options: { templateBuildMs?: number } = {})
     generation: parentId ? 1 : 0,
   });
 
+  const made = (id: string, image: string, network: TemplateInfo['network'] | undefined): TemplateInfo => {
+    const t: TemplateInfo = {
+      id,
+      image,
+      ready: true,
+      createdAt: new Date(),
+      creationTimeMs: 1,
+      network: network ?? { egress: 'deny', inbound: 'deny' },
+      limits: LIMITS,
+    };
+    templates.set(id, t);
+    return t;
+  };
+
   const forkCalls: ForkOptions[] = [];
   const specBuilds: BuildTemplateOptions[] = [];
   const impl: Partial<ScriptedEngine> = {
@@ -68,17 +82,7 @@ export function createScriptedEngine(options: { templateBuildMs?: number } = {})
       check() {},
       async build(o: BuildTemplateOptions) {
         specBuilds.push(o);
-        const t: TemplateInfo = {
-          id: o.id,
-          image: o.spec.image,
-          ready: true,
-          createdAt: new Date(),
-          creationTimeMs: 1,
-          network: o.network ?? { egress: 'deny', inbound: 'deny' },
-          limits: LIMITS,
-        };
-        templates.set(o.id, t);
-        return t;
+        return made(o.id, o.spec.image, o.network);
       },
       // A real (tiny) OCI layout, so the transfer between nodes checks real digests over HTTP.
       async exportLayout(id: string, layout: string) {
@@ -86,18 +90,7 @@ export function createScriptedEngine(options: { templateBuildMs?: number } = {})
         return { digest: writeLayout(layout, id) };
       },
       async importLayout(o: ImportLayoutOptions) {
-        const from = readLayout(o.layout, o.name);
-        const t: TemplateInfo = {
-          id: o.id,
-          image: `imported:${from}`,
-          ready: true,
-          createdAt: new Date(),
-          creationTimeMs: 1,
-          network: o.network ?? { egress: 'deny', inbound: 'deny' },
-          limits: LIMITS,
-        };
-        templates.set(o.id, t);
-        return t;
+        return made(o.id, `imported:${readLayout(o.layout, o.name)}`, o.network);
       },
     } as unknown as Engine['templateBuilds'],
     name: 'scripted',

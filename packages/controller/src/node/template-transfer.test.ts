@@ -178,4 +178,36 @@ describe('node: a template built on one node is fetched by another, verified by 
       await new Promise((r) => proxy.close(r));
     }
   });
+
+  test('a digest that names no manifest, a wrong key and a digest that is not one are refused', async () => {
+    const digest = await exportDigest();
+    const manifest = (await (
+      await fetch(`http://${endpoint}/node/v1/template-blobs/${digest}`, {
+        headers: { authorization: `Bearer ${KEY}` },
+      })
+    ).json()) as { config: { digest: string } };
+    // The config blob is intact and served, but it is not an image manifest.
+    assert.equal(await fetchAs('spec-notamanifest000001', endpoint, manifest.config.digest), 'failed');
+    await assert.rejects(
+      fetcher.acquire({
+        namespace: 'default',
+        pool: 'dist',
+        claim: 'y',
+        image: 'spec-notamanifest000001',
+        token: 'e'.repeat(64),
+      }),
+      (err: Error & { detail?: string }) => /is not an image manifest/.test(err.detail ?? ''),
+    );
+    assert.equal(engine.getTemplate(templateIdFor('spec-notamanifest000001')), undefined);
+    const wrongKey = await fetch(`http://${endpoint}/node/v1/template-blobs/${digest}`, {
+      headers: { authorization: `Bearer ${'w'.repeat(32)}` },
+    });
+    assert.equal(wrongKey.status, 401);
+    for (const bad of ['sha256:..%2F..%2Fetc%2Fpasswd', 'sha512:abc', `sha256:${'0'.repeat(64)}`]) {
+      const res = await fetch(`http://${endpoint}/node/v1/template-blobs/${bad}`, {
+        headers: { authorization: `Bearer ${KEY}` },
+      });
+      assert.equal(res.status, 404, bad);
+    }
+  });
 });

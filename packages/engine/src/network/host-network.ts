@@ -84,7 +84,12 @@ export class HostNetwork {
       grant: (slot, grants) => this.grant(slot, grants),
       log: this.opts.log,
     });
-    this.sniProxy = await SniProxy.listen({ clientOf: (address) => this.clientOf(address), log: this.opts.log });
+    const resolver = this.resolver;
+    this.sniProxy = await SniProxy.listen({
+      clientOf: (address) => this.clientOf(address),
+      namesFor: (slot, address) => resolver.namesFor(slot, address),
+      log: this.opts.log,
+    });
     this.setServicePorts({ ...this.ports, dns: this.resolver.port, sni: this.sniProxy.port });
   }
 

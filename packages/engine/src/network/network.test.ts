@@ -270,11 +270,18 @@ describe('sandbox network posture (linux engine, fake internet)', { timeout: 600
     assert.match(await tlsProbe(s, net.addresses.other, 'one.shared.test'), /^ERR /);
     const usage = await engine.usage(s);
     assert.ok(usage.egressBytes > 0, `bytes through the name check are metered: ${usage.egressBytes}`);
-    // A live change cuts what the new list no longer names.
-    await engine.setNetwork(s, { egress: 'deny', inbound: 'deny', allow_domains: ['two.shared.test:443'] });
+    // A live change starts from no resolved name: both listed, one resolved; the other name
+    // opens the shared address only once this sandbox resolved it there.
+    const both = ['one.shared.test:443', 'two.shared.test:443'];
+    await engine.setNetwork(s, { egress: 'deny', inbound: 'deny', allow_domains: both });
+    assert.equal((await sh(s, `${RESOLVE_IN_SANDBOX} one.shared.test`)).out.trim(), shared);
+    assert.match(await tlsProbe(s, shared, 'two.shared.test'), /^ERR SSLError .*UNRECOGNIZED_NAME/);
     assert.equal((await sh(s, `${RESOLVE_IN_SANDBOX} two.shared.test`)).out.trim(), shared);
     assert.equal(await tlsProbe(s, shared, 'two.shared.test'), `tls two.shared.test ${shared}`);
-    assert.match(await tlsProbe(s, shared, 'one.shared.test'), /^ERR SSLError .*UNRECOGNIZED_NAME/);
+    // And a name the new list drops is refused again.
+    await engine.setNetwork(s, { egress: 'deny', inbound: 'deny', allow_domains: ['two.shared.test:443'] });
+    assert.equal((await sh(s, `${RESOLVE_IN_SANDBOX} one.shared.test`)).out.trim(), 'ERR gaierror');
+    assert.match(await tlsProbe(s, shared, 'one.shared.test'), /^ERR /);
   });
 
   test('terminate, and a restart after a sandbox died, leave no link, address or rule behind', async () => {

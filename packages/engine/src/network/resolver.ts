@@ -7,6 +7,7 @@
  * in the asker's nftables sets before the answer leaves, so a connection right after the
  * answer is already allowed. Everything else gets NXDOMAIN without an upstream question.
  */
+
 import { randomInt } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { isIP, type Server as TcpServer, connect as tcpConnect, createServer as 
 import type { NetworkPosture } from '@mitos/protocol';
 import dnsPacket, { type Packet } from 'dns-packet';
 import { type DnsGrant, decide, filterAnswer } from './dns-policy.js';
+import { canonical } from './original-destination.js';
 
 export interface DnsUpstream {
   host: string;
@@ -73,6 +75,8 @@ export class DnsResolver {
   private readonly cache = new Map<string, Cached>();
   /** Per slot: `address|port` -> when its nftables entry expires (ms). */
   private readonly granted = new Map<number, Map<string, number>>();
+  /** Per slot: granted address -> the names it was answered for -> until when (ms). */
+  private readonly answeredFor = new Map<number, Map<string, Map<string, number>>>();
 
   private constructor(
     private readonly opts: DnsResolverOptions,
@@ -129,8 +133,13 @@ export class DnsResolver {
 
   /** Forget what was granted for a slot (its sets were flushed or removed); all slots without one. */
   forget(slot?: number): void {
-    if (slot === undefined) this.granted.clear();
-    else this.granted.delete(slot);
+    if (slot === undefined) {
+      this.granted.clear();
+      this.answeredFor.clear();
+    } else {
+      this.granted.delete(slot);
+      this.answeredFor.delete(slot);
+    }
   }
 
   async close(): Promise<void> {
@@ -168,11 +177,33 @@ export class DnsResolver {
       if (decision.kind === 'forward') return reply(rcodeOf(upstream), upstream.answers);
       const { packet, grants } = filterAnswer(upstream, question.name, decision.ports);
       await this.grantOnce(client.slot, grants);
+      this.remember(client.slot, question.name, grants);
       return reply(rcodeOf(upstream), packet.answers);
     } catch (err) {
       this.opts.log('warn', 'sandbox DNS query failed', { name: question.name, error: (err as Error).message });
       return reply(RCODE.SERVFAIL);
     }
+  }
+
+  /** The names a slot's answers gave `address` for (live ones): what the name check accepts there. */
+  namesFor(slot: number, address: string): string[] {
+    const now = Date.now();
+    const names = this.answeredFor.get(slot)?.get(canonical(address));
+    return names ? [...names].filter(([, until]) => until > now).map(([name]) => name) : [];
+  }
+
+  private remember(slot: number, qname: string, grants: DnsGrant[]): void {
+    const mine = this.answeredFor.get(slot) ?? new Map<string, Map<string, number>>();
+    const name = qname.toLowerCase().replace(/\.$/, '');
+    const now = Date.now();
+    for (const g of grants) {
+      const address = canonical(g.address);
+      const names = mine.get(address) ?? new Map<string, number>();
+      for (const [n, until] of names) if (until <= now) names.delete(n);
+      names.set(name, now + g.ttl * 1000);
+      mine.set(address, names);
+    }
+    this.answeredFor.set(slot, mine);
   }
 
   private async grantOnce(slot: number, grants: DnsGrant[]): Promise<void> {

@@ -11,6 +11,7 @@ describe('the SNI proxy (conntrack replaced by a fixed destination)', () => {
   let posture: NetworkPosture = { egress: 'deny', inbound: 'deny', allow_domains: ['one.shared.test:80'] };
   let upstreamPort = 0;
   const upstreamSaw: string[] = [];
+  let resolved = ['one.shared.test', 'two.shared.test'];
 
   before(async () => {
     // The "original destination": records what reached it, answers with a fixed line.
@@ -25,6 +26,7 @@ describe('the SNI proxy (conntrack replaced by a fixed destination)', () => {
     proxy = await SniProxy.listen({
       clientOf: (address) => (address === '127.0.0.1' ? { slot: 7, posture } : undefined),
       log: () => {},
+      namesFor: (slot, address) => (slot === 7 && address === '127.0.0.1' ? resolved : []),
       destinationOf: async () => ({ address: '127.0.0.1', port: upstreamPort }),
     });
   });
@@ -69,6 +71,18 @@ describe('the SNI proxy (conntrack replaced by a fixed destination)', () => {
       assert.match(err.message, /unrecognized name/i, String(servername));
     }
     assert.equal(upstreamSaw.length, 1);
+  });
+
+  test('an allowed name the sandbox never resolved to this address is refused', async () => {
+    posture = {
+      egress: 'deny',
+      inbound: 'deny',
+      allow_domains: [`one.shared.test:${upstreamPort}`, `two.shared.test:${upstreamPort}`],
+    };
+    resolved = ['one.shared.test'];
+    assert.match(await http('two.shared.test'), /^HTTP\/1\.1 403 /);
+    resolved = ['one.shared.test', 'two.shared.test'];
+    assert.equal(await http('two.shared.test'), 'upstream\n');
   });
 
   test('the name must be listed for the port the connection goes to', () => {

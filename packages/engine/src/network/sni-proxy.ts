@@ -20,6 +20,11 @@ export interface SniProxyOptions {
   /** Who a sandbox-side address is (undefined for anyone else: closed at once). */
   clientOf(address: string): SniClient | undefined;
   log(level: 'info' | 'warn', msg: string, fields: Record<string, unknown>): void;
+  /**
+   * The names this slot's resolver answers gave `address` for: a connection must name one of
+   * them (an allowed name sent to an address it never resolved to is refused).
+   */
+  namesFor(slot: number, address: string): string[];
   /** How long a client may take to name its host. */
   firstBytesMs?: number;
   /** Where a redirected connection was going; conntrack by default. */
@@ -110,7 +115,9 @@ export class SniProxy {
     const found = await (this.opts.destinationOf ?? originalDestination)(tuple).catch(() => undefined);
     // A connection made to the proxy's own port was never redirected: it has nowhere to go.
     const destination = found?.port === this.port ? undefined : found;
-    if (!destination || !nameAllowed(client.posture, name, destination.port)) {
+    const resolvedThere =
+      destination && name ? this.opts.namesFor(client.slot, destination.address).includes(name) : false;
+    if (!destination || !resolvedThere || !nameAllowed(client.posture, name, destination.port)) {
       this.opts.log('info', 'refused a connection whose name is not in allow_domains', {
         slot: client.slot,
         name: name ?? null,

@@ -72,14 +72,17 @@ except Exception as e: print(getattr(e, "code", type(e).__name__))'`,
     }
   });
 
-  test('updateNetwork swaps the names a running sandbox may reach', async () => {
+  test('updateNetwork swaps the names a running sandbox may reach; getInfo reports the rules', async () => {
     const sb = await Sandbox.create('python', {
       timeoutMs: 120_000,
       network: { allowOut: ['allowed.test'], denyOut: [ALL_TRAFFIC] },
     });
     try {
       assert.equal(await get(sb, 'http://allowed.test/'), `fake-internet ${net.addresses.allowed}`);
+      const before = (await sb.getInfo()).network;
+      assert.deepEqual([before?.allowOut, before?.denyOut], [['allowed.test'], [ALL_TRAFFIC]]);
       await sb.updateNetwork({ allowOut: ['other.test'], denyOut: [ALL_TRAFFIC] });
+      assert.deepEqual((await sb.getInfo()).network?.allowOut, ['other.test']);
       assert.equal(await get(sb, 'http://other.test/'), `fake-internet ${net.addresses.other}`);
       assert.equal(await get(sb, 'http://allowed.test/'), 'ERR gaierror');
     } finally {

@@ -137,6 +137,7 @@ export function controlPlane(
       startedAt: new Date(),
       publicTraffic: enforce.publicTraffic,
       internet: enforce.internet,
+      egress: { allowOut: body.network?.allowOut ?? [], denyOut: body.network?.denyOut ?? [] },
     };
     try {
       await setLifetime(id, timeout);
@@ -316,7 +317,7 @@ export function controlPlane(
   });
 
   app.put('/sandboxes/:id/network', async (c) => {
-    const { info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
     const body = UpdateNetworkSchema.parse(await readBody(c.req.raw));
     const network = e2bPosture({
       internet: body.allow_internet_access,
@@ -329,6 +330,11 @@ export function controlPlane(
       inbound: 'deny' as const,
     };
     await engine.setNetwork(info.id, network ?? fallback);
+    ctx.store.put({
+      ...row,
+      internet: body.allow_internet_access ?? null,
+      egress: { allowOut: body.allowOut ?? [], denyOut: body.denyOut ?? [] },
+    });
     return c.body(null, 204);
   });
 

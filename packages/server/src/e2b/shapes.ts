@@ -61,7 +61,11 @@ export function sandboxDetail(ctx: E2bContext, row: E2bSandboxRow, info: Sandbox
     envdAccessToken: ctx.credentials.envdToken(row.id),
     allowInternetAccess: row.internet,
     domain,
-    network: { allowPublicTraffic: row.publicTraffic },
+    network: {
+      allowPublicTraffic: row.publicTraffic,
+      ...(row.egress.allowOut.length > 0 && { allowOut: row.egress.allowOut }),
+      ...(row.egress.denyOut.length > 0 && { denyOut: row.egress.denyOut }),
+    },
     volumeMounts: [],
   };
 }

@@ -14,7 +14,8 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS e2b_sandboxes (
   env_vars TEXT NOT NULL,
   started_at INTEGER NOT NULL,
   public_traffic INTEGER NOT NULL,
-  internet INTEGER
+  internet INTEGER,
+  egress_rules TEXT
 )`;
 
 export interface E2bSandboxRow {
@@ -30,6 +31,8 @@ export interface E2bSandboxRow {
   publicTraffic: boolean;
   /** What the client asked for; null when it did not say. */
   internet: boolean | null;
+  /** network.allowOut / denyOut as the client sent them (create, then each updateNetwork). */
+  egress: { allowOut: string[]; denyOut: string[] };
 }
 
 interface RawRow {
@@ -41,6 +44,7 @@ interface RawRow {
   started_at: number;
   public_traffic: number;
   internet: number | null;
+  egress_rules: string | null;
 }
 
 export class E2bSandboxStore {
@@ -52,9 +56,13 @@ export class E2bSandboxStore {
 
   constructor(db: Database) {
     db.exec(SCHEMA);
+    // Databases made before the column existed get it (rows there had no rules to keep).
+    const columns = db.prepare('PRAGMA table_info(e2b_sandboxes)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'egress_rules'))
+      db.exec('ALTER TABLE e2b_sandboxes ADD COLUMN egress_rules TEXT');
     this.#insert = db.prepare(
-      `INSERT OR REPLACE INTO e2b_sandboxes (id, owner, template, metadata, env_vars, started_at, public_traffic, internet)
-       VALUES (@id, @owner, @template, @metadata, @env_vars, @started_at, @public_traffic, @internet)`,
+      `INSERT OR REPLACE INTO e2b_sandboxes (id, owner, template, metadata, env_vars, started_at, public_traffic, internet, egress_rules)
+       VALUES (@id, @owner, @template, @metadata, @env_vars, @started_at, @public_traffic, @internet, @egress_rules)`,
     );
     this.#get = db.prepare('SELECT * FROM e2b_sandboxes WHERE id = ?');
     this.#byOwner = db.prepare('SELECT * FROM e2b_sandboxes WHERE owner = ? ORDER BY started_at');
@@ -72,6 +80,7 @@ export class E2bSandboxStore {
       started_at: row.startedAt.getTime(),
       public_traffic: row.publicTraffic ? 1 : 0,
       internet: row.internet === null ? null : row.internet ? 1 : 0,
+      egress_rules: JSON.stringify(row.egress),
     });
   }
 
@@ -103,5 +112,6 @@ function fromRaw(raw: RawRow): E2bSandboxRow {
     startedAt: new Date(raw.started_at),
     publicTraffic: raw.public_traffic === 1,
     internet: raw.internet === null ? null : raw.internet === 1,
+    egress: raw.egress_rules === null ? { allowOut: [], denyOut: [] } : JSON.parse(raw.egress_rules),
   };
 }

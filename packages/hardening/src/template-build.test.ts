@@ -2,7 +2,8 @@
  * The template build surface under attack, through the SDK against a real server: build steps
  * that try to reach the host or outlive the build, copy paths that try to leave the context or
  * the image, and an OCI layer whose tar holds `../` names and an absolute symlink with a file
- * written through it. Whatever happens inside the build, nothing may appear on the host.
+ * written through it (in one layer, and by a later layer through an earlier one's symlink).
+ * Whatever happens inside the build, nothing may appear on the host.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -186,6 +187,29 @@ describe('hostile template builds are contained', { timeout: 900_000 }, () => {
           (err: { code?: string }) => `refused (${err.code})`,
         );
       assert.deepEqual(readdirSync(hostTarget), [], 'a layer wrote through an absolute symlink onto the host');
+      // Across layers: layers are applied one by one onto snapshots, so a symlink of one layer
+      // is in the tree the next one is merged into; writing under it must stay in the image.
+      addRawLayer(
+        images,
+        'base',
+        'link-layer',
+        Buffer.concat([tarEntry('lower-link', Buffer.alloc(0), '2', hostTarget), Buffer.alloc(1024)]),
+      );
+      addRawLayer(
+        images,
+        'link-layer',
+        'through-link',
+        Buffer.concat([tarEntry('lower-link/pwned', Buffer.from('owned'), '0'), Buffer.alloc(1024)]),
+      );
+      await registry.push(images.layout, 'through-link', 'attack/layer:2');
+      const across = await server
+        .buildTemplate('hostile-layers', { image: `${registry.host}/attack/layer:2` }, { contextDir: context })
+        .then(
+          () => 'unpacked inside the image',
+          (err: { code?: string }) => `refused (${err.code})`,
+        );
+      outcome = `${outcome}; across layers: ${across}`;
+      assert.deepEqual(readdirSync(hostTarget), [], "a layer wrote through an earlier layer's symlink onto the host");
       for (const dir of ['/', '/tmp', live.env.stateDir, join(live.env.stateDir, 'oci')]) {
         assert.equal(existsSync(join(dir, 'escape-by-dotdot')), false, `a ../ entry landed in ${dir}`);
       }
@@ -194,6 +218,6 @@ describe('hostile template builds are contained', { timeout: 900_000 }, () => {
       if (readdirSync(hostTarget).length === 0) rmdirSync(hostTarget);
     }
     t.diagnostic(`hostile layer: ${outcome}`);
-    contained('hostile layer tar (../ names, absolute symlink)', outcome);
+    contained('hostile layer tar (../ names, absolute symlink, written through across layers)', outcome);
   });
 });

@@ -103,6 +103,7 @@ async function runPull(rec: Recorder, server: SandboxServer, runs: number): Prom
     const images = new TestImages(join(dir, 'layout'));
     await images.init();
     const times: number[] = [];
+    const shared: number[] = [];
     for (let run = 0; run < runs; run++) {
       const tag = `big${run}`;
       // 100 files of 1 MiB of random bytes: the layer does not compress below ~100 MB.
@@ -120,6 +121,17 @@ async function runPull(rec: Recorder, server: SandboxServer, runs: number): Prom
         { contextDir: dir },
       );
       times.push(performance.now() - t);
+      // A second image on that base: its base layers are shared on disk, only its own is unpacked.
+      await images.change(tag, `${tag}-child`, (rootfs) => writeFileSync(join(rootfs, 'data', 'child.txt'), tag));
+      await registry.push(images.layout, `${tag}-child`, `bench/big:${tag}-child`);
+      const c = performance.now();
+      await server.buildTemplate(
+        `bench-pull-${run}-child`,
+        { image: `${registry.host}/bench/big:${tag}-child` },
+        { contextDir: dir },
+      );
+      shared.push(performance.now() - c);
+      await server.deleteTemplate(`bench-pull-${run}-child`);
       await server.deleteTemplate(`bench-pull-${run}`);
     }
     rec.add({
@@ -130,6 +142,15 @@ async function runPull(rec: Recorder, server: SandboxServer, runs: number): Prom
       label: 'pull + unpack + import of a ~100 MB single-layer image from a loopback registry (template ready)',
       reproduce: "await server.buildTemplate(id, { image: '127.0.0.1:PORT/bench/big:TAG' })",
       summary: summarize(times),
+    });
+    rec.add({
+      id: 'templates.pull_shared_base',
+      section: 'templates',
+      subject: 'mitos',
+      unit: 'ms',
+      label: 'pull of a second image on that ~100 MB base (one small layer of its own; the base layers shared on disk)',
+      reproduce: "await server.buildTemplate(id, { image: '127.0.0.1:PORT/bench/big:TAG-child' })",
+      summary: summarize(shared),
     });
   } finally {
     process.env.MITOS_REGISTRY_AUTH = savedAuth;

@@ -8,8 +8,10 @@
  *
  * Layout under `<stateDir>/storage`: `btrfs.img`, mounted at `vol/`, holding `images/<key>`,
  * `seeds/<key>` (an empty upper for that image, snapshotted by each new sandbox) and
- * `sandboxes/<id>/{upper,work,rootfs,layout.json}`. Sandboxes made before the overlay layout
- * (a whole-tree snapshot, no layout.json) keep working as bind roots.
+ * `sandboxes/<id>/{upper,work,rootfs,layout.json}`; an OCI image's unpacked layer chains are
+ * images too (`images/chain-<key>`, each a snapshot of the one below: templates/oci/layers.ts).
+ * Sandboxes made before the overlay layout (a whole-tree snapshot, no layout.json) keep
+ * working as bind roots.
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';

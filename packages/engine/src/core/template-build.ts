@@ -147,6 +147,7 @@ export class StepBuilder {
         ...(state.user ? { user: state.user } : {}),
         steps: keys,
         baseDigest: base.digest,
+        baseImage: base.imageKey,
       },
     };
   }

@@ -283,6 +283,7 @@ export class TemplateSpecs implements TemplateBuildService {
       keep.add(t.imageKey);
       for (const key of t.config?.steps ?? []) keepSteps.add(key);
       if (t.config?.baseDigest) keep.add(t.config.baseDigest);
+      if (t.config?.baseImage) keep.add(t.config.baseImage);
     }
     for (const record of this.deps.steps.all()) {
       if (keepSteps.has(record.key)) keep.add(record.imageKey);

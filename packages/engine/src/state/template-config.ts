@@ -17,6 +17,8 @@ export interface TemplateConfig {
   steps: string[];
   /** The digest the build chain started from (a built-in image key or an OCI manifest digest). */
   baseDigest: string;
+  /** The image the build chain started from: prune keeps it (and, for an OCI base, its layer chains). */
+  baseImage?: string;
 }
 
 /** The state a step leaves: its image and the config later steps start from. */

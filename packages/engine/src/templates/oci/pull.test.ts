@@ -186,7 +186,15 @@ describe('OCI images from a v2 registry with auth (skopeo + umoci)', { timeout: 
     const afterPruneB = chains();
     assert.deepEqual(minus(new Set(madeByB), afterPruneB), madeByB, "b's own chain goes with b");
     assert.deepEqual(minus(new Set(madeByA), afterPruneB), [], "a's chains stay while a refers to them");
+    // A template built on a's image with a step of its own keeps that image, and so its chains.
+    await builds.build({
+      id: 'share-step',
+      spec: { image: `${registry.host}/team/child:a`, buildSteps: [{ type: 'run', run: 'echo s > /etc/stepped' }] },
+    });
     await builds.delete('share-a');
+    await builds.prune();
+    assert.deepEqual(minus(new Set(madeByA), chains()), [], "a template built on a's image keeps its chains");
+    await builds.delete('share-step');
     await builds.prune();
     assert.deepEqual(minus(new Set(madeByA), chains()), madeByA, 'no image refers to the base: its chains go');
   });

@@ -4,6 +4,9 @@
  * Every failure is a MitosError from @mitos/protocol with a stable code.
  */
 import type { BuildContext, NetworkPosture, TemplateBuildEvent, TemplateSpec } from '@mitos/protocol';
+import type { ForkCarried, ForkOptions, ForkOutcome } from './engine-fork.js';
+
+export type * from './engine-fork.js';
 
 export interface ResourceLimits {
   /** Hard memory limit in bytes (the sandbox is OOM-killed inside itself above it). */
@@ -135,6 +138,12 @@ export interface Acceptance {
   onAccepted?: (sandbox: SandboxInfo) => void;
 }
 
+/** A sandbox with its posture (absent unless running or paused) and deadline, from one read. */
+export type SandboxDetail = SandboxInfo & { network?: NetworkPosture; deadline: Date | null };
+
+/** `beforeEnd` runs once the end's lookup found the sandbox, before it ends; a throw refuses the end. */
+export type EndAcceptance = { beforeEnd?: (sandbox: SandboxInfo) => Promise<void> };
+
 export interface ExecOptions extends Acceptance {
   command: string;
   /** Working directory inside the sandbox; default /workspace. */
@@ -259,55 +268,6 @@ export interface RunCodeOutcome {
   durationMs: number;
 }
 
-export interface ForkOptions extends Acceptance {
-  count: number;
-  /** Child ids; generated when absent. Must have `count` entries when given. */
-  ids?: string[];
-  /**
-   * Hold the parent still while its state is captured, so memory and files are one instant
-   * (default true). false lets the parent run on during the copy: each child root is still an
-   * atomic snapshot, but different roots may see different instants.
-   */
-  pauseSource?: boolean;
-  /** The children's network posture; the parent's when absent. Each child gets its own address. */
-  network?: NetworkPosture;
-  /**
-   * Carry the parent's running processes: `all` (refused where the engine cannot), `none`, or
-   * `auto` (default: all where the engine can; elsewhere the report names each process left out).
-   */
-  processes?: ForkProcessesMode;
-}
-
-export type ForkProcessesMode = 'all' | 'none' | 'auto';
-
-/** A parent process the children do not have, and why. */
-export interface NotCarriedProcess {
-  pid: number;
-  command: string;
-  reason: string;
-}
-
-/** What a fork carried into the children (engines differ; the API reports it per fork). */
-export interface ForkCarried {
-  filesystem: boolean;
-  /** Interpreter state (run_code variables) carried, and the names that could not be. */
-  interpreter: boolean;
-  interpreterSkipped: string[];
-  /** Running processes carried (only engines that checkpoint whole process trees). */
-  processes: boolean;
-  /** Each parent process the children do not have (empty when every one was carried). */
-  processesNotCarried: NotCarriedProcess[];
-  /** Open network connections: never (each child has its own address and link). */
-  connections: false;
-}
-
-export interface ForkOutcome {
-  parent: SandboxInfo;
-  children: SandboxInfo[];
-  carried: ForkCarried;
-  forkTimeMs: number;
-}
-
 export interface SandboxUsage {
   sandboxId: string;
   memory: { uniqueBytes: number; sharedBytes: number; cgroupBytes: number };
@@ -339,6 +299,8 @@ export interface Engine {
   /** Create a sandbox from a template. Unknown template ids are not_found. */
   create(options: CreateSandboxOptions): Promise<SandboxInfo>;
   get(id: string): SandboxInfo | undefined;
+  /** get() with the posture and deadline, from one read of the sandbox's record. */
+  describe(id: string): SandboxDetail | undefined;
   list(): SandboxInfo[];
   exec(sandboxId: string, options: ExecOptions): Promise<ExecResult>;
   readonly files: SandboxFiles;
@@ -368,7 +330,7 @@ export interface Engine {
   /** Change a running sandbox's posture live; new connections follow it, older ones are cut. */
   setNetwork(sandboxId: string, posture: NetworkPosture): Promise<NetworkPosture>;
   /** Kill everything, unmount, remove storage. Idempotent: unknown ids resolve. */
-  terminate(sandboxId: string): Promise<boolean>;
+  terminate(sandboxId: string, reason?: EndReason, acceptance?: EndAcceptance): Promise<boolean>;
   /**
    * `hook` runs before a sandbox ends for any reason, while it still runs (a lost one excepted),
    * within a bounded time; the sandbox ends whatever the hook does. Returns an unsubscribe.

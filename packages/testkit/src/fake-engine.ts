@@ -11,6 +11,7 @@ import type {
   Acceptance,
   CreateSandboxOptions,
   CreateTemplateOptions,
+  EndAcceptance,
   EndReason,
   Engine,
   ExecOptions,
@@ -23,6 +24,7 @@ import type {
   ResourceLimits,
   RunCodeOptions,
   RunCodeOutcome,
+  SandboxDetail,
   SandboxFiles,
   SandboxInfo,
   SandboxUsage,
@@ -141,6 +143,13 @@ export class FakeEngine implements Engine {
   get(id: string): SandboxInfo | undefined {
     this.lookups += 1;
     return this.sandboxes.get(id);
+  }
+
+  describe(id: string): SandboxDetail | undefined {
+    const sandbox = this.get(id);
+    if (!sandbox) return undefined;
+    const live = sandbox.state === 'running' || sandbox.state === 'paused';
+    return { ...sandbox, ...(live && { network: this.#posture(sandbox) }), deadline: this.getDeadline(id) };
   }
 
   list(): SandboxInfo[] {
@@ -264,10 +273,11 @@ export class FakeEngine implements Engine {
   readonly postures = new Map<string, NetworkPosture>();
 
   getNetwork(sandboxId: string): NetworkPosture {
-    const { templateId } = this.#row(sandboxId, LIVE);
-    return (
-      this.postures.get(sandboxId) ?? this.templates.get(templateId)?.network ?? { egress: 'deny', inbound: 'deny' }
-    );
+    return this.#posture(this.#row(sandboxId, LIVE));
+  }
+
+  #posture({ id, templateId }: SandboxInfo): NetworkPosture {
+    return this.postures.get(id) ?? this.templates.get(templateId)?.network ?? { egress: 'deny', inbound: 'deny' };
   }
 
   async setNetwork(sandboxId: string, posture: NetworkPosture): Promise<NetworkPosture> {
@@ -277,8 +287,11 @@ export class FakeEngine implements Engine {
   }
 
   /** `reason` lets a test end a sandbox as its deadline or a lost VM would. */
-  async terminate(sandboxId: string, reason: EndReason = 'terminated'): Promise<boolean> {
-    if (this.sandboxes.has(sandboxId)) {
+  async terminate(sandboxId: string, reason: EndReason = 'terminated', acceptance?: EndAcceptance): Promise<boolean> {
+    this.lookups += 1;
+    const sandbox = this.sandboxes.get(sandboxId);
+    if (sandbox) {
+      await acceptance?.beforeEnd?.(sandbox);
       for (const hook of this.#endingHooks) await hook(sandboxId, reason).catch(() => {});
     }
     this.#trees.delete(sandboxId);

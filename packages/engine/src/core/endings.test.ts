@@ -85,13 +85,47 @@ describe('sandbox endings', () => {
     ]);
   });
 
-  test('nothing runs for a sandbox that is not there or not running', async () => {
+  test('nothing runs, not even the teardown, for a sandbox that is not there or still being made', async () => {
     const { endings, log } = fixture({ c: 'creating' });
     endings.on(async (id) => {
       log.push(`hook ${id}`);
     });
-    assert.equal(await endings.end('missing', 'terminated'), false);
-    await endings.end('c', 'terminated');
-    assert.deepEqual(log, ['end missing', 'end c']);
+    const before = async (row: SandboxRow) => {
+      log.push(`before ${row.id}`);
+    };
+    assert.equal(await endings.end('missing', 'terminated', before), false);
+    assert.equal(await endings.end('c', 'terminated'), false);
+    assert.deepEqual(log, []);
+  });
+
+  test('beforeEnd runs once the sandbox is found, before the hooks; a throw from it ends nothing', async () => {
+    const { endings, log, rows } = fixture({ a: 'running', b: 'running' });
+    endings.on(async (id) => {
+      log.push(`hook ${id}`);
+    });
+    const before = async (row: SandboxRow) => {
+      log.push(`before ${row.id}`);
+      if (row.id === 'b') throw new Error('refused');
+    };
+    assert.equal(await endings.end('a', 'terminated', before), true);
+    await assert.rejects(endings.end('b', 'terminated', before), /refused/);
+    assert.deepEqual(log, ['before a', 'hook a', 'end a', 'before b']);
+    assert.equal(rows.get('b'), 'running');
+  });
+
+  test('with nothing to run first, the teardown gets the row the end just read', async () => {
+    const ended: Array<SandboxRow | undefined> = [];
+    const row = { id: 'a', state: 'running' } as SandboxRow;
+    const endings = new SandboxEndings({
+      row: () => row,
+      resume: async () => {},
+      end: async (_id, read) => {
+        ended.push(read);
+        return true;
+      },
+      log: () => {},
+    });
+    assert.equal(await endings.end('a', 'terminated'), true);
+    assert.deepEqual(ended, [row]);
   });
 });

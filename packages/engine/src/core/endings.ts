@@ -13,8 +13,8 @@ export interface EndingDeps {
   row(id: string): SandboxRow | undefined;
   /** Resume a paused sandbox so hooks can reach its agent. */
   resume(id: string): Promise<void>;
-  /** Tear the sandbox down; false when there was nothing to end. */
-  end(id: string): Promise<boolean>;
+  /** Tear the sandbox down (`row`: its row as just read, else read again); false when there was nothing to end. */
+  end(id: string, row?: SandboxRow): Promise<boolean>;
   log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
 }
 
@@ -35,19 +35,34 @@ export class SandboxEndings {
     return () => this.hooks.delete(hook);
   };
 
-  end(sandboxId: string, reason: EndReason): Promise<boolean> {
+  /**
+   * `beforeEnd` runs once the sandbox is found (not for one already ending: that end is shared);
+   * a throw from it refuses the end.
+   */
+  end(sandboxId: string, reason: EndReason, beforeEnd?: (row: SandboxRow) => Promise<void>): Promise<boolean> {
     const running = this.inFlight.get(sandboxId);
     if (running) return running;
-    const ending = this.runHooks(sandboxId, reason)
-      .then(() => this.deps.end(sandboxId))
-      .finally(() => this.inFlight.delete(sandboxId));
+    const ending = this.endOnce(sandboxId, reason, beforeEnd).finally(() => this.inFlight.delete(sandboxId));
     this.inFlight.set(sandboxId, ending);
     return ending;
   }
 
-  private async runHooks(sandboxId: string, reason: EndReason): Promise<void> {
+  /** One read of the row; it is read again for the teardown only if anything ran in between. */
+  private async endOnce(
+    sandboxId: string,
+    reason: EndReason,
+    beforeEnd?: (row: SandboxRow) => Promise<void>,
+  ): Promise<boolean> {
     const row = this.deps.row(sandboxId);
-    if (!row || (row.state !== 'running' && row.state !== 'paused') || this.hooks.size === 0) return;
+    if (!row || row.state === 'creating' || row.state === 'pooled') return false;
+    if (beforeEnd) await beforeEnd(row);
+    const hooked = (row.state === 'running' || row.state === 'paused') && this.hooks.size > 0;
+    if (hooked) await this.runHooks(row, reason);
+    return this.deps.end(sandboxId, beforeEnd || hooked ? undefined : row);
+  }
+
+  private async runHooks(row: SandboxRow, reason: EndReason): Promise<void> {
+    const sandboxId = row.id;
     if (row.state === 'paused' && reason !== 'lost') {
       await this.deps.resume(sandboxId).catch((err) => this.warn(sandboxId, 'resume before ending failed', err));
     }

@@ -16,6 +16,8 @@ export interface SandboxRow extends SandboxInfo {
   supervisorPid: number | null;
   /** Name of the sandbox's cgroups; its launch id, kept when a pooled sandbox is handed out. */
   cgroupKey: string;
+  /** When it ends by its deadline (ms since the epoch); absent on a row not read from the store. */
+  deadlineMs?: number | null;
 }
 
 interface RawTemplate {
@@ -45,6 +47,7 @@ interface RawSandbox {
   cgroup_key: string | null;
   fork_carried: string | null;
   env: string | null;
+  deadline_ms: number | null;
 }
 
 export class StateStore {
@@ -203,8 +206,12 @@ export class StateStore {
     ).map((r) => ({ id: r.id, deadlineMs: r.deadline_ms }));
   }
 
-  deleteSandbox(id: string): void {
-    this.db.prepare('DELETE FROM sandboxes WHERE id = ?').run(id);
+  /** What the deleted row was, read by the delete itself (undefined: there was none). */
+  deleteSandbox(id: string): { hadDeadline: boolean } | undefined {
+    const gone = this.#prepare('DELETE FROM sandboxes WHERE id = ? RETURNING deadline_ms').get(id) as
+      | { deadline_ms: number | null }
+      | undefined;
+    return gone && { hadDeadline: gone.deadline_ms !== null };
   }
 }
 
@@ -237,6 +244,7 @@ function toSandbox(r: RawSandbox): SandboxRow {
     initStartTicks: r.init_start_ticks,
     supervisorPid: r.supervisor_pid,
     cgroupKey: r.cgroup_key ?? r.id,
+    deadlineMs: r.deadline_ms ?? null,
     ...(r.fork_carried ? { forkCarried: JSON.parse(r.fork_carried) as ForkCarried } : {}),
     ...(r.env ? { env: JSON.parse(r.env) as Record<string, string> } : {}),
   };

@@ -127,6 +127,24 @@ describe('Connect sandbox.v1.Sandbox over the fake engine', () => {
     assert.match(streamError(paused)?.message ?? '', /sandbox_not_running/);
   });
 
+  it('reads the sandbox once per stream call: the lookup of the engine call, none by the route first', async () => {
+    const t = makeTestApp();
+    await withSandbox(t);
+    const reads = async (method: string, message: unknown) => {
+      const before = t.engine.lookups;
+      const reply = await stream(t, method, message, { 'X-Sandbox-Id': 'sb-1' });
+      assert.equal(streamError(reply), undefined);
+      return t.engine.lookups - before;
+    };
+    assert.deepEqual(
+      [await reads('ExecStream', { command: 'true' }), await reads('RunCodeStream', { code: '1' })],
+      [1, 1],
+    );
+    const unknown = await stream(t, 'ExecStream', { command: 'true' }, { 'X-Sandbox-Id': 'ghost' });
+    assert.equal(streamError(unknown)?.code, 'not_found');
+    assert.equal(t.engine.execCalls.length, 1);
+  });
+
   it('quotes an argv so the shell runs it word for word', () => {
     assert.equal(argvCommand(['echo', "it's", '$HOME']), `exec 'echo' 'it'\\''s' '$HOME'`);
   });

@@ -13,10 +13,12 @@ import type { RouteDeps } from '../env.js';
 import { engineFailure, failureDetail } from '../errors.js';
 import { effectiveTimeout } from '../routes/exec.js';
 import { TERMINAL_COMMAND } from '../routes/pty.js';
+import type { StreamLease } from '../streaming/registry.js';
+import { startAccepted } from './accepted.js';
 import { Channel } from './channel.js';
 import { commandOptions } from './command.js';
 import type { ExecOpen, ExecRequest, ExecResponseSchema, ExecStreamRequest } from './gen/sandbox/v1/sandbox_pb.js';
-import { requireRunning, sandboxIdFrom } from './target.js';
+import { sandboxIdFrom } from './target.js';
 
 export type ExecReply = MessageInitShape<typeof ExecResponseSchema>;
 
@@ -45,19 +47,20 @@ export async function* execStream(deps: Deps, req: ExecStreamRequest, ctx: Handl
   const sandboxId = sandboxIdFrom(ctx.requestHeader);
   const command = commandOptions(req);
   const timeoutS = effectiveTimeout(positive(req.timeoutSeconds), sandboxId, deps.maxExecTimeoutSeconds);
-  requireRunning(deps.engine, sandboxId);
-  const lease = deps.streams.acquire(sandboxId);
   const out = new Channel<ExecReply>();
+  // The engine's lookup is the only one: a refusal before acceptance is the call's error.
+  const { lease, done } = await startAccepted(deps.streams, sandboxId, ctx.signal, (signal, onAccepted) =>
+    deps.engine.exec(sandboxId, {
+      ...command,
+      timeoutMs: timeoutS * 1000,
+      signal,
+      onAccepted,
+      onStdout: (chunk) => out.push({ msg: { case: 'stdout', value: chunk } }),
+      onStderr: (chunk) => out.push({ msg: { case: 'stderr', value: chunk } }),
+    }),
+  );
   try {
-    const signal = AbortSignal.any([ctx.signal, lease.signal]);
-    deps.engine
-      .exec(sandboxId, {
-        ...command,
-        timeoutMs: timeoutS * 1000,
-        signal,
-        onStdout: (chunk) => out.push({ msg: { case: 'stdout', value: chunk } }),
-        onStderr: (chunk) => out.push({ msg: { case: 'stderr', value: chunk } }),
-      })
+    done
       .then(
         (result) => out.push(lease.signal.aborted ? failureReply(lease.signal.reason) : exitReply(result)),
         (err: unknown) => out.push(failureReply(lease.signal.aborted ? lease.signal.reason : err)),
@@ -119,19 +122,31 @@ export async function startExec(deps: Deps, sandboxId: string, open: ExecOpen): 
     pty && open.timeoutSeconds <= 0
       ? 0
       : effectiveTimeout(positive(open.timeoutSeconds), sandboxId, deps.maxExecTimeoutSeconds);
-  requireRunning(deps.engine, sandboxId);
-  const options: ProcessOptions = { ...command, timeoutMs: timeoutS * 1000, stdin: true };
+  let lease: StreamLease | undefined;
+  const options: ProcessOptions = {
+    ...command,
+    timeoutMs: timeoutS * 1000,
+    stdin: true,
+    // The stream slot is taken after the engine's one lookup, before the process starts.
+    onAccepted: () => {
+      lease = deps.streams.acquire(sandboxId);
+    },
+  };
   if (pty) {
     options.pty = { cols: pty.size?.cols || DEFAULT_COLS, rows: pty.size?.rows || DEFAULT_ROWS };
     options.env = { TERM: pty.term || DEFAULT_TERM, ...command.env };
   }
-  const lease = deps.streams.acquire(sandboxId);
   let handle: ProcessHandle;
   try {
     handle = await deps.engine.startProcess(sandboxId, options);
   } catch (err) {
-    lease.release();
+    lease?.release();
     throw engineFailure(err, 'exec_failed', { sandbox: sandboxId });
+  }
+  const held = lease as StreamLease | undefined;
+  if (held === undefined) {
+    handle.kill();
+    throw new MitosError('internal', 'the engine started the process without accepting the call (onAccepted)');
   }
   // Nothing is written to a process that has exited or whose stdin is closed: the engine's
   // connection to it may already be gone, and a late write would fail the whole exec.
@@ -148,7 +163,7 @@ export async function startExec(deps: Deps, sandboxId: string, open: ExecOpen): 
   };
   return {
     handle,
-    lease,
+    lease: held,
     closeStdin,
     input: (request) => {
       const { msg } = request;
@@ -160,7 +175,7 @@ export async function startExec(deps: Deps, sandboxId: string, open: ExecOpen): 
     },
     release: () => {
       if (!exited) handle.kill();
-      lease.release();
+      held.release();
     },
   };
 }

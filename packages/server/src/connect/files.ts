@@ -19,7 +19,7 @@ import type {
   WriteFileOpen,
   WriteFileRequest,
 } from './gen/sandbox/v1/sandbox_pb.js';
-import { requireLive, sandboxIdFrom } from './target.js';
+import { sandboxIdFrom } from './target.js';
 
 /** ReadFile chunk size: small enough to stream, large enough that framing costs nothing. */
 export const READ_CHUNK_BYTES = 256 * 1024;
@@ -31,14 +31,13 @@ type FileInfoInit = MessageInitShape<typeof FileInfoSchema>;
 
 /** Resolves sandbox and path and runs `op`, reporting engine failures with {sandbox, path}. */
 async function onFile<T>(
-  engine: Engine,
   ctx: HandlerContext,
   rawPath: string,
   op: (sandbox: string, path: string) => Promise<T>,
 ): Promise<T> {
   const sandbox = sandboxIdFrom(ctx.requestHeader);
   const path = requirePath(rawPath);
-  requireLive(engine, sandbox);
+  // The file operation's lookup is the only one (not_found, sandbox_not_running).
   try {
     return await op(sandbox, path);
   } catch (err) {
@@ -52,7 +51,7 @@ export async function* readFile(
   path: string,
   ctx: HandlerContext,
 ): AsyncIterable<MessageInitShape<typeof ChunkSchema>> {
-  const data = await onFile(engine, ctx, path, (sandbox, p) => engine.files.read(sandbox, p));
+  const data = await onFile(ctx, path, (sandbox, p) => engine.files.read(sandbox, p));
   for (let offset = 0; offset < data.length; offset += READ_CHUNK_BYTES) {
     const end = Math.min(offset + READ_CHUNK_BYTES, data.length);
     yield { data: data.subarray(offset, end), eof: end === data.length };
@@ -65,7 +64,7 @@ export async function writeFile(engine: Engine, requests: AsyncIterable<WriteFil
     msg.case === 'data' ? msg.value : undefined,
   );
   const mode = open.mode === 0 ? DEFAULT_FILE_MODE : open.mode;
-  await onFile(engine, ctx, open.path, (sandbox, path) => engine.files.write(sandbox, path, data, mode));
+  await onFile(ctx, open.path, (sandbox, path) => engine.files.write(sandbox, path, data, mode));
   return { bytesWritten: BigInt(data.length) };
 }
 
@@ -125,7 +124,7 @@ export async function list(
   }
   if (req.pageSize < 0) throw new MitosError('invalid_request', 'page_size must be >= 0');
   const start = pageStart(req.pageToken);
-  const stats = await onFile(engine, ctx, req.parent, (sandbox, path) => engine.files.list(sandbox, path));
+  const stats = await onFile(ctx, req.parent, (sandbox, path) => engine.files.list(sandbox, path));
   // Sorted, so a page token (an offset) means the same thing on the next call.
   const entries = stats.filter(filter).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const end = req.pageSize === 0 ? entries.length : Math.min(entries.length, start + req.pageSize);
@@ -145,12 +144,12 @@ function pageStart(token: string): number {
 }
 
 export async function stat(engine: Engine, path: string, ctx: HandlerContext): Promise<FileInfoInit> {
-  const info = await onFile(engine, ctx, path, (sandbox, p) => engine.files.stat(sandbox, p));
+  const info = await onFile(ctx, path, (sandbox, p) => engine.files.stat(sandbox, p));
   return fileInfo(info, path);
 }
 
 export async function mkdir(engine: Engine, path: string, ctx: HandlerContext): Promise<Record<string, never>> {
-  await onFile(engine, ctx, path, (sandbox, p) => engine.files.mkdir(sandbox, p));
+  await onFile(ctx, path, (sandbox, p) => engine.files.mkdir(sandbox, p));
   return {};
 }
 
@@ -160,7 +159,7 @@ export async function remove(
   req: { path: string; recursive: boolean },
   ctx: HandlerContext,
 ): Promise<Record<string, never>> {
-  await onFile(engine, ctx, req.path, async (sandbox, path) => {
+  await onFile(ctx, req.path, async (sandbox, path) => {
     const target = await engine.files.stat(sandbox, path);
     if (target.kind === 'dir' && !req.recursive && (await engine.files.list(sandbox, path)).length > 0) {
       throw new ConnectError(

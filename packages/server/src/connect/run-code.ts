@@ -13,9 +13,10 @@ import { failureDetail } from '../errors.js';
 import { effectiveTimeout } from '../routes/exec.js';
 import { DEFAULT_RUN_CODE_TIMEOUT_SECONDS } from '../routes/run-code.js';
 import { KERNEL_UNAVAILABLE_EXIT } from '../streaming/code-frames.js';
+import { startAccepted } from './accepted.js';
 import { Channel } from './channel.js';
 import type { RunCodeOpen, RunCodeRequest, RunCodeResponseSchema } from './gen/sandbox/v1/sandbox_pb.js';
-import { requireRunning, sandboxIdFrom } from './target.js';
+import { sandboxIdFrom } from './target.js';
 
 type CodeReply = MessageInitShape<typeof RunCodeResponseSchema>;
 type Deps = Pick<RouteDeps, 'engine' | 'streams' | 'maxExecTimeoutSeconds'>;
@@ -71,33 +72,38 @@ async function* runCell(deps: Deps, cell: Cell, ctx: HandlerContext, refused: Ab
     deps.maxExecTimeoutSeconds,
     DEFAULT_RUN_CODE_TIMEOUT_SECONDS,
   );
-  requireRunning(deps.engine, sandboxId);
-  const lease = deps.streams.acquire(sandboxId);
   const out = new Channel<CodeReply>();
   const sent = { stdout: 0, stderr: 0, results: 0 };
+  // The engine's lookup is the only one: a refusal before acceptance is the call's error.
+  const clientOrRefused = AbortSignal.any([ctx.signal, refused]);
+  const { lease, done } = await startAccepted(deps.streams, sandboxId, clientOrRefused, (signal, onAccepted) =>
+    deps.engine.runCode(sandboxId, {
+      code: cell.code,
+      language: cell.language || 'python',
+      timeoutMs: timeoutS * 1000,
+      signal,
+      onAccepted,
+      onStdout: (chunk) => {
+        sent.stdout += chunk.length;
+        out.push({ msg: { case: 'stdout', value: chunk } });
+      },
+      onStderr: (chunk) => {
+        sent.stderr += chunk.length;
+        out.push({ msg: { case: 'stderr', value: chunk } });
+      },
+      onResult: (result) => {
+        sent.results += 1;
+        out.push(resultReply(result));
+      },
+    }),
+  ).catch((err: unknown) => {
+    throw refused.aborted ? refused.reason : err;
+  });
   // A refused call ends now; the interpreter may still be finishing the cell.
   const onRefused = () => out.fail(refused.reason);
   refused.addEventListener('abort', onRefused, { once: true });
   try {
-    deps.engine
-      .runCode(sandboxId, {
-        code: cell.code,
-        language: cell.language || 'python',
-        timeoutMs: timeoutS * 1000,
-        signal: AbortSignal.any([ctx.signal, lease.signal, refused]),
-        onStdout: (chunk) => {
-          sent.stdout += chunk.length;
-          out.push({ msg: { case: 'stdout', value: chunk } });
-        },
-        onStderr: (chunk) => {
-          sent.stderr += chunk.length;
-          out.push({ msg: { case: 'stderr', value: chunk } });
-        },
-        onResult: (result) => {
-          sent.results += 1;
-          out.push(resultReply(result));
-        },
-      })
+    done
       .then((outcome) => {
         if (lease.signal.aborted) throw lease.signal.reason;
         if (refused.aborted) throw refused.reason;

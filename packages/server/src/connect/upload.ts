@@ -12,7 +12,7 @@ import { requirePath } from '../validate.js';
 import { shellQuote } from './command.js';
 import { collect } from './files.js';
 import type { UploadOpen, UploadRequest } from './gen/sandbox/v1/sandbox_pb.js';
-import { requireRunning, sandboxIdFrom } from './target.js';
+import { sandboxIdFrom } from './target.js';
 
 const EXTRACT_TIMEOUT_MS = 300_000;
 const BLOCK = 512;
@@ -24,7 +24,7 @@ export async function upload(engine: Engine, requests: AsyncIterable<UploadReque
   const sandbox = sandboxIdFrom(ctx.requestHeader);
   const dest = requirePath(open.dest);
   const bytes = regularFileBytes(data);
-  requireRunning(engine, sandbox);
+  // startProcess's lookup is the only one (not_found, sandbox_not_running).
   const dir = shellQuote(dest);
   try {
     const tar = await engine.startProcess(sandbox, {

@@ -1,7 +1,7 @@
 /**
  * What every E2B handler shares, built once by mountE2b.
  */
-import type { Engine, SandboxInfo } from '@mitos/engine';
+import type { Engine, SandboxDetail, SandboxInfo } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import type { Logger } from 'pino';
 import type { E2bCredentials } from './credentials.js';
@@ -34,6 +34,28 @@ export function ownedSandbox(ctx: E2bContext, tenant: string, id: string): { row
   if (row === undefined || row.owner !== tenant || info === undefined || info.state === 'terminated') {
     throw new MitosError('not_found', `sandbox "${id}" not found`);
   }
+  return { row, info };
+}
+
+/**
+ * This tenant's row of a sandbox with no read of the engine's: for a call whose own engine
+ * lookup decides whether the sandbox is live (terminate: false is 404).
+ */
+export function ownedRow(ctx: E2bContext, tenant: string, id: string): E2bSandboxRow {
+  const row = ctx.store.get(id);
+  if (row === undefined || row.owner !== tenant) throw new MitosError('not_found', `sandbox "${id}" not found`);
+  return row;
+}
+
+/** As ownedSandbox, with the posture and deadline from the same one read of the engine's row. */
+export function ownedSandboxDetail(
+  ctx: E2bContext,
+  tenant: string,
+  id: string,
+): { row: E2bSandboxRow; info: SandboxDetail } {
+  const row = ownedRow(ctx, tenant, id);
+  const info = ctx.engine.describe(id);
+  if (info === undefined || info.state === 'terminated') throw new MitosError('not_found', `sandbox "${id}" not found`);
   return { row, info };
 }
 

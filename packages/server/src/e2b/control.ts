@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { Accounts } from './accounts.js';
 import type { E2bBuilds } from './build-store.js';
 import { startDefaultKernel } from './code-interpreter.js';
-import { type E2bContext, ownedSandbox, timeoutSeconds } from './context.js';
+import { type E2bContext, ownedRow, ownedSandbox, ownedSandboxDetail, timeoutSeconds } from './context.js';
 import { checkEnforceable, NewSandboxSchema } from './create-options.js';
 import { e2bErrorResponse } from './errors.js';
 import { listSandboxes } from './listing.js';
@@ -160,13 +160,14 @@ export function controlPlane(
   app.get('/v2/sandboxes', (c) => listSandboxes(c, ctx, 'v2'));
 
   app.get('/sandboxes/:id', (c) => {
-    const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    const { row, info } = ownedSandboxDetail(ctx, c.get('tenant'), c.req.param('id'));
     return c.json(sandboxDetail(ctx, row, info, domain(c.req.header('host'))));
   });
 
   app.delete('/sandboxes/:id', async (c) => {
-    const { row } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
-    await engine.terminate(row.id);
+    const row = ownedRow(ctx, c.get('tenant'), c.req.param('id'));
+    // The end's own lookup decides whether it was live.
+    if (!(await engine.terminate(row.id))) throw new MitosError('not_found', `sandbox "${row.id}" not found`);
     return c.body(null, 204);
   });
 

@@ -32,8 +32,9 @@ export function sandboxRecord(ctx: E2bContext, row: E2bSandboxRow, domain: strin
   };
 }
 
-function common(ctx: E2bContext, row: E2bSandboxRow, info: SandboxInfo) {
-  const deadline = ctx.engine.getDeadline(row.id);
+/** `info.deadline`, where the caller read it with the row (describe), saves a second read. */
+function common(ctx: E2bContext, row: E2bSandboxRow, info: SandboxInfo & { deadline?: Date | null }) {
+  const deadline = info.deadline !== undefined ? info.deadline : ctx.engine.getDeadline(row.id);
   return {
     templateID: row.template,
     alias: row.template,
@@ -55,7 +56,12 @@ export function listedSandbox(ctx: E2bContext, row: E2bSandboxRow, info: Sandbox
   return { ...common(ctx, row, info), volumeMounts: [] };
 }
 
-export function sandboxDetail(ctx: E2bContext, row: E2bSandboxRow, info: SandboxInfo, domain: string) {
+export function sandboxDetail(
+  ctx: E2bContext,
+  row: E2bSandboxRow,
+  info: SandboxInfo & { deadline?: Date | null },
+  domain: string,
+) {
   return {
     ...common(ctx, row, info),
     envdAccessToken: ctx.credentials.envdToken(row.id),

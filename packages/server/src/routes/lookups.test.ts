@@ -20,7 +20,7 @@ async function lookupsOf(t: TestApp, send: () => Promise<{ status: number }>, st
 }
 
 describe('one sandbox lookup per request', () => {
-  it('on exec, streams, files, processes, lifecycle, network, forward, preview and live fork', async () => {
+  it('on the record, exec, streams, files, processes, lifecycle, network, forward, preview, live fork and terminate', async () => {
     const t = makeTestApp({ previewSecret: SECRET });
     await withSandbox(t);
     t.engine.onExec = (_cmd, options) => {
@@ -46,6 +46,7 @@ describe('one sandbox lookup per request', () => {
 
     let forwarded = '';
     const counted: Array<[string, () => Promise<{ status: number }>, number?]> = [
+      ['sandbox record', () => t.call('/v1/sandboxes/sb-1')],
       ['exec', () => t.call('/v1/exec', { sandbox: 'sb-1', command: 'x' })],
       ['exec stream', () => stream('/v1/exec/stream', { sandbox: 'sb-1', command: 'x' })],
       ['run_code stream', () => stream('/v1/run_code/stream', { sandbox: 'sb-1', code: '1' })],
@@ -71,6 +72,7 @@ describe('one sandbox lookup per request', () => {
       ['preview mint', () => t.call('/v1/preview', { sandbox: 'sb-1', port: 3000 })],
       ['preview proxy', () => t.call(`/preview/${token}/`), 404],
       ['live fork', () => t.call('/v1/sandboxes/sb-1/fork', { count: 1 })],
+      ['terminate', () => t.call('/v1/sandboxes/sb-1', undefined, { method: 'DELETE' })],
     ];
     const reads = [];
     for (const [name, send, status] of counted) reads.push([name, await lookupsOf(t, send, status)]);

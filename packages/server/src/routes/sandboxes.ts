@@ -18,7 +18,7 @@ import type { AppEnv, RouteDeps } from '../env.js';
 import { idempotencyKeyFrom, runIdempotent } from '../idempotency.js';
 import { readJson } from '../json-body.js';
 import { applyDefaultLifetime } from '../lifetime.js';
-import { endpointFor, liveSandbox, liveSandboxes, requireSandbox } from '../lookup.js';
+import { endpointFor, liveSandbox, liveSandboxes, sandboxIdOf } from '../lookup.js';
 import { optionalNetwork } from '../network.js';
 import { MIN_FORK_TIME_MS, toSandboxDetail, toSandboxRecord } from '../records.js';
 import type { Router } from '../routing.js';
@@ -96,18 +96,35 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
 
   router.route('/v1/sandboxes/:id', {
     GET: (c) => {
-      const sandbox = requireSandbox(c, engine, c.req.param('id') ?? '', 'id');
-      const detail = toSandboxDetail(recordInput(c, sandbox), engine.getDeadline(sandbox.id));
+      const id = sandboxIdOf(c, c.req.param('id') ?? '', 'id');
+      // One read: the record, its posture and its deadline together.
+      const sandbox = engine.describe(id);
+      if (sandbox === undefined || sandbox.state === 'terminated') notFound(id);
+      const { network, deadline } = sandbox;
+      const template = engine.getTemplate(sandbox.templateId);
+      const detail = toSandboxDetail(
+        { sandbox, template, network, endpoint: endpointFor(c, deps.publicUrl) },
+        deadline,
+      );
       return c.json({ ...detail, limits: toWireLimits(sandbox.limits), env: sandbox.env ?? {} });
     },
     DELETE: async (c) => {
-      const id = c.req.param('id') ?? '';
-      requireSandbox(c, engine, id, 'id');
-      const committed = await commitOnTerminate(deps, id, c.req.query('commit') !== 'false');
-      if (!(await engine.terminate(id))) throw new MitosError('not_found', `sandbox "${id}" not found`);
+      const id = sandboxIdOf(c, c.req.param('id') ?? '', 'id');
+      const commit = c.req.query('commit') !== 'false';
+      let committed: Awaited<ReturnType<typeof commitOnTerminate>>;
+      // The end's own lookup decides 404; a bound workspace is committed after it, before the end.
+      const beforeEnd = async () => {
+        committed = await commitOnTerminate(deps, id, commit);
+      };
+      const bound = deps.workspaces?.boundTo(id) !== undefined;
+      if (!(await engine.terminate(id, 'terminated', bound ? { beforeEnd } : undefined))) notFound(id);
       return c.json({ status: 'terminated', id, ...(committed && { workspace: committed }) });
     },
   });
+}
+
+function notFound(id: string): never {
+  throw new MitosError('not_found', `sandbox "${id}" not found`);
 }
 
 /** The wire's mitos extension `limits` to engine units; limits the engine cannot apply are refused. */

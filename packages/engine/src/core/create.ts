@@ -1,0 +1,74 @@
+/**
+ * Create, the driver-independent part: check the template, limits and posture, hand out a warm
+ * pooled sandbox when there is one, else reserve a row and launch it. A failed launch is torn down.
+ */
+import { MitosError } from '@mitos/protocol';
+import type { CreateSandboxOptions, SandboxInfo } from '../engine.js';
+import type { SandboxRow, StateStore, TemplateRow } from '../state/store.js';
+import type { TemplateConfig } from '../state/template-config.js';
+import type { SandboxAgents } from './agents.js';
+import { launchedOf, type SandboxDriver } from './driver.js';
+import { admitted, handOutPosture } from './network.js';
+import { alreadyExists, assertValidId, blankRow, mergeLimits, publicSandbox } from './rows.js';
+import { sandboxEnv } from './sandbox-env.js';
+import { startTemplateCommand } from './template-start.js';
+import type { WarmPool } from './warm-pool.js';
+
+/** What the host core's parts (create, fork, the warm pool, reattach, builds) need of it. */
+export interface HostParts {
+  store: StateStore;
+  driver: SandboxDriver;
+  agents: SandboxAgents;
+  templateConfig(templateId: string): TemplateConfig | undefined;
+  teardown(row: SandboxRow): Promise<void>;
+  log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface CreateContext extends HostParts {
+  pool: WarmPool;
+}
+
+export async function createSandbox(ctx: CreateContext, options: CreateSandboxOptions): Promise<SandboxInfo> {
+  const started = performance.now();
+  const { id } = options;
+  assertValidId('sandbox', id);
+  const template = ctx.store.template(options.templateId);
+  if (!template) throw new MitosError('not_found', `template "${options.templateId}" not found`);
+  const [limits, env] = [mergeLimits(template.limits, options.limits), sandboxEnv(options.env)];
+  const network = admitted(ctx.driver, options.network ?? template.network);
+  ctx.driver.admit('create', limits);
+  if (ctx.store.sandbox(id)) throw alreadyExists(id);
+  const pooled = await ctx.pool.take(template, id, limits, env);
+  if (pooled) {
+    await handOutPosture(ctx.driver, pooled, network, template, ctx.teardown);
+    const forkTimeMs = performance.now() - started;
+    ctx.store.markRunning(id, { ...launchedOf(pooled), forkTimeMs });
+    return publicSandbox({ ...pooled, state: 'running', forkTimeMs });
+  }
+  const row = { ...blankRow(id, template.id, limits), env };
+  if (!ctx.store.reserveSandbox(row)) throw alreadyExists(id);
+  try {
+    ctx.driver.network?.reserve(id, network);
+    const forkTimeMs = await launchReserved(ctx, row, template, started);
+    return publicSandbox({ ...row, state: 'running', forkTimeMs });
+  } catch (err) {
+    await ctx
+      .teardown(row)
+      .catch((e) => ctx.log('error', 'cleanup after failed create', { sandbox: id, error: String(e) }));
+    throw err;
+  }
+}
+
+/** Launch a reserved row and record it running; returns its create time (0 for the pool). */
+export async function launchReserved(
+  ctx: HostParts,
+  row: SandboxRow,
+  template: TemplateRow,
+  started?: number,
+): Promise<number> {
+  const launched = await ctx.driver.launch(row, template);
+  await startTemplateCommand(ctx.agents, row.id, template.id, ctx.templateConfig(template.id));
+  const forkTimeMs = started === undefined ? 0 : performance.now() - started;
+  ctx.store.markRunning(row.id, { ...launched, forkTimeMs });
+  return forkTimeMs;
+}

@@ -1,0 +1,22 @@
+/** How a SandboxHost is opened: its database, pool size, log, build context store and OCI tools. */
+import type { OciTools } from '../engine.js';
+import type { StateDatabase } from '../state/database.js';
+import type { DriverEvents, SandboxDriver } from './driver.js';
+
+export type EngineLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+export interface HostOptions {
+  db: StateDatabase;
+  /** Close the database with the engine (it opened it). */
+  ownsDb: boolean;
+  /** Launched sandboxes kept per template (drivers that can rename); 0 disables. */
+  warmPoolSize?: number;
+  log?: EngineLog;
+  /** Blob store of template build contexts (templates built from a spec). */
+  contextDir?: string;
+  /** Pull and push of OCI images for templates built from a spec (absent: template ids only). */
+  oci?: OciTools;
+}
+
+/** Builds the driver once the host exists, so the driver can raise events on it. */
+export type DriverFactory<D extends SandboxDriver> = (events: DriverEvents) => D;

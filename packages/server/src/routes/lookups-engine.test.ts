@@ -1,0 +1,70 @@
+/**
+ * One read of a sandbox's row per request, counted in the real engine's state: the Linux
+ * engine's SQLite store, each read of the row (the record, or its deadline column) made while
+ * serving one request. The fake engine's count (lookups.test.ts) only mirrors the host's rule;
+ * this holds the host itself to it.
+ */
+import assert from 'node:assert/strict';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { after, before, describe, it } from 'node:test';
+import type { LinuxEngine } from '@mitos/engine';
+import { type TestEngineEnv, testEngineEnv } from '@mitos/testkit';
+import { makeTestApp, type TestApp } from '@mitos/testkit/server';
+
+type RowReads = Record<'sandbox' | 'deadline', (id: string) => unknown>;
+
+describe('one read of the sandbox row per request, on the real engine', () => {
+  let env: TestEngineEnv;
+  let engine: LinuxEngine;
+  let t: TestApp;
+  const request = new AsyncLocalStorage<{ reads: number }>();
+
+  before(async () => {
+    env = testEngineEnv();
+    engine = await env.open();
+    await engine.ensureTemplate({ id: 'base' });
+    // Count every read of a sandbox's row the store serves while one request is handled.
+    const store = (engine as unknown as { store: RowReads }).store;
+    for (const name of ['sandbox', 'deadline'] as const) {
+      const read = store[name].bind(store);
+      store[name] = (id) => {
+        const counter = request.getStore();
+        if (counter) counter.reads += 1;
+        return read(id);
+      };
+    }
+    t = makeTestApp({ engine: engine as unknown as TestApp['engine'] });
+  });
+  after(() => env.cleanup());
+
+  it('on the record, exec, a stream, files, processes, lifecycle, network and terminate', async () => {
+    const created = await t.call('/v1/fork', { template: 'base', id: 'lk-1' });
+    assert.equal(created.status, 200);
+    const readsOf = async (send: () => Promise<{ status: number }>) => {
+      const counter = { reads: 0 };
+      const res = await request.run(counter, send);
+      assert.equal(res.status, 200);
+      return counter.reads;
+    };
+    const counted: Array<[string, () => Promise<{ status: number }>]> = [
+      ['sandbox record', () => t.call('/v1/sandboxes/lk-1')],
+      ['exec', () => t.call('/v1/exec', { sandbox: 'lk-1', command: 'echo hi' })],
+      ['exec stream', () => t.call('/v1/exec/stream', { sandbox: 'lk-1', command: 'echo hi' })],
+      ['files write', () => t.call('/v1/files/write', { sandbox: 'lk-1', path: '/tmp/a', content: 'x' })],
+      ['files read', () => t.call('/v1/files/read', { sandbox: 'lk-1', path: '/tmp/a' })],
+      ['process list', () => t.call('/v1/processes?sandbox=lk-1')],
+      ['set_timeout', () => t.call('/v1/set_timeout', { sandbox: 'lk-1', timeout_seconds: 600 })],
+      ['pause', () => t.call('/v1/pause', { sandbox: 'lk-1' })],
+      ['resume', () => t.call('/v1/resume', { sandbox: 'lk-1' })],
+      ['network read', () => t.call('/v1/sandboxes/lk-1/network')],
+      ['terminate', () => t.call('/v1/sandboxes/lk-1', undefined, { method: 'DELETE' })],
+    ];
+    const reads = [];
+    for (const [name, send] of counted) reads.push([name, await readsOf(send)]);
+    assert.deepEqual(
+      reads,
+      counted.map(([name]) => [name, 1]),
+    );
+    assert.equal(engine.get('lk-1'), undefined);
+  });
+});

@@ -22,7 +22,7 @@ import { endpointFor, liveSandbox, liveSandboxes, sandboxIdOf } from '../lookup.
 import { optionalNetwork } from '../network.js';
 import { MIN_FORK_TIME_MS, toSandboxDetail, toSandboxRecord } from '../records.js';
 import type { Router } from '../routing.js';
-import { timeAsync } from '../server-timing.js';
+import { timeAsync, timeSync } from '../server-timing.js';
 import { refuseUnsupported, requireId } from '../validate.js';
 import { commitOnTerminate, createBound } from './workspace-binding.js';
 import { requireWorkspaces } from './workspaces.js';
@@ -98,7 +98,7 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
     GET: (c) => {
       const id = sandboxIdOf(c, c.req.param('id') ?? '', 'id');
       // One read: the record, its posture and its deadline together.
-      const sandbox = engine.describe(id);
+      const sandbox = timeSync(c, 'lookup', () => engine.describe(id));
       if (sandbox === undefined || sandbox.state === 'terminated') notFound(id);
       const { network, deadline } = sandbox;
       const template = engine.getTemplate(sandbox.templateId);

@@ -101,7 +101,7 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
     if (env) {
       const e = env;
       if (sections.has('exec')) await section('exec', () => runExec(rec, e, sizes));
-      if (sections.has('runcode')) await section('run_code', () => runRunCode(rec, e, sizes));
+      if (sections.has('runcode')) await section('run_code', () => runRunCode(rec, e, sizes, options.warmPool));
       if (sections.has('fork')) await section('fork', () => runFork(rec, e, sizes));
       if (sections.has('density')) await section('density', () => runDensity(rec, e, sizes));
       if (sections.has('pagecache')) await section('page cache', () => runPageCache(rec, e, sizes));

@@ -23,10 +23,21 @@ describe('end to end: per-sandbox env', { timeout: 600_000 }, () => {
   const made: Sandbox[] = [];
   const logged: string[] = [];
   const mitos = (...args: string[]) => runCli(['--base-url', live.url, ...args]);
+  const poolReady = async () => {
+    const deadline = Date.now() + 120_000;
+    const ready = () => live.engine.pool?.status().templates.find((t) => t.template === 'python')?.ready ?? 0;
+    while (ready() < 1) {
+      assert.ok(Date.now() < deadline, 'the warm pool did not refill within 120 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
 
   before(async () => {
     // biome-ignore lint/suspicious/noExplicitAny: a minimal stand-in for pino's Logger type
-    live = await liveServer({ serverOptions: { logger: keepingLogger(logged) as any } });
+    live = await liveServer({
+      serverOptions: { logger: keepingLogger(logged) as any },
+      engineOptions: { warmPoolSize: 1, warmKernels: true },
+    });
     sb = await create('python', { baseUrl: live.url, env: { GREETING: 'hello', API_TOKEN: SECRET } });
     made.push(sb);
   });

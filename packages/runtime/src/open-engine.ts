@@ -17,6 +17,8 @@ export interface OpenEngineOptions {
   db: StateDatabase;
   /** Linux driver only; default DEFAULT_WARM_POOL_SIZE. */
   warmPoolSize?: number;
+  /** Linux driver only: pooled sandboxes start their python kernel ahead. */
+  warmKernels?: boolean;
   cgroupParent?: string;
   /** Linux driver only: templates whose sandboxes run without the default seccomp filter. */
   seccompOptOut?: string[];
@@ -32,11 +34,22 @@ export async function openEngine(kind: EngineKind, o: OpenEngineOptions): Promis
         engine: 'microvm',
       });
     }
+    if (o.warmKernels) {
+      throw new MitosError(
+        'not_implemented',
+        '--warm-kernels applies to the linux engine only',
+        { engine: 'microvm' },
+        {
+          remediation: 'omit --warm-kernels with --engine microvm',
+        },
+      );
+    }
     return MicroVmEngine.open(common);
   }
   return LinuxEngine.open({
     ...common,
     warmPoolSize: o.warmPoolSize ?? DEFAULT_WARM_POOL_SIZE,
+    warmKernels: o.warmKernels,
     seccompOptOut: o.seccompOptOut,
   });
 }

@@ -38,6 +38,8 @@ export interface ServeOptions {
   prebuildProgress?: (template: string, event: { line: string } | { readyMs: number }) => void;
   /** `--warm-pool`: launched sandboxes kept ready per template; default 2, 0 disables. */
   warmPoolSize?: number;
+  /** `--warm-kernels`: pooled sandboxes start their python kernel ahead (linux engine). */
+  warmKernels?: boolean;
   /** `--seccomp-opt-out`: templates whose sandboxes run without the default seccomp filter. */
   seccompOptOut?: string[];
   /** Where the JSON log lines go instead of stdout (the CLI reformats them for a terminal). */
@@ -63,6 +65,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     stateDir,
     db,
     warmPoolSize: options.warmPoolSize,
+    warmKernels: options.warmKernels,
     seccompOptOut: options.seccompOptOut,
     log,
   });

@@ -48,8 +48,15 @@ async function loadBuild(checkout: string): Promise<{ engine: EngineModule; serv
   }
 }
 
-/** `build`: the checkout of another mitos build to serve instead of this one (`--baseline`). */
-export async function startBenchEnv(warmPoolSize: number, build?: string): Promise<BenchEnv> {
+/**
+ * `build`: the checkout of another mitos build to serve instead of this one (`--baseline`).
+ * `warmKernels`: pooled sandboxes start their python kernel ahead (the engine option).
+ */
+export async function startBenchEnv(
+  warmPoolSize: number,
+  build?: string,
+  { warmKernels = false }: { warmKernels?: boolean } = {},
+): Promise<BenchEnv> {
   const mods = build ? await loadBuild(build) : { engine: thisEngine, server: thisServer };
   const { LinuxEngine, openDatabase } = mods.engine;
   const { createLogger, startServer } = mods.server;
@@ -82,7 +89,7 @@ export async function startBenchEnv(warmPoolSize: number, build?: string): Promi
   };
 
   try {
-    engine = await LinuxEngine.open({ stateDir, cgroupParent, db, warmPoolSize });
+    engine = await LinuxEngine.open({ stateDir, cgroupParent, db, warmPoolSize, warmKernels });
     // The default logger writes a JSON line per request, which would be thousands of lines here.
     const logger = createLogger();
     logger.level = 'silent';
@@ -114,7 +121,7 @@ export async function startBenchEnv(warmPoolSize: number, build?: string): Promi
     engine,
     stateDir,
     cgroupParent,
-    engineLabel: `Linux driver (namespaces + ${engine.storage.kind}, warm pool ${warmPoolSize})${build ? `, build at ${build}` : ''}`,
+    engineLabel: `Linux driver (namespaces + ${engine.storage.kind}, warm pool ${warmPoolSize}${warmKernels ? ', python kernels started ahead' : ''})${build ? `, build at ${build}` : ''}`,
     close,
   };
 }

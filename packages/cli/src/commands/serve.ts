@@ -16,6 +16,7 @@ interface ServeFlags {
   previewDomain?: string;
   e2bDomain?: string;
   warmPool?: number;
+  warmKernels?: boolean;
   seccompOptOut?: string[];
   engine?: 'linux' | 'microvm';
 }
@@ -47,6 +48,10 @@ export function registerServe(program: Command): void {
       '--warm-pool <n>',
       'launched sandboxes kept ready per template, so a create takes milliseconds (default 2; 0 = off)',
       parseIntOption(0, 64),
+    )
+    .option(
+      '--warm-kernels',
+      'pooled sandboxes start their python kernel ahead: the first run_code skips its start-up (costs its memory per pooled sandbox)',
     )
     .option(
       '--seccomp-opt-out <template>',
@@ -90,6 +95,7 @@ export function registerServe(program: Command): void {
           previewDomain: o.previewDomain,
           e2bDomain: o.e2bDomain,
           warmPoolSize: o.warmPool,
+          warmKernels: o.warmKernels,
           seccompOptOut: o.seccompOptOut,
           engine: o.engine,
           // A person at a terminal reads lines; a pipe, a file or --json gets JSON lines.

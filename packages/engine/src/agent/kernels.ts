@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { MitosError } from '@mitos/protocol';
 import type { CodeError, CodeResult, RunCodeOptions, RunCodeOutcome } from '../engine.js';
 import type { AgentClient } from './client.js';
+import { type KernelLine, readLines } from './kernel-lines.js';
 
 /** Where the engine mounts packages/agent/kernels inside every sandbox (read-only). */
 export const KERNELS_IN_SANDBOX = '/opt/mitos/kernels';
@@ -97,54 +98,25 @@ export interface KernelHost {
   ): Promise<{ pid: number; exited: () => boolean; stderr: () => string; ready: Promise<void> }>;
 }
 
-interface KernelLine {
-  kind: string;
-  stdout?: string;
-  stderr?: string;
-  result?: { text?: string; data?: Record<string, string>; main?: boolean };
-  error?: { name?: string; value?: string; traceback?: string[] };
-  exit_code?: number;
-  pid?: number;
-  saved?: string[];
-  skipped?: string[];
-}
-
-/** Read JSON lines from a socket until `stop` says so or it closes. */
-function readLines(sock: Duplex, onLine: (line: KernelLine) => boolean): Promise<'stopped' | 'closed'> {
-  return new Promise((resolve) => {
-    let buf = '';
-    let done = false;
-    const finish = (how: 'stopped' | 'closed') => {
-      if (done) return;
-      done = true;
-      resolve(how);
-    };
-    sock.setEncoding('utf8');
-    sock.on('data', (chunk: string) => {
-      buf += chunk;
-      for (let nl = buf.indexOf('\n'); nl >= 0 && !done; nl = buf.indexOf('\n')) {
-        const text = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!text.trim()) continue;
-        let line: KernelLine;
-        try {
-          line = JSON.parse(text) as KernelLine;
-        } catch {
-          continue;
-        }
-        if (onLine(line)) finish('stopped');
-      }
-    });
-    sock.on('close', () => finish('closed'));
-    sock.on('error', () => finish('closed'));
-    sock.resume();
-  });
+/**
+ * Tells a python kernel started in a pooled sandbox who it belongs to now: it was started under
+ * the pool's name and without its user's env. A statement, so `_` is untouched; its random
+ * state needs no reseed (it is not a copy: the pooled sandbox had its own entropy).
+ */
+function handOutPrelude(hostname: string, env: Record<string, string>): string {
+  // JSON of an object of strings is a valid python dict literal.
+  const vars = JSON.stringify({ ...env, HOSTNAME: hostname });
+  return `if True:\n    import os as _mitos_os\n    _mitos_os.environ.update(${vars})\n    del _mitos_os`;
 }
 
 export class KernelManager {
   /** pid of each running kernel, per sandbox and language. */
   private readonly pids = new Map<string, number>();
   private readonly starting = new Map<string, Promise<number>>();
+  /** Pooled sandboxes whose python kernel was started ahead and has run nothing. */
+  private readonly prestarted = new Set<string>();
+  /** Handed-out sandboxes whose kernel started ahead is being told its identity (see handOut). */
+  private readonly preludes = new Map<string, Promise<void>>();
 
   constructor(private readonly host: KernelHost) {}
 
@@ -154,6 +126,37 @@ export class KernelManager {
 
   forget(sandboxId: string): void {
     for (const k of [...this.pids.keys()]) if (k.startsWith(`${sandboxId}\0`)) this.pids.delete(k);
+    this.prestarted.delete(sandboxId);
+    this.preludes.delete(sandboxId);
+  }
+
+  /** Start the python kernel of a pooled sandbox ahead, so its user's first cell finds it running. */
+  async prestart(sandboxId: string): Promise<void> {
+    await this.ensure(sandboxId, 'python');
+    this.prestarted.add(sandboxId);
+  }
+
+  /**
+   * A pooled sandbox renamed `toId` for its user (call before forgetting `fromId`). Returns
+   * what tells a kernel started ahead its new hostname and env, to call once the renamed
+   * sandbox answers: it runs in the background, and the first cell waits for it.
+   */
+  handOut(fromId: string, toId: string, env: Record<string, string> | undefined): () => void {
+    if (!this.prestarted.delete(fromId)) return () => {};
+    const pid = this.pids.get(this.key(fromId, 'python'));
+    return () => {
+      this.prestarted.add(toId);
+      if (pid) this.pids.set(this.key(toId, 'python'), pid);
+      const prelude = handOutPrelude(toId, env ?? {});
+      const told = this.cell(toId, 'python', prelude, { code: prelude, timeoutMs: 10_000 }).then(async (r) => {
+        // A kernel that cannot take it is replaced: the next cell starts one with the right env.
+        if (r.exitCode !== 0 && pid) await this.host.client(toId).signal(pid, 9);
+      });
+      this.preludes.set(
+        toId,
+        told.catch(() => {}),
+      );
+    };
   }
 
   /** Answering kernel's pid, or undefined. */
@@ -229,10 +232,43 @@ export class KernelManager {
   }
 
   async run(sandboxId: string, language: string, code: string, options: RunCodeOptions): Promise<RunCodeOutcome> {
+    if (language === 'python' && options.context === undefined) {
+      const prelude = this.preludes.get(sandboxId);
+      if (prelude) await prelude;
+      this.preludes.delete(sandboxId);
+      this.prestarted.delete(sandboxId);
+    }
+    return this.cell(sandboxId, language, code, options);
+  }
+
+  /**
+   * The kernel's socket: the known kernel's without a ping (the warm path), else after ensure.
+   * A known kernel that is gone refuses the connection; it is then started again.
+   */
+  private async connect(sandboxId: string, language: string, context: string | undefined) {
+    const spec = kernelSpec(language, context) as KernelSpec;
+    const key = this.key(sandboxId, language, context);
+    const known = this.pids.get(key);
+    if (known !== undefined && !this.starting.has(key)) {
+      const sock = await this.host
+        .client(sandboxId)
+        .connectUnix(spec.socket)
+        .catch(() => undefined);
+      if (sock) return { pid: known, sock };
+      this.pids.delete(key);
+    }
+    const pid = await this.ensure(sandboxId, language, {}, context);
+    return { pid, sock: await this.host.client(sandboxId).connectUnix(spec.socket) };
+  }
+
+  private async cell(
+    sandboxId: string,
+    language: string,
+    code: string,
+    options: RunCodeOptions,
+  ): Promise<RunCodeOutcome> {
     const started = performance.now();
-    const pid = await this.ensure(sandboxId, language, {}, options.context);
-    const spec = kernelSpec(language, options.context) as KernelSpec;
-    const sock = await this.host.client(sandboxId).connectUnix(spec.socket);
+    const { pid, sock } = await this.connect(sandboxId, language, options.context);
     const results: CodeResult[] = [];
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
@@ -314,6 +350,8 @@ export class KernelManager {
 
   /** Ask a running python kernel to write its globals for a fork. Undefined if none runs. */
   async snapshot(sandboxId: string): Promise<{ saved: string[]; skipped: string[] } | undefined> {
+    // A kernel started ahead that has run no cell holds nothing worth carrying.
+    if (this.prestarted.has(sandboxId)) return undefined;
     const pid = await this.ping(sandboxId, 'python');
     if (!pid) return undefined;
     const sock = await this.host.client(sandboxId).connectUnix((KERNELS.python as KernelSpec).socket);

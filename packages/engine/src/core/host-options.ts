@@ -11,6 +11,8 @@ export interface HostOptions {
   ownsDb: boolean;
   /** Launched sandboxes kept per template (drivers that can rename); 0 disables. */
   warmPoolSize?: number;
+  /** Pooled sandboxes start their python kernel ahead (costs its memory per pooled sandbox). */
+  warmKernels?: boolean;
   log?: EngineLog;
   /** Blob store of template build contexts (templates built from a spec). */
   contextDir?: string;

@@ -118,7 +118,8 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     this.pool = new WarmPool(
       {
         ...this.parts,
-        launchReserved: (row, template) => launchReserved(this.parts, row, template),
+        launchReserved: (row, template) =>
+          launchReserved(this.parts, row, template, undefined, options.warmKernels === true),
         isOpen: () => !this.closed,
       },
       options.warmPoolSize ?? 0,

@@ -54,8 +54,10 @@ export class WarmPool {
     try {
       this.host.store.setEnv(id, env);
       await this.host.driver.rename?.(pooled, id, limits);
+      const tellKernel = this.host.agents.kernels.handOut(pooled.id, id, env);
       this.host.agents.forget(pooled.id);
       await this.host.agents.client(id).setIdentity(id, randomBytes(64));
+      tellKernel();
     } catch (err) {
       await this.host.teardown(row).catch(() => {});
       throw err;

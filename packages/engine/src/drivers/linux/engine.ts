@@ -44,6 +44,8 @@ export interface LinuxEngineOptions {
    * sandbox costs what an idle sandbox costs (see BENCHMARKS.md).
    */
   warmPoolSize?: number;
+  /** Pooled sandboxes start their python kernel ahead: first run_code skips its start-up. */
+  warmKernels?: boolean;
   /**
    * Templates whose sandboxes run without the default seccomp filter (each launch is logged
    * as a warning). Only for workloads that need io_uring, perf or the like.
@@ -161,6 +163,7 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
       db,
       ownsDb,
       warmPoolSize: options.warmPoolSize,
+      warmKernels: options.warmKernels,
       log,
       contextDir: join(stateDir, 'template-context'),
       oci: ociTools(stateDir, opts.uidBase, driver),

@@ -87,6 +87,18 @@ describe('end to end: per-sandbox env', { timeout: 600_000 }, () => {
       );
       assert.equal((await other.runCode('import os; os.environ["GREETING"]')).text, `'${value}'`);
     }
+    // A value is one value: a newline in it defines no second variable, in commands or the kernel.
+    await poolReady();
+    const tricky = await create('python', {
+      baseUrl: live.url,
+      env: { ONE: 'a\nINJECTED=1', Q: `x"}); import os; os.environ['INJECTED']=('` },
+    });
+    made.push(tricky);
+    assert.equal((await tricky.exec('printenv INJECTED || echo none')).stdout, 'none\n');
+    const inKernel = await tricky.runCode(
+      'import os\n(os.environ.get("INJECTED"), os.environ["ONE"], os.environ["Q"])',
+    );
+    assert.equal(inKernel.text, `(None, 'a\\nINJECTED=1', 'x"}); import os; os.environ[\\'INJECTED\\']=(\\'')`);
     const plain = await create('python', { baseUrl: live.url });
     made.push(plain);
     assert.deepEqual((await plain.info()).env, {});

@@ -149,7 +149,7 @@ export class FakeEngine implements Engine {
     const sandbox = this.get(id);
     if (!sandbox) return undefined;
     const live = sandbox.state === 'running' || sandbox.state === 'paused';
-    return { ...sandbox, ...(live && { network: this.#posture(sandbox) }), deadline: this.getDeadline(id) };
+    return { ...sandbox, ...(live && { network: this.#posture(sandbox) }), deadline: this.deadlines.get(id) ?? null };
   }
 
   list(): SandboxInfo[] {
@@ -204,7 +204,9 @@ export class FakeEngine implements Engine {
     else this.deadlines.set(sandboxId, deadline);
   }
 
+  /** A read of the row's deadline column on the host: counted. */
   getDeadline(sandboxId: string): Date | null {
+    this.lookups += 1;
     return this.deadlines.get(sandboxId) ?? null;
   }
 

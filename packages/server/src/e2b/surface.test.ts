@@ -61,6 +61,22 @@ test('tokenless: any well-formed key is its own tenant; malformed keys are refus
   assert.deepEqual(Object.keys(bad.body).sort(), ['code', 'message']);
 });
 
+test("a sandbox's record and its kill read the engine's row once", async () => {
+  const { t, id } = await setup();
+  const headers = { 'X-API-KEY': KEY_A };
+  const reads = async (send: () => Promise<{ status: number }>, status: number) => {
+    const before = t.engine.lookups;
+    assert.equal((await send()).status, status);
+    return t.engine.lookups - before;
+  };
+  const record = await reads(() => t.call(`/e2b/sandboxes/${id}`, undefined, { headers }), 200);
+  const kill = await reads(() => t.call(`/e2b/sandboxes/${id}`, undefined, { headers, method: 'DELETE' }), 204);
+  assert.deepEqual([record, kill], [1, 1]);
+  assert.equal(t.engine.get(id), undefined);
+  const again = await t.call(`/e2b/sandboxes/${id}`, undefined, { headers, method: 'DELETE' });
+  assert.equal(again.status, 404);
+});
+
 test('create refuses what it cannot enforce and makes nothing', async () => {
   const t = makeTestApp();
   await t.engine.ensureTemplate({ id: 'base' });

@@ -15,10 +15,13 @@ describe('the SNI proxy (conntrack replaced by a fixed destination)', () => {
 
   before(async () => {
     // The "original destination": records what reached it, answers with a fixed line.
-    upstream = createServer((s) => {
+    upstream = createServer({ allowHalfOpen: true }, (s) => {
       s.once('data', (d) => {
-        upstreamSaw.push(d.toString('latin1').split('\r\n')[0] as string);
-        s.end('upstream\n');
+        const line = d.toString('latin1').split('\r\n')[0] as string;
+        upstreamSaw.push(line);
+        // "/after-end" answers only once the client has shut its sending side.
+        if (line.includes('/after-end')) s.once('end', () => s.end('after end\n')).resume();
+        else s.end('upstream\n');
       });
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -35,14 +38,18 @@ describe('the SNI proxy (conntrack replaced by a fixed destination)', () => {
     upstream.close();
   });
 
-  const http = (host: string) =>
+  const http = (host: string, path = host, halfClose = false) =>
     new Promise<string>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port: proxy.port });
+      const s = connect({ host: '127.0.0.1', port: proxy.port, allowHalfOpen: true });
       let out = '';
-      s.on('connect', () => s.write(`GET /${host} HTTP/1.1\r\nHost: ${host}\r\n\r\n`));
+      s.on('connect', () => {
+        s.write(`GET /${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+        if (halfClose) s.end();
+      });
       s.on('data', (d) => {
         out += d;
       });
+      s.on('end', () => s.end());
       s.on('close', () => resolve(out));
       s.on('error', () => {});
     });
@@ -58,6 +65,13 @@ describe('the SNI proxy (conntrack replaced by a fixed destination)', () => {
     // The refused request never reached the destination.
     assert.deepEqual(upstreamSaw, ['GET /one.shared.test HTTP/1.1']);
     assert.ok((proxy.sentBySlot.get(7) ?? 0) > 0, 'bytes through the proxy are counted');
+  });
+
+  test('a client that shuts its sending side still gets the answer', async () => {
+    posture = { egress: 'deny', inbound: 'deny', allow_domains: [`one.shared.test:${upstreamPort}`] };
+    resolved = ['one.shared.test'];
+    assert.equal(await http('one.shared.test', 'after-end', true), 'after end\n');
+    upstreamSaw.pop();
   });
 
   test('a TLS server name off the list gets the unrecognized_name alert; no name is refused too', async () => {

@@ -56,7 +56,9 @@ export class SniProxy {
   ) {}
 
   static async listen(opts: SniProxyOptions): Promise<SniProxy> {
-    const server = createServer({ pauseOnConnect: false });
+    // Half-open both ways: a client that shuts its sending side (request sent, answer awaited)
+    // must still get the answer, so one side's end is passed on, not taken as a close.
+    const server = createServer({ allowHalfOpen: true });
     const proxy = new SniProxy(server, opts);
     server.on('connection', (socket) => proxy.accept(socket));
     await new Promise<void>((resolve, reject) => {
@@ -93,10 +95,14 @@ export class SniProxy {
       if (seen.kind === 'more') return;
       clearTimeout(timer);
       socket.off('data', onData);
+      socket.off('end', onEnd);
       socket.pause();
       void this.decide(socket, client, buf, seen.kind === 'unknown' ? undefined : seen.name, seen.kind);
     };
+    // A client that stops sending before it named a host will not name one.
+    const onEnd = () => socket.destroy();
     socket.on('data', onData);
+    socket.once('end', onEnd);
     socket.once('close', () => clearTimeout(timer));
   }
 
@@ -126,7 +132,7 @@ export class SniProxy {
       });
       return refuse(socket, kind, name);
     }
-    const upstream = tcpConnect({ host: destination.address, port: destination.port });
+    const upstream = tcpConnect({ host: destination.address, port: destination.port, allowHalfOpen: true });
     this.track(upstream);
     this.joined.set(socket, { slot: client.slot, name: name as string, port: destination.port });
     socket.once('close', () => this.joined.delete(socket));
@@ -160,11 +166,14 @@ export class SniProxy {
 }
 
 function refuse(socket: Socket, kind: 'tls' | 'http' | 'unknown', name: string | undefined): void {
-  if (kind === 'tls') return void socket.end(TLS_UNRECOGNIZED_NAME);
+  // Half-open sockets wait for the client's end: a refused one is closed once the answer is out.
+  const close = () => socket.destroy();
+  if (kind === 'tls') return void socket.end(TLS_UNRECOGNIZED_NAME, close);
   if (kind === 'http') {
     const why = name ? `${name} is not in this sandbox's allow_domains` : 'the request names no host';
     return void socket.end(
       `HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nmitos: ${why} for this port\n`,
+      close,
     );
   }
   socket.destroy();

@@ -163,11 +163,19 @@ export class CodeContexts {
       killed.add(pid);
     }
     // SIGKILL is delivered asynchronously: a cell sent before the old kernel is gone would reach
-    // it, watch it die and report KernelDied. Restart answers once the old kernel is gone.
+    // it, watch it die and report KernelDied. Restart answers once the old kernel is gone. Gone
+    // means reaped, not merely out of the listing: a killed multithreaded kernel (node) leaves
+    // the listing as soon as its main thread is a zombie, while its other threads still hold the
+    // socket open and accept the next cell. Signal 0 finds a process until it is reaped.
+    const exists = (pid: number) =>
+      this.engine.signalProcess(sandboxId, pid, 0).then(
+        () => true,
+        () => false,
+      );
     const deadline = Date.now() + 5_000;
     for (let wait = 2; killed.size > 0 && Date.now() < deadline; wait = Math.min(wait * 2, 50)) {
-      const alive = (await this.engine.listProcesses(sandboxId)).some((p) => killed.has(p.pid));
-      if (!alive) return;
+      const alive = await Promise.all([...killed].map(exists));
+      if (!alive.includes(true)) return;
       await new Promise((r) => setTimeout(r, wait));
     }
   }

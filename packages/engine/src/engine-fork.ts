@@ -1,5 +1,5 @@
 /** The fork part of the engine port (engine.ts): what a fork is asked for and what it made. */
-import type { NetworkPosture } from '@mitos/protocol';
+import type { ForkCarried, ForkProcessesMode, NetworkPosture } from '@mitos/protocol';
 import type { Acceptance, SandboxInfo } from './engine.js';
 
 export interface ForkOptions extends Acceptance {
@@ -21,28 +21,9 @@ export interface ForkOptions extends Acceptance {
   processes?: ForkProcessesMode;
 }
 
-export type ForkProcessesMode = 'all' | 'none' | 'auto';
-
-/** A parent process the children do not have, and why. */
-export interface NotCarriedProcess {
-  pid: number;
-  command: string;
-  reason: string;
-}
-
-/** What a fork carried into the children (engines differ; the API reports it per fork). */
-export interface ForkCarried {
-  filesystem: boolean;
-  /** Interpreter state (run_code variables) carried, and the names that could not be. */
-  interpreter: boolean;
-  interpreterSkipped: string[];
-  /** Running processes carried (only engines that checkpoint whole process trees). */
-  processes: boolean;
-  /** Each parent process the children do not have (empty when every one was carried). */
-  processesNotCarried: NotCarriedProcess[];
-  /** Open network connections: never (each child has its own address and link). */
-  connections: false;
-}
+// The report is the contract's (protocol ForkCarriedSchema): engines differ in what they carry,
+// and the API reports it per fork.
+export type { ForkCarried, ForkProcessesMode, NotCarriedProcess } from '@mitos/protocol';
 
 export interface ForkOutcome {
   parent: SandboxInfo;

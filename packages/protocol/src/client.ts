@@ -4,6 +4,7 @@
  * server's to validate with, and clients use only their types (erased at build).
  * @module
  */
+export * from './fork-report.js';
 export * from './ids.js';
 export * from './limits.js';
 export * from './redact.js';

@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './events.js';
+export * from './fork-report.js';
 export * from './ids.js';
 export * from './network.js';
 export * from './openapi.js';

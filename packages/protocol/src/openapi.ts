@@ -36,6 +36,7 @@ import {
   FileWriteRequestSchema,
   ForkRequestSchema,
   HealthResponseSchema,
+  LiveForkResponseSchema,
   SandboxRecordSchema,
   StatusResponseSchema,
   TemplateRecordSchema,
@@ -135,6 +136,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     path: '/v1/sandboxes/:id/fork',
     summary: 'Live fork into children',
     request: LiveForkRequestSchema,
+    // The clients' one-child body is answered with the child's record merged into the report.
+    response: z.union([LiveForkResponseSchema, SandboxRecordSchema.extend(LiveForkResponseSchema.shape)]),
   },
   {
     method: 'POST',

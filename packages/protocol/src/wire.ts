@@ -127,13 +127,23 @@ export const TemplateRecordSchema = z.object({
 });
 export type TemplateRecord = z.infer<typeof TemplateRecordSchema>;
 
-/** What a fork carried into its children (mitos extension): the fork's answer, and each child's record. */
+/** A parent process a fork's children do not have, and why. */
+export const NotCarriedProcessSchema = z.object({ pid: z.number().int(), command: z.string(), reason: z.string() });
+
+/**
+ * What a fork carried into its children (mitos extension): the fork's answer, and each child's
+ * record. The one declaration of the fork report: the engine and the SDK hold it as
+ * `ForkCarried` (fork-report.ts), these fields in camelCase.
+ */
 export const ForkCarriedSchema = z.object({
   filesystem: z.boolean(),
+  /** Interpreter (run_code) variables, and the names that could not be carried. */
   interpreter: z.boolean(),
   interpreter_skipped: z.array(z.string()),
+  /** Running processes (only engines that checkpoint whole process trees). */
   processes: z.boolean(),
-  processes_not_carried: z.array(z.object({ pid: z.number().int(), command: z.string(), reason: z.string() })),
+  /** Each parent process the children lack (empty when every one was carried). */
+  processes_not_carried: z.array(NotCarriedProcessSchema),
   /** Open network connections: never carried (each child has its own address). */
   connections: z.boolean(),
 });
@@ -155,6 +165,17 @@ export const SandboxRecordSchema = z.object({
   carried: ForkCarriedSchema.optional(),
 });
 export type SandboxRecord = z.infer<typeof SandboxRecordSchema>;
+
+/** POST /v1/sandboxes/{id}/fork: the parent, the children and what the fork carried. */
+export const LiveForkResponseSchema = z.object({
+  parent: SandboxRecordSchema,
+  children: z.array(SandboxRecordSchema),
+  fork_time_ms: z.number(),
+  carried: ForkCarriedSchema,
+  /** Whether the parent was held still while its state was captured. */
+  pause_source: z.boolean(),
+});
+export type LiveForkResponse = z.infer<typeof LiveForkResponseSchema>;
 
 export const ExecResponseSchema = z.object({
   exit_code: z.number().int(),

@@ -4,8 +4,8 @@
  * `SandboxServer.fork(template)`, nothing is rebuilt from the template.
  * @module
  */
-import type { ForkProcessesMode } from '@mitos/protocol';
-import { newIdempotencyKey } from '@mitos/protocol/client';
+import type { ForkCarried, ForkProcessesMode } from '@mitos/protocol';
+import { forkCarriedFromWire, newIdempotencyKey } from '@mitos/protocol/client';
 import { AgentRunError } from './errors.js';
 import { type HttpClient, invalidResponse } from './http.js';
 import { toSandboxDetails, toSandboxInfo } from './records.js';
@@ -31,25 +31,8 @@ export interface LiveForkOptions extends CallOptions {
   processes?: ForkProcessesMode;
 }
 
-/** A parent process the children do not have, and why. */
-export interface NotCarriedProcess {
-  pid: number;
-  command: string;
-  reason: string;
-}
-
-/** What the fork carried from the parent into each child. */
-export interface ForkCarried {
-  filesystem: boolean;
-  /** Interpreter (runCode) variables. */
-  interpreter: boolean;
-  /** Interpreter variables that could not be carried (e.g. open sockets). */
-  interpreterSkipped: string[];
-  /** Running processes. */
-  processes: boolean;
-  /** Each parent process the children lack (empty when all were carried). */
-  processesNotCarried: NotCarriedProcess[];
-}
+/** What the fork carried from the parent into each child (the contract's report, protocol wire.ts). */
+export type { ForkCarried, NotCarriedProcess } from '@mitos/protocol';
 
 export interface ForkReport {
   /** The parent as it was when forked. */
@@ -100,24 +83,8 @@ export async function liveFork(
     parent,
     children: r.children.map((c) => handle(toSandboxInfo(c, { id: '', templateId: parent.templateId }))),
     forkTimeMs: typeof r.fork_time_ms === 'number' ? r.fork_time_ms : 0,
-    carried: toCarried(r.carried),
+    carried: forkCarriedFromWire(r.carried),
   };
-}
-
-function toCarried(value: unknown): ForkCarried {
-  const c = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
-  return {
-    filesystem: c.filesystem !== false,
-    interpreter: c.interpreter === true,
-    interpreterSkipped: Array.isArray(c.interpreter_skipped) ? c.interpreter_skipped.map(String) : [],
-    processes: c.processes === true,
-    processesNotCarried: Array.isArray(c.processes_not_carried) ? c.processes_not_carried.map(toNotCarried) : [],
-  };
-}
-
-function toNotCarried(value: unknown): NotCarriedProcess {
-  const p = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
-  return { pid: Number(p.pid) || 0, command: String(p.command ?? ''), reason: String(p.reason ?? '') };
 }
 
 function checkIds(ids: unknown, count: number): void {

@@ -172,6 +172,7 @@ describe('fork (live)', () => {
       interpreterSkipped: ['sock'],
       processes: false,
       processesNotCarried: [{ pid: 12, command: 'sleep 60', reason: 'not asked for (processes: "none")' }],
+      connections: false,
     });
     assert.equal(report.forkTimeMs, 7.25);
     assert.equal(report.parent.id, 'sb-1');

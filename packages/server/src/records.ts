@@ -2,10 +2,10 @@
  * Engine values to wire records (wire-v1.md sections 4.2, 4.4, 4.12). Pure functions: the
  * routes fetch, these shape.
  */
-import type { FileKind, FileStat, ForkCarried, SandboxInfo, TemplateInfo } from '@mitos/engine';
+import type { FileKind, FileStat, SandboxInfo, TemplateInfo } from '@mitos/engine';
 import {
   type FileEntryWire,
-  type ForkCarriedWire,
+  forkCarriedToWire,
   GO_MODE_DIR,
   GO_MODE_SYMLINK,
   type NetworkConfig,
@@ -48,18 +48,7 @@ export function toSandboxRecord({ sandbox, template, endpoint, network }: Sandbo
     hostname: sandbox.hostname,
     parent_id: sandbox.parentId,
     generation: sandbox.generation,
-    ...(sandbox.forkCarried ? { carried: wireCarried(sandbox.forkCarried) } : {}),
-  };
-}
-
-export function wireCarried(carried: ForkCarried): ForkCarriedWire {
-  return {
-    filesystem: carried.filesystem,
-    interpreter: carried.interpreter,
-    interpreter_skipped: carried.interpreterSkipped,
-    processes: carried.processes,
-    processes_not_carried: carried.processesNotCarried,
-    connections: false,
+    ...(sandbox.forkCarried ? { carried: forkCarriedToWire(sandbox.forkCarried) } : {}),
   };
 }
 

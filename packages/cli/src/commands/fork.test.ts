@@ -50,6 +50,7 @@ describe('fork', () => {
       interpreterSkipped: [],
       processes: false,
       processesNotCarried: [{ pid: 7, command: 'sleep 60', reason: 'not asked for (processes: "none")' }],
+      connections: false,
     });
   });
 

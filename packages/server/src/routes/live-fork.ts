@@ -10,9 +10,10 @@
  */
 import type { ForkOutcome, SandboxInfo } from '@mitos/engine';
 import {
-  type ForkCarriedWire,
   type ForkProcessesMode,
+  forkCarriedToWire,
   LiveForkRequestSchema,
+  type LiveForkResponse,
   MitosError,
   type SandboxRecord,
 } from '@mitos/protocol';
@@ -23,18 +24,10 @@ import { idempotencyKeyFrom, runIdempotent } from '../idempotency.js';
 import { readJson } from '../json-body.js';
 import { applyDefaultLifetime } from '../lifetime.js';
 import { endpointFor, liveSandbox, sandboxIdOf } from '../lookup.js';
-import { MIN_FORK_TIME_MS, toSandboxRecord, wireCarried } from '../records.js';
+import { MIN_FORK_TIME_MS, toSandboxRecord } from '../records.js';
 import type { Router } from '../routing.js';
 import { timeAsync } from '../server-timing.js';
 import { requireId } from '../validate.js';
-
-export interface LiveForkResponse {
-  parent: SandboxRecord;
-  children: SandboxRecord[];
-  fork_time_ms: number;
-  carried: ForkCarriedWire;
-  pause_source: boolean;
-}
 
 /** The answer to the clients' one-child body: the child's record, then the report. */
 export type FlatLiveForkResponse = SandboxRecord & LiveForkResponse;
@@ -100,7 +93,7 @@ export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
               parent: record(c, outcome.parent),
               children: outcome.children.map((child) => record(c, child)),
               fork_time_ms: forkTime(outcome, measured),
-              carried: wireCarried(outcome.carried),
+              carried: forkCarriedToWire(outcome.carried),
               pause_source: pauseSource,
             };
             const binding: Binding = {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { LiveForkResponseSchema } from '@mitos/protocol';
 import { makeTestApp, withSandbox } from '@mitos/testkit/server';
 
 describe('POST /v1/sandboxes/{id}/fork', () => {
@@ -33,6 +34,8 @@ describe('POST /v1/sandboxes/{id}/fork', () => {
     // The parent is held still while it is copied unless the body says otherwise.
     assert.deepEqual(t.engine.forkCalls[0]?.options, { count: 2, ids: ['kid-a', 'kid-b'], pauseSource: true });
     assert.equal(res.body.pause_source, true);
+    // The answer is the contract's schema, field for field (parsing drops what it does not declare).
+    assert.deepEqual(LiveForkResponseSchema.parse(res.body), res.body);
   });
 
   it('defaults to one child, and takes the count from ids', async () => {

@@ -138,6 +138,18 @@ export interface Acceptance {
   onAccepted?: (sandbox: SandboxInfo) => void;
 }
 
+/**
+ * A lifetime change decided on the call's one read of the row: a deadline (null: none), or a
+ * function of the sandbox as found and its current deadline that returns one; undefined from
+ * it keeps the current deadline.
+ */
+export type DeadlineChange = Date | null | ((sandbox: SandboxInfo, current: Date | null) => Date | null | undefined);
+
+/** Pause or resume; `deadline` is set on the same read, once the state has changed. */
+export interface LifecycleOptions extends Acceptance {
+  deadline?: DeadlineChange;
+}
+
 /** A sandbox with its posture (absent unless running or paused) and deadline, from one read. */
 export type SandboxDetail = SandboxInfo & { network?: NetworkPosture; deadline: Date | null };
 
@@ -312,10 +324,10 @@ export interface Engine {
   getProcess(sandboxId: string, pid: number): ProcessHandle | undefined;
   signalProcess(sandboxId: string, pid: number, signal: number): Promise<void>;
   /** Freeze every process (no CPU), keeping memory and files; resume continues exactly there. */
-  pause(sandboxId: string): Promise<void>;
-  resume(sandboxId: string): Promise<void>;
+  pause(sandboxId: string, options?: LifecycleOptions): Promise<void>;
+  resume(sandboxId: string, options?: LifecycleOptions): Promise<void>;
   /** Terminate the sandbox at this time (null clears). Enforced by the engine, survives restarts. */
-  setDeadline(sandboxId: string, deadline: Date | null): Promise<void>;
+  setDeadline(sandboxId: string, deadline: DeadlineChange): Promise<void>;
   getDeadline(sandboxId: string): Date | null;
   /** A TCP connection to 127.0.0.1:port inside the sandbox's network namespace. */
   connectPort(sandboxId: string, port: number, acceptance?: Acceptance): Promise<import('node:stream').Duplex>;
@@ -324,7 +336,7 @@ export interface Engine {
   /** Branch a running sandbox into `count` independent copy-on-write children. */
   fork(sandboxId: string, options: ForkOptions): Promise<ForkOutcome>;
   /** Memory, disk and CPU per sandbox, counting shared copy-on-write data once. */
-  usage(sandboxId: string): Promise<SandboxUsage>;
+  usage(sandboxId: string, acceptance?: Acceptance): Promise<SandboxUsage>;
   /** The sandbox's effective network posture. */
   getNetwork(sandboxId: string): NetworkPosture;
   /** Change a running sandbox's posture live; new connections follow it, older ones are cut. */

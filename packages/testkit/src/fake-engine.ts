@@ -11,6 +11,7 @@ import type {
   Acceptance,
   CreateSandboxOptions,
   CreateTemplateOptions,
+  DeadlineChange,
   EndAcceptance,
   EndReason,
   Engine,
@@ -18,6 +19,7 @@ import type {
   ExecResult,
   ForkOptions,
   ForkOutcome,
+  LifecycleOptions,
   ProcessHandle,
   ProcessInfo,
   ProcessOptions,
@@ -190,18 +192,34 @@ export class FakeEngine implements Engine {
     process.kill(signal);
   }
 
-  async pause(sandboxId: string): Promise<void> {
-    this.#setState(this.#row(sandboxId, LIVE), 'paused');
+  async pause(sandboxId: string, options: LifecycleOptions = {}): Promise<void> {
+    this.#changeState(sandboxId, 'paused', options);
   }
 
-  async resume(sandboxId: string): Promise<void> {
-    this.#setState(this.#row(sandboxId, LIVE), 'running');
+  async resume(sandboxId: string, options: LifecycleOptions = {}): Promise<void> {
+    this.#changeState(sandboxId, 'running', options);
   }
 
-  async setDeadline(sandboxId: string, deadline: Date | null): Promise<void> {
-    this.#row(sandboxId, LIVE);
+  async setDeadline(sandboxId: string, deadline: DeadlineChange): Promise<void> {
+    const sandbox = this.#row(sandboxId, LIVE);
+    this.#putDeadline(sandboxId, this.#decideDeadline(sandbox, deadline));
+  }
+
+  /** As the host: one read, the deadline decided on it, set once the state has changed. */
+  #changeState(sandboxId: string, state: SandboxInfo['state'], options: LifecycleOptions): void {
+    const sandbox = this.#row(sandboxId, LIVE, options.onAccepted);
+    const deadline = this.#decideDeadline(sandbox, options.deadline);
+    this.#setState(sandbox, state);
+    this.#putDeadline(sandboxId, deadline);
+  }
+
+  #decideDeadline(sandbox: SandboxInfo, change: DeadlineChange | undefined): Date | null | undefined {
+    return typeof change === 'function' ? change(sandbox, this.deadlines.get(sandbox.id) ?? null) : change;
+  }
+
+  #putDeadline(sandboxId: string, deadline: Date | null | undefined): void {
     if (deadline === null) this.deadlines.delete(sandboxId);
-    else this.deadlines.set(sandboxId, deadline);
+    else if (deadline !== undefined) this.deadlines.set(sandboxId, deadline);
   }
 
   /** A read of the row's deadline column on the host: counted. */
@@ -260,8 +278,8 @@ export class FakeEngine implements Engine {
     };
   }
 
-  async usage(sandboxId: string): Promise<SandboxUsage> {
-    this.#row(sandboxId, LIVE);
+  async usage(sandboxId: string, acceptance?: Acceptance): Promise<SandboxUsage> {
+    this.#row(sandboxId, LIVE, acceptance?.onAccepted);
     return {
       sandboxId,
       memory: { uniqueBytes: 1000, sharedBytes: 5000, cgroupBytes: 3000 },

@@ -15,6 +15,7 @@ import type {
   Acceptance,
   CreateSandboxOptions,
   CreateTemplateOptions,
+  DeadlineChange,
   EndAcceptance,
   EndReason,
   Engine,
@@ -22,6 +23,7 @@ import type {
   ExecResult,
   ForkOptions,
   ForkOutcome,
+  LifecycleOptions,
   ProcessHandle,
   ProcessInfo,
   ProcessOptions,
@@ -43,7 +45,7 @@ import { SandboxEndings } from './endings.js';
 import { forkSandbox } from './fork.js';
 import type { DriverFactory, HostOptions } from './host-options.js';
 import { HostTemplates } from './host-templates.js';
-import { liveRow } from './live-row.js';
+import { decideDeadline, liveRow } from './live-row.js';
 import { changePosture, effectivePosture, egressBytesOf } from './network.js';
 import { reattachOrReap } from './reattach.js';
 import { SandboxRemoval } from './removal.js';
@@ -205,22 +207,33 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     return this.agents.runCode(sandboxId, options);
   }
 
-  async pause(sandboxId: string): Promise<void> {
-    const row = this.running(sandboxId, ['running', 'paused']);
-    if (row.state === 'paused') return;
-    await this.driver.freeze(row);
-    this.store.setState(sandboxId, 'paused');
+  pause = (id: string, options: LifecycleOptions = {}) =>
+    this.moveTo(id, 'paused', options, (r) => this.driver.freeze(r));
+  resume = (id: string, options: LifecycleOptions = {}) =>
+    this.moveTo(id, 'running', options, (r) => this.driver.thaw(r));
+
+  /** Pause or resume on one read: a no-op when already there; the deadline set after the move. */
+  private async moveTo(
+    sandboxId: string,
+    state: 'paused' | 'running',
+    options: LifecycleOptions,
+    move: (row: SandboxRow) => Promise<void>,
+  ): Promise<void> {
+    const row = this.running(sandboxId, ['running', 'paused'], options.onAccepted);
+    const deadline = decideDeadline(row, options.deadline);
+    if (row.state !== state) {
+      await move(row);
+      this.store.setState(sandboxId, state);
+    }
+    this.writeDeadline(sandboxId, deadline);
   }
 
-  async resume(sandboxId: string): Promise<void> {
-    const row = this.running(sandboxId, ['running', 'paused']);
-    if (row.state === 'running') return;
-    await this.driver.thaw(row);
-    this.store.setState(sandboxId, 'running');
+  async setDeadline(sandboxId: string, deadline: DeadlineChange): Promise<void> {
+    this.writeDeadline(sandboxId, decideDeadline(this.running(sandboxId, ['running', 'paused']), deadline));
   }
 
-  async setDeadline(sandboxId: string, deadline: Date | null): Promise<void> {
-    this.running(sandboxId, ['running', 'paused']);
+  private writeDeadline(sandboxId: string, deadline: Date | null | undefined): void {
+    if (deadline === undefined) return;
     this.store.setDeadline(sandboxId, deadline ? deadline.getTime() : null);
     this.deadlines.rearm();
   }
@@ -238,8 +251,8 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     return forkSandbox(this.parts, parent, options, started);
   }
 
-  async usage(sandboxId: string): Promise<SandboxUsage> {
-    const row = this.running(sandboxId, ['running', 'paused']);
+  async usage(sandboxId: string, acceptance?: Acceptance): Promise<SandboxUsage> {
+    const row = this.running(sandboxId, ['running', 'paused'], acceptance?.onAccepted);
     return { sandboxId, ...(await this.driver.usage(row)), egressBytes: await egressBytesOf(this.driver, sandboxId) };
   }
   // The effective posture and its live change (core/network.ts).

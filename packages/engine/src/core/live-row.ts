@@ -4,7 +4,7 @@
  * operation allows, else sandbox_not_running. Then the caller's Acceptance hears of it.
  */
 import { MitosError } from '@mitos/protocol';
-import type { Acceptance } from '../engine.js';
+import type { Acceptance, DeadlineChange } from '../engine.js';
 import type { SandboxRow, StateStore } from '../state/store.js';
 import { publicSandbox } from './rows.js';
 
@@ -23,4 +23,11 @@ export function liveRow(
   }
   accepted?.(publicSandbox(row));
   return row;
+}
+
+/** The deadline a call asked for, decided on its one read of `row` (undefined: keep it). */
+export function decideDeadline(row: SandboxRow, change: DeadlineChange | undefined): Date | null | undefined {
+  if (typeof change !== 'function') return change;
+  const ms = row.deadlineMs ?? null;
+  return change(publicSandbox(row), ms === null ? null : new Date(ms));
 }

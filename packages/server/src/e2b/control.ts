@@ -3,7 +3,7 @@
  * paused, resumed, connected, forked and killed for the tenant the `X-API-KEY` names.
  */
 import { randomBytes } from 'node:crypto';
-import type { Engine } from '@mitos/engine';
+import type { Engine, SandboxInfo } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
@@ -171,28 +171,32 @@ export function controlPlane(
     return c.body(null, 204);
   });
 
+  // The lifecycle routes below read the engine's row once: in the engine call, which decides
+  // on it (a paused sandbox keeps no deadline; refresh and connect only extend one).
   app.post('/sandboxes/:id/timeout', async (c) => {
-    const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    const row = ownedRow(ctx, c.get('tenant'), c.req.param('id'));
     const body = (await readBody(c.req.raw)) as { timeout?: unknown };
     const seconds = timeoutSeconds(ctx, body.timeout, 'timeout', Number.NaN);
     if (Number.isNaN(seconds)) throw new MitosError('invalid_request', 'timeout is required');
-    if (info.state === 'running') await setLifetime(row.id, seconds);
+    const wanted = new Date(Date.now() + seconds * 1000);
+    await engine.setDeadline(row.id, (sandbox) => (sandbox.state === 'running' ? wanted : undefined));
     return c.body(null, 204);
   });
 
   app.post('/sandboxes/:id/refreshes', async (c) => {
-    const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    const row = ownedRow(ctx, c.get('tenant'), c.req.param('id'));
     const body = (await readBody(c.req.raw)) as { duration?: unknown };
     const seconds = timeoutSeconds(ctx, body.duration, 'duration', 60);
     if (seconds > 3600) throw new MitosError('invalid_request', 'duration is at most 3600 seconds');
-    const current = engine.getDeadline(row.id);
     const wanted = new Date(Date.now() + seconds * 1000);
-    if (info.state === 'running' && (current === null || current < wanted)) await engine.setDeadline(row.id, wanted);
+    await engine.setDeadline(row.id, (sandbox, current) =>
+      sandbox.state === 'running' ? later(current, wanted) : undefined,
+    );
     return c.body(null, 204);
   });
 
   app.post('/sandboxes/:id/pause', async (c) => {
-    const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    const row = ownedRow(ctx, c.get('tenant'), c.req.param('id'));
     const body = (await readBody(c.req.raw)) as { memory?: unknown };
     if (body.memory === false) {
       throw new MitosError(
@@ -202,28 +206,27 @@ export function controlPlane(
         { remediation: 'pause with memory kept (the default)' },
       );
     }
-    if (info.state === 'paused') return c.json({ code: 409, message: `sandbox ${row.id} is already paused` }, 409);
-    await engine.pause(row.id);
     // Paused sandboxes wait for resume or kill, as E2B's do; resume sets a fresh deadline.
-    await engine.setDeadline(row.id, null);
+    const paused = await inState(engine.pause(row.id, { onAccepted: refuseIn('paused'), deadline: null }));
+    if (paused !== undefined) return c.json({ code: 409, message: `sandbox ${row.id} is already paused` }, 409);
     ctx.events.add(row.id, 'sandbox paused');
     return c.body(null, 204);
   });
 
   app.post('/sandboxes/:id/resume', async (c) => {
-    const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
+    const row = ownedRow(ctx, c.get('tenant'), c.req.param('id'));
     const body = (await readBody(c.req.raw)) as { timeout?: unknown; autoPause?: unknown };
     if (body.autoPause === true) throw new MitosError('not_implemented', 'auto-pause is not supported');
     const seconds = timeoutSeconds(ctx, body.timeout, 'timeout', DEFAULT_TIMEOUT_S);
-    if (info.state !== 'paused') return c.json({ code: 409, message: `sandbox ${row.id} is already running` }, 409);
-    await engine.resume(row.id);
-    await setLifetime(row.id, seconds);
+    const deadline = () => new Date(Date.now() + seconds * 1000);
+    const running = await inState(engine.resume(row.id, { onAccepted: refuseIn('running'), deadline }));
+    if (running !== undefined) return c.json({ code: 409, message: `sandbox ${row.id} is already running` }, 409);
     ctx.events.add(row.id, 'sandbox resumed');
     return c.json(sandboxRecord(ctx, row, domain(c.req.header('host'))), 201);
   });
 
   const connect = async (c: Context<Vars>) => {
-    const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id') ?? '');
+    const row = ownedRow(ctx, c.get('tenant'), c.req.param('id') ?? '');
     const body = (await readBody(c.req.raw)) as { timeout?: unknown; memory?: unknown };
     if (body.memory === false)
       throw new MitosError(
@@ -232,22 +235,18 @@ export function controlPlane(
         {},
         { remediation: 'resume with memory (the default)' },
       );
-    const resumed = info.state === 'paused';
-    // v2 may omit the timeout: a running sandbox keeps its deadline, a resumed one gets E2B's default.
-    const seconds = timeoutSeconds(
-      ctx,
-      body.timeout,
-      'timeout',
-      resumed || engine.getDeadline(row.id) === null ? DEFAULT_TIMEOUT_S : 0,
-    );
-    if (resumed) {
-      await engine.resume(row.id);
-      ctx.events.add(row.id, 'sandbox resumed');
-    }
-    const wanted = new Date(Date.now() + seconds * 1000);
-    const current = engine.getDeadline(row.id);
-    // Connect only ever extends the lifetime.
-    if (seconds > 0 && (current === null || current < wanted)) await engine.setDeadline(row.id, wanted);
+    let resumed = false;
+    // Resumes a paused sandbox (a running one stays as it is) and only ever extends the lifetime.
+    await engine.resume(row.id, {
+      deadline: (sandbox, current) => {
+        resumed = sandbox.state === 'paused';
+        // v2 may omit the timeout: a running sandbox keeps its deadline, a resumed one gets E2B's default.
+        const fallback = resumed || current === null ? DEFAULT_TIMEOUT_S : 0;
+        const seconds = timeoutSeconds(ctx, body.timeout, 'timeout', fallback);
+        return seconds > 0 ? later(current, new Date(Date.now() + seconds * 1000)) : undefined;
+      },
+    });
+    if (resumed) ctx.events.add(row.id, 'sandbox resumed');
     return c.json(sandboxRecord(ctx, row, domain(c.req.header('host'))), resumed ? 201 : 200);
   };
   app.post('/sandboxes/:id/connect', connect);
@@ -284,8 +283,8 @@ export function controlPlane(
   });
 
   app.get('/sandboxes/:id/metrics', async (c) => {
-    const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
-    return c.json([await sandboxMetric(ctx, row, info)]);
+    const row = ownedRow(ctx, c.get('tenant'), c.req.param('id'));
+    return c.json([await sandboxMetric(ctx, row)]);
   });
 
   const logs = (id: string) => ctx.events.list(id);
@@ -363,4 +362,29 @@ export function controlPlane(
     app.all(path, notServed);
   }
   return app;
+}
+
+/** `wanted` when it is later than `current` (null: none yet), else undefined: keep `current`. */
+function later(current: Date | null, wanted: Date): Date | undefined {
+  return current === null || current < wanted ? wanted : undefined;
+}
+
+/** Thrown from a lifecycle call's acceptance when the sandbox is already where the call would take it. */
+class AlreadyIn extends Error {}
+
+function refuseIn(state: SandboxInfo['state']): (sandbox: SandboxInfo) => void {
+  return (sandbox) => {
+    if (sandbox.state === state) throw new AlreadyIn(state);
+  };
+}
+
+/** The state the sandbox was already in (E2B answers that with a 409 of its own), else undefined. */
+async function inState(call: Promise<void>): Promise<string | undefined> {
+  try {
+    await call;
+    return undefined;
+  } catch (err) {
+    if (err instanceof AlreadyIn) return err.message;
+    throw err;
+  }
 }

@@ -11,7 +11,7 @@ import type { AppEnv } from '../env.js';
 import { exchangeWithGuest } from '../preview/proxy-http.js';
 import { relayUpgrade } from '../preview/proxy-ws.js';
 import { upgradedResponse, upgradeOf } from '../upgrade.js';
-import { type E2bContext, liveE2bSandbox, requireRunning } from './context.js';
+import type { E2bContext } from './context.js';
 
 const HOST_ROUTE = /^(\d{1,5})-([a-z0-9]{1,64})\./;
 /** Our credentials never travel on to the server inside. */
@@ -25,8 +25,10 @@ export function hostRoute(host: string | undefined): { port: number; sandboxId: 
   return { port, sandboxId: m[2] as string };
 }
 
+/** The E2B row's traffic rule; whether the sandbox is live is the engine call's to decide. */
 export function checkTraffic(ctx: E2bContext, sandboxId: string, req: Request): void {
-  const { row } = liveE2bSandbox(ctx, sandboxId);
+  const row = ctx.store.get(sandboxId);
+  if (row === undefined) throw new MitosError('not_found', `sandbox "${sandboxId}" not found`);
   if (row.publicTraffic) return;
   if (!ctx.credentials.verifyTrafficToken(sandboxId, req.headers.get('e2b-traffic-access-token') ?? undefined)) {
     throw new MitosError(
@@ -47,12 +49,15 @@ export async function proxyToPort(
   port: number,
   path: string,
 ): Promise<Response> {
-  const { info } = liveE2bSandbox(ctx, sandboxId);
-  requireRunning(info);
   checkTraffic(ctx, sandboxId, c.req.raw);
-  const connection = await ctx.engine.connectPort(sandboxId, port).catch((err: unknown) => {
-    throw notListening(sandboxId, port, err);
-  });
+  // The engine's lookup is the one read: its refusals (absent, paused) pass as they are; a
+  // failure once it has accepted means nothing listens on the port.
+  let accepted = false;
+  const connection = await ctx.engine
+    .connectPort(sandboxId, port, { onAccepted: () => (accepted = true) })
+    .catch((err: unknown) => {
+      throw accepted ? notListening(sandboxId, port, err) : err;
+    });
   const forwarding = { port, publicHost: c.req.header('host'), publicProto: 'http' as const };
   const upgrade = upgradeOf(c);
   if (upgrade) {

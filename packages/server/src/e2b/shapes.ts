@@ -76,9 +76,14 @@ export function sandboxDetail(
   };
 }
 
-/** One sample from the engine's usage; CPU is the average since start (the engine keeps no history). */
-export async function sandboxMetric(ctx: E2bContext, row: E2bSandboxRow, info: SandboxInfo) {
-  const usage = await ctx.engine.usage(row.id);
+/**
+ * One sample from the engine's usage; CPU is the average since start (the engine keeps no
+ * history). The limits come from the usage call's own read of the sandbox.
+ */
+export async function sandboxMetric(ctx: E2bContext, row: E2bSandboxRow) {
+  let found: SandboxInfo | undefined;
+  const usage = await ctx.engine.usage(row.id, { onAccepted: (sandbox) => (found = sandbox) });
+  const info = found as SandboxInfo;
   const now = Date.now();
   const cores = Math.max(info.limits.cpus, 0.01);
   const elapsedNs = Math.max(1, now - row.startedAt.getTime()) * 1e6;

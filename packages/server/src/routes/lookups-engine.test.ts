@@ -2,7 +2,7 @@
  * One read of a sandbox's row per request, counted in the real engine's state: the Linux
  * engine's SQLite store, each read of the row (the record, or its deadline column) made while
  * serving one request. The fake engine's count (lookups.test.ts) only mirrors the host's rule;
- * this holds the host itself to it.
+ * this holds the host itself to it. The E2B lifecycle routes are held to it too.
  */
 import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -66,5 +66,42 @@ describe('one read of the sandbox row per request, on the real engine', () => {
       counted.map(([name]) => [name, 1]),
     );
     assert.equal(engine.get('lk-1'), undefined);
+  });
+
+  it("on E2B's timeout, refresh, pause, resume, connect and metrics", async () => {
+    const headers = { 'X-API-KEY': `e2b_${'c'.repeat(40)}` };
+    const created = await t.call('/e2b/sandboxes', { templateID: 'base', timeout: 60 }, { headers });
+    assert.equal(created.status, 201, created.text);
+    const id = created.body.sandboxID as string;
+    const readsOf = async (send: () => Promise<{ status: number }>, status: number) => {
+      const counter = { reads: 0 };
+      const res = await request.run(counter, send);
+      assert.equal(res.status, status);
+      return counter.reads;
+    };
+    const at = (path: string) => `/e2b/sandboxes/${id}${path}`;
+    const counted: Array<[string, () => Promise<{ status: number }>, number]> = [
+      ['timeout', () => t.call(at('/timeout'), { timeout: 600 }, { headers }), 204],
+      ['refresh', () => t.call(at('/refreshes'), { duration: 60 }, { headers }), 204],
+      ['metrics', () => t.call(at('/metrics'), undefined, { headers }), 200],
+      ['pause', () => t.call(at('/pause'), {}, { headers }), 204],
+      ['pause again (409)', () => t.call(at('/pause'), {}, { headers }), 409],
+      ['timeout while paused', () => t.call(at('/timeout'), { timeout: 600 }, { headers }), 204],
+      ['resume', () => t.call(at('/resume'), { timeout: 600 }, { headers }), 201],
+      ['connect (running)', () => t.call(at('/connect'), { timeout: 900 }, { headers }), 200],
+      ['pause', () => t.call(at('/pause'), {}, { headers }), 204],
+      ['connect (paused)', () => t.call(`/e2b/v2/sandboxes/${id}/connect`, { timeout: 900 }, { headers }), 201],
+    ];
+    const reads = [];
+    for (const [name, send, status] of counted) reads.push([name, await readsOf(send, status)]);
+    assert.deepEqual(
+      reads,
+      counted.map(([name]) => [name, 1]),
+    );
+    // What the one read decided: a paused sandbox took no deadline, connect resumed and extended.
+    assert.equal(engine.get(id)?.state, 'running');
+    const left = (engine.getDeadline(id)?.getTime() ?? 0) - Date.now();
+    assert.ok(left > 800_000 && left <= 900_000, `${left} ms left`);
+    assert.equal((await t.call(`/e2b/sandboxes/${id}`, undefined, { headers, method: 'DELETE' })).status, 204);
   });
 });

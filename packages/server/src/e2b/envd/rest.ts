@@ -6,7 +6,6 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { MitosError } from '@mitos/protocol';
 import { type Accounts, resolvePath } from '../accounts.js';
 import type { E2bContext } from '../context.js';
-import { liveE2bSandbox } from '../context.js';
 import { sandboxMetric } from '../shapes.js';
 import { giveToUser, parentOf } from './entries.js';
 import type { EnvdCall } from './request.js';
@@ -26,8 +25,10 @@ export async function envdRest(
   await accounts.ready(call.sandboxId);
   if (path === '/envs' && req.method === 'GET') return Response.json(call.envVars);
   if (path === '/metrics' && req.method === 'GET') {
-    const { row, info } = liveE2bSandbox(ctx, call.sandboxId);
-    const m = await sandboxMetric(ctx, row, info);
+    // The call was checked live (envdCall); the usage call's own read brings the limits.
+    const row = ctx.store.get(call.sandboxId);
+    if (row === undefined) throw new MitosError('not_found', `sandbox "${call.sandboxId}" not found`);
+    const m = await sandboxMetric(ctx, row);
     return Response.json({
       ts: m.timestampUnix,
       cpu_count: m.cpuCount,

@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { ERROR_CATALOGUE } from '@mitos/protocol';
 import { create, type Sandbox } from '@mitos/sdk';
 import { Recorder } from './figures.js';
+import { HOSTILE_VALUES, INVALID_IDS, SPECIFIC_5XX, TIMEOUTS, TRAVERSAL_PATHS } from './fuzz-values.js';
 import { hostHealth, leaksOf } from './host.js';
 import { type RawRequest, type RawResponse, send, sendRaw } from './http.js';
 import { type LiveServer, liveServer } from './live.js';
@@ -19,65 +20,6 @@ import { FUZZ_SPECS, type Ids, registeredRoutes, specPath } from './routes.js';
 const rec = new Recorder('api-fuzz', 'Hostile input to the HTTP API', 3);
 const API_KEY = `fuzz-key-${randomBytes(16).toString('hex')}`;
 const MiB = 1024 * 1024;
-
-/** A 5xx is acceptable only with one of these: each names what failed, none hides a bug. */
-const SPECIFIC_5XX = new Set(['file_failed', 'exec_failed', 'kernel_unavailable', 'exec_timeout', 'disk_full']);
-
-const INVALID_IDS = [
-  '',
-  '..',
-  '../x',
-  '../../../../etc/passwd',
-  'a/b',
-  'a\u0000b',
-  'ŝandbox',
-  '😀',
-  'x'.repeat(1000),
-  ' x',
-  '-x',
-  '%2e%2e',
-  'a\nb',
-  'a'.repeat(65),
-];
-
-const HOSTILE_VALUES: unknown[] = [
-  null,
-  0,
-  -1,
-  1.5,
-  1e308,
-  true,
-  [],
-  {},
-  '',
-  '\u0000',
-  '../../../../etc/passwd',
-  'x'.repeat(1000),
-  '\ud800',
-  '𝕏'.repeat(10),
-  { $gt: '' },
-];
-
-const TRAVERSAL_PATHS = [
-  '../../../../etc/passwd',
-  '/../../../../etc/shadow',
-  'etc/passwd',
-  '/workspace/../../../../../proc/1/environ',
-  '/proc/1/root/etc/passwd',
-  '/proc/self/root/../../..',
-  '/workspace/\u0000/x',
-  `/workspace/${'a'.repeat(5000)}`,
-  `/${'a/'.repeat(3000)}`,
-  '/workspace/ŝ/😀/file',
-  '//',
-  '/dev/zero',
-  '/dev/full',
-  '/proc/kmsg',
-  '/sys/kernel/notes',
-  '\\..\\..\\windows',
-];
-
-const TIMEOUTS: unknown[] = [-1, -86400, 0.5, 86401, 1e12, 2 ** 53, '10', null, Number.MAX_VALUE];
 
 interface Case {
   label: string;

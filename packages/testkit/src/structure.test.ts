@@ -172,8 +172,8 @@ describe('import rules (docs/ARCHITECTURE.md, "What may import what")', () => {
   });
 });
 
-describe('file sizes (non-test, non-generated source)', () => {
-  const counted = all.filter((f) => !f.isTest && !f.generated);
+describe('file sizes (every non-generated source, tests too)', () => {
+  const counted = all.filter((f) => !f.generated);
   const lines = (f: SourceFile) => f.text.split('\n').length - (f.text.endsWith('\n') ? 1 : 0);
 
   test(`no source file is over ${MAX_LINES} lines`, () => {

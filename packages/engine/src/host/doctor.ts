@@ -29,7 +29,7 @@ const GiB = 1024 ** 3;
 // One python image (~0.7 GB in the cache, again in storage) plus room for sandbox writes.
 const MIN_FREE_BYTES = 5 * GiB;
 
-/** A driver's own checks (registered in drivers/checks.ts), run after the host-wide ones. */
+/** A driver's own checks (its doctor.ts; runtime/src/doctor.ts passes them in), run after the host-wide ones. */
 export type HostCheckSource = (options: HostCheckOptions) => Promise<HostCheck[]> | HostCheck[];
 
 export async function runHostChecks(

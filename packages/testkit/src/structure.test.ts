@@ -110,7 +110,7 @@ function report(rule: string, found: string[]): void {
   assert.deepEqual(found, [], `rule "${rule}" is broken:\n  ${found.join('\n  ')}`);
 }
 
-describe('import rules (docs/ARCHITECTURE.md, "What may import what")', () => {
+describe('import rules (docs/ARCHITECTURE.md, "Packages and what each may import")', () => {
   test('a package imports only the workspace packages its layer allows', () => {
     const found = violations((f, spec) => {
       const m = /^@mitos\/([^/]+)/.exec(spec);

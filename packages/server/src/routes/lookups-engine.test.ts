@@ -68,7 +68,7 @@ describe('one read of the sandbox row per request, on the real engine', () => {
     assert.equal(engine.get('lk-1'), undefined);
   });
 
-  it("on E2B's timeout, refresh, pause, resume, connect and metrics", async () => {
+  it("on E2B's timeout, refresh, pause, resume, connect, metrics and port proxy", async () => {
     const headers = { 'X-API-KEY': `e2b_${'c'.repeat(40)}` };
     const created = await t.call('/e2b/sandboxes', { templateID: 'base', timeout: 60 }, { headers });
     assert.equal(created.status, 201, created.text);
@@ -84,6 +84,11 @@ describe('one read of the sandbox row per request, on the real engine', () => {
       ['timeout', () => t.call(at('/timeout'), { timeout: 600 }, { headers }), 204],
       ['refresh', () => t.call(at('/refreshes'), { duration: 60 }, { headers }), 204],
       ['metrics', () => t.call(at('/metrics'), undefined, { headers }), 200],
+      [
+        'port proxy',
+        () => t.call('/e2b/x', undefined, { headers: { 'E2b-Sandbox-Id': id, 'E2b-Sandbox-Port': '8000' } }),
+        502,
+      ],
       ['pause', () => t.call(at('/pause'), {}, { headers }), 204],
       ['pause again (409)', () => t.call(at('/pause'), {}, { headers }), 409],
       ['timeout while paused', () => t.call(at('/timeout'), { timeout: 600 }, { headers }), 204],
@@ -98,6 +103,10 @@ describe('one read of the sandbox row per request, on the real engine', () => {
       reads,
       counted.map(([name]) => [name, 1]),
     );
+    // envd traffic keeps its gate (envdCall: running, for calls that touch no engine state of their
+    // own), then the call's own read: two, and no more (metrics used to read a third time).
+    const envd = { 'E2b-Sandbox-Id': id, 'X-Access-Token': created.body.envdAccessToken as string };
+    assert.equal(await readsOf(() => t.call('/e2b/metrics', undefined, { headers: envd }), 200), 2);
     // What the one read decided: a paused sandbox took no deadline, connect resumed and extended.
     assert.equal(engine.get(id)?.state, 'running');
     const left = (engine.getDeadline(id)?.getTime() ?? 0) - Date.now();

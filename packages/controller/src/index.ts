@@ -22,5 +22,9 @@ export { Informer } from './kube/informer.js';
 export { LeaderElector } from './kube/leader-election.js';
 export { RestKubeClient } from './kube/rest-client.js';
 export { WorkQueue } from './kube/work-queue.js';
+// The node daemon's parts, for embedding it and for the hardening suite's attacks on them.
+export { createControlApi } from './node/control-api.js';
 export { type NodeDaemonOptions, type RunningNodeDaemon, startNodeDaemon } from './node/daemon.js';
 export { SandboxLedger } from './node/ledger.js';
+export { NodeSandboxes, type TemplateRecipe, type TemplateReport } from './node/node-sandboxes.js';
+export { TemplateTransfer } from './node/template-transfer.js';

@@ -31,7 +31,8 @@ import { idleExpiry } from './idle.js';
 import { finishedTtlExpiry, lifetimeExpiry } from './lifetime.js';
 import { NodeCallError } from './node-client.js';
 import { chooseClaimNode, eligibleNodes } from './placement.js';
-import { TemplateRefusal, templateSource } from './template-source.js';
+import { prepareTemplateOn, templateSources } from './template-distribution.js';
+import { TemplateRefusal, type TemplateSource, templateSource } from './template-source.js';
 import { deleteTokenSecret, ensureTokenSecret } from './token-secret.js';
 import { dehydrateClaim, hydrateClaim, resolveBinding } from './workspace-binding.js';
 
@@ -61,9 +62,9 @@ async function provision(ctx: ControllerContext, initial: SandboxClaim): Promise
   const template = await ctx.kube.get<SandboxTemplate>(SANDBOX_TEMPLATES, namespace, pool.spec.templateRef.name);
   if (!template)
     return pending(ctx, initial, 'TemplateNotFound', `SandboxTemplate ${pool.spec.templateRef.name} not found`, 5_000);
-  let image: string;
+  let source: TemplateSource;
   try {
-    image = templateSource(template).key;
+    source = templateSource(template);
   } catch (err) {
     if (!(err instanceof TemplateRefusal)) throw err;
     return pending(
@@ -74,6 +75,7 @@ async function provision(ctx: ControllerContext, initial: SandboxClaim): Promise
       30_000,
     );
   }
+  const image = source.key;
   const resolved = await resolveDelivery(ctx, initial);
   if ('refuse' in resolved) return fail(ctx, initial, resolved.refuse.reason, resolved.refuse.message);
   if ('wait' in resolved) return pending(ctx, initial, resolved.wait.reason, resolved.wait.message, 5_000);
@@ -113,8 +115,24 @@ async function provision(ctx: ControllerContext, initial: SandboxClaim): Promise
     });
   } catch (err) {
     if (!(err instanceof NodeCallError)) throw err;
-    if (err.code === 'template_not_ready')
-      return pending(ctx, claim, 'TemplateNotReady', err.message, 2_000, 'Restoring');
+    if (err.code === 'template_not_ready') {
+      if (!source.spec) return pending(ctx, claim, 'TemplateNotReady', err.message, 2_000, 'Restoring');
+      // A spec template this node lacks (it is outside the pool's holders): fetched from a holder.
+      const recipe = { spec: source.spec, ...(source.network && { network: source.network }) };
+      const prep = await prepareTemplateOn(ctx, node, image, recipe, {
+        sources: templateSources(nodes, image, Object.keys(pool.status?.nodeDistribution ?? {})),
+        mayBuild: !nodes.some((n) => n.healthy && n.capacity.templates[image] === 'building'),
+      });
+      if (prep.state === 'failed') return fail(ctx, claim, prep.reason, prep.message);
+      return pending(
+        ctx,
+        claim,
+        prep.state === 'ready' ? 'TemplateNotReady' : prep.reason,
+        prep.message,
+        2_000,
+        'Restoring',
+      );
+    }
     if (err.code === 'capacity_exhausted' || err.code === 'unavailable') {
       return waitForCapacity(ctx, claim, 'NoCapacity', err.message);
     }

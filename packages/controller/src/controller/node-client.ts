@@ -8,7 +8,13 @@ import type { CapturedRevision } from '@mitos/engine';
 import type { ErrorEnvelope } from '@mitos/protocol';
 import type { ClaimDelivery } from '../node/claim-env.js';
 import type { SandboxOwner } from '../node/ledger.js';
-import type { AcquireResult, NodeCapacity, TemplateRecipe, TemplateState } from '../node/node-sandboxes.js';
+import type {
+  AcquireResult,
+  NodeCapacity,
+  TemplateRecipe,
+  TemplateReport,
+  TemplateState,
+} from '../node/node-sandboxes.js';
 import type { ExportState } from '../node/template-transfer.js';
 import type { WorkspaceStoreSpec } from '../node/workspace-io.js';
 
@@ -41,6 +47,8 @@ export interface NodeApi {
   sandboxes(): Promise<NodeSandboxRecord[]>;
   /** With a recipe the node builds the template from its spec (controller/template-source.ts). */
   prepareTemplate(image: string, recipe?: TemplateRecipe): Promise<TemplateState>;
+  /** What the node knows about `image` (state, how it gets it, progress, recent failures); starts nothing. */
+  templateReport(image: string): Promise<TemplateReport>;
   /** Starts (or reports) the export of a ready template for other nodes to fetch; absent: the node cannot. */
   exportTemplate?(image: string): Promise<ExportState>;
   addWarm(namespace: string, pool: string, image: string, count: number): Promise<string[]>;
@@ -92,6 +100,10 @@ export class HttpNodeApi implements NodeApi {
 
   async prepareTemplate(image: string, recipe?: TemplateRecipe) {
     return (await this.#call<{ state: TemplateState }>('POST', '/node/v1/templates', { image, ...recipe })).state;
+  }
+
+  templateReport(image: string) {
+    return this.#call<TemplateReport>('GET', `/node/v1/templates/${encodeURIComponent(image)}`);
   }
 
   async exportTemplate(image: string) {

@@ -17,6 +17,7 @@ import { isForkChild } from './fork-children.js';
 import { type NodeApi, NodeCallError } from './node-client.js';
 import type { NodeView } from './nodes.js';
 import { eligibleNodes, spreadWarm, templateHolders, trimWarm } from './placement.js';
+import { type Preparation, prepareTemplateOn } from './template-distribution.js';
 import { TemplateRefusal, type TemplateSource, templateSource } from './template-source.js';
 
 const SETTLED_RESYNC_MS = 30_000;
@@ -68,7 +69,7 @@ export async function reconcilePool(
 
   const holders = templateHolders(eligible, image, pool.spec.replicas);
   const errors: string[] = [];
-  const { states, fetching } = await prepareHolders(ctx, holders, image, recipe, errors);
+  const { states, progress } = await prepareHolders(ctx, eligible, holders, image, recipe, errors);
   const warmByNode = new Map<string, number>();
   for (const node of eligible) {
     try {
@@ -129,11 +130,17 @@ export async function reconcilePool(
         `${warm}/${target.desired} warm sandboxes (${live.length} claimed), ${readyHolders.length} template node(s)`,
       ]
     : building
-      ? fetching.length > 0
-        ? ['TemplateFetching', `fetching ${image} on ${fetching.map((f) => `${f.node} from ${f.from}`).join(', ')}`]
+      ? progress.length > 0
+        ? [
+            (progress.find((p) => p.state === 'building') ?? progress[0])?.reason ?? 'TemplateBuilding',
+            progress.map((p) => p.message).join('; '),
+          ]
         : ['TemplateBuilding', `preparing ${image} on ${holders.map((n) => n.name).join(', ')}`]
       : failed.length > 0
-        ? ['TemplateFailed', `template build failed on ${failed.join(', ')}`]
+        ? [
+            'TemplateFailed',
+            progress.map((p) => p.message).join('; ') || `template build failed on ${failed.join(', ')}`,
+          ]
         : [
             'WarmPoolPending',
             `${warm}/${target.desired} warm sandboxes${errors.length ? `; ${errors.join('; ')}` : ''}`,
@@ -143,49 +150,44 @@ export async function reconcilePool(
 }
 
 /**
- * Prepares the template on each holder, ready ones first. A spec template that one holder has
- * ready is fetched from it by the others (template-transfer.ts), not built again; while none
- * has it, only the first holder builds it and the rest wait for that. Built-ins (a cached image
- * on every node) are prepared everywhere at once, as before.
+ * Prepares the template on each holder, ready ones first. A spec template that a node has ready
+ * is fetched from it by the others, from the next ready node when one fails, and built locally
+ * only when none serves it (template-distribution.ts); while no node has it, only the first
+ * holder builds it and the rest wait for that. Built-ins (a cached image on every node) are
+ * prepared everywhere at once, as before.
  */
 async function prepareHolders(
   ctx: ControllerContext,
+  eligible: readonly NodeView[],
   holders: readonly NodeView[],
   image: string,
   recipe: TemplateRecipe | undefined,
   errors: string[],
-): Promise<{ states: Map<string, TemplateState>; fetching: Array<{ node: string; from: string }> }> {
+): Promise<{ states: Map<string, TemplateState>; progress: Preparation[] }> {
   const states = new Map<string, TemplateState>();
-  const fetching: Array<{ node: string; from: string }> = [];
-  let source: { node: NodeView; digest: string } | undefined;
-  let exporting = false;
+  const progress: Preparation[] = [];
+  // Ready anywhere eligible counts as a source, holders first (they are what the pool keeps).
+  const sources = [...holders, ...eligible.filter((n) => !holders.includes(n))].filter(
+    (n) => n.capacity.templates[image] === 'ready',
+  );
   let building = false;
   for (const node of holders) {
-    const api = ctx.nodeApi(node);
     try {
-      let sent = recipe;
-      if (recipe && source) {
-        sent = { ...recipe, fetch: { endpoint: source.node.controlEndpoint, digest: source.digest } };
-      } else if (recipe && (building || exporting) && node.capacity.templates[image] !== 'ready') {
-        // One build is under way (or its export): this node fetches the result instead.
-        states.set(node.name, 'building');
+      if (!recipe) {
+        states.set(node.name, await ctx.nodeApi(node).prepareTemplate(image));
         continue;
       }
-      const state = await api.prepareTemplate(image, sent);
-      states.set(node.name, state);
-      if (sent?.fetch && state === 'building') fetching.push({ node: node.name, from: source?.node.name ?? '' });
-      if (state === 'building' && !sent?.fetch) building = true;
-      if (recipe && state === 'ready' && !source && !exporting && api.exportTemplate) {
-        const exported = await api.exportTemplate(image);
-        if (exported.state === 'ready') source = { node, digest: exported.digest };
-        else exporting = true;
-      }
+      const prep = await prepareTemplateOn(ctx, node, image, recipe, { sources, mayBuild: !building });
+      states.set(node.name, prep.state);
+      if (prep.state === 'ready' && !sources.includes(node)) sources.unshift(node);
+      if (prep.state !== 'ready') progress.push(prep);
+      building ||= prep.building;
     } catch (err) {
       if (!(err instanceof NodeCallError)) throw err;
       errors.push(err.message);
     }
   }
-  return { states, fetching };
+  return { states, progress };
 }
 
 async function applyPlan(

@@ -105,6 +105,13 @@ function registerControlRoutes(router: Router, sandboxes: NodeSandboxes, nodeNam
     },
   });
 
+  router.route('/node/v1/templates/:image', {
+    GET: (c) => {
+      const image = templateImage(c.req.param('image'));
+      return c.json({ image, ...sandboxes.templateReport(image) });
+    },
+  });
+
   router.route('/node/v1/templates/:image/export', {
     POST: async (c) => {
       const image = templateImage(c.req.param('image'));

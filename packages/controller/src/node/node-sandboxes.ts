@@ -61,19 +61,33 @@ export interface ForkRequest {
   pauseSource?: boolean;
 }
 
-/** A refusal the control API maps onto a status code. */
+/** How the node is getting (or got) a template: `build` here, or the control endpoint it fetches from. */
+export type TemplateVia = 'build' | string;
+
+/** What a node knows about one template: the controller chooses the next source from it. */
+export interface TemplateReport {
+  state: TemplateState | 'absent';
+  /** How the current (or last) attempt gets it. */
+  via?: TemplateVia;
+  /** Bytes fetched so far of the declared total, while a fetch runs. */
+  progress?: { bytes: number; totalBytes: number };
+  /** Attempts that failed in the last RETRY_FAILED_BUILD_MS, oldest first; not retried the same way until then. */
+  failures: Array<{ via: TemplateVia; error: string }>;
+}
 
 interface TemplateBuild {
   state: TemplateState;
+  via: TemplateVia;
   error?: string;
-  failedAt?: number;
 }
 
-const RETRY_FAILED_BUILD_MS = 30_000;
+/** A way of getting a template that failed is not tried again for this long (other ways are, at once). */
+export const RETRY_FAILED_BUILD_MS = 30_000;
 
 export class NodeSandboxes {
   readonly #lock = new Mutex();
   readonly #builds = new Map<string, TemplateBuild>();
+  readonly #failures = new Map<string, Array<{ via: TemplateVia; error: string; at: number }>>();
   readonly claimEnv: ClaimEnvironments;
   /** Hydrate and capture of a claim's /workspace (a claim bound to a Workspace). */
   readonly workspaces: NodeWorkspaceIO;
@@ -148,38 +162,62 @@ export class NodeSandboxes {
 
   /**
    * Starts (or reports) the template build for `image`; never waits for it. With a recipe, the
-   * engine builds its spec (steps in a build sandbox, an OCI base pulled); else `image` names a
-   * built-in.
+   * engine builds its spec (steps in a build sandbox, an OCI base pulled), or fetches it from
+   * the holder the recipe names; else `image` names a built-in. A way that failed lately is
+   * not tried again (the answer stays `failed`), but another way starts at once: that is how the
+   * controller falls back from one holder to the next, and last to a build here.
    */
   prepareTemplate(image: string, recipe?: TemplateRecipe): TemplateState {
     const id = templateIdFor(image);
     const known = this.#builds.get(image);
     if (known?.state === 'ready' || known?.state === 'building') return known.state;
-    if (known?.state === 'failed' && Date.now() - (known.failedAt ?? 0) < RETRY_FAILED_BUILD_MS) return 'failed';
     if (this.engine.getTemplate(id)?.ready) {
-      this.#builds.set(image, { state: 'ready' });
+      this.#builds.set(image, { state: 'ready', via: known?.via ?? 'build' });
       return 'ready';
     }
-    // A spec template is prepared by the pool reconciler, which sends its recipe; a claim that
+    // A spec template is prepared by the controller, which sends its recipe; a claim that
     // arrives first (or after a restart lost the build) waits for that.
-    if (!recipe && image.startsWith('spec-')) return 'building';
-    const build: TemplateBuild = { state: 'building' };
+    if (!recipe && image.startsWith('spec-')) return known?.state ?? 'building';
+    const via: TemplateVia = recipe?.fetch ? recipe.fetch.endpoint : 'build';
+    if (known?.state === 'failed' && this.#recentFailures(image).some((f) => f.via === via)) return 'failed';
+    const build: TemplateBuild = { state: 'building', via };
     this.#builds.set(image, build);
-    this.log('preparing template', { image, template: id });
+    this.log('preparing template', { image, template: id, via });
     this.#build(image, id, recipe).then(
       () => {
         build.state = 'ready';
+        this.#failures.delete(image);
         this.log('template ready', { image, template: id });
       },
       (err: unknown) => {
         build.state = 'failed';
         // An engine refusal's detail (the failing step, its exit code) is what an operator needs.
         build.error = err instanceof MitosError && err.detail ? err.detail : (err as Error).message;
-        build.failedAt = Date.now();
-        this.log('template build failed', { image, template: id, error: build.error });
+        this.#failures.set(image, [...this.#recentFailures(image), { via, error: build.error, at: Date.now() }]);
+        this.log('template build failed', { image, template: id, via, error: build.error });
       },
     );
     return 'building';
+  }
+
+  /** What this node knows about `image`, for the controller to choose where it comes from. */
+  templateReport(image: string): TemplateReport {
+    // Only reports: a built-in is not started by being asked about.
+    const known = this.#builds.get(image);
+    const ready = this.engine.getTemplate(templateIdFor(image))?.ready === true;
+    const state = known?.state === 'building' || known?.state === 'failed' ? known.state : ready ? 'ready' : 'absent';
+    const progress = known?.state === 'building' ? this.transfer?.progress(image) : undefined;
+    return {
+      state,
+      ...(known && { via: known.via }),
+      ...(progress && { progress }),
+      failures: this.#recentFailures(image).map(({ via, error }) => ({ via, error })),
+    };
+  }
+
+  #recentFailures(image: string) {
+    const since = Date.now() - RETRY_FAILED_BUILD_MS;
+    return (this.#failures.get(image) ?? []).filter((f) => f.at > since);
   }
 
   /** Creates up to `count` warm sandboxes for the pool; returns the ids created. */

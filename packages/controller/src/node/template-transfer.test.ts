@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -109,11 +109,16 @@ describe('node: a template built on one node is fetched by another, verified by 
     return r.out;
   };
 
-  test('the fetched template is the holder’s build (same random bytes), made without running a step', async () => {
+  test('the fetched template is the holder’s build (same random bytes), made without running a step', async (t) => {
     // Blobs and export are behind the node key.
     const open = await fetch(`http://${endpoint}/node/v1/templates/${image}/export`, { method: 'POST' });
     assert.equal(open.status, 401);
+    let started = performance.now();
     const digest = await exportDigest();
+    // What moving a whole tree between nodes costs (the note's cross-node fork figure); not asserted.
+    const blobs = join(env.stateDir, 'xfer-holder', 'exports', image, 'blobs', 'sha256');
+    const bytes = readdirSync(blobs).reduce((n, f) => n + statSync(join(blobs, f)).size, 0);
+    t.diagnostic(`export of ${image}: ${Math.round(performance.now() - started)} ms, ${bytes} bytes of blobs`);
     assert.equal((await fetch(`http://${endpoint}/node/v1/template-blobs/${digest}`)).status, 401);
 
     const { sandboxId } = await holder.acquire({
@@ -128,7 +133,9 @@ describe('node: a template built on one node is fetched by another, verified by 
     assert.match(onHolder, /^[0-9a-f]{32}\ndistributed\n$/);
 
     const as = 'spec-fetched0000000001';
+    started = performance.now();
     assert.equal(await fetchAs(as, endpoint, digest), 'ready');
+    t.diagnostic(`fetch + import of ${as}: ${Math.round(performance.now() - started)} ms`);
     // A rebuild would have written other random bytes: these are the holder's.
     assert.equal(await builtId(as, 'b'), onHolder);
     assert.equal(engine.getTemplate(templateIdFor(as))?.ready, true);
@@ -163,6 +170,15 @@ describe('node: a template built on one node is fetched by another, verified by 
       assert.equal(engine.getTemplate(templateIdFor('spec-tampered0000000001')), undefined);
       const scratch = join(env.stateDir, 'xfer-fetcher', 'fetch');
       assert.deepEqual(existsSync(scratch) ? readdirSync(scratch) : [], []);
+      const report = fetcher.templateReport('spec-tampered0000000001');
+      assert.equal(report.state, 'failed');
+      assert.deepEqual(
+        report.failures.map((f) => f.via),
+        [hostile],
+      );
+      // The failed holder is not asked again at once...
+      const failing = { ...recipe, fetch: { endpoint: hostile, digest } };
+      assert.equal(fetcher.prepareTemplate('spec-tampered0000000001', failing), 'failed');
       await assert.rejects(
         fetcher.acquire({
           namespace: 'default',
@@ -174,6 +190,10 @@ describe('node: a template built on one node is fetched by another, verified by 
         (err: Error & { detail?: string }) =>
           /has digest sha256:[0-9a-f]{64} \(3 attempts\); refused/.test(err.detail ?? ''),
       );
+      // ...but another holder is, at once (the controller's fallback), and serves it intact.
+      assert.equal(await fetchAs('spec-tampered0000000001', endpoint, digest), 'ready');
+      assert.ok(fetcher.capacity().fetched?.includes('spec-tampered0000000001'));
+      assert.deepEqual(fetcher.templateReport('spec-tampered0000000001').failures, []);
     } finally {
       await new Promise((r) => proxy.close(r));
     }
@@ -209,5 +229,18 @@ describe('node: a template built on one node is fetched by another, verified by 
       });
       assert.equal(res.status, 404, bad);
     }
+  });
+
+  test('export GC: the export of a template the holder no longer has is removed and its blobs no longer served', async () => {
+    const digest = await exportDigest();
+    const exported = join(env.stateDir, 'xfer-holder', 'exports', image);
+    assert.ok(existsSync(exported));
+    assert.ok(await engine.templateBuilds?.delete(templateIdFor(image)));
+    assert.deepEqual(holder.transfer?.gc(), [image]);
+    assert.equal(existsSync(exported), false);
+    const res = await fetch(`http://${endpoint}/node/v1/template-blobs/${digest}`, {
+      headers: { authorization: `Bearer ${KEY}` },
+    });
+    assert.equal(res.status, 404);
   });
 });

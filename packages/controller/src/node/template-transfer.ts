@@ -9,7 +9,7 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -25,6 +25,7 @@ export const TEMPLATE_IMAGE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const MANIFEST_MAX_BYTES = 1 << 20;
 const BLOB_MAX_BYTES = 64 * 1024 ** 3;
 const ATTEMPTS = 3;
+const EXPORT_RETRY_MS = 30_000;
 const REF_NAME = 'org.opencontainers.image.ref.name';
 
 /** Where a node fetches a template from: a holder's control endpoint and the manifest digest it exported. */
@@ -45,6 +46,8 @@ const Manifest = z.object({ config: Descriptor, layers: z.array(Descriptor).min(
 export class TemplateTransfer {
   readonly #exports = new Map<string, Promise<{ digest: string }>>();
   readonly #state = new Map<string, ExportState>();
+  readonly #progress = new Map<string, { bytes: number; totalBytes: number }>();
+  readonly #exportFailures = new Map<string, { error: string; at: number }>();
   /** Images this node fetched from another node instead of building them (the node reports them). */
   readonly fetched = new Set<string>();
 
@@ -56,15 +59,47 @@ export class TemplateTransfer {
     /** Remove the whole directory on close (a scratch directory of its own, not the node's state). */
     private readonly ownsDir = false,
     private readonly log: (msg: string, fields?: Record<string, unknown>) => void = () => {},
-  ) {}
+  ) {
+    // Layouts a previous process exported are served by nobody (the map starts empty): they go.
+    rmSync(join(dir, 'exports'), { recursive: true, force: true });
+  }
+
+  /** Bytes fetched so far of the manifest's declared total, while `image` is being fetched. */
+  progress(image: string): { bytes: number; totalBytes: number } | undefined {
+    const p = this.#progress.get(image);
+    return p && { ...p };
+  }
+
+  /**
+   * Drops the exports of templates this node no longer has ready (deleted, or replaced): their
+   * layouts are removed and their blobs no longer served. Returns the images dropped.
+   */
+  gc(): string[] {
+    const dropped: string[] = [];
+    for (const image of this.#state.keys()) {
+      if (this.engine.getTemplate(templateIdFor(image))?.ready) continue;
+      this.#state.delete(image);
+      this.#exports.delete(image);
+      rmSync(this.#exportLayout(image), { recursive: true, force: true });
+      dropped.push(image);
+    }
+    if (dropped.length > 0) this.log('template exports removed', { images: dropped });
+    return dropped;
+  }
 
   /**
    * Starts (or reports) the export of the node's ready template `image`; never waits for it (a
    * large tree takes longer than a control call). Once exported, later calls share the layout.
    */
   export(image: string): ExportState {
+    this.gc();
     const known = this.#state.get(image);
     if (known) return known;
+    // A failed export is said (so the controller turns to another holder), then retried later.
+    const failed = this.#exportFailures.get(image);
+    if (failed && Date.now() - failed.at < EXPORT_RETRY_MS) {
+      throw new MitosError('template_build_failed', `exporting template ${image} failed: ${failed.error}`);
+    }
     const id = templateIdFor(image);
     const builds = this.engine.templateBuilds;
     if (!this.engine.getTemplate(id)?.ready || !builds) {
@@ -80,9 +115,11 @@ export class TemplateTransfer {
     pending.then(
       ({ digest }) => this.#state.set(image, { state: 'ready', digest }),
       (err: unknown) => {
-        // Forgotten, so the next call tries again.
+        // Forgotten (the next call after EXPORT_RETRY_MS tries again); the failure is reported till then.
         this.#state.delete(image);
         this.#exports.delete(image);
+        this.#exportFailures.set(image, { error: (err as Error).message, at: Date.now() });
+        rmSync(layout, { recursive: true, force: true });
         this.log('template export failed', { image, error: (err as Error).message });
       },
     );
@@ -121,8 +158,18 @@ export class TemplateTransfer {
       } catch (err) {
         throw transferError(image, `the manifest ${from.digest} is not an image manifest: ${(err as Error).message}`);
       }
-      for (const d of [manifest.config, ...manifest.layers])
-        await this.#download(image, from, d.digest, d.size, layout);
+      const blobs = [manifest.config, ...manifest.layers];
+      const totalBytes = blobs.reduce((n, d) => n + d.size, 0);
+      // The declared sizes bound the download: a manifest that would fill the disk is refused up front.
+      const fs = statfsSync(layout);
+      const free = fs.bavail * fs.bsize;
+      if (totalBytes > free)
+        throw transferError(image, `its blobs declare ${totalBytes} bytes and this node has ${free} bytes free`);
+      const progress = { bytes: 0, totalBytes };
+      this.#progress.set(image, progress);
+      for (const d of blobs) {
+        await this.#download(image, from, d.digest, d.size, layout, progress);
+      }
       writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
       const entry = {
         mediaType: 'application/vnd.oci.image.manifest.v1+json',
@@ -141,6 +188,7 @@ export class TemplateTransfer {
       });
       this.fetched.add(image);
     } finally {
+      this.#progress.delete(image);
       rmSync(layout, { recursive: true, force: true });
     }
   }
@@ -154,7 +202,14 @@ export class TemplateTransfer {
   }
 
   /** One blob into the layout, checked against `digest` as it streams; a mismatch is fetched again, then refused. */
-  async #download(image: string, from: TemplateFetch, digest: string, maxBytes: number, layout: string) {
+  async #download(
+    image: string,
+    from: TemplateFetch,
+    digest: string,
+    maxBytes: number,
+    layout: string,
+    progress?: { bytes: number },
+  ) {
     const file = join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length));
     const url = `http://${from.endpoint}/node/v1/template-blobs/${digest}`;
     let last = '';
@@ -171,9 +226,11 @@ export class TemplateTransfer {
       }
       const hash = createHash('sha256');
       let size = 0;
+      const before = progress?.bytes ?? 0;
       const meter = new Transform({
         transform(chunk: Buffer, _enc, done) {
           size += chunk.length;
+          if (progress) progress.bytes = before + size;
           if (size > maxBytes) return done(transferError(image, `blob ${digest} is larger than ${maxBytes} bytes`));
           hash.update(chunk);
           done(null, chunk);
@@ -186,6 +243,7 @@ export class TemplateTransfer {
       );
       const got = `sha256:${hash.digest('hex')}`;
       if (got === digest) return file;
+      if (progress) progress.bytes = before;
       rmSync(file, { force: true });
       last = `blob ${digest} from ${from.endpoint} has digest ${got}`;
     }

@@ -76,4 +76,48 @@ export function distributionSteps(test: ContractTest): void {
       async () => (await e.kube.get(SANDBOX_POOLS, e.namespace, 'distributed')) === undefined,
     );
   });
+
+  test('a claim placed on a node outside the pool’s holders fetches the template there before it is Ready', async (e) => {
+    await e.kube.create<SandboxTemplate>(SANDBOX_TEMPLATES, {
+      metadata: { name: 'outside', namespace: e.namespace },
+      spec: { image: 'base', buildSteps: [{ type: 'run', run: 'echo held-once > /held-once' }] },
+    });
+    await e.kube.create<SandboxPool>(SANDBOX_POOLS, {
+      metadata: { name: 'outside', namespace: e.namespace },
+      spec: { templateRef: { name: 'outside' }, replicas: 1 },
+    });
+    let holder = '';
+    let image = '';
+    await eventually(e.readyTimeoutMs * 2, async () => {
+      const pool = await e.kube.get<SandboxPool>(SANDBOX_POOLS, e.namespace, 'outside');
+      image = pool?.status?.templateDigest ?? '';
+      holder = Object.keys(pool?.status?.nodeDistribution ?? {})[0] ?? '';
+      return holder !== '' && image.startsWith('spec-');
+    });
+    const outside = e.nodeNames.find((n) => n !== holder) ?? '';
+    assert.equal((await capacities(e)).get(outside)?.templates[image], undefined, 'the other node lacks it');
+
+    await e.kube.create<SandboxClaim>(SANDBOX_CLAIMS, {
+      metadata: { name: 'outside-claim', namespace: e.namespace },
+      spec: { poolRef: { name: 'outside' }, nodeName: outside },
+    });
+    const reasons = new Set<string>();
+    await eventually(e.readyTimeoutMs * 2, async () => {
+      const claim = await e.kube.get<SandboxClaim>(SANDBOX_CLAIMS, e.namespace, 'outside-claim');
+      const reason = claim?.status?.conditions?.find((c) => c.type === 'Ready')?.reason;
+      if (reason) reasons.add(reason);
+      assert.notEqual(claim?.status?.phase, 'Failed', JSON.stringify(claim?.status));
+      return claim?.status?.phase === 'Ready';
+    });
+    const claim = await e.kube.get<SandboxClaim>(SANDBOX_CLAIMS, e.namespace, 'outside-claim');
+    assert.equal(claim?.status?.node, outside);
+    // Fetched, not built: the node reports it among the images it took from another node.
+    await eventually(e.settleMs, async () => (await capacities(e)).get(outside)?.fetched?.includes(image) === true);
+    assert.ok(!reasons.has('TemplateBuilding') && !reasons.has('TemplateBuildingLocally'), [...reasons].join());
+    const sb = await e.agentRun().fromName('outside-claim');
+    assert.equal((await sb.exec('cat /held-once')).stdout, 'held-once\n');
+    await sb.terminate();
+    await e.kube.delete(SANDBOX_POOLS, e.namespace, 'outside');
+    await eventually(e.settleMs, async () => (await e.kube.get(SANDBOX_POOLS, e.namespace, 'outside')) === undefined);
+  });
 }

@@ -20,6 +20,7 @@ export function inProcessNodeApi(node: string, sandboxes: NodeSandboxes): NodeAp
     capacity: () => call(() => ({ node, ...sandboxes.capacity() })),
     sandboxes: () => call(() => sandboxes.records()),
     prepareTemplate: (image, recipe) => call(() => sandboxes.prepareTemplate(image, recipe)),
+    templateReport: (image) => call(() => sandboxes.templateReport(image)),
     ...(sandboxes.transfer && {
       exportTemplate: (image: string) =>
         call(() => (sandboxes.transfer as NonNullable<typeof sandboxes.transfer>).export(image)),

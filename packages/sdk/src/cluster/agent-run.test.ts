@@ -141,4 +141,27 @@ describe('AgentRun (cluster mode)', () => {
     assert.equal(api.store.has(`sandboxforks/${name}`), true, 'the SDK never writes the fork');
     assert.equal(await b?.fork(1, { timeoutMs: 50 }).catch((e: { code?: string }) => e.code), 'ready_timeout');
   });
+
+  it('a fork its source node cannot hold times out naming the refusal (SourceNodeFull), not a bare timeout', async () => {
+    const api = memoryApi();
+    const ready = { phase: 'Ready', endpoint: '10.0.0.1:9091', node: 'n1', sandboxID: 'src' };
+    await api.create('sandboxclaims', { metadata: { name: 'src' }, spec: { poolRef: { name: 'p' } }, status: ready });
+    const sb = await new AgentRun({ api }).fromName('src');
+    // The controller's refusal is on the fork from its first read (no race with the SDK's poll).
+    const message = 'node n1 has no room for a fork of src (cross-node fork is not supported)';
+    const create = api.create.bind(api);
+    api.create = (plural, object) =>
+      create(plural, {
+        ...object,
+        ...(plural === 'sandboxforks' && {
+          status: { conditions: [{ type: 'Ready', status: 'False', reason: 'SourceNodeFull', message }] },
+        }),
+      });
+    const err = await sb.fork(1, { timeoutMs: 100 }).then(
+      () => assert.fail('the fork cannot be Ready'),
+      (e: { code?: string; errorCause?: string }) => e,
+    );
+    assert.equal(err.code, 'ready_timeout');
+    assert.equal(err.errorCause, `SourceNodeFull: ${message}`);
+  });
 });

@@ -57,7 +57,7 @@ async function hostileHolder(
   return { server, endpoint: `127.0.0.1:${(server.address() as AddressInfo).port}`, asked };
 }
 
-describe('hardening: template transfer between cluster nodes', { timeout: 300_000 }, () => {
+describe('hardening: template transfer between cluster nodes', { timeout: 600_000 }, () => {
   const env = testEngineEnv();
   let engine: LinuxEngine;
   let node: NodeSandboxes;
@@ -107,7 +107,7 @@ except Exception: print("ERR")' ${host} ${port}`,
       ).out.trim();
     // The probe itself works: a port the sandbox may reach (its own loopback) answers OK.
     await sh(SB, 'nohup python3 -m http.server 8080 --bind 127.0.0.1 >/dev/null 2>&1 &');
-    await until(async () => (await probe('127.0.0.1', 8080)) === 'OK', 20_000, 'the sandbox’s own server');
+    await until(async () => (await probe('127.0.0.1', 8080)) === 'OK', 60_000, 'the sandbox’s own server');
     for (const host of targets) {
       assert.equal(await probe(host, control.port), 'ERR', `the sandbox reached the control port at ${host}`);
     }

@@ -1,5 +1,6 @@
 /*
- * The sandbox's pid 1: reaps orphans and serves the frame protocol. Each connection is handled
+ * The sandbox's agent, the first child of its pid 1 (launch-init.c): serves the frame protocol
+ * and reaps its own workers (orphans go to pid 1). Each connection is handled
  * by a worker process forked for it, so a slow file read or a long command never blocks the
  * next request, and a crash in one handler cannot take down the sandbox.
  *
@@ -20,6 +21,8 @@
 
 #include "agent.h"
 #include "guest-mux.h"
+
+pid_t agent_pid;
 
 static void reap_children(int sig) {
     int saved = errno;
@@ -89,6 +92,7 @@ void agent_serve_connection(int conn) {
 }
 
 void agent_serve(int listen_fd) {
+    agent_pid = getpid();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = reap_children;

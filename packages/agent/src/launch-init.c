@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -68,6 +69,24 @@ int listener_in_netns(int pid, const char *path) {
     return fd;
 }
 
+/*
+ * pid 1 only reaps: it holds nothing (stdio on /dev/null, no socket) and is dumpable, which a
+ * checkpoint of the sandbox needs (CRIU opens the init's namespace files from inside the
+ * sandbox's user namespace). Opening pid 1 to sandbox root gives it nothing it does not have.
+ * The agent, which holds the socket the host talks to, is pid 1's first child (pid 2): forked
+ * before pid 1 turns dumpable, so it keeps the exec's non-dumpability (its memory belongs to
+ * the host's user namespace, ENFORCE_NONDUMP) and stays closed to ptrace and /proc from inside.
+ * The sandbox lives as long as its agent: pid 1 exits with it, which ends the whole tree.
+ */
+static int reap_until(pid_t agent) {
+    for (;;) {
+        int status = 0;
+        pid_t r = wait(&status);
+        if (r == agent) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (r < 0 && errno != EINTR) return 1;
+    }
+}
+
 int init_main(void) {
     int listening = 0;
     socklen_t len = sizeof listening;
@@ -79,6 +98,13 @@ int init_main(void) {
     fcntl(INIT_LISTEN_FD, F_SETFD, FD_CLOEXEC);
     prctl(PR_SET_NAME, INIT_ARGV0, 0, 0, 0);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    agent_serve(INIT_LISTEN_FD);
-    return 1;
+    pid_t agent = fork();
+    if (agent < 0) return 1;
+    if (agent == 0) {
+        prctl(PR_SET_NAME, AGENT_NAME, 0, 0, 0);
+        agent_serve(INIT_LISTEN_FD);
+    }
+    close(INIT_LISTEN_FD);
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    return reap_until(agent);
 }

@@ -6,7 +6,8 @@
  * an overlay; the host's own mount table never sees either), pivot_roots into it, installs
  * the seccomp filter (launch-seccomp.c), and execs the agent as the sandbox's pid 1 from a
  * path inside the sandbox (INIT_IN_SANDBOX), holding nothing from outside but its agent
- * socket, so the sandbox's whole process tree can be checkpointed. The launcher prints the init's
+ * socket, so the sandbox's whole process tree can be checkpointed (pid 1 then hands the socket
+ * to the agent it forks and only reaps, launch-init.c). The launcher prints the init's
  * host pid once the agent is serving, then stays as its supervisor (reaping it); the sandbox
  * does not depend on the server that launched it.
  */
@@ -104,8 +105,9 @@ static int child_main(void *arg) {
     if (setgroups(0, NULL) < 0) child_fail(o, "setgroups");
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) child_fail(o, "become sandbox root");
     /* The uid change leaves the init non-dumpable with its memory in the host's user namespace;
-     * the exec below keeps it so (see bind_init), so no sandbox process may ptrace it or open
-     * its /proc files. Keep it that way (no PR_SET_DUMPABLE). */
+     * the exec below keeps it so (see bind_init), and the agent pid 1 forks inherits that, so no
+     * sandbox process may ptrace the agent or open its /proc files. pid 1 itself turns
+     * dumpable only once it holds nothing (init_main). */
     /* Joined the sandbox cgroups already (parent did it), so the namespace roots there. */
     if (unshare(CLONE_NEWCGROUP) < 0) child_fail(o, "unshare cgroup namespace");
     if (setsid() < 0) child_fail(o, "setsid");

@@ -24,10 +24,13 @@ struct root_spec {
 /* argv[0] the launcher execs the init with; main() runs init_main for it. */
 #define INIT_ARGV0 "mitos-init"
 
+/* The agent's process name (comm), as pid 1's first child. */
+#define AGENT_NAME "mitos-agent"
+
 /* The descriptor the init finds its listening agent socket on. */
 #define INIT_LISTEN_FD 3
 
-/* The sandbox's pid 1 after the exec: serves the agent protocol on INIT_LISTEN_FD. */
+/* The sandbox's pid 1 after the exec: forks the agent (serving INIT_LISTEN_FD), then reaps. */
 int init_main(void);
 
 /* The agent's listening socket at path, in the network namespace of pid (launch-init.c). */

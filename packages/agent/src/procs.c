@@ -21,8 +21,8 @@ void handle_list_processes(int conn, struct frame *req) {
     while ((e = readdir(d))) {
         char *end;
         long pid = strtol(e->d_name, &end, 10);
-        /* pid 1 is the agent itself and the worker answering is ours: neither is the user's. */
-        if (*end || pid <= 1 || pid == self || pid == parent) continue;
+        /* pid 1 (the reaper), the agent and the worker answering are ours, not the user's. */
+        if (*end || pid <= 1 || pid == agent_pid || pid == self || pid == parent) continue;
         char path[64], cmd[4096];
         snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -47,7 +47,7 @@ void handle_signal_process(int conn, struct frame *req) {
     }
     long pid = atol(f[0]);
     int sig = atoi(f[1]);
-    if (pid <= 1 || sig < 0 || sig >= NSIG) {
+    if (pid <= 1 || pid == agent_pid || sig < 0 || sig >= NSIG) {
         frame_fail(conn, EINVAL, "signal");
         return;
     }

@@ -54,6 +54,53 @@ static int count_pids(const char *proc) {
     return n;
 }
 
+/*
+ * The agent: pid 1's child named mitos-agent (pid 1 itself only reaps and holds nothing). 0 when
+ * there is none, so every attack on it then reports "ok" and the test fails loudly.
+ */
+static pid_t find_agent(void) {
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    pid_t found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        char path[64], stat[512];
+        int pid = atoi(e->d_name);
+        if (pid <= 1) continue;
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, stat, sizeof stat - 1);
+        close(fd);
+        if (n <= 0) continue;
+        stat[n] = 0;
+        int ppid = 0;
+        char *close_paren = strrchr(stat, ')');
+        if (strstr(stat, "(mitos-agent)") && close_paren && sscanf(close_paren + 2, "%*c %d", &ppid) == 1 && ppid == 1)
+            found = pid;
+    }
+    closedir(d);
+    return found;
+}
+
+/* pid 1 is open to sandbox root (a checkpoint needs it dumpable): what it holds is all there
+ * is to take. Reported as its descriptors and their targets. */
+static void init_holds(void) {
+    char holds[512] = "";
+    DIR *fds = opendir("/proc/1/fd");
+    for (struct dirent *e; fds && (e = readdir(fds));) {
+        char link[300], target[128];
+        if (e->d_name[0] == '.') continue;
+        snprintf(link, sizeof link, "/proc/1/fd/%s", e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = 0;
+        size_t used = strlen(holds);
+        snprintf(holds + used, sizeof holds - used, "%s%s=%s", used ? "," : "", e->d_name, target);
+    }
+    report("init-holds", fds ? 0 : -1, holds);
+    if (fds) closedir(fds);
+}
+
 /* The privileged operations that must fail whatever namespace tricks came first. */
 static void privileged(const char *prefix) {
     char name[128];
@@ -118,25 +165,40 @@ static void privileged(const char *prefix) {
     snprintf(name, sizeof name, "%sdrop-caches", prefix);
     report(name, write_text("/proc/sys/vm/drop_caches", "1"), "");
 
+    /* The agent holds the socket the host talks to; pid 1 is the reaper (see init-holds). */
+    pid_t agent = find_agent();
+    char agent_path[64], agent_detail[32];
+    snprintf(agent_detail, sizeof agent_detail, agent ? "agent=%d" : "no-agent-found", (int)agent);
     snprintf(name, sizeof name, "%sptrace-init", prefix);
-    r = (int)ptrace(PTRACE_ATTACH, 1, NULL, NULL);
-    if (r == 0) ptrace(PTRACE_DETACH, 1, NULL, NULL);
-    report(name, r, "");
+    r = agent ? (int)ptrace(PTRACE_ATTACH, agent, NULL, NULL) : 0;
+    if (agent && r == 0) ptrace(PTRACE_DETACH, agent, NULL, NULL);
+    report(name, r, agent_detail);
 
     snprintf(name, sizeof name, "%sinit-fd", prefix);
-    fd = open("/proc/1/fd/2", O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd >= 0) close(fd);
-    report(name, fd, "");
+    snprintf(agent_path, sizeof agent_path, "/proc/%d/fd/2", (int)agent);
+    fd = agent ? open(agent_path, O_WRONLY | O_APPEND | O_CLOEXEC) : 0;
+    if (agent && fd >= 0) close(fd);
+    report(name, fd, agent_detail);
+
+    /* Its listening socket itself, copied out by descriptor number. */
+    snprintf(name, sizeof name, "%sagent-socket", prefix);
+    int agent_pidfd = agent ? (int)syscall(SYS_pidfd_open, agent, 0) : -1;
+    fd = agent_pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, agent_pidfd, 3, 0) : (agent ? -1 : 0);
+    if (agent && fd >= 0) close(fd);
+    if (agent_pidfd >= 0) close(agent_pidfd);
+    report(name, fd, agent_detail);
 
     snprintf(name, sizeof name, "%sinit-root", prefix);
-    DIR *d = opendir("/proc/1/root/");
-    report(name, d ? 0 : -1, "");
+    snprintf(agent_path, sizeof agent_path, "/proc/%d/root/", (int)agent);
+    DIR *d = agent ? opendir(agent_path) : NULL;
+    report(name, !agent || d ? 0 : -1, agent_detail);
     if (d) closedir(d);
 
     snprintf(name, sizeof name, "%sinit-environ", prefix);
-    fd = open("/proc/1/environ", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) close(fd);
-    report(name, fd, "");
+    snprintf(agent_path, sizeof agent_path, "/proc/%d/environ", (int)agent);
+    fd = agent ? open(agent_path, O_RDONLY | O_CLOEXEC) : 0;
+    if (agent && fd >= 0) close(fd);
+    report(name, fd, agent_detail);
 
     snprintf(name, sizeof name, "%ssettime", prefix);
     struct timespec ts;
@@ -236,8 +298,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: mitos-probe privileged|mounts|nested|abstract NAME|subvolume DIR NAME\n");
         return 2;
     }
-    if (strcmp(argv[1], "privileged") == 0) privileged("");
-    else if (strcmp(argv[1], "mounts") == 0) mounts();
+    if (strcmp(argv[1], "privileged") == 0) {
+        privileged("");
+        init_holds();
+    } else if (strcmp(argv[1], "mounts") == 0) mounts();
     else if (strcmp(argv[1], "nested") == 0) nested();
     else if (strcmp(argv[1], "abstract") == 0 && argc > 2) abstract_socket(argv[2]);
     else if (strcmp(argv[1], "subvolume") == 0 && argc > 3) subvolume(argv[2], argv[3]);

@@ -74,14 +74,21 @@ describe('hostile code inside a sandbox is contained', { timeout: 900_000 }, () 
       ['core-pattern', 'write /proc/sys/kernel/core_pattern'],
       ['sysrq-trigger', 'write /proc/sysrq-trigger'],
       ['drop-caches', 'write /proc/sys/vm/drop_caches'],
-      ['ptrace-init', 'ptrace the agent (pid 1)'],
-      ['init-fd', "open the agent's host log fd via /proc/1/fd/2"],
-      ['init-root', 'open /proc/1/root'],
-      ['init-environ', 'read /proc/1/environ'],
+      ['ptrace-init', 'ptrace the agent (the child of pid 1 holding the host socket)'],
+      ['init-fd', "open the agent's descriptors via /proc/<agent>/fd/2"],
+      ['agent-socket', "copy the agent's socket out with pidfd_getfd"],
+      ['init-root', 'open /proc/<agent>/root'],
+      ['init-environ', 'read /proc/<agent>/environ'],
       ['settime', 'set the host clock'],
       ['swapoff', 'swapoff the host disk'],
     ];
     for (const [name, label] of attacks) await contained(label, denied(lines, name));
+    // pid 1 only reaps and is open to sandbox root (a checkpoint of the tree needs it dumpable):
+    // all it holds is /dev/null.
+    const holds = lines.get('init-holds');
+    assert.ok(holds?.allowed, `pid 1's descriptors not listed: ${holds?.detail}`);
+    assert.deepEqual(holds.detail.trim().split(',').sort(), ['0=/dev/null', '1=/dev/null', '2=/dev/null']);
+    await contained('read what pid 1 holds (it is dumpable, for checkpoints)', 'stdio on /dev/null only');
   });
 
   test('mounts inside its own namespace expose nothing of the host', async () => {
@@ -131,21 +138,24 @@ describe('hostile code inside a sandbox is contained', { timeout: 900_000 }, () 
 
   test('symlinks and traversal in file paths stay inside the sandbox', async () => {
     await attacker.exec(
-      'ln -sfn / /workspace/rootlink; ln -sfn /proc/1/root /workspace/p1; ln -sfn ../../../../../../.. /workspace/up',
+      'ln -sfn / /workspace/rootlink; ln -sfn /proc/2/root /workspace/p1; ln -sfn ../../../../../../.. /workspace/up',
     );
+    assert.equal((await attacker.exec('cat /proc/2/comm')).stdout, 'mitos-agent\n');
     // /work exists on the host (the repository) and not in any template.
     for (const path of ['/workspace/rootlink/work', '/workspace/up/work', '/../../../../work']) {
       assert.equal(await attacker.files.exists(path), false, path);
     }
-    // The agent itself is not dumpable, so even its own /proc/1/root is closed to the sandbox.
+    // The agent (pid 2) is not dumpable, so even its own /proc/2/root is closed to the sandbox.
     await assert.rejects(attacker.files.exists('/workspace/p1/work'), { code: 'file_failed', status: 500 });
     await contained('files API through symlinks to / and ../ chains', 'resolved inside the sandbox root');
     await attacker.files.write('/workspace/up/tmp/through-link', 'x');
     assert.equal((await attacker.exec('cat /tmp/through-link')).stdout, 'x');
     await contained('write through a ../ symlink', 'landed in the sandbox /tmp');
-    const r = await attacker.exec('ls /proc/1/root/ 2>&1; ls /proc/self/root/work 2>&1; echo done');
+    const r = await attacker.exec(
+      'ls /proc/1/root/ 2>&1; ls /proc/2/root/ 2>&1; ls /proc/self/root/work 2>&1; echo done',
+    );
     assert.doesNotMatch(r.stdout, /main\b/);
-    await contained('/proc/self/root and /proc/1/root', 'no host file reachable');
+    await contained("/proc/self/root, /proc/1/root and the agent's /proc/2/root", 'no host file reachable');
   });
 
   test('no network: only lo, no routes (the metadata address has no path)', async () => {

@@ -149,7 +149,7 @@ const GOALS: readonly GoalSpec[] = [
       return { value: uss, text: `${formatValue(uss, 'MiB')} USS median${extra}`, met: uss <= 8 };
     },
     bound: (l) => {
-      const parts = ['mitos-init', 'mitos-supervise']
+      const parts = ['mitos-init', 'mitos-agent', 'mitos-supervise']
         .map((name) => [name, l.median(`density.idle.uss.${name}`)] as const)
         .filter((p): p is readonly [string, number] => p[1] !== undefined)
         .map(([name, v]) => `${name} ${formatValue(v, 'MiB')}`);

@@ -16,7 +16,7 @@ export interface ProcessPlan {
 type Driver = Pick<SandboxDriver, 'name' | 'forkCarriesProcesses'>;
 
 /**
- * Every process the agent reports (all but pid 1 and the worker answering): the relays the
+ * Every process the agent reports (all but pid 1, the agent and the worker answering): the relays the
  * agent forks per command are listed too, as `mitos-init`, since a name is no proof: a
  * process that calls itself `mitos-init` must not vanish from the report.
  */

@@ -60,27 +60,38 @@ describe('linux driver: isolation seen from inside a sandbox', { timeout: 600_00
     await engine.terminate(child);
   });
 
-  test('pid 1 runs its program from inside the sandbox and holds nothing from outside', async () => {
-    // What a checkpoint of the whole tree needs: every mapping and descriptor of the init
-    // resolvable in the sandbox's own namespaces.
+  test('pid 1 runs its program from inside the sandbox and holds nothing; its agent child holds the socket', async () => {
+    // What a checkpoint of the whole tree needs: every mapping and descriptor of the init and
+    // the agent resolvable in the sandbox's own namespaces, and pid 1 itself holding nothing.
     const { pid } = engine.db.prepare('SELECT init_pid AS pid FROM sandboxes WHERE id = ?').get(a) as { pid: number };
+    const fdsOf = (p: number) =>
+      readdirSync(`/proc/${p}/fd`)
+        .sort((x, y) => Number(x) - Number(y))
+        .map((fd) => `${fd}=${readlinkSync(`/proc/${p}/fd/${fd}`)}`);
     assert.equal(readlinkSync(`/proc/${pid}/exe`), '/opt/mitos/init');
-    const fds = readdirSync(`/proc/${pid}/fd`)
-      .sort((x, y) => Number(x) - Number(y))
-      .map((fd) => `${fd}=${readlinkSync(`/proc/${pid}/fd/${fd}`)}`);
+    assert.deepEqual(fdsOf(pid), ['0=/dev/null', '1=/dev/null', '2=/dev/null']);
+    // The agent is pid 1's first child, the same program, with the socket on 3.
+    const agent = Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0]);
+    assert.equal(readFileSync(`/proc/${agent}/comm`, 'utf8'), 'mitos-agent\n');
+    assert.equal(readlinkSync(`/proc/${agent}/exe`), '/opt/mitos/init');
+    const fds = fdsOf(agent);
     const socket = /^3=socket:\[(\d+)\]$/.exec(fds[3] ?? '');
     assert.deepEqual(fds.slice(0, 3), ['0=/dev/null', '1=/dev/null', '2=/dev/null']);
-    assert.ok(socket && fds.length === 4, `init descriptors: ${fds.join(' ')}`);
+    assert.ok(socket && fds.length === 4, `agent descriptors: ${fds.join(' ')}`);
     // The agent's socket belongs to the sandbox's network namespace, not the host's.
     const inodes = (ns: string) =>
       readFileSync(ns, 'utf8')
         .split('\n')
         .map((l) => l.trim().split(/\s+/)[6]);
-    assert.ok(inodes(`/proc/${pid}/net/unix`).includes(socket[1]), 'agent socket not in the sandbox namespace');
+    assert.ok(inodes(`/proc/${agent}/net/unix`).includes(socket[1]), 'agent socket not in the sandbox namespace');
     assert.ok(!inodes('/proc/self/net/unix').includes(socket[1]), "agent socket in the host's namespace");
-    // Its program is there to exec, not to read or replace, and the init stays closed to ptrace.
-    const r = await sh(a, 'cat /opt/mitos/init >/dev/null; echo x > /opt/mitos/init; ls /proc/1/fd; echo done');
-    assert.match(r.out, /done\n$/);
+    // Its program is there to exec, not to read or replace; the agent (pid 2 inside) stays
+    // closed to ptrace and /proc, while pid 1, which holds nothing, is open (a checkpoint needs it).
+    const r = await sh(
+      a,
+      'cat /proc/2/comm; cat /opt/mitos/init >/dev/null; echo x > /opt/mitos/init; ls /proc/2/fd; ls -l /proc/1/fd | grep -c /dev/null; echo done',
+    );
+    assert.match(r.out, /^mitos-agent\n3\ndone\n$/);
     assert.equal(r.err.match(/Permission denied|Read-only file system/g)?.length, 3, r.err);
   });
 

@@ -1,0 +1,97 @@
+/**
+ * Checkpoint a live sandbox's whole process tree with the pinned CRIU, leaving it running: the
+ * first half of a fork that carries processes. Run as the owner of the sandbox's user
+ * namespace (as-owner.ts). The host's read-only binds (/dev nodes, /opt/mitos/init, kernels)
+ * are recorded as external mounts, and the agent's unix sockets as external sockets: a
+ * restore provides its own of each.
+ */
+import { spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MitosError } from '@mitos/protocol';
+import type { CriuTool } from '../host/criu.js';
+import { asNamespaceOwner, ownCapabilities } from './as-owner.js';
+import { agentUnixSockets } from './tree.js';
+
+export interface DumpTarget {
+  /** Host pid of the sandbox's pid 1. */
+  initPid: number;
+  /** Host uid of sandbox root: the user namespace's owner. */
+  uidBase: number;
+}
+
+export interface DumpResult {
+  /** The images; readable by the sandbox's uid and root only. */
+  dir: string;
+  /** The unix sockets recorded as external (the agent's). */
+  externalSockets: string[];
+}
+
+const DUMP_TIMEOUT_MS = 60_000;
+
+/** The images go to the working directory: CRIU's uid need not reach it by path (see dumpSandbox). */
+export function dumpArgs(target: DumpTarget, externalSockets: readonly string[]): string[] {
+  return [
+    'dump',
+    '--unprivileged',
+    '-t',
+    String(target.initPid),
+    '-D',
+    '.',
+    '--leave-running',
+    // The sandbox has no links out but its loopback and (with a network posture) its veth;
+    // locking them is the host network's business, not the dump's.
+    '--network-lock',
+    'skip',
+    '--tcp-established',
+    '--external',
+    'mnt[]',
+    ...externalSockets.flatMap((inode) => ['--external', `unix[${inode}]`]),
+    '-o',
+    'dump.log',
+    '-v2',
+  ];
+}
+
+/** The last lines of a CRIU log that say why it stopped. */
+export function criuFailure(log: string): string {
+  const lines = log.split('\n').filter((l) => /Error|error|Can't|Unable|fail/.test(l));
+  return lines.slice(-4).join(' | ').slice(0, 800) || 'no error in the log';
+}
+
+function runTool([file, args]: [string, string[]], cwd: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], timeout: DUMP_TIMEOUT_MS });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr = (stderr + d).slice(-4000);
+    });
+    child.on('error', (err) => resolve({ code: null, stderr: `${stderr}${err.message}` }));
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+/**
+ * Dump target's tree into dir (made here, 0700, owned by the sandbox's uid). CRIU starts in dir
+ * (entered as root, before the uid switch), so dir's parents may stay closed to that uid.
+ */
+export async function dumpSandbox(tool: CriuTool, target: DumpTarget, dir: string): Promise<DumpResult> {
+  mkdirSync(dir, { mode: 0o700 });
+  chownSync(dir, target.uidBase, target.uidBase);
+  const externalSockets = agentUnixSockets(target.initPid);
+  const argv = asNamespaceOwner(target.uidBase, ownCapabilities(), tool.argv(dumpArgs(target, externalSockets)));
+  const { code, stderr } = await runTool(argv, dir);
+  if (code !== 0) {
+    const logPath = join(dir, 'dump.log');
+    const why = existsSync(logPath) ? criuFailure(readFileSync(logPath, 'utf8')) : stderr.trim().slice(-800);
+    throw new MitosError(
+      'internal',
+      `checkpoint of the sandbox's processes failed: ${why}`,
+      {},
+      {
+        remediation: 'fork with processes "none" (files and interpreter state); the parent is unchanged',
+      },
+    );
+  }
+  return { dir, externalSockets };
+}

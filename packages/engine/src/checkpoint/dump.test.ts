@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { testEngineEnv, until, withPythonSandboxes } from '@mitos/testkit';
@@ -8,7 +8,17 @@ import { findCriu } from '../host/criu.js';
 import { defaultCacheDir } from '../templates/builder.js';
 import { asNamespaceOwner, capabilityList, ownCapabilities } from './as-owner.js';
 import { dumpSandbox } from './dump.js';
-import { agentUnixSockets, processTree } from './tree.js';
+import { agentSockets, processTree } from './tree.js';
+
+function hasSocket(pid: number, inode: string): boolean {
+  return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`;
+    } catch {
+      return false;
+    }
+  });
+}
 
 describe('running CRIU as the sandbox user namespace owner', () => {
   test("hands on root's capabilities as ambient ones, and never runs as uid 0", () => {
@@ -48,22 +58,35 @@ describe('checkpoint of a live linux sandbox', { timeout: 300_000 }, () => {
     await until(async () => (await count()) > 0, 20_000, 'the counter to start');
     const { pid } = engine.db.prepare('SELECT init_pid AS pid FROM sandboxes WHERE id = ?').get(id) as { pid: number };
     const base = Number(readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split(/\s+/)[1]);
-    const tree = processTree(pid);
-    const sockets = agentUnixSockets(pid);
-    // The agent's listening socket at least, and the engine's open connection.
-    assert.ok(sockets.length >= 2, `agent sockets: ${sockets.join(' ')}`);
+    // The agent's listening socket in the sandbox's namespace; the engine's connection
+    // (accepted on it) in the host's, held by the connection's mux process.
+    const before = agentSockets(pid);
+    assert.equal(before.listening.length, 1, `agent sockets: ${JSON.stringify(before)}`);
+    assert.equal(before.host.length, 1, `agent sockets: ${JSON.stringify(before)}`);
     const dir = join(env.stateDir, 'checkpoint');
+    // The connection is lost as the engine would drop it (its next call connects again).
+    const mux = processTree(pid).find(
+      (p) => readFileSync(`/proc/${p}/comm`, 'utf8') === 'mitos-agent\n' && hasSocket(p, before.host[0] ?? ''),
+    );
+    assert.ok(mux, 'no mux process');
+    process.kill(mux, 'SIGKILL');
     const result = await dumpSandbox(found.tool, { initPid: pid, uidBase: base }, dir);
-    assert.deepEqual(result.externalSockets, sockets);
+    assert.deepEqual(result.externalSockets, before.listening);
+    const tree = processTree(pid);
     const st = statSync(dir);
     assert.equal(st.mode & 0o777, 0o700);
     assert.equal(st.uid, base);
     // One core image per task (threads too), at least one per process of the tree.
     const cores = readdirSync(dir).filter((f) => /^core-\d+\.img$/.test(f));
     assert.ok(cores.length >= tree.length, `${cores.length} core images for ${tree.length} processes`);
-    assert.match(readFileSync(join(dir, 'dump.log'), 'utf8'), /Dumping finished successfully/);
+    for (const image of ['pstree.img', 'inventory.img', 'mountpoints-12.img']) {
+      assert.ok(
+        readdirSync(dir).some((f) => f.startsWith(image.replace(/-\d+\.img$/, ''))),
+        `${image} missing`,
+      );
+    }
     // --leave-running: the counter goes on and the agent still serves.
-    const before = await count();
-    await until(async () => (await count()) > before, 20_000, 'the counter to go on after the dump');
+    const at = await count();
+    await until(async () => (await count()) > at, 20_000, 'the counter to go on after the dump');
   });
 });

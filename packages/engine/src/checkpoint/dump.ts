@@ -3,7 +3,9 @@
  * first half of a fork that carries processes. Run as the owner of the sandbox's user
  * namespace (as-owner.ts). The host's read-only binds (/dev nodes, /opt/mitos/init, kernels)
  * are recorded as external mounts, and the agent's unix sockets as external sockets: a
- * restore provides its own of each.
+ * restore provides its own of each. The engine's connection to the agent must be closed
+ * first (its accepted socket belongs to the host's network namespace, where CRIU does not
+ * look): the dump waits, bounded, until the agent holds none.
  */
 import { spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { MitosError } from '@mitos/protocol';
 import type { CriuTool } from '../host/criu.js';
 import { asNamespaceOwner, ownCapabilities } from './as-owner.js';
-import { agentUnixSockets } from './tree.js';
+import { agentSockets } from './tree.js';
 
 export interface DumpTarget {
   /** Host pid of the sandbox's pid 1. */
@@ -23,11 +25,12 @@ export interface DumpTarget {
 export interface DumpResult {
   /** The images; readable by the sandbox's uid and root only. */
   dir: string;
-  /** The unix sockets recorded as external (the agent's). */
+  /** The unix sockets recorded as external (the agent's listening socket). */
   externalSockets: string[];
 }
 
 const DUMP_TIMEOUT_MS = 60_000;
+const CONNECTION_GONE_MS = 10_000;
 
 /** The images go to the working directory: CRIU's uid need not reach it by path (see dumpSandbox). */
 export function dumpArgs(target: DumpTarget, externalSockets: readonly string[]): string[] {
@@ -76,9 +79,25 @@ function runTool([file, args]: [string, string[]], cwd: string): Promise<{ code:
  * (entered as root, before the uid switch), so dir's parents may stay closed to that uid.
  */
 export async function dumpSandbox(tool: CriuTool, target: DumpTarget, dir: string): Promise<DumpResult> {
+  const deadline = Date.now() + CONNECTION_GONE_MS;
+  let sockets = agentSockets(target.initPid);
+  while (sockets.host.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    sockets = agentSockets(target.initPid);
+  }
+  if (sockets.host.length > 0) {
+    throw new MitosError(
+      'internal',
+      `the agent still holds a connection from the host (${sockets.host.join(' ')})`,
+      {},
+      {
+        remediation: "close the engine's connection to the sandbox's agent before a checkpoint",
+      },
+    );
+  }
+  const externalSockets = sockets.listening;
   mkdirSync(dir, { mode: 0o700 });
   chownSync(dir, target.uidBase, target.uidBase);
-  const externalSockets = agentUnixSockets(target.initPid);
   const argv = asNamespaceOwner(target.uidBase, ownCapabilities(), tool.argv(dumpArgs(target, externalSockets)));
   const { code, stderr } = await runTool(argv, dir);
   if (code !== 0) {

@@ -37,38 +37,67 @@ function exe(pid: number): string | undefined {
   }
 }
 
-/**
- * Inodes of the unix sockets held by the agent's processes (those running the agent program).
- * A sandbox process may exec that program too (it only gets a refusal or a usage line), and at
- * worst its own sockets are then left out of its own sandbox's checkpoint.
- */
-export function agentUnixSockets(initPid: number): string[] {
-  const unix = new Set(
-    readFileSync(`/proc/${initPid}/net/unix`, 'utf8')
-      .split('\n')
-      .slice(1)
-      .map((line) => line.trim().split(/\s+/)[6])
-      .filter((inode): inode is string => Boolean(inode)),
-  );
-  const found = new Set<string>();
-  for (const pid of processTree(initPid)) {
-    if (exe(pid) !== AGENT_PROGRAM) continue;
-    let fds: string[];
+export interface AgentSockets {
+  /**
+   * Bound to a path in the sandbox's network namespace: the agent's listening socket, whose
+   * path is on the host (a restore gives each child its own). The agent's socket pairs are
+   * not listed: both ends are in the tree, and CRIU carries them itself.
+   */
+  listening: string[];
+  /**
+   * Not there: connections from the host (an accepted unix socket belongs to the connecting
+   * side's namespace), which CRIU cannot find in the sandbox's and refuses to dump.
+   */
+  host: string[];
+}
+
+function socketInodes(pid: number): string[] {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const fd of fds) {
     try {
-      fds = readdirSync(`/proc/${pid}/fd`);
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+      if (inode) out.push(inode);
     } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      let target: string;
-      try {
-        target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      } catch {
-        continue;
-      }
-      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-      if (inode && unix.has(inode)) found.add(inode);
+      // closed meanwhile
     }
   }
-  return [...found].sort();
+  return out;
+}
+
+/** Inodes in a /proc/<pid>/net/unix listing; with `bound`, only those with a path. */
+function unixInodes(netUnix: string, bound = false): Set<string> {
+  return new Set(
+    netUnix
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/))
+      .filter((cols) => cols[6] && (!bound || (cols[7] ?? '').startsWith('/')))
+      .map((cols) => cols[6] as string),
+  );
+}
+
+/**
+ * The unix sockets held by the agent's processes (those running the agent program). A sandbox
+ * process may exec that program too (it only gets a refusal or a usage line); at worst its own
+ * sockets are then treated as the agent's in its own sandbox's checkpoint.
+ */
+export function agentSockets(initPid: number): AgentSockets {
+  const sandbox = unixInodes(readFileSync(`/proc/${initPid}/net/unix`, 'utf8'), true);
+  const hostUnix = unixInodes(readFileSync('/proc/self/net/unix', 'utf8'));
+  const listening = new Set<string>();
+  const host = new Set<string>();
+  for (const pid of processTree(initPid)) {
+    if (exe(pid) !== AGENT_PROGRAM) continue;
+    for (const inode of socketInodes(pid)) {
+      if (sandbox.has(inode)) listening.add(inode);
+      else if (hostUnix.has(inode)) host.add(inode);
+    }
+  }
+  return { listening: [...listening].sort(), host: [...host].sort() };
 }

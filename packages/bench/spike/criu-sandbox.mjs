@@ -10,10 +10,10 @@
 //
 // --hold keeps the sandbox and the images for that long (paths printed) to try restores by hand.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { LinuxEngine, openDatabase } from '@mitos/engine';
-import { dumpSandbox } from '../../engine/dist/checkpoint/dump.js';
+import { criuFailure, dumpSandbox } from '../../engine/dist/checkpoint/dump.js';
 import { findCriu } from '../../engine/dist/host/criu.js';
 import { removeCgroupParent } from '../dist/host/cgroup-parent.js';
 
@@ -48,6 +48,8 @@ try {
   const { pid } = db.prepare('SELECT init_pid AS pid FROM sandboxes WHERE id = ?').get(id);
   const base = Number(readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split(/\s+/)[1]);
   console.log(`sandbox ${id}: init host pid ${pid}, uid base ${base}, node ${hasNode}, count ${await sh(id, 'cat /tmp/count')}`);
+  // The engine's connection to the agent goes first (dump.ts says why); the next call reconnects.
+  engine.agents.forget(id);
   const t = performance.now();
   const dump = await dumpSandbox(criu.tool, { initPid: pid, uidBase: base }, join(work, 'img')).then(
     (r) => ({ ok: true, r }),
@@ -57,6 +59,20 @@ try {
   if (dump.ok) {
     const mb = spawnSync('du', ['-sm', dump.r.dir], { encoding: 'utf8' }).stdout.split('\t')[0];
     console.log(`images ${mb} MB, external sockets ${dump.r.externalSockets.join(' ')}; parent count now ${await sh(id, 'cat /tmp/count')}`);
+  }
+  if (dump.ok) {
+    // How far a restore gets today: as host root, into the parent's own root (a spike only).
+    const [file, args] = criu.tool.argv([
+      'restore', '-D', '.', '-d', '--root', `/proc/${pid}/root`, '--tcp-established', '--ext-mount-map', 'auto',
+      '-o', 'restore.log', '-v2', '--pidfile', 'restore.pid',
+    ]);
+    spawnSync('chmod', ['-R', 'a+rX', dump.r.dir]);
+    const r0 = performance.now();
+    const restore = spawnSync(file, args, { cwd: dump.r.dir, encoding: 'utf8' });
+    const log = readFileSync(join(dump.r.dir, 'restore.log'), 'utf8');
+    console.log(`restore as host root: rc ${restore.status} in ${ms(r0)}; ${criuFailure(log)}`);
+    const restored = join(dump.r.dir, 'restore.pid');
+    if (existsSync(restored)) process.kill(Number(readFileSync(restored, 'utf8')), 'SIGKILL');
   }
   if (hold > 0) {
     console.log(`holding ${hold} s: images ${join(work, 'img')}, parent root ${JSON.stringify(engine.storage.rootLayout(id))}, init ${pid}`);

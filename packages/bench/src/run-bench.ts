@@ -79,12 +79,14 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
     }
     const contenders: Contender[] = [];
     if (env && sections.has('tti')) contenders.push(mitosContender(env, 'echo'), mitosContender(env, 'python'));
-    if (env && sections.has('tti') && options.baseline) {
+    if (env && (sections.has('tti') || sections.has('e2b')) && options.baseline) {
       const base = await startBenchEnv(options.warmPool, options.baseline);
       cleanups.push(base.close);
       log(`baseline server at ${base.url} from ${options.baseline}; importing the python template`);
       await prepareTemplate(base);
-      contenders.push(mitosContender(base, 'echo', true), mitosContender(base, 'python', true));
+      if (sections.has('tti'))
+        contenders.push(mitosContender(base, 'echo', true), mitosContender(base, 'python', true));
+      if (sections.has('e2b')) contenders.push(...e2bContenders(base, true));
     }
     if (env && sections.has('e2b')) contenders.push(...e2bContenders(env));
     if (env && sections.has('cli')) contenders.push(...cliContenders(env));

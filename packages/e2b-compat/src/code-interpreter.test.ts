@@ -1,6 +1,7 @@
 /**
  * `@e2b/code-interpreter` (latest), unmodified: its default template `code-interpreter-v1` is our
- * python template, and its /execute and /contexts calls reach our run_code kernels.
+ * code-interpreter image (python with its kernel, Node, the `user` account), and its /execute
+ * and /contexts calls reach our run_code kernels.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -13,7 +14,7 @@ describe('@e2b/code-interpreter against mitos', { timeout: 600_000 }, () => {
   let live: E2bServer;
   let sb: Sandbox;
   before(async () => {
-    live = await e2bServer({ templates: ['python', 'node'] });
+    live = await e2bServer({ templates: ['code-interpreter'] });
     useE2bEnvironment(live);
     sb = await Sandbox.create({ timeoutMs: 300_000 });
   });
@@ -66,26 +67,31 @@ describe('@e2b/code-interpreter against mitos', { timeout: 600_000 }, () => {
     assert.equal(bytes.readUInt32BE(20), 100);
   });
 
-  test('a JavaScript context keeps its own state; contexts list, restart and delete', async () => {
-    // code-interpreter-v1 is our python template (no Node); the node template runs the JS kernel.
-    const node = await Sandbox.create('node', { timeoutMs: 120_000 });
-    after(() => node.kill().catch(() => {}));
-    const js = await node.createCodeContext({ language: 'javascript' });
+  test('a JavaScript context on code-interpreter-v1 keeps its own state; it lists, restarts and goes', async () => {
+    const js = await sb.createCodeContext({ language: 'javascript' });
     assert.equal(js.language, 'javascript');
-    await node.runCode('globalThis.n = 6', { context: js });
-    const ex = await node.runCode('n * 7', { context: js });
+    await sb.runCode('globalThis.n = 6', { context: js });
+    const ex = await sb.runCode('n * 7', { context: js });
+    assert.equal(ex.error, undefined);
     assert.equal(ex.text, '42');
-    assert.deepEqual(
-      (await node.listCodeContexts()).map((c) => c.id),
-      [js.id],
-    );
-    await node.restartCodeContext(js);
-    const fresh = await node.runCode('typeof n', { context: js });
+    assert.equal((await sb.runCode('n')).error?.name, 'NameError', 'the python kernel does not see it');
+    assert.ok((await sb.listCodeContexts()).some((c) => c.id === js.id && c.language === 'javascript'));
+    await sb.restartCodeContext(js);
+    const fresh = await sb.runCode('typeof n', { context: js });
     assert.equal(fresh.error, undefined);
     assert.match(fresh.text ?? '', /undefined/);
-    await node.removeCodeContext(js.id);
-    assert.deepEqual(await node.listCodeContexts(), []);
-    await assert.rejects(node.runCode('1', { context: js }), NotFoundError);
+    await sb.removeCodeContext(js.id);
+    assert.ok(!(await sb.listCodeContexts()).some((c) => c.id === js.id));
+    await assert.rejects(sb.runCode('1', { context: js }), NotFoundError);
+  });
+
+  test('the image carries the user account (made by useradd, not at create) and Node', async () => {
+    // The account the server adds at create has no shadow entry; the image's useradd made one.
+    const shadow = await sb.commands.run('grep -c ^user: /etc/shadow', { user: 'root' });
+    assert.equal(shadow.stdout, '1\n');
+    const who = await sb.commands.run('id -un; id -u; echo $HOME; ls -ld /home/user | cut -d" " -f3');
+    assert.equal(who.stdout, 'user\n1000\n/home/user\nuser\n');
+    assert.equal((await sb.commands.run('command -v node')).stdout.trim(), '/usr/bin/node');
   });
 
   test('several contexts of one language each keep their own state beside the default kernel', async () => {

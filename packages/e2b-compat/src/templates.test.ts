@@ -60,6 +60,30 @@ describe('e2b Template.build against mitos', { timeout: 600_000 }, () => {
     );
   });
 
+  test("a template's last setUser is its sandboxes' default account for commands and files", async () => {
+    const template = Template({ fileContextPath: contextDir })
+      .fromTemplate('base')
+      .runCmd('useradd --uid 1500 --create-home --home-dir /home/app --shell /bin/bash app', { user: 'root' })
+      .setUser('app');
+    await Template.build(template, 'e2b-app-user');
+    const sb = await Sandbox.create('e2b-app-user', { timeoutMs: 120_000 });
+    after(() => sb.kill().catch(() => {}));
+    assert.equal((await sb.commands.run('id -un; id -u; echo $HOME; pwd')).stdout, 'app\n1500\n/home/app\n/home/app\n');
+    // A relative path is in that account's home, and the file is its.
+    await sb.files.write('note.txt', 'mine\n');
+    assert.equal((await sb.commands.run('stat -c "%U %n" /home/app/note.txt')).stdout, 'app /home/app/note.txt\n');
+    assert.equal(await sb.files.read('/home/app/note.txt'), 'mine\n');
+    // The others stay reachable by name.
+    assert.equal((await sb.commands.run('id -un', { user: 'user' })).stdout, 'user\n');
+    assert.equal((await sb.commands.run('id -un', { user: 'root' })).stdout, 'root\n');
+
+    const asRoot = Template({ fileContextPath: contextDir }).fromTemplate('base').setUser('root');
+    await Template.build(asRoot, 'e2b-root-user');
+    const rootSb = await Sandbox.create('e2b-root-user', { timeoutMs: 120_000 });
+    after(() => rootSb.kill().catch(() => {}));
+    assert.equal((await rootSb.commands.run('id -un; echo $HOME')).stdout, 'root\n/root\n');
+  });
+
   test('a failing step fails the build with a BuildError that carries the step output', async () => {
     const template = Template({ fileContextPath: contextDir }).fromTemplate('base').runCmd('echo broken >&2; exit 3');
     await assert.rejects(Template.build(template, 'e2b-broken'), (err: unknown) => {

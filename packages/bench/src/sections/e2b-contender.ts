@@ -2,7 +2,7 @@
  * The unmodified E2B SDKs as startup contenders through mitos's E2B surface on loopback:
  * `e2b`'s `Sandbox.create()` (E2B's default `base` template) then the first
  * `commands.run('echo hi')`, and `@e2b/code-interpreter`'s `Sandbox.create()`
- * (`code-interpreter-v1`, our python template) then the first `runCode('1 + 1')`. Each is
+ * (`code-interpreter-v1`, our code-interpreter image) then the first `runCode('1 + 1')`. Each is
  * timed until its output is back; the sandbox is killed after the clock stops.
  * @module
  */
@@ -37,14 +37,15 @@ async function timeFirstCall<S extends Killable>(
   return { ms: t2 - t0, parts: { create: t1 - t0, firstRun: t2 - t1 } };
 }
 
-export function e2bContenders(env: BenchEnv): Contender[] {
+/** `baseline`: the echo measure only, against the server of the `--baseline` build (same rounds). */
+export function e2bContenders(env: BenchEnv, baseline = false): Contender[] {
   const opts = { apiKey: env.e2bApiKey, apiUrl: `${env.url}/e2b`, sandboxUrl: `${env.url}/e2b`, timeoutMs: 60_000 };
-  return [
+  const contenders: Contender[] = [
     {
-      subject: 'mitos',
+      subject: baseline ? 'baseline' : 'mitos',
       workload: 'echo',
-      id: 'e2b.tti.echo',
-      label: "E2B SDK: Sandbox.create() to first commands.run('echo hi') output",
+      id: baseline ? 'peer.baseline.e2b.echo' : 'e2b.tti.echo',
+      label: `${baseline ? 'baseline build: ' : ''}E2B SDK: Sandbox.create() to first commands.run('echo hi') output`,
       reproduce:
         "E2B_API_URL=<server>/e2b E2B_SANDBOX_URL=<server>/e2b; const sb = await Sandbox.create(); (await sb.commands.run('echo hi')).stdout",
       parts: {
@@ -62,6 +63,10 @@ export function e2bContenders(env: BenchEnv): Contender[] {
           'echo hi',
         ),
     },
+  ];
+  if (baseline) return contenders;
+  return [
+    ...contenders,
     {
       subject: 'mitos',
       workload: 'python',

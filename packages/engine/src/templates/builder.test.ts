@@ -179,6 +179,32 @@ describe('image builder', { skip: process.getuid?.() !== 0 && 'needs root (mknod
     assert.equal(runs(counter), 2);
   });
 
+  test('a layer starts from its parent tree at plain ids and is shifted once; the parent is reused', async () => {
+    const cacheDir = join(dir, 'cache6');
+    const counter = join(dir, 'count6');
+    const parent = tinyImage('six');
+    const layer: ImageSpec = { ...tinyImage('six-layer'), from: parent };
+    // The layer's stand-in checks what apt would see (the parent's files, owned by plain root)
+    // and adds a file of its own.
+    const layerScript = `set -e; t="$1"; [ "$(stat -c %u "$t/etc/os-release")" = 0 ]; echo layer >> "$2"
+      echo js > "$t/usr/bin/node"; chown 0:5 "$t/usr/bin/node"`;
+    const bootstrapCommand: BootstrapCommand = (target, mirror, image) =>
+      image.from
+        ? ['sh', '-c', layerScript, 'fake-layer', target, counter]
+        : fake(counter, sentinel)(target, mirror, image);
+    const parentRootfs = await buildImage(parent, options(cacheDir, counter));
+    const rootfs = await buildImage(layer, options(cacheDir, counter, { bootstrapCommand }));
+    assert.equal(runs(counter), 2, 'the parent was built once, the layer ran on a copy of it');
+    assert.notEqual(imageKey(layer, 100_000), imageKey(parent, 100_000));
+    const st = (p: string) => lstatSync(join(rootfs, p));
+    assert.equal(st('etc/os-release').uid, 100_000, 'parent files shifted once, not twice');
+    assert.equal(st('usr/bin/su').mode & 0o7777, 0o4755, 'setuid survives the round trip');
+    assert.equal(st('usr/bin/node').gid, 100_005, "the layer's files are shifted");
+    assert.ok(!existsSync(join(parentRootfs, 'usr/bin/node')), 'the parent tree is untouched');
+    assert.equal(lstatSync(join(parentRootfs, 'etc/os-release')).uid, 100_000);
+    assert.equal(readBuildMetadata(cacheDir, imageKey(layer, 100_000))?.from, imageKey(parent, 100_000));
+  });
+
   test('debris of a crashed build (stale lock, temp dir) is cleared by the next build', async () => {
     const cacheDir = join(dir, 'cache5');
     const counter = join(dir, 'count5');
@@ -211,6 +237,7 @@ describe('debootstrap command line', () => {
       'http://m/debian',
       'bookworm',
       'minbase',
+      '',
       '',
       'nodejs',
       'npm',

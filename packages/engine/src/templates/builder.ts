@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import { join } from 'node:path';
 import { MitosError } from '@mitos/protocol';
 import { removeTree } from '../host/remove-tree.js';
-import { tryRun } from '../host/run.js';
+import { run, tryRun } from '../host/run.js';
 import { acquireLock } from './build-lock.js';
 import { type BootstrapCommand, debootstrapCommand, runBootstrap } from './debootstrap.js';
 import { BUILDER_VERSION, type ImageSpec, imageKey } from './images.js';
@@ -38,6 +38,8 @@ export interface BuildMetadata {
   suite: string;
   variant: string;
   packages: string[];
+  /** A layer's parent image key. */
+  from?: string;
   uidBase: number;
   builderVersion: number;
   mirror: string;
@@ -153,10 +155,22 @@ async function buildInto(
   const tmpDir = join(cacheDir, 'images', `.tmp-${key}-${process.pid}-${randomBytes(4).toString('hex')}`);
   const rootfs = join(tmpDir, 'rootfs');
   try {
-    mkdirSync(rootfs, { recursive: true, mode: 0o755 });
-    progress(
-      `building image ${image.name} (${key.slice(0, 12)}): ${image.suite} ${image.variant} + ${image.packages.length} packages from ${mirror}`,
-    );
+    if (image.from) {
+      // The parent is built (or found) first, under its own key and lock.
+      const parent = await buildImage(image.from, options);
+      progress(
+        `building image ${image.name} (${key.slice(0, 12)}) on ${image.from.name}: + ${image.packages.length} packages`,
+      );
+      mkdirSync(tmpDir, { recursive: true, mode: 0o755 });
+      await run('cp', ['-a', '--reflink=auto', parent, rootfs], { timeoutMs: 30 * 60_000 });
+      // Back to plain ids for apt in the chroot; shifted again with the rest below.
+      shiftOwnership(rootfs, 0, options.uidBase);
+    } else {
+      mkdirSync(rootfs, { recursive: true, mode: 0o755 });
+      progress(
+        `building image ${image.name} (${key.slice(0, 12)}): ${image.suite} ${image.variant} + ${image.packages.length} packages from ${mirror}`,
+      );
+    }
     const argv = (options.bootstrapCommand ?? debootstrapCommand)(rootfs, mirror, image);
     await runBootstrap({ argv, target: rootfs, onLine: progress });
     const bootstrapMs = performance.now() - started;
@@ -172,6 +186,7 @@ async function buildInto(
       suite: image.suite,
       variant: image.variant,
       packages: [...new Set(image.packages)].sort(),
+      ...(image.from ? { from: imageKey(image.from, options.uidBase) } : {}),
       uidBase: options.uidBase,
       builderVersion: BUILDER_VERSION,
       mirror,

@@ -12,24 +12,39 @@ import type { ImageSpec } from './images.js';
 export type BootstrapCommand = (target: string, mirror: string, image: ImageSpec) => string[];
 
 /**
- * Two stages: debootstrap lays down the bare variant, then apt-get inside the tree installs the
+ * Two stages (a layer, whose target already holds its parent's tree, skips the first):
+ * debootstrap lays down the bare variant, then apt-get inside the tree installs the
  * image's packages. debootstrap's own --include resolver cannot install everything: measured
  * here, `--include=nodejs,npm` fails with npm's ~300 node-* dependencies left unconfigured,
  * while apt resolves them. Runs inside the private mount namespace runBootstrap sets up, so
  * the /proc mount apt's maintainer scripts need disappears with it.
  */
 const STAGES = `set -e
-target="$1"; mirror="$2"; suite="$3"; variant="$4"; setup="$5"; shift 5
-debootstrap --variant="$variant" "$suite" "$target" "$mirror"
-[ "$#" -eq 0 ] && exit 0
+target="$1"; mirror="$2"; suite="$3"; variant="$4"; setup="$5"; layer="$6"; shift 6
+if [ -z "$layer" ]; then
+  debootstrap --variant="$variant" "$suite" "$target" "$mirror"
+  [ "$#" -eq 0 ] && exit 0
+else
+  # A layer starts from its parent's finished tree: no package lists, and a resolv.conf that
+  # only sandboxes use; apt here needs the host's resolver and this build's mirror.
+  echo "I: layering on the parent tree"
+  rm -f "$target/etc/resolv.conf"; cp /etc/resolv.conf "$target/etc/resolv.conf"
+  rm -f "$target/etc/apt/sources.list"; echo "deb $mirror $suite main" > "$target/etc/apt/sources.list"
+  # Its /dev was emptied; maintainer scripts write to /dev/null (the tree's /dev is emptied again after).
+  for node in null:3 zero:5 random:8 urandom:9; do
+    mknod -m 666 "$target/dev/\${node%:*}" c 1 "\${node#*:}"
+  done
+fi
 echo "I: installing $* with apt-get"
 mount -t proc proc "$target/proc"
 # No service may start inside the build tree.
 printf '#!/bin/sh\nexit 101\n' > "$target/usr/sbin/policy-rc.d"
 chmod 755 "$target/usr/sbin/policy-rc.d"
-chroot "$target" apt-get -q update
-chroot "$target" apt-get -q -y --no-install-recommends install "$@"
-chroot "$target" apt-get -q clean
+if [ "$#" -gt 0 ]; then
+  chroot "$target" apt-get -q update
+  chroot "$target" apt-get -q -y --no-install-recommends install "$@"
+  chroot "$target" apt-get -q clean
+fi
 if [ -n "$setup" ]; then echo "I: image setup"; chroot "$target" /bin/sh -ec "$setup"; fi
 rm -f "$target/usr/sbin/policy-rc.d"
 umount "$target/proc"
@@ -46,6 +61,7 @@ export const debootstrapCommand: BootstrapCommand = (target, mirror, image) => [
   image.suite,
   image.variant,
   image.setup ?? '',
+  image.from ? 'layer' : '',
   ...[...new Set(image.packages)].sort(),
 ];
 

@@ -13,7 +13,7 @@ import type { ResourceLimits } from '../engine.js';
  */
 export const BUILDER_VERSION = 2;
 
-export type ImageName = 'base' | 'python' | 'node';
+export type ImageName = 'base' | 'python' | 'node' | 'code-interpreter';
 
 export interface ImageSpec {
   /** Catalogue name; tests may use others. Not part of the key: equal recipes share a tree. */
@@ -24,6 +24,11 @@ export interface ImageSpec {
   packages: readonly string[];
   /** Shell run inside the tree (chroot, as root) after the packages are installed. */
   setup?: string;
+  /**
+   * A layer: the tree starts as a copy of this image's finished tree (built first if missing)
+   * and only `packages` and `setup` run on it, so the parent's cached build is reused as is.
+   */
+  from?: ImageSpec;
   /** Default limits for sandboxes of this image (a create request may override them). */
   limits: ResourceLimits;
 }
@@ -47,6 +52,32 @@ for name in python3 python pip pip3; do
   chmod 755 /usr/local/bin/$name
 done`;
 
+/**
+ * E2B's sandboxes run commands as `user` (uid 1000, home /home/user); an image that carries the
+ * account saves the E2B surface one exec per sandbox create. Ids match the E2B surface's.
+ */
+const E2B_USER = `groupadd --gid 1000 user
+useradd --uid 1000 --gid 1000 --create-home --home-dir /home/user --shell /bin/bash user`;
+
+const PYTHON: ImageSpec = {
+  name: 'python',
+  suite: SUITE,
+  variant: 'minbase',
+  packages: [
+    ...COMMON,
+    'python3',
+    'python3-pip',
+    'python3-venv',
+    'python3-numpy',
+    'python3-pandas',
+    'python3-matplotlib',
+    'python3-pil',
+    'python3-dill',
+  ],
+  setup: PYTHON_VENV,
+  limits: { memoryBytes: 1024 * MiB, pids: 512, cpus: 1 },
+};
+
 export const IMAGES: Readonly<Record<ImageName, ImageSpec>> = {
   base: {
     name: 'base',
@@ -55,30 +86,24 @@ export const IMAGES: Readonly<Record<ImageName, ImageSpec>> = {
     packages: [...COMMON],
     limits: { memoryBytes: 512 * MiB, pids: 256, cpus: 1 },
   },
-  python: {
-    name: 'python',
-    suite: SUITE,
-    variant: 'minbase',
-    packages: [
-      ...COMMON,
-      'python3',
-      'python3-pip',
-      'python3-venv',
-      'python3-numpy',
-      'python3-pandas',
-      'python3-matplotlib',
-      'python3-pil',
-      'python3-dill',
-    ],
-    setup: PYTHON_VENV,
-    limits: { memoryBytes: 1024 * MiB, pids: 512, cpus: 1 },
-  },
+  python: PYTHON,
   node: {
     name: 'node',
     suite: SUITE,
     variant: 'minbase',
     packages: [...COMMON, 'nodejs', 'npm'],
     limits: { memoryBytes: 1024 * MiB, pids: 512, cpus: 1 },
+  },
+  // E2B's code-interpreter template: python with its kernel's packages, Node for JavaScript
+  // contexts, and the `user` account. A layer on python, so python's cached tree is reused.
+  'code-interpreter': {
+    name: 'code-interpreter',
+    suite: SUITE,
+    variant: 'minbase',
+    from: PYTHON,
+    packages: ['nodejs'],
+    setup: E2B_USER,
+    limits: PYTHON.limits,
   },
 };
 
@@ -96,6 +121,7 @@ export function resolveImage(templateId: string): ImageSpec {
   if (id === 'base' || /^(debian|ubuntu)/.test(id) || id === 'bash' || id === 'shell' || id === 'sh')
     return IMAGES.base;
   if (id.startsWith('node')) return IMAGES.node;
+  if (id.startsWith('code-interpreter')) return IMAGES['code-interpreter'];
   if (id.startsWith('python')) return IMAGES.python;
   return IMAGES[DEFAULT_IMAGE];
 }
@@ -108,6 +134,9 @@ export function resolveImage(templateId: string): ImageSpec {
 export function imageKey(image: ImageSpec, uidBase: number): string {
   const recipe = {
     builder: BUILDER_VERSION,
+    // A layer's key covers its parent's (so a rebuilt parent rebuilds the layer); a plain
+    // image's recipe has no such field, so adding layers changed no existing key.
+    ...(image.from ? { from: imageKey(image.from, uidBase) } : {}),
     suite: image.suite,
     variant: image.variant,
     packages: [...new Set(image.packages)].sort(),

@@ -1,13 +1,23 @@
 /**
- * E2B's in-sandbox conventions: commands and file operations run as `user` (uid 1000, home
- * /home/user) unless the client names `root`. The account is added to a sandbox when the E2B
- * surface creates it (our templates ship root only); every envd call waits for that step.
+ * E2B's in-sandbox conventions: commands and file operations run as the sandbox's default
+ * account unless the client names another: `user` (uid 1000, home /home/user), or the account
+ * an E2B template's last `setUser` named. Images that do not carry `user` get it at create (one
+ * exec); every envd call waits for that step.
  */
 import type { Engine } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import { DEFAULT_USER } from './context.js';
 
-export type Account = 'root' | 'user';
+/** An account inside the sandbox, as its /etc/passwd has it. */
+export interface Account {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+export const ROOT: Account = { name: 'root', uid: 0, gid: 0, home: '/root' };
+export const USER: Account = { ...DEFAULT_USER };
 
 // Shell builtins only when the account exists (a fork's or a restarted server's sandboxes, a template
 // built through E2B).
@@ -47,20 +57,51 @@ export class Accounts {
   }
 }
 
-/** The account an envd request acts as: `Authorization: Basic base64(name:)`, default `user`. */
-export function accountFrom(authorization: string | undefined | null, explicit?: string | null): Account {
+/**
+ * The account an envd request acts as: `Authorization: Basic base64(name:)` or an explicit
+ * name; none names the sandbox's default account (`fallback`).
+ */
+export function accountFrom(
+  authorization: string | undefined | null,
+  explicit?: string | null,
+  fallback: Account = USER,
+): Account {
   let name = explicit ?? undefined;
   if (name === undefined && authorization?.startsWith('Basic ')) {
     const decoded = Buffer.from(authorization.slice(6), 'base64').toString('utf8');
     name = decoded.split(':', 1)[0];
   }
-  if (name === undefined || name === '' || name === DEFAULT_USER.name) return 'user';
-  if (name === 'root') return 'root';
-  throw new MitosError('invalid_request', `unknown user ${JSON.stringify(name)}: this sandbox has "user" and "root"`);
+  if (name === undefined || name === '') return fallback;
+  if (name === fallback.name) return fallback;
+  if (name === USER.name) return USER;
+  if (name === ROOT.name) return ROOT;
+  const known = [...new Set([USER.name, ROOT.name, fallback.name])].map((n) => `"${n}"`).join(', ');
+  throw new MitosError('invalid_request', `unknown user ${JSON.stringify(name)}: this sandbox has ${known}`);
+}
+
+// Ids a sandbox maps (its user namespace holds 65536); anything else is a malformed entry.
+const isSandboxId = (id: number) => Number.isInteger(id) && id >= 0 && id < 65536;
+
+/** Finds `name` in the sandbox's /etc/passwd (a template's own account). */
+export async function lookupAccount(engine: Engine, sandboxId: string, name: string): Promise<Account> {
+  if (name === ROOT.name) return ROOT;
+  const passwd = (await engine.files.read(sandboxId, '/etc/passwd')).toString('utf8');
+  for (const line of passwd.split('\n')) {
+    const [entry, , uid, gid, , home] = line.split(':');
+    if (entry !== name || !/^\d{1,5}$/.test(uid ?? '') || !/^\d{1,5}$/.test(gid ?? '') || home === undefined) continue;
+    const account = { name, uid: Number(uid), gid: Number(gid), home: home || '/' };
+    if (isSandboxId(account.uid) && isSandboxId(account.gid) && home.startsWith('/')) return account;
+  }
+  throw new MitosError(
+    'invalid_request',
+    `the template's user ${JSON.stringify(name)} has no valid entry in the sandbox's /etc/passwd`,
+    { user: name },
+    { remediation: 'create the account in a build step before setUser names it' },
+  );
 }
 
 export function homeOf(account: Account): string {
-  return account === 'root' ? '/root' : DEFAULT_USER.home;
+  return account.home;
 }
 
 /** Relative paths are relative to the account's home, as envd resolves them. */
@@ -88,11 +129,10 @@ export function shellQuote(value: string): string {
 /** `argv` run as `account` (a login-like environment: HOME, USER, LOGNAME). */
 export function asAccount(account: Account, argv: readonly string[]): string {
   const quoted = argv.map(shellQuote).join(' ');
-  if (account === 'root') return `exec ${quoted}`;
-  return `exec setpriv --reuid=${DEFAULT_USER.uid} --regid=${DEFAULT_USER.gid} --init-groups -- ${quoted}`;
+  if (account.uid === 0 && account.gid === 0) return `exec ${quoted}`;
+  return `exec setpriv --reuid=${account.uid} --regid=${account.gid} --init-groups -- ${quoted}`;
 }
 
 export function accountEnv(account: Account): Record<string, string> {
-  const name = account === 'root' ? 'root' : DEFAULT_USER.name;
-  return { HOME: homeOf(account), USER: name, LOGNAME: name };
+  return { HOME: account.home, USER: account.name, LOGNAME: account.name };
 }

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { type CodeResult, type Engine, kernelSpec } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
-import { accountEnv, asAccount, homeOf } from './accounts.js';
+import { accountEnv, asAccount, homeOf, USER } from './accounts.js';
 import type { E2bContext } from './context.js';
 import type { CodeContext, E2bContextStore } from './context-store.js';
 
@@ -72,7 +72,7 @@ export class CodeContexts {
     if (this.store.count(sandboxId) >= MAX_CONTEXTS) {
       throw new MitosError('rate_limited', `at most ${MAX_CONTEXTS} contexts per sandbox; delete one first`);
     }
-    const cwd = typeof cwdIn === 'string' && cwdIn !== '' ? cwdIn : homeOf('user');
+    const cwd = typeof cwdIn === 'string' && cwdIn !== '' ? cwdIn : homeOf(USER);
     const context = { id: randomBytes(8).toString('hex'), language, cwd };
     try {
       await this.#enter(sandboxId, context);
@@ -242,9 +242,9 @@ export async function runCell(
   const timeoutMs = (ctx.maxTimeoutSeconds > 0 ? ctx.maxTimeoutSeconds : 86_400) * 1000;
   if (language === 'bash') {
     const r = await engine.exec(sandboxId, {
-      command: asAccount('user', ['/bin/bash', '-l', '-c', code]),
-      cwd: homeOf('user'),
-      env: { ...accountEnv('user'), ...envVars },
+      command: asAccount(USER, ['/bin/bash', '-l', '-c', code]),
+      cwd: homeOf(USER),
+      env: { ...accountEnv(USER), ...envVars },
       timeoutMs,
       signal,
       onStdout: (d) => send({ type: 'stdout', text: d.toString('utf8'), timestamp: now() }),

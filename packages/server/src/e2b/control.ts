@@ -7,7 +7,7 @@ import type { Engine, SandboxInfo } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
-import type { Accounts } from './accounts.js';
+import { type Accounts, lookupAccount, USER } from './accounts.js';
 import type { E2bBuilds } from './build-store.js';
 import { startDefaultKernel } from './code-interpreter.js';
 import { type E2bContext, ownedRow, ownedSandbox, ownedSandboxDetail, timeoutSeconds } from './context.js';
@@ -41,7 +41,9 @@ const UpdateNetworkSchema = z
  * mid-script for a user who never set a timeout).
  */
 const DEFAULT_TIMEOUT_S = 300;
-const BUILT_IN = new Set(['base', 'python', 'node']);
+const BUILT_IN = new Set(['base', 'python', 'node', 'code-interpreter']);
+/** Images that carry E2B's `user` account already (no exec at create). */
+const IMAGES_WITH_USER = new Set(['code-interpreter']);
 
 /** Sandbox ids that satisfy E2B's `^[a-z0-9]+$`: 20 base-36 characters (~103 bits). */
 export function newE2bSandboxId(): string {
@@ -128,6 +130,7 @@ export function controlPlane(
       denyOut: body.network?.denyOut,
     });
     await engine.create({ id, templateId, ...(network && { network }) });
+    const built = templates.owners.built(templateId);
     const row = {
       id,
       owner: c.get('tenant'),
@@ -140,14 +143,17 @@ export function controlPlane(
       egress: { allowOut: body.network?.allowOut ?? [], denyOut: body.network?.denyOut ?? [] },
     };
     try {
+      // A template whose last setUser named another account acts as it by default.
+      const account = built?.user && built.user !== USER.name ? await lookupAccount(engine, id, built.user) : undefined;
       await setLifetime(id, timeout);
-      store.put(row);
+      store.put({ ...row, ...(account && { account }) });
     } catch (err) {
       store.delete(id);
       await engine.terminate(id).catch(() => {});
       throw err;
     }
-    accounts.prepare(id);
+    // Templates built through E2B made the account in their first step.
+    if (built === undefined && !IMAGES_WITH_USER.has(engine.getTemplate(templateId)?.image ?? '')) accounts.prepare(id);
     if (CODE_INTERPRETER_TEMPLATES.has(body.templateID)) startDefaultKernel(engine, id);
     ctx.events.add(id, 'sandbox created', { template: body.templateID });
     return c.json(sandboxRecord(ctx, row, domain(c.req.header('host'))), 201);

@@ -22,7 +22,7 @@ import type { Database } from 'better-sqlite3';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { AppEnv } from '../env.js';
-import { Accounts, accountFrom } from './accounts.js';
+import { Accounts, accountFrom, USER } from './accounts.js';
 import { E2bBuilds } from './build-store.js';
 import { CodeContexts } from './code-interpreter.js';
 import { codeInterpreterRoute } from './code-routes.js';
@@ -117,17 +117,20 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
     contexts.forget(id);
   });
 
+  /** `who`: where the account is named (none: the sandbox's default account). */
   const envdCall = (
     sandboxId: string,
     req: Request,
-    account = accountFrom(req.headers.get('authorization')),
+    who: { authorization?: string | null; username?: string | null } = {
+      authorization: req.headers.get('authorization'),
+    },
   ): EnvdCall => {
     const { row, info } = liveE2bSandbox(ctx, sandboxId);
     requireRunning(info);
     const keepalive = Number(req.headers.get(KEEPALIVE_HEADER) ?? '0');
     return {
       sandboxId,
-      account,
+      account: accountFrom(who.authorization, who.username, row.account),
       envVars: row.envVars,
       keepaliveSeconds: Number.isFinite(keepalive) && keepalive > 0 ? keepalive : 0,
     };
@@ -145,13 +148,7 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
     if (port === ENVD_PORT) {
       if (path === '/files' && url.searchParams.has('signature')) {
         const id = sandboxOfSignedRequest(ctx, url, req.method, [named]);
-        return envdRest(
-          ctx,
-          accounts,
-          envdCall(id, req, accountFrom(null, url.searchParams.get('username'))),
-          path,
-          req,
-        );
+        return envdRest(ctx, accounts, envdCall(id, req, { username: url.searchParams.get('username') }), path, req);
       }
       // envd traffic needs the sandbox's own token: another sandbox's token never opens it.
       if (fromToken !== named)
@@ -161,7 +158,10 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
       return envdRest(
         ctx,
         accounts,
-        envdCall(named, req, accountFrom(req.headers.get('authorization'), url.searchParams.get('username'))),
+        envdCall(named, req, {
+          authorization: req.headers.get('authorization'),
+          username: url.searchParams.get('username'),
+        }),
         path,
         req,
       );
@@ -171,7 +171,7 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
       if (token !== undefined && fromToken !== named)
         throw new MitosError('unauthorized', 'invalid X-Access-Token for this sandbox');
       if (token === undefined) checkTraffic(ctx, named, req);
-      return codeInterpreterRoute(ctx, accounts, contexts, envdCall(named, req, 'user'), path, req);
+      return codeInterpreterRoute(ctx, accounts, contexts, envdCall(named, req, { username: USER.name }), path, req);
     }
     if (!Number.isInteger(port) || port < 1 || port > 65535)
       throw new MitosError('invalid_request', 'E2b-Sandbox-Port is not a port');
@@ -189,7 +189,7 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
       if (url.pathname === '/files' && url.searchParams.has('signature')) {
         const id = sandboxOfSignedRequest(ctx, url, c.req.method, ctx.store.ids());
         c.set('sandboxId', id);
-        const call = envdCall(id, c.req.raw, accountFrom(null, url.searchParams.get('username')));
+        const call = envdCall(id, c.req.raw, { username: url.searchParams.get('username') });
         return await envdRest(ctx, accounts, call, '/files', c.req.raw);
       }
       if (url.pathname !== PREFIX && !url.pathname.startsWith(`${PREFIX}/`)) return next();

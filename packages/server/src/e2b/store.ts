@@ -5,6 +5,7 @@
  * Rows live in the state database so they survive a server restart like the sandboxes do.
  */
 import type { Database } from 'better-sqlite3';
+import type { Account } from './accounts.js';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS e2b_sandboxes (
   id TEXT PRIMARY KEY,
@@ -15,7 +16,8 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS e2b_sandboxes (
   started_at INTEGER NOT NULL,
   public_traffic INTEGER NOT NULL,
   internet INTEGER,
-  egress_rules TEXT
+  egress_rules TEXT,
+  account TEXT
 )`;
 
 export interface E2bSandboxRow {
@@ -33,6 +35,8 @@ export interface E2bSandboxRow {
   internet: boolean | null;
   /** network.allowOut / denyOut as the client sent them (create, then each updateNetwork). */
   egress: { allowOut: string[]; denyOut: string[] };
+  /** The account envd calls act as when they name none (its template's last setUser); absent: `user`. */
+  account?: Account;
 }
 
 interface RawRow {
@@ -45,6 +49,7 @@ interface RawRow {
   public_traffic: number;
   internet: number | null;
   egress_rules: string | null;
+  account: string | null;
 }
 
 export class E2bSandboxStore {
@@ -56,13 +61,14 @@ export class E2bSandboxStore {
 
   constructor(db: Database) {
     db.exec(SCHEMA);
-    // Databases made before the column existed get it (rows there had no rules to keep).
+    // Databases made before a column existed get it (rows there had no rules, and `user`).
     const columns = db.prepare('PRAGMA table_info(e2b_sandboxes)').all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'egress_rules'))
-      db.exec('ALTER TABLE e2b_sandboxes ADD COLUMN egress_rules TEXT');
+    for (const column of ['egress_rules', 'account']) {
+      if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE e2b_sandboxes ADD COLUMN ${column} TEXT`);
+    }
     this.#insert = db.prepare(
-      `INSERT OR REPLACE INTO e2b_sandboxes (id, owner, template, metadata, env_vars, started_at, public_traffic, internet, egress_rules)
-       VALUES (@id, @owner, @template, @metadata, @env_vars, @started_at, @public_traffic, @internet, @egress_rules)`,
+      `INSERT OR REPLACE INTO e2b_sandboxes (id, owner, template, metadata, env_vars, started_at, public_traffic, internet, egress_rules, account)
+       VALUES (@id, @owner, @template, @metadata, @env_vars, @started_at, @public_traffic, @internet, @egress_rules, @account)`,
     );
     this.#get = db.prepare('SELECT * FROM e2b_sandboxes WHERE id = ?');
     this.#byOwner = db.prepare('SELECT * FROM e2b_sandboxes WHERE owner = ? ORDER BY started_at');
@@ -81,6 +87,7 @@ export class E2bSandboxStore {
       public_traffic: row.publicTraffic ? 1 : 0,
       internet: row.internet === null ? null : row.internet ? 1 : 0,
       egress_rules: JSON.stringify(row.egress),
+      account: row.account ? JSON.stringify(row.account) : null,
     });
   }
 
@@ -113,5 +120,6 @@ function fromRaw(raw: RawRow): E2bSandboxRow {
     publicTraffic: raw.public_traffic === 1,
     internet: raw.internet === null ? null : raw.internet === 1,
     egress: raw.egress_rules === null ? { allowOut: [], denyOut: [] } : JSON.parse(raw.egress_rules),
+    ...(raw.account !== null && { account: JSON.parse(raw.account) as Account }),
   };
 }

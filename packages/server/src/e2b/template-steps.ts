@@ -42,6 +42,8 @@ export interface MappedBuild {
   context: BuildContext;
   /** Some step asked to run regardless of the cache. */
   force: boolean;
+  /** The last USER step's account (default `user`): its sandboxes' commands and files run as it. */
+  user: string;
 }
 
 const GLOB = /[*?[\]{}]/;
@@ -154,7 +156,7 @@ export function mapE2bBuild(
     if (!body.startCmd) throw new MitosError('invalid_request', 'readyCmd needs a startCmd');
     spec.ready = { command: body.readyCmd };
   }
-  return { spec, context: { files }, force };
+  return { spec, context: { files }, force, user };
 }
 
 /** The template id for an E2B template name (`name` or `name:tag`); tags other than the default are refused. */

@@ -23,11 +23,11 @@ import { E2bBuildStartSchema, mapE2bBuild, templateIdOf } from './template-steps
 
 type Vars = { Variables: { tenant: string } };
 
-/** E2B template names served by our own templates (not buildable, usable by everyone). */
+/** E2B template names served by our built-in templates (not buildable, usable by everyone). */
 export const TEMPLATE_ALIASES: Record<string, string> = {
   base: 'base',
-  'code-interpreter-v1': 'python',
-  'code-interpreter': 'python',
+  'code-interpreter-v1': 'code-interpreter',
+  'code-interpreter': 'code-interpreter',
 };
 /** The names whose sandboxes run the code interpreter (its python kernel starts at create). */
 export const CODE_INTERPRETER_TEMPLATES = new Set(['code-interpreter-v1', 'code-interpreter']);
@@ -52,15 +52,32 @@ export class E2bTemplateOwners {
   readonly #put;
   readonly #delete;
 
+  readonly #user;
+  readonly #setUser;
+
   constructor(db: Database) {
-    db.exec('CREATE TABLE IF NOT EXISTS e2b_templates (id TEXT PRIMARY KEY, owner TEXT NOT NULL)');
+    db.exec('CREATE TABLE IF NOT EXISTS e2b_templates (id TEXT PRIMARY KEY, owner TEXT NOT NULL, user TEXT)');
+    // Databases made before the column existed get it (their templates' default user is `user`).
+    const columns = db.prepare('PRAGMA table_info(e2b_templates)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'user')) db.exec('ALTER TABLE e2b_templates ADD COLUMN user TEXT');
     this.#get = db.prepare('SELECT owner FROM e2b_templates WHERE id = ?');
     this.#put = db.prepare('INSERT OR IGNORE INTO e2b_templates (id, owner) VALUES (?, ?)');
     this.#delete = db.prepare('DELETE FROM e2b_templates WHERE id = ?');
+    this.#user = db.prepare('SELECT owner, user FROM e2b_templates WHERE id = ?');
+    this.#setUser = db.prepare('UPDATE e2b_templates SET user = ? WHERE id = ?');
   }
 
   owner(id: string): string | undefined {
     return (this.#get.get(id) as { owner: string } | undefined)?.owner;
+  }
+
+  /** Owner and default user (its last build's last setUser; null: `user`) of an E2B-built template. */
+  built(id: string): { owner: string; user: string | null } | undefined {
+    return this.#user.get(id) as { owner: string; user: string | null } | undefined;
+  }
+
+  setUser(id: string, user: string): void {
+    this.#setUser.run(user, id);
   }
 
   claim(id: string, owner: string): void {
@@ -266,7 +283,10 @@ export function templateRoutes(
         },
       })
       .then(
-        () => finish('ready'),
+        () => {
+          owners.setUser(build.templateId, mapped.user);
+          finish('ready');
+        },
         (err: unknown) => finish('error', err),
       );
     // The SDK's client reads a body unless it is declared empty.

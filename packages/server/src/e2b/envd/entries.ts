@@ -6,7 +6,6 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Engine, FileKind, FileStat } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import { type Account, asAccount, shellQuote } from '../accounts.js';
-import { DEFAULT_USER } from '../context.js';
 import { FileType } from '../gen/filesystem/filesystem_pb.js';
 
 const TYPES: Record<FileKind, FileType> = {
@@ -71,16 +70,17 @@ export function moveAs(engine: Engine, sandboxId: string, account: Account, from
 
 /**
  * After a write by the engine (as root), give the file, and the directories the write created
- * inside the user's home, to the user, as envd does for its default user.
+ * inside the account's home, to the account, as envd does for the user it acts as.
  */
-export function giveToUser(engine: Engine, sandboxId: string, path: string): Promise<void> {
-  const owner = `${DEFAULT_USER.uid}:${DEFAULT_USER.gid}`;
-  const home = DEFAULT_USER.home;
+export function giveTo(engine: Engine, sandboxId: string, path: string, account: Account): Promise<void> {
+  const owner = `${account.uid}:${account.gid}`;
+  const home = account.home.replace(/\/+$/, '');
   const script = [
     `f=${shellQuote(path)}`,
     `chown -h ${owner} -- "$f"`,
     'd=$(dirname -- "$f")',
-    `while case "$d" in ${home}/*) true;; *) false;; esac; do`,
+    // An account whose home is / owns only what it wrote.
+    `while [ -n ${shellQuote(home)} ] && case "$d" in ${shellQuote(home)}/*) true;; *) false;; esac; do`,
     `  [ "$(stat -c %u -- "$d")" = 0 ] && chown ${owner} -- "$d"`,
     '  d=$(dirname -- "$d")',
     'done',

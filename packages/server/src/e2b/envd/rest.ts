@@ -7,7 +7,7 @@ import { MitosError } from '@mitos/protocol';
 import { type Accounts, resolvePath } from '../accounts.js';
 import type { E2bContext } from '../context.js';
 import { sandboxMetric } from '../shapes.js';
-import { giveToUser, parentOf } from './entries.js';
+import { giveTo, parentOf } from './entries.js';
 import type { EnvdCall } from './request.js';
 
 /** Largest upload accepted in one request. */
@@ -109,7 +109,7 @@ async function upload(ctx: E2bContext, call: EnvdCall, url: URL, req: Request): 
       throw new MitosError('body_too_large', `uploads are at most ${MAX_UPLOAD_BYTES} bytes`);
     if (f.path === '/') throw new MitosError('invalid_request', 'cannot write to /');
     await ctx.engine.files.write(call.sandboxId, f.path, f.data);
-    if (call.account === 'user') await giveToUser(ctx.engine, call.sandboxId, f.path);
+    if (call.account.uid !== 0) await giveTo(ctx.engine, call.sandboxId, f.path, call.account);
     written.push({
       name: f.path.slice(parentOf(f.path).length + (parentOf(f.path) === '/' ? 0 : 1)),
       type: 'file',

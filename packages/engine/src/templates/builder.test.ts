@@ -243,6 +243,6 @@ describe('debootstrap command line', () => {
       'npm',
     ]);
     assert.match(argv[2] as string, /debootstrap --variant="\$variant"/);
-    assert.match(argv[2] as string, /apt-get -q -y --no-install-recommends install "\$@"/);
+    assert.match(argv[2] as string, /apt-get -q -y -o Acquire::Retries=3 --no-install-recommends install "\$@"/);
   });
 });

@@ -41,8 +41,8 @@ mount -t proc proc "$target/proc"
 printf '#!/bin/sh\nexit 101\n' > "$target/usr/sbin/policy-rc.d"
 chmod 755 "$target/usr/sbin/policy-rc.d"
 if [ "$#" -gt 0 ]; then
-  chroot "$target" apt-get -q update
-  chroot "$target" apt-get -q -y --no-install-recommends install "$@"
+  chroot "$target" apt-get -q -o Acquire::Retries=3 update
+  chroot "$target" apt-get -q -y -o Acquire::Retries=3 --no-install-recommends install "$@"
   chroot "$target" apt-get -q clean
 fi
 if [ -n "$setup" ]; then echo "I: image setup"; chroot "$target" /bin/sh -ec "$setup"; fi

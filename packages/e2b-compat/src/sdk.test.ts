@@ -12,7 +12,7 @@ describe('e2b SDK (latest) against mitos', { timeout: 600_000 }, () => {
   let live: E2bServer;
   let sb: Sandbox;
   before(async () => {
-    live = await e2bServer({ templates: ['base', 'code-interpreter'] });
+    live = await e2bServer({ templates: ['e2b-base', 'code-interpreter'] });
     useE2bEnvironment(live);
     sb = await Sandbox.create({
       timeoutMs: 300_000,

@@ -16,7 +16,7 @@ describe('e2b Template.build against mitos', { timeout: 600_000 }, () => {
   let live: E2bServer;
   let contextDir: string;
   before(async () => {
-    live = await e2bServer({ apiKeys: [TEST_KEY, OTHER_KEY], templates: ['base'] });
+    live = await e2bServer({ apiKeys: [TEST_KEY, OTHER_KEY], templates: ['e2b-base'] });
     useE2bEnvironment(live);
     contextDir = join(live.env.stateDir, 'template-context');
     mkdirSync(join(contextDir, 'app', 'lib'), { recursive: true });

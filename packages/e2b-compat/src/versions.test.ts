@@ -24,7 +24,7 @@ const VERSIONS: [string, Sdk, boolean][] = [
 describe('older e2b SDK releases against mitos', { timeout: 600_000 }, () => {
   let live: E2bServer;
   before(async () => {
-    live = await e2bServer({ templates: ['base'] });
+    live = await e2bServer({ templates: ['e2b-base'] });
     useE2bEnvironment(live);
   });
   after(() => live.stop());

@@ -73,6 +73,8 @@ describe('E2B surface: hostile tenants and inputs', { timeout: 600_000 }, () => 
 
   before(async () => {
     live = await liveServer({ apiKeys: [KEY_A, KEY_B, MITOS_KEY] });
+    // E2B's base template (our base image with the `user` account), ready before the first create.
+    await live.engine.ensureTemplate({ id: 'e2b-base' });
     a = json(await control('POST', '/sandboxes', KEY_A, { templateID: 'base', timeout: 600 })) as unknown as Created;
     b = json(
       await control('POST', '/sandboxes', KEY_B, {

@@ -53,7 +53,7 @@ const GOALS: readonly GoalSpec[] = [
     bound: (l) => {
       const [create, run] = ['e2b.tti.echo.create', 'e2b.tti.echo.firstRun'].map((id) => l.median(id));
       if (create === undefined || run === undefined) return unmeasured(l, 'e2b.tti.echo');
-      return `Sandbox.create() ${ms(create)} (warm-pool take + deadline + user account started in the background), then the first commands.run ${ms(run)} (waits for the account, then a Connect server stream)`;
+      return `Sandbox.create() ${ms(create)} (warm-pool take + deadline; E2B's base image carries the user account), then the first commands.run ${ms(run)} (a Connect server stream: setpriv + bash -l)`;
     },
   },
   {

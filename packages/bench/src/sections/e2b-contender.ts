@@ -51,7 +51,7 @@ export function e2bContenders(env: BenchEnv, baseline = false): Contender[] {
       parts: {
         create: { label: '  of which Sandbox.create() (POST /e2b/v2/sandboxes)', reproduce: 'await Sandbox.create()' },
         firstRun: {
-          label: "  of which the first commands.run('echo hi') (Connect stream; waits for the user account)",
+          label: "  of which the first commands.run('echo hi') (Connect stream: setpriv + bash -l)",
           reproduce: "await sb.commands.run('echo hi')",
         },
       },

@@ -13,7 +13,7 @@ import type { ResourceLimits } from '../engine.js';
  */
 export const BUILDER_VERSION = 2;
 
-export type ImageName = 'base' | 'python' | 'node' | 'code-interpreter';
+export type ImageName = 'base' | 'python' | 'node' | 'code-interpreter' | 'e2b-base';
 
 export interface ImageSpec {
   /** Catalogue name; tests may use others. Not part of the key: equal recipes share a tree. */
@@ -59,6 +59,14 @@ done`;
 const E2B_USER = `groupadd --gid 1000 user
 useradd --uid 1000 --gid 1000 --create-home --home-dir /home/user --shell /bin/bash user`;
 
+const BASE: ImageSpec = {
+  name: 'base',
+  suite: SUITE,
+  variant: 'minbase',
+  packages: [...COMMON],
+  limits: { memoryBytes: 512 * MiB, pids: 256, cpus: 1 },
+};
+
 const PYTHON: ImageSpec = {
   name: 'python',
   suite: SUITE,
@@ -79,13 +87,7 @@ const PYTHON: ImageSpec = {
 };
 
 export const IMAGES: Readonly<Record<ImageName, ImageSpec>> = {
-  base: {
-    name: 'base',
-    suite: SUITE,
-    variant: 'minbase',
-    packages: [...COMMON],
-    limits: { memoryBytes: 512 * MiB, pids: 256, cpus: 1 },
-  },
+  base: BASE,
   python: PYTHON,
   node: {
     name: 'node',
@@ -105,6 +107,16 @@ export const IMAGES: Readonly<Record<ImageName, ImageSpec>> = {
     setup: E2B_USER,
     limits: PYTHON.limits,
   },
+  // E2B's base template: base with the `user` account (a layer, so base's cache key is unchanged).
+  'e2b-base': {
+    name: 'e2b-base',
+    suite: SUITE,
+    variant: 'minbase',
+    from: BASE,
+    packages: [],
+    setup: E2B_USER,
+    limits: BASE.limits,
+  },
 };
 
 /** The image an unrecognised template id runs, as the reference server does. */
@@ -118,6 +130,7 @@ export const DEFAULT_IMAGE: ImageName = 'python';
  */
 export function resolveImage(templateId: string): ImageSpec {
   const id = templateId.trim().toLowerCase();
+  if (Object.hasOwn(IMAGES, id)) return IMAGES[id as ImageName];
   if (id === 'base' || /^(debian|ubuntu)/.test(id) || id === 'bash' || id === 'shell' || id === 'sh')
     return IMAGES.base;
   if (id.startsWith('node')) return IMAGES.node;

@@ -25,13 +25,14 @@ type Vars = { Variables: { tenant: string } };
 
 /** E2B template names served by our built-in templates (not buildable, usable by everyone). */
 export const TEMPLATE_ALIASES: Record<string, string> = {
-  base: 'base',
+  // Both carry E2B's `user` account in their image (layers on our base and python images).
+  base: 'e2b-base',
   'code-interpreter-v1': 'code-interpreter',
   'code-interpreter': 'code-interpreter',
 };
 /** The names whose sandboxes run the code interpreter (its python kernel starts at create). */
 export const CODE_INTERPRETER_TEMPLATES = new Set(['code-interpreter-v1', 'code-interpreter']);
-const RESERVED = new Set([...Object.keys(TEMPLATE_ALIASES), 'python', 'node']);
+const RESERVED = new Set([...Object.keys(TEMPLATE_ALIASES), ...Object.values(TEMPLATE_ALIASES), 'python', 'node']);
 const UPLOAD_PURPOSE = 'template-upload';
 /** How long an upload link stays valid. */
 const UPLOAD_TTL_MS = 60 * 60 * 1000;

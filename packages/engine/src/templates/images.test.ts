@@ -19,6 +19,9 @@ describe('image catalogue', () => {
       ['ubuntu:22.04', 'base'],
       ['bash', 'base'],
       ['shell', 'base'],
+      ['code-interpreter', 'code-interpreter'],
+      ['code-interpreter-v1', 'code-interpreter'],
+      ['e2b-base', 'e2b-base'],
       ['my-agent-template', DEFAULT_IMAGE],
       ['sandbox-1234abcd', DEFAULT_IMAGE],
       ['', DEFAULT_IMAGE],
@@ -57,7 +60,17 @@ describe('image catalogue', () => {
     assert.notEqual(imageKey({ ...IMAGES.base, suite: 'trixie' }, 100_000), key);
     assert.notEqual(imageKey(IMAGES.base, 200_000), key);
     const keys = new Set(Object.values(IMAGES).map((i) => imageKey(i, 100_000)));
-    assert.equal(keys.size, 3);
+    assert.equal(keys.size, Object.keys(IMAGES).length);
+  });
+
+  test("a layer's key follows its parent's; a layer leaves its parent's key alone", () => {
+    const layer = IMAGES['e2b-base'];
+    assert.equal(layer.from, IMAGES.base);
+    const key = imageKey(layer, 100_000);
+    const otherParent = { ...layer, from: { ...IMAGES.base, packages: [...IMAGES.base.packages, 'wget'] } };
+    assert.notEqual(imageKey(otherParent, 100_000), key);
+    assert.notEqual(imageKey({ ...layer, from: undefined }, 100_000), key);
+    assert.equal(imageKey(IMAGES.base, 100_000), KNOWN_BASE_KEY);
   });
 
   test('the key is stable across runs (a change here invalidates every cache: bump BUILDER_VERSION instead)', () => {

@@ -277,7 +277,7 @@ describe('E2B surface: hostile tenants and inputs', { timeout: 600_000 }, () => 
       method: 'POST',
       path: '/v1/fork',
       headers: { Authorization: `Bearer ${MITOS_KEY}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ template: 'base', id: 'nativebox' }),
+      body: JSON.stringify({ template: 'e2b-base', id: 'nativebox' }),
     });
     assert.equal(native.status, 200, native.body);
     const res = await send(live.url, {

@@ -77,7 +77,9 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
 
 function packageVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    // By the package's own name, not a path beside this module: the command ships bundled.
+    const manifest = new URL(import.meta.resolve('@mitos/cli/package.json'));
+    const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { version?: string };
     return pkg.version ?? '0.0.0';
   } catch {
     return '0.0.0';

@@ -1,6 +1,5 @@
 /** `mitos install`: run `mitos serve` as a systemd service on this host (see @mitos/runtime service). */
 import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { action, parseIntOption, printJson, println } from '../context.js';
 
@@ -24,8 +23,9 @@ export function registerInstall(program: Command): void {
         const o = ctx.cmd.opts<InstallFlags>();
         const { installService } = await import('@mitos/runtime');
         // The unit runs this very CLI with this very Node, by real path: an npx cache or a
-        // symlinked bin may move, the files behind them do not.
-        const cliPath = realpathSync(fileURLToPath(new URL('../main.js', import.meta.url)));
+        // symlinked bin may move, the files behind them do not. The script Node was started
+        // with, not a path beside this module: the command ships as one bundled file.
+        const cliPath = realpathSync(process.argv[1] ?? '');
         const done = installService({
           rootDir: o.rootDir,
           stateDir: o.stateDir,

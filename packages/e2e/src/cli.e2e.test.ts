@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { AgentRunError, create } from '@mitos/sdk';
+import { until } from '@mitos/testkit';
 import { type LiveServer, liveServer, runCli } from './fixtures.js';
 
 describe('end to end: the mitos CLI', { timeout: 600_000 }, () => {
@@ -16,6 +18,41 @@ describe('end to end: the mitos CLI', { timeout: 600_000 }, () => {
     const failed = await runCli(['--base-url', live.url, 'run', '--', 'sh -c "echo oops >&2; exit 3"']);
     assert.equal(failed.code, 3);
     assert.match(failed.stderr, /oops/);
+  });
+
+  test('mitos run does not wait for the teardown, and its sandbox is still removed', async () => {
+    const gone = new Set<string>();
+    const unsubscribe = live.engine.onSandboxGone((id) => gone.add(id));
+    try {
+      const r = await runCli(['--base-url', live.url, 'run', '--', 'uname -n']);
+      assert.equal(r.code, 0, r.stderr);
+      const id = r.stdout.trim();
+      assert.match(id, /^sandbox-/);
+      await until(() => gone.has(id), 60_000, `sandbox ${id} to be removed`);
+      assert.equal(live.engine.describe(id), undefined);
+    } finally {
+      unsubscribe();
+    }
+  });
+
+  test('terminate({ wait: false }) refuses every later call at once, then the sandbox is gone', async () => {
+    const sb = await create('python', { baseUrl: live.url });
+    const gone = new Set<string>();
+    const unsubscribe = live.engine.onSandboxGone((id) => gone.add(id));
+    try {
+      await sb.terminate({ wait: false });
+      await assert.rejects(sb.exec('true'), (err: unknown) => {
+        assert.ok(err instanceof AgentRunError);
+        assert.match(err.code, /^(not_found|sandbox_not_running)$/);
+        return true;
+      });
+      await until(() => gone.has(sb.id), 60_000, `sandbox ${sb.id} to be removed`);
+      assert.equal(live.engine.describe(sb.id), undefined);
+      // Terminating what is gone stays quiet, as it does when waiting.
+      await sb.terminate({ wait: false });
+    } finally {
+      unsubscribe();
+    }
   });
 
   test('sandbox create, exec, ls and terminate', async () => {

@@ -153,8 +153,16 @@ export interface LifecycleOptions extends Acceptance {
 /** A sandbox with its posture (absent unless running or paused) and deadline, from one read. */
 export type SandboxDetail = SandboxInfo & { network?: NetworkPosture; deadline: Date | null };
 
-/** `beforeEnd` runs once the end's lookup found the sandbox, before it ends; a throw refuses the end. */
-export type EndAcceptance = { beforeEnd?: (sandbox: SandboxInfo) => Promise<void> };
+/**
+ * `beforeEnd` runs once the end's lookup found the sandbox, before it ends; a throw refuses the end.
+ * `onTeardown` is told when the sandbox is refused to every call and its teardown has begun, so a
+ * caller that need not wait for the host to be clean can answer then (the end's promise still
+ * settles once the sandbox is gone).
+ */
+export type EndAcceptance = {
+  beforeEnd?: (sandbox: SandboxInfo) => Promise<void>;
+  onTeardown?: () => void;
+};
 
 export interface ExecOptions extends Acceptance {
   command: string;

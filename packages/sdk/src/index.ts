@@ -78,6 +78,7 @@ export type {
   SandboxDetails,
   SandboxInfo,
   TemplateInfo,
+  TerminateOptions,
 } from './types.js';
 export {
   type CommitResult,

@@ -35,6 +35,7 @@ import type {
   Network,
   SandboxDetails,
   SandboxInfo,
+  TerminateOptions,
 } from './types.js';
 import { assertId, assertTimeoutSeconds } from './validate.js';
 
@@ -272,9 +273,10 @@ export class Sandbox implements AsyncDisposable {
   }
 
   /** Stop and delete the sandbox. Idempotent: an already-gone sandbox is not an error. */
-  async terminate(opts: CallOptions = {}): Promise<void> {
+  async terminate(opts: TerminateOptions = {}): Promise<void> {
+    const query = opts.wait === false ? '?wait=false' : '';
     try {
-      await this.#http.request('DELETE', `/v1/sandboxes/${encodeURIComponent(this.id)}`, {
+      await this.#http.request('DELETE', `/v1/sandboxes/${encodeURIComponent(this.id)}${query}`, {
         timeoutMs: this.#http.timeoutOr(DEFAULT_SANDBOX_CALL_TIMEOUT_MS),
         signal: opts.signal,
       });

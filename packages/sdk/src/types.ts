@@ -16,6 +16,14 @@ export interface CallOptions {
   signal?: AbortSignal | undefined;
 }
 
+export interface TerminateOptions extends CallOptions {
+  /**
+   * false: return once the sandbox is refused to every call and the server has begun removing
+   * it, instead of once it is gone (the server finishes the clean-up). Default true.
+   */
+  wait?: boolean | undefined;
+}
+
 export interface ExecOptions extends CallOptions {
   /** Kill the command after this many seconds (default 30, at most 86400). */
   timeoutSeconds?: number;

@@ -313,6 +313,7 @@ export class FakeEngine implements Engine {
     if (sandbox) {
       await acceptance?.beforeEnd?.(sandbox);
       for (const hook of this.#endingHooks) await hook(sandboxId, reason).catch(() => {});
+      acceptance?.onTeardown?.();
     }
     this.#trees.delete(sandboxId);
     const existed = this.sandboxes.delete(sandboxId);

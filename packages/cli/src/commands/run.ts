@@ -33,7 +33,9 @@ export function registerRun(program: Command): void {
       } finally {
         process.off('SIGINT', onSigint);
         if (sb) {
-          await sb.terminate().catch((err: unknown) => {
+          // Our exit need not wait for the host's clean-up: the server answers once the sandbox
+          // is refused to every call and finishes removing it by itself.
+          await sb.terminate({ wait: false }).catch((err: unknown) => {
             process.stderr.write(`warning: sandbox ${sb?.id} was not terminated\n${formatError(err, false, [])}\n`);
           });
         }

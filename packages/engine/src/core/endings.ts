@@ -13,8 +13,11 @@ export interface EndingDeps {
   row(id: string): SandboxRow | undefined;
   /** Resume a paused sandbox so hooks can reach its agent. */
   resume(id: string): Promise<void>;
-  /** Tear the sandbox down (`row`: its row as just read, else read again); false when there was nothing to end. */
-  end(id: string, row?: SandboxRow): Promise<boolean>;
+  /**
+   * Tear the sandbox down (`row`: its row as just read, else read again); false when there was
+   * nothing to end. `onTeardown` is called once the teardown has begun.
+   */
+  end(id: string, row?: SandboxRow, onTeardown?: () => void): Promise<boolean>;
   log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
 }
 
@@ -37,14 +40,27 @@ export class SandboxEndings {
 
   /**
    * `beforeEnd` runs once the sandbox is found (not for one already ending: that end is shared);
-   * a throw from it refuses the end.
+   * a throw from it refuses the end. `onTeardown` is called once the teardown has begun (never
+   * when this joins an end already under way: that caller waits for the whole end).
    */
-  end(sandboxId: string, reason: EndReason, beforeEnd?: (row: SandboxRow) => Promise<void>): Promise<boolean> {
+  end(
+    sandboxId: string,
+    reason: EndReason,
+    beforeEnd?: (row: SandboxRow) => Promise<void>,
+    onTeardown?: () => void,
+  ): Promise<boolean> {
     const running = this.inFlight.get(sandboxId);
     if (running) return running;
-    const ending = this.endOnce(sandboxId, reason, beforeEnd).finally(() => this.inFlight.delete(sandboxId));
+    const ending = this.endOnce(sandboxId, reason, beforeEnd, onTeardown).finally(() =>
+      this.inFlight.delete(sandboxId),
+    );
     this.inFlight.set(sandboxId, ending);
     return ending;
+  }
+
+  /** Resolves once every end under way has finished, whatever its outcome. */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.inFlight.values()]);
   }
 
   /** One read of the row; it is read again for the teardown only if anything ran in between. */
@@ -52,13 +68,14 @@ export class SandboxEndings {
     sandboxId: string,
     reason: EndReason,
     beforeEnd?: (row: SandboxRow) => Promise<void>,
+    onTeardown?: () => void,
   ): Promise<boolean> {
     const row = this.deps.row(sandboxId);
     if (!row || row.state === 'creating' || row.state === 'pooled') return false;
     if (beforeEnd) await beforeEnd(row);
     const hooked = (row.state === 'running' || row.state === 'paused') && this.hooks.size > 0;
     if (hooked) await this.runHooks(row, reason);
-    return this.deps.end(sandboxId, beforeEnd || hooked ? undefined : row);
+    return this.deps.end(sandboxId, beforeEnd || hooked ? undefined : row, onTeardown);
   }
 
   private async runHooks(row: SandboxRow, reason: EndReason): Promise<void> {

@@ -107,7 +107,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     this.endings = new SandboxEndings({
       row: (id) => this.store.sandbox(id),
       resume: (id) => this.resume(id),
-      end: (id, row) => this.removal.end(id, row),
+      end: (id, row, onTeardown) => this.removal.end(id, row, onTeardown),
       log: this.parts.log,
     });
     this.deadlines = new DeadlineScheduler({
@@ -261,7 +261,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
 
   terminate(sandboxId: string, reason: EndReason = 'terminated', acceptance?: EndAcceptance): Promise<boolean> {
     const before = acceptance?.beforeEnd;
-    return this.endings.end(sandboxId, reason, before && ((row) => before(publicSandbox(row))));
+    return this.endings.end(sandboxId, reason, before && ((row) => before(publicSandbox(row))), acceptance?.onTeardown);
   }
 
   onSandboxEnding = (hook: (sandboxId: string, reason: EndReason) => Promise<void>) => this.endings.on(hook);
@@ -284,6 +284,8 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     if (this.closed) return;
     this.closed = true;
     await this.pool.settle();
+    // Ends already under way (a terminate answered before its teardown finished) finish first.
+    await this.endings.settle();
     this.deadlines.stop();
     this.agents.releaseAll();
     // Sandboxes that cannot be reattached by a later engine end now rather than leak.

@@ -22,12 +22,17 @@ export class SandboxRemoval {
     this.events.setMaxListeners(0);
   }
 
-  /** End a sandbox that exists for callers (`read`: its row as just read); false when there is none. */
-  async end(sandboxId: string, read?: SandboxRow): Promise<boolean> {
+  /**
+   * End a sandbox that exists for callers (`read`: its row as just read); false when there is
+   * none. `onTeardown` is told once no call can reach it any more and its teardown has begun.
+   */
+  async end(sandboxId: string, read?: SandboxRow, onTeardown?: () => void): Promise<boolean> {
     const row = read ?? this.deps.store.sandbox(sandboxId);
     if (!row || row.state === 'creating' || row.state === 'pooled') return false;
     this.deps.store.setState(sandboxId, 'terminating');
-    await this.teardown(row);
+    const teardown = this.teardown(row);
+    onTeardown?.();
+    await teardown;
     return true;
   }
 

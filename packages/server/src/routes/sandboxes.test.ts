@@ -155,6 +155,19 @@ describe('GET /v1/sandboxes and DELETE /v1/sandboxes/:id', () => {
     );
   });
 
+  it('?wait=false answers 202 terminating once the teardown has begun; an unknown id is still 404', async () => {
+    const t = makeTestApp();
+    await withTemplate(t);
+    await t.call('/v1/fork', { template: 'python', id: 'sb-1' });
+    const del = await t.call('/v1/sandboxes/sb-1?wait=false', undefined, { method: 'DELETE' });
+    assert.equal(del.status, 202);
+    assert.deepEqual(del.body, { status: 'terminating', id: 'sb-1' });
+    assert.deepEqual((await t.call('/v1/sandboxes')).body, []);
+    const unknown = await t.call('/v1/sandboxes/sb-1?wait=false', undefined, { method: 'DELETE' });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error.code, 'not_found');
+  });
+
   it('answers 404 for an unknown id and 400 for a malformed one', async () => {
     const t = makeTestApp();
     const unknown = await t.call('/v1/sandboxes/sb-9', undefined, { method: 'DELETE' });

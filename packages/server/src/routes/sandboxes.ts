@@ -117,8 +117,27 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
         committed = await commitOnTerminate(deps, id, commit);
       };
       const bound = deps.workspaces?.boundTo(id) !== undefined;
-      if (!(await engine.terminate(id, 'terminated', bound ? { beforeEnd } : undefined))) notFound(id);
-      return c.json({ status: 'terminated', id, ...(committed && { workspace: committed }) });
+      if (c.req.query('wait') !== 'false') {
+        if (!(await engine.terminate(id, 'terminated', bound ? { beforeEnd } : undefined))) notFound(id);
+        return c.json({ status: 'terminated', id, ...(committed && { workspace: committed }) });
+      }
+      // ?wait=false: answer once no call can reach the sandbox and its teardown has begun (a
+      // bound workspace is committed before that); the host is cleaned up after the answer.
+      let begun = false;
+      let onTeardown: () => void = () => {};
+      const teardownBegun = new Promise<true>((resolve) => {
+        onTeardown = () => {
+          begun = true;
+          resolve(true);
+        };
+      });
+      const ending = engine.terminate(id, 'terminated', { ...(bound && { beforeEnd }), onTeardown });
+      // A failure before the teardown is this request's error; one after it has nobody to answer.
+      ending.catch((err: unknown) => {
+        if (begun) deps.logger.error({ sandbox: id, err }, 'sandbox teardown failed after the answer');
+      });
+      if (!(await Promise.race([ending, teardownBegun]))) notFound(id);
+      return c.json({ status: 'terminating', id, ...(committed && { workspace: committed }) }, 202);
     },
   });
 }

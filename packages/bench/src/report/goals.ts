@@ -180,6 +180,22 @@ const GOALS: readonly GoalSpec[] = [
     },
   },
   {
+    id: 'goal.cli.podman',
+    label: "`mitos run -- python3 -c 'print(2+2)'` as a whole process, faster than `podman run` (to exit)",
+    target: '>= 2x',
+    check: (l) => {
+      const [podman, mitos] = ['peer.podman.python.exit', 'cli.run.python.exit'].map((id) => l.median(id));
+      if (podman === undefined || mitos === undefined) return undefined;
+      const r = podman / mitos;
+      return { value: r, text: `${formatValue(r, 'x')} (podman ${ms(podman)} vs mitos ${ms(mitos)})`, met: r >= 2 };
+    },
+    bound: (l) => {
+      const [node, version] = ['cli.node-baseline', 'cli.version'].map((id) => l.median(id));
+      if (node === undefined || version === undefined) return unmeasured(l, 'cli.run.python');
+      return `node's own start-up ${ms(node)} (the floor of any node command; \`mitos --version\` ${ms(version)}), then the template check, fork, exec stream and terminate calls, and python's start-up in the sandbox`;
+    },
+  },
+  {
     id: 'goal.console.js',
     label: 'web console first-view JavaScript',
     target: '<= 300 KiB gzip',

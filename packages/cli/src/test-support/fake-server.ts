@@ -111,9 +111,12 @@ export function createFakeServer(): FakeServer {
       };
     }
     if (req.method === 'DELETE' && req.url.startsWith('/v1/sandboxes/')) {
-      const id = decodeURIComponent(req.url.slice('/v1/sandboxes/'.length));
+      const [path = '', query] = req.url.split('?');
+      const id = decodeURIComponent(path.slice('/v1/sandboxes/'.length));
       if (!fake.sandboxes.delete(id)) return notFound(`sandbox "${id}" not found`);
-      return { json: { status: 'terminated', id } };
+      return query === 'wait=false'
+        ? { status: 202, json: { status: 'terminating', id } }
+        : { json: { status: 'terminated', id } };
     }
     if (!fake.sandboxes.has(String(b.sandbox))) return notFound(`sandbox ${String(b.sandbox)} not found`);
     if (route === 'POST /v1/exec') return fake.onExec(b);

@@ -17,10 +17,19 @@ mark('ensure template (POST /v1/templates)');
 const sb = await server.fork('python', {});
 mark('fork (POST /v1/fork)');
 let out = '';
-await sb.exec("python3 -c 'print(2+2)'", { onStdout: (d) => (out += Buffer.from(d).toString()) });
+await sb.exec("python3 -c 'print(2+2)'", {
+  onStdout: (d) => {
+    if (out === '') mark('exec stream to the first output');
+    out += Buffer.from(d).toString();
+  },
+});
 mark('exec stream to its end');
-await sb.terminate();
-mark('terminate (DELETE /v1/sandboxes/:id)');
+await sb.terminate({ wait: false });
+mark('terminate (DELETE /v1/sandboxes/:id?wait=false)');
+const other = await server.fork('python', {});
+mark('fork another');
+await other.terminate();
+mark('terminate it, waiting for the teardown');
 let prev = 0;
 for (const [label, at] of marks) {
   console.log(`${at.toFixed(1).padStart(8)} ms  +${(at - prev).toFixed(1).padStart(6)}  ${label}`);

@@ -1,13 +1,15 @@
 /**
  * The one place requests are made: base URL, bearer auth, Idempotency-Key, JSON bodies,
  * the timeout clock combined with the caller's signal, and error responses turned into
- * typed errors. Nothing else in the SDK calls fetch or opens a WebSocket.
+ * typed errors. Nothing else in the SDK sends a request, calls fetch or opens a WebSocket:
+ * JSON calls go over node's HTTP client (http-transport.ts), streams over fetch.
  * @module
  */
 import type { IncomingMessage } from 'node:http';
 import { redact } from '@mitos/protocol/client';
 import type { WebSocket } from 'ws';
 import { AgentRunError } from './errors.js';
+import { sendRequest } from './http-transport.js';
 import { errorFromResponse, looksLikeHtml, notMitosServer } from './response-error.js';
 import { ResponseStream } from './response-stream.js';
 import { blockedPort, describeNetworkError } from './transport-error.js';
@@ -111,9 +113,7 @@ export class HttpClient {
     let status: number;
     let text: string;
     try {
-      const res = await fetch(this.baseUrl + path, { method, headers, body, signal });
-      status = res.status;
-      text = await res.text();
+      ({ status, text } = await sendRequest(new URL(this.baseUrl + path), method, headers, body, signal));
     } catch (err) {
       if (user?.aborted) throw user.reason;
       if (clock?.aborted) throw this.#timeoutError(method, path, opts.timeoutMs, err);

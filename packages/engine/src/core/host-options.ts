@@ -11,6 +11,11 @@ export interface HostOptions {
   ownsDb: boolean;
   /** Launched sandboxes kept per template (drivers that can rename); 0 disables. */
   warmPoolSize?: number;
+  /**
+   * A template's pooled sandboxes are ended this long after its last use (create, build,
+   * ensure) and refilled on the next; 0 keeps them for ever. Default 10 minutes.
+   */
+  warmPoolIdleMs?: number;
   /** Pooled sandboxes start their python kernel ahead (costs its memory per pooled sandbox). */
   warmKernels?: boolean;
   log?: EngineLog;

@@ -125,6 +125,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
         isOpen: () => !this.closed,
       },
       options.warmPoolSize ?? 0,
+      options.warmPoolIdleMs,
     );
     this.templates = new HostTemplates({ ...options, ...this.parts, pool: this.pool });
     this.templateBuilds = this.templates.builds;
@@ -137,6 +138,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   /** Reattach what a previous engine left running, reap the rest; then arm deadlines. */
   protected async start(): Promise<void> {
     await reattachOrReap(this.parts);
+    this.pool.arm();
     this.deadlines.rearm();
   }
 
@@ -283,6 +285,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.pool.stop();
     await this.pool.settle();
     // Ends already under way (a terminate answered before its teardown finished) finish first.
     await this.endings.settle();

@@ -2,6 +2,10 @@
  * The warm pool: launched sandboxes kept per template that nobody owns yet (state `pooled`),
  * so a create only renames one (a few ms) instead of launching (tens of ms). Works over any
  * driver that can rename a sandbox; each idle pooled sandbox costs what an idle sandbox costs.
+ *
+ * Only templates in recent use keep a pool: a create, a build or an ensure of the template
+ * counts as a use, and `idleMs` after the last one its pooled sandboxes are ended and not
+ * refilled until the next use (a mistyped template's pool does not live on).
  */
 import { randomBytes } from 'node:crypto';
 import type { ResourceLimits, WarmPoolStatus } from '../engine.js';
@@ -13,6 +17,9 @@ import { blankRow } from './rows.js';
 
 /** Pause before a refill starts (see refill). */
 const REFILL_DELAY_MS = 150;
+
+/** How long a template's pool outlives its last use, by default. */
+export const DEFAULT_POOL_IDLE_MS = 10 * 60_000;
 
 export interface PoolHost {
   store: StateStore;
@@ -27,10 +34,16 @@ export interface PoolHost {
 
 export class WarmPool {
   private readonly refills = new Map<string, Promise<void>>();
+  /** performance.now() of each template's last use, and the timer that checks it for idleness. */
+  private readonly lastUse = new Map<string, number>();
+  private readonly expiries = new Map<string, NodeJS.Timeout>();
+  private readonly drains = new Set<Promise<void>>();
 
+  /** `idleMs`: a template's pool is drained this long after its last use; 0 keeps it for ever. */
   constructor(
     private readonly host: PoolHost,
     private readonly size: number,
+    private readonly idleMs = DEFAULT_POOL_IDLE_MS,
   ) {}
 
   private enabled(): boolean {
@@ -47,6 +60,7 @@ export class WarmPool {
     limits: ResourceLimits,
     env?: Record<string, string>,
   ): Promise<SandboxRow | undefined> {
+    this.touch(template.id);
     if (!this.enabled() || limits.memoryBytes < template.limits.memoryBytes) return undefined;
     const pooled = await this.takeLive(template.id, id);
     if (!pooled) return undefined;
@@ -92,11 +106,12 @@ export class WarmPool {
    * that command should not queue behind a snapshot and a launch for the pool.
    */
   refill(templateId: string): void {
+    this.touch(templateId);
     if (!this.enabled() || this.refills.has(templateId)) return;
     const { store } = this.host;
     const work = (async () => {
       await new Promise((r) => setTimeout(r, REFILL_DELAY_MS));
-      while (this.enabled() && store.pooledCount(templateId) < this.size) {
+      while (this.enabled() && this.lastUse.has(templateId) && store.pooledCount(templateId) < this.size) {
         const template = store.template(templateId);
         if (!template) return;
         const tag = randomBytes(6).toString('hex');
@@ -118,6 +133,61 @@ export class WarmPool {
     this.refills.set(templateId, work);
   }
 
+  /**
+   * Pooled sandboxes a previous engine left (reattached at start) count as used now, so they
+   * are ended after `idleMs` unless their template is used.
+   */
+  arm(): void {
+    for (const row of this.host.store.sandboxes()) if (row.state === 'pooled') this.touch(row.templateId);
+  }
+
+  /** Note a use of the template; its pool's expiry is checked `idleMs` from the first one. */
+  private touch(templateId: string): void {
+    this.lastUse.set(templateId, performance.now());
+    if (this.idleMs > 0 && !this.expiries.has(templateId)) this.expireIn(templateId, this.idleMs);
+  }
+
+  private expireIn(templateId: string, ms: number): void {
+    const timer = setTimeout(() => {
+      this.expiries.delete(templateId);
+      const drain = this.expire(templateId)
+        .catch((err) => this.host.log('warn', 'warm pool drain failed', { template: templateId, error: String(err) }))
+        .finally(() => this.drains.delete(drain));
+      this.drains.add(drain);
+    }, ms);
+    // The pool must not keep a process alive; an engine that closes stops it in `close`.
+    timer.unref();
+    this.expiries.set(templateId, timer);
+  }
+
+  /** End the template's pooled sandboxes if it was not used for `idleMs`, else look again later. */
+  private async expire(templateId: string): Promise<void> {
+    const idle = performance.now() - (this.lastUse.get(templateId) ?? Number.NEGATIVE_INFINITY);
+    if (idle < this.idleMs) {
+      this.expireIn(templateId, this.idleMs - idle);
+      return;
+    }
+    this.lastUse.delete(templateId);
+    await this.refills.get(templateId);
+    // Used again while the refill finished: that use armed a new expiry.
+    if (this.lastUse.has(templateId) || !this.host.isOpen()) return;
+    let ended = 0;
+    for (const row of this.host.store.sandboxes()) {
+      // Claimed first, so a create that takes this sandbox at the same moment keeps it.
+      if (row.templateId !== templateId || row.state !== 'pooled' || !this.host.store.unpool(row.id)) continue;
+      await this.host.teardown(row).catch(() => {});
+      ended++;
+    }
+    if (ended > 0)
+      this.host.log('info', 'warm pool drained: template not used recently', { template: templateId, ended });
+  }
+
+  /** Stop the expiry timers (the engine is closing). */
+  stop(): void {
+    for (const timer of this.expiries.values()) clearTimeout(timer);
+    this.expiries.clear();
+  }
+
   /** What the pool holds now, per template, for the health report. */
   status(): WarmPoolStatus {
     const templates = this.host.store.templates().map((t) => ({
@@ -128,9 +198,9 @@ export class WarmPool {
     return { size: this.size, enabled: this.enabled(), templates };
   }
 
-  /** Wait for refills in flight. */
+  /** Wait for refills and drains in flight. */
   async settle(): Promise<void> {
-    await Promise.allSettled([...this.refills.values()]);
+    await Promise.allSettled([...this.refills.values(), ...this.drains]);
   }
 
   /** Terminate every pooled sandbox. */

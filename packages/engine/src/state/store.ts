@@ -156,6 +156,14 @@ export class StateStore {
     this.db.prepare('UPDATE sandboxes SET state = ? WHERE id = ?').run(state, id);
   }
 
+  /** Take a pooled sandbox out of the pool to end it: false when a create claimed it first. */
+  unpool(id: string): boolean {
+    return (
+      this.db.prepare("UPDATE sandboxes SET state = 'terminating' WHERE id = ? AND state = 'pooled'").run(id)
+        .changes === 1
+    );
+  }
+
   pooledCount(templateId: string): number {
     const r = this.db
       .prepare("SELECT count(*) AS n FROM sandboxes WHERE state = 'pooled' AND template_id = ?")

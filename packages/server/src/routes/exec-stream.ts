@@ -6,6 +6,7 @@
  * background `kill()` is exactly a dropped connection.
  */
 import { ExecRequestSchema } from '@mitos/protocol';
+import { clientSignal } from '../client-signal.js';
 import type { SandboxRouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
 import { readJson } from '../json-body.js';
@@ -25,7 +26,7 @@ export function registerExecStreamRoutes(
       const sandboxId = sandboxIdOf(c, body.sandbox);
       const timeoutS = effectiveTimeout(body.timeout, sandboxId, maxExecTimeoutSeconds);
       // The engine's lookup is the only one: the 200 waits for it to accept the command.
-      return acceptedNdjsonResponse(streams, sandboxId, c.req.raw.signal, async (stream) => {
+      return acceptedNdjsonResponse(streams, sandboxId, clientSignal(c), async (stream) => {
         const { out, sandboxGone } = stream;
         try {
           const result = await engine.exec(sandboxId, {

@@ -5,6 +5,7 @@
  */
 import type { ExecOptions } from '@mitos/engine';
 import { DEFAULT_EXEC_TIMEOUT_SECONDS, ExecRequestSchema, type ExecResponse, MitosError } from '@mitos/protocol';
+import { clientSignal } from '../client-signal.js';
 import type { SandboxRouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
 import { readJson } from '../json-body.js';
@@ -24,7 +25,7 @@ export function registerExecRoutes(router: Router, { engine, maxExecTimeoutSecon
         ...stdinOf(body),
         timeoutMs: timeoutS * 1000,
         // Aborts when the client goes away, so an abandoned command does not keep running.
-        signal: c.req.raw.signal,
+        signal: clientSignal(c),
       });
       const result = await timeAsync(c, 'engine', run).catch((err: unknown) => {
         throw engineFailure(err, 'exec_failed', { sandbox: sandboxId });

@@ -10,6 +10,7 @@ import {
   SignalProcessRequestSchema,
   StartProcessRequestSchema,
 } from '@mitos/protocol';
+import { clientSignal } from '../client-signal.js';
 import type { SandboxRouteDeps } from '../env.js';
 import { engineFailure } from '../errors.js';
 import { readJson } from '../json-body.js';
@@ -69,7 +70,7 @@ export function registerProcessRoutes(router: Router, { engine, streams }: Sandb
           pid: body.pid,
         });
       }
-      return leasedNdjsonResponse(streams, body.sandbox, c.req.raw.signal, (out, lease) =>
+      return leasedNdjsonResponse(streams, body.sandbox, clientSignal(c), (out, lease) =>
         attach(handle, out, lease.signal, body.follow !== false),
       );
     },

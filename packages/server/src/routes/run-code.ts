@@ -6,6 +6,7 @@
  */
 import type { RunCodeOutcome } from '@mitos/engine';
 import { MitosError, RunCodeRequestSchema } from '@mitos/protocol';
+import { clientSignal } from '../client-signal.js';
 import type { SandboxRouteDeps } from '../env.js';
 import { engineFailure, failureDetail } from '../errors.js';
 import { readJson } from '../json-body.js';
@@ -32,7 +33,7 @@ export function registerRunCodeRoutes(
         DEFAULT_RUN_CODE_TIMEOUT_SECONDS,
       );
       // The engine's lookup is the only one: the 200 waits for it to accept the cell.
-      return acceptedNdjsonResponse(streams, sandboxId, c.req.raw.signal, async (stream) => {
+      return acceptedNdjsonResponse(streams, sandboxId, clientSignal(c), async (stream) => {
         const { out, sandboxGone } = stream;
         const sent = { stdout: 0, stderr: 0, results: 0 };
         try {

@@ -44,6 +44,8 @@ export interface LinuxEngineOptions {
    * sandbox costs what an idle sandbox costs (see BENCHMARKS.md).
    */
   warmPoolSize?: number;
+  /** A template's pool is ended this long after its last use; 0 keeps it. Default 10 minutes. */
+  warmPoolIdleMs?: number;
   /** Pooled sandboxes start their python kernel ahead: first run_code skips its start-up. */
   warmKernels?: boolean;
   /**
@@ -164,6 +166,7 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
       ownsDb,
       warmPoolSize: options.warmPoolSize,
       warmKernels: options.warmKernels,
+      warmPoolIdleMs: options.warmPoolIdleMs,
       log,
       contextDir: join(stateDir, 'template-context'),
       oci: ociTools(stateDir, opts.uidBase, driver),

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DENY_POSTURE } from '@mitos/protocol';
+import { openDatabase } from '../state/database.js';
+import { type SandboxRow, StateStore, type TemplateRow } from '../state/store.js';
+import type { SandboxAgents } from './agents.js';
+import type { SandboxDriver } from './driver.js';
+import { blankRow } from './rows.js';
+import { WarmPool } from './warm-pool.js';
+
+const LIMITS = { memoryBytes: 256 * 1024 * 1024, cpus: 1, pids: 256 };
+
+/** The pool over a real state store; launching and ending a sandbox only move its row. */
+function poolOf(size: number, idleMs: number) {
+  const store = new StateStore(openDatabase(':memory:'));
+  const ended: string[] = [];
+  let open = true;
+  const host = {
+    store,
+    driver: { rename: async () => {}, admit: () => {} } as unknown as SandboxDriver,
+    agents: {
+      kernels: { handOut: () => () => {} },
+      forget: () => {},
+      client: () => ({ setIdentity: async () => {} }),
+    } as unknown as SandboxAgents,
+    launchReserved: async () => {},
+    teardown: async (row: SandboxRow) => {
+      ended.push(row.id);
+      store.deleteSandbox(row.id);
+    },
+    isOpen: () => open,
+    log: () => {},
+  };
+  const pool = new WarmPool(host, size, idleMs);
+  const template = (id: string): TemplateRow => {
+    const row: TemplateRow = {
+      id,
+      image: id,
+      imageKey: id,
+      ready: true,
+      createdAt: new Date(),
+      creationTimeMs: 0,
+      network: DENY_POSTURE,
+      limits: LIMITS,
+    };
+    store.upsertTemplate(row);
+    return row;
+  };
+  const close = async () => {
+    open = false;
+    pool.stop();
+    await pool.settle();
+  };
+  return { store, pool, ended, template, close };
+}
+
+/** Polls `check` until it holds; fails after `ms` (generous: the machine may be loaded). */
+async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+test('a template out of use loses its pool, and its next use fills it again', async () => {
+  const { store, pool, ended, template, close } = poolOf(2, 300);
+  try {
+    const typo = template('pyhton');
+    pool.refill(typo.id);
+    await until(() => store.pooledCount('pyhton') === 2, 'the pool to fill');
+    // Nobody uses it: the pool is ended and stays empty (no refill).
+    await until(() => ended.length === 2 && store.pooledCount('pyhton') === 0, 'the idle pool to be ended');
+    await pool.settle();
+    assert.equal(store.pooledCount('pyhton'), 0);
+    assert.deepEqual(
+      store.sandboxes().filter((r) => r.templateId === 'pyhton'),
+      [],
+    );
+    // A create of the template is a use: it finds the pool empty, and the pool refills.
+    assert.equal(await pool.take(typo, 'mine', LIMITS), undefined);
+    await until(() => store.pooledCount('pyhton') === 2, 'the pool to refill after a use');
+  } finally {
+    await close();
+  }
+});
+
+test('a pooled sandbox a create claims is not ended with the pool', async () => {
+  const { store, pool, template, close } = poolOf(1, 0);
+  try {
+    const python = template('python');
+    pool.refill(python.id);
+    await until(() => store.pooledCount('python') === 1, 'the pool to fill');
+    const pooled = store.sandboxes().find((r) => r.state === 'pooled') as SandboxRow;
+    const taken = await pool.take(python, 'mine', LIMITS);
+    assert.equal(taken?.id, 'mine');
+    // The drain's claim fails on a row a create took, and succeeds on a pooled one.
+    assert.equal(store.unpool(pooled.id), false);
+    assert.equal(store.unpool('mine'), false);
+    assert.equal(store.sandbox('mine')?.state, 'creating');
+    await until(() => store.pooledCount('python') === 1, 'the pool to refill');
+    const next = store.sandboxes().find((r) => r.state === 'pooled') as SandboxRow;
+    assert.equal(store.unpool(next.id), true);
+    assert.equal(store.sandbox(next.id)?.state, 'terminating');
+  } finally {
+    await close();
+  }
+});
+
+test('pooled sandboxes left by a previous engine are ended once out of use', async () => {
+  const { store, pool, ended, template, close } = poolOf(1, 200);
+  try {
+    template('node');
+    store.reserveSandbox(blankRow('pool-left', 'node', LIMITS, 'pool.left'));
+    store.setState('pool-left', 'pooled');
+    pool.arm();
+    await until(() => ended.includes('pool-left'), 'the leftover pooled sandbox to be ended');
+    assert.equal(store.sandbox('pool-left'), undefined);
+  } finally {
+    await close();
+  }
+});

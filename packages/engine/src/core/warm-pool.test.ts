@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DENY_POSTURE } from '@mitos/protocol';
+import { processStartTicks } from '../host/proc.js';
 import { openDatabase } from '../state/database.js';
 import { type SandboxRow, StateStore, type TemplateRow } from '../state/store.js';
 import type { SandboxAgents } from './agents.js';
@@ -24,7 +25,14 @@ function poolOf(size: number, idleMs: number) {
       forget: () => {},
       client: () => ({ setIdentity: async () => {} }),
     } as unknown as SandboxAgents,
-    launchReserved: async () => {},
+    // Pooled rows are checked for a live init before a hand-out: this process stands in for it.
+    launchReserved: async (row: SandboxRow) =>
+      store.markRunning(row.id, {
+        initPid: process.pid,
+        initStartTicks: processStartTicks(process.pid) as string,
+        supervisorPid: null,
+        forkTimeMs: 0,
+      }),
     teardown: async (row: SandboxRow) => {
       ended.push(row.id);
       store.deleteSandbox(row.id);

@@ -63,7 +63,11 @@ export class WarmPool {
     this.touch(template.id);
     if (!this.enabled() || limits.memoryBytes < template.limits.memoryBytes) return undefined;
     const pooled = await this.takeLive(template.id, id);
-    if (!pooled) return undefined;
+    if (!pooled) {
+      // A template in use again after its pool was ended (or drained by creates): fill it.
+      this.refill(template.id);
+      return undefined;
+    }
     const row: SandboxRow = { ...pooled, id, hostname: id, limits, createdAt: new Date(), env };
     try {
       this.host.store.setEnv(id, env);

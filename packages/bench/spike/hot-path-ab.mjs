@@ -6,7 +6,10 @@
 // then exec in the child, fork(16) then exec in all, and 32-caller exec throughput (blocks
 // in turn). Run after `npm run build` in both checkouts, as root:
 //
-//   node packages/bench/spike/hot-path-ab.mjs BEFORE_CHECKOUT [ROUNDS]     (default 200)
+//   node packages/bench/spike/hot-path-ab.mjs BEFORE_CHECKOUT [ROUNDS] [--split]    (default 200)
+//
+// --split adds a third side: the "before" SDK against this build's server, which tells the
+// server's share of a difference from the SDK's.
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
@@ -17,9 +20,9 @@ const after = resolve(here, '../../..');
 const sdkOf = (checkout) => pathToFileURL(resolve(checkout, 'packages/sdk/dist/index.js')).href;
 
 if (process.argv[2] === '--client') await client(JSON.parse(process.argv[3]));
-else await parent(resolve(process.argv[2] ?? ''), Number(process.argv[3] ?? 200));
+else await parent(resolve(process.argv[2] ?? ''), Number(process.argv[3] ?? 200), process.argv.includes('--split'));
 
-async function parent(before, rounds) {
+async function parent(before, rounds, split) {
   const { startBenchEnv } = await import('../dist/mitos/bench-env.js');
   const envs = [];
   try {
@@ -34,6 +37,7 @@ async function parent(before, rounds) {
       sides: [
         { name: 'before', sdk: sdkOf(before), url: envs[0].url, apiKey: envs[0].apiKey },
         { name: 'after', sdk: sdkOf(after), url: envs[1].url, apiKey: envs[1].apiKey },
+        ...(split ? [{ name: 'before SDK, after server', sdk: sdkOf(before), url: envs[1].url, apiKey: envs[1].apiKey }] : []),
       ],
     };
     const out = await new Promise((ok, fail) => {

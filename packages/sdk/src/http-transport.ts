@@ -8,6 +8,13 @@
 import { type ClientRequest, Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
+export interface RawRequest {
+  method: string;
+  headers: Record<string, string>;
+  body: string | Uint8Array | undefined;
+  signal: AbortSignal | undefined;
+}
+
 export interface RawResponse {
   status: number;
   text: string;
@@ -34,33 +41,21 @@ const BAD_PORTS = new Set([
  * idle in the pool (it never saw this request) is retried once on a new one, as node's docs
  * advise; any other failure is thrown as node reports it, or as the signal's reason.
  */
-export async function sendRequest(
-  url: URL,
-  method: string,
-  headers: Record<string, string>,
-  body: string | Uint8Array | undefined,
-  signal: AbortSignal | undefined,
-): Promise<RawResponse> {
+export async function sendRequest(url: URL, request: RawRequest): Promise<RawResponse> {
   // The same error fetch gives (transport-error.ts's blockedPort recognises it).
   if (url.port !== '' && BAD_PORTS.has(Number(url.port)))
     throw new TypeError('fetch failed', { cause: new Error('bad port') });
   for (let attempt = 0; ; attempt++) {
     try {
-      return await sendOnce(url, method, headers, body, signal);
+      return await sendOnce(url, request);
     } catch (err) {
-      if (attempt === 0 && (err as { staleSocket?: boolean }).staleSocket && !signal?.aborted) continue;
+      if (attempt === 0 && (err as { staleSocket?: boolean }).staleSocket && !request.signal?.aborted) continue;
       throw err;
     }
   }
 }
 
-function sendOnce(
-  url: URL,
-  method: string,
-  headers: Record<string, string>,
-  body: string | Uint8Array | undefined,
-  signal: AbortSignal | undefined,
-): Promise<RawResponse> {
+function sendOnce(url: URL, { method, headers, body, signal }: RawRequest): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const https = url.protocol === 'https:';
     const send = https ? httpsRequest : httpRequest;

@@ -113,7 +113,7 @@ export class HttpClient {
     let status: number;
     let text: string;
     try {
-      ({ status, text } = await sendRequest(new URL(this.baseUrl + path), method, headers, body, signal));
+      ({ status, text } = await sendRequest(new URL(this.baseUrl + path), { method, headers, body, signal }));
     } catch (err) {
       if (user?.aborted) throw user.reason;
       if (clock?.aborted) throw this.#timeoutError(method, path, opts.timeoutMs, err);

@@ -76,6 +76,9 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
       cleanups.push(env.close);
       log(`server at ${env.url} on ${env.stateDir} (${env.engineLabel}); importing the python template`);
       await prepareTemplate(env);
+      // E2B's base and code-interpreter-v1 images (layers built on first use), ready before the clock.
+      if (sections.has('e2b'))
+        for (const id of ['e2b-base', 'code-interpreter']) await env.engine.ensureTemplate({ id });
     }
     const contenders: Contender[] = [];
     if (env && sections.has('tti')) contenders.push(mitosContender(env, 'echo'), mitosContender(env, 'python'));

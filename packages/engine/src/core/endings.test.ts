@@ -5,7 +5,7 @@ import type { SandboxRow } from '../state/store.js';
 import { SandboxEndings } from './endings.js';
 
 /** A sandbox table of one state per id; `end` removes the row, as teardown does. */
-function fixture(states: Record<string, SandboxRow['state']>, budgetMs?: number) {
+function fixture(states: Record<string, SandboxRow['state']>, budgetMs?: number, teardown?: Promise<void>) {
   const rows = new Map(Object.entries(states));
   const log: string[] = [];
   const endings = new SandboxEndings(
@@ -15,8 +15,13 @@ function fixture(states: Record<string, SandboxRow['state']>, budgetMs?: number)
         log.push(`resume ${id}`);
         rows.set(id, 'running');
       },
-      end: async (id) => {
+      end: async (id, _row, onTeardown) => {
         log.push(`end ${id}`);
+        onTeardown?.();
+        if (teardown) {
+          await teardown;
+          log.push(`gone ${id}`);
+        }
         return rows.delete(id);
       },
       log: (_level, msg) => log.push(`log ${msg}`),
@@ -51,6 +56,37 @@ describe('sandbox endings', () => {
     release();
     assert.deepEqual(await Promise.all([first, second]), [true, true]);
     assert.deepEqual(log, ['hook a terminated', 'end a']);
+  });
+
+  test('onTeardown is told after the hooks once the teardown began; settle waits for the rest', async () => {
+    let finish = () => {};
+    const teardown = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const { endings, log } = fixture({ a: 'running' }, undefined, teardown);
+    endings.on(async (id) => {
+      log.push(`hook ${id}`);
+    });
+    let begun = () => {};
+    const told = new Promise<void>((resolve) => {
+      begun = resolve;
+    });
+    const ending = endings.end('a', 'terminated', undefined, () => {
+      log.push('told');
+      begun();
+    });
+    await told;
+    assert.deepEqual(log, ['hook a', 'end a', 'told']);
+    let settled = false;
+    const settling = endings.settle().then(() => {
+      settled = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(settled, false, 'settle waits for the teardown under way');
+    finish();
+    await settling;
+    assert.equal(await ending, true);
+    assert.deepEqual(log, ['hook a', 'end a', 'told', 'gone a']);
   });
 
   test('a paused sandbox is resumed for the hooks, except a lost one', async () => {

@@ -287,9 +287,9 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
     this.closed = true;
     this.pool.stop();
     await this.pool.settle();
+    this.deadlines.stop();
     // Ends already under way (a terminate answered before its teardown finished) finish first.
     await this.endings.settle();
-    this.deadlines.stop();
     this.agents.releaseAll();
     // Sandboxes that cannot be reattached by a later engine end now rather than leak.
     if (!this.driver.survivesRestart) {

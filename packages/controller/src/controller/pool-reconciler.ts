@@ -67,9 +67,12 @@ export async function reconcilePool(
     );
   }
 
-  const holders = templateHolders(eligible, image, pool.spec.replicas);
+  // A spec template's holders are chosen on each node's own word: its Lease can be 10 s behind a
+  // build that began, and a choice made on the Lease alone then moves and builds it twice.
+  const views = recipe ? await withReportedTemplate(ctx, eligible, image) : eligible;
+  const holders = templateHolders(views, image, pool.spec.replicas);
   const errors: string[] = [];
-  const { states, progress } = await prepareHolders(ctx, eligible, holders, image, recipe, errors);
+  const { states, progress } = await prepareHolders(ctx, views, holders, image, recipe, errors);
   const warmByNode = new Map<string, number>();
   for (const node of eligible) {
     try {
@@ -147,6 +150,23 @@ export async function reconcilePool(
           ];
   const next = withReady(status, settled ? 'True' : 'False', reason, message, now);
   return writePoolStatus(ctx, pool, next, settled && errors.length === 0 ? SETTLED_RESYNC_MS : CONVERGING_RESYNC_MS);
+}
+
+/** The node views with what each node itself says of `image` when it builds or holds it. */
+async function withReportedTemplate(ctx: ControllerContext, nodes: readonly NodeView[], image: string) {
+  return Promise.all(
+    nodes.map(async (node): Promise<NodeView> => {
+      try {
+        const { state } = await ctx.nodeApi(node).templateReport(image);
+        if (state !== 'building' && state !== 'ready') return node;
+        const templates = { ...node.capacity.templates, [image]: state };
+        return { ...node, capacity: { ...node.capacity, templates } };
+      } catch (err) {
+        if (!(err instanceof NodeCallError)) throw err;
+        return node;
+      }
+    }),
+  );
 }
 
 /**

@@ -138,6 +138,28 @@ describe('template distribution: where a node gets a spec template from', () => 
     assert.equal(fetching.message, `fetching ${IMAGE} on t from a: 3.0 of 12.0 MiB`);
   });
 
+  it('a holder still building the template is waited for, not passed over for a second build', async () => {
+    const [a, b, target] = [node('a'), node('b'), node('t')];
+    a.exports = new NodeCallError('a', 409, 'template_not_ready', 'template for spec-x is not ready on this node');
+    a.report = { state: 'building', via: 'build', failures: [] };
+    const waiting = await prepareTemplateOn(contextOf([a, target]), target.view, IMAGE, RECIPE, {
+      sources: [a.view],
+      mayBuild: true,
+    });
+    assert.equal(waiting.reason, 'TemplateFetching');
+    assert.equal(waiting.message, `waiting for a to finish building ${IMAGE} before t fetches it`);
+    assert.deepEqual(target.prepared, []);
+
+    // A listed holder that has nothing and builds nothing is passed over as before.
+    b.exports = new NodeCallError('b', 409, 'template_not_ready', 'template for spec-x is not ready on this node');
+    const passed = await prepareTemplateOn(contextOf([b, target]), target.view, IMAGE, RECIPE, {
+      sources: [b.view],
+      mayBuild: true,
+    });
+    assert.equal(passed.reason, 'TemplateBuildingLocally');
+    assert.deepEqual(target.prepared, [RECIPE]);
+  });
+
   it('an export still under way is waited for; sources list the ready holders first', async () => {
     const [a, b, target] = [node('a', true), node('b'), node('t')];
     a.exports = { state: 'exporting' };

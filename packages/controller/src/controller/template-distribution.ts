@@ -9,7 +9,7 @@
  */
 import type { TemplateRecipe, TemplateReport, TemplateState } from '../node/node-sandboxes.js';
 import type { ControllerContext } from './context.js';
-import { NodeCallError } from './node-client.js';
+import { type NodeApi, NodeCallError } from './node-client.js';
 import type { NodeView } from './nodes.js';
 
 /** Where a node stands with a template, worded for the Ready condition of what waits on it. */
@@ -66,6 +66,12 @@ export async function prepareTemplateOn(
       notes.push(`${source.name}: the fetch failed at once`);
     } catch (err) {
       if (!(err instanceof NodeCallError)) throw err;
+      // A pool holder is listed before its template is ready: one still building it is waited
+      // for (a build here would be the second), one that has nothing and builds nothing is not.
+      if (err.code === 'template_not_ready' && (await stillBuilding(holder, image))) {
+        const message = `waiting for ${source.name} to finish building ${image} before ${node.name} fetches it${since(notes)}`;
+        return { state: 'building', reason: 'TemplateFetching', message, building: false };
+      }
       notes.push(`${source.name}: ${err.message}`);
     }
   }
@@ -90,6 +96,16 @@ export async function prepareTemplateOn(
     message,
     building: state === 'building',
   };
+}
+
+/** Whether a source builds or fetches `image` right now (asked of the node itself, not its Lease). */
+async function stillBuilding(source: NodeApi, image: string): Promise<boolean> {
+  try {
+    return (await source.templateReport(image)).state === 'building';
+  } catch (err) {
+    if (err instanceof NodeCallError) return false;
+    throw err;
+  }
 }
 
 /**

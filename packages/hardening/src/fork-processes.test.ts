@@ -5,7 +5,6 @@
  * the engine cannot honour leaves nothing half-made.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,14 +12,9 @@ import { criuTreePath, defaultCacheDir } from '@mitos/engine';
 import { create, type Sandbox } from '@mitos/sdk';
 import { Recorder } from './figures.js';
 import { type LiveServer, liveServer, stopAndCheck } from './live.js';
+import { asLocalUser } from './local-user.js';
 
 const rec = new Recorder('fork-processes', 'Fork with processes: the checkpoint tool and the fork report', 8);
-const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
-
-function asLocalUser(argv: string[]): { code: number | null; out: string } {
-  const r = spawnSync('setpriv', [...NOBODY, '--', ...argv], { encoding: 'utf8' });
-  return { code: r.status, out: `${r.stdout}${r.stderr}` };
-}
 
 describe('fork with processes: the checkpoint tool and the fork report', { timeout: 300_000 }, () => {
   let live: LiveServer;

@@ -15,17 +15,11 @@ import { create, type Sandbox } from '@mitos/sdk';
 import { Recorder } from './figures.js';
 import { sandboxCgroupName, sandboxHostPids } from './host.js';
 import { type LiveServer, liveServer, stopAndCheck } from './live.js';
+import { AS_NOBODY, asLocalUser } from './local-user.js';
 import { errnoName, ISOLATION_PROBE_IN_SANDBOX, installIsolationProbe, type ProbeLine, runProbe } from './probe.js';
 
 const rec = new Recorder('isolation', 'Isolation between tenants and from local host users', 8);
-const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
-
-/** Runs a command as the host's `nobody`: a local user with no business in mitos's files. */
-function asLocalUser(argv: string[]): { code: number | null; out: string } {
-  const r = spawnSync('setpriv', [...NOBODY, '--', ...argv], { encoding: 'utf8' });
-  return { code: r.status, out: `${r.stdout}${r.stderr}` };
-}
 
 describe('tenants and local users cannot reach each other', { timeout: 600_000 }, () => {
   let live: LiveServer;
@@ -233,7 +227,7 @@ describe('tenants and local users cannot reach each other', { timeout: 600_000 }
     const watcher = spawn(
       'setpriv',
       [
-        ...NOBODY,
+        ...AS_NOBODY,
         '--',
         process.execPath,
         '-e',

@@ -6,13 +6,11 @@
  * The resolver's upstream is a fake DNS server on loopback: no question leaves this host.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import type { LinuxEngine } from '@mitos/engine';
 import { type FakeDns, RESOLVE_IN_SANDBOX, shellOf, startFakeDns, testEngineEnv, until } from '@mitos/testkit';
-
-const execFileAsync = promisify(execFile);
+import { nodeAsLocalUser } from './local-user.js';
 
 // A DNS question (hardening.test, A) over UDP from the host as the unprivileged `nobody`:
 // ANSWER or NONE.
@@ -65,18 +63,7 @@ describe('hardening: sandbox network postures', { timeout: 600_000 }, () => {
     return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
   };
   const asNobody = async (host: string, port: number) =>
-    (
-      await execFileAsync('setpriv', [
-        '--reuid=65534',
-        '--regid=65534',
-        '--clear-groups',
-        process.execPath,
-        '-e',
-        NOBODY_CONNECT,
-        host,
-        String(port),
-      ])
-    ).stdout.trim();
+    (await nodeAsLocalUser(NOBODY_CONNECT, [host, String(port)])).trim();
 
   test('a local user reaches a sandbox port only where its posture lets inbound in', async () => {
     await until(async () => (await asNobody(addressOf(open), 8080)) === 'OK', 20_000, 'the open sandbox to answer');
@@ -185,16 +172,7 @@ print(s.recv(200).decode().split("\\r\\n")[0])' ${hosts.join(' ')}`,
   test('a local user gets no answer from the sandboxes resolver', async () => {
     const port = engine.network.resolverPort;
     assert.ok(port, 'the resolver listens');
-    const { stdout } = await execFileAsync('setpriv', [
-      '--reuid=65534',
-      '--regid=65534',
-      '--clear-groups',
-      process.execPath,
-      '-e',
-      NOBODY_DNS,
-      '127.0.0.1',
-      String(port),
-    ]);
+    const stdout = await nodeAsLocalUser(NOBODY_DNS, ['127.0.0.1', String(port)]);
     assert.equal(stdout.trim(), 'NONE');
   });
 });

@@ -5,22 +5,16 @@
  * is refused without echoing the value, and no value reaches the server's or engine's log.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { create, type Sandbox } from '@mitos/sdk';
 import { Recorder } from './figures.js';
 import { type LiveServer, liveServer, stopAndCheck } from './live.js';
+import { asLocalUser } from './local-user.js';
 
 const rec = new Recorder('sandbox-env', 'Per-sandbox env: values kept from other users, sandboxes and logs', 10);
 const SECRET = 'mitos-test-envsecret-93be41';
-const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
-
-function asLocalUser(argv: string[]): { code: number | null; out: string } {
-  const r = spawnSync('setpriv', [...NOBODY, '--', ...argv], { encoding: 'utf8' });
-  return { code: r.status, out: `${r.stdout}${r.stderr}` };
-}
 
 /** Host pids whose environment holds `value` (read as root). */
 function pidsWithEnv(value: string): number[] {

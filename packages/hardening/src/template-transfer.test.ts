@@ -7,7 +7,6 @@
  * leaves no scratch behind.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -15,15 +14,14 @@ import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { createControlApi, NodeSandboxes, SandboxLedger, TemplateTransfer } from '@mitos/controller';
 import type { LinuxEngine } from '@mitos/engine';
 import { listenApi, type RunningServer } from '@mitos/server';
 import { shellOf, testEngineEnv, until } from '@mitos/testkit';
 import pino from 'pino';
 import { Recorder } from './figures.js';
+import { nodeAsLocalUser } from './local-user.js';
 
-const execFileAsync = promisify(execFile);
 const rec = new Recorder('template-transfer', 'Template transfer between cluster nodes', 11);
 const KEY = `mitos-test-nodekey-${randomBytes(12).toString('hex')}`;
 const SB = `tt-${process.pid}`;
@@ -117,16 +115,7 @@ except Exception: print("ERR")' ${host} ${port}`,
 
   test('a local host user without the node key gets 401 on export, blobs, report and fetch', async () => {
     const digest = `sha256:${'a'.repeat(64)}`;
-    const { stdout } = await execFileAsync('setpriv', [
-      '--reuid=65534',
-      '--regid=65534',
-      '--clear-groups',
-      process.execPath,
-      '-e',
-      NOBODY_CALLS,
-      `http://127.0.0.1:${control.port}`,
-      digest,
-    ]);
+    const stdout = await nodeAsLocalUser(NOBODY_CALLS, [`http://127.0.0.1:${control.port}`, digest]);
     assert.equal(stdout.trim(), Array(8).fill('401').join(' '));
     rec.check('local user calls export, blob, report and fetch without a key, then with a guessed one', '401 on all 8');
     rec.count('attacks', 8);

@@ -17,7 +17,7 @@ import { isForkChild } from './fork-children.js';
 import { type NodeApi, NodeCallError } from './node-client.js';
 import type { NodeView } from './nodes.js';
 import { eligibleNodes, spreadWarm, templateHolders, trimWarm } from './placement.js';
-import { type Preparation, prepareTemplateOn } from './template-distribution.js';
+import { type Preparation, prepareTemplateOn, reportedTemplateState } from './template-distribution.js';
 import { TemplateRefusal, type TemplateSource, templateSource } from './template-source.js';
 
 const SETTLED_RESYNC_MS = 30_000;
@@ -156,15 +156,10 @@ export async function reconcilePool(
 async function withReportedTemplate(ctx: ControllerContext, nodes: readonly NodeView[], image: string) {
   return Promise.all(
     nodes.map(async (node): Promise<NodeView> => {
-      try {
-        const { state } = await ctx.nodeApi(node).templateReport(image);
-        if (state !== 'building' && state !== 'ready') return node;
-        const templates = { ...node.capacity.templates, [image]: state };
-        return { ...node, capacity: { ...node.capacity, templates } };
-      } catch (err) {
-        if (!(err instanceof NodeCallError)) throw err;
-        return node;
-      }
+      const state = await reportedTemplateState(ctx.nodeApi(node), image);
+      if (state !== 'building' && state !== 'ready') return node;
+      const templates = { ...node.capacity.templates, [image]: state };
+      return { ...node, capacity: { ...node.capacity, templates } };
     }),
   );
 }

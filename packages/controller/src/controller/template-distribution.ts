@@ -68,7 +68,7 @@ export async function prepareTemplateOn(
       if (!(err instanceof NodeCallError)) throw err;
       // A pool holder is listed before its template is ready: one still building it is waited
       // for (a build here would be the second), one that has nothing and builds nothing is not.
-      if (err.code === 'template_not_ready' && (await stillBuilding(holder, image))) {
+      if (err.code === 'template_not_ready' && (await reportedTemplateState(holder, image)) === 'building') {
         const message = `waiting for ${source.name} to finish building ${image} before ${node.name} fetches it${since(notes)}`;
         return { state: 'building', reason: 'TemplateFetching', message, building: false };
       }
@@ -98,12 +98,12 @@ export async function prepareTemplateOn(
   };
 }
 
-/** Whether a source builds or fetches `image` right now (asked of the node itself, not its Lease). */
-async function stillBuilding(source: NodeApi, image: string): Promise<boolean> {
+/** What a node itself says of `image` now (its Lease can be 10 s behind); undefined when it cannot be asked. */
+export async function reportedTemplateState(api: NodeApi, image: string): Promise<TemplateReport['state'] | undefined> {
   try {
-    return (await source.templateReport(image)).state === 'building';
+    return (await api.templateReport(image)).state;
   } catch (err) {
-    if (err instanceof NodeCallError) return false;
+    if (err instanceof NodeCallError) return undefined;
     throw err;
   }
 }

@@ -66,10 +66,13 @@ export function defaultAuthFile(): string | undefined {
 /** Turn skopeo's failure into registry_auth / image_not_found, naming the reference. */
 export function registryError(reference: string, stderr: string): MitosError {
   const text = stderr.trim().split('\n').slice(-3).join(' ');
-  if (/unauthorized|authentication required|denied|401|403/i.test(text)) {
+  // Classify on skopeo's words, not on the reference it echoes: a registry port such as 40113
+  // or a digest holds "401" and made an unknown image look like a refused login.
+  const words = text.split(reference).join(' ');
+  if (/unauthorized|authentication required|denied|\b40[13]\b/i.test(words)) {
     return new MitosError('registry_auth', `pulling ${reference}: ${text}`, { image: reference });
   }
-  if (/manifest unknown|name unknown|not found|404|no image found|choosing image instance/i.test(text)) {
+  if (/manifest unknown|name unknown|not found|\b404\b|no image found|choosing image instance/i.test(words)) {
     return new MitosError('image_not_found', `image ${reference} not found: ${text}`, { image: reference });
   }
   return new MitosError(

@@ -10,6 +10,7 @@ int launch_main(int argc, char **argv);
 int snapshot_main(int argc, char **argv);
 int squota_main(int argc, char **argv);
 int subvol_delete_main(int argc, char **argv);
+int spawner_main(int argc, char **argv);
 
 /* The argv area, so the sandbox init can blank it: /proc/1/cmdline is readable inside the
  * sandbox and would otherwise show host paths. */
@@ -66,10 +67,11 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "snapshot") == 0) return snapshot_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "squota") == 0) return squota_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "subvol-delete") == 0) return subvol_delete_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "spawner") == 0) return spawner_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
         puts("mitos-agent 0.1.0");
         return 0;
     }
-    fprintf(stderr, "usage: mitos-agent launch ... | snapshot SRC DST... | subvol-delete PATH... | squota MOUNTPOINT | --version\n");
+    fprintf(stderr, "usage: mitos-agent launch ... | snapshot SRC DST... | subvol-delete PATH... | spawner PARENT_PID | squota MOUNTPOINT | --version\n");
     return 2;
 }

@@ -6,7 +6,9 @@
 // then exec in the child, fork(16) then exec in all, and 32-caller exec throughput (blocks
 // in turn). Run after `npm run build` in both checkouts, as root:
 //
-//   node packages/bench/spike/hot-path-ab.mjs BEFORE_CHECKOUT [ROUNDS] [--split]    (default 200)
+//   node packages/bench/spike/hot-path-ab.mjs BEFORE_CHECKOUT [ROUNDS] [--split] [--fork]    (default 200)
+//
+// --fork measures only the fork rows (fork(1) + exec: ROUNDS/10 rounds; fork(16): ROUNDS/50).
 //
 // --split adds a third side: the "before" SDK against this build's server, which tells the
 // server's share of a difference from the SDK's.
@@ -20,9 +22,13 @@ const after = resolve(here, '../../..');
 const sdkOf = (checkout) => pathToFileURL(resolve(checkout, 'packages/sdk/dist/index.js')).href;
 
 if (process.argv[2] === '--client') await client(JSON.parse(process.argv[3]));
-else await parent(resolve(process.argv[2] ?? ''), Number(process.argv[3] ?? 200), process.argv.includes('--split'));
+else {
+  const flags = new Set(process.argv.slice(3).filter((a) => a.startsWith('--')));
+  const rounds = Number(process.argv.slice(3).find((a) => !a.startsWith('--')) ?? 200);
+  await parent(resolve(process.argv[2] ?? ''), rounds, flags.has('--split'), flags.has('--fork'));
+}
 
-async function parent(before, rounds, split) {
+async function parent(before, rounds, split, forkOnly) {
   const { startBenchEnv } = await import('../dist/mitos/bench-env.js');
   const envs = [];
   try {
@@ -34,6 +40,7 @@ async function parent(before, rounds, split) {
     const load = loadavg().map((l) => l.toFixed(2)).join(' ');
     const job = {
       rounds,
+      forkOnly,
       sides: [
         { name: 'before', sdk: sdkOf(before), url: envs[0].url, apiKey: envs[0].apiKey },
         { name: 'after', sdk: sdkOf(after), url: envs[1].url, apiKey: envs[1].apiKey },
@@ -79,6 +86,31 @@ async function client(job) {
   };
   const held = await Promise.all(sides.map((s) => s.sdk.create('python', s.opts)));
   sides.forEach((s, k) => (s.sb = held[k]));
+  if (!job.forkOnly) await execRows(job, sides, interleave);
+  await interleave('fork(1) + exec in the child, ms', job.forkOnly ? Math.ceil(job.rounds / 10) : 20, 2, async (s) => {
+    const t = performance.now();
+    const [child] = await s.sb.fork(1);
+    await child.exec('true');
+    const ms = performance.now() - t;
+    await child.terminate();
+    return ms;
+  });
+  await interleave('fork(16) + exec in all, ms', job.forkOnly ? Math.ceil(job.rounds / 50) : 4, 1, async (s) => {
+    const t = performance.now();
+    const kids = await s.sb.fork(16);
+    await Promise.all(kids.map((k) => k.exec('true')));
+    const ms = performance.now() - t;
+    await Promise.all(kids.map((k) => k.terminate()));
+    return ms;
+  });
+  if (!job.forkOnly) rows.push(await throughputRow(sides, median));
+  await Promise.all(sides.map((s) => s.sb.terminate()));
+  console.log(`| figure | ${sides.map((s) => s.name).join(' | ')} | n |`);
+  console.log(`|---|${sides.map(() => '---:').join('|')}|---:|`);
+  for (const r of rows) console.log(r);
+}
+
+async function execRows(job, sides, interleave) {
   await interleave('exec `true` round trip, ms', job.rounds, 20, async (s) => {
     if ((await s.sb.exec('true')).exitCode !== 0) throw new Error('true failed');
   });
@@ -91,22 +123,9 @@ async function client(job) {
     await sb.terminate();
     return ms;
   });
-  await interleave('fork(1) + exec in the child, ms', 20, 2, async (s) => {
-    const t = performance.now();
-    const [child] = await s.sb.fork(1);
-    await child.exec('true');
-    const ms = performance.now() - t;
-    await child.terminate();
-    return ms;
-  });
-  await interleave('fork(16) + exec in all, ms', 4, 1, async (s) => {
-    const t = performance.now();
-    const kids = await s.sb.fork(16);
-    await Promise.all(kids.map((k) => k.exec('true')));
-    const ms = performance.now() - t;
-    await Promise.all(kids.map((k) => k.terminate()));
-    return ms;
-  });
+}
+
+async function throughputRow(sides, median) {
   const rates = sides.map(() => []);
   for (let block = 0; block < 4; block++) {
     for (const [k, s] of sides.entries()) {
@@ -124,9 +143,5 @@ async function client(job) {
       if (block > 0) rates[k].push(calls / ((performance.now() - t) / 1000));
     }
   }
-  rows.push(`| exec throughput, 32 callers, calls/s (3 blocks of 3 s) | ${rates.map((r) => `${median(r).toFixed(0)} (${r.map((x) => x.toFixed(0)).join(', ')})`).join(' | ')} | 3 |`);
-  await Promise.all(sides.map((s) => s.sb.terminate()));
-  console.log(`| figure | ${sides.map((s) => s.name).join(' | ')} | n |`);
-  console.log(`|---|${sides.map(() => '---:').join('|')}|---:|`);
-  for (const r of rows) console.log(r);
+  return `| exec throughput, 32 callers, calls/s (3 blocks of 3 s) | ${rates.map((r) => `${median(r).toFixed(0)} (${r.map((x) => x.toFixed(0)).join(', ')})`).join(' | ')} | 3 |`;
 }

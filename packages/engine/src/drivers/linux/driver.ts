@@ -15,6 +15,7 @@ import { processMemory } from '../../host/memory.js';
 import { isSameProcess } from '../../host/proc.js';
 import { assertHeadroom } from '../../host/space.js';
 import { UID_RANGE_SIZE } from '../../host/uid-range.js';
+import type { Spawner } from '../../host/spawner.js';
 import type { UidRanges } from '../../host/uid-ranges.js';
 import type { HostNetwork } from '../../network/host-network.js';
 import { writeResolvConf } from '../../network/resolv-conf.js';
@@ -32,6 +33,8 @@ export interface LinuxDriverOptions {
   agentPath: string;
   /** installInitProgram's copy of the agent, exec'd as each sandbox's pid 1. */
   initPath: string;
+  /** Starts the launchers (host/spawner.ts); the driver's close() ends it. */
+  spawner: Spawner;
   mirror?: string;
   /** Templates whose sandboxes run without the default seccomp filter (each launch is logged). */
   seccompOptOut?: string[];
@@ -149,7 +152,7 @@ export class LinuxDriver implements SandboxDriver {
     const seccomp = !this.opts.seccompOptOut?.includes(row.templateId);
     if (!seccomp)
       this.opts.log('warn', 'sandbox runs without seccomp filter (template opted out)', { sandbox: row.id });
-    return launchSandbox({
+    return launchSandbox(this.opts.spawner, {
       agentPath: this.opts.agentPath,
       initPath: this.opts.initPath,
       sandboxId: row.id,
@@ -279,6 +282,7 @@ export class LinuxDriver implements SandboxDriver {
     // Sandboxes keep running under their supervisors; the next engine reattaches them (and
     // answers their DNS again).
     await this.hostNetwork.close();
+    await this.opts.spawner.close();
   }
 
   private cgroup(row: SandboxRow): SandboxCgroup {

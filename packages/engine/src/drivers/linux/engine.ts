@@ -12,6 +12,7 @@ import { detectCgroups } from '../../cgroups/detect.js';
 import { SandboxHost } from '../../core/host.js';
 import type { OciTools } from '../../engine.js';
 import { cgroupParentFor } from '../../host/cgroup-parent.js';
+import { Spawner } from '../../host/spawner.js';
 import { engineDirs, prepareStateDir } from '../../host/state-dir.js';
 import { UidRanges } from '../../host/uid-ranges.js';
 import { HostNetwork } from '../../network/host-network.js';
@@ -126,14 +127,31 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
         },
       );
     }
+    // Started before anything else, while this process is still small (host/spawner.ts).
+    const spawner = new Spawner(opts.agentPath);
+    spawner.start();
+    try {
+      return await LinuxEngine.openWith(options, opts, spawner);
+    } catch (err) {
+      await spawner.close();
+      throw err;
+    }
+  }
+
+  private static async openWith(
+    options: LinuxEngineOptions,
+    opts: LinuxEngineOptions & ReturnType<typeof engineDirs> & { agentPath: string },
+    spawner: Spawner,
+  ): Promise<LinuxEngine> {
+    const { stateDir } = opts;
     const ownsDb = !options.db;
     const db = options.db ?? openDatabase(join(stateDir, 'mitos.db'));
     const storage = await openStorage({
       stateDir,
       prefer: options.storage,
       uidBase: opts.uidBase,
-      btrfsSnapshotter: (source, targets) => agentSnapshots(opts.agentPath, source, targets),
-      btrfsSubvolumeDeleter: (path) => agentSubvolumeDelete(opts.agentPath, path),
+      btrfsSnapshotter: (source, targets) => agentSnapshots(spawner, opts.agentPath, source, targets),
+      btrfsSubvolumeDeleter: (path) => agentSubvolumeDelete(spawner, opts.agentPath, path),
       btrfsSimpleQuotas: (mountPoint) => enableSimpleQuotas(opts.agentPath, mountPoint),
     });
     const cgroups = detectCgroups({
@@ -150,7 +168,7 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
     const log = options.log;
     const uidRanges = new UidRanges({ db, stateDir });
     const driver = new LinuxDriver(
-      { ...opts, initPath, log: (level, msg, fields) => log?.(level, msg, fields) },
+      { ...opts, initPath, spawner, log: (level, msg, fields) => log?.(level, msg, fields) },
       storage,
       cgroups,
       uidRanges,

@@ -1,13 +1,14 @@
 /**
  * Starts a sandbox by running `mitos-agent launch` (packages/agent) as host root. The launcher
  * prints the sandbox init's host pid once its agent is serving and stays behind as the init's
- * supervisor, detached from the server so the sandbox survives a server restart.
+ * supervisor, detached from the server so the sandbox survives a server restart. It is started
+ * by the engine's spawner (host/spawner.ts), not by the server itself.
  */
-import { execFile, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { MitosError } from '@mitos/protocol';
 import { processStartTicks } from '../../host/proc.js';
+import type { Spawner } from '../../host/spawner.js';
 import type { RootLayout } from '../../storage/storage.js';
 
 export interface LaunchSpec {
@@ -91,20 +92,70 @@ export function launchArgs(spec: LaunchSpec): string[] {
   return args;
 }
 
-export function launchSandbox(spec: LaunchSpec): Promise<LaunchedSandbox> {
+export function launchSandbox(spawner: Spawner, spec: LaunchSpec): Promise<LaunchedSandbox> {
   return new Promise((resolve, reject) => {
-    // Arguments on stdin: they name the sandbox and its storage paths, and any host user can
-    // read a command line.
-    const child = spawn(spec.agentPath, ['launch', '-'], {
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      // The sandbox init inherits this environment and /proc/1/environ is readable inside the
-      // sandbox: never pass the server's own (it may hold API keys).
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-    });
     let out = '';
     let err = '';
     let settled = false;
+    const fail = (e: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(e);
+    };
+    // Arguments on stdin: they name the sandbox and its storage paths, and any host user can
+    // read a command line.
+    const child = spawner.spawn(
+      spec.agentPath,
+      ['launch', '-'],
+      {
+        stdin: nulSeparated(launchArgs(spec).slice(1)),
+        // Detached, so the sandbox survives a server restart.
+        detached: true,
+        // The sandbox init inherits this environment and /proc/1/environ is readable inside the
+        // sandbox: never pass the server's own (it may hold API keys).
+        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+      },
+      {
+        onStderr: (d) => {
+          err += d;
+        },
+        onStdout: (d) => {
+          out += d;
+          const nl = out.indexOf('\n');
+          if (nl < 0 || settled) return;
+          const pid = Number(out.slice(0, nl));
+          settled = true;
+          clearTimeout(timer);
+          // The supervisor lives on; the server must neither wait for it nor keep its pipes open.
+          child.release();
+          child.pid.then(
+            (supervisorPid) => {
+              try {
+                resolve({ initPid: pid, initStartTicks: processStartTicks(pid) ?? '', supervisorPid });
+              } catch (e) {
+                reject(e);
+              }
+            },
+            (e) => reject(e),
+          );
+        },
+        onExit: ({ code }) =>
+          fail(
+            new MitosError('internal', `sandbox launch failed (exit ${code}): ${err.trim() || 'no detail'}`, {
+              sandbox: spec.sandboxId,
+            }),
+          ),
+        onError: (e) =>
+          fail(
+            e instanceof MitosError
+              ? e
+              : new MitosError('host_unsupported', `cannot run ${spec.agentPath}: ${e.message}`, {
+                  sandbox: spec.sandboxId,
+                }),
+          ),
+      },
+    );
     const timer = setTimeout(() => {
       fail(
         new MitosError('internal', `sandbox launch timed out after ${LAUNCH_TIMEOUT_MS} ms`, {
@@ -113,46 +164,6 @@ export function launchSandbox(spec: LaunchSpec): Promise<LaunchedSandbox> {
       );
       child.kill('SIGKILL');
     }, LAUNCH_TIMEOUT_MS);
-    const fail = (e: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      reject(e);
-    };
-    child.on('error', (e) =>
-      fail(
-        new MitosError('host_unsupported', `cannot run ${spec.agentPath}: ${e.message}`, { sandbox: spec.sandboxId }),
-      ),
-    );
-    child.stdin.on('error', () => {}); // a launcher that died early: its exit says why
-    child.stdin.end(nulSeparated(launchArgs(spec).slice(1)));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-    });
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const nl = out.indexOf('\n');
-      if (nl < 0 || settled) return;
-      const pid = Number(out.slice(0, nl));
-      settled = true;
-      clearTimeout(timer);
-      // The supervisor lives on; the server must neither wait for it nor keep its pipes open.
-      child.stdout.destroy();
-      child.stderr.destroy();
-      child.unref();
-      try {
-        resolve({ initPid: pid, initStartTicks: processStartTicks(pid) ?? '', supervisorPid: child.pid ?? 0 });
-      } catch (e) {
-        reject(e);
-      }
-    });
-    child.on('exit', (code) => {
-      fail(
-        new MitosError('internal', `sandbox launch failed (exit ${code}): ${err.trim() || 'no detail'}`, {
-          sandbox: spec.sandboxId,
-        }),
-      );
-    });
   });
 }
 
@@ -176,29 +187,28 @@ function nulSeparated(args: string[]): string {
   return args.map((a) => `${a}\0`).join('');
 }
 
-function runWithStdin(file: string, args: string[], input: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } }, (err, _out, stderr) =>
-      err ? reject(Object.assign(err, { stderr })) : resolve(),
-    );
-    child.stdin?.on('error', () => {});
-    child.stdin?.end(input);
-  });
+function runWithStdin(spawner: Spawner, file: string, args: string[], input: string): Promise<void> {
+  return spawner.run(file, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, stdin: input }).then(() => {});
 }
 
 /** Deletes a btrfs subvolume by the agent's ioctl; false when that fails (the caller's slow path
  * then deals with nested or read-only subvolumes). */
-export async function agentSubvolumeDelete(agentPath: string, path: string): Promise<boolean> {
-  return runWithStdin(agentPath, ['subvol-delete', '-'], nulSeparated([path])).then(
+export async function agentSubvolumeDelete(spawner: Spawner, agentPath: string, path: string): Promise<boolean> {
+  return runWithStdin(spawner, agentPath, ['subvol-delete', '-'], nulSeparated([path])).then(
     () => true,
     () => false,
   );
 }
 
 /** Writable btrfs snapshots of `source` at each target, by the agent's ioctl, in one process. */
-export async function agentSnapshots(agentPath: string, source: string, targets: string[]): Promise<void> {
+export async function agentSnapshots(
+  spawner: Spawner,
+  agentPath: string,
+  source: string,
+  targets: string[],
+): Promise<void> {
   try {
-    await runWithStdin(agentPath, ['snapshot', '-'], nulSeparated([source, ...targets]));
+    await runWithStdin(spawner, agentPath, ['snapshot', '-'], nulSeparated([source, ...targets]));
   } catch (err) {
     const detail = (err as { stderr?: string }).stderr?.trim() || String(err);
     const code = /No space left|Disk quota/.test(detail) ? 'disk_full' : 'internal';

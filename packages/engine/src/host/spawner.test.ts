@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { pathToFileURL } from 'node:url';
+import type { MitosError } from '@mitos/protocol';
 import { defaultAgentPath } from '../drivers/linux/engine.js';
 import { type SpawnExit, Spawner } from './spawner.js';
 
@@ -88,10 +88,15 @@ describe('Spawner (mitos-agent spawner)', () => {
     child.kill('SIGKILL');
     assert.deepEqual(await exit.promise, { code: null, signal: 'SIGKILL' });
 
-    const released = spawner.spawn('/bin/sleep', ['100'], { env: PATH, detached: true }, {
-      onExit: () => assert.fail('a released child is no longer reported'),
-      onError: () => assert.fail('no error expected'),
-    });
+    const released = spawner.spawn(
+      '/bin/sleep',
+      ['100'],
+      { env: PATH, detached: true },
+      {
+        onExit: () => assert.fail('a released child is no longer reported'),
+        onError: () => assert.fail('no error expected'),
+      },
+    );
     const sleeper = await released.pid;
     released.release();
     released.kill('SIGKILL'); // ignored once released: the caller let go of it
@@ -102,12 +107,14 @@ describe('Spawner (mitos-agent spawner)', () => {
 
   test('the helper ends with the process that started it, and what it started runs on', async () => {
     const script = `
-      import { Spawner } from ${JSON.stringify(pathToFileURL(new URL('./spawner.js', import.meta.url).pathname).href)};
+      import { Spawner } from ${JSON.stringify(new URL('../../dist/host/spawner.js', import.meta.url).href)};
       const s = new Spawner(${JSON.stringify(defaultAgentPath())});
       const p = s.spawn('/bin/sleep', ['100'], { env: {}, detached: true }, { onExit() {}, onError() {} });
       console.log(s.helperPid, await p.pid);
       setInterval(() => {}, 1000);`;
-    const owner = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const owner = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let text = '';
     owner.stdout.on('data', (d) => {
       text += d;
@@ -127,11 +134,16 @@ describe('Spawner (mitos-agent spawner)', () => {
     try {
       own.start();
       const first = own.helperPid as number;
-      const failed = deferred<Error>();
-      const pending = own.spawn('/bin/sleep', ['100'], { env: PATH }, { onExit() {}, onError: failed.resolve });
+      const failed = deferred<MitosError>();
+      const pending = own.spawn(
+        '/bin/sleep',
+        ['100'],
+        { env: PATH },
+        { onExit() {}, onError: (e) => failed.resolve(e as MitosError) },
+      );
       const sleeper = await pending.pid;
       process.kill(first, 'SIGKILL');
-      assert.match((await failed.promise).message, /process spawner ended/);
+      assert.match((await failed.promise).detail, /process spawner ended/);
       process.kill(sleeper, 'SIGKILL'); // orphaned by the helper's death, as a server's would be
       await until('the orphaned sleeper to end', () => !alive(sleeper));
       assert.equal((await own.run('/bin/echo', ['again'], { env: PATH })).stdout, 'again\n');
@@ -141,6 +153,6 @@ describe('Spawner (mitos-agent spawner)', () => {
       await own.close();
       if (last) assert.ok(!alive(last), 'close() ends the helper');
     }
-    await assert.rejects(own.run('/bin/true', [], { env: PATH }), /the engine is closed/);
+    await assert.rejects(own.run('/bin/true', [], { env: PATH }), { detail: /the engine is closed/ });
   });
 });

@@ -98,6 +98,7 @@ export interface BuildTemplateOptions {
 export type { ImagePuller, ImagePusher, ImportLayoutOptions, OciTools } from './oci-tools.js';
 
 import type { ImportLayoutOptions } from './oci-tools.js';
+import type { BuiltImageCache } from './templates/image-archive.js';
 
 /** Templates built from a spec (templates as code); on engines whose storage can snapshot. */
 export interface TemplateBuildService {
@@ -314,6 +315,8 @@ export interface Engine {
   ensureTemplate(options: CreateTemplateOptions): Promise<TemplateInfo>;
   /** Build from a spec, delete, prune (absent on engines that cannot build templates). */
   readonly templateBuilds?: TemplateBuildService;
+  /** The cache of built-in image trees, moved between cluster nodes (absent: this engine cannot). */
+  readonly builtImages?: BuiltImageCache;
   /** The warm pool (absent on engines without one). */
   readonly pool?: { status(): WarmPoolStatus };
   /** Create a sandbox from a template. Unknown template ids are not_found. */

@@ -16,5 +16,7 @@ export {
 } from './host/doctor.js';
 export { defaultCacheDir } from './host/state-dir.js';
 export { openDatabase, type StateDatabase } from './state/database.js';
+export type { BuildMetadata } from './templates/builder.js';
+export type { BuiltImageCache } from './templates/image-archive.js';
 export { IMAGES, resolveImage } from './templates/images.js';
 export * from './workspaces/index.js';

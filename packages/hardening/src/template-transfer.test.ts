@@ -4,11 +4,13 @@
  * local host user without the node key, and from a hostile holder that serves blobs whose
  * digest does not match, more bytes than it declared, or a manifest that would fill the disk.
  * Nothing a holder sends is trusted but by its digest; a refused fetch imports nothing and
- * leaves no scratch behind.
+ * leaves no scratch behind. A built-in image's tree (fetched into a node's image cache) is also
+ * checked for what it may hold: no device nodes, no owner outside the holder's uid range.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -22,7 +24,7 @@ import pino from 'pino';
 import { Recorder } from './figures.js';
 import { nodeAsLocalUser } from './local-user.js';
 
-const rec = new Recorder('template-transfer', 'Template transfer between cluster nodes', 11);
+const rec = new Recorder('template-transfer', 'Template transfer between cluster nodes', 13);
 const KEY = `mitos-test-nodekey-${randomBytes(12).toString('hex')}`;
 const SB = `tt-${process.pid}`;
 
@@ -57,6 +59,9 @@ async function hostileHolder(
 
 describe('hardening: template transfer between cluster nodes', { timeout: 600_000 }, () => {
   const env = testEngineEnv();
+  // A node that joined with an empty image cache (and no Debian mirror): it can only fetch built-ins.
+  const bareEnv = testEngineEnv();
+  let bare: NodeSandboxes;
   let engine: LinuxEngine;
   let node: NodeSandboxes;
   let control: RunningServer;
@@ -73,11 +78,19 @@ describe('hardening: template transfer between cluster nodes', { timeout: 600_00
       createControlApi({ sandboxes: node, nodeName: 'n1', nodeKey: KEY, logger: pino({ level: 'silent' }) }),
     );
     await engine.create({ id: SB, templateId: 'python', network: { egress: 'allow', inbound: 'allow' } });
+    const bareEngine = await bareEnv.open({
+      cacheDir: join(bareEnv.stateDir, 'cache'),
+      mirror: 'http://mirror.invalid/debian',
+    });
+    bare = new NodeSandboxes(bareEngine, SandboxLedger.open(undefined), 4);
+    bare.transfer = new TemplateTransfer(bareEngine, join(bareEnv.stateDir, 'transfer'), KEY);
   });
   after(async () => {
     for (const s of holders) await new Promise((r) => s.close(r));
     await control?.close();
     node?.transfer?.close();
+    bare?.transfer?.close();
+    await bareEnv.cleanup();
     await env.cleanup();
     rec.save();
   });
@@ -214,6 +227,68 @@ except Exception: print("ERR")' ${host} ${port}`,
     assertNothingImported('spec-filling0000000001');
     rec.check('holder streams more bytes than the manifest declared', 'refused mid-stream; nothing imported');
     rec.check('manifest declares 12.5 TiB of layers', 'refused before any layer is fetched');
+    rec.count('attacks', 2);
+  });
+
+  test('a holder sending a built-in tree with a host-root setuid file or a device node: refused, nothing cached', async () => {
+    // The holder's real build metadata of python (so the recipe check passes): only the tree is forged.
+    const meta = engine.builtImages?.metadata('python');
+    assert.ok(meta);
+    const config = Buffer.from(JSON.stringify(meta));
+    const tarOf = (name: string, make: (root: string) => void) => {
+      const root = join(env.stateDir, `forged-${name}`);
+      mkdirSync(root, { recursive: true });
+      make(root);
+      execFileSync('chown', [`${meta.uidBase}:${meta.uidBase}`, root]);
+      const file = `${root}.tar`;
+      execFileSync('tar', ['--create', `--file=${file}`, '--numeric-owner', `--directory=${root}`, '.']);
+      return readFileSync(file);
+    };
+    const setuidRoot = tarOf('setuid', (root) => {
+      writeFileSync(join(root, 'sh'), '#!/bin/sh\n');
+      chmodSync(join(root, 'sh'), 0o4755); // owned by host root: outside the holder's uid range
+    });
+    const device = tarOf('device', (root) => {
+      execFileSync('mknod', [join(root, 'mem'), 'c', '1', '1']);
+      execFileSync('chown', [`${meta.uidBase}:${meta.uidBase}`, join(root, 'mem')]);
+    });
+    const manifestOf = (layer: Buffer) =>
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          config: {
+            mediaType: 'application/vnd.mitos.built-image.config.v1+json',
+            digest: sha(config),
+            size: config.length,
+          },
+          layers: [{ digest: sha(layer), size: layer.length }],
+        }),
+      );
+    const cache = join(bareEnv.stateDir, 'cache', 'images');
+    // Each forged tree from a holder of its own (a way that failed is not tried again at once).
+    for (const [layer, refusal] of [
+      [setuidRoot, /outside \d+\.\./],
+      [device, /device, fifo or socket/],
+    ] as const) {
+      const manifest = manifestOf(layer);
+      const holder = await hostileHolder(
+        new Map([
+          [sha(manifest), () => manifest],
+          [sha(config), () => config],
+          [sha(layer), () => layer],
+        ]),
+      );
+      holders.push(holder.server);
+      bare.prepareTemplate('python', { fetch: { endpoint: holder.endpoint, digest: sha(manifest) } });
+      await until(() => bare.templateReport('python').state !== 'building', 60_000, 'the forged fetch');
+      const report = bare.templateReport('python');
+      assert.equal(report.state, 'failed');
+      assert.match(report.failures.at(-1)?.error ?? '', refusal);
+      assert.deepEqual(existsSync(cache) ? readdirSync(cache) : [], [], 'nothing in the image cache');
+      assert.equal(report.cached, undefined);
+    }
+    rec.check('holder sends a built-in tree holding a setuid file owned by host root', 'refused; nothing cached');
+    rec.check('holder sends a built-in tree holding a device node', 'refused; nothing cached');
     rec.count('attacks', 2);
   });
 });

@@ -116,9 +116,9 @@ async function provision(ctx: ControllerContext, initial: SandboxClaim): Promise
   } catch (err) {
     if (!(err instanceof NodeCallError)) throw err;
     if (err.code === 'template_not_ready') {
-      if (!source.spec) return pending(ctx, claim, 'TemplateNotReady', err.message, 2_000, 'Restoring');
-      // A spec template this node lacks (it is outside the pool's holders): fetched from a holder.
-      const recipe = { spec: source.spec, ...(source.network && { network: source.network }) };
+      // A template this node lacks (it is outside the pool's holders): fetched from a holder. A
+      // built-in's recipe is empty (its tree is fetched, or found in the node's image cache).
+      const recipe = source.spec ? { spec: source.spec, ...(source.network && { network: source.network }) } : {};
       const prep = await prepareTemplateOn(ctx, node, image, recipe, {
         sources: templateSources(nodes, image, Object.keys(pool.status?.nodeDistribution ?? {})),
         mayBuild: !nodes.some((n) => n.healthy && n.capacity.templates[image] === 'building'),

@@ -17,7 +17,7 @@ import { isForkChild } from './fork-children.js';
 import { type NodeApi, NodeCallError } from './node-client.js';
 import type { NodeView } from './nodes.js';
 import { eligibleNodes, spreadWarm, templateHolders, trimWarm } from './placement.js';
-import { type Preparation, prepareTemplateOn, reportedTemplateState } from './template-distribution.js';
+import { type Preparation, prepareTemplateOn, reportedTemplateState, servesTemplate } from './template-distribution.js';
 import { TemplateRefusal, type TemplateSource, templateSource } from './template-source.js';
 
 const SETTLED_RESYNC_MS = 30_000;
@@ -55,7 +55,10 @@ export async function reconcilePool(
     return writePoolStatus(ctx, pool, withReady(base, 'False', 'TemplateInvalid', message, now), SETTLED_RESYNC_MS);
   }
   const image = source.key;
-  const recipe = source.spec && { spec: source.spec, ...(source.network && { network: source.network }) };
+  // A built-in's recipe is empty: its name is all a node needs to build it, or fetch its tree.
+  const recipe: TemplateRecipe = source.spec
+    ? { spec: source.spec, ...(source.network && { network: source.network }) }
+    : {};
   const eligible = eligibleNodes(ctx.nodes(), pool.spec.placement?.nodeSelector);
   if (eligible.length === 0) {
     const status = { ...base, readySnapshots: 0, totalSnapshots: 0, nodeDistribution: {} };
@@ -67,9 +70,9 @@ export async function reconcilePool(
     );
   }
 
-  // A spec template's holders are chosen on each node's own word: its Lease can be 10 s behind a
-  // build that began, and a choice made on the Lease alone then moves and builds it twice.
-  const views = recipe ? await withReportedTemplate(ctx, eligible, image) : eligible;
+  // Holders are chosen on each node's own word: its Lease can be 10 s behind a build that began,
+  // and a choice made on the Lease alone then moves and builds it twice.
+  const views = await withReportedTemplate(ctx, eligible, image);
   const holders = templateHolders(views, image, pool.spec.replicas);
   const errors: string[] = [];
   const { states, progress } = await prepareHolders(ctx, views, holders, image, recipe, errors);
@@ -168,30 +171,28 @@ async function withReportedTemplate(ctx: ControllerContext, nodes: readonly Node
  * Prepares the template on each holder, ready ones first. A spec template that a node has ready
  * is fetched from it by the others, from the next ready node when one fails, and built locally
  * only when none serves it (template-distribution.ts); while no node has it, only the first
- * holder builds it and the rest wait for that. Built-ins (a cached image on every node) are
- * prepared everywhere at once, as before.
+ * holder builds it and the rest wait for that. Built-ins go the same way: a holder with the tree
+ * in its image cache prepares it from there, one without fetches it from a node that has it.
  */
 async function prepareHolders(
   ctx: ControllerContext,
   eligible: readonly NodeView[],
   holders: readonly NodeView[],
   image: string,
-  recipe: TemplateRecipe | undefined,
+  recipe: TemplateRecipe,
   errors: string[],
 ): Promise<{ states: Map<string, TemplateState>; progress: Preparation[] }> {
   const states = new Map<string, TemplateState>();
   const progress: Preparation[] = [];
-  // Ready anywhere eligible counts as a source, holders first (they are what the pool keeps).
-  const sources = [...holders, ...eligible.filter((n) => !holders.includes(n))].filter(
-    (n) => n.capacity.templates[image] === 'ready',
+  // Any healthy node that can serve it is a source, eligible or not; holders first (they are
+  // what the pool keeps).
+  const others = ctx.nodes().filter((n) => n.healthy && !eligible.some((e) => e.name === n.name));
+  const sources = [...holders, ...eligible.filter((n) => !holders.includes(n)), ...others].filter((n) =>
+    servesTemplate(n, image),
   );
   let building = false;
   for (const node of holders) {
     try {
-      if (!recipe) {
-        states.set(node.name, await ctx.nodeApi(node).prepareTemplate(image));
-        continue;
-      }
       const prep = await prepareTemplateOn(ctx, node, image, recipe, { sources, mayBuild: !building });
       states.set(node.name, prep.state);
       if (prep.state === 'ready' && !sources.includes(node)) sources.unshift(node);

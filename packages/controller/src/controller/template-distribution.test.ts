@@ -175,4 +175,20 @@ describe('template distribution: where a node gets a spec template from', () => 
       ['b', 'a', 'c'],
     );
   });
+
+  it('a built-in: prepared from the node’s own image cache when it has the tree, else fetched, built last', async () => {
+    const [a, cached, bare] = [node('a', true), node('cached'), node('bare')];
+    cached.report = { state: 'absent', cached: true, failures: [] };
+    const ctx = contextOf([a, cached, bare]);
+    const fromCache = await prepareTemplateOn(ctx, cached.view, 'python', {}, { sources: [a.view], mayBuild: true });
+    assert.equal(fromCache.message, 'preparing python on cached from its image cache');
+    assert.deepEqual(cached.prepared, [{}], 'no fetch: the tree is already there');
+    const fetched = await prepareTemplateOn(ctx, bare.view, 'python', {}, { sources: [a.view], mayBuild: true });
+    assert.equal(fetched.reason, 'TemplateFetching');
+    assert.deepEqual(bare.prepared, [{ fetch: { endpoint: 'a:9090', digest: DIGEST } }]);
+    // No holder at all, and another node preparing it: the bare node waits rather than build it too.
+    const waits = await prepareTemplateOn(ctx, bare.view, 'python', {}, { sources: [], mayBuild: false });
+    assert.equal(waits.reason, 'TemplateBuilding');
+    assert.equal(bare.prepared.length, 1);
+  });
 });

@@ -1,9 +1,11 @@
 /**
- * Getting a spec template onto one node without building it twice: fetched from a node that has
+ * Getting a template onto one node without building it twice: fetched from a node that has
  * it ready (node/template-transfer.ts); from the next such node when one fails (a refused
  * digest, an unreachable holder, an export that fails); built on the node itself only as the
  * last resort, with the reasons in the message. The pool reconciler uses it for its holders, the
- * claim reconciler for a claim placed on a node outside them. Which ways failed lately is the
+ * claim reconciler for a claim placed on a node outside them. Built-ins go the same way (their
+ * recipe has no spec): a node whose image cache holds the tree prepares it from there, one
+ * without it fetches the tree from a node that has it, and builds it (debootstrap) only last. Which ways failed lately is the
  * node's memory (its template report), so this keeps no state and survives controller restarts.
  * @module
  */
@@ -43,6 +45,13 @@ export async function prepareTemplateOn(
     via === 'build' ? `a build on ${node.name}` : (sources.find((s) => s.controlEndpoint === via)?.name ?? via);
   if (report.state === 'ready') return ready(node, image);
   if (report.state === 'building') return running(node, image, report, nameOf);
+  if (report.cached && !report.failures.some((f) => f.via === 'build')) {
+    // A built-in in the node's own image cache: preparing it copies the tree, nothing is built.
+    const state = await api.prepareTemplate(image, recipe);
+    if (state === 'ready') return ready(node, image);
+    const message = `preparing ${image} on ${node.name} from its image cache`;
+    return { state, reason: state === 'failed' ? 'TemplateFailed' : 'TemplateBuilding', message, building: true };
+  }
 
   const failed = new Set(report.failures.map((f) => f.via));
   const notes = report.failures.map((f) => `${nameOf(f.via)}: ${f.error}`);
@@ -108,12 +117,17 @@ export async function reportedTemplateState(api: NodeApi, image: string): Promis
   }
 }
 
+/** Whether a node's Lease says it can serve `image`: ready, or (a built-in) its tree in the node's image cache. */
+export function servesTemplate(node: NodeView, image: string): boolean {
+  return node.capacity.templates[image] === 'ready' || node.capacity.cachedImages?.includes(image) === true;
+}
+
 /**
- * Healthy nodes that have `image` ready: the pool's ready holders first (their Lease may not say
+ * Healthy nodes that can serve `image`: the pool's ready holders first (their Lease may not say
  * so yet), then any other node whose Lease does.
  */
 export function templateSources(nodes: readonly NodeView[], image: string, holders: readonly string[]): NodeView[] {
-  const ready = nodes.filter((n) => n.healthy && (holders.includes(n.name) || n.capacity.templates[image] === 'ready'));
+  const ready = nodes.filter((n) => n.healthy && (holders.includes(n.name) || servesTemplate(n, image)));
   const rank = (n: NodeView) => (holders.includes(n.name) ? 0 : 1);
   return ready.sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
 }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { IMAGES } from '@mitos/engine';
 import { API_VERSION } from '../api/group.js';
 import type { SandboxTemplate } from '../api/v1alpha1/index.js';
+import { BUILT_IN_IMAGES } from '../util/built-ins.js';
 import { TemplateRefusal, templateSource } from './template-source.js';
 
 const template = (spec: SandboxTemplate['spec']): SandboxTemplate => ({
@@ -14,6 +16,12 @@ const template = (spec: SandboxTemplate['spec']): SandboxTemplate => ({
 describe('templateSource (what a node prepares for a SandboxTemplate)', () => {
   it('a built-in with no recipe is prepared by name, as before', () => {
     assert.deepEqual(templateSource(template({ image: 'python' })), { key: 'python' });
+  });
+
+  it('the built-ins are exactly the engine catalogue, layered images included', () => {
+    assert.deepEqual([...BUILT_IN_IMAGES].sort(), Object.keys(IMAGES).sort());
+    assert.deepEqual(templateSource(template({ image: 'code-interpreter' })), { key: 'code-interpreter' });
+    assert.deepEqual(templateSource(template({ image: 'e2b-base' })), { key: 'e2b-base' });
   });
 
   it('buildSteps, command, env and resources become the spec the node builds, keyed by its digest', () => {

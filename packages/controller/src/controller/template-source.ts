@@ -17,9 +17,7 @@ import {
 } from '@mitos/protocol';
 import type { SandboxTemplate } from '../api/v1alpha1/index.js';
 import type { NetworkPolicy } from '../api/v1alpha1/shared.js';
-
-/** The engine's built-in images: a template naming one with no recipe is prepared by name. */
-const BUILT_INS = new Set(['python', 'node', 'base']);
+import { isBuiltInImage } from '../util/built-ins.js';
 
 export interface TemplateSource {
   /** How the controller and nodes name this template (an image name, or `spec-<digest>`). */
@@ -45,7 +43,7 @@ export function templateSource(template: SandboxTemplate): TemplateSource {
     s.resources?.cpu !== undefined ||
     s.resources?.memory !== undefined ||
     s.networkPolicy !== undefined;
-  if (BUILT_INS.has(s.image) && !hasRecipe) return { key: s.image };
+  if (isBuiltInImage(s.image) && !hasRecipe) return { key: s.image };
   const spec: TemplateSpec = { image: s.image };
   const steps = (s.buildSteps?.length ?? 0) > 0 ? (s.buildSteps ?? []).map(stepOf) : (s.init ?? []).map(runStep);
   if (steps.length > 0) spec.buildSteps = steps;

@@ -10,6 +10,7 @@ import { MitosError, NetworkRequestSchema, TemplateSpecSchema } from '@mitos/pro
 import { type ApiServer, createNodeControlApi, type Router, readJson } from '@mitos/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { isBuiltInImage } from '../util/built-ins.js';
 import { isEngineConflict, type NodeSandboxes } from './node-sandboxes.js';
 import { DIGEST_PATTERN, TEMPLATE_IMAGE_PATTERN } from './template-transfer.js';
 import { CaptureBody, HydrateBody } from './workspace-io.js';
@@ -98,9 +99,13 @@ function registerControlRoutes(router: Router, sandboxes: NodeSandboxes, nodeNam
   router.route('/node/v1/templates', {
     POST: (c) => {
       const { image, spec, network, fetch } = readJson(c, PrepareBody);
-      if (fetch && !spec)
-        throw new MitosError('invalid_request', 'a template fetched from another node needs its spec');
-      const recipe = spec ? { spec, ...(network && { network }), ...(fetch && { fetch }) } : undefined;
+      if (fetch && !spec && !isBuiltInImage(image))
+        throw new MitosError(
+          'invalid_request',
+          'a template fetched from another node needs its spec (or is a built-in)',
+        );
+      const recipe =
+        spec || fetch ? { ...(spec && { spec }), ...(network && { network }), ...(fetch && { fetch }) } : undefined;
       return c.json({ image, state: sandboxes.prepareTemplate(image, recipe) });
     },
   });

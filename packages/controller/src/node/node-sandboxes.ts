@@ -9,6 +9,7 @@
 
 import type { Engine } from '@mitos/engine';
 import { MitosError, type NetworkRequestBody, postureFromRequest, type TemplateSpec } from '@mitos/protocol';
+import { BUILT_IN_IMAGES, isBuiltInImage } from '../util/built-ins.js';
 import { SANDBOX_ID_PATTERN, sandboxIdFor, templateIdFor, warmSandboxId } from '../util/ids.js';
 import { Mutex } from '../util/mutex.js';
 import { type ClaimDelivery, ClaimEnvironments } from './claim-env.js';
@@ -18,9 +19,12 @@ import { NodeWorkspaceIO } from './workspace-io.js';
 
 export type TemplateState = 'building' | 'ready' | 'failed';
 
-/** A template the node builds from a spec (the controller's templateSource), not a built-in name. */
+/**
+ * How the node gets a template: built from a spec (the controller's templateSource), or, with
+ * no spec, the built-in `image` names; either one fetched from another node when `fetch` is set.
+ */
 export interface TemplateRecipe {
-  spec: TemplateSpec;
+  spec?: TemplateSpec;
   network?: NetworkRequestBody;
   /** Fetch the template another node prepared (template-transfer.ts) instead of building it. */
   fetch?: TemplateFetch;
@@ -33,6 +37,8 @@ export interface NodeCapacity {
   templates: Record<string, TemplateState>;
   /** Images this node fetched from another node rather than built (template-transfer.ts). */
   fetched?: string[];
+  /** Built-ins whose tree is in this node's image cache: it can serve them to a node that lacks them. */
+  cachedImages?: string[];
 }
 
 export interface AcquireRequest {
@@ -71,6 +77,11 @@ export interface TemplateReport {
   via?: TemplateVia;
   /** Bytes fetched so far of the declared total, while a fetch runs. */
   progress?: { bytes: number; totalBytes: number };
+  /**
+   * A built-in this node prepares without a fetch: its tree is in the node's image cache (nothing
+   * is built), or its engine cannot take one from another node (it builds it, as it always did).
+   */
+  cached?: boolean;
   /** Attempts that failed in the last RETRY_FAILED_BUILD_MS, oldest first; not retried the same way until then. */
   failures: Array<{ via: TemplateVia; error: string }>;
 }
@@ -112,21 +123,24 @@ export class NodeSandboxes {
     const templates: Record<string, TemplateState> = {};
     for (const [image, build] of this.#builds) templates[image] = build.state;
     const fetched = [...(this.transfer?.fetched ?? [])];
+    const images = this.engine.builtImages;
+    const cachedImages = images ? [...BUILT_IN_IMAGES].filter((i) => images.has(templateIdFor(i))) : [];
     return {
       maxSandboxes: this.maxSandboxes,
       activeSandboxes: this.ledger.entries().length,
       templates,
       ...(fetched.length > 0 && { fetched }),
+      ...(cachedImages.length > 0 && { cachedImages }),
     };
   }
 
   async #build(image: string, id: string, recipe: TemplateRecipe | undefined): Promise<unknown> {
-    if (!recipe) return this.engine.ensureTemplate({ id });
-    if (recipe.fetch) {
+    if (recipe?.fetch) {
       if (!this.transfer) throw new MitosError('not_implemented', 'this node cannot fetch templates from other nodes');
       this.log('fetching template', { template: id, from: recipe.fetch.endpoint, digest: recipe.fetch.digest });
       return this.transfer.fetch(image, recipe.fetch, recipe);
     }
+    if (!recipe?.spec) return this.engine.ensureTemplate({ id });
     if (!this.engine.templateBuilds) {
       throw new MitosError('not_implemented', `the ${this.engine.name} engine cannot build templates from a spec`);
     }
@@ -178,12 +192,14 @@ export class NodeSandboxes {
     // A spec template is prepared by the controller, which sends its recipe; a claim that
     // arrives first (or after a restart lost the build) waits for that.
     if (!recipe && image.startsWith('spec-')) return known?.state ?? 'building';
-    const via: TemplateVia = recipe?.fetch ? recipe.fetch.endpoint : 'build';
+    // A built-in already in this node's cache is prepared from it, whoever offers to send it.
+    const way = recipe?.fetch && !recipe.spec && this.#cachedBuiltIn(image) ? undefined : recipe;
+    const via: TemplateVia = way?.fetch ? way.fetch.endpoint : 'build';
     if (known?.state === 'failed' && this.#recentFailures(image).some((f) => f.via === via)) return 'failed';
     const build: TemplateBuild = { state: 'building', via };
     this.#builds.set(image, build);
     this.log('preparing template', { image, template: id, via });
-    this.#build(image, id, recipe).then(
+    this.#build(image, id, way).then(
       () => {
         build.state = 'ready';
         this.#failures.delete(image);
@@ -204,15 +220,26 @@ export class NodeSandboxes {
   templateReport(image: string): TemplateReport {
     // Only reports: a built-in is not started by being asked about.
     const known = this.#builds.get(image);
-    const ready = this.engine.getTemplate(templateIdFor(image))?.ready === true;
+    const id = templateIdFor(image);
+    const ready = this.engine.getTemplate(id)?.ready === true;
     const state = known?.state === 'building' || known?.state === 'failed' ? known.state : ready ? 'ready' : 'absent';
     const progress = known?.state === 'building' ? this.transfer?.progress(image) : undefined;
+    const cached = this.#cachedBuiltIn(image);
     return {
       state,
       ...(known && { via: known.via }),
       ...(progress && { progress }),
+      ...(cached && { cached }),
       failures: this.#recentFailures(image).map(({ via, error }) => ({ via, error })),
     };
+  }
+
+  /** A built-in whose template is ready, whose tree is in this node's image cache, or that cannot be moved here. */
+  #cachedBuiltIn(image: string): boolean {
+    const id = templateIdFor(image);
+    if (!isBuiltInImage(image)) return false;
+    const images = this.engine.builtImages;
+    return this.engine.getTemplate(id)?.ready === true || !images || images.has(id);
   }
 
   #recentFailures(image: string) {
@@ -342,6 +369,15 @@ export class NodeSandboxes {
   }
 
   #requireTemplate(image: string): void {
+    // A built-in this node lacks is fetched from a node that has it (the controller directs
+    // that), never built on the request path: a debootstrap takes minutes.
+    if (isBuiltInImage(image) && !this.#cachedBuiltIn(image)) {
+      const now = this.#builds.get(image)?.state === 'building' ? 'being fetched' : 'absent';
+      throw new MitosError(
+        'template_not_ready',
+        `template for ${image} is ${now}: its image is not in this node's cache (the controller fetches it from a node that has it)`,
+      );
+    }
     const state = this.prepareTemplate(image);
     if (state !== 'ready') {
       const detail = state === 'failed' ? `: ${this.#builds.get(image)?.error ?? 'build failed'}` : '';

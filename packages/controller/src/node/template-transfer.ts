@@ -16,7 +16,9 @@ import { pipeline } from 'node:stream/promises';
 import type { Engine } from '@mitos/engine';
 import { MitosError, postureFromRequest } from '@mitos/protocol';
 import { z } from 'zod';
+import { isBuiltInImage } from '../util/built-ins.js';
 import { templateIdFor } from '../util/ids.js';
+import { exportBuiltIn, installBuiltIn } from './builtin-images.js';
 import type { TemplateRecipe } from './node-sandboxes.js';
 
 export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
@@ -77,7 +79,7 @@ export class TemplateTransfer {
   gc(): string[] {
     const dropped: string[] = [];
     for (const image of this.#state.keys()) {
-      if (this.engine.getTemplate(templateIdFor(image))?.ready) continue;
+      if (this.#holds(image)) continue;
       this.#state.delete(image);
       this.#exports.delete(image);
       rmSync(this.#exportLayout(image), { recursive: true, force: true });
@@ -102,7 +104,7 @@ export class TemplateTransfer {
     }
     const id = templateIdFor(image);
     const builds = this.engine.templateBuilds;
-    if (!this.engine.getTemplate(id)?.ready || !builds) {
+    if (!this.#holds(image) || !builds) {
       throw new MitosError('template_not_ready', `template for ${image} is not ready on this node`);
     }
     const layout = this.#exportLayout(image);
@@ -110,7 +112,8 @@ export class TemplateTransfer {
     mkdirSync(join(this.dir, 'exports'), { recursive: true, mode: 0o700 });
     const state: ExportState = { state: 'exporting' };
     this.#state.set(image, state);
-    const pending = builds.exportLayout(id, layout);
+    // A built-in is its cached tree (any node with it cached can serve it); a spec template its row.
+    const pending = isBuiltInImage(image) ? exportBuiltIn(this.engine, id, layout) : builds.exportLayout(id, layout);
     this.#exports.set(image, pending);
     pending.then(
       ({ digest }) => this.#state.set(image, { state: 'ready', digest }),
@@ -143,7 +146,10 @@ export class TemplateTransfer {
     return undefined;
   }
 
-  /** Downloads the template a holder exported, checks every blob's digest, and imports it as `image`. */
+  /**
+   * Downloads the template a holder exported, checks every blob's digest, and imports it as
+   * `image`: a spec template as its row, a built-in into the engine's image cache.
+   */
   async fetch(image: string, from: TemplateFetch, recipe: TemplateRecipe): Promise<void> {
     const builds = this.engine.templateBuilds;
     if (!builds) throw new MitosError('not_implemented', `the ${this.engine.name} engine cannot import templates`);
@@ -170,6 +176,12 @@ export class TemplateTransfer {
       for (const d of blobs) {
         await this.#download(image, from, d.digest, d.size, layout, progress);
       }
+      if (!recipe.spec) {
+        if (!isBuiltInImage(image)) throw transferError(image, 'it is neither a built-in nor sent with its spec');
+        await installBuiltIn(this.engine, templateIdFor(image), layout, manifest, from.endpoint);
+        this.fetched.add(image);
+        return;
+      }
       writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
       const entry = {
         mediaType: 'application/vnd.oci.image.manifest.v1+json',
@@ -195,6 +207,13 @@ export class TemplateTransfer {
 
   close(): void {
     rmSync(this.ownsDir ? this.dir : join(this.dir, 'fetch'), { recursive: true, force: true });
+  }
+
+  /** Whether this node can serve `image`: a built-in whose tree it has cached, or a ready template. */
+  #holds(image: string): boolean {
+    const id = templateIdFor(image);
+    if (isBuiltInImage(image)) return this.engine.builtImages?.has(id) === true;
+    return this.engine.getTemplate(id)?.ready === true;
   }
 
   #exportLayout(image: string): string {

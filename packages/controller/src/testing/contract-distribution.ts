@@ -1,7 +1,7 @@
 /**
- * Contract step for template distribution: a spec template built on one node reaches the other
+ * Contract steps for template distribution: a spec template built on one node reaches the other
  * node by transfer (its blobs checked by digest), not by a second build, and a claim placed on
- * that node runs on it.
+ * that node runs on it; a node that joins with an empty image cache gets a built-in by transfer.
  * @module
  */
 import assert from 'node:assert/strict';
@@ -16,13 +16,13 @@ import { eventually } from './contract-steps.js';
 /** Both tiers run the controller and register the nodes there. */
 const CONTROLLER_NAMESPACE = 'mitos-system';
 
-async function capacities(e: ClusterEnv): Promise<Map<string, NodeCapacity>> {
+async function capacities(e: ClusterEnv, also: readonly string[] = []): Promise<Map<string, NodeCapacity>> {
   const leases = await e.kube.list<Lease>(LEASES, CONTROLLER_NAMESPACE);
   const out = new Map<string, NodeCapacity>();
   for (const lease of leases.items) {
     const raw = lease.metadata.annotations?.[ANNOTATION_NODE_CAPACITY];
     const name = lease.metadata.labels?.[LABEL_NODE] ?? lease.spec?.holderIdentity;
-    if (raw && name && e.nodeNames.includes(name)) out.set(name, JSON.parse(raw) as NodeCapacity);
+    if (raw && name && (e.nodeNames.includes(name) || also.includes(name))) out.set(name, JSON.parse(raw) as NodeCapacity);
   }
   return out;
 }
@@ -120,4 +120,64 @@ export function distributionSteps(test: ContractTest): void {
     await e.kube.delete(SANDBOX_POOLS, e.namespace, 'outside');
     await eventually(e.settleMs, async () => (await e.kube.get(SANDBOX_POOLS, e.namespace, 'outside')) === undefined);
   });
+
+  // Last of the suite: the joined node stays in the Leases for a while after it stops.
+  test(
+    'a node that joins with an empty image cache gets the built-in `base` by transfer (no build) and serves a claim',
+    async (e) => {
+      const joined = await e.joinNode?.('node-c', 'mitos.run/test-tier=fresh');
+      assert.ok(joined);
+      try {
+        await e.kube.create<SandboxTemplate>(SANDBOX_TEMPLATES, {
+          metadata: { name: 'fresh-base', namespace: e.namespace },
+          spec: { image: 'base' },
+        });
+        await e.kube.create<SandboxPool>(SANDBOX_POOLS, {
+          metadata: { name: 'fresh-base', namespace: e.namespace },
+          spec: {
+            templateRef: { name: 'fresh-base' },
+            replicas: 1,
+            placement: { nodeSelector: { 'mitos.run/test-tier': 'fresh' } },
+          },
+        });
+        const reasons = new Set<string>();
+        await eventually(e.readyTimeoutMs * 2, async () => {
+          const pool = await e.kube.get<SandboxPool>(SANDBOX_POOLS, e.namespace, 'fresh-base');
+          const ready = pool?.status?.conditions?.find((c) => c.type === 'Ready');
+          if (ready?.reason) reasons.add(ready.reason);
+          assert.notEqual(ready?.reason, 'TemplateFailed', ready?.message);
+          return Object.keys(pool?.status?.nodeDistribution ?? {}).includes('node-c');
+        });
+        // Fetched from a node that had it in its image cache: never built there (it has no mirror).
+        assert.ok(reasons.has('TemplateFetching'), [...reasons].join());
+        assert.ok(!reasons.has('TemplateBuildingLocally'), [...reasons].join());
+        await eventually(e.settleMs, async () => {
+          const c = (await capacities(e, ['node-c'])).get('node-c');
+          return c?.fetched?.includes('base') === true && c.cachedImages?.includes('base') === true;
+        });
+
+        await e.kube.create<SandboxClaim>(SANDBOX_CLAIMS, {
+          metadata: { name: 'fresh-claim', namespace: e.namespace },
+          spec: { poolRef: { name: 'fresh-base' }, nodeName: 'node-c' },
+        });
+        await eventually(e.readyTimeoutMs, async () => {
+          const claim = await e.kube.get<SandboxClaim>(SANDBOX_CLAIMS, e.namespace, 'fresh-claim');
+          assert.notEqual(claim?.status?.phase, 'Failed', JSON.stringify(claim?.status));
+          return claim?.status?.phase === 'Ready';
+        });
+        const sb = await e.agentRun().fromName('fresh-claim');
+        assert.equal(sb.node, 'node-c');
+        assert.match((await sb.exec('cat /etc/debian_version')).stdout, /^12\./);
+        await sb.terminate();
+        await e.kube.delete(SANDBOX_POOLS, e.namespace, 'fresh-base');
+        await eventually(
+          e.settleMs,
+          async () => (await e.kube.get(SANDBOX_POOLS, e.namespace, 'fresh-base')) === undefined,
+        );
+      } finally {
+        await joined.stop();
+      }
+    },
+    'joinNode',
+  );
 }

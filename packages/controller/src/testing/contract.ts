@@ -33,6 +33,12 @@ export interface ClusterEnv {
   goldNode: string;
   /** Sandbox ids on a node right now. */
   nodeSandboxes(node: string): Promise<string[]>;
+  /**
+   * Starts one more node daemon (real tier) whose image cache is its own and empty and that has
+   * no Debian mirror; stop() ends it. Absent in the fake tier, whose scripted engines keep no
+   * image cache.
+   */
+  joinNode?(name: string, label: string): Promise<{ controlEndpoint: string; stop(): Promise<void> }>;
   readyTimeoutMs: number;
   /** How long eventual effects (finalizers, cleanup) may take. */
   settleMs: number;
@@ -41,8 +47,11 @@ export interface ClusterEnv {
 
 export type EnvFactory = () => Promise<ClusterEnv | { skip: string }>;
 
-/** Registers one step of the suite; steps run in order and may use what earlier ones made. */
-export type ContractTest = (name: string, fn: (env: ClusterEnv) => Promise<void>) => void;
+/**
+ * Registers one step of the suite; steps run in order and may use what earlier ones made. A step
+ * that `needs` joinNode runs in the real tier only (the fake tier's engines have no image cache).
+ */
+export type ContractTest = (name: string, fn: (env: ClusterEnv) => Promise<void>, needs?: 'joinNode') => void;
 
 /** Registers the contract suite; `start` runs once before it, `stop` after. */
 export function clusterContract(title: string, start: EnvFactory, options: { timeoutMs: number }): void {
@@ -61,10 +70,14 @@ export function clusterContract(title: string, start: EnvFactory, options: { tim
     });
 
     const state: { sb?: ClusterSandbox; kids?: ClusterSandbox[]; forkName?: string } = {};
-    const test: ContractTest = (name, fn) =>
+    const test: ContractTest = (name, fn, needs) =>
       it(name, async (t) => {
         if (skip !== undefined || !env) {
           t.skip(skip ?? 'environment did not start');
+          return;
+        }
+        if (needs && !env[needs]) {
+          t.skip('the fake tier’s scripted engines keep no image cache to move between nodes');
           return;
         }
         await fn(env);

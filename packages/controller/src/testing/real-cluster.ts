@@ -50,11 +50,11 @@ export async function startRealCluster(): Promise<ClusterEnv | { skip: string }>
     const nodeKey = randomBytes(32).toString('hex');
     writeFileSync(keyFile, nodeKey, { mode: 0o600 });
 
-    const nodes: RunningNode[] = [];
-    for (const [name, label] of [
-      ['node-a', undefined],
-      ['node-b', 'mitos.run/test-tier=gold'],
-    ] as const) {
+    const startNode = async (
+      name: string,
+      label: string | undefined,
+      env?: (stateDir: string) => NodeJS.ProcessEnv,
+    ): Promise<RunningNode> => {
       const engineEnv = testEngineEnv();
       cleanups.push(() => engineEnv.cleanup());
       const args = [
@@ -72,7 +72,11 @@ export async function startRealCluster(): Promise<ClusterEnv | { skip: string }>
         '--heartbeat-ms=2000',
         ...(label ? [`--label=${label}`] : []),
       ];
-      const child = startChild(process.execPath, args, { name, cwd: repoRoot });
+      const child = startChild(process.execPath, args, {
+        name,
+        cwd: repoRoot,
+        env: { ...process.env, ...(env && env(engineEnv.stateDir)) },
+      });
       cleanups.push(() => child.stop());
       const ready = await child.waitForLine((line) => {
         try {
@@ -82,7 +86,14 @@ export async function startRealCluster(): Promise<ClusterEnv | { skip: string }>
           return undefined;
         }
       }, 60_000);
-      nodes.push({ name, engineEnv, process: child, controlEndpoint: ready.controlEndpoint ?? '' });
+      return { name, engineEnv, process: child, controlEndpoint: ready.controlEndpoint ?? '' };
+    };
+    const nodes: RunningNode[] = [];
+    for (const [name, label] of [
+      ['node-a', undefined],
+      ['node-b', 'mitos.run/test-tier=gold'],
+    ] as const) {
+      nodes.push(await startNode(name, label));
     }
 
     const controller = startChild(
@@ -128,6 +139,22 @@ export async function startRealCluster(): Promise<ClusterEnv | { skip: string }>
         const node = nodes.find((n) => n.name === name);
         if (!node) return [];
         return (await new HttpNodeApi(name, node.controlEndpoint, nodeKey).sandboxes()).map((s) => s.id);
+      },
+      async joinNode(name, label) {
+        // A node that joins with an image cache of its own, empty, and no Debian mirror: a
+        // built-in reaches it only by transfer from a node that has it.
+        const node = await startNode(name, label, (stateDir) => ({
+          MITOS_CACHE_DIR: join(stateDir, 'image-cache'),
+          MITOS_DEBIAN_MIRROR: 'http://mirror.invalid/debian',
+        }));
+        nodes.push(node);
+        return {
+          controlEndpoint: node.controlEndpoint,
+          stop: async () => {
+            await node.process.stop();
+            nodes.splice(nodes.indexOf(node), 1);
+          },
+        };
       },
       // The first sandbox on a node imports the python image into its storage.
       readyTimeoutMs: 240_000,

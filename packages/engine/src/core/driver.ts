@@ -9,6 +9,7 @@
 import type { NetworkPosture } from '@mitos/protocol';
 import type { ResourceLimits, SandboxUsage } from '../engine.js';
 import type { SandboxRow, TemplateRow } from '../state/store.js';
+import type { BuiltImageCache } from '../templates/image-archive.js';
 import type { ImageSpec } from '../templates/images.js';
 
 /** Host process identity of a launched sandbox, recorded so a later process can find it. */
@@ -77,6 +78,8 @@ export interface SandboxDriver {
   prepareTemplate(templateId: string, image: ImageSpec, onProgress: (line: string) => void): Promise<string>;
   /** Template builds from a spec; absent when the driver's storage cannot snapshot a root. */
   readonly images?: DriverImages;
+  /** The build cache of built-in image trees, for moving them between nodes; absent: not movable. */
+  readonly imageCache?: BuiltImageCache;
   /** Host uid that sandbox uid 0 maps to on disk (image trees are shifted by it). */
   readonly diskUidBase?: number;
   /** Refuse (with a MitosError) what this driver cannot do or enforce, before anything is made. */

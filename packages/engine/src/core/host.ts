@@ -37,6 +37,7 @@ import type {
 } from '../engine.js';
 import type { StateDatabase } from '../state/database.js';
 import { type SandboxRow, StateStore } from '../state/store.js';
+import type { BuiltImageCache } from '../templates/image-archive.js';
 import { SandboxAgents } from './agents.js';
 import { createSandbox, type HostParts, launchReserved } from './create.js';
 import { DeadlineScheduler } from './deadlines.js';
@@ -133,6 +134,10 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
 
   get name(): string {
     return this.driver.name;
+  }
+
+  get builtImages(): BuiltImageCache | undefined {
+    return this.driver.imageCache;
   }
 
   /** Reattach what a previous engine left running, reap the rest; then arm deadlines. */

@@ -49,6 +49,9 @@ export interface BuildMetadata {
   totalMs: number;
   entries: number;
   bytes: number;
+  /** Set when the tree was not built here but fetched from another node (image-archive.ts). */
+  transferredFrom?: string;
+  transferredAt?: string;
 }
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -5,7 +5,7 @@
  * Synchronous on purpose: it is tens of thousands of lchown calls on a build path that runs
  * once per image; the async fs API would add a promise and a thread-pool hop per file.
  */
-import { chmodSync, lchownSync, lstatSync, readdirSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { UID_RANGE_SIZE } from '../host/uid-range.js';
 
@@ -27,9 +27,14 @@ const SPECIAL_BITS = 0o6000;
  * Shift every inode under `root` (and `root` itself) by `base` (from ids based at `fromBase`:
  * `shiftOwnership(tree, 0, uidBase)` takes a template tree back to plain ids, for export). Refuses ids already outside
  * 0..65535: that tree is not a fresh build (perhaps already shifted) and shifting it again
- * would hand it to ids no sandbox maps.
+ * would hand it to ids no sandbox maps. `check` sees every inode first and may refuse it by throwing.
  */
-export function shiftOwnership(root: string, base: number, fromBase = 0): ShiftStats {
+export function shiftOwnership(
+  root: string,
+  base: number,
+  fromBase = 0,
+  check?: (path: string, st: Stats) => void,
+): ShiftStats {
   const started = performance.now();
   const stats: ShiftStats = { entries: 0, hardlinks: 0, modesRestored: 0, bytes: 0, ms: 0 };
   // Shifting a hard-linked inode twice would move it out of the range; remember each one.
@@ -38,6 +43,7 @@ export function shiftOwnership(root: string, base: number, fromBase = 0): ShiftS
   while (stack.length > 0) {
     const path = stack.pop() as string;
     const st = lstatSync(path);
+    check?.(path, st);
     const isDir = st.isDirectory();
     if (!isDir && st.nlink > 1) {
       const id = `${st.dev}:${st.ino}`;

@@ -22,6 +22,7 @@ import { writeResolvConf } from '../../network/resolv-conf.js';
 import type { SandboxRow, TemplateRow } from '../../state/store.js';
 import type { RootLayout, SandboxStorage } from '../../storage/storage.js';
 import { buildImage } from '../../templates/builder.js';
+import { type BuiltImageCache, ImageCache } from '../../templates/image-archive.js';
 import { type ImageSpec, imageKey } from '../../templates/images.js';
 import { linuxDriverImages } from './images.js';
 import { launchSandbox, shmBytesFor } from './launcher.js';
@@ -55,6 +56,7 @@ export class LinuxDriver implements SandboxDriver {
   readonly rename?: (pooled: SandboxRow, id: string, limits: ResourceLimits) => Promise<void>;
   readonly images?: DriverImages;
   readonly network: DriverNetwork;
+  readonly imageCache: BuiltImageCache;
   private readonly cgroupHandles = new Map<string, SandboxCgroup>();
   private readonly imageBuilds = new Map<string, Promise<void>>();
 
@@ -69,6 +71,7 @@ export class LinuxDriver implements SandboxDriver {
     // The warm pool renames a launched sandbox, which needs storage that can rename a root.
     if (typeof storage.renameRoot === 'function') this.rename = (p, id, limits) => this.renamePooled(p, id, limits);
     this.images = linuxDriverImages(storage, hostNetwork);
+    this.imageCache = new ImageCache(opts.cacheDir, opts.uidBase);
   }
 
   get diskUidBase(): number {

@@ -24,7 +24,7 @@ import pino from 'pino';
 import { Recorder } from './figures.js';
 import { nodeAsLocalUser } from './local-user.js';
 
-const rec = new Recorder('template-transfer', 'Template transfer between cluster nodes', 13);
+const rec = new Recorder('template-transfer', 'Template transfer between cluster nodes', 11);
 const KEY = `mitos-test-nodekey-${randomBytes(12).toString('hex')}`;
 const SB = `tt-${process.pid}`;
 

@@ -249,8 +249,8 @@ except Exception: print("ERR")' ${host} ${port}`,
       chmodSync(join(root, 'sh'), 0o4755); // owned by host root: outside the holder's uid range
     });
     const device = tarOf('device', (root) => {
-      execFileSync('mknod', [join(root, 'mem'), 'c', '1', '1']);
-      execFileSync('chown', [`${meta.uidBase}:${meta.uidBase}`, join(root, 'mem')]);
+      execFileSync('mknod', [join(root, 'null'), 'c', '1', '3']);
+      execFileSync('chown', [`${meta.uidBase}:${meta.uidBase}`, join(root, 'null')]);
     });
     const manifestOf = (layer: Buffer) =>
       Buffer.from(

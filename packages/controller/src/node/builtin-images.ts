@@ -27,8 +27,15 @@ const Metadata = z.object({
   suite: z.string().max(64),
   variant: z.string().max(64),
   packages: z.array(z.string().max(256)).max(4096),
-  from: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-  uidBase: z.number().int().min(0).max(2 ** 32 - 65_536),
+  from: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+  uidBase: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 65_536),
   builderVersion: z.number().int(),
   mirror: z.string().max(1024),
   builtAt: z.string().max(64),

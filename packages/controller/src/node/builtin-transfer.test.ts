@@ -8,6 +8,7 @@ import type { Engine } from '@mitos/engine';
 import { listenApi, type RunningServer } from '@mitos/server';
 import { shellOf, testEngineEnv, until } from '@mitos/testkit';
 import pino from 'pino';
+import { exportedDigest } from '../testing/template-export.js';
 import { createControlApi } from './control-api.js';
 import { SandboxLedger } from './ledger.js';
 import { NodeSandboxes } from './node-sandboxes.js';
@@ -81,21 +82,7 @@ describe('node: a built-in image a node lacks is fetched from a node that has it
     const open = await fetch(`http://${endpoint}/node/v1/templates/${IMAGE}/export`, { method: 'POST' });
     assert.equal(open.status, 401);
     const started = performance.now();
-    let digest = '';
-    await until(
-      async () => {
-        const res = await fetch(`http://${endpoint}/node/v1/templates/${IMAGE}/export`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${KEY}` },
-        });
-        assert.equal(res.status, 200);
-        const body = (await res.json()) as { state: string; digest?: string };
-        digest = body.digest ?? '';
-        return body.state === 'ready';
-      },
-      300_000,
-      'the export of the cached tree',
-    );
+    const digest = await exportedDigest(endpoint, IMAGE, KEY);
     t.diagnostic(`export of built-in ${IMAGE}: ${Math.round(performance.now() - started)} ms`);
 
     // A hostile holder in front of the real one: the manifest and config intact, the tree not.

@@ -10,6 +10,7 @@ import { shellOf, testEngineEnv, until } from '@mitos/testkit';
 import pino from 'pino';
 import { API_VERSION } from '../api/group.js';
 import { templateSource } from '../controller/template-source.js';
+import { exportedDigest } from '../testing/template-export.js';
 import { templateIdFor } from '../util/ids.js';
 import { createControlApi } from './control-api.js';
 import { SandboxLedger } from './ledger.js';
@@ -68,26 +69,7 @@ describe('node: a template built on one node is fetched by another, verified by 
     await env.cleanup();
   });
 
-  /** Asks the holder to export (it answers at once) until it reports the manifest digest. */
-  const exportDigest = async (): Promise<string> => {
-    let digest = '';
-    await until(
-      async () => {
-        const res = await fetch(`http://${endpoint}/node/v1/templates/${image}/export`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${KEY}` },
-        });
-        assert.equal(res.status, 200);
-        const body = (await res.json()) as { state: string; digest?: string };
-        digest = body.digest ?? '';
-        return body.state === 'ready';
-      },
-      300_000,
-      'the export',
-    );
-    assert.match(digest, /^sha256:[0-9a-f]{64}$/);
-    return digest;
-  };
+  const exportDigest = () => exportedDigest(endpoint, image, KEY);
 
   /** Prepares `as` on the fetching node from `from`; resolves with its final state. */
   const fetchAs = async (as: string, from: string, digest: string) => {

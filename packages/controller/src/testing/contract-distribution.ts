@@ -22,7 +22,8 @@ async function capacities(e: ClusterEnv, also: readonly string[] = []): Promise<
   for (const lease of leases.items) {
     const raw = lease.metadata.annotations?.[ANNOTATION_NODE_CAPACITY];
     const name = lease.metadata.labels?.[LABEL_NODE] ?? lease.spec?.holderIdentity;
-    if (raw && name && (e.nodeNames.includes(name) || also.includes(name))) out.set(name, JSON.parse(raw) as NodeCapacity);
+    if (raw && name && (e.nodeNames.includes(name) || also.includes(name)))
+      out.set(name, JSON.parse(raw) as NodeCapacity);
   }
   return out;
 }

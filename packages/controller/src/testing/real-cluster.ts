@@ -75,7 +75,7 @@ export async function startRealCluster(): Promise<ClusterEnv | { skip: string }>
       const child = startChild(process.execPath, args, {
         name,
         cwd: repoRoot,
-        env: { ...process.env, ...(env && env(engineEnv.stateDir)) },
+        env: { ...process.env, ...env?.(engineEnv.stateDir) },
       });
       cleanups.push(() => child.stop());
       const ready = await child.waitForLine((line) => {

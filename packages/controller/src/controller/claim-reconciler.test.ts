@@ -100,8 +100,7 @@ describe('claim reconciler', () => {
     const first = await readyClaim(f);
     const claim = await f.claim('c1');
     assert.equal(claim?.status?.phase, 'Restoring');
-    // The node says how it gets it (built-ins take the distribution path: here, its own build).
-    assert.equal(claim?.status?.conditions?.[0]?.reason, 'TemplateBuilding');
+    assert.equal(claim?.status?.conditions?.[0]?.reason, 'TemplateNotReady');
     assert.ok((first.requeueAfterMs ?? 0) > 0);
     await new Promise((r) => setImmediate(r));
     await reconcileClaim(f.ctx, 'default', 'c1');

@@ -93,6 +93,8 @@ export function createScriptedEngine(options: { templateBuildMs?: number } = {})
         return made(o.id, `imported:${readLayout(o.layout, o.name)}`, o.network);
       },
     } as unknown as Engine['templateBuilds'],
+    // No image cache to move between nodes: built-ins are prepared on each node, as by microvm.
+    builtImages: undefined,
     name: 'scripted',
     ids: () => [...sandboxes.keys()],
     listTemplates: () => [...templates.values()],

@@ -4,4 +4,7 @@
 import { clusterContract } from '../testing/contract.js';
 import { startRealCluster } from '../testing/real-cluster.js';
 
-clusterContract('cluster contract (real kube-apiserver, real sandboxes)', startRealCluster, { timeoutMs: 60 * 60_000 });
+clusterContract('cluster contract (real kube-apiserver, real sandboxes)', startRealCluster, {
+  timeoutMs: 60 * 60_000,
+  joinsNodes: true,
+});

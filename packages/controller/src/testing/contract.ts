@@ -49,12 +49,17 @@ export type EnvFactory = () => Promise<ClusterEnv | { skip: string }>;
 
 /**
  * Registers one step of the suite; steps run in order and may use what earlier ones made. A step
- * that `needs` joinNode runs in the real tier only (the fake tier's engines have no image cache).
+ * that `needs` joinNode is part of a tier that joins nodes (the real one) only: the fake tier's
+ * scripted engines keep no image cache to move between nodes.
  */
 export type ContractTest = (name: string, fn: (env: ClusterEnv) => Promise<void>, needs?: 'joinNode') => void;
 
 /** Registers the contract suite; `start` runs once before it, `stop` after. */
-export function clusterContract(title: string, start: EnvFactory, options: { timeoutMs: number }): void {
+export function clusterContract(
+  title: string,
+  start: EnvFactory,
+  options: { timeoutMs: number; joinsNodes?: boolean },
+): void {
   let env: ClusterEnv | undefined;
   let skip: string | undefined;
 
@@ -70,18 +75,16 @@ export function clusterContract(title: string, start: EnvFactory, options: { tim
     });
 
     const state: { sb?: ClusterSandbox; kids?: ClusterSandbox[]; forkName?: string } = {};
-    const test: ContractTest = (name, fn, needs) =>
+    const test: ContractTest = (name, fn, needs) => {
+      if (needs === 'joinNode' && !options.joinsNodes) return;
       it(name, async (t) => {
         if (skip !== undefined || !env) {
           t.skip(skip ?? 'environment did not start');
           return;
         }
-        if (needs && !env[needs]) {
-          t.skip('the fake tier’s scripted engines keep no image cache to move between nodes');
-          return;
-        }
         await fn(env);
       });
+    };
 
     test("sandbox('python', {ready: true}) creates the default pool and a claim, reaches Ready, and exec returns 4", async (e) => {
       const run = e.agentRun();

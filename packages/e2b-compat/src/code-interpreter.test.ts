@@ -1,20 +1,22 @@
 /**
  * `@e2b/code-interpreter` (latest), unmodified: its default template `code-interpreter-v1` is our
  * code-interpreter image (python with its kernel, Node, the `user` account), and its /execute
- * and /contexts calls reach our run_code kernels.
+ * and /contexts calls reach our run_code kernels. E2B's `python` (the same image) and `node`
+ * templates are checked here too, with `e2b`'s Sandbox: their account is the image's.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type ExecutionError, Sandbox } from '@e2b/code-interpreter';
 import { until } from '@mitos/testkit';
-import { NotFoundError } from 'e2b';
+import { Sandbox as BaseSandbox, NotFoundError } from 'e2b';
 import { type E2bServer, e2bServer, useE2bEnvironment } from './fixtures.js';
 
 describe('@e2b/code-interpreter against mitos', { timeout: 600_000 }, () => {
   let live: E2bServer;
   let sb: Sandbox;
   before(async () => {
-    live = await e2bServer({ templates: ['code-interpreter'] });
+    // e2b-node: E2B's `node` (checked below beside `python`, which shares this image).
+    live = await e2bServer({ templates: ['code-interpreter', 'e2b-node'] });
     useE2bEnvironment(live);
     sb = await Sandbox.create({ timeoutMs: 300_000 });
   });
@@ -93,6 +95,24 @@ describe('@e2b/code-interpreter against mitos', { timeout: 600_000 }, () => {
     assert.equal(who.stdout, 'user\n1000\n/home/user\nuser\n');
     assert.equal((await sb.commands.run('command -v node')).stdout.trim(), '/usr/bin/node');
   });
+
+  for (const [template, version] of [
+    ['python', 'python3 --version'],
+    ['node', 'node --version'],
+  ] as const) {
+    test(`E2B's ${template} template: the user account from its image, the runtime runs as user`, async () => {
+      const other = await BaseSandbox.create(template, { timeoutMs: 120_000 });
+      try {
+        assert.equal((await other.commands.run('grep -c ^user: /etc/shadow', { user: 'root' })).stdout, '1\n');
+        const who = await other.commands.run('id -un; echo $HOME; pwd');
+        assert.equal(who.stdout, 'user\n/home/user\n/home/user\n');
+        assert.equal((await other.commands.run(version)).exitCode, 0);
+        assert.equal((await other.getInfo()).templateId, template);
+      } finally {
+        await other.kill();
+      }
+    });
+  }
 
   test('several contexts of one language each keep their own state beside the default kernel', async () => {
     await sb.runCode('who = "default"');

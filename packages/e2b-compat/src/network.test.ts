@@ -32,7 +32,7 @@ describe('E2B network rules with names, on the server resolver', { timeout: 600_
 
   before(async () => {
     net = await startFakeInternet();
-    live = await e2bServer({ templates: ['python'], dnsUpstreams: [net.dns] });
+    live = await e2bServer({ templates: ['code-interpreter'], dnsUpstreams: [net.dns] });
     useE2bEnvironment(live);
   });
   after(async () => {

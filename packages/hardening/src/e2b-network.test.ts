@@ -60,7 +60,8 @@ describe('E2B network rules: hostile sandboxes and requests', { timeout: 600_000
   before(async () => {
     net = await startFakeInternet();
     live = await liveServer({ apiKeys: [KEY_A, KEY_B], engineOptions: { dnsUpstreams: [net.dns] } });
-    await live.engine.ensureTemplate({ id: 'python' });
+    // E2B's `python` runs the code interpreter's image (python with the `user` account).
+    await live.engine.ensureTemplate({ id: 'code-interpreter' });
   });
   after(async () => {
     try {

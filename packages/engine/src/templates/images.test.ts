@@ -22,6 +22,7 @@ describe('image catalogue', () => {
       ['code-interpreter', 'code-interpreter'],
       ['code-interpreter-v1', 'code-interpreter'],
       ['e2b-base', 'e2b-base'],
+      ['e2b-node', 'e2b-node'],
       ['my-agent-template', DEFAULT_IMAGE],
       ['sandbox-1234abcd', DEFAULT_IMAGE],
       ['', DEFAULT_IMAGE],

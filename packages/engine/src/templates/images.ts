@@ -13,7 +13,7 @@ import type { ResourceLimits } from '../engine.js';
  */
 export const BUILDER_VERSION = 2;
 
-export type ImageName = 'base' | 'python' | 'node' | 'code-interpreter' | 'e2b-base';
+export type ImageName = 'base' | 'python' | 'node' | 'code-interpreter' | 'e2b-base' | 'e2b-node';
 
 export interface ImageSpec {
   /** Catalogue name; tests may use others. Not part of the key: equal recipes share a tree. */
@@ -56,8 +56,19 @@ done`;
  * E2B's sandboxes run commands as `user` (uid 1000, home /home/user); an image that carries the
  * account saves the E2B surface one exec per sandbox create. Ids match the E2B surface's.
  */
-const E2B_USER = `groupadd --gid 1000 user
+const E2B_ACCOUNT = `groupadd --gid 1000 user
 useradd --uid 1000 --gid 1000 --create-home --home-dir /home/user --shell /bin/bash user`;
+
+/**
+ * Every E2B command is a login shell (`bash -l -c`), which reads /etc/profile; Debian's asks
+ * `$(id -u)` for the uid, a fork and an exec of id(1) per command. bash knows it as EUID
+ * (read-only there, not taken from the environment); sh, which lacks it, still asks id. The grep
+ * fails the build if Debian's file changes shape.
+ */
+const E2B_LOGIN = `sed -i 's/"$(id -u)"/"\${EUID:-$(id -u)}"/' /etc/profile
+grep -q 'EUID:-' /etc/profile`;
+
+const E2B_USER = `${E2B_ACCOUNT}\n${E2B_LOGIN}`;
 
 const BASE: ImageSpec = {
   name: 'base',
@@ -86,16 +97,18 @@ const PYTHON: ImageSpec = {
   limits: { memoryBytes: 1024 * MiB, pids: 512, cpus: 1 },
 };
 
+const NODE: ImageSpec = {
+  name: 'node',
+  suite: SUITE,
+  variant: 'minbase',
+  packages: [...COMMON, 'nodejs', 'npm'],
+  limits: { memoryBytes: 1024 * MiB, pids: 512, cpus: 1 },
+};
+
 export const IMAGES: Readonly<Record<ImageName, ImageSpec>> = {
   base: BASE,
   python: PYTHON,
-  node: {
-    name: 'node',
-    suite: SUITE,
-    variant: 'minbase',
-    packages: [...COMMON, 'nodejs', 'npm'],
-    limits: { memoryBytes: 1024 * MiB, pids: 512, cpus: 1 },
-  },
+  node: NODE,
   // E2B's code-interpreter template: python with its kernel's packages, Node for JavaScript
   // contexts, and the `user` account. A layer on python, so python's cached tree is reused.
   'code-interpreter': {
@@ -116,6 +129,16 @@ export const IMAGES: Readonly<Record<ImageName, ImageSpec>> = {
     packages: [],
     setup: E2B_USER,
     limits: BASE.limits,
+  },
+  // `node` through E2B: node with the `user` account (a layer, so node's cache key is unchanged).
+  'e2b-node': {
+    name: 'e2b-node',
+    suite: SUITE,
+    variant: 'minbase',
+    from: NODE,
+    packages: [],
+    setup: E2B_USER,
+    limits: NODE.limits,
   },
 };
 

@@ -41,9 +41,9 @@ const UpdateNetworkSchema = z
  * mid-script for a user who never set a timeout).
  */
 const DEFAULT_TIMEOUT_S = 300;
-const BUILT_IN = new Set(['base', 'python', 'node', 'code-interpreter', 'e2b-base']);
+const BUILT_IN = new Set(['base', 'python', 'node', 'code-interpreter', 'e2b-base', 'e2b-node']);
 /** Images that carry E2B's `user` account already (no exec at create). */
-const IMAGES_WITH_USER = new Set(['code-interpreter', 'e2b-base']);
+const IMAGES_WITH_USER = new Set(['code-interpreter', 'e2b-base', 'e2b-node']);
 
 /** Sandbox ids that satisfy E2B's `^[a-z0-9]+$`: 20 base-36 characters (~103 bits). */
 export function newE2bSandboxId(): string {

@@ -25,14 +25,18 @@ type Vars = { Variables: { tenant: string } };
 
 /** E2B template names served by our built-in templates (not buildable, usable by everyone). */
 export const TEMPLATE_ALIASES: Record<string, string> = {
-  // Both carry E2B's `user` account in their image (layers on our base and python images).
+  // Each carries E2B's `user` account in its image (layers on our base, python and node images),
+  // so no create runs an exec to make it. `python` shares the code interpreter's image (python
+  // plus Debian's node): no second python-sized layer to build and cache, and one warm pool.
   base: 'e2b-base',
+  python: 'code-interpreter',
+  node: 'e2b-node',
   'code-interpreter-v1': 'code-interpreter',
   'code-interpreter': 'code-interpreter',
 };
 /** The names whose sandboxes run the code interpreter (its python kernel starts at create). */
 export const CODE_INTERPRETER_TEMPLATES = new Set(['code-interpreter-v1', 'code-interpreter']);
-const RESERVED = new Set([...Object.keys(TEMPLATE_ALIASES), ...Object.values(TEMPLATE_ALIASES), 'python', 'node']);
+const RESERVED = new Set([...Object.keys(TEMPLATE_ALIASES), ...Object.values(TEMPLATE_ALIASES)]);
 const UPLOAD_PURPOSE = 'template-upload';
 /** How long an upload link stays valid. */
 const UPLOAD_TTL_MS = 60 * 60 * 1000;

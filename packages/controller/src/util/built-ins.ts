@@ -5,7 +5,14 @@
  * from a node that has it (node/builtin-images.ts) instead of building it.
  * @module
  */
-export const BUILT_IN_IMAGES: ReadonlySet<string> = new Set(['base', 'python', 'node', 'e2b-base', 'code-interpreter']);
+export const BUILT_IN_IMAGES: ReadonlySet<string> = new Set([
+  'base',
+  'python',
+  'node',
+  'e2b-base',
+  'code-interpreter',
+  'e2b-node',
+]);
 
 export function isBuiltInImage(image: string): boolean {
   return BUILT_IN_IMAGES.has(image);

@@ -1,19 +1,27 @@
 // Where a `mitos run -- python3 -c 'print(2+2)'` client spends its time, phase by phase, in one
-// fresh process (times are since the process started). Needs MITOS_BASE_URL and MITOS_API_KEY.
-//   node packages/bench/spike/cli-run-phases.mjs
+// fresh process (times are since the process started), and whether it loaded undici (fetch).
+// Needs MITOS_BASE_URL and MITOS_API_KEY (cli-server.mjs writes them).
+//   node packages/bench/spike/cli-run-phases.mjs            (the SDK as it is)
+//   node packages/bench/spike/cli-run-phases.mjs --fetch    (one fetch first, to price undici)
+//   node packages/bench/spike/cli-run-phases.mjs --twice    (the template call twice, to price it)
 const marks = [['node start-up, to this script', performance.now()]];
 const mark = (label) => marks.push([label, performance.now()]);
+const cpu0 = process.cpuUsage();
 await import('commander');
 mark('import commander');
 const sdk = await import('@mitos/sdk');
 mark('import @mitos/sdk');
+if (process.argv.includes('--fetch')) {
+  await fetch(`${process.env.MITOS_BASE_URL}/v1/health`).then((r) => r.text());
+  mark('a first fetch (GET /v1/health; loads undici)');
+}
 const server = sdk.SandboxServer.fromAuth({});
-await fetch(`${process.env.MITOS_BASE_URL}/v1/health`).then((r) => r.text());
-mark('first fetch (GET /v1/health; loads undici)');
-await fetch(`${process.env.MITOS_BASE_URL}/v1/health`).then((r) => r.text());
-mark('second fetch (GET /v1/health)');
 await server.ensureTemplate('python', { initWaitSeconds: 5 });
-mark('ensure template (POST /v1/templates)');
+mark('ensure template (POST /v1/templates; first request)');
+if (process.argv.includes('--twice')) {
+  await server.ensureTemplate('python', { initWaitSeconds: 5 });
+  mark('ensure template again (what the round trip itself costs)');
+}
 const sb = await server.fork('python', {});
 mark('fork (POST /v1/fork)');
 let out = '';
@@ -26,13 +34,12 @@ await sb.exec("python3 -c 'print(2+2)'", {
 mark('exec stream to its end');
 await sb.terminate({ wait: false });
 mark('terminate (DELETE /v1/sandboxes/:id?wait=false)');
-const other = await server.fork('python', {});
-mark('fork another');
-await other.terminate();
-mark('terminate it, waiting for the teardown');
+const cpu = process.cpuUsage(cpu0);
 let prev = 0;
 for (const [label, at] of marks) {
   console.log(`${at.toFixed(1).padStart(8)} ms  +${(at - prev).toFixed(1).padStart(6)}  ${label}`);
   prev = at;
 }
+const undici = process.moduleLoadList.some((m) => m.includes('undici'));
+console.log(`client CPU after start-up ${((cpu.user + cpu.system) / 1000).toFixed(1)} ms; undici loaded: ${undici}`);
 if (out.trim() !== '4') throw new Error(`unexpected output ${JSON.stringify(out)}`);

@@ -109,6 +109,11 @@ for i in range(50):
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /warning: template "pyhton" did not exist.*did you mean "python"\?/);
     await mitos('sandbox', 'terminate', r.stdout.trim());
+    // The typo's template is removed by name, and only it.
+    const rm = await mitos('template', 'rm', 'pyhton');
+    assert.equal(rm.code, 0, rm.stderr);
+    const ids = (JSON.parse((await mitos('--json', 'template', 'ls')).stdout) as { id: string }[]).map((t) => t.id);
+    assert.ok(!ids.includes('pyhton') && ids.includes('python'), `templates left: ${ids.join(', ')}`);
     const again = await mitos('sandbox', 'create', '--template', 'python');
     assert.doesNotMatch(again.stderr, /warning/);
     await mitos('sandbox', 'terminate', again.stdout.trim());

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import type { ServerResponse } from 'node:http';
 import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { AgentRunError, ExecutionDeadlineError } from './errors.js';
 import type { ExecEvent } from './exec-stream.js';
 import { parseExecLine } from './exec-stream.js';
@@ -221,5 +223,30 @@ describe('HttpClient.stream clocks', () => {
     await started;
     ctl.abort(reason);
     await assert.rejects(pending, (err) => err === reason);
+  });
+});
+
+describe('transport', () => {
+  test('a streamed exec and a JSON call never load fetch (undici): a short-lived client does not pay for it', async () => {
+    stub.route = (req) =>
+      req.url === '/v1/exec/stream'
+        ? {
+            ndjson: [
+              { stream: 'stdout', data: b64('hi') },
+              { exit_code: 0, exec_time_ms: 1, error: '' },
+            ],
+          }
+        : { json: { exit_code: 0, stdout: 'json', stderr: '', exec_time_ms: 1 } };
+    // A process of its own: whatever else this test process loaded does not count.
+    const script = `
+      const { HttpClient } = await import(${JSON.stringify(new URL('./http.js', import.meta.url).href)});
+      const { execWithCallbacks } = await import(${JSON.stringify(new URL('./exec-stream.js', import.meta.url).href)});
+      const http = new HttpClient({ baseUrl: ${JSON.stringify(stub.baseUrl)} });
+      const streamed = await execWithCallbacks(http, 'sb-1', 'x', 0, { onStdout: () => {} });
+      const plain = await http.request('POST', '/v1/exec', { body: {}, timeoutMs: 10000 });
+      const undici = process.moduleLoadList.some((m) => m.includes('undici'));
+      console.log(JSON.stringify({ streamed: streamed.stdout, plain: plain.stdout, undici }));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
+    assert.deepEqual(JSON.parse(stdout), { streamed: 'hi', plain: 'json', undici: false });
   });
 });

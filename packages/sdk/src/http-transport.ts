@@ -1,8 +1,9 @@
 /**
- * One request and its whole answer over node's own HTTP client, on keep-alive connections
- * shared by every client in the process. The JSON calls (exec above all) go this way rather
- * than through fetch: undici's fetch builds a Request, a Response, Headers and web streams
- * for every call, which cost more than the server's whole share of a small exec.
+ * Requests over node's own HTTP client, on keep-alive connections shared by every client in
+ * the process: a whole answer for the JSON calls, a response to read as it arrives for the
+ * streams. Not fetch: undici's fetch builds a Request, a Response, Headers and web streams for
+ * every call, which cost more than the server's whole share of a small exec, and loading
+ * undici at all is a large part of a short-lived process's (`mitos run`'s) start-up.
  * @module
  */
 import { type ClientRequest, Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
@@ -25,9 +26,9 @@ const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent
 const utf8 = new TextDecoder();
 
 /**
- * The Fetch standard's "bad ports", which fetch (so this SDK's streams) refuses before
- * connecting. The JSON calls refuse them too, so a server on one fails the same way on every
- * call instead of answering some and not others.
+ * The Fetch standard's "bad ports", which fetch refuses before connecting. Every call refuses
+ * them the same way, as when this SDK used fetch, so a server on one fails alike on every call
+ * and in every client rather than answering some.
  */
 const BAD_PORTS = new Set([
   1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110,
@@ -37,17 +38,37 @@ const BAD_PORTS = new Set([
 ]);
 
 /**
- * Sends `body` and reads the whole answer as text. A connection the server closed while it sat
- * idle in the pool (it never saw this request) is retried once on a new one, as node's docs
- * advise; any other failure is thrown as node reports it, or as the signal's reason.
+ * Sends `body` and reads the whole answer as text. Any failure is thrown as node reports it,
+ * or as the signal's reason.
  */
-export async function sendRequest(url: URL, request: RawRequest): Promise<RawResponse> {
+export function sendRequest(url: URL, request: RawRequest): Promise<RawResponse> {
+  return withStaleRetry(url, request, sendOnce);
+}
+
+/**
+ * Sends the request and resolves with the response once its head arrived; the body is the
+ * caller's to read. Until the body ends, an abort of `signal` destroys the request, so a read
+ * in progress fails and the server sees the connection drop.
+ */
+export function openStream(url: URL, request: RawRequest): Promise<IncomingMessage> {
+  return withStaleRetry(url, request, openOnce);
+}
+
+/**
+ * A connection the server closed while it sat idle in the pool (it never saw this request) is
+ * retried once on a new one, as node's docs advise.
+ */
+async function withStaleRetry<T>(
+  url: URL,
+  request: RawRequest,
+  once: (url: URL, request: RawRequest) => Promise<T>,
+): Promise<T> {
   // The same error fetch gives (transport-error.ts's blockedPort recognises it).
   if (url.port !== '' && BAD_PORTS.has(Number(url.port)))
     throw new TypeError('fetch failed', { cause: new Error('bad port') });
   for (let attempt = 0; ; attempt++) {
     try {
-      return await sendOnce(url, request);
+      return await once(url, request);
     } catch (err) {
       if (attempt === 0 && (err as { staleSocket?: boolean }).staleSocket && !request.signal?.aborted) continue;
       throw err;
@@ -55,43 +76,56 @@ export async function sendRequest(url: URL, request: RawRequest): Promise<RawRes
   }
 }
 
-function sendOnce(url: URL, { method, headers, body, signal }: RawRequest): Promise<RawResponse> {
+function sendOnce(url: URL, request: RawRequest): Promise<RawResponse> {
+  return openOnce(url, request).then(
+    (res) =>
+      new Promise<RawResponse>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: utf8.decode(Buffer.concat(chunks)) }));
+        const fail = (err: Error) => reject(request.signal?.aborted ? abortReason(request.signal) : err);
+        res.on('error', fail);
+        res.on('close', () => {
+          if (!res.complete) fail(midAnswerClose());
+        });
+      }),
+  );
+}
+
+function openOnce(url: URL, { method, headers, body, signal }: RawRequest): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const https = url.protocol === 'https:';
     const send = https ? httpsRequest : httpRequest;
     const length = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
     let answered = false;
-    let settled = false;
     let req: ClientRequest | undefined;
-    const finish = (err: Error | undefined, value?: RawResponse) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      if (err) {
-        req?.destroy();
-        reject(err);
-      } else resolve(value as RawResponse);
+    const unwatch = () => signal?.removeEventListener('abort', onAbort);
+    const onAbort = () => {
+      unwatch();
+      // Before the head this rejects; after it, the body's reader sees the destroyed stream.
+      req?.destroy(abortReason(signal));
+      if (!answered) reject(abortReason(signal));
     };
-    const onAbort = () => finish(signal?.reason instanceof Error ? signal.reason : new Error(String(signal?.reason)));
     req = send(url, {
       method,
       agent: https ? agents.https : agents.http,
       headers: body === undefined && method === 'GET' ? headers : { ...headers, 'content-length': String(length) },
     });
+    // Stays attached for the request's whole life: a socket error after the head reaches the
+    // body's reader as its own error, and an unlistened 'error' would crash the process.
     req.on('error', (err: Error) => {
+      if (answered) return;
+      unwatch();
       // Node's documented case: a reused keep-alive socket the server had already closed.
-      const stale = req?.reusedSocket === true && !answered && isResetBeforeAnswer(err);
-      finish(stale ? Object.assign(err, { staleSocket: true }) : err);
+      const stale = req?.reusedSocket === true && isResetBeforeAnswer(err);
+      reject(stale ? Object.assign(err, { staleSocket: true }) : err);
     });
     req.on('response', (res: IncomingMessage) => {
       answered = true;
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, text: utf8.decode(Buffer.concat(chunks)) }));
-      res.on('error', (err: Error) => finish(err));
-      res.on('close', () => {
-        if (!res.complete) finish(new Error('the server closed the connection in the middle of the answer'));
-      });
+      // A finished body needs no abort: destroying its request would drop a pooled socket.
+      res.once('end', unwatch);
+      res.once('close', unwatch);
+      resolve(res);
     });
     if (signal) {
       if (signal.aborted) {
@@ -102,6 +136,14 @@ function sendOnce(url: URL, { method, headers, body, signal }: RawRequest): Prom
     }
     req.end(body);
   });
+}
+
+function abortReason(signal: AbortSignal | undefined): Error {
+  return signal?.reason instanceof Error ? signal.reason : new Error(String(signal?.reason));
+}
+
+function midAnswerClose(): Error {
+  return new Error('the server closed the connection in the middle of the answer');
 }
 
 function isResetBeforeAnswer(err: Error): boolean {

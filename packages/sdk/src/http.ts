@@ -1,15 +1,15 @@
 /**
  * The one place requests are made: base URL, bearer auth, Idempotency-Key, JSON bodies,
  * the timeout clock combined with the caller's signal, and error responses turned into
- * typed errors. Nothing else in the SDK sends a request, calls fetch or opens a WebSocket:
- * JSON calls go over node's HTTP client (http-transport.ts), streams over fetch.
+ * typed errors. Nothing else in the SDK sends a request or opens a WebSocket; every request
+ * goes over node's HTTP client (http-transport.ts), never fetch.
  * @module
  */
 import type { IncomingMessage } from 'node:http';
 import { redact } from '@mitos/protocol/client';
 import type { WebSocket } from 'ws';
 import { AgentRunError } from './errors.js';
-import { sendRequest } from './http-transport.js';
+import { openStream, sendRequest } from './http-transport.js';
 import { errorFromResponse, looksLikeHtml, notMitosServer } from './response-error.js';
 import { ResponseStream } from './response-stream.js';
 import { blockedPort, describeNetworkError } from './transport-error.js';
@@ -154,23 +154,20 @@ export class HttpClient {
       idleError: () => this.#idleError(method, path, opts.idleTimeoutMs),
       redact: (text) => this.redact(text),
     });
-    let res: Response;
+    let res: IncomingMessage;
     try {
-      res = await fetch(this.baseUrl + path, { method, headers, body, signal: stream.signal });
+      res = await openStream(new URL(this.baseUrl + path), { method, headers, body, signal: stream.signal });
     } catch (err) {
       stream.close();
       throw stream.failure() ?? this.#connectionError(err);
     }
-    if (res.status < 200 || res.status > 299) {
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 299) {
       const text = await readSome(res, MAX_ERROR_BODY_BYTES).catch(() => '');
       stream.close();
-      throw errorFromResponse(res.status, text, [this.#apiKey]);
+      throw errorFromResponse(status, text, [this.#apiKey]);
     }
-    if (!res.body) {
-      stream.close();
-      throw invalidResponse(`${method} ${path} answered ${res.status} without a body`);
-    }
-    stream.attach(res.body);
+    stream.attach(res);
     return stream;
   }
 
@@ -334,11 +331,10 @@ function checkBaseUrl(raw: string): string {
 }
 
 /** Read at most `limit` bytes of a body as text, then drop the rest of it. */
-async function readSome(res: Response, limit: number): Promise<string> {
-  if (!res.body) return '';
-  const chunks: Uint8Array[] = [];
+async function readSome(res: IncomingMessage, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of res.body) {
+  for await (const chunk of res as AsyncIterable<Buffer>) {
     chunks.push(chunk);
     size += chunk.byteLength;
     if (size >= limit) break;

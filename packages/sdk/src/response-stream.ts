@@ -26,7 +26,7 @@ export class ResponseStream implements AsyncIterable<Uint8Array> {
   readonly #timer: NodeJS.Timeout | undefined;
   #idleFired = false;
   #closed = false;
-  #body: ReadableStream<Uint8Array> | undefined;
+  #body: AsyncIterable<Uint8Array> | undefined;
   #consumed = false;
   /**
    * Set when the transport failed mid-body (reset, socket closed without the chunked
@@ -69,12 +69,12 @@ export class ResponseStream implements AsyncIterable<Uint8Array> {
   }
 
   /** @internal */
-  attach(body: ReadableStream<Uint8Array>): void {
+  attach(body: AsyncIterable<Uint8Array>): void {
     this.#body = body;
   }
 
   /**
-   * The error a failed fetch or read should surface instead of a transport error: the
+   * The error a failed request or read should surface instead of a transport error: the
    * caller's abort reason or the idle timeout. Undefined when neither caused it.
    */
   failure(): unknown {
@@ -87,12 +87,12 @@ export class ResponseStream implements AsyncIterable<Uint8Array> {
     const body = this.#body;
     if (!body || this.#consumed) throw new Error('a response stream can be iterated once, after it is attached');
     this.#consumed = true;
-    const reader = body.getReader();
+    const reader = body[Symbol.asyncIterator]();
     try {
       for (;;) {
-        let next: Awaited<ReturnType<typeof reader.read>>;
+        let next: IteratorResult<Uint8Array>;
         try {
-          next = await reader.read();
+          next = await reader.next();
         } catch (err) {
           const reason = this.failure();
           if (reason !== undefined) throw reason;

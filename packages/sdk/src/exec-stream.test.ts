@@ -78,6 +78,20 @@ describe('exec with callbacks (POST /v1/exec/stream)', () => {
     assert.equal(stub.requests[0]?.url, '/v1/exec');
   });
 
+  test('the terminal frame on a connection the server keeps open resolves, then hangs up', async () => {
+    // The real server's shape: the terminal line can arrive before the body's end.
+    const held = holdOpen([
+      { stream: 'stdout', data: b64('4\n') },
+      { exit_code: 0, exec_time_ms: 1, error: '' },
+    ]);
+    stub.route = () => held.reply;
+    const res = await sandboxOn(stub.baseUrl).exec('x', { onStdout: () => {} });
+    assert.deepEqual(res, { exitCode: 0, stdout: '4\n', stderr: '', execTimeMs: 1 });
+    await held.closed;
+    // A socket error left without a listener would crash the process on a later tick.
+    await new Promise((resolve) => setImmediate(resolve));
+  });
+
   test('a stream that ends without its terminal frame is exec_stream_truncated', async () => {
     stub.route = () => ({ ndjson: [{ stream: 'stdout', data: b64('partial') }] });
     const seen: string[] = [];
@@ -237,10 +251,12 @@ describe('transport', () => {
             ],
           }
         : { json: { exit_code: 0, stdout: 'json', stderr: '', exec_time_ms: 1 } };
-    // A process of its own: whatever else this test process loaded does not count.
+    // A process of its own: whatever else this test process loaded does not count. Tests run
+    // from dist-test/, the library from dist/ (scripts/test-imports.mjs does this for imports).
+    const lib = (file: string) => JSON.stringify(new URL(file, import.meta.url).href.replace('/dist-test/', '/dist/'));
     const script = `
-      const { HttpClient } = await import(${JSON.stringify(new URL('./http.js', import.meta.url).href)});
-      const { execWithCallbacks } = await import(${JSON.stringify(new URL('./exec-stream.js', import.meta.url).href)});
+      const { HttpClient } = await import(${lib('./http.js')});
+      const { execWithCallbacks } = await import(${lib('./exec-stream.js')});
       const http = new HttpClient({ baseUrl: ${JSON.stringify(stub.baseUrl)} });
       const streamed = await execWithCallbacks(http, 'sb-1', 'x', 0, { onStdout: () => {} });
       const plain = await http.request('POST', '/v1/exec', { body: {}, timeoutMs: 10000 });

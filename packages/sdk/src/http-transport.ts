@@ -103,7 +103,9 @@ function openOnce(url: URL, { method, headers, body, signal }: RawRequest): Prom
     const onAbort = () => {
       unwatch();
       // Before the head this rejects; after it, the body's reader sees the destroyed stream.
-      req?.destroy(abortReason(signal));
+      // No error is passed to destroy: once the response has its socket, an error given here
+      // would be emitted on that socket with no listener left to take it.
+      req?.destroy();
       if (!answered) reject(abortReason(signal));
     };
     req = send(url, {

@@ -83,8 +83,9 @@ describe('run', () => {
     assert.equal(r.stdout, 'out');
     assert.deepEqual(
       fake.seen.map((s) => `${s.method} ${s.url.replace(/sandbox-[0-9a-f]{8}/, 'ID')}`),
-      // The exit does not wait for the host's clean-up (the server finishes it).
-      ['POST /v1/templates', 'POST /v1/fork', 'POST /v1/exec/stream', 'DELETE /v1/sandboxes/ID?wait=false'],
+      // No template request for a template that exists, and the exit does not wait for the
+      // host's clean-up (the server finishes it).
+      ['POST /v1/fork', 'POST /v1/exec/stream', 'DELETE /v1/sandboxes/ID?wait=false'],
     );
     assert.equal(fake.sandboxes.size, 0);
   });

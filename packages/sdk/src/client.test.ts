@@ -46,12 +46,10 @@ function defaultRoutes(req: RecordedRequest): StubReply {
 const opts = () => ({ baseUrl: `${stub.baseUrl}/`, apiKey: KEY });
 
 describe('create', () => {
-  test('ensures the template, then forks with an Idempotency-Key and a generated id', async () => {
+  test('forks with an Idempotency-Key and a generated id, without asking for a template that exists', async () => {
     const sb = await create('python', opts());
-    const [tpl, fork] = stub.requests;
-    assert.equal(stub.requests.length, 2);
-    assert.equal(tpl?.url, '/v1/templates');
-    assert.deepEqual(tpl?.body, { id: 'python', init_wait_seconds: 5 });
+    const [fork] = stub.requests;
+    assert.equal(stub.requests.length, 1);
     assert.equal(fork?.url, '/v1/fork');
     assert.match(String(fork?.headers['idempotency-key']), /^[0-9a-f]{32}$/);
     assert.match(sb.id, /^sandbox-[0-9a-f]{8}$/);
@@ -63,17 +61,57 @@ describe('create', () => {
 
   test("passes the caller's id, key and limits", async () => {
     const sb = await create('node', { ...opts(), id: 'agent-1', idempotencyKey: 'k-123', limits: { memoryMb: 256 } });
-    const fork = stub.requests[1];
+    const fork = stub.requests[0];
     assert.equal(fork?.headers['idempotency-key'], 'k-123');
     assert.deepEqual(fork?.body, { template: 'node', id: 'agent-1', limits: { memory_mb: 256 } });
     assert.equal(sb.id, 'agent-1');
   });
 
+  /** The wire's fork of a template that does not exist yet (wire-v1.md 4.4), until it is created. */
+  const unknownUntilCreated = (templateReply?: StubReply) => {
+    let created = false;
+    return (req: RecordedRequest): StubReply => {
+      if (req.url === '/v1/templates') {
+        created = true;
+        if (templateReply) return templateReply;
+      }
+      if (req.url === '/v1/fork' && !created)
+        return { status: 404, json: envelope('not_found', 'template "python" not found') };
+      return defaultRoutes(req);
+    };
+  };
+
+  test("an unknown template: the fork's 404 creates it, then the fork is sent again with the same id and key", async () => {
+    stub.route = unknownUntilCreated();
+    const sb = await create('python', { ...opts(), id: 'agent-2', idempotencyKey: 'k-456' });
+    assert.deepEqual(
+      stub.requests.map((r) => r.url),
+      ['/v1/fork', '/v1/templates', '/v1/fork'],
+    );
+    assert.deepEqual(stub.requests[1]?.body, { id: 'python', init_wait_seconds: 5 });
+    for (const fork of [stub.requests[0], stub.requests[2]]) {
+      assert.equal(fork?.headers['idempotency-key'], 'k-456');
+      assert.deepEqual(fork?.body, { template: 'python', id: 'agent-2' });
+    }
+    assert.equal(sb.id, 'agent-2');
+  });
+
   test('a 409 on the template step is fine', async () => {
-    stub.route = (req) =>
-      req.url === '/v1/templates' ? { status: 409, json: envelope('conflict') } : defaultRoutes(req);
+    stub.route = unknownUntilCreated({ status: 409, json: envelope('conflict') });
     const sb = await create('python', opts());
     assert.equal(sb.templateId, 'python');
+  });
+
+  test('a 404 about anything but the template (a workspace) is the error, and no template is created', async () => {
+    stub.route = (req) =>
+      req.url === '/v1/fork'
+        ? { status: 404, json: envelope('not_found', 'workspace "ws-1" not found') }
+        : defaultRoutes(req);
+    await assert.rejects(create('python', { ...opts(), workspace: 'ws-1' }), { code: 'not_found', status: 404 });
+    assert.deepEqual(
+      stub.requests.map((r) => r.url),
+      ['/v1/fork'],
+    );
   });
 
   test('an invalid id fails client-side without a request', async () => {

@@ -1,5 +1,6 @@
 /** The flat one-liner (wire-v1.md 6.1). */
 
+import { AgentRunError } from './errors.js';
 import type { Sandbox } from './sandbox.js';
 import { SandboxServer } from './server.js';
 import { CATALOGUE_TEMPLATES, closestTemplate, newTemplateWarning } from './template-typo.js';
@@ -33,9 +34,9 @@ export interface CreateOptions extends ClientOptions, CallOptions {
 }
 
 /**
- * Ensure template `image` exists, fork a sandbox from it and return the handle.
- * Key and server come from the options, MITOS_API_KEY / MITOS_BASE_URL, or the
- * credentials file written by `mitos auth login`.
+ * Fork a sandbox from template `image` and return the handle; a template that does not exist
+ * yet is created first (the wire's create-on-unknown). Key and server come from the options,
+ * MITOS_API_KEY / MITOS_BASE_URL, or the credentials file written by `mitos auth login`.
  *
  * @example
  * import { create } from '@mitos/sdk';
@@ -43,26 +44,37 @@ export interface CreateOptions extends ClientOptions, CallOptions {
  * console.log((await sb.exec('echo hello')).stdout); // hello
  */
 export async function create(image = 'python', opts: CreateOptions = {}): Promise<Sandbox> {
-  // Check everything before the template request, so a bad fork id leaves no trace.
+  // Check everything before the first request, so a bad fork id leaves no trace.
   assertId(image, 'template');
   if (opts.id !== undefined) assertId(opts.id, 'sandbox');
   if (opts.idempotencyKey !== undefined) assertIdempotencyKey(opts.idempotencyKey);
   const server = SandboxServer.fromAuth(opts);
+  const fork = () =>
+    server.fork(image, {
+      id: opts.id,
+      idempotencyKey: opts.idempotencyKey,
+      limits: opts.limits,
+      workspace: opts.workspace,
+      network: opts.network,
+      env: opts.env,
+      signal: opts.signal,
+    });
+  // The fork first: the template almost always exists, and asking for it first cost every
+  // create a round trip. The wire answers a fork of an unknown template 404 with this cause
+  // (wire-v1.md 4.4); a failed fork never consumes its Idempotency-Key, so the retry may reuse it.
+  try {
+    return await fork();
+  } catch (err) {
+    if (!(err instanceof AgentRunError && err.status === 404 && err.errorCause === `template "${image}" not found`))
+      throw err;
+  }
   const template = await server.ensureTemplate(image, {
     initWaitSeconds: 5,
     network: opts.network,
     signal: opts.signal,
   });
   if (template.created) await warnNewTemplate(server, image, opts);
-  return server.fork(image, {
-    id: opts.id,
-    idempotencyKey: opts.idempotencyKey,
-    limits: opts.limits,
-    workspace: opts.workspace,
-    network: opts.network,
-    env: opts.env,
-    signal: opts.signal,
-  });
+  return fork();
 }
 
 async function warnNewTemplate(server: SandboxServer, id: string, opts: CreateOptions): Promise<void> {

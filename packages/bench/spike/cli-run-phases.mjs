@@ -3,7 +3,7 @@
 // Needs MITOS_BASE_URL and MITOS_API_KEY (cli-server.mjs writes them).
 //   node packages/bench/spike/cli-run-phases.mjs            (the SDK as it is)
 //   node packages/bench/spike/cli-run-phases.mjs --fetch    (one fetch first, to price undici)
-//   node packages/bench/spike/cli-run-phases.mjs --twice    (the template call twice, to price it)
+//   node packages/bench/spike/cli-run-phases.mjs --twice    (a template call too, to price it)
 const marks = [['node start-up, to this script', performance.now()]];
 const mark = (label) => marks.push([label, performance.now()]);
 const cpu0 = process.cpuUsage();
@@ -15,15 +15,12 @@ if (process.argv.includes('--fetch')) {
   await fetch(`${process.env.MITOS_BASE_URL}/v1/health`).then((r) => r.text());
   mark('a first fetch (GET /v1/health; loads undici)');
 }
-const server = sdk.SandboxServer.fromAuth({});
-await server.ensureTemplate('python', { initWaitSeconds: 5 });
-mark('ensure template (POST /v1/templates; first request)');
+const sb = await sdk.create('python', {});
+mark('create (POST /v1/fork; the first request)');
 if (process.argv.includes('--twice')) {
-  await server.ensureTemplate('python', { initWaitSeconds: 5 });
-  mark('ensure template again (what the round trip itself costs)');
+  await sdk.SandboxServer.fromAuth({}).ensureTemplate('python', { initWaitSeconds: 5 });
+  mark('a template call (POST /v1/templates), which create made first before');
 }
-const sb = await server.fork('python', {});
-mark('fork (POST /v1/fork)');
 let out = '';
 await sb.exec("python3 -c 'print(2+2)'", {
   onStdout: (d) => {

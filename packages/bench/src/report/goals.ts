@@ -192,7 +192,7 @@ const GOALS: readonly GoalSpec[] = [
     bound: (l) => {
       const [node, version] = ['cli.node-baseline', 'cli.version'].map((id) => l.median(id));
       if (node === undefined || version === undefined) return unmeasured(l, 'cli.run.python');
-      return `node's own start-up ${ms(node)} (the floor of any node command; \`mitos --version\` ${ms(version)}), then the template check, fork, exec stream and terminate calls, and python's start-up in the sandbox`;
+      return `node's own start-up ${ms(node)} (the floor of any node command; \`mitos --version\` ${ms(version)}), then three calls (fork, exec stream, terminate) and python's start-up in the sandbox`;
     },
   },
   {

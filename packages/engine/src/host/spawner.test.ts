@@ -155,4 +155,13 @@ describe('Spawner (mitos-agent spawner)', () => {
     }
     await assert.rejects(own.run('/bin/true', [], { env: PATH }), { detail: /the engine is closed/ });
   });
+
+  test('close() lets what is in flight finish, then ends the helper', async () => {
+    const own = new Spawner(defaultAgentPath());
+    const running = own.run('/bin/sh', ['-c', 'sleep 0.2; echo done'], { env: PATH });
+    const helper = own.helperPid as number;
+    await own.close();
+    assert.equal((await running).stdout, 'done\n');
+    assert.ok(!alive(helper));
+  });
 });

@@ -73,6 +73,8 @@ export class Spawner {
   private nextId = 1;
   private readonly live = new Map<number, Entry>();
   private closed = false;
+  /** Called once nothing is in flight (close() waits on it). */
+  private drained: (() => void) | undefined;
 
   constructor(private readonly agentPath: string) {}
 
@@ -189,12 +191,28 @@ export class Spawner {
     });
   }
 
-  /** End the helper (the processes it started run on) and wait for it to be gone. */
-  async close(): Promise<void> {
+  /**
+   * End the helper and wait for it to be gone. What is in flight finishes first (a launch
+   * under way when the engine closes still reports its sandbox), for at most `drainMs`; the
+   * processes it started run on.
+   */
+  async close(drainMs = 35_000): Promise<void> {
     this.closed = true;
     const helper = this.helper;
     if (!helper) return;
     helper.ref();
+    if (this.live.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          this.drained = resolve;
+        }),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, drainMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     const gone = new Promise<void>((resolve) => helper.once('exit', () => resolve()));
     if (helper.exitCode === null && helper.signalCode === null) {
       helper.stdin?.end();
@@ -228,6 +246,7 @@ export class Spawner {
       );
       const entries = [...this.live.values()];
       this.live.clear();
+      this.drained?.();
       for (const e of entries) {
         e.rejectPid(err);
         e.handlers.onError(err);
@@ -242,6 +261,7 @@ export class Spawner {
 
   /** Keep the event loop alive only while something waits on the helper. */
   private refWhileBusy(): void {
+    if (this.live.size === 0) this.drained?.();
     const helper = this.helper;
     if (!helper) return;
     const pipes = [helper.stdin, helper.stdout] as unknown as Array<{ ref(): void; unref(): void } | null>;

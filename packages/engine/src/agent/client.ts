@@ -230,6 +230,10 @@ export class AgentClient {
         sock.off('readable', onReadable);
         sock.off('close', onClose);
       };
+      // Kept for the stream's life: an error is always followed by 'close', where the handshake
+      // (and a consumer) learns of it; unheard, it would crash the server when the sandbox ends
+      // between this promise resolving and the consumer's first listener (a kernel cell at kill).
+      sock.on('error', () => {});
       sock.on('readable', onReadable);
       sock.on('close', onClose);
       sock.write(first);

@@ -79,6 +79,22 @@ describe('linux driver: the agent connection', { timeout: 600_000 }, () => {
     await until(async () => !(await running()), 30_000, 'the sleep to end');
   });
 
+  test('a relayed stream nobody listens on yet closes, without crashing the server, when the connection is lost', async () => {
+    const port = 20_000 + (process.pid % 20_000);
+    const holder = await engine.startProcess(id, {
+      command: `python3 -c "import socket, time; s = socket.create_server(('127.0.0.1', ${port})); c, _ = s.accept(); time.sleep(600)"`,
+      timeoutMs: 0,
+    });
+    const listening = async () =>
+      (await sh(id, `grep -q ':${port.toString(16).toUpperCase()} 00000000:0000 0A' /proc/net/tcp`)).code === 0;
+    await until(listening, 30_000, 'the listener');
+    // No listener of ours on the stream: an 'error' nobody hears would end this process.
+    const stream = await engine.connectPort(id, port);
+    await engine.exec(id, { command: `kill -9 ${await muxPid()}`, timeoutMs: 30_000 }).catch(() => {});
+    await until(async () => stream.destroyed, 30_000, 'the stream to close');
+    holder.kill();
+  });
+
   test('ending the sandbox fails its exec in flight instead of leaving it waiting', async () => {
     const other = `conn-end-${process.pid}`;
     await engine.create({ id: other, templateId: 'python' });

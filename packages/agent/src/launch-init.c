@@ -6,10 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,6 +21,20 @@
 
 #include "agent.h"
 #include "launch.h"
+
+/* The sandbox's loopback interface up (run by the sandbox's init while it is set up). */
+void loopback_up(void) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        ioctl(s, SIOCSIFFLAGS, &ifr);
+    }
+    close(s);
+}
 
 static int open_listener(const char *path) {
     struct sockaddr_un addr;
@@ -78,33 +95,88 @@ int listener_in_netns(int pid, const char *path) {
  * the host's user namespace, ENFORCE_NONDUMP) and stays closed to ptrace and /proc from inside.
  * The sandbox lives as long as its agent: pid 1 exits with it, which ends the whole tree.
  */
+/*
+ * A restored sandbox gets a fresh agent (launch-restore.c): the restored copy of the old one is
+ * owned by the sandbox's user namespace, so sandbox root could ptrace it. The launcher starts
+ * the new agent by exec'ing the init program inside the restored namespaces and names it to
+ * pid 1 with SIGUSR1 (its pid as the queued value). Anyone in the sandbox can send that signal,
+ * so a claim holds only for a process pid 1 cannot open: an exec of the root-owned, unreadable
+ * init program, whose memory belongs to the host's user namespace. Every other sandbox process,
+ * the restored old agent included, is open to pid 1 (sandbox root). The new agent is the
+ * launcher's child, not pid 1's: its supervisor ends the sandbox when it dies, and pid 1,
+ * which never reaps it, lives on.
+ */
+static volatile sig_atomic_t claimed_agent;
+
+static void on_agent_claim(int sig, siginfo_t *si, void *ctx) {
+    (void)sig;
+    (void)ctx;
+    claimed_agent = si->si_code == SI_QUEUE ? si->si_value.sival_int : si->si_pid;
+}
+
+static int host_owned(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    return errno == EACCES;
+}
+
 static int reap_until(pid_t agent) {
     for (;;) {
         int status = 0;
         pid_t r = wait(&status);
+        pid_t claim = claimed_agent;
+        if (claim > 1 && claim != agent && host_owned(claim)) agent = claim;
         if (r == agent) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         if (r < 0 && errno != EINTR) return 1;
     }
 }
 
-int init_main(void) {
+static int listening_on_init_fd(void) {
     int listening = 0;
     socklen_t len = sizeof listening;
+    return getsockopt(INIT_LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
+}
+
+int init_main(void) {
     /* Run by hand inside a sandbox (it is visible there), it has no agent socket to serve. */
-    if (getpid() != 1 || getsockopt(INIT_LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening) {
+    if (getpid() != 1 || !listening_on_init_fd()) {
         fprintf(stderr, "mitos-agent: the sandbox init is started by `mitos-agent launch` only\n");
         return 2;
     }
     fcntl(INIT_LISTEN_FD, F_SETFD, FD_CLOEXEC);
     prctl(PR_SET_NAME, INIT_ARGV0, 0, 0, 0);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    struct sigaction claim = {.sa_sigaction = on_agent_claim, .sa_flags = SA_SIGINFO | SA_RESTART};
+    sigemptyset(&claim.sa_mask);
+    sigaction(SIGUSR1, &claim, NULL);
     pid_t agent = fork();
     if (agent < 0) return 1;
     if (agent == 0) {
+        signal(SIGUSR1, SIG_DFL);
         prctl(PR_SET_NAME, AGENT_NAME, 0, 0, 0);
         agent_serve(INIT_LISTEN_FD);
     }
     close(INIT_LISTEN_FD);
     prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     return reap_until(agent);
+}
+
+/*
+ * The agent of a restored sandbox, exec'd by the launcher inside its namespaces (never pid 1):
+ * serves the listening socket on INIT_LISTEN_FD. The exec of the unreadable init program makes
+ * it non-dumpable with its memory owned by the host's user namespace, as the first agent was.
+ */
+int agent_join_main(void) {
+    if (getpid() == 1 || !listening_on_init_fd()) {
+        fprintf(stderr, "mitos-agent: a restored sandbox's agent is started by `mitos-agent launch` only\n");
+        return 2;
+    }
+    fcntl(INIT_LISTEN_FD, F_SETFD, FD_CLOEXEC);
+    prctl(PR_SET_NAME, AGENT_NAME, 0, 0, 0);
+    agent_serve(INIT_LISTEN_FD);
 }

@@ -359,6 +359,7 @@ int prepare_root(const struct root_spec *s, int *host_ns, char *err, size_t errl
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return fail(err, errlen, "make mounts private");
     if (mount_root(s, err, errlen) < 0) return -1;
     if (chdir(s->rootfs) < 0) return fail(err, errlen, "chdir root");
+    if (s->root_only) return 0;
     act_as(s->uid_base);
     int r = mkdir("proc", 0555);
     if (r == 0 || errno == EEXIST) r = mkdir("tmp", 01777);

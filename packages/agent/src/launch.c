@@ -15,14 +15,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/mount.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -58,6 +56,8 @@ struct launch_opts {
     const char *ov_lower, *ov_upper, *ov_work;
     const char *log_path;
     const char *init_path;
+    struct restore_spec restore; /* pidfile set: restore a checkpoint instead of a fresh init */
+    char *restore_ext[MAX_BINDS];
     unsigned long uid_base, uid_count, disk_base;
     int seccomp; /* 0 only for a template that opted out (the engine logs it) */
     /* /dev/shm is a tmpfs charged to the sandbox's memory cgroup: sized below the memory
@@ -78,19 +78,6 @@ static void child_fail(struct launch_opts *o, const char *what) {
     int n = snprintf(buf, sizeof buf, "%s: %s\n", what, strerror(errno));
     if (n > 0) write_all(o->sync_to_parent[1], buf, (size_t)n);
     _exit(1);
-}
-
-static void loopback_up(void) {
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return;
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
-        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-        ioctl(s, SIOCSIFFLAGS, &ifr);
-    }
-    close(s);
 }
 
 static int child_main(void *arg) {
@@ -162,7 +149,7 @@ static int child_main(void *arg) {
  * Stay as the init's parent so its exit is reaped: an orphaned init would be reparented to the
  * host's pid 1, which does not reap on every host (it does not on our CI machines).
  */
-static int supervise(pid_t pid, int log_fd) {
+static int supervise(pid_t pid, int log_fd, pid_t agent) {
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull >= 0) {
         dup2(devnull, 0);
@@ -176,11 +163,45 @@ static int supervise(pid_t pid, int log_fd) {
     hide_command_line("mitos-supervise");
     int status = 0;
     for (;;) {
-        pid_t r = waitpid(pid, &status, 0);
+        pid_t r = waitpid(-1, &status, 0);
         if (r == pid) break;
+        /* A restored sandbox's agent is ours, not its init's: the sandbox ends with it. */
+        if (agent > 0 && r == agent) kill(pid, SIGKILL);
         if (r < 0 && errno != EINTR) return 1;
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Back in the host's mount namespace (the private one goes with its copies of every host
+ * mount), the init's host pid on stdout for the engine, then supervise it until it ends. */
+static int serve_as_supervisor(pid_t pid, pid_t agent, int host_ns, int log_fd, const char *socket_path) {
+    if (chdir("/") < 0 || setns(host_ns, CLONE_NEWNS) < 0 || chdir("/") < 0) {
+        perror("mitos-agent: return to the host mount namespace");
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        unlink(socket_path);
+        return 1;
+    }
+    close(host_ns);
+    printf("%d\n", pid);
+    fflush(stdout);
+    return supervise(pid, log_fd, agent);
+}
+
+/* The sandbox's tree restored from a checkpoint (launch-restore.c) instead of a fresh init. */
+static int launch_restored(struct launch_opts *o, char *const *criu_argv, int host_ns) {
+    struct restore_spec *r = &o->restore;
+    r->criu_argv = criu_argv, r->cgroup_procs = o->cgroup_procs, r->n_cgroups = o->n_cgroups, r->ext = o->restore_ext;
+    r->uid_base = o->uid_base, r->init_path = o->init_path, r->socket_path = o->socket_path;
+    r->hostname = o->hostname, r->seccomp = o->seccomp;
+    char err[1024];
+    pid_t agent = 0;
+    pid_t pid = restore_tree(r, &agent, err, sizeof err);
+    if (pid < 0) {
+        fprintf(stderr, "mitos-agent: restore failed: %s\n", err);
+        return 1;
+    }
+    return serve_as_supervisor(pid, agent, host_ns, o->log_fd, o->socket_path);
 }
 
 static void usage(void) {
@@ -188,7 +209,7 @@ static void usage(void) {
             "usage: mitos-agent launch --id ID --hostname NAME --socket PATH --init FILE --uid-base N [--uid-count N]\n"
             "         (--rootfs DIR | --rootfs DIR --overlay-lower L --overlay-upper U --overlay-work W)\n"
             "         [--cgroup-procs FILE]... [--bind-ro HOSTDIR:SANDBOXDIR]... [--log FILE] [--shm-bytes N]\n"
-            "         [--disk-base N] [--no-seccomp]\n");
+            "         [--disk-base N] [--no-seccomp] [--restore-pidfile FILE --restore-images DIR --restore-ext-root DIR [--restore-ext KEY:HOSTPATH]... -- CRIU-RESTORE-COMMAND...]\n");
     exit(2);
 }
 
@@ -222,6 +243,8 @@ int launch_main(int argc, char **argv) {
         {"log", required_argument, 0, 'l'},       {"bind-ro", required_argument, 0, 'b'},
         {"shm-bytes", required_argument, 0, 'm'}, {"disk-base", required_argument, 0, 'd'},
         {"no-seccomp", no_argument, 0, 'S'},     {"init", required_argument, 0, 'I'},
+        {"restore-pidfile", required_argument, 0, 'R'}, {"restore-images", required_argument, 0, 'D'},
+        {"restore-ext-root", required_argument, 0, 'E'}, {"restore-ext", required_argument, 0, 'X'},
         {0, 0, 0, 0}};
     int c;
     /* Every string is copied: the argv area is blanked later (hide_command_line). */
@@ -246,6 +269,13 @@ int launch_main(int argc, char **argv) {
         case 'd': o.disk_base = strtoul(optarg, NULL, 10); break;
         case 'S': o.seccomp = 0; break;
         case 'I': o.init_path = optarg; break;
+        case 'R': o.restore.pidfile = optarg; break;
+        case 'D': o.restore.images_dir = optarg; break;
+        case 'E': o.restore.ext_root = optarg; break;
+        case 'X':
+            if (o.restore.n_ext >= MAX_BINDS) usage();
+            o.restore_ext[o.restore.n_ext++] = optarg;
+            break;
         case 'b':
             if (o.n_binds >= MAX_BINDS) usage();
             o.binds[o.n_binds++] = optarg;
@@ -254,6 +284,8 @@ int launch_main(int argc, char **argv) {
         }
     }
     if (!o.id || !o.socket_path || !o.rootfs || !o.init_path || o.uid_base == 0) usage();
+    if ((o.restore.pidfile != NULL) != (optind < argc)) usage();
+    if (o.restore.pidfile && (!o.restore.images_dir || !o.restore.ext_root)) usage();
     if ((o.ov_lower != NULL) != (o.ov_upper != NULL) || (o.ov_lower != NULL) != (o.ov_work != NULL)) usage();
     if (!o.hostname) o.hostname = o.id;
     if (o.disk_base == 0) o.disk_base = o.uid_base;
@@ -268,13 +300,15 @@ int launch_main(int argc, char **argv) {
     }
     struct root_spec root = {.rootfs = o.rootfs, .ov_lower = o.ov_lower, .ov_upper = o.ov_upper, .ov_work = o.ov_work,
                              .uid_base = o.uid_base, .uid_count = o.uid_count, .disk_base = o.disk_base,
-                             .binds = o.binds, .n_binds = o.n_binds, .init_path = o.init_path};
+                             .binds = o.binds, .n_binds = o.n_binds, .init_path = o.init_path,
+                             .root_only = o.restore.pidfile != NULL};
     char err[1024];
     int host_ns = -1;
     if (prepare_root(&root, &host_ns, err, sizeof err) < 0) {
         fprintf(stderr, "mitos-agent: sandbox setup failed: %s\n", err);
         return 1;
     }
+    if (o.restore.pidfile) return launch_restored(&o, argv + optind, host_ns);
     size_t stack_size = 256 * 1024;
     char *stack = malloc(stack_size);
     if (!stack) return 1;
@@ -355,17 +389,6 @@ int launch_main(int argc, char **argv) {
         unlink(o.socket_path);
         return 1;
     }
-    /* The sandbox holds its own copy of the tree now. Back to the host's namespace, so the
-     * private one (and its copies of every host mount) goes away. */
-    if (chdir("/") < 0 || setns(host_ns, CLONE_NEWNS) < 0 || chdir("/") < 0) {
-        perror("mitos-agent: return to the host mount namespace");
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        unlink(o.socket_path);
-        return 1;
-    }
-    close(host_ns);
-    printf("%d\n", pid);
-    fflush(stdout);
-    return supervise(pid, o.log_fd);
+    /* The sandbox holds its own copy of the tree now. */
+    return serve_as_supervisor(pid, 0, host_ns, o.log_fd, o.socket_path);
 }

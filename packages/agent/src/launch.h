@@ -1,6 +1,7 @@
 #ifndef MITOS_LAUNCH_H
 #define MITOS_LAUNCH_H
 #include <stddef.h>
+#include <sys/types.h>
 
 #define MAX_BINDS 8
 
@@ -15,6 +16,9 @@ struct root_spec {
     int n_binds;
     /* Host path of the agent binary the init execs, bound read-only at INIT_IN_SANDBOX. */
     const char *init_path;
+    /* The root mount only (a restore): CRIU mounts the rest from its images, and it binds the
+     * root without its submounts, which the kernel refuses for a root with locked ones. */
+    int root_only;
 };
 
 /* Where the sandbox init's own program is: inside the sandbox's mount namespace, so its process
@@ -30,8 +34,17 @@ struct root_spec {
 /* The descriptor the init finds its listening agent socket on. */
 #define INIT_LISTEN_FD 3
 
+/* argv[0] the launcher execs a restored sandbox's fresh agent with; main() runs agent_join_main. */
+#define AGENT_JOIN_ARGV0 "mitos-agent-join"
+
+/* A restored sandbox's fresh agent: serves INIT_LISTEN_FD (launch-init.c); returns only on misuse. */
+int agent_join_main(void);
+
 /* The sandbox's pid 1 after the exec: forks the agent (serving INIT_LISTEN_FD), then reaps. */
 int init_main(void);
+
+/* Bring the loopback interface of the current network namespace up (launch-init.c). */
+void loopback_up(void);
 
 /* The agent's listening socket at path, in the network namespace of pid (launch-init.c). */
 int listener_in_netns(int pid, const char *path);
@@ -49,6 +62,28 @@ int listener_in_netns(int pid, const char *path);
  * and loop devices busy). On failure returns -1 with a message in err.
  */
 int prepare_root(const struct root_spec *spec, int *host_ns, char *err, size_t errlen);
+
+/* A checkpoint restored as a sandbox (launch-restore.c). */
+struct restore_spec {
+    char *const *criu_argv; /* the whole CRIU restore command, --root the prepared rootfs */
+    const char *pidfile;    /* where that command writes the restored init's host pid */
+    const char *const *cgroup_procs;
+    int n_cgroups;
+    const char *images_dir;  /* the child's images (CRIU reads them through a descriptor) */
+    const char *ext_root;    /* where the external mounts' sources are staged (launch-restore.c) */
+    char *const *ext;        /* "KEY:HOSTPATH" per keyed external mount */
+    int n_ext;
+    unsigned long uid_base;  /* the child's: owner of its fresh /dev */
+    const char *init_path;   /* the unreadable init program the fresh agent is exec'd from */
+    const char *socket_path; /* the child's agent socket */
+    const char *hostname;
+    int seccomp;
+};
+
+/* Run in the launcher's private mount namespace once the root is prepared: the restored
+ * init's host pid (a child of the caller, now a subreaper), its fresh agent's host pid in
+ * *agent (also the caller's child), or -1 with a message in err. */
+int restore_tree(const struct restore_spec *spec, pid_t *agent, char *err, size_t errlen);
 
 /* Write a whole string to a (proc or cgroup) file; -1 with errno on failure. */
 int write_text(const char *path, const char *text);

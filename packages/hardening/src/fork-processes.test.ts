@@ -1,15 +1,17 @@
 /**
  * The process-carrying fork's surfaces under attack: the checkpoint tool that setup installs
  * runs as host root against sandbox processes, so no local user may read or change it; a
- * hostile process must not hide from the fork report by taking the agent's name; and a mode
- * the engine cannot honour leaves nothing half-made.
+ * hostile process must not hide from the fork report by taking the agent's name; a carried
+ * child's agent is as closed to sandbox root as the first one, whatever the child's processes
+ * claim.
  */
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { criuTreePath, defaultCacheDir } from '@mitos/engine';
 import { create, type Sandbox } from '@mitos/sdk';
+import { until } from '@mitos/testkit';
 import { Recorder } from './figures.js';
 import { type LiveServer, liveServer, stopAndCheck } from './live.js';
 import { asLocalUser } from './local-user.js';
@@ -63,19 +65,47 @@ describe('fork with processes: the checkpoint tool and the fork report', { timeo
     rec.count('attacks');
   });
 
-  test('processes "all" on an engine that cannot carry them is refused and makes no child', async () => {
-    const before = new Set(live.engine.list().map((s) => s.id));
-    const err = await parent.fork(1, { processes: 'all', ids: ['all-child'] }).then(
-      () => undefined,
-      (e: unknown) => e as { code?: string },
-    );
-    assert.equal(err?.code, 'not_implemented');
-    const after = live.engine.list().map((s) => s.id);
-    assert.deepEqual(
-      after.filter((id) => !before.has(id)),
-      [],
-    );
-    rec.check('fork processes "all" on the linux engine', 'not_implemented, no child made');
-    rec.count('attacks');
+  test('a carried child: its agent is closed to sandbox root, a forged agent claim is ignored, no images left', async () => {
+    // A process of the parent, so the child is a restore of a live tree.
+    await parent.exec('sleep 3600 >/dev/null 2>&1 &');
+    const report = await parent.forkWithReport(1, { processes: 'all' });
+    const child = report.children[0] as Sandbox;
+    try {
+      assert.equal(report.carried.processes, true);
+      assert.match((await child.exec('pgrep -x sleep || true')).stdout, /\d+/, 'the sleep was carried');
+      // The restored copy of the parent's agent would belong to the child's user namespace (and
+      // so to sandbox root): the child's agent must be a fresh one, closed like the first.
+      const agent = await child.exec(
+        'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = mitos-agent ] && basename $p; done',
+      );
+      const pids = agent.stdout.trim().split('\n').filter(Boolean);
+      assert.ok(pids.length >= 1, 'no agent found in the child');
+      for (const pid of pids) {
+        const environ = await child.exec(`cat /proc/${pid}/environ >/dev/null`);
+        assert.notEqual(environ.exitCode, 0, `sandbox root read /proc/${pid}/environ of the child's agent`);
+        const fds = await child.exec(`ls /proc/${pid}/fd`);
+        assert.notEqual(fds.exitCode, 0, `sandbox root listed /proc/${pid}/fd of the child's agent`);
+      }
+      rec.check("sandbox root reads a carried child's agent /proc files", 'refused: a fresh agent, host-owned');
+      // Anyone inside can send pid 1 the "this is the agent now" signal; a claim from a process
+      // pid 1 can open is ignored (had it been taken, this shell's exit would end the sandbox).
+      // The claimant is orphaned to pid 1, so pid 1 reaps it: an adopted claim would end here.
+      const claimant = (await child.exec("sh -c '(kill -USR1 1; exec sleep 0.3) & echo $!'")).stdout.trim();
+      await until(
+        async () => (await child.exec(`kill -0 ${claimant} 2>/dev/null || echo gone`)).stdout.trim() === 'gone',
+        20_000,
+        'the claimant to end',
+      );
+      assert.equal((await child.exec('echo alive')).stdout.trim(), 'alive');
+      rec.check('a sandbox process claims to be the agent (SIGUSR1 to pid 1)', 'ignored, sandbox runs on');
+      assert.deepEqual(
+        readdirSync('/dev/shm').filter((n) => n.startsWith(`${basename(live.env.stateDir)}-fork-`)),
+        [],
+        'checkpoint images left behind',
+      );
+    } finally {
+      await child.terminate();
+    }
+    rec.count('attacks', 2);
   });
 });

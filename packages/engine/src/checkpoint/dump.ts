@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MitosError } from '@mitos/protocol';
+import { KERNELS_IN_SANDBOX } from '../agent/kernels.js';
 import type { CriuTool } from '../host/criu.js';
 import { asNamespaceOwner, ownCapabilities } from './as-owner.js';
 import { agentSockets } from './tree.js';
@@ -32,6 +33,18 @@ export interface DumpResult {
 const DUMP_TIMEOUT_MS = 60_000;
 const CONNECTION_GONE_MS = 10_000;
 
+/**
+ * The sandbox's binds of host paths in the engine's root-only state directory, recorded under
+ * a key: a restore stages their sources where the restored namespace can reach them and maps
+ * each key there (checkpoint/restore.ts). Other host binds (/dev nodes) are found by path.
+ */
+export const KEYED_EXTERNAL_MOUNTS: Readonly<Record<string, string>> = {
+  // A tmpfs whose device nodes a restore cannot make: the launcher stages a fresh one.
+  'mitos-dev': '/dev',
+  'mitos-init': '/opt/mitos/init',
+  'mitos-kernels': KERNELS_IN_SANDBOX,
+};
+
 /** The images go to the working directory: CRIU's uid need not reach it by path (see dumpSandbox). */
 export function dumpArgs(target: DumpTarget, externalSockets: readonly string[]): string[] {
   return [
@@ -47,6 +60,7 @@ export function dumpArgs(target: DumpTarget, externalSockets: readonly string[])
     '--network-lock',
     'skip',
     '--tcp-established',
+    ...Object.entries(KEYED_EXTERNAL_MOUNTS).flatMap(([key, path]) => ['--external', `mnt[${path}]:${key}`]),
     '--external',
     'mnt[]',
     ...externalSockets.flatMap((inode) => ['--external', `unix[${inode}]`]),

@@ -83,6 +83,15 @@ export class SandboxAgents {
     this.kernels.forget(id);
   }
 
+  /**
+   * Close the connection to a sandbox's agent (a checkpoint needs it gone). Streams of commands
+   * started through it end; the commands themselves run on, and the next operation connects again.
+   */
+  disconnect(id: string): void {
+    this.clients.get(id)?.close();
+    this.clients.delete(id);
+  }
+
   releaseAll(): void {
     this.processes.releaseAll();
     for (const client of this.clients.values()) client.close();

@@ -70,6 +70,11 @@ export interface SandboxDriver {
    * When false, the core saves interpreter state into the parent's filesystem before `fork`.
    */
   readonly forkCarriesProcesses: boolean;
+  /**
+   * Whether a fork carries the processes when asked to (`processes: "all"`): `fork` is then
+   * called with `processes` true, after the engine's connection to the parent's agent is closed.
+   */
+  readonly carriesProcessesOnRequest?: boolean;
   /** Whether a fork can copy a parent that keeps running (ForkOptions.pauseSource false). */
   readonly forksRunningParent: boolean;
   /** Transport: the unix socket on which a sandbox's agent answers. */
@@ -90,7 +95,7 @@ export interface SandboxDriver {
    * Branch a running parent into the reserved child rows; one Launched per child, in order.
    * `pauseSource` false (only where forksRunningParent): the parent runs on during the copy.
    */
-  fork(parent: SandboxRow, children: SandboxRow[], pauseSource: boolean): Promise<Launched[]>;
+  fork(parent: SandboxRow, children: SandboxRow[], pauseSource: boolean, processes?: boolean): Promise<Launched[]>;
   /** Stop every process of a sandbox (no CPU), keeping memory and files; thaw continues. */
   freeze(row: SandboxRow): Promise<void>;
   thaw(row: SandboxRow): Promise<void>;

@@ -13,6 +13,7 @@ const running: ProcessInfo[] = [
 const list = async () => running;
 const fsOnly = { name: 'linux', forkCarriesProcesses: false };
 const wholeMachine = { name: 'microvm', forkCarriesProcesses: true };
+const onRequest = { name: 'linux', forkCarriesProcesses: false, carriesProcessesOnRequest: true };
 
 async function refusal(p: Promise<unknown>): Promise<MitosError> {
   const err = await p.then(
@@ -47,5 +48,20 @@ describe('planForkProcesses', () => {
     assert.deepEqual(await planForkProcesses(wholeMachine, 'auto', list), { carry: true, notCarried: [] });
     assert.deepEqual(await planForkProcesses(wholeMachine, 'all', list), { carry: true, notCarried: [] });
     assert.equal((await refusal(planForkProcesses(wholeMachine, 'none', list))).code, 'not_implemented');
+  });
+
+  test('an engine that carries them on request: "all" carries, "auto" and "none" list each process', async () => {
+    let listed = false;
+    const spy = async () => {
+      listed = true;
+      return running;
+    };
+    assert.deepEqual(await planForkProcesses(onRequest, 'all', spy), { carry: true, notCarried: [] });
+    assert.equal(listed, false, 'a carried fork reports nothing left out, so it does not list');
+    const auto = await planForkProcesses(onRequest, 'auto', list);
+    assert.equal(auto.carry, false);
+    assert.match(auto.notCarried[1]?.reason ?? '', /only when asked \(processes: "all"\)/);
+    const none = await planForkProcesses(onRequest, 'none', list);
+    assert.match(none.notCarried[1]?.reason ?? '', /not asked for/);
   });
 });

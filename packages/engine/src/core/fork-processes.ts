@@ -13,7 +13,7 @@ export interface ProcessPlan {
   notCarried: NotCarriedProcess[];
 }
 
-type Driver = Pick<SandboxDriver, 'name' | 'forkCarriesProcesses'>;
+type Driver = Pick<SandboxDriver, 'name' | 'forkCarriesProcesses' | 'carriesProcessesOnRequest'>;
 
 /**
  * Every process the agent reports (all but pid 1, the agent and the worker answering): the relays the
@@ -40,6 +40,7 @@ export async function planForkProcesses(
     }
     return { carry: true, notCarried: [] };
   }
+  if (mode === 'all' && driver.carriesProcessesOnRequest) return { carry: true, notCarried: [] };
   if (mode === 'all') {
     throw new MitosError(
       'not_implemented',
@@ -54,7 +55,9 @@ export async function planForkProcesses(
   const reason =
     mode === 'none'
       ? 'not asked for (processes: "none")'
-      : `the ${driver.name} engine cannot carry running processes; the child has the files and interpreter state only`;
+      : driver.carriesProcessesOnRequest
+        ? `the ${driver.name} engine carries running processes only when asked (processes: "all"); the child has the files and interpreter state only`
+        : `the ${driver.name} engine cannot carry running processes; the child has the files and interpreter state only`;
   const running = reportedProcesses(await listProcesses());
   return { carry: false, notCarried: running.map((p) => ({ pid: p.pid, command: p.command.trim(), reason })) };
 }

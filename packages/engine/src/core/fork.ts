@@ -54,7 +54,11 @@ export async function forkSandbox(
     // through the filesystem, saved before the snapshot.
     const live = carried ? await ctx.agents.liveInterpreters(parent.id) : { python: false, javascript: false };
     const saved = carried ? undefined : await ctx.agents.saveInterpreters(parent.id);
-    const launched = await ctx.driver.fork(parent, rows, pauseSource);
+    const onRequest = carried && !ctx.driver.forkCarriesProcesses;
+    // A checkpoint cannot take the engine's connection along (docs/fork-processes.md): it is
+    // closed first, and the next operation on the parent connects again.
+    if (onRequest) ctx.agents.disconnect(parent.id);
+    const launched = await ctx.driver.fork(parent, rows, pauseSource, onRequest);
     if (saved) ctx.agents.dropSavedInterpreters(parent.id);
     const interpreter = carried
       ? live.python || live.javascript

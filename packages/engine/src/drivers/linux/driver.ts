@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { DENY_POSTURE, MitosError } from '@mitos/protocol';
 import { KERNELS_IN_SANDBOX } from '../../agent/kernels.js';
 import type { CgroupManager, SandboxCgroup } from '../../cgroups/cgroup.js';
+import type { Restorer } from '../../checkpoint/restore.js';
 import type { Admission, DriverImages, DriverNetwork, Launched, SandboxDriver } from '../../core/driver.js';
 import type { ResourceLimits, SandboxUsage } from '../../engine.js';
 import { processMemory } from '../../host/memory.js';
@@ -24,6 +25,8 @@ import type { RootLayout, SandboxStorage } from '../../storage/storage.js';
 import { buildImage } from '../../templates/builder.js';
 import { type BuiltImageCache, ImageCache } from '../../templates/image-archive.js';
 import { type ImageSpec, imageKey } from '../../templates/images.js';
+import { type CarriedForkContext, forkCarryingProcesses } from './carried-fork.js';
+import { checkDiskLimit } from './disk-limit.js';
 import { linuxDriverImages } from './images.js';
 import { launchSandbox, shmBytesFor } from './launcher.js';
 
@@ -52,6 +55,7 @@ export class LinuxDriver implements SandboxDriver {
   readonly name = 'linux';
   readonly survivesRestart = true;
   readonly forkCarriesProcesses = false;
+  readonly carriesProcessesOnRequest = true;
   readonly forksRunningParent = true;
   readonly rename?: (pooled: SandboxRow, id: string, limits: ResourceLimits) => Promise<void>;
   readonly images?: DriverImages;
@@ -115,24 +119,8 @@ export class LinuxDriver implements SandboxDriver {
   }
 
   admit(what: Admission, limits?: ResourceLimits): void {
-    if (limits) this.checkDiskLimit(limits);
+    if (limits) checkDiskLimit(this.storage, limits);
     assertHeadroom(this.opts.stateDir, ADMISSION_PURPOSE[what]);
-  }
-
-  /** Refuse a disk limit the storage cannot enforce before anything is made. */
-  private checkDiskLimit(limits: ResourceLimits): void {
-    const bytes = limits.diskBytes ?? 0;
-    if (!Number.isSafeInteger(bytes) || bytes < 0) {
-      throw new MitosError('invalid_request', `invalid resource limits: diskBytes=${bytes}`);
-    }
-    if (bytes > 0 && typeof this.storage.limitDisk !== 'function') {
-      throw new MitosError(
-        'host_unsupported',
-        `the ${this.storage.kind} storage cannot limit disk use per sandbox`,
-        {},
-        { remediation: 'create the sandbox without a disk limit, or use btrfs storage on Linux 6.7 or later' },
-      );
-    }
   }
 
   private async applyDiskLimit(id: string, limits: ResourceLimits): Promise<void> {
@@ -151,10 +139,11 @@ export class LinuxDriver implements SandboxDriver {
     return launched;
   }
 
-  private start(row: SandboxRow, root: RootLayout, cgroup: SandboxCgroup): Promise<Launched> {
+  private start(row: SandboxRow, root: RootLayout, cgroup: SandboxCgroup, restore?: Restorer): Promise<Launched> {
     const seccomp = !this.opts.seccompOptOut?.includes(row.templateId);
     if (!seccomp)
       this.opts.log('warn', 'sandbox runs without seccomp filter (template opted out)', { sandbox: row.id });
+    const uidBase = this.uidRanges.allocate(row.id);
     return launchSandbox(this.opts.spawner, {
       agentPath: this.opts.agentPath,
       initPath: this.opts.initPath,
@@ -163,7 +152,7 @@ export class LinuxDriver implements SandboxDriver {
       socketPath: this.socketPath(row.id),
       logPath: this.logPath(row.id),
       // Every layer is idmapped from the on-disk range into the sandbox's own.
-      uidBase: this.uidRanges.allocate(row.id),
+      uidBase,
       diskBase: this.opts.uidBase,
       uidCount: UID_RANGE_SIZE,
       seccomp,
@@ -171,6 +160,7 @@ export class LinuxDriver implements SandboxDriver {
       cgroupProcsFiles: cgroup.procsFiles,
       bindReadOnly: [`${join(this.opts.stateDir, 'kernels')}:${KERNELS_IN_SANDBOX}`],
       shmBytes: shmBytesFor(row.limits.memoryBytes),
+      restore: restore?.(uidBase),
     });
   }
 
@@ -192,7 +182,8 @@ export class LinuxDriver implements SandboxDriver {
     await this.applyDiskLimit(id, limits);
   }
 
-  async fork(parent: SandboxRow, children: SandboxRow[], pauseSource: boolean): Promise<Launched[]> {
+  async fork(parent: SandboxRow, children: SandboxRow[], pauseSource: boolean, processes = false): Promise<Launched[]> {
+    if (processes) return forkCarryingProcesses(this.carriedFork(parent), parent, children);
     const parentCgroup = this.cgroup(parent);
     const ids = children.map((c) => c.id);
     let roots: RootLayout[];
@@ -204,17 +195,28 @@ export class LinuxDriver implements SandboxDriver {
     } finally {
       if (pauseSource) await parentCgroup.thaw();
     }
-    return Promise.all(
-      children.map(async (row, i) => {
-        await this.applyDiskLimit(row.id, row.limits);
-        const cgroup = await this.cgroups.create(row.cgroupKey, row.limits);
-        this.cgroupHandles.set(row.id, cgroup);
-        const launched = await this.start(row, roots[i] as RootLayout, cgroup);
-        // Each child gets its own link and address; the parent's connections stay the parent's.
-        await this.hostNetwork.attach(row.id, launched.initPid, this.hostNetwork.posture(parent.id) ?? DENY_POSTURE);
-        return launched;
-      }),
-    );
+    return Promise.all(children.map((row, i) => this.launchChild(parent, row, roots[i] as RootLayout)));
+  }
+
+  private carriedFork(parent: SandboxRow): CarriedForkContext {
+    return {
+      ...this.opts,
+      parentPosture: this.hostNetwork.posture(parent.id),
+      parentUidBase: this.uidRanges.baseOf(parent.id),
+      snapshotRoots: (ids) => this.storage.snapshotRoots(parent.id, ids),
+      launchChild: (row, root, restore) => this.launchChild(parent, row, root, restore),
+    };
+  }
+
+  /** A fork child on its root: fresh, or restored from the parent's checkpoint (`restore`). */
+  private async launchChild(parent: SandboxRow, row: SandboxRow, root: RootLayout, restore?: Restorer) {
+    await this.applyDiskLimit(row.id, row.limits);
+    const cgroup = await this.cgroups.create(row.cgroupKey, row.limits);
+    this.cgroupHandles.set(row.id, cgroup);
+    const launched = await this.start(row, root, cgroup, restore);
+    // Each child gets its own link and address; the parent's connections stay the parent's.
+    await this.hostNetwork.attach(row.id, launched.initPid, this.hostNetwork.posture(parent.id) ?? DENY_POSTURE);
+    return launched;
   }
 
   freeze(row: SandboxRow): Promise<void> {

@@ -4,9 +4,10 @@
  * supervisor, detached from the server so the sandbox survives a server restart. It is started
  * by the engine's spawner (host/spawner.ts), not by the server itself.
  */
-import { chmodSync, copyFileSync, renameSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MitosError } from '@mitos/protocol';
+import type { RestoreLaunch } from '../../checkpoint/restore.js';
 import { processStartTicks } from '../../host/proc.js';
 import type { Spawner } from '../../host/spawner.js';
 import type { RootLayout } from '../../storage/storage.js';
@@ -32,6 +33,8 @@ export interface LaunchSpec {
   bindReadOnly?: string[];
   /** Size of the sandbox's /dev/shm tmpfs (default 256 MiB); see shmBytesFor. */
   shmBytes?: number;
+  /** Restore a checkpoint into the prepared root instead of starting a fresh init (checkpoint/restore.ts). */
+  restore?: RestoreLaunch;
 }
 
 const MAX_SHM_BYTES = 256 * 1024 * 1024;
@@ -89,6 +92,12 @@ export function launchArgs(spec: LaunchSpec): string[] {
   if (spec.shmBytes !== undefined) args.push('--shm-bytes', String(spec.shmBytes));
   if (spec.diskBase !== undefined) args.push('--disk-base', String(spec.diskBase));
   if (spec.seccomp === false) args.push('--no-seccomp');
+  if (spec.restore) {
+    const r = spec.restore;
+    args.push('--restore-pidfile', r.pidfile, '--restore-images', r.imagesDir, '--restore-ext-root', r.extRoot);
+    for (const [key, source] of Object.entries(r.external)) args.push('--restore-ext', `${key}:${source}`);
+    args.push('--', ...r.criuArgv);
+  }
   return args;
 }
 
@@ -179,6 +188,23 @@ export function installInitProgram(agentPath: string, stateDir: string): string 
   copyFileSync(agentPath, tmp);
   chmodSync(tmp, 0o711);
   renameSync(tmp, target);
+  return target;
+}
+
+/**
+ * A readable copy of the init program, beside it in the root-only state directory: a restored
+ * sandbox's processes (its pid 1) map their code from /opt/mitos/init, and CRIU opens that file
+ * from inside the child's user namespace, which cannot read the 0711 one. The child's fresh
+ * agent is still exec'd from the unreadable program (launch-restore.c).
+ */
+export function mappableInitProgram(initPath: string): string {
+  const target = `${initPath}.mappable`;
+  if (!existsSync(target) || statSync(target).size !== statSync(initPath).size) {
+    const tmp = `${target}.${process.pid}.tmp`;
+    copyFileSync(initPath, tmp);
+    chmodSync(tmp, 0o755);
+    renameSync(tmp, target);
+  }
   return target;
 }
 

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { testEngineEnv, until } from '@mitos/testkit';
+import type { LinuxEngine } from '../drivers/linux/engine.js';
+
+/**
+ * The issue's must-show: a parent running a web server, a counter in memory, a shell loop and a
+ * JavaScript kernel with state forks into 3 with `processes: "all"`; each child has all of it,
+ * on its own, and outlives the parent.
+ */
+describe('a linux fork that carries every process', { timeout: 600_000 }, () => {
+  const env = testEngineEnv();
+  let engine: LinuxEngine;
+  const parent = `carry-${process.pid}`;
+  const sh = async (id: string, command: string) =>
+    (await engine.exec(id, { command, timeoutMs: 20_000 })).stdout.toString().trim();
+  const count = async (id: string) => Number((await sh(id, 'cat /tmp/count 2>/dev/null || echo 0')) || '0');
+  const js = async (id: string, code: string) => {
+    const r = await engine.runCode(id, { language: 'javascript', code, timeoutMs: 30_000 });
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    return r.results.find((x) => x.isMainResult)?.text;
+  };
+  const lines = async (id: string) => Number(await sh(id, 'wc -l < /tmp/loop 2>/dev/null || echo 0'));
+
+  before(async () => {
+    engine = await env.open();
+    await engine.ensureTemplate({ id: 'code-interpreter' });
+    await engine.create({ id: parent, templateId: 'code-interpreter' });
+  });
+  after(() => env.cleanup());
+
+  test('server, counter, shell loop and JS kernel go on in each of 3 children', async () => {
+    await engine.startProcess(parent, { command: 'cd /tmp && exec python3 -m http.server 8000', timeoutMs: 0 });
+    const counter = `exec python3 -c "import time\nbig = bytearray(8 << 20)\nn = 0\nwhile True:\n    n += 1\n    open('/tmp/count', 'w').write(str(n))\n    time.sleep(0.05)"`;
+    await engine.startProcess(parent, { command: counter, timeoutMs: 0 });
+    await engine.startProcess(parent, {
+      command: 'while true; do echo x >> /tmp/loop; sleep 0.05; done',
+      timeoutMs: 0,
+    });
+    assert.equal(await js(parent, 'globalThis.kept = 41; kept + 1'), '42');
+    await until(async () => (await count(parent)) > 0 && (await lines(parent)) > 0, 30_000, 'the parent to run');
+    await until(
+      async () =>
+        (await sh(
+          parent,
+          'python3 -c "import urllib.request as u; print(u.urlopen(\'http://127.0.0.1:8000/\').status)"',
+        )) === '200',
+      30_000,
+      'the parent server',
+    );
+
+    const outcome = await engine.fork(parent, { count: 3, processes: 'all' });
+    assert.equal(outcome.carried.processes, true);
+    assert.deepEqual(outcome.carried.processesNotCarried, []);
+    const atFork = await count(parent);
+    const children = outcome.children.map((c) => c.id);
+    assert.equal(children.length, 3);
+
+    for (const child of children) {
+      // Its own pid namespace: the counter is a process of the child, not a view of the parent.
+      const c0 = await count(child);
+      assert.ok(c0 > 0 && c0 <= atFork + 1000, `child counter ${c0} (parent at fork ${atFork})`);
+      await until(async () => (await count(child)) > c0, 20_000, `${child}'s counter to go on`);
+      const l0 = await lines(child);
+      await until(async () => (await lines(child)) > l0, 20_000, `${child}'s loop to go on`);
+      const status = await sh(
+        child,
+        'python3 -c "import urllib.request as u; print(u.urlopen(\'http://127.0.0.1:8000/\').status)"',
+      );
+      assert.equal(status, '200', `${child}'s own server`);
+      assert.equal(await js(child, 'kept'), '41', `${child}'s JS kernel state`);
+      // A fresh hostname, the child's own.
+      assert.equal(await sh(child, 'hostname'), engine.get(child)?.hostname ?? '');
+    }
+    // Diverged: each child writes its own /tmp/count, so the parent's keeps its own course.
+    assert.equal(await js(children[0] as string, 'kept = 7'), '7');
+    assert.equal(await js(children[1] as string, 'kept'), '41');
+    assert.equal(await js(parent, 'kept'), '41');
+
+    // The parent is unaffected, and ending it leaves the children running.
+    const p0 = await count(parent);
+    await until(async () => (await count(parent)) > p0, 20_000, "the parent's counter to go on");
+    await engine.terminate(parent);
+    for (const child of children) {
+      const c = await count(child);
+      await until(async () => (await count(child)) > c, 20_000, `${child}'s counter after the parent ended`);
+    }
+    // The images are gone once the children run.
+    assert.deepEqual(
+      readdirSync('/dev/shm').filter((n) => n.startsWith(`${env.stateDir.split('/').pop()}-fork-`)),
+      [],
+    );
+  });
+});

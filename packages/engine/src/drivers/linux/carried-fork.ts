@@ -1,0 +1,84 @@
+/**
+ * A fork that carries every process (docs/fork-processes.md): the parent's tree checkpointed
+ * once into memory (checkpoint/dump.ts), its root snapshotted right after, and each child
+ * restored from the images by its launcher onto its own snapshot, in its own uid range,
+ * cgroups and namespaces, with a fresh agent (checkpoint/carry.ts, launch-restore.c).
+ */
+import { join } from 'node:path';
+import { isClosedPosture, MitosError, type NetworkPosture } from '@mitos/protocol';
+import { checkpointWorkDir, childImages, removeCheckpointWorkDir, restoreCommand } from '../../checkpoint/carry.js';
+import { dumpSandbox } from '../../checkpoint/dump.js';
+import { type Restorer, restoreFailure } from '../../checkpoint/restore.js';
+import type { Launched } from '../../core/driver.js';
+import { findCriu } from '../../host/criu.js';
+import type { SandboxRow } from '../../state/store.js';
+import type { RootLayout } from '../../storage/storage.js';
+import { mappableInitProgram } from './launcher.js';
+
+export interface CarriedForkContext {
+  cacheDir: string;
+  stateDir: string;
+  initPath: string;
+  parentPosture: NetworkPosture | undefined;
+  parentUidBase: number | undefined;
+  snapshotRoots(childIds: string[]): Promise<RootLayout[]>;
+  launchChild(row: SandboxRow, root: RootLayout, restore: Restorer): Promise<Launched>;
+}
+
+export async function forkCarryingProcesses(
+  ctx: CarriedForkContext,
+  parent: SandboxRow,
+  children: SandboxRow[],
+): Promise<Launched[]> {
+  const criu = findCriu(ctx.cacheDir);
+  if (!('tool' in criu)) {
+    throw new MitosError(
+      'host_unsupported',
+      `a fork that carries processes needs CRIU: ${criu.missing}`,
+      {},
+      {
+        remediation:
+          'run `node scripts/setup.mjs` as root (it installs the pinned CRIU), or fork with processes "none"',
+      },
+    );
+  }
+  if (ctx.parentPosture && !isClosedPosture(ctx.parentPosture)) {
+    // Its network link (a veth whose peer is the host's) is not something a checkpoint carries.
+    throw new MitosError(
+      'not_implemented',
+      'a fork that carries processes is not possible yet for a sandbox with a network link',
+      {},
+      { remediation: 'fork with processes "none", or carry processes from a sandbox with egress and inbound "deny"' },
+    );
+  }
+  const parentBase = ctx.parentUidBase;
+  if (parent.initPid === null || parentBase === undefined) {
+    throw new MitosError('not_found', 'the parent is not running');
+  }
+  const work = checkpointWorkDir(ctx.stateDir, parent.id);
+  try {
+    const dump = await dumpSandbox(criu.tool, { initPid: parent.initPid, uidBase: parentBase }, join(work, 'parent'));
+    const roots = await ctx.snapshotRoots(children.map((c) => c.id));
+    const sources = { 'mitos-init': mappableInitProgram(ctx.initPath), 'mitos-kernels': join(ctx.stateDir, 'kernels') };
+    // Settled, not raced: the images must outlive every restore still running.
+    const results = await Promise.allSettled(
+      children.map((row, i) => {
+        const root = roots[i] as RootLayout;
+        const dir = join(work, row.id);
+        return ctx
+          .launchChild(row, root, (uidBase) => {
+            childImages(dump, dir, parentBase, uidBase);
+            return restoreCommand(criu.tool, dump, work, dir, root.rootfs, sources);
+          })
+          .catch((err: unknown) => {
+            throw restoreFailure(err, join(dir, 'restore.log'));
+          });
+      }),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return results.map((r) => (r as PromiseFulfilledResult<Launched>).value);
+  } finally {
+    removeCheckpointWorkDir(work);
+  }
+}

@@ -6,6 +6,9 @@
 // exec. Run after `npm run build`, as root:
 //
 //   node packages/bench/spike/hot-path-phases.mjs [CALLS] [FORKS]     (default 200, 20)
+//
+// PHASES_EGRESS=allow gives the parent (so every child) a network link: each fork then also
+// plumbs a veth pair and loads its nftables rules (ip, nsenter, nft).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { LinuxEngine, openDatabase } from '@mitos/engine';
@@ -41,7 +44,8 @@ try {
   console.log(`load average before: ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   await engine.ensureTemplate({ id: 'python' });
   const id = 'spike-phases';
-  await engine.create({ id, templateId: 'python' });
+  const network = process.env.PHASES_EGRESS === 'allow' ? { egress: 'allow', inbound: 'deny' } : undefined;
+  await engine.create({ id, templateId: 'python', ...(network ? { network } : {}) });
   const client = engine.agents.client(id);
   for (const [name, call] of [
     ['agent ping (channel + worker fork, no command)', () => client.ping()],

@@ -9,6 +9,7 @@
 import { DENY_POSTURE, isClosedPosture, MitosError, type NetworkPosture } from '@mitos/protocol';
 import type { DriverNetwork } from '../core/driver.js';
 import { run } from '../host/run.js';
+import type { Spawner } from '../host/spawner.js';
 import { which } from '../host/which.js';
 import type { StateDatabase } from '../state/database.js';
 import type { SandboxRow } from '../state/store.js';
@@ -40,6 +41,8 @@ export interface HostNetworkOptions {
   dnsUpstreams?: DnsUpstream[];
   /** The host's forwarding sysctls, marker and lock (tests point these at files of their own). */
   forwarding?: Omit<Forwarding, 'log'>;
+  /** Starts nft, ip and nsenter per link and per DNS grant instead of forking the server. */
+  spawner?: Spawner;
 }
 
 export class HostNetwork {
@@ -100,7 +103,7 @@ export class HostNetwork {
   }
 
   private grant(slot: number, grants: DnsGrant[]): Promise<void> {
-    return runScript('nft', ['-f', '-'], grantScript(this.identity, slot, grants));
+    return runScript('nft', ['-f', '-'], grantScript(this.identity, slot, grants), this.opts.spawner);
   }
 
   /**
@@ -200,11 +203,11 @@ export class HostNetwork {
       const row = this.slots.get(sandboxId);
       if (row?.slot != null) {
         const a = slotAddresses(this.identity, row.slot);
-        await unplumbLink(a.hostIf);
+        await unplumbLink(a.hostIf, this.opts.spawner);
         this.resolver?.forget(row.slot);
         this.sniProxy?.recheck(row.slot, DENY_POSTURE);
         this.sniProxy?.forget(row.slot);
-        await runScript('nft', ['-f', '-'], unlinkScript(this.identity, row.slot, a)).catch(() =>
+        await runScript('nft', ['-f', '-'], unlinkScript(this.identity, row.slot, a), this.opts.spawner).catch(() =>
           this.rebuild(this.slots.all().filter((r) => r.sandboxId !== sandboxId)),
         );
       }
@@ -220,7 +223,7 @@ export class HostNetwork {
     await withForwardingRestored(
       this.forwarding(),
       async () => {
-        await runScript('nft', ['-f', '-'], `table inet ${t}\ndelete table inet ${t}`);
+        await runScript('nft', ['-f', '-'], `table inet ${t}\ndelete table inet ${t}`, this.opts.spawner);
         this.tableReady = false;
       },
       async () => /^table inet mitos_/m.test((await run('nft', ['list', 'tables'])).stdout),
@@ -291,10 +294,10 @@ export class HostNetwork {
       const addresses = slotAddresses(this.identity, slot);
       if (fresh) {
         await withForwardingOn(this.forwarding(), () => this.ensureTable());
-        await plumbLink(addresses, initPid);
+        await plumbLink(addresses, initPid, this.opts.spawner);
       }
       const link: SandboxLink = { slot, addresses, posture: row.posture, generation: row.generation };
-      await runScript('nft', ['-f', '-'], linkScript(this.identity, this.ports, link));
+      await runScript('nft', ['-f', '-'], linkScript(this.identity, this.ports, link), this.opts.spawner);
       this.resolver?.forget(slot);
       this.sniProxy?.recheck(slot, row.posture);
     });
@@ -316,7 +319,7 @@ export class HostNetwork {
         posture: r.posture ?? DENY_POSTURE,
         generation: r.generation,
       }));
-    await runScript('nft', ['-f', '-'], tableScript(this.identity, this.ports, links));
+    await runScript('nft', ['-f', '-'], tableScript(this.identity, this.ports, links), this.opts.spawner);
     this.resolver?.forget();
     this.tableReady = true;
   }

@@ -7,29 +7,54 @@
 import { spawn } from 'node:child_process';
 import { MitosError } from '@mitos/protocol';
 import { run, tryRun } from '../host/run.js';
+import type { Spawner } from '../host/spawner.js';
 import { which } from '../host/which.js';
 import type { SlotAddresses } from './addressing.js';
 
-/** Run a tool with a script on stdin (ip -batch, nft -f); failures become MitosErrors. */
-export function runScript(file: string, args: string[], script: string): Promise<void> {
+/**
+ * Run a tool with a script on stdin (ip -batch, nft -f); failures become MitosErrors. With the
+ * engine's spawner (host/spawner.ts) the tool is started by it rather than by forking the server.
+ */
+export function runScript(file: string, args: string[], script: string, spawner?: Spawner): Promise<void> {
+  const failed = (err: string) =>
+    new MitosError('internal', `${file} ${args.join(' ')} failed: ${err.trim().slice(0, 2000)}`);
+  const unrunnable = (e: Error) => new MitosError('host_unsupported', `cannot run ${file}: ${e.message}`);
+  if (spawner) {
+    return spawner.run(which(file) ?? file, args, { env: process.env, stdin: script }).then(
+      () => {},
+      (e: Error & { stderr?: string; code?: unknown }) => {
+        if (e instanceof MitosError) throw e;
+        throw typeof e.code === 'string' ? unrunnable(e) : failed(e.stderr ?? '');
+      },
+    );
+  }
   return new Promise((resolve, reject) => {
     const child = spawn(which(file) ?? file, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       err += d;
     });
-    child.on('error', (e) => reject(new MitosError('host_unsupported', `cannot run ${file}: ${e.message}`)));
+    child.on('error', (e) => reject(unrunnable(e)));
     child.on('close', (code) => {
       if (code === 0) resolve();
-      else reject(new MitosError('internal', `${file} ${args.join(' ')} failed: ${err.trim().slice(0, 2000)}`));
+      else reject(failed(err));
     });
     child.stdin.end(script);
   });
 }
 
-export async function plumbLink(a: SlotAddresses, initPid: number): Promise<void> {
+/** Delete a link; missing is fine. */
+async function deleteLink(hostIf: string, spawner?: Spawner): Promise<void> {
+  if (!spawner) {
+    await tryRun('ip', ['link', 'del', hostIf]);
+    return;
+  }
+  await spawner.run(which('ip') ?? 'ip', ['link', 'del', hostIf], { env: process.env }).catch(() => {});
+}
+
+export async function plumbLink(a: SlotAddresses, initPid: number, spawner?: Spawner): Promise<void> {
   // A link left by a crash between here and the row update would make `add` fail: clear it.
-  await tryRun('ip', ['link', 'del', a.hostIf]);
+  await deleteLink(a.hostIf, spawner);
   await runScript(
     'ip',
     ['-batch', '-'],
@@ -39,6 +64,7 @@ export async function plumbLink(a: SlotAddresses, initPid: number): Promise<void
       `addr add ${a.host6}/64 dev ${a.hostIf} nodad`,
       `link set ${a.hostIf} up`,
     ].join('\n'),
+    spawner,
   );
   await runScript(
     'nsenter',
@@ -52,12 +78,13 @@ export async function plumbLink(a: SlotAddresses, initPid: number): Promise<void
       `route add default via ${a.host4}`,
       `route add default via ${a.host6}`,
     ].join('\n'),
+    spawner,
   );
 }
 
 /** Remove the host end (the pair goes with it). Missing is fine: a dead namespace took it. */
-export async function unplumbLink(hostIf: string): Promise<void> {
-  await tryRun('ip', ['link', 'del', hostIf]);
+export async function unplumbLink(hostIf: string, spawner?: Spawner): Promise<void> {
+  await deleteLink(hostIf, spawner);
 }
 
 /** Host-side links whose names start with `prefix`. */

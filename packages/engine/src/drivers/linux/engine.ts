@@ -177,6 +177,7 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
         db,
         log: (level, msg, fields) => log?.(level, msg, fields),
         dnsUpstreams: options.dnsUpstreams,
+        spawner,
       }),
     );
     const engine = new LinuxEngine(() => driver, {

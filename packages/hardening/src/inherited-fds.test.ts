@@ -13,6 +13,7 @@ import { testEngineEnv } from '@mitos/testkit';
 import { type Api, call } from './cluster.js';
 import { Recorder } from './figures.js';
 import { freePort, type ServeProcess, spawnServe, stopServeAndCheck, waitHealthy } from './live.js';
+import { asLocalUser } from './local-user.js';
 
 const rec = new Recorder('inherited-fds', 'Descriptors inherited by the server', 1);
 
@@ -120,5 +121,41 @@ describe('descriptors inherited by the server', { timeout: 600_000 }, () => {
     rec.count('attacks');
     const gone = await call(api, 'DELETE', `/v1/sandboxes/${id}`);
     assert.ok(gone.status < 300, gone.text);
+  });
+
+  test("the engine's spawner: its channel is the server's alone, closed to a local host user", () => {
+    // `mitos-agent spawner <server pid>` starts every launcher; whoever could write its stdin
+    // could have host root run anything.
+    const server = String(proc.child.pid);
+    const spawner = readdirSync('/proc').find((pid) => {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return argv[1] === 'spawner' && argv[2] === server;
+      } catch {
+        return false;
+      }
+    });
+    assert.ok(spawner, "the server's spawner is running");
+    const held = readdirSync(`/proc/${spawner}/fd`)
+      .filter((fd) => Number(fd) >= 3)
+      .map((fd) => readlinkSync(`/proc/${spawner}/fd/${fd}`));
+    // Besides its channel (0, 1) and stderr: its SIGCHLD descriptor and the pipes of children in
+    // flight, never a socket or a file of the server's.
+    assert.deepEqual(
+      held.filter((t) => !/^(anon_inode:\[signalfd\]|pipe:\[\d+\])$/.test(t)),
+      [],
+      `the spawner holds ${held.join(', ')}`,
+    );
+    for (const argv of [
+      ['sh', '-c', `echo x > /proc/${spawner}/fd/0`],
+      ['cat', `/proc/${spawner}/fd/1`],
+      ['ls', `/proc/${spawner}/fd`],
+    ]) {
+      const r = asLocalUser(argv);
+      assert.notEqual(r.code, 0, `${argv.join(' ')} as nobody: ${r.out}`);
+      assert.match(r.out, /Permission denied/, argv.join(' '));
+    }
+    rec.check("a local host user writes the spawner's stdin, reads its stdout, lists its fds", 'permission denied');
+    rec.count('attacks', 3);
   });
 });

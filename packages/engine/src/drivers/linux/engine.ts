@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MitosError } from '@mitos/protocol';
 import { detectCgroups } from '../../cgroups/detect.js';
+import { removeStaleCheckpoints } from '../../checkpoint/carry.js';
 import { SandboxHost } from '../../core/host.js';
 import type { OciTools } from '../../engine.js';
 import { cgroupParentFor } from '../../host/cgroup-parent.js';
@@ -165,6 +166,8 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
     if (existsSync(watcher)) cpSync(watcher, join(stateDir, 'kernels', 'mitos-watch'));
     chmodSync(join(stateDir, 'kernels'), 0o755);
     const initPath = installInitProgram(opts.agentPath, stateDir);
+    // A server killed during a fork that carries processes leaves its checkpoint images.
+    removeStaleCheckpoints(stateDir);
     const log = options.log;
     const uidRanges = new UidRanges({ db, stateDir });
     const driver = new LinuxDriver(

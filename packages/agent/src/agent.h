@@ -29,4 +29,8 @@ extern pid_t agent_pid;
 
 /* mkdir -p with mode for every missing component. */
 int mkdir_p(const char *path, mode_t mode);
+
+/* Bring the loopback interface of the current network namespace up (the sandbox init and the
+ * microVM guest both start in a namespace whose lo is down). */
+void loopback_up(void);
 #endif

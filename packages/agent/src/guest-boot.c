@@ -95,19 +95,6 @@ static int find_port(char *dev, size_t len, int timeout_ms) {
     }
 }
 
-static void loopback_up(void) {
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return;
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
-        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-        ioctl(s, SIOCSIFFLAGS, &ifr);
-    }
-    close(s);
-}
-
 static void switch_to_disk(void) {
     mkdir_p(NEW_ROOT, 0755);
     mount_or_die("/dev/vda", NEW_ROOT, "ext4", MS_NOATIME, "");

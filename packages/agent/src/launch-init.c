@@ -22,20 +22,6 @@
 #include "agent.h"
 #include "launch.h"
 
-/* The sandbox's loopback interface up (run by the sandbox's init while it is set up). */
-void loopback_up(void) {
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return;
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
-        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-        ioctl(s, SIOCSIFFLAGS, &ifr);
-    }
-    close(s);
-}
-
 static int open_listener(const char *path) {
     struct sockaddr_un addr;
     if (strlen(path) >= sizeof addr.sun_path) {

@@ -43,9 +43,6 @@ int agent_join_main(void);
 /* The sandbox's pid 1 after the exec: forks the agent (serving INIT_LISTEN_FD), then reaps. */
 int init_main(void);
 
-/* Bring the loopback interface of the current network namespace up (launch-init.c). */
-void loopback_up(void);
-
 /* The agent's listening socket at path, in the network namespace of pid (launch-init.c). */
 int listener_in_netns(int pid, const char *path);
 

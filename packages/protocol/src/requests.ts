@@ -28,8 +28,9 @@ export const ForwardRequestSchema = z.object({ guest_port: Port, open: z.boolean
 
 /**
  * Whether a live fork carries the parent's running processes: `all` (every process, or the
- * fork fails), `none` (files and interpreter state only), `auto` (all when the sandbox runs
- * any process beyond its agent, else none).
+ * fork fails), `none` (files and interpreter state only), `auto` (every process on an engine
+ * that copies the whole machine; on the linux engine, whose carried fork is a slower CRIU
+ * restore, files and interpreter state, with each process left behind named in the report).
  */
 export const ForkProcessesMode = z.enum(['all', 'none', 'auto']);
 export type ForkProcessesMode = z.infer<typeof ForkProcessesMode>;

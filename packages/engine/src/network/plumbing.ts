@@ -11,45 +11,47 @@ import type { Spawner } from '../host/spawner.js';
 import { which } from '../host/which.js';
 import type { SlotAddresses } from './addressing.js';
 
-/**
- * Run a tool with a script on stdin (ip -batch, nft -f); failures become MitosErrors. With the
- * engine's spawner (host/spawner.ts) the tool is started by it rather than by forking the server.
- */
-export function runScript(file: string, args: string[], script: string, spawner?: Spawner): Promise<void> {
-  const failed = (err: string) =>
-    new MitosError('internal', `${file} ${args.join(' ')} failed: ${err.trim().slice(0, 2000)}`);
-  const unrunnable = (e: Error) => new MitosError('host_unsupported', `cannot run ${file}: ${e.message}`);
-  if (spawner) {
-    return spawner.run(which(file) ?? file, args, { env: process.env, stdin: script }).then(
-      () => {},
-      (e: Error & { stderr?: string; code?: unknown }) => {
-        if (e instanceof MitosError) throw e;
-        throw typeof e.code === 'string' ? unrunnable(e) : failed(e.stderr ?? '');
-      },
-    );
-  }
+/** A tool's start failed (`code` a string, e.g. ENOENT) or it exited non-zero (`stderr` kept). */
+type ToolFailure = Error & { code?: unknown; stderr?: string };
+
+/** Fork the server to run a tool with `script` on stdin (no spawner given). */
+function forkTool(file: string, args: string[], script: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(which(file) ?? file, args, { stdio: ['pipe', 'ignore', 'pipe'] });
-    let err = '';
+    const child = spawn(file, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
+      stderr += d;
     });
-    child.on('error', (e) => reject(unrunnable(e)));
+    child.on('error', reject);
     child.on('close', (code) => {
       if (code === 0) resolve();
-      else reject(failed(err));
+      else reject(Object.assign(new Error(`${file} exited ${code}`), { code, stderr }));
     });
     child.stdin.end(script);
   });
 }
 
+/**
+ * Run a tool with a script on stdin (ip -batch, nft -f); failures become MitosErrors. With the
+ * engine's spawner (host/spawner.ts) the tool is started by it rather than by forking the server.
+ */
+export async function runScript(file: string, args: string[], script: string, spawner?: Spawner): Promise<void> {
+  const path = which(file) ?? file;
+  try {
+    if (spawner) await spawner.run(path, args, { env: process.env, stdin: script });
+    else await forkTool(path, args, script);
+  } catch (err) {
+    const e = err as ToolFailure;
+    if (e instanceof MitosError) throw e;
+    if (typeof e.code === 'string') throw new MitosError('host_unsupported', `cannot run ${file}: ${e.message}`);
+    throw new MitosError('internal', `${file} ${args.join(' ')} failed: ${(e.stderr ?? '').trim().slice(0, 2000)}`);
+  }
+}
+
 /** Delete a link; missing is fine. */
 async function deleteLink(hostIf: string, spawner?: Spawner): Promise<void> {
-  if (!spawner) {
-    await tryRun('ip', ['link', 'del', hostIf]);
-    return;
-  }
-  await spawner.run(which('ip') ?? 'ip', ['link', 'del', hostIf], { env: process.env }).catch(() => {});
+  if (spawner) await runScript('ip', ['link', 'del', hostIf], '', spawner).catch(() => {});
+  else await tryRun('ip', ['link', 'del', hostIf]);
 }
 
 export async function plumbLink(a: SlotAddresses, initPid: number, spawner?: Spawner): Promise<void> {

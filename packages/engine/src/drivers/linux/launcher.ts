@@ -199,7 +199,9 @@ export function installInitProgram(agentPath: string, stateDir: string): string 
  */
 export function mappableInitProgram(initPath: string): string {
   const target = `${initPath}.mappable`;
-  if (!existsSync(target) || statSync(target).size !== statSync(initPath).size) {
+  // Older than the program means copied from an earlier install (each engine open writes the
+  // program anew, and a rebuilt agent may keep its size): copy again.
+  if (!existsSync(target) || statSync(target).mtimeMs < statSync(initPath).mtimeMs) {
     const tmp = `${target}.${process.pid}.tmp`;
     copyFileSync(initPath, tmp);
     chmodSync(tmp, 0o755);

@@ -103,7 +103,8 @@ export async function installBuiltIn(
   await engine.ensureTemplate({ id: templateId });
 }
 
-function blobPath(layout: string, digest: string): string {
+/** Where the blob of `digest` (sha256:…) lives in an OCI layout on disk. */
+export function blobPath(layout: string, digest: string): string {
   return join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length));
 }
 

@@ -18,7 +18,7 @@ import { MitosError, postureFromRequest } from '@mitos/protocol';
 import { z } from 'zod';
 import { isBuiltInImage } from '../util/built-ins.js';
 import { templateIdFor } from '../util/ids.js';
-import { exportBuiltIn, installBuiltIn } from './builtin-images.js';
+import { blobPath, exportBuiltIn, installBuiltIn } from './builtin-images.js';
 import type { TemplateRecipe } from './node-sandboxes.js';
 
 export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
@@ -140,7 +140,7 @@ export class TemplateTransfer {
         ))
       )
         continue;
-      const path = join(this.#exportLayout(image), 'blobs', 'sha256', digest.slice('sha256:'.length));
+      const path = blobPath(this.#exportLayout(image), digest);
       if (existsSync(path)) return path;
     }
     return undefined;
@@ -229,7 +229,7 @@ export class TemplateTransfer {
     layout: string,
     progress?: { bytes: number },
   ) {
-    const file = join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length));
+    const file = blobPath(layout, digest);
     const url = `http://${from.endpoint}/node/v1/template-blobs/${digest}`;
     let last = '';
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {

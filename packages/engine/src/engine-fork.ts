@@ -16,7 +16,10 @@ export interface ForkOptions extends Acceptance {
   network?: NetworkPosture;
   /**
    * Carry the parent's running processes: `all` (refused where the engine cannot), `none`, or
-   * `auto` (default: all where the engine can; elsewhere the report names each process left out).
+   * `auto` (all when the parent runs processes beyond its agent, where the engine can).
+   * Omitted: all on an engine that copies the whole machine; on linux, whose carried fork is a
+   * slower checkpoint and restore, files and interpreter state. Every process left out is
+   * named in the report.
    */
   processes?: ForkProcessesMode;
 }

@@ -25,8 +25,10 @@ export interface LiveForkOptions extends CallOptions {
   idempotencyKey?: string;
   /**
    * The parent's running processes: `all` (refused by engines that cannot carry them), `none`,
-   * or `auto` (the server's default: all where the engine can; otherwise the report names each
-   * process the children lack, in `carried.processesNotCarried`).
+   * or `auto` (all when the parent runs processes beyond its agent). Omitted: the engine's
+   * default, which carries them where the engine copies the whole machine and, on the linux
+   * engine, forks files and interpreter state only (its carried fork is a slower checkpoint).
+   * The report names each process the children lack, in `carried.processesNotCarried`.
    */
   processes?: ForkProcessesMode;
 }

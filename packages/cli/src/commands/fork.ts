@@ -13,11 +13,10 @@ export function registerFork(program: Command): void {
     .option('--count <n>', `number of children (1-${MAX_FORK_COUNT})`, parseIntOption(1, MAX_FORK_COUNT), 1)
     .option('--id <id>', 'child id (repeatable, one per child; default: generated)', collect)
     .addOption(
-      new Option('--processes <mode>', 'carry running processes: all, none, or auto (the server decides)').choices([
-        'all',
-        'none',
-        'auto',
-      ]),
+      new Option(
+        '--processes <mode>',
+        'carry running processes: all, none, or auto (all when any run beyond the agent); omitted: the engine default (linux: files and interpreter state only)',
+      ).choices(['all', 'none', 'auto']),
     )
     .action(
       action(async (ctx, id: string) => {

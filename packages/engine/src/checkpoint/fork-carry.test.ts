@@ -7,7 +7,7 @@ import type { LinuxEngine } from '../drivers/linux/engine.js';
 /**
  * The issue's must-show: a parent running a web server, a counter in memory, a shell loop and a
  * JavaScript kernel with state forks into 3 with `processes: "all"`; each child has all of it,
- * on its own, and outlives the parent.
+ * on its own, and outlives the parent. `auto` of that parent carries its processes too.
  */
 describe('a linux fork that carries every process', { timeout: 600_000 }, () => {
   const env = testEngineEnv();
@@ -77,6 +77,16 @@ describe('a linux fork that carries every process', { timeout: 600_000 }, () => 
     assert.equal(await js(children[0] as string, 'kept = 7'), '7');
     assert.equal(await js(children[1] as string, 'kept'), '41');
     assert.equal(await js(parent, 'kept'), '41');
+
+    // `auto` carries them too, since the parent runs processes beyond its agent.
+    const auto = await engine.fork(parent, { count: 1, processes: 'auto' });
+    assert.equal(auto.carried.processes, true);
+    assert.deepEqual(auto.carried.processesNotCarried, []);
+    const autoChild = auto.children[0]?.id as string;
+    const a0 = await count(autoChild);
+    assert.ok(a0 > 0, `auto child counter ${a0}`);
+    await until(async () => (await count(autoChild)) > a0, 20_000, "the auto child's counter to go on");
+    await engine.terminate(autoChild);
 
     // The parent is unaffected, and ending it leaves the children running.
     const p0 = await count(parent);

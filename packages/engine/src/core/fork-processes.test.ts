@@ -10,7 +10,9 @@ const running: ProcessInfo[] = [
   { pid: 3, command: 'python3 -m http.server 8000', tracked: true },
   { pid: 9, command: 'sh -c while true; do date >> /tmp/loop; done', tracked: false },
 ];
-const list = async () => running;
+const parent = { linked: false, listProcesses: async () => running };
+const linked = { ...parent, linked: true };
+const idle = { linked: false, listProcesses: async () => [running[0] as ProcessInfo] };
 const fsOnly = { name: 'linux', forkCarriesProcesses: false };
 const wholeMachine = { name: 'microvm', forkCarriesProcesses: true };
 const onRequest = { name: 'linux', forkCarriesProcesses: false, carriesProcessesOnRequest: true };
@@ -26,14 +28,14 @@ async function refusal(p: Promise<unknown>): Promise<MitosError> {
 
 describe('planForkProcesses', () => {
   test('an engine that cannot carry processes refuses "all" before anything is made', async () => {
-    const err = await refusal(planForkProcesses(fsOnly, 'all', list));
+    const err = await refusal(planForkProcesses(fsOnly, 'all', parent));
     assert.equal(err.code, 'not_implemented');
     assert.match(err.remediation, /"none"/);
   });
 
-  test('"auto" and "none" there name every process but pid 1, relays included, with the reason', async () => {
-    for (const mode of ['auto', 'none'] as const) {
-      const plan = await planForkProcesses(fsOnly, mode, list);
+  test('"auto", "none" and omitted there name every process but pid 1, relays included, with the reason', async () => {
+    for (const mode of ['auto', 'none', undefined] as const) {
+      const plan = await planForkProcesses(fsOnly, mode, parent);
       assert.equal(plan.carry, false);
       assert.deepEqual(
         plan.notCarried.map((p) => p.pid),
@@ -45,23 +47,45 @@ describe('planForkProcesses', () => {
   });
 
   test('an engine that copies the whole machine carries all, and refuses "none"', async () => {
-    assert.deepEqual(await planForkProcesses(wholeMachine, 'auto', list), { carry: true, notCarried: [] });
-    assert.deepEqual(await planForkProcesses(wholeMachine, 'all', list), { carry: true, notCarried: [] });
-    assert.equal((await refusal(planForkProcesses(wholeMachine, 'none', list))).code, 'not_implemented');
+    for (const mode of ['auto', 'all', undefined] as const) {
+      assert.deepEqual(await planForkProcesses(wholeMachine, mode, parent), { carry: true, notCarried: [] });
+    }
+    assert.equal((await refusal(planForkProcesses(wholeMachine, 'none', parent))).code, 'not_implemented');
   });
 
-  test('an engine that carries them on request: "all" carries, "auto" and "none" list each process', async () => {
+  test('an engine that carries them on request: "all" carries without listing', async () => {
     let listed = false;
-    const spy = async () => {
-      listed = true;
-      return running;
+    const spy = {
+      linked: false,
+      listProcesses: async () => {
+        listed = true;
+        return running;
+      },
     };
     assert.deepEqual(await planForkProcesses(onRequest, 'all', spy), { carry: true, notCarried: [] });
     assert.equal(listed, false, 'a carried fork reports nothing left out, so it does not list');
-    const auto = await planForkProcesses(onRequest, 'auto', list);
-    assert.equal(auto.carry, false);
-    assert.match(auto.notCarried[1]?.reason ?? '', /only when asked \(processes: "all"\)/);
-    const none = await planForkProcesses(onRequest, 'none', list);
+  });
+
+  test('there "auto" carries when processes run beyond the agent, and forks the files when none do', async () => {
+    assert.deepEqual(await planForkProcesses(onRequest, 'auto', parent), { carry: true, notCarried: [] });
+    assert.deepEqual(await planForkProcesses(onRequest, 'auto', idle), { carry: false, notCarried: [] });
+  });
+
+  test('there "auto" of a parent with a network link forks the files and names each process with why', async () => {
+    const plan = await planForkProcesses(onRequest, 'auto', linked);
+    assert.equal(plan.carry, false);
+    assert.deepEqual(
+      plan.notCarried.map((p) => p.pid),
+      [2, 3, 9],
+    );
+    assert.match(plan.notCarried[1]?.reason ?? '', /network link/);
+  });
+
+  test('there omitted keeps the files fork, and names each process with how to carry it', async () => {
+    const omitted = await planForkProcesses(onRequest, undefined, parent);
+    assert.equal(omitted.carry, false);
+    assert.match(omitted.notCarried[1]?.reason ?? '', /default fork .* send processes "auto" or "all"/);
+    const none = await planForkProcesses(onRequest, 'none', parent);
     assert.match(none.notCarried[1]?.reason ?? '', /not asked for/);
   });
 });

@@ -15,6 +15,12 @@ export interface ProcessPlan {
 
 type Driver = Pick<SandboxDriver, 'name' | 'forkCarriesProcesses' | 'carriesProcessesOnRequest'>;
 
+export interface PlanParent {
+  /** The parent has a network link (a posture other than closed), which a checkpoint cannot carry. */
+  linked: boolean;
+  listProcesses(): Promise<ProcessInfo[]>;
+}
+
 /**
  * Every process the agent reports (all but pid 1, the agent and the worker answering): the relays the
  * agent forks per command are listed too, as `mitos-init`, since a name is no proof: a
@@ -24,10 +30,21 @@ function reportedProcesses(processes: ProcessInfo[]): ProcessInfo[] {
   return processes.filter((p) => p.pid > 1);
 }
 
+function leftBehind(running: ProcessInfo[], reason: string): ProcessPlan {
+  return { carry: false, notCarried: running.map((p) => ({ pid: p.pid, command: p.command.trim(), reason })) };
+}
+
+/**
+ * `mode` undefined is the body without `processes`: the engine's default fork, which carries
+ * every process where the engine copies the whole machine and, on an engine that carries them
+ * only on request (linux: a CRIU checkpoint, far slower than a files fork), files and
+ * interpreter state. `auto` carries every process there when the parent runs any beyond its
+ * agent, and forks the files when it runs none (nothing would be carried).
+ */
 export async function planForkProcesses(
   driver: Driver,
-  mode: ForkProcessesMode,
-  listProcesses: () => Promise<ProcessInfo[]>,
+  mode: ForkProcessesMode | undefined,
+  parent: PlanParent,
 ): Promise<ProcessPlan> {
   if (driver.forkCarriesProcesses) {
     if (mode === 'none') {
@@ -48,16 +65,24 @@ export async function planForkProcesses(
       {},
       {
         remediation:
-          'send processes "none" (or "auto") for a fork of the files and interpreter state, or use the microvm engine, whose forks carry every process',
+          'send processes "none" (or omit it) for a fork of the files and interpreter state, or use the microvm engine, whose forks carry every process',
       },
     );
   }
-  const reason =
-    mode === 'none'
-      ? 'not asked for (processes: "none")'
-      : driver.carriesProcessesOnRequest
-        ? `the ${driver.name} engine carries running processes only when asked (processes: "all"); the child has the files and interpreter state only`
-        : `the ${driver.name} engine cannot carry running processes; the child has the files and interpreter state only`;
-  const running = reportedProcesses(await listProcesses());
-  return { carry: false, notCarried: running.map((p) => ({ pid: p.pid, command: p.command.trim(), reason })) };
+  const running = reportedProcesses(await parent.listProcesses());
+  if (mode === 'auto' && driver.carriesProcessesOnRequest) {
+    if (running.length === 0) return { carry: false, notCarried: [] };
+    if (!parent.linked) return { carry: true, notCarried: [] };
+    return leftBehind(
+      running,
+      `the ${driver.name} engine cannot yet carry the processes of a sandbox with a network link; the child has the files and interpreter state only`,
+    );
+  }
+  if (mode === 'none') return leftBehind(running, 'not asked for (processes: "none")');
+  return leftBehind(
+    running,
+    driver.carriesProcessesOnRequest
+      ? `the ${driver.name} engine's default fork carries files and interpreter state only; send processes "auto" or "all" to carry running processes`
+      : `the ${driver.name} engine cannot carry running processes; the child has the files and interpreter state only`,
+  );
 }

@@ -3,7 +3,7 @@
  * (live with the processes, or saved into the parent's filesystem first), let the driver
  * branch the parent, record the children running. Anything half-made is torn down.
  */
-import { MitosError } from '@mitos/protocol';
+import { isClosedPosture, MitosError } from '@mitos/protocol';
 import type { ForkCarried, ForkOptions, ForkOutcome } from '../engine.js';
 import type { SandboxRow, StateStore } from '../state/store.js';
 import type { SandboxAgents } from './agents.js';
@@ -34,9 +34,11 @@ export async function forkSandbox(
       { remediation: `omit pause_source or send true; the ${ctx.driver.name} engine cannot copy a running sandbox` },
     );
   }
-  const plan = await planForkProcesses(ctx.driver, options.processes ?? 'auto', () =>
-    ctx.agents.listProcesses(parent.id),
-  );
+  const link = ctx.driver.network?.posture(parent.id);
+  const plan = await planForkProcesses(ctx.driver, options.processes, {
+    linked: link !== undefined && !isClosedPosture(link),
+    listProcesses: () => ctx.agents.listProcesses(parent.id),
+  });
   const ids = forkChildIds(options);
   // The children's posture: the one asked for, else the parent's (each child gets its own link).
   const network = admitted(ctx.driver, options.network ?? effectivePosture(ctx.driver, ctx.store, parent));

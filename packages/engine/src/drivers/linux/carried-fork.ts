@@ -4,11 +4,13 @@
  * restored from the images by its launcher onto its own snapshot, in its own uid range,
  * cgroups and namespaces, with a fresh agent (checkpoint/carry.ts, launch-restore.c).
  */
+import { channel } from 'node:diagnostics_channel';
 import { join } from 'node:path';
 import { isClosedPosture, MitosError, type NetworkPosture } from '@mitos/protocol';
 import { checkpointWorkDir, childImages, removeCheckpointWorkDir, restoreCommand } from '../../checkpoint/carry.js';
 import { dumpSandbox } from '../../checkpoint/dump.js';
 import { type Restorer, restoreFailure } from '../../checkpoint/restore.js';
+import { readStats } from '../../checkpoint/stats.js';
 import type { Launched } from '../../core/driver.js';
 import { findCriu } from '../../host/criu.js';
 import type { SandboxRow } from '../../state/store.js';
@@ -23,6 +25,17 @@ export interface CarriedForkContext {
   parentUidBase: number | undefined;
   snapshotRoots(childIds: string[]): Promise<RootLayout[]>;
   launchChild(row: SandboxRow, root: RootLayout, restore: Restorer): Promise<Launched>;
+}
+
+/**
+ * Where each step of a carried fork goes, for the profile (packages/bench/spike/criu-sandbox.mjs):
+ * `{phase, ms, child?, stats?}` with CRIU's own figures; nothing is read when no one listens.
+ */
+export const carriedForkPhases = channel('mitos:carried-fork');
+
+function phase(name: string, since: number, extra: () => Record<string, unknown>): void {
+  if (!carriedForkPhases.hasSubscribers) return;
+  carriedForkPhases.publish({ phase: name, ms: performance.now() - since, ...extra() });
 }
 
 export async function forkCarryingProcesses(
@@ -57,18 +70,29 @@ export async function forkCarryingProcesses(
   }
   const work = checkpointWorkDir(ctx.stateDir, parent.id);
   try {
+    let t = performance.now();
     const dump = await dumpSandbox(criu.tool, { initPid: parent.initPid, uidBase: parentBase }, join(work, 'parent'));
+    phase('dump', t, () => ({ stats: readStats(dump.dir, 'dump') }));
+    t = performance.now();
     const roots = await ctx.snapshotRoots(children.map((c) => c.id));
+    phase('snapshot', t, () => ({}));
     const sources = { 'mitos-init': mappableInitProgram(ctx.initPath), 'mitos-kernels': join(ctx.stateDir, 'kernels') };
     // Settled, not raced: the images must outlive every restore still running.
     const results = await Promise.allSettled(
       children.map((row, i) => {
         const root = roots[i] as RootLayout;
         const dir = join(work, row.id);
+        const launched = performance.now();
         return ctx
           .launchChild(row, root, (uidBase) => {
+            const linked = performance.now();
             childImages(dump, dir, parentBase, uidBase);
+            phase('images', linked, () => ({ child: row.id }));
             return restoreCommand(criu.tool, dump, work, dir, root.rootfs, sources);
+          })
+          .then((l) => {
+            phase('launch', launched, () => ({ child: row.id, stats: readStats(dir, 'restore') }));
+            return l;
           })
           .catch((err: unknown) => {
             throw restoreFailure(err, join(dir, 'restore.log'));

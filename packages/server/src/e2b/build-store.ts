@@ -21,6 +21,10 @@ export interface E2bBuild {
   owner: string;
   status: BuildStatus;
   resources: { cpu?: number; memory?: string };
+  /** The tags the build is for (`default`: the template itself). */
+  tags: string[];
+  /** When it was asked for. */
+  createdAt: Date;
   reason?: { message: string; step?: string };
 }
 
@@ -35,7 +39,9 @@ CREATE TABLE IF NOT EXISTS e2b_builds (
   owner TEXT NOT NULL,
   status TEXT NOT NULL,
   resources TEXT NOT NULL,
-  reason TEXT
+  reason TEXT,
+  tags TEXT,
+  created_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS e2b_build_logs (
   build_id TEXT NOT NULL,
@@ -51,6 +57,8 @@ interface RawBuild {
   status: BuildStatus;
   resources: string;
   reason: string | null;
+  tags: string | null;
+  created_at: number | null;
 }
 
 export class E2bBuilds {
@@ -62,14 +70,23 @@ export class E2bBuilds {
   readonly #log;
   readonly #logs;
   readonly #finished;
+  readonly #ofTemplate;
   readonly #drop;
   readonly #dropLogs;
 
   constructor(db: Database) {
     this.#db = db;
     db.exec(SCHEMA);
+    // Databases made before the columns existed get them (their builds were for `default`).
+    const columns = db.prepare('PRAGMA table_info(e2b_builds)').all() as { name: string }[];
+    for (const [column, type] of [
+      ['tags', 'TEXT'],
+      ['created_at', 'INTEGER'],
+    ]) {
+      if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE e2b_builds ADD COLUMN ${column} ${type}`);
+    }
     this.#insert = db.prepare(
-      'INSERT INTO e2b_builds (id, template_id, owner, status, resources, reason) VALUES (?, ?, ?, ?, ?, NULL)',
+      'INSERT INTO e2b_builds (id, template_id, owner, status, resources, reason, tags, created_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)',
     );
     this.#get = db.prepare('SELECT * FROM e2b_builds WHERE id = ?');
     this.#active = db.prepare(
@@ -80,6 +97,7 @@ export class E2bBuilds {
       'INSERT INTO e2b_build_logs (build_id, seq, entry) SELECT ?, coalesce(max(seq), -1) + 1, ? FROM e2b_build_logs WHERE build_id = ?',
     );
     this.#logs = db.prepare('SELECT entry FROM e2b_build_logs WHERE build_id = ? AND seq >= ? ORDER BY seq');
+    this.#ofTemplate = db.prepare('SELECT * FROM e2b_builds WHERE template_id = ? ORDER BY rowid DESC');
     this.#finished = db.prepare("SELECT id FROM e2b_builds WHERE status IN ('ready', 'error') ORDER BY rowid DESC");
     this.#drop = db.prepare('DELETE FROM e2b_builds WHERE id = ?');
     this.#dropLogs = db.prepare('DELETE FROM e2b_build_logs WHERE build_id = ?');
@@ -87,8 +105,17 @@ export class E2bBuilds {
     for (const { id } of interrupted) this.finish(id, 'error', { message: INTERRUPTED });
   }
 
-  create(build: Omit<E2bBuild, 'status' | 'reason'>): E2bBuild {
-    this.#insert.run(build.id, build.templateId, build.owner, 'waiting', JSON.stringify(build.resources));
+  create(build: Omit<E2bBuild, 'status' | 'reason' | 'createdAt'>): E2bBuild {
+    const createdAt = new Date();
+    this.#insert.run(
+      build.id,
+      build.templateId,
+      build.owner,
+      'waiting',
+      JSON.stringify(build.resources),
+      JSON.stringify(build.tags),
+      createdAt.getTime(),
+    );
     const finished = this.#finished.all() as { id: string }[];
     this.#db.transaction(() => {
       for (const { id } of finished.slice(KEPT_BUILDS)) {
@@ -96,7 +123,12 @@ export class E2bBuilds {
         this.#drop.run(id);
       }
     })();
-    return { ...build, status: 'waiting' };
+    return { ...build, createdAt, status: 'waiting' };
+  }
+
+  /** The template's builds still kept, newest first. */
+  ofTemplate(templateId: string): E2bBuild[] {
+    return (this.#ofTemplate.all(templateId) as RawBuild[]).map(fromRaw);
   }
 
   get(id: string): E2bBuild | undefined {
@@ -138,6 +170,8 @@ function fromRaw(raw: RawBuild): E2bBuild {
     owner: raw.owner,
     status: raw.status,
     resources: JSON.parse(raw.resources) as E2bBuild['resources'],
+    tags: raw.tags === null ? ['default'] : (JSON.parse(raw.tags) as string[]),
+    createdAt: new Date(raw.created_at ?? 0),
     ...(raw.reason !== null && { reason: JSON.parse(raw.reason) as E2bBuild['reason'] }),
   };
 }

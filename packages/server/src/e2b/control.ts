@@ -2,7 +2,6 @@
  * E2B's control plane (spec/openapi.yml) under /e2b: sandboxes are created, listed, timed,
  * paused, resumed, connected, forked and killed for the tenant the `X-API-KEY` names.
  */
-import { randomBytes } from 'node:crypto';
 import type { Engine, SandboxInfo } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import { type Context, Hono } from 'hono';
@@ -13,14 +12,19 @@ import { startDefaultKernel } from './code-interpreter.js';
 import { type E2bContext, ownedRow, ownedSandbox, ownedSandboxDetail, timeoutSeconds } from './context.js';
 import { checkEnforceable, NewSandboxSchema } from './create-options.js';
 import { e2bErrorResponse } from './errors.js';
+import { newE2bSandboxId } from './ids.js';
 import { listSandboxes } from './listing.js';
 import { e2bPosture } from './network.js';
 import { domainFor, sandboxDetail, sandboxMetric, sandboxRecord } from './shapes.js';
+import { type E2bSnapshots, snapshotRoutes } from './snapshots.js';
+import { type E2bTags, splitTemplateName } from './tags.js';
+import { templateAdminRoutes } from './template-admin.js';
 import type { E2bTemplateFiles } from './template-files.js';
 import {
   CODE_INTERPRETER_TEMPLATES,
   type E2bTemplateOwners,
   resolveE2bTemplate,
+  TEMPLATE_NAMES,
   templateRoutes,
   templateUploadRoutes,
 } from './templates.js';
@@ -45,12 +49,6 @@ const BUILT_IN = new Set(['base', 'python', 'node', 'code-interpreter', 'e2b-bas
 /** Images that carry E2B's `user` account already (no exec at create). */
 const IMAGES_WITH_USER = new Set(['code-interpreter', 'e2b-base', 'e2b-node']);
 
-/** Sandbox ids that satisfy E2B's `^[a-z0-9]+$`: 20 base-36 characters (~103 bits). */
-export function newE2bSandboxId(): string {
-  const bytes = randomBytes(20);
-  return Array.from(bytes, (b) => (b % 36).toString(36)).join('');
-}
-
 export async function readBody(req: Request): Promise<unknown> {
   const text = await req.text();
   if (text.length > MAX_BODY) throw new MitosError('body_too_large', `request body is over ${MAX_BODY} bytes`);
@@ -63,7 +61,7 @@ export async function readBody(req: Request): Promise<unknown> {
 }
 
 async function resolveTemplate(engine: Engine, templates: E2bTemplates, tenant: string, name: string): Promise<string> {
-  const id = resolveE2bTemplate(templates.owners, tenant, name);
+  const id = resolveE2bTemplate(templates.owners, templates.tags, tenant, name);
   if (engine.getTemplate(id)?.ready) return id;
   if (BUILT_IN.has(id)) return (await engine.ensureTemplate({ id })).id;
   throw new MitosError(
@@ -76,11 +74,20 @@ async function resolveTemplate(engine: Engine, templates: E2bTemplates, tenant: 
   );
 }
 
+/** Whether `id` names a template (a built-in, a template of this server, one a key built). */
+function isTemplateName(engine: Engine, templates: E2bTemplates, id: string): boolean {
+  const owner = templates.owners.owner(id);
+  if (owner !== undefined) return true;
+  return BUILT_IN.has(id) || TEMPLATE_NAMES.has(id) || engine.getTemplate(id) !== undefined;
+}
+
 /** The template stores the control plane's template routes use. */
 export interface E2bTemplates {
   owners: E2bTemplateOwners;
   files: E2bTemplateFiles;
   builds: E2bBuilds;
+  tags: E2bTags;
+  snapshots: E2bSnapshots;
 }
 
 export function controlPlane(
@@ -122,18 +129,23 @@ export function controlPlane(
     const body = NewSandboxSchema.parse(await readBody(c.req.raw));
     const enforce = checkEnforceable(body);
     const timeout = timeoutSeconds(ctx, body.timeout, 'timeout', DEFAULT_TIMEOUT_S);
-    const templateId = await resolveTemplate(engine, templates, c.get('tenant'), body.templateID);
+    const tenant = c.get('tenant');
+    // A snapshot's sandboxes are forks of its hidden copy; a template's are made from its image.
+    const snapshot = templates.snapshots.find(tenant, body.templateID);
+    const templateId = snapshot?.sandboxId ?? (await resolveTemplate(engine, templates, tenant, body.templateID));
     const id = newE2bSandboxId();
     const network = e2bPosture({
       internet: body.allow_internet_access,
       allowOut: body.network?.allowOut,
       denyOut: body.network?.denyOut,
     });
-    await engine.create({ id, templateId, ...(network && { network }) });
-    const built = templates.owners.built(templateId);
+    if (snapshot) await engine.fork(snapshot.sandboxId, { count: 1, ids: [id], ...(network && { network }) });
+    else await engine.create({ id, templateId, ...(network && { network }) });
+    templates.owners.spawned(splitTemplateName(body.templateID).name);
+    const built = snapshot ? undefined : templates.owners.built(templateId);
     const row = {
       id,
-      owner: c.get('tenant'),
+      owner: tenant,
       template: body.templateID,
       metadata: body.metadata ?? {},
       envVars: body.envVars ?? {},
@@ -144,7 +156,9 @@ export function controlPlane(
     };
     try {
       // A template whose last setUser named another account acts as it by default.
-      const account = built?.user && built.user !== USER.name ? await lookupAccount(engine, id, built.user) : undefined;
+      const account =
+        snapshot?.account ??
+        (built?.user && built.user !== USER.name ? await lookupAccount(engine, id, built.user) : undefined);
       await setLifetime(id, timeout);
       store.put({ ...row, ...(account && { account }) });
     } catch (err) {
@@ -152,8 +166,9 @@ export function controlPlane(
       await engine.terminate(id).catch(() => {});
       throw err;
     }
-    // Templates built through E2B made the account in their first step.
-    if (built === undefined && !IMAGES_WITH_USER.has(engine.getTemplate(templateId)?.image ?? '')) accounts.prepare(id);
+    // Templates built through E2B made the account in their first step; a snapshot's source had it.
+    if (!snapshot && built === undefined && !IMAGES_WITH_USER.has(engine.getTemplate(templateId)?.image ?? ''))
+      accounts.prepare(id);
     if (CODE_INTERPRETER_TEMPLATES.has(body.templateID)) startDefaultKernel(engine, id);
     ctx.events.add(id, 'sandbox created', { template: body.templateID });
     return c.json(sandboxRecord(ctx, row, domain(c.req.header('host'))), 201);
@@ -344,29 +359,9 @@ export function controlPlane(
     return c.body(null, 204);
   });
 
-  templateRoutes(app, ctx, templates.owners, templates.files, templates.builds);
-  // The rest of E2B's template API (listing, the v1/v2 build paths of older SDKs, tags) and snapshots.
-  const notServed = () => {
-    throw new MitosError(
-      'not_implemented',
-      'this template or snapshot endpoint is not served',
-      {},
-      {
-        remediation:
-          'build templates with Template.build (e2b >= 2.3) and use them by name; see docs/e2b.md for what is served',
-      },
-    );
-  };
-  for (const path of [
-    '/templates',
-    '/templates/*',
-    '/v2/templates',
-    '/v2/templates/*',
-    '/snapshots',
-    '/sandboxes/:id/snapshots',
-  ]) {
-    app.all(path, notServed);
-  }
+  templateRoutes(app, ctx, templates.owners, templates.files, templates.builds, templates.tags, templates.snapshots);
+  templateAdminRoutes(app, ctx, templates, readBody);
+  snapshotRoutes(app, ctx, accounts, templates.snapshots, (id) => isTemplateName(engine, templates, id), readBody);
   return app;
 }
 

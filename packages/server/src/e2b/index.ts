@@ -42,7 +42,9 @@ import { Filesystem } from './gen/filesystem/filesystem_pb.js';
 import { Process } from './gen/process/process_pb.js';
 import { checkTraffic, hostRoute, proxyToPort } from './ports.js';
 import { sandboxOfSignedRequest } from './signing.js';
+import { E2bSnapshots } from './snapshots.js';
 import { E2bSandboxStore } from './store.js';
+import { E2bTags } from './tags.js';
 import { E2bTemplateFiles } from './template-files.js';
 import { E2bTemplateOwners } from './templates.js';
 
@@ -92,6 +94,8 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
     owners: new E2bTemplateOwners(options.db),
     files: new E2bTemplateFiles(options.db),
     builds: new E2bBuilds(options.db),
+    tags: new E2bTags(options.db),
+    snapshots: new E2bSnapshots(options.db),
   };
   const control = controlPlane(ctx, accounts, templates, options.domain);
 
@@ -108,6 +112,8 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
   // Rows of sandboxes that are gone for any reason (kill, deadline, crash) go with them.
   for (const id of ctx.store.ids()) if (engine.get(id) === undefined) ctx.store.delete(id);
   for (const id of contextStore.sandboxIds()) if (engine.get(id) === undefined) contexts.forget(id);
+  // A snapshot whose hidden copy is gone (a host reboot ends sandboxes) cannot start anything.
+  for (const s of templates.snapshots.all()) if (engine.get(s.sandboxId) === undefined) templates.snapshots.drop(s.id);
   const unsubscribe = engine.onSandboxGone((id) => {
     ctx.store.delete(id);
     ctx.events.drop(id);
@@ -115,6 +121,7 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
     processes.forget(id);
     watchers.forget(id);
     contexts.forget(id);
+    templates.snapshots.forgetSandbox(id);
   });
 
   /** `who`: where the account is named (none: the sandbox's default account). */

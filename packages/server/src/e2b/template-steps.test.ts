@@ -65,9 +65,9 @@ test('what cannot be mapped is refused', () => {
   assert.equal(map({ steps: [{ type: 'RUN', args: ['x'], force: true }] }).force, true);
 });
 
-test('template names: tags other than the default are refused, ids are checked', () => {
+test('template names: a tag other than the default is refused where only a name is taken; ids are checked', () => {
   assert.equal(templateIdOf('my-tmpl'), 'my-tmpl');
   assert.equal(templateIdOf('my-tmpl:latest'), 'my-tmpl');
-  assert.throws(() => templateIdOf('my-tmpl:v2'), refusedWith('not_implemented', /tags/));
+  assert.throws(() => templateIdOf('my-tmpl:v2'), refusedWith('invalid_request', /tag/));
   assert.throws(() => templateIdOf('../x'), refusedWith('invalid_request', /must match/));
 });

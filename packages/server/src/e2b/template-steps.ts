@@ -11,6 +11,7 @@ import { type BuildContext, type BuildStep, ID_PATTERN, MitosError, type Templat
 import { z } from 'zod';
 import { ACCOUNT_SETUP } from './accounts.js';
 import { DEFAULT_USER } from './context.js';
+import { DEFAULT_TAG, splitTemplateName } from './tags.js';
 
 export const E2bTemplateStepSchema = z
   .object({
@@ -160,10 +161,14 @@ export function mapE2bBuild(
 }
 
 /** The template id for an E2B template name (`name` or `name:tag`); tags other than the default are refused. */
+/** The template id of a name that may carry only the default tag (`name`, `name:default`, `name:latest`). */
 export function templateIdOf(name: string): string {
-  const [id = '', tag] = name.split(':', 2);
-  if (tag !== undefined && tag !== 'default' && tag !== 'latest') {
-    refuse(`template tags (${JSON.stringify(tag)}) are not supported`, 'build the template under a name without a tag');
+  const { name: id, tag } = splitTemplateName(name);
+  if (tag !== DEFAULT_TAG) {
+    throw new MitosError(
+      'invalid_request',
+      `${JSON.stringify(name)} names tag ${JSON.stringify(tag)}; give a name without a tag here`,
+    );
   }
   if (!ID_PATTERN.test(id)) {
     throw new MitosError('invalid_request', `template name ${JSON.stringify(id)} must match ${ID_PATTERN.source}`);

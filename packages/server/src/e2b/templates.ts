@@ -11,15 +11,19 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { Engine, TemplateBuildService } from '@mitos/engine';
 import { MitosError, type TemplateBuildEvent } from '@mitos/protocol';
-import type { Database } from 'better-sqlite3';
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { BuildLogEntry, E2bBuild, E2bBuilds } from './build-store.js';
-import type { E2bContext } from './context.js';
+import { type E2bContext, ENVD_VERSION } from './context.js';
 import { readBody } from './control.js';
 import { asMitosError, describe } from './errors.js';
+import type { E2bSnapshots } from './snapshots.js';
+import { checkTag, copyTemplate, DEFAULT_TAG, type E2bTags, newTagEngineId, splitTemplateName } from './tags.js';
 import { checkFilesHash, type E2bTemplateFiles } from './template-files.js';
+import type { E2bTemplateOwners } from './template-owners.js';
 import { E2bBuildStartSchema, mapE2bBuild, templateIdOf } from './template-steps.js';
+
+export { E2bTemplateOwners } from './template-owners.js';
 
 type Vars = { Variables: { tenant: string } };
 
@@ -36,7 +40,9 @@ export const TEMPLATE_ALIASES: Record<string, string> = {
 };
 /** The names whose sandboxes run the code interpreter (its python kernel starts at create). */
 export const CODE_INTERPRETER_TEMPLATES = new Set(['code-interpreter-v1', 'code-interpreter']);
-const RESERVED = new Set([...Object.keys(TEMPLATE_ALIASES), ...Object.values(TEMPLATE_ALIASES)]);
+/** Names the built-in templates take (no build or snapshot may take them). */
+export const TEMPLATE_NAMES = new Set([...Object.keys(TEMPLATE_ALIASES), ...Object.values(TEMPLATE_ALIASES)]);
+const MIB = 1024 * 1024;
 const UPLOAD_PURPOSE = 'template-upload';
 /** How long an upload link stays valid. */
 const UPLOAD_TTL_MS = 60 * 60 * 1000;
@@ -51,50 +57,9 @@ const RequestBuildSchema = z
   })
   .passthrough();
 
-/** Which tenant built each E2B template (the state database, so a restart keeps it). */
-export class E2bTemplateOwners {
-  readonly #get;
-  readonly #put;
-  readonly #delete;
-
-  readonly #user;
-  readonly #setUser;
-
-  constructor(db: Database) {
-    db.exec('CREATE TABLE IF NOT EXISTS e2b_templates (id TEXT PRIMARY KEY, owner TEXT NOT NULL, user TEXT)');
-    // Databases made before the column existed get it (their templates' default user is `user`).
-    const columns = db.prepare('PRAGMA table_info(e2b_templates)').all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'user')) db.exec('ALTER TABLE e2b_templates ADD COLUMN user TEXT');
-    this.#get = db.prepare('SELECT owner FROM e2b_templates WHERE id = ?');
-    this.#put = db.prepare('INSERT OR IGNORE INTO e2b_templates (id, owner) VALUES (?, ?)');
-    this.#delete = db.prepare('DELETE FROM e2b_templates WHERE id = ?');
-    this.#user = db.prepare('SELECT owner, user FROM e2b_templates WHERE id = ?');
-    this.#setUser = db.prepare('UPDATE e2b_templates SET user = ? WHERE id = ?');
-  }
-
-  owner(id: string): string | undefined {
-    return (this.#get.get(id) as { owner: string } | undefined)?.owner;
-  }
-
-  /** Owner and default user (its last build's last setUser; null: `user`) of an E2B-built template. */
-  built(id: string): { owner: string; user: string | null } | undefined {
-    return this.#user.get(id) as { owner: string; user: string | null } | undefined;
-  }
-
-  setUser(id: string, user: string): void {
-    this.#setUser.run(user, id);
-  }
-
-  claim(id: string, owner: string): void {
-    this.#put.run(id, owner);
-  }
-
-  release(id: string): void {
-    this.#delete.run(id);
-  }
-}
-
-function builderOf(engine: Engine): TemplateBuildService & { context: NonNullable<TemplateBuildService['context']> } {
+export function builderOf(
+  engine: Engine,
+): TemplateBuildService & { context: NonNullable<TemplateBuildService['context']> } {
   const builds = engine.templateBuilds;
   if (!builds?.context) {
     throw new MitosError(
@@ -107,14 +72,18 @@ function builderOf(engine: Engine): TemplateBuildService & { context: NonNullabl
   return builds as TemplateBuildService & { context: NonNullable<TemplateBuildService['context']> };
 }
 
-/** The engine template an E2B name stands for, for `tenant`; not_found for anything else. */
-export function resolveE2bTemplate(owners: E2bTemplateOwners, tenant: string, name: string): string {
+/** The engine template an E2B name (`name` or `name:tag`) stands for, for `tenant`; not_found for anything else. */
+export function resolveE2bTemplate(owners: E2bTemplateOwners, tags: E2bTags, tenant: string, full: string): string {
+  const { name, tag } = splitTemplateName(full);
   const id = TEMPLATE_ALIASES[name] ?? name;
   const owner = owners.owner(id);
   if (owner !== undefined && owner !== tenant) {
-    throw new MitosError('not_found', `template "${name}" not found`);
+    throw new MitosError('not_found', `template "${full}" not found`);
   }
-  return id;
+  if (tag === DEFAULT_TAG) return id;
+  const tagged = owner === undefined ? undefined : tags.get(id, tag);
+  if (tagged === undefined) throw new MitosError('not_found', `template "${full}" not found (no tag "${tag}")`);
+  return tagged.engineId;
 }
 
 function logLine(event: TemplateBuildEvent): BuildLogEntry | undefined {
@@ -181,6 +150,8 @@ export function templateRoutes(
   owners: E2bTemplateOwners,
   files: E2bTemplateFiles,
   builds: E2bBuilds,
+  tags: E2bTags,
+  snapshots: E2bSnapshots,
 ): void {
   const { engine } = ctx;
 
@@ -195,25 +166,26 @@ export function templateRoutes(
     return b;
   };
 
-  app.post('/v3/templates', async (c) => {
+  /** Name a template and open a build of it (v3: `Template.build`; v2: SDKs before 2.7). */
+  const requestBuild = async (c: Context<Vars>) => {
     builderOf(engine);
     const body = RequestBuildSchema.parse(await readBody(c.req.raw));
-    const name = body.name ?? body.alias;
-    if (name === undefined) throw new MitosError('invalid_request', 'name is required');
-    if ((body.tags ?? []).some((t) => t !== 'default' && t !== 'latest')) {
-      throw new MitosError(
-        'not_implemented',
-        'template tags are not supported',
-        {},
-        { remediation: 'build without tags' },
-      );
-    }
+    const full = body.name ?? body.alias;
+    if (full === undefined) throw new MitosError('invalid_request', 'name is required');
+    const { name, tag } = splitTemplateName(full);
+    // `name:tag` and `tags` name the tags this build gets; neither: the default one.
+    const named = full.includes(':') ? [tag] : [];
+    const wanted = [...named, ...(body.tags ?? []).map((t) => (t === 'latest' ? DEFAULT_TAG : checkTag(t)))];
+    const buildTags = wanted.length === 0 ? [DEFAULT_TAG] : [...new Set(wanted)];
     if (body.minFreeDiskMb !== undefined) {
       throw new MitosError('not_implemented', 'minFreeDiskMb is not supported', {}, { remediation: 'leave it unset' });
     }
     const id = templateIdOf(name);
     const tenant = c.get('tenant');
-    if (RESERVED.has(id)) throw new MitosError('conflict', `template "${id}" is built in; choose another name`);
+    if (tags.isCopy(id) || snapshots.get(id) !== undefined) {
+      throw new MitosError('conflict', `template name "${id}" is taken; choose another name`);
+    }
+    if (TEMPLATE_NAMES.has(id)) throw new MitosError('conflict', `template "${id}" is built in; choose another name`);
     const owner = owners.owner(id);
     if (owner === undefined && engine.getTemplate(id) !== undefined) {
       throw new MitosError('conflict', `template "${id}" exists on this server; choose another name`);
@@ -230,12 +202,43 @@ export function templateRoutes(
       id: randomUUID(),
       templateId: id,
       owner: tenant,
+      tags: buildTags,
       resources: {
         ...(body.cpuCount !== undefined && { cpu: body.cpuCount }),
         ...(body.memoryMB !== undefined && { memory: `${body.memoryMB}Mi` }),
       },
     });
-    return c.json({ templateID: id, buildID: build.id, names: [id], aliases: [id], tags: [], public: false }, 202);
+    return { id, build, tags: buildTags };
+  };
+  app.post('/v3/templates', async (c) => {
+    const { id, build, tags: buildTags } = await requestBuild(c);
+    return c.json(
+      { templateID: id, buildID: build.id, names: [id], aliases: [id], tags: buildTags, public: false },
+      202,
+    );
+  });
+  app.post('/v2/templates', async (c) => {
+    const { id, build } = await requestBuild(c);
+    const resources = engine.getTemplate(id)?.limits;
+    return c.json(
+      {
+        templateID: id,
+        buildID: build.id,
+        cpuCount: build.resources.cpu ?? resources?.cpus ?? 1,
+        memoryMB: Number.parseInt(build.resources.memory ?? '0', 10) || Math.round((resources?.memoryBytes ?? 0) / MIB),
+        diskSizeMB: Math.round((resources?.diskBytes ?? 0) / MIB),
+        public: false,
+        aliases: [id],
+        createdAt: build.createdAt.toISOString(),
+        updatedAt: build.createdAt.toISOString(),
+        createdBy: null,
+        lastSpawnedAt: owners.stats(id)?.lastSpawnedAt?.toISOString() ?? null,
+        spawnCount: owners.stats(id)?.spawnCount ?? 0,
+        buildCount: builds.ofTemplate(id).length,
+        envdVersion: ENVD_VERSION,
+      },
+      202,
+    );
   });
 
   app.get('/templates/:templateID/files/:hash', (c) => {
@@ -259,7 +262,9 @@ export function templateRoutes(
     if ((body.fromImage ? 1 : 0) + (body.fromTemplate ? 1 : 0) !== 1) {
       throw new MitosError('invalid_request', 'exactly one of fromImage or fromTemplate is required');
     }
-    const base = body.fromTemplate ? resolveE2bTemplate(owners, tenant, body.fromTemplate) : (body.fromImage as string);
+    const base = body.fromTemplate
+      ? resolveE2bTemplate(owners, tags, tenant, body.fromTemplate)
+      : (body.fromImage as string);
     const mapped = mapE2bBuild(body, base, (hash) => files.files(tenant, hash));
     if (Object.keys(build.resources).length > 0) mapped.spec.resources = build.resources;
     const builder = builderOf(engine);
@@ -273,11 +278,29 @@ export function templateRoutes(
         ...(typeof step === 'number' && { step: String(step) }),
       });
     };
+    // The default tag is the template itself; a build for other tags only gets an engine
+    // template of its own (the tag's, rebuilt in place when the tag exists).
+    const [first = DEFAULT_TAG, ...others] = build.tags;
+    const target =
+      first === DEFAULT_TAG ? build.templateId : (tags.get(build.templateId, first)?.engineId ?? newTagEngineId());
+    if (target !== build.templateId) owners.claim(target, tenant);
+    const record = async () => {
+      owners.setUser(target, mapped.user);
+      tags.put({ template: build.templateId, tag: first, engineId: target, buildId: build.id });
+      for (const tag of others) {
+        const copy =
+          tag === DEFAULT_TAG ? build.templateId : (tags.get(build.templateId, tag)?.engineId ?? newTagEngineId());
+        owners.claim(copy, tenant);
+        await copyTemplate(engine, builder, copy, target, mapped.spec.ready);
+        owners.setUser(copy, mapped.user);
+        tags.put({ template: build.templateId, tag, engineId: copy, buildId: build.id });
+      }
+    };
     // E2B build steps reach the internet (package installs); the template's sandboxes keep the
     // deny-both-ways posture and get the internet only when their create asks for it.
     builder
       .build({
-        id: build.templateId,
+        id: target,
         spec: mapped.spec,
         context: mapped.context,
         noCache: mapped.force,
@@ -287,11 +310,9 @@ export function templateRoutes(
           if (line) builds.log(build.id, line);
         },
       })
+      .then(record)
       .then(
-        () => {
-          owners.setUser(build.templateId, mapped.user);
-          finish('ready');
-        },
+        () => finish('ready'),
         (err: unknown) => finish('error', err),
       );
     // The SDK's client reads a body unless it is declared empty.
@@ -318,13 +339,5 @@ export function templateRoutes(
     if (owner === undefined) throw new MitosError('not_found', `template "${alias}" not found`);
     if (owner !== c.get('tenant')) throw new MitosError('forbidden', `template "${alias}" belongs to another team`);
     return c.json({ templateID: alias, public: false });
-  });
-
-  app.delete('/templates/:templateID', async (c) => {
-    const id = c.req.param('templateID');
-    ownTemplate(c.get('tenant'), id);
-    await builderOf(engine).delete(id);
-    owners.release(id);
-    return c.body(null, 204);
   });
 }

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { Account, Accounts } from './accounts.js';
 import { type E2bContext, ownedSandbox } from './context.js';
 import { newE2bSandboxId } from './ids.js';
+import { offsetPage } from './paging.js';
 import { DEFAULT_TAG, splitTemplateName } from './tags.js';
 import { templateIdOf } from './template-steps.js';
 
@@ -132,7 +133,6 @@ export async function deleteSnapshot(engine: Engine, snapshots: E2bSnapshots, s:
 }
 
 const SnapshotRequestSchema = z.object({ name: z.string().min(1).optional() }).passthrough();
-const PAGE_MAX = 100;
 
 /** `nameTaken(id)`: whether a name is a template of this server already (built in, or built by any key). */
 export function snapshotRoutes(
@@ -185,13 +185,9 @@ export function snapshotRoutes(
     const source = c.req.query('sandboxID');
     const name = c.req.query('name');
     const wanted = name === undefined ? undefined : splitTemplateName(name.slice(name.lastIndexOf('/') + 1)).name;
-    const limit = Math.min(PAGE_MAX, Math.max(1, Number(c.req.query('limit') ?? PAGE_MAX) || PAGE_MAX));
-    const offset = Math.max(0, Number(c.req.query('nextToken') ?? 0) || 0);
     const all = snapshots
       .byOwner(c.get('tenant'))
       .filter((s) => (source === undefined || s.source === source) && (wanted === undefined || s.id === wanted));
-    const page = all.slice(offset, offset + limit);
-    if (offset + limit < all.length) c.header('X-Next-Token', String(offset + limit));
-    return c.json(page.map(snapshotInfo));
+    return c.json(offsetPage(c, all).map(snapshotInfo));
   });
 }

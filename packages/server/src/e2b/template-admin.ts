@@ -11,6 +11,7 @@ import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { E2bBuild, E2bBuilds } from './build-store.js';
 import { type E2bContext, ENVD_VERSION } from './context.js';
+import { offsetPage } from './paging.js';
 import { deleteSnapshot, type E2bSnapshots } from './snapshots.js';
 import { checkTag, copyTemplate, DEFAULT_TAG, type E2bTags, newTagEngineId, splitTemplateName } from './tags.js';
 import type { E2bTemplateOwners } from './template-owners.js';
@@ -95,11 +96,7 @@ export function templateAdminRoutes(
 
   app.get('/templates', (c) => c.json(list(c)));
   app.get('/v2/templates', (c) => {
-    const all = list(c);
-    const limit = Math.min(PAGE_MAX, Math.max(1, Number(c.req.query('limit') ?? PAGE_MAX) || PAGE_MAX));
-    const offset = Math.max(0, Number(c.req.query('nextToken') ?? 0) || 0);
-    if (offset + limit < all.length) c.header('X-Next-Token', String(offset + limit));
-    return c.json(all.slice(offset, offset + limit));
+    return c.json(offsetPage(c, list(c)));
   });
 
   const buildRecord = (b: E2bBuild, info: TemplateInfo | undefined) => ({
@@ -114,32 +111,11 @@ export function templateAdminRoutes(
 
   app.get('/templates/:templateID', (c) => {
     const id = own(c.get('tenant'), c.req.param('templateID'));
-    const {
-      templateID,
-      public: isPublic,
-      aliases,
-      names,
-      createdAt,
-      updatedAt,
-      lastSpawnedAt,
-      spawnCount,
-    } = record(id);
+    // E2B's TemplateWithBuilds: the listing's fields about the template, and its builds.
+    const { buildID, cpuCount, memoryMB, diskSizeMB, createdBy, buildCount, envdVersion, buildStatus, ...template } =
+      record(id);
     const info = current(id);
-    const all = builds.ofTemplate(id);
-    const limit = Math.min(PAGE_MAX, Math.max(1, Number(c.req.query('limit') ?? PAGE_MAX) || PAGE_MAX));
-    const offset = Math.max(0, Number(c.req.query('nextToken') ?? 0) || 0);
-    if (offset + limit < all.length) c.header('X-Next-Token', String(offset + limit));
-    return c.json({
-      templateID,
-      public: isPublic,
-      aliases,
-      names,
-      createdAt,
-      updatedAt,
-      lastSpawnedAt,
-      spawnCount,
-      builds: all.slice(offset, offset + limit).map((b) => buildRecord(b, info)),
-    });
+    return c.json({ ...template, builds: offsetPage(c, builds.ofTemplate(id)).map((b) => buildRecord(b, info)) });
   });
 
   // Templates are the key's own: there is no other team to publish to.

@@ -26,14 +26,17 @@ export interface HostParts {
 
 export interface CreateContext extends HostParts {
   pool: WarmPool;
+  /** The stored template as this engine would make it now (a built-in moved to its current recipe). */
+  currentTemplate(row: TemplateRow): Promise<TemplateRow>;
 }
 
 export async function createSandbox(ctx: CreateContext, options: CreateSandboxOptions): Promise<SandboxInfo> {
   const started = performance.now();
   const { id } = options;
   assertValidId('sandbox', id);
-  const template = ctx.store.template(options.templateId);
-  if (!template) throw new MitosError('not_found', `template "${options.templateId}" not found`);
+  const stored = ctx.store.template(options.templateId);
+  if (!stored) throw new MitosError('not_found', `template "${options.templateId}" not found`);
+  const template = await ctx.currentTemplate(stored);
   const [limits, env] = [mergeLimits(template.limits, options.limits), sandboxEnv(options.env)];
   const network = admitted(ctx.driver, options.network ?? template.network);
   ctx.driver.admit('create', limits);

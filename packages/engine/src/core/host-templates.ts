@@ -4,8 +4,9 @@
  */
 import type { CreateTemplateOptions, OciTools, TemplateInfo } from '../engine.js';
 import type { StateDatabase } from '../state/database.js';
+import type { TemplateRow } from '../state/store.js';
 import { ContextStore } from '../templates/build/context-store.js';
-import { ensureBuiltinTemplate } from './builtin-template.js';
+import { currentBuiltinRow, ensureBuiltinTemplate } from './builtin-template.js';
 import type { HostParts } from './create.js';
 import { publicTemplate } from './rows.js';
 import { type TemplateSpecs, templateSpecsFor } from './template-specs.js';
@@ -22,6 +23,8 @@ export interface HostTemplatesDeps extends HostParts {
 export class HostTemplates {
   readonly configs: TemplateConfigs;
   readonly builds: TemplateSpecs;
+  /** Built-in templates checked against this engine's recipes (see currentBuiltinRow), once each. */
+  private readonly checked = new Map<string, Promise<TemplateRow>>();
 
   constructor(private readonly deps: HostTemplatesDeps) {
     this.configs = new TemplateConfigs(deps.store);
@@ -50,6 +53,20 @@ export class HostTemplates {
   ensure(options: CreateTemplateOptions): Promise<TemplateInfo> {
     const { driver, store, pool } = this.deps;
     return ensureBuiltinTemplate({ driver, store, refill: (id) => pool.refill(id) }, options);
+  }
+
+  /** The row a create should fork: a built-in one moved to its image's current recipe first. */
+  async current(row: TemplateRow): Promise<TemplateRow> {
+    let check = this.checked.get(row.id);
+    if (!check) {
+      const { driver, store } = this.deps;
+      check = currentBuiltinRow({ driver, store, dropPooled: (id) => this.dropPooled(id) }, row);
+      this.checked.set(row.id, check);
+      // A failed check (a build that failed) is tried again by the next create.
+      check.catch(() => this.checked.delete(row.id));
+    }
+    await check;
+    return this.deps.store.template(row.id) ?? row;
   }
 
   private async dropPooled(templateId: string): Promise<void> {

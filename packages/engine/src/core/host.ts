@@ -157,7 +157,10 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
 
   create(options: CreateSandboxOptions): Promise<SandboxInfo> {
     this.assertOpen();
-    return createSandbox({ ...this.parts, pool: this.pool }, options);
+    return createSandbox(
+      { ...this.parts, pool: this.pool, currentTemplate: (row) => this.templates.current(row) },
+      options,
+    );
   }
 
   get(id: string): SandboxInfo | undefined {

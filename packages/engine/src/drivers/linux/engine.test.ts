@@ -221,6 +221,29 @@ describe('linux driver: warm pool', { timeout: 600_000 }, () => {
     assert.equal((await engine.exec(info.id, { command: 'echo ok', timeoutMs: 5_000 })).stdout.toString(), 'ok\n');
     await engine.terminate(info.id);
   });
+  test("a built-in row of an older recipe moves to this engine's recipe at its next create, and its pool goes", async () => {
+    await waitPool(2);
+    const pooled = () =>
+      (engine.db.prepare("SELECT id FROM sandboxes WHERE state = 'pooled'").all() as { id: string }[]).map((r) => r.id);
+    const before = pooled();
+    // As an upgrade that changed the python image's recipe leaves it: the row names an older key.
+    engine.db.prepare("UPDATE templates SET image_key = 'recipe-of-an-older-server' WHERE id = 'python'").run();
+    await engine.close();
+    engine = await env.open({ warmPoolSize: 2 });
+    const id = `warm-upgraded-${process.pid}`;
+    await engine.create({ id, templateId: 'python' });
+    const { key } = engine.db.prepare("SELECT image_key AS key FROM templates WHERE id = 'python'").get() as {
+      key: string;
+    };
+    assert.notEqual(key, 'recipe-of-an-older-server');
+    assert.equal((await engine.exec(id, { command: 'echo ok', timeoutMs: 5_000 })).stdout.toString(), 'ok\n');
+    assert.deepEqual(
+      pooled().filter((p) => before.includes(p)),
+      [],
+      'the sandboxes pooled from the older image are ended',
+    );
+    await engine.terminate(id);
+  });
   test('a handed-out sandbox keeps its cgroups; after a restart they still freeze, meter and go', async () => {
     await waitPool(2);
     const id = `warm-key-${process.pid}`;

@@ -37,6 +37,7 @@
 
 #include <grp.h>
 
+#include "agent.h"
 #include "launch.h"
 
 /* The descriptors CRIU finds the stand-in for the parent agent's listening socket and the
@@ -45,6 +46,8 @@
 #define RESTORE_IMAGES_FD 4
 /* The key the dump records the sandbox's /dev under (checkpoint/dump.ts). */
 #define DEV_EXT_KEY "mitos-dev"
+/* Where CRIU run as root keeps its probe of the kernel's features, and only on a tmpfs. */
+#define KERNEL_FEATURES_DIR "/run"
 
 /*
  * The host sources of the sandbox's read-only binds (the init program, the kernels) sit in the
@@ -237,6 +240,10 @@ static pid_t inject_agent(const struct restore_spec *r, pid_t init, char *err, s
             if (write_text(r->cgroup_procs[i], "0\n") < 0) child_exit(exec_sync[1], "join cgroup");
         for (size_t i = 0; i < N_JOINED; i++) {
             if (i != PID_NS && setns(fds[i], joined_ns[i].type) < 0) child_exit(exec_sync[1], joined_ns[i].name);
+            /* The network namespace is restored empty (--empty-ns net: the checkpoint holds no
+             * links, addresses or tables to replay): its loopback comes up here, as for a fresh
+             * sandbox, before the tree continues. */
+            if (joined_ns[i].type == CLONE_NEWNET) loopback_up();
             if (joined_ns[i].type == CLONE_NEWUTS && sethostname(r->hostname, strlen(r->hostname)) < 0)
                 child_exit(exec_sync[1], "sethostname");
         }
@@ -340,9 +347,24 @@ static pid_t criu_restore(const struct restore_spec *r, char *err, size_t errlen
     return pid;
 }
 
+/*
+ * CRIU probes the kernel's features on every run (a throwaway veth, the vDSO: tens of
+ * milliseconds) unless /run/criu.kdat holds the result, which it keeps only on a tmpfs. For the
+ * restore only, this namespace's /run is the child's images directory (in /dev/shm): the
+ * engine puts the file there when an earlier restore left one (checkpoint/kernel-features.ts).
+ * Best effort: without it CRIU probes.
+ */
+static int kernel_features_at_run(void) {
+    char images[32];
+    snprintf(images, sizeof images, "/proc/self/fd/%d", RESTORE_IMAGES_FD);
+    return mount(images, KERNEL_FEATURES_DIR, NULL, MS_BIND, NULL) == 0;
+}
+
 pid_t restore_tree(const struct restore_spec *r, pid_t *agent_out, char *err, size_t errlen) {
     if (stage_external_mounts(r, err, errlen) < 0) return -1;
+    int features = kernel_features_at_run();
     pid_t init = criu_restore(r, err, errlen);
+    if (features) umount2(KERNEL_FEATURES_DIR, MNT_DETACH);
     if (init < 0) return -1;
     pid_t old = restored_agent(init);
     if (old < 0) {

@@ -8,6 +8,7 @@ import { chmodSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writ
 import { basename, join } from 'node:path';
 import type { CriuTool } from '../host/criu.js';
 import type { DumpResult } from './dump.js';
+import { seedKernelFeatures } from './kernel-features.js';
 import { type RestoreLaunch, restoreArgs } from './restore.js';
 import { remapUsernsImage } from './userns-image.js';
 
@@ -53,6 +54,7 @@ const USERNS_IMAGE = /^userns-\d+\.img$/;
 export function childImages(dump: DumpResult, dir: string, parentBase: number, childBase: number): void {
   mkdirSync(dir, { mode: 0o711 });
   chmodSync(dir, 0o711);
+  seedKernelFeatures('restore', dir);
   for (const name of readdirSync(dump.dir)) {
     if (!name.endsWith('.img')) continue;
     const source = join(dump.dir, name);

@@ -14,6 +14,7 @@ import { MitosError } from '@mitos/protocol';
 import { KERNELS_IN_SANDBOX } from '../agent/kernels.js';
 import type { CriuTool } from '../host/criu.js';
 import { asNamespaceOwner, ownCapabilities } from './as-owner.js';
+import { keepKernelFeatures, seedKernelFeatures } from './kernel-features.js';
 import { agentSockets } from './tree.js';
 
 export interface DumpTarget {
@@ -59,6 +60,11 @@ export function dumpArgs(target: DumpTarget, externalSockets: readonly string[])
     // locking them is the host network's business, not the dump's.
     '--network-lock',
     'skip',
+    // Nothing of the network namespace but its sockets: a child gets loopback and its own link
+    // as a fresh sandbox does (launch-restore.c), and dumping the links, addresses, routes and
+    // tables runs six tools while the parent is frozen.
+    '--empty-ns',
+    'net',
     '--tcp-established',
     ...Object.entries(KEYED_EXTERNAL_MOUNTS).flatMap(([key, path]) => ['--external', `mnt[${path}]:${key}`]),
     '--external',
@@ -78,7 +84,10 @@ export function criuFailure(log: string): string {
 
 function runTool([file, args]: [string, string[]], cwd: string): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(file, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], timeout: DUMP_TIMEOUT_MS });
+    // CRIU run as another uid than root keeps its probe of the kernel's features in
+    // $XDG_RUNTIME_DIR: here the images directory, its working directory (kernel-features.ts).
+    const env = { ...process.env, XDG_RUNTIME_DIR: '.' };
+    const child = spawn(file, args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'], timeout: DUMP_TIMEOUT_MS });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       stderr = (stderr + d).slice(-4000);
@@ -113,6 +122,7 @@ export async function dumpSandbox(tool: CriuTool, target: DumpTarget, dir: strin
   mkdirSync(dir, { mode: 0o700 });
   chownSync(dir, target.uidBase, target.uidBase);
   const argv = asNamespaceOwner(target.uidBase, ownCapabilities(), tool.argv(dumpArgs(target, externalSockets)));
+  seedKernelFeatures('dump', dir, target.uidBase);
   const { code, stderr } = await runTool(argv, dir);
   if (code !== 0) {
     const logPath = join(dir, 'dump.log');
@@ -126,5 +136,6 @@ export async function dumpSandbox(tool: CriuTool, target: DumpTarget, dir: strin
       },
     );
   }
+  keepKernelFeatures('dump', dir);
   return { dir, externalSockets };
 }

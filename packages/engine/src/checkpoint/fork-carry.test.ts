@@ -50,6 +50,7 @@ describe('a linux fork that carries every process', { timeout: 600_000 }, () => 
       'the parent server',
     );
 
+    const beforeFork = await count(parent);
     const outcome = await engine.fork(parent, { count: 3, processes: 'all' });
     assert.equal(outcome.carried.processes, true);
     assert.deepEqual(outcome.carried.processesNotCarried, []);
@@ -58,9 +59,12 @@ describe('a linux fork that carries every process', { timeout: 600_000 }, () => 
     assert.equal(children.length, 3);
 
     for (const child of children) {
-      // Its own pid namespace: the counter is a process of the child, not a view of the parent.
+      // The counter rewrites its file (truncate, then write): a read may catch it empty.
+      await until(async () => (await count(child)) > 0, 20_000, `${child}'s counter file`);
+      // Its own pid namespace: the counter is a process of the child, not a view of the parent,
+      // and it goes on from the parent's value (its memory), not from 0.
       const c0 = await count(child);
-      assert.ok(c0 > 0 && c0 <= atFork + 1000, `child counter ${c0} (parent at fork ${atFork})`);
+      assert.ok(c0 >= beforeFork && c0 <= atFork + 1000, `child counter ${c0} (parent ${beforeFork} to ${atFork})`);
       await until(async () => (await count(child)) > c0, 20_000, `${child}'s counter to go on`);
       const l0 = await lines(child);
       await until(async () => (await lines(child)) > l0, 20_000, `${child}'s loop to go on`);
@@ -83,8 +87,8 @@ describe('a linux fork that carries every process', { timeout: 600_000 }, () => 
     assert.equal(auto.carried.processes, true);
     assert.deepEqual(auto.carried.processesNotCarried, []);
     const autoChild = auto.children[0]?.id as string;
+    await until(async () => (await count(autoChild)) > 0, 20_000, "the auto child's counter file");
     const a0 = await count(autoChild);
-    assert.ok(a0 > 0, `auto child counter ${a0}`);
     await until(async () => (await count(autoChild)) > a0, 20_000, "the auto child's counter to go on");
     await engine.terminate(autoChild);
 

@@ -53,6 +53,9 @@ export function restoreArgs(target: RestoreTarget): string[] {
     // Stopped: the launcher replaces the restored agent before anything runs (launch-restore.c).
     '--leave-stopped',
     '--tcp-established',
+    // The dump holds no network configuration (dump.ts): the launcher brings loopback up.
+    '--empty-ns',
+    'net',
     ...['mitos-dev', ...Object.keys(target.externalMounts)].flatMap((key) => [
       '--ext-mount-map',
       `${key}:${target.extRoot}/${key}`,

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { isClosedPosture, MitosError, type NetworkPosture } from '@mitos/protocol';
 import { checkpointWorkDir, childImages, removeCheckpointWorkDir, restoreCommand } from '../../checkpoint/carry.js';
 import { dumpSandbox } from '../../checkpoint/dump.js';
+import { keepKernelFeatures } from '../../checkpoint/kernel-features.js';
 import { type Restorer, restoreFailure } from '../../checkpoint/restore.js';
 import { readStats } from '../../checkpoint/stats.js';
 import type { Launched } from '../../core/driver.js';
@@ -91,6 +92,7 @@ export async function forkCarryingProcesses(
             return restoreCommand(criu.tool, dump, work, dir, root.rootfs, sources);
           })
           .then((l) => {
+            keepKernelFeatures('restore', dir);
             phase('launch', launched, () => ({ child: row.id, stats: readStats(dir, 'restore') }));
             return l;
           })

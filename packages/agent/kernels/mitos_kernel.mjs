@@ -107,6 +107,10 @@ async function serveCell(conn, req) {
     if (!conn.destroyed) conn.write(`${JSON.stringify(obj)}\n`);
   };
   send = write;
+  // A kernel started ahead in a pooled sandbox learns its sandbox's hostname and env with its first cell.
+  if (req.env !== null && typeof req.env === 'object') {
+    for (const [k, v] of Object.entries(req.env)) process.env[k] = String(v);
+  }
   let exitCode = 0;
   try {
     const value = await runCell(String(req.code ?? ''), Number(req.timeout_ms ?? 60000));

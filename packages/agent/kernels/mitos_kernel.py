@@ -332,6 +332,11 @@ def serve():
                     reply = {"kind": "snapshot", "error": f"{type(exc).__name__}: {exc}"}
                 conn.sendall(json.dumps(reply).encode() + b"\n")
                 continue
+            # A kernel started ahead in a pooled sandbox learns its sandbox's hostname and env
+            # with its first cell.
+            env = req.get("env")
+            if isinstance(env, dict):
+                os.environ.update({str(k): str(v) for k, v in env.items()})
             with channel.lock:
                 channel.conn = conn
             code = run_cell(req.get("code", ""), int(req.get("timeout_ms", 60000)))

@@ -36,7 +36,8 @@ describe('per-sandbox env: values kept from other users, sandboxes and logs', { 
   const made: Sandbox[] = [];
 
   before(async () => {
-    live = await liveServer({ engineOptions: { warmPoolSize: 1, warmKernels: true } });
+    // The default kernel warming: the owner's run_code below makes the pool start python kernels.
+    live = await liveServer({ engineOptions: { warmPoolSize: 1 } });
     owner = await create('python', { baseUrl: live.url, env: { API_TOKEN: SECRET } });
     made.push(owner);
     await owner.execBackground('sleep 600');
@@ -65,8 +66,12 @@ describe('per-sandbox env: values kept from other users, sandboxes and logs', { 
 
   test('another sandbox, from the warm pool with its kernel started ahead, sees none of it', async () => {
     const deadline = Date.now() + 120_000;
-    const ready = () => live.engine.pool?.status().templates.find((t) => t.template === 'python')?.ready ?? 0;
-    while (ready() < 1) {
+    // Full, and done starting kernels in what it holds (the owner's run_code turned them on).
+    const settled = () => {
+      const t = live.engine.pool?.status().templates.find((x) => x.template === 'python');
+      return (t?.ready ?? 0) >= 1 && t?.refilling === false;
+    };
+    while (!settled()) {
       assert.ok(Date.now() < deadline, 'the warm pool did not refill within 120 s');
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -74,6 +79,8 @@ describe('per-sandbox env: values kept from other users, sandboxes and logs', { 
     made.push(other);
     const scan = await other.exec(`cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c ${SECRET} || true`);
     assert.equal(scan.stdout.trim(), '0');
+    const started = await other.exec('pgrep -fc "[m]itos_kernel[.]py" || true');
+    assert.equal(started.stdout.trim(), '1', 'its kernel was started ahead, in the pool');
     const kernel = await other.runCode('import os\n[k for k, v in os.environ.items() if "envsecret" in v]');
     assert.equal(kernel.text, '[]');
     rec.check('another sandbox reads the env (processes, pre-started kernel)', 'nothing: its own env only');

@@ -17,7 +17,10 @@ export interface OpenEngineOptions {
   db: StateDatabase;
   /** Linux driver only; default DEFAULT_WARM_POOL_SIZE. */
   warmPoolSize?: number;
-  /** Linux driver only: pooled sandboxes start their python kernel ahead. */
+  /**
+   * Linux driver only: true starts python kernels in every pooled sandbox, false in none;
+   * absent: where run_code is in recent use (the engine's `auto`).
+   */
   warmKernels?: boolean;
   cgroupParent?: string;
   /** Linux driver only: templates whose sandboxes run without the default seccomp filter. */
@@ -34,7 +37,7 @@ export async function openEngine(kind: EngineKind, o: OpenEngineOptions): Promis
         engine: 'microvm',
       });
     }
-    if (o.warmKernels) {
+    if (o.warmKernels === true) {
       throw new MitosError(
         'not_implemented',
         '--warm-kernels applies to the linux engine only',

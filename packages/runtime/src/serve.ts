@@ -38,7 +38,10 @@ export interface ServeOptions {
   prebuildProgress?: (template: string, event: { line: string } | { readyMs: number }) => void;
   /** `--warm-pool`: launched sandboxes kept ready per template; default 2, 0 disables. */
   warmPoolSize?: number;
-  /** `--warm-kernels`: pooled sandboxes start their python kernel ahead (linux engine). */
+  /**
+   * `--warm-kernels` (true): every pooled sandbox starts its python kernel ahead;
+   * `--no-warm-kernels` (false): none does; absent: where run_code is in recent use (linux engine).
+   */
   warmKernels?: boolean;
   /** `--seccomp-opt-out`: templates whose sandboxes run without the default seccomp filter. */
   seccompOptOut?: string[];

@@ -50,12 +50,13 @@ async function loadBuild(checkout: string): Promise<{ engine: EngineModule; serv
 
 /**
  * `build`: the checkout of another mitos build to serve instead of this one (`--baseline`).
- * `warmKernels`: pooled sandboxes start their python kernel ahead (the engine option).
+ * `warmKernels`: the engine option (true: python kernels in every pooled sandbox; false: none;
+ * absent: the engine's default, where run_code is in recent use).
  */
 export async function startBenchEnv(
   warmPoolSize: number,
   build?: string,
-  { warmKernels = false }: { warmKernels?: boolean } = {},
+  { warmKernels }: { warmKernels?: boolean } = {},
 ): Promise<BenchEnv> {
   const mods = build ? await loadBuild(build) : { engine: thisEngine, server: thisServer };
   const { LinuxEngine, openDatabase } = mods.engine;
@@ -121,10 +122,16 @@ export async function startBenchEnv(
     engine,
     stateDir,
     cgroupParent,
-    engineLabel: `Linux driver (namespaces + ${engine.storage.kind}, warm pool ${warmPoolSize}${warmKernels ? ', python kernels started ahead' : ''})${build ? `, build at ${build}` : ''}`,
+    engineLabel: `Linux driver (namespaces + ${engine.storage.kind}, warm pool ${warmPoolSize}${KERNELS_LABEL[String(warmKernels)]})${build ? `, build at ${build}` : ''}`,
     close,
   };
 }
+
+const KERNELS_LABEL: Record<string, string> = {
+  true: ', python kernels started in every pool',
+  false: ', no kernel started ahead',
+  undefined: '',
+};
 
 /** One clean-up step: a failure is reported and the remaining steps still run. */
 async function step(what: string, fn: () => Promise<unknown> | undefined): Promise<void> {

@@ -51,7 +51,11 @@ export function registerServe(program: Command): void {
     )
     .option(
       '--warm-kernels',
-      'pooled sandboxes start their python kernel ahead: the first run_code skips its start-up (costs its memory per pooled sandbox)',
+      "start python kernels in every pooled sandbox, so a first run_code skips the kernel's start-up (about 11 MiB per pooled sandbox); default: only in pools of templates whose sandboxes ran code in the last 10 minutes, and of code-interpreter templates",
+    )
+    .option(
+      '--no-warm-kernels',
+      'start no kernel ahead in any pool (the first run_code of each sandbox starts its kernel)',
     )
     .option(
       '--seccomp-opt-out <template>',

@@ -98,25 +98,17 @@ export interface KernelHost {
   ): Promise<{ pid: number; exited: () => boolean; stderr: () => string; ready: Promise<void> }>;
 }
 
-/**
- * Tells a python kernel started in a pooled sandbox who it belongs to now: it was started under
- * the pool's name and without its user's env. A statement, so `_` is untouched; its random
- * state needs no reseed (it is not a copy: the pooled sandbox had its own entropy).
- */
-function handOutPrelude(hostname: string, env: Record<string, string>): string {
-  // JSON of an object of strings is a valid python dict literal.
-  const vars = JSON.stringify({ ...env, HOSTNAME: hostname });
-  return `if True:\n    import os as _mitos_os\n    _mitos_os.environ.update(${vars})\n    del _mitos_os`;
-}
-
 export class KernelManager {
   /** pid of each running kernel, per sandbox and language. */
   private readonly pids = new Map<string, number>();
   private readonly starting = new Map<string, Promise<number>>();
-  /** Pooled sandboxes whose python kernel was started ahead and has run nothing. */
-  private readonly prestarted = new Set<string>();
-  /** Handed-out sandboxes whose kernel started ahead is being told its identity (see handOut). */
-  private readonly preludes = new Map<string, Promise<void>>();
+  /** Pooled sandboxes' kernels started ahead that have run nothing: sandbox -> languages. */
+  private readonly prestarted = new Map<string, Set<string>>();
+  /**
+   * What a kernel started ahead in a pooled sandbox has yet to learn, by key: it was started
+   * under the pool's name and without its user's env. Its first cell carries them (handOut).
+   */
+  private readonly identities = new Map<string, Record<string, string>>();
 
   constructor(private readonly host: KernelHost) {}
 
@@ -126,36 +118,47 @@ export class KernelManager {
 
   forget(sandboxId: string): void {
     for (const k of [...this.pids.keys()]) if (k.startsWith(`${sandboxId}\0`)) this.pids.delete(k);
+    for (const k of [...this.identities.keys()]) if (k.startsWith(`${sandboxId}\0`)) this.identities.delete(k);
     this.prestarted.delete(sandboxId);
-    this.preludes.delete(sandboxId);
   }
 
-  /** Start the python kernel of a pooled sandbox ahead, so its user's first cell finds it running. */
-  async prestart(sandboxId: string): Promise<void> {
-    await this.ensure(sandboxId, 'python');
-    this.prestarted.add(sandboxId);
+  /** Start a pooled sandbox's kernel ahead, so its user's first cell finds it running. */
+  async prestart(sandboxId: string, language = 'python'): Promise<void> {
+    await this.ensure(sandboxId, language);
+    const languages = this.prestarted.get(sandboxId) ?? new Set<string>();
+    languages.add(language);
+    this.prestarted.set(sandboxId, languages);
+  }
+
+  /** Whether the sandbox's `language` kernel was started ahead and has run nothing yet. */
+  isPrestarted(sandboxId: string, language: string): boolean {
+    return this.prestarted.get(sandboxId)?.has(language) === true;
+  }
+
+  private settled(sandboxId: string, language: string): void {
+    const languages = this.prestarted.get(sandboxId);
+    languages?.delete(language);
+    if (languages?.size === 0) this.prestarted.delete(sandboxId);
   }
 
   /**
-   * A pooled sandbox renamed `toId` for its user (call before forgetting `fromId`). Returns
-   * what tells a kernel started ahead its new hostname and env, to call once the renamed
-   * sandbox answers: it runs in the background, and the first cell waits for it.
+   * A pooled sandbox renamed `toId` for its user (call before forgetting `fromId`). Returns what
+   * moves its kernels started ahead to the new name, to call once the renamed sandbox answers.
+   * Each kernel learns its sandbox's hostname and env with its first cell, which sets them before
+   * running its code: no cell of its own, so nothing for that first cell to wait for. Random state
+   * needs no reseed (not a copy: the pooled sandbox had its own entropy).
    */
   handOut(fromId: string, toId: string, env: Record<string, string> | undefined): () => void {
-    if (!this.prestarted.delete(fromId)) return () => {};
-    const pid = this.pids.get(this.key(fromId, 'python'));
+    const languages = this.prestarted.get(fromId);
+    this.prestarted.delete(fromId);
+    if (!languages) return () => {};
+    const pids = [...languages].map((language) => [language, this.pids.get(this.key(fromId, language))] as const);
     return () => {
-      this.prestarted.add(toId);
-      if (pid) this.pids.set(this.key(toId, 'python'), pid);
-      const prelude = handOutPrelude(toId, env ?? {});
-      const told = this.cell(toId, 'python', prelude, { code: prelude, timeoutMs: 10_000 }).then(async (r) => {
-        // A kernel that cannot take it is replaced: the next cell starts one with the right env.
-        if (r.exitCode !== 0 && pid) await this.host.client(toId).signal(pid, 9);
-      });
-      this.preludes.set(
-        toId,
-        told.catch(() => {}),
-      );
+      this.prestarted.set(toId, new Set(languages));
+      for (const [language, pid] of pids) {
+        if (pid) this.pids.set(this.key(toId, language), pid);
+        this.identities.set(this.key(toId, language), { ...env, HOSTNAME: toId });
+      }
     };
   }
 
@@ -232,13 +235,14 @@ export class KernelManager {
   }
 
   async run(sandboxId: string, language: string, code: string, options: RunCodeOptions): Promise<RunCodeOutcome> {
-    if (language === 'python' && options.context === undefined) {
-      const prelude = this.preludes.get(sandboxId);
-      if (prelude) await prelude;
-      this.preludes.delete(sandboxId);
-      this.prestarted.delete(sandboxId);
+    let identity: Record<string, string> | undefined;
+    if (options.context === undefined) {
+      const key = this.key(sandboxId, language);
+      identity = this.identities.get(key);
+      this.identities.delete(key);
+      this.settled(sandboxId, language);
     }
-    return this.cell(sandboxId, language, code, options);
+    return this.cell(sandboxId, language, code, options, identity);
   }
 
   /**
@@ -266,6 +270,7 @@ export class KernelManager {
     language: string,
     code: string,
     options: RunCodeOptions,
+    env?: Record<string, string>,
   ): Promise<RunCodeOutcome> {
     const started = performance.now();
     const { pid, sock } = await this.connect(sandboxId, language, options.context);
@@ -292,7 +297,8 @@ export class KernelManager {
         .catch(() => {});
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    sock.write(`${JSON.stringify({ code, timeout_ms: options.timeoutMs })}\n`);
+    // `env`: set in the kernel's environment before the code runs (a kernel started ahead).
+    sock.write(`${JSON.stringify({ code, timeout_ms: options.timeoutMs, env })}\n`);
     const how = await readLines(sock, (l) => {
       switch (l.kind) {
         case 'stdout':
@@ -351,7 +357,7 @@ export class KernelManager {
   /** Ask a running python kernel to write its globals for a fork. Undefined if none runs. */
   async snapshot(sandboxId: string): Promise<{ saved: string[]; skipped: string[] } | undefined> {
     // A kernel started ahead that has run no cell holds nothing worth carrying.
-    if (this.prestarted.has(sandboxId)) return undefined;
+    if (this.isPrestarted(sandboxId, 'python')) return undefined;
     const pid = await this.ping(sandboxId, 'python');
     if (!pid) return undefined;
     const sock = await this.host.client(sandboxId).connectUnix((KERNELS.python as KernelSpec).socket);

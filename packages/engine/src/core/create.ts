@@ -64,19 +64,19 @@ export async function createSandbox(ctx: CreateContext, options: CreateSandboxOp
 
 /**
  * Launch a reserved row and record it running; returns its create time (0 for the pool).
- * `warmKernel` (the pool's, with --warm-kernels): its python kernel is started before the row is
- * marked running, so nothing lists it half-warm; best effort (an image without python).
+ * `kernels` (the pool's, see kernel-demand.ts): languages whose kernels are started before the
+ * row is marked running, so nothing lists it half-warm; best effort (an image without python).
  */
 export async function launchReserved(
   ctx: HostParts,
   row: SandboxRow,
   template: TemplateRow,
   started?: number,
-  warmKernel = false,
+  kernels: readonly string[] = [],
 ): Promise<number> {
   const launched = await ctx.driver.launch(row, template);
   await startTemplateCommand(ctx.agents, row.id, template.id, ctx.templateConfig(template.id));
-  if (warmKernel) await ctx.agents.kernels.prestart(row.id).catch(() => {});
+  for (const language of kernels) await ctx.agents.kernels.prestart(row.id, language).catch(() => {});
   const forkTimeMs = started === undefined ? 0 : performance.now() - started;
   ctx.store.markRunning(row.id, { ...launched, forkTimeMs });
   return forkTimeMs;

@@ -2,6 +2,7 @@
 import type { OciTools } from '../engine.js';
 import type { StateDatabase } from '../state/database.js';
 import type { DriverEvents, SandboxDriver } from './driver.js';
+import type { KernelWarming } from './kernel-demand.js';
 
 export type EngineLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -16,8 +17,15 @@ export interface HostOptions {
    * ensure) and refilled on the next; 0 keeps them for ever. Default 10 minutes.
    */
   warmPoolIdleMs?: number;
-  /** Pooled sandboxes start their python kernel ahead (costs its memory per pooled sandbox). */
-  warmKernels?: boolean;
+  /**
+   * Which kernels pooled sandboxes start ahead (each costs its memory per pooled sandbox):
+   * `auto` (default) those of languages the template's sandboxes ran code in recently, and
+   * python for code-interpreter templates; `always` (or true) python in every pool, plus any in
+   * recent use; `never` (or false) none. See kernel-demand.ts.
+   */
+  warmKernels?: KernelWarming | boolean;
+  /** How long a template's last run_code keeps its pool starting kernels (auto). Default 10 minutes. */
+  kernelIdleMs?: number;
   log?: EngineLog;
   /** Blob store of template build contexts (templates built from a spec). */
   contextDir?: string;

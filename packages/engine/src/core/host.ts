@@ -46,6 +46,7 @@ import { SandboxEndings } from './endings.js';
 import { forkSandbox } from './fork.js';
 import type { DriverFactory, HostOptions } from './host-options.js';
 import { HostTemplates } from './host-templates.js';
+import { KernelDemand, kernelLanguage, kernelWarming, prestartPooled } from './kernel-demand.js';
 import { decideDeadline, liveRow } from './live-row.js';
 import { changePosture, effectivePosture, egressBytesOf } from './network.js';
 import { reattachOrReap } from './reattach.js';
@@ -65,6 +66,8 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   private readonly deadlines: DeadlineScheduler;
   private readonly endings: SandboxEndings;
   readonly pool: WarmPool;
+  /** Which kernels each template's pooled sandboxes start ahead (run_code in recent use). */
+  private readonly kernelDemand: KernelDemand;
   private readonly removal: SandboxRemoval;
   private closed = false;
   readonly templateBuilds: TemplateSpecs;
@@ -118,11 +121,17 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
         await this.endings.end(id, 'deadline');
       },
     });
+    this.kernelDemand = new KernelDemand(
+      kernelWarming(options.warmKernels),
+      (templateId) => this.pool.refill(templateId),
+      options.kernelIdleMs,
+    );
     this.pool = new WarmPool(
       {
         ...this.parts,
         launchReserved: (row, template) =>
-          launchReserved(this.parts, row, template, undefined, options.warmKernels === true),
+          launchReserved(this.parts, row, template, undefined, this.kernelDemand.wanted(template.id)),
+        warmUp: (templateId) => prestartPooled(this.parts, templateId, this.kernelDemand.wanted(templateId)),
         isOpen: () => !this.closed,
       },
       options.warmPoolSize ?? 0,
@@ -213,7 +222,10 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
   }
 
   async runCode(sandboxId: string, options: RunCodeOptions): Promise<RunCodeOutcome> {
-    this.running(sandboxId, ['running'], options.onAccepted);
+    const row = this.running(sandboxId, ['running'], options.onAccepted);
+    const language = kernelLanguage(options.language);
+    // A named context is a kernel of its own that no pool starts; the default kernels count.
+    if (language && options.context === undefined) this.kernelDemand.used(row.templateId, language);
     return this.agents.runCode(sandboxId, options);
   }
 

@@ -13,7 +13,7 @@ import { WarmPool } from './warm-pool.js';
 const LIMITS = { memoryBytes: 256 * 1024 * 1024, cpus: 1, pids: 256 };
 
 /** The pool over a real state store; launching and ending a sandbox only move its row. */
-function poolOf(size: number, idleMs: number) {
+function poolOf(size: number, idleMs: number, warmUp?: (templateId: string) => Promise<void>) {
   const store = new StateStore(openDatabase(':memory:'));
   const ended: string[] = [];
   let open = true;
@@ -39,6 +39,7 @@ function poolOf(size: number, idleMs: number) {
     },
     isOpen: () => open,
     log: () => {},
+    warmUp,
   };
   const pool = new WarmPool(host, size, idleMs);
   const template = (id: string): TemplateRow => {
@@ -125,6 +126,33 @@ test('pooled sandboxes left by a previous engine are ended once out of use', asy
     pool.arm();
     await until(() => ended.includes('pool-left'), 'the leftover pooled sandbox to be ended');
     assert.equal(store.sandbox('pool-left'), undefined);
+  } finally {
+    await close();
+  }
+});
+
+test('a refill asked for while one warms the pool looks again once done (what the pool wants changed)', async () => {
+  const warmUps: string[] = [];
+  let release = () => {};
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const { store, pool, template, close } = poolOf(1, 0, async (templateId) => {
+    warmUps.push(templateId);
+    if (warmUps.length === 1) await gate;
+  });
+  try {
+    const python = template('python');
+    pool.refill(python.id);
+    await until(() => warmUps.length === 1, 'the first warm-up');
+    pool.refill(python.id);
+    release();
+    await until(
+      () => pool.status().templates.find((t) => t.template === 'python')?.refilling === false,
+      'the refill to end',
+    );
+    assert.deepEqual(warmUps, ['python', 'python'], 'warmed up again for the refill asked for meanwhile');
+    assert.equal(store.pooledCount('python'), 1);
   } finally {
     await close();
   }

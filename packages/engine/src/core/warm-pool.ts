@@ -28,12 +28,16 @@ export interface PoolHost {
   /** Launch a reserved row and record it running. */
   launchReserved(row: SandboxRow, template: TemplateRow): Promise<unknown>;
   teardown(row: SandboxRow): Promise<void>;
+  /** Bring the sandboxes already pooled up to what the pool wants now (kernels), before a refill. */
+  warmUp?(templateId: string): Promise<void>;
   isOpen(): boolean;
   log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
 }
 
 export class WarmPool {
   private readonly refills = new Map<string, Promise<void>>();
+  /** Templates asked to refill while a refill ran: it looks again once done. */
+  private readonly again = new Set<string>();
   /** performance.now() of each template's last use, and the timer that checks it for idleness. */
   private readonly lastUse = new Map<string, number>();
   private readonly expiries = new Map<string, NodeJS.Timeout>();
@@ -72,10 +76,10 @@ export class WarmPool {
     try {
       this.host.store.setEnv(id, env);
       await this.host.driver.rename?.(pooled, id, limits);
-      const tellKernel = this.host.agents.kernels.handOut(pooled.id, id, env);
+      const moveKernels = this.host.agents.kernels.handOut(pooled.id, id, env);
       this.host.agents.forget(pooled.id);
       await this.host.agents.client(id).setIdentity(id, randomBytes(64));
-      tellKernel();
+      moveKernels();
     } catch (err) {
       await this.host.teardown(row).catch(() => {});
       throw err;
@@ -111,30 +115,48 @@ export class WarmPool {
    */
   refill(templateId: string): void {
     this.touch(templateId);
-    if (!this.enabled() || this.refills.has(templateId)) return;
-    const { store } = this.host;
+    if (!this.enabled()) return;
+    if (this.refills.has(templateId)) {
+      // What the pool wants may have changed since this refill began (kernels): look again after it.
+      this.again.add(templateId);
+      return;
+    }
     const work = (async () => {
       await new Promise((r) => setTimeout(r, REFILL_DELAY_MS));
-      while (this.enabled() && this.lastUse.has(templateId) && store.pooledCount(templateId) < this.size) {
-        const template = store.template(templateId);
-        if (!template) return;
-        const tag = randomBytes(6).toString('hex');
-        // The cgroup key outlives the pool id, so it has a '.', which no sandbox id may have:
-        // a user's later sandbox named `pool-<tag>` can never be given this one's cgroups.
-        const row = blankRow(`pool-${tag}`, templateId, template.limits, `pool.${tag}`);
-        if (!store.reserveSandbox(row)) continue;
-        try {
-          this.host.driver.admit('create', row.limits);
-          await this.host.launchReserved(row, template);
-          store.setState(row.id, 'pooled');
-        } catch (err) {
-          this.host.log('warn', 'warm pool refill failed', { template: templateId, error: String(err) });
-          await this.host.teardown(row).catch(() => {});
-          return;
-        }
-      }
-    })().finally(() => this.refills.delete(templateId));
+      do {
+        this.again.delete(templateId);
+        if (this.enabled()) await this.host.warmUp?.(templateId);
+        if (!(await this.fill(templateId))) return;
+      } while (this.again.has(templateId));
+    })().finally(() => {
+      this.refills.delete(templateId);
+      this.again.delete(templateId);
+    });
     this.refills.set(templateId, work);
+  }
+
+  /** Launch pooled sandboxes until the template's pool is full; false when a launch failed. */
+  private async fill(templateId: string): Promise<boolean> {
+    const { store } = this.host;
+    while (this.enabled() && this.lastUse.has(templateId) && store.pooledCount(templateId) < this.size) {
+      const template = store.template(templateId);
+      if (!template) return true;
+      const tag = randomBytes(6).toString('hex');
+      // The cgroup key outlives the pool id, so it has a '.', which no sandbox id may have:
+      // a user's later sandbox named `pool-<tag>` can never be given this one's cgroups.
+      const row = blankRow(`pool-${tag}`, templateId, template.limits, `pool.${tag}`);
+      if (!store.reserveSandbox(row)) continue;
+      try {
+        this.host.driver.admit('create', row.limits);
+        await this.host.launchReserved(row, template);
+        store.setState(row.id, 'pooled');
+      } catch (err) {
+        this.host.log('warn', 'warm pool refill failed', { template: templateId, error: String(err) });
+        await this.host.teardown(row).catch(() => {});
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

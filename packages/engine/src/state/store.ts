@@ -164,6 +164,18 @@ export class StateStore {
     );
   }
 
+  /** Take a pooled sandbox out of the pool for a while (its state `creating`): false when a create claimed it first. */
+  claimPooled(id: string): boolean {
+    return (
+      this.db.prepare("UPDATE sandboxes SET state = 'creating' WHERE id = ? AND state = 'pooled'").run(id).changes === 1
+    );
+  }
+
+  /** Put a sandbox claimed with claimPooled back (unless it was ended meanwhile). */
+  repool(id: string): void {
+    this.db.prepare("UPDATE sandboxes SET state = 'pooled' WHERE id = ? AND state = 'creating'").run(id);
+  }
+
   pooledCount(templateId: string): number {
     const r = this.db
       .prepare("SELECT count(*) AS n FROM sandboxes WHERE state = 'pooled' AND template_id = ?")

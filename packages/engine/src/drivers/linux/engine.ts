@@ -11,6 +11,7 @@ import { MitosError } from '@mitos/protocol';
 import { detectCgroups } from '../../cgroups/detect.js';
 import { removeStaleCheckpoints } from '../../checkpoint/carry.js';
 import { SandboxHost } from '../../core/host.js';
+import type { KernelWarming } from '../../core/kernel-demand.js';
 import type { OciTools } from '../../engine.js';
 import { cgroupParentFor } from '../../host/cgroup-parent.js';
 import { Spawner } from '../../host/spawner.js';
@@ -48,8 +49,14 @@ export interface LinuxEngineOptions {
   warmPoolSize?: number;
   /** A template's pool is ended this long after its last use; 0 keeps it. Default 10 minutes. */
   warmPoolIdleMs?: number;
-  /** Pooled sandboxes start their python kernel ahead: first run_code skips its start-up. */
-  warmKernels?: boolean;
+  /**
+   * Which kernels pooled sandboxes start ahead, so a first run_code skips the start-up: `auto`
+   * (default: languages in recent use per template, python for code-interpreter templates),
+   * `always` (true) or `never` (false). See core/kernel-demand.ts.
+   */
+  warmKernels?: KernelWarming | boolean;
+  /** How long a template's last run_code keeps its pool starting kernels (auto). Default 10 minutes. */
+  kernelIdleMs?: number;
   /**
    * Templates whose sandboxes run without the default seccomp filter (each launch is logged
    * as a warning). Only for workloads that need io_uring, perf or the like.
@@ -188,6 +195,7 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
       ownsDb,
       warmPoolSize: options.warmPoolSize,
       warmKernels: options.warmKernels,
+      kernelIdleMs: options.kernelIdleMs,
       warmPoolIdleMs: options.warmPoolIdleMs,
       log,
       contextDir: join(stateDir, 'template-context'),

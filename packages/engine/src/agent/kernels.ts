@@ -235,14 +235,15 @@ export class KernelManager {
   }
 
   async run(sandboxId: string, language: string, code: string, options: RunCodeOptions): Promise<RunCodeOutcome> {
-    let identity: Record<string, string> | undefined;
-    if (options.context === undefined) {
-      const key = this.key(sandboxId, language);
-      identity = this.identities.get(key);
-      this.identities.delete(key);
-      this.settled(sandboxId, language);
-    }
-    return this.cell(sandboxId, language, code, options, identity);
+    if (options.context !== undefined) return this.cell(sandboxId, language, code, options);
+    this.settled(sandboxId, language);
+    // Every cell carries the identity until one that carried it is answered: a second cell sent
+    // at the same moment may reach the kernel first.
+    const key = this.key(sandboxId, language);
+    const identity = this.identities.get(key);
+    const outcome = await this.cell(sandboxId, language, code, options, identity);
+    if (identity && this.identities.get(key) === identity) this.identities.delete(key);
+    return outcome;
   }
 
   /**

@@ -223,10 +223,12 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
 
   async runCode(sandboxId: string, options: RunCodeOptions): Promise<RunCodeOutcome> {
     const row = this.running(sandboxId, ['running'], options.onAccepted);
+    const outcome = await this.agents.runCode(sandboxId, options);
+    // A cell its kernel ran (not a language without one) is a use of the template's default
+    // kernel; a named context is a kernel of its own that no pool starts.
     const language = kernelLanguage(options.language);
-    // A named context is a kernel of its own that no pool starts; the default kernels count.
     if (language && options.context === undefined) this.kernelDemand.used(row.templateId, language);
-    return this.agents.runCode(sandboxId, options);
+    return outcome;
   }
 
   pause = (id: string, options: LifecycleOptions = {}) =>

@@ -12,11 +12,11 @@ const KERNEL = /mitos_kernel\.py/;
 describe('end to end: kernels started ahead once run_code is in use', { timeout: 600_000 }, () => {
   let live: LiveServer;
   const made: Sandbox[] = [];
-  /** The python pool holds one sandbox and is not refilling or warming one. */
-  const poolSettled = async () => {
+  /** The template's pool holds one sandbox and is not refilling or warming one. */
+  const poolSettled = async (template = 'python') => {
     const deadline = Date.now() + 120_000;
     for (;;) {
-      const t = live.engine.pool?.status().templates.find((x) => x.template === 'python');
+      const t = live.engine.pool?.status().templates.find((x) => x.template === template);
       if (t && t.ready >= 1 && !t.refilling) return;
       assert.ok(Date.now() < deadline, 'the warm pool did not settle within 120 s');
       await new Promise((r) => setTimeout(r, 50));
@@ -59,5 +59,16 @@ describe('end to end: kernels started ahead once run_code is in use', { timeout:
     assert.equal(team, 'kernels', 'and its env');
     assert.equal(typeof pid, 'number');
     assert.deepEqual(await kernelsIn(warmed.id), before, 'the first cell ran in the kernel started ahead');
+  });
+
+  test('the code-interpreter template (E2B code-interpreter-v1) has python kernels in its pool without any run_code', async () => {
+    await live.engine.ensureTemplate({ id: 'code-interpreter' });
+    await poolSettled('code-interpreter');
+    const sb = await create('code-interpreter', { baseUrl: live.url });
+    made.push(sb);
+    const before = await kernelsIn(sb.id);
+    assert.equal(before.length, 1, 'its kernel was started in the pool');
+    assert.equal((await sb.runCode('import os\nos.environ["HOSTNAME"]')).text, `'${sb.id}'`);
+    assert.deepEqual(await kernelsIn(sb.id), before, 'the first cell ran in it');
   });
 });

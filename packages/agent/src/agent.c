@@ -6,7 +6,7 @@
  *
  * The engine keeps one connection per sandbox open and asks for the mux on it (OP_MUX): its
  * worker then runs the same stream multiplexer as a microVM's agent (guest-mux.c), which
- * forks one worker per channel. An operation then costs one frame on a connected socket
+ * runs each exec itself and forks one worker per other channel. An operation then costs one frame on a connected socket
  * instead of a connect, an accept and a new socket on each side.
  */
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,10 +24,30 @@
 #include "guest-mux.h"
 
 pid_t agent_pid;
+pid_t *mux_groups;
+
+/* Each connection's process and the page where, if it becomes the mux, it lists the process
+ * groups of its commands that must not outlive it: killed here when it dies (even by SIGKILL,
+ * when it cannot do so itself). */
+#define MAX_CONNECTIONS 64
+static struct {
+    pid_t pid;
+    pid_t *groups;
+} connections[MAX_CONNECTIONS];
 
 static void reap_children(int sig) {
     int saved = errno;
-    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    pid_t pid;
+    while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+        for (int i = 0; i < MAX_CONNECTIONS; i++) {
+            if (connections[i].pid != pid) continue;
+            for (size_t g = 0; g < MUX_GROUPS; g++)
+                if (connections[i].groups[g] > 0) kill(-connections[i].groups[g], SIGKILL);
+            munmap(connections[i].groups, MUX_GROUPS * sizeof(pid_t));
+            connections[i].pid = 0;
+            connections[i].groups = NULL;
+            break;
+        }
     }
     errno = saved;
 }
@@ -109,13 +130,35 @@ void agent_serve(int listen_fd) {
             }
             _exit(1);
         }
+        int slot = -1;
+        for (int i = 0; i < MAX_CONNECTIONS && slot < 0; i++)
+            if (!connections[i].groups) slot = i;
+        pid_t *groups = NULL;
+        if (slot >= 0) {
+            groups = mmap(NULL, MUX_GROUPS * sizeof(pid_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+            if (groups == MAP_FAILED) groups = NULL;
+        }
+        /* The handler must not see the slot half made. */
+        sigset_t chld, old;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &chld, &old);
         pid_t pid = fork();
         if (pid == 0) {
+            sigprocmask(SIG_SETMASK, &old, NULL);
             close(listen_fd);
             signal(SIGCHLD, SIG_DFL);
+            mux_groups = groups;
             agent_serve_connection(conn);
             _exit(0);
         }
+        if (pid > 0 && groups) {
+            connections[slot].pid = pid;
+            connections[slot].groups = groups;
+        } else if (groups) {
+            munmap(groups, MUX_GROUPS * sizeof(pid_t));
+        }
+        sigprocmask(SIG_SETMASK, &old, NULL);
         close(conn);
     }
 }

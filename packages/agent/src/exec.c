@@ -1,7 +1,9 @@
 /*
  * Run one command: `/bin/sh -c CMD` in its own session (so its whole process group can be
  * killed), with pipes or a pty, a deadline (exit 124 and the group killed when it passes),
- * and cancellation when the host closes the connection.
+ * and cancellation when the host closes the connection. This is a worker's exec, on a
+ * connection of its own; on the engine's multiplexed connection the mux runs execs itself
+ * (guest-mux-exec.c) with the same request parsing and child setup (exec-spec.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,8 +21,6 @@
 
 #include "agent.h"
 
-#define MAX_ENV 512
-
 static long long now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -28,29 +28,6 @@ static long long now_ms(void) {
 }
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
-
-static const char *const base_env[] = {
-    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8",
-    "USER=root", "SHELL=/bin/sh", NULL};
-
-static int env_has_key(char **env, int n, const char *kv) {
-    const char *eq = strchr(kv, '=');
-    size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
-    for (int i = 0; i < n; i++) {
-        if (strncmp(env[i], kv, klen) == 0 && env[i][klen] == '=') return i;
-    }
-    return -1;
-}
-
-static int env_put(char **env, int n, char *kv) {
-    int at = env_has_key(env, n, kv);
-    if (at >= 0) {
-        env[at] = kv;
-        return n;
-    }
-    if (n < MAX_ENV - 1) env[n++] = kv;
-    return n;
-}
 
 /* Forward whatever is readable on `fd` as frames of `type`; returns 0 at EOF. */
 static int pump(int fd, int conn, uint8_t type) {
@@ -70,32 +47,17 @@ static int pump(int fd, int conn, uint8_t type) {
 }
 
 void handle_exec(int conn, struct frame *req) {
-    /* payload: timeout_ms, flags, cols, rows, cwd, command, then KEY=VALUE env entries */
-    char *f[6 + MAX_ENV];
-    int nf = split_fields(req->data, req->len, f, 6 + MAX_ENV);
-    if (nf < 6) {
-        frame_fail(conn, EINVAL, "malformed exec request");
+    /* static: a worker serves one exec, and the request is too large for a comfortable stack. */
+    static struct exec_spec spec;
+    const char *what = "";
+    if (exec_parse(req, &spec, &what) < 0) {
+        frame_fail(conn, errno, what);
         return;
     }
-    long long timeout_ms = atoll(f[0]);
-    int flags = atoi(f[1]);
-    int cols = atoi(f[2]), rows = atoi(f[3]);
-    const char *cwd = f[4][0] ? f[4] : "/workspace";
-    const char *command = f[5];
-
-    char *env[MAX_ENV];
-    int nenv = 0;
-    for (int i = 0; base_env[i]; i++) env[nenv++] = (char *)base_env[i];
-    static char hostname_kv[300];
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
-    snprintf(hostname_kv, sizeof hostname_kv, "HOSTNAME=%s", host);
-    nenv = env_put(env, nenv, hostname_kv);
-    if (flags & EXEC_FLAG_PTY) nenv = env_put(env, nenv, "TERM=xterm-256color");
-    for (int i = 6; i < nf; i++) {
-        if (strchr(f[i], '=')) nenv = env_put(env, nenv, f[i]);
-    }
-    env[nenv] = NULL;
+    exec_signals_init();
+    int flags = spec.flags;
+    long long timeout_ms = spec.timeout_ms;
+    int cols = spec.cols, rows = spec.rows;
 
     int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1}, status_pipe[2];
     int master = -1;
@@ -129,37 +91,7 @@ void handle_exec(int conn, struct frame *req) {
         return;
     }
     if (pid == 0) {
-        int stage = 0;
-        setsid();
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
-        if (master >= 0) {
-            int slave = open(slave_name, O_RDWR);
-            if (slave < 0) { stage = 1; goto fail; }
-            ioctl(slave, TIOCSCTTY, 0);
-            dup2(slave, 0);
-            dup2(slave, 1);
-            dup2(slave, 2);
-            if (slave > 2) close(slave);
-        } else {
-            int devnull = -1;
-            if (in[0] >= 0) {
-                dup2(in[0], 0);
-            } else {
-                devnull = open("/dev/null", O_RDONLY);
-                if (devnull >= 0) dup2(devnull, 0);
-            }
-            dup2(out[1], 1);
-            dup2(err[1], 2);
-            if (devnull > 2) close(devnull);
-        }
-        if (chdir(cwd) < 0) { stage = 2; goto fail; }
-        char *argv[] = {"sh", "-c", (char *)command, NULL};
-        stage = 3;
-        execve("/bin/sh", argv, env);
-    fail:;
+        int stage = exec_child(&spec, slave_name, in[0], out[1], err[1]);
         int report[2] = {stage, errno};
         write_all(status_pipe[1], report, sizeof report);
         _exit(127);
@@ -168,8 +100,7 @@ void handle_exec(int conn, struct frame *req) {
     int report[2] = {0, 0};
     if (read_all(status_pipe[0], report, sizeof report) == 1) {
         waitpid(pid, NULL, 0);
-        static const char *stages[] = {"spawn", "open pty slave", "working directory", "exec /bin/sh"};
-        frame_fail(conn, report[1], stages[report[0] >= 0 && report[0] <= 3 ? report[0] : 0]);
+        frame_fail(conn, report[1], exec_stage_name(report[0]));
         return;
     }
     close(status_pipe[0]);

@@ -44,5 +44,6 @@
 #define EXEC_FLAG_PTY 1
 #define EXEC_FLAG_STDIN 2
 #define EXEC_FLAG_DETACH_ON_CLOSE 4
+#define EXEC_FLAG_USER 8
 
 #endif

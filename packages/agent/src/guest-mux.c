@@ -11,96 +11,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "guest-mux.h"
-
-struct buf {
-    char *data;
-    size_t off, len, cap; /* bytes live in data[off .. off+len) */
-};
-
-struct chan {
-    uint32_t id;
-    int fd;             /* mux end of the worker's socketpair */
-    struct buf to_worker;
-    uint32_t credit;    /* bytes we may still send to the host on this channel */
-    uint32_t unacked;   /* bytes delivered to the worker, not yet acknowledged */
-    int host_eof;       /* host sent EOF: shut our write side once to_worker drains */
-    int shut_sent;
-    int worker_eof;     /* worker closed its side: EOF sent to the host */
-};
+#include "guest-mux-chan.h"
 
 static struct chan *chans[MUX_MAX_CHANNELS];
 static int nchans;
-static struct buf out; /* frames waiting for the port */
+struct buf port_out; /* frames waiting for the port */
 static struct buf rx;  /* bytes read from the port, not yet a whole frame */
 static int port = -1;
 int mux_serving;
 static int fenced;
 
-/* Stop reading workers while this much is queued for the port (the host is slow). */
-#define OUT_HIGH (1u << 20)
-
-static void buf_reserve(struct buf *b, size_t more) {
-    if (b->off > 0 && b->off + b->len + more > b->cap) {
-        memmove(b->data, b->data + b->off, b->len);
-        b->off = 0;
-    }
-    if (b->off + b->len + more <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + more) cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p) {
-        /* pid 1 cannot exit; an allocation failure here means the VM is out of memory anyway. */
-        perror("mitos-guest: realloc");
-        abort();
-    }
-    b->data = p;
-    b->cap = cap;
-}
-
-static void buf_put(struct buf *b, const void *p, size_t n) {
-    buf_reserve(b, n);
-    memcpy(b->data + b->off + b->len, p, n);
-    b->len += n;
-}
-
-static void buf_drop(struct buf *b, size_t n) {
-    b->off += n;
-    b->len -= n;
-    if (b->len == 0) b->off = 0;
-}
-
-static void buf_free(struct buf *b) {
-    free(b->data);
-    memset(b, 0, sizeof *b);
-}
-
-static void put_u32(unsigned char *p, uint32_t v) {
-    p[0] = v & 0xff;
-    p[1] = (v >> 8) & 0xff;
-    p[2] = (v >> 16) & 0xff;
-    p[3] = (v >> 24) & 0xff;
-}
-
-static uint32_t get_u32(const unsigned char *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
-static void send_frame(uint32_t ch, uint8_t kind, const void *payload, size_t len) {
+void send_frame(uint32_t ch, uint8_t kind, const void *payload, size_t len) {
     unsigned char hdr[9];
     put_u32(hdr, (uint32_t)(len + 5));
     put_u32(hdr + 4, ch);
     hdr[8] = kind;
-    buf_put(&out, hdr, sizeof hdr);
-    if (len) buf_put(&out, payload, len);
+    buf_put(&port_out, hdr, sizeof hdr);
+    if (len) buf_put(&port_out, payload, len);
 }
 
-static void send_ack(struct chan *c) {
+void send_ack(struct chan *c) {
     unsigned char n[4];
     put_u32(n, c->unacked);
     send_frame(c->id, MUX_ACK, n, 4);
@@ -120,6 +58,7 @@ static void free_chan(struct chan *c) {
         break;
     }
     if (c->fd >= 0) close(c->fd);
+    if (c->ex) mux_exec_free(c);
     buf_free(&c->to_worker);
     free(c);
 }
@@ -131,6 +70,10 @@ static void close_all_channels(void) {
 /* The worker: an ordinary agent connection on fd 3, exactly as the container agent serves one. */
 static void run_worker(int conn) {
     signal(SIGCHLD, SIG_DFL);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_UNBLOCK, &chld, NULL); /* the mux takes SIGCHLD through a signalfd */
     guest_join_sandbox_cgroup();
     if (conn != 3) {
         /* dup3, not dup2: the copy must stay close-on-exec, or every command the worker runs
@@ -148,9 +91,23 @@ static void open_chan(uint32_t id) {
         send_frame(id, MUX_ABORT, NULL, 0);
         return;
     }
+    /* No worker yet: the channel's first frame decides (an exec is started by the mux itself). */
+    struct chan *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    c->id = id;
+    c->fd = -1;
+    c->pending = 1;
+    c->credit = MUX_WINDOW;
+    chans[nchans++] = c;
+}
+
+/* Serve the channel as a connection of its own: a worker forked for it, on a socketpair. */
+static void start_worker(struct chan *c) {
+    c->pending = 0;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-        send_frame(id, MUX_ABORT, NULL, 0);
+        send_frame(c->id, MUX_ABORT, NULL, 0);
+        free_chan(c);
         return;
     }
     pid_t pid = fork();
@@ -158,16 +115,33 @@ static void open_chan(uint32_t id) {
     close(sv[1]);
     if (pid < 0) {
         close(sv[0]);
-        send_frame(id, MUX_ABORT, NULL, 0);
+        send_frame(c->id, MUX_ABORT, NULL, 0);
+        free_chan(c);
         return;
     }
     fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-    struct chan *c = calloc(1, sizeof *c);
-    if (!c) abort();
-    c->id = id;
     c->fd = sv[0];
-    c->credit = MUX_WINDOW;
-    chans[nchans++] = c;
+}
+
+/* A channel without a worker whose first frame is here: an exec starts in the mux, anything else
+ * gets a worker. Returns 0 when the channel was freed. */
+static int start_pending(struct chan *c) {
+    if (c->to_worker.len < 5) {
+        if (!c->host_eof) return 1;
+        uint32_t id = c->id;
+        start_worker(c); /* it reads EOF and ends, as a connection would */
+        return find_chan(id) != NULL;
+    }
+    unsigned char *h = (unsigned char *)c->to_worker.data + c->to_worker.off;
+    if (h[4] != OP_EXEC) {
+        uint32_t id = c->id;
+        start_worker(c);
+        return find_chan(id) != NULL;
+    }
+    if (c->to_worker.len < 4 + (size_t)get_u32(h)) return 1; /* the rest of the request follows */
+    c->pending = 0;
+    mux_exec_start(c);
+    return 1;
 }
 
 static void resume(char *p, uint32_t len) {
@@ -209,6 +183,7 @@ static void on_frame(uint32_t ch, uint8_t kind, char *p, uint32_t len) {
         if (kind != MUX_ABORT && kind != MUX_ACK) send_frame(ch, MUX_ABORT, NULL, 0);
         return;
     }
+    c->dirty = 1;
     switch (kind) {
     case MUX_DATA: buf_put(&c->to_worker, p, len); break;
     case MUX_EOF: c->host_eof = 1; break;
@@ -253,11 +228,11 @@ static int read_port(void) {
 }
 
 static void flush_port(void) {
-    while (out.len > 0) {
-        size_t n = out.len > MUX_CHUNK ? MUX_CHUNK : out.len;
-        ssize_t w = write(port, out.data + out.off, n);
+    while (port_out.len > 0) {
+        size_t n = port_out.len > MUX_CHUNK ? MUX_CHUNK : port_out.len;
+        ssize_t w = write(port, port_out.data + port_out.off, n);
         if (w > 0) {
-            buf_drop(&out, (size_t)w);
+            buf_drop(&port_out, (size_t)w);
             continue;
         }
         if (w < 0 && errno == EINTR) continue;
@@ -296,62 +271,103 @@ static void worker_readable(struct chan *c) {
     send_frame(c->id, MUX_EOF, NULL, 0);
 }
 
-static void reap(int sig) {
-    int saved = errno;
-    while (waitpid(-1, NULL, WNOHANG) > 0) {
+/* Every child that ended: the status of a command the mux started goes to its channel. */
+static void reap(int sigfd) {
+    struct signalfd_siginfo si[8];
+    while (read(sigfd, si, sizeof si) > 0) {
     }
-    errno = saved;
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (int i = 0; i < nchans; i++)
+            if (chans[i]->ex && mux_exec_reaped(chans[i], pid, status)) break;
+    }
 }
 
 void mux_run(int port_fd) {
     mux_serving = 1;
     port = port_fd;
     fcntl(port, F_SETFL, fcntl(port, F_GETFL) | O_NONBLOCK);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = reap;
-    sa.sa_flags = SA_NOCLDSTOP | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGCHLD, &sa, NULL);
+    /* Children are reaped in the loop, not in a handler, so a command's status reaches its
+     * channel instead of being lost to a handler's waitpid(-1). */
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+    signal(SIGCHLD, SIG_DFL);
+    int sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
     signal(SIGPIPE, SIG_IGN);
+    exec_signals_init();
+    /* Whatever this process inherited stays out of the commands it starts. */
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     send_frame(0, MUX_HELLO, GUEST_VERSION, strlen(GUEST_VERSION));
 
-    static struct pollfd pfd[MUX_MAX_CHANNELS + 1];
-    static uint32_t owner[MUX_MAX_CHANNELS + 1]; /* channel id per poll slot (0: the port) */
+    /* The port, the signalfd, then a worker's socket or up to 3 descriptors of a command each. */
+    static struct pollfd pfd[2 + 3 * MUX_MAX_CHANNELS];
+    static uint32_t owner[2 + 3 * MUX_MAX_CHANNELS]; /* channel id per poll slot (0: ours) */
     int host_gone = 0;
     for (;;) {
         int np = 0;
         /* A disconnected port polls as hung up at once, forever: leave it out and retry it on a
          * timer instead, so a VM whose host went away does not spin. (The slot keeps fd -1.) */
-        pfd[np] = (struct pollfd){host_gone ? -1 : port, (short)(POLLIN | (out.len ? POLLOUT : 0)), 0};
+        pfd[np] = (struct pollfd){host_gone ? -1 : port, (short)(POLLIN | (port_out.len ? POLLOUT : 0)), 0};
         owner[np++] = 0;
+        pfd[np] = (struct pollfd){sigfd, POLLIN, 0};
+        owner[np++] = 0;
+        int wait_ms = host_gone ? 100 : -1;
         for (int i = 0; i < nchans && !fenced; i++) {
             struct chan *c = chans[i];
+            if (c->ex) {
+                int n = mux_exec_poll(c, pfd + np, &wait_ms);
+                while (n-- > 0) owner[np++] = c->id;
+                continue;
+            }
+            if (c->fd < 0) continue;
             short ev = 0;
-            if (!c->worker_eof && c->credit > 0 && out.len < OUT_HIGH) ev |= POLLIN;
+            if (!c->worker_eof && c->credit > 0 && port_out.len < OUT_HIGH) ev |= POLLIN;
             if (c->to_worker.len > 0) ev |= POLLOUT;
             if (!ev) continue;
             pfd[np] = (struct pollfd){c->fd, ev, 0};
             owner[np++] = c->id;
         }
-        if (poll(pfd, (nfds_t)np, host_gone ? 100 : -1) < 0 && errno != EINTR) continue;
+        if (poll(pfd, (nfds_t)np, wait_ms) < 0 && errno != EINTR) continue;
         if (pfd[0].revents & POLLOUT) flush_port();
         if (host_gone || (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             host_gone = read_port() == 0;
             /* Outside a VM (--serve-fd) nobody reconnects: the peer closing is the end. */
-            if (host_gone && getpid() != 1) _exit(0);
+            if (host_gone && getpid() != 1) {
+                close_all_channels(); /* commands not started to outlive the connection end */
+                _exit(0);
+            }
         }
+        if (pfd[1].revents) reap(sigfd);
         /* Frames just parsed may have freed channels (abort, reset) or fenced: look each up again. */
-        for (int i = 1; i < np && !fenced; i++) {
+        for (int i = 2; i < np && !fenced; i++) {
             struct chan *c = find_chan(owner[i]);
-            if (!pfd[i].revents || !c || c->fd != pfd[i].fd) continue;
+            if (!pfd[i].revents || !c) continue;
+            if (c->ex) {
+                c->dirty = 1;
+                continue;
+            }
+            if (c->fd != pfd[i].fd) continue;
             if (pfd[i].revents & (POLLOUT | POLLERR)) worker_writable(c);
             if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) worker_readable(c);
         }
+        for (int i = 0; i < nchans && !fenced; i++) {
+            struct chan *c = chans[i];
+            if (c->pending) {
+                if (!start_pending(c)) i--; /* freed: the last channel moved into slot i */
+                continue;
+            }
+            if (c->ex && (c->dirty || mux_exec_due(c))) {
+                c->dirty = 0;
+                mux_exec_step(c);
+            }
+        }
         for (int i = 0; i < nchans; i++) {
             struct chan *c = chans[i];
-            if (c->host_eof && !c->shut_sent && c->to_worker.len == 0) {
-                shutdown(c->fd, SHUT_WR);
+            if (c->host_eof && !c->shut_sent && c->to_worker.len == 0 && !c->pending) {
+                if (c->fd >= 0) shutdown(c->fd, SHUT_WR);
                 c->shut_sent = 1;
             }
             if (c->worker_eof && c->shut_sent) {
@@ -359,6 +375,6 @@ void mux_run(int port_fd) {
                 i--;
             }
         }
-        if (out.len) flush_port();
+        if (port_out.len) flush_port();
     }
 }

@@ -2,8 +2,9 @@
  * The in-VM agent's stream multiplexer. A microVM has one byte pipe to the host (a
  * virtio-serial port; vsock is unavailable on the hosts we run on), but the agent protocol
  * wants one connection per operation. So the port carries mux frames, each naming a logical
- * channel, and the guest serves every channel exactly like a unix-socket connection of the
- * container agent: a worker process runs agent_serve_connection() on one end of a socketpair.
+ * channel, and the guest serves every channel like a unix-socket connection of the container
+ * agent: an exec is run by the mux itself (guest-mux-exec.c); any other operation by a worker
+ * process running agent_serve_connection() on one end of a socketpair.
  *
  * Mux frame: u32 LE length of (channel + kind + payload) | u32 LE channel | u8 kind | payload.
  * Channel 0 is control. See packages/engine/src/drivers/microvm/README.md for the whole state

@@ -172,6 +172,12 @@ export interface ExecOptions extends Acceptance {
   env?: Record<string, string>;
   /** Kill the whole process group and report exit code 124 after this many ms. */
   timeoutMs: number;
+  /**
+   * Run as this user of the sandbox (a name from its /etc/passwd; its groups from /etc/group),
+   * with HOME, USER, LOGNAME and SHELL set as a login would (the call's env still wins).
+   * Absent: root. An unknown name fails with `invalid_request`.
+   */
+  user?: string;
   /** Bytes for the command's stdin, which is closed after them; absent: stdin is /dev/null. */
   stdin?: Buffer;
   onStdout?: (chunk: Buffer) => void;
@@ -217,6 +223,8 @@ export interface ProcessOptions extends Acceptance {
   env?: Record<string, string>;
   /** 0 = no deadline (background processes); otherwise as ExecOptions.timeoutMs. */
   timeoutMs: number;
+  /** As ExecOptions.user. */
+  user?: string;
   /** Run under a pseudo-terminal of this size (stdout carries the merged terminal output). */
   pty?: { cols: number; rows: number };
   /** Keep stdin open for `write`. */

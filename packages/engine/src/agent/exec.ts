@@ -5,12 +5,13 @@
 import type { Duplex } from 'node:stream';
 import { MitosError } from '@mitos/protocol';
 import type { ExecResult } from '../engine.js';
-import { parseFailure } from './failures.js';
+import { execFailure, parseFailure } from './failures.js';
 import {
   DATA_CHUNK,
   EXEC_FLAG_DETACH_ON_CLOSE,
   EXEC_FLAG_PTY,
   EXEC_FLAG_STDIN,
+  EXEC_FLAG_USER,
   encodeFrame,
   type Frame,
   fields,
@@ -38,6 +39,19 @@ export interface ExecRequest {
   pty?: { cols: number; rows: number };
   stdin?: boolean;
   detachOnClose?: boolean;
+  /** A user name of the sandbox to run as (resolved by the agent in the sandbox's /etc/passwd). */
+  user?: string;
+}
+
+/** Longest user name the agent accepts (its buffer), and characters no passwd name holds. */
+const MAX_USER_NAME = 63;
+const NOT_IN_USER_NAME = /[:,\s/\0]/;
+
+function checkUser(user: string): void {
+  if (user.length === 0 || Buffer.byteLength(user) > MAX_USER_NAME || NOT_IN_USER_NAME.test(user))
+    throw new MitosError('invalid_request', `invalid user name: ${JSON.stringify(user)}`, undefined, {
+      remediation: `name a user of the sandbox's /etc/passwd (1-${MAX_USER_NAME} bytes, no ':', ',', '/' or spaces)`,
+    });
 }
 
 export interface ExecCallbacks {
@@ -75,6 +89,10 @@ export async function startExec(agent: ExecTarget, req: ExecRequest, cb: ExecCal
   if (req.pty) flags |= EXEC_FLAG_PTY;
   if (req.stdin) flags |= EXEC_FLAG_STDIN;
   if (req.detachOnClose) flags |= EXEC_FLAG_DETACH_ON_CLOSE;
+  if (req.user !== undefined) {
+    checkUser(req.user);
+    flags |= EXEC_FLAG_USER;
+  }
   const env = Object.entries(req.env ?? {}).map(([k, v]) => {
     if (k.length === 0 || k.includes('='))
       throw new MitosError('invalid_request', `invalid environment variable name: ${k}`);
@@ -89,6 +107,7 @@ export async function startExec(agent: ExecTarget, req: ExecRequest, cb: ExecCal
       String(req.pty?.rows ?? 0),
       req.cwd ?? '',
       req.command,
+      ...(req.user !== undefined ? [req.user] : []),
       ...env,
     );
   } catch {
@@ -161,8 +180,7 @@ export async function startExec(agent: ExecTarget, req: ExecRequest, cb: ExecCal
           return true;
         }
         case Out.fail: {
-          const failure = parseFailure(f.payload);
-          finish(new MitosError('exec_failed', `${failure.message}`, { sandbox: agent.sandboxId }));
+          finish(execFailure(parseFailure(f.payload), agent.sandboxId, req.user));
           return true;
         }
       }

@@ -42,3 +42,19 @@ export function fileError(failure: AgentFailure, sandbox: string, path: string):
   if (failure.errno === 28 || failure.errno === 122) return new MitosError('disk_full', detail, context);
   return new MitosError('file_failed', detail, context);
 }
+
+/** Map an exec's failure frame: an unknown user is the caller's mistake, the rest exec_failed. */
+export function execFailure(failure: AgentFailure, sandbox: string, user: string | undefined): MitosError {
+  if (user !== undefined && failure.message.startsWith('unknown user')) {
+    return new MitosError(
+      'invalid_request',
+      `no user ${JSON.stringify(user)} in the sandbox`,
+      { sandbox, user },
+      {
+        remediation:
+          "name a user listed in the sandbox's /etc/passwd (root always is), or add the user to the template",
+      },
+    );
+  }
+  return new MitosError('exec_failed', failure.message, { sandbox });
+}

@@ -37,6 +37,8 @@ export const Out = {
 export const EXEC_FLAG_PTY = 1;
 export const EXEC_FLAG_STDIN = 2;
 export const EXEC_FLAG_DETACH_ON_CLOSE = 4;
+/** The field after the command names the user to run it as (see ExecRequest.user). */
+export const EXEC_FLAG_USER = 8;
 
 /** Largest payload one frame carries; bigger data is split. Matches DATA_CHUNK in C. */
 export const DATA_CHUNK = 64 * 1024;

@@ -64,6 +64,11 @@ export class MuxChannel extends Duplex {
   private sentEof = false;
   private gotEof = false;
   private aborted = false;
+  /**
+   * The guest hears of the channel with its first bytes (every agent operation starts with the
+   * client's request): OPEN and the request then leave in one write, and the guest wakes once.
+   */
+  private openSent = false;
 
   constructor(
     readonly id: number,
@@ -80,7 +85,7 @@ export class MuxChannel extends Duplex {
     let off = 0;
     while (off < data.length && this.credit > 0) {
       const n = Math.min(MUX_CHUNK, this.credit, data.length - off);
-      this.session.send(encodeMuxFrame(this.id, Kind.data, data.subarray(off, off + n)));
+      this.send(encodeMuxFrame(this.id, Kind.data, data.subarray(off, off + n)));
       this.credit -= n;
       off += n;
     }
@@ -90,7 +95,7 @@ export class MuxChannel extends Duplex {
 
   override _final(cb: (err?: Error | null) => void): void {
     this.sentEof = true;
-    if (!this.aborted) this.session.send(encodeMuxFrame(this.id, Kind.eof));
+    if (!this.aborted) this.send(encodeMuxFrame(this.id, Kind.eof));
     cb();
   }
 
@@ -99,7 +104,8 @@ export class MuxChannel extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (!this.aborted && !(this.sentEof && this.gotEof)) this.session.send(encodeMuxFrame(this.id, Kind.abort));
+    if (this.openSent && !this.aborted && !(this.sentEof && this.gotEof))
+      this.session.send(encodeMuxFrame(this.id, Kind.abort));
     this.aborted = true;
     this.session.forget(this.id);
     const blocked = this.blocked;
@@ -108,10 +114,19 @@ export class MuxChannel extends Duplex {
     cb(err);
   }
 
+  private send(frame: Buffer): void {
+    if (this.openSent) {
+      this.session.send(frame);
+      return;
+    }
+    this.openSent = true;
+    this.session.send(Buffer.concat([encodeMuxFrame(this.id, Kind.open), frame]));
+  }
+
   private flushAck(): void {
     this.ackScheduled = false;
     if (this.unacked === 0 || this.destroyed) return;
-    this.session.send(encodeMuxFrame(this.id, Kind.ack, u32(this.unacked)));
+    this.send(encodeMuxFrame(this.id, Kind.ack, u32(this.unacked)));
     this.unacked = 0;
   }
 
@@ -218,7 +233,6 @@ export class MuxSession {
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     const ch = new MuxChannel(id, this);
     this.channels.set(id, ch);
-    this.send(encodeMuxFrame(id, Kind.open));
     return ch;
   }
 

@@ -163,6 +163,7 @@ export async function startTrackedProcess(
       cwd: options.cwd,
       env: options.env,
       timeoutMs: options.timeoutMs,
+      user: options.user,
       pty: options.pty,
       stdin: options.stdin,
       detachOnClose: true,

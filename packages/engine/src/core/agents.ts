@@ -101,7 +101,14 @@ export class SandboxAgents {
   async exec(id: string, options: ExecOptions): Promise<ExecResult> {
     const { stdin } = options;
     const handle = await this.client(id).startExec(
-      { command: options.command, cwd: options.cwd, env: options.env, timeoutMs: options.timeoutMs, stdin: !!stdin },
+      {
+        command: options.command,
+        cwd: options.cwd,
+        env: options.env,
+        timeoutMs: options.timeoutMs,
+        stdin: !!stdin,
+        user: options.user,
+      },
       { onStdout: options.onStdout, onStderr: options.onStderr, signal: options.signal },
     );
     if (stdin) {

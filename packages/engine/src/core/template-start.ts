@@ -14,11 +14,6 @@ import { shellQuote } from './template-build.js';
 const DEFAULT_READY_TIMEOUT_MS = 60_000;
 const POLL_MS = 50;
 
-/** A command run as the template's user (root needs no wrapper). */
-export function asTemplateUser(config: TemplateConfig, command: string): string {
-  return config.user ? `exec runuser -u ${shellQuote(config.user)} -- sh -c ${shellQuote(command)}` : command;
-}
-
 /** An exec or process request with the template's env, working directory and user. */
 export function withTemplateConfig<T extends ExecOptions | ProcessOptions>(
   config: TemplateConfig | undefined,
@@ -27,7 +22,8 @@ export function withTemplateConfig<T extends ExecOptions | ProcessOptions>(
   if (!config) return options;
   return {
     ...options,
-    command: asTemplateUser(config, options.command),
+    // The agent switches user itself (no runuser wrapper); a call naming its own user wins.
+    user: options.user ?? config.user,
     cwd: options.cwd ?? config.workdir,
     env: { ...config.env, ...options.env },
   };

@@ -6,6 +6,7 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from './env.js';
+import { setResponseHeader } from './node-headers.js';
 
 export type TimingPhase = 'parse' | 'lookup' | 'engine';
 
@@ -31,7 +32,7 @@ export function serverTiming(): MiddlewareHandler<AppEnv> {
     c.set('timing', timing);
     await next();
     try {
-      c.res.headers.set('Server-Timing', timing.header());
+      setResponseHeader(c, 'Server-Timing', timing.header());
     } catch {
       // A proxied response (preview, port forward) keeps the upstream's immutable headers.
     }

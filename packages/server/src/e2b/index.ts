@@ -22,6 +22,7 @@ import type { Database } from 'better-sqlite3';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { AppEnv } from '../env.js';
+import { requestHeader } from '../node-headers.js';
 import { Accounts, accountFrom, USER } from './accounts.js';
 import { E2bBuilds } from './build-store.js';
 import { CodeContexts } from './code-interpreter.js';
@@ -188,7 +189,7 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
   const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
     const url = new URL(c.req.url);
     try {
-      const byHost = hostRoute(c.req.header('host'));
+      const byHost = hostRoute(requestHeader(c, 'host'));
       if (byHost !== undefined && ctx.store.get(byHost.sandboxId) !== undefined) {
         c.set('sandboxId', byHost.sandboxId);
         return await proxyToPort(ctx, c, byHost.sandboxId, byHost.port, `${url.pathname}${url.search}`);

@@ -18,6 +18,7 @@ import { BEARER_SUBPROTOCOL_PREFIX, MAX_BODY_BYTES, MitosError } from '@mitos/pr
 import type { Context, MiddlewareHandler } from 'hono';
 import { CONNECT_SERVICE_PREFIX } from '../connect/codes.js';
 import type { AppEnv } from '../env.js';
+import { requestHeader } from '../node-headers.js';
 import { readBodyWithin } from './body-limit.js';
 
 /** Decides whether `token` opens `sandboxId`. Implementations must compare in constant time. */
@@ -78,7 +79,7 @@ async function sandboxesNamedBy(c: Context<AppEnv>): Promise<Set<string>> {
   for (const q of c.req.queries('sandbox') ?? []) ids.add(q);
   if (c.req.path.startsWith(CONNECT_SERVICE_PREFIX)) {
     // Connect bodies are framed messages, often streamed: the sandbox is named in a header only.
-    const header = c.req.header('X-Sandbox-Id');
+    const header = requestHeader(c, 'X-Sandbox-Id');
     if (header !== undefined) ids.add(header);
     return ids;
   }
@@ -130,9 +131,9 @@ function matchesAny(candidate: Buffer, digests: readonly Buffer[]): boolean {
  * on a WebSocket). Only upgrades look there, so no other request can use the header.
  */
 function presentedToken(c: Context<AppEnv>): string | undefined {
-  const header = bearerToken(c.req.header('Authorization'));
-  if (header !== undefined || c.req.header('Upgrade')?.toLowerCase() !== 'websocket') return header;
-  const offered = (c.req.header('Sec-WebSocket-Protocol') ?? '').split(',').map((p) => p.trim());
+  const header = bearerToken(requestHeader(c, 'Authorization'));
+  if (header !== undefined || requestHeader(c, 'Upgrade')?.toLowerCase() !== 'websocket') return header;
+  const offered = (requestHeader(c, 'Sec-WebSocket-Protocol') ?? '').split(',').map((p) => p.trim());
   const carried = offered.find((p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX));
   if (carried === undefined) return undefined;
   const encoded = carried.slice(BEARER_SUBPROTOCOL_PREFIX.length);

@@ -24,6 +24,7 @@ import { idempotencyKeyFrom, runIdempotent } from '../idempotency.js';
 import { readJson } from '../json-body.js';
 import { applyDefaultLifetime } from '../lifetime.js';
 import { endpointFor, liveSandbox, sandboxIdOf } from '../lookup.js';
+import { requestHeader } from '../node-headers.js';
 import { MIN_FORK_TIME_MS, toSandboxRecord } from '../records.js';
 import type { Router } from '../routing.js';
 import { timeAsync } from '../server-timing.js';
@@ -56,7 +57,7 @@ export function registerLiveForkRoutes(router: Router, deps: RouteDeps): void {
       const body = readJson(c, LiveForkRequestSchema);
       const shape = forkShape(body);
       const { count, ids, pauseSource, processes } = shape;
-      const key = idempotencyKeyFrom(c.req.header('Idempotency-Key'));
+      const key = idempotencyKeyFrom(requestHeader(c, 'Idempotency-Key'));
       const out = await runIdempotent(idempotency, key, 'live-fork', {
         lookup: (bound) => {
           const binding = JSON.parse(bound) as Binding;

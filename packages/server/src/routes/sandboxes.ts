@@ -20,6 +20,7 @@ import { readJson } from '../json-body.js';
 import { applyDefaultLifetime } from '../lifetime.js';
 import { endpointFor, liveSandbox, liveSandboxes, sandboxIdOf } from '../lookup.js';
 import { optionalNetwork } from '../network.js';
+import { requestHeader } from '../node-headers.js';
 import { MIN_FORK_TIME_MS, toSandboxDetail, toSandboxRecord } from '../records.js';
 import type { Router } from '../routing.js';
 import { timeAsync, timeSync } from '../server-timing.js';
@@ -49,7 +50,7 @@ export function registerSandboxRoutes(router: Router, deps: RouteDeps): void {
       const network = optionalNetwork(body.network);
       const env = body.env;
       const workspace = body.workspace === undefined ? undefined : requireWorkspaces(deps) && body.workspace;
-      const key = idempotencyKeyFrom(c.req.header('Idempotency-Key'));
+      const key = idempotencyKeyFrom(requestHeader(c, 'Idempotency-Key'));
       const out = await runIdempotent(idempotency, key, 'fork', {
         lookup: (id) => {
           const sandbox = liveSandbox(engine, id);

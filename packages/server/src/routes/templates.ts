@@ -9,6 +9,7 @@ import type { RouteDeps } from '../env.js';
 import { idempotencyKeyFrom, runIdempotent } from '../idempotency.js';
 import { readJson } from '../json-body.js';
 import { optionalNetwork, resolveNetwork } from '../network.js';
+import { requestHeader } from '../node-headers.js';
 import { toTemplateRecord } from '../records.js';
 import type { Router } from '../routing.js';
 import { refuseUnsupported, requireId } from '../validate.js';
@@ -51,7 +52,7 @@ export function registerTemplateRoutes(router: Router, deps: RouteDeps): void {
         no_cache: 'send no_cache with a spec',
         build_network: 'send build_network with a spec',
       });
-      const key = idempotencyKeyFrom(c.req.header('Idempotency-Key'));
+      const key = idempotencyKeyFrom(requestHeader(c, 'Idempotency-Key'));
       const record = await runIdempotent(idempotency, key, 'template', {
         lookup: (boundId) => {
           const existing = engine.getTemplate(boundId);

@@ -14,7 +14,9 @@
 // time in each process that exec makes (tracing inflates them; read them relative);
 // SPLIT_KEEP_TRACE=FILE keeps the raw trace.
 //
-//   node packages/bench/spike/exec-split.mjs [CALLS] [--agent=PATH ...] [--trace]   (as root)
+//   node packages/bench/spike/exec-split.mjs [CALLS] [--agent=PATH ...] [--trace] [--throughput]   (as root)
+//
+// --throughput: only the 32-caller rounds (7 of them per side).
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -28,6 +30,8 @@ const calls = Number(args.find((a) => !a.startsWith('--')) ?? 300);
 const agents = args.filter((a) => a.startsWith('--agent=')).map((a) => a.slice(8));
 if (agents.length === 0) agents.push(undefined);
 const trace = args.includes('--trace');
+const throughputOnly = args.includes('--throughput');
+const rounds = throughputOnly ? 7 : 3;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const p95 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)];
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -53,7 +57,7 @@ try {
     'exec /bin/true': (s) => s.client.exec({ command: '/bin/true', timeoutMs: 10_000 }),
     'engine.exec true': (s) => s.engine.exec(s.id, { command: 'true', timeoutMs: 10_000 }),
   };
-  for (const [op, call] of Object.entries(ops)) {
+  for (const [op, call] of Object.entries(throughputOnly ? {} : ops)) {
     const times = sides.map(() => []);
     for (let i = 0; i < 30 + calls; i++) {
       for (const [k, s] of sides.entries()) {
@@ -65,9 +69,9 @@ try {
     const cells = sides.map((s, k) => `${s.name} ${median(times[k]).toFixed(3)} (p95 ${p95(times[k]).toFixed(3)})`);
     console.log(`${op} ms: ${cells.join(' | ')}`);
   }
-  // Throughput: each side three times, in turn, 32 callers of 20 execs each.
+  // Throughput: each side in turn (3 rounds, 7 with --throughput), 32 callers of 20 execs each.
   const rates = sides.map(() => []);
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < rounds; round++) {
     for (const [k, s] of sides.entries()) {
       const t = performance.now();
       await Promise.all(
@@ -78,7 +82,7 @@ try {
       rates[k].push((32 * 20) / ((performance.now() - t) / 1000));
     }
   }
-  console.log(`32 callers, execs/s (3 rounds, median): ${sides.map((s, k) => `${s.name} ${median(rates[k]).toFixed(0)}`).join(' | ')}`);
+  console.log(`32 callers, execs/s (${rounds} rounds, median): ${sides.map((s, k) => `${s.name} ${median(rates[k]).toFixed(0)}`).join(' | ')}`);
   const loop = (cmd) =>
     `s=$(date +%s%N); i=0; while [ $i -lt 300 ]; do ${cmd}; i=$((i+1)); done; e=$(date +%s%N); echo $(( (e-s)/300000 ))`;
   for (const cmd of ['/bin/true', '/bin/sh -c true']) {

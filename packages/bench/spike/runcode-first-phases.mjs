@@ -5,6 +5,8 @@
 //   exec      exec('true') first (timed apart), then runCode
 //   pause     a 50 ms pause, then runCode
 //   warm      a second runCode in the same sandbox
+//   probe     an agent ping, a kernel ping (the relay to its socket), then two runCodes, each timed
+//             (reaches the engine's agents, which are not part of the Engine interface)
 // Run after `npm run build`, as root:
 //
 //   node packages/bench/spike/runcode-first-phases.mjs [ROUNDS]     (default 20)
@@ -44,7 +46,7 @@ try {
   await engine.ensureTemplate({ id: 'python' });
   const loads = [load()];
   for (let round = 0; round < rounds; round++) {
-    for (const variant of ['at-once', 'exec', 'pause']) {
+    for (const variant of ['at-once', 'exec', 'pause', 'probe']) {
       await settled();
       const id = `ph-${round}-${variant}`;
       const t0 = performance.now();
@@ -56,6 +58,17 @@ try {
         add('exec first', performance.now() - t);
       }
       if (variant === 'pause') await new Promise((r) => setTimeout(r, 50));
+      if (variant === 'probe') {
+        let t = performance.now();
+        await engine.agents.client(id).ping();
+        add('probe agent ping', performance.now() - t);
+        t = performance.now();
+        await engine.agents.kernels.ping(id, 'python');
+        add('probe kernel ping', performance.now() - t);
+        t = performance.now();
+        await engine.agents.kernels.ping(id, 'python');
+        add('probe kernel ping 2', performance.now() - t);
+      }
       add(`runCode ${variant}`, await cell(id));
       if (variant === 'at-once') add('runCode warm', await cell(id));
       await engine.terminate(id);

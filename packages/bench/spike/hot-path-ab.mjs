@@ -10,6 +10,10 @@
 //
 // --fork measures only the fork rows (fork(1) + exec: ROUNDS/10 rounds; fork(16): ROUNDS/50).
 //
+// Caution: both servers run in this one process, and two copies of @hono/node-server in one
+// process overwrite each other's global Response, so one side's answers take the adapter's
+// slow path; http-ab.mjs gives each server its own process.
+//
 // --split adds a third side: the "before" SDK against this build's server, which tells the
 // server's share of a difference from the SDK's.
 import { spawn } from 'node:child_process';

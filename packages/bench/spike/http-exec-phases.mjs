@@ -134,26 +134,19 @@ function serverPhases(engine) {
     note(`${what}: engine done -> response finished`, end - rec.engineEnd);
     note(`${what}: head parsed -> response finished`, end - rec.start);
   });
-  const exec = engine.exec.bind(engine);
-  engine.exec = async (...a) => {
-    const rec = current;
-    if (rec) rec.engineStart = performance.now();
-    try {
-      return await exec(...a);
-    } finally {
-      if (rec) rec.engineEnd = performance.now();
-    }
-  };
-  const create = engine.create.bind(engine);
-  engine.create = async (...a) => {
-    const rec = current;
-    if (rec) rec.engineStart = performance.now();
-    try {
-      return await create(...a);
-    } finally {
-      if (rec) rec.engineEnd = performance.now();
-    }
-  };
+  // The engine call of the request being served: exec and create stamp its start and end.
+  for (const method of ['exec', 'create']) {
+    const inner = engine[method].bind(engine);
+    engine[method] = async (...a) => {
+      const rec = current;
+      if (rec) rec.engineStart = performance.now();
+      try {
+        return await inner(...a);
+      } finally {
+        if (rec) rec.engineEnd = performance.now();
+      }
+    };
+  }
   return { rows: () => rows };
 }
 

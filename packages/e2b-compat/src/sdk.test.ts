@@ -32,6 +32,13 @@ describe('e2b SDK (latest) against mitos', { timeout: 600_000 }, () => {
     assert.equal(r.stdout, 'user\n/home/user\n/home/user yes\n');
     const root = await sb.commands.run('id -u', { user: 'root' });
     assert.equal(root.stdout.trim(), '0');
+    // The account's ids, its groups from the sandbox's /etc/group (read at each start, as a
+    // login reads them) and a login shell's environment, as envd gives them.
+    await sb.commands.run('groupadd --gid 1234 extra && usermod -aG extra user', { user: 'root' });
+    const who = await sb.commands.run(
+      'id -u; id -g; id -Gn; echo $HOME $USER $LOGNAME; shopt -q login_shell && echo login',
+    );
+    assert.equal(who.stdout, '1000\n1000\nuser extra\n/home/user user user\nlogin\n');
   });
 
   test('run: stdout, stderr, envs, cwd, and a failing exit code as CommandExitError', async () => {

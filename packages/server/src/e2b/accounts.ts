@@ -126,11 +126,15 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-/** `argv` run as `account` (a login-like environment: HOME, USER, LOGNAME). */
-export function asAccount(account: Account, argv: readonly string[]): string {
-  const quoted = argv.map(shellQuote).join(' ');
-  if (account.uid === 0 && account.gid === 0) return `exec ${quoted}`;
-  return `exec setpriv --reuid=${account.uid} --regid=${account.gid} --init-groups -- ${quoted}`;
+/**
+ * `argv` run as `account`: the command line and the engine's `user` option, which has the agent
+ * take the account's uid, gid and groups (from the sandbox's passwd and group) before it starts
+ * the command, as envd does; root needs neither.
+ */
+export function asAccount(account: Account, argv: readonly string[]): { command: string; user?: string } {
+  const command = `exec ${argv.map(shellQuote).join(' ')}`;
+  if (account.uid === 0 && account.gid === 0) return { command };
+  return { command, user: account.name };
 }
 
 export function accountEnv(account: Account): Record<string, string> {

@@ -242,7 +242,7 @@ export async function runCell(
   const timeoutMs = (ctx.maxTimeoutSeconds > 0 ? ctx.maxTimeoutSeconds : 86_400) * 1000;
   if (language === 'bash') {
     const r = await engine.exec(sandboxId, {
-      command: asAccount(USER, ['/bin/bash', '-l', '-c', code]),
+      ...asAccount(USER, ['/bin/bash', '-l', '-c', code]),
       cwd: homeOf(USER),
       env: { ...accountEnv(USER), ...envVars },
       timeoutMs,

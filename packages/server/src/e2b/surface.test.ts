@@ -170,7 +170,8 @@ test('a process stream sends keepalives while idle; StreamInput feeds stdin; Sen
   assert.deepEqual((await events.next()).value, { event: { keepalive: {} } });
   const process = t.engine.processes.get(pid);
   assert.ok(process, 'the engine runs it');
-  assert.match(process.options.command, /setpriv --reuid=1000 .* '\/bin\/bash' '-l' '-c' 'cat'/);
+  assert.equal(process.options.command, "exec '/bin/bash' '-l' '-c' 'cat'");
+  assert.equal(process.options.user, 'user', "run as E2B's user account");
   const input = await t.app.request('http://localhost/e2b/process.Process/StreamInput', {
     method: 'POST',
     headers: { ...headers, 'Content-Type': 'application/connect+json' },

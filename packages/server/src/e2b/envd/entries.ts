@@ -50,8 +50,13 @@ export function parentOf(path: string): string {
 }
 
 /** A command's failure in the sandbox as the error the SDK should raise. */
-async function runChecked(engine: Engine, sandboxId: string, command: string, what: string): Promise<void> {
-  const r = await engine.exec(sandboxId, { command, timeoutMs: 30_000 });
+async function runChecked(
+  engine: Engine,
+  sandboxId: string,
+  run: { command: string; user?: string },
+  what: string,
+): Promise<void> {
+  const r = await engine.exec(sandboxId, { ...run, timeoutMs: 30_000 });
   if (r.exitCode === 0) return;
   const stderr = r.stderr.toString().trim();
   if (/No such file or directory/.test(stderr)) throw new MitosError('not_found', `${what}: ${stderr}`);
@@ -86,5 +91,5 @@ export function giveTo(engine: Engine, sandboxId: string, path: string, account:
     'done',
     'true',
   ].join('\n');
-  return runChecked(engine, sandboxId, script, `set the owner of ${path}`);
+  return runChecked(engine, sandboxId, { command: script }, `set the owner of ${path}`);
 }

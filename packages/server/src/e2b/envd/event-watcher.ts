@@ -58,7 +58,7 @@ export async function startWatcher(req: WatchRequest): Promise<Watcher> {
   if (stat.kind !== 'dir') throw new MitosError('invalid_request', `${root} is not a directory`);
   const argv = [WATCHER_IN_SANDBOX, ...(req.recursive ? ['-r'] : []), root];
   const handle = await engine.startProcess(sandboxId, {
-    command: asAccount(req.account, argv),
+    ...asAccount(req.account, argv),
     cwd: '/',
     timeoutMs: 0,
   });

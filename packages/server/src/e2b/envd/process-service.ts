@@ -1,6 +1,6 @@
 /**
  * envd's `process.Process` service over the engine's tracked processes. Commands run as the
- * call's account through `setpriv`; a client that disconnects leaves its process running
+ * call's account (the agent takes its ids before the command starts); a client that disconnects leaves its process running
  * (E2B's `disconnect()` semantics), and Connect re-attaches with the output kept so far.
  */
 
@@ -108,7 +108,7 @@ export function processService(
         const cwd = config.cwd ? resolvePath(call.account, config.cwd) : homeOf(call.account);
         const size = req.pty?.size;
         handle = await ctx.engine.startProcess(call.sandboxId, {
-          command: asAccount(call.account, [config.cmd, ...config.args]),
+          ...asAccount(call.account, [config.cmd, ...config.args]),
           cwd,
           env: { ...accountEnv(call.account), ...(pty && { TERM: 'xterm-256color' }), ...call.envVars, ...config.envs },
           timeoutMs: 0,

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The cost of each exec in the command line E2B's SDK asks for, on one warm sandbox of a
 // template, through the engine (no HTTP): what setpriv's own start and its group lookup cost,
-// and what a login shell adds. Run after `npm run build`, as root:
+// what a login shell adds, and the same as the engine's exec-as-user (the agent takes the ids,
+// no setpriv exec). Run after `npm run build`, as root:
 //
 //   node packages/bench/spike/e2b-exec-layers.mjs [ROUNDS] [TEMPLATE]     (default 60, e2b-base)
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,7 +30,9 @@ const variants = [
   ['+ exec /bin/bash -c true', "exec /bin/bash -c 'true'"],
   ['+ exec /bin/bash -l -c true (root)', "exec /bin/bash -l -c 'true'"],
   ['setpriv --init-groups bash -c true', `exec setpriv ${to} --init-groups -- /bin/bash -c true`],
-  ['setpriv --init-groups bash -l -c true (as the SDK asks)', `exec setpriv ${to} --init-groups -- /bin/bash -l -c true`],
+  ['setpriv --init-groups bash -l -c true (as the SDK asks, before)', `exec setpriv ${to} --init-groups -- /bin/bash -l -c true`],
+  ['user option: bash -l -c true (as the SDK asks, after)', "exec '/bin/bash' '-l' '-c' 'true'", 'user'],
+  ['user option: exec /bin/true', 'exec /bin/true', 'user'],
 ];
 try {
   console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
@@ -40,9 +43,9 @@ try {
   // Interleaved rounds, so load drifts hit every variant alike.
   const times = variants.map(() => []);
   for (let i = 0; i < 5 + rounds; i++) {
-    for (const [v, [name, command]] of variants.entries()) {
+    for (const [v, [name, command, user]] of variants.entries()) {
       const t = performance.now();
-      const h = await engine.startProcess(id, { command, cwd: '/home/user', env, timeoutMs: 0 });
+      const h = await engine.startProcess(id, { command, cwd: '/home/user', env, timeoutMs: 0, ...(user && { user }) });
       const r = await h.wait();
       if (r.exitCode !== 0) throw new Error(`${name}: exit ${r.exitCode} ${r.stderr}`);
       if (i >= 5) times[v].push(performance.now() - t);

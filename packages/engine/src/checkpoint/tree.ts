@@ -51,7 +51,7 @@ export interface AgentSockets {
   host: string[];
 }
 
-function socketInodes(pid: number): string[] {
+export function socketInodes(pid: number): string[] {
   let fds: string[];
   try {
     fds = readdirSync(`/proc/${pid}/fd`);

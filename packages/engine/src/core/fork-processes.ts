@@ -75,7 +75,7 @@ export async function planForkProcesses(
     if (!parent.linked) return { carry: true, notCarried: [] };
     return leftBehind(
       running,
-      `the ${driver.name} engine cannot yet carry the processes of a sandbox with a network link; the child has the files and interpreter state only`,
+      `the ${driver.name} engine carries the processes of a sandbox with a network link only when asked (processes "all", refused while they hold connections to outside); the child has the files and interpreter state only`,
     );
   }
   if (mode === 'none') return leftBehind(running, 'not asked for (processes: "none")');

@@ -8,6 +8,7 @@ import { channel } from 'node:diagnostics_channel';
 import { join } from 'node:path';
 import { isClosedPosture, MitosError, type NetworkPosture } from '@mitos/protocol';
 import { checkpointWorkDir, childImages, removeCheckpointWorkDir, restoreCommand } from '../../checkpoint/carry.js';
+import { socketsTiedToAddress } from '../../checkpoint/connections.js';
 import { dumpSandbox } from '../../checkpoint/dump.js';
 import { keepKernelFeatures } from '../../checkpoint/kernel-features.js';
 import { type Restorer, restoreFailure } from '../../checkpoint/restore.js';
@@ -39,6 +40,26 @@ function phase(name: string, since: number, extra: () => Record<string, unknown>
   carriedForkPhases.publish({ phase: name, ms: performance.now() - since, ...extra() });
 }
 
+/**
+ * A child gets a link and address of its own (the driver attaches it after the restore, as for
+ * a files fork): sockets tied to the parent's address would come back to nothing. Carrying
+ * them closed is not done yet, so the fork is refused and each is named.
+ */
+function refuseTiedSockets(initPid: number): void {
+  const tied = socketsTiedToAddress(initPid);
+  if (tied.length === 0) return;
+  const named = tied.map((t) => `pid ${t.pid} (${t.command}): ${t.socket}`).join('; ');
+  throw new MitosError(
+    'not_implemented',
+    `a fork that carries processes cannot yet take connections to outside (or sockets bound to the sandbox's address) into a child with its own address: ${named}`,
+    { sockets: tied.length },
+    {
+      remediation:
+        'close those connections first (listening on 0.0.0.0 or loopback is carried), or fork with processes "none"',
+    },
+  );
+}
+
 export async function forkCarryingProcesses(
   ctx: CarriedForkContext,
   parent: SandboxRow,
@@ -56,19 +77,11 @@ export async function forkCarryingProcesses(
       },
     );
   }
-  if (ctx.parentPosture && !isClosedPosture(ctx.parentPosture)) {
-    // Its network link (a veth whose peer is the host's) is not something a checkpoint carries.
-    throw new MitosError(
-      'not_implemented',
-      'a fork that carries processes is not possible yet for a sandbox with a network link',
-      {},
-      { remediation: 'fork with processes "none", or carry processes from a sandbox with egress and inbound "deny"' },
-    );
-  }
   const parentBase = ctx.parentUidBase;
   if (parent.initPid === null || parentBase === undefined) {
     throw new MitosError('not_found', 'the parent is not running');
   }
+  if (ctx.parentPosture && !isClosedPosture(ctx.parentPosture)) refuseTiedSockets(parent.initPid);
   const work = checkpointWorkDir(ctx.stateDir, parent.id);
   try {
     let t = performance.now();

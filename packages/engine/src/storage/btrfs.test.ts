@@ -146,6 +146,40 @@ describe('btrfs storage', { skip, timeout: 120_000 }, () => {
     await assert.rejects(storage.createRoot('../escape', 'img1'), (e: MitosError) => e.code === 'invalid_request');
   });
 
+  test('snapshotRoots makes every child its own subvolume of one instant and leaves no staging directory', async () => {
+    writeFileSync(upper('sb-a', 'workspace/fan'), 'out');
+    const ids = ['sb-f1', 'sb-f2', 'sb-f3'];
+    const layouts = await storage.snapshotRoots('sb-a', ids);
+    assert.deepEqual(
+      layouts.map((l) => l.kind === 'overlay' && l.upperdir),
+      ids.map((id) => upper(id)),
+    );
+    for (const id of ids) {
+      assert.equal(readFileSync(upper(id, 'workspace/fan'), 'utf8'), 'out');
+      assert.equal(statSync(root(id)).ino, 256, `${id} is a subvolume of its own`);
+    }
+    writeFileSync(upper('sb-f1', 'workspace/fan'), 'f1');
+    assert.equal(readFileSync(upper('sb-f2', 'workspace/fan'), 'utf8'), 'out', 'siblings do not share writes');
+    const left = execFileSync('ls', ['-A', join(storage.mountPoint, 'sandboxes')], { encoding: 'utf8' });
+    assert.doesNotMatch(left, /\.tmp-/, 'no staging directory is left');
+    for (const id of ids) await storage.removeRoot(id);
+  });
+
+  test('a staging directory a killed fork left (with its snapshot inside) is removed at the next open', async () => {
+    // As a fork killed between the snapshot and its rename leaves it: a dead process's temp name.
+    const stage = join(storage.mountPoint, 'sandboxes', '.tmp-sb-dead-999999999-abcdef');
+    mkdirSync(stage);
+    execFileSync('btrfs', ['subvolume', 'snapshot', root('sb-a'), join(stage, 'sb-dead')]);
+    const again = new BtrfsStorage({ stateDir, sizeBytes: 1 * GiB });
+    await again.open();
+    assert.equal(existsSync(stage), false);
+    assert.doesNotMatch(
+      execFileSync('btrfs', ['subvolume', 'list', storage.mountPoint], { encoding: 'utf8' }),
+      /sb-dead/,
+    );
+    assert.equal(again.listRoots().includes('sb-dead'), false);
+  });
+
   test('removeRoot deletes nested and read-only subvolumes a sandbox made; missing roots are fine', async () => {
     await storage.createRoot('sb-c', 'img1');
     const c = root('sb-c');

@@ -19,6 +19,7 @@ import { MitosError } from '@mitos/protocol';
 import { removeTree } from '../host/remove-tree.js';
 import { run, tryRun } from '../host/run.js';
 import { layoutAt, writeSeed } from './btrfs-layout.js';
+import { removeDebris, snapshotStaged } from './btrfs-stage.js';
 import { canonicalPath } from './canonical.js';
 import { dropQgroup, liftLimit, limitSubvolume } from './disk-quota.js';
 import { LoopVolume } from './loop-volume.js';
@@ -111,7 +112,8 @@ export class BtrfsStorage implements SandboxStorage {
       chmodSync(dir, 0o700);
     }
     for (const dir of dirs) {
-      for (const name of readdirSync(dir)) if (isStaleTemp(name)) await this.deleteSubvolume(join(dir, name));
+      for (const name of readdirSync(dir))
+        if (isStaleTemp(name)) await removeDebris(join(dir, name), (p) => this.deleteSubvolume(p));
     }
     if (this.options.quotas) await run('btrfs', ['quota', 'enable', this.volume.mountPoint]);
     else if (this.options.simpleQuotas) this.simpleQuotasOn = await this.options.simpleQuotas(this.volume.mountPoint);
@@ -215,7 +217,8 @@ export class BtrfsStorage implements SandboxStorage {
     for (const [i, target] of targets.entries()) {
       if (existsSync(target)) throw new MitosError('conflict', `sandbox root ${targetIds[i]} already exists`);
     }
-    await (this.options.snapshotter ?? btrfsToolSnapshots)(source, targets);
+    const snapshotter = this.options.snapshotter ?? btrfsToolSnapshots;
+    await snapshotStaged(source, this.sandboxes, targetIds, snapshotter, (p) => this.deleteSubvolume(p));
     return targets.map((dir) => this.layoutAt(dir));
   }
 

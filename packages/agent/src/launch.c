@@ -56,6 +56,7 @@ struct launch_opts {
     const char *ov_lower, *ov_upper, *ov_work;
     const char *log_path;
     const char *init_path;
+    const char *cgroup_prime; /* the engine's own cgroup.procs (prime_cgroup_attach) */
     struct restore_spec restore; /* pidfile set: restore a checkpoint instead of a fresh init */
     char *restore_ext[MAX_BINDS];
     unsigned long uid_base, uid_count, disk_base;
@@ -209,7 +210,7 @@ static void usage(void) {
             "usage: mitos-agent launch --id ID --hostname NAME --socket PATH --init FILE --uid-base N [--uid-count N]\n"
             "         (--rootfs DIR | --rootfs DIR --overlay-lower L --overlay-upper U --overlay-work W)\n"
             "         [--cgroup-procs FILE]... [--bind-ro HOSTDIR:SANDBOXDIR]... [--log FILE] [--shm-bytes N]\n"
-            "         [--disk-base N] [--no-seccomp] [--restore-pidfile FILE --restore-images DIR --restore-ext-root DIR [--restore-ext KEY:HOSTPATH]... -- CRIU-RESTORE-COMMAND...]\n");
+            "         [--disk-base N] [--no-seccomp] [--cgroup-prime FILE] [--restore-pidfile FILE --restore-images DIR --restore-ext-root DIR [--restore-ext KEY:HOSTPATH]... -- CRIU-RESTORE-COMMAND...]\n");
     exit(2);
 }
 
@@ -245,7 +246,7 @@ int launch_main(int argc, char **argv) {
         {"no-seccomp", no_argument, 0, 'S'},     {"init", required_argument, 0, 'I'},
         {"restore-pidfile", required_argument, 0, 'R'}, {"restore-images", required_argument, 0, 'D'},
         {"restore-ext-root", required_argument, 0, 'E'}, {"restore-ext", required_argument, 0, 'X'},
-        {0, 0, 0, 0}};
+        {"cgroup-prime", required_argument, 0, 'P'}, {0, 0, 0, 0}};
     int c;
     /* Every string is copied: the argv area is blanked later (hide_command_line). */
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -269,6 +270,7 @@ int launch_main(int argc, char **argv) {
         case 'd': o.disk_base = strtoul(optarg, NULL, 10); break;
         case 'S': o.seccomp = 0; break;
         case 'I': o.init_path = optarg; break;
+        case 'P': o.cgroup_prime = optarg; break;
         case 'R': o.restore.pidfile = optarg; break;
         case 'D': o.restore.images_dir = optarg; break;
         case 'E': o.restore.ext_root = optarg; break;
@@ -290,6 +292,8 @@ int launch_main(int argc, char **argv) {
     if (!o.hostname) o.hostname = o.id;
     if (o.disk_base == 0) o.disk_base = o.uid_base;
 
+    /* Before anything is opened: the child must hold none of the launch's pipes. */
+    if (o.cgroup_prime && !o.restore.pidfile) prime_cgroup_attach(o.cgroup_prime);
     /* Errors of the launch itself go to our stderr (the engine reads them); the running
      * sandbox's init and supervisor log to this file instead. */
     o.log_fd = o.log_path ? open(o.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;

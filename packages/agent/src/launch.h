@@ -87,4 +87,7 @@ int write_text(const char *path, const char *text);
 
 /* Install the default sandbox seccomp filter on the calling thread (see launch-seccomp.c). */
 int install_seccomp_filter(void);
+/* Fork a child that writes its own pid into FILE (the engine's own cgroup.procs): launch-prime.c. */
+void prime_cgroup_attach(const char *file);
+
 #endif

@@ -28,4 +28,9 @@ export interface CgroupManager {
   open(sandboxId: string): SandboxCgroup | undefined;
   /** Ids of all sandbox cgroups present (to reap orphans). */
   list(): string[];
+  /**
+   * The `cgroup.procs` of the engine's own cgroup (attach-prime.ts): writing its own pid there
+   * starts the wait a sandbox's attach would otherwise pay. Undefined when unknown.
+   */
+  readonly primeFile?: string;
 }

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MitosError } from '@mitos/protocol';
 import type { ResourceLimits } from '../engine.js';
 import { type MountEntry, readMountinfo } from '../host/mountinfo.js';
+import { ownProcsFile } from './attach-prime.js';
 import type { CgroupManager, SandboxCgroup } from './cgroup.js';
 import { checkCgroupName, killAll, pollUntil, readControl, readPids, removeCgroupDir, writeControl } from './files.js';
 import { inheritCpuset } from './hierarchies.js';
@@ -46,6 +47,7 @@ export class CgroupV1Manager implements CgroupManager {
   readonly parent: string;
   private readonly mounts: V1Mounts;
   private readonly others: string[];
+  readonly primeFile: string | undefined;
 
   constructor(options: CgroupV1Options = {}) {
     this.parent = checkCgroupName(options.parent ?? 'mitos');
@@ -54,6 +56,8 @@ export class CgroupV1Manager implements CgroupManager {
     const missing = V1_REQUIRED.filter((c) => !this.mounts[c]);
     if (missing.length > 0)
       throw new MitosError('host_unsupported', `cgroup v1 controllers not mounted: ${missing.join(', ')}`);
+    // The memory hierarchy: the first a launcher writes the sandbox's init into.
+    this.primeFile = ownProcsFile(this.mounts.memory as string, 'memory');
   }
 
   /** `<mount>/<parent>` of every distinct hierarchy. */

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MitosError } from '@mitos/protocol';
 import type { ResourceLimits } from '../engine.js';
+import { ownProcsFile } from './attach-prime.js';
 import type { CgroupManager, SandboxCgroup } from './cgroup.js';
 import { checkCgroupName, killAll, pollUntil, readControl, readPids, removeCgroupDir, writeControl } from './files.js';
 import { CPU_PERIOD_US, checkLimits, cpuQuota } from './limits.js';
@@ -33,9 +34,11 @@ export class CgroupV2Manager implements CgroupManager {
   private readonly root: string;
   private readonly controllers: readonly V2Controller[];
   private parentReady = false;
+  readonly primeFile: string | undefined;
 
   constructor(options: CgroupV2Options = {}) {
     this.root = options.root ?? '/sys/fs/cgroup';
+    this.primeFile = ownProcsFile(this.root, undefined);
     this.parent = checkCgroupName(options.parent ?? 'mitos');
     this.controllers = options.controllers ?? V2_CONTROLLERS;
   }

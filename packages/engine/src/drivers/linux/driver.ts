@@ -8,6 +8,7 @@ import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DENY_POSTURE, MitosError } from '@mitos/protocol';
 import { KERNELS_IN_SANDBOX } from '../../agent/kernels.js';
+import { whilePrimed } from '../../cgroups/attach-prime.js';
 import type { CgroupManager, SandboxCgroup } from '../../cgroups/cgroup.js';
 import type { Restorer } from '../../checkpoint/restore.js';
 import type { Admission, DriverImages, DriverNetwork, Launched, SandboxDriver } from '../../core/driver.js';
@@ -29,6 +30,7 @@ import { type CarriedForkContext, forkCarryingProcesses } from './carried-fork.j
 import { checkDiskLimit } from './disk-limit.js';
 import { linuxDriverImages } from './images.js';
 import { launchSandbox, shmBytesFor } from './launcher.js';
+import { childCgroup, snapshotChildren } from './snapshot-children.js';
 
 export interface LinuxDriverOptions {
   stateDir: string;
@@ -158,6 +160,8 @@ export class LinuxDriver implements SandboxDriver {
       seccomp,
       root,
       cgroupProcsFiles: cgroup.procsFiles,
+      // A restore attaches in launch-restore.c, which does not prime.
+      cgroupPrimeFile: restore ? undefined : this.cgroups.primeFile,
       bindReadOnly: [`${join(this.opts.stateDir, 'kernels')}:${KERNELS_IN_SANDBOX}`],
       shmBytes: shmBytesFor(row.limits.memoryBytes),
       restore: restore?.(uidBase),
@@ -184,18 +188,13 @@ export class LinuxDriver implements SandboxDriver {
 
   async fork(parent: SandboxRow, children: SandboxRow[], pauseSource: boolean, processes = false): Promise<Launched[]> {
     if (processes) return forkCarryingProcesses(this.carriedFork(parent), parent, children);
-    const parentCgroup = this.cgroup(parent);
-    const ids = children.map((c) => c.id);
-    let roots: RootLayout[];
-    // Frozen, the parent's files are one consistent instant for every child; running on, each
-    // child root is still an atomic snapshot, but of its own instant.
-    if (pauseSource) await parentCgroup.freeze();
-    try {
-      roots = await this.storage.snapshotRoots(parent.id, ids);
-    } finally {
-      if (pauseSource) await parentCgroup.thaw();
-    }
-    return Promise.all(children.map((row, i) => this.launchChild(parent, row, roots[i] as RootLayout)));
+    const { storage, cgroups, cgroupHandles: handles } = this;
+    // The children's attaches then find the cgroup wait passed or under way (attach-prime.ts).
+    return whilePrimed(cgroups.primeFile, async () => {
+      const ctx = { storage, cgroups, handles, parentCgroup: this.cgroup(parent) };
+      const roots = await snapshotChildren(ctx, parent.id, children, pauseSource);
+      return Promise.all(children.map((row, i) => this.launchChild(parent, row, roots[i] as RootLayout)));
+    });
   }
 
   private carriedFork(parent: SandboxRow): CarriedForkContext {
@@ -208,11 +207,10 @@ export class LinuxDriver implements SandboxDriver {
     };
   }
 
-  /** A fork child on its root: fresh, or restored from the parent's checkpoint (`restore`). */
+  /** A fork child on its root: fresh, or restored (`restore`); its cgroup made unless made already. */
   private async launchChild(parent: SandboxRow, row: SandboxRow, root: RootLayout, restore?: Restorer) {
     await this.applyDiskLimit(row.id, row.limits);
-    const cgroup = await this.cgroups.create(row.cgroupKey, row.limits);
-    this.cgroupHandles.set(row.id, cgroup);
+    const cgroup = this.cgroupHandles.get(row.id) ?? (await childCgroup(this.cgroups, this.cgroupHandles, row));
     const launched = await this.start(row, root, cgroup, restore);
     // Each child gets its own link and address; the parent's connections stay the parent's.
     await this.hostNetwork.attach(row.id, launched.initPid, this.hostNetwork.posture(parent.id) ?? DENY_POSTURE);

@@ -29,6 +29,8 @@ export interface LaunchSpec {
   seccomp?: boolean;
   root: RootLayout;
   cgroupProcsFiles: string[];
+  /** The engine's own cgroup.procs: the launcher primes the attach with it (cgroups/attach-prime.ts). */
+  cgroupPrimeFile?: string;
   /** `HOSTDIR:SANDBOXDIR` pairs bind-mounted read-only into the sandbox. */
   bindReadOnly?: string[];
   /** Size of the sandbox's /dev/shm tmpfs (default 256 MiB); see shmBytesFor. */
@@ -88,6 +90,7 @@ export function launchArgs(spec: LaunchSpec): string[] {
     );
   }
   for (const f of spec.cgroupProcsFiles) args.push('--cgroup-procs', f);
+  if (spec.cgroupPrimeFile) args.push('--cgroup-prime', spec.cgroupPrimeFile);
   for (const b of spec.bindReadOnly ?? []) args.push('--bind-ro', b);
   if (spec.shmBytes !== undefined) args.push('--shm-bytes', String(spec.shmBytes));
   if (spec.diskBase !== undefined) args.push('--disk-base', String(spec.diskBase));

@@ -23,6 +23,7 @@
 #include "agent.h"
 #include "guest-mux-chan.h"
 #include "guest-mux.h"
+#include "pipe-holder.h"
 
 struct mux_exec {
     pid_t pid;
@@ -354,7 +355,11 @@ void mux_exec_step(struct chan *c) {
 
 void mux_exec_free(struct chan *c) {
     struct mux_exec *ex = c->ex;
-    if (!ex->done && !ex->exited && !(ex->flags & EXEC_FLAG_DETACH_ON_CLOSE)) kill_group(ex, SIGKILL);
+    if (!ex->done && !ex->exited) {
+        if (ex->flags & EXEC_FLAG_DETACH_ON_CLOSE)
+            hold_pipes(ex->master >= 0 ? -1 : ex->in_fd, ex->master >= 0 ? ex->master : ex->out_fd, ex->err_fd);
+        else kill_group(ex, SIGKILL);
+    }
     unlist_group(ex);
     close_all(ex);
     free(ex);

@@ -23,8 +23,9 @@ export interface HostTemplatesDeps extends HostParts {
 export class HostTemplates {
   readonly configs: TemplateConfigs;
   readonly builds: TemplateSpecs;
-  /** Built-in templates checked against this engine's recipes (see currentBuiltinRow), once each. */
-  private readonly checked = new Map<string, Promise<TemplateRow>>();
+  /** Templates checked against this engine's recipes (see currentBuiltinRow), once each. */
+  private readonly checked = new Set<string>();
+  private readonly checking = new Map<string, Promise<TemplateRow>>();
 
   constructor(private readonly deps: HostTemplatesDeps) {
     this.configs = new TemplateConfigs(deps.store);
@@ -57,13 +58,19 @@ export class HostTemplates {
 
   /** The row a create should fork: a built-in one moved to its image's current recipe first. */
   async current(row: TemplateRow): Promise<TemplateRow> {
-    let check = this.checked.get(row.id);
+    // Checked already: the caller's row, read from the store for this create, is current.
+    if (this.checked.has(row.id)) return row;
+    let check = this.checking.get(row.id);
     if (!check) {
       const { driver, store } = this.deps;
       check = currentBuiltinRow({ driver, store, dropPooled: (id) => this.dropPooled(id) }, row);
-      this.checked.set(row.id, check);
+      this.checking.set(row.id, check);
       // A failed check (a build that failed) is tried again by the next create.
-      check.catch(() => this.checked.delete(row.id));
+      check.then(
+        () => this.checked.add(row.id),
+        () => {},
+      );
+      check.finally(() => this.checking.delete(row.id)).catch(() => {});
     }
     await check;
     return this.deps.store.template(row.id) ?? row;

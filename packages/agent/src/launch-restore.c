@@ -154,16 +154,24 @@ static int read_small(const char *path, char *buf, size_t len) {
     return 0;
 }
 
-/* The restored copy of the parent's agent: pid 1's child named AGENT_NAME. */
+/*
+ * The restored copy of the parent's agent: pid 1's child named AGENT_NAME that holds its
+ * listening socket (INIT_LISTEN_FD). Other processes forked from the agent carry its name too
+ * and may be pid 1's children (a detached command's pipe holder, pipe-holder.c, reparented
+ * there): they hold no descriptor past stdio, and must live on in the child.
+ */
 static pid_t restored_agent(pid_t init) {
-    char path[96], children[4096], comm[32];
+    char path[96], children[4096], comm[32], link[64];
     snprintf(path, sizeof path, "/proc/%d/task/%d/children", init, init);
     if (read_small(path, children, sizeof children) < 0) return -1;
     for (char *p = children; *p;) {
         long pid = strtol(p, &p, 10);
         if (pid <= 0) break;
         snprintf(path, sizeof path, "/proc/%ld/comm", pid);
-        if (read_small(path, comm, sizeof comm) == 0 && strcmp(comm, AGENT_NAME "\n") == 0) return (pid_t)pid;
+        if (read_small(path, comm, sizeof comm) != 0 || strcmp(comm, AGENT_NAME "\n") != 0) continue;
+        snprintf(path, sizeof path, "/proc/%ld/fd/%d", pid, INIT_LISTEN_FD);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n > 0 && (link[n] = 0, strncmp(link, "socket:", 7) == 0)) return (pid_t)pid;
     }
     return -1;
 }
@@ -240,10 +248,6 @@ static pid_t inject_agent(const struct restore_spec *r, pid_t init, char *err, s
             if (write_text(r->cgroup_procs[i], "0\n") < 0) child_exit(exec_sync[1], "join cgroup");
         for (size_t i = 0; i < N_JOINED; i++) {
             if (i != PID_NS && setns(fds[i], joined_ns[i].type) < 0) child_exit(exec_sync[1], joined_ns[i].name);
-            /* The network namespace is restored empty (--empty-ns net: the checkpoint holds no
-             * links, addresses or tables to replay): its loopback comes up here, as for a fresh
-             * sandbox, before the tree continues. */
-            if (joined_ns[i].type == CLONE_NEWNET) loopback_up();
             if (joined_ns[i].type == CLONE_NEWUTS && sethostname(r->hostname, strlen(r->hostname)) < 0)
                 child_exit(exec_sync[1], "sethostname");
         }

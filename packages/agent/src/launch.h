@@ -81,6 +81,10 @@ struct restore_spec {
  * init's host pid (a child of the caller, now a subreaper), its fresh agent's host pid in
  * *agent (also the caller's child), or -1 with a message in err. */
 int restore_tree(const struct restore_spec *spec, pid_t *agent, char *err, size_t errlen);
+/* Run by CRIU as its action script (the variable names the step): brings the restored
+ * network namespace's loopback up before sockets are restored into it. */
+#define RESTORE_HOOK_ENV "CRTOOLS_SCRIPT_ACTION"
+int restore_hook_main(void);
 
 /* Write a whole string to a (proc or cgroup) file; -1 with errno on failure. */
 int write_text(const char *path, const char *text);

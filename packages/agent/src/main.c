@@ -64,6 +64,8 @@ int main(int argc, char **argv) {
     /* The sandbox's pid 1, exec'd by the launcher inside the sandbox (launch.c). */
     if (argc == 1 && strcmp(argv[0], INIT_ARGV0) == 0) return init_main();
     if (argc == 1 && strcmp(argv[0], AGENT_JOIN_ARGV0) == 0) return agent_join_main();
+    /* CRIU's action script during a carried fork's restore (launch-restore.c). */
+    if (argc == 1 && getenv(RESTORE_HOOK_ENV)) return restore_hook_main();
     if (argc >= 2 && strcmp(argv[1], "launch") == 0) return launch_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "snapshot") == 0) return snapshot_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "squota") == 0) return squota_main(argc - 1, argv + 1);

@@ -26,7 +26,7 @@ export interface ForkOptions extends Acceptance {
 
 // The report is the contract's (protocol ForkCarriedSchema): engines differ in what they carry,
 // and the API reports it per fork.
-export type { ForkCarried, ForkProcessesMode, NotCarriedProcess } from '@mitos/protocol';
+export type { ClosedConnection, ForkCarried, ForkProcessesMode, NotCarriedProcess } from '@mitos/protocol';
 
 export interface ForkOutcome {
   parent: SandboxInfo;

@@ -16,6 +16,9 @@ export type ForkCarried = { [K in keyof ForkCarriedWire as Camel<K & string>]: F
 /** A parent process the children do not have, and why. */
 export type NotCarriedProcess = ForkCarriedWire['processes_not_carried'][number];
 
+/** A parent process's socket closed in the children. */
+export type ClosedConnection = NonNullable<ForkCarriedWire['connections_closed']>[number];
+
 export function forkCarriedToWire(carried: ForkCarried): ForkCarriedWire {
   return {
     filesystem: carried.filesystem,
@@ -24,6 +27,7 @@ export function forkCarriedToWire(carried: ForkCarried): ForkCarriedWire {
     processes: carried.processes,
     processes_not_carried: carried.processesNotCarried,
     connections: carried.connections,
+    ...(carried.connectionsClosed?.length ? { connections_closed: carried.connectionsClosed } : {}),
   };
 }
 
@@ -40,7 +44,13 @@ export function forkCarriedFromWire(value: unknown): ForkCarried {
     processes: c.processes === true,
     processesNotCarried: Array.isArray(c.processes_not_carried) ? c.processes_not_carried.map(notCarried) : [],
     connections: c.connections === true,
+    ...(Array.isArray(c.connections_closed) ? { connectionsClosed: c.connections_closed.map(closed) } : {}),
   };
+}
+
+function closed(value: unknown): ClosedConnection {
+  const p = record(value);
+  return { pid: Number(p.pid) || 0, command: String(p.command ?? ''), socket: String(p.socket ?? '') };
 }
 
 function notCarried(value: unknown): NotCarriedProcess {

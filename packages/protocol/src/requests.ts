@@ -29,11 +29,10 @@ export const ForwardRequestSchema = z.object({ guest_port: Port, open: z.boolean
 /**
  * Whether a live fork carries the parent's running processes: `all` (every process, or the
  * fork fails), `none` (files and interpreter state only), `auto` (every process when the
- * parent runs any beyond its agent, else files and interpreter state; on the linux engine a
- * parent with a network link gets the files fork). Omitted: every process on an engine that
+ * parent runs any beyond its agent, else files and interpreter state). Omitted: every process on an engine that
  * copies the whole machine; on the linux engine, whose carried fork is a slower CRIU
  * checkpoint and restore, files and interpreter state. Each process a child lacks is named
- * in the report.
+ * in the report, and each connection to outside closed in the children (`connections_closed`).
  */
 export const ForkProcessesMode = z.enum(['all', 'none', 'auto']);
 export type ForkProcessesMode = z.infer<typeof ForkProcessesMode>;

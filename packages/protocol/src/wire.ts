@@ -130,6 +130,9 @@ export type TemplateRecord = z.infer<typeof TemplateRecordSchema>;
 /** A parent process a fork's children do not have, and why. */
 export const NotCarriedProcessSchema = z.object({ pid: z.number().int(), command: z.string(), reason: z.string() });
 
+/** A parent process's socket that a fork carrying processes closed in the children (e.g. `tcp 10.0.0.2:41234 -> 203.0.113.10:80`). */
+export const ClosedConnectionSchema = z.object({ pid: z.number().int(), command: z.string(), socket: z.string() });
+
 /**
  * What a fork carried into its children (mitos extension): the fork's answer, and each child's
  * record. The one declaration of the fork report: the engine and the SDK hold it as
@@ -146,6 +149,12 @@ export const ForkCarriedSchema = z.object({
   processes_not_carried: z.array(NotCarriedProcessSchema),
   /** Open network connections: never carried (each child has its own address). */
   connections: z.boolean(),
+  /**
+   * A fork that carries processes: each socket tied to the parent's address (a connection to
+   * outside, a bind to that address) that its process has closed in the children, per process;
+   * the parent keeps them. Loopback and wildcard sockets are carried. Absent when nothing was closed.
+   */
+  connections_closed: z.array(ClosedConnectionSchema).optional(),
 });
 export type ForkCarriedWire = z.infer<typeof ForkCarriedSchema>;
 

@@ -34,7 +34,7 @@ export interface LiveForkOptions extends CallOptions {
 }
 
 /** What the fork carried from the parent into each child (the contract's report, protocol wire.ts). */
-export type { ForkCarried, NotCarriedProcess } from '@mitos/protocol';
+export type { ClosedConnection, ForkCarried, NotCarriedProcess } from '@mitos/protocol';
 
 export interface ForkReport {
   /** The parent as it was when forked. */

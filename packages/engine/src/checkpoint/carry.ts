@@ -78,10 +78,18 @@ export function restoreCommand(
   dir: string,
   rootfs: string,
   sources: Readonly<Record<string, string>>,
+  actionScript: string,
 ): RestoreLaunch {
   const pidfile = join(work, 'restore.pid');
   const [file, args] = tool.argv(
-    restoreArgs({ extRoot: work, externalMounts: sources, rootfs, externalSockets: dump.externalSockets, pidfile }),
+    restoreArgs({
+      extRoot: work,
+      externalMounts: sources,
+      rootfs,
+      externalSockets: dump.externalSockets,
+      pidfile,
+      actionScript,
+    }),
   );
   return { criuArgv: [file, ...args], pidfile, imagesDir: dir, extRoot: work, external: sources };
 }

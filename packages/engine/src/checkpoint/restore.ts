@@ -39,6 +39,8 @@ export interface RestoreTarget {
   externalSockets: readonly string[];
   /** The restored init's host pid (under extRoot: the launcher's own). */
   pidfile: string;
+  /** The agent program, CRIU's action script (it brings loopback up: launch-restore.c). */
+  actionScript: string;
 }
 
 export function restoreArgs(target: RestoreTarget): string[] {
@@ -53,9 +55,16 @@ export function restoreArgs(target: RestoreTarget): string[] {
     // Stopped: the launcher replaces the restored agent before anything runs (launch-restore.c).
     '--leave-stopped',
     '--tcp-established',
-    // The dump holds no network configuration (dump.ts): the launcher brings loopback up.
+    // The dump holds no network configuration (dump.ts): the action script brings loopback up
+    // once the namespace exists, before loopback connections are restored into it.
     '--empty-ns',
     'net',
+    '--action-script',
+    target.actionScript,
+    // Nothing reaches a fresh namespace with loopback alone while it is restored: no firewall
+    // rules to lock the connections with (CRIU would run iptables or nft in it, and again to unlock).
+    '--network-lock',
+    'skip',
     ...['mitos-dev', ...Object.keys(target.externalMounts)].flatMap((key) => [
       '--ext-mount-map',
       `${key}:${target.extRoot}/${key}`,

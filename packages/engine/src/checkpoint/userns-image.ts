@@ -10,31 +10,7 @@
  * `uid_gid_extent { uint32 first = 1; uint32 lower_first = 2; uint32 count = 3; }`.
  */
 
-const HEADER_BYTES = 8;
-
-function readVarint(buf: Buffer, at: number): [number, number] {
-  let value = 0;
-  let shift = 0;
-  let i = at;
-  for (;;) {
-    if (i >= buf.length) throw new Error('truncated varint in user namespace image');
-    const b = buf[i++] as number;
-    value += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) return [value, i];
-    shift += 7;
-  }
-}
-
-function varint(value: number): number[] {
-  const out: number[] = [];
-  let v = value;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return out;
-}
+import { mapEntries, readVarint, varint } from './protobuf.js';
 
 interface Extent {
   first: number;
@@ -81,17 +57,5 @@ function remapEntry(entry: Buffer, from: number, to: number): Buffer {
 
 /** A copy of a userns image whose maps point at host ids from `to` instead of `from`. */
 export function remapUsernsImage(image: Buffer, from: number, to: number): Buffer {
-  if (image.length < HEADER_BYTES) throw new Error('user namespace image too short');
-  const parts: Buffer[] = [image.subarray(0, HEADER_BYTES)];
-  for (let at = HEADER_BYTES; at < image.length; ) {
-    if (at + 4 > image.length) throw new Error('truncated user namespace image');
-    const len = image.readUInt32LE(at);
-    if (at + 4 + len > image.length) throw new Error('truncated user namespace image');
-    const entry = remapEntry(image.subarray(at + 4, at + 4 + len), from, to);
-    const size = Buffer.alloc(4);
-    size.writeUInt32LE(entry.length);
-    parts.push(size, entry);
-    at += 4 + len;
-  }
-  return Buffer.concat(parts);
+  return mapEntries(image, (entry) => remapEntry(entry, from, to));
 }

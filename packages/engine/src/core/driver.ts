@@ -7,7 +7,7 @@
  * host/, storage/ or core/.
  */
 import type { NetworkPosture } from '@mitos/protocol';
-import type { ResourceLimits, SandboxUsage } from '../engine.js';
+import type { ClosedConnection, ResourceLimits, SandboxUsage } from '../engine.js';
 import type { SandboxRow, TemplateRow } from '../state/store.js';
 import type { BuiltImageCache } from '../templates/image-archive.js';
 import type { ImageSpec } from '../templates/images.js';
@@ -17,6 +17,8 @@ export interface Launched {
   initPid: number;
   initStartTicks: string;
   supervisorPid: number | null;
+  /** A child of a fork that carries processes: the parent's sockets its processes have closed. */
+  closedConnections?: ClosedConnection[];
 }
 
 /** The host process identity recorded in a launched row. */

@@ -10,9 +10,8 @@ const running: ProcessInfo[] = [
   { pid: 3, command: 'python3 -m http.server 8000', tracked: true },
   { pid: 9, command: 'sh -c while true; do date >> /tmp/loop; done', tracked: false },
 ];
-const parent = { linked: false, listProcesses: async () => running };
-const linked = { ...parent, linked: true };
-const idle = { linked: false, listProcesses: async () => [running[0] as ProcessInfo] };
+const parent = { listProcesses: async () => running };
+const idle = { listProcesses: async () => [running[0] as ProcessInfo] };
 const fsOnly = { name: 'linux', forkCarriesProcesses: false };
 const wholeMachine = { name: 'microvm', forkCarriesProcesses: true };
 const onRequest = { name: 'linux', forkCarriesProcesses: false, carriesProcessesOnRequest: true };
@@ -56,7 +55,6 @@ describe('planForkProcesses', () => {
   test('an engine that carries them on request: "all" carries without listing', async () => {
     let listed = false;
     const spy = {
-      linked: false,
       listProcesses: async () => {
         listed = true;
         return running;
@@ -69,16 +67,6 @@ describe('planForkProcesses', () => {
   test('there "auto" carries when processes run beyond the agent, and forks the files when none do', async () => {
     assert.deepEqual(await planForkProcesses(onRequest, 'auto', parent), { carry: true, notCarried: [] });
     assert.deepEqual(await planForkProcesses(onRequest, 'auto', idle), { carry: false, notCarried: [] });
-  });
-
-  test('there "auto" of a parent with a network link forks the files and names each process with why', async () => {
-    const plan = await planForkProcesses(onRequest, 'auto', linked);
-    assert.equal(plan.carry, false);
-    assert.deepEqual(
-      plan.notCarried.map((p) => p.pid),
-      [2, 3, 9],
-    );
-    assert.match(plan.notCarried[1]?.reason ?? '', /network link/);
   });
 
   test('there omitted keeps the files fork, and names each process with how to carry it', async () => {

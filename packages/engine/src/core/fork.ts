@@ -3,7 +3,7 @@
  * (live with the processes, or saved into the parent's filesystem first), let the driver
  * branch the parent, record the children running. Anything half-made is torn down.
  */
-import { isClosedPosture, MitosError } from '@mitos/protocol';
+import { MitosError } from '@mitos/protocol';
 import type { ForkCarried, ForkOptions, ForkOutcome } from '../engine.js';
 import type { SandboxRow, StateStore } from '../state/store.js';
 import type { SandboxAgents } from './agents.js';
@@ -34,9 +34,7 @@ export async function forkSandbox(
       { remediation: `omit pause_source or send true; the ${ctx.driver.name} engine cannot copy a running sandbox` },
     );
   }
-  const link = ctx.driver.network?.posture(parent.id);
   const plan = await planForkProcesses(ctx.driver, options.processes, {
-    linked: link !== undefined && !isClosedPosture(link),
     listProcesses: () => ctx.agents.listProcesses(parent.id),
   });
   const ids = forkChildIds(options);
@@ -73,6 +71,8 @@ export async function forkSandbox(
       processesNotCarried: plan.notCarried,
       connections: false,
     };
+    const closed = launched[0]?.closedConnections ?? [];
+    if (closed.length > 0) report.connectionsClosed = closed;
     const children = await Promise.all(
       rows.map(async (row, i) => {
         const forkTimeMs = performance.now() - started;

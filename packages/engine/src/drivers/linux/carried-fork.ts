@@ -5,10 +5,12 @@
  * cgroups and namespaces, with a fresh agent (checkpoint/carry.ts, launch-restore.c).
  */
 import { channel } from 'node:diagnostics_channel';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isClosedPosture, MitosError, type NetworkPosture } from '@mitos/protocol';
+import { type ClosedConnection, MitosError } from '@mitos/protocol';
 import { checkpointWorkDir, childImages, removeCheckpointWorkDir, restoreCommand } from '../../checkpoint/carry.js';
-import { socketsTiedToAddress } from '../../checkpoint/connections.js';
+import { closeTiedSockets } from '../../checkpoint/closed-sockets.js';
+import { socketOwners } from '../../checkpoint/connections.js';
 import { dumpSandbox } from '../../checkpoint/dump.js';
 import { keepKernelFeatures } from '../../checkpoint/kernel-features.js';
 import { type Restorer, restoreFailure } from '../../checkpoint/restore.js';
@@ -23,7 +25,6 @@ export interface CarriedForkContext {
   cacheDir: string;
   stateDir: string;
   initPath: string;
-  parentPosture: NetworkPosture | undefined;
   parentUidBase: number | undefined;
   snapshotRoots(childIds: string[]): Promise<RootLayout[]>;
   launchChild(row: SandboxRow, root: RootLayout, restore: Restorer): Promise<Launched>;
@@ -41,22 +42,24 @@ function phase(name: string, since: number, extra: () => Record<string, unknown>
 }
 
 /**
- * A child gets a link and address of its own (the driver attaches it after the restore, as for
- * a files fork): sockets tied to the parent's address would come back to nothing. Carrying
- * them closed is not done yet, so the fork is refused and each is named.
+ * The parent's sockets tied to its address, closed in the checkpoint the children are restored
+ * from (closed-sockets.ts), each named with the processes holding it (read while the parent
+ * runs on after the dump; a socket closed meanwhile is named by its inode alone).
  */
-function refuseTiedSockets(initPid: number): void {
-  const tied = socketsTiedToAddress(initPid);
-  if (tied.length === 0) return;
-  const named = tied.map((t) => `pid ${t.pid} (${t.command}): ${t.socket}`).join('; ');
-  throw new MitosError(
-    'not_implemented',
-    `a fork that carries processes cannot yet take connections to outside (or sockets bound to the sandbox's address) into a child with its own address: ${named}`,
-    { sockets: tied.length },
-    {
-      remediation:
-        'close those connections first (listening on 0.0.0.0 or loopback is carried), or fork with processes "none"',
-    },
+function closeTiedConnections(dumpDir: string, initPid: number): ClosedConnection[] {
+  const file = join(dumpDir, 'files.img');
+  const { image, closed } = closeTiedSockets(readFileSync(file));
+  if (closed.length === 0) return [];
+  writeFileSync(file, image);
+  const owners = socketOwners(
+    initPid,
+    closed.map((c) => c.inode),
+  );
+  return closed.flatMap(({ inode, socket }) =>
+    (owners.get(inode) ?? [{ pid: 0, command: `(socket ${inode}, closed by its process meanwhile)` }]).map((o) => ({
+      ...o,
+      socket,
+    })),
   );
 }
 
@@ -81,12 +84,12 @@ export async function forkCarryingProcesses(
   if (parent.initPid === null || parentBase === undefined) {
     throw new MitosError('not_found', 'the parent is not running');
   }
-  if (ctx.parentPosture && !isClosedPosture(ctx.parentPosture)) refuseTiedSockets(parent.initPid);
   const work = checkpointWorkDir(ctx.stateDir, parent.id);
   try {
     let t = performance.now();
     const dump = await dumpSandbox(criu.tool, { initPid: parent.initPid, uidBase: parentBase }, join(work, 'parent'));
     phase('dump', t, () => ({ stats: readStats(dump.dir, 'dump') }));
+    const closedConnections = closeTiedConnections(dump.dir, parent.initPid);
     t = performance.now();
     const roots = await ctx.snapshotRoots(children.map((c) => c.id));
     phase('snapshot', t, () => ({}));
@@ -102,7 +105,7 @@ export async function forkCarryingProcesses(
             const linked = performance.now();
             childImages(dump, dir, parentBase, uidBase);
             phase('images', linked, () => ({ child: row.id }));
-            return restoreCommand(criu.tool, dump, work, dir, root.rootfs, sources);
+            return restoreCommand(criu.tool, dump, work, dir, root.rootfs, sources, ctx.initPath);
           })
           .then((l) => {
             keepKernelFeatures('restore', dir);
@@ -116,7 +119,7 @@ export async function forkCarryingProcesses(
     );
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
-    return results.map((r) => (r as PromiseFulfilledResult<Launched>).value);
+    return results.map((r) => ({ ...(r as PromiseFulfilledResult<Launched>).value, closedConnections }));
   } finally {
     removeCheckpointWorkDir(work);
   }

@@ -200,7 +200,6 @@ export class LinuxDriver implements SandboxDriver {
   private carriedFork(parent: SandboxRow): CarriedForkContext {
     return {
       ...this.opts,
-      parentPosture: this.hostNetwork.posture(parent.id),
       parentUidBase: this.uidRanges.baseOf(parent.id),
       snapshotRoots: (ids) => this.storage.snapshotRoots(parent.id, ids),
       launchChild: (row, root, restore) => this.launchChild(parent, row, root, restore),

@@ -89,9 +89,9 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
       await prepareTemplate(base);
       if (sections.has('tti'))
         contenders.push(mitosContender(base, 'echo', true), mitosContender(base, 'python', true));
-      if (sections.has('e2b')) contenders.push(...e2bContenders(base, true));
+      if (sections.has('e2b')) contenders.push(...e2bContenders(base, cleanups, true));
     }
-    if (env && sections.has('e2b')) contenders.push(...e2bContenders(env));
+    if (env && sections.has('e2b')) contenders.push(...e2bContenders(env, cleanups));
     if (env && sections.has('cli')) contenders.push(...cliContenders(env));
     if (sections.has('peers') || sections.has('cli')) {
       const peers = sections.has('peers') ? await setupPeers(rec) : await setupPodmanPeer(rec);

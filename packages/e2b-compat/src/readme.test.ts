@@ -6,13 +6,12 @@
  * so nothing leaves the host.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type FakeInternet, startFakeInternet } from '@mitos/testkit';
+import { type FakeInternet, readmeSnippets, runCollecting, startFakeInternet } from '@mitos/testkit';
 import { type E2bServer, e2bServer, TEST_KEY } from './fixtures.js';
 
 const PACKAGE_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -20,32 +19,18 @@ const README = fileURLToPath(new URL('../../../README.md', import.meta.url));
 
 /** The node commands of the E2B section's bash blocks, in order. */
 export function e2bSnippets(markdown: string): string[] {
-  const start = markdown.indexOf('\n## E2B SDKs');
-  assert.ok(start >= 0, 'README has its E2B section');
-  const end = markdown.indexOf('\n## ', start + 1);
-  const section = markdown.slice(start, end < 0 ? undefined : end);
-  const commands: string[] = [];
-  for (const block of section.matchAll(/^```bash\n([\s\S]*?)^```$/gm)) {
-    const command = /^node --input-type=module -e '[\s\S]*'$/m.exec(block[1] ?? '')?.[0];
-    if (command) commands.push(command);
-  }
-  return commands;
+  const section = readmeSnippets(markdown).filter((s) => s.chapter.startsWith('E2B SDKs'));
+  assert.ok(section.length > 0, 'README has its E2B section');
+  return section
+    .filter((s) => s.lang === 'bash')
+    .flatMap((s) => /^node --input-type=module -e '[\s\S]*'$/m.exec(s.code)?.[0] ?? []);
 }
 
-function runShell(command: string, env: Record<string, string>, home: string) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn('bash', ['-c', command], {
-      cwd: PACKAGE_DIR,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+const runShell = (command: string, env: Record<string, string>, home: string) =>
+  runCollecting('bash', ['-c', command], {
+    cwd: PACKAGE_DIR,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, ...env },
   });
-}
 
 describe('the README E2B snippets run as written', { timeout: 900_000 }, () => {
   let live: E2bServer;

@@ -20,8 +20,8 @@ describe('e2b template tags, listing and snapshots against mitos', { timeout: 60
       ...init,
       headers: { 'X-API-KEY': key, 'content-type': 'application/json', ...(init.headers ?? {}) },
     });
-  const versionOf = async (template: string) => {
-    const sb = await Sandbox.create(template, { timeoutMs: 60_000 });
+  const versionOf = async (template: string, apiKey = TEST_KEY) => {
+    const sb = await Sandbox.create(template, { apiKey, timeoutMs: 60_000 });
     try {
       return (await sb.commands.run('cat /opt/version')).stdout.trim();
     } finally {
@@ -69,7 +69,7 @@ describe('e2b template tags, listing and snapshots against mitos', { timeout: 60
     await assert.rejects(Template.getTags('e2b-tags', { apiKey: OTHER_KEY }), /not found/i);
   });
 
-  test("the listing and one template's builds are the key's own; public and v1 builds are refused", async () => {
+  test("the listing and builds are the key's own, a published template starts for other keys; v1 builds are refused", async () => {
     const listed = (await (await api('/templates')).json()) as Array<Record<string, unknown>>;
     const mine = listed.find((t) => t.templateID === 'e2b-tags');
     assert.ok(mine, JSON.stringify(listed));
@@ -88,11 +88,24 @@ describe('e2b template tags, listing and snapshots against mitos', { timeout: 60
     assert.deepEqual(await (await api('/templates', {}, OTHER_KEY)).json(), []);
     assert.equal((await api('/templates/e2b-tags', {}, OTHER_KEY)).status, 404);
 
+    // Published, another key starts sandboxes from it (its tags too) and finds it by name; nothing more.
     const publish = await api('/v2/templates/e2b-tags', { method: 'PATCH', body: '{"public":true}' });
-    assert.equal(publish.status, 501);
-    assert.match(JSON.stringify(await publish.json()), /belongs to the API key/);
-    const keep = await api('/v2/templates/e2b-tags', { method: 'PATCH', body: '{"public":false}' });
-    assert.deepEqual(await keep.json(), { names: ['e2b-tags'] });
+    assert.deepEqual(await publish.json(), { names: ['e2b-tags'] });
+    assert.equal(await versionOf('e2b-tags', OTHER_KEY), 'two');
+    assert.equal(await versionOf('e2b-tags:v3', OTHER_KEY), 'three');
+    assert.equal(await Template.exists('e2b-tags', { apiKey: OTHER_KEY }), true);
+    const listedNow = (await (await api('/templates')).json()) as Array<Record<string, unknown>>;
+    assert.equal(listedNow.find((t) => t.templateID === 'e2b-tags')?.public, true);
+    assert.deepEqual(await (await api('/templates', {}, OTHER_KEY)).json(), []);
+    assert.equal(
+      (await api('/templates/e2b-tags', { method: 'PATCH', body: '{"public":false}' }, OTHER_KEY)).status,
+      404,
+    );
+    assert.equal((await api('/templates/e2b-tags', { method: 'DELETE' }, OTHER_KEY)).status, 404);
+    await assert.rejects(Template.assignTags('e2b-tags', 'theirs', { apiKey: OTHER_KEY }), /not found/i);
+    const unpublish = await api('/v2/templates/e2b-tags', { method: 'PATCH', body: '{"public":false}' });
+    assert.deepEqual(await unpublish.json(), { names: ['e2b-tags'] });
+    await assert.rejects(Sandbox.create('e2b-tags', { apiKey: OTHER_KEY, timeoutMs: 30_000 }), /not found/i);
     const dockerFlow = await api('/templates', { method: 'POST', body: '{"dockerfile":"FROM ubuntu"}' });
     assert.equal(dockerFlow.status, 501);
     assert.match(JSON.stringify(await dockerFlow.json()), /Template\.build/);
@@ -163,6 +176,28 @@ describe('e2b template tags, listing and snapshots against mitos', { timeout: 60
     assert.equal(await Sandbox.deleteSnapshot(snapshot.snapshotId), true);
     assert.equal(await Sandbox.deleteSnapshot(snapshot.snapshotId), false);
     await assert.rejects(Sandbox.create(snapshot.snapshotId, { timeoutMs: 30_000 }), /not found/i);
+  });
+
+  test('a paused sandbox is snapshotted as it is and stays paused', async () => {
+    const source = await Sandbox.create('base', { timeoutMs: 60_000 });
+    let snapshotId = '';
+    try {
+      await source.files.write('p.txt', 'written before the pause\n');
+      await source.pause();
+      snapshotId = (await source.createSnapshot()).snapshotId;
+      assert.equal((await Sandbox.getInfo(source.sandboxId)).state, 'paused');
+      const started = await Sandbox.create(snapshotId, { timeoutMs: 60_000 });
+      try {
+        assert.equal((await started.commands.run('cat p.txt')).stdout, 'written before the pause\n');
+      } finally {
+        await started.kill();
+      }
+      const resumed = await Sandbox.connect(source.sandboxId, { timeoutMs: 60_000 });
+      assert.equal(await resumed.files.read('p.txt'), 'written before the pause\n');
+    } finally {
+      await source.kill();
+      if (snapshotId) await Sandbox.deleteSnapshot(snapshotId);
+    }
   });
 
   test('2.14 takes, lists, starts and deletes snapshots too', async () => {

@@ -1,47 +1,19 @@
 // The README's snippets, extracted and run as written on the Node this package supports,
 // against a real server: a snippet that fails here fails for every reader who copies it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SandboxServer } from '@mitos/sdk';
+import { readmeSnippets, runCollecting } from '@mitos/testkit';
 import { CLI, type LiveServer, liveServer } from './fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-interface Snippet {
-  lang: string;
-  code: string;
-  /** The heading it sits under, to name the test. */
-  section: string;
-}
-
-/** Every fenced block of README.md, in order. */
-export function readmeSnippets(markdown: string): Snippet[] {
-  const out: Snippet[] = [];
-  let section = '';
-  const fence = /^( *)```(\w*)\n([\s\S]*?)^\1```$/gm;
-  const headings = [...markdown.matchAll(/^#+ (.*)$/gm)].map((m) => ({ at: m.index ?? 0, title: m[1] ?? '' }));
-  for (const m of markdown.matchAll(fence)) {
-    section = headings.filter((h) => h.at < (m.index ?? 0)).at(-1)?.title ?? '';
-    out.push({ lang: m[2] ?? '', code: (m[3] ?? '').replace(new RegExp(`^${m[1]}`, 'gm'), ''), section });
-  }
-  return out;
-}
-
-function run(cmd: string, args: string[], cwd: string, env: Record<string, string>) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const run = (cmd: string, args: string[], cwd: string, env: Record<string, string>) =>
+  runCollecting(cmd, args, { cwd, env: { ...process.env, ...env } });
 
 describe('end to end: the README snippets run as written', { timeout: 600_000 }, () => {
   let live: LiveServer;

@@ -2,7 +2,7 @@
  * E2B snapshots, tags and the template listing under attack: another key starting from, listing,
  * deleting or re-taking the name of A's snapshot; reaching the snapshot's hidden copy by its id
  * through the envd routes; tagging, untagging, reading or deleting A's template; tags and
- * names that are not names.
+ * names that are not names; a template A published, which B may only start sandboxes from.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -149,6 +149,52 @@ describe('E2B snapshots and tags: hostile tenants and names', { timeout: 600_000
     rec.check(
       `${attempts.length} tag and template calls on A's template with B's key; tags and snapshot names that are not names`,
       '404 and an empty listing; 400 and nothing made',
+    );
+  });
+
+  test('a template A published starts sandboxes for B and gives B nothing else', async () => {
+    // B cannot publish A's template, nor can A publish a snapshot (snapshots are not templates).
+    assert.equal((await control('PATCH', '/templates/a-tpl', KEY_B, { public: true })).status, 404);
+    assert.equal((await control('PATCH', '/templates/a-snap', KEY_A, { public: true })).status, 404);
+    rec.count('attacks', 2);
+    assert.equal((await control('POST', '/sandboxes', KEY_B, { templateID: 'a-tpl', timeout: 60 })).status, 404);
+    const published = await control('PATCH', '/v2/templates/a-tpl', KEY_A, { public: true });
+    assert.equal(published.status, 200, published.body);
+
+    const made = await control('POST', '/sandboxes', KEY_B, { templateID: 'a-tpl', timeout: 60 });
+    assert.equal(made.status, 201, made.body);
+    const bSandbox = String(json(made).sandboxID);
+    // The sandbox is B's: A neither sees nor ends it.
+    assert.equal((await control('GET', `/sandboxes/${bSandbox}`, KEY_A)).status, 404);
+    assert.equal((await control('DELETE', `/sandboxes/${bSandbox}`, KEY_A)).status, 404);
+    assert.ok(!(await control('GET', '/sandboxes', KEY_A)).body.includes(bSandbox));
+    const attempts: [string, string, unknown?][] = [
+      ['PATCH', '/v2/templates/a-tpl', { public: false }],
+      ['DELETE', '/templates/a-tpl'],
+      ['GET', '/templates/a-tpl'],
+      ['GET', '/templates/a-tpl/tags'],
+      ['POST', '/templates/tags', { target: 'a-tpl', tags: ['b-owned'] }],
+      ['DELETE', '/templates/tags', { name: 'a-tpl', tags: ['default'] }],
+    ];
+    for (const [method, path, body] of attempts) {
+      const res = await control(method, path, KEY_B, body);
+      assert.equal(res.status, 404, `${method} ${path}: ${res.body}`);
+    }
+    // Building into its name would replace what A's sandboxes start from.
+    const rebuild = await control('POST', '/v3/templates', KEY_B, { name: 'a-tpl' });
+    assert.equal(rebuild.status, 409, rebuild.body);
+    assert.equal((await control('GET', '/templates', KEY_B)).body, '[]');
+    rec.count('attacks', attempts.length + 4);
+
+    const unpublished = await control('PATCH', '/v2/templates/a-tpl', KEY_A, { public: false });
+    assert.equal(unpublished.status, 200, unpublished.body);
+    assert.equal((await control('POST', '/sandboxes', KEY_B, { templateID: 'a-tpl', timeout: 60 })).status, 404);
+    assert.equal((await control('GET', '/templates/aliases/a-tpl', KEY_B)).status, 403);
+    rec.count('attacks', 2);
+    assert.equal((await control('DELETE', `/sandboxes/${bSandbox}`, KEY_B)).status, 204);
+    rec.check(
+      "B on A's published template: publish, delete, read, tag, untag, rebuild it; A on B's sandbox from it; after unpublishing",
+      'B only starts sandboxes (its own) while published; 404/409 otherwise, 404 once unpublished',
     );
   });
 });

@@ -20,6 +20,7 @@ export { freePort } from './free-port.js';
 export { type TestEngineEnv, testEngineEnv } from './linux-harness.js';
 export { type MicroVmTestEnv, microvmTestEnv, microvmUnavailable } from './microvm-harness.js';
 export { startTestRegistry, TestImages, type TestRegistry } from './oci-registry.js';
+export { type ProcessOutput, type ReadmeSnippet, readmeSnippets, runCollecting } from './readme-snippets.js';
 export {
   CAPABILITIES,
   type Capability,

@@ -4,9 +4,9 @@
  */
 import { MitosError } from '@mitos/protocol';
 import type { Accounts } from './accounts.js';
+import { readRequestJson } from './body.js';
 import { type CellPlan, type CodeContexts, planCell, runCell } from './code-interpreter.js';
 import type { E2bContext } from './context.js';
-import { readBody } from './control.js';
 import type { EnvdCall } from './envd/request.js';
 
 export async function codeInterpreterRoute(
@@ -21,12 +21,12 @@ export async function codeInterpreterRoute(
   const id = call.sandboxId;
   if (path === '/health' && req.method === 'GET') return new Response('OK');
   if (path === '/execute' && req.method === 'POST') {
-    const plan = planCell(contexts, id, (await readBody(req)) as Parameters<typeof planCell>[2]);
+    const plan = planCell(contexts, id, (await readRequestJson(req)) as Parameters<typeof planCell>[2]);
     return executeStream(ctx, contexts, call, plan, req.signal);
   }
   if (path === '/contexts' && req.method === 'GET') return Response.json(contexts.list(id));
   if (path === '/contexts' && req.method === 'POST') {
-    const body = (await readBody(req)) as { language?: unknown; cwd?: unknown };
+    const body = (await readRequestJson(req)) as { language?: unknown; cwd?: unknown };
     return Response.json(await contexts.create(id, body.language, body.cwd));
   }
   const m = /^\/contexts\/([^/]+)(\/restart)?$/.exec(path);

@@ -6,6 +6,7 @@ import { MitosError } from '@mitos/protocol';
 import type { Logger } from 'pino';
 import type { E2bCredentials } from './credentials.js';
 import type { SandboxEvents } from './events.js';
+import type { SandboxLifecycleLock } from './lifecycle-lock.js';
 import type { E2bSandboxRow, E2bSandboxStore } from './store.js';
 
 /** The envd version we report: high enough that every SDK feature we serve is switched on. */
@@ -25,6 +26,8 @@ export interface E2bContext {
   secrets: readonly string[];
   /** Ceiling for timeouts in seconds; 0 = none. */
   maxTimeoutSeconds: number;
+  /** Pause, resume, connect and snapshots of a sandbox, one at a time. */
+  lifecycle: SandboxLifecycleLock;
 }
 
 /** A live sandbox this tenant owns; anything else (absent, gone, another tenant's) is 404. */

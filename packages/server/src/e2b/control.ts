@@ -6,7 +6,10 @@ import type { Engine, SandboxInfo } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
+import type { AppEnv } from '../env.js';
+import { requestHeader } from '../node-headers.js';
 import { type Accounts, lookupAccount, USER } from './accounts.js';
+import { readBody } from './body.js';
 import type { E2bBuilds } from './build-store.js';
 import { startDefaultKernel } from './code-interpreter.js';
 import { type E2bContext, ownedRow, ownedSandbox, ownedSandboxDetail, timeoutSeconds } from './context.js';
@@ -30,7 +33,6 @@ import {
 } from './templates.js';
 
 type Vars = { Variables: { tenant: string } };
-const MAX_BODY = 1024 * 1024;
 
 const UpdateNetworkSchema = z
   .object({
@@ -48,17 +50,6 @@ const DEFAULT_TIMEOUT_S = 300;
 const BUILT_IN = new Set(['base', 'python', 'node', 'code-interpreter', 'e2b-base', 'e2b-node']);
 /** Images that carry E2B's `user` account already (no exec at create). */
 const IMAGES_WITH_USER = new Set(['code-interpreter', 'e2b-base', 'e2b-node']);
-
-export async function readBody(req: Request): Promise<unknown> {
-  const text = await req.text();
-  if (text.length > MAX_BODY) throw new MitosError('body_too_large', `request body is over ${MAX_BODY} bytes`);
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new MitosError('invalid_json', 'request body is not JSON');
-  }
-}
 
 async function resolveTemplate(engine: Engine, templates: E2bTemplates, tenant: string, name: string): Promise<string> {
   const id = resolveE2bTemplate(templates.owners, templates.tags, tenant, name);
@@ -116,7 +107,7 @@ export function controlPlane(
   app.get('/health', (c) => c.body(null, 200));
   templateUploadRoutes(app, ctx, templates.files);
   app.use('*', async (c, next) => {
-    const who = ctx.credentials.tenantOf(c.req.header('x-api-key'));
+    const who = ctx.credentials.tenantOf(requestHeader(c as unknown as Context<AppEnv>, 'x-api-key'));
     if ('refused' in who) throw new MitosError('unauthorized', who.refused);
     c.set('tenant', who.tenant);
     await next();
@@ -126,7 +117,7 @@ export function controlPlane(
   const setLifetime = (id: string, seconds: number) => engine.setDeadline(id, new Date(Date.now() + seconds * 1000));
 
   const create = async (c: Context<Vars>) => {
-    const body = NewSandboxSchema.parse(await readBody(c.req.raw));
+    const body = NewSandboxSchema.parse(await readBody(c));
     const enforce = checkEnforceable(body);
     const timeout = timeoutSeconds(ctx, body.timeout, 'timeout', DEFAULT_TIMEOUT_S);
     const tenant = c.get('tenant');
@@ -196,7 +187,7 @@ export function controlPlane(
   // on it (a paused sandbox keeps no deadline; refresh and connect only extend one).
   app.post('/sandboxes/:id/timeout', async (c) => {
     const row = ownedRow(ctx, c.get('tenant'), c.req.param('id'));
-    const body = (await readBody(c.req.raw)) as { timeout?: unknown };
+    const body = (await readBody(c)) as { timeout?: unknown };
     const seconds = timeoutSeconds(ctx, body.timeout, 'timeout', Number.NaN);
     if (Number.isNaN(seconds)) throw new MitosError('invalid_request', 'timeout is required');
     const wanted = new Date(Date.now() + seconds * 1000);
@@ -206,7 +197,7 @@ export function controlPlane(
 
   app.post('/sandboxes/:id/refreshes', async (c) => {
     const row = ownedRow(ctx, c.get('tenant'), c.req.param('id'));
-    const body = (await readBody(c.req.raw)) as { duration?: unknown };
+    const body = (await readBody(c)) as { duration?: unknown };
     const seconds = timeoutSeconds(ctx, body.duration, 'duration', 60);
     if (seconds > 3600) throw new MitosError('invalid_request', 'duration is at most 3600 seconds');
     const wanted = new Date(Date.now() + seconds * 1000);
@@ -218,7 +209,7 @@ export function controlPlane(
 
   app.post('/sandboxes/:id/pause', async (c) => {
     const row = ownedRow(ctx, c.get('tenant'), c.req.param('id'));
-    const body = (await readBody(c.req.raw)) as { memory?: unknown };
+    const body = (await readBody(c)) as { memory?: unknown };
     if (body.memory === false) {
       throw new MitosError(
         'not_implemented',
@@ -228,7 +219,8 @@ export function controlPlane(
       );
     }
     // Paused sandboxes wait for resume or kill, as E2B's do; resume sets a fresh deadline.
-    const paused = await inState(engine.pause(row.id, { onAccepted: refuseIn('paused'), deadline: null }));
+    const pause = () => engine.pause(row.id, { onAccepted: refuseIn('paused'), deadline: null });
+    const paused = await inState(ctx.lifecycle.run(row.id, pause));
     if (paused !== undefined) return c.json({ code: 409, message: `sandbox ${row.id} is already paused` }, 409);
     ctx.events.add(row.id, 'sandbox paused');
     return c.body(null, 204);
@@ -236,11 +228,12 @@ export function controlPlane(
 
   app.post('/sandboxes/:id/resume', async (c) => {
     const row = ownedRow(ctx, c.get('tenant'), c.req.param('id'));
-    const body = (await readBody(c.req.raw)) as { timeout?: unknown; autoPause?: unknown };
+    const body = (await readBody(c)) as { timeout?: unknown; autoPause?: unknown };
     if (body.autoPause === true) throw new MitosError('not_implemented', 'auto-pause is not supported');
     const seconds = timeoutSeconds(ctx, body.timeout, 'timeout', DEFAULT_TIMEOUT_S);
     const deadline = () => new Date(Date.now() + seconds * 1000);
-    const running = await inState(engine.resume(row.id, { onAccepted: refuseIn('running'), deadline }));
+    const resume = () => engine.resume(row.id, { onAccepted: refuseIn('running'), deadline });
+    const running = await inState(ctx.lifecycle.run(row.id, resume));
     if (running !== undefined) return c.json({ code: 409, message: `sandbox ${row.id} is already running` }, 409);
     ctx.events.add(row.id, 'sandbox resumed');
     return c.json(sandboxRecord(ctx, row, domain(c.req.header('host'))), 201);
@@ -248,7 +241,7 @@ export function controlPlane(
 
   const connect = async (c: Context<Vars>) => {
     const row = ownedRow(ctx, c.get('tenant'), c.req.param('id') ?? '');
-    const body = (await readBody(c.req.raw)) as { timeout?: unknown; memory?: unknown };
+    const body = (await readBody(c)) as { timeout?: unknown; memory?: unknown };
     if (body.memory === false)
       throw new MitosError(
         'not_implemented',
@@ -258,15 +251,17 @@ export function controlPlane(
       );
     let resumed = false;
     // Resumes a paused sandbox (a running one stays as it is) and only ever extends the lifetime.
-    await engine.resume(row.id, {
-      deadline: (sandbox, current) => {
-        resumed = sandbox.state === 'paused';
-        // v2 may omit the timeout: a running sandbox keeps its deadline, a resumed one gets E2B's default.
-        const fallback = resumed || current === null ? DEFAULT_TIMEOUT_S : 0;
-        const seconds = timeoutSeconds(ctx, body.timeout, 'timeout', fallback);
-        return seconds > 0 ? later(current, new Date(Date.now() + seconds * 1000)) : undefined;
-      },
-    });
+    const resume = () =>
+      engine.resume(row.id, {
+        deadline: (sandbox, current) => {
+          resumed = sandbox.state === 'paused';
+          // v2 may omit the timeout: a running sandbox keeps its deadline, a resumed one gets E2B's default.
+          const fallback = resumed || current === null ? DEFAULT_TIMEOUT_S : 0;
+          const seconds = timeoutSeconds(ctx, body.timeout, 'timeout', fallback);
+          return seconds > 0 ? later(current, new Date(Date.now() + seconds * 1000)) : undefined;
+        },
+      });
+    await ctx.lifecycle.run(row.id, resume);
     if (resumed) ctx.events.add(row.id, 'sandbox resumed');
     return c.json(sandboxRecord(ctx, row, domain(c.req.header('host'))), resumed ? 201 : 200);
   };
@@ -275,7 +270,7 @@ export function controlPlane(
 
   app.post('/sandboxes/:id/fork', async (c) => {
     const { row } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
-    const body = (await readBody(c.req.raw)) as { timeout?: unknown; count?: unknown };
+    const body = (await readBody(c)) as { timeout?: unknown; count?: unknown };
     const count = body.count ?? 1;
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 64) {
       throw new MitosError('invalid_request', 'count must be a whole number from 1 to 64');
@@ -339,7 +334,7 @@ export function controlPlane(
 
   app.put('/sandboxes/:id/network', async (c) => {
     const { row, info } = ownedSandbox(ctx, c.get('tenant'), c.req.param('id'));
-    const body = UpdateNetworkSchema.parse(await readBody(c.req.raw));
+    const body = UpdateNetworkSchema.parse(await readBody(c));
     const network = e2bPosture({
       internet: body.allow_internet_access,
       allowOut: body.allowOut,

@@ -32,6 +32,7 @@ import { E2bContextStore } from './context-store.js';
 import { controlPlane } from './control.js';
 import { E2bCredentials } from './credentials.js';
 import { filesystemService } from './envd/filesystem-service.js';
+import { connectOverNode, unreadRequest } from './envd/node-rpc.js';
 import { E2bProcesses } from './envd/process-registry.js';
 import { processService } from './envd/process-service.js';
 import { ENVD_CALL, type EnvdCall } from './envd/request.js';
@@ -41,6 +42,7 @@ import { e2bErrorResponse } from './errors.js';
 import { SandboxEvents } from './events.js';
 import { Filesystem } from './gen/filesystem/filesystem_pb.js';
 import { Process } from './gen/process/process_pb.js';
+import { SandboxLifecycleLock } from './lifecycle-lock.js';
 import { checkTraffic, hostRoute, proxyToPort } from './ports.js';
 import { sandboxOfSignedRequest } from './signing.js';
 import { E2bSnapshots } from './snapshots.js';
@@ -85,6 +87,7 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
     logger,
     secrets: options.apiKeys,
     maxTimeoutSeconds: options.maxTimeoutSeconds,
+    lifecycle: new SandboxLifecycleLock(),
   };
   const accounts = new Accounts(engine);
   const processes = new E2bProcesses();
@@ -128,14 +131,14 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
   /** `who`: where the account is named (none: the sandbox's default account). */
   const envdCall = (
     sandboxId: string,
-    req: Request,
+    header: HeaderOf,
     who: { authorization?: string | null; username?: string | null } = {
-      authorization: req.headers.get('authorization'),
+      authorization: header('authorization'),
     },
   ): EnvdCall => {
     const { row, info } = liveE2bSandbox(ctx, sandboxId);
     requireRunning(info);
-    const keepalive = Number(req.headers.get(KEEPALIVE_HEADER) ?? '0');
+    const keepalive = Number(header(KEEPALIVE_HEADER) ?? '0');
     return {
       sandboxId,
       account: accountFrom(who.authorization, who.username, row.account),
@@ -144,30 +147,30 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
     };
   };
 
-  async function sandboxTraffic(c: Context<AppEnv>, path: string, url: URL): Promise<Response> {
+  async function sandboxTraffic(c: Context<AppEnv>, path: string, url: URL, header: HeaderOf): Promise<Response> {
     const req = c.req.raw;
-    const token = req.headers.get('x-access-token') ?? undefined;
+    const token = header('x-access-token') ?? undefined;
     const fromToken = ctx.credentials.sandboxOfEnvdToken(token);
-    const named = req.headers.get('e2b-sandbox-id') ?? fromToken;
-    const port = Number(req.headers.get('e2b-sandbox-port') ?? ENVD_PORT);
+    const named = header('e2b-sandbox-id') ?? fromToken;
+    const port = Number(header('e2b-sandbox-port') ?? ENVD_PORT);
     if (named === undefined || named === null)
       throw new MitosError('unauthorized', 'no sandbox named (E2b-Sandbox-Id header or X-Access-Token)');
     c.set('sandboxId', named);
     if (port === ENVD_PORT) {
       if (path === '/files' && url.searchParams.has('signature')) {
         const id = sandboxOfSignedRequest(ctx, url, req.method, [named]);
-        return envdRest(ctx, accounts, envdCall(id, req, { username: url.searchParams.get('username') }), path, req);
+        return envdRest(ctx, accounts, envdCall(id, header, { username: url.searchParams.get('username') }), path, req);
       }
       // envd traffic needs the sandbox's own token: another sandbox's token never opens it.
       if (fromToken !== named)
         throw new MitosError('unauthorized', 'missing or invalid X-Access-Token for this sandbox');
       const handler = rpc.get(path);
-      if (handler !== undefined) return connectCall(handler, req, envdCall(named, req));
+      if (handler !== undefined) return connectCall(c, handler, envdCall(named, header));
       return envdRest(
         ctx,
         accounts,
-        envdCall(named, req, {
-          authorization: req.headers.get('authorization'),
+        envdCall(named, header, {
+          authorization: header('authorization'),
           username: url.searchParams.get('username'),
         }),
         path,
@@ -179,7 +182,7 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
       if (token !== undefined && fromToken !== named)
         throw new MitosError('unauthorized', 'invalid X-Access-Token for this sandbox');
       if (token === undefined) checkTraffic(ctx, named, req);
-      return codeInterpreterRoute(ctx, accounts, contexts, envdCall(named, req, { username: USER.name }), path, req);
+      return codeInterpreterRoute(ctx, accounts, contexts, envdCall(named, header, { username: USER.name }), path, req);
     }
     if (!Number.isInteger(port) || port < 1 || port > 65535)
       throw new MitosError('invalid_request', 'E2b-Sandbox-Port is not a port');
@@ -188,6 +191,8 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
 
   const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
     const url = new URL(c.req.url);
+    // Header reads off node's own request: the fetch Request is built only where a handler needs it.
+    const header: HeaderOf = (name) => requestHeader(c, name) ?? null;
     try {
       const byHost = hostRoute(requestHeader(c, 'host'));
       if (byHost !== undefined && ctx.store.get(byHost.sandboxId) !== undefined) {
@@ -197,16 +202,16 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
       if (url.pathname === '/files' && url.searchParams.has('signature')) {
         const id = sandboxOfSignedRequest(ctx, url, c.req.method, ctx.store.ids());
         c.set('sandboxId', id);
-        const call = envdCall(id, c.req.raw, { username: url.searchParams.get('username') });
+        const call = envdCall(id, header, { username: url.searchParams.get('username') });
         return await envdRest(ctx, accounts, call, '/files', c.req.raw);
       }
       if (url.pathname !== PREFIX && !url.pathname.startsWith(`${PREFIX}/`)) return next();
       const path = url.pathname.slice(PREFIX.length) || '/';
-      const req = c.req.raw;
-      if (req.headers.has('e2b-sandbox-id') || (req.headers.has('x-access-token') && !req.headers.has('x-api-key'))) {
-        return await sandboxTraffic(c, path, url);
+      if (header('e2b-sandbox-id') !== null || (header('x-access-token') !== null && header('x-api-key') === null)) {
+        return await sandboxTraffic(c, path, url, header);
       }
-      return await control.fetch(req);
+      // With node's request and response, so the control plane reads headers and bodies off them.
+      return await control.fetch(c.req.raw, c.env);
     } catch (err) {
       return e2bErrorResponse(err, logger, ctx.secrets);
     }
@@ -221,8 +226,14 @@ export function createE2bSurface(options: E2bOptions): E2bSurface {
   };
 }
 
-async function connectCall(handler: UniversalHandler, req: Request, call: EnvdCall): Promise<Response> {
-  const ureq = universalServerRequestFromFetch(req, { httpVersion: '1.1' });
-  ureq.contextValues = createContextValues().set(ENVD_CALL, call);
+type HeaderOf = (name: string) => string | null;
+
+async function connectCall(c: Context<AppEnv>, handler: UniversalHandler, call: EnvdCall): Promise<Response> {
+  const values = createContextValues().set(ENVD_CALL, call);
+  const { incoming, outgoing } = c.env ?? {};
+  if (incoming !== undefined && outgoing !== undefined && unreadRequest(incoming))
+    return connectOverNode(handler, incoming, outgoing, values);
+  const ureq = universalServerRequestFromFetch(c.req.raw, { httpVersion: '1.1' });
+  ureq.contextValues = values;
   return universalServerResponseToFetch(await handler(ureq));
 }

@@ -4,12 +4,13 @@
  * sandbox (taken with the source held still, as E2B pauses it) that the E2B surface keeps out of
  * every listing and never times out; each sandbox started from the snapshot is a fork of that
  * child. So a snapshot outlives its source, as E2B's does. What it carries is what our fork
- * carries: the files and interpreter state, not the running processes (docs/e2b.md).
+ * carries: the files and interpreter state, not the running processes (docs/e2b.md). A paused
+ * sandbox can be snapshotted too, as E2B allows: it is resumed for the copy and paused again.
  */
-import type { Engine } from '@mitos/engine';
+import type { Engine, SandboxInfo } from '@mitos/engine';
 import { MitosError } from '@mitos/protocol';
 import type { Database } from 'better-sqlite3';
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { Account, Accounts } from './accounts.js';
 import { type E2bContext, ownedSandbox } from './context.js';
@@ -132,6 +133,37 @@ export async function deleteSnapshot(engine: Engine, snapshots: E2bSnapshots, s:
   await engine.terminate(s.sandboxId).catch(() => {});
 }
 
+/**
+ * The hidden copy of `source`. Our fork copies a running sandbox (the agent inside saves the
+ * interpreters' state first), so a paused one, which E2B snapshots as it is, is woken for the copy
+ * and paused again; a paused sandbox has no deadline, and it keeps none.
+ */
+async function copyForSnapshot(engine: Engine, source: string, copy: string): Promise<void> {
+  if (engine.get(source)?.state !== 'paused') {
+    await engine.fork(source, { count: 1, ids: [copy] });
+    return;
+  }
+  await engine.resume(source, { onAccepted: stillPaused, deadline: null });
+  try {
+    await engine.fork(source, { count: 1, ids: [copy] });
+  } catch (err) {
+    await engine.pause(source, { deadline: null }).catch(() => {});
+    throw err;
+  }
+  try {
+    await engine.pause(source, { deadline: null });
+  } catch (err) {
+    // Nothing half-made: without its source paused again the snapshot is not taken.
+    await engine.terminate(copy).catch(() => {});
+    throw err;
+  }
+}
+
+function stillPaused(sandbox: SandboxInfo): void {
+  if (sandbox.state !== 'paused')
+    throw new MitosError('conflict', `sandbox "${sandbox.id}" changed state during the snapshot; try again`);
+}
+
 const SnapshotRequestSchema = z.object({ name: z.string().min(1).optional() }).passthrough();
 
 /** `nameTaken(id)`: whether a name is a template of this server already (built in, or built by any key). */
@@ -141,14 +173,14 @@ export function snapshotRoutes(
   accounts: Accounts,
   snapshots: E2bSnapshots,
   nameTaken: (id: string) => boolean,
-  readBody: (req: Request) => Promise<unknown>,
+  readBody: (c: Context) => Promise<unknown>,
 ): void {
   const { engine } = ctx;
 
   app.post('/sandboxes/:id/snapshots', async (c) => {
     const tenant = c.get('tenant');
     const { row } = ownedSandbox(ctx, tenant, c.req.param('id'));
-    const body = SnapshotRequestSchema.parse(await readBody(c.req.raw));
+    const body = SnapshotRequestSchema.parse(await readBody(c));
     const id = body.name === undefined ? newE2bSandboxId() : templateIdOf(body.name);
     const previous = snapshots.get(id);
     if (previous !== undefined && previous.owner !== tenant) {
@@ -160,7 +192,7 @@ export function snapshotRoutes(
     // The copy must hold the account the source's commands run as.
     await accounts.ready(row.id);
     const sandboxId = newE2bSandboxId();
-    await engine.fork(row.id, { count: 1, ids: [sandboxId] });
+    await ctx.lifecycle.run(row.id, () => copyForSnapshot(engine, row.id, sandboxId));
     const snapshot: E2bSnapshot = {
       id,
       owner: tenant,

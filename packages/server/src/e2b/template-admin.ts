@@ -40,7 +40,7 @@ export function templateAdminRoutes(
   app: Hono<Vars>,
   ctx: E2bContext,
   deps: TemplateAdminDeps,
-  readBody: (req: Request) => Promise<unknown>,
+  readBody: (c: Context) => Promise<unknown>,
 ): void {
   const { engine } = ctx;
   const { owners, builds, tags, snapshots } = deps;
@@ -74,7 +74,7 @@ export function templateAdminRoutes(
       cpuCount: info?.limits.cpus ?? all[0]?.resources.cpu ?? 1,
       memoryMB: Math.round((info?.limits.memoryBytes ?? 0) / MIB),
       diskSizeMB: Math.round((info?.limits.diskBytes ?? 0) / MIB),
-      public: false,
+      public: owners.isPublic(id),
       aliases: [id],
       names: [id],
       createdAt: iso(createdAt),
@@ -118,18 +118,12 @@ export function templateAdminRoutes(
     return c.json({ ...template, builds: offsetPage(c, builds.ofTemplate(id)).map((b) => buildRecord(b, info)) });
   });
 
-  // Templates are the key's own: there is no other team to publish to.
+  // E2B's publish: other keys may then start sandboxes from it (and see it by alias), nothing
+  // else; its builds, tags, logs and deletion stay its owner's.
   const update = async (c: Context<Vars>) => {
     const id = own(c.get('tenant'), c.req.param('templateID') ?? '');
-    const body = UpdateSchema.parse(await readBody(c.req.raw));
-    if (body.public === true) {
-      throw new MitosError(
-        'not_implemented',
-        'public templates are not supported: a template belongs to the API key that built it',
-        {},
-        { remediation: 'build the template with each key that uses it (or share one key)' },
-      );
-    }
+    const body = UpdateSchema.parse(await readBody(c));
+    if (body.public !== undefined) owners.setPublic(id, body.public);
     return c.json({ names: [id] });
   };
   app.patch('/templates/:templateID', update);
@@ -155,7 +149,7 @@ export function templateAdminRoutes(
 
   app.post('/templates/tags', async (c) => {
     const tenant = c.get('tenant');
-    const body = AssignTagsSchema.parse(await readBody(c.req.raw));
+    const body = AssignTagsSchema.parse(await readBody(c));
     const { name, tag: fromTag } = splitTemplateName(body.target);
     own(tenant, name);
     const source = resolveE2bTemplate(owners, tags, tenant, body.target);
@@ -181,7 +175,7 @@ export function templateAdminRoutes(
 
   app.delete('/templates/tags', async (c) => {
     const tenant = c.get('tenant');
-    const body = RemoveTagsSchema.parse(await readBody(c.req.raw));
+    const body = RemoveTagsSchema.parse(await readBody(c));
     const id = own(tenant, splitTemplateName(body.name).name);
     const removed = body.tags.map((t) => (t === 'latest' ? DEFAULT_TAG : checkTag(t)));
     const missing = removed.filter((t) => tags.get(id, t) === undefined);

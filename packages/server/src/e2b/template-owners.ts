@@ -1,4 +1,7 @@
-/** Which tenant built each E2B template, its default account and how often it was used. */
+/**
+ * Which tenant built each E2B template, its default account, how often it was used, and whether
+ * its owner published it (E2B's `public`: other keys may start sandboxes from it, nothing more).
+ */
 import type { Database } from 'better-sqlite3';
 
 export interface OwnedTemplate {
@@ -24,6 +27,8 @@ export class E2bTemplateOwners {
   readonly #byOwner;
   readonly #spawned;
   readonly #one;
+  readonly #public;
+  readonly #setPublic;
 
   constructor(db: Database) {
     db.exec('CREATE TABLE IF NOT EXISTS e2b_templates (id TEXT PRIMARY KEY, owner TEXT NOT NULL, user TEXT)');
@@ -34,6 +39,7 @@ export class E2bTemplateOwners {
       ['user', 'TEXT'],
       ['spawn_count', 'INTEGER NOT NULL DEFAULT 0'],
       ['last_spawned_at', 'INTEGER'],
+      ['public', 'INTEGER NOT NULL DEFAULT 0'],
     ]) {
       if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE e2b_templates ADD COLUMN ${column} ${type}`);
     }
@@ -47,6 +53,8 @@ export class E2bTemplateOwners {
     this.#delete = db.prepare('DELETE FROM e2b_templates WHERE id = ?');
     this.#user = db.prepare('SELECT owner, user FROM e2b_templates WHERE id = ?');
     this.#setUser = db.prepare('UPDATE e2b_templates SET user = ? WHERE id = ?');
+    this.#public = db.prepare('SELECT public FROM e2b_templates WHERE id = ?');
+    this.#setPublic = db.prepare('UPDATE e2b_templates SET public = ? WHERE id = ?');
   }
 
   owner(id: string): string | undefined {
@@ -56,6 +64,15 @@ export class E2bTemplateOwners {
   /** Owner and default user (its last build's last setUser; null: `user`) of an E2B-built template. */
   built(id: string): { owner: string; user: string | null } | undefined {
     return this.#user.get(id) as { owner: string; user: string | null } | undefined;
+  }
+
+  /** Whether the template's owner published it (E2B's `public`). */
+  isPublic(id: string): boolean {
+    return (this.#public.get(id) as { public: number } | undefined)?.public === 1;
+  }
+
+  setPublic(id: string, published: boolean): void {
+    this.#setPublic.run(published ? 1 : 0, id);
   }
 
   setUser(id: string, user: string): void {

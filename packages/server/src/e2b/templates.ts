@@ -13,9 +13,9 @@ import type { Engine, TemplateBuildService } from '@mitos/engine';
 import { MitosError, type TemplateBuildEvent } from '@mitos/protocol';
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
+import { readBody } from './body.js';
 import type { BuildLogEntry, E2bBuild, E2bBuilds } from './build-store.js';
 import { type E2bContext, ENVD_VERSION } from './context.js';
-import { readBody } from './control.js';
 import { asMitosError, describe } from './errors.js';
 import type { E2bSnapshots } from './snapshots.js';
 import { checkTag, copyTemplate, DEFAULT_TAG, type E2bTags, newTagEngineId, splitTemplateName } from './tags.js';
@@ -77,7 +77,8 @@ export function resolveE2bTemplate(owners: E2bTemplateOwners, tags: E2bTags, ten
   const { name, tag } = splitTemplateName(full);
   const id = TEMPLATE_ALIASES[name] ?? name;
   const owner = owners.owner(id);
-  if (owner !== undefined && owner !== tenant) {
+  // Another key's template is invisible unless its owner published it (then it only starts sandboxes).
+  if (owner !== undefined && owner !== tenant && !owners.isPublic(id)) {
     throw new MitosError('not_found', `template "${full}" not found`);
   }
   if (tag === DEFAULT_TAG) return id;
@@ -169,7 +170,7 @@ export function templateRoutes(
   /** Name a template and open a build of it (v3: `Template.build`; v2: SDKs before 2.7). */
   const requestBuild = async (c: Context<Vars>) => {
     builderOf(engine);
-    const body = RequestBuildSchema.parse(await readBody(c.req.raw));
+    const body = RequestBuildSchema.parse(await readBody(c));
     const full = body.name ?? body.alias;
     if (full === undefined) throw new MitosError('invalid_request', 'name is required');
     const { name, tag } = splitTemplateName(full);
@@ -258,7 +259,7 @@ export function templateRoutes(
     const tenant = c.get('tenant');
     const build = buildOf(tenant, c.req.param('templateID'), c.req.param('buildID'));
     if (build.status !== 'waiting') throw new MitosError('conflict', `build ${build.id} was started already`);
-    const body = E2bBuildStartSchema.parse(await readBody(c.req.raw));
+    const body = E2bBuildStartSchema.parse(await readBody(c));
     if ((body.fromImage ? 1 : 0) + (body.fromTemplate ? 1 : 0) !== 1) {
       throw new MitosError('invalid_request', 'exactly one of fromImage or fromTemplate is required');
     }
@@ -337,7 +338,9 @@ export function templateRoutes(
     if (TEMPLATE_ALIASES[alias] !== undefined) return c.json({ templateID: alias, public: true });
     const owner = owners.owner(alias);
     if (owner === undefined) throw new MitosError('not_found', `template "${alias}" not found`);
-    if (owner !== c.get('tenant')) throw new MitosError('forbidden', `template "${alias}" belongs to another team`);
-    return c.json({ templateID: alias, public: false });
+    const published = owners.isPublic(alias);
+    if (owner !== c.get('tenant') && !published)
+      throw new MitosError('forbidden', `template "${alias}" belongs to another team`);
+    return c.json({ templateID: alias, public: published });
   });
 }

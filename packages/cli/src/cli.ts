@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * The `mitos` command. Exit codes are listed in `mitos --help` (exit-codes.ts). Keep the imports
  * here light: everything a command needs is loaded by program.ts once the command is known.
@@ -36,4 +35,5 @@ async function exit(code: number): Promise<never> {
   process.exit(code);
 }
 
-await exit(await main(process.argv));
+// No top-level await: the bundle is CommonJS (see launcher.ts).
+void main(process.argv).then(exit);

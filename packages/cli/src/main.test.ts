@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { useFakeServer } from './test-support/fake-server.js';
 
 const KEY = 'sk-live-0123456789abcdef';
-const { fake, cli, configDir } = useFakeServer({ prefix: 'mitos-cli-', configDirPerTest: true });
+const { fake, cli, configDir, root } = useFakeServer({ prefix: 'mitos-cli-', configDirPerTest: true });
 
 describe('sandbox exec', () => {
   test("passes the command's exit code and streams through", async () => {
@@ -194,6 +195,26 @@ describe('other commands and exit codes', () => {
     const r = await cli(['sandbox', 'ls'], { env: { MITOS_BASE_URL: 'http://127.0.0.1:9' } });
     assert.equal(r.code, 5);
     assert.match(r.stderr, /mitos serve/);
+  });
+
+  test('the bundle is compiled once: later runs read the code cache, a damaged one is replaced', async () => {
+    const home = mkdtempSync(join(root, 'cache-'));
+    const dir = join(home, 'mitos', 'cli');
+    const version = await cli(['--version'], { env: { XDG_CACHE_HOME: home } });
+    assert.equal(version.code, 0);
+    const [file, ...more] = readdirSync(dir);
+    assert.ok(file?.endsWith(`-${process.version}-${process.arch}.v8cache`), String(file));
+    assert.deepEqual(more, []);
+    const path = join(dir, file ?? '');
+    assert.equal(statSync(path).mode & 0o077, 0, 'the cache is private to its user');
+    // V8 accepted it: a rejected cache would have been written anew (a new file by rename).
+    const ino = statSync(path).ino;
+    assert.deepEqual(await cli(['--version'], { env: { XDG_CACHE_HOME: home } }), version);
+    assert.equal(statSync(path).ino, ino);
+    // Damaged in place: V8 rejects it, the command runs as without one and replaces it.
+    writeFileSync(path, randomBytes(statSync(path).size));
+    assert.deepEqual(await cli(['--version'], { env: { XDG_CACHE_HOME: home } }), version);
+    assert.notEqual(statSync(path).ino, ino);
   });
 
   test('--help lists the exit codes; --version exits 0', async () => {

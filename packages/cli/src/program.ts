@@ -4,7 +4,6 @@
  * the rest (the SDK, zod, ws, the runtime). Help and unknown commands load them all.
  * To add a top-level command, add one line to COMMANDS.
  */
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { collect } from './args.js';
 import { EXIT_CODE_HELP } from './exit-codes.js';
@@ -75,13 +74,9 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
   return program;
 }
 
+/** The package's version, set by bundle.mjs (the command ships bundled). */
+declare const MITOS_CLI_VERSION: string | undefined;
+
 function packageVersion(): string {
-  try {
-    // By the package's own name, not a path beside this module: the command ships bundled.
-    const manifest = new URL(import.meta.resolve('@mitos/cli/package.json'));
-    const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
+  return typeof MITOS_CLI_VERSION === 'string' ? MITOS_CLI_VERSION : '0.0.0-unbundled';
 }

@@ -12,7 +12,12 @@ const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '../../dist/main.
 const root = mkdtempSync(join(tmpdir(), 'mitos-test-install-'));
 
 function install(...args: string[]) {
-  return spawnSync(process.execPath, [CLI, '--json', 'install', '--root-dir', root, ...args], { encoding: 'utf8' });
+  // The code cache in this test's root: the first install writes it, the next ones run from it
+  // (and so import the server runtime from a cached script, which Node 20 alone cannot).
+  return spawnSync(process.execPath, [CLI, '--json', 'install', '--root-dir', root, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, XDG_CACHE_HOME: join(root, 'cache') },
+  });
 }
 
 describe('mitos install', () => {

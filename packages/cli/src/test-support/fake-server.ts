@@ -270,7 +270,14 @@ export function useFakeServer(setup: FakeServerSetup): FakeServerHarness {
     cli: (args, opts = {}) =>
       runCli(args, {
         ...opts,
-        env: { MITOS_BASE_URL: fake.baseUrl, MITOS_CONFIG_DIR: configDir, ...setup.env, ...opts.env },
+        // The code cache goes to this file's dir too, not the user's ~/.cache.
+        env: {
+          MITOS_BASE_URL: fake.baseUrl,
+          MITOS_CONFIG_DIR: configDir,
+          XDG_CACHE_HOME: root,
+          ...setup.env,
+          ...opts.env,
+        },
       }),
   };
 }

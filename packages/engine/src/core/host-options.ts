@@ -18,6 +18,11 @@ export interface HostOptions {
    */
   warmPoolIdleMs?: number;
   /**
+   * Templates that keep a pool at once (default 8): a use of one more ends the pool of the one
+   * used least recently, so pooled sandboxes never exceed warmPoolTemplates x warmPoolSize.
+   */
+  warmPoolTemplates?: number;
+  /**
    * Which kernels pooled sandboxes start ahead (each costs its memory per pooled sandbox):
    * `auto` (default) those of languages the template's sandboxes ran code in recently, and
    * python for code-interpreter templates; `always` (or true) python in every pool, plus any in

@@ -136,6 +136,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
       },
       options.warmPoolSize ?? 0,
       options.warmPoolIdleMs,
+      options.warmPoolTemplates,
     );
     this.templates = new HostTemplates({ ...options, ...this.parts, pool: this.pool });
     this.templateBuilds = this.templates.builds;

@@ -13,7 +13,7 @@ import { WarmPool } from './warm-pool.js';
 const LIMITS = { memoryBytes: 256 * 1024 * 1024, cpus: 1, pids: 256 };
 
 /** The pool over a real state store; launching and ending a sandbox only move its row. */
-function poolOf(size: number, idleMs: number, warmUp?: (templateId: string) => Promise<void>) {
+function poolOf(size: number, idleMs: number, warmUp?: (templateId: string) => Promise<void>, maxTemplates?: number) {
   const store = new StateStore(openDatabase(':memory:'));
   const ended: string[] = [];
   let open = true;
@@ -41,7 +41,7 @@ function poolOf(size: number, idleMs: number, warmUp?: (templateId: string) => P
     log: () => {},
     warmUp,
   };
-  const pool = new WarmPool(host, size, idleMs);
+  const pool = new WarmPool(host, size, idleMs, maxTemplates);
   const template = (id: string): TemplateRow => {
     const row: TemplateRow = {
       id,
@@ -90,6 +90,34 @@ test('a template out of use loses its pool, and its next use fills it again', as
     // A create of the template is a use: it finds the pool empty, and the pool refills.
     assert.equal(await pool.take(typo, 'mine', LIMITS), undefined);
     await until(() => store.pooledCount('pyhton') === 2, 'the pool to refill after a use');
+  } finally {
+    await close();
+  }
+});
+
+test('no more templates keep a pool than the cap: a use of one more ends the least recently used pool', async () => {
+  const { store, pool, template, close } = poolOf(1, 0, undefined, 2);
+  try {
+    const pooledTemplates = () =>
+      new Set(
+        store
+          .sandboxes()
+          .filter((r) => r.state === 'pooled')
+          .map((r) => r.templateId),
+      );
+    for (const id of ['t1', 't2']) pool.refill(template(id).id);
+    await until(() => pooledTemplates().size === 2, 'two pools to fill');
+    // t1 used again, then a third template: t2 (least recently used) loses its pool, t1 keeps its.
+    await pool.take(template('t1'), 'mine', LIMITS);
+    pool.refill(template('t3').id);
+    await until(() => store.pooledCount('t3') === 1 && store.pooledCount('t1') === 1, 't3 and t1 to be pooled');
+    await pool.settle();
+    assert.deepEqual([...pooledTemplates()].sort(), ['t1', 't3']);
+    // Many templates at once: never more than two pools once the drains settle.
+    for (let i = 0; i < 6; i++) pool.refill(template(`many${i}`).id);
+    await until(() => store.pooledCount('many5') === 1 && store.pooledCount('many4') === 1, 'the last two to fill');
+    await pool.settle();
+    assert.deepEqual([...pooledTemplates()].sort(), ['many4', 'many5']);
   } finally {
     await close();
   }

@@ -6,6 +6,11 @@
  * Only templates in recent use keep a pool: a create, a build or an ensure of the template
  * counts as a use, and `idleMs` after the last one its pooled sandboxes are ended and not
  * refilled until the next use (a mistyped template's pool does not live on).
+ *
+ * At most `maxTemplates` templates keep a pool at once: a use of one more ends the pool of the
+ * template used least recently. So whatever templates a tenant makes and uses, the pools hold at
+ * most maxTemplates x size sandboxes, each within its template's limits (the kernels a pool
+ * starts ahead run inside the pooled sandbox, under its memory limit).
  */
 import { randomBytes } from 'node:crypto';
 import type { ResourceLimits, WarmPoolStatus } from '../engine.js';
@@ -20,6 +25,9 @@ const REFILL_DELAY_MS = 150;
 
 /** How long a template's pool outlives its last use, by default. */
 export const DEFAULT_POOL_IDLE_MS = 10 * 60_000;
+
+/** How many templates keep a pool at once, by default. */
+export const DEFAULT_POOL_TEMPLATES = 8;
 
 export interface PoolHost {
   store: StateStore;
@@ -43,11 +51,15 @@ export class WarmPool {
   private readonly expiries = new Map<string, NodeJS.Timeout>();
   private readonly drains = new Set<Promise<void>>();
 
-  /** `idleMs`: a template's pool is drained this long after its last use; 0 keeps it for ever. */
+  /**
+   * `idleMs`: a template's pool is drained this long after its last use; 0 keeps it for ever.
+   * `maxTemplates`: templates that keep a pool at once (the least recently used beyond it is drained).
+   */
   constructor(
     private readonly host: PoolHost,
     private readonly size: number,
     private readonly idleMs = DEFAULT_POOL_IDLE_MS,
+    private readonly maxTemplates = DEFAULT_POOL_TEMPLATES,
   ) {}
 
   private enabled(): boolean {
@@ -169,17 +181,28 @@ export class WarmPool {
 
   /** Note a use of the template; its pool's expiry is checked `idleMs` from the first one. */
   private touch(templateId: string): void {
+    // Re-inserted, so the map's order is the order of last use.
+    this.lastUse.delete(templateId);
     this.lastUse.set(templateId, performance.now());
     if (this.idleMs > 0 && !this.expiries.has(templateId)) this.expireIn(templateId, this.idleMs);
+    for (const oldest of this.lastUse.keys()) {
+      if (this.lastUse.size <= this.maxTemplates) break;
+      this.lastUse.delete(oldest);
+      clearTimeout(this.expiries.get(oldest));
+      this.expiries.delete(oldest);
+      this.track(this.end(oldest, 'warm pool drained: more templates in use than the pool keeps'));
+    }
+  }
+
+  private track(drain: Promise<void>): void {
+    const tracked = drain.finally(() => this.drains.delete(tracked));
+    this.drains.add(tracked);
   }
 
   private expireIn(templateId: string, ms: number): void {
     const timer = setTimeout(() => {
       this.expiries.delete(templateId);
-      const drain = this.expire(templateId)
-        .catch((err) => this.host.log('warn', 'warm pool drain failed', { template: templateId, error: String(err) }))
-        .finally(() => this.drains.delete(drain));
-      this.drains.add(drain);
+      this.track(this.expire(templateId));
     }, ms);
     // The pool must not keep a process alive; an engine that closes stops it in `close`.
     timer.unref();
@@ -194,18 +217,26 @@ export class WarmPool {
       return;
     }
     this.lastUse.delete(templateId);
-    await this.refills.get(templateId);
-    // Used again while the refill finished: that use armed a new expiry.
-    if (this.lastUse.has(templateId) || !this.host.isOpen()) return;
-    let ended = 0;
-    for (const row of this.host.store.sandboxes()) {
-      // Claimed first, so a create that takes this sandbox at the same moment keeps it.
-      if (row.templateId !== templateId || row.state !== 'pooled' || !this.host.store.unpool(row.id)) continue;
-      await this.host.teardown(row).catch(() => {});
-      ended++;
+    await this.end(templateId, 'warm pool drained: template not used recently');
+  }
+
+  /** End a template no longer in `lastUse`: its pooled sandboxes, once its refill in flight is done. */
+  private async end(templateId: string, reason: string): Promise<void> {
+    try {
+      await this.refills.get(templateId);
+      // Used again while the refill finished: that use armed a new expiry.
+      if (this.lastUse.has(templateId) || !this.host.isOpen()) return;
+      let ended = 0;
+      for (const row of this.host.store.sandboxes()) {
+        // Claimed first, so a create that takes this sandbox at the same moment keeps it.
+        if (row.templateId !== templateId || row.state !== 'pooled' || !this.host.store.unpool(row.id)) continue;
+        await this.host.teardown(row).catch(() => {});
+        ended++;
+      }
+      if (ended > 0) this.host.log('info', reason, { template: templateId, ended });
+    } catch (err) {
+      this.host.log('warn', 'warm pool drain failed', { template: templateId, error: String(err) });
     }
-    if (ended > 0)
-      this.host.log('info', 'warm pool drained: template not used recently', { template: templateId, ended });
   }
 
   /** Stop the expiry timers (the engine is closing). */

@@ -49,6 +49,8 @@ export interface LinuxEngineOptions {
   warmPoolSize?: number;
   /** A template's pool is ended this long after its last use; 0 keeps it. Default 10 minutes. */
   warmPoolIdleMs?: number;
+  /** Templates that keep a pool at once; a further one ends the least recently used's. Default 8. */
+  warmPoolTemplates?: number;
   /**
    * Which kernels pooled sandboxes start ahead, so a first run_code skips the start-up: `auto`
    * (default: languages in recent use per template, python for code-interpreter templates),
@@ -197,6 +199,7 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
       warmKernels: options.warmKernels,
       kernelIdleMs: options.kernelIdleMs,
       warmPoolIdleMs: options.warmPoolIdleMs,
+      warmPoolTemplates: options.warmPoolTemplates,
       log,
       contextDir: join(stateDir, 'template-context'),
       oci: ociTools(stateDir, opts.uidBase, driver),

@@ -2,8 +2,10 @@
 //   dist/mitos.cjs  the command (from dist/cli.js) as one CommonJS script. Node then reads and
 //                   compiles one file instead of resolving and loading some sixty modules (the
 //                   command tree, the SDK, commander), and requires its own modules the cheap way.
-//   dist/main.js    the package's bin (from dist/launcher.js): runs dist/mitos.cjs through V8's
-//                   code cache, named by the bundle's content hash (see src/compile-cache.ts).
+//   dist/main.cjs   the package's bin (from dist/launcher.js), CommonJS too: runs dist/mitos.cjs
+//                   through V8's code cache, named by the bundle's content hash (src/compile-cache.ts).
+//   dist/main.js    `import './main.cjs'`, for command lines written before the bin was CommonJS
+//                   (`node packages/cli/dist/main.js ...`); it pays node's ESM start-up on top.
 // Packages that are big, native or only some commands need stay outside and are imported when
 // used: the server runtime, MCP, and the protocol's zod schemas.
 //   node bundle.mjs            (npm run build runs it after tsc)
@@ -55,10 +57,10 @@ const bundleKey = createHash('sha256').update(commandText).digest('hex').slice(0
 await build({
   ...common,
   write: true,
-  entryPoints: [{ in: 'dist/launcher.js', out: 'main' }],
-  outdir: 'dist',
-  allowOverwrite: true,
-  format: 'esm',
+  entryPoints: ['dist/launcher.js'],
+  outfile: 'dist/main.cjs',
+  format: 'cjs',
   banner: { js: '#!/usr/bin/env node' },
   define: { MITOS_CLI_BUNDLE_KEY: JSON.stringify(bundleKey) },
 });
+writeFileSync(`${here}dist/main.js`, "#!/usr/bin/env node\nimport './main.cjs';\n");

@@ -2,7 +2,7 @@
 // alike: wall time spawn to exit, and the process's own CPU (user+sys, from /usr/bin/time).
 // Each command line is one argument, split on spaces.
 //   . /tmp/cli-env; node packages/bench/spike/cli-ab.mjs 20 \
-//     "node packages/cli/dist/main.js run -- python3 -c print(2+2)" \
+//     "node packages/cli/dist/main.cjs run -- python3 -c print(2+2)" \
 //     "node packages/cli/dist/main-before.js run -- python3 -c print(2+2)"
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';

@@ -1,21 +1,22 @@
 /**
- * The `mitos` bin (bundled to dist/main.js): loads the command's CommonJS bundle (dist/mitos.cjs,
- * from cli.ts) through V8's code cache (compile-cache.ts), so a command does not pay to compile
- * the bundle on every start. CommonJS, because node's `require` of its own modules costs less
- * than its ESM loader's `import` of them, and a script can take cached data where a module cannot.
+ * The `mitos` bin (bundled as CommonJS to dist/main.cjs): loads the command's CommonJS bundle
+ * (dist/mitos.cjs, from cli.ts) through V8's code cache (compile-cache.ts), so a command does not
+ * pay to compile the bundle on every start. CommonJS throughout, because node's ESM loader costs
+ * more to start and to load node's own modules than `require` does, and a script can take cached
+ * data where a module cannot.
  * @module
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 import { openCompileCache } from './compile-cache.js';
 
 /** The bundle's content hash, set by bundle.mjs: names its cache. */
 declare const MITOS_CLI_BUNDLE_KEY: string;
 
-const bundle = fileURLToPath(new URL('./mitos.cjs', import.meta.url));
+// This file runs as CommonJS (bundle.mjs), so __dirname is its directory.
+const bundle = join(__dirname, 'mitos.cjs');
 const cache = openCompileCache(`${MITOS_CLI_BUNDLE_KEY}-${commandWord(process.argv)}`);
 // The wrapper node's CommonJS loader puts around a module, plus `__import`: Node 20 drops a
 // cached script's own import() callback, so the packages the bundle leaves outside (the server

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { useFakeServer } from './test-support/fake-server.js';
+import { MAIN, useFakeServer } from './test-support/fake-server.js';
 
 const KEY = 'sk-live-0123456789abcdef';
 const { fake, cli, configDir, root } = useFakeServer({ prefix: 'mitos-cli-', configDirPerTest: true });
@@ -215,6 +215,16 @@ describe('other commands and exit codes', () => {
     writeFileSync(path, randomBytes(statSync(path).size));
     assert.deepEqual(await cli(['--version'], { env: { XDG_CACHE_HOME: home } }), version);
     assert.notEqual(statSync(path).ino, ino);
+  });
+
+  test('dist/main.js, the bin before it was CommonJS, still runs the command', async () => {
+    const main = MAIN.replace(/main\.cjs$/, 'main.js');
+    const r = spawnSync(process.execPath, [main, '--version'], {
+      encoding: 'utf8',
+      env: { ...process.env, XDG_CACHE_HOME: root },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, (await cli(['--version'])).stdout);
   });
 
   test('--help lists the exit codes; --version exits 0', async () => {

@@ -6,7 +6,7 @@ import { BlobStore, type Engine, type LinuxEngineOptions, LocalBackend, openData
 import { type RunningServer, type ServerOptions, startServer } from '@mitos/server';
 import { type TestEngineEnv, testEngineEnv } from '@mitos/testkit';
 
-export const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '../../cli/dist/main.js');
+export const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '../../cli/dist/main.cjs');
 
 export interface LiveServer {
   url: string;

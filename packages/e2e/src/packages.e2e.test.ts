@@ -98,7 +98,7 @@ describe('the npm packages install from their tarballs', { timeout: 15 * 60_000 
       assert.ok(p.files.includes('package.json'));
       // The agent ships its static binaries and kernels; everything else its compiled dist/.
       const build = p.name === '@mitos/agent' ? ['build/mitos-agent', 'build/mitos-guest'] : ['dist/index.js'];
-      if (p.name === '@mitos/cli') build.splice(0, 1, 'dist/main.js', 'dist/mitos.cjs');
+      if (p.name === '@mitos/cli') build.splice(0, 1, 'dist/main.cjs', 'dist/mitos.cjs');
       if (p.name === '@mitos/console') build.splice(0, 1, 'dist/node/assets.js');
       for (const f of build) assert.ok(p.files.includes(f), `${p.name} ships ${f}`);
     }

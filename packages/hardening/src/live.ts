@@ -21,7 +21,7 @@ import { pino } from 'pino';
 import type { Recorder } from './figures.js';
 import { leaksOf } from './host.js';
 
-export const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '../../cli/dist/main.js');
+export const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '../../cli/dist/main.cjs');
 
 export interface LiveServer {
   url: string;

@@ -16,7 +16,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { type LiveMcpServer, liveMcpServer } from './test-support/live.js';
 
-const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '../../cli/dist/main.js');
+const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '../../cli/dist/main.cjs');
 const API_KEY = `mcp-key-${randomBytes(12).toString('hex')}`;
 /** A 1x1 PNG written by the cell itself, so the test needs no plotting library. */
 const PNG_CELL = `

@@ -192,7 +192,9 @@ const GOALS: readonly GoalSpec[] = [
     bound: (l) => {
       const [node, version] = ['cli.node-baseline', 'cli.version'].map((id) => l.median(id));
       if (node === undefined || version === undefined) return unmeasured(l, 'cli.run.python');
-      return `node's own start-up ${ms(node)} (the floor of any node command; \`mitos --version\` ${ms(version)}), then three calls (fork, exec stream, terminate) and python's start-up in the sandbox`;
+      const first = l.median('cli.run.python.first');
+      const uncached = first === undefined ? '' : `; a first run with no code cache yet ${ms(first)}`;
+      return `node's own start-up ${ms(node)} (the floor of any node command; \`mitos --version\` ${ms(version)}), then three calls (fork, exec stream, terminate) and python's start-up in the sandbox${uncached}`;
     },
   },
   {

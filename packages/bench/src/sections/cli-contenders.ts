@@ -4,13 +4,15 @@
  * output, spawn to exit), in the same interleaved rounds, so the ratio is like for like.
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { timeExpecting } from '../host/spawn-timing.js';
 import type { BenchEnv } from '../mitos/bench-env.js';
 import { type Contender, WORKLOADS } from '../peers/contender.js';
 
-const CLI = fileURLToPath(new URL('../../../cli/dist/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../cli/dist/main.cjs', import.meta.url));
 
 export function cliContenders(env: BenchEnv): Contender[] {
   const { argv, shell, expected } = WORKLOADS.python;
@@ -25,7 +27,7 @@ export function cliContenders(env: BenchEnv): Contender[] {
       workload: 'python',
       id: 'cli.run.python',
       label: `\`mitos run -- ${shell}\` as a whole process, to output`,
-      reproduce: `MITOS_BASE_URL=... node packages/cli/dist/main.js run -- ${shell}`,
+      reproduce: `MITOS_BASE_URL=... node packages/cli/dist/main.cjs run -- ${shell}`,
       parts: { exit: { label: `\`mitos run -- ${shell}\` to exit (includes the terminate)` } },
       async run() {
         const t = await timeExpecting(
@@ -37,10 +39,29 @@ export function cliContenders(env: BenchEnv): Contender[] {
     },
     {
       subject: 'mitos',
+      workload: 'python',
+      id: 'cli.run.python.first',
+      label: `\`mitos run -- ${shell}\` with no code cache yet (a first run after an install: compiles the bundle, then writes its cache), to exit`,
+      reproduce: `XDG_CACHE_HOME=$(mktemp -d) MITOS_BASE_URL=... node packages/cli/dist/main.cjs run -- ${shell}`,
+      async run() {
+        const cache = mkdtempSync(join(tmpdir(), 'mitos-bench-cli-cache-'));
+        try {
+          const t = await timeExpecting(
+            { command: process.execPath, args: [CLI, 'run', '--', ...argv], env: { ...cliEnv, XDG_CACHE_HOME: cache } },
+            expected,
+          );
+          return { ms: t.exitMs };
+        } finally {
+          rmSync(cache, { recursive: true, force: true });
+        }
+      },
+    },
+    {
+      subject: 'mitos',
       workload: 'echo',
       id: 'cli.version',
       label: '`mitos --version` as a whole process, to exit',
-      reproduce: 'node packages/cli/dist/main.js --version',
+      reproduce: 'node packages/cli/dist/main.cjs --version',
       async run() {
         const t = await timeExpecting({ command: process.execPath, args: [CLI, '--version'] }, version);
         return { ms: t.exitMs };

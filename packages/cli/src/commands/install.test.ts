@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readApiKeyFile, serviceChecks } from '@mitos/runtime';
 
-const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '../../dist/main.js');
+const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '../../dist/main.cjs');
 const root = mkdtempSync(join(tmpdir(), 'mitos-test-install-'));
 
 function install(...args: string[]) {

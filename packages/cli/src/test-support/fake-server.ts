@@ -193,10 +193,10 @@ export interface CliResult {
 }
 
 // Tests run from dist-test/; the command they drive is the built one in dist/.
-const MAIN = new URL('../main.js', import.meta.url).pathname.replace('/dist-test/', '/dist/');
+export const MAIN = new URL('../main.cjs', import.meta.url).pathname.replace('/dist-test/', '/dist/');
 
 /**
- * Run `node dist/main.js ...args` asynchronously (the fake server lives in this process,
+ * Run `node dist/main.cjs ...args` asynchronously (the fake server lives in this process,
  * so a synchronous spawn would deadlock). The environment starts clean of MITOS_*.
  */
 export interface RunOptions {

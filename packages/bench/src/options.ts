@@ -116,7 +116,8 @@ export const USAGE = `usage: npm run bench [-- --quick] [-- --only ${SECTIONS.jo
   --only LIST    comma-separated sections to run (case-insensitive); default all
   --warm-pool N  sandboxes the server keeps launched per template (default ${DEFAULT_WARM_POOL}, as mitos serve; 0 = cold creates)
   --baseline DIR a built checkout of another mitos version (node scripts/setup.mjs in it): its server
-                 takes turns with this one in the startup rounds (tti), for a before/after ratio`;
+                 takes turns with this one in the startup rounds (tti, e2b), and its \`mitos run\`
+                 with this one's against this server (cli), for a before/after ratio`;
 
 export class UsageError extends Error {}
 

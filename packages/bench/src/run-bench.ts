@@ -14,7 +14,7 @@ import { type BenchOptions, SECTIONS, type SectionName } from './options.js';
 import type { Contender } from './peers/contender.js';
 import { setupPeers, setupPodmanPeer } from './peers/index.js';
 import type { Recorder } from './results.js';
-import { cliContenders } from './sections/cli-contenders.js';
+import { cliBaselineContender, cliContenders } from './sections/cli-contenders.js';
 import { runConsole } from './sections/console.js';
 import { runDensity } from './sections/density.js';
 import { e2bContenders } from './sections/e2b-contender.js';
@@ -93,6 +93,7 @@ export async function runBench(options: BenchOptions, rec: Recorder): Promise<st
     }
     if (env && sections.has('e2b')) contenders.push(...e2bContenders(env, cleanups));
     if (env && sections.has('cli')) contenders.push(...cliContenders(env));
+    if (env && sections.has('cli') && options.baseline) contenders.push(cliBaselineContender(env, options.baseline));
     if (sections.has('peers') || sections.has('cli')) {
       const peers = sections.has('peers') ? await setupPeers(rec) : await setupPodmanPeer(rec);
       cleanups.push(peers.close);

@@ -4,7 +4,7 @@
  * output, spawn to exit), in the same interleaved rounds, so the ratio is like for like.
  * @module
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,4 +79,29 @@ export function cliContenders(env: BenchEnv): Contender[] {
       },
     },
   ];
+}
+
+/**
+ * The `--baseline` checkout's `mitos run` against this run's server, in the same rounds: the
+ * client before and after, with the server and the machine's moment the same.
+ */
+export function cliBaselineContender(env: BenchEnv, baselineDir: string): Contender {
+  const { argv, shell, expected } = WORKLOADS.python;
+  const cjs = join(baselineDir, 'packages/cli/dist/main.cjs');
+  const cli = existsSync(cjs) ? cjs : join(baselineDir, 'packages/cli/dist/main.js');
+  const cliEnv = { ...process.env, MITOS_BASE_URL: env.url, MITOS_API_KEY: env.apiKey };
+  return {
+    subject: 'baseline',
+    workload: 'python',
+    id: 'peer.baseline.cli.run.python',
+    label: `baseline build: \`mitos run -- ${shell}\` as a whole process, to exit (same server)`,
+    reproduce: `MITOS_BASE_URL=... node <baseline>/packages/cli/dist/main.js run -- ${shell}`,
+    async run() {
+      const t = await timeExpecting(
+        { command: process.execPath, args: [cli, 'run', '--', ...argv], env: cliEnv },
+        expected,
+      );
+      return { ms: t.exitMs };
+    },
+  };
 }

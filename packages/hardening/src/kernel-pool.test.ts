@@ -24,16 +24,16 @@ const LANGUAGES = 2;
 // python ahead whatever the use: a tenant's obvious lever.
 const SHARED = 'code-interpreter-kpool-a';
 
-/** Host processes of this server's sandboxes running a kernel, with their cgroup path. */
-function kernelProcesses(cgroupParent: string): { pid: number; cgroup: string }[] {
-  const found: { pid: number; cgroup: string }[] = [];
+/** Host processes of this server's sandboxes running a kernel, with their /proc/<pid>/cgroup. */
+function kernelProcesses(cgroupParent: string): { pid: number; cgroups: string }[] {
+  const found: { pid: number; cgroups: string }[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
       if (!/mitos_kernel\.(py|mjs)/.test(cmdline)) continue;
-      const cgroup = readFileSync(`/proc/${name}/cgroup`, 'utf8').trim().split('::')[1] ?? '';
-      if (cgroup.includes(`/${cgroupParent}/`)) found.push({ pid: Number(name), cgroup });
+      const cgroups = readFileSync(`/proc/${name}/cgroup`, 'utf8');
+      if (cgroups.includes(`/${cgroupParent}/`)) found.push({ pid: Number(name), cgroups });
     } catch {
       // Gone meanwhile.
     }
@@ -41,15 +41,25 @@ function kernelProcesses(cgroupParent: string): { pid: number; cgroup: string }[
   return found;
 }
 
-/** The tightest memory.max between a process's cgroup and the server's cgroup parent. */
-function memoryLimitOf(cgroup: string, cgroupParent: string): number {
+/**
+ * The tightest memory limit on a process between its cgroup and the server's cgroup parent:
+ * the memory controller's hierarchy on a v1 (or hybrid) host, the unified one's on v2.
+ */
+function memoryLimitOf(cgroups: string, cgroupParent: string): number {
+  const v1 = /^\d+:(?:[^:]*,)?memory(?:,[^:]*)?:(.*)$/m.exec(cgroups)?.[1];
+  const v2 = /^0::(.*)$/m.exec(cgroups)?.[1];
+  const [root, path, file] =
+    v1 !== undefined
+      ? ['/sys/fs/cgroup/memory', v1, 'memory.limit_in_bytes']
+      : ['/sys/fs/cgroup', v2 ?? '', 'memory.max'];
   let limit = Number.POSITIVE_INFINITY;
-  for (let path = cgroup; path.includes(`/${cgroupParent}/`); path = path.slice(0, path.lastIndexOf('/'))) {
+  for (let p = path; p.includes(`/${cgroupParent}`); p = p.slice(0, p.lastIndexOf('/'))) {
     try {
-      const max = readFileSync(`/sys/fs/cgroup${path}/memory.max`, 'utf8').trim();
-      if (max !== 'max') limit = Math.min(limit, Number(max));
+      const value = Number(readFileSync(`${root}${p}/${file}`, 'utf8').trim());
+      // v1 writes "no limit" as a page-rounded huge number.
+      if (Number.isFinite(value) && value < 2 ** 60) limit = Math.min(limit, value);
     } catch {
-      // A level without the memory controller.
+      // No such level in this hierarchy.
     }
   }
   return limit;
@@ -131,8 +141,8 @@ describe("warm pools and their kernels: one tenant's use against the others", { 
       `${kernels.length} kernel processes`,
     );
     for (const k of kernels) {
-      const limit = memoryLimitOf(k.cgroup, live.env.cgroupParent);
-      assert.ok(Number.isFinite(limit), `kernel ${k.pid} (${k.cgroup}) runs outside any memory limit`);
+      const limit = memoryLimitOf(k.cgroups, live.env.cgroupParent);
+      assert.ok(Number.isFinite(limit), `kernel ${k.pid} runs outside any memory limit:\n${k.cgroups}`);
     }
     rec.check(
       `one tenant runs python and javascript cells in ${templates.length} templates, twice over (cap ${POOL_TEMPLATES} templates x ${POOL_SIZE})`,

@@ -33,7 +33,7 @@ describe('mitos install', () => {
     const exec = /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '';
     assert.match(exec, / serve --host 127\.0\.0\.1 --port 8099 --state-dir \/var\/lib\/mitos$/);
     assert.ok(exec.startsWith(`${process.execPath} `), 'runs this Node');
-    assert.match(exec, /\/cli\/dist\/main\.js serve/);
+    assert.match(exec, /\/cli\/dist\/main\.cjs serve/);
     assert.match(unit, /^Restart=on-failure$/m);
     assert.match(unit, /^Environment=MITOS_API_KEY_FILE=\/etc\/mitos\/api-key$/m);
     assert.match(unit, /^WantedBy=multi-user\.target$/m);

@@ -107,7 +107,7 @@ void handle_exec(int conn, struct frame *req) {
     if (out[1] >= 0) close(out[1]);
     if (err[1] >= 0) close(err[1]);
     if (in[0] >= 0) close(in[0]);
-    frame_sendf(conn, OUT_PID, "%d", pid);
+    if (!(flags & EXEC_FLAG_NO_PID)) frame_sendf(conn, OUT_PID, "%d", pid);
 
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     int out_fd = master >= 0 ? master : out[0];

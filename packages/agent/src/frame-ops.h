@@ -45,5 +45,6 @@
 #define EXEC_FLAG_STDIN 2
 #define EXEC_FLAG_DETACH_ON_CLOSE 4
 #define EXEC_FLAG_USER 8
+#define EXEC_FLAG_NO_PID 16
 
 #endif

@@ -208,9 +208,11 @@ void mux_exec_start(struct chan *c) {
     ex->deadline = spec.timeout_ms > 0 ? now_ms() + spec.timeout_ms : 0;
     c->ex = ex;
     c->dirty = 0;
-    char text[16];
-    int n = snprintf(text, sizeof text, "%d", pid);
-    send_agent_frame(c, OUT_PID, text, (size_t)n);
+    if (!(spec.flags & EXEC_FLAG_NO_PID)) {
+        char text[16];
+        int n = snprintf(text, sizeof text, "%d", pid);
+        send_agent_frame(c, OUT_PID, text, (size_t)n);
+    }
     mux_exec_step(c); /* frames that came with the request (stdin) */
 }
 

@@ -9,6 +9,7 @@ import { execFailure, parseFailure } from './failures.js';
 import {
   DATA_CHUNK,
   EXEC_FLAG_DETACH_ON_CLOSE,
+  EXEC_FLAG_NO_PID,
   EXEC_FLAG_PTY,
   EXEC_FLAG_STDIN,
   EXEC_FLAG_USER,
@@ -41,6 +42,11 @@ export interface ExecRequest {
   detachOnClose?: boolean;
   /** A user name of the sandbox to run as (resolved by the agent in the sandbox's /etc/passwd). */
   user?: string;
+  /**
+   * The caller only waits for the exit: the agent sends no pid frame (one frame, and often one
+   * wake-up of this process, fewer per exec). `pid` then rejects, and `onPid` is never called.
+   */
+  noPid?: boolean;
 }
 
 /** Longest user name the agent accepts (its buffer), and characters no passwd name holds. */
@@ -89,6 +95,7 @@ export async function startExec(agent: ExecTarget, req: ExecRequest, cb: ExecCal
   if (req.pty) flags |= EXEC_FLAG_PTY;
   if (req.stdin) flags |= EXEC_FLAG_STDIN;
   if (req.detachOnClose) flags |= EXEC_FLAG_DETACH_ON_CLOSE;
+  if (req.noPid) flags |= EXEC_FLAG_NO_PID;
   if (req.user !== undefined) {
     checkUser(req.user);
     flags |= EXEC_FLAG_USER;
@@ -130,11 +137,16 @@ export async function startExec(agent: ExecTarget, req: ExecRequest, cb: ExecCal
   };
   let resolvePid!: (pid: number) => void;
   let rejectPid!: (err: Error) => void;
+  let pidKnown = false;
   const pid = new Promise<number>((res, rej) => {
     resolvePid = res;
     rejectPid = rej;
   });
   pid.catch(() => {});
+  if (req.noPid) {
+    pidKnown = true;
+    rejectPid(new MitosError('internal', 'the exec was started without asking for its pid'));
+  }
   const done = new Promise<ExecResult>((resolve, reject) => {
     let settled = false;
     const finish = (err: Error | null, result?: ExecResult) => {
@@ -142,7 +154,8 @@ export async function startExec(agent: ExecTarget, req: ExecRequest, cb: ExecCal
       settled = true;
       cb.signal?.removeEventListener('abort', onAbort);
       sock.destroy();
-      rejectPid(err ?? new MitosError('exec_failed', 'the command exited before reporting its pid'));
+      // Built only when someone may still wait for it: an error captures a stack.
+      if (!pidKnown) rejectPid(err ?? new MitosError('exec_failed', 'the command exited before reporting its pid'));
       if (err) reject(err);
       else resolve(result as ExecResult);
     };
@@ -151,7 +164,9 @@ export async function startExec(agent: ExecTarget, req: ExecRequest, cb: ExecCal
     const onFrame = (f: Frame): boolean => {
       switch (f.type) {
         case Out.pid: {
+          if (req.noPid) break; // an older agent sends it anyway
           const n = Number(f.payload.toString());
+          pidKnown = true;
           resolvePid(n);
           cb.onPid?.(n);
           break;

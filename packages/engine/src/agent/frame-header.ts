@@ -7,6 +7,7 @@
 import {
   DATA_CHUNK,
   EXEC_FLAG_DETACH_ON_CLOSE,
+  EXEC_FLAG_NO_PID,
   EXEC_FLAG_PTY,
   EXEC_FLAG_STDIN,
   EXEC_FLAG_USER,
@@ -52,6 +53,7 @@ export function renderFrameHeader(): string {
     `#define EXEC_FLAG_STDIN ${EXEC_FLAG_STDIN}`,
     `#define EXEC_FLAG_DETACH_ON_CLOSE ${EXEC_FLAG_DETACH_ON_CLOSE}`,
     `#define EXEC_FLAG_USER ${EXEC_FLAG_USER}`,
+    `#define EXEC_FLAG_NO_PID ${EXEC_FLAG_NO_PID}`,
     '',
     '#endif',
     '',

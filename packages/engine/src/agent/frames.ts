@@ -39,6 +39,8 @@ export const EXEC_FLAG_STDIN = 2;
 export const EXEC_FLAG_DETACH_ON_CLOSE = 4;
 /** The field after the command names the user to run it as (see ExecRequest.user). */
 export const EXEC_FLAG_USER = 8;
+/** No pid frame: the caller waits for the exit and never asks for the pid. */
+export const EXEC_FLAG_NO_PID = 16;
 
 /** Largest payload one frame carries; bigger data is split. Matches DATA_CHUNK in C. */
 export const DATA_CHUNK = 64 * 1024;

@@ -105,7 +105,7 @@ export class MuxChannel extends Duplex {
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     if (this.openSent && !this.aborted && !(this.sentEof && this.gotEof))
-      this.session.send(encodeMuxFrame(this.id, Kind.abort));
+      this.session.sendSoon(encodeMuxFrame(this.id, Kind.abort));
     this.aborted = true;
     this.session.forget(this.id);
     const blocked = this.blocked;
@@ -175,6 +175,7 @@ export class MuxSession {
   private nextId = 1;
   /** While fenced (and until a resume is confirmed) channel frames wait here, in order. */
   private held: Buffer[] | undefined;
+  private soon: Buffer[] = [];
   private readonly waiters = new Map<string, Waiter>();
   private closedWith: Error | undefined;
   private helloPayload: Buffer | undefined;
@@ -240,6 +241,22 @@ export class MuxSession {
   send(frame: Buffer): void {
     if (this.held) this.held.push(frame);
     else this.transport?.write(frame);
+  }
+
+  /**
+   * @internal A frame nobody waits on (the abort of a channel that is done): sent once this
+   * turn of the event loop is over, with every other such frame of the turn in one write. A
+   * closing channel's answer (an exec's result on its way to a client) then leaves first, and
+   * the guest is not woken for it while that answer is being sent.
+   */
+  sendSoon(frame: Buffer): void {
+    this.soon.push(frame);
+    if (this.soon.length > 1) return;
+    setImmediate(() => {
+      const frames = this.soon;
+      this.soon = [];
+      if (!this.closedWith) this.send(frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames));
+    });
   }
 
   /** @internal */

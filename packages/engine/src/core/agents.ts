@@ -108,6 +108,7 @@ export class SandboxAgents {
         timeoutMs: options.timeoutMs,
         stdin: !!stdin,
         user: options.user,
+        noPid: true,
       },
       { onStdout: options.onStdout, onStderr: options.onStderr, signal: options.signal },
     );

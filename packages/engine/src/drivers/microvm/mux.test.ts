@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { skipUnlessAvailable } from '@mitos/testkit';
 import { AgentClient } from '../../agent/client.js';
+import { startExec } from '../../agent/exec.js';
 import { MuxSession } from '../../agent/mux.js';
 import { defaultGuestPath } from './paths.js';
 import { ChannelProxy } from './proxy.js';
@@ -82,6 +83,51 @@ describe('microvm mux against mitos-guest --serve-fd', { skip }, () => {
     assert.equal((await h.done).stdout.toString(), 'done\n');
   });
 
+  test('an exec that does not ask for its pid gets no pid frame; a done channel is aborted once, after', async () => {
+    // Both directions of the port, parsed into mux frames (length, channel, kind, payload).
+    const port = child.stdio[3] as Duplex;
+    const fromGuest = frameTap();
+    const toGuest = frameTap();
+    const onData = (chunk: Buffer) => fromGuest.feed(chunk);
+    port.on('data', onData);
+    const write = port.write;
+    port.write = ((chunk: Buffer, ...rest: unknown[]) => {
+      toGuest.feed(chunk);
+      return (write as (...a: unknown[]) => boolean).call(port, chunk, ...rest);
+    }) as typeof port.write;
+    try {
+      const pidFrames = (frames: MuxFrame[]) =>
+        frames.filter((f) => f.kind === 'D' && f.payload.length >= 5 && f.payload[4] === 'p'.charCodeAt(0)).length;
+      // Channels straight on the session, as a container sandbox's AgentSession opens them.
+      const direct = { sandboxId: 'mux-test', open: async () => session.open() };
+      let mark = fromGuest.frames.length;
+      const quiet = await (
+        await startExec(direct, { command: 'echo hi; exit 4', cwd: dir, timeoutMs: 5_000, noPid: true })
+      ).done;
+      assert.equal(quiet.exitCode, 4);
+      assert.equal(quiet.stdout.toString(), 'hi\n');
+      assert.equal(pidFrames(fromGuest.frames.slice(mark)), 0);
+      const h = await startExec(direct, { command: 'true', cwd: dir, timeoutMs: 5_000, noPid: true });
+      await assert.rejects(h.pid);
+      assert.equal((await h.done).exitCode, 0);
+      mark = fromGuest.frames.length;
+      const loud = await startExec(direct, { command: 'true', cwd: dir, timeoutMs: 5_000 });
+      assert.ok((await loud.pid) > 0);
+      await loud.done;
+      assert.equal(pidFrames(fromGuest.frames.slice(mark)), 1);
+      // Every channel the guest answered is aborted by the host exactly once (not before its
+      // exit frame: the abort is sent when the loop turn that delivered the exit is over).
+      const opened = () => new Set(toGuest.frames.filter((f) => f.kind === 'O').map((f) => f.channel));
+      const aborted = () => toGuest.frames.filter((f) => f.kind === 'X').map((f) => f.channel);
+      const deadline = Date.now() + 10_000;
+      while (aborted().length < opened().size && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+      assert.deepEqual([...aborted()].sort(), [...opened()].sort());
+    } finally {
+      port.off('data', onData);
+      port.write = write;
+    }
+  });
+
   test('a fence holds traffic in both directions until the resume', async () => {
     const h = await client.startExec({
       command: 'while read l; do echo "got $l"; done',
@@ -132,3 +178,30 @@ describe('microvm mux against mitos-guest --serve-fd', { skip }, () => {
     assert.equal(r.stdout.toString(), 'after\n');
   });
 });
+
+interface MuxFrame {
+  channel: number;
+  kind: string;
+  payload: Buffer;
+}
+
+/** Mux frames out of a byte stream fed in arbitrary pieces. */
+function frameTap(): { frames: MuxFrame[]; feed(chunk: Buffer): void } {
+  const frames: MuxFrame[] = [];
+  let rx = Buffer.alloc(0);
+  return {
+    frames,
+    feed(chunk) {
+      rx = Buffer.concat([rx, chunk]);
+      while (rx.length >= 9 && rx.length >= 4 + rx.readUInt32LE(0)) {
+        const total = rx.readUInt32LE(0);
+        frames.push({
+          channel: rx.readUInt32LE(4),
+          kind: String.fromCharCode(rx[8] as number),
+          payload: rx.subarray(9, 4 + total),
+        });
+        rx = rx.subarray(4 + total);
+      }
+    },
+  };
+}

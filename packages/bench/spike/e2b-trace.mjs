@@ -145,13 +145,29 @@ try {
   }
   // The envd path alone: commands.run('true') on one used sandbox, wall and CPU per call.
   const warm = [];
+  // E2B_TRACE_PROFILE=<file>: a CPU profile of the server process over the used-sandbox calls only.
+  const profileTo = process.env.E2B_TRACE_PROFILE;
+  const session = profileTo ? new (await import('node:inspector')).Session() : undefined;
+  const post = (method, params) =>
+    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
   for (let i = 0; i < rounds * 4 + 10; i++) {
+    if (i === 10 && session) {
+      session.connect();
+      await post('Profiler.enable');
+      await post('Profiler.setSamplingInterval', { interval: 100 });
+      await post('Profiler.start');
+    }
     const cpu0 = process.cpuUsage();
     child.stdin.write('warm\n');
     const { value } = await lines.next();
     const serverCpu = process.cpuUsage(cpu0);
     const r = JSON.parse(value);
     if (i >= 10) warm.push({ ms: r.ms, client: r.cpuMs, server: (serverCpu.user + serverCpu.system) / 1000 });
+  }
+  if (session) {
+    const { profile } = await post('Profiler.stop');
+    (await import('node:fs')).writeFileSync(profileTo, JSON.stringify(profile));
+    session.disconnect();
   }
   child.stdin.write('quit\n');
   const names = [...new Set(rows.flatMap((r) => [...r.keys()]))];

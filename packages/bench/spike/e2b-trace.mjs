@@ -121,7 +121,26 @@ try {
   console.log(`load average before: ${load()}`);
   const rows = [];
   const cpu = [];
+  // E2B_TRACE_PROFILE=<file>: a CPU profile of the server process over the used-sandbox calls,
+  // or with E2B_TRACE_PROFILE_PART=rounds over the create-and-first-run rounds.
+  const profileTo = process.env.E2B_TRACE_PROFILE;
+  const profileRounds = process.env.E2B_TRACE_PROFILE_PART === 'rounds';
+  const session = profileTo ? new (await import('node:inspector')).Session() : undefined;
+  const post = (method, params) =>
+    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  const startProfile = async () => {
+    session.connect();
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 100 });
+    await post('Profiler.start');
+  };
+  const stopProfile = async () => {
+    const { profile } = await post('Profiler.stop');
+    (await import('node:fs')).writeFileSync(profileTo, JSON.stringify(profile));
+    session.disconnect();
+  };
   for (let i = 0; i < rounds + 5; i++) {
+    if (i === 5 && session && profileRounds) await startProfile();
     serverMarks = [];
     const cpu0 = process.cpuUsage();
     child.stdin.write('go\n');
@@ -144,19 +163,10 @@ try {
     if (i >= 5) rows.push(new Map(named.map(([t, n]) => [n, t])));
   }
   // The envd path alone: commands.run('true') on one used sandbox, wall and CPU per call.
+  if (session && profileRounds) await stopProfile();
   const warm = [];
-  // E2B_TRACE_PROFILE=<file>: a CPU profile of the server process over the used-sandbox calls only.
-  const profileTo = process.env.E2B_TRACE_PROFILE;
-  const session = profileTo ? new (await import('node:inspector')).Session() : undefined;
-  const post = (method, params) =>
-    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
   for (let i = 0; i < rounds * 4 + 10; i++) {
-    if (i === 10 && session) {
-      session.connect();
-      await post('Profiler.enable');
-      await post('Profiler.setSamplingInterval', { interval: 100 });
-      await post('Profiler.start');
-    }
+    if (i === 10 && session && !profileRounds) await startProfile();
     const cpu0 = process.cpuUsage();
     child.stdin.write('warm\n');
     const { value } = await lines.next();
@@ -164,11 +174,7 @@ try {
     const r = JSON.parse(value);
     if (i >= 10) warm.push({ ms: r.ms, client: r.cpuMs, server: (serverCpu.user + serverCpu.system) / 1000 });
   }
-  if (session) {
-    const { profile } = await post('Profiler.stop');
-    (await import('node:fs')).writeFileSync(profileTo, JSON.stringify(profile));
-    session.disconnect();
-  }
+  if (session && !profileRounds) await stopProfile();
   child.stdin.write('quit\n');
   const names = [...new Set(rows.flatMap((r) => [...r.keys()]))];
   const at = names

@@ -109,4 +109,28 @@ describe('fork with processes: the checkpoint tool and the fork report', { timeo
     }
     rec.count('attacks', 2);
   });
+
+  test("the agent program run from inside as CRIU's restore hook enters no namespace", async () => {
+    // A carried fork's restore runs the agent program as CRIU's action script (it brings
+    // loopback up in the restored namespace); inside, the same program is /opt/mitos/init.
+    const hook = (pid: string) =>
+      parent.exec(
+        `CRTOOLS_SCRIPT_ACTION=setup-namespaces CRTOOLS_INIT_PID=${pid} /opt/mitos/init </dev/null 2>&1; echo "rc=$?"`,
+      );
+    const links = async () => (await parent.exec('cat /proc/net/dev')).stdout.split('\n').length;
+    const before = await links();
+    // A host pid (this test's own) does not exist in the sandbox's pid namespace; even its own
+    // pid 1's namespace is refused to a sandbox process.
+    for (const pid of [String(process.pid), '1', '0', '-1', '1x', '']) {
+      const out = (await hook(pid)).stdout;
+      assert.match(out, /rc=[1-9]/, `the hook entered pid ${pid}'s namespace: ${out}`);
+    }
+    assert.equal(await links(), before, 'the hook changed the sandbox network');
+    assert.equal((await parent.exec('echo alive')).stdout.trim(), 'alive');
+    rec.check(
+      "sandbox process runs the agent as CRIU's restore hook on another pid",
+      'refused: no namespace entered, the network unchanged',
+    );
+    rec.count('attacks');
+  });
 });

@@ -34,45 +34,8 @@
 #include "fdpass.h"
 #include "launch.h"
 
-#define MAX_CGROUPS 16
 
-extern char *g_args_start;
-extern size_t g_args_len;
 
-/* Host users can read every process's command line: ours names the sandbox and its paths. */
-static void hide_command_line(const char *name) {
-    size_t len = strlen(name);
-    if (!g_args_start || g_args_len < len + 1) return;
-    memset(g_args_start, 0, g_args_len);
-    memcpy(g_args_start, name, len);
-    prctl(PR_SET_NAME, name, 0, 0, 0);
-}
-
-struct launch_opts {
-    const char *id;
-    const char *hostname;
-    const char *socket_path;
-    const char *rootfs;
-    const char *ov_lower, *ov_upper, *ov_work;
-    const char *log_path;
-    const char *init_path;
-    const char *cgroup_prime; /* the engine's own cgroup.procs (prime_cgroup_attach) */
-    struct restore_spec restore; /* pidfile set: restore a checkpoint instead of a fresh init */
-    char *restore_ext[MAX_BINDS];
-    unsigned long uid_base, uid_count, disk_base;
-    int seccomp; /* 0 only for a template that opted out (the engine logs it) */
-    /* /dev/shm is a tmpfs charged to the sandbox's memory cgroup: sized below the memory
-     * limit, so filling it cannot leave the agent itself nothing to run in. */
-    unsigned long long shm_bytes;
-    const char *cgroup_procs[MAX_CGROUPS];
-    int n_cgroups;
-    char *binds[MAX_BINDS]; /* "HOSTDIR:SANDBOXDIR", mounted read-only */
-    int n_binds;
-    int listen_fd;
-    int log_fd;
-    int sync_to_child[2];   /* parent writes once maps and cgroups are in place */
-    int sync_to_parent[2];  /* child writes "ok" or an error line */
-};
 
 static void child_fail(struct launch_opts *o, const char *what) {
     char buf[512];
@@ -89,7 +52,12 @@ static int child_main(void *arg) {
     o->listen_fd = recv_fd(o->sync_to_child[0]);
     if (o->listen_fd < 0) _exit(1);
     close(o->sync_to_child[0]);
+    return enter_sandbox(o);
+}
 
+/* From "go" on: the working directory is the root tree the launcher built, in our own mount
+ * namespace (cloned with it, or entered by a slot's child). */
+int enter_sandbox(struct launch_opts *o) {
     if (setgroups(0, NULL) < 0) child_fail(o, "setgroups");
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) child_fail(o, "become sandbox root");
     /* The uid change leaves the init non-dumpable with its memory in the host's user namespace;
@@ -146,49 +114,6 @@ static int child_main(void *arg) {
 }
 
 
-/*
- * Stay as the init's parent so its exit is reaped: an orphaned init would be reparented to the
- * host's pid 1, which does not reap on every host (it does not on our CI machines).
- */
-static int supervise(pid_t pid, int log_fd, pid_t agent) {
-    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (devnull >= 0) {
-        dup2(devnull, 0);
-        dup2(devnull, 1);
-        dup2(log_fd >= 0 ? log_fd : devnull, 2);
-        close(devnull);
-    }
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGINT, SIG_IGN);
-    signal(SIGPIPE, SIG_IGN);
-    hide_command_line("mitos-supervise");
-    int status = 0;
-    for (;;) {
-        pid_t r = waitpid(-1, &status, 0);
-        if (r == pid) break;
-        /* A restored sandbox's agent is ours, not its init's: the sandbox ends with it. */
-        if (agent > 0 && r == agent) kill(pid, SIGKILL);
-        if (r < 0 && errno != EINTR) return 1;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* Back in the host's mount namespace (the private one goes with its copies of every host
- * mount), the init's host pid on stdout for the engine, then supervise it until it ends. */
-static int serve_as_supervisor(pid_t pid, pid_t agent, int host_ns, int log_fd, const char *socket_path) {
-    if (chdir("/") < 0 || setns(host_ns, CLONE_NEWNS) < 0 || chdir("/") < 0) {
-        perror("mitos-agent: return to the host mount namespace");
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        unlink(socket_path);
-        return 1;
-    }
-    close(host_ns);
-    printf("%d\n", pid);
-    fflush(stdout);
-    return supervise(pid, log_fd, agent);
-}
-
 /* The sandbox's tree restored from a checkpoint (launch-restore.c) instead of a fresh init. */
 static int launch_restored(struct launch_opts *o, char *const *criu_argv, int host_ns) {
     struct restore_spec *r = &o->restore;
@@ -205,12 +130,14 @@ static int launch_restored(struct launch_opts *o, char *const *criu_argv, int ho
     return serve_as_supervisor(pid, agent, host_ns, o->log_fd, o->socket_path);
 }
 
-static void usage(void) {
+void launch_usage(void) {
     fprintf(stderr,
             "usage: mitos-agent launch --id ID --hostname NAME --socket PATH --init FILE --uid-base N [--uid-count N]\n"
             "         (--rootfs DIR | --rootfs DIR --overlay-lower L --overlay-upper U --overlay-work W)\n"
             "         [--cgroup-procs FILE]... [--bind-ro HOSTDIR:SANDBOXDIR]... [--log FILE] [--shm-bytes N]\n"
-            "         [--disk-base N] [--no-seccomp] [--cgroup-prime FILE] [--restore-pidfile FILE --restore-images DIR --restore-ext-root DIR [--restore-ext KEY:HOSTPATH]... -- CRIU-RESTORE-COMMAND...]\n");
+            "         [--disk-base N] [--no-seccomp] [--cgroup-prime FILE] [--restore-pidfile FILE --restore-images DIR --restore-ext-root DIR [--restore-ext KEY:HOSTPATH]... -- CRIU-RESTORE-COMMAND...]\n"
+            "       mitos-agent launch --slot SOCKET --slot-owner PID --uid-base N [--uid-count N] [--cgroup-procs FILE]... [--cgroup-prime FILE]\n"
+            "         (then the root's options on SOCKET, from PID only; launch-slot.c)\n");
     exit(2);
 }
 
@@ -224,17 +151,7 @@ static int close_inherited_fds(void) {
     return (int)syscall(SYS_close_range, 3U, ~0U, 0U);
 }
 
-int launch_main(int argc, char **argv) {
-    /* close_range is 5.9; the launcher needs 5.12 anyway (mount_setattr). */
-    if (close_inherited_fds() < 0) {
-        perror("mitos-agent: close inherited descriptors");
-        return 1;
-    }
-    struct launch_opts o;
-    memset(&o, 0, sizeof o);
-    o.uid_count = 65536;
-    o.shm_bytes = 256ULL << 20;
-    o.seccomp = 1;
+void parse_launch_opts(struct launch_opts *o, int argc, char **argv) {
     static struct option longopts[] = {
         {"id", required_argument, 0, 'i'},        {"hostname", required_argument, 0, 'h'},
         {"socket", required_argument, 0, 's'},    {"rootfs", required_argument, 0, 'r'},
@@ -246,49 +163,167 @@ int launch_main(int argc, char **argv) {
         {"no-seccomp", no_argument, 0, 'S'},     {"init", required_argument, 0, 'I'},
         {"restore-pidfile", required_argument, 0, 'R'}, {"restore-images", required_argument, 0, 'D'},
         {"restore-ext-root", required_argument, 0, 'E'}, {"restore-ext", required_argument, 0, 'X'},
-        {"cgroup-prime", required_argument, 0, 'P'}, {0, 0, 0, 0}};
+        {"cgroup-prime", required_argument, 0, 'P'}, {"slot", required_argument, 0, 'T'},
+        {"slot-owner", required_argument, 0, 'O'},   {0, 0, 0, 0}};
     int c;
+    optind = 0; /* a full restart: a slot parses twice */
     /* Every string is copied: the argv area is blanked later (hide_command_line). */
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (optarg) optarg = strdup(optarg);
         switch (c) {
-        case 'i': o.id = optarg; break;
-        case 'h': o.hostname = optarg; break;
-        case 's': o.socket_path = optarg; break;
-        case 'r': o.rootfs = optarg; break;
-        case 'L': o.ov_lower = optarg; break;
-        case 'U': o.ov_upper = optarg; break;
-        case 'W': o.ov_work = optarg; break;
-        case 'u': o.uid_base = strtoul(optarg, NULL, 10); break;
-        case 'n': o.uid_count = strtoul(optarg, NULL, 10); break;
+        case 'i': o->id = optarg; break;
+        case 'h': o->hostname = optarg; break;
+        case 's': o->socket_path = optarg; break;
+        case 'r': o->rootfs = optarg; break;
+        case 'L': o->ov_lower = optarg; break;
+        case 'U': o->ov_upper = optarg; break;
+        case 'W': o->ov_work = optarg; break;
+        case 'u': o->uid_base = strtoul(optarg, NULL, 10); break;
+        case 'n': o->uid_count = strtoul(optarg, NULL, 10); break;
         case 'c':
-            if (o.n_cgroups >= MAX_CGROUPS) usage();
-            o.cgroup_procs[o.n_cgroups++] = optarg;
+            if (o->n_cgroups >= MAX_CGROUPS) launch_usage();
+            o->cgroup_procs[o->n_cgroups++] = optarg;
             break;
-        case 'l': o.log_path = optarg; break;
-        case 'm': o.shm_bytes = strtoull(optarg, NULL, 10); break;
-        case 'd': o.disk_base = strtoul(optarg, NULL, 10); break;
-        case 'S': o.seccomp = 0; break;
-        case 'I': o.init_path = optarg; break;
-        case 'P': o.cgroup_prime = optarg; break;
-        case 'R': o.restore.pidfile = optarg; break;
-        case 'D': o.restore.images_dir = optarg; break;
-        case 'E': o.restore.ext_root = optarg; break;
+        case 'l': o->log_path = optarg; break;
+        case 'm': o->shm_bytes = strtoull(optarg, NULL, 10); break;
+        case 'd': o->disk_base = strtoul(optarg, NULL, 10); break;
+        case 'S': o->seccomp = 0; break;
+        case 'I': o->init_path = optarg; break;
+        case 'P': o->cgroup_prime = optarg; break;
+        case 'T': o->slot_socket = optarg; break;
+        case 'O': o->slot_owner = (pid_t)strtol(optarg, NULL, 10); break;
+        case 'R': o->restore.pidfile = optarg; break;
+        case 'D': o->restore.images_dir = optarg; break;
+        case 'E': o->restore.ext_root = optarg; break;
         case 'X':
-            if (o.restore.n_ext >= MAX_BINDS) usage();
-            o.restore_ext[o.restore.n_ext++] = optarg;
+            if (o->restore.n_ext >= MAX_BINDS) launch_usage();
+            o->restore_ext[o->restore.n_ext++] = optarg;
             break;
         case 'b':
-            if (o.n_binds >= MAX_BINDS) usage();
-            o.binds[o.n_binds++] = optarg;
+            if (o->n_binds >= MAX_BINDS) launch_usage();
+            o->binds[o->n_binds++] = optarg;
             break;
-        default: usage();
+        default: launch_usage();
         }
     }
-    if (!o.id || !o.socket_path || !o.rootfs || !o.init_path || o.uid_base == 0) usage();
-    if ((o.restore.pidfile != NULL) != (optind < argc)) usage();
-    if (o.restore.pidfile && (!o.restore.images_dir || !o.restore.ext_root)) usage();
-    if ((o.ov_lower != NULL) != (o.ov_upper != NULL) || (o.ov_lower != NULL) != (o.ov_work != NULL)) usage();
+}
+
+/*
+ * Clone the sandbox's child into fresh user, pid, uts, ipc and network namespaces (plus
+ * `extra`), as the sandbox's own host uid: the kernel charges per-user counters (inotify
+ * instances, keys, user namespaces, processes) to the namespace's creator, so each sandbox gets
+ * its own pool instead of sharing root's. The saved uid stays 0, so root comes back right after.
+ */
+pid_t clone_child(struct launch_opts *o, int (*fn)(void *), int extra) {
+    size_t stack_size = 256 * 1024;
+    char *stack = malloc(stack_size);
+    if (!stack) return -1;
+    int flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD | extra;
+    if (setegid((gid_t)o->uid_base) < 0 || seteuid((uid_t)o->uid_base) < 0) {
+        perror("mitos-agent: become sandbox uid");
+        return -1;
+    }
+    pid_t pid = clone(fn, stack + stack_size, flags, o);
+    int clone_errno = errno;
+    if (seteuid(0) < 0 || setegid(0) < 0) {
+        perror("mitos-agent: regain root");
+        if (pid > 0) kill(pid, SIGKILL);
+        return -1;
+    }
+    if (pid < 0) {
+        fprintf(stderr, "mitos-agent: clone: %s\n", strerror(clone_errno));
+        return -1;
+    }
+    close(o->sync_to_child[0]);
+    close(o->sync_to_parent[1]);
+    return pid;
+}
+
+/* The child's id maps, and the child in the sandbox's cgroups; on failure it is killed. */
+int attach_child(struct launch_opts *o, pid_t pid) {
+    char path[128], map[128];
+    snprintf(map, sizeof map, "0 %lu %lu\n", o->uid_base, o->uid_count);
+    snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
+    int ok = write_text(path, map) == 0;
+    snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
+    ok = ok && write_text(path, map) == 0;
+    if (!ok) fprintf(stderr, "mitos-agent: write id maps: %s\n", strerror(errno));
+    char pidtext[32];
+    snprintf(pidtext, sizeof pidtext, "%d\n", pid);
+    for (int i = 0; ok && i < o->n_cgroups; i++) {
+        if (write_text(o->cgroup_procs[i], pidtext) < 0) {
+            fprintf(stderr, "mitos-agent: join cgroup %s: %s\n", o->cgroup_procs[i], strerror(errno));
+            ok = 0;
+        }
+    }
+    if (ok) return 0;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+/* "Go" with the agent's listening socket (and, for a slot's child, what it learns then); the
+ * launcher waits for the init's exec, then supervises it. */
+int start_child(struct launch_opts *o, pid_t pid, int host_ns, int slot) {
+    int ok = 1;
+    o->listen_fd = listener_in_netns(pid, o->socket_path);
+    if (o->listen_fd < 0) {
+        fprintf(stderr, "mitos-agent: listen on %s: %s\n", o->socket_path, strerror(errno));
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return 1;
+    }
+    if (send_with_fd(o->sync_to_child[1], "g", 1, o->listen_fd) < 0) ok = 0;
+    if (ok && slot) {
+        struct slot_go go = {.shm_bytes = o->shm_bytes, .seccomp = o->seccomp};
+        snprintf(go.hostname, sizeof go.hostname, "%s", o->hostname);
+        if (write_all(o->sync_to_child[1], &go, sizeof go) < 0) ok = 0;
+    }
+    close(o->sync_to_child[1]);
+    close(o->listen_fd);
+
+    char reply[1024];
+    ssize_t n = 0, r;
+    while ((size_t)n < sizeof reply - 1 && (r = read(o->sync_to_parent[0], reply + n, sizeof reply - 1 - (size_t)n)) > 0) {
+        n += r;
+        if (memchr(reply, '\n', (size_t)n)) break;
+    }
+    close(o->sync_to_parent[0]);
+    reply[n > 0 ? n : 0] = 0;
+    /* Nothing before EOF: the exec closed the pipe. A dead init says why in its exit status. */
+    int status = 0;
+    if (n == 0 && waitpid(pid, &status, WNOHANG) == pid)
+        snprintf(reply, sizeof reply, "init exited (%s %d)\n", WIFEXITED(status) ? "status" : "signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    else if (n == 0) strcpy(reply, ok ? "ok\n" : "go not delivered\n");
+    if (strcmp(reply, "ok\n") != 0) {
+        fprintf(stderr, "mitos-agent: sandbox setup failed: %s", reply);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        unlink(o->socket_path);
+        return 1;
+    }
+    /* The sandbox holds its own copy of the tree now. */
+    return serve_as_supervisor(pid, 0, host_ns, o->log_fd, o->socket_path);
+}
+
+int launch_main(int argc, char **argv) {
+    /* close_range is 5.9; the launcher needs 5.12 anyway (mount_setattr). */
+    if (close_inherited_fds() < 0) {
+        perror("mitos-agent: close inherited descriptors");
+        return 1;
+    }
+    struct launch_opts o;
+    memset(&o, 0, sizeof o);
+    o.uid_count = 65536;
+    o.shm_bytes = 256ULL << 20;
+    o.seccomp = 1;
+    parse_launch_opts(&o, argc, argv);
+    if (o.slot_socket) return slot_main(&o, argc, argv);
+    if (!o.id || !o.socket_path || !o.rootfs || !o.init_path || o.uid_base == 0) launch_usage();
+    if ((o.restore.pidfile != NULL) != (optind < argc)) launch_usage();
+    if (o.restore.pidfile && (!o.restore.images_dir || !o.restore.ext_root)) launch_usage();
+    if ((o.ov_lower != NULL) != (o.ov_upper != NULL) || (o.ov_lower != NULL) != (o.ov_work != NULL)) launch_usage();
     if (!o.hostname) o.hostname = o.id;
     if (o.disk_base == 0) o.disk_base = o.uid_base;
 
@@ -313,86 +348,7 @@ int launch_main(int argc, char **argv) {
         return 1;
     }
     if (o.restore.pidfile) return launch_restored(&o, argv + optind, host_ns);
-    size_t stack_size = 256 * 1024;
-    char *stack = malloc(stack_size);
-    if (!stack) return 1;
-    int flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD;
-    /* The user namespace is created as the sandbox's own host uid, not as root: the kernel
-     * charges per-user counters (inotify instances, keys, user namespaces, processes) to the
-     * namespace's creator, so each sandbox gets its own pool instead of sharing root's. The
-     * saved uid stays 0, so the launcher takes root back right after. */
-    if (setegid((gid_t)o.uid_base) < 0 || seteuid((uid_t)o.uid_base) < 0) {
-        perror("mitos-agent: become sandbox uid");
-        return 1;
-    }
-    pid_t pid = clone(child_main, stack + stack_size, flags, &o);
-    int clone_errno = errno;
-    if (seteuid(0) < 0 || setegid(0) < 0) {
-        perror("mitos-agent: regain root");
-        if (pid > 0) kill(pid, SIGKILL);
-        return 1;
-    }
-    errno = clone_errno;
-    if (pid < 0) {
-        fprintf(stderr, "mitos-agent: clone: %s\n", strerror(errno));
-        return 1;
-    }
-    close(o.sync_to_child[0]);
-    close(o.sync_to_parent[1]);
-
-    char path[128], map[128];
-    snprintf(map, sizeof map, "0 %lu %lu\n", o.uid_base, o.uid_count);
-    snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
-    int ok = write_text(path, map) == 0;
-    snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
-    ok = ok && write_text(path, map) == 0;
-    if (!ok) fprintf(stderr, "mitos-agent: write id maps: %s\n", strerror(errno));
-    char pidtext[32];
-    snprintf(pidtext, sizeof pidtext, "%d\n", pid);
-    for (int i = 0; ok && i < o.n_cgroups; i++) {
-        if (write_text(o.cgroup_procs[i], pidtext) < 0) {
-            fprintf(stderr, "mitos-agent: join cgroup %s: %s\n", o.cgroup_procs[i], strerror(errno));
-            ok = 0;
-        }
-    }
-    if (!ok) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        unlink(o.socket_path);
-        return 1;
-    }
-    o.listen_fd = listener_in_netns(pid, o.socket_path);
-    if (o.listen_fd < 0) {
-        fprintf(stderr, "mitos-agent: listen on %s: %s\n", o.socket_path, strerror(errno));
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return 1;
-    }
-    if (send_with_fd(o.sync_to_child[1], "g", 1, o.listen_fd) < 0) ok = 0;
-    close(o.sync_to_child[1]);
-    close(o.listen_fd);
-
-    char reply[1024];
-    ssize_t n = 0, r;
-    while ((size_t)n < sizeof reply - 1 && (r = read(o.sync_to_parent[0], reply + n, sizeof reply - 1 - (size_t)n)) > 0) {
-        n += r;
-        if (memchr(reply, '\n', (size_t)n)) break;
-    }
-    close(o.sync_to_parent[0]);
-    reply[n > 0 ? n : 0] = 0;
-    /* Nothing before EOF: the exec closed the pipe. A dead init says why in its exit status. */
-    int status = 0;
-    if (n == 0 && waitpid(pid, &status, WNOHANG) == pid)
-        snprintf(reply, sizeof reply, "init exited (%s %d)\n", WIFEXITED(status) ? "status" : "signal",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-    else if (n == 0) strcpy(reply, "ok\n");
-    if (strcmp(reply, "ok\n") != 0) {
-        fprintf(stderr, "mitos-agent: sandbox setup failed: %s", reply);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        unlink(o.socket_path);
-        return 1;
-    }
-    /* The sandbox holds its own copy of the tree now. */
-    return serve_as_supervisor(pid, 0, host_ns, o.log_fd, o.socket_path);
+    pid_t pid = clone_child(&o, child_main, CLONE_NEWNS);
+    if (pid < 0 || attach_child(&o, pid) < 0) return 1;
+    return start_child(&o, pid, host_ns, 0);
 }

@@ -94,4 +94,68 @@ int install_seccomp_filter(void);
 /* Fork a child that writes its own pid into FILE (the engine's own cgroup.procs): launch-prime.c. */
 void prime_cgroup_attach(const char *file);
 
+#define MAX_CGROUPS 16
+
+/* One launch's options (launch.c parses them; a slot takes the root's half later). */
+struct launch_opts {
+    const char *id;
+    const char *hostname;
+    const char *socket_path;
+    const char *rootfs;
+    const char *ov_lower, *ov_upper, *ov_work;
+    const char *log_path;
+    const char *init_path;
+    const char *cgroup_prime; /* the engine's own cgroup.procs (prime_cgroup_attach) */
+    struct restore_spec restore; /* pidfile set: restore a checkpoint instead of a fresh init */
+    char *restore_ext[MAX_BINDS];
+    unsigned long uid_base, uid_count, disk_base;
+    int seccomp; /* 0 only for a template that opted out (the engine logs it) */
+    /* /dev/shm is a tmpfs charged to the sandbox's memory cgroup: sized below the memory
+     * limit, so filling it cannot leave the agent itself nothing to run in. */
+    unsigned long long shm_bytes;
+    const char *cgroup_procs[MAX_CGROUPS];
+    int n_cgroups;
+    char *binds[MAX_BINDS]; /* "HOSTDIR:SANDBOXDIR", mounted read-only */
+    int n_binds;
+    int listen_fd;
+    int log_fd;
+    int sync_to_child[2];   /* parent writes once maps and cgroups are in place */
+    int sync_to_parent[2];  /* child writes "ok" or an error line */
+    /* --slot: a child launched ahead, waiting for its root (launch-slot.c) */
+    const char *slot_socket;
+    pid_t slot_owner;
+};
+
+/* Parse `launch` options into o (getopt from the start); exits with usage on a bad one. */
+void parse_launch_opts(struct launch_opts *o, int argc, char **argv);
+
+/* The launch's child from its "go" on (launch.c): the sandbox's root entered, its pid 1 exec'd. */
+int enter_sandbox(struct launch_opts *o);
+
+/* Hand the child its agent socket and wait for its init's exec, then supervise it (launch.c). */
+int start_child(struct launch_opts *o, pid_t pid, int host_ns, int slot);
+
+/* Back in the host's mount namespace, the init's host pid on stdout, then supervise it. */
+int serve_as_supervisor(pid_t pid, pid_t agent, int host_ns, int log_fd, const char *socket_path);
+
+/* Clone the launch's child (namespaces plus `extra`), attach it (id maps, cgroups): launch.c. */
+pid_t clone_child(struct launch_opts *o, int (*fn)(void *), int extra);
+int attach_child(struct launch_opts *o, pid_t pid);
+
+/* Print the usage and exit 2 (launch.c). */
+void launch_usage(void);
+
+/* `launch --slot` (launch-slot.c). */
+int slot_main(struct launch_opts *o, int argc, char **argv);
+
+/* What a slot's child learns at "go", after its descriptors (launch-slot.c). */
+struct slot_go {
+    char hostname[256];
+    unsigned long long shm_bytes;
+    int seccomp;
+};
+
+/* Blank our command line and name the process (launch.c). */
+void hide_command_line(const char *name);
+
 #endif

@@ -6,9 +6,11 @@
 // then exec in the child, fork(16) then exec in all, and 32-caller exec throughput (blocks
 // in turn). Run after `npm run build` in both checkouts, as root:
 //
-//   node packages/bench/spike/hot-path-ab.mjs BEFORE_CHECKOUT [ROUNDS] [--split] [--fork]    (default 200)
+//   node packages/bench/spike/hot-path-ab.mjs BEFORE_CHECKOUT [ROUNDS] [--split] [--fork] [--slots=N]    (default 200)
 //
 // --fork measures only the fork rows (fork(1) + exec: ROUNDS/10 rounds; fork(16): ROUNDS/50).
+// --slots=N: the after side's fork slots (default: the bench's, as mitos serve; the before side
+// may not know the option).
 //
 // Caution: both servers run in this one process, and two copies of @hono/node-server in one
 // process overwrite each other's global Response, so one side's answers take the adapter's
@@ -29,15 +31,16 @@ if (process.argv[2] === '--client') await client(JSON.parse(process.argv[3]));
 else {
   const flags = new Set(process.argv.slice(3).filter((a) => a.startsWith('--')));
   const rounds = Number(process.argv.slice(3).find((a) => !a.startsWith('--')) ?? 200);
-  await parent(resolve(process.argv[2] ?? ''), rounds, flags.has('--split'), flags.has('--fork'));
+  const slots = process.argv.find((a) => a.startsWith('--slots='));
+  await parent(resolve(process.argv[2] ?? ''), rounds, flags.has('--split'), flags.has('--fork'), slots && Number(slots.slice(8)));
 }
 
-async function parent(before, rounds, split, forkOnly) {
+async function parent(before, rounds, split, forkOnly, forkSlots) {
   const { startBenchEnv } = await import('../dist/mitos/bench-env.js');
   const envs = [];
   try {
     envs.push(await startBenchEnv(2, before));
-    envs.push(await startBenchEnv(2));
+    envs.push(await startBenchEnv(2, undefined, forkSlots === undefined ? {} : { forkSlots }));
     for (const env of envs) await env.engine.ensureTemplate({ id: 'python' });
     // Let the pools fill before anything is timed.
     for (const env of envs) await env.engine.pool.settle();

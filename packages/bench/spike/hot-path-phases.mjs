@@ -7,6 +7,9 @@
 //
 //   node packages/bench/spike/hot-path-phases.mjs [CALLS] [FORKS]     (default 200, 20)
 //
+// PHASES_SLOTS=N opens the engine with N fork slots and waits, untimed, for them to be ready
+// before each fork (so the slot path is what is timed).
+//
 // PHASES_EGRESS=allow gives the parent (so every child) a network link: each fork then also
 // plumbs a veth pair and loads its nftables rules (ip, nsenter, nft).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,7 +22,8 @@ const forks = Number(process.argv[3] ?? 20);
 const stateDir = mkdtempSync('/tmp/mitos-bench-');
 const db = openDatabase(join(stateDir, 'mitos.db'));
 const cgroupParent = `mitos-bench-${basename(stateDir).slice(-6)}`;
-const engine = await LinuxEngine.open({ stateDir, cgroupParent, db, warmPoolSize: 0 });
+const forkSlots = Number(process.env.PHASES_SLOTS ?? 0);
+const engine = await LinuxEngine.open({ stateDir, cgroupParent, db, warmPoolSize: 0, forkSlots });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const phases = new Map();
 const note = (name, ms) => {
@@ -77,6 +81,10 @@ try {
     const firstExec = [];
     const n = count === 1 ? forks : Math.max(2, Math.floor(forks / 5));
     for (let i = 0; i < n; i++) {
+      for (const deadline = Date.now() + 30_000; forkSlots > 0 && Date.now() < deadline; ) {
+        if (engine.forkSlotsReady >= Math.min(count, forkSlots)) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
       const t = performance.now();
       const out = await engine.fork(id, { count });
       const forked = performance.now();

@@ -12,11 +12,19 @@ export const ENGINE_KINDS: readonly EngineKind[] = ['linux', 'microvm'];
 /** Launched sandboxes kept ready per template by the linux driver unless `--warm-pool` says otherwise. */
 export const DEFAULT_WARM_POOL_SIZE = 2;
 
+/**
+ * Fork children the linux driver keeps launched ahead (namespaces, uid range and cgroups
+ * ready), so a fork only gives each its root: about 10 ms of each fork child (BENCHMARKS.md).
+ */
+export const DEFAULT_FORK_SLOTS = 2;
+
 export interface OpenEngineOptions {
   stateDir: string;
   db: StateDatabase;
   /** Linux driver only; default DEFAULT_WARM_POOL_SIZE. */
   warmPoolSize?: number;
+  /** Linux driver only; default DEFAULT_FORK_SLOTS. */
+  forkSlots?: number;
   /**
    * Linux driver only: true starts python kernels in every pooled sandbox, false in none;
    * absent: where run_code is in recent use (the engine's `auto`).
@@ -52,6 +60,7 @@ export async function openEngine(kind: EngineKind, o: OpenEngineOptions): Promis
   return LinuxEngine.open({
     ...common,
     warmPoolSize: o.warmPoolSize ?? DEFAULT_WARM_POOL_SIZE,
+    forkSlots: o.forkSlots ?? DEFAULT_FORK_SLOTS,
     warmKernels: o.warmKernels,
     seccompOptOut: o.seccompOptOut,
   });

@@ -38,6 +38,8 @@ export interface ServeOptions {
   prebuildProgress?: (template: string, event: { line: string } | { readyMs: number }) => void;
   /** `--warm-pool`: launched sandboxes kept ready per template; default 2, 0 disables. */
   warmPoolSize?: number;
+  /** Fork children launched ahead by the linux engine; default DEFAULT_FORK_SLOTS, 0 disables. */
+  forkSlots?: number;
   /**
    * `--warm-kernels` (true): every pooled sandbox starts its python kernel ahead;
    * `--no-warm-kernels` (false): none does; absent: where run_code is in recent use (linux engine).
@@ -68,6 +70,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     stateDir,
     db,
     warmPoolSize: options.warmPoolSize,
+    forkSlots: options.forkSlots,
     warmKernels: options.warmKernels,
     seccompOptOut: options.seccompOptOut,
     log,

@@ -53,10 +53,13 @@ async function loadBuild(checkout: string): Promise<{ engine: EngineModule; serv
  * `warmKernels`: the engine option (true: python kernels in every pooled sandbox; false: none;
  * absent: the engine's default, where run_code is in recent use).
  */
+/** As `mitos serve` (runtime DEFAULT_FORK_SLOTS): fork children launched ahead. */
+const DEFAULT_FORK_SLOTS = 2;
+
 export async function startBenchEnv(
   warmPoolSize: number,
   build?: string,
-  { warmKernels }: { warmKernels?: boolean } = {},
+  { warmKernels, forkSlots = DEFAULT_FORK_SLOTS }: { warmKernels?: boolean; forkSlots?: number } = {},
 ): Promise<BenchEnv> {
   const mods = build ? await loadBuild(build) : { engine: thisEngine, server: thisServer };
   const { LinuxEngine, openDatabase } = mods.engine;
@@ -90,7 +93,7 @@ export async function startBenchEnv(
   };
 
   try {
-    engine = await LinuxEngine.open({ stateDir, cgroupParent, db, warmPoolSize, warmKernels });
+    engine = await LinuxEngine.open({ stateDir, cgroupParent, db, warmPoolSize, warmKernels, forkSlots });
     // The default logger writes a JSON line per request, which would be thousands of lines here.
     const logger = createLogger();
     logger.level = 'silent';

@@ -98,6 +98,11 @@ export interface SandboxDriver {
    * `pauseSource` false (only where forksRunningParent): the parent runs on during the copy.
    */
   fork(parent: SandboxRow, children: SandboxRow[], pauseSource: boolean, processes?: boolean): Promise<Launched[]>;
+  /**
+   * A child launched ahead, set aside for one child of a (not carried) fork: the cgroup key
+   * its row must carry, or undefined (none ready: the fork launches the child itself).
+   */
+  claimForkSlot?(): string | undefined;
   /** Stop every process of a sandbox (no CPU), keeping memory and files; thaw continues. */
   freeze(row: SandboxRow): Promise<void>;
   thaw(row: SandboxRow): Promise<void>;

@@ -41,9 +41,13 @@ export async function forkSandbox(
   // The children's posture: the one asked for, else the parent's (each child gets its own link).
   const network = admitted(ctx.driver, options.network ?? effectivePosture(ctx.driver, ctx.store, parent));
   const rows: SandboxRow[] = [];
+  const onRequest = plan.carry && !ctx.driver.forkCarriesProcesses;
   try {
     for (const id of ids) {
-      const row = { ...blankRow(id, parent.templateId, parent.limits), parentId: parent.id, env: parent.env };
+      // Checked before a fork slot is claimed, so a refused id never strands one.
+      if (ctx.store.sandbox(id)) throw alreadyExists(id);
+      const slot = onRequest ? undefined : ctx.driver.claimForkSlot?.();
+      const row = { ...blankRow(id, parent.templateId, parent.limits, slot), parentId: parent.id, env: parent.env };
       row.generation = parent.generation + 1;
       if (!ctx.store.reserveSandbox(row)) throw alreadyExists(id);
       rows.push(row);
@@ -54,7 +58,6 @@ export async function forkSandbox(
     // through the filesystem, saved before the snapshot.
     const live = carried ? await ctx.agents.liveInterpreters(parent.id) : { python: false, javascript: false };
     const saved = carried ? undefined : await ctx.agents.saveInterpreters(parent.id);
-    const onRequest = carried && !ctx.driver.forkCarriesProcesses;
     // A checkpoint cannot take the engine's connection along (docs/fork-processes.md): it is
     // closed first, and the next operation on the parent connects again.
     if (onRequest) ctx.agents.disconnect(parent.id);

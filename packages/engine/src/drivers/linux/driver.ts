@@ -28,8 +28,9 @@ import { type BuiltImageCache, ImageCache } from '../../templates/image-archive.
 import { type ImageSpec, imageKey } from '../../templates/images.js';
 import { type CarriedForkContext, forkCarryingProcesses } from './carried-fork.js';
 import { checkDiskLimit } from './disk-limit.js';
+import { ForkSlots } from './fork-slots.js';
 import { linuxDriverImages } from './images.js';
-import { launchSandbox, shmBytesFor } from './launcher.js';
+import { type LaunchSpec, launchSandbox, shmBytesFor } from './launcher.js';
 import { childCgroup, snapshotChildren } from './snapshot-children.js';
 
 export interface LinuxDriverOptions {
@@ -44,6 +45,8 @@ export interface LinuxDriverOptions {
   mirror?: string;
   /** Templates whose sandboxes run without the default seccomp filter (each launch is logged). */
   seccompOptOut?: string[];
+  /** Fork slots kept ready (fork-slots.ts); 0 or absent: none. */
+  forkSlots?: number;
   log: (level: 'info' | 'warn', msg: string, fields: Record<string, unknown>) => void;
 }
 
@@ -65,6 +68,7 @@ export class LinuxDriver implements SandboxDriver {
   readonly imageCache: BuiltImageCache;
   private readonly cgroupHandles = new Map<string, SandboxCgroup>();
   private readonly imageBuilds = new Map<string, Promise<void>>();
+  private readonly slots: ForkSlots | undefined;
 
   constructor(
     private readonly opts: LinuxDriverOptions,
@@ -78,6 +82,18 @@ export class LinuxDriver implements SandboxDriver {
     if (typeof storage.renameRoot === 'function') this.rename = (p, id, limits) => this.renamePooled(p, id, limits);
     this.images = linuxDriverImages(storage, hostNetwork);
     this.imageCache = new ImageCache(opts.cacheDir, opts.uidBase);
+    if ((opts.forkSlots ?? 0) > 0)
+      this.slots = new ForkSlots({ ...opts, size: opts.forkSlots as number, cgroups, uidRanges });
+  }
+
+  /** A fork slot set aside for one child of a fork (fork-slots.ts): the child's cgroup key. */
+  claimForkSlot(): string | undefined {
+    return this.slots?.claim();
+  }
+
+  /** Fork slots ready now (0 without slots). */
+  get forkSlotsReady(): number {
+    return this.slots?.available ?? 0;
   }
 
   get diskUidBase(): number {
@@ -142,11 +158,25 @@ export class LinuxDriver implements SandboxDriver {
   }
 
   private start(row: SandboxRow, root: RootLayout, cgroup: SandboxCgroup, restore?: Restorer): Promise<Launched> {
+    const slots = this.slots;
+    const slot = restore ? undefined : slots?.take(row.cgroupKey);
+    // The slot's uid range becomes the sandbox's, as its cgroups already are.
+    if (slot) this.uidRanges.rename(slot.key, row.id);
+    const spec = this.launchSpec(row, root, cgroup, restore);
+    if (!slots || !slot) return launchSandbox(this.opts.spawner, spec);
+    return slots.use(slot, spec).catch((err: Error) => {
+      // The slot's child is gone with its launcher: launch the sandbox afresh in its place.
+      this.opts.log('warn', 'fork slot failed; launching the child afresh', { sandbox: row.id, error: err.message });
+      return launchSandbox(this.opts.spawner, spec);
+    });
+  }
+
+  private launchSpec(row: SandboxRow, root: RootLayout, cgroup: SandboxCgroup, restore?: Restorer): LaunchSpec {
     const seccomp = !this.opts.seccompOptOut?.includes(row.templateId);
     if (!seccomp)
       this.opts.log('warn', 'sandbox runs without seccomp filter (template opted out)', { sandbox: row.id });
     const uidBase = this.uidRanges.allocate(row.id);
-    return launchSandbox(this.opts.spawner, {
+    return {
       agentPath: this.opts.agentPath,
       initPath: this.opts.initPath,
       sandboxId: row.id,
@@ -165,7 +195,7 @@ export class LinuxDriver implements SandboxDriver {
       bindReadOnly: [`${join(this.opts.stateDir, 'kernels')}:${KERNELS_IN_SANDBOX}`],
       shmBytes: shmBytesFor(row.limits.memoryBytes),
       restore: restore?.(uidBase),
-    });
+    };
   }
 
   /**
@@ -191,10 +221,10 @@ export class LinuxDriver implements SandboxDriver {
     const { storage, cgroups, cgroupHandles: handles } = this;
     // The children's attaches then find the cgroup wait passed or under way (attach-prime.ts).
     return whilePrimed(cgroups.primeFile, async () => {
-      const ctx = { storage, cgroups, handles, parentCgroup: this.cgroup(parent) };
+      const ctx = { storage, cgroups, handles, parentCgroup: this.cgroup(parent), slots: this.slots };
       const roots = await snapshotChildren(ctx, parent.id, children, pauseSource);
       return Promise.all(children.map((row, i) => this.launchChild(parent, row, roots[i] as RootLayout)));
-    });
+    }).finally(() => this.slots?.fill());
   }
 
   private carriedFork(parent: SandboxRow): CarriedForkContext {
@@ -234,6 +264,8 @@ export class LinuxDriver implements SandboxDriver {
         // already gone
       }
     }
+    // A slot claimed for a child whose fork failed first: its launcher ends with it.
+    await this.slots?.discard(row.cgroupKey);
     const cgroup = this.cgroupHandles.get(id) ?? this.cgroups.open(row.cgroupKey);
     await cgroup?.destroy();
     this.cgroupHandles.delete(id);
@@ -278,11 +310,15 @@ export class LinuxDriver implements SandboxDriver {
     }
     this.uidRanges.reconcile(new Set(live));
     await this.hostNetwork.reconcile(live);
+    // After the uid ranges are reconciled: they would free the new slots' ranges.
+    await this.slots?.removeDebris();
+    this.slots?.fill();
   }
 
   async close(): Promise<void> {
     // Sandboxes keep running under their supervisors; the next engine reattaches them (and
     // answers their DNS again).
+    await this.slots?.close();
     await this.hostNetwork.close();
     await this.opts.spawner.close();
   }

@@ -64,6 +64,12 @@ export interface LinuxEngineOptions {
    * as a warning). Only for workloads that need io_uring, perf or the like.
    */
   seccompOptOut?: string[];
+  /**
+   * Fork slots: children launched ahead (their namespaces, uid range and cgroups ready) so a
+   * fork only gives each its root; 0 (default) disables. Each ready slot costs two small host
+   * processes and an empty sandbox's namespaces (see BENCHMARKS.md).
+   */
+  forkSlots?: number;
   log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   /** Where the sandboxes' resolver forwards allowed names; default $MITOS_DNS_UPSTREAM or /etc/resolv.conf. */
   dnsUpstreams?: DnsUpstream[];
@@ -104,6 +110,11 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
 
   get cgroups() {
     return this.driver.cgroups;
+  }
+
+  /** Fork slots ready now (forkSlots; fork-slots.ts). */
+  get forkSlotsReady(): number {
+    return this.driver.forkSlotsReady;
   }
 
   /** The server's sandbox networking (links, addresses, nftables table). */
@@ -180,7 +191,13 @@ export class LinuxEngine extends SandboxHost<LinuxDriver> {
     const log = options.log;
     const uidRanges = new UidRanges({ db, stateDir });
     const driver = new LinuxDriver(
-      { ...opts, initPath, spawner, log: (level, msg, fields) => log?.(level, msg, fields) },
+      {
+        ...opts,
+        initPath,
+        spawner,
+        forkSlots: options.forkSlots,
+        log: (level, msg, fields) => log?.(level, msg, fields),
+      },
       storage,
       cgroups,
       uidRanges,

@@ -60,8 +60,24 @@ export interface LaunchedSandbox {
 const LAUNCH_TIMEOUT_MS = 30_000;
 
 export function launchArgs(spec: LaunchSpec): string[] {
+  const args = ['launch', ...rootArgs(spec), '--uid-base', String(spec.uidBase), '--uid-count', String(spec.uidCount)];
+  for (const f of spec.cgroupProcsFiles) args.push('--cgroup-procs', f);
+  if (spec.cgroupPrimeFile) args.push('--cgroup-prime', spec.cgroupPrimeFile);
+  if (spec.restore) {
+    const r = spec.restore;
+    args.push('--restore-pidfile', r.pidfile, '--restore-images', r.imagesDir, '--restore-ext-root', r.extRoot);
+    for (const [key, source] of Object.entries(r.external)) args.push('--restore-ext', `${key}:${source}`);
+    args.push('--', ...r.criuArgv);
+  }
+  return args;
+}
+
+/**
+ * What a launch needs beyond the child's uid range and cgroups: the sandbox's identity and its
+ * root. A fork slot (fork-slots.ts) gets only these, when a fork takes it.
+ */
+export function rootArgs(spec: LaunchSpec): string[] {
   const args = [
-    'launch',
     '--id',
     spec.sandboxId,
     '--hostname',
@@ -70,10 +86,6 @@ export function launchArgs(spec: LaunchSpec): string[] {
     spec.socketPath,
     '--log',
     spec.logPath,
-    '--uid-base',
-    String(spec.uidBase),
-    '--uid-count',
-    String(spec.uidCount),
     '--rootfs',
     spec.root.rootfs,
     '--init',
@@ -89,22 +101,27 @@ export function launchArgs(spec: LaunchSpec): string[] {
       spec.root.workdir,
     );
   }
-  for (const f of spec.cgroupProcsFiles) args.push('--cgroup-procs', f);
-  if (spec.cgroupPrimeFile) args.push('--cgroup-prime', spec.cgroupPrimeFile);
   for (const b of spec.bindReadOnly ?? []) args.push('--bind-ro', b);
   if (spec.shmBytes !== undefined) args.push('--shm-bytes', String(spec.shmBytes));
   if (spec.diskBase !== undefined) args.push('--disk-base', String(spec.diskBase));
   if (spec.seccomp === false) args.push('--no-seccomp');
-  if (spec.restore) {
-    const r = spec.restore;
-    args.push('--restore-pidfile', r.pidfile, '--restore-images', r.imagesDir, '--restore-ext-root', r.extRoot);
-    for (const [key, source] of Object.entries(r.external)) args.push('--restore-ext', `${key}:${source}`);
-    args.push('--', ...r.criuArgv);
-  }
   return args;
 }
 
 export function launchSandbox(spawner: Spawner, spec: LaunchSpec): Promise<LaunchedSandbox> {
+  return startLauncher(spawner, spec.agentPath, launchArgs(spec).slice(1), spec.sandboxId);
+}
+
+/**
+ * Run `mitos-agent launch` with `args` (on its stdin): resolves once it prints the child's host
+ * pid, leaving the launcher running on as the child's supervisor.
+ */
+export function startLauncher(
+  spawner: Spawner,
+  agentPath: string,
+  args: string[],
+  sandboxId: string,
+): Promise<LaunchedSandbox> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -118,10 +135,10 @@ export function launchSandbox(spawner: Spawner, spec: LaunchSpec): Promise<Launc
     // Arguments on stdin: they name the sandbox and its storage paths, and any host user can
     // read a command line.
     const child = spawner.spawn(
-      spec.agentPath,
+      agentPath,
       ['launch', '-'],
       {
-        stdin: nulSeparated(launchArgs(spec).slice(1)),
+        stdin: nulSeparated(args),
         // Detached, so the sandbox survives a server restart.
         detached: true,
         // The sandbox init inherits this environment and /proc/1/environ is readable inside the
@@ -155,15 +172,15 @@ export function launchSandbox(spawner: Spawner, spec: LaunchSpec): Promise<Launc
         onExit: ({ code }) =>
           fail(
             new MitosError('internal', `sandbox launch failed (exit ${code}): ${err.trim() || 'no detail'}`, {
-              sandbox: spec.sandboxId,
+              sandbox: sandboxId,
             }),
           ),
         onError: (e) =>
           fail(
             e instanceof MitosError
               ? e
-              : new MitosError('host_unsupported', `cannot run ${spec.agentPath}: ${e.message}`, {
-                  sandbox: spec.sandboxId,
+              : new MitosError('host_unsupported', `cannot run ${agentPath}: ${e.message}`, {
+                  sandbox: sandboxId,
                 }),
           ),
       },
@@ -171,7 +188,7 @@ export function launchSandbox(spawner: Spawner, spec: LaunchSpec): Promise<Launc
     const timer = setTimeout(() => {
       fail(
         new MitosError('internal', `sandbox launch timed out after ${LAUNCH_TIMEOUT_MS} ms`, {
-          sandbox: spec.sandboxId,
+          sandbox: sandboxId,
         }),
       );
       child.kill('SIGKILL');
@@ -214,7 +231,7 @@ export function mappableInitProgram(initPath: string): string {
 }
 
 /** Arguments for `mitos-agent COMMAND -`, which reads them from stdin. */
-function nulSeparated(args: string[]): string {
+export function nulSeparated(args: string[]): string {
   return args.map((a) => `${a}\0`).join('');
 }
 

@@ -6,6 +6,7 @@
 import type { CgroupManager, SandboxCgroup } from '../../cgroups/cgroup.js';
 import type { SandboxRow } from '../../state/store.js';
 import type { RootLayout, SandboxStorage } from '../../storage/storage.js';
+import type { ForkSlots } from './fork-slots.js';
 
 export interface SnapshotChildrenContext {
   storage: SandboxStorage;
@@ -13,6 +14,7 @@ export interface SnapshotChildrenContext {
   /** The driver's cgroup handles by sandbox id: each child's is registered here. */
   handles: Map<string, SandboxCgroup>;
   parentCgroup: SandboxCgroup;
+  slots?: ForkSlots;
 }
 
 /** A child's cgroup, made with its limits and registered with the driver. */
@@ -24,6 +26,15 @@ export async function childCgroup(
   const cgroup = await cgroups.create(row.cgroupKey, row.limits);
   handles.set(row.id, cgroup);
   return cgroup;
+}
+
+/** A child in a claimed fork slot keeps the slot's cgroup, given the child's limits now. */
+function slotCgroup(ctx: SnapshotChildrenContext, row: SandboxRow): Promise<SandboxCgroup> | undefined {
+  if (!ctx.slots?.isSlotKey(row.cgroupKey)) return undefined;
+  const cgroup = ctx.cgroups.open(row.cgroupKey);
+  if (!cgroup) return undefined;
+  ctx.handles.set(row.id, cgroup);
+  return cgroup.setLimits(row.limits).then(() => cgroup);
 }
 
 export async function snapshotChildren(
@@ -41,7 +52,7 @@ export async function snapshotChildren(
         parentId,
         children.map((c) => c.id),
       ),
-      Promise.all(children.map((row) => childCgroup(ctx.cgroups, ctx.handles, row))),
+      Promise.all(children.map((row) => slotCgroup(ctx, row) ?? childCgroup(ctx.cgroups, ctx.handles, row))),
     ]);
     if (snapshot.status === 'rejected') throw snapshot.reason;
     if (cgroups.status === 'rejected') throw cgroups.reason;

@@ -45,6 +45,14 @@ export async function openEngine(kind: EngineKind, o: OpenEngineOptions): Promis
         engine: 'microvm',
       });
     }
+    if ((o.forkSlots ?? 0) > 0) {
+      throw new MitosError(
+        'not_implemented',
+        '--fork-slots applies to the linux engine only',
+        { engine: 'microvm' },
+        { remediation: 'omit --fork-slots with --engine microvm (a microVM fork restores a snapshot)' },
+      );
+    }
     if (o.warmKernels === true) {
       throw new MitosError(
         'not_implemented',

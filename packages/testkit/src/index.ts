@@ -5,6 +5,7 @@
  */
 
 export { bearerApi } from './bearer-api.js';
+export { describeForkConformance } from './conformance/fork.js';
 export { shellOf, until } from './conformance/helpers.js';
 export {
   type ConformanceHarness,

@@ -16,6 +16,7 @@ interface ServeFlags {
   previewDomain?: string;
   e2bDomain?: string;
   warmPool?: number;
+  forkSlots?: number;
   warmKernels?: boolean;
   seccompOptOut?: string[];
   engine?: 'linux' | 'microvm';
@@ -47,6 +48,11 @@ export function registerServe(program: Command): void {
     .option(
       '--warm-pool <n>',
       'launched sandboxes kept ready per template, so a create takes milliseconds (default 2; 0 = off)',
+      parseIntOption(0, 64),
+    )
+    .option(
+      '--fork-slots <n>',
+      'fork children launched ahead (namespaces, uid range, cgroups ready), so a fork only gives each its root (default 2; 0 = off)',
       parseIntOption(0, 64),
     )
     .option(
@@ -99,6 +105,7 @@ export function registerServe(program: Command): void {
           previewDomain: o.previewDomain,
           e2bDomain: o.e2bDomain,
           warmPoolSize: o.warmPool,
+          forkSlots: o.forkSlots,
           warmKernels: o.warmKernels,
           seccompOptOut: o.seccompOptOut,
           engine: o.engine,

@@ -7,7 +7,6 @@
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DENY_POSTURE, MitosError } from '@mitos/protocol';
-import { KERNELS_IN_SANDBOX } from '../../agent/kernels.js';
 import { whilePrimed } from '../../cgroups/attach-prime.js';
 import type { CgroupManager, SandboxCgroup } from '../../cgroups/cgroup.js';
 import type { Restorer } from '../../checkpoint/restore.js';
@@ -17,7 +16,6 @@ import { processMemory } from '../../host/memory.js';
 import { isSameProcess } from '../../host/proc.js';
 import { assertHeadroom } from '../../host/space.js';
 import type { Spawner } from '../../host/spawner.js';
-import { UID_RANGE_SIZE } from '../../host/uid-range.js';
 import type { UidRanges } from '../../host/uid-ranges.js';
 import type { HostNetwork } from '../../network/host-network.js';
 import { writeResolvConf } from '../../network/resolv-conf.js';
@@ -30,8 +28,8 @@ import { type CarriedForkContext, forkCarryingProcesses } from './carried-fork.j
 import { checkDiskLimit } from './disk-limit.js';
 import { ForkSlots } from './fork-slots.js';
 import { linuxDriverImages } from './images.js';
-import { type LaunchSpec, launchSandbox, shmBytesFor } from './launcher.js';
 import { childCgroup, snapshotChildren } from './snapshot-children.js';
+import { startSandbox } from './start-sandbox.js';
 
 export interface LinuxDriverOptions {
   stateDir: string;
@@ -82,8 +80,8 @@ export class LinuxDriver implements SandboxDriver {
     if (typeof storage.renameRoot === 'function') this.rename = (p, id, limits) => this.renamePooled(p, id, limits);
     this.images = linuxDriverImages(storage, hostNetwork);
     this.imageCache = new ImageCache(opts.cacheDir, opts.uidBase);
-    if ((opts.forkSlots ?? 0) > 0)
-      this.slots = new ForkSlots({ ...opts, size: opts.forkSlots as number, cgroups, uidRanges });
+    const size = opts.forkSlots ?? 0;
+    if (size > 0) this.slots = new ForkSlots({ ...opts, size, cgroups, uidRanges });
   }
 
   /** A fork slot set aside for one child of a fork (fork-slots.ts): the child's cgroup key. */
@@ -91,7 +89,6 @@ export class LinuxDriver implements SandboxDriver {
     return this.slots?.claim();
   }
 
-  /** Fork slots ready now (0 without slots). */
   get forkSlotsReady(): number {
     return this.slots?.available ?? 0;
   }
@@ -158,44 +155,14 @@ export class LinuxDriver implements SandboxDriver {
   }
 
   private start(row: SandboxRow, root: RootLayout, cgroup: SandboxCgroup, restore?: Restorer): Promise<Launched> {
-    const slots = this.slots;
-    const slot = restore ? undefined : slots?.take(row.cgroupKey);
-    // The slot's uid range becomes the sandbox's, as its cgroups already are.
-    if (slot) this.uidRanges.rename(slot.key, row.id);
-    const spec = this.launchSpec(row, root, cgroup, restore);
-    if (!slots || !slot) return launchSandbox(this.opts.spawner, spec);
-    return slots.use(slot, spec).catch((err: Error) => {
-      // The slot's child is gone with its launcher: launch the sandbox afresh in its place.
-      this.opts.log('warn', 'fork slot failed; launching the child afresh', { sandbox: row.id, error: err.message });
-      return launchSandbox(this.opts.spawner, spec);
-    });
-  }
-
-  private launchSpec(row: SandboxRow, root: RootLayout, cgroup: SandboxCgroup, restore?: Restorer): LaunchSpec {
-    const seccomp = !this.opts.seccompOptOut?.includes(row.templateId);
-    if (!seccomp)
-      this.opts.log('warn', 'sandbox runs without seccomp filter (template opted out)', { sandbox: row.id });
-    const uidBase = this.uidRanges.allocate(row.id);
-    return {
-      agentPath: this.opts.agentPath,
-      initPath: this.opts.initPath,
-      sandboxId: row.id,
-      hostname: row.hostname,
-      socketPath: this.socketPath(row.id),
-      logPath: this.logPath(row.id),
-      // Every layer is idmapped from the on-disk range into the sandbox's own.
-      uidBase,
-      diskBase: this.opts.uidBase,
-      uidCount: UID_RANGE_SIZE,
-      seccomp,
+    const ctx = { ...this.opts, uidRanges: this.uidRanges, cgroups: this.cgroups, slots: this.slots };
+    return startSandbox(
+      { ...ctx, socketPath: this.socketPath(row.id), logPath: this.logPath(row.id) },
+      row,
       root,
-      cgroupProcsFiles: cgroup.procsFiles,
-      // A restore attaches in launch-restore.c, which does not prime.
-      cgroupPrimeFile: restore ? undefined : this.cgroups.primeFile,
-      bindReadOnly: [`${join(this.opts.stateDir, 'kernels')}:${KERNELS_IN_SANDBOX}`],
-      shmBytes: shmBytesFor(row.limits.memoryBytes),
-      restore: restore?.(uidBase),
-    };
+      cgroup,
+      restore,
+    );
   }
 
   /**
@@ -310,9 +277,8 @@ export class LinuxDriver implements SandboxDriver {
     }
     this.uidRanges.reconcile(new Set(live));
     await this.hostNetwork.reconcile(live);
-    // After the uid ranges are reconciled: they would free the new slots' ranges.
     await this.slots?.removeDebris();
-    this.slots?.fill();
+    this.slots?.fill(); // after reconcile, which would free the new slots' uid ranges
   }
 
   async close(): Promise<void> {

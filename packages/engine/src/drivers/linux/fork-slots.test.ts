@@ -2,11 +2,24 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { shellOf, testEngineEnv, until } from '@mitos/testkit';
+import { describeForkConformance, shellOf, testEngineEnv, until } from '@mitos/testkit';
 import type { LinuxEngine } from './engine.js';
 import { SLOT_PREFIX } from './fork-slots.js';
 
 const SLOTS = 2;
+
+// The fork part of the driver conformance suite with its fork(4) served by ready slots.
+const slotted = testEngineEnv();
+describeForkConformance('linux with 4 fork slots', {
+  template: 'python',
+  nodeTemplate: 'node',
+  async open() {
+    const engine = await slotted.open({ forkSlots: 4 });
+    await until(() => engine.forkSlotsReady === 4, 60_000, 'the fork slots to fill');
+    return engine;
+  },
+  dispose: () => slotted.cleanup(),
+});
 
 describe('linux driver: fork slots', { timeout: 600_000 }, () => {
   const env = testEngineEnv();

@@ -26,7 +26,7 @@ import { type BuiltImageCache, ImageCache } from '../../templates/image-archive.
 import { type ImageSpec, imageKey } from '../../templates/images.js';
 import { type CarriedForkContext, forkCarryingProcesses } from './carried-fork.js';
 import { checkDiskLimit } from './disk-limit.js';
-import { ForkSlots } from './fork-slots.js';
+import { ForkSlots, removeSlotDebris } from './fork-slots.js';
 import { linuxDriverImages } from './images.js';
 import { childCgroup, snapshotChildren } from './snapshot-children.js';
 import { startSandbox } from './start-sandbox.js';
@@ -277,7 +277,7 @@ export class LinuxDriver implements SandboxDriver {
     }
     this.uidRanges.reconcile(new Set(live));
     await this.hostNetwork.reconcile(live);
-    await this.slots?.removeDebris();
+    await removeSlotDebris(this.cgroups);
     this.slots?.fill(); // after reconcile, which would free the new slots' uid ranges
   }
 

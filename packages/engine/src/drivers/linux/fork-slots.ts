@@ -152,19 +152,6 @@ export class ForkSlots {
     await Promise.all(unused.map((s) => this.end(s)));
   }
 
-  /**
-   * After a restart: what a dead engine's slots left. Their launchers killed their children
-   * when the engine's connection ended, so an empty slot cgroup is debris; a slot cgroup with
-   * tasks is a sandbox a fork made from it (its row keeps the slot's key).
-   */
-  async removeDebris(): Promise<void> {
-    for (const key of this.opts.cgroups.list()) {
-      if (!this.isSlotKey(key)) continue;
-      const cgroup = this.opts.cgroups.open(key);
-      if (cgroup && (await cgroup.pids()).length === 0) await cgroup.destroy().catch(() => {});
-    }
-  }
-
   private async launch(): Promise<ForkSlot> {
     const key = `${SLOT_PREFIX}${randomBytes(6).toString('hex')}`;
     const cgroup = await this.opts.cgroups.create(key, SLOT_LIMITS);
@@ -206,6 +193,19 @@ export class ForkSlots {
     slot.conn.destroy();
     await slot.cgroup.destroy().catch(() => {});
     this.opts.uidRanges.release(slot.key);
+  }
+}
+
+/**
+ * After a restart, with or without slots now: what a dead engine's slots left. Their launchers
+ * killed their children when the engine's connection ended, so an empty slot cgroup is debris;
+ * a slot cgroup with tasks is a sandbox a fork made from it (its row keeps the slot's key).
+ */
+export async function removeSlotDebris(cgroups: CgroupManager): Promise<void> {
+  for (const key of cgroups.list()) {
+    if (!key.startsWith(SLOT_PREFIX)) continue;
+    const cgroup = cgroups.open(key);
+    if (cgroup && (await cgroup.pids()).length === 0) await cgroup.destroy().catch(() => {});
   }
 }
 

@@ -29,14 +29,19 @@ import { join } from 'node:path';
 export interface CompileCache {
   /** The cached data for this bundle, if a trusted one is there. */
   readonly data: Buffer | undefined;
-  /** Store `data` (atomically; errors ignored). */
-  save(data: Buffer): void;
+  /** Store what `data()` returns (atomically; any error, its own too, means no cache). */
+  save(data: () => Buffer): void;
 }
 
-/** The directory the caches live in for this user. */
-export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME?.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
-  return join(base, 'mitos', 'cli');
+/** The directory the caches live in for this user (undefined: no home to keep one in). */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.XDG_CACHE_HOME?.startsWith('/')) return join(env.XDG_CACHE_HOME, 'mitos', 'cli');
+  try {
+    // Throws for a uid with no passwd entry and no HOME (a container's arbitrary user).
+    return join(homedir(), '.cache', 'mitos', 'cli');
+  } catch {
+    return undefined;
+  }
 }
 
 /** True when only `uid` can change what `path` names (its owner, no group/other write, no symlink). */
@@ -54,7 +59,7 @@ export function ownedOnlyBy(path: string, uid: number, kind: 'file' | 'directory
 export function openCompileCache(bundleKey: string, dir = cacheDir()): CompileCache {
   const uid = process.getuid?.();
   // Without a uid (Windows) ownership cannot be checked: no cache.
-  if (uid === undefined) return { data: undefined, save: () => {} };
+  if (uid === undefined || dir === undefined) return { data: undefined, save: () => {} };
   const file = join(dir, `${bundleKey}-${process.version}-${process.arch}.v8cache`);
   return { data: readTrusted(dir, file, uid), save: (data) => saveCache(dir, file, uid, data) };
 }
@@ -75,13 +80,13 @@ function readTrusted(dir: string, file: string, uid: number): Buffer | undefined
   }
 }
 
-function saveCache(dir: string, file: string, uid: number, data: Buffer): void {
+function saveCache(dir: string, file: string, uid: number, data: () => Buffer): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!ownedOnlyBy(dir, uid, 'directory')) return;
     // Another `mitos` may write the same file at once: each writes its own, the rename is atomic.
     const partial = `${file}.${process.pid}.tmp`;
-    writeFileSync(partial, data, { mode: 0o600 });
+    writeFileSync(partial, data(), { mode: 0o600 });
     renameSync(partial, file);
     pruneOld(dir, file);
   } catch {

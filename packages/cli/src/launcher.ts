@@ -25,7 +25,7 @@ const source = `(function (exports, require, module, __filename, __dirname, __im
 const script = new Script(source, { filename: bundle, cachedData: cache.data });
 if (cache.data === undefined || script.cachedDataRejected === true) {
   // Saved as the command ends, so the cache also holds the functions this command compiled.
-  process.once('exit', () => cache.save(script.createCachedData()));
+  process.once('exit', () => cache.save(() => script.createCachedData()));
 }
 const module = { exports: {} };
 (script.runInThisContext() as (...args: unknown[]) => void)(

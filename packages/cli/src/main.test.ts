@@ -217,6 +217,17 @@ describe('other commands and exit codes', () => {
     assert.notEqual(statSync(path).ino, ino);
   });
 
+  test('a user with no home (no HOME, no passwd entry) runs the command, without a cache', () => {
+    const env: Record<string, string | undefined> = { ...process.env };
+    delete env.HOME;
+    delete env.XDG_CACHE_HOME;
+    // 54321: a uid this host's passwd does not know, as a container's arbitrary user.
+    const args = ['--reuid=54321', '--regid=54321', '--clear-groups', process.execPath, MAIN, '--version'];
+    const r = spawnSync('setpriv', args, { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^\d+\.\d+\.\d+/);
+  });
+
   test('dist/main.js, the bin before it was CommonJS, still runs the command', async () => {
     const main = MAIN.replace(/main\.cjs$/, 'main.js');
     const r = spawnSync(process.execPath, [main, '--version'], {

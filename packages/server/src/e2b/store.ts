@@ -58,6 +58,8 @@ export class E2bSandboxStore {
   readonly #byOwner;
   readonly #delete;
   readonly #all;
+  /** Rows read since their last write; shared and frozen, so callers copy to change one. */
+  readonly #rows = new Map<string, Readonly<E2bSandboxRow>>();
 
   constructor(db: Database) {
     db.exec(SCHEMA);
@@ -77,6 +79,7 @@ export class E2bSandboxStore {
   }
 
   put(row: E2bSandboxRow): void {
+    this.#rows.delete(row.id);
     this.#insert.run({
       id: row.id,
       owner: row.owner,
@@ -91,9 +94,15 @@ export class E2bSandboxStore {
     });
   }
 
+  /** Read through a cache of this store's own writes: every envd call looks its sandbox up. */
   get(id: string): E2bSandboxRow | undefined {
+    const cached = this.#rows.get(id);
+    if (cached !== undefined) return cached;
     const raw = this.#get.get(id) as RawRow | undefined;
-    return raw && fromRaw(raw);
+    if (raw === undefined) return undefined;
+    const row = Object.freeze(fromRaw(raw));
+    this.#rows.set(id, row);
+    return row;
   }
 
   listByOwner(owner: string): E2bSandboxRow[] {
@@ -105,6 +114,7 @@ export class E2bSandboxStore {
   }
 
   delete(id: string): void {
+    this.#rows.delete(id);
     this.#delete.run(id);
   }
 }

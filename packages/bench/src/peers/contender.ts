@@ -31,6 +31,8 @@ export interface Contender {
   parts?: Record<string, { label: string; reproduce?: string; note?: string }>;
   note?: string;
   run(): Promise<RunSample>;
+  /** Ends what the contender keeps between runs (a client process); called once, after the last run. */
+  close?(): void;
 }
 
 /** A peer runtime ready to run (set up and checked once), or why it is skipped. */

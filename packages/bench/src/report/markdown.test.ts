@@ -34,8 +34,19 @@ describe('markdown report', () => {
     assert.match(md, /\| fork to first exec \| <= 10 ms median \| - \| not measured \| not available in this build \|/);
     assert.match(
       md,
-      /create-and-run faster than podman run \| >= 10x \| 10\.6x \(podman 340 ms vs mitos 32\.0 ms\) \| met \|/,
+      /create-and-run faster than podman run and than crun run \(issue 19\) \| >= 6x podman and faster than crun \| 10\.6x podman \(mitos 32\.0 ms vs podman 340 ms\) \| not met \|/,
     );
+  });
+
+  test('create-and-run is met only with crun in the same run and slower than mitos', () => {
+    const goalWith = (crunSamples: number[]) => {
+      const r = fakeResults();
+      r.figures.push(fig('peer.crun.python', 'crun', crunSamples));
+      const ratios = computeRatios(r.figures);
+      return evaluateGoals(r.figures, ratios).find((g) => g.id === 'goal.podman');
+    };
+    assert.equal(goalWith([40, 45, 50])?.status, 'met');
+    assert.equal(goalWith([20, 25, 30])?.status, 'not met');
   });
 
   test('published hosted figures stay in their own labelled table', () => {

@@ -1,11 +1,13 @@
 /**
  * mitos as a startup contender: SDK `create('python')` over loopback, then the first command,
- * timed until its output is back. Terminating the sandbox happens after the clock stops.
+ * timed until its output is back. Terminating the sandbox happens after the clock stops. The
+ * SDK runs in a process of its own (clients/tti.ts), never on the server's event loop.
  * @module
  */
-import type { ExecResult } from '@mitos/sdk';
+import { type ChildProcess, fork } from 'node:child_process';
+import { nodeClient } from '../clients/run-client.js';
+import type { TtiJob, TtiReply, TtiSample } from '../clients/tti.js';
 import type { BenchEnv } from '../mitos/bench-env.js';
-import { newSandbox } from '../mitos/client.js';
 import { type Contender, WORKLOADS, type Workload } from '../peers/contender.js';
 
 const IDS: Record<Workload, { id: string; label: string }> = {
@@ -16,6 +18,7 @@ const IDS: Record<Workload, { id: string; label: string }> = {
 /** `baseline`: the same measure against the server of the `--baseline` build. */
 export function mitosContender(env: BenchEnv, workload: Workload, baseline = false): Contender {
   const { shell, expected } = WORKLOADS[workload];
+  const client = ttiClient({ url: env.url, apiKey: env.apiKey, shell });
   const names = baseline
     ? { id: `peer.baseline.${workload}`, label: `baseline build: ${IDS[workload].label}` }
     : IDS[workload];
@@ -44,26 +47,45 @@ export function mitosContender(env: BenchEnv, workload: Workload, baseline = fal
       },
     },
     async run() {
-      const t0 = performance.now();
-      const sb = await newSandbox(env);
-      const t1 = performance.now();
-      let result: ExecResult;
-      let t2: number;
-      let again: number;
-      try {
-        result = await sb.exec(shell);
-        t2 = performance.now();
-        await sb.exec(shell);
-        again = performance.now() - t2;
-      } finally {
-        await sb.terminate().catch(() => {});
-      }
+      const { ms, parts, result } = await client.run();
       if (result.exitCode !== 0 || result.stdout.trim() !== expected) {
         throw new Error(
           `${shell} in a sandbox exited ${result.exitCode}: ${result.stdout.trim()} ${result.stderr.trim()}`,
         );
       }
-      return { ms: t2 - t0, parts: { create: t1 - t0, engine: sb.forkTimeMs, firstExec: t2 - t1, secondExec: again } };
+      return { ms, parts };
+    },
+    close: () => client.close(),
+  };
+}
+
+/** The client process (started on the first run), asked for one timed run at a time. */
+function ttiClient(job: TtiJob): { run(): Promise<TtiSample>; close(): void } {
+  let child: ChildProcess | undefined;
+  const start = (): ChildProcess => {
+    const c = fork(nodeClient('tti'), [JSON.stringify(job)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    c.once('exit', () => {
+      if (child === c) child = undefined;
+    });
+    return c;
+  };
+  return {
+    run() {
+      child ??= start();
+      const c = child;
+      return new Promise((resolve, reject) => {
+        const onExit = (code: number | null) => reject(new Error(`the tti client exited (${code})`));
+        c.once('exit', onExit);
+        c.once('message', (reply: TtiReply) => {
+          c.off('exit', onExit);
+          if (reply.ok) resolve(reply.sample);
+          else reject(new Error(reply.error));
+        });
+        c.send('run');
+      });
+    },
+    close() {
+      if (child?.connected) child.disconnect();
     },
   };
 }

@@ -23,6 +23,27 @@ export async function runStartup(rec: Recorder, plan: StartupPlan): Promise<void
   const failures = new Map<Contender, string[]>();
   const failed = new Map<Contender, string>();
   const rounds = plan.warmup + plan.runs;
+  try {
+    await runRounds(plan, rounds, samples, failures, failed);
+  } finally {
+    for (const c of plan.contenders) c.close?.();
+  }
+  for (const c of plan.contenders) {
+    const errors = failures.get(c) ?? [];
+    const failure =
+      failed.get(c) ??
+      (errors.length > 0 ? `${errors.length} run(s) failed and were skipped: ${errors.at(-1)}` : undefined);
+    record(rec, c, samples.get(c)!, failure);
+  }
+}
+
+async function runRounds(
+  plan: StartupPlan,
+  rounds: number,
+  samples: Map<Contender, RunSample[]>,
+  failures: Map<Contender, string[]>,
+  failed: Map<Contender, string>,
+): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     const live = plan.contenders.filter((c) => !failed.has(c));
     const order = live.map((_, i) => live[(i + round) % live.length]!);
@@ -38,13 +59,6 @@ export async function runStartup(rec: Recorder, plan: StartupPlan): Promise<void
       }
     }
     if ((round + 1) % 5 === 0 || round + 1 === rounds) log(`startup: round ${round + 1}/${rounds}`);
-  }
-  for (const c of plan.contenders) {
-    const errors = failures.get(c) ?? [];
-    const failure =
-      failed.get(c) ??
-      (errors.length > 0 ? `${errors.length} run(s) failed and were skipped: ${errors.at(-1)}` : undefined);
-    record(rec, c, samples.get(c)!, failure);
   }
 }
 

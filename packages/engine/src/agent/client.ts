@@ -17,12 +17,24 @@ export { type AgentFailure, fileError, parseFailure } from './failures.js';
 export class AgentClient {
   private readonly session: AgentSession;
 
-  constructor(
-    readonly socketPath: string,
-    readonly sandboxId: string,
-    options: { multiplex?: boolean } = {},
-  ) {
+  constructor(socketPath: string, sandboxId: string, options: { multiplex?: boolean } = {}) {
     this.session = new AgentSession(socketPath, sandboxId, options.multiplex ?? true);
+  }
+
+  get socketPath(): string {
+    return this.session.socketPath;
+  }
+
+  get sandboxId(): string {
+    return this.session.sandboxId;
+  }
+
+  /**
+   * The sandbox now goes by another id and socket path (a pooled sandbox handed out): the same
+   * agent, so the connection made already stays; a reconnect uses the new path.
+   */
+  renamed(socketPath: string, sandboxId: string): void {
+    this.session.renamed(socketPath, sandboxId);
   }
 
   /** Whether this sandbox's operations share one multiplexed connection. */

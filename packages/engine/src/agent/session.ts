@@ -27,12 +27,18 @@ export class AgentSession {
 
   /** @param multiplex false: one connection per operation (the spike's comparison). */
   constructor(
-    readonly socketPath: string,
-    readonly sandboxId: string,
+    public socketPath: string,
+    public sandboxId: string,
     multiplex = true,
     private readonly helloTimeoutMs = AGENT_HELLO_TIMEOUT_MS,
   ) {
     if (!multiplex) this.link = Promise.resolve({ kind: 'per-operation' });
+  }
+
+  /** See AgentClient.renamed. */
+  renamed(socketPath: string, sandboxId: string): void {
+    this.socketPath = socketPath;
+    this.sandboxId = sandboxId;
   }
 
   /** A new byte stream to the agent for one operation. */

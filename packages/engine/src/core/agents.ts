@@ -84,6 +84,23 @@ export class SandboxAgents {
   }
 
   /**
+   * A pooled sandbox handed out as `toId`: the connection to its agent, made while it was
+   * pooled, moves with it, so the user's first call finds the agent's connection process
+   * running. What the pool itself had running through it (a kernel started ahead) is let go as
+   * a forget would; the kernels move by their own hand-out.
+   */
+  handOver(fromId: string, toId: string): void {
+    const client = this.clients.get(fromId);
+    for (const p of this.processes.all(fromId)) p.release();
+    this.processes.forget(fromId);
+    this.kernels.forget(fromId);
+    this.clients.delete(fromId);
+    if (!client) return;
+    client.renamed(this.socketPath(toId), toId);
+    this.clients.set(toId, client);
+  }
+
+  /**
    * Close the connection to a sandbox's agent (a checkpoint needs it gone). Streams of commands
    * started through it end; the commands themselves run on, and the next operation connects again.
    */

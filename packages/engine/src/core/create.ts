@@ -62,21 +62,32 @@ export async function createSandbox(ctx: CreateContext, options: CreateSandboxOp
   }
 }
 
+/** How long a pooled sandbox's warm-up command (`true`) may take. */
+const WARM_EXEC_TIMEOUT_MS = 30_000;
+
 /**
  * Launch a reserved row and record it running; returns its create time (0 for the pool).
- * `kernels` (the pool's, see kernel-demand.ts): languages whose kernels are started before the
- * row is marked running, so nothing lists it half-warm; best effort (an image without python).
+ * `pool`: the row is for the warm pool, and is warmed before it is marked running, so nothing
+ * lists it half-warm: its `kernels` (kernel-demand.ts) started, best effort (an image without
+ * python); then its agent connected and one command run, so the connection (a process of the
+ * agent's) and the first exec on it are paid here, not by the user's create and first call.
  */
 export async function launchReserved(
   ctx: HostParts,
   row: SandboxRow,
   template: TemplateRow,
   started?: number,
-  kernels: readonly string[] = [],
+  pool?: { kernels: readonly string[] },
 ): Promise<number> {
   const launched = await ctx.driver.launch(row, template);
   await startTemplateCommand(ctx.agents, row.id, template.id, ctx.templateConfig(template.id));
-  for (const language of kernels) await ctx.agents.kernels.prestart(row.id, language).catch(() => {});
+  if (pool) {
+    for (const language of pool.kernels) await ctx.agents.kernels.prestart(row.id, language).catch(() => {});
+    // Best effort too: an image without a shell still pools (the hand-out connects if need be).
+    await ctx.agents
+      .exec(row.id, { command: 'true', timeoutMs: WARM_EXEC_TIMEOUT_MS })
+      .catch((err) => ctx.log('warn', 'pooled sandbox warm-up failed', { sandbox: row.id, error: String(err) }));
+  }
   const forkTimeMs = started === undefined ? 0 : performance.now() - started;
   ctx.store.markRunning(row.id, { ...launched, forkTimeMs });
   return forkTimeMs;

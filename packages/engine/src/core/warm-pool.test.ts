@@ -16,17 +16,21 @@ const LIMITS = { memoryBytes: 256 * 1024 * 1024, cpus: 1, pids: 256 };
 function poolOf(size: number, idleMs: number, warmUp?: (templateId: string) => Promise<void>, maxTemplates?: number) {
   const store = new StateStore(openDatabase(':memory:'));
   const ended: string[] = [];
+  /** What the pool asked of the agents, in order: hand-overs and identities. */
+  const calls: string[] = [];
   let open = true;
+  const launches: number[] = [];
   const host = {
     store,
     driver: { rename: async () => {}, admit: () => {} } as unknown as SandboxDriver,
     agents: {
       kernels: { handOut: () => () => {} },
-      forget: () => {},
-      client: () => ({ setIdentity: async () => {} }),
+      handOver: (from: string, to: string) => calls.push(`handOver ${from} ${to}`),
+      client: (id: string) => ({ setIdentity: async (host: string) => calls.push(`identity ${id} ${host}`) }),
     } as unknown as SandboxAgents,
     // Pooled rows are checked for a live init before a hand-out: this process stands in for it.
     launchReserved: async (row: SandboxRow) =>
+      launches.push(performance.now()) &&
       store.markRunning(row.id, {
         initPid: process.pid,
         initStartTicks: processStartTicks(process.pid) as string,
@@ -61,7 +65,7 @@ function poolOf(size: number, idleMs: number, warmUp?: (templateId: string) => P
     pool.stop();
     await pool.settle();
   };
-  return { store, pool, ended, template, close };
+  return { store, pool, ended, calls, launches, template, close };
 }
 
 /** Polls `check` until it holds; fails after `ms` (generous: the machine may be loaded). */
@@ -141,6 +145,44 @@ test('a pooled sandbox a create claims is not ended with the pool', async () => 
     assert.equal(store.unpool(next.id), true);
     assert.equal(store.sandbox(next.id)?.state, 'terminating');
   } finally {
+    await close();
+  }
+});
+
+test("a handed-out sandbox keeps its pooled agent connection (handed over), then gets its user's identity", async () => {
+  const { store, pool, calls, template, close } = poolOf(1, 0);
+  try {
+    const python = template('python');
+    pool.refill(python.id);
+    await until(() => store.pooledCount('python') === 1, 'the pool to fill');
+    const pooled = store.sandboxes().find((r) => r.state === 'pooled') as SandboxRow;
+    await pool.take(python, 'mine', LIMITS);
+    assert.deepEqual(calls, [`handOver ${pooled.id} mine`, 'identity mine mine']);
+  } finally {
+    await close();
+  }
+});
+
+test('a refill waits until no user call is in flight (bounded), so its launch does not land in one', async () => {
+  const { store, pool, launches, template, close } = poolOf(1, 0);
+  let release = () => {};
+  const call = pool.track(new Promise<void>((r) => (release = r)));
+  try {
+    const python = template('python');
+    const asked = performance.now();
+    pool.refill(python.id);
+    // Past the refill's own pause, the call still in flight: then it ends.
+    await sleep(300);
+    const released = performance.now();
+    release();
+    await call;
+    await until(() => store.pooledCount('python') === 1, 'the pool to fill');
+    // Either the launch came after the call ended, or the machine was so slow that the refill's
+    // bound on waiting (2 s) ran out first.
+    const launched = launches[0] as number;
+    assert.ok(launched >= released || launched - asked >= 2_000, `launched ${launched - asked} ms after the ask`);
+  } finally {
+    release();
     await close();
   }
 });

@@ -22,6 +22,10 @@ import { blankRow } from './rows.js';
 
 /** Pause before a refill starts (see refill). */
 const REFILL_DELAY_MS = 150;
+/** A refill starts once no user call has been in flight for this long... */
+const REFILL_QUIET_MS = 20;
+/** ...or this long after it was asked for, whatever the traffic (the pool must not stay empty). */
+const REFILL_MAX_WAIT_MS = 2_000;
 
 /** How long a template's pool outlives its last use, by default. */
 export const DEFAULT_POOL_IDLE_MS = 10 * 60_000;
@@ -33,7 +37,7 @@ export interface PoolHost {
   store: StateStore;
   driver: SandboxDriver;
   agents: SandboxAgents;
-  /** Launch a reserved row and record it running. */
+  /** Launch a reserved row, warm it (its agent connected, kernels) and record it running. */
   launchReserved(row: SandboxRow, template: TemplateRow): Promise<unknown>;
   teardown(row: SandboxRow): Promise<void>;
   /** Bring the sandboxes already pooled up to what the pool wants now (kernels), before a refill. */
@@ -50,6 +54,9 @@ export class WarmPool {
   private readonly lastUse = new Map<string, number>();
   private readonly expiries = new Map<string, NodeJS.Timeout>();
   private readonly drains = new Set<Promise<void>>();
+  /** User calls in flight (see track), and when the last one ended. */
+  private inFlight = 0;
+  private lastCallEnded = 0;
 
   /**
    * `idleMs`: a template's pool is drained this long after its last use; 0 keeps it for ever.
@@ -89,7 +96,7 @@ export class WarmPool {
       this.host.store.setEnv(id, env);
       await this.host.driver.rename?.(pooled, id, limits);
       const moveKernels = this.host.agents.kernels.handOut(pooled.id, id, env);
-      this.host.agents.forget(pooled.id);
+      this.host.agents.handOver(pooled.id, id);
       await this.host.agents.client(id).setIdentity(id, randomBytes(64));
       moveKernels();
     } catch (err) {
@@ -122,8 +129,9 @@ export class WarmPool {
 
   /**
    * Top up a template's pool in the background, one sandbox at a time. It starts after a
-   * short pause: a client that just created a sandbox usually runs a command in it next, and
-   * that command should not queue behind a snapshot and a launch for the pool.
+   * short pause and a quiet moment (quietMoment): a client that just created a sandbox usually
+   * runs a command in it next, and that command should not queue behind a snapshot and a launch
+   * for the pool.
    */
   refill(templateId: string): void {
     this.touch(templateId);
@@ -134,7 +142,7 @@ export class WarmPool {
       return;
     }
     const work = (async () => {
-      await new Promise((r) => setTimeout(r, REFILL_DELAY_MS));
+      await this.quietMoment();
       do {
         this.again.delete(templateId);
         if (this.enabled()) await this.host.warmUp?.(templateId);
@@ -145,6 +153,30 @@ export class WarmPool {
       this.again.delete(templateId);
     });
     this.refills.set(templateId, work);
+  }
+
+  /**
+   * A user's call (an exec, a cell) under way: a refill waits until none is, so the launch's
+   * CPU and its synchronous host work (cgroups, network plumbing) do not land in the middle of it.
+   */
+  track<T>(call: Promise<T>): Promise<T> {
+    this.inFlight++;
+    return call.finally(() => {
+      this.inFlight--;
+      this.lastCallEnded = performance.now();
+    });
+  }
+
+  /** REFILL_DELAY_MS, then the first moment no call was in flight for REFILL_QUIET_MS (bounded). */
+  private async quietMoment(): Promise<void> {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const giveUp = performance.now() + REFILL_MAX_WAIT_MS;
+    await sleep(REFILL_DELAY_MS);
+    while (this.host.isOpen() && performance.now() < giveUp) {
+      const quietFor = this.inFlight > 0 ? 0 : performance.now() - this.lastCallEnded;
+      if (quietFor >= REFILL_QUIET_MS) return;
+      await sleep(REFILL_QUIET_MS - quietFor);
+    }
   }
 
   /** Launch pooled sandboxes until the template's pool is full; false when a launch failed. */

@@ -134,17 +134,15 @@ export class StateStore {
     id: string,
     p: { initPid: number; initStartTicks: string; supervisorPid: number | null; forkTimeMs: number },
   ): void {
-    this.db
-      .prepare(
-        `UPDATE sandboxes SET state = 'running', init_pid = ?, init_start_ticks = ?, supervisor_pid = ?, fork_time_ms = ?
+    this.#prepare(
+      `UPDATE sandboxes SET state = 'running', init_pid = ?, init_start_ticks = ?, supervisor_pid = ?, fork_time_ms = ?
          WHERE id = ?`,
-      )
-      .run(p.initPid, p.initStartTicks, p.supervisorPid, p.forkTimeMs, id);
+    ).run(p.initPid, p.initStartTicks, p.supervisorPid, p.forkTimeMs, id);
   }
 
   /** Keep what the fork that made `id` carried, so it is known after the fork's answer. */
   setForkCarried(id: string, carried: ForkCarried): void {
-    this.db.prepare('UPDATE sandboxes SET fork_carried = ? WHERE id = ?').run(JSON.stringify(carried), id);
+    this.#prepare('UPDATE sandboxes SET fork_carried = ? WHERE id = ?').run(JSON.stringify(carried), id);
   }
 
   /** A pooled sandbox handed out: the env its user asked for. */
@@ -153,33 +151,33 @@ export class StateStore {
   }
 
   setState(id: string, state: SandboxState): void {
-    this.db.prepare('UPDATE sandboxes SET state = ? WHERE id = ?').run(state, id);
+    this.#prepare('UPDATE sandboxes SET state = ? WHERE id = ?').run(state, id);
   }
 
   /** Take a pooled sandbox out of the pool to end it: false when a create claimed it first. */
   unpool(id: string): boolean {
     return (
-      this.db.prepare("UPDATE sandboxes SET state = 'terminating' WHERE id = ? AND state = 'pooled'").run(id)
-        .changes === 1
+      this.#prepare("UPDATE sandboxes SET state = 'terminating' WHERE id = ? AND state = 'pooled'").run(id).changes ===
+      1
     );
   }
 
   /** Take a pooled sandbox out of the pool for a while (its state `creating`): false when a create claimed it first. */
   claimPooled(id: string): boolean {
     return (
-      this.db.prepare("UPDATE sandboxes SET state = 'creating' WHERE id = ? AND state = 'pooled'").run(id).changes === 1
+      this.#prepare("UPDATE sandboxes SET state = 'creating' WHERE id = ? AND state = 'pooled'").run(id).changes === 1
     );
   }
 
   /** Put a sandbox claimed with claimPooled back (unless it was ended meanwhile). */
   repool(id: string): void {
-    this.db.prepare("UPDATE sandboxes SET state = 'pooled' WHERE id = ? AND state = 'creating'").run(id);
+    this.#prepare("UPDATE sandboxes SET state = 'pooled' WHERE id = ? AND state = 'creating'").run(id);
   }
 
   pooledCount(templateId: string): number {
-    const r = this.db
-      .prepare("SELECT count(*) AS n FROM sandboxes WHERE state = 'pooled' AND template_id = ?")
-      .get(templateId) as { n: number };
+    const r = this.#prepare("SELECT count(*) AS n FROM sandboxes WHERE state = 'pooled' AND template_id = ?").get(
+      templateId,
+    ) as { n: number };
     return r.n;
   }
 
@@ -190,15 +188,13 @@ export class StateStore {
    */
   takePooled(templateId: string, newId: string): SandboxRow | undefined {
     return this.db.transaction(() => {
-      const raw = this.db
-        .prepare("SELECT * FROM sandboxes WHERE state = 'pooled' AND template_id = ? ORDER BY created_at LIMIT 1")
-        .get(templateId) as RawSandbox | undefined;
+      const raw = this.#prepare(
+        "SELECT * FROM sandboxes WHERE state = 'pooled' AND template_id = ? ORDER BY created_at LIMIT 1",
+      ).get(templateId) as RawSandbox | undefined;
       if (!raw) return undefined;
-      const taken = this.db
-        .prepare(
-          "UPDATE sandboxes SET id = ?, state = 'creating', hostname = ?, created_at = ? WHERE id = ? AND state = 'pooled'",
-        )
-        .run(newId, newId, new Date().toISOString(), raw.id);
+      const taken = this.#prepare(
+        "UPDATE sandboxes SET id = ?, state = 'creating', hostname = ?, created_at = ? WHERE id = ? AND state = 'pooled'",
+      ).run(newId, newId, new Date().toISOString(), raw.id);
       return taken.changes === 1 ? toSandbox(raw) : undefined;
     })();
   }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { fakeResults, fig } from '../test-support/fake-results.js';
+import { evaluateGoals } from './goals.js';
 import { cell, renderMarkdown } from './markdown.js';
+import { computeRatios } from './ratios.js';
 
 describe('markdown report', () => {
   const md = renderMarkdown(fakeResults());

@@ -196,7 +196,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
 
   async exec(sandboxId: string, options: ExecOptions): Promise<ExecResult> {
     const row = this.running(sandboxId, ['running'], options.onAccepted);
-    return this.pool.track(this.agents.exec(sandboxId, this.templates.configs.apply(row, options)));
+    return this.pool.duringCall(this.agents.exec(sandboxId, this.templates.configs.apply(row, options)));
   }
 
   async startProcess(sandboxId: string, options: ProcessOptions): Promise<ProcessHandle> {
@@ -224,7 +224,7 @@ export class SandboxHost<D extends SandboxDriver = SandboxDriver> implements Eng
 
   async runCode(sandboxId: string, options: RunCodeOptions): Promise<RunCodeOutcome> {
     const row = this.running(sandboxId, ['running'], options.onAccepted);
-    const outcome = await this.pool.track(this.agents.runCode(sandboxId, options));
+    const outcome = await this.pool.duringCall(this.agents.runCode(sandboxId, options));
     // A cell its kernel ran (not a language without one) is a use of the template's default
     // kernel; a named context is a kernel of its own that no pool starts.
     const language = kernelLanguage(options.language);

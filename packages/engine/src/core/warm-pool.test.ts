@@ -166,7 +166,7 @@ test("a handed-out sandbox keeps its pooled agent connection (handed over), then
 test('a refill waits until no user call is in flight (bounded), so its launch does not land in one', async () => {
   const { store, pool, launches, template, close } = poolOf(1, 0);
   let release = () => {};
-  const call = pool.track(new Promise<void>((r) => (release = r)));
+  const call = pool.duringCall(new Promise<void>((r) => (release = r)));
   try {
     const python = template('python');
     const asked = performance.now();

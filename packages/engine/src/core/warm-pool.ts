@@ -54,7 +54,7 @@ export class WarmPool {
   private readonly lastUse = new Map<string, number>();
   private readonly expiries = new Map<string, NodeJS.Timeout>();
   private readonly drains = new Set<Promise<void>>();
-  /** User calls in flight (see track), and when the last one ended. */
+  /** User calls in flight (see duringCall), and when the last one ended. */
   private inFlight = 0;
   private lastCallEnded = 0;
 
@@ -159,7 +159,7 @@ export class WarmPool {
    * A user's call (an exec, a cell) under way: a refill waits until none is, so the launch's
    * CPU and its synchronous host work (cgroups, network plumbing) do not land in the middle of it.
    */
-  track<T>(call: Promise<T>): Promise<T> {
+  duringCall<T>(call: Promise<T>): Promise<T> {
     this.inFlight++;
     return call.finally(() => {
       this.inFlight--;

@@ -21,7 +21,7 @@ try {
   while (engine.forkSlotsReady < n) await new Promise((r) => setTimeout(r, 20));
   console.log(`${n} slots ready ${(performance.now() - t).toFixed(0)} ms after open`);
   const children = [];
-  for (const key of engine.cgroups.list().filter((k) => k.startsWith('slot-'))) {
+  for (const key of engine.cgroups.list().filter((k) => k.startsWith('slot.'))) {
     const procs = readFileSync(`/sys/fs/cgroup/pids/${cgroupParent}/${key}/cgroup.procs`, 'utf8').trim().split('\n').filter(Boolean).map(Number);
     children.push(...procs);
   }

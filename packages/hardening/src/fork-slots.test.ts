@@ -27,14 +27,14 @@ describe('a fork child made from a slot is as fresh and as locked as a launched 
   const readySlots = () => {
     const used = new Set(live.engine.list().map((s) => sandboxCgroupName(live.env.stateDir, s.id)));
     const dir = cgroupParentDirs(live.env.cgroupParent)[0] as string;
-    return readdirSync(dir).filter((n) => n.startsWith('slot-') && !used.has(n)).length;
+    return readdirSync(dir).filter((n) => n.startsWith('slot.') && !used.has(n)).length;
   };
   const slotChild = async (parent: Sandbox): Promise<Sandbox> => {
     await until(() => readySlots() === SLOTS, 60_000, 'the fork slots to fill');
     const [child] = await parent.fork(1);
     assert.ok(child);
     const name = sandboxCgroupName(live.env.stateDir, child.id);
-    assert.match(name, /^slot-/, `${child.id} was not made from a slot`);
+    assert.match(name, /^slot\./, `${child.id} was not made from a slot`);
     return child;
   };
   const sh = async (sb: Sandbox, command: string) => {

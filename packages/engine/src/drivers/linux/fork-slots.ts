@@ -25,8 +25,11 @@ import { UID_RANGE_SIZE } from '../../host/uid-range.js';
 import type { UidRanges } from '../../host/uid-ranges.js';
 import { type LaunchedSandbox, type LaunchSpec, nulSeparated, rootArgs, startLauncher } from './launcher.js';
 
-/** The cgroup keys (and uid range owners) of slots start with this. */
-export const SLOT_PREFIX = 'slot-';
+/**
+ * The cgroup keys (and uid range owners) of slots start with this: with a dot, which no
+ * sandbox id may hold, so no sandbox a client names is ever taken for a slot.
+ */
+export const SLOT_PREFIX = 'slot.';
 
 /** A waiting child needs almost nothing; a fork sets the sandbox's own limits. */
 const SLOT_LIMITS: ResourceLimits = { memoryBytes: 64 * 1024 * 1024, pids: 16, cpus: 1 };

@@ -10,7 +10,8 @@
 // own) and context switches per call (/proc/PID/status of the server, the client and the
 // sandbox's long-lived agent processes). Run after `npm run build`, as root:
 //
-//   nice -n -5 node packages/bench/spike/exec-rt-trace.mjs [CALLS] [--kinds=sdk,bare,engine]
+//   nice -n -5 node packages/bench/spike/exec-rt-trace.mjs [CALLS] [--kinds=sdk,bare,engine] [--command='echo hi']
+//     [--throughput] [--httpx]
 //
 // Kinds are interleaved call by call (sdk, bare POST, in-process engine.exec) so load lands on
 // all alike. Prints medians per phase and the per-call counts.
@@ -22,6 +23,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
+const COMMAND = process.argv.find((a) => a.startsWith('--command='))?.slice(10) ?? 'true';
 const now = () => performance.timeOrigin + performance.now();
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const fmt = (x) => (Number.isFinite(x) ? x.toFixed(3) : '-');
@@ -39,7 +41,7 @@ async function parent() {
   try {
     await env.engine.ensureTemplate({ id: 'python' });
     const sb = await env.engine.create({ id: 'spike-rt', templateId: 'python' });
-    await env.engine.exec(sb.id, { command: 'true', timeoutMs: 30_000 });
+    await env.engine.exec(sb.id, { command: COMMAND, timeoutMs: 30_000 });
     const cg = findCgroup(env.cgroupParent, sb.id);
     console.log(`load average at start: ${load()}; sandbox cgroup ${cg}`);
 
@@ -106,7 +108,7 @@ async function parent() {
     const kinds = (args.find((a) => a.startsWith('--kinds='))?.slice(8) ?? 'sdk,bare,engine').split(',');
     const child = spawn(
       process.execPath,
-      [fileURLToPath(import.meta.url), '--client', JSON.stringify({ url: env.url, apiKey: env.apiKey, sandbox: sb.id })],
+      [fileURLToPath(import.meta.url), '--client', JSON.stringify({ url: env.url, apiKey: env.apiKey, sandbox: sb.id, command: COMMAND })],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
     const lines = lineReader(child.stdout);
@@ -207,7 +209,7 @@ async function parent() {
           await Promise.all(
             Array.from({ length: 32 }, async () => {
               while (performance.now() - t0 < 3000) {
-                await env.engine.exec(sb.id, { command: 'true', timeoutMs: 30_000 });
+                await env.engine.exec(sb.id, { command: COMMAND, timeoutMs: 30_000 });
                 done++;
               }
             }),
@@ -234,7 +236,7 @@ async function parent() {
       if (kind === 'engine') {
         const rec = begin('engine');
         const send = now();
-        await env.engine.exec(sb.id, { command: 'true', timeoutMs: 30_000 });
+        await env.engine.exec(sb.id, { command: COMMAND, timeoutMs: 30_000 });
         rec.end = now();
         cur = undefined;
         return { ...rec, send };
@@ -329,7 +331,7 @@ async function client(job) {
   const sb = await Sandbox.connect(job.sandbox, { baseUrl: job.url, apiKey: job.apiKey });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const url = new URL(job.url);
-  const body = JSON.stringify({ sandbox: job.sandbox, command: 'true' });
+  const body = JSON.stringify({ sandbox: job.sandbox, command: job.command });
   const bare = (method = 'POST', path = '/v1/exec') =>
     new Promise((resolve, reject) => {
       const req = http.request(
@@ -365,7 +367,7 @@ async function client(job) {
       await Promise.all(
         Array.from({ length: cmd.callers }, async () => {
           while (performance.now() - t0 < cmd.ms) {
-            await sb.exec('true');
+            await sb.exec(job.command);
             calls++;
           }
         }),
@@ -373,7 +375,7 @@ async function client(job) {
       out = { calls };
     }
     else {
-      const call = { sdk: () => sb.exec('true'), bare: () => bare(), nop: () => bare(), health: () => bare('GET', '/v1/health') }[cmd.op];
+      const call = { sdk: () => sb.exec(job.command), bare: () => bare(), nop: () => bare(), health: () => bare('GET', '/v1/health') }[cmd.op];
       for (let i = 1; i < (cmd.n ?? 1); i++) await call();
       const send = now();
       await call();

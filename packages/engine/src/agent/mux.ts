@@ -59,7 +59,7 @@ export interface ResumeOptions {
 export class MuxChannel extends Duplex {
   private credit = MUX_WINDOW;
   private unacked = 0;
-  private ackScheduled = false;
+  private ackWithheld = false;
   private blocked: { data: Buffer; cb: (err?: Error | null) => void } | undefined;
   private sentEof = false;
   private gotEof = false;
@@ -100,6 +100,10 @@ export class MuxChannel extends Duplex {
   }
 
   override _read(): void {
+    // Only what was held back while the reader was full: otherwise the stream machinery asks
+    // after every chunk, and each would cost an ack frame and a wake-up of the guest.
+    if (!this.ackWithheld) return;
+    this.ackWithheld = false;
     this.flushAck();
   }
 
@@ -124,7 +128,6 @@ export class MuxChannel extends Duplex {
   }
 
   private flushAck(): void {
-    this.ackScheduled = false;
     if (this.unacked === 0 || this.destroyed) return;
     this.send(encodeMuxFrame(this.id, Kind.ack, u32(this.unacked)));
     this.unacked = 0;
@@ -137,12 +140,14 @@ export class MuxChannel extends Duplex {
         // Copy: the payload is a view of the session's receive buffer.
         const ok = this.push(Buffer.from(payload));
         this.unacked += payload.length;
-        if (!ok) return; // acknowledged once the reader drains (_read)
-        if (this.unacked >= MUX_WINDOW / 4) this.flushAck();
-        else if (!this.ackScheduled) {
-          this.ackScheduled = true;
-          setImmediate(() => this.flushAck());
+        if (!ok) {
+          this.ackWithheld = true; // acknowledged once the reader drains (_read)
+          return;
         }
+        // In quarters of the window: the guest then always has three quarters of its credit
+        // left, so it never waits on us, and the usual exec (a little output, then the exit)
+        // costs no ack frame, no write and no wake-up of the guest at all.
+        if (this.unacked >= MUX_WINDOW / 4) this.flushAck();
         return;
       }
       case Kind.eof:

@@ -248,6 +248,10 @@ static pid_t inject_agent(const struct restore_spec *r, pid_t init, char *err, s
             if (write_text(r->cgroup_procs[i], "0\n") < 0) child_exit(exec_sync[1], "join cgroup");
         for (size_t i = 0; i < N_JOINED; i++) {
             if (i != PID_NS && setns(fds[i], joined_ns[i].type) < 0) child_exit(exec_sync[1], joined_ns[i].name);
+            /* The network namespace is restored empty (--empty-ns net): loopback comes up here, as
+             * for a fresh sandbox, before the tree continues (already up where CRIU's action
+             * script did it for a loopback connection: launch-restore-hook.c). */
+            if (joined_ns[i].type == CLONE_NEWNET) loopback_up();
             if (joined_ns[i].type == CLONE_NEWUTS && sethostname(r->hostname, strlen(r->hostname)) < 0)
                 child_exit(exec_sync[1], "sethostname");
         }

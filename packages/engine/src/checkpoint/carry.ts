@@ -78,7 +78,7 @@ export function restoreCommand(
   dir: string,
   rootfs: string,
   sources: Readonly<Record<string, string>>,
-  actionScript: string,
+  actionScript: string | undefined,
 ): RestoreLaunch {
   const pidfile = join(work, 'restore.pid');
   const [file, args] = tool.argv(

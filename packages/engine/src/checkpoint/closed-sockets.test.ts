@@ -61,8 +61,9 @@ test('closeTiedSockets turns each tied socket into a closed, unbound one and lea
   const loopback = socketEntry(isk(12, 6, 1, ['127.0.0.1', 8000], ['127.0.0.1', 40960]));
   const out = socketEntry(isk(13, 6, 1, ['10.0.0.2', 40961], ['203.0.113.10', 80]));
   const original = image([pipe, loopback, out]);
-  const { image: rewritten, closed } = closeTiedSockets(original);
+  const { image: rewritten, closed, loopbackConnections } = closeTiedSockets(original);
   assert.deepEqual(closed, [{ inode: 13, socket: 'tcp 10.0.0.2:40961 -> 203.0.113.10:80' }]);
+  assert.equal(loopbackConnections, true);
   assert.deepEqual(
     rewritten.subarray(0, HEADER_BYTES + 8 + pipe.length + loopback.length),
     original.subarray(0, HEADER_BYTES + 8 + pipe.length + loopback.length),
@@ -78,4 +79,6 @@ test('closeTiedSockets turns each tied socket into a closed, unbound one and lea
   assert.equal(value(12), 0);
   assert.equal(tiedSocket(body), undefined, 'nothing tied left');
   assert.deepEqual(closeTiedSockets(image([pipe, loopback])).closed, []);
+  const listening = socketEntry(isk(11, 6, 10, ['0.0.0.0', 8000], ['0.0.0.0', 0]));
+  assert.equal(closeTiedSockets(image([pipe, listening, out])).loopbackConnections, false, 'no connection carried');
 });

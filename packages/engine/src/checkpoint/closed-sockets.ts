@@ -54,8 +54,8 @@ function address(all: Field[], field: number, port: number): { address: string; 
   return procAddress(`${hex || '00000000'}:${port.toString(16)}`);
 }
 
-/** The socket's text when a child with its own address cannot have it, else undefined. */
-export function tiedSocket(isk: Buffer): string | undefined {
+/** Whether the socket is connected, and its text when a child with its own address cannot have it. */
+function inspect(isk: Buffer): { connected: boolean; tied?: string } {
   const all = fields(isk);
   const get = (n: number) => all.find((f) => f.field === n && f.wire === 0)?.value ?? 0;
   const tcp = get(5) === IPPROTO_TCP;
@@ -63,9 +63,17 @@ export function tiedSocket(isk: Buffer): string | undefined {
   const to = address(all, 12, get(8));
   const connected = to.port !== 0 && !(tcp && get(6) === TCP_LISTEN);
   const tied = connected ? !local(to.address) || !local(from.address) : !wildcard(from.address) && !local(from.address);
-  if (!tied) return undefined;
+  if (!tied) return { connected };
   const kind = `${tcp ? 'tcp' : 'udp'}${get(3) === AF_INET6 ? '6' : ''}`;
-  return `${kind} ${from.address}:${from.port}${connected ? ` -> ${to.address}:${to.port}` : ' (bound)'}`;
+  return {
+    connected,
+    tied: `${kind} ${from.address}:${from.port}${connected ? ` -> ${to.address}:${to.port}` : ' (bound)'}`,
+  };
+}
+
+/** The socket's text when a child with its own address cannot have it, else undefined. */
+export function tiedSocket(isk: Buffer): string | undefined {
+  return inspect(isk).tied;
 }
 
 /** The entry as a socket never bound or connected: closed, port 0, every address word 0. */
@@ -82,19 +90,29 @@ function closedEntry(isk: Buffer): Buffer {
   return Buffer.concat(out);
 }
 
+export interface RewrittenSockets {
+  image: Buffer;
+  closed: ClosedSocket[];
+  /** A connection on loopback stays: its restore connects it again, which needs loopback up. */
+  loopbackConnections: boolean;
+}
+
 /**
  * A copy of files.img with each tied inet socket closed (above), and the sockets closed.
  */
-export function closeTiedSockets(filesImage: Buffer): { image: Buffer; closed: ClosedSocket[] } {
+export function closeTiedSockets(filesImage: Buffer): RewrittenSockets {
   const closed: ClosedSocket[] = [];
+  let loopbackConnections = false;
   const image = mapEntries(filesImage, (entry) => {
     const all = fields(entry);
     const isk = all.find((f) => f.field === ISK && f.wire === 2);
-    const socket = isk && tiedSocket(isk.bytes);
+    const seen = isk && inspect(isk.bytes);
+    if (seen?.connected && !seen.tied) loopbackConnections = true;
+    const socket = seen?.tied;
     if (!isk || !socket) return entry;
     const inode = fields(isk.bytes).find((f) => f.field === 2 && f.wire === 0)?.value ?? 0;
     closed.push({ inode, socket });
     return Buffer.concat(all.map((f) => (f === isk ? bytesField(ISK, closedEntry(isk.bytes)) : f.raw)));
   });
-  return { image, closed };
+  return { image, closed, loopbackConnections };
 }

@@ -39,8 +39,11 @@ export interface RestoreTarget {
   externalSockets: readonly string[];
   /** The restored init's host pid (under extRoot: the launcher's own). */
   pidfile: string;
-  /** The agent program, CRIU's action script (it brings loopback up: launch-restore.c). */
-  actionScript: string;
+  /**
+   * The agent program as CRIU's action script, where the checkpoint holds a loopback
+   * connection (it brings loopback up before sockets are restored: launch-restore-hook.c).
+   */
+  actionScript: string | undefined;
 }
 
 export function restoreArgs(target: RestoreTarget): string[] {
@@ -56,11 +59,11 @@ export function restoreArgs(target: RestoreTarget): string[] {
     '--leave-stopped',
     '--tcp-established',
     // The dump holds no network configuration (dump.ts): the action script brings loopback up
-    // once the namespace exists, before loopback connections are restored into it.
+    // once the namespace exists, before loopback connections are restored into it; without
+    // one to restore, the fresh agent brings it up (launch-restore.c).
     '--empty-ns',
     'net',
-    '--action-script',
-    target.actionScript,
+    ...(target.actionScript ? ['--action-script', target.actionScript] : []),
     // Nothing reaches a fresh namespace with loopback alone while it is restored: no firewall
     // rules to lock the connections with (CRIU would run iptables or nft in it, and again to unlock).
     '--network-lock',

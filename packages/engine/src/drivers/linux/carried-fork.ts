@@ -46,21 +46,27 @@ function phase(name: string, since: number, extra: () => Record<string, unknown>
  * from (closed-sockets.ts), each named with the processes holding it (read while the parent
  * runs on after the dump; a socket closed meanwhile is named by its inode alone).
  */
-function closeTiedConnections(dumpDir: string, initPid: number): ClosedConnection[] {
+function closeTiedConnections(
+  dumpDir: string,
+  initPid: number,
+): { closed: ClosedConnection[]; loopbackConnections: boolean } {
   const file = join(dumpDir, 'files.img');
-  const { image, closed } = closeTiedSockets(readFileSync(file));
-  if (closed.length === 0) return [];
+  const { image, closed, loopbackConnections } = closeTiedSockets(readFileSync(file));
+  if (closed.length === 0) return { closed: [], loopbackConnections };
   writeFileSync(file, image);
   const owners = socketOwners(
     initPid,
     closed.map((c) => c.inode),
   );
-  return closed.flatMap(({ inode, socket }) =>
-    (owners.get(inode) ?? [{ pid: 0, command: `(socket ${inode}, closed by its process meanwhile)` }]).map((o) => ({
-      ...o,
-      socket,
-    })),
-  );
+  return {
+    closed: closed.flatMap(({ inode, socket }) =>
+      (owners.get(inode) ?? [{ pid: 0, command: `(socket ${inode}, closed by its process meanwhile)` }]).map((o) => ({
+        ...o,
+        socket,
+      })),
+    ),
+    loopbackConnections,
+  };
 }
 
 export async function forkCarryingProcesses(
@@ -89,7 +95,10 @@ export async function forkCarryingProcesses(
     let t = performance.now();
     const dump = await dumpSandbox(criu.tool, { initPid: parent.initPid, uidBase: parentBase }, join(work, 'parent'));
     phase('dump', t, () => ({ stats: readStats(dump.dir, 'dump') }));
-    const closedConnections = closeTiedConnections(dump.dir, parent.initPid);
+    const { closed: closedConnections, loopbackConnections } = closeTiedConnections(dump.dir, parent.initPid);
+    // CRIU runs the agent program at each of its steps only where a loopback connection needs
+    // loopback up before the restore reconnects it (otherwise the fresh agent brings it up).
+    const actionScript = loopbackConnections ? ctx.initPath : undefined;
     t = performance.now();
     const roots = await ctx.snapshotRoots(children.map((c) => c.id));
     phase('snapshot', t, () => ({}));
@@ -105,7 +114,7 @@ export async function forkCarryingProcesses(
             const linked = performance.now();
             childImages(dump, dir, parentBase, uidBase);
             phase('images', linked, () => ({ child: row.id }));
-            return restoreCommand(criu.tool, dump, work, dir, root.rootfs, sources, ctx.initPath);
+            return restoreCommand(criu.tool, dump, work, dir, root.rootfs, sources, actionScript);
           })
           .then((l) => {
             keepKernelFeatures('restore', dir);

@@ -12,6 +12,7 @@ void handle_list(int conn, struct frame *req, int stat_only);
 void handle_mkdir(int conn, struct frame *req);
 void handle_remove(int conn, struct frame *req);
 void handle_identity(int conn, struct frame *req);
+int identity_apply(struct frame *req, const char **what);
 void handle_connect_tcp(int conn, struct frame *req);
 void handle_connect_unix(int conn, struct frame *req);
 void handle_list_processes(int conn, struct frame *req);

@@ -224,17 +224,18 @@ void handle_remove(int conn, struct frame *req) {
     frame_send(conn, OUT_OK, "", 0);
 }
 
-/* A fresh identity after a fork: new hostname, and fresh bytes mixed into the entropy pool
- * so sibling sandboxes never share a random stream. payload: hostname, seed bytes. */
-void handle_identity(int conn, struct frame *req) {
+/* A fresh identity after a fork or a pool hand-out: new hostname, and fresh bytes mixed into
+ * the entropy pool so sibling sandboxes never share a random stream. payload: hostname, seed
+ * bytes. Returns 0, or an errno with *what naming the step that failed. */
+int identity_apply(struct frame *req, const char **what) {
     char *f[2];
     if (split_fields(req->data, req->len, f, 2) < 1) {
-        frame_fail(conn, EINVAL, "malformed identity request");
-        return;
+        *what = "malformed identity request";
+        return EINVAL;
     }
     if (f[0][0] && sethostname(f[0], strlen(f[0])) < 0) {
-        frame_fail(conn, errno, "sethostname");
-        return;
+        *what = "sethostname";
+        return errno;
     }
     int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -242,5 +243,12 @@ void handle_identity(int conn, struct frame *req) {
         if (req->len > hlen) write_all(fd, req->data + hlen, req->len - hlen);
         close(fd);
     }
-    frame_send(conn, OUT_OK, "", 0);
+    return 0;
+}
+
+void handle_identity(int conn, struct frame *req) {
+    const char *what = "";
+    int err = identity_apply(req, &what);
+    if (err) frame_fail(conn, err, what);
+    else frame_send(conn, OUT_OK, "", 0);
 }

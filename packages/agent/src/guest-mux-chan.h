@@ -45,6 +45,8 @@ void send_ack(struct chan *c);
 
 /* guest-mux-exec.c: the whole OP_EXEC frame is at the head of c->to_worker. */
 void mux_exec_start(struct chan *c);
+/* guest-mux-exec.c: the whole OP_IDENTITY frame is at the head of c->to_worker; answered at once. */
+void mux_identity(struct chan *c);
 /* Poll slots for the command's descriptors (at most 3); lowers *wait_ms to its deadline. */
 int mux_exec_poll(struct chan *c, struct pollfd *p, int *wait_ms);
 /* Its deadline has passed and it has not been acted on. */

@@ -123,7 +123,8 @@ static int child_main(void *unused) {
 /* The child runs on this stack while we wait (CLONE_VFORK): one start at a time. */
 static char child_stack[64 * 1024] __attribute__((aligned(16)));
 
-void mux_exec_start(struct chan *c) {
+/* The whole request frame at the head of c->to_worker, taken off it (the caller frees .data). */
+static struct frame take_request(struct chan *c) {
     unsigned char *h = (unsigned char *)c->to_worker.data + c->to_worker.off;
     uint32_t total = get_u32(h);
     struct frame req = {.type = h[4], .len = total - 1, .data = malloc(total)};
@@ -132,6 +133,26 @@ void mux_exec_start(struct chan *c) {
     req.data[req.len] = 0;
     buf_drop(&c->to_worker, 4 + (size_t)total);
     c->unacked += 4 + total;
+    return req;
+}
+
+/* The identity (a hostname and entropy: two syscalls) is set by the mux itself: a worker forked
+ * for it was most of a pooled sandbox's hand-out. */
+void mux_identity(struct chan *c) {
+    struct frame req = take_request(c);
+    const char *what = "";
+    int err = identity_apply(&req, &what);
+    free(req.data);
+    if (err) {
+        send_fail(c, err, what);
+        return;
+    }
+    send_agent_frame(c, OUT_OK, "", 0);
+    c->worker_eof = 1;
+}
+
+void mux_exec_start(struct chan *c) {
+    struct frame req = take_request(c);
     const char *what = "";
     if (exec_parse(&req, &spec, &what) < 0) {
         send_fail(c, errno, what);

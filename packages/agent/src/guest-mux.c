@@ -123,8 +123,8 @@ static void start_worker(struct chan *c) {
     c->fd = sv[0];
 }
 
-/* A channel without a worker whose first frame is here: an exec starts in the mux, anything else
- * gets a worker. Returns 0 when the channel was freed. */
+/* A channel without a worker whose first frame is here: an exec starts in the mux, an identity is
+ * set by it, anything else gets a worker. Returns 0 when the channel was freed. */
 static int start_pending(struct chan *c) {
     if (c->to_worker.len < 5) {
         if (!c->host_eof) return 1;
@@ -133,14 +133,15 @@ static int start_pending(struct chan *c) {
         return find_chan(id) != NULL;
     }
     unsigned char *h = (unsigned char *)c->to_worker.data + c->to_worker.off;
-    if (h[4] != OP_EXEC) {
+    if (h[4] != OP_EXEC && h[4] != OP_IDENTITY) {
         uint32_t id = c->id;
         start_worker(c);
         return find_chan(id) != NULL;
     }
     if (c->to_worker.len < 4 + (size_t)get_u32(h)) return 1; /* the rest of the request follows */
     c->pending = 0;
-    mux_exec_start(c);
+    if (h[4] == OP_IDENTITY) mux_identity(c);
+    else mux_exec_start(c);
     return 1;
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isValidId } from '@mitos/protocol';
 import { describeDriverConformance, shellOf, testEngineEnv, until, withPythonSandboxes } from '@mitos/testkit';
+import type { SandboxAgents } from '../../core/agents.js';
 import type { LinuxEngine } from './engine.js';
 
 describeDriverConformance('linux', testEngineEnv);
@@ -96,6 +97,17 @@ describe('linux driver: isolation seen from inside a sandbox', { timeout: 600_00
   });
 
   test('the hostname is the sandbox id', async () => {
+    assert.equal((await sh(a, 'hostname')).out, `${a}\n`);
+  });
+
+  test('an identity the agent refuses (a hostname over 64 bytes) fails by name and changes nothing', async () => {
+    // The agent's connection process sets an identity itself (no worker): a failure is its answer.
+    const client = (engine as unknown as { agents: SandboxAgents }).agents.client(a);
+    await assert.rejects(client.setIdentity('h'.repeat(65), Buffer.alloc(8)), (err: { detail?: string }) =>
+      /^sethostname: /.test(err.detail ?? ''),
+    );
+    assert.equal((await sh(a, 'hostname')).out, `${a}\n`);
+    await client.setIdentity(a, Buffer.alloc(8, 1));
     assert.equal((await sh(a, 'hostname')).out, `${a}\n`);
   });
 

@@ -31,6 +31,7 @@ import { type Snapshot, SnapshotStore, shmDirFor } from './snapshots.js';
 import { TemplateCatalog } from './templates.js';
 import { tracer } from './trace.js';
 import { hostLimits, VmFactory, type VmHandle } from './vm-factory.js';
+import { disposeWarmVm, handOut, makeWarmVm, type WarmVm } from './warm-vm.js';
 
 export interface MicroVmDriverOptions {
   stateDir: string;
@@ -38,7 +39,7 @@ export interface MicroVmDriverOptions {
   uidBase: number;
   guestPath: string;
   mirror?: string;
-  /** Pre-spawned restore targets kept per template snapshot (default 1; 0 disables). */
+  /** Warm VMs kept per template snapshot (warm-vm.ts; default 1; 0 disables). */
   poolSize?: number;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -60,7 +61,7 @@ export class MicroVmDriver implements SandboxDriver {
   private readonly live = new Map<string, Live>();
   private readonly forking = new Map<string, Promise<unknown>>();
   private readonly catalog: TemplateCatalog;
-  private readonly pool: RestorePool<VmHandle & { limits: ResourceLimits }>;
+  private readonly pool: RestorePool<WarmVm>;
   private readonly factory: VmFactory;
   private readonly snapshots: SnapshotStore;
 
@@ -102,9 +103,9 @@ export class MicroVmDriver implements SandboxDriver {
         const snap = this.snapshots.list().find((s) => s.id === snapId);
         if (!snap) throw new Error(`snapshot ${snapId} is gone`);
         const limits = this.catalog.limitsOf(snapId) as ResourceLimits;
-        return Object.assign(await this.factory.restoreTarget(snap, limits), { limits });
+        return makeWarmVm(this.factory, snap, limits, join(this.opts.stateDir, 'run'));
       },
-      (h) => this.factory.destroy(h),
+      (w) => disposeWarmVm(this.factory, w),
       (err) => opts.log('warn', 'restore pool refill failed', { error: err.message }),
     );
   }
@@ -138,29 +139,39 @@ export class MicroVmDriver implements SandboxDriver {
 
   async launch(row: SandboxRow, template: TemplateRow): Promise<Launched> {
     let handle: VmHandle | undefined;
+    let session: MuxSession | undefined;
     const trace = tracer('create');
+    const identity = {
+      hostname: row.hostname,
+      token: randomBytes(24).toString('hex'),
+      seed: randomBytes(64),
+      pidsMax: row.limits.pids,
+    };
     try {
       const snap = await this.catalog.snapshot(template.id, row.limits);
-      const pooled = this.pool.take(snap.id);
-      handle = pooled ?? (await this.factory.restoreTarget(snap, row.limits));
-      trace(pooled ? 'pooled target' : 'target spawned');
-      // A pooled target was made with the template's limits; this create may ask for others.
-      if (pooled && JSON.stringify(pooled.limits) !== JSON.stringify(row.limits)) {
-        await handle.cgroup.setLimits(hostLimits(row.limits, snap.memMiB));
+      const warm = this.pool.take(snap.id);
+      if (warm) {
+        ({ handle, session } = warm);
+        // A pooled VM was made with the template's limits; this create may ask for others.
+        if (JSON.stringify(warm.limits) !== JSON.stringify(row.limits)) {
+          await handle.cgroup.setLimits(hostLimits(row.limits, snap.memMiB));
+        }
+        await handOut(warm, identity);
+        trace('warm VM handed out');
+      } else {
+        handle = await this.factory.restoreTarget(snap, row.limits);
+        trace('target spawned');
+        session = new MuxSession();
+        await restoreInto(handle, snap, session, { mode: 'reset', ...identity });
+        trace('restored and resumed');
       }
-      const session = new MuxSession();
-      await restoreInto(handle, snap, session, {
-        mode: 'reset',
-        hostname: row.hostname,
-        token: randomBytes(24).toString('hex'),
-        seed: randomBytes(64),
-        pidsMax: row.limits.pids,
-      });
-      trace('restored and resumed');
       await this.adopt(row.id, handle, session, row.limits);
       return launchedOf(handle);
     } catch (err) {
-      if (handle && !this.live.has(row.id)) await this.factory.destroy(handle).catch(() => {});
+      if (handle && !this.live.has(row.id)) {
+        session?.close();
+        await this.factory.destroy(handle).catch(() => {});
+      }
       throw asMitosError(err, 'cannot create the VM', row.id);
     }
   }
@@ -270,6 +281,11 @@ export class MicroVmDriver implements SandboxDriver {
   /** Boot a throwaway VM of a template from its disk (no snapshot) and time it to the agent's hello. */
   coldBootMs(template: TemplateRow): Promise<number> {
     return this.catalog.coldBootMs(template.id, template.limits);
+  }
+
+  /** Host pids of the VMs waiting in the pool, ready to hand out. */
+  pooledVmPids(): number[] {
+    return this.pool.waiting().map((w) => w.handle.vm.pid);
   }
 
   /** Host pid of a sandbox's QEMU (benchmarks read its smaps). */

@@ -30,6 +30,16 @@ function smaps(pid: number): Record<string, number> {
   return out;
 }
 
+/** The pool's waiting VMs once it holds one (it refills in the background after each take). */
+async function pooledPids(engine: MicroVmEngine): Promise<number[]> {
+  const deadline = Date.now() + 300_000;
+  while (engine.pooledVmPids().length === 0) {
+    assert.ok(Date.now() < deadline, 'the warm pool did not refill within 300 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return engine.pooledVmPids();
+}
+
 if (unavailable) {
   describe('microvm driver', { skip: unavailable }, () => {});
 } else {
@@ -91,6 +101,28 @@ if (unavailable) {
       assert.ok(Number(r.out.trim().split('\n').at(-1)) <= 40, r.out);
       assert.equal((await sh(b, 'echo still-serving')).out, 'still-serving\n');
       await engine.terminate(b);
+    });
+
+    test('a VM handed out from the warm pool is a new sandbox: its own name, entropy and clock, nothing of the warm-up', async () => {
+      const ids = [`vm-pool-1-${process.pid}`, `vm-pool-2-${process.pid}`];
+      const seen: string[][] = [];
+      for (const id of ids) {
+        const pooled = await pooledPids(engine);
+        await engine.create({ id, templateId: 'python' });
+        assert.ok(pooled.includes(engine.vmPid(id) as number), 'the sandbox is the VM that waited in the pool');
+        const r = await sh(
+          id,
+          'hostname; head -c 16 /dev/urandom | od -An -tx1; date +%s; ps -eo comm= | grep -cx true || true',
+        );
+        seen.push(r.out.trim().split('\n'));
+      }
+      for (const [i, [host, , date, warmUps]] of seen.entries()) {
+        assert.equal(host, ids[i]);
+        assert.ok(Math.abs(Number(date) - Date.now() / 1000) < 5, `guest clock ${date}`);
+        assert.equal(warmUps, '0', 'no process of the warm-up is left');
+      }
+      assert.notEqual(seen[0]?.[1], seen[1]?.[1], 'each draws its own random stream');
+      await Promise.all(ids.map((id) => engine.terminate(id)));
     });
 
     test('fork: children share the parent memory copy-on-write and get fresh entropy and clocks', async () => {

@@ -24,7 +24,7 @@ export interface MicroVmEngineOptions {
   cgroupParent?: string;
   db?: StateDatabase;
   mirror?: string;
-  /** Pre-spawned restore targets kept per template snapshot (default 1; 0 disables). */
+  /** VMs kept restored and warmed ahead per template snapshot (default 1; 0 disables). */
   poolSize?: number;
   guestPath?: string;
   log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -83,6 +83,11 @@ export class MicroVmEngine extends SandboxHost<MicroVmDriver> {
     const template = this.store.template(templateId);
     if (!template) throw new MitosError('not_found', `template "${templateId}" not found`);
     return this.driver.coldBootMs(template);
+  }
+
+  /** Host pids of the VMs restored and warmed ahead, waiting to become sandboxes. */
+  pooledVmPids(): number[] {
+    return this.driver.pooledVmPids();
   }
 
   /** Host pid of a sandbox's QEMU (benchmarks read its smaps). */

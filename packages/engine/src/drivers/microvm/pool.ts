@@ -1,8 +1,7 @@
 /**
- * Pre-spawned restore targets: QEMU processes already started with `-incoming defer` on a
- * template snapshot (process start, QMP handshake, overlay and cgroup done), so a create only
- * streams the device state in and continues. Refilled in the background, one at a time, so a
- * burst of creates does not also start a burst of QEMUs.
+ * VMs made ahead per template snapshot (warm-vm.ts: restored, resumed, one command run,
+ * stopped), so a create only continues one with its own identity. Refilled in the background,
+ * one at a time, so a burst of creates does not also start a burst of QEMUs.
  */
 export interface Poolable {
   /** False once the process has died while waiting. */
@@ -23,8 +22,8 @@ export class RestorePool<T extends Poolable> {
   ) {}
 
   /**
-   * A ready target for `key`, if one is waiting. The refill starts a little later: spawning a
-   * QEMU right away would compete for the CPU with the restore it is meant to speed up.
+   * A ready item for `key`, if one is waiting. The refill starts a little later: making one
+   * right away would compete for the CPU with the create it is meant to speed up.
    */
   take(key: string): T | undefined {
     const list = this.ready.get(key) ?? [];
@@ -35,6 +34,11 @@ export class RestorePool<T extends Poolable> {
     }
     setTimeout(() => this.refill(key), this.refillDelayMs).unref();
     return item;
+  }
+
+  /** Every item waiting, over all keys. */
+  waiting(): T[] {
+    return [...this.ready.values()].flat();
   }
 
   refill(key: string): void {
@@ -57,7 +61,7 @@ export class RestorePool<T extends Poolable> {
     this.filling.set(key, run);
   }
 
-  /** Dispose every waiting target of `key` (its snapshot is going away). */
+  /** Dispose every waiting item of `key` (its snapshot is going away). */
   async drain(key: string): Promise<void> {
     await this.filling.get(key);
     const list = this.ready.get(key) ?? [];

@@ -10,6 +10,8 @@
  * nothing of a previous use can remain, because there was none.
  */
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient } from '../../agent/client.js';
 import { MuxSession, type ResumeOptions } from '../../agent/mux.js';
@@ -31,6 +33,25 @@ export interface WarmVm extends Poolable {
   session: MuxSession;
   /** The limits its cgroup was made with (a create may ask for others). */
   limits: ResourceLimits;
+  /** The nice value its QEMU started with, given back at the hand-out. */
+  priority: number;
+}
+
+/** Every thread of `pid` (QEMU's vCPU and I/O threads are tasks of their own). */
+function reprioritize(pid: number, priority: number): void {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return; // gone: the pool drops it when it is taken
+  }
+  for (const tid of tids) {
+    try {
+      setPriority(Number(tid), priority);
+    } catch {
+      // a thread that just exited
+    }
+  }
 }
 
 /** Restore a VM of `snap`, run the warm-up in it, fence and stop it. */
@@ -41,6 +62,10 @@ export async function makeWarmVm(
   runDir: string,
 ): Promise<WarmVm> {
   const handle = await factory.restoreTarget(snap, limits);
+  // Made in the background: it must not take the CPU from sandboxes at work, so its QEMU runs
+  // at the lowest priority until it is handed out.
+  const priority = getPriority(handle.vm.pid);
+  reprioritize(handle.vm.pid, 19);
   const session = new MuxSession();
   let proxy: ChannelProxy | undefined;
   let client: AgentClient | undefined;
@@ -63,7 +88,7 @@ export async function makeWarmVm(
     proxy = undefined;
     await session.fence(FENCE_TIMEOUT_MS);
     await handle.vm.stop();
-    return { handle, session, limits, alive: () => handle.alive() };
+    return { handle, session, limits, priority, alive: () => handle.alive() };
   } catch (err) {
     client?.close();
     await proxy?.close().catch(() => {});
@@ -75,6 +100,7 @@ export async function makeWarmVm(
 
 /** Continue a warm VM as a new sandbox with `identity` (a `reset` resume). */
 export async function handOut(vm: WarmVm, identity: Omit<ResumeOptions, 'mode'>): Promise<void> {
+  reprioritize(vm.handle.vm.pid, vm.priority);
   await vm.handle.vm.cont();
   await vm.session.resume({ ...identity, mode: 'reset' }, RESUME_TIMEOUT_MS);
 }

@@ -7,7 +7,6 @@
  *
  * VMs do not survive an engine restart (their host channels are inherited socketpairs).
  */
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MitosError } from '@mitos/protocol';
@@ -24,14 +23,14 @@ import { allocatedBytes } from './disks.js';
 import { type ForkTimings, forkVm, type LiveVm } from './fork.js';
 import type { IdAllocator } from './ids.js';
 import { defaultCodeKernelsDir } from './paths.js';
-import { RestorePool } from './pool.js';
+import type { RestorePool } from './pool.js';
 import { ChannelProxy } from './proxy.js';
-import { restoreInto } from './restore.js';
+import { newIdentity, restoreInto } from './restore.js';
 import { type Snapshot, SnapshotStore, shmDirFor } from './snapshots.js';
 import { TemplateCatalog } from './templates.js';
 import { tracer } from './trace.js';
 import { hostLimits, VmFactory, type VmHandle } from './vm-factory.js';
-import { disposeWarmVm, handOut, makeWarmVm, type WarmVm } from './warm-vm.js';
+import { handOut, type WarmVm, warmVmPool } from './warm-vm.js';
 
 export interface MicroVmDriverOptions {
   stateDir: string;
@@ -97,17 +96,13 @@ export class MicroVmDriver implements SandboxDriver {
       snapshots: this.snapshots,
       guestPath: opts.guestPath,
     });
-    this.pool = new RestorePool(
-      opts.poolSize ?? 1,
-      async (snapId) => {
-        const snap = this.snapshots.list().find((s) => s.id === snapId);
-        if (!snap) throw new Error(`snapshot ${snapId} is gone`);
-        const limits = this.catalog.limitsOf(snapId) as ResourceLimits;
-        return makeWarmVm(this.factory, snap, limits, join(this.opts.stateDir, 'run'));
-      },
-      (w) => disposeWarmVm(this.factory, w),
-      (err) => opts.log('warn', 'restore pool refill failed', { error: err.message }),
-    );
+    this.pool = warmVmPool(opts.poolSize ?? 1, {
+      factory: this.factory,
+      snapshots: this.snapshots,
+      limitsOf: (snapId) => this.catalog.limitsOf(snapId) as ResourceLimits,
+      runDir: join(opts.stateDir, 'run'),
+      onError: (err) => opts.log('warn', 'restore pool refill failed', { error: err.message }),
+    });
   }
 
   /** KVM or TCG and why (known once the guest kernel is cached; a host-only guess before). */
@@ -141,22 +136,13 @@ export class MicroVmDriver implements SandboxDriver {
     let handle: VmHandle | undefined;
     let session: MuxSession | undefined;
     const trace = tracer('create');
-    const identity = {
-      hostname: row.hostname,
-      token: randomBytes(24).toString('hex'),
-      seed: randomBytes(64),
-      pidsMax: row.limits.pids,
-    };
+    const identity = newIdentity(row.hostname, row.limits.pids);
     try {
       const snap = await this.catalog.snapshot(template.id, row.limits);
       const warm = this.pool.take(snap.id);
       if (warm) {
         ({ handle, session } = warm);
-        // A pooled VM was made with the template's limits; this create may ask for others.
-        if (JSON.stringify(warm.limits) !== JSON.stringify(row.limits)) {
-          await handle.cgroup.setLimits(hostLimits(row.limits, snap.memMiB));
-        }
-        await handOut(warm, identity);
+        await handOut(warm, identity, hostLimits(row.limits, snap.memMiB));
         trace('warm VM handed out');
       } else {
         handle = await this.factory.restoreTarget(snap, row.limits);

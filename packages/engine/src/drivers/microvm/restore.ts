@@ -1,4 +1,5 @@
 /** Waking a restore target: the one sequence create and fork both use. */
+import { randomBytes } from 'node:crypto';
 import type { MuxSession, ResumeOptions } from '../../agent/mux.js';
 import type { Snapshot } from './snapshots.js';
 import { tracer } from './trace.js';
@@ -22,4 +23,9 @@ export async function restoreInto(
   session.attach(handle.vm.agent);
   await session.resume(resume, RESUME_TIMEOUT_MS);
   trace('resumed');
+}
+
+/** What a new sandbox is resumed with: its name, a fresh token and seed, its pids limit. */
+export function newIdentity(hostname: string, pidsMax: number | undefined): Omit<ResumeOptions, 'mode'> {
+  return { hostname, token: randomBytes(24).toString('hex'), seed: randomBytes(64), pidsMax };
 }

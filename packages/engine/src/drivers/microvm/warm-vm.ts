@@ -16,10 +16,10 @@ import { join } from 'node:path';
 import { AgentClient } from '../../agent/client.js';
 import { MuxSession, type ResumeOptions } from '../../agent/mux.js';
 import type { ResourceLimits } from '../../engine.js';
-import type { Poolable } from './pool.js';
+import { type Poolable, RestorePool } from './pool.js';
 import { ChannelProxy } from './proxy.js';
 import { restoreInto } from './restore.js';
-import type { Snapshot } from './snapshots.js';
+import type { Snapshot, SnapshotStore } from './snapshots.js';
 import type { VmFactory, VmHandle } from './vm-factory.js';
 
 /** The warm-up: sh and one external binary (ld.so, libc) through the mux's exec path. */
@@ -31,8 +31,6 @@ const RESUME_TIMEOUT_MS = 60_000;
 export interface WarmVm extends Poolable {
   handle: VmHandle;
   session: MuxSession;
-  /** The limits its cgroup was made with (a create may ask for others). */
-  limits: ResourceLimits;
   /** The nice value its QEMU started with, given back at the hand-out. */
   priority: number;
 }
@@ -88,7 +86,7 @@ export async function makeWarmVm(
     proxy = undefined;
     await session.fence(FENCE_TIMEOUT_MS);
     await handle.vm.stop();
-    return { handle, session, limits, priority, alive: () => handle.alive() };
+    return { handle, session, priority, alive: () => handle.alive() };
   } catch (err) {
     client?.close();
     await proxy?.close().catch(() => {});
@@ -98,8 +96,16 @@ export async function makeWarmVm(
   }
 }
 
-/** Continue a warm VM as a new sandbox with `identity` (a `reset` resume). */
-export async function handOut(vm: WarmVm, identity: Omit<ResumeOptions, 'mode'>): Promise<void> {
+/**
+ * Continue a warm VM as a new sandbox with `identity` (a `reset` resume) under `hostLimits`
+ * (the pooled VM's cgroup was made with the template's limits; a create may ask for others).
+ */
+export async function handOut(
+  vm: WarmVm,
+  identity: Omit<ResumeOptions, 'mode'>,
+  hostLimits: ResourceLimits,
+): Promise<void> {
+  await vm.handle.cgroup.setLimits(hostLimits);
   reprioritize(vm.handle.vm.pid, vm.priority);
   await vm.handle.vm.cont();
   await vm.session.resume({ ...identity, mode: 'reset' }, RESUME_TIMEOUT_MS);
@@ -108,4 +114,27 @@ export async function handOut(vm: WarmVm, identity: Omit<ResumeOptions, 'mode'>)
 export async function disposeWarmVm(factory: VmFactory, vm: WarmVm): Promise<void> {
   vm.session.close();
   await factory.destroy(vm.handle);
+}
+
+/** The engine's pool: `size` warm VMs per template snapshot, made in the background. */
+export function warmVmPool(
+  size: number,
+  deps: {
+    factory: VmFactory;
+    snapshots: SnapshotStore;
+    limitsOf: (snapId: string) => ResourceLimits;
+    runDir: string;
+    onError: (err: Error) => void;
+  },
+): RestorePool<WarmVm> {
+  return new RestorePool<WarmVm>(
+    size,
+    async (snapId) => {
+      const snap = deps.snapshots.list().find((s) => s.id === snapId);
+      if (!snap) throw new Error(`snapshot ${snapId} is gone`);
+      return makeWarmVm(deps.factory, snap, deps.limitsOf(snapId), deps.runDir);
+    },
+    (w) => disposeWarmVm(deps.factory, w),
+    deps.onError,
+  );
 }

@@ -3,7 +3,7 @@
 // behind on the host: no mount, loop device, cgroup or process of any test state directory.
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -63,6 +63,12 @@ const FORWARDING = ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/al
 const forwardingBefore = FORWARDING.map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : undefined));
 const networkBefore = networkState();
 
+// The mitos command keeps a per-user code cache under $XDG_CACHE_HOME (else ~/.cache): every
+// command a test runs gets one of the run's own, so the suite never writes to the user's home.
+const userCliCache = join(homedir(), '.cache', 'mitos');
+const userCliCacheBefore = existsSync(userCliCache);
+const xdgCache = mkdtempSync(join(tmpdir(), 'mitos-test-xdg-cache-'));
+
 // A second reporter writes TAP to a file, read afterwards to list every skipped test.
 const tapDir = mkdtempSync(join(tmpdir(), 'mitos-tap-'));
 const tapFile = join(tapDir, 'run.tap');
@@ -78,7 +84,7 @@ const result = spawnSync(
     `--test-reporter-destination=${tapFile}`,
     ...selected,
   ],
-  { stdio: 'inherit', cwd: root, env: { ...process.env, MITOS_TEST: '1' } },
+  { stdio: 'inherit', cwd: root, env: { ...process.env, MITOS_TEST: '1', XDG_CACHE_HOME: xdgCache } },
 );
 const skipped = existsSync(tapFile)
   ? readFileSync(tapFile, 'utf8')
@@ -88,6 +94,7 @@ const skipped = existsSync(tapFile)
       .map((m) => `${m[1]}: ${m[2] || 'no reason given'}`)
   : [];
 rmSync(tapDir, { recursive: true, force: true });
+rmSync(xdgCache, { recursive: true, force: true });
 process.stdout.write(
   skipped.length > 0
     ? `\nskipped tests (${skipped.length}; set MITOS_REQUIRE to make a missing capability fail):\n  ${skipped.join('\n  ')}\n`
@@ -119,6 +126,8 @@ for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     // raced with exit
   }
 }
+if (!userCliCacheBefore && existsSync(userCliCache))
+  leftovers.push(`user cache ${userCliCache} (a test ran mitos without the run's XDG_CACHE_HOME)`);
 const networkAfter = networkState();
 for (const t of networkAfter.tables) if (!networkBefore.tables.includes(t)) leftovers.push(`nftables ${t}`);
 for (const l of networkAfter.links) if (!networkBefore.links.includes(l)) leftovers.push(`link ${l}`);

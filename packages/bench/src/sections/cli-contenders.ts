@@ -14,9 +14,23 @@ import { type Contender, WORKLOADS } from '../peers/contender.js';
 
 const CLI = fileURLToPath(new URL('../../../cli/dist/main.cjs', import.meta.url));
 
+/**
+ * The environment of a timed `mitos` process: this run's server and key, and a code cache of
+ * the run's own (under its state directory, removed with it) so the bench never writes to the
+ * user's ~/.cache. Untimed warm-up rounds fill it, as a user's first command would.
+ */
+function cliEnvOf(env: BenchEnv): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    MITOS_BASE_URL: env.url,
+    MITOS_API_KEY: env.apiKey,
+    XDG_CACHE_HOME: join(env.stateDir, 'cli-cache'),
+  };
+}
+
 export function cliContenders(env: BenchEnv): Contender[] {
   const { argv, shell, expected } = WORKLOADS.python;
-  const cliEnv = { ...process.env, MITOS_BASE_URL: env.url, MITOS_API_KEY: env.apiKey };
+  const cliEnv = cliEnvOf(env);
   const pkg = JSON.parse(readFileSync(new URL('../../../cli/package.json', import.meta.url), 'utf8')) as {
     version: string;
   };
@@ -89,7 +103,7 @@ export function cliBaselineContender(env: BenchEnv, baselineDir: string): Conten
   const { argv, shell, expected } = WORKLOADS.python;
   const cjs = join(baselineDir, 'packages/cli/dist/main.cjs');
   const cli = existsSync(cjs) ? cjs : join(baselineDir, 'packages/cli/dist/main.js');
-  const cliEnv = { ...process.env, MITOS_BASE_URL: env.url, MITOS_API_KEY: env.apiKey };
+  const cliEnv = cliEnvOf(env);
   return {
     subject: 'baseline',
     workload: 'python',

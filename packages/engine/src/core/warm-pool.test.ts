@@ -20,13 +20,20 @@ function poolOf(size: number, idleMs: number, warmUp?: (templateId: string) => P
   const calls: string[] = [];
   let open = true;
   const launches: number[] = [];
+  /** Set to make the next identity call fail, as it does when the pooled agent was killed. */
+  const faults = { identity: false };
   const host = {
     store,
     driver: { rename: async () => {}, admit: () => {} } as unknown as SandboxDriver,
     agents: {
       kernels: { handOut: () => () => {} },
       handOver: (from: string, to: string) => calls.push(`handOver ${from} ${to}`),
-      client: (id: string) => ({ setIdentity: async (host: string) => calls.push(`identity ${id} ${host}`) }),
+      client: (id: string) => ({
+        setIdentity: async (host: string) => {
+          if (faults.identity) throw new Error('the sandbox agent closed the connection early');
+          calls.push(`identity ${id} ${host}`);
+        },
+      }),
     } as unknown as SandboxAgents,
     // Pooled rows are checked for a live init before a hand-out: this process stands in for it.
     launchReserved: async (row: SandboxRow) =>
@@ -65,7 +72,7 @@ function poolOf(size: number, idleMs: number, warmUp?: (templateId: string) => P
     pool.stop();
     await pool.settle();
   };
-  return { store, pool, ended, calls, launches, template, close };
+  return { store, pool, ended, calls, launches, faults, template, close };
 }
 
 /** Polls `check` until it holds; fails after `ms` (generous: the machine may be loaded). */
@@ -158,6 +165,24 @@ test("a handed-out sandbox keeps its pooled agent connection (handed over), then
     const pooled = store.sandboxes().find((r) => r.state === 'pooled') as SandboxRow;
     await pool.take(python, 'mine', LIMITS);
     assert.deepEqual(calls, [`handOver ${pooled.id} mine`, 'identity mine mine']);
+  } finally {
+    await close();
+  }
+});
+
+test('a pooled sandbox that fails its hand-out is reaped and the create told to launch afresh', async () => {
+  const { store, pool, ended, faults, template, close } = poolOf(1, 0);
+  try {
+    const python = template('python');
+    pool.refill(python.id);
+    await until(() => store.pooledCount('python') === 1, 'the pool to fill');
+    faults.identity = true;
+    assert.equal(await pool.take(python, 'mine', LIMITS), undefined);
+    assert.deepEqual(ended, ['mine']);
+    assert.equal(store.sandbox('mine'), undefined, 'the failed hand-out left a row behind');
+    faults.identity = false;
+    // The pool fills again for the next create.
+    await until(() => store.pooledCount('python') === 1, 'the pool to refill');
   } finally {
     await close();
   }

@@ -100,8 +100,15 @@ export class WarmPool {
       await this.host.agents.client(id).setIdentity(id, randomBytes(64));
       moveKernels();
     } catch (err) {
+      // A pooled sandbox is only a head start: one that fails its hand-out (its processes killed
+      // from the host after the liveness check, say) is reaped, and the create launches afresh.
       await this.host.teardown(row).catch(() => {});
-      throw err;
+      this.host.log('warn', 'pooled sandbox failed its hand-out; launching a fresh one', {
+        sandbox: id,
+        error: String(err),
+      });
+      this.refill(template.id);
+      return undefined;
     }
     this.refill(template.id);
     return row;

@@ -10,6 +10,7 @@ import { type ExecCallbacks, type ExecHandle, type ExecRequest, startExec } from
 import { fileError, parseFailure } from './failures.js';
 import { DATA_CHUNK, encodeFrame, type Frame, fields, In, Op, Out, readFrames, splitFields } from './frames.js';
 import { AgentSession } from './session.js';
+import { untilWritable } from './writable.js';
 
 export type { ExecCallbacks, ExecHandle, ExecRequest } from './exec.js';
 export { type AgentFailure, fileError, parseFailure } from './failures.js';
@@ -98,7 +99,7 @@ export class AgentClient {
         void (async () => {
           for await (const b of extra) {
             if (settled) return;
-            if (!sock.write(b)) await new Promise((r) => sock.once('drain', r).once('close', r));
+            if (!sock.write(b)) await untilWritable(sock);
           }
         })().catch((err: Error) => finish(err));
     });

@@ -1,11 +1,11 @@
 /**
  * Checks of one state directory after a crash and restart, from the host's side: every root
- * and cgroup belongs to a sandbox the server lists (or to its warm pool), and every listed
+ * and cgroup belongs to a sandbox the server lists (or to its warm pool or fork slots), and every listed
  * sandbox has both and answers.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupNamesOf, cgroupParentDirs, pidAlive } from './host.js';
+import { cgroupNamesOf, cgroupParentDirs, pidAlive, slotCgroupNamesOf } from './host.js';
 
 export interface Api {
   url: string;
@@ -44,7 +44,7 @@ export interface Inventory {
   orphans: string[];
 }
 
-/** Roots and cgroups on the host that belong to neither a listed sandbox nor the warm pool. */
+/** Roots and cgroups on the host that belong to neither a listed sandbox, the warm pool nor a fork slot. */
 export function inventory(stateDir: string, cgroupParent: string, listed: readonly string[]): Inventory {
   const known = new Set(listed);
   const owned = (id: string) => known.has(id) || id.startsWith('pool-');
@@ -58,7 +58,7 @@ export function inventory(stateDir: string, cgroupParent: string, listed: readon
   for (const dir of cgroupParentDirs(cgroupParent)) {
     for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) cgroups.add(e.name);
   }
-  const ownedCgroups = cgroupNamesOf(stateDir, owned);
+  const ownedCgroups = new Set([...cgroupNamesOf(stateDir, owned), ...slotCgroupNamesOf(stateDir)]);
   const orphans = [
     ...roots.filter((r) => !owned(r)).map((r) => `root ${r}`),
     ...[...cgroups].filter((c) => !ownedCgroups.has(c)).map((c) => `cgroup ${c}`),

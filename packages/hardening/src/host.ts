@@ -64,6 +64,23 @@ export function cgroupNamesOf(stateDir: string, owns: (id: string) => boolean): 
   }
 }
 
+/**
+ * The cgroup names of the fork slots a state directory's engine holds: a slot (children
+ * launched ahead of forks, named `slot.<tag>`) owns a uid range in the engine's database until
+ * it is used or ended, and an engine removes a dead one's slots, rows and cgroups, at its start.
+ */
+export function slotCgroupNamesOf(stateDir: string): Set<string> {
+  const db = new Database(join(stateDir, 'mitos.db'), { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare("SELECT sandbox_id FROM uid_ranges WHERE sandbox_id LIKE 'slot.%'").all() as Array<{
+      sandbox_id: string;
+    }>;
+    return new Set(rows.map((r) => r.sandbox_id));
+  } finally {
+    db.close();
+  }
+}
+
 /** Host pids of every task in one sandbox's cgroups (`name`: see sandboxCgroupName). */
 export function sandboxHostPids(parent: string, name: string): number[] {
   const pids = new Set<number>();

@@ -52,6 +52,13 @@ describe('MCP over Streamable HTTP at /mcp', { timeout: 300_000 }, () => {
     live = await liveMcpServer({ apiKeys: [API_KEY] });
     api = new SandboxServer({ baseUrl: live.url, apiKey: API_KEY });
   });
+  /** A clean environment for `mitos mcp`; its code cache goes under the server's state dir, not ~/.cache. */
+  const cliEnv = () => ({
+    PATH: process.env.PATH ?? '',
+    MITOS_BASE_URL: live.url,
+    MITOS_API_KEY: API_KEY,
+    XDG_CACHE_HOME: join(live.env.stateDir, 'cli-cache'),
+  });
   after(async () => {
     await live.stop();
     assert.ok(!live.logs.join('\n').includes(API_KEY), 'the API key reached the server log');
@@ -188,7 +195,7 @@ describe('MCP over Streamable HTTP at /mcp', { timeout: 300_000 }, () => {
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [CLI, 'mcp'],
-      env: { PATH: process.env.PATH ?? '', MITOS_BASE_URL: live.url, MITOS_API_KEY: API_KEY },
+      env: cliEnv(),
       stderr: 'pipe',
     });
     const client = new Client({ name: 'mitos-test-stdio', version: '0.0.0' });
@@ -218,7 +225,7 @@ describe('MCP over Streamable HTTP at /mcp', { timeout: 300_000 }, () => {
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [CLI, 'mcp', '--sandbox', existing.id],
-      env: { PATH: process.env.PATH ?? '', MITOS_BASE_URL: live.url, MITOS_API_KEY: API_KEY },
+      env: cliEnv(),
       stderr: 'pipe',
     });
     const client = new Client({ name: 'mitos-test-adopt', version: '0.0.0' });

@@ -111,8 +111,11 @@ export interface SandboxDriver {
   usage(row: SandboxRow): Promise<Omit<SandboxUsage, 'sandboxId' | 'egressBytes'>>;
   /** On open: true when a row's sandbox is still alive and its agent answers `ping` (it is kept). */
   reattach(row: SandboxRow, ping: () => Promise<unknown>): Promise<boolean>;
-  /** On open, after reattach and reaping: remove host leftovers of no sandbox still `live`. */
-  reapOrphans(live: ReadonlySet<string>): Promise<void>;
+  /**
+   * On open, after reattach and reaping: remove host leftovers of no sandbox still `live`
+   * (ids), `liveCgroupKeys` being the cgroup keys those sandboxes hold.
+   */
+  reapOrphans(live: ReadonlySet<string>, liveCgroupKeys: ReadonlySet<string>): Promise<void>;
   /**
    * Warm pool support: give a launched, pooled sandbox a new id (and limits). Drivers without
    * it have no warm pool.

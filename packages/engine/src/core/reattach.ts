@@ -23,5 +23,6 @@ export async function reattachOrReap(ctx: ReattachContext): Promise<void> {
     ctx.log('warn', 'reaping sandbox left behind', { sandbox: row.id, state: row.state });
     await ctx.teardown(row);
   }
-  await ctx.driver.reapOrphans(new Set(ctx.store.sandboxes().map((r) => r.id)));
+  const kept = ctx.store.sandboxes();
+  await ctx.driver.reapOrphans(new Set(kept.map((r) => r.id)), new Set(kept.map((r) => r.cgroupKey)));
 }

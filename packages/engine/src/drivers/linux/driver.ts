@@ -269,7 +269,7 @@ export class LinuxDriver implements SandboxDriver {
     return true;
   }
 
-  async reapOrphans(live: ReadonlySet<string>): Promise<void> {
+  async reapOrphans(live: ReadonlySet<string>, liveCgroupKeys: ReadonlySet<string>): Promise<void> {
     // Only what this server's own database knows is touched: cgroups it does not know may
     // belong to another server on the host (the reaping before this removed its own).
     for (const id of this.storage.listRoots()) {
@@ -277,7 +277,7 @@ export class LinuxDriver implements SandboxDriver {
     }
     this.uidRanges.reconcile(new Set(live));
     await this.hostNetwork.reconcile(live);
-    await removeSlotDebris(this.cgroups);
+    await removeSlotDebris(this.cgroups, liveCgroupKeys);
     this.slots?.fill(); // after reconcile, which would free the new slots' uid ranges
   }
 

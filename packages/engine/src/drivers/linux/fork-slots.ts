@@ -200,15 +200,19 @@ export class ForkSlots {
 }
 
 /**
- * After a restart, with or without slots now: what a dead engine's slots left. Their launchers
- * killed their children when the engine's connection ended, so an empty slot cgroup is debris;
- * a slot cgroup with tasks is a sandbox a fork made from it (its row keeps the slot's key).
+ * After a restart, before this engine makes slots of its own: what a dead engine's slots left.
+ * A slot cgroup that a kept sandbox holds (a fork made that sandbox from it; its row keeps the
+ * slot's key) stays. Every other one is debris, removed with whatever still runs in it: its
+ * launcher kills its child when the dead engine's connection ends, but a restart right after a
+ * kill -9 can come first, and a cgroup skipped then would never be removed.
  */
-export async function removeSlotDebris(cgroups: CgroupManager): Promise<void> {
+export async function removeSlotDebris(cgroups: CgroupManager, inUse: ReadonlySet<string>): Promise<void> {
   for (const key of cgroups.list()) {
-    if (!key.startsWith(SLOT_PREFIX)) continue;
-    const cgroup = cgroups.open(key);
-    if (cgroup && (await cgroup.pids()).length === 0) await cgroup.destroy().catch(() => {});
+    if (!key.startsWith(SLOT_PREFIX) || inUse.has(key)) continue;
+    await cgroups
+      .open(key)
+      ?.destroy()
+      .catch(() => {});
   }
 }
 

@@ -77,7 +77,7 @@ export function cliContenders(env: BenchEnv): Contender[] {
       label: '`mitos --version` as a whole process, to exit',
       reproduce: 'node packages/cli/dist/main.cjs --version',
       async run() {
-        const t = await timeExpecting({ command: process.execPath, args: [CLI, '--version'] }, version);
+        const t = await timeExpecting({ command: process.execPath, args: [CLI, '--version'], env: cliEnv }, version);
         return { ms: t.exitMs };
       },
     },

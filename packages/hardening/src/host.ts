@@ -33,18 +33,27 @@ export function removeCgroupParentDirs(parent: string): void {
   }
 }
 
-/** The name of a live sandbox's cgroups, read from the server's database in `stateDir`. */
-export function sandboxCgroupName(stateDir: string, sandboxId: string): string {
+/** One read of the server's database in `stateDir`, opened read-only and closed after. */
+function readStateDb<T>(stateDir: string, read: (db: Database.Database) => T): T {
   const db = new Database(join(stateDir, 'mitos.db'), { readonly: true, fileMustExist: true });
   try {
-    const row = db.prepare('SELECT COALESCE(cgroup_key, id) AS name FROM sandboxes WHERE id = ?').get(sandboxId) as
-      | { name: string }
-      | undefined;
-    if (!row) throw new Error(`sandbox ${sandboxId} has no row in ${stateDir}/mitos.db`);
-    return row.name;
+    return read(db);
   } finally {
     db.close();
   }
+}
+
+/** The name of a live sandbox's cgroups, read from the server's database in `stateDir`. */
+export function sandboxCgroupName(stateDir: string, sandboxId: string): string {
+  const row = readStateDb(
+    stateDir,
+    (db) =>
+      db.prepare('SELECT COALESCE(cgroup_key, id) AS name FROM sandboxes WHERE id = ?').get(sandboxId) as
+        | { name: string }
+        | undefined,
+  );
+  if (!row) throw new Error(`sandbox ${sandboxId} has no row in ${stateDir}/mitos.db`);
+  return row.name;
 }
 
 /**
@@ -52,16 +61,15 @@ export function sandboxCgroupName(stateDir: string, sandboxId: string): string {
  * handed out by the warm pool keeps the cgroups it was launched with, so its name is not its id.
  */
 export function cgroupNamesOf(stateDir: string, owns: (id: string) => boolean): Set<string> {
-  const db = new Database(join(stateDir, 'mitos.db'), { readonly: true, fileMustExist: true });
-  try {
-    const rows = db.prepare('SELECT id, COALESCE(cgroup_key, id) AS name FROM sandboxes').all() as Array<{
-      id: string;
-      name: string;
-    }>;
-    return new Set(rows.filter((r) => owns(r.id)).map((r) => r.name));
-  } finally {
-    db.close();
-  }
+  const rows = readStateDb(
+    stateDir,
+    (db) =>
+      db.prepare('SELECT id, COALESCE(cgroup_key, id) AS name FROM sandboxes').all() as Array<{
+        id: string;
+        name: string;
+      }>,
+  );
+  return new Set(rows.filter((r) => owns(r.id)).map((r) => r.name));
 }
 
 /**
@@ -70,15 +78,14 @@ export function cgroupNamesOf(stateDir: string, owns: (id: string) => boolean): 
  * it is used or ended, and an engine removes a dead one's slots, rows and cgroups, at its start.
  */
 export function slotCgroupNamesOf(stateDir: string): Set<string> {
-  const db = new Database(join(stateDir, 'mitos.db'), { readonly: true, fileMustExist: true });
-  try {
-    const rows = db.prepare("SELECT sandbox_id FROM uid_ranges WHERE sandbox_id LIKE 'slot.%'").all() as Array<{
-      sandbox_id: string;
-    }>;
-    return new Set(rows.map((r) => r.sandbox_id));
-  } finally {
-    db.close();
-  }
+  const rows = readStateDb(
+    stateDir,
+    (db) =>
+      db.prepare("SELECT sandbox_id FROM uid_ranges WHERE sandbox_id LIKE 'slot.%'").all() as Array<{
+        sandbox_id: string;
+      }>,
+  );
+  return new Set(rows.map((r) => r.sandbox_id));
 }
 
 /** Host pids of every task in one sandbox's cgroups (`name`: see sandboxCgroupName). */
